@@ -1,0 +1,252 @@
+//! User tokens (SPEC §3): JWTs signed with the one configured key and algorithm.
+//!
+//! Only the configured algorithm is accepted, so `alg: none` and HS/RS confusion are refused by
+//! construction. Expiry and not-before are checked against the injected clock with at most 60 s of leeway.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use chrono::{DateTime, Utc};
+use ed25519_dalek::pkcs8::{DecodePrivateKey, EncodePrivateKey};
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use uuid::Uuid;
+
+use crate::config::Config;
+
+/// Clock leeway for `exp` and `nbf`, in seconds.
+pub const LEEWAY_SECS: i64 = 60;
+
+/// Name of the key file generated into the data folder when no key is configured.
+pub const GENERATED_KEY_FILE: &str = "jwt-ed25519.pem";
+
+/// Claims of a user token.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Claims {
+    /// Subject: the user id.
+    pub sub: String,
+    /// The user id again, under Houston's name.
+    pub uuid: Uuid,
+    /// Issued at (seconds since the epoch).
+    pub iat: i64,
+    /// Not valid before.
+    pub nbf: i64,
+    /// Expires at.
+    pub exp: i64,
+    /// Issuer.
+    pub iss: String,
+    /// Audience.
+    pub aud: String,
+    /// Unique token id.
+    pub jti: String,
+}
+
+/// Why keys could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum KeyError {
+    /// The HS256 secret is too short to be safe.
+    #[error("CAPCOM_JWT_SECRET must be at least 32 bytes long")]
+    SecretTooShort,
+    /// Both a secret and a key file were configured.
+    #[error("set either CAPCOM_JWT_SECRET or CAPCOM_JWT_PRIVATE_KEY_FILE, not both")]
+    Ambiguous,
+    /// The key file could not be read or written.
+    #[error("JWT key file {path}: {message}")]
+    File {
+        /// The file.
+        path: PathBuf,
+        /// What went wrong.
+        message: String,
+    },
+    /// The PEM is neither an Ed25519 nor an RSA private key.
+    #[error("JWT key file {0} holds neither an Ed25519 nor an RSA private key in PEM form")]
+    UnsupportedKey(PathBuf),
+}
+
+/// Why a token was refused. Deliberately coarse: clients all get the same message.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid token: {0}")]
+pub struct TokenError(String);
+
+/// Signing and verification keys.
+pub struct JwtKeys {
+    algorithm: Algorithm,
+    encoding: EncodingKey,
+    decoding: DecodingKey,
+    key_id: Option<String>,
+    jwks: serde_json::Value,
+    issuer: String,
+    audience: String,
+    lifetime_secs: i64,
+}
+
+impl std::fmt::Debug for JwtKeys {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never print key material.
+        f.debug_struct("JwtKeys").field("algorithm", &self.algorithm).field("key_id", &self.key_id).finish()
+    }
+}
+
+fn file_error(path: &Path) -> impl Fn(String) -> KeyError + '_ {
+    move |message| KeyError::File { path: path.to_owned(), message }
+}
+
+fn key_id(public: &[u8]) -> String {
+    Sha256::digest(public).iter().take(8).map(|b| format!("{b:02x}")).collect()
+}
+
+impl JwtKeys {
+    /// Loads the keys the configuration names: an HS256 secret, a PEM private key, or (neither) an Ed25519
+    /// key generated once into `data_dir` and reused.
+    pub fn from_config(config: &Config) -> Result<Self, KeyError> {
+        let (algorithm, encoding, decoding, key_id, jwk) = match (&config.jwt_secret, &config.jwt_private_key_file) {
+            (Some(_), Some(_)) => return Err(KeyError::Ambiguous),
+            (Some(secret), None) => {
+                if secret.len() < 32 {
+                    return Err(KeyError::SecretTooShort);
+                }
+                let bytes = secret.as_bytes();
+                (Algorithm::HS256, EncodingKey::from_secret(bytes), DecodingKey::from_secret(bytes), None, None)
+            }
+            (None, Some(path)) => Self::load_pem(path)?,
+            (None, None) => {
+                let path = config.data_dir.join(GENERATED_KEY_FILE);
+                if !path.exists() {
+                    generate_ed25519_pem(&path)?;
+                }
+                Self::load_pem(&path)?
+            }
+        };
+        let jwks = serde_json::json!({ "keys": jwk.into_iter().collect::<Vec<_>>() });
+        Ok(JwtKeys {
+            algorithm,
+            encoding,
+            decoding,
+            key_id,
+            jwks,
+            issuer: config.jwt_issuer.clone(),
+            audience: config.jwt_audience.clone(),
+            lifetime_secs: config.jwt_lifetime_secs,
+        })
+    }
+
+    #[allow(clippy::type_complexity)]
+    fn load_pem(
+        path: &Path,
+    ) -> Result<(Algorithm, EncodingKey, DecodingKey, Option<String>, Option<serde_json::Value>), KeyError> {
+        let pem = fs::read_to_string(path).map_err(|e| file_error(path)(e.to_string()))?;
+        if let Ok(signing) = ed25519_dalek::SigningKey::from_pkcs8_pem(&pem) {
+            let public = signing.verifying_key().to_bytes();
+            let x = URL_SAFE_NO_PAD.encode(public);
+            let kid = key_id(&public);
+            let encoding = EncodingKey::from_ed_pem(pem.as_bytes()).map_err(|e| file_error(path)(e.to_string()))?;
+            let decoding = DecodingKey::from_ed_components(&x).map_err(|e| file_error(path)(e.to_string()))?;
+            let jwk =
+                serde_json::json!({"kty": "OKP", "crv": "Ed25519", "x": x, "alg": "EdDSA", "use": "sig", "kid": kid});
+            return Ok((Algorithm::EdDSA, encoding, decoding, Some(kid), Some(jwk)));
+        }
+        use rsa::pkcs1::DecodeRsaPrivateKey;
+        use rsa::traits::PublicKeyParts;
+        let rsa_key = rsa::RsaPrivateKey::from_pkcs8_pem(&pem)
+            .or_else(|_| rsa::RsaPrivateKey::from_pkcs1_pem(&pem))
+            .map_err(|_| KeyError::UnsupportedKey(path.to_owned()))?;
+        let n = URL_SAFE_NO_PAD.encode(rsa_key.n().to_bytes_be());
+        let e = URL_SAFE_NO_PAD.encode(rsa_key.e().to_bytes_be());
+        let kid = key_id(n.as_bytes());
+        let encoding = EncodingKey::from_rsa_pem(pem.as_bytes()).map_err(|e| file_error(path)(e.to_string()))?;
+        let decoding = DecodingKey::from_rsa_components(&n, &e).map_err(|e| file_error(path)(e.to_string()))?;
+        let jwk = serde_json::json!({"kty": "RSA", "n": n, "e": e, "alg": "RS256", "use": "sig", "kid": kid});
+        Ok((Algorithm::RS256, encoding, decoding, Some(kid), Some(jwk)))
+    }
+
+    /// The signing algorithm.
+    pub fn algorithm(&self) -> Algorithm {
+        self.algorithm
+    }
+
+    /// The JSON Web Key Set published at `/.well-known/jwks.json` (empty for HS256, whose key is secret).
+    pub fn jwks(&self) -> &serde_json::Value {
+        &self.jwks
+    }
+
+    /// Claims for a new token for `user_id`. `not_before_revocation` is the user's `tokensValidAfter`:
+    /// `iat` is never earlier than it, so a token issued right after a logout is valid even within the same
+    /// second.
+    pub fn claims_for(&self, user_id: Uuid, now: DateTime<Utc>, tokens_valid_after: DateTime<Utc>) -> Claims {
+        let now_secs = now.timestamp();
+        let iat = now_secs.max(ceil_secs(tokens_valid_after));
+        Claims {
+            sub: user_id.to_string(),
+            uuid: user_id,
+            iat,
+            nbf: now_secs,
+            exp: now_secs + self.lifetime_secs,
+            iss: self.issuer.clone(),
+            aud: self.audience.clone(),
+            jti: Uuid::new_v4().to_string(),
+        }
+    }
+
+    /// Signs `claims`.
+    pub fn sign(&self, claims: &Claims) -> Result<String, TokenError> {
+        let mut header = Header::new(self.algorithm);
+        header.kid = self.key_id.clone();
+        jsonwebtoken::encode(&header, claims, &self.encoding).map_err(|e| TokenError(e.to_string()))
+    }
+
+    /// Verifies signature, algorithm, issuer and audience, then `exp`/`nbf` against `now`.
+    pub fn verify(&self, token: &str, now: DateTime<Utc>) -> Result<Claims, TokenError> {
+        let mut validation = Validation::new(self.algorithm);
+        validation.set_issuer(&[&self.issuer]);
+        validation.set_audience(&[&self.audience]);
+        validation.set_required_spec_claims(&["exp", "nbf", "iat", "sub", "iss", "aud"]);
+        // Time is checked below against the injected clock.
+        validation.validate_exp = false;
+        validation.validate_nbf = false;
+        let data = jsonwebtoken::decode::<Claims>(token, &self.decoding, &validation)
+            .map_err(|e| TokenError(e.to_string()))?;
+        let claims = data.claims;
+        let now_secs = now.timestamp();
+        if claims.exp + LEEWAY_SECS <= now_secs {
+            return Err(TokenError("expired".into()));
+        }
+        if claims.nbf - LEEWAY_SECS > now_secs || claims.iat - LEEWAY_SECS > now_secs {
+            return Err(TokenError("not yet valid".into()));
+        }
+        if claims.sub != claims.uuid.to_string() {
+            return Err(TokenError("sub and uuid differ".into()));
+        }
+        Ok(claims)
+    }
+}
+
+/// Seconds since the epoch, rounded up.
+pub fn ceil_secs(instant: DateTime<Utc>) -> i64 {
+    let secs = instant.timestamp();
+    if instant.timestamp_subsec_nanos() > 0 { secs + 1 } else { secs }
+}
+
+fn generate_ed25519_pem(path: &Path) -> Result<(), KeyError> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut seed = [0u8; 32];
+    getrandom::fill(&mut seed).map_err(|e| file_error(path)(e.to_string()))?;
+    let signing = ed25519_dalek::SigningKey::from_bytes(&seed);
+    let pem = signing
+        .to_pkcs8_pem(ed25519_dalek::pkcs8::spki::der::pem::LineEnding::LF)
+        .map_err(|e| file_error(path)(e.to_string()))?;
+    if let Some(parent) = path.parent() {
+        fs::create_dir_all(parent).map_err(|e| file_error(path)(e.to_string()))?;
+    }
+    let mut file = fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .map_err(|e| file_error(path)(e.to_string()))?;
+    file.write_all(pem.as_bytes()).map_err(|e| file_error(path)(e.to_string()))?;
+    Ok(())
+}

@@ -1,0 +1,7 @@
+//! Who is calling: token verification, password hashing, and the per-request principal.
+
+pub mod jwt;
+pub mod password;
+pub mod principal;
+
+pub use principal::{Principal, UserPrincipal};

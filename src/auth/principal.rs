@@ -1,0 +1,83 @@
+//! The principal of a request, resolved once from its credentials together with its role bindings.
+
+use chrono::{DateTime, Utc};
+use diesel_async::AsyncPgConnection;
+
+use crate::auth::jwt::{JwtKeys, ceil_secs};
+use crate::db::models::role_binding::RoleBindingRow;
+use crate::db::models::user::User;
+use crate::error::{ApiError, ApiResult};
+use crate::rbac::{Binding, Role};
+
+/// A signed-in user with every binding it holds (own and through teams).
+#[derive(Debug, Clone)]
+pub struct UserPrincipal {
+    /// The user row as loaded for this request.
+    pub user: User,
+    /// Its bindings.
+    pub bindings: Vec<Binding>,
+}
+
+impl UserPrincipal {
+    /// Whether the user holds `role` at system scope.
+    pub fn has_system_role(&self, role: Role) -> bool {
+        self.bindings.iter().any(|binding| binding.role == role && binding.target.is_none())
+    }
+}
+
+/// Who is calling.
+#[derive(Debug, Clone, Default)]
+pub enum Principal {
+    /// No credentials were sent.
+    #[default]
+    Anonymous,
+    /// Credentials were sent and refused (invalid, expired, revoked). Fields that need no principal still
+    /// work, so a client holding a stale token can sign in again.
+    Rejected,
+    /// A signed-in user.
+    User(UserPrincipal),
+}
+
+impl Principal {
+    /// The signed-in user, or UNAUTHENTICATED with the message that fits.
+    pub fn user(&self) -> ApiResult<&UserPrincipal> {
+        match self {
+            Principal::User(user) => Ok(user),
+            Principal::Anonymous => Err(ApiError::NotSignedIn),
+            Principal::Rejected => Err(ApiError::invalid_token()),
+        }
+    }
+}
+
+/// The credential in an `Authorization` header value: `Bearer <token>` or, as Houston accepted, the bare
+/// token.
+pub fn credential_from_header(value: &str) -> Option<&str> {
+    let value = value.trim();
+    let token = match value.split_once(' ') {
+        Some((scheme, rest)) if scheme.eq_ignore_ascii_case("bearer") => rest.trim(),
+        _ => value,
+    };
+    (!token.is_empty()).then_some(token)
+}
+
+/// Resolves a credential into a principal: verifies the token, loads the user (whose `tokensValidAfter`
+/// decides revocation) and its bindings. Two statements.
+pub async fn resolve_token(
+    conn: &mut AsyncPgConnection,
+    keys: &JwtKeys,
+    now: DateTime<Utc>,
+    token: &str,
+) -> ApiResult<Principal> {
+    let Ok(claims) = keys.verify(token, now) else {
+        return Ok(Principal::Rejected);
+    };
+    let Some(user) = User::find(conn, claims.uuid).await? else {
+        return Ok(Principal::Rejected);
+    };
+    if user.status != "active" || claims.iat < ceil_secs(user.tokens_valid_after) {
+        return Ok(Principal::Rejected);
+    }
+    let rows = RoleBindingRow::effective_for_user(conn, user.id).await?;
+    let bindings = rows.iter().filter_map(Binding::from_row).collect();
+    Ok(Principal::User(UserPrincipal { user, bindings }))
+}

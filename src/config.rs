@@ -1,0 +1,156 @@
+//! Typed configuration from flags and environment variables.
+//!
+//! Every option is both a flag and an environment variable; `capcom --help` lists them all.
+//!
+//! | variable | default | meaning |
+//! |---|---|---|
+//! | `CAPCOM_LISTEN` | `127.0.0.1:8871` | HTTP listen address |
+//! | `DATABASE_URL` | unset | use this PostgreSQL server; unset starts a private one |
+//! | `CAPCOM_DATA_DIR` | `.capcom` | folder for the private PostgreSQL, generated keys |
+//! | `CAPCOM_PG_BIN_DIR` | search | folder holding `initdb` and `postgres` |
+//! | `CAPCOM_SKIP_MIGRATIONS` | false | do not apply migrations at start |
+//! | `CAPCOM_POOL_SIZE` | 16 | database connections per process |
+//! | `CAPCOM_STATEMENT_TIMEOUT_MS` | 5000 | per-statement time limit |
+//! | `CAPCOM_PUBLIC_SIGNUPS` | false | allow sign-up without an invite |
+//! | `CAPCOM_JWT_SECRET` | unset | HS256 secret (≥ 32 bytes) |
+//! | `CAPCOM_JWT_PRIVATE_KEY_FILE` | unset | Ed25519 or RSA private key (PEM) |
+//! | `CAPCOM_JWT_LIFETIME_SECS` | 86400 | user token lifetime |
+//! | `CAPCOM_JWT_ISSUER` / `CAPCOM_JWT_AUDIENCE` | `capcom` | `iss` / `aud` claims |
+//! | `CAPCOM_LOGIN_MAX_FAILURES` / `CAPCOM_LOGIN_WINDOW_SECS` | 5 / 900 | sign-in throttling |
+//! | `CAPCOM_MAX_DEPTH`, `CAPCOM_MAX_COMPLEXITY`, `CAPCOM_MAX_ALIASES`, `CAPCOM_MAX_BATCH`, `CAPCOM_MAX_BODY_BYTES` | 15, 10000, 20, 10, 1048576 | request limits |
+//! | `CAPCOM_LIST_CAP` | 1000 | cap on Houston-style plain lists |
+//! | `CAPCOM_API_LEVEL` | `2.1.0` | API level reported by `appConfig.version` |
+//! | `CAPCOM_BASE_DOMAIN` | `localhost` | base domain reported to clients |
+//! | `CAPCOM_LOG_FORMAT` | `text` | `text` or `json` |
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, ValueEnum};
+
+/// Log output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// Everything capcom can be configured with.
+#[derive(Debug, Clone, Args)]
+pub struct Config {
+    /// Address the HTTP server listens on.
+    #[arg(long, env = "CAPCOM_LISTEN", default_value = "127.0.0.1:8871", global = true)]
+    pub listen: SocketAddr,
+
+    /// PostgreSQL connection URL. When unset, capcom starts a private PostgreSQL under the data folder.
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true, global = true)]
+    pub database_url: Option<String>,
+
+    /// Folder for the private PostgreSQL cluster and generated keys.
+    #[arg(long, env = "CAPCOM_DATA_DIR", default_value = ".capcom", global = true)]
+    pub data_dir: PathBuf,
+
+    /// Folder holding PostgreSQL's `initdb` and `postgres` (default: PATH, then /usr/lib/postgresql/<newest>/bin).
+    #[arg(long, env = "CAPCOM_PG_BIN_DIR", global = true)]
+    pub pg_bin_dir: Option<PathBuf>,
+
+    /// Do not apply pending migrations at start (`capcom migrate` applies them).
+    #[arg(long, env = "CAPCOM_SKIP_MIGRATIONS", global = true)]
+    pub skip_migrations: bool,
+
+    /// Maximum database connections held by this process.
+    #[arg(long, env = "CAPCOM_POOL_SIZE", default_value_t = 16, global = true)]
+    pub pool_size: usize,
+
+    /// Time limit for one SQL statement, in milliseconds (set on every pooled connection).
+    #[arg(long, env = "CAPCOM_STATEMENT_TIMEOUT_MS", default_value_t = 5000, global = true)]
+    pub statement_timeout_ms: u64,
+
+    /// Allow anyone to sign up without an invite (they join the default organization).
+    #[arg(long, env = "CAPCOM_PUBLIC_SIGNUPS", global = true)]
+    pub public_signups: bool,
+
+    /// Sign user tokens with HS256 and this secret (at least 32 bytes).
+    #[arg(long, env = "CAPCOM_JWT_SECRET", hide_env_values = true, global = true)]
+    pub jwt_secret: Option<String>,
+
+    /// Sign user tokens with this Ed25519 (EdDSA) or RSA (RS256) private key in PEM form.
+    #[arg(long, env = "CAPCOM_JWT_PRIVATE_KEY_FILE", global = true)]
+    pub jwt_private_key_file: Option<PathBuf>,
+
+    /// Lifetime of user tokens, in seconds.
+    #[arg(long, env = "CAPCOM_JWT_LIFETIME_SECS", default_value_t = 86_400, global = true)]
+    pub jwt_lifetime_secs: i64,
+
+    /// `iss` claim of user tokens.
+    #[arg(long, env = "CAPCOM_JWT_ISSUER", default_value = "capcom", global = true)]
+    pub jwt_issuer: String,
+
+    /// `aud` claim of user tokens.
+    #[arg(long, env = "CAPCOM_JWT_AUDIENCE", default_value = "capcom", global = true)]
+    pub jwt_audience: String,
+
+    /// Failed sign-ins per identity before further attempts are refused for the rest of the window.
+    #[arg(long, env = "CAPCOM_LOGIN_MAX_FAILURES", default_value_t = 5, global = true)]
+    pub login_max_failures: i32,
+
+    /// Length of the sign-in throttling window, in seconds.
+    #[arg(long, env = "CAPCOM_LOGIN_WINDOW_SECS", default_value_t = 900, global = true)]
+    pub login_window_secs: i64,
+
+    /// Maximum query depth.
+    #[arg(long, env = "CAPCOM_MAX_DEPTH", default_value_t = 15, global = true)]
+    pub max_depth: usize,
+
+    /// Maximum query complexity.
+    #[arg(long, env = "CAPCOM_MAX_COMPLEXITY", default_value_t = 10_000, global = true)]
+    pub max_complexity: usize,
+
+    /// Maximum number of aliases of one field within one selection set.
+    #[arg(long, env = "CAPCOM_MAX_ALIASES", default_value_t = 20, global = true)]
+    pub max_aliases: usize,
+
+    /// Maximum operations in one batched request.
+    #[arg(long, env = "CAPCOM_MAX_BATCH", default_value_t = 10, global = true)]
+    pub max_batch: usize,
+
+    /// Maximum request body size in bytes.
+    #[arg(long, env = "CAPCOM_MAX_BODY_BYTES", default_value_t = 1_048_576, global = true)]
+    pub max_body_bytes: usize,
+
+    /// Maximum items returned by a plain (non-paginated) list field.
+    #[arg(long, env = "CAPCOM_LIST_CAP", default_value_t = 1000, global = true)]
+    pub list_cap: usize,
+
+    /// API level reported by `appConfig.version` (the `astro` CLI picks its documents from it).
+    #[arg(long, env = "CAPCOM_API_LEVEL", default_value = "2.1.0", global = true)]
+    pub api_level: String,
+
+    /// Base domain reported to clients (`appConfig.baseDomain`).
+    #[arg(long, env = "CAPCOM_BASE_DOMAIN", default_value = "localhost", global = true)]
+    pub base_domain: String,
+
+    /// Log format.
+    #[arg(long, env = "CAPCOM_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text, global = true)]
+    pub log_format: LogFormat,
+}
+
+#[derive(Parser)]
+struct ConfigOnly {
+    #[command(flatten)]
+    config: Config,
+}
+
+impl Config {
+    /// Parses a configuration from command-line style arguments (the first is the program name);
+    /// environment variables fill what the arguments leave out.
+    pub fn try_from_args<I, T>(args: I) -> Result<Self, clap::Error>
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<std::ffi::OsString> + Clone,
+    {
+        ConfigOnly::try_parse_from(args).map(|parsed| parsed.config)
+    }
+}

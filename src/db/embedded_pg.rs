@@ -1,0 +1,404 @@
+//! A private PostgreSQL server for development and tests, started from the system's `initdb` and
+//! `postgres` binaries.
+//!
+//! Decisions, and why:
+//! - The server listens on 127.0.0.1 only, on a free port chosen at each start, with SCRAM password
+//!   authentication; the password is generated at `initdb` time and kept in `<data>/pg-password` (mode 0600),
+//!   so other local users cannot connect.
+//! - PostgreSQL refuses to run as root. When capcom runs as root, `initdb` and `postgres` run as the
+//!   `postgres` system user, which must be able to reach the cluster folder. If the data folder lies
+//!   below a folder that user cannot traverse (a checkout under `/root`), the cluster is kept in
+//!   `/var/tmp/capcom-pg-<hash of the data folder>` instead; nothing of the user's is re-permissioned.
+//! - `postgres` runs in its own process group, so the terminal's Ctrl-C reaches capcom only: capcom drains
+//!   HTTP requests first and then stops PostgreSQL itself (fast shutdown).
+//! - The child is spawned from a dedicated thread that lives as long as the child, with a parent-death
+//!   signal: if capcom dies without stopping it (SIGKILL, a test binary exiting), PostgreSQL shuts down
+//!   too instead of lingering.
+
+use std::fs;
+use std::io::Write;
+use std::net::TcpListener;
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::{Pid, User, chown, geteuid};
+use sha2::{Digest, Sha256};
+
+/// Why the private server could not be started.
+#[derive(Debug, thiserror::Error)]
+pub enum EmbeddedPgError {
+    /// The PostgreSQL server programs are not installed.
+    #[error(
+        "PostgreSQL server programs (initdb, postgres) were not found on PATH nor in /usr/lib/postgresql/<version>/bin. \
+         Install them (Debian/Ubuntu: `apt-get install postgresql`), or set CAPCOM_PG_BIN_DIR to their folder, \
+         or set DATABASE_URL to use an existing PostgreSQL server"
+    )]
+    BinariesMissing,
+    /// Running as root, but there is no `postgres` system user to run the server as.
+    #[error(
+        "capcom runs as root and PostgreSQL refuses to; it would run the server as the `postgres` system user, \
+         which does not exist. Install the postgresql package (it creates that user) or run capcom as a normal user"
+    )]
+    NoPostgresUser,
+    /// A file-system step failed.
+    #[error("{what} ({path}): {source}")]
+    Io {
+        /// What was being done.
+        what: &'static str,
+        /// The path involved.
+        path: PathBuf,
+        /// The underlying error.
+        source: std::io::Error,
+    },
+    /// `initdb` or `postgres` failed; the text includes their output.
+    #[error("{0}")]
+    Server(String),
+}
+
+fn io_error(what: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> EmbeddedPgError + use<> {
+    let path = path.to_owned();
+    move |source| EmbeddedPgError::Io { what, path, source }
+}
+
+/// Superuser role created by `initdb`.
+const SUPERUSER: &str = "capcom";
+
+/// A running private PostgreSQL server. Dropping it stops the server.
+#[derive(Debug)]
+pub struct EmbeddedPostgres {
+    cluster_dir: PathBuf,
+    port: u16,
+    password: String,
+    pid: Pid,
+    exited: Option<mpsc::Receiver<()>>,
+}
+
+/// Finds the folder holding `initdb` and `postgres`: the override, then PATH, then the newest
+/// `/usr/lib/postgresql/<major>/bin`.
+pub fn find_bin_dir(override_dir: Option<&Path>) -> Result<PathBuf, EmbeddedPgError> {
+    let has_programs = |dir: &Path| dir.join("initdb").is_file() && dir.join("postgres").is_file();
+    if let Some(dir) = override_dir {
+        return if has_programs(dir) { Ok(dir.to_owned()) } else { Err(EmbeddedPgError::BinariesMissing) };
+    }
+    if let Some(path) = std::env::var_os("PATH") {
+        for dir in std::env::split_paths(&path) {
+            if has_programs(&dir) {
+                return Ok(dir);
+            }
+        }
+    }
+    let mut versioned: Vec<(u32, PathBuf)> = fs::read_dir("/usr/lib/postgresql")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|entry| {
+            let major = entry.file_name().to_str()?.parse::<u32>().ok()?;
+            let bin = entry.path().join("bin");
+            has_programs(&bin).then_some((major, bin))
+        })
+        .collect();
+    versioned.sort();
+    versioned.pop().map(|(_, dir)| dir).ok_or(EmbeddedPgError::BinariesMissing)
+}
+
+/// True when every folder above `path` can be traversed by `uid`.
+fn reachable_by(uid: u32, gid: u32, path: &Path) -> bool {
+    path.ancestors().skip(1).all(|dir| match fs::metadata(dir) {
+        Ok(meta) => {
+            let mode = meta.permissions().mode();
+            (meta.uid() == uid && mode & 0o100 != 0) || (meta.gid() == gid && mode & 0o010 != 0) || mode & 0o001 != 0
+        }
+        Err(_) => false,
+    })
+}
+
+fn random_hex(bytes: usize) -> Result<String, EmbeddedPgError> {
+    let mut buffer = vec![0u8; bytes];
+    getrandom::fill(&mut buffer).map_err(|e| EmbeddedPgError::Server(format!("no randomness: {e}")))?;
+    Ok(buffer.iter().map(|b| format!("{b:02x}")).collect())
+}
+
+fn free_port() -> Result<u16, EmbeddedPgError> {
+    let listener = TcpListener::bind("127.0.0.1:0").map_err(io_error("finding a free port", Path::new("127.0.0.1")))?;
+    listener.local_addr().map(|a| a.port()).map_err(io_error("finding a free port", Path::new("127.0.0.1")))
+}
+
+fn write_private_file(path: &Path, content: &str, owner: Option<&User>) -> Result<(), EmbeddedPgError> {
+    let mut file = fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)
+        .map_err(io_error("writing", path))?;
+    file.write_all(content.as_bytes()).map_err(io_error("writing", path))?;
+    if let Some(user) = owner {
+        chown(path, Some(user.uid), Some(user.gid))
+            .map_err(|e| io_error("changing owner", path)(std::io::Error::from(e)))?;
+    }
+    Ok(())
+}
+
+/// Applies the identity the server must run under to a command.
+fn run_as(command: &mut Command, user: Option<&User>) {
+    if let Some(user) = user {
+        command.uid(user.uid.as_raw()).gid(user.gid.as_raw());
+        // HOME of root would be unreadable; PostgreSQL does not need one.
+        command.env("HOME", "/");
+    }
+}
+
+impl EmbeddedPostgres {
+    /// Starts (creating on first use) the cluster that belongs to `data_dir` and waits until it accepts
+    /// connections.
+    pub fn start(data_dir: &Path, bin_dir: &Path) -> Result<Self, EmbeddedPgError> {
+        fs::create_dir_all(data_dir).map_err(io_error("creating the data folder", data_dir))?;
+        let data_dir = fs::canonicalize(data_dir).map_err(io_error("resolving the data folder", data_dir))?;
+
+        let server_user = if geteuid().is_root() {
+            Some(User::from_name("postgres").ok().flatten().ok_or(EmbeddedPgError::NoPostgresUser)?)
+        } else {
+            None
+        };
+        let mut cluster_dir = data_dir.join("pg");
+        if let Some(user) = &server_user {
+            if !reachable_by(user.uid.as_raw(), user.gid.as_raw(), &cluster_dir) {
+                let digest = Sha256::digest(data_dir.as_os_str().as_encoded_bytes());
+                let tag: String = digest.iter().take(8).map(|b| format!("{b:02x}")).collect();
+                cluster_dir = PathBuf::from(format!("/var/tmp/capcom-pg-{tag}"));
+                tracing::info!(
+                    cluster = %cluster_dir.display(),
+                    "the postgres user cannot reach the data folder; keeping the PostgreSQL cluster in /var/tmp"
+                );
+            }
+        }
+
+        let password_file = data_dir.join("pg-password");
+        let password = if cluster_dir.join("PG_VERSION").is_file() {
+            fs::read_to_string(&password_file)
+                .map_err(|_| {
+                    EmbeddedPgError::Server(format!(
+                        "{} holds a PostgreSQL cluster but its password file {} is missing; remove the cluster folder to start afresh",
+                        cluster_dir.display(),
+                        password_file.display()
+                    ))
+                })?
+                .trim()
+                .to_owned()
+        } else {
+            Self::init_cluster(&cluster_dir, bin_dir, server_user.as_ref(), &password_file)?
+        };
+
+        let port = free_port()?;
+        let log_path = cluster_dir.with_extension("log");
+        let log = fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&log_path)
+            .map_err(io_error("opening the PostgreSQL log", &log_path))?;
+        let log_err = log.try_clone().map_err(io_error("opening the PostgreSQL log", &log_path))?;
+
+        let mut command = Command::new(bin_dir.join("postgres"));
+        command
+            .arg("-D")
+            .arg(&cluster_dir)
+            .args(["-p", &port.to_string()])
+            .args(["-c", "listen_addresses=127.0.0.1"])
+            .args(["-c", "unix_socket_directories="])
+            .args(["-c", "max_connections=300"])
+            .args(["-c", "fsync=off"])
+            .args(["-c", "full_page_writes=off"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::from(log))
+            .stderr(Stdio::from(log_err))
+            .process_group(0);
+        run_as(&mut command, server_user.as_ref());
+        // SAFETY: prctl is async-signal-safe and touches only the calling (child) process.
+        unsafe {
+            command.pre_exec(|| {
+                if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGINT) != 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+
+        // The parent-death signal fires when the spawning *thread* exits, so spawn from a thread that
+        // lives exactly as long as the child.
+        let (pid_tx, pid_rx) = mpsc::channel();
+        let (exit_tx, exit_rx) = mpsc::channel();
+        std::thread::Builder::new()
+            .name("postgres-supervisor".into())
+            .spawn(move || match command.spawn() {
+                Ok(mut child) => {
+                    let _ = pid_tx.send(Ok(child.id()));
+                    let _ = child.wait();
+                    let _ = exit_tx.send(());
+                }
+                Err(error) => {
+                    let _ = pid_tx.send(Err(error));
+                }
+            })
+            .map_err(io_error("starting the supervisor thread", &cluster_dir))?;
+        let raw_pid = pid_rx
+            .recv()
+            .map_err(|_| EmbeddedPgError::Server("the PostgreSQL supervisor thread died".into()))?
+            .map_err(io_error("starting postgres", bin_dir))?;
+        let pid = Pid::from_raw(i32::try_from(raw_pid).map_err(|_| EmbeddedPgError::Server("bad pid".into()))?);
+
+        let server = EmbeddedPostgres { cluster_dir, port, password, pid, exited: Some(exit_rx) };
+        server.wait_ready(&log_path)?;
+        Ok(server)
+    }
+
+    fn init_cluster(
+        cluster_dir: &Path,
+        bin_dir: &Path,
+        server_user: Option<&User>,
+        password_file: &Path,
+    ) -> Result<String, EmbeddedPgError> {
+        fs::create_dir_all(cluster_dir).map_err(io_error("creating the cluster folder", cluster_dir))?;
+        fs::set_permissions(cluster_dir, fs::Permissions::from_mode(0o700))
+            .map_err(io_error("restricting the cluster folder", cluster_dir))?;
+        if let Some(user) = server_user {
+            chown(cluster_dir, Some(user.uid), Some(user.gid))
+                .map_err(|e| io_error("changing owner", cluster_dir)(std::io::Error::from(e)))?;
+        }
+        let password = random_hex(24)?;
+        // initdb reads the password from a file; it must be readable by the server user and is removed at once.
+        let initdb_password_file = cluster_dir.with_extension("pwfile");
+        write_private_file(&initdb_password_file, &password, server_user)?;
+        let mut command = Command::new(bin_dir.join("initdb"));
+        command
+            .arg("-D")
+            .arg(cluster_dir)
+            .args(["-U", SUPERUSER, "-E", "UTF8", "--no-locale", "--auth=scram-sha-256"])
+            .arg(format!("--pwfile={}", initdb_password_file.display()))
+            .stdin(Stdio::null());
+        run_as(&mut command, server_user);
+        let output = command.output();
+        let _ = fs::remove_file(&initdb_password_file);
+        let output = output.map_err(io_error("running initdb", bin_dir))?;
+        if !output.status.success() {
+            return Err(EmbeddedPgError::Server(format!(
+                "initdb failed: {}{}",
+                String::from_utf8_lossy(&output.stdout),
+                String::from_utf8_lossy(&output.stderr)
+            )));
+        }
+        write_private_file(password_file, &password, None)?;
+        Ok(password)
+    }
+
+    fn wait_ready(&self, log_path: &Path) -> Result<(), EmbeddedPgError> {
+        // PostgreSQL writes "ready" into line 8 of postmaster.pid once it accepts connections (what
+        // `pg_ctl -w` waits for).
+        let pid_file = self.cluster_dir.join("postmaster.pid");
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            if let Some(exited) = &self.exited {
+                if exited.try_recv().is_ok() {
+                    let log = fs::read_to_string(log_path).unwrap_or_default();
+                    let tail: Vec<&str> = log.lines().rev().take(15).collect();
+                    let tail: Vec<&str> = tail.into_iter().rev().collect();
+                    return Err(EmbeddedPgError::Server(format!(
+                        "postgres exited during start-up; its log ({}) ends with:\n{}",
+                        log_path.display(),
+                        tail.join("\n")
+                    )));
+                }
+            }
+            if let Ok(content) = fs::read_to_string(&pid_file) {
+                let lines: Vec<&str> = content.lines().collect();
+                if lines.first().map(|l| l.trim()) == Some(&self.pid.to_string())
+                    && lines.get(7).is_some_and(|status| status.trim() == "ready")
+                {
+                    return Ok(());
+                }
+            }
+            if Instant::now() > deadline {
+                return Err(EmbeddedPgError::Server(format!(
+                    "postgres did not become ready within 60 s; see {}",
+                    log_path.display()
+                )));
+            }
+            std::thread::sleep(Duration::from_millis(25));
+        }
+    }
+
+    /// Connection URL of database `database` as the superuser.
+    pub fn url(&self, database: &str) -> String {
+        format!("postgres://{SUPERUSER}:{}@127.0.0.1:{}/{database}", self.password, self.port)
+    }
+
+    /// Process id of the postmaster.
+    pub fn pid(&self) -> u32 {
+        self.pid.as_raw().unsigned_abs()
+    }
+
+    /// Folder of the cluster.
+    pub fn cluster_dir(&self) -> &Path {
+        &self.cluster_dir
+    }
+
+    /// Stops the server (fast shutdown: open sessions are ended) and waits until it has exited.
+    pub fn stop(&mut self) {
+        let Some(exited) = self.exited.take() else { return };
+        if kill(self.pid, Signal::SIGINT).is_err() {
+            return;
+        }
+        if exited.recv_timeout(Duration::from_secs(30)).is_err() {
+            tracing::warn!("PostgreSQL did not stop within 30 s; sending SIGQUIT");
+            let _ = kill(self.pid, Signal::SIGQUIT);
+            let _ = exited.recv_timeout(Duration::from_secs(10));
+        }
+    }
+}
+
+impl Drop for EmbeddedPostgres {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// Creates database `name` (optionally as a copy of `template`) on the server at `admin_url`, unless it
+/// exists.
+pub async fn create_database_if_missing(
+    admin_url: &str,
+    name: &str,
+    template: Option<&str>,
+) -> Result<(), diesel::result::Error> {
+    use diesel::sql_types::Text;
+    use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl, SimpleAsyncConnection};
+
+    #[derive(diesel::QueryableByName)]
+    struct Exists {
+        #[diesel(sql_type = diesel::sql_types::Bool)]
+        exists: bool,
+    }
+    let mut conn = AsyncPgConnection::establish(admin_url)
+        .await
+        .map_err(|e| diesel::result::Error::QueryBuilderError(e.to_string().into()))?;
+    let found: Exists = diesel::sql_query("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1) AS exists")
+        .bind::<Text, _>(name)
+        .get_result(&mut conn)
+        .await?;
+    if !found.exists {
+        // Identifiers cannot be bound; names here are capcom's own (checked to be plain identifiers).
+        let plain = |s: &str| s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+        if !plain(name) || !template.is_none_or(plain) {
+            return Err(diesel::result::Error::QueryBuilderError("database names must be plain identifiers".into()));
+        }
+        let statement = match template {
+            Some(template) => format!("CREATE DATABASE \"{name}\" TEMPLATE \"{template}\""),
+            None => format!("CREATE DATABASE \"{name}\""),
+        };
+        conn.batch_execute(&statement).await?;
+    }
+    Ok(())
+}

@@ -1,0 +1,7 @@
+//! One module per table: the row struct, its insert/update forms, and the queries on that table.
+
+pub mod audit_event;
+pub mod login_failure;
+pub mod organization;
+pub mod role_binding;
+pub mod user;

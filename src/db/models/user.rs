@@ -1,0 +1,194 @@
+//! `users`, `emails`, `local_credentials`.
+
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use uuid::Uuid;
+
+use crate::db::schema::{emails, local_credentials, users};
+
+/// A user row.
+#[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
+#[diesel(table_name = users, check_for_backend(diesel::pg::Pg))]
+pub struct User {
+    /// Primary key.
+    pub id: Uuid,
+    /// Unique (case-insensitively) login name.
+    pub username: String,
+    /// Display name.
+    pub full_name: Option<String>,
+    /// `active`, `pending`, `inactive` or `banned`.
+    pub status: String,
+    /// Free-form profile JSON.
+    pub profile: serde_json::Value,
+    /// Tokens issued before this instant are refused.
+    pub tokens_valid_after: DateTime<Utc>,
+    /// Creation time.
+    pub created_at: DateTime<Utc>,
+    /// Last change.
+    pub updated_at: DateTime<Utc>,
+}
+
+/// Insert form of [`User`].
+#[derive(Debug, Insertable)]
+#[diesel(table_name = users)]
+pub struct NewUser<'a> {
+    /// Primary key.
+    pub id: Uuid,
+    /// Login name.
+    pub username: &'a str,
+    /// Display name.
+    pub full_name: Option<&'a str>,
+    /// Status.
+    pub status: &'a str,
+    /// Profile JSON.
+    pub profile: serde_json::Value,
+}
+
+/// Update form of [`User`]: `None` leaves a column unchanged.
+#[derive(Debug, Default, AsChangeset)]
+#[diesel(table_name = users)]
+pub struct UserChanges {
+    /// New login name.
+    pub username: Option<String>,
+    /// New display name (`Some(None)` clears it).
+    pub full_name: Option<Option<String>>,
+    /// New profile.
+    pub profile: Option<serde_json::Value>,
+    /// New revocation instant.
+    pub tokens_valid_after: Option<DateTime<Utc>>,
+    /// Set on every change.
+    pub updated_at: Option<DateTime<Utc>>,
+}
+
+/// An email address of a user.
+#[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
+#[diesel(table_name = emails, check_for_backend(diesel::pg::Pg))]
+pub struct Email {
+    /// Primary key.
+    pub id: Uuid,
+    /// Owner.
+    pub user_id: Uuid,
+    /// Lower-cased address.
+    pub address: String,
+    /// Whether the address was verified.
+    pub verified: bool,
+    /// Whether this is the user's primary address.
+    pub is_primary: bool,
+    /// Creation time.
+    pub created_at: DateTime<Utc>,
+}
+
+/// Insert form of [`Email`].
+#[derive(Debug, Insertable)]
+#[diesel(table_name = emails)]
+pub struct NewEmail<'a> {
+    /// Primary key.
+    pub id: Uuid,
+    /// Owner.
+    pub user_id: Uuid,
+    /// Lower-cased address.
+    pub address: &'a str,
+    /// Verified flag.
+    pub verified: bool,
+    /// Primary flag.
+    pub is_primary: bool,
+}
+
+impl User {
+    /// Inserts a user.
+    pub async fn insert(conn: &mut AsyncPgConnection, new: &NewUser<'_>) -> QueryResult<User> {
+        diesel::insert_into(users::table).values(new).returning(User::as_returning()).get_result(conn).await
+    }
+
+    /// The user with this id.
+    pub async fn find(conn: &mut AsyncPgConnection, id: Uuid) -> QueryResult<Option<User>> {
+        users::table.find(id).select(User::as_select()).first(conn).await.optional()
+    }
+
+    /// The user with this id, locked for update.
+    pub async fn find_for_update(conn: &mut AsyncPgConnection, id: Uuid) -> QueryResult<Option<User>> {
+        users::table.find(id).select(User::as_select()).for_update().first(conn).await.optional()
+    }
+
+    /// The users with these ids, in no particular order.
+    pub async fn find_many(conn: &mut AsyncPgConnection, ids: &[Uuid]) -> QueryResult<Vec<User>> {
+        users::table.filter(users::id.eq_any(ids)).select(User::as_select()).load(conn).await
+    }
+
+    /// Finds a user by email address or username (both case-insensitive), with the password hash if the user
+    /// has local credentials.
+    pub async fn find_by_identity(
+        conn: &mut AsyncPgConnection,
+        identity: &str,
+    ) -> QueryResult<Option<(User, Option<String>)>> {
+        let lowered = identity.to_lowercase();
+        let by_email = emails::table.filter(emails::address.eq(&lowered)).select(emails::user_id);
+        users::table
+            .left_join(local_credentials::table)
+            .filter(
+                users::id.eq_any(by_email).or(diesel::dsl::sql::<diesel::sql_types::Bool>("lower(users.username) = ")
+                    .bind::<diesel::sql_types::Text, _>(lowered.clone())),
+            )
+            .select((User::as_select(), local_credentials::password_hash.nullable()))
+            .first(conn)
+            .await
+            .optional()
+    }
+
+    /// Whether a username is taken (case-insensitive).
+    pub async fn username_taken(conn: &mut AsyncPgConnection, username: &str) -> QueryResult<bool> {
+        diesel::select(diesel::dsl::exists(
+            users::table.filter(
+                diesel::dsl::sql::<diesel::sql_types::Bool>("lower(users.username) = ")
+                    .bind::<diesel::sql_types::Text, _>(username.to_lowercase()),
+            ),
+        ))
+        .get_result(conn)
+        .await
+    }
+
+    /// Applies `changes` to user `id`.
+    pub async fn update(conn: &mut AsyncPgConnection, id: Uuid, changes: &UserChanges) -> QueryResult<User> {
+        diesel::update(users::table.find(id)).set(changes).returning(User::as_returning()).get_result(conn).await
+    }
+
+    /// Number of users of the installation.
+    pub async fn count(conn: &mut AsyncPgConnection) -> QueryResult<i64> {
+        users::table.count().get_result(conn).await
+    }
+}
+
+impl Email {
+    /// Inserts an email address.
+    pub async fn insert(conn: &mut AsyncPgConnection, new: &NewEmail<'_>) -> QueryResult<Email> {
+        diesel::insert_into(emails::table).values(new).returning(Email::as_returning()).get_result(conn).await
+    }
+
+    /// Whether an address is already in use.
+    pub async fn address_taken(conn: &mut AsyncPgConnection, address: &str) -> QueryResult<bool> {
+        diesel::select(diesel::dsl::exists(emails::table.filter(emails::address.eq(address)))).get_result(conn).await
+    }
+
+    /// Every address of the given users.
+    pub async fn for_users(conn: &mut AsyncPgConnection, user_ids: &[Uuid]) -> QueryResult<Vec<Email>> {
+        emails::table
+            .filter(emails::user_id.eq_any(user_ids))
+            .order((emails::is_primary.desc(), emails::created_at))
+            .select(Email::as_select())
+            .load(conn)
+            .await
+    }
+}
+
+/// Stores (or replaces) a user's password hash.
+pub async fn set_password_hash(conn: &mut AsyncPgConnection, user_id: Uuid, hash: &str) -> QueryResult<()> {
+    diesel::insert_into(local_credentials::table)
+        .values((local_credentials::user_id.eq(user_id), local_credentials::password_hash.eq(hash)))
+        .on_conflict(local_credentials::user_id)
+        .do_update()
+        .set((local_credentials::password_hash.eq(hash), local_credentials::updated_at.eq(diesel::dsl::now)))
+        .execute(conn)
+        .await
+        .map(|_| ())
+}

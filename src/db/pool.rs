@@ -1,0 +1,43 @@
+//! The connection pool. Every connection gets `statement_timeout` and `application_name` when it is opened,
+//! so no statement can hold a connection (and the locks it took) indefinitely.
+
+use std::time::Duration;
+
+use diesel::ConnectionError;
+use diesel_async::pooled_connection::deadpool::{BuildError, Object, Pool};
+use diesel_async::pooled_connection::{AsyncDieselConnectionManager, ManagerConfig, RecyclingMethod};
+use diesel_async::{AsyncConnection, AsyncPgConnection, SimpleAsyncConnection};
+
+/// Pool of asynchronous PostgreSQL connections.
+pub type DbPool = Pool<AsyncPgConnection>;
+/// A connection checked out of [`DbPool`].
+pub type DbConn = Object<AsyncPgConnection>;
+
+/// Builds a pool for `url`. No connection is opened until one is needed.
+pub fn build_pool(url: &str, max_size: usize, statement_timeout_ms: u64) -> Result<DbPool, BuildError> {
+    let mut manager_config = ManagerConfig::<AsyncPgConnection>::default();
+    // `Fast` recycling skips the `SELECT 1` that `Verified` sends on every checkout: a request then costs
+    // exactly the statements it makes. Broken connections are still detected (diesel-async marks them) and
+    // discarded.
+    manager_config.recycling_method = RecyclingMethod::Fast;
+    manager_config.custom_setup = Box::new(move |url| {
+        let url = url.to_owned();
+        Box::pin(async move {
+            let mut connection = AsyncPgConnection::establish(&url).await?;
+            connection
+                .batch_execute(&format!(
+                    "SET statement_timeout = {statement_timeout_ms}; SET application_name = 'capcom'"
+                ))
+                .await
+                .map_err(ConnectionError::CouldntSetupConfiguration)?;
+            Ok(connection)
+        })
+    });
+    let manager = AsyncDieselConnectionManager::new_with_config(url, manager_config);
+    Pool::builder(manager)
+        .max_size(max_size)
+        .runtime(deadpool::Runtime::Tokio1)
+        .wait_timeout(Some(Duration::from_secs(10)))
+        .create_timeout(Some(Duration::from_secs(5)))
+        .build()
+}

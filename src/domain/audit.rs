@@ -1,0 +1,53 @@
+//! Writing audit events. Callers pass snapshots that already exclude secrets (password hashes, key hashes,
+//! tokens and secret values are never part of a snapshot).
+
+use diesel_async::AsyncPgConnection;
+use uuid::Uuid;
+
+use crate::db::models::audit_event::NewAuditEvent;
+use crate::domain::Actor;
+use crate::error::ApiResult;
+
+/// What changed.
+#[derive(Debug, Default)]
+pub struct Change {
+    /// Action name, `<noun>.<verb>`.
+    pub action: &'static str,
+    /// Kind of object changed.
+    pub target_type: &'static str,
+    /// Object changed.
+    pub target_id: Option<Uuid>,
+    /// Organization involved.
+    pub organization_id: Option<Uuid>,
+    /// Workspace involved.
+    pub workspace_id: Option<Uuid>,
+    /// Deployment involved.
+    pub deployment_id: Option<Uuid>,
+    /// Snapshot before.
+    pub before: Option<serde_json::Value>,
+    /// Snapshot after.
+    pub after: Option<serde_json::Value>,
+}
+
+/// Records `change` made by `actor`, in the caller's transaction.
+pub async fn record(conn: &mut AsyncPgConnection, actor: &Actor, change: Change) -> ApiResult<()> {
+    NewAuditEvent {
+        id: Uuid::now_v7(),
+        actor_user_id: actor.user_id,
+        actor_service_account_id: actor.service_account_id,
+        actor_label: actor.label.clone(),
+        action: change.action.to_owned(),
+        target_type: change.target_type.to_owned(),
+        target_id: change.target_id,
+        organization_id: change.organization_id,
+        workspace_id: change.workspace_id,
+        deployment_id: change.deployment_id,
+        request_id: actor.request_id.clone(),
+        client_address: actor.client_address.clone(),
+        before: change.before,
+        after: change.after,
+    }
+    .insert(conn)
+    .await?;
+    Ok(())
+}

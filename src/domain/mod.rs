@@ -1,0 +1,31 @@
+//! Business rules, one module per aggregate. Each operation takes a connection, runs in one transaction,
+//! and writes its audit event in that transaction. Nothing here knows about GraphQL or HTTP.
+
+pub mod audit;
+pub mod organizations;
+pub mod users;
+pub mod validate;
+
+use uuid::Uuid;
+
+/// Who makes a change and through which request: what every audit event records.
+#[derive(Debug, Clone, Default)]
+pub struct Actor {
+    /// Acting user.
+    pub user_id: Option<Uuid>,
+    /// Acting service account.
+    pub service_account_id: Option<Uuid>,
+    /// Readable name of the actor (username or key label).
+    pub label: String,
+    /// Request id (also in the logs and the `x-request-id` response header).
+    pub request_id: Option<String>,
+    /// Client address.
+    pub client_address: Option<String>,
+}
+
+impl Actor {
+    /// The same request acting as `user_id` (for changes made before a principal existed, such as sign-up).
+    pub fn as_user(&self, user_id: Uuid, label: &str) -> Actor {
+        Actor { user_id: Some(user_id), service_account_id: None, label: label.to_owned(), ..self.clone() }
+    }
+}

@@ -1,0 +1,323 @@
+//! Users: sign-up, sign-in, profile changes, token revocation.
+
+use chrono::{DateTime, Duration, Utc};
+use diesel_async::{AsyncConnection, AsyncPgConnection};
+use serde_json::json;
+use uuid::Uuid;
+
+use crate::auth::password;
+use crate::db::models::login_failure;
+use crate::db::models::organization::{lock_installation, set_first_user};
+use crate::db::models::user::{NewEmail, NewUser, UserChanges, set_password_hash};
+use crate::domain::audit::{self, Change};
+use crate::domain::{Actor, organizations, validate};
+use crate::error::{ApiError, ApiResult};
+use crate::rbac::Role;
+
+/// The one message for every failed sign-in: unknown user and wrong password look the same.
+pub const MSG_SIGN_IN_FAILED: &str = "Invalid email, username or password";
+/// Message once an identity has failed too often.
+pub const MSG_THROTTLED: &str = "Too many failed sign-in attempts. Please wait a few minutes and try again.";
+
+/// What `createUser` asks for.
+#[derive(Debug, Clone, Default)]
+pub struct SignUp {
+    /// Email address (becomes the primary address).
+    pub email: String,
+    /// Password.
+    pub password: String,
+    /// Login name; the email address when absent.
+    pub username: Option<String>,
+    /// Profile JSON; `fullName` in it becomes the display name.
+    pub profile: Option<serde_json::Value>,
+    /// Invite token.
+    pub invite_token: Option<String>,
+}
+
+/// Installation-wide sign-up rules.
+#[derive(Debug, Clone, Copy)]
+pub struct SignUpPolicy {
+    /// Whether anyone may sign up without an invite.
+    pub public_signups: bool,
+}
+
+/// Sign-in throttling.
+#[derive(Debug, Clone, Copy)]
+pub struct Throttle {
+    /// Failures allowed per window.
+    pub max_failures: i32,
+    /// Window length.
+    pub window: Duration,
+}
+
+/// Audit snapshot of a user (never any credential).
+pub fn snapshot(user: &User) -> serde_json::Value {
+    json!({
+        "id": user.id,
+        "username": user.username,
+        "fullName": user.full_name,
+        "status": user.status,
+        "profile": user.profile,
+    })
+}
+
+fn map_unique(error: diesel::result::Error) -> ApiError {
+    use diesel::result::{DatabaseErrorKind, Error};
+    if let Error::DatabaseError(DatabaseErrorKind::UniqueViolation, info) = &error {
+        match info.constraint_name() {
+            Some("emails_address_key") => return ApiError::conflict("A user with this email address already exists"),
+            Some("users_username_key") => return ApiError::conflict("This username is already taken"),
+            _ => {}
+        }
+    }
+    ApiError::from(error)
+}
+
+/// Creates a user. The first user of the installation becomes SYSTEM_ADMIN and joins (creating) the default
+/// organization; later users need public sign-ups or an invite. Decided under a lock on the installation
+/// row, so of two concurrent first sign-ups exactly one is first.
+pub async fn sign_up(
+    conn: &mut AsyncPgConnection,
+    input: SignUp,
+    policy: SignUpPolicy,
+    actor: &Actor,
+) -> ApiResult<User> {
+    let email = validate::email("email", &input.email)?;
+    validate::password("password", &input.password)?;
+    let username = match input.username.as_deref().map(str::trim).filter(|u| !u.is_empty()) {
+        Some(name) => validate::username("username", name)?,
+        None => email.clone(),
+    };
+    let profile = input.profile.clone().unwrap_or_else(|| json!({}));
+    validate::json_object("profile", &profile)?;
+    let full_name = match profile.get("fullName").and_then(|v| v.as_str()) {
+        Some(name) if !name.trim().is_empty() => Some(validate::label("profile.fullName", name, validate::MAX_LABEL)?),
+        _ => None,
+    };
+    if input.invite_token.as_deref().is_some_and(|t| !t.trim().is_empty()) {
+        return Err(ApiError::bad_input(
+            "inviteToken",
+            "Invite tokens are not accepted by this server yet; sign up without one, or ask an administrator to enable public sign-ups",
+        ));
+    }
+    // Hash before taking locks: it is the slow part.
+    let password_hash = password::hash(input.password).await?;
+
+    conn.transaction(async |tx| {
+        let first_user = lock_installation(tx).await?;
+        let is_first = first_user.is_none();
+        if !is_first && !policy.public_signups {
+            return Err(ApiError::bad_input(
+                "inviteToken",
+                "Public sign-ups are disabled on this server: an invite is needed to create an account",
+            ));
+        }
+        if Email::address_taken(tx, &email).await? {
+            return Err(ApiError::conflict("A user with this email address already exists"));
+        }
+        if User::username_taken(tx, &username).await? {
+            return Err(ApiError::conflict("This username is already taken"));
+        }
+        let user = User::insert(
+            tx,
+            &NewUser {
+                id: Uuid::now_v7(),
+                username: &username,
+                full_name: full_name.as_deref(),
+                status: "active",
+                profile,
+            },
+        )
+        .await
+        .map_err(map_unique)?;
+        Email::insert(
+            tx,
+            &NewEmail { id: Uuid::now_v7(), user_id: user.id, address: &email, verified: false, is_primary: true },
+        )
+        .await
+        .map_err(map_unique)?;
+        set_password_hash(tx, user.id, &password_hash).await?;
+
+        if is_first {
+            set_first_user(tx, user.id).await?;
+            organizations::grant_system_role(tx, user.id, Role::SystemAdmin, None).await?;
+        }
+        let organization = organizations::default_locked(tx).await?;
+        let organization_role = organizations::join(tx, &organization, user.id, None).await?;
+
+        let mut after = snapshot(&user);
+        after["email"] = json!(email);
+        after["organizationRole"] = json!(organization_role.as_str());
+        after["systemAdmin"] = json!(is_first);
+        audit::record(
+            tx,
+            &actor.as_user(user.id, &user.username),
+            Change {
+                action: "user.create",
+                target_type: "user",
+                target_id: Some(user.id),
+                organization_id: Some(organization.id),
+                after: Some(after),
+                ..Change::default()
+            },
+        )
+        .await?;
+        Ok(user)
+    })
+    .await
+}
+
+/// Checks `identity` (email or username) and `password`. Failures are counted per identity and, past the
+/// limit, refused without checking the password.
+pub async fn sign_in(
+    conn: &mut AsyncPgConnection,
+    identity: &str,
+    password_text: String,
+    now: DateTime<Utc>,
+    throttle: Throttle,
+    actor: &Actor,
+) -> ApiResult<User> {
+    let identity = identity.trim().to_lowercase();
+    if identity.is_empty() {
+        return Err(ApiError::bad_input("identity", "Enter your email address or username"));
+    }
+    if identity.chars().count() > validate::MAX_EMAIL || password_text.chars().count() > password::MAX_LENGTH {
+        return Err(ApiError::Unauthenticated(MSG_SIGN_IN_FAILED.to_owned()));
+    }
+    if login_failure::recent_failures(conn, &identity, now, throttle.window).await? >= throttle.max_failures {
+        return Err(ApiError::Unauthenticated(MSG_THROTTLED.to_owned()));
+    }
+    let found = User::find_by_identity(conn, &identity).await?;
+    let (user, stored_hash) = match found {
+        Some((user, hash)) => (Some(user), hash),
+        None => (None, None),
+    };
+    let password_ok = password::verify(password_text, stored_hash).await?;
+    let user = match user {
+        Some(user) if password_ok && user.status == "active" => user,
+        _ => {
+            login_failure::record_failure(conn, &identity, now, throttle.window).await?;
+            return Err(ApiError::Unauthenticated(MSG_SIGN_IN_FAILED.to_owned()));
+        }
+    };
+    conn.transaction(async |tx| {
+        login_failure::clear(tx, &identity).await?;
+        audit::record(
+            tx,
+            &actor.as_user(user.id, &user.username),
+            Change { action: "user.signIn", target_type: "user", target_id: Some(user.id), ..Change::default() },
+        )
+        .await?;
+        Ok(user)
+    })
+    .await
+}
+
+/// Changes to one's own account (`updateSelf`).
+#[derive(Debug, Clone, Default)]
+pub struct SelfChanges {
+    /// New username.
+    pub username: Option<String>,
+    /// New display name; empty clears it.
+    pub full_name: Option<String>,
+    /// New profile (replaces the old one).
+    pub profile: Option<serde_json::Value>,
+}
+
+/// Applies `changes` to user `user_id`.
+pub async fn update_self(
+    conn: &mut AsyncPgConnection,
+    user_id: Uuid,
+    changes: SelfChanges,
+    now: DateTime<Utc>,
+    actor: &Actor,
+) -> ApiResult<User> {
+    let username = changes.username.as_deref().map(|u| validate::username("payload.username", u)).transpose()?;
+    let full_name = match changes.full_name.as_deref().map(str::trim) {
+        None => None,
+        Some("") => Some(None),
+        Some(name) => Some(Some(validate::label("payload.fullName", name, validate::MAX_LABEL)?)),
+    };
+    if let Some(profile) = &changes.profile {
+        validate::json_object("payload.profile", profile)?;
+    }
+    conn.transaction(async |tx| {
+        let before = User::find_for_update(tx, user_id).await?.ok_or(ApiError::NotFound)?;
+        if let Some(name) = &username {
+            if !name.eq_ignore_ascii_case(&before.username) && User::username_taken(tx, name).await? {
+                return Err(ApiError::conflict("This username is already taken"));
+            }
+        }
+        let after = User::update(
+            tx,
+            user_id,
+            &UserChanges {
+                username,
+                full_name,
+                profile: changes.profile,
+                tokens_valid_after: None,
+                updated_at: Some(now),
+            },
+        )
+        .await
+        .map_err(map_unique)?;
+        audit::record(
+            tx,
+            actor,
+            Change {
+                action: "user.update",
+                target_type: "user",
+                target_id: Some(user_id),
+                before: Some(snapshot(&before)),
+                after: Some(snapshot(&after)),
+                ..Change::default()
+            },
+        )
+        .await?;
+        Ok(after)
+    })
+    .await
+}
+
+/// Revokes every token of `user_id` issued up to now.
+pub async fn revoke_tokens(
+    conn: &mut AsyncPgConnection,
+    user_id: Uuid,
+    now: DateTime<Utc>,
+    actor: &Actor,
+) -> ApiResult<User> {
+    conn.transaction(async |tx| {
+        let user = User::update(
+            tx,
+            user_id,
+            &UserChanges { tokens_valid_after: Some(now), updated_at: Some(now), ..UserChanges::default() },
+        )
+        .await?;
+        audit::record(
+            tx,
+            actor,
+            Change { action: "user.logout", target_type: "user", target_id: Some(user_id), ..Change::default() },
+        )
+        .await?;
+        Ok(user)
+    })
+    .await
+}
+
+pub use crate::db::models::role_binding::RoleBindingRow;
+pub use crate::db::models::user::{Email, User};
+
+/// The email addresses of the given users (one statement).
+pub async fn emails_of(conn: &mut AsyncPgConnection, user_ids: &[Uuid]) -> ApiResult<Vec<Email>> {
+    Ok(Email::for_users(conn, user_ids).await?)
+}
+
+/// The role bindings the given users hold directly (one statement).
+pub async fn role_bindings_of(conn: &mut AsyncPgConnection, user_ids: &[Uuid]) -> ApiResult<Vec<RoleBindingRow>> {
+    Ok(RoleBindingRow::direct_for_users(conn, user_ids).await?)
+}
+
+/// Whether the installation has no user yet.
+pub async fn installation_is_empty(conn: &mut AsyncPgConnection) -> ApiResult<bool> {
+    Ok(User::count(conn).await? == 0)
+}

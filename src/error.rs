@@ -1,0 +1,168 @@
+//! The API's error policy (SPEC §7).
+//!
+//! Every failure a resolver can report is an [`ApiError`]. Resolvers return it with `?`; async-graphql keeps
+//! the original value as the error's `source`, and [`crate::graphql::errors`] turns it into the reply's
+//! `message` and `extensions.code` in one place. Internal errors are logged with the request id and replaced
+//! by a message that carries only that id, so no SQL or stack detail reaches a client.
+
+use thiserror::Error;
+
+/// `extensions.code` values, the complete list (SPEC §7).
+pub mod code {
+    /// No, invalid, expired or revoked credentials.
+    pub const UNAUTHENTICATED: &str = "UNAUTHENTICATED";
+    /// Signed in, permission missing.
+    pub const FORBIDDEN: &str = "FORBIDDEN";
+    /// Object absent, deleted, or outside the scope named.
+    pub const NOT_FOUND: &str = "NOT_FOUND";
+    /// Validation failed; `extensions.field` names the argument.
+    pub const BAD_USER_INPUT: &str = "BAD_USER_INPUT";
+    /// Uniqueness, last-admin, pending-invite or live-deployment rules.
+    pub const CONFLICT: &str = "CONFLICT";
+    /// An operation clients know that capcom deliberately does not serve yet.
+    pub const NOT_SUPPORTED: &str = "NOT_SUPPORTED";
+    /// Anything unexpected.
+    pub const INTERNAL: &str = "INTERNAL";
+}
+
+/// Message for a request that names no principal where one is needed.
+pub const MSG_NOT_SIGNED_IN: &str = "You are not signed in";
+/// Message for a token or key that is invalid, expired or revoked.
+pub const MSG_INVALID_TOKEN: &str = "Your token has expired or is invalid. Please log in again.";
+/// Message for every permission failure; it never says whether the object exists.
+pub const MSG_FORBIDDEN: &str = "Access is Denied";
+/// Message for an absent object.
+pub const MSG_NOT_FOUND: &str = "The requested resource was not found";
+
+/// A failure reported to an API client.
+#[derive(Debug, Error)]
+pub enum ApiError {
+    /// The field needs a principal and the request carried no credentials.
+    #[error("{MSG_NOT_SIGNED_IN}")]
+    NotSignedIn,
+    /// Credentials were sent but are invalid, expired or revoked; or a sign-in failed.
+    #[error("{0}")]
+    Unauthenticated(String),
+    /// Signed in, permission missing.
+    #[error("{MSG_FORBIDDEN}")]
+    Forbidden,
+    /// Absent, deleted, or outside the scope named in the arguments.
+    #[error("{MSG_NOT_FOUND}")]
+    NotFound,
+    /// An argument failed validation.
+    #[error("{message}")]
+    BadUserInput {
+        /// The argument (or `argument.field`) at fault.
+        field: String,
+        /// What is wrong, readable on its own.
+        message: String,
+    },
+    /// A uniqueness or invariant rule refused the change.
+    #[error("{0}")]
+    Conflict(String),
+    /// A known operation that capcom does not serve yet.
+    #[error("{0}")]
+    NotSupported(String),
+    /// Anything unexpected. The detail is logged, never shown.
+    #[error("Internal error")]
+    Internal(String),
+}
+
+impl ApiError {
+    /// The `extensions.code` of this error.
+    pub fn code(&self) -> &'static str {
+        match self {
+            ApiError::NotSignedIn | ApiError::Unauthenticated(_) => code::UNAUTHENTICATED,
+            ApiError::Forbidden => code::FORBIDDEN,
+            ApiError::NotFound => code::NOT_FOUND,
+            ApiError::BadUserInput { .. } => code::BAD_USER_INPUT,
+            ApiError::Conflict(_) => code::CONFLICT,
+            ApiError::NotSupported(_) => code::NOT_SUPPORTED,
+            ApiError::Internal(_) => code::INTERNAL,
+        }
+    }
+
+    /// A validation failure of `field`.
+    pub fn bad_input(field: impl Into<String>, message: impl Into<String>) -> Self {
+        ApiError::BadUserInput { field: field.into(), message: message.into() }
+    }
+
+    /// A conflict with a readable reason.
+    pub fn conflict(message: impl Into<String>) -> Self {
+        ApiError::Conflict(message.into())
+    }
+
+    /// An unexpected failure; `detail` goes to the log only.
+    pub fn internal(detail: impl std::fmt::Display) -> Self {
+        ApiError::Internal(detail.to_string())
+    }
+
+    /// Credentials that are invalid, expired or revoked.
+    pub fn invalid_token() -> Self {
+        ApiError::Unauthenticated(MSG_INVALID_TOKEN.to_owned())
+    }
+}
+
+impl From<diesel::result::Error> for ApiError {
+    fn from(error: diesel::result::Error) -> Self {
+        use diesel::result::{DatabaseErrorKind, Error};
+        match error {
+            Error::NotFound => ApiError::NotFound,
+            // Domain code maps the unique constraints it expects to precise messages; one that slips through
+            // is still a conflict, not an internal error.
+            Error::DatabaseError(DatabaseErrorKind::UniqueViolation, _) => {
+                ApiError::conflict("A resource with these values already exists")
+            }
+            Error::DatabaseError(DatabaseErrorKind::SerializationFailure, _) => {
+                ApiError::conflict("A concurrent change touched the same data; retry the request")
+            }
+            other => ApiError::internal(other),
+        }
+    }
+}
+
+impl From<diesel_async::pooled_connection::deadpool::PoolError> for ApiError {
+    fn from(error: diesel_async::pooled_connection::deadpool::PoolError) -> Self {
+        ApiError::internal(format!("database pool: {error}"))
+    }
+}
+
+impl From<tokio::task::JoinError> for ApiError {
+    fn from(error: tokio::task::JoinError) -> Self {
+        ApiError::internal(format!("background task: {error}"))
+    }
+}
+
+/// Result type of domain services.
+pub type ApiResult<T> = Result<T, ApiError>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_variant_maps_to_its_code_and_message() {
+        let table: Vec<(ApiError, &str, &str)> = vec![
+            (ApiError::NotSignedIn, code::UNAUTHENTICATED, MSG_NOT_SIGNED_IN),
+            (ApiError::invalid_token(), code::UNAUTHENTICATED, MSG_INVALID_TOKEN),
+            (ApiError::Forbidden, code::FORBIDDEN, "Access is Denied"),
+            (ApiError::NotFound, code::NOT_FOUND, "The requested resource was not found"),
+            (ApiError::bad_input("email", "Email is not valid"), code::BAD_USER_INPUT, "Email is not valid"),
+            (ApiError::conflict("Taken"), code::CONFLICT, "Taken"),
+            (ApiError::NotSupported("No logs".into()), code::NOT_SUPPORTED, "No logs"),
+            (ApiError::internal("SELECT secret FROM x"), code::INTERNAL, "Internal error"),
+        ];
+        for (error, expected_code, expected_message) in table {
+            assert_eq!(error.code(), expected_code, "{error:?}");
+            assert_eq!(error.to_string(), expected_message, "{error:?}");
+        }
+    }
+
+    #[test]
+    fn database_errors_map_to_api_codes() {
+        assert_eq!(ApiError::from(diesel::result::Error::NotFound).code(), code::NOT_FOUND);
+        assert_eq!(ApiError::from(diesel::result::Error::RollbackTransaction).code(), code::INTERNAL);
+        let internal = ApiError::from(diesel::result::Error::QueryBuilderError("SELECT 1".into()));
+        assert!(!internal.to_string().contains("SELECT"), "internal detail must not be displayed");
+    }
+}

@@ -1,0 +1,54 @@
+//! `appConfig` and `authConfig`: answered without a token.
+
+use async_graphql::{Context, Json, Object, Result};
+
+use crate::domain::users;
+use crate::graphql::context::{conn, state};
+use crate::graphql::scalars::Uuid;
+use crate::graphql::types::config::{AppConfig, AuthConfig};
+
+/// Configuration queries.
+#[derive(Default)]
+pub struct ConfigQuery;
+
+#[Object]
+impl ConfigQuery {
+    /// Installation facts for clients. The optional ids are accepted for compatibility and do not change
+    /// the answer.
+    async fn app_config(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(name = "clusterId")] _cluster_id: Option<Uuid>,
+        #[graphql(name = "workspaceUuid")] _workspace_uuid: Option<Uuid>,
+        #[graphql(name = "deploymentUuid")] _deployment_uuid: Option<Uuid>,
+    ) -> Result<AppConfig> {
+        let config = &state(ctx)?.config;
+        Ok(AppConfig {
+            version: config.api_level.clone(),
+            capcom_version: env!("CARGO_PKG_VERSION").to_owned(),
+            base_domain: config.base_domain.clone(),
+            byo_update_registry_host: None,
+            smtp_configured: false,
+            manual_release_names: false,
+            feature_flags: Json(serde_json::json!({
+                "nfsMountDagDeployment": false,
+                "hardDeleteDeployment": false,
+                "manualNamespaceNames": false,
+                "triggererEnabled": true,
+                "gitSyncDagDeployment": false,
+                "namespaceFreeFormEntry": false,
+                "byoUpdateRegistryEnabled": false,
+                "astroRuntimeEnabled": true,
+                "dagOnlyDeployment": true,
+            })),
+        })
+    }
+
+    /// How to sign in. `redirect` is accepted for compatibility.
+    async fn auth_config(&self, ctx: &Context<'_>, _redirect: Option<String>) -> Result<AuthConfig> {
+        let public_signup = state(ctx)?.config.public_signups;
+        let mut conn = conn(ctx).await?;
+        let initial_signup = users::installation_is_empty(&mut conn).await?;
+        Ok(AuthConfig { local_enabled: true, public_signup, initial_signup, providers: Vec::new() })
+    }
+}

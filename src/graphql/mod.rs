@@ -1,0 +1,17 @@
+//! The GraphQL schema: types, resolvers, loaders and the policies applied to every request. Transport
+//! (HTTP, WebSocket) lives in `crate::http`; business rules in `crate::domain`.
+
+pub mod config;
+pub mod context;
+pub mod errors;
+pub mod limits;
+pub mod loaders;
+pub mod mutation;
+pub mod query;
+pub mod scalars;
+pub mod schema;
+pub mod types;
+pub mod users;
+
+pub use context::RequestMeta;
+pub use schema::{CapcomSchema, build_schema, sdl};

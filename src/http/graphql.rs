@@ -1,0 +1,167 @@
+//! The GraphQL endpoint (`POST`/`GET` on `/v1` and `/graphql`) and the WebSocket endpoint `/ws`.
+//!
+//! Per request: the principal is resolved once from the `Authorization` header (or the WebSocket's
+//! `connection_init` payload), a fresh DataLoader is made, and both go into the request data.
+
+use std::net::SocketAddr;
+
+use async_graphql::dataloader::DataLoader;
+use async_graphql::http::ALL_WEBSOCKET_PROTOCOLS;
+use async_graphql::parser::types::{DocumentOperations, OperationType};
+use async_graphql::{BatchRequest, Data, Response as GqlResponse, ServerError};
+use async_graphql_axum::{GraphQLBatchRequest, GraphQLProtocol, GraphQLResponse, GraphQLWebSocket};
+use axum::Extension;
+use axum::extract::ws::WebSocketUpgrade;
+use axum::extract::{ConnectInfo, State};
+use axum::http::{HeaderMap, Uri, header};
+use axum::response::{IntoResponse, Response};
+use tower_http::request_id::RequestId;
+
+use crate::auth::Principal;
+use crate::auth::principal::{credential_from_header, resolve_token};
+use crate::error::{ApiError, ApiResult};
+use crate::graphql::errors;
+use crate::graphql::loaders::DbLoader;
+use crate::graphql::{CapcomSchema, RequestMeta};
+use crate::http::graphiql;
+use crate::http::router::HttpState;
+use crate::state::AppState;
+
+fn request_meta(
+    request_id: Option<Extension<RequestId>>,
+    peer: Option<Extension<ConnectInfo<SocketAddr>>>,
+) -> RequestMeta {
+    RequestMeta {
+        request_id: request_id
+            .and_then(|Extension(id)| id.header_value().to_str().ok().map(str::to_owned))
+            .unwrap_or_default(),
+        client_address: peer.map(|Extension(ConnectInfo(address))| address.ip().to_string()),
+    }
+}
+
+/// Resolves the credential (if any) into a principal with its bindings: the one database round trip every
+/// authenticated request pays before resolvers run.
+async fn resolve_principal(state: &AppState, credential: Option<&str>) -> ApiResult<Principal> {
+    let Some(token) = credential.and_then(credential_from_header) else {
+        return Ok(Principal::Anonymous);
+    };
+    let mut conn = state.pool.get().await?;
+    resolve_token(&mut conn, &state.keys, state.clock.now(), token).await
+}
+
+fn request_data(state: &AppState, principal: Principal, meta: RequestMeta) -> Data {
+    let mut data = Data::default();
+    data.insert(principal);
+    data.insert(meta);
+    data.insert(DataLoader::new(DbLoader::new(state.pool.clone()), tokio::spawn));
+    data
+}
+
+/// A response holding only `error`, shaped by the error policy.
+fn error_response(error: ApiError, meta: &RequestMeta) -> Response {
+    let mut server_error = async_graphql::Error::from(error).into_server_error(async_graphql::Pos::default());
+    server_error.locations.clear();
+    errors::apply(&mut server_error, &meta.request_id);
+    GraphQLResponse::from(GqlResponse::from_errors(vec![server_error])).into_response()
+}
+
+async fn execute(state: &HttpState, headers: &HeaderMap, meta: RequestMeta, batch: BatchRequest) -> Response {
+    if let BatchRequest::Batch(requests) = &batch {
+        if requests.len() > state.app.config.max_batch {
+            let message = format!("At most {} operations may be batched in one request", state.app.config.max_batch);
+            return error_response(ApiError::bad_input("batch", message), &meta);
+        }
+    }
+    let credential = headers.get(header::AUTHORIZATION).and_then(|value| value.to_str().ok());
+    let principal = match resolve_principal(&state.app, credential).await {
+        Ok(principal) => principal,
+        Err(error) => return error_response(error, &meta),
+    };
+    let attach = |request: async_graphql::Request| {
+        request
+            .data(principal.clone())
+            .data(meta.clone())
+            .data(DataLoader::new(DbLoader::new(state.app.pool.clone()), tokio::spawn))
+    };
+    let batch = match batch {
+        BatchRequest::Single(request) => BatchRequest::Single(attach(request)),
+        BatchRequest::Batch(requests) => BatchRequest::Batch(requests.into_iter().map(attach).collect()),
+    };
+    GraphQLResponse::from(state.schema.execute_batch(batch).await).into_response()
+}
+
+/// `POST /v1`, `POST /graphql`.
+pub async fn post_handler(
+    State(state): State<HttpState>,
+    request_id: Option<Extension<RequestId>>,
+    peer: Option<Extension<ConnectInfo<SocketAddr>>>,
+    headers: HeaderMap,
+    request: GraphQLBatchRequest,
+) -> Response {
+    execute(&state, &headers, request_meta(request_id, peer), request.into_inner()).await
+}
+
+/// `GET /v1`, `GET /graphql`: GraphiQL for a browser, otherwise a query from the URL (never a mutation:
+/// a GET must not change anything).
+pub async fn get_handler(
+    State(state): State<HttpState>,
+    request_id: Option<Extension<RequestId>>,
+    peer: Option<Extension<ConnectInfo<SocketAddr>>>,
+    headers: HeaderMap,
+    uri: Uri,
+) -> Response {
+    let wants_html = headers
+        .get(header::ACCEPT)
+        .and_then(|value| value.to_str().ok())
+        .is_some_and(|accept| accept.contains("text/html"));
+    let meta = request_meta(request_id, peer);
+    let query_string = uri.query().unwrap_or_default();
+    if wants_html && !query_string.contains("query=") {
+        return graphiql::page(uri.path()).into_response();
+    }
+    let request = match async_graphql::http::parse_query_string(query_string) {
+        Ok(request) => request,
+        Err(error) => return error_response(ApiError::bad_input("query", error.to_string()), &meta),
+    };
+    if let Ok(document) = async_graphql::parser::parse_query(&request.query) {
+        let is_mutation = |ty: OperationType| ty == OperationType::Mutation;
+        let has_mutation = match &document.operations {
+            DocumentOperations::Single(op) => is_mutation(op.node.ty),
+            DocumentOperations::Multiple(ops) => ops.values().any(|op| is_mutation(op.node.ty)),
+        };
+        if has_mutation {
+            return error_response(ApiError::bad_input("query", "Mutations must be sent with POST"), &meta);
+        }
+    }
+    execute(&state, &headers, meta, BatchRequest::Single(request)).await
+}
+
+/// `GET /ws`: GraphQL over WebSocket, `graphql-transport-ws` and the legacy `graphql-ws` protocol. The
+/// token comes in `connection_init`'s payload (`authorization` or `Authorization`).
+pub async fn ws_handler(
+    State(state): State<HttpState>,
+    request_id: Option<Extension<RequestId>>,
+    peer: Option<Extension<ConnectInfo<SocketAddr>>>,
+    protocol: GraphQLProtocol,
+    upgrade: WebSocketUpgrade,
+) -> Response {
+    let meta = request_meta(request_id, peer);
+    let schema: CapcomSchema = state.schema.clone();
+    let app = state.app.clone();
+    upgrade.protocols(ALL_WEBSOCKET_PROTOCOLS).on_upgrade(move |socket| async move {
+        GraphQLWebSocket::new(socket, schema, protocol)
+            .on_connection_init(move |payload| async move {
+                let credential = ["authorization", "Authorization"]
+                    .iter()
+                    .find_map(|key| payload.get(*key).and_then(|value| value.as_str()).map(str::to_owned));
+                let principal = resolve_principal(&app, credential.as_deref()).await.map_err(|error| {
+                    let mut server_error = ServerError::new(error.to_string(), None);
+                    errors::apply(&mut server_error, &meta.request_id);
+                    async_graphql::Error::new(server_error.message)
+                })?;
+                Ok(request_data(&app, principal, meta))
+            })
+            .serve()
+            .await
+    })
+}

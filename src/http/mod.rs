@@ -1,0 +1,8 @@
+//! HTTP transport: routes, the GraphQL endpoint and WebSocket, health checks, GraphiQL.
+
+pub mod graphiql;
+pub mod graphql;
+pub mod health;
+pub mod router;
+
+pub use router::build_router;

@@ -1,0 +1,60 @@
+//! The router: every path capcom serves, and the layers every request passes.
+
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::{HeaderName, Request};
+use axum::routing::get;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, RequestId, SetRequestIdLayer};
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::TraceLayer;
+
+use crate::graphql::{CapcomSchema, build_schema};
+use crate::http::{graphiql, graphql, health};
+use crate::state::AppState;
+
+/// Header carrying the request id, in both directions.
+pub const REQUEST_ID_HEADER: &str = "x-request-id";
+
+/// State of the HTTP handlers.
+#[derive(Clone)]
+pub struct HttpState {
+    /// Application state.
+    pub app: AppState,
+    /// The schema.
+    pub schema: CapcomSchema,
+}
+
+/// Builds the router for `state`.
+pub fn build_router(state: AppState) -> Router {
+    let schema = build_schema(state.clone());
+    let max_body = state.config.max_body_bytes;
+    let http_state = HttpState { app: state, schema };
+    let request_id = HeaderName::from_static(REQUEST_ID_HEADER);
+
+    Router::new()
+        .route("/v1", get(graphql::get_handler).post(graphql::post_handler))
+        .route("/graphql", get(graphql::get_handler).post(graphql::post_handler))
+        .route("/ws", get(graphql::ws_handler))
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
+        .route("/.well-known/jwks.json", get(health::jwks))
+        .route("/graphiql/{file}", get(graphiql::asset))
+        .with_state(http_state)
+        .layer(DefaultBodyLimit::max(max_body))
+        .layer(TimeoutLayer::with_status_code(axum::http::StatusCode::REQUEST_TIMEOUT, Duration::from_secs(30)))
+        .layer(CatchPanicLayer::new())
+        .layer(PropagateRequestIdLayer::new(request_id.clone()))
+        .layer(TraceLayer::new_for_http().make_span_with(|request: &Request<_>| {
+            let id = request
+                .extensions()
+                .get::<RequestId>()
+                .and_then(|id| id.header_value().to_str().ok())
+                .unwrap_or_default()
+                .to_owned();
+            tracing::info_span!("request", request_id = %id, method = %request.method(), path = %request.uri().path())
+        }))
+        .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
+}

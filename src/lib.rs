@@ -1,0 +1,160 @@
+//! capcom: the GraphQL control-plane API of a managed Apache Airflow platform.
+//!
+//! Layers, each depending only on the ones after it: [`http`] (transport) → [`graphql`] (schema and
+//! resolvers) → [`domain`] (business rules in transactions) → [`db`] (PostgreSQL). [`auth`] and [`rbac`]
+//! say who is calling and what they may do.
+
+pub mod auth;
+pub mod config;
+pub mod db;
+pub mod domain;
+pub mod error;
+pub mod graphql;
+pub mod http;
+pub mod rbac;
+pub mod state;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use tokio::net::TcpListener;
+
+use crate::auth::jwt::{JwtKeys, KeyError};
+use crate::config::Config;
+use crate::db::embedded_pg::{EmbeddedPgError, EmbeddedPostgres};
+use crate::db::migrate::MigrateError;
+use crate::state::{AppState, Clock};
+
+pub use crate::http::build_router;
+
+/// Name of the database capcom creates on its private PostgreSQL server.
+pub const EMBEDDED_DATABASE: &str = "capcom";
+
+/// Why capcom could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// The private PostgreSQL server could not be started.
+    #[error(transparent)]
+    EmbeddedPostgres(#[from] EmbeddedPgError),
+    /// Migrations failed.
+    #[error(transparent)]
+    Migrate(#[from] MigrateError),
+    /// Keys could not be loaded.
+    #[error(transparent)]
+    Keys(#[from] KeyError),
+    /// The pool could not be built or the database prepared.
+    #[error("database: {0}")]
+    Database(String),
+    /// The listen address could not be bound.
+    #[error("cannot listen on {address}: {source}")]
+    Listen {
+        /// The address.
+        address: SocketAddr,
+        /// Why.
+        source: std::io::Error,
+    },
+}
+
+/// A database to use: the URL and, when capcom started it, the private server (stopped when dropped).
+pub struct Database {
+    /// Connection URL.
+    pub url: String,
+    /// The private server, if capcom started one.
+    pub embedded: Option<EmbeddedPostgres>,
+}
+
+/// Connects to `DATABASE_URL`, or starts the private server under the data folder and creates capcom's
+/// database on it.
+pub async fn open_database(config: &Config) -> Result<Database, StartError> {
+    if let Some(url) = &config.database_url {
+        return Ok(Database { url: url.clone(), embedded: None });
+    }
+    let data_dir = config.data_dir.clone();
+    let bin_override = config.pg_bin_dir.clone();
+    let server = tokio::task::spawn_blocking(move || {
+        let bin_dir = db::embedded_pg::find_bin_dir(bin_override.as_deref())?;
+        EmbeddedPostgres::start(&data_dir, &bin_dir)
+    })
+    .await
+    .map_err(|e| StartError::Database(e.to_string()))??;
+    db::embedded_pg::create_database_if_missing(&server.url("postgres"), EMBEDDED_DATABASE, None)
+        .await
+        .map_err(|e| StartError::Database(e.to_string()))?;
+    Ok(Database { url: server.url(EMBEDDED_DATABASE), embedded: Some(server) })
+}
+
+/// Builds the application state for a database URL.
+pub fn app_state(config: Config, database_url: &str, clock: Clock) -> Result<AppState, StartError> {
+    let pool = db::build_pool(database_url, config.pool_size, config.statement_timeout_ms)
+        .map_err(|e| StartError::Database(e.to_string()))?;
+    let keys = JwtKeys::from_config(&config)?;
+    Ok(AppState {
+        pool,
+        config: Arc::new(config),
+        keys: Arc::new(keys),
+        clock,
+        expected_migration: db::migrate::newest_version().into(),
+    })
+}
+
+/// Serves `router` on `listener` until `shutdown` completes, then drains in-flight requests.
+pub async fn serve(
+    listener: TcpListener,
+    router: axum::Router,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
+        .with_graceful_shutdown(shutdown)
+        .await
+}
+
+/// `capcom serve`: database, migrations, HTTP server until SIGINT or SIGTERM, then the private
+/// PostgreSQL is stopped.
+pub async fn run_server(config: Config) -> Result<(), StartError> {
+    let database = open_database(&config).await?;
+    if !config.skip_migrations {
+        let applied = db::migrate::run_pending(&database.url).await?;
+        if !applied.is_empty() {
+            tracing::info!(count = applied.len(), "applied migrations");
+        }
+    }
+    let listen = config.listen;
+    let state = app_state(config, &database.url, Clock::system())?;
+    let router = build_router(state);
+    let listener = TcpListener::bind(listen).await.map_err(|source| StartError::Listen { address: listen, source })?;
+    let address = listener.local_addr().map_err(|source| StartError::Listen { address: listen, source })?;
+    match &database.embedded {
+        Some(server) => {
+            tracing::info!(cluster = %server.cluster_dir().display(), "using the private PostgreSQL server")
+        }
+        None => tracing::info!("using the PostgreSQL server of DATABASE_URL"),
+    }
+    println!("capcom is ready: GraphiQL at http://{address}/v1 (GraphQL POST /v1, WebSocket /ws). Ctrl-C stops it.");
+    let served = serve(listener, router, shutdown_signal()).await;
+    tracing::info!("HTTP server stopped");
+    if let Some(mut server) = database.embedded {
+        tokio::task::spawn_blocking(move || server.stop()).await.map_err(|e| StartError::Database(e.to_string()))?;
+        tracing::info!("private PostgreSQL server stopped");
+    }
+    served.map_err(|source| StartError::Listen { address, source })
+}
+
+/// Completes on SIGINT (Ctrl-C) or SIGTERM.
+pub async fn shutdown_signal() {
+    let interrupt = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        () = interrupt => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutting down");
+}

@@ -1,0 +1,51 @@
+//! Shared application state, cheap to clone and passed explicitly.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+
+use crate::auth::jwt::JwtKeys;
+use crate::config::Config;
+use crate::db::DbPool;
+
+/// A source of the current time. Injected so that expiry can be tested without sleeping.
+#[derive(Clone)]
+pub struct Clock(Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>);
+
+impl Clock {
+    /// The system clock.
+    pub fn system() -> Self {
+        Clock(Arc::new(Utc::now))
+    }
+
+    /// A clock driven by the given function (tests).
+    pub fn from_fn(now: impl Fn() -> DateTime<Utc> + Send + Sync + 'static) -> Self {
+        Clock(Arc::new(now))
+    }
+
+    /// The current time.
+    pub fn now(&self) -> DateTime<Utc> {
+        (self.0)()
+    }
+}
+
+impl std::fmt::Debug for Clock {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Clock")
+    }
+}
+
+/// Everything a request handler needs.
+#[derive(Clone)]
+pub struct AppState {
+    /// Pooled PostgreSQL connections.
+    pub pool: DbPool,
+    /// Configuration, fixed at start.
+    pub config: Arc<Config>,
+    /// Token signing and verification keys.
+    pub keys: Arc<JwtKeys>,
+    /// Time source.
+    pub clock: Clock,
+    /// The newest migration version compiled into this binary, for `/readyz`.
+    pub expected_migration: Arc<str>,
+}
