@@ -52,7 +52,7 @@ pub struct Config {
     #[arg(long, env = "CAPCOM_DATA_DIR", default_value = ".capcom", global = true)]
     pub data_dir: PathBuf,
 
-    /// Folder holding PostgreSQL's `initdb` and `postgres` (default: PATH, then /usr/lib/postgresql/<newest>/bin).
+    /// Folder holding PostgreSQL's `initdb` and `postgres` (default: PATH, then `/usr/lib/postgresql/<newest>/bin`).
     #[arg(long, env = "CAPCOM_PG_BIN_DIR", global = true)]
     pub pg_bin_dir: Option<PathBuf>,
 

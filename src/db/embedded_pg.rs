@@ -22,7 +22,7 @@ use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::sync::mpsc;
+use std::sync::{Mutex, mpsc};
 use std::time::{Duration, Instant};
 
 use nix::sys::signal::{Signal, kill};
@@ -75,7 +75,8 @@ pub struct EmbeddedPostgres {
     port: u16,
     password: String,
     pid: Pid,
-    exited: Option<mpsc::Receiver<()>>,
+    /// Signalled by the supervisor thread when the postmaster has exited; taken by [`Self::stop`].
+    exited: Mutex<Option<mpsc::Receiver<()>>>,
 }
 
 /// Finds the folder holding `initdb` and `postgres`: the override, then PATH, then the newest
@@ -251,7 +252,7 @@ impl EmbeddedPostgres {
             .map_err(io_error("starting postgres", bin_dir))?;
         let pid = Pid::from_raw(i32::try_from(raw_pid).map_err(|_| EmbeddedPgError::Server("bad pid".into()))?);
 
-        let server = EmbeddedPostgres { cluster_dir, port, password, pid, exited: Some(exit_rx) };
+        let server = EmbeddedPostgres { cluster_dir, port, password, pid, exited: Mutex::new(Some(exit_rx)) };
         server.wait_ready(&log_path)?;
         Ok(server)
     }
@@ -301,8 +302,9 @@ impl EmbeddedPostgres {
         let pid_file = self.cluster_dir.join("postmaster.pid");
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
-            if let Some(exited) = &self.exited {
-                if exited.try_recv().is_ok() {
+            let has_exited = self.exited.lock().ok().and_then(|guard| guard.as_ref().map(|rx| rx.try_recv().is_ok()));
+            {
+                if has_exited == Some(true) {
                     let log = fs::read_to_string(log_path).unwrap_or_default();
                     let tail: Vec<&str> = log.lines().rev().take(15).collect();
                     let tail: Vec<&str> = tail.into_iter().rev().collect();
@@ -348,7 +350,7 @@ impl EmbeddedPostgres {
 
     /// Stops the server (fast shutdown: open sessions are ended) and waits until it has exited.
     pub fn stop(&mut self) {
-        let Some(exited) = self.exited.take() else { return };
+        let Some(exited) = self.exited.lock().ok().and_then(|mut guard| guard.take()) else { return };
         if kill(self.pid, Signal::SIGINT).is_err() {
             return;
         }

@@ -279,6 +279,15 @@ pub async fn update_self(
     .await
 }
 
+/// The `tokensValidAfter` that revokes every token issued so far. Token `iat`s are whole seconds and a
+/// token is never issued with an `iat` before the current `tokensValidAfter`, so moving it to a whole
+/// second that is both after `now` and after its previous value revokes them all, including tokens issued
+/// earlier within the same second; a token issued right after gets exactly that second as its `iat`.
+pub fn next_revocation(now: DateTime<Utc>, previous: DateTime<Utc>) -> DateTime<Utc> {
+    let seconds = crate::auth::jwt::ceil_secs(now).max(crate::auth::jwt::ceil_secs(previous) + 1);
+    DateTime::from_timestamp(seconds, 0).unwrap_or(now)
+}
+
 /// Revokes every token of `user_id` issued up to now.
 pub async fn revoke_tokens(
     conn: &mut AsyncPgConnection,
@@ -287,10 +296,12 @@ pub async fn revoke_tokens(
     actor: &Actor,
 ) -> ApiResult<User> {
     conn.transaction(async |tx| {
+        let before = User::find_for_update(tx, user_id).await?.ok_or(ApiError::NotFound)?;
+        let revoked_at = next_revocation(now, before.tokens_valid_after);
         let user = User::update(
             tx,
             user_id,
-            &UserChanges { tokens_valid_after: Some(now), updated_at: Some(now), ..UserChanges::default() },
+            &UserChanges { tokens_valid_after: Some(revoked_at), updated_at: Some(now), ..UserChanges::default() },
         )
         .await?;
         audit::record(
@@ -320,4 +331,21 @@ pub async fn role_bindings_of(conn: &mut AsyncPgConnection, user_ids: &[Uuid]) -
 /// Whether the installation has no user yet.
 pub async fn installation_is_empty(conn: &mut AsyncPgConnection) -> ApiResult<bool> {
     Ok(User::count(conn).await? == 0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_revocation_moves_past_every_earlier_token() {
+        let now = DateTime::from_timestamp(1_000, 500_000_000).unwrap_or_default();
+        let created = DateTime::from_timestamp(1_000, 100_000_000).unwrap_or_default();
+        // Sign-up at 1000.1 issues iat = 1001; a logout at 1000.5 must refuse it.
+        let first = next_revocation(now, created);
+        assert_eq!(first.timestamp(), 1_002);
+        // The token issued right after has iat = 1002; a second logout in the same second refuses it too.
+        let second = next_revocation(now, first);
+        assert_eq!(second.timestamp(), 1_003);
+    }
 }

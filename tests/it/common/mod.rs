@@ -1,0 +1,199 @@
+//! Test harness: one private PostgreSQL server per test binary, one fresh database per test (a copy of a
+//! migrated template), and the real HTTP server on a loopback port.
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Arc, OnceLock};
+
+use capcom::config::Config;
+use capcom::db::embedded_pg::{EmbeddedPostgres, create_database_if_missing, find_bin_dir};
+use capcom::state::{AppState, Clock};
+use chrono::{Duration, Utc};
+use diesel::QueryableByName;
+use diesel_async::{AsyncConnection, AsyncPgConnection};
+use serde_json::{Value, json};
+
+const TEMPLATE: &str = "capcom_template";
+
+struct TestPg {
+    server: EmbeddedPostgres,
+}
+
+fn pg() -> &'static TestPg {
+    static PG: OnceLock<TestPg> = OnceLock::new();
+    PG.get_or_init(|| {
+        // Set up on a plain thread: the caller may be inside a test's runtime, and this needs its own.
+        std::thread::spawn(|| {
+            remove_stale_clusters();
+            let dir = std::env::temp_dir().join(format!("capcom-test-{}", std::process::id()));
+            let bin_dir = find_bin_dir(std::env::var_os("CAPCOM_PG_BIN_DIR").map(PathBuf::from).as_deref())
+                .expect("PostgreSQL server binaries");
+            let server = EmbeddedPostgres::start(&dir, &bin_dir).expect("private PostgreSQL starts");
+            let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
+            runtime.block_on(async {
+                create_database_if_missing(&server.url("postgres"), TEMPLATE, None).await.expect("template db");
+                capcom::db::migrate::run_pending(&server.url(TEMPLATE)).await.expect("migrations");
+            });
+            TestPg { server }
+        })
+        .join()
+        .expect("test PostgreSQL set-up")
+    })
+}
+
+/// Removes clusters left by test binaries that are no longer running.
+fn remove_stale_clusters() {
+    let Ok(entries) = std::fs::read_dir(std::env::temp_dir()) else { return };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(pid) = name.to_str().and_then(|n| n.strip_prefix("capcom-test-")).and_then(|p| p.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        if !PathBuf::from(format!("/proc/{pid}")).exists() {
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
+    }
+}
+
+/// URL of a new, empty database (no migrations).
+pub async fn empty_database() -> String {
+    let pg = pg();
+    let name = format!("e_{}", uuid::Uuid::new_v4().simple());
+    create_database_if_missing(&pg.server.url("postgres"), &name, None).await.expect("create db");
+    pg.server.url(&name)
+}
+
+/// A clock the test moves by hand.
+#[derive(Clone, Default)]
+pub struct TestClock {
+    offset_secs: Arc<AtomicI64>,
+}
+
+impl TestClock {
+    /// Moves the clock forward.
+    pub fn advance(&self, by: Duration) {
+        self.offset_secs.fetch_add(by.num_seconds(), Ordering::SeqCst);
+    }
+
+    fn clock(&self) -> Clock {
+        let offset = self.offset_secs.clone();
+        Clock::from_fn(move || Utc::now() + Duration::seconds(offset.load(Ordering::SeqCst)))
+    }
+}
+
+/// A running capcom on its own database.
+pub struct TestApp {
+    /// `http://127.0.0.1:<port>`.
+    pub base: String,
+    /// HTTP client.
+    pub client: reqwest::Client,
+    /// The server's state (keys, config, pool).
+    pub state: AppState,
+    /// URL of this test's database.
+    pub db_url: String,
+    /// The server's clock.
+    pub clock: TestClock,
+}
+
+/// Default configuration for tests.
+pub fn test_config() -> Config {
+    let mut config = Config::try_from_args(["capcom"]).expect("default config");
+    config.database_url = None;
+    config.pool_size = 8;
+    config.data_dir = std::env::temp_dir()
+        .join(format!("capcom-test-{}", std::process::id()))
+        .join("keys")
+        .join(uuid::Uuid::new_v4().simple().to_string());
+    config
+}
+
+impl TestApp {
+    /// Starts capcom with the default test configuration.
+    pub async fn spawn() -> TestApp {
+        Self::spawn_with(|_| {}).await
+    }
+
+    /// Starts capcom after `configure` adjusted the configuration.
+    pub async fn spawn_with(configure: impl FnOnce(&mut Config)) -> TestApp {
+        let pg = pg();
+        let name = format!("t_{}", uuid::Uuid::new_v4().simple());
+        create_database_if_missing(&pg.server.url("postgres"), &name, Some(TEMPLATE)).await.expect("test db");
+        let db_url = pg.server.url(&name);
+        let mut config = test_config();
+        configure(&mut config);
+        Self::spawn_on(config, db_url).await
+    }
+
+    /// Starts capcom on the database at `db_url`.
+    pub async fn spawn_on(config: Config, db_url: String) -> TestApp {
+        let clock = TestClock::default();
+        let state = capcom::app_state(config, &db_url, clock.clock()).expect("app state");
+        let router = capcom::build_router(state.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let base = format!("http://{}", listener.local_addr().expect("addr"));
+        tokio::spawn(capcom::serve(listener, router, std::future::pending()));
+        TestApp { base, client: reqwest::Client::new(), state, db_url, clock }
+    }
+
+    /// Sends one GraphQL operation to `POST /v1`; `token` goes in `Authorization` without `Bearer`, as the
+    /// CLI sends it. Returns the whole response body.
+    pub async fn gql(&self, query: &str, variables: Value, token: Option<&str>) -> Value {
+        let mut request =
+            self.client.post(format!("{}/v1", self.base)).json(&json!({"query": query, "variables": variables}));
+        if let Some(token) = token {
+            request = request.header("Authorization", token);
+        }
+        let response = request.send().await.expect("request");
+        assert_eq!(response.status(), 200, "GraphQL answers with HTTP 200");
+        response.json().await.expect("JSON body")
+    }
+
+    /// Signs up; returns (token, user id).
+    pub async fn sign_up(&self, email: &str, password: &str) -> (String, String) {
+        let body = self
+            .gql(
+                "mutation($email: String!, $password: String!) { createUser(email: $email, password: $password) { user { id } token { value } } }",
+                json!({"email": email, "password": password}),
+                None,
+            )
+            .await;
+        let token =
+            body["data"]["createUser"]["token"]["value"].as_str().unwrap_or_else(|| panic!("sign-up failed: {body}"));
+        let id = body["data"]["createUser"]["user"]["id"].as_str().expect("user id");
+        (token.to_owned(), id.to_owned())
+    }
+
+    /// Signs in; returns the whole response.
+    pub async fn sign_in(&self, identity: &str, password: &str) -> Value {
+        self.gql(
+            "mutation($identity: String, $password: String!) { createToken(identity: $identity, password: $password) { user { id username } token { value } } }",
+            json!({"identity": identity, "password": password}),
+            None,
+        )
+        .await
+    }
+
+    /// Runs a SQL query returning one `bigint` column named `n`.
+    pub async fn count(&self, sql: &str) -> i64 {
+        #[derive(QueryableByName)]
+        struct Row {
+            #[diesel(sql_type = diesel::sql_types::BigInt)]
+            n: i64,
+        }
+        let mut conn = AsyncPgConnection::establish(&self.db_url).await.expect("connect");
+        use diesel_async::RunQueryDsl;
+        let row: Row = diesel::sql_query(sql).get_result(&mut conn).await.expect("query");
+        row.n
+    }
+}
+
+/// The `extensions.code` of the first error.
+pub fn error_code(body: &Value) -> &str {
+    body["errors"][0]["extensions"]["code"].as_str().unwrap_or_else(|| panic!("expected an error: {body}"))
+}
+
+/// The message of the first error.
+pub fn error_message(body: &Value) -> &str {
+    body["errors"][0]["message"].as_str().unwrap_or_else(|| panic!("expected an error: {body}"))
+}

@@ -1,0 +1,12 @@
+//! Integration tests: the real server over HTTP, against real PostgreSQL.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+mod auth;
+mod binary;
+mod health;
+mod jwt_attacks;
+mod limits;
+mod migrations;
+mod schema;
