@@ -21,6 +21,9 @@
 //! | `CAPCOM_LIST_CAP` | 1000 | cap on Houston-style plain lists |
 //! | `CAPCOM_API_LEVEL` | `2.1.0` | API level reported by `appConfig.version` |
 //! | `CAPCOM_BASE_DOMAIN` | `localhost` | base domain reported to clients |
+//! | `CAPCOM_ROLES_FILE` | unset | per-role permission overrides (JSON) |
+//! | `CAPCOM_INVITE_EXPIRY_DAYS` | 7 | invite lifetime |
+//! | `CAPCOM_PUBLIC_URL` | `http://127.0.0.1:8871` | console address used in mails |
 //! | `CAPCOM_LOG_FORMAT` | `text` | `text` or `json` |
 
 use std::net::SocketAddr;
@@ -131,6 +134,18 @@ pub struct Config {
     /// Base domain reported to clients (`appConfig.baseDomain`).
     #[arg(long, env = "CAPCOM_BASE_DOMAIN", default_value = "localhost", global = true)]
     pub base_domain: String,
+
+    /// JSON file adding or removing permissions per role (`{"WORKSPACE_EDITOR": {"add": [...], "remove": [...]}}`).
+    #[arg(long, env = "CAPCOM_ROLES_FILE", global = true)]
+    pub roles_file: Option<PathBuf>,
+
+    /// Days until an invite expires.
+    #[arg(long, env = "CAPCOM_INVITE_EXPIRY_DAYS", default_value_t = 7, global = true)]
+    pub invite_expiry_days: i64,
+
+    /// Address of the web console, used in invite mails.
+    #[arg(long, env = "CAPCOM_PUBLIC_URL", default_value = "http://127.0.0.1:8871", global = true)]
+    pub public_url: String,
 
     /// Log format.
     #[arg(long, env = "CAPCOM_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text, global = true)]

@@ -42,6 +42,9 @@ pub enum StartError {
     /// Keys could not be loaded.
     #[error(transparent)]
     Keys(#[from] KeyError),
+    /// The roles file is invalid.
+    #[error(transparent)]
+    Roles(#[from] crate::rbac::matrix::RolesFileError),
     /// The pool could not be built or the database prepared.
     #[error("database: {0}")]
     Database(String),
@@ -85,15 +88,22 @@ pub async fn open_database(config: &Config) -> Result<Database, StartError> {
 
 /// Builds the application state for a database URL.
 pub fn app_state(config: Config, database_url: &str, clock: Clock) -> Result<AppState, StartError> {
-    let pool = db::build_pool(database_url, config.pool_size, config.statement_timeout_ms)
+    let statements = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let pool = db::build_pool(database_url, config.pool_size, config.statement_timeout_ms, statements.clone())
         .map_err(|e| StartError::Database(e.to_string()))?;
     let keys = JwtKeys::from_config(&config)?;
+    let matrix = match &config.roles_file {
+        Some(path) => rbac::Matrix::with_overrides_file(path)?,
+        None => rbac::Matrix::default(),
+    };
     Ok(AppState {
         pool,
         config: Arc::new(config),
         keys: Arc::new(keys),
         clock,
         expected_migration: db::migrate::newest_version().into(),
+        matrix: Arc::new(matrix),
+        statements,
     })
 }
 

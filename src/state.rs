@@ -1,12 +1,14 @@
 //! Shared application state, cheap to clone and passed explicitly.
 
 use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
 
 use chrono::{DateTime, Utc};
 
 use crate::auth::jwt::JwtKeys;
 use crate::config::Config;
 use crate::db::DbPool;
+use crate::rbac::Matrix;
 
 /// A source of the current time. Injected so that expiry can be tested without sleeping.
 #[derive(Clone)]
@@ -48,4 +50,8 @@ pub struct AppState {
     pub clock: Clock,
     /// The newest migration version compiled into this binary, for `/readyz`.
     pub expected_migration: Arc<str>,
+    /// The role → permission matrix in force.
+    pub matrix: Arc<Matrix>,
+    /// SQL statements run by this process's pool so far.
+    pub statements: Arc<AtomicU64>,
 }

@@ -6,7 +6,9 @@ use diesel_async::AsyncPgConnection;
 use crate::auth::jwt::{JwtKeys, ceil_secs};
 use crate::db::models::role_binding::RoleBindingRow;
 use crate::db::models::user::User;
+use crate::db::models::workspace::topology;
 use crate::error::{ApiError, ApiResult};
+use crate::rbac::check::{Topology, expand, owned_organizations, workspaces_with_roles};
 use crate::rbac::{Binding, Role};
 
 /// A signed-in user with every binding it holds (own and through teams).
@@ -78,6 +80,18 @@ pub async fn resolve_token(
         return Ok(Principal::Rejected);
     }
     let rows = RoleBindingRow::effective_for_user(conn, user.id).await?;
-    let bindings = rows.iter().filter_map(Binding::from_row).collect();
+    let bindings = with_implied(conn, rows.iter().filter_map(Binding::from_row).collect()).await?;
     Ok(Principal::User(UserPrincipal { user, bindings }))
+}
+
+/// Adds the implied bindings (SPEC §2 step 2). One more statement, only when the principal owns an
+/// organization or holds a workspace role.
+pub async fn with_implied(conn: &mut AsyncPgConnection, bindings: Vec<Binding>) -> ApiResult<Vec<Binding>> {
+    let organizations = owned_organizations(&bindings);
+    let workspaces = workspaces_with_roles(&bindings);
+    if organizations.is_empty() && workspaces.is_empty() {
+        return Ok(bindings);
+    }
+    let (owned, live) = topology(conn, &organizations, &workspaces).await?;
+    Ok(expand(bindings, &Topology { workspaces: owned, deployments: live }))
 }

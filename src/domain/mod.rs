@@ -2,11 +2,17 @@
 //! and writes its audit event in that transaction. Nothing here knows about GraphQL or HTTP.
 
 pub mod audit;
+pub mod invites;
 pub mod organizations;
+pub mod system_roles;
 pub mod users;
 pub mod validate;
+pub mod workspaces;
 
 use uuid::Uuid;
+
+use crate::error::{ApiError, ApiResult};
+use crate::rbac::{Binding, Matrix, Role, check};
 
 /// Who makes a change and through which request: what every audit event records.
 #[derive(Debug, Clone, Default)]
@@ -27,5 +33,22 @@ impl Actor {
     /// The same request acting as `user_id` (for changes made before a principal existed, such as sign-up).
     pub fn as_user(&self, user_id: Uuid, label: &str) -> Actor {
         Actor { user_id: Some(user_id), service_account_id: None, label: label.to_owned(), ..self.clone() }
+    }
+}
+
+/// The caller's authority, for the rules that depend on it (escalation: nobody grants a role with
+/// permissions they lack at that scope).
+#[derive(Debug, Clone, Copy)]
+pub struct Authority<'a> {
+    /// The caller's bindings, implied ones included.
+    pub bindings: &'a [Binding],
+    /// The matrix in force.
+    pub matrix: &'a Matrix,
+}
+
+impl Authority<'_> {
+    /// FORBIDDEN unless the caller may grant `role` on `target`.
+    pub fn require_grantable(&self, role: Role, target: Option<Uuid>) -> ApiResult<()> {
+        if check::may_grant(self.bindings, self.matrix, role, target) { Ok(()) } else { Err(ApiError::Forbidden) }
     }
 }

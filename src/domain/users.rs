@@ -10,7 +10,7 @@ use crate::db::models::login_failure;
 use crate::db::models::organization::{lock_installation, set_first_user};
 use crate::db::models::user::{NewEmail, NewUser, UserChanges, set_password_hash};
 use crate::domain::audit::{self, Change};
-use crate::domain::{Actor, organizations, validate};
+use crate::domain::{Actor, invites, organizations, validate};
 use crate::error::{ApiError, ApiResult};
 use crate::rbac::Role;
 
@@ -74,12 +74,14 @@ fn map_unique(error: diesel::result::Error) -> ApiError {
 }
 
 /// Creates a user. The first user of the installation becomes SYSTEM_ADMIN and joins (creating) the default
-/// organization; later users need public sign-ups or an invite. Decided under a lock on the installation
+/// organization; later users need public sign-ups or an invite token sent to their email address. Every
+/// pending invite for that address is applied. Decided under a lock on the installation
 /// row, so of two concurrent first sign-ups exactly one is first.
 pub async fn sign_up(
     conn: &mut AsyncPgConnection,
     input: SignUp,
     policy: SignUpPolicy,
+    now: DateTime<Utc>,
     actor: &Actor,
 ) -> ApiResult<User> {
     let email = validate::email("email", &input.email)?;
@@ -94,19 +96,16 @@ pub async fn sign_up(
         Some(name) if !name.trim().is_empty() => Some(validate::label("profile.fullName", name, validate::MAX_LABEL)?),
         _ => None,
     };
-    if input.invite_token.as_deref().is_some_and(|t| !t.trim().is_empty()) {
-        return Err(ApiError::bad_input(
-            "inviteToken",
-            "Invite tokens are not accepted by this server yet; sign up without one, or ask an administrator to enable public sign-ups",
-        ));
-    }
+    let invite_token = input.invite_token.as_deref().map(str::trim).filter(|t| !t.is_empty()).map(str::to_owned);
     // Hash before taking locks: it is the slow part.
     let password_hash = password::hash(input.password).await?;
 
     conn.transaction(async |tx| {
         let first_user = lock_installation(tx).await?;
         let is_first = first_user.is_none();
-        if !is_first && !policy.public_signups {
+        if let Some(token) = &invite_token {
+            invites::check_token_for_sign_up(tx, token, &email, now).await?;
+        } else if !is_first && !policy.public_signups {
             return Err(ApiError::bad_input(
                 "inviteToken",
                 "Public sign-ups are disabled on this server: an invite is needed to create an account",
@@ -144,11 +143,14 @@ pub async fn sign_up(
         }
         let organization = organizations::default_locked(tx).await?;
         let organization_role = organizations::join(tx, &organization, user.id, None).await?;
+        let signed_up = actor.as_user(user.id, &user.username);
+        let invites_applied = invites::apply_pending_for_email(tx, user.id, &email, now, &signed_up).await?;
 
         let mut after = snapshot(&user);
         after["email"] = json!(email);
         after["organizationRole"] = json!(organization_role.as_str());
         after["systemAdmin"] = json!(is_first);
+        after["invitesApplied"] = json!(invites_applied);
         audit::record(
             tx,
             &actor.as_user(user.id, &user.username),
@@ -332,6 +334,34 @@ pub async fn role_bindings_of(conn: &mut AsyncPgConnection, user_ids: &[Uuid]) -
 pub async fn installation_is_empty(conn: &mut AsyncPgConnection) -> ApiResult<bool> {
     Ok(User::count(conn).await? == 0)
 }
+
+/// Users by id (one statement).
+pub async fn find_many(conn: &mut AsyncPgConnection, ids: &[Uuid]) -> ApiResult<Vec<User>> {
+    Ok(User::find_many(conn, ids).await?)
+}
+
+/// `(workspace, user)` for every user holding a role directly on one of the workspaces (one statement).
+pub async fn members_of_workspaces(
+    conn: &mut AsyncPgConnection,
+    workspace_ids: &[Uuid],
+) -> ApiResult<Vec<(Uuid, User)>> {
+    Ok(User::members_of_workspaces(conn, workspace_ids).await?)
+}
+
+/// Every role binding on the given workspaces (one statement).
+pub async fn role_bindings_on_workspaces(
+    conn: &mut AsyncPgConnection,
+    workspace_ids: &[Uuid],
+) -> ApiResult<Vec<RoleBindingRow>> {
+    Ok(RoleBindingRow::for_workspaces(conn, workspace_ids).await?)
+}
+
+/// Users matching `filter` across the installation.
+pub async fn search(conn: &mut AsyncPgConnection, filter: &UserFilter, limit: usize) -> ApiResult<Vec<User>> {
+    Ok(User::search(conn, filter, None, i64::try_from(limit).unwrap_or(i64::MAX)).await?)
+}
+
+pub use crate::db::models::user::UserFilter;
 
 #[cfg(test)]
 mod tests {

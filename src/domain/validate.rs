@@ -85,6 +85,15 @@ pub fn json_object(field: &str, value: &serde_json::Value) -> ApiResult<()> {
     Ok(())
 }
 
+/// A description: at most 4096 characters (may be empty).
+pub fn description(field: &str, raw: &str) -> ApiResult<String> {
+    let text = raw.trim();
+    if text.chars().count() > MAX_DESCRIPTION {
+        return Err(ApiError::bad_input(field, format!("{field} is at most {MAX_DESCRIPTION} characters long")));
+    }
+    Ok(text.to_owned())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

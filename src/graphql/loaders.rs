@@ -9,6 +9,7 @@ use uuid::Uuid;
 
 use crate::db::DbPool;
 use crate::domain::users::{self, Email, RoleBindingRow};
+use crate::domain::{invites, workspaces};
 use crate::error::ApiError;
 
 /// Loads relations from the database. One instance per request.
@@ -44,7 +45,7 @@ impl Loader<EmailsOfUser> for DbLoader {
     type Error = Arc<ApiError>;
 
     async fn load(&self, keys: &[EmailsOfUser]) -> Result<HashMap<EmailsOfUser, Self::Value>, Self::Error> {
-        let mut conn = self.pool.get().await.map_err(|e| Arc::new(ApiError::from(e)))?;
+        let mut conn = self.conn().await?;
         let ids: Vec<Uuid> = keys.iter().map(|key| key.0).collect();
         let rows = users::emails_of(&mut conn, &ids).await.map_err(Arc::new)?;
         Ok(group(keys, rows, |row| EmailsOfUser(row.user_id)))
@@ -56,9 +57,101 @@ impl Loader<RoleBindingsOfUser> for DbLoader {
     type Error = Arc<ApiError>;
 
     async fn load(&self, keys: &[RoleBindingsOfUser]) -> Result<HashMap<RoleBindingsOfUser, Self::Value>, Self::Error> {
-        let mut conn = self.pool.get().await.map_err(|e| Arc::new(ApiError::from(e)))?;
+        let mut conn = self.conn().await?;
         let ids: Vec<Uuid> = keys.iter().map(|key| key.0).collect();
         let rows = users::role_bindings_of(&mut conn, &ids).await.map_err(Arc::new)?;
         Ok(group(keys, rows, |row| RoleBindingsOfUser(row.user_id.unwrap_or_default())))
+    }
+}
+
+/// Key: a user by id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct UserById(pub Uuid);
+
+/// Key: a workspace by id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct WorkspaceById(pub Uuid);
+
+/// Key: the users holding a role directly on a workspace.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct UsersOfWorkspace(pub Uuid);
+
+/// Key: the role bindings on a workspace.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct RoleBindingsOfWorkspace(pub Uuid);
+
+/// Key: the pending invites of a workspace.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct InvitesOfWorkspace(pub Uuid);
+
+fn ids<K: Copy>(keys: &[K], id: impl Fn(K) -> Uuid) -> Vec<Uuid> {
+    keys.iter().map(|key| id(*key)).collect()
+}
+
+impl DbLoader {
+    async fn conn(&self) -> Result<crate::db::DbConn, Arc<ApiError>> {
+        self.pool.get().await.map_err(|e| Arc::new(ApiError::from(e)))
+    }
+}
+
+impl Loader<UserById> for DbLoader {
+    type Value = users::User;
+    type Error = Arc<ApiError>;
+
+    async fn load(&self, keys: &[UserById]) -> Result<HashMap<UserById, Self::Value>, Self::Error> {
+        let mut conn = self.conn().await?;
+        let rows = users::find_many(&mut conn, &ids(keys, |k| k.0)).await.map_err(Arc::new)?;
+        Ok(rows.into_iter().map(|user| (UserById(user.id), user)).collect())
+    }
+}
+
+impl Loader<WorkspaceById> for DbLoader {
+    type Value = workspaces::Workspace;
+    type Error = Arc<ApiError>;
+
+    async fn load(&self, keys: &[WorkspaceById]) -> Result<HashMap<WorkspaceById, Self::Value>, Self::Error> {
+        let mut conn = self.conn().await?;
+        let rows = workspaces::list(&mut conn, Some(&ids(keys, |k| k.0)), keys.len()).await.map_err(Arc::new)?;
+        Ok(rows.into_iter().map(|workspace| (WorkspaceById(workspace.id), workspace)).collect())
+    }
+}
+
+impl Loader<UsersOfWorkspace> for DbLoader {
+    type Value = Vec<users::User>;
+    type Error = Arc<ApiError>;
+
+    async fn load(&self, keys: &[UsersOfWorkspace]) -> Result<HashMap<UsersOfWorkspace, Self::Value>, Self::Error> {
+        let mut conn = self.conn().await?;
+        let rows = users::members_of_workspaces(&mut conn, &ids(keys, |k| k.0)).await.map_err(Arc::new)?;
+        let mut grouped: HashMap<UsersOfWorkspace, Vec<users::User>> = keys.iter().map(|k| (*k, Vec::new())).collect();
+        for (workspace, user) in rows {
+            grouped.entry(UsersOfWorkspace(workspace)).or_default().push(user);
+        }
+        Ok(grouped)
+    }
+}
+
+impl Loader<RoleBindingsOfWorkspace> for DbLoader {
+    type Value = Vec<RoleBindingRow>;
+    type Error = Arc<ApiError>;
+
+    async fn load(
+        &self,
+        keys: &[RoleBindingsOfWorkspace],
+    ) -> Result<HashMap<RoleBindingsOfWorkspace, Self::Value>, Self::Error> {
+        let mut conn = self.conn().await?;
+        let rows = users::role_bindings_on_workspaces(&mut conn, &ids(keys, |k| k.0)).await.map_err(Arc::new)?;
+        Ok(group(keys, rows, |row| RoleBindingsOfWorkspace(row.workspace_id.unwrap_or_default())))
+    }
+}
+
+impl Loader<InvitesOfWorkspace> for DbLoader {
+    type Value = Vec<invites::Invite>;
+    type Error = Arc<ApiError>;
+
+    async fn load(&self, keys: &[InvitesOfWorkspace]) -> Result<HashMap<InvitesOfWorkspace, Self::Value>, Self::Error> {
+        let mut conn = self.conn().await?;
+        let rows = invites::of_workspaces(&mut conn, &ids(keys, |k| k.0)).await.map_err(Arc::new)?;
+        Ok(group(keys, rows, |row| InvitesOfWorkspace(row.workspace_id.unwrap_or_default())))
     }
 }

@@ -1,9 +1,11 @@
 //! The GraphQL schema: types, resolvers, loaders and the policies applied to every request. Transport
 //! (HTTP, WebSocket) lives in `crate::http`; business rules in `crate::domain`.
 
+pub mod access;
 pub mod config;
 pub mod context;
 pub mod errors;
+pub mod guards;
 pub mod limits;
 pub mod loaders;
 pub mod mutation;
@@ -12,6 +14,7 @@ pub mod scalars;
 pub mod schema;
 pub mod types;
 pub mod users;
+pub mod workspaces;
 
 pub use context::RequestMeta;
 pub use schema::{CapcomSchema, build_schema, sdl};

@@ -2,8 +2,10 @@
 
 use async_graphql::MergedObject;
 
+use crate::graphql::access::AccessMutation;
 use crate::graphql::users::UserMutation;
+use crate::graphql::workspaces::WorkspaceMutation;
 
 /// Root of all mutations.
 #[derive(MergedObject, Default)]
-pub struct Mutation(UserMutation);
+pub struct Mutation(UserMutation, WorkspaceMutation, AccessMutation);

@@ -54,7 +54,7 @@ impl UserMutation {
         let mut conn = conn(ctx).await?;
         let input = SignUp { email, password, username, profile: profile.map(|p| p.0), invite_token };
         let policy = SignUpPolicy { public_signups: state.config.public_signups };
-        let user = users::sign_up(&mut conn, input, policy, &actor(ctx)).await?;
+        let user = users::sign_up(&mut conn, input, policy, state.clock.now(), &actor(ctx)).await?;
         auth_user(state, user)
     }
 

@@ -8,7 +8,7 @@ use crate::rbac::Role;
 /// One role held by a principal on one scope object.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Binding {
-    /// The stored binding's id.
+    /// The stored binding's id (for an implied binding, the id of the binding it follows from).
     pub id: Uuid,
     /// The role.
     pub role: Role,
@@ -16,6 +16,8 @@ pub struct Binding {
     pub target: Option<Uuid>,
     /// The team through which a user holds it, if any.
     pub via_team: Option<Uuid>,
+    /// For an implied binding (SPEC §2 step 2): the role and scope object it follows from.
+    pub implied_from: Option<(Role, Uuid)>,
 }
 
 impl Binding {
@@ -27,6 +29,7 @@ impl Binding {
             role,
             target: row.organization_id.or(row.workspace_id).or(row.deployment_id),
             via_team: row.team_id,
+            implied_from: None,
         })
     }
 }

@@ -1,8 +1,13 @@
-//! Roles, scopes and (in `matrix`) what each role may do. Authorization decisions are made here and
-//! nowhere else.
+//! Roles, permissions, THE matrix, and the decision procedure. Authorization decisions are made here
+//! and nowhere else; GraphQL guards and domain services call [`check`].
 
 pub mod binding;
+pub mod check;
+pub mod matrix;
+pub mod permissions;
 pub mod roles;
 
 pub use binding::Binding;
+pub use matrix::Matrix;
+pub use permissions::Permission;
 pub use roles::{Role, Scope};

@@ -94,13 +94,14 @@ async fn later_sign_ups_need_public_sign_ups_or_an_invite() {
 
     let body = app
         .gql(
-            "mutation { createUser(email: \"second@example.com\", password: \"correct horse\", inviteToken: \"abc\") { user { id } } }",
+            "mutation { createUser(email: \"second@example.com\", password: \"correct horse\", inviteToken: \"cci_forged\") { user { id } } }",
             json!({}),
             None,
         )
         .await;
-    assert_eq!(error_code(&body), "BAD_USER_INPUT");
+    assert_eq!(error_code(&body), "BAD_USER_INPUT", "an unknown invite token is refused");
     assert_eq!(body["errors"][0]["extensions"]["field"], "inviteToken");
+    assert_eq!(app.count("SELECT count(*) AS n FROM users").await, 1);
 }
 
 #[tokio::test]

@@ -1,7 +1,9 @@
 //! One module per table: the row struct, its insert/update forms, and the queries on that table.
 
 pub mod audit_event;
+pub mod invite;
 pub mod login_failure;
 pub mod organization;
 pub mod role_binding;
 pub mod user;
+pub mod workspace;

@@ -105,3 +105,125 @@ impl RoleBindingRow {
             .await
     }
 }
+
+impl RoleBindingRow {
+    /// Bindings on these workspaces (any principal).
+    pub async fn for_workspaces(conn: &mut AsyncPgConnection, ids: &[Uuid]) -> QueryResult<Vec<RoleBindingRow>> {
+        role_bindings::table
+            .filter(role_bindings::workspace_id.eq_any(ids))
+            .order(role_bindings::created_at)
+            .select(RoleBindingRow::as_select())
+            .load(conn)
+            .await
+    }
+
+    /// A user's direct binding on a workspace, locked.
+    pub async fn user_in_workspace_for_update(
+        conn: &mut AsyncPgConnection,
+        workspace_id: Uuid,
+        user_id: Uuid,
+    ) -> QueryResult<Option<RoleBindingRow>> {
+        role_bindings::table
+            .filter(role_bindings::workspace_id.eq(workspace_id))
+            .filter(role_bindings::user_id.eq(user_id))
+            .select(RoleBindingRow::as_select())
+            .for_update()
+            .first(conn)
+            .await
+            .optional()
+    }
+
+    /// Users holding `role` directly on the workspace.
+    pub async fn count_users_with_role_in_workspace(
+        conn: &mut AsyncPgConnection,
+        workspace_id: Uuid,
+        role: &str,
+    ) -> QueryResult<i64> {
+        role_bindings::table
+            .filter(role_bindings::workspace_id.eq(workspace_id))
+            .filter(role_bindings::user_id.is_not_null())
+            .filter(role_bindings::role.eq(role))
+            .count()
+            .get_result(conn)
+            .await
+    }
+
+    /// Workspaces where `user_id` is the only user holding WORKSPACE_ADMIN directly.
+    pub async fn workspaces_where_sole_admin(conn: &mut AsyncPgConnection, user_id: Uuid) -> QueryResult<Vec<Uuid>> {
+        #[derive(QueryableByName)]
+        struct Row {
+            #[diesel(sql_type = diesel::sql_types::Uuid)]
+            workspace_id: Uuid,
+        }
+        let rows: Vec<Row> = diesel::sql_query(
+            "SELECT mine.workspace_id FROM role_bindings mine \
+             WHERE mine.user_id = $1 AND mine.role = 'WORKSPACE_ADMIN' AND NOT EXISTS ( \
+               SELECT 1 FROM role_bindings other WHERE other.workspace_id = mine.workspace_id \
+               AND other.role = 'WORKSPACE_ADMIN' AND other.user_id IS NOT NULL AND other.user_id <> $1)",
+        )
+        .bind::<diesel::sql_types::Uuid, _>(user_id)
+        .load(conn)
+        .await?;
+        Ok(rows.into_iter().map(|r| r.workspace_id).collect())
+    }
+
+    /// Users holding a system role directly.
+    pub async fn count_users_with_system_role(conn: &mut AsyncPgConnection, role: &str) -> QueryResult<i64> {
+        role_bindings::table
+            .filter(role_bindings::scope.eq("SYSTEM"))
+            .filter(role_bindings::user_id.is_not_null())
+            .filter(role_bindings::role.eq(role))
+            .count()
+            .get_result(conn)
+            .await
+    }
+
+    /// A user's system binding with `role`, locked.
+    pub async fn user_system_role_for_update(
+        conn: &mut AsyncPgConnection,
+        user_id: Uuid,
+        role: &str,
+    ) -> QueryResult<Option<RoleBindingRow>> {
+        role_bindings::table
+            .filter(role_bindings::scope.eq("SYSTEM"))
+            .filter(role_bindings::user_id.eq(user_id))
+            .filter(role_bindings::role.eq(role))
+            .select(RoleBindingRow::as_select())
+            .for_update()
+            .first(conn)
+            .await
+            .optional()
+    }
+
+    /// Changes a binding's role.
+    pub async fn set_role(conn: &mut AsyncPgConnection, id: Uuid, role: &str) -> QueryResult<RoleBindingRow> {
+        diesel::update(role_bindings::table.find(id))
+            .set(role_bindings::role.eq(role))
+            .returning(RoleBindingRow::as_returning())
+            .get_result(conn)
+            .await
+    }
+
+    /// Deletes a binding.
+    pub async fn delete(conn: &mut AsyncPgConnection, id: Uuid) -> QueryResult<usize> {
+        diesel::delete(role_bindings::table.find(id)).execute(conn).await
+    }
+
+    /// Deletes a user's deployment bindings on the deployments of a workspace.
+    pub async fn delete_user_deployment_roles_in_workspace(
+        conn: &mut AsyncPgConnection,
+        workspace_id: Uuid,
+        user_id: Uuid,
+    ) -> QueryResult<usize> {
+        use crate::db::schema::deployments;
+        let in_workspace =
+            deployments::table.filter(deployments::workspace_id.eq(workspace_id)).select(deployments::id);
+        diesel::delete(
+            role_bindings::table
+                .filter(role_bindings::user_id.eq(user_id))
+                .filter(role_bindings::deployment_id.eq_any(in_workspace.nullable())),
+        )
+        .execute(conn)
+        .await
+    }
+}

@@ -192,3 +192,93 @@ pub async fn set_password_hash(conn: &mut AsyncPgConnection, user_id: Uuid, hash
         .await
         .map(|_| ())
 }
+
+/// User search as Houston's `UserSearch` input; empty fields are ignored.
+#[derive(Debug, Clone, Default)]
+pub struct UserFilter {
+    /// Exact user id.
+    pub user_id: Option<Uuid>,
+    /// Username, case-insensitive substring.
+    pub username: Option<String>,
+    /// Email address, case-insensitive substring.
+    pub email: Option<String>,
+    /// Display name, case-insensitive substring.
+    pub full_name: Option<String>,
+}
+
+fn like_pattern(text: &str) -> String {
+    let escaped = text.to_lowercase().replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
+    format!("%{escaped}%")
+}
+
+impl User {
+    /// Users matching `filter`; with `workspace_id`, only users holding a role directly on that workspace.
+    pub async fn search(
+        conn: &mut AsyncPgConnection,
+        filter: &UserFilter,
+        workspace_id: Option<Uuid>,
+        limit: i64,
+    ) -> QueryResult<Vec<User>> {
+        use crate::db::schema::role_bindings;
+        let mut query =
+            users::table.select(User::as_select()).order((users::username, users::id)).limit(limit).into_boxed();
+        if let Some(id) = filter.user_id {
+            query = query.filter(users::id.eq(id));
+        }
+        if let Some(name) = &filter.username {
+            query = query.filter(
+                diesel::dsl::sql::<diesel::sql_types::Bool>("lower(users.username) LIKE ")
+                    .bind::<diesel::sql_types::Text, _>(like_pattern(name)),
+            );
+        }
+        if let Some(name) = &filter.full_name {
+            query = query.filter(
+                diesel::dsl::sql::<diesel::sql_types::Bool>("lower(coalesce(users.full_name, '')) LIKE ")
+                    .bind::<diesel::sql_types::Text, _>(like_pattern(name)),
+            );
+        }
+        if let Some(email) = &filter.email {
+            let matching = emails::table.filter(emails::address.like(like_pattern(email))).select(emails::user_id);
+            query = query.filter(users::id.eq_any(matching));
+        }
+        if let Some(workspace_id) = workspace_id {
+            let members = role_bindings::table
+                .filter(role_bindings::workspace_id.eq(workspace_id))
+                .filter(role_bindings::user_id.is_not_null())
+                .select(role_bindings::user_id.assume_not_null());
+            query = query.filter(users::id.eq_any(members));
+        }
+        query.load(conn).await
+    }
+
+    /// `(workspace, user)` for every user holding a role directly on one of `workspace_ids`.
+    pub async fn members_of_workspaces(
+        conn: &mut AsyncPgConnection,
+        workspace_ids: &[Uuid],
+    ) -> QueryResult<Vec<(Uuid, User)>> {
+        use crate::db::schema::role_bindings;
+        role_bindings::table
+            .inner_join(users::table.on(role_bindings::user_id.eq(users::id.nullable())))
+            .filter(role_bindings::workspace_id.eq_any(workspace_ids))
+            .order((users::username, users::id))
+            .select((role_bindings::workspace_id.assume_not_null(), User::as_select()))
+            .load(conn)
+            .await
+    }
+
+    /// The user owning this email address.
+    pub async fn find_by_email(conn: &mut AsyncPgConnection, address: &str) -> QueryResult<Option<User>> {
+        users::table
+            .inner_join(emails::table)
+            .filter(emails::address.eq(address.to_lowercase()))
+            .select(User::as_select())
+            .first(conn)
+            .await
+            .optional()
+    }
+
+    /// Deletes a user (emails, credentials, bindings and team memberships go with it).
+    pub async fn delete(conn: &mut AsyncPgConnection, id: Uuid) -> QueryResult<usize> {
+        diesel::delete(users::table.find(id)).execute(conn).await
+    }
+}

@@ -2,4 +2,7 @@
 
 pub mod auth;
 pub mod config;
+pub mod invite;
+pub mod rbac;
 pub mod user;
+pub mod workspace;

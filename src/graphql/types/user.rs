@@ -5,8 +5,9 @@ use async_graphql::{Context, Json, Object, Result};
 use chrono::{DateTime, Utc};
 
 use crate::domain::users::{self, RoleBindingRow};
-use crate::graphql::loaders::{DbLoader, EmailsOfUser, RoleBindingsOfUser};
+use crate::graphql::loaders::{DbLoader, EmailsOfUser, RoleBindingsOfUser, UserById, WorkspaceById};
 use crate::graphql::scalars::Uuid;
+use crate::graphql::types::workspace::Workspace;
 use crate::rbac::Role;
 
 /// A person with an account.
@@ -101,6 +102,25 @@ impl RoleBinding {
     /// The role.
     async fn role(&self) -> Option<Role> {
         self.0.role.parse().ok()
+    }
+
+    /// Where it applies.
+    async fn scope(&self) -> Option<crate::rbac::Scope> {
+        self.0.role.parse::<Role>().ok().and_then(Role::scope)
+    }
+
+    /// The user holding it, if a user does.
+    async fn user(&self, ctx: &Context<'_>) -> Result<Option<User>> {
+        let Some(id) = self.0.user_id else { return Ok(None) };
+        let loader = ctx.data::<DataLoader<DbLoader>>()?;
+        Ok(loader.load_one(UserById(id)).await?.map(User))
+    }
+
+    /// The workspace it applies to, for workspace bindings.
+    async fn workspace(&self, ctx: &Context<'_>) -> Result<Option<Workspace>> {
+        let Some(id) = self.0.workspace_id else { return Ok(None) };
+        let loader = ctx.data::<DataLoader<DbLoader>>()?;
+        Ok(loader.load_one(WorkspaceById(id)).await?.map(Workspace))
     }
 
     /// When it was granted.

@@ -1,0 +1,162 @@
+//! `workspaces`, and the topology queries implied bindings need.
+
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use uuid::Uuid;
+
+use crate::db::schema::{deployments, workspaces};
+
+/// A workspace row.
+#[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
+#[diesel(table_name = workspaces, check_for_backend(diesel::pg::Pg))]
+pub struct Workspace {
+    /// Primary key.
+    pub id: Uuid,
+    /// Owning organization.
+    pub organization_id: Uuid,
+    /// Label, unique (case-insensitive) in the organization.
+    pub label: String,
+    /// Description.
+    pub description: String,
+    /// Creation time.
+    pub created_at: DateTime<Utc>,
+    /// Last change.
+    pub updated_at: DateTime<Utc>,
+}
+
+/// Update form of [`Workspace`].
+#[derive(Debug, Default, AsChangeset)]
+#[diesel(table_name = workspaces)]
+pub struct WorkspaceChanges {
+    /// New label.
+    pub label: Option<String>,
+    /// New description.
+    pub description: Option<String>,
+    /// Set on every change.
+    pub updated_at: Option<DateTime<Utc>>,
+}
+
+impl Workspace {
+    /// Inserts a workspace.
+    pub async fn insert(
+        conn: &mut AsyncPgConnection,
+        organization_id: Uuid,
+        label: &str,
+        description: &str,
+    ) -> QueryResult<Workspace> {
+        diesel::insert_into(workspaces::table)
+            .values((
+                workspaces::id.eq(Uuid::now_v7()),
+                workspaces::organization_id.eq(organization_id),
+                workspaces::label.eq(label),
+                workspaces::description.eq(description),
+            ))
+            .returning(Workspace::as_returning())
+            .get_result(conn)
+            .await
+    }
+
+    /// The workspace with this id.
+    pub async fn find(conn: &mut AsyncPgConnection, id: Uuid) -> QueryResult<Option<Workspace>> {
+        workspaces::table.find(id).select(Workspace::as_select()).first(conn).await.optional()
+    }
+
+    /// The workspace with this id, locked: it guards the workspace's invariants (≥ 1 admin).
+    pub async fn find_for_update(conn: &mut AsyncPgConnection, id: Uuid) -> QueryResult<Option<Workspace>> {
+        workspaces::table.find(id).select(Workspace::as_select()).for_update().first(conn).await.optional()
+    }
+
+    /// The workspaces with these ids (all of them when `ids` is `None`), by label, at most `limit`.
+    pub async fn list(conn: &mut AsyncPgConnection, ids: Option<&[Uuid]>, limit: i64) -> QueryResult<Vec<Workspace>> {
+        let mut query = workspaces::table
+            .select(Workspace::as_select())
+            .order((workspaces::label, workspaces::id))
+            .limit(limit)
+            .into_boxed();
+        if let Some(ids) = ids {
+            query = query.filter(workspaces::id.eq_any(ids.to_vec()));
+        }
+        query.load(conn).await
+    }
+
+    /// Applies `changes`.
+    pub async fn update(conn: &mut AsyncPgConnection, id: Uuid, changes: &WorkspaceChanges) -> QueryResult<Workspace> {
+        diesel::update(workspaces::table.find(id))
+            .set(changes)
+            .returning(Workspace::as_returning())
+            .get_result(conn)
+            .await
+    }
+
+    /// Deletes the workspace and (first) its soft-deleted deployments.
+    pub async fn delete(conn: &mut AsyncPgConnection, id: Uuid) -> QueryResult<()> {
+        diesel::delete(
+            deployments::table.filter(deployments::workspace_id.eq(id)).filter(deployments::deleted_at.is_not_null()),
+        )
+        .execute(conn)
+        .await?;
+        diesel::delete(workspaces::table.find(id)).execute(conn).await.map(|_| ())
+    }
+
+    /// Number of live deployments in the workspace.
+    pub async fn live_deployment_count(conn: &mut AsyncPgConnection, id: Uuid) -> QueryResult<i64> {
+        deployments::table
+            .filter(deployments::workspace_id.eq(id))
+            .filter(deployments::deleted_at.is_null())
+            .count()
+            .get_result(conn)
+            .await
+    }
+}
+
+/// `(organization, workspace)` for the workspaces of `organizations`, and `(workspace, deployment)` for
+/// the live deployments of those workspaces and of `workspaces`: one statement.
+pub async fn topology(
+    conn: &mut AsyncPgConnection,
+    organizations: &[Uuid],
+    workspaces: &[Uuid],
+) -> QueryResult<(Vec<(Uuid, Uuid)>, Vec<(Uuid, Uuid)>)> {
+    #[derive(QueryableByName)]
+    struct Edge {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        kind: String,
+        #[diesel(sql_type = diesel::sql_types::Uuid)]
+        parent: Uuid,
+        #[diesel(sql_type = diesel::sql_types::Uuid)]
+        child: Uuid,
+    }
+    use diesel::sql_types::{Array, Uuid as SqlUuid};
+    let edges: Vec<Edge> = diesel::sql_query(
+        "WITH owned AS (SELECT organization_id, id FROM workspaces WHERE organization_id = ANY($1)) \
+         SELECT 'W' AS kind, organization_id AS parent, id AS child FROM owned \
+         UNION ALL \
+         SELECT 'D', workspace_id, id FROM deployments \
+         WHERE deleted_at IS NULL AND (workspace_id = ANY($2) OR workspace_id IN (SELECT id FROM owned))",
+    )
+    .bind::<Array<SqlUuid>, _>(organizations)
+    .bind::<Array<SqlUuid>, _>(workspaces)
+    .load(conn)
+    .await?;
+    let mut owned = Vec::new();
+    let mut live = Vec::new();
+    for edge in edges {
+        if edge.kind == "W" { owned.push((edge.parent, edge.child)) } else { live.push((edge.parent, edge.child)) }
+    }
+    Ok((owned, live))
+}
+
+/// Which of `ids` are live deployments of `workspace_id`.
+pub async fn live_deployments_in(
+    conn: &mut AsyncPgConnection,
+    workspace_id: Uuid,
+    ids: &[Uuid],
+) -> QueryResult<Vec<Uuid>> {
+    deployments::table
+        .filter(deployments::workspace_id.eq(workspace_id))
+        .filter(deployments::deleted_at.is_null())
+        .filter(deployments::id.eq_any(ids))
+        .select(deployments::id)
+        .load(conn)
+        .await
+}

@@ -1,0 +1,394 @@
+//! Invites (SPEC §4.4): a pending grant of a role to an email address. The token is random, shown once,
+//! stored only as a SHA-256 hash, delivered through the mail outbox, and expires.
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use chrono::{DateTime, Duration, Utc};
+use diesel_async::{AsyncConnection, AsyncPgConnection};
+use serde_json::json;
+use sha2::{Digest, Sha256};
+use uuid::Uuid;
+
+use crate::db::models::invite::{InviteFilter, NewInvite, OutboxMessage};
+use crate::db::models::role_binding::{NewRoleBinding, RoleBindingRow};
+use crate::db::models::user::{Email, User};
+use crate::db::models::workspace::Workspace;
+use crate::domain::audit::{self, Change};
+use crate::domain::workspaces::DeploymentRoleRequest;
+use crate::domain::{Actor, validate};
+use crate::error::{ApiError, ApiResult};
+use crate::rbac::{Role, Scope};
+
+pub use crate::db::models::invite::Invite;
+
+/// Prefix of invite tokens, so that a leaked one is recognizable.
+pub const TOKEN_PREFIX: &str = "cci_";
+
+/// How invites are made.
+#[derive(Debug, Clone)]
+pub struct InviteSettings {
+    /// Lifetime.
+    pub expiry: Duration,
+    /// Console address for the mail.
+    pub public_url: String,
+    /// Current time.
+    pub now: DateTime<Utc>,
+}
+
+/// A freshly created invite and its token (the only time the token exists in clear).
+#[derive(Debug)]
+pub struct CreatedInvite {
+    /// The invite.
+    pub invite: Invite,
+    /// The token.
+    pub token: String,
+}
+
+fn new_token() -> ApiResult<String> {
+    let mut bytes = [0u8; 32];
+    getrandom::fill(&mut bytes).map_err(|e| ApiError::internal(format!("randomness: {e}")))?;
+    Ok(format!("{TOKEN_PREFIX}{}", URL_SAFE_NO_PAD.encode(bytes)))
+}
+
+/// SHA-256 of a token: what the database stores and looks up (an index lookup on a hash of 256 random
+/// bits leaks nothing useful through timing).
+pub fn token_hash(token: &str) -> Vec<u8> {
+    Sha256::digest(token.trim().as_bytes()).to_vec()
+}
+
+/// Audit snapshot of an invite (never the token or its hash).
+pub fn snapshot(invite: &Invite) -> serde_json::Value {
+    json!({"id": invite.id, "email": invite.email, "scope": invite.scope, "role": invite.role,
+           "workspaceId": invite.workspace_id, "deploymentRoles": invite.deployment_roles, "expiresAt": invite.expires_at})
+}
+
+fn pending_conflict(error: diesel::result::Error) -> ApiError {
+    use diesel::result::{DatabaseErrorKind, Error};
+    match &error {
+        Error::DatabaseError(DatabaseErrorKind::UniqueViolation, info)
+            if info.constraint_name() == Some("invites_email_scope_key") =>
+        {
+            ApiError::conflict("An invite for this email address is already pending")
+        }
+        _ => ApiError::from(error),
+    }
+}
+
+async fn insert_and_mail(
+    tx: &mut AsyncPgConnection,
+    mut new: NewInvite,
+    what: &str,
+    settings: &InviteSettings,
+) -> ApiResult<CreatedInvite> {
+    let token = new_token()?;
+    new.token_hash = token_hash(&token);
+    let invite = Invite::insert(tx, &new).await.map_err(pending_conflict)?;
+    let body = format!(
+        "You have been invited to {what} on capcom.\n\n\
+         Sign up at {url} with this email address and the invite token below, or, if you already have an \
+         account, accept it with the acceptInvite mutation.\n\nInvite token: {token}\n\nThe invite expires on {expires}.\n",
+        url = settings.public_url,
+        expires = invite.expires_at.to_rfc3339(),
+    );
+    OutboxMessage::enqueue(tx, &invite.email, &format!("You are invited to {what}"), &body).await?;
+    Ok(CreatedInvite { invite, token })
+}
+
+/// Deployments named in `requests` must belong to the workspace (else NOT_FOUND).
+pub async fn check_deployments_in_workspace(
+    tx: &mut AsyncPgConnection,
+    workspace_id: Uuid,
+    requests: &[DeploymentRoleRequest],
+) -> ApiResult<()> {
+    if requests.is_empty() {
+        return Ok(());
+    }
+    let ids: Vec<Uuid> = requests.iter().map(|r| r.deployment_id).collect();
+    let found = crate::db::models::workspace::live_deployments_in(tx, workspace_id, &ids).await?;
+    if ids.iter().all(|id| found.contains(id)) { Ok(()) } else { Err(ApiError::NotFound) }
+}
+
+/// Grants deployment roles to a user.
+pub async fn grant_deployment_roles(
+    tx: &mut AsyncPgConnection,
+    user_id: Uuid,
+    requests: &[DeploymentRoleRequest],
+    granted_by: Option<Uuid>,
+) -> ApiResult<()> {
+    for request in requests {
+        RoleBindingRow::insert(
+            tx,
+            &NewRoleBinding {
+                id: Uuid::now_v7(),
+                role: request.role.as_str(),
+                user_id: Some(user_id),
+                team_id: None,
+                service_account_id: None,
+                scope: Scope::Deployment.as_str(),
+                organization_id: None,
+                workspace_id: None,
+                deployment_id: Some(request.deployment_id),
+                created_by: granted_by,
+            },
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+/// Creates a workspace invite (the caller holds the workspace lock).
+pub async fn create_workspace_invite(
+    tx: &mut AsyncPgConnection,
+    workspace: &Workspace,
+    email: &str,
+    role: Role,
+    deployment_roles: &[DeploymentRoleRequest],
+    settings: &InviteSettings,
+    actor: &Actor,
+) -> ApiResult<CreatedInvite> {
+    let roles: Vec<serde_json::Value> =
+        deployment_roles.iter().map(|r| json!({"deploymentId": r.deployment_id, "role": r.role.as_str()})).collect();
+    let created = insert_and_mail(
+        tx,
+        NewInvite {
+            id: Uuid::now_v7(),
+            email: email.to_owned(),
+            scope: Scope::Workspace.as_str(),
+            organization_id: None,
+            workspace_id: Some(workspace.id),
+            role: Some(role.as_str().to_owned()),
+            deployment_roles: serde_json::Value::Array(roles),
+            token_hash: Vec::new(),
+            expires_at: settings.now + settings.expiry,
+            invited_by: actor.user_id,
+        },
+        &format!("the workspace \"{}\"", workspace.label),
+        settings,
+    )
+    .await?;
+    audit::record(
+        tx,
+        actor,
+        Change {
+            action: "invite.create",
+            target_type: "invite",
+            target_id: Some(created.invite.id),
+            organization_id: Some(workspace.organization_id),
+            workspace_id: Some(workspace.id),
+            after: Some(snapshot(&created.invite)),
+            ..Change::default()
+        },
+    )
+    .await?;
+    Ok(created)
+}
+
+/// `inviteUser(email)`: an invitation to sign up at all.
+pub async fn invite_to_system(
+    conn: &mut AsyncPgConnection,
+    email: &str,
+    settings: &InviteSettings,
+    actor: &Actor,
+) -> ApiResult<CreatedInvite> {
+    let email = validate::email("email", email)?;
+    conn.transaction(async |tx| {
+        if User::find_by_email(tx, &email).await?.is_some() {
+            return Err(ApiError::conflict("A user with this email address already exists"));
+        }
+        let created = insert_and_mail(
+            tx,
+            NewInvite {
+                id: Uuid::now_v7(),
+                email: email.clone(),
+                scope: Scope::System.as_str(),
+                organization_id: None,
+                workspace_id: None,
+                role: None,
+                deployment_roles: json!([]),
+                token_hash: Vec::new(),
+                expires_at: settings.now + settings.expiry,
+                invited_by: actor.user_id,
+            },
+            "capcom",
+            settings,
+        )
+        .await?;
+        audit::record(
+            tx,
+            actor,
+            Change {
+                action: "invite.create",
+                target_type: "invite",
+                target_id: Some(created.invite.id),
+                after: Some(snapshot(&created.invite)),
+                ..Change::default()
+            },
+        )
+        .await?;
+        Ok(created)
+    })
+    .await
+}
+
+/// Invites matching `filter`.
+pub async fn list(conn: &mut AsyncPgConnection, filter: &InviteFilter, limit: usize) -> ApiResult<Vec<Invite>> {
+    Ok(Invite::list(conn, filter, i64::try_from(limit).unwrap_or(i64::MAX)).await?)
+}
+
+/// The invite, or NOT_FOUND.
+pub async fn get(conn: &mut AsyncPgConnection, id: Uuid) -> ApiResult<Invite> {
+    Invite::find(conn, id).await?.ok_or(ApiError::NotFound)
+}
+
+/// Deletes an invite.
+pub async fn delete(conn: &mut AsyncPgConnection, id: Uuid, actor: &Actor) -> ApiResult<Invite> {
+    conn.transaction(async |tx| {
+        let invite = Invite::find(tx, id).await?.ok_or(ApiError::NotFound)?;
+        Invite::delete(tx, id).await?;
+        audit::record(
+            tx,
+            actor,
+            Change {
+                action: "invite.delete",
+                target_type: "invite",
+                target_id: Some(id),
+                organization_id: invite.organization_id,
+                workspace_id: invite.workspace_id,
+                before: Some(snapshot(&invite)),
+                ..Change::default()
+            },
+        )
+        .await?;
+        Ok(invite)
+    })
+    .await
+}
+
+/// Turns an invite into bindings for `user_id` and deletes it (caller's transaction, invite locked).
+async fn apply(tx: &mut AsyncPgConnection, invite: &Invite, user_id: Uuid, actor: &Actor) -> ApiResult<()> {
+    if let (Some(workspace_id), Some(role)) = (invite.workspace_id, invite.role.as_deref()) {
+        if RoleBindingRow::user_in_workspace_for_update(tx, workspace_id, user_id).await?.is_none() {
+            RoleBindingRow::insert(
+                tx,
+                &NewRoleBinding {
+                    id: Uuid::now_v7(),
+                    role,
+                    user_id: Some(user_id),
+                    team_id: None,
+                    service_account_id: None,
+                    scope: Scope::Workspace.as_str(),
+                    organization_id: None,
+                    workspace_id: Some(workspace_id),
+                    deployment_id: None,
+                    created_by: invite.invited_by,
+                },
+            )
+            .await?;
+            let requests: Vec<DeploymentRoleRequest> = invite
+                .deployment_roles
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|entry| {
+                    Some(DeploymentRoleRequest {
+                        deployment_id: entry.get("deploymentId")?.as_str()?.parse().ok()?,
+                        role: entry.get("role")?.as_str()?.parse().ok()?,
+                    })
+                })
+                .collect();
+            // Deployments deleted since the invite was made are skipped.
+            let ids: Vec<Uuid> = requests.iter().map(|r| r.deployment_id).collect();
+            let live = crate::db::models::workspace::live_deployments_in(tx, workspace_id, &ids).await?;
+            let live_requests: Vec<_> = requests.into_iter().filter(|r| live.contains(&r.deployment_id)).collect();
+            grant_deployment_roles(tx, user_id, &live_requests, invite.invited_by).await?;
+        }
+    }
+    Invite::delete(tx, invite.id).await?;
+    audit::record(
+        tx,
+        actor,
+        Change {
+            action: "invite.accept",
+            target_type: "invite",
+            target_id: Some(invite.id),
+            organization_id: invite.organization_id,
+            workspace_id: invite.workspace_id,
+            before: Some(snapshot(invite)),
+            after: Some(json!({"userId": user_id})),
+            ..Change::default()
+        },
+    )
+    .await
+}
+
+/// Checks a sign-up's invite token: it must be pending and sent to `email`.
+pub async fn check_token_for_sign_up(
+    tx: &mut AsyncPgConnection,
+    token: &str,
+    email: &str,
+    now: DateTime<Utc>,
+) -> ApiResult<()> {
+    let invalid =
+        || ApiError::bad_input("inviteToken", "This invite token is not valid (it may have expired or been used)");
+    let invite = Invite::find_by_token_for_update(tx, &token_hash(token)).await?.ok_or_else(invalid)?;
+    if invite.expires_at <= now {
+        return Err(invalid());
+    }
+    if invite.email != email {
+        return Err(ApiError::bad_input("inviteToken", "This invite was sent to another email address"));
+    }
+    Ok(())
+}
+
+/// Applies every pending invite for `email` to a newly signed-up user.
+pub async fn apply_pending_for_email(
+    tx: &mut AsyncPgConnection,
+    user_id: Uuid,
+    email: &str,
+    now: DateTime<Utc>,
+    actor: &Actor,
+) -> ApiResult<usize> {
+    let pending = Invite::pending_for_email(tx, email, now).await?;
+    for invite in &pending {
+        apply(tx, invite, user_id, actor).await?;
+    }
+    Ok(pending.len())
+}
+
+/// `acceptInvite(token)` by a signed-in user whose addresses include the invited one.
+pub async fn accept(
+    conn: &mut AsyncPgConnection,
+    token: &str,
+    user_id: Uuid,
+    now: DateTime<Utc>,
+    actor: &Actor,
+) -> ApiResult<Invite> {
+    let hash = token_hash(token);
+    conn.transaction(async |tx| {
+        let invalid =
+            || ApiError::bad_input("token", "This invite token is not valid (it may have expired or been used)");
+        let invite = Invite::find_by_token_for_update(tx, &hash).await?.ok_or_else(invalid)?;
+        if invite.expires_at <= now {
+            return Err(invalid());
+        }
+        let addresses = Email::for_users(tx, &[user_id]).await?;
+        if !addresses.iter().any(|address| address.address == invite.email) {
+            return Err(ApiError::bad_input("token", "This invite was sent to another email address"));
+        }
+        apply(tx, &invite, user_id, actor).await?;
+        Ok(invite)
+    })
+    .await
+}
+
+/// The invites of the given workspaces (one statement).
+pub async fn of_workspaces(conn: &mut AsyncPgConnection, workspace_ids: &[Uuid]) -> ApiResult<Vec<Invite>> {
+    Ok(Invite::for_workspaces(conn, workspace_ids).await?)
+}
+
+/// The newest outbox messages.
+pub async fn outbox(conn: &mut AsyncPgConnection, limit: usize) -> ApiResult<Vec<OutboxMessage>> {
+    Ok(OutboxMessage::newest(conn, i64::try_from(limit).unwrap_or(i64::MAX)).await?)
+}
+
+pub use crate::db::models::invite::{InviteFilter as Filter, OutboxMessage as MailMessage};

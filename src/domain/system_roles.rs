@@ -1,0 +1,185 @@
+//! System role bindings and removing users. Invariant: the installation keeps at least one user holding
+//! SYSTEM_ADMIN; changes that could break it lock the installation row first.
+
+use chrono::{DateTime, Utc};
+use diesel_async::{AsyncConnection, AsyncPgConnection};
+use serde_json::json;
+use uuid::Uuid;
+
+use crate::db::models::organization::lock_installation;
+use crate::db::models::role_binding::{NewRoleBinding, RoleBindingRow};
+use crate::db::models::user::User;
+use crate::db::models::workspace::Workspace;
+use crate::domain::audit::{self, Change};
+use crate::domain::users::snapshot;
+use crate::domain::{Actor, Authority};
+use crate::error::{ApiError, ApiResult};
+use crate::rbac::{Role, Scope};
+
+fn system_role(role: Role) -> ApiResult<Role> {
+    if role.scope() == Some(Scope::System) {
+        Ok(role)
+    } else {
+        Err(ApiError::bad_input(
+            "role",
+            format!("{role} is not a system role (SYSTEM_ADMIN, SYSTEM_EDITOR or SYSTEM_VIEWER)"),
+        ))
+    }
+}
+
+async fn keep_one_system_admin(tx: &mut AsyncPgConnection) -> ApiResult<()> {
+    let admins = RoleBindingRow::count_users_with_system_role(tx, Role::SystemAdmin.as_str()).await?;
+    if admins <= 1 {
+        return Err(ApiError::conflict("The installation must keep at least one SYSTEM_ADMIN"));
+    }
+    Ok(())
+}
+
+/// Gives `user_id` the system role `role`. A user holds at most one system role; granting another
+/// replaces it.
+pub async fn grant(
+    conn: &mut AsyncPgConnection,
+    user_id: Uuid,
+    role: Role,
+    authority: Authority<'_>,
+    actor: &Actor,
+) -> ApiResult<RoleBindingRow> {
+    let role = system_role(role)?;
+    authority.require_grantable(role, None)?;
+    conn.transaction(async |tx| {
+        lock_installation(tx).await?;
+        User::find(tx, user_id).await?.ok_or(ApiError::NotFound)?;
+        let mut before = None;
+        let mut binding = None;
+        for held in Role::ALL.into_iter().filter(|r| r.scope() == Some(Scope::System)) {
+            if let Some(row) = RoleBindingRow::user_system_role_for_update(tx, user_id, held.as_str()).await? {
+                if held == role {
+                    return Err(ApiError::conflict(format!("The user already holds {role}")));
+                }
+                authority.require_grantable(held, None)?;
+                if held == Role::SystemAdmin {
+                    keep_one_system_admin(tx).await?;
+                }
+                before = Some(held);
+                binding = Some(RoleBindingRow::set_role(tx, row.id, role.as_str()).await?);
+            }
+        }
+        let binding = match binding {
+            Some(binding) => binding,
+            None => {
+                RoleBindingRow::insert(
+                    tx,
+                    &NewRoleBinding {
+                        id: Uuid::now_v7(),
+                        role: role.as_str(),
+                        user_id: Some(user_id),
+                        team_id: None,
+                        service_account_id: None,
+                        scope: Scope::System.as_str(),
+                        organization_id: None,
+                        workspace_id: None,
+                        deployment_id: None,
+                        created_by: actor.user_id,
+                    },
+                )
+                .await?
+            }
+        };
+        audit::record(
+            tx,
+            actor,
+            Change {
+                action: "systemRole.grant",
+                target_type: "user",
+                target_id: Some(user_id),
+                before: before.map(|r| json!({"role": r.as_str()})),
+                after: Some(json!({"role": role.as_str()})),
+                ..Change::default()
+            },
+        )
+        .await?;
+        Ok(binding)
+    })
+    .await
+}
+
+/// Takes the system role `role` from `user_id`.
+pub async fn revoke(
+    conn: &mut AsyncPgConnection,
+    user_id: Uuid,
+    role: Role,
+    authority: Authority<'_>,
+    actor: &Actor,
+) -> ApiResult<RoleBindingRow> {
+    let role = system_role(role)?;
+    authority.require_grantable(role, None)?;
+    conn.transaction(async |tx| {
+        lock_installation(tx).await?;
+        let row =
+            RoleBindingRow::user_system_role_for_update(tx, user_id, role.as_str()).await?.ok_or(ApiError::NotFound)?;
+        if role == Role::SystemAdmin {
+            keep_one_system_admin(tx).await?;
+        }
+        RoleBindingRow::delete(tx, row.id).await?;
+        audit::record(
+            tx,
+            actor,
+            Change {
+                action: "systemRole.revoke",
+                target_type: "user",
+                target_id: Some(user_id),
+                before: Some(json!({"role": role.as_str()})),
+                ..Change::default()
+            },
+        )
+        .await?;
+        Ok(row)
+    })
+    .await
+}
+
+/// Deletes a user. Refused (CONFLICT) when it is the last SYSTEM_ADMIN or the only user holding
+/// WORKSPACE_ADMIN of a workspace.
+pub async fn remove_user(
+    conn: &mut AsyncPgConnection,
+    user_id: Uuid,
+    _now: DateTime<Utc>,
+    actor: &Actor,
+) -> ApiResult<User> {
+    conn.transaction(async |tx| {
+        lock_installation(tx).await?;
+        let user = User::find_for_update(tx, user_id).await?.ok_or(ApiError::NotFound)?;
+        if RoleBindingRow::user_system_role_for_update(tx, user_id, Role::SystemAdmin.as_str()).await?.is_some() {
+            keep_one_system_admin(tx).await?;
+        }
+        // Lock the workspaces this user administers (in id order, so concurrent removals cannot deadlock),
+        // then re-count their admins.
+        let mut administered = RoleBindingRow::workspaces_where_sole_admin(tx, user_id).await?;
+        administered.sort();
+        for workspace_id in &administered {
+            Workspace::find_for_update(tx, *workspace_id).await?;
+        }
+        let sole = RoleBindingRow::workspaces_where_sole_admin(tx, user_id).await?;
+        if !sole.is_empty() {
+            return Err(ApiError::conflict(format!(
+                "The user is the only WORKSPACE_ADMIN of {} workspace(s); make someone else admin first",
+                sole.len()
+            )));
+        }
+        User::delete(tx, user_id).await?;
+        audit::record(
+            tx,
+            actor,
+            Change {
+                action: "user.delete",
+                target_type: "user",
+                target_id: Some(user_id),
+                before: Some(snapshot(&user)),
+                ..Change::default()
+            },
+        )
+        .await?;
+        Ok(user)
+    })
+    .await
+}

@@ -1,0 +1,360 @@
+//! Workspaces and their members. Invariant: every workspace keeps at least one WORKSPACE_ADMIN held
+//! directly by a user; every change that could break it locks the workspace row, re-counts, then changes.
+
+use chrono::{DateTime, Utc};
+use diesel_async::{AsyncConnection, AsyncPgConnection};
+use serde_json::json;
+use uuid::Uuid;
+
+use crate::db::models::role_binding::{NewRoleBinding, RoleBindingRow};
+use crate::db::models::user::{User, UserFilter};
+use crate::db::models::workspace::WorkspaceChanges;
+use crate::domain::audit::{self, Change};
+use crate::domain::invites::{self, InviteSettings};
+use crate::domain::{Actor, Authority, validate};
+use crate::error::{ApiError, ApiResult};
+use crate::rbac::{Role, Scope};
+
+pub use crate::db::models::workspace::Workspace;
+
+/// Audit snapshot of a workspace.
+pub fn snapshot(workspace: &Workspace) -> serde_json::Value {
+    json!({"id": workspace.id, "label": workspace.label, "description": workspace.description})
+}
+
+fn label_conflict(error: diesel::result::Error) -> ApiError {
+    use diesel::result::{DatabaseErrorKind, Error};
+    match &error {
+        Error::DatabaseError(DatabaseErrorKind::UniqueViolation, info)
+            if info.constraint_name() == Some("workspaces_organization_label_key") =>
+        {
+            ApiError::conflict("A workspace with this label already exists in the organization")
+        }
+        _ => ApiError::from(error),
+    }
+}
+
+fn binding(role: Role, user_id: Uuid, workspace_id: Uuid, granted_by: Option<Uuid>) -> NewRoleBinding<'static> {
+    NewRoleBinding {
+        id: Uuid::now_v7(),
+        role: role.as_str(),
+        user_id: Some(user_id),
+        team_id: None,
+        service_account_id: None,
+        scope: Scope::Workspace.as_str(),
+        organization_id: None,
+        workspace_id: Some(workspace_id),
+        deployment_id: None,
+        created_by: granted_by,
+    }
+}
+
+/// Checks that `role` is a workspace role.
+pub fn workspace_role(field: &str, role: Role) -> ApiResult<Role> {
+    if role.scope() == Some(Scope::Workspace) {
+        Ok(role)
+    } else {
+        Err(ApiError::bad_input(
+            field,
+            format!("{role} is not a workspace role (WORKSPACE_ADMIN, WORKSPACE_EDITOR or WORKSPACE_VIEWER)"),
+        ))
+    }
+}
+
+/// Creates a workspace in `organization_id`; its creator becomes WORKSPACE_ADMIN.
+pub async fn create(
+    conn: &mut AsyncPgConnection,
+    organization_id: Uuid,
+    label: &str,
+    description: Option<&str>,
+    creator: Uuid,
+    actor: &Actor,
+) -> ApiResult<Workspace> {
+    let label = validate::label("label", label, validate::MAX_LABEL)?;
+    let description = validate::description("description", description.unwrap_or_default())?;
+    conn.transaction(async |tx| {
+        let workspace = Workspace::insert(tx, organization_id, &label, &description).await.map_err(label_conflict)?;
+        RoleBindingRow::insert(tx, &binding(Role::WorkspaceAdmin, creator, workspace.id, Some(creator))).await?;
+        audit::record(
+            tx,
+            actor,
+            Change {
+                action: "workspace.create",
+                target_type: "workspace",
+                target_id: Some(workspace.id),
+                organization_id: Some(organization_id),
+                workspace_id: Some(workspace.id),
+                after: Some(snapshot(&workspace)),
+                ..Change::default()
+            },
+        )
+        .await?;
+        Ok(workspace)
+    })
+    .await
+}
+
+/// The workspace, or NOT_FOUND.
+pub async fn get(conn: &mut AsyncPgConnection, id: Uuid) -> ApiResult<Workspace> {
+    Workspace::find(conn, id).await?.ok_or(ApiError::NotFound)
+}
+
+/// Workspaces by id (all when `ids` is `None`), by label, at most `limit`.
+pub async fn list(conn: &mut AsyncPgConnection, ids: Option<&[Uuid]>, limit: usize) -> ApiResult<Vec<Workspace>> {
+    Ok(Workspace::list(conn, ids, i64::try_from(limit).unwrap_or(i64::MAX)).await?)
+}
+
+/// Changes to a workspace (`updateWorkspace(payload)`).
+#[derive(Debug, Clone, Default)]
+pub struct WorkspaceUpdate {
+    /// New label.
+    pub label: Option<String>,
+    /// New description.
+    pub description: Option<String>,
+}
+
+/// Applies `update` to workspace `id`.
+pub async fn update(
+    conn: &mut AsyncPgConnection,
+    id: Uuid,
+    update: WorkspaceUpdate,
+    now: DateTime<Utc>,
+    actor: &Actor,
+) -> ApiResult<Workspace> {
+    let label =
+        update.label.as_deref().map(|l| validate::label("payload.label", l, validate::MAX_LABEL)).transpose()?;
+    let description =
+        update.description.as_deref().map(|d| validate::description("payload.description", d)).transpose()?;
+    conn.transaction(async |tx| {
+        let before = Workspace::find_for_update(tx, id).await?.ok_or(ApiError::NotFound)?;
+        let after = Workspace::update(tx, id, &WorkspaceChanges { label, description, updated_at: Some(now) })
+            .await
+            .map_err(label_conflict)?;
+        audit::record(
+            tx,
+            actor,
+            Change {
+                action: "workspace.update",
+                target_type: "workspace",
+                target_id: Some(id),
+                organization_id: Some(after.organization_id),
+                workspace_id: Some(id),
+                before: Some(snapshot(&before)),
+                after: Some(snapshot(&after)),
+                ..Change::default()
+            },
+        )
+        .await?;
+        Ok(after)
+    })
+    .await
+}
+
+/// Deletes a workspace; CONFLICT while it has live deployments. Its soft-deleted deployments, bindings and
+/// invites go with it.
+pub async fn delete(conn: &mut AsyncPgConnection, id: Uuid, actor: &Actor) -> ApiResult<Workspace> {
+    conn.transaction(async |tx| {
+        let workspace = Workspace::find_for_update(tx, id).await?.ok_or(ApiError::NotFound)?;
+        let live = Workspace::live_deployment_count(tx, id).await?;
+        if live > 0 {
+            return Err(ApiError::conflict(format!(
+                "The workspace still has {live} deployment(s); delete them before deleting the workspace"
+            )));
+        }
+        Workspace::delete(tx, id).await?;
+        audit::record(
+            tx,
+            actor,
+            Change {
+                action: "workspace.delete",
+                target_type: "workspace",
+                target_id: Some(id),
+                organization_id: Some(workspace.organization_id),
+                workspace_id: Some(id),
+                before: Some(snapshot(&workspace)),
+                ..Change::default()
+            },
+        )
+        .await?;
+        Ok(workspace)
+    })
+    .await
+}
+
+/// Users holding a role directly on the workspace, matching `filter`.
+pub async fn members(
+    conn: &mut AsyncPgConnection,
+    workspace_id: Uuid,
+    filter: &UserFilter,
+    limit: usize,
+) -> ApiResult<Vec<User>> {
+    Ok(User::search(conn, filter, Some(workspace_id), i64::try_from(limit).unwrap_or(i64::MAX)).await?)
+}
+
+/// What `workspaceAddUser` did.
+#[derive(Debug)]
+pub enum AddUserOutcome {
+    /// The user existed and now holds the role.
+    Added,
+    /// No account has that email: an invite was created (the token went to the mail outbox).
+    Invited,
+}
+
+/// A deployment role requested with a workspace role.
+#[derive(Debug, Clone)]
+pub struct DeploymentRoleRequest {
+    /// The deployment (must belong to the workspace).
+    pub deployment_id: Uuid,
+    /// A DEPLOYMENT_* role.
+    pub role: Role,
+}
+
+/// Gives `email` the workspace role `role`: at once if the account exists, otherwise by invite.
+#[allow(clippy::too_many_arguments)]
+pub async fn add_user(
+    conn: &mut AsyncPgConnection,
+    workspace_id: Uuid,
+    email: &str,
+    role: Role,
+    deployment_roles: Vec<DeploymentRoleRequest>,
+    authority: Authority<'_>,
+    settings: &InviteSettings,
+    actor: &Actor,
+) -> ApiResult<AddUserOutcome> {
+    let email = validate::email("email", email)?;
+    let role = workspace_role("role", role)?;
+    authority.require_grantable(role, Some(workspace_id))?;
+    for request in &deployment_roles {
+        if request.role.scope() != Some(Scope::Deployment) {
+            return Err(ApiError::bad_input("deploymentRoles", format!("{} is not a deployment role", request.role)));
+        }
+        authority.require_grantable(request.role, Some(request.deployment_id))?;
+    }
+    conn.transaction(async |tx| {
+        let workspace = Workspace::find_for_update(tx, workspace_id).await?.ok_or(ApiError::NotFound)?;
+        invites::check_deployments_in_workspace(tx, workspace_id, &deployment_roles).await?;
+        let Some(user) = User::find_by_email(tx, &email).await? else {
+            invites::create_workspace_invite(tx, &workspace, &email, role, &deployment_roles, settings, actor).await?;
+            return Ok(AddUserOutcome::Invited);
+        };
+        if RoleBindingRow::user_in_workspace_for_update(tx, workspace_id, user.id).await?.is_some() {
+            return Err(ApiError::conflict("This user is already a member of the workspace"));
+        }
+        RoleBindingRow::insert(tx, &binding(role, user.id, workspace_id, actor.user_id)).await?;
+        invites::grant_deployment_roles(tx, user.id, &deployment_roles, actor.user_id).await?;
+        audit::record(
+            tx,
+            actor,
+            Change {
+                action: "workspace.user.add",
+                target_type: "user",
+                target_id: Some(user.id),
+                organization_id: Some(workspace.organization_id),
+                workspace_id: Some(workspace_id),
+                after: Some(json!({"userId": user.id, "role": role.as_str()})),
+                ..Change::default()
+            },
+        )
+        .await?;
+        Ok(AddUserOutcome::Added)
+    })
+    .await
+}
+
+/// Locks the workspace and refuses (CONFLICT) if taking WORKSPACE_ADMIN from `user_id` would leave it
+/// without a user holding it directly.
+async fn keep_one_admin(tx: &mut AsyncPgConnection, workspace_id: Uuid, current: &RoleBindingRow) -> ApiResult<()> {
+    if current.role != Role::WorkspaceAdmin.as_str() {
+        return Ok(());
+    }
+    let admins =
+        RoleBindingRow::count_users_with_role_in_workspace(tx, workspace_id, Role::WorkspaceAdmin.as_str()).await?;
+    if admins <= 1 {
+        return Err(ApiError::conflict("A workspace must keep at least one WORKSPACE_ADMIN"));
+    }
+    Ok(())
+}
+
+/// Changes the workspace role of the member with `email`.
+pub async fn update_user_role(
+    conn: &mut AsyncPgConnection,
+    workspace_id: Uuid,
+    email: &str,
+    role: Role,
+    authority: Authority<'_>,
+    actor: &Actor,
+) -> ApiResult<Role> {
+    let email = validate::email("email", email)?;
+    let role = workspace_role("role", role)?;
+    authority.require_grantable(role, Some(workspace_id))?;
+    conn.transaction(async |tx| {
+        let workspace = Workspace::find_for_update(tx, workspace_id).await?.ok_or(ApiError::NotFound)?;
+        let user = User::find_by_email(tx, &email).await?.ok_or(ApiError::NotFound)?;
+        let current =
+            RoleBindingRow::user_in_workspace_for_update(tx, workspace_id, user.id).await?.ok_or(ApiError::NotFound)?;
+        let current_role: Role = current.role.parse().map_err(ApiError::internal)?;
+        // Taking a role away needs the same authority as granting it.
+        authority.require_grantable(current_role, Some(workspace_id))?;
+        if current_role == role {
+            return Ok(role);
+        }
+        if role != Role::WorkspaceAdmin {
+            keep_one_admin(tx, workspace_id, &current).await?;
+        }
+        RoleBindingRow::set_role(tx, current.id, role.as_str()).await?;
+        audit::record(
+            tx,
+            actor,
+            Change {
+                action: "workspace.user.updateRole",
+                target_type: "user",
+                target_id: Some(user.id),
+                organization_id: Some(workspace.organization_id),
+                workspace_id: Some(workspace_id),
+                before: Some(json!({"role": current.role})),
+                after: Some(json!({"role": role.as_str()})),
+                ..Change::default()
+            },
+        )
+        .await?;
+        Ok(role)
+    })
+    .await
+}
+
+/// Removes a member (and their deployment roles in the workspace).
+pub async fn remove_user(
+    conn: &mut AsyncPgConnection,
+    workspace_id: Uuid,
+    user_id: Uuid,
+    authority: Authority<'_>,
+    actor: &Actor,
+) -> ApiResult<Workspace> {
+    conn.transaction(async |tx| {
+        let workspace = Workspace::find_for_update(tx, workspace_id).await?.ok_or(ApiError::NotFound)?;
+        let current =
+            RoleBindingRow::user_in_workspace_for_update(tx, workspace_id, user_id).await?.ok_or(ApiError::NotFound)?;
+        let current_role: Role = current.role.parse().map_err(ApiError::internal)?;
+        authority.require_grantable(current_role, Some(workspace_id))?;
+        keep_one_admin(tx, workspace_id, &current).await?;
+        RoleBindingRow::delete(tx, current.id).await?;
+        let removed_deployment_roles =
+            RoleBindingRow::delete_user_deployment_roles_in_workspace(tx, workspace_id, user_id).await?;
+        audit::record(
+            tx,
+            actor,
+            Change {
+                action: "workspace.user.remove",
+                target_type: "user",
+                target_id: Some(user_id),
+                organization_id: Some(workspace.organization_id),
+                workspace_id: Some(workspace_id),
+                before: Some(json!({"role": current.role, "deploymentRoles": removed_deployment_roles})),
+                ..Change::default()
+            },
+        )
+        .await?;
+        Ok(workspace)
+    })
+    .await
+}

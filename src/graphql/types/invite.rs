@@ -1,0 +1,100 @@
+//! `Invite` and `MailMessage`.
+
+use async_graphql::dataloader::DataLoader;
+use async_graphql::{Context, Object, Result, SimpleObject};
+use chrono::{DateTime, Utc};
+
+use crate::domain::invites;
+use crate::graphql::loaders::{DbLoader, WorkspaceById};
+use crate::graphql::scalars::Uuid;
+use crate::graphql::types::workspace::Workspace;
+use crate::rbac::Role;
+
+/// A pending grant of a role to an email address.
+pub struct Invite {
+    invite: invites::Invite,
+    token: Option<String>,
+}
+
+impl Invite {
+    /// An invite as listed (no token).
+    pub fn listed(invite: invites::Invite) -> Self {
+        Invite { invite, token: None }
+    }
+
+    /// A just-created invite, with its token (shown this once).
+    pub fn created(created: invites::CreatedInvite) -> Self {
+        Invite { invite: created.invite, token: Some(created.token) }
+    }
+}
+
+/// An invite.
+#[Object]
+impl Invite {
+    /// The invite's id.
+    async fn id(&self) -> Uuid {
+        self.invite.id.into()
+    }
+
+    /// The invited address.
+    async fn email(&self) -> &str {
+        &self.invite.email
+    }
+
+    /// The role granted on acceptance (none for an invitation to sign up only).
+    async fn role(&self) -> Option<Role> {
+        self.invite.role.as_deref().and_then(|r| r.parse().ok())
+    }
+
+    /// The workspace of a workspace invite.
+    async fn workspace(&self, ctx: &Context<'_>) -> Result<Option<Workspace>> {
+        let Some(id) = self.invite.workspace_id else { return Ok(None) };
+        let loader = ctx.data::<DataLoader<DbLoader>>()?;
+        Ok(loader.load_one(WorkspaceById(id)).await?.map(Workspace))
+    }
+
+    /// The token, only in the response that created the invite; it is also mailed to the invitee.
+    async fn token(&self) -> Option<&str> {
+        self.token.as_deref()
+    }
+
+    /// Expiry.
+    async fn expires_at(&self) -> DateTime<Utc> {
+        self.invite.expires_at
+    }
+
+    /// Creation time.
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.invite.created_at
+    }
+}
+
+/// A message in the mail outbox.
+#[derive(SimpleObject)]
+pub struct MailMessage {
+    /// The message's id.
+    pub id: Uuid,
+    /// Recipient.
+    pub recipient: String,
+    /// Subject.
+    pub subject: String,
+    /// Plain-text body.
+    pub body: String,
+    /// When it was queued.
+    pub created_at: DateTime<Utc>,
+    /// When it was sent, if it was.
+    pub sent_at: Option<DateTime<Utc>>,
+}
+
+impl From<invites::MailMessage> for MailMessage {
+    fn from(message: invites::MailMessage) -> Self {
+        MailMessage {
+            id: message.id.into(),
+            recipient: message.recipient,
+            subject: message.subject,
+            body: message.body_text,
+            created_at: message.created_at,
+            sent_at: message.sent_at,
+        }
+    }
+}
