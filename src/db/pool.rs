@@ -35,17 +35,18 @@ pub fn build_pool(
         let statements = statements.clone();
         Box::pin(async move {
             let mut connection = AsyncPgConnection::establish(&url).await?;
-            connection.set_instrumentation(move |event: InstrumentationEvent<'_>| {
-                if let InstrumentationEvent::StartQuery { .. } = event {
-                    statements.fetch_add(1, Ordering::Relaxed);
-                }
-            });
             connection
                 .batch_execute(&format!(
                     "SET statement_timeout = {statement_timeout_ms}; SET application_name = 'capcom'"
                 ))
                 .await
                 .map_err(ConnectionError::CouldntSetupConfiguration)?;
+            // Counted from here on: the set-up above belongs to the connection, not to any request.
+            connection.set_instrumentation(move |event: InstrumentationEvent<'_>| {
+                if let InstrumentationEvent::StartQuery { .. } = event {
+                    statements.fetch_add(1, Ordering::Relaxed);
+                }
+            });
             Ok(connection)
         })
     });

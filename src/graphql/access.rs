@@ -112,10 +112,29 @@ impl AccessMutation {
         Ok(Invite::created(invites::invite_to_system(&mut conn, &email, &settings, &actor(ctx)).await?))
     }
 
-    /// Withdraws an invite: needs IAM rights on the invite's workspace, or system IAM rights.
+    /// Withdraws an invite: needs IAM rights on the invite's workspace, or system IAM rights. With
+    /// `workspaceUuid`, the invite must belong to that workspace (else NOT_FOUND).
     #[graphql(guard = "SignedIn")]
-    async fn delete_invite_token(&self, ctx: &Context<'_>, invite_uuid: Uuid) -> Result<Invite> {
+    async fn delete_invite_token(
+        &self,
+        ctx: &Context<'_>,
+        invite_uuid: Uuid,
+        workspace_uuid: Option<Uuid>,
+    ) -> Result<Invite> {
         let id = invite_uuid.required("inviteUuid")?;
+        if let Some(workspace) = workspace_uuid.and_then(Uuid::get) {
+            authorize(
+                ctx,
+                &[Permission::WorkspaceIamUpdate, Permission::SystemIamUpdate],
+                Target::Object(Some(workspace)),
+            )?;
+            let mut conn = conn(ctx).await?;
+            match invites::get(&mut conn, id).await {
+                Ok(invite) if invite.workspace_id == Some(workspace) => {}
+                Ok(_) | Err(ApiError::NotFound) => return Err(ApiError::NotFound.into()),
+                Err(other) => return Err(other.into()),
+            }
+        }
         let mut conn = conn(ctx).await?;
         let invite = match invites::get(&mut conn, id).await {
             Ok(invite) => invite,

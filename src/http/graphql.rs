@@ -49,11 +49,32 @@ async fn resolve_principal(state: &AppState, credential: Option<&str>) -> ApiRes
     resolve_token(&mut conn, &state.keys, state.clock.now(), token).await
 }
 
+/// A per-request DataLoader.
+///
+/// async-graphql resolves a long list through `FuturesUnordered`, which yields after every 32 items; if the
+/// loader's batch window closed during such a yield, the rest of the list would go into further batches
+/// and a list of N items would cost more statements as N grows. The batch task therefore first yields to
+/// the scheduler a few times, letting every resolver that is already runnable enqueue its key, and only
+/// then opens its usual 1 ms window.
+pub fn new_loader(state: &AppState) -> DataLoader<DbLoader> {
+    DataLoader::new(DbLoader::new(state.pool.clone()), |batch| {
+        tokio::spawn(async move {
+            for _ in 0..BATCH_YIELDS {
+                tokio::task::yield_now().await;
+            }
+            batch.await;
+        })
+    })
+}
+
+/// Scheduler turns a batch waits for before its window opens (each lets a resolver enqueue 32 more keys).
+const BATCH_YIELDS: usize = 64;
+
 fn request_data(state: &AppState, principal: Principal, meta: RequestMeta) -> Data {
     let mut data = Data::default();
     data.insert(principal);
     data.insert(meta);
-    data.insert(DataLoader::new(DbLoader::new(state.pool.clone()), tokio::spawn));
+    data.insert(new_loader(state));
     data
 }
 
@@ -78,10 +99,7 @@ async fn execute(state: &HttpState, headers: &HeaderMap, meta: RequestMeta, batc
         Err(error) => return error_response(error, &meta),
     };
     let attach = |request: async_graphql::Request| {
-        request
-            .data(principal.clone())
-            .data(meta.clone())
-            .data(DataLoader::new(DbLoader::new(state.app.pool.clone()), tokio::spawn))
+        request.data(principal.clone()).data(meta.clone()).data(new_loader(&state.app))
     };
     let batch = match batch {
         BatchRequest::Single(request) => BatchRequest::Single(attach(request)),

@@ -10,3 +10,5 @@ mod jwt_attacks;
 mod limits;
 mod migrations;
 mod schema;
+mod workspace_matrix;
+mod workspaces;

@@ -197,3 +197,71 @@ pub fn error_code(body: &Value) -> &str {
 pub fn error_message(body: &Value) -> &str {
     body["errors"][0]["message"].as_str().unwrap_or_else(|| panic!("expected an error: {body}"))
 }
+
+impl TestApp {
+    /// Runs a SQL query returning one `text` column named `t` (used to snapshot rows as JSON).
+    pub async fn text(&self, sql: &str) -> String {
+        #[derive(QueryableByName)]
+        struct Row {
+            #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Text>)]
+            t: Option<String>,
+        }
+        use diesel_async::RunQueryDsl;
+        let mut conn = AsyncPgConnection::establish(&self.db_url).await.expect("connect");
+        let row: Row = diesel::sql_query(sql).get_result(&mut conn).await.expect("query");
+        row.t.unwrap_or_default()
+    }
+
+    /// Every row an access-control operation could change, as text: equal snapshots mean nothing changed.
+    pub async fn access_snapshot(&self) -> String {
+        let mut parts = Vec::new();
+        for table in ["users", "workspaces", "role_bindings", "invites", "emails", "mail_outbox", "audit_events"] {
+            parts.push(
+                self.text(&format!("SELECT coalesce(json_agg(t ORDER BY t.id), '[]')::text AS t FROM {table} t")).await,
+            );
+        }
+        parts.join("\n")
+    }
+
+    /// Creates a workspace as `token`; returns its id.
+    pub async fn create_workspace(&self, token: &str, label: &str) -> String {
+        let body = self
+            .gql(
+                "mutation($label: String!) { createWorkspace(label: $label) { id } }",
+                json!({"label": label}),
+                Some(token),
+            )
+            .await;
+        body["data"]["createWorkspace"]["id"].as_str().unwrap_or_else(|| panic!("createWorkspace: {body}")).to_owned()
+    }
+
+    /// Adds `email` to workspace `workspace` with `role`, as `token`.
+    pub async fn add_to_workspace(&self, token: &str, workspace: &str, email: &str, role: &str) -> Value {
+        self.gql(
+            "mutation($w: Uuid!, $email: String!, $role: Role!) { workspaceAddUser(workspaceUuid: $w, email: $email, role: $role) { id } }",
+            json!({"w": workspace, "email": email, "role": role}),
+            Some(token),
+        )
+        .await
+    }
+
+    /// Gives `user` a system role, as `token`.
+    pub async fn grant_system_role(&self, token: &str, user: &str, role: &str) -> Value {
+        self.gql(
+            "mutation($u: Uuid!, $role: Role!) { createSystemRoleBinding(userId: $u, role: $role) { role } }",
+            json!({"u": user, "role": role}),
+            Some(token),
+        )
+        .await
+    }
+
+    /// Signs up the first user (system admin, organization owner) and two more owners, so that users
+    /// signed up afterwards are plain organization members. Needs public sign-ups. Returns the first
+    /// user's token.
+    pub async fn with_owners(&self) -> String {
+        let (root, _) = self.sign_up("root@example.com", "correct horse battery").await;
+        self.sign_up("owner2@example.com", "correct horse battery").await;
+        self.sign_up("owner3@example.com", "correct horse battery").await;
+        root
+    }
+}
