@@ -4,6 +4,7 @@
 pub mod audit;
 pub mod invites;
 pub mod organizations;
+pub mod service_accounts;
 pub mod system_roles;
 pub mod users;
 pub mod validate;

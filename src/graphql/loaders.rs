@@ -155,3 +155,19 @@ impl Loader<InvitesOfWorkspace> for DbLoader {
         Ok(group(keys, rows, |row| InvitesOfWorkspace(row.workspace_id.unwrap_or_default())))
     }
 }
+
+/// Key: a service account by id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ServiceAccountById(pub Uuid);
+
+impl Loader<ServiceAccountById> for DbLoader {
+    type Value = crate::domain::service_accounts::ServiceAccount;
+    type Error = Arc<ApiError>;
+
+    async fn load(&self, keys: &[ServiceAccountById]) -> Result<HashMap<ServiceAccountById, Self::Value>, Self::Error> {
+        let mut conn = self.conn().await?;
+        let rows =
+            crate::domain::service_accounts::find_many(&mut conn, &ids(keys, |k| k.0)).await.map_err(Arc::new)?;
+        Ok(rows.into_iter().map(|row| (ServiceAccountById(row.id), row)).collect())
+    }
+}

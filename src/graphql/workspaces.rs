@@ -64,6 +64,14 @@ pub struct DeploymentRoles {
     pub role: Role,
 }
 
+/// Houston-style paging of a plain list: `take` (default all, at most the list cap) items of page
+/// `page_number` (from 1).
+fn page<T>(items: Vec<T>, take: Option<i32>, page_number: Option<i32>) -> Vec<T> {
+    let take = take.filter(|t| *t > 0).map(|t| t as usize).unwrap_or(items.len().max(1));
+    let skip = page_number.filter(|p| *p > 1).map(|p| (p as usize - 1) * take).unwrap_or(0);
+    items.into_iter().skip(skip).take(take).collect()
+}
+
 /// How invites are made now.
 pub fn invite_settings(state: &AppState) -> InviteSettings {
     InviteSettings {
@@ -106,6 +114,18 @@ impl WorkspaceQuery {
         Ok(rows.into_iter().map(Workspace).collect())
     }
 
+    /// A page of the caller's workspaces (Houston's paging: `take` items, page `pageNumber` from 1).
+    #[graphql(guard = "SignedIn")]
+    async fn paginated_workspaces(
+        &self,
+        ctx: &Context<'_>,
+        take: Option<i32>,
+        page_number: Option<i32>,
+    ) -> Result<Vec<Workspace>> {
+        let all = self.workspaces(ctx, None).await?;
+        Ok(page(all, take, page_number))
+    }
+
     /// One workspace.
     #[graphql(guard = "Perm::on(Permission::WorkspaceConfigGet, workspace_uuid).or(Permission::SystemWorkspaceGet)")]
     async fn workspace(&self, ctx: &Context<'_>, workspace_uuid: Uuid) -> Result<Workspace> {
@@ -127,6 +147,25 @@ impl WorkspaceQuery {
         workspaces::get(&mut conn, id).await?;
         let members = workspaces::members(&mut conn, id, &user.into(), state(ctx)?.config.list_cap).await?;
         Ok(members.into_iter().map(User).collect())
+    }
+
+    /// A page of the workspace's members, after the member `cursor` (Houston's paging).
+    #[graphql(guard = "Perm::on(Permission::WorkspaceUsersGet, workspace_uuid).or(Permission::SystemUsersGet)")]
+    async fn paginated_workspace_users(
+        &self,
+        ctx: &Context<'_>,
+        workspace_uuid: Uuid,
+        cursor: Option<Uuid>,
+        take: Option<i32>,
+    ) -> Result<Vec<User>> {
+        let id = workspace_uuid.required("workspaceUuid")?;
+        let mut conn = conn(ctx).await?;
+        workspaces::get(&mut conn, id).await?;
+        let members = workspaces::members(&mut conn, id, &UserFilter::default(), state(ctx)?.config.list_cap).await?;
+        let after = cursor.and_then(Uuid::get);
+        let start = after.and_then(|c| members.iter().position(|m| m.id == c).map(|p| p + 1)).unwrap_or(0);
+        let members: Vec<User> = members.into_iter().skip(start).map(User).collect();
+        Ok(page(members, take, None))
     }
 
     /// One member of the workspace, found by the search (NOT_FOUND if no member matches).

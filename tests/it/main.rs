@@ -5,6 +5,7 @@ mod common;
 
 mod auth;
 mod binary;
+mod cli_compat;
 mod health;
 mod jwt_attacks;
 mod limits;

@@ -5,5 +5,6 @@ pub mod invite;
 pub mod login_failure;
 pub mod organization;
 pub mod role_binding;
+pub mod service_account;
 pub mod user;
 pub mod workspace;

@@ -4,5 +4,6 @@ pub mod auth;
 pub mod config;
 pub mod invite;
 pub mod rbac;
+pub mod service_account;
 pub mod user;
 pub mod workspace;

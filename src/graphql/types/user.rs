@@ -5,8 +5,11 @@ use async_graphql::{Context, Json, Object, Result};
 use chrono::{DateTime, Utc};
 
 use crate::domain::users::{self, RoleBindingRow};
-use crate::graphql::loaders::{DbLoader, EmailsOfUser, RoleBindingsOfUser, UserById, WorkspaceById};
+use crate::graphql::loaders::{
+    DbLoader, EmailsOfUser, RoleBindingsOfUser, ServiceAccountById, UserById, WorkspaceById,
+};
 use crate::graphql::scalars::Uuid;
+use crate::graphql::types::service_account::ServiceAccount;
 use crate::graphql::types::workspace::Workspace;
 use crate::rbac::Role;
 
@@ -121,6 +124,13 @@ impl RoleBinding {
         let Some(id) = self.0.workspace_id else { return Ok(None) };
         let loader = ctx.data::<DataLoader<DbLoader>>()?;
         Ok(loader.load_one(WorkspaceById(id)).await?.map(Workspace))
+    }
+
+    /// The service account holding it, if a service account does.
+    async fn service_account(&self, ctx: &Context<'_>) -> Result<Option<ServiceAccount>> {
+        let Some(id) = self.0.service_account_id else { return Ok(None) };
+        let loader = ctx.data::<DataLoader<DbLoader>>()?;
+        Ok(loader.load_one(ServiceAccountById(id)).await?.map(ServiceAccount))
     }
 
     /// When it was granted.

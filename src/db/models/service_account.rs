@@ -1,0 +1,66 @@
+//! `service_accounts`: non-human principals with one role at one scope and an API key.
+
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use uuid::Uuid;
+
+use crate::db::schema::service_accounts;
+
+/// A service account row. `key_hash` is the only form of the key that is stored.
+#[derive(Clone, Queryable, Selectable, Identifiable)]
+#[diesel(table_name = service_accounts, check_for_backend(diesel::pg::Pg))]
+pub struct ServiceAccountRow {
+    /// Primary key.
+    pub id: Uuid,
+    /// Label, unique within its scope object.
+    pub label: String,
+    /// Free-form category.
+    pub category: Option<String>,
+    /// `SYSTEM`, `ORGANIZATION`, `WORKSPACE` or `DEPLOYMENT`.
+    pub scope: String,
+    /// Organization of an organization key.
+    pub organization_id: Option<Uuid>,
+    /// Workspace of a workspace key.
+    pub workspace_id: Option<Uuid>,
+    /// Deployment of a deployment key.
+    pub deployment_id: Option<Uuid>,
+    /// Public prefix of the key.
+    pub key_prefix: String,
+    /// SHA-256 of the key.
+    pub key_hash: Vec<u8>,
+    /// Whether the key is accepted.
+    pub active: bool,
+    /// Expiry.
+    pub expires_at: Option<DateTime<Utc>>,
+    /// Last use (updated at most once a minute).
+    pub last_used_at: Option<DateTime<Utc>>,
+    /// Creator.
+    pub created_by: Option<Uuid>,
+    /// Creation time.
+    pub created_at: DateTime<Utc>,
+    /// Last change.
+    pub updated_at: DateTime<Utc>,
+}
+
+impl std::fmt::Debug for ServiceAccountRow {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The hash is not secret in the way the key is, but it has no business in logs either.
+        f.debug_struct("ServiceAccountRow")
+            .field("id", &self.id)
+            .field("label", &self.label)
+            .field("scope", &self.scope)
+            .finish()
+    }
+}
+
+impl ServiceAccountRow {
+    /// The service accounts with these ids.
+    pub async fn find_many(conn: &mut AsyncPgConnection, ids: &[Uuid]) -> QueryResult<Vec<ServiceAccountRow>> {
+        service_accounts::table
+            .filter(service_accounts::id.eq_any(ids))
+            .select(ServiceAccountRow::as_select())
+            .load(conn)
+            .await
+    }
+}

@@ -1,0 +1,84 @@
+//! `ServiceAccount`: a non-human principal with an API key.
+
+use async_graphql::Object;
+use chrono::{DateTime, Utc};
+
+use crate::domain::service_accounts;
+use crate::graphql::scalars::Uuid;
+
+/// A service account.
+pub struct ServiceAccount(pub service_accounts::ServiceAccount);
+
+/// A service account (API key).
+#[Object]
+impl ServiceAccount {
+    /// The service account's id.
+    async fn id(&self) -> Uuid {
+        self.0.id.into()
+    }
+
+    /// Label, unique within its scope.
+    async fn label(&self) -> &str {
+        &self.0.label
+    }
+
+    /// Free-form category.
+    async fn category(&self) -> Option<&str> {
+        self.0.category.as_deref()
+    }
+
+    /// The key's public prefix (the full key is shown only when created or rotated).
+    async fn api_key(&self) -> &str {
+        &self.0.key_prefix
+    }
+
+    /// The key's public prefix.
+    async fn key_prefix(&self) -> &str {
+        &self.0.key_prefix
+    }
+
+    /// `SYSTEM`, `ORGANIZATION`, `WORKSPACE` or `DEPLOYMENT`.
+    async fn entity_type(&self) -> &str {
+        &self.0.scope
+    }
+
+    /// The id of the object the key belongs to.
+    async fn entity_uuid(&self) -> Option<Uuid> {
+        self.0.organization_id.or(self.0.workspace_id).or(self.0.deployment_id).map(Uuid::from)
+    }
+
+    /// The workspace of a workspace key.
+    async fn workspace_uuid(&self) -> Option<Uuid> {
+        self.0.workspace_id.map(Uuid::from)
+    }
+
+    /// The deployment of a deployment key.
+    async fn deployment_uuid(&self) -> Option<Uuid> {
+        self.0.deployment_id.map(Uuid::from)
+    }
+
+    /// Whether the key is accepted.
+    async fn active(&self) -> bool {
+        self.0.active
+    }
+
+    /// Expiry.
+    async fn expires_at(&self) -> Option<DateTime<Utc>> {
+        self.0.expires_at
+    }
+
+    /// Last use.
+    async fn last_used_at(&self) -> Option<DateTime<Utc>> {
+        self.0.last_used_at
+    }
+
+    /// Creation time.
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+
+    /// Last change.
+    async fn updated_at(&self) -> DateTime<Utc> {
+        self.0.updated_at
+    }
+}

@@ -1,0 +1,118 @@
+//! The `astro` CLI's documents (as listed in the client operations contract) validate and execute with
+//! correctly shaped data. Tokens are sent without `Bearer`, unused variables are sent anyway.
+
+use serde_json::{Value, json};
+
+use crate::common::TestApp;
+
+fn ok(body: &Value, what: &str) {
+    assert!(body.get("errors").is_none(), "{what}: {body}");
+    assert!(body["data"].is_object(), "{what}: {body}");
+}
+
+#[tokio::test]
+async fn identity_and_workspace_documents_work_as_the_cli_sends_them() {
+    let app = TestApp::spawn_with(|config| config.public_signups = true).await;
+
+    let body = app.gql("query AppConfig { appConfig { version } }", json!({"unused": 1}), None).await;
+    ok(&body, "appConfig");
+    assert_eq!(body["data"]["appConfig"]["version"], "2.1.0");
+    let body = app
+        .gql(
+            "query AppConfig($clusterId: Uuid, $workspaceUuid: Uuid, $deploymentUuid: Uuid) { appConfig(clusterId: $clusterId, workspaceUuid: $workspaceUuid, deploymentUuid: $deploymentUuid) { version baseDomain byoUpdateRegistryHost smtpConfigured featureFlags } }",
+            json!({"clusterId": "", "workspaceUuid": "", "deploymentUuid": ""}),
+            None,
+        )
+        .await;
+    ok(&body, "appConfig with ids");
+    assert_eq!(body["data"]["appConfig"]["featureFlags"]["dagOnlyDeployment"], true);
+    let body = app
+        .gql("query GetAuthConfig($redirect: String) { authConfig(redirect: $redirect) { localEnabled publicSignup initialSignup providers { name displayName url } } }", json!({"redirect": ""}), None)
+        .await;
+    ok(&body, "authConfig");
+
+    let body = app
+        .gql(
+            "mutation CreateUser($email: String!, $password: String!, $username: String, $inviteToken: String) { createUser(email: $email, password: $password, username: $username, inviteToken: $inviteToken) { user { id username status createdAt updatedAt } token { value } } }",
+            json!({"email": "ada@example.com", "password": "correct horse", "username": "ada", "inviteToken": ""}),
+            None,
+        )
+        .await;
+    ok(&body, "createUser");
+    let body = app
+        .gql(
+            "mutation createBasicToken($identity: String, $password: String!) { createToken(identity: $identity, password: $password) { user { id fullName username status createdAt updatedAt } token { value } } }",
+            json!({"identity": "ada@example.com", "password": "correct horse"}),
+            None,
+        )
+        .await;
+    ok(&body, "createToken");
+    let token = body["data"]["createToken"]["token"]["value"].as_str().unwrap().to_owned();
+    let token = Some(token.as_str());
+    let created_at = body["data"]["createToken"]["user"]["createdAt"].as_str().unwrap().to_owned();
+    assert!(chrono::DateTime::parse_from_rfc3339(&created_at).is_ok(), "RFC 3339: {created_at}");
+
+    let body = app
+        .gql("mutation CreateWorkspace($label: String!, $description: String) { createWorkspace(label: $label, description: $description) { id label description createdAt updatedAt } }", json!({"label": "Data", "description": "d"}), token)
+        .await;
+    ok(&body, "createWorkspace");
+    let workspace = body["data"]["createWorkspace"]["id"].as_str().unwrap().to_owned();
+    app.sign_up("grace@example.com", "correct horse battery").await;
+
+    let documents: Vec<(&str, Value)> = vec![
+        (
+            "query GetWorkspaces { workspaces { id label description createdAt updatedAt roleBindings { role user { id username } serviceAccount { id label } } } }",
+            json!({}),
+        ),
+        (
+            "query GetWorkspace($workspaceUuid: Uuid!) { workspace(workspaceUuid: $workspaceUuid) { id label description createdAt updatedAt } }",
+            json!({"workspaceUuid": workspace}),
+        ),
+        (
+            "query GetWorkspace($workspaceUuid: Uuid!) { workspace(workspaceUuid: $workspaceUuid) { id label description createdAt updatedAt roleBindings { role user { id username } serviceAccount { id label } } } }",
+            json!({"workspaceUuid": workspace}),
+        ),
+        (
+            "query paginatedWorkspaces($take: Int, $pageNumber: Int) { paginatedWorkspaces(take: $take, pageNumber: $pageNumber) { id label description createdAt updatedAt } }",
+            json!({"take": 10, "pageNumber": 1}),
+        ),
+        (
+            "mutation UpdateWorkspace($workspaceUuid: Uuid!, $payload: JSON!) { updateWorkspace(workspaceUuid: $workspaceUuid, payload: $payload) { id label description createdAt updatedAt } }",
+            json!({"workspaceUuid": workspace, "payload": {"label": "Data Team"}}),
+        ),
+        (
+            "mutation AddWorkspaceUser($workspaceUuid: Uuid!, $email: String!, $role: Role!) { workspaceAddUser(workspaceUuid: $workspaceUuid, email: $email, role: $role) { id label description users { id username roleBindings { role } } createdAt updatedAt } }",
+            json!({"workspaceUuid": workspace, "email": "grace@example.com", "role": "WORKSPACE_VIEWER"}),
+        ),
+        (
+            "query GetWorkspaceUsers($workspaceUuid: Uuid!) { workspaceUsers(workspaceUuid: $workspaceUuid) { id username fullName emails { address } roleBindings { workspace { id } role } } }",
+            json!({"workspaceUuid": workspace}),
+        ),
+        (
+            "query GetWorkspaceUser($workspaceUuid: Uuid!, $email: String!) { workspaceUser(workspaceUuid: $workspaceUuid, user: {email: $email}) { id username roleBindings { workspace { id } role } } }",
+            json!({"workspaceUuid": workspace, "email": "grace@example.com"}),
+        ),
+        (
+            "query paginatedWorkspaceUsers($workspaceUuid: Uuid!, $cursor: Uuid, $take: Int) { paginatedWorkspaceUsers(workspaceUuid: $workspaceUuid, cursor: $cursor, take: $take) { id username fullName emails { address } roleBindings { workspace { id } role } } }",
+            json!({"workspaceUuid": workspace, "cursor": "", "take": 5}),
+        ),
+        (
+            "mutation workspaceUpsertUserRole($workspaceUuid: Uuid!, $email: String!, $role: Role!) { workspaceUpsertUserRole(workspaceUuid: $workspaceUuid, email: $email, role: $role) }",
+            json!({"workspaceUuid": workspace, "email": "grace@example.com", "role": "WORKSPACE_EDITOR"}),
+        ),
+    ];
+    for (document, variables) in documents {
+        let body = app.gql(document, variables, token).await;
+        ok(&body, document);
+    }
+    let grace = app.text("SELECT id::text AS t FROM users WHERE username = 'grace@example.com'").await;
+    let body = app
+        .gql("mutation DeleteWorkspaceUser($workspaceUuid: Uuid!, $userUuid: Uuid!) { workspaceRemoveUser(workspaceUuid: $workspaceUuid, userUuid: $userUuid) { id label description users { id username } createdAt updatedAt } }", json!({"workspaceUuid": workspace, "userUuid": grace}), token)
+        .await;
+    ok(&body, "workspaceRemoveUser");
+    assert_eq!(body["data"]["workspaceRemoveUser"]["users"].as_array().unwrap().len(), 1);
+    let body = app
+        .gql("mutation DeleteWorkspace($workspaceUuid: Uuid!) { deleteWorkspace(workspaceUuid: $workspaceUuid) { id label description } }", json!({"workspaceUuid": workspace}), token)
+        .await;
+    ok(&body, "deleteWorkspace");
+}
