@@ -250,3 +250,56 @@ fn generate_ed25519_pem(path: &Path) -> Result<(), KeyError> {
     file.write_all(pem.as_bytes()).map_err(|e| file_error(path)(e.to_string()))?;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config_with_key(pem: &str) -> (Config, tempfile_path::TempPath) {
+        let path = tempfile_path::TempPath::new("pem");
+        std::fs::write(path.as_path(), pem).unwrap();
+        let mut config = Config::try_from_args(["capcom"]).unwrap();
+        config.jwt_private_key_file = Some(path.as_path().to_owned());
+        (config, path)
+    }
+
+    /// A file path removed on drop (no extra dependency for two unit tests).
+    mod tempfile_path {
+        pub struct TempPath(std::path::PathBuf);
+        impl TempPath {
+            pub fn new(ext: &str) -> Self {
+                TempPath(std::env::temp_dir().join(format!("capcom-key-{}.{ext}", uuid::Uuid::new_v4())))
+            }
+            pub fn as_path(&self) -> &std::path::Path {
+                &self.0
+            }
+        }
+        impl Drop for TempPath {
+            fn drop(&mut self) {
+                let _ = std::fs::remove_file(&self.0);
+            }
+        }
+    }
+
+    #[test]
+    fn rs256_keys_sign_verify_and_publish_their_modulus() {
+        use rsa::pkcs8::EncodePrivateKey as _;
+        let mut rng = rsa::rand_core::OsRng;
+        let key = rsa::RsaPrivateKey::new(&mut rng, 2048).unwrap();
+        let pem = key.to_pkcs8_pem(rsa::pkcs8::LineEnding::LF).unwrap();
+        let (config, _path) = config_with_key(&pem);
+        let keys = JwtKeys::from_config(&config).unwrap();
+        assert_eq!(keys.algorithm(), Algorithm::RS256);
+        assert_eq!(keys.jwks()["keys"][0]["kty"], "RSA");
+        let now = Utc::now();
+        let claims = keys.claims_for(Uuid::new_v4(), now, now - chrono::Duration::hours(1));
+        let token = keys.sign(&claims).unwrap();
+        assert_eq!(keys.verify(&token, now).unwrap(), claims);
+    }
+
+    #[test]
+    fn a_pem_that_is_no_private_key_is_refused() {
+        let (config, _path) = config_with_key("-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n");
+        assert!(matches!(JwtKeys::from_config(&config), Err(KeyError::UnsupportedKey(_))));
+    }
+}

@@ -11,5 +11,6 @@ mod jwt_attacks;
 mod limits;
 mod migrations;
 mod schema;
+mod websocket;
 mod workspace_matrix;
 mod workspaces;
