@@ -10,12 +10,12 @@ use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
 use crate::db::models::invite::{InviteFilter, NewInvite, OutboxMessage};
-use crate::db::models::role_binding::{NewRoleBinding, RoleBindingRow};
+use crate::db::models::role_binding::RoleBindingRow;
 use crate::db::models::user::{Email, User};
 use crate::db::models::workspace::Workspace;
 use crate::domain::audit::{self, Change};
 use crate::domain::workspaces::DeploymentRoleRequest;
-use crate::domain::{Actor, validate};
+use crate::domain::{Actor, user_binding, validate};
 use crate::error::{ApiError, ApiResult};
 use crate::rbac::{Role, Scope};
 
@@ -116,22 +116,8 @@ pub async fn grant_deployment_roles(
     granted_by: Option<Uuid>,
 ) -> ApiResult<()> {
     for request in requests {
-        RoleBindingRow::insert(
-            tx,
-            &NewRoleBinding {
-                id: Uuid::now_v7(),
-                role: request.role.as_str(),
-                user_id: Some(user_id),
-                team_id: None,
-                service_account_id: None,
-                scope: Scope::Deployment.as_str(),
-                organization_id: None,
-                workspace_id: None,
-                deployment_id: Some(request.deployment_id),
-                created_by: granted_by,
-            },
-        )
-        .await?;
+        RoleBindingRow::insert(tx, &user_binding(request.role, user_id, Some(request.deployment_id), granted_by))
+            .await?;
     }
     Ok(())
 }
@@ -266,24 +252,10 @@ pub async fn delete(conn: &mut AsyncPgConnection, id: Uuid, actor: &Actor) -> Ap
 
 /// Turns an invite into bindings for `user_id` and deletes it (caller's transaction, invite locked).
 async fn apply(tx: &mut AsyncPgConnection, invite: &Invite, user_id: Uuid, actor: &Actor) -> ApiResult<()> {
-    if let (Some(workspace_id), Some(role)) = (invite.workspace_id, invite.role.as_deref()) {
+    let role = invite.role.as_deref().and_then(|r| r.parse::<Role>().ok());
+    if let (Some(workspace_id), Some(role)) = (invite.workspace_id, role) {
         if RoleBindingRow::user_in_workspace_for_update(tx, workspace_id, user_id).await?.is_none() {
-            RoleBindingRow::insert(
-                tx,
-                &NewRoleBinding {
-                    id: Uuid::now_v7(),
-                    role,
-                    user_id: Some(user_id),
-                    team_id: None,
-                    service_account_id: None,
-                    scope: Scope::Workspace.as_str(),
-                    organization_id: None,
-                    workspace_id: Some(workspace_id),
-                    deployment_id: None,
-                    created_by: invite.invited_by,
-                },
-            )
-            .await?;
+            RoleBindingRow::insert(tx, &user_binding(role, user_id, Some(workspace_id), invite.invited_by)).await?;
             let requests: Vec<DeploymentRoleRequest> = invite
                 .deployment_roles
                 .as_array()

@@ -37,6 +37,31 @@ impl Actor {
     }
 }
 
+/// A new binding of `role` for user `user_id` on `target` (`None` for system roles); the scope and the
+/// scope column follow from the role.
+pub fn user_binding(
+    role: Role,
+    user_id: Uuid,
+    target: Option<Uuid>,
+    granted_by: Option<Uuid>,
+) -> crate::db::models::role_binding::NewRoleBinding<'static> {
+    use crate::rbac::Scope;
+    let scope = role.scope().unwrap_or(Scope::System);
+    let on = |wanted: Scope| if scope == wanted { target } else { None };
+    crate::db::models::role_binding::NewRoleBinding {
+        id: Uuid::now_v7(),
+        role: role.as_str(),
+        user_id: Some(user_id),
+        team_id: None,
+        service_account_id: None,
+        scope: scope.as_str(),
+        organization_id: on(Scope::Organization),
+        workspace_id: on(Scope::Workspace),
+        deployment_id: on(Scope::Deployment),
+        created_by: granted_by,
+    }
+}
+
 /// The caller's authority, for the rules that depend on it (escalation: nobody grants a role with
 /// permissions they lack at that scope).
 #[derive(Debug, Clone, Copy)]

@@ -4,9 +4,10 @@ use diesel_async::AsyncPgConnection;
 use uuid::Uuid;
 
 use crate::db::models::organization::Organization;
-use crate::db::models::role_binding::{NewRoleBinding, RoleBindingRow};
+use crate::db::models::role_binding::RoleBindingRow;
+use crate::domain::user_binding;
 use crate::error::ApiResult;
-use crate::rbac::{Role, Scope};
+use crate::rbac::Role;
 
 /// Name given to the organization the first user creates.
 pub const DEFAULT_ORGANIZATION_NAME: &str = "Default Organization";
@@ -35,22 +36,7 @@ pub async fn join(
         members += RoleBindingRow::count_in_organization(conn, organization.id, role.as_str()).await?;
     }
     let role = if members < FOUNDING_OWNERS { Role::OrganizationOwner } else { Role::OrganizationMember };
-    RoleBindingRow::insert(
-        conn,
-        &NewRoleBinding {
-            id: Uuid::now_v7(),
-            role: role.as_str(),
-            user_id: Some(user_id),
-            team_id: None,
-            service_account_id: None,
-            scope: Scope::Organization.as_str(),
-            organization_id: Some(organization.id),
-            workspace_id: None,
-            deployment_id: None,
-            created_by: granted_by,
-        },
-    )
-    .await?;
+    RoleBindingRow::insert(conn, &user_binding(role, user_id, Some(organization.id), granted_by)).await?;
     Ok(role)
 }
 
@@ -61,21 +47,6 @@ pub async fn grant_system_role(
     role: Role,
     granted_by: Option<Uuid>,
 ) -> ApiResult<()> {
-    RoleBindingRow::insert(
-        conn,
-        &NewRoleBinding {
-            id: Uuid::now_v7(),
-            role: role.as_str(),
-            user_id: Some(user_id),
-            team_id: None,
-            service_account_id: None,
-            scope: Scope::System.as_str(),
-            organization_id: None,
-            workspace_id: None,
-            deployment_id: None,
-            created_by: granted_by,
-        },
-    )
-    .await?;
+    RoleBindingRow::insert(conn, &user_binding(role, user_id, None, granted_by)).await?;
     Ok(())
 }

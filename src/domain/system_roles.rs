@@ -7,12 +7,12 @@ use serde_json::json;
 use uuid::Uuid;
 
 use crate::db::models::organization::lock_installation;
-use crate::db::models::role_binding::{NewRoleBinding, RoleBindingRow};
+use crate::db::models::role_binding::RoleBindingRow;
 use crate::db::models::user::User;
 use crate::db::models::workspace::Workspace;
 use crate::domain::audit::{self, Change};
 use crate::domain::users::snapshot;
-use crate::domain::{Actor, Authority};
+use crate::domain::{Actor, Authority, user_binding};
 use crate::error::{ApiError, ApiResult};
 use crate::rbac::{Role, Scope};
 
@@ -66,24 +66,7 @@ pub async fn grant(
         }
         let binding = match binding {
             Some(binding) => binding,
-            None => {
-                RoleBindingRow::insert(
-                    tx,
-                    &NewRoleBinding {
-                        id: Uuid::now_v7(),
-                        role: role.as_str(),
-                        user_id: Some(user_id),
-                        team_id: None,
-                        service_account_id: None,
-                        scope: Scope::System.as_str(),
-                        organization_id: None,
-                        workspace_id: None,
-                        deployment_id: None,
-                        created_by: actor.user_id,
-                    },
-                )
-                .await?
-            }
+            None => RoleBindingRow::insert(tx, &user_binding(role, user_id, None, actor.user_id)).await?,
         };
         audit::record(
             tx,

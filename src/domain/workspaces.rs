@@ -6,12 +6,12 @@ use diesel_async::{AsyncConnection, AsyncPgConnection};
 use serde_json::json;
 use uuid::Uuid;
 
-use crate::db::models::role_binding::{NewRoleBinding, RoleBindingRow};
+use crate::db::models::role_binding::RoleBindingRow;
 use crate::db::models::user::{User, UserFilter};
 use crate::db::models::workspace::WorkspaceChanges;
 use crate::domain::audit::{self, Change};
 use crate::domain::invites::{self, InviteSettings};
-use crate::domain::{Actor, Authority, validate};
+use crate::domain::{Actor, Authority, user_binding, validate};
 use crate::error::{ApiError, ApiResult};
 use crate::rbac::{Role, Scope};
 
@@ -31,21 +31,6 @@ fn label_conflict(error: diesel::result::Error) -> ApiError {
             ApiError::conflict("A workspace with this label already exists in the organization")
         }
         _ => ApiError::from(error),
-    }
-}
-
-fn binding(role: Role, user_id: Uuid, workspace_id: Uuid, granted_by: Option<Uuid>) -> NewRoleBinding<'static> {
-    NewRoleBinding {
-        id: Uuid::now_v7(),
-        role: role.as_str(),
-        user_id: Some(user_id),
-        team_id: None,
-        service_account_id: None,
-        scope: Scope::Workspace.as_str(),
-        organization_id: None,
-        workspace_id: Some(workspace_id),
-        deployment_id: None,
-        created_by: granted_by,
     }
 }
 
@@ -74,7 +59,8 @@ pub async fn create(
     let description = validate::description("description", description.unwrap_or_default())?;
     conn.transaction(async |tx| {
         let workspace = Workspace::insert(tx, organization_id, &label, &description).await.map_err(label_conflict)?;
-        RoleBindingRow::insert(tx, &binding(Role::WorkspaceAdmin, creator, workspace.id, Some(creator))).await?;
+        RoleBindingRow::insert(tx, &user_binding(Role::WorkspaceAdmin, creator, Some(workspace.id), Some(creator)))
+            .await?;
         audit::record(
             tx,
             actor,
@@ -240,7 +226,7 @@ pub async fn add_user(
         if RoleBindingRow::user_in_workspace_for_update(tx, workspace_id, user.id).await?.is_some() {
             return Err(ApiError::conflict("This user is already a member of the workspace"));
         }
-        RoleBindingRow::insert(tx, &binding(role, user.id, workspace_id, actor.user_id)).await?;
+        RoleBindingRow::insert(tx, &user_binding(role, user.id, Some(workspace_id), actor.user_id)).await?;
         invites::grant_deployment_roles(tx, user.id, &deployment_roles, actor.user_id).await?;
         audit::record(
             tx,
