@@ -24,6 +24,9 @@
 //! | `CAPCOM_ROLES_FILE` | unset | per-role permission overrides (JSON) |
 //! | `CAPCOM_INVITE_EXPIRY_DAYS` | 7 | invite lifetime |
 //! | `CAPCOM_PUBLIC_URL` | `http://127.0.0.1:8871` | console address used in mails |
+//! | `CAPCOM_NAMESPACE_PREFIX` | `astronomer` | deployment namespace prefix |
+//! | `CAPCOM_MANUAL_RELEASE_NAMES` | false | clients may choose release names |
+//! | `CAPCOM_WORKER_MAX_CEILING` | 100 | highest `workerMax` |
 //! | `CAPCOM_LOG_FORMAT` | `text` | `text` or `json` |
 
 use std::net::SocketAddr;
@@ -146,6 +149,18 @@ pub struct Config {
     /// Address of the web console, used in invite mails.
     #[arg(long, env = "CAPCOM_PUBLIC_URL", default_value = "http://127.0.0.1:8871", global = true)]
     pub public_url: String,
+
+    /// Prefix of deployment namespaces (`<prefix>-<releaseName>`).
+    #[arg(long, env = "CAPCOM_NAMESPACE_PREFIX", default_value = "astronomer", global = true)]
+    pub namespace_prefix: String,
+
+    /// Let clients choose release names (validated as DNS labels) instead of generating them.
+    #[arg(long, env = "CAPCOM_MANUAL_RELEASE_NAMES", global = true)]
+    pub manual_release_names: bool,
+
+    /// Highest `workerMax` a deployment may ask for.
+    #[arg(long, env = "CAPCOM_WORKER_MAX_CEILING", default_value_t = 100, global = true)]
+    pub worker_max_ceiling: i32,
 
     /// Log format.
     #[arg(long, env = "CAPCOM_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text, global = true)]

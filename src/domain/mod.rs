@@ -2,6 +2,8 @@
 //! and writes its audit event in that transaction. Nothing here knows about GraphQL or HTTP.
 
 pub mod audit;
+pub mod catalogue;
+pub mod deployments;
 pub mod invites;
 pub mod organizations;
 pub mod service_accounts;

@@ -9,7 +9,7 @@ use uuid::Uuid;
 
 use crate::db::DbPool;
 use crate::domain::users::{self, Email, RoleBindingRow};
-use crate::domain::{invites, workspaces};
+use crate::domain::{deployments, invites, workspaces};
 use crate::error::ApiError;
 
 /// Loads relations from the database. One instance per request.
@@ -169,5 +169,56 @@ impl Loader<ServiceAccountById> for DbLoader {
         let rows =
             crate::domain::service_accounts::find_many(&mut conn, &ids(keys, |k| k.0)).await.map_err(Arc::new)?;
         Ok(rows.into_iter().map(|row| (ServiceAccountById(row.id), row)).collect())
+    }
+}
+
+/// Key: a live deployment by id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct DeploymentById(pub Uuid);
+
+/// Key: the live deployments of a workspace.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct DeploymentsOfWorkspace(pub Uuid);
+
+/// Key: the role bindings on a deployment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct RoleBindingsOfDeployment(pub Uuid);
+
+impl Loader<DeploymentById> for DbLoader {
+    type Value = deployments::Deployment;
+    type Error = Arc<ApiError>;
+
+    async fn load(&self, keys: &[DeploymentById]) -> Result<HashMap<DeploymentById, Self::Value>, Self::Error> {
+        let mut conn = self.conn().await?;
+        let rows = deployments::by_ids(&mut conn, &ids(keys, |k| k.0)).await.map_err(Arc::new)?;
+        Ok(rows.into_iter().map(|row| (DeploymentById(row.id), row)).collect())
+    }
+}
+
+impl Loader<DeploymentsOfWorkspace> for DbLoader {
+    type Value = Vec<deployments::Deployment>;
+    type Error = Arc<ApiError>;
+
+    async fn load(
+        &self,
+        keys: &[DeploymentsOfWorkspace],
+    ) -> Result<HashMap<DeploymentsOfWorkspace, Self::Value>, Self::Error> {
+        let mut conn = self.conn().await?;
+        let rows = deployments::list(&mut conn, Some(&ids(keys, |k| k.0)), None, usize::MAX).await.map_err(Arc::new)?;
+        Ok(group(keys, rows, |row| DeploymentsOfWorkspace(row.workspace_id)))
+    }
+}
+
+impl Loader<RoleBindingsOfDeployment> for DbLoader {
+    type Value = Vec<RoleBindingRow>;
+    type Error = Arc<ApiError>;
+
+    async fn load(
+        &self,
+        keys: &[RoleBindingsOfDeployment],
+    ) -> Result<HashMap<RoleBindingsOfDeployment, Self::Value>, Self::Error> {
+        let mut conn = self.conn().await?;
+        let rows = deployments::role_bindings_on(&mut conn, &ids(keys, |k| k.0)).await.map_err(Arc::new)?;
+        Ok(group(keys, rows, |row| RoleBindingsOfDeployment(row.deployment_id.unwrap_or_default())))
     }
 }

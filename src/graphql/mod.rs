@@ -4,6 +4,7 @@
 pub mod access;
 pub mod config;
 pub mod context;
+pub mod deployments;
 pub mod errors;
 pub mod guards;
 pub mod limits;

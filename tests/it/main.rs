@@ -6,6 +6,8 @@ mod common;
 mod auth;
 mod binary;
 mod cli_compat;
+mod deployment_matrix;
+mod deployments;
 mod health;
 mod jwt_attacks;
 mod limits;

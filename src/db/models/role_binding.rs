@@ -227,3 +227,31 @@ impl RoleBindingRow {
         .await
     }
 }
+
+impl RoleBindingRow {
+    /// Bindings on these deployments (any principal).
+    pub async fn for_deployments(conn: &mut AsyncPgConnection, ids: &[Uuid]) -> QueryResult<Vec<RoleBindingRow>> {
+        role_bindings::table
+            .filter(role_bindings::deployment_id.eq_any(ids))
+            .order(role_bindings::created_at)
+            .select(RoleBindingRow::as_select())
+            .load(conn)
+            .await
+    }
+
+    /// A user's direct binding on a deployment, locked.
+    pub async fn user_on_deployment_for_update(
+        conn: &mut AsyncPgConnection,
+        deployment_id: Uuid,
+        user_id: Uuid,
+    ) -> QueryResult<Option<RoleBindingRow>> {
+        role_bindings::table
+            .filter(role_bindings::deployment_id.eq(deployment_id))
+            .filter(role_bindings::user_id.eq(user_id))
+            .select(RoleBindingRow::as_select())
+            .for_update()
+            .first(conn)
+            .await
+            .optional()
+    }
+}

@@ -2,6 +2,7 @@
 
 pub mod auth;
 pub mod config;
+pub mod deployment;
 pub mod invite;
 pub mod rbac;
 pub mod service_account;

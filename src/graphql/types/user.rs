@@ -126,6 +126,16 @@ impl RoleBinding {
         Ok(loader.load_one(WorkspaceById(id)).await?.map(Workspace))
     }
 
+    /// The deployment it applies to, for deployment bindings.
+    async fn deployment(&self, ctx: &Context<'_>) -> Result<Option<crate::graphql::types::deployment::Deployment>> {
+        let Some(id) = self.0.deployment_id else { return Ok(None) };
+        let loader = ctx.data::<DataLoader<DbLoader>>()?;
+        Ok(loader
+            .load_one(crate::graphql::loaders::DeploymentById(id))
+            .await?
+            .map(crate::graphql::types::deployment::Deployment))
+    }
+
     /// The service account holding it, if a service account does.
     async fn service_account(&self, ctx: &Context<'_>) -> Result<Option<ServiceAccount>> {
         let Some(id) = self.0.service_account_id else { return Ok(None) };

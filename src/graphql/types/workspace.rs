@@ -62,6 +62,15 @@ impl Workspace {
         Ok(rows.into_iter().map(Invite::listed).collect())
     }
 
+    /// Live deployments of the workspace.
+    #[graphql(guard = "Perm::on(Permission::WorkspaceDeploymentsGet, self.0.id).or(Permission::SystemDeploymentsGet)")]
+    async fn deployments(&self, ctx: &Context<'_>) -> Result<Vec<crate::graphql::types::deployment::Deployment>> {
+        let loader = ctx.data::<DataLoader<DbLoader>>()?;
+        let rows =
+            loader.load_one(crate::graphql::loaders::DeploymentsOfWorkspace(self.0.id)).await?.unwrap_or_default();
+        Ok(rows.into_iter().map(crate::graphql::types::deployment::Deployment).collect())
+    }
+
     /// What the caller may do here, from the same matrix the API enforces.
     async fn workspace_capabilities(&self, ctx: &Context<'_>) -> WorkspaceCapabilities {
         let id = Some(self.0.id);

@@ -265,3 +265,29 @@ impl TestApp {
         root
     }
 }
+
+impl TestApp {
+    /// Creates a deployment in `workspace` as `token`; returns the whole `createDeployment` object.
+    pub async fn create_deployment(&self, token: &str, workspace: &str, label: &str) -> Value {
+        let body = self
+            .gql(
+                "mutation($w: Uuid!, $label: String!) { createDeployment(workspaceUuid: $w, label: $label) { id releaseName namespace } }",
+                json!({"w": workspace, "label": label}),
+                Some(token),
+            )
+            .await;
+        assert!(body.get("errors").is_none(), "createDeployment: {body}");
+        body["data"]["createDeployment"].clone()
+    }
+
+    /// Every deployment-related row, as text.
+    pub async fn deployment_snapshot(&self) -> String {
+        let mut parts = Vec::new();
+        for table in ["deployments", "role_bindings", "audit_events"] {
+            parts.push(
+                self.text(&format!("SELECT coalesce(json_agg(t ORDER BY t.id), '[]')::text AS t FROM {table} t")).await,
+            );
+        }
+        parts.join("\n")
+    }
+}

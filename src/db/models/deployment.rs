@@ -1,0 +1,282 @@
+//! `deployments` and `clusters`.
+
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use uuid::Uuid;
+
+use crate::db::schema::{cluster_workspaces, clusters, deployments};
+
+/// A deployment row.
+#[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
+#[diesel(table_name = deployments, check_for_backend(diesel::pg::Pg))]
+pub struct Deployment {
+    /// Primary key.
+    pub id: Uuid,
+    /// Workspace (never changes).
+    pub workspace_id: Uuid,
+    /// Cluster it runs on.
+    pub cluster_id: Uuid,
+    /// Label, unique among the workspace's live deployments.
+    pub label: String,
+    /// Description.
+    pub description: String,
+    /// Release name, unique for ever (DNS label).
+    pub release_name: String,
+    /// Kubernetes namespace.
+    pub namespace: String,
+    /// Platform (chart) version.
+    pub version: String,
+    /// Airflow version.
+    pub airflow_version: String,
+    /// Runtime version.
+    pub runtime_version: Option<String>,
+    /// Runtime version requested, for the infrastructure layer to act on.
+    pub desired_runtime_version: Option<String>,
+    /// Airflow version requested.
+    pub desired_airflow_version: Option<String>,
+    /// `CeleryExecutor`, `KubernetesExecutor` or `LocalExecutor`.
+    pub executor: String,
+    /// `SMALL`, `MEDIUM` or `LARGE`.
+    pub scheduler_size: String,
+    /// Scheduler replicas.
+    pub scheduler_replicas: i32,
+    /// Minimum workers.
+    pub worker_min: i32,
+    /// Maximum workers.
+    pub worker_max: i32,
+    /// Tasks per worker.
+    pub worker_concurrency: i32,
+    /// High availability.
+    pub high_availability: bool,
+    /// Only service accounts may deploy.
+    pub enforce_cicd: bool,
+    /// DAG-only deploys allowed.
+    pub dag_deploy_enabled: bool,
+    /// Triggerer replicas.
+    pub triggerer_replicas: i32,
+    /// Houston's free-form config.
+    pub config: serde_json::Value,
+    /// Houston's free-form properties.
+    pub properties: serde_json::Value,
+    /// Status reported by the infrastructure layer.
+    pub status: String,
+    /// `helm` or `operator`.
+    pub mode: String,
+    /// Creator.
+    pub created_by: Option<Uuid>,
+    /// Creation time.
+    pub created_at: DateTime<Utc>,
+    /// Last change.
+    pub updated_at: DateTime<Utc>,
+    /// Soft-deletion time.
+    pub deleted_at: Option<DateTime<Utc>>,
+}
+
+/// Insert form of [`Deployment`].
+#[derive(Debug, Insertable)]
+#[diesel(table_name = deployments)]
+pub struct NewDeployment {
+    /// Primary key.
+    pub id: Uuid,
+    /// Workspace.
+    pub workspace_id: Uuid,
+    /// Cluster.
+    pub cluster_id: Uuid,
+    /// Label.
+    pub label: String,
+    /// Description.
+    pub description: String,
+    /// Release name.
+    pub release_name: String,
+    /// Namespace.
+    pub namespace: String,
+    /// Platform version.
+    pub version: String,
+    /// Airflow version.
+    pub airflow_version: String,
+    /// Runtime version.
+    pub runtime_version: Option<String>,
+    /// Executor.
+    pub executor: String,
+    /// Scheduler size.
+    pub scheduler_size: String,
+    /// Scheduler replicas.
+    pub scheduler_replicas: i32,
+    /// Minimum workers.
+    pub worker_min: i32,
+    /// Maximum workers.
+    pub worker_max: i32,
+    /// Tasks per worker.
+    pub worker_concurrency: i32,
+    /// High availability.
+    pub high_availability: bool,
+    /// CI/CD enforcement.
+    pub enforce_cicd: bool,
+    /// DAG-only deploys.
+    pub dag_deploy_enabled: bool,
+    /// Free-form config.
+    pub config: serde_json::Value,
+    /// Free-form properties.
+    pub properties: serde_json::Value,
+    /// Creator.
+    pub created_by: Option<Uuid>,
+}
+
+/// Update form of [`Deployment`]: `None` leaves a column unchanged.
+#[derive(Debug, Default, AsChangeset)]
+#[diesel(table_name = deployments)]
+pub struct DeploymentChanges {
+    /// Label.
+    pub label: Option<String>,
+    /// Description.
+    pub description: Option<String>,
+    /// Airflow version.
+    pub airflow_version: Option<String>,
+    /// Runtime version.
+    pub runtime_version: Option<Option<String>>,
+    /// Executor.
+    pub executor: Option<String>,
+    /// Scheduler size.
+    pub scheduler_size: Option<String>,
+    /// Scheduler replicas.
+    pub scheduler_replicas: Option<i32>,
+    /// Minimum workers.
+    pub worker_min: Option<i32>,
+    /// Maximum workers.
+    pub worker_max: Option<i32>,
+    /// Tasks per worker.
+    pub worker_concurrency: Option<i32>,
+    /// High availability.
+    pub high_availability: Option<bool>,
+    /// CI/CD enforcement.
+    pub enforce_cicd: Option<bool>,
+    /// DAG-only deploys.
+    pub dag_deploy_enabled: Option<bool>,
+    /// Free-form config.
+    pub config: Option<serde_json::Value>,
+    /// Soft deletion.
+    pub deleted_at: Option<Option<DateTime<Utc>>>,
+    /// Set on every change.
+    pub updated_at: Option<DateTime<Utc>>,
+}
+
+impl Deployment {
+    /// Inserts a deployment.
+    pub async fn insert(conn: &mut AsyncPgConnection, new: &NewDeployment) -> QueryResult<Deployment> {
+        diesel::insert_into(deployments::table).values(new).returning(Deployment::as_returning()).get_result(conn).await
+    }
+
+    /// The live deployment with this id, locked.
+    pub async fn live_for_update(conn: &mut AsyncPgConnection, id: Uuid) -> QueryResult<Option<Deployment>> {
+        deployments::table
+            .find(id)
+            .filter(deployments::deleted_at.is_null())
+            .select(Deployment::as_select())
+            .for_update()
+            .first(conn)
+            .await
+            .optional()
+    }
+
+    /// Live deployments by id.
+    pub async fn live_by_ids(conn: &mut AsyncPgConnection, ids: &[Uuid]) -> QueryResult<Vec<Deployment>> {
+        deployments::table
+            .filter(deployments::id.eq_any(ids))
+            .filter(deployments::deleted_at.is_null())
+            .select(Deployment::as_select())
+            .load(conn)
+            .await
+    }
+
+    /// Live deployments of these workspaces (optionally one release name), by label, at most `limit`.
+    pub async fn live_in_workspaces(
+        conn: &mut AsyncPgConnection,
+        workspace_ids: Option<&[Uuid]>,
+        release_name: Option<&str>,
+        limit: i64,
+    ) -> QueryResult<Vec<Deployment>> {
+        let mut query = deployments::table
+            .filter(deployments::deleted_at.is_null())
+            .select(Deployment::as_select())
+            .order((deployments::label, deployments::id))
+            .limit(limit)
+            .into_boxed();
+        if let Some(ids) = workspace_ids {
+            query = query.filter(deployments::workspace_id.eq_any(ids.to_vec()));
+        }
+        if let Some(name) = release_name {
+            query = query.filter(deployments::release_name.eq(name.to_owned()));
+        }
+        query.load(conn).await
+    }
+
+    /// Applies `changes`.
+    pub async fn update(
+        conn: &mut AsyncPgConnection,
+        id: Uuid,
+        changes: &DeploymentChanges,
+    ) -> QueryResult<Deployment> {
+        diesel::update(deployments::table.find(id))
+            .set(changes)
+            .returning(Deployment::as_returning())
+            .get_result(conn)
+            .await
+    }
+}
+
+/// A cluster row.
+#[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
+#[diesel(table_name = clusters, check_for_backend(diesel::pg::Pg))]
+pub struct Cluster {
+    /// Primary key.
+    pub id: Uuid,
+    /// Name.
+    pub name: String,
+    /// `STANDARD` or `DEDICATED`.
+    pub kind: String,
+    /// Owner of a dedicated cluster.
+    pub organization_id: Option<Uuid>,
+    /// Whether only listed workspaces may use it.
+    pub restricted_to_workspaces: bool,
+    /// Base domain of its deployments' URLs.
+    pub base_domain: String,
+    /// Creation time.
+    pub created_at: DateTime<Utc>,
+    /// Last change.
+    pub updated_at: DateTime<Utc>,
+}
+
+impl Cluster {
+    /// Clusters usable by a workspace of `organization_id` (id `workspace_id`): standard ones, and that
+    /// organization's dedicated ones unless restricted to other workspaces.
+    pub async fn usable_by(
+        conn: &mut AsyncPgConnection,
+        organization_id: Uuid,
+        workspace_id: Uuid,
+    ) -> QueryResult<Vec<Cluster>> {
+        let allowed = cluster_workspaces::table
+            .filter(cluster_workspaces::workspace_id.eq(workspace_id))
+            .select(cluster_workspaces::cluster_id);
+        clusters::table
+            .filter(
+                clusters::kind.eq("STANDARD").or(clusters::organization_id
+                    .eq(organization_id)
+                    .and(clusters::restricted_to_workspaces.eq(false).or(clusters::id.eq_any(allowed)))),
+            )
+            .order((clusters::kind.desc(), clusters::name))
+            .select(Cluster::as_select())
+            .load(conn)
+            .await
+    }
+
+    /// Clusters visible to members of these organizations: standard ones and their dedicated ones.
+    pub async fn visible_to(conn: &mut AsyncPgConnection, organization_ids: &[Uuid]) -> QueryResult<Vec<Cluster>> {
+        clusters::table
+            .filter(clusters::kind.eq("STANDARD").or(clusters::organization_id.eq_any(organization_ids)))
+            .order((clusters::kind.desc(), clusters::name))
+            .select(Cluster::as_select())
+            .load(conn)
+            .await
+    }
+}

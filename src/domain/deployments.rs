@@ -1,0 +1,659 @@
+//! Deployments: creation with defaults and generated release names, typed settings with validation,
+//! upgrades, soft deletion, and deployment-level roles.
+
+use chrono::{DateTime, Utc};
+use diesel_async::{AsyncConnection, AsyncPgConnection};
+use serde_json::json;
+use uuid::Uuid;
+
+use crate::db::models::deployment::{Cluster, DeploymentChanges, NewDeployment};
+use crate::db::models::invite::Invite;
+use crate::db::models::role_binding::RoleBindingRow;
+use crate::db::models::user::User;
+use crate::db::models::workspace::Workspace;
+use crate::domain::audit::{self, Change};
+use crate::domain::catalogue::{self, RuntimeRelease};
+use crate::domain::{Actor, Authority, user_binding, validate};
+use crate::error::{ApiError, ApiResult};
+use crate::rbac::{Role, Scope};
+
+pub use crate::db::models::deployment::{Cluster as ClusterRow, Deployment};
+
+/// Settings a client may set; `None` leaves a setting as it is (or at its default on creation).
+#[derive(Debug, Clone, Default)]
+pub struct Settings {
+    /// Executor.
+    pub executor: Option<String>,
+    /// Scheduler size.
+    pub scheduler_size: Option<String>,
+    /// Scheduler replicas.
+    pub scheduler_replicas: Option<i32>,
+    /// Minimum workers.
+    pub worker_min: Option<i32>,
+    /// Maximum workers.
+    pub worker_max: Option<i32>,
+    /// Tasks per worker.
+    pub worker_concurrency: Option<i32>,
+    /// High availability.
+    pub high_availability: Option<bool>,
+    /// Only service accounts may deploy.
+    pub enforce_cicd: Option<bool>,
+    /// DAG-only deploys allowed.
+    pub dag_deploy_enabled: Option<bool>,
+}
+
+/// Operator limits on deployments.
+#[derive(Debug, Clone)]
+pub struct Policy {
+    /// Namespace prefix.
+    pub namespace_prefix: String,
+    /// Whether clients may choose release names.
+    pub manual_release_names: bool,
+    /// Highest `workerMax`.
+    pub worker_max_ceiling: i32,
+}
+
+/// The effective settings after applying `settings` to `base`, validated. Fields are reported as
+/// `settings.<name>`.
+fn resolve_settings(base: &Deployment, settings: &Settings, policy: &Policy) -> ApiResult<DeploymentChanges> {
+    let field = |name: &str| format!("settings.{name}");
+    let executor = settings.executor.clone().unwrap_or_else(|| base.executor.clone());
+    if !catalogue::EXECUTORS.contains(&executor.as_str()) {
+        return Err(ApiError::bad_input(field("executor"), format!("{executor:?} is not an executor")));
+    }
+    let scheduler_size = settings.scheduler_size.clone().unwrap_or_else(|| base.scheduler_size.clone());
+    if !catalogue::SCHEDULER_SIZES.contains(&scheduler_size.as_str()) {
+        return Err(ApiError::bad_input(field("schedulerSize"), format!("{scheduler_size:?} is not a scheduler size")));
+    }
+    let high_availability = settings.high_availability.unwrap_or(base.high_availability);
+    let mut scheduler_replicas = settings.scheduler_replicas.unwrap_or(base.scheduler_replicas);
+    if high_availability && settings.scheduler_replicas.is_none() && scheduler_replicas < 2 {
+        scheduler_replicas = 2;
+    }
+    let (low, high) = catalogue::SCHEDULER_REPLICAS;
+    if !(low..=high).contains(&scheduler_replicas) {
+        return Err(ApiError::bad_input(
+            field("schedulerReplicas"),
+            format!("schedulerReplicas must be between {low} and {high}"),
+        ));
+    }
+    if high_availability && scheduler_replicas < 2 {
+        return Err(ApiError::bad_input(
+            field("schedulerReplicas"),
+            "highAvailability needs at least 2 scheduler replicas",
+        ));
+    }
+    let worker_min = settings.worker_min.unwrap_or(base.worker_min);
+    let worker_max = settings.worker_max.unwrap_or(base.worker_max);
+    if worker_min < 0 {
+        return Err(ApiError::bad_input(field("workerMin"), "workerMin must not be negative"));
+    }
+    if worker_max > policy.worker_max_ceiling {
+        return Err(ApiError::bad_input(
+            field("workerMax"),
+            format!("workerMax is at most {}", policy.worker_max_ceiling),
+        ));
+    }
+    if worker_min > worker_max {
+        let name = if settings.worker_min.is_some() { "workerMin" } else { "workerMax" };
+        return Err(ApiError::bad_input(field(name), "workerMin must not exceed workerMax"));
+    }
+    let worker_concurrency = settings.worker_concurrency.unwrap_or(base.worker_concurrency);
+    let (low, high) = catalogue::WORKER_CONCURRENCY;
+    if !(low..=high).contains(&worker_concurrency) {
+        return Err(ApiError::bad_input(
+            field("workerConcurrency"),
+            format!("workerConcurrency must be between {low} and {high}"),
+        ));
+    }
+    Ok(DeploymentChanges {
+        executor: Some(executor),
+        scheduler_size: Some(scheduler_size),
+        scheduler_replicas: Some(scheduler_replicas),
+        worker_min: Some(worker_min),
+        worker_max: Some(worker_max),
+        worker_concurrency: Some(worker_concurrency),
+        high_availability: Some(high_availability),
+        enforce_cicd: Some(settings.enforce_cicd.unwrap_or(base.enforce_cicd)),
+        dag_deploy_enabled: Some(settings.dag_deploy_enabled.unwrap_or(base.dag_deploy_enabled)),
+        ..DeploymentChanges::default()
+    })
+}
+
+/// Audit snapshot of a deployment.
+pub fn snapshot(d: &Deployment) -> serde_json::Value {
+    json!({
+        "id": d.id, "label": d.label, "description": d.description, "releaseName": d.release_name,
+        "airflowVersion": d.airflow_version, "runtimeVersion": d.runtime_version, "executor": d.executor,
+        "schedulerSize": d.scheduler_size, "schedulerReplicas": d.scheduler_replicas, "workerMin": d.worker_min,
+        "workerMax": d.worker_max, "workerConcurrency": d.worker_concurrency, "highAvailability": d.high_availability,
+        "enforceCicd": d.enforce_cicd, "dagDeployEnabled": d.dag_deploy_enabled, "deletedAt": d.deleted_at,
+    })
+}
+
+const ADJECTIVES: &[&str] = &[
+    "amber", "brave", "calm", "dusty", "eager", "faint", "gentle", "hollow", "icy", "jolly", "keen", "lunar", "mellow",
+    "nimble", "orbital", "quiet", "rapid", "solar", "tidal", "urban", "vivid", "windy", "young", "zesty",
+];
+const NOUNS: &[&str] = &[
+    "asteroid",
+    "beacon",
+    "comet",
+    "delta",
+    "eclipse",
+    "field",
+    "galaxy",
+    "harbor",
+    "island",
+    "jet",
+    "kernel",
+    "lagoon",
+    "meteor",
+    "nebula",
+    "orbit",
+    "pulsar",
+    "quasar",
+    "rocket",
+    "star",
+    "telescope",
+    "umbra",
+    "vortex",
+    "wave",
+    "zenith",
+];
+
+fn generated_release_name() -> ApiResult<String> {
+    let mut bytes = [0u8; 4];
+    getrandom::fill(&mut bytes).map_err(|e| ApiError::internal(format!("randomness: {e}")))?;
+    let adjective = ADJECTIVES[usize::from(bytes[0]) % ADJECTIVES.len()];
+    let noun = NOUNS[usize::from(bytes[1]) % NOUNS.len()];
+    let number = 1000 + u16::from_le_bytes([bytes[2], bytes[3]]) % 9000;
+    Ok(format!("{adjective}-{noun}-{number}"))
+}
+
+/// A DNS label: lower-case letters, digits and `-`, starting with a letter, not ending with `-`, ≤ 63.
+pub fn valid_release_name(name: &str) -> bool {
+    let bytes = name.as_bytes();
+    !bytes.is_empty()
+        && bytes.len() <= 63
+        && bytes[0].is_ascii_lowercase()
+        && bytes.iter().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'-')
+        && !name.ends_with('-')
+}
+
+/// What `createDeployment` asks for.
+#[derive(Debug, Clone, Default)]
+pub struct NewDeploymentRequest {
+    /// Workspace.
+    pub workspace_id: Uuid,
+    /// Label.
+    pub label: String,
+    /// Description.
+    pub description: Option<String>,
+    /// Requested release name (only with manual release names).
+    pub release_name: Option<String>,
+    /// Requested runtime version.
+    pub runtime_version: Option<String>,
+    /// Requested Airflow version (picks the newest runtime shipping it).
+    pub airflow_version: Option<String>,
+    /// Requested cluster.
+    pub cluster_id: Option<Uuid>,
+    /// Settings.
+    pub settings: Settings,
+    /// Houston's free-form config.
+    pub config: Option<serde_json::Value>,
+    /// Houston's free-form properties.
+    pub properties: Option<serde_json::Value>,
+}
+
+fn pick_release(runtime: Option<&str>, airflow: Option<&str>) -> ApiResult<RuntimeRelease> {
+    match (runtime.filter(|v| !v.is_empty()), airflow.filter(|v| !v.is_empty())) {
+        (Some(version), _) => catalogue::release(version).ok_or_else(|| {
+            ApiError::bad_input("runtimeVersion", format!("{version:?} is not an available runtime version"))
+        }),
+        (None, Some(version)) => catalogue::release_for_airflow(version).ok_or_else(|| {
+            ApiError::bad_input("airflowVersion", format!("{version:?} is not an available Airflow version"))
+        }),
+        (None, None) => Ok(catalogue::default_release()),
+    }
+}
+
+fn label_conflict(error: diesel::result::Error) -> ApiError {
+    use diesel::result::{DatabaseErrorKind, Error};
+    match &error {
+        Error::DatabaseError(DatabaseErrorKind::UniqueViolation, info) => match info.constraint_name() {
+            Some("deployments_workspace_label_live_key") => {
+                ApiError::conflict("A deployment with this label already exists in the workspace")
+            }
+            Some("deployments_release_name_key") | Some("deployments_namespace_key") => {
+                ApiError::conflict("This release name is already taken")
+            }
+            _ => ApiError::from(error),
+        },
+        _ => ApiError::from(error),
+    }
+}
+
+fn is_release_name_clash(error: &diesel::result::Error) -> bool {
+    use diesel::result::{DatabaseErrorKind, Error};
+    matches!(error, Error::DatabaseError(DatabaseErrorKind::UniqueViolation, info)
+        if matches!(info.constraint_name(), Some("deployments_release_name_key") | Some("deployments_namespace_key")))
+}
+
+/// Creates a deployment; its creator becomes DEPLOYMENT_ADMIN.
+pub async fn create(
+    conn: &mut AsyncPgConnection,
+    request: NewDeploymentRequest,
+    policy: &Policy,
+    creator: Option<Uuid>,
+    actor: &Actor,
+) -> ApiResult<Deployment> {
+    let label = validate::label("label", &request.label, validate::MAX_LABEL)?;
+    let description = validate::description("description", request.description.as_deref().unwrap_or_default())?;
+    let release = pick_release(request.runtime_version.as_deref(), request.airflow_version.as_deref())?;
+    let requested_name = request.release_name.as_deref().map(str::trim).filter(|n| !n.is_empty());
+    if let Some(name) = requested_name {
+        if !policy.manual_release_names {
+            return Err(ApiError::bad_input(
+                "releaseName",
+                "Release names are generated on this server; leave releaseName out",
+            ));
+        }
+        if !valid_release_name(name) {
+            return Err(ApiError::bad_input(
+                "releaseName",
+                "A release name is a DNS label: lower-case letters, digits and '-', starting with a letter, at most 63 characters",
+            ));
+        }
+    }
+    for (field, value) in [("config", &request.config), ("properties", &request.properties)] {
+        if let Some(value) = value {
+            validate::json_object(field, value)?;
+        }
+    }
+    // Houston clients send the executor inside `config`; typed settings win.
+    let mut settings = request.settings.clone();
+    if settings.executor.is_none() {
+        settings.executor =
+            request.config.as_ref().and_then(|c| c.get("executor")).and_then(|e| e.as_str()).map(str::to_owned);
+    }
+    let defaults = Deployment::defaults();
+    let resolved = resolve_settings(&defaults, &settings, policy)?;
+
+    conn.transaction(async |tx| {
+        let workspace = Workspace::find_for_update(tx, request.workspace_id).await?.ok_or(ApiError::NotFound)?;
+        let clusters = Cluster::usable_by(tx, workspace.organization_id, workspace.id).await?;
+        let cluster = match request.cluster_id {
+            Some(id) => clusters.iter().find(|c| c.id == id).ok_or_else(|| {
+                ApiError::bad_input("clusterUuid", "This workspace may not use that cluster (or it does not exist)")
+            })?,
+            None => clusters
+                .first()
+                .ok_or_else(|| ApiError::bad_input("clusterUuid", "No cluster is available to this workspace"))?,
+        };
+        let mut attempts = 0;
+        let deployment = loop {
+            attempts += 1;
+            let release_name = match requested_name {
+                Some(name) => name.to_owned(),
+                None => generated_release_name()?,
+            };
+            let new = NewDeployment {
+                id: Uuid::now_v7(),
+                workspace_id: workspace.id,
+                cluster_id: cluster.id,
+                label: label.clone(),
+                description: description.clone(),
+                namespace: format!("{}-{release_name}", policy.namespace_prefix),
+                release_name,
+                version: catalogue::PLATFORM_VERSION.to_owned(),
+                airflow_version: release.airflow_version.to_owned(),
+                runtime_version: Some(release.version.to_owned()),
+                executor: resolved.executor.clone().unwrap_or_default(),
+                scheduler_size: resolved.scheduler_size.clone().unwrap_or_default(),
+                scheduler_replicas: resolved.scheduler_replicas.unwrap_or(1),
+                worker_min: resolved.worker_min.unwrap_or_default(),
+                worker_max: resolved.worker_max.unwrap_or_default(),
+                worker_concurrency: resolved.worker_concurrency.unwrap_or(1),
+                high_availability: resolved.high_availability.unwrap_or_default(),
+                enforce_cicd: resolved.enforce_cicd.unwrap_or_default(),
+                dag_deploy_enabled: resolved.dag_deploy_enabled.unwrap_or_default(),
+                config: request.config.clone().unwrap_or_else(|| json!({})),
+                properties: request.properties.clone().unwrap_or_else(|| json!({})),
+                created_by: creator,
+            };
+            // A generated name may clash with an existing one: try another, inside a savepoint so the
+            // transaction survives the failed insert.
+            let inserted = tx.transaction(async |sp| Deployment::insert(sp, &new).await).await;
+            match inserted {
+                Ok(deployment) => break deployment,
+                Err(error) if requested_name.is_none() && attempts < 5 && is_release_name_clash(&error) => continue,
+                Err(error) => return Err(label_conflict(error)),
+            }
+        };
+        if let Some(user_id) = creator {
+            RoleBindingRow::insert(tx, &user_binding(Role::DeploymentAdmin, user_id, Some(deployment.id), creator))
+                .await?;
+        }
+        audit::record(
+            tx,
+            actor,
+            Change {
+                action: "deployment.create",
+                target_type: "deployment",
+                target_id: Some(deployment.id),
+                organization_id: Some(workspace.organization_id),
+                workspace_id: Some(workspace.id),
+                deployment_id: Some(deployment.id),
+                after: Some(snapshot(&deployment)),
+                ..Change::default()
+            },
+        )
+        .await?;
+        Ok(deployment)
+    })
+    .await
+}
+
+impl Deployment {
+    /// A deployment holding only the SPEC §1 defaults (the base new settings are applied to).
+    fn defaults() -> Deployment {
+        let now = Utc::now();
+        Deployment {
+            id: Uuid::nil(),
+            workspace_id: Uuid::nil(),
+            cluster_id: Uuid::nil(),
+            label: String::new(),
+            description: String::new(),
+            release_name: String::new(),
+            namespace: String::new(),
+            version: String::new(),
+            airflow_version: String::new(),
+            runtime_version: None,
+            desired_runtime_version: None,
+            desired_airflow_version: None,
+            executor: "CeleryExecutor".into(),
+            scheduler_size: "SMALL".into(),
+            scheduler_replicas: 1,
+            worker_min: 0,
+            worker_max: 10,
+            worker_concurrency: 5,
+            high_availability: false,
+            enforce_cicd: false,
+            dag_deploy_enabled: false,
+            triggerer_replicas: 1,
+            config: json!({}),
+            properties: json!({}),
+            status: "CREATING".into(),
+            mode: "helm".into(),
+            created_by: None,
+            created_at: now,
+            updated_at: now,
+            deleted_at: None,
+        }
+    }
+}
+
+/// Changes to a deployment (`updateDeployment`).
+#[derive(Debug, Clone, Default)]
+pub struct DeploymentUpdate {
+    /// New label.
+    pub label: Option<String>,
+    /// New description.
+    pub description: Option<String>,
+    /// New settings.
+    pub settings: Settings,
+    /// New free-form config (replaces).
+    pub config: Option<serde_json::Value>,
+}
+
+async fn change(
+    conn: &mut AsyncPgConnection,
+    id: Uuid,
+    action: &'static str,
+    actor: &Actor,
+    build: impl FnOnce(&Deployment) -> ApiResult<DeploymentChanges> + Send,
+) -> ApiResult<Deployment> {
+    conn.transaction(async |tx| {
+        let before = Deployment::live_for_update(tx, id).await?.ok_or(ApiError::NotFound)?;
+        let changes = build(&before)?;
+        let after = Deployment::update(tx, id, &changes).await.map_err(label_conflict)?;
+        audit::record(
+            tx,
+            actor,
+            Change {
+                action,
+                target_type: "deployment",
+                target_id: Some(id),
+                workspace_id: Some(after.workspace_id),
+                deployment_id: Some(id),
+                before: Some(snapshot(&before)),
+                after: Some(snapshot(&after)),
+                ..Change::default()
+            },
+        )
+        .await?;
+        Ok(after)
+    })
+    .await
+}
+
+/// Applies `update` to a live deployment.
+pub async fn update(
+    conn: &mut AsyncPgConnection,
+    id: Uuid,
+    update: DeploymentUpdate,
+    policy: &Policy,
+    now: DateTime<Utc>,
+    actor: &Actor,
+) -> ApiResult<Deployment> {
+    let label =
+        update.label.as_deref().map(|l| validate::label("payload.label", l, validate::MAX_LABEL)).transpose()?;
+    let description =
+        update.description.as_deref().map(|d| validate::description("payload.description", d)).transpose()?;
+    if let Some(config) = &update.config {
+        validate::json_object("config", config)?;
+    }
+    change(conn, id, "deployment.update", actor, |before| {
+        let mut settings = update.settings.clone();
+        if settings.executor.is_none() {
+            settings.executor =
+                update.config.as_ref().and_then(|c| c.get("executor")).and_then(|e| e.as_str()).map(str::to_owned);
+        }
+        let mut changes = resolve_settings(before, &settings, policy)?;
+        changes.label = label.clone();
+        changes.description = description.clone();
+        changes.config = update.config.clone();
+        changes.updated_at = Some(now);
+        Ok(changes)
+    })
+    .await
+}
+
+/// Moves a deployment to another runtime version of the catalogue.
+pub async fn upgrade(
+    conn: &mut AsyncPgConnection,
+    id: Uuid,
+    version: &str,
+    now: DateTime<Utc>,
+    actor: &Actor,
+) -> ApiResult<Deployment> {
+    let release = catalogue::release(version.trim())
+        .ok_or_else(|| ApiError::bad_input("version", format!("{version:?} is not an available runtime version")))?;
+    change(conn, id, "deployment.upgrade", actor, |_| {
+        Ok(DeploymentChanges {
+            runtime_version: Some(Some(release.version.to_owned())),
+            airflow_version: Some(release.airflow_version.to_owned()),
+            updated_at: Some(now),
+            ..DeploymentChanges::default()
+        })
+    })
+    .await
+}
+
+/// Soft-deletes a deployment: hidden from lists; its release name stays reserved.
+pub async fn delete(
+    conn: &mut AsyncPgConnection,
+    id: Uuid,
+    now: DateTime<Utc>,
+    actor: &Actor,
+) -> ApiResult<Deployment> {
+    change(conn, id, "deployment.delete", actor, |_| {
+        Ok(DeploymentChanges { deleted_at: Some(Some(now)), updated_at: Some(now), ..DeploymentChanges::default() })
+    })
+    .await
+}
+
+/// A live deployment, or NOT_FOUND.
+pub async fn get(conn: &mut AsyncPgConnection, id: Uuid) -> ApiResult<Deployment> {
+    Deployment::live_by_ids(conn, &[id]).await?.into_iter().next().ok_or(ApiError::NotFound)
+}
+
+/// Live deployments of these workspaces (all when `None`), optionally one release name.
+pub async fn list(
+    conn: &mut AsyncPgConnection,
+    workspace_ids: Option<&[Uuid]>,
+    release_name: Option<&str>,
+    limit: usize,
+) -> ApiResult<Vec<Deployment>> {
+    Ok(Deployment::live_in_workspaces(conn, workspace_ids, release_name, i64::try_from(limit).unwrap_or(i64::MAX))
+        .await?)
+}
+
+/// Live deployments by id (one statement).
+pub async fn by_ids(conn: &mut AsyncPgConnection, ids: &[Uuid]) -> ApiResult<Vec<Deployment>> {
+    Ok(Deployment::live_by_ids(conn, ids).await?)
+}
+
+/// Role bindings on these deployments (one statement).
+pub async fn role_bindings_on(conn: &mut AsyncPgConnection, ids: &[Uuid]) -> ApiResult<Vec<RoleBindingRow>> {
+    Ok(RoleBindingRow::for_deployments(conn, ids).await?)
+}
+
+/// Clusters visible to members of these organizations.
+pub async fn clusters(conn: &mut AsyncPgConnection, organization_ids: &[Uuid]) -> ApiResult<Vec<Cluster>> {
+    Ok(Cluster::visible_to(conn, organization_ids).await?)
+}
+
+/// Users holding a role directly on the deployment.
+pub async fn users(conn: &mut AsyncPgConnection, deployment_id: Uuid) -> ApiResult<Vec<User>> {
+    let bindings = RoleBindingRow::for_deployments(conn, &[deployment_id]).await?;
+    let ids: Vec<Uuid> = bindings.iter().filter_map(|b| b.user_id).collect();
+    Ok(User::find_many(conn, &ids).await?)
+}
+
+fn deployment_role(role: Role) -> ApiResult<Role> {
+    if role.scope() == Some(Scope::Deployment) {
+        Ok(role)
+    } else {
+        Err(ApiError::bad_input(
+            "role",
+            format!("{role} is not a deployment role (DEPLOYMENT_ADMIN, DEPLOYMENT_EDITOR or DEPLOYMENT_VIEWER)"),
+        ))
+    }
+}
+
+/// Who a deployment-role change is about: a user id, or (as the CLI sends it) an email address.
+#[derive(Debug, Clone)]
+pub struct UserRef {
+    /// The user's id, when known.
+    pub user_id: Option<Uuid>,
+    /// The user's email address.
+    pub email: String,
+}
+
+/// What a deployment-role change does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RoleChange {
+    /// Grant a role to someone without one here.
+    Add(Role),
+    /// Change the role someone holds here.
+    Update(Role),
+    /// Remove the role someone holds here.
+    Remove,
+}
+
+/// Adds, changes or removes a user's deployment role. The user must hold a workspace role in the
+/// deployment's workspace (BAD_USER_INPUT otherwise); while a workspace invite to their address is
+/// pending the role cannot change (CONFLICT).
+pub async fn change_user_role(
+    conn: &mut AsyncPgConnection,
+    deployment_id: Uuid,
+    user: UserRef,
+    change_kind: RoleChange,
+    authority: Authority<'_>,
+    now: DateTime<Utc>,
+    actor: &Actor,
+) -> ApiResult<RoleBindingRow> {
+    let email = validate::email("email", &user.email)?;
+    match change_kind {
+        RoleChange::Add(role) | RoleChange::Update(role) => {
+            deployment_role(role)?;
+            authority.require_grantable(role, Some(deployment_id))?;
+        }
+        RoleChange::Remove => {}
+    }
+    conn.transaction(async |tx| {
+        let deployment = Deployment::live_for_update(tx, deployment_id).await?.ok_or(ApiError::NotFound)?;
+        if Invite::pending_in_workspace(tx, deployment.workspace_id, &email, now).await? {
+            return Err(ApiError::conflict(
+                "This user's workspace invite is still pending; their deployment role can change once it is accepted",
+            ));
+        }
+        let found = match user.user_id {
+            Some(id) => User::find(tx, id).await?,
+            None => User::find_by_email(tx, &email).await?,
+        };
+        let target = found.ok_or(ApiError::NotFound)?;
+        if RoleBindingRow::user_in_workspace_for_update(tx, deployment.workspace_id, target.id).await?.is_none() {
+            return Err(ApiError::bad_input(
+                "email",
+                "This user has no role in the deployment's workspace; add them to the workspace first",
+            ));
+        }
+        let current = RoleBindingRow::user_on_deployment_for_update(tx, deployment_id, target.id).await?;
+        let (binding, before, after) = match (change_kind, current) {
+            (RoleChange::Add(_), Some(_)) => {
+                return Err(ApiError::conflict("This user already has a role on the deployment"));
+            }
+            (RoleChange::Add(role), None) => {
+                let row =
+                    RoleBindingRow::insert(tx, &user_binding(role, target.id, Some(deployment_id), actor.user_id))
+                        .await?;
+                (row, None, Some(role.as_str()))
+            }
+            (RoleChange::Update(_) | RoleChange::Remove, None) => return Err(ApiError::NotFound),
+            (RoleChange::Update(role), Some(row)) => {
+                let held: Role = row.role.parse().map_err(ApiError::internal)?;
+                authority.require_grantable(held, Some(deployment_id))?;
+                let before = row.role.clone();
+                let updated = RoleBindingRow::set_role(tx, row.id, role.as_str()).await?;
+                (updated, Some(before), Some(role.as_str()))
+            }
+            (RoleChange::Remove, Some(row)) => {
+                let held: Role = row.role.parse().map_err(ApiError::internal)?;
+                authority.require_grantable(held, Some(deployment_id))?;
+                RoleBindingRow::delete(tx, row.id).await?;
+                let before = row.role.clone();
+                (row, Some(before), None)
+            }
+        };
+        audit::record(
+            tx,
+            actor,
+            Change {
+                action: "deployment.user.role",
+                target_type: "user",
+                target_id: Some(target.id),
+                workspace_id: Some(deployment.workspace_id),
+                deployment_id: Some(deployment_id),
+                before: before.map(|role| json!({"role": role})),
+                after: after.map(|role| json!({"role": role})),
+                ..Change::default()
+            },
+        )
+        .await?;
+        Ok(binding)
+    })
+    .await
+}

@@ -1,0 +1,364 @@
+//! Deployment queries and mutations, with Houston's names and arguments.
+
+use async_graphql::{Context, Json, Object, Result, SimpleObject};
+
+use crate::domain::catalogue;
+use crate::domain::deployments::{self, DeploymentUpdate, NewDeploymentRequest, Policy, RoleChange, UserRef};
+use crate::error::ApiError;
+use crate::graphql::context::{actor, conn, principal, state};
+use crate::graphql::guards::{Perm, SignedIn, authority};
+use crate::graphql::scalars::{Id, Uuid};
+use crate::graphql::types::deployment::{Cluster, Deployment, DeploymentSettingsInput, ExecutorType};
+use crate::graphql::types::user::{RoleBinding, User};
+use crate::rbac::{Permission, Role, Scope, check};
+use crate::state::AppState;
+
+fn policy(state: &AppState) -> Policy {
+    Policy {
+        namespace_prefix: state.config.namespace_prefix.clone(),
+        manual_release_names: state.config.manual_release_names,
+        worker_max_ceiling: state.config.worker_max_ceiling,
+    }
+}
+
+/// A runtime release of the catalogue.
+#[derive(SimpleObject)]
+pub struct RuntimeRelease {
+    /// Runtime version.
+    pub version: String,
+    /// The Airflow version it ships.
+    pub airflow_version: String,
+    /// Whether upgrading to it migrates the Airflow database.
+    pub airflow_database_migrations: bool,
+}
+
+/// What deployments can be made of, so a client can build a form.
+#[derive(SimpleObject)]
+pub struct DeploymentConfig {
+    /// Executors.
+    pub executors: Vec<ExecutorType>,
+    /// Scheduler sizes.
+    pub scheduler_sizes: Vec<String>,
+    /// Lowest and highest scheduler replicas.
+    pub scheduler_replicas: Vec<i32>,
+    /// Highest `workerMax`.
+    pub worker_max: i32,
+    /// Lowest and highest `workerConcurrency`.
+    pub worker_concurrency: Vec<i32>,
+    /// Runtime releases, oldest first.
+    pub runtime_releases: Vec<RuntimeRelease>,
+    /// The runtime version new deployments get.
+    pub default_runtime_version: String,
+    /// The Airflow version new deployments get.
+    pub default_airflow_version: String,
+    /// SPEC defaults of every setting.
+    pub defaults: Json<serde_json::Value>,
+}
+
+fn releases(airflow_version: Option<&str>) -> Vec<RuntimeRelease> {
+    catalogue::RUNTIME_RELEASES
+        .iter()
+        .filter(|r| airflow_version.is_none_or(|v| v.is_empty() || r.airflow_version == v))
+        .map(|r| RuntimeRelease {
+            version: r.version.into(),
+            airflow_version: r.airflow_version.into(),
+            airflow_database_migrations: r.airflow_database_migrations,
+        })
+        .collect()
+}
+
+/// Deployment queries.
+#[derive(Default)]
+pub struct DeploymentQuery;
+
+#[Object]
+impl DeploymentQuery {
+    /// Live deployments of a workspace, optionally the one with `releaseName`.
+    #[graphql(
+        guard = "Perm::on(Permission::WorkspaceDeploymentsGet, workspace_uuid).or(Permission::SystemDeploymentsGet)"
+    )]
+    async fn workspace_deployments(
+        &self,
+        ctx: &Context<'_>,
+        workspace_uuid: Uuid,
+        release_name: Option<String>,
+    ) -> Result<Vec<Deployment>> {
+        let id = workspace_uuid.required("workspaceUuid")?;
+        let mut conn = conn(ctx).await?;
+        let name = release_name.filter(|n| !n.is_empty());
+        let rows = deployments::list(&mut conn, Some(&[id]), name.as_deref(), state(ctx)?.config.list_cap).await?;
+        Ok(rows.into_iter().map(Deployment).collect())
+    }
+
+    /// One live deployment of a workspace, by release name.
+    #[graphql(
+        guard = "Perm::on(Permission::WorkspaceDeploymentsGet, workspace_uuid).or(Permission::SystemDeploymentsGet)"
+    )]
+    async fn workspace_deployment(
+        &self,
+        ctx: &Context<'_>,
+        workspace_uuid: Uuid,
+        release_name: String,
+    ) -> Result<Deployment> {
+        let id = workspace_uuid.required("workspaceUuid")?;
+        let mut conn = conn(ctx).await?;
+        let rows = deployments::list(&mut conn, Some(&[id]), Some(&release_name), 1).await?;
+        Ok(rows.into_iter().next().map(Deployment).ok_or(ApiError::NotFound)?)
+    }
+
+    /// Every live deployment of the installation.
+    #[graphql(guard = "Perm::system(Permission::SystemDeploymentsGet)")]
+    async fn deployments(&self, ctx: &Context<'_>) -> Result<Vec<Deployment>> {
+        let mut conn = conn(ctx).await?;
+        let rows = deployments::list(&mut conn, None, None, state(ctx)?.config.list_cap).await?;
+        Ok(rows.into_iter().map(Deployment).collect())
+    }
+
+    /// The catalogue and limits deployments are made from.
+    #[graphql(guard = "SignedIn")]
+    async fn deployment_config(&self, ctx: &Context<'_>) -> Result<DeploymentConfig> {
+        let default = catalogue::default_release();
+        Ok(DeploymentConfig {
+            executors: vec![
+                ExecutorType::CeleryExecutor,
+                ExecutorType::KubernetesExecutor,
+                ExecutorType::LocalExecutor,
+            ],
+            scheduler_sizes: catalogue::SCHEDULER_SIZES.iter().map(|s| (*s).to_owned()).collect(),
+            scheduler_replicas: vec![catalogue::SCHEDULER_REPLICAS.0, catalogue::SCHEDULER_REPLICAS.1],
+            worker_max: state(ctx)?.config.worker_max_ceiling,
+            worker_concurrency: vec![catalogue::WORKER_CONCURRENCY.0, catalogue::WORKER_CONCURRENCY.1],
+            runtime_releases: releases(None),
+            default_runtime_version: default.version.into(),
+            default_airflow_version: default.airflow_version.into(),
+            defaults: Json(serde_json::json!({
+                "executor": "CeleryExecutor", "schedulerSize": "SMALL", "schedulerReplicas": 1, "workerMin": 0,
+                "workerMax": 10, "workerConcurrency": 5, "highAvailability": false, "enforceCicd": false,
+                "dagDeployEnabled": false,
+            })),
+        })
+    }
+
+    /// The runtime catalogue, optionally for one Airflow version.
+    #[graphql(guard = "SignedIn")]
+    async fn runtime_releases(
+        &self,
+        airflow_version: Option<String>,
+        #[graphql(name = "clusterId")] _cluster_id: Option<Uuid>,
+    ) -> Vec<RuntimeRelease> {
+        releases(airflow_version.as_deref())
+    }
+
+    /// Users holding a role directly on the deployment.
+    #[graphql(guard = "Perm::on(Permission::DeploymentUsersGet, deployment_id).or(Permission::SystemUsersGet)")]
+    async fn deployment_users(&self, ctx: &Context<'_>, deployment_id: Id) -> Result<Vec<User>> {
+        let id = deployment_id.required("deploymentId")?;
+        let mut conn = conn(ctx).await?;
+        deployments::get(&mut conn, id).await?;
+        Ok(deployments::users(&mut conn, id).await?.into_iter().map(User).collect())
+    }
+
+    /// Clusters the caller's organizations may use.
+    #[graphql(guard = "SignedIn")]
+    async fn clusters(&self, ctx: &Context<'_>) -> Result<Vec<Cluster>> {
+        let caller = principal(ctx).user()?;
+        let matrix = &state(ctx)?.matrix;
+        let organizations: Vec<uuid::Uuid> = caller
+            .bindings
+            .iter()
+            .filter(|b| b.role.scope() == Some(Scope::Organization))
+            .filter_map(|b| b.target)
+            .filter(|o| check::decide(&caller.bindings, matrix, Permission::OrganizationClustersGet, Some(*o)).granted)
+            .collect();
+        let mut conn = conn(ctx).await?;
+        Ok(deployments::clusters(&mut conn, &organizations).await?.into_iter().map(Cluster).collect())
+    }
+}
+
+/// Deployment mutations.
+#[derive(Default)]
+pub struct DeploymentMutation;
+
+#[Object]
+impl DeploymentMutation {
+    /// Creates a deployment with SPEC defaults for everything not given; the caller becomes its
+    /// DEPLOYMENT_ADMIN. The release name is generated unless the operator allows manual names.
+    #[graphql(guard = "Perm::on(Permission::WorkspaceDeploymentsCreate, workspace_uuid)")]
+    #[allow(clippy::too_many_arguments)]
+    async fn create_deployment(
+        &self,
+        ctx: &Context<'_>,
+        workspace_uuid: Uuid,
+        label: String,
+        description: Option<String>,
+        #[graphql(name = "type")] _kind: Option<String>,
+        #[graphql(name = "version")] runtime_version: Option<String>,
+        airflow_version: Option<String>,
+        executor: Option<ExecutorType>,
+        config: Option<Json<serde_json::Value>>,
+        properties: Option<Json<serde_json::Value>>,
+        release_name: Option<String>,
+        cluster_uuid: Option<Uuid>,
+        settings: Option<DeploymentSettingsInput>,
+    ) -> Result<Deployment> {
+        let workspace_id = workspace_uuid.required("workspaceUuid")?;
+        let state = state(ctx)?;
+        let mut settings: deployments::Settings = settings.into();
+        if settings.executor.is_none() {
+            settings.executor = executor.map(|e| e.as_str().to_owned());
+        }
+        let request = NewDeploymentRequest {
+            workspace_id,
+            label,
+            description,
+            release_name,
+            runtime_version,
+            airflow_version,
+            cluster_id: cluster_uuid.and_then(Uuid::get),
+            settings,
+            config: config.map(|c| c.0),
+            properties: properties.map(|p| p.0),
+        };
+        let creator = principal(ctx).user().ok().map(|u| u.user.id);
+        let mut conn = conn(ctx).await?;
+        Ok(Deployment(deployments::create(&mut conn, request, &policy(state), creator, &actor(ctx)).await?))
+    }
+
+    /// Changes a deployment: `payload` may hold `label` and `description`; `settings` the typed settings;
+    /// `config` Houston's JSON (its `executor` is honoured).
+    #[graphql(
+        guard = "Perm::on(Permission::DeploymentConfigUpdate, deployment_uuid).or(Permission::SystemDeploymentsUpdate)"
+    )]
+    async fn update_deployment(
+        &self,
+        ctx: &Context<'_>,
+        deployment_uuid: Uuid,
+        payload: Option<Json<serde_json::Value>>,
+        config: Option<Json<serde_json::Value>>,
+        settings: Option<DeploymentSettingsInput>,
+    ) -> Result<Deployment> {
+        let id = deployment_uuid.required("deploymentUuid")?;
+        let mut update =
+            DeploymentUpdate { settings: settings.into(), config: config.map(|c| c.0), ..DeploymentUpdate::default() };
+        if let Some(Json(payload)) = payload {
+            let object =
+                payload.as_object().ok_or_else(|| ApiError::bad_input("payload", "payload must be a JSON object"))?;
+            for (key, value) in object {
+                let text = value
+                    .as_str()
+                    .map(str::to_owned)
+                    .ok_or_else(|| ApiError::bad_input(format!("payload.{key}"), format!("{key} must be a string")));
+                match key.as_str() {
+                    "label" => update.label = Some(text?),
+                    "description" => update.description = Some(text?),
+                    other => {
+                        return Err(ApiError::bad_input(
+                            format!("payload.{other}"),
+                            format!(
+                                "{other} cannot be changed through payload (allowed: label, description; use settings)"
+                            ),
+                        )
+                        .into());
+                    }
+                }
+            }
+        }
+        let state = state(ctx)?;
+        let mut conn = conn(ctx).await?;
+        Ok(Deployment(
+            deployments::update(&mut conn, id, update, &policy(state), state.clock.now(), &actor(ctx)).await?,
+        ))
+    }
+
+    /// Moves a deployment to another runtime version of the catalogue.
+    #[graphql(
+        guard = "Perm::on(Permission::DeploymentConfigUpdate, deployment_uuid).or(Permission::SystemDeploymentsUpdate)"
+    )]
+    async fn upgrade_deployment(
+        &self,
+        ctx: &Context<'_>,
+        deployment_uuid: Uuid,
+        version: String,
+    ) -> Result<Deployment> {
+        let id = deployment_uuid.required("deploymentUuid")?;
+        let state = state(ctx)?;
+        let mut conn = conn(ctx).await?;
+        Ok(Deployment(deployments::upgrade(&mut conn, id, &version, state.clock.now(), &actor(ctx)).await?))
+    }
+
+    /// Soft-deletes a deployment (hard deletion is not enabled on this server).
+    #[graphql(
+        guard = "Perm::on(Permission::DeploymentConfigDelete, deployment_uuid).or(Permission::SystemDeploymentsDelete)"
+    )]
+    async fn delete_deployment(
+        &self,
+        ctx: &Context<'_>,
+        deployment_uuid: Uuid,
+        deployment_hard_delete: Option<bool>,
+    ) -> Result<Deployment> {
+        let id = deployment_uuid.required("deploymentUuid")?;
+        if deployment_hard_delete == Some(true) {
+            return Err(ApiError::bad_input(
+                "deploymentHardDelete",
+                "Hard deletion is not enabled on this server (featureFlags.hardDeleteDeployment)",
+            )
+            .into());
+        }
+        let state = state(ctx)?;
+        let mut conn = conn(ctx).await?;
+        Ok(Deployment(deployments::delete(&mut conn, id, state.clock.now(), &actor(ctx)).await?))
+    }
+
+    /// Gives a workspace member a deployment role (default DEPLOYMENT_VIEWER).
+    #[graphql(guard = "Perm::on(Permission::DeploymentIamUpdate, deployment_id)")]
+    async fn deployment_add_user_role(
+        &self,
+        ctx: &Context<'_>,
+        user_id: Option<Id>,
+        email: String,
+        deployment_id: Id,
+        #[graphql(default_with = "Role::DeploymentViewer")] role: Role,
+    ) -> Result<RoleBinding> {
+        role_change(ctx, user_id, email, deployment_id, RoleChange::Add(role)).await
+    }
+
+    /// Changes a user's deployment role.
+    #[graphql(guard = "Perm::on(Permission::DeploymentIamUpdate, deployment_id)")]
+    async fn deployment_update_user_role(
+        &self,
+        ctx: &Context<'_>,
+        user_id: Option<Id>,
+        email: String,
+        deployment_id: Id,
+        role: Role,
+    ) -> Result<RoleBinding> {
+        role_change(ctx, user_id, email, deployment_id, RoleChange::Update(role)).await
+    }
+
+    /// Removes a user's deployment role.
+    #[graphql(guard = "Perm::on(Permission::DeploymentIamUpdate, deployment_id)")]
+    async fn deployment_remove_user_role(
+        &self,
+        ctx: &Context<'_>,
+        user_id: Option<Id>,
+        email: String,
+        deployment_id: Id,
+    ) -> Result<RoleBinding> {
+        role_change(ctx, user_id, email, deployment_id, RoleChange::Remove).await
+    }
+}
+
+async fn role_change(
+    ctx: &Context<'_>,
+    user_id: Option<Id>,
+    email: String,
+    deployment_id: Id,
+    change: RoleChange,
+) -> Result<RoleBinding> {
+    let id = deployment_id.required("deploymentId")?;
+    let now = state(ctx)?.clock.now();
+    let user = UserRef { user_id: user_id.and_then(Id::get), email };
+    let mut conn = conn(ctx).await?;
+    let binding = deployments::change_user_role(&mut conn, id, user, change, authority(ctx)?, now, &actor(ctx)).await?;
+    Ok(RoleBinding(binding))
+}

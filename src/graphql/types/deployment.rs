@@ -1,0 +1,399 @@
+//! `Deployment`, its settings, URLs, deploy info and capabilities; `Cluster`; the catalogue.
+
+use async_graphql::dataloader::DataLoader;
+use async_graphql::{Context, Enum, InputObject, Json, Object, Result, SimpleObject};
+use chrono::{DateTime, Utc};
+
+use crate::domain::deployments::{self, Settings};
+use crate::graphql::guards::{Perm, can};
+use crate::graphql::loaders::{DbLoader, RoleBindingsOfDeployment, WorkspaceById};
+use crate::graphql::scalars::Uuid;
+use crate::graphql::types::user::RoleBinding;
+use crate::graphql::types::workspace::Workspace;
+use crate::rbac::Permission;
+
+/// Executors, with Houston's names (which the CLI sends).
+#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
+#[graphql(rename_items = "PascalCase")]
+pub enum ExecutorType {
+    /// Celery workers.
+    CeleryExecutor,
+    /// One pod per task.
+    KubernetesExecutor,
+    /// Tasks in the scheduler.
+    LocalExecutor,
+}
+
+impl ExecutorType {
+    /// Houston's spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ExecutorType::CeleryExecutor => "CeleryExecutor",
+            ExecutorType::KubernetesExecutor => "KubernetesExecutor",
+            ExecutorType::LocalExecutor => "LocalExecutor",
+        }
+    }
+
+    fn parse(text: &str) -> Option<Self> {
+        [ExecutorType::CeleryExecutor, ExecutorType::KubernetesExecutor, ExecutorType::LocalExecutor]
+            .into_iter()
+            .find(|e| e.as_str() == text)
+    }
+}
+
+/// Scheduler sizes.
+#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
+pub enum SchedulerSize {
+    /// Small.
+    Small,
+    /// Medium.
+    Medium,
+    /// Large.
+    Large,
+}
+
+impl SchedulerSize {
+    fn as_str(self) -> &'static str {
+        match self {
+            SchedulerSize::Small => "SMALL",
+            SchedulerSize::Medium => "MEDIUM",
+            SchedulerSize::Large => "LARGE",
+        }
+    }
+
+    fn parse(text: &str) -> Option<Self> {
+        [SchedulerSize::Small, SchedulerSize::Medium, SchedulerSize::Large].into_iter().find(|s| s.as_str() == text)
+    }
+}
+
+/// Deployment settings; absent fields keep their value (their default on creation).
+#[derive(InputObject, Default)]
+pub struct DeploymentSettingsInput {
+    /// Executor.
+    pub executor: Option<ExecutorType>,
+    /// Scheduler size.
+    pub scheduler_size: Option<SchedulerSize>,
+    /// Scheduler replicas (1..4; 2 or more with high availability).
+    pub scheduler_replicas: Option<i32>,
+    /// Minimum workers (≥ 0).
+    pub worker_min: Option<i32>,
+    /// Maximum workers (≥ workerMin, ≤ the operator's ceiling).
+    pub worker_max: Option<i32>,
+    /// Tasks per worker (1..256).
+    pub worker_concurrency: Option<i32>,
+    /// High availability.
+    pub high_availability: Option<bool>,
+    /// Only service accounts may deploy.
+    pub enforce_cicd: Option<bool>,
+    /// DAG-only deploys allowed.
+    pub dag_deploy_enabled: Option<bool>,
+}
+
+impl From<Option<DeploymentSettingsInput>> for Settings {
+    fn from(input: Option<DeploymentSettingsInput>) -> Self {
+        let input = input.unwrap_or_default();
+        Settings {
+            executor: input.executor.map(|e| e.as_str().to_owned()),
+            scheduler_size: input.scheduler_size.map(|s| s.as_str().to_owned()),
+            scheduler_replicas: input.scheduler_replicas,
+            worker_min: input.worker_min,
+            worker_max: input.worker_max,
+            worker_concurrency: input.worker_concurrency,
+            high_availability: input.high_availability,
+            enforce_cicd: input.enforce_cicd,
+            dag_deploy_enabled: input.dag_deploy_enabled,
+        }
+    }
+}
+
+/// A URL of a deployment component.
+#[derive(SimpleObject)]
+pub struct DeploymentUrl {
+    /// `airflow`, `flower` (Celery only), `registry` or `dagserver`.
+    #[graphql(name = "type")]
+    pub kind: String,
+    /// The URL.
+    pub url: String,
+}
+
+/// Deploy information (Houston's `deployInfo`).
+#[derive(SimpleObject)]
+pub struct DeployInfo {
+    /// Tag of the current deploy (`deploy-N`), if any.
+    pub current: Option<String>,
+    /// Tag the next deploy gets.
+    pub next_cli: String,
+}
+
+/// Houston's `dagDeployment { type }`.
+#[derive(SimpleObject)]
+pub struct DagDeployment {
+    /// `dag_deploy` when DAG-only deploys are enabled, otherwise `image`.
+    #[graphql(name = "type")]
+    pub kind: String,
+}
+
+/// What the caller may do with a deployment (computed from the permission matrix).
+#[derive(SimpleObject)]
+pub struct DeploymentCapabilities {
+    /// Change settings and variables.
+    pub can_update_deployment: bool,
+    /// Delete the deployment.
+    pub can_delete_deployment: bool,
+    /// Push deploys.
+    pub can_deploy: bool,
+    /// Manage deployment users.
+    #[graphql(name = "canUpdateIAM")]
+    pub can_update_iam: bool,
+    /// Create deployment API keys.
+    pub can_create_service_account: bool,
+    /// Open Airflow as Admin.
+    pub can_use_airflow_admin: bool,
+}
+
+/// One Airflow environment in a workspace.
+pub struct Deployment(pub deployments::Deployment);
+
+/// A deployment.
+#[Object]
+impl Deployment {
+    /// The deployment's id.
+    async fn id(&self) -> Uuid {
+        self.0.id.into()
+    }
+
+    /// Always `airflow`.
+    #[graphql(name = "type")]
+    async fn kind(&self) -> &str {
+        "airflow"
+    }
+
+    /// Label.
+    async fn label(&self) -> &str {
+        &self.0.label
+    }
+
+    /// Description.
+    async fn description(&self) -> &str {
+        &self.0.description
+    }
+
+    /// Release name (a DNS label, unique for ever).
+    async fn release_name(&self) -> &str {
+        &self.0.release_name
+    }
+
+    /// Kubernetes namespace.
+    async fn namespace(&self) -> &str {
+        &self.0.namespace
+    }
+
+    /// Platform version.
+    async fn version(&self) -> &str {
+        &self.0.version
+    }
+
+    /// Airflow version.
+    async fn airflow_version(&self) -> &str {
+        &self.0.airflow_version
+    }
+
+    /// Runtime version.
+    async fn runtime_version(&self) -> Option<&str> {
+        self.0.runtime_version.as_deref()
+    }
+
+    /// The Airflow version of the runtime.
+    async fn runtime_airflow_version(&self) -> &str {
+        &self.0.airflow_version
+    }
+
+    /// Runtime version requested, not yet applied.
+    async fn desired_runtime_version(&self) -> Option<&str> {
+        self.0.desired_runtime_version.as_deref()
+    }
+
+    /// Airflow version requested, not yet applied.
+    async fn desired_airflow_version(&self) -> Option<&str> {
+        self.0.desired_airflow_version.as_deref()
+    }
+
+    /// Executor.
+    async fn executor(&self) -> Option<ExecutorType> {
+        ExecutorType::parse(&self.0.executor)
+    }
+
+    /// Scheduler size.
+    async fn scheduler_size(&self) -> Option<SchedulerSize> {
+        SchedulerSize::parse(&self.0.scheduler_size)
+    }
+
+    /// Scheduler replicas.
+    async fn scheduler_replicas(&self) -> i32 {
+        self.0.scheduler_replicas
+    }
+
+    /// Minimum workers.
+    async fn worker_min(&self) -> i32 {
+        self.0.worker_min
+    }
+
+    /// Maximum workers.
+    async fn worker_max(&self) -> i32 {
+        self.0.worker_max
+    }
+
+    /// Tasks per worker.
+    async fn worker_concurrency(&self) -> i32 {
+        self.0.worker_concurrency
+    }
+
+    /// High availability.
+    async fn high_availability(&self) -> bool {
+        self.0.high_availability
+    }
+
+    /// Only service accounts may deploy.
+    async fn enforce_cicd(&self) -> bool {
+        self.0.enforce_cicd
+    }
+
+    /// DAG-only deploys allowed.
+    async fn dag_deploy_enabled(&self) -> bool {
+        self.0.dag_deploy_enabled
+    }
+
+    /// Houston's view of `dagDeployEnabled`.
+    async fn dag_deployment(&self) -> DagDeployment {
+        DagDeployment { kind: if self.0.dag_deploy_enabled { "dag_deploy".into() } else { "image".into() } }
+    }
+
+    /// Houston's free-form configuration.
+    async fn config(&self) -> Json<serde_json::Value> {
+        Json(self.0.config.clone())
+    }
+
+    /// Houston's free-form properties.
+    async fn properties(&self) -> Json<serde_json::Value> {
+        Json(self.0.properties.clone())
+    }
+
+    /// Status reported by the infrastructure layer.
+    async fn status(&self) -> &str {
+        &self.0.status
+    }
+
+    /// The cluster it runs on.
+    async fn cluster_id(&self) -> Uuid {
+        self.0.cluster_id.into()
+    }
+
+    /// URLs of its components.
+    async fn urls(&self, ctx: &Context<'_>) -> Result<Vec<DeploymentUrl>> {
+        let domain = &crate::graphql::context::state(ctx)?.config.base_domain;
+        let release = &self.0.release_name;
+        let mut urls = vec![DeploymentUrl {
+            kind: "airflow".into(),
+            url: format!("https://deployments.{domain}/{release}/airflow"),
+        }];
+        if self.0.executor == "CeleryExecutor" {
+            urls.push(DeploymentUrl {
+                kind: "flower".into(),
+                url: format!("https://deployments.{domain}/{release}/flower"),
+            });
+        }
+        urls.push(DeploymentUrl { kind: "registry".into(), url: format!("registry.{domain}") });
+        urls.push(DeploymentUrl {
+            kind: "dagserver".into(),
+            url: format!("https://deployments.{domain}/{release}/dags"),
+        });
+        Ok(urls)
+    }
+
+    /// Deploy tags: the current one and the next.
+    async fn deploy_info(&self) -> DeployInfo {
+        DeployInfo { current: None, next_cli: "deploy-1".into() }
+    }
+
+    /// The workspace it belongs to.
+    async fn workspace(&self, ctx: &Context<'_>) -> Result<Option<Workspace>> {
+        let loader = ctx.data::<DataLoader<DbLoader>>()?;
+        Ok(loader.load_one(WorkspaceById(self.0.workspace_id)).await?.map(Workspace))
+    }
+
+    /// Role bindings on the deployment.
+    #[graphql(guard = "Perm::on(Permission::DeploymentUsersGet, self.0.id).or(Permission::SystemUsersGet)")]
+    async fn role_bindings(&self, ctx: &Context<'_>) -> Result<Vec<RoleBinding>> {
+        let loader = ctx.data::<DataLoader<DbLoader>>()?;
+        let rows = loader.load_one(RoleBindingsOfDeployment(self.0.id)).await?.unwrap_or_default();
+        Ok(rows.into_iter().map(RoleBinding).collect())
+    }
+
+    /// What the caller may do with this deployment.
+    async fn deployment_capabilities(&self, ctx: &Context<'_>) -> DeploymentCapabilities {
+        let id = Some(self.0.id);
+        DeploymentCapabilities {
+            can_update_deployment: can(ctx, Permission::DeploymentConfigUpdate, id)
+                || can(ctx, Permission::SystemDeploymentsUpdate, None),
+            can_delete_deployment: can(ctx, Permission::DeploymentConfigDelete, id)
+                || can(ctx, Permission::SystemDeploymentsDelete, None),
+            can_deploy: can(ctx, Permission::DeploymentImagesPush, id),
+            can_update_iam: can(ctx, Permission::DeploymentIamUpdate, id),
+            can_create_service_account: can(ctx, Permission::DeploymentServiceAccountsCreate, id),
+            can_use_airflow_admin: can(ctx, Permission::DeploymentAirflowAdmin, id)
+                || can(ctx, Permission::SystemAirflowAdmin, None),
+        }
+    }
+
+    /// The caller's role in this deployment's Airflow (`Admin`, `User`, `Viewer`), from the same matrix.
+    async fn airflow_role(&self, ctx: &Context<'_>) -> Option<&'static str> {
+        let id = Some(self.0.id);
+        let held = |scoped: Permission, system: Permission| can(ctx, scoped, id) || can(ctx, system, None);
+        if held(Permission::DeploymentAirflowAdmin, Permission::SystemAirflowAdmin) {
+            Some("Admin")
+        } else if held(Permission::DeploymentAirflowUser, Permission::SystemAirflowUser) {
+            Some("User")
+        } else if held(Permission::DeploymentAirflowGet, Permission::SystemAirflowGet) {
+            Some("Viewer")
+        } else {
+            None
+        }
+    }
+
+    /// Creation time.
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+
+    /// Last change.
+    async fn updated_at(&self) -> DateTime<Utc> {
+        self.0.updated_at
+    }
+}
+
+/// Where deployments run.
+pub struct Cluster(pub deployments::ClusterRow);
+
+/// A cluster.
+#[Object]
+impl Cluster {
+    /// The cluster's id.
+    async fn id(&self) -> Uuid {
+        self.0.id.into()
+    }
+
+    /// Name.
+    async fn name(&self) -> &str {
+        &self.0.name
+    }
+
+    /// `STANDARD` (shared) or `DEDICATED` (one organization's).
+    async fn kind(&self) -> &str {
+        &self.0.kind
+    }
+
+    /// Base domain of its deployments.
+    async fn base_domain(&self) -> &str {
+        &self.0.base_domain
+    }
+}

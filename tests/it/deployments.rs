@@ -1,0 +1,331 @@
+//! Deployments: defaults, settings and their validation, release names, soft deletion, deployment roles,
+//! constant statement counts.
+
+use std::sync::atomic::Ordering;
+
+use serde_json::{Value, json};
+
+use crate::common::{TestApp, error_code};
+
+const DEPLOYMENT_FIELDS: &str = "id label releaseName namespace airflowVersion runtimeVersion executor schedulerSize \
+    schedulerReplicas workerMin workerMax workerConcurrency highAvailability enforceCicd dagDeployEnabled \
+    dagDeployment { type } urls { type url } deployInfo { current nextCli } airflowRole \
+    roleBindings { role user { username } } workspace { id } createdAt updatedAt";
+
+async fn setup() -> (TestApp, String, String) {
+    let app = TestApp::spawn_with(|config| config.public_signups = true).await;
+    let root = app.with_owners().await;
+    let workspace = app.create_workspace(&root, "Data").await;
+    (app, root, workspace)
+}
+
+fn is_generated_release_name(name: &str) -> bool {
+    let parts: Vec<&str> = name.split('-').collect();
+    parts.len() == 3
+        && parts[0].chars().all(|c| c.is_ascii_lowercase())
+        && parts[1].chars().all(|c| c.is_ascii_lowercase())
+        && parts[2].len() == 4
+        && parts[2].chars().all(|c| c.is_ascii_digit())
+}
+
+#[tokio::test]
+async fn a_new_deployment_gets_the_spec_defaults() {
+    let (app, root, workspace) = setup().await;
+    let body = app
+        .gql(
+            &format!("mutation($w: Uuid!) {{ createDeployment(workspaceUuid: $w, label: \"etl\") {{ {DEPLOYMENT_FIELDS} }} }}"),
+            json!({"w": workspace}),
+            Some(&root),
+        )
+        .await;
+    let d = &body["data"]["createDeployment"];
+    assert!(is_generated_release_name(d["releaseName"].as_str().unwrap_or_default()), "{body}");
+    assert_eq!(d["namespace"], format!("astronomer-{}", d["releaseName"].as_str().unwrap()));
+    assert_eq!(d["executor"], "CeleryExecutor");
+    assert_eq!(d["schedulerSize"], "SMALL");
+    assert_eq!(d["schedulerReplicas"], 1);
+    assert_eq!(
+        (d["workerMin"].as_i64(), d["workerMax"].as_i64(), d["workerConcurrency"].as_i64()),
+        (Some(0), Some(10), Some(5))
+    );
+    assert_eq!(
+        (d["highAvailability"].as_bool(), d["enforceCicd"].as_bool(), d["dagDeployEnabled"].as_bool()),
+        (Some(false), Some(false), Some(false))
+    );
+    assert_eq!(d["dagDeployment"]["type"], "image");
+    let config =
+        app.gql("{ deploymentConfig { defaultRuntimeVersion defaultAirflowVersion } }", json!({}), Some(&root)).await;
+    assert_eq!(d["runtimeVersion"], config["data"]["deploymentConfig"]["defaultRuntimeVersion"]);
+    assert_eq!(d["airflowVersion"], config["data"]["deploymentConfig"]["defaultAirflowVersion"]);
+    let url_types: Vec<&str> = d["urls"].as_array().unwrap().iter().map(|u| u["type"].as_str().unwrap()).collect();
+    assert_eq!(url_types, ["airflow", "flower", "registry", "dagserver"]);
+    assert_eq!(d["deployInfo"], json!({"current": null, "nextCli": "deploy-1"}));
+    assert_eq!(d["airflowRole"], "Admin");
+    assert_eq!(
+        d["roleBindings"],
+        json!([{"role": "DEPLOYMENT_ADMIN", "user": {"username": "root@example.com"}}]),
+        "creator is admin"
+    );
+    assert_eq!(app.count("SELECT count(*) AS n FROM audit_events WHERE action = 'deployment.create'").await, 1);
+}
+
+#[tokio::test]
+async fn settings_change_and_deletion_is_soft() {
+    let (app, root, workspace) = setup().await;
+    let created = app.create_deployment(&root, &workspace, "etl").await;
+    let id = created["id"].as_str().unwrap().to_owned();
+    let release = created["releaseName"].as_str().unwrap().to_owned();
+
+    let body = app
+        .gql(
+            "mutation($d: Uuid!) { updateDeployment(deploymentUuid: $d, payload: {label: \"etl-v2\"}, settings: {executor: KubernetesExecutor, highAvailability: true, workerMax: 20, workerConcurrency: 16, schedulerSize: LARGE, dagDeployEnabled: true}) { label executor highAvailability schedulerReplicas workerMax workerConcurrency schedulerSize dagDeployment { type } urls { type } } }",
+            json!({"d": id}),
+            Some(&root),
+        )
+        .await;
+    let d = &body["data"]["updateDeployment"];
+    assert_eq!(d["label"], "etl-v2", "{body}");
+    assert_eq!(d["executor"], "KubernetesExecutor");
+    assert_eq!(d["highAvailability"], true);
+    assert_eq!(d["schedulerReplicas"], 2, "high availability runs two schedulers");
+    assert_eq!((d["workerMax"].as_i64(), d["workerConcurrency"].as_i64()), (Some(20), Some(16)));
+    assert_eq!(d["dagDeployment"]["type"], "dag_deploy");
+    assert!(!d["urls"].as_array().unwrap().iter().any(|u| u["type"] == "flower"), "flower only with Celery");
+
+    // Houston's `config: {executor}` is still honoured.
+    let body = app
+        .gql("mutation($d: Uuid!) { updateDeployment(deploymentUuid: $d, config: {executor: \"LocalExecutor\"}) { executor } }", json!({"d": id}), Some(&root))
+        .await;
+    assert_eq!(body["data"]["updateDeployment"]["executor"], "LocalExecutor");
+
+    let releases =
+        app.gql("{ deploymentConfig { runtimeReleases { version airflowVersion } } }", json!({}), Some(&root)).await;
+    let oldest = releases["data"]["deploymentConfig"]["runtimeReleases"][0].clone();
+    let body = app
+        .gql("mutation($d: Uuid!, $v: String!) { upgradeDeployment(deploymentUuid: $d, version: $v) { runtimeVersion airflowVersion } }", json!({"d": id, "v": oldest["version"]}), Some(&root))
+        .await;
+    assert_eq!(body["data"]["upgradeDeployment"]["airflowVersion"], oldest["airflowVersion"]);
+    let bad = app
+        .gql(
+            "mutation($d: Uuid!) { upgradeDeployment(deploymentUuid: $d, version: \"0.0.1\") { id } }",
+            json!({"d": id}),
+            Some(&root),
+        )
+        .await;
+    assert_eq!(error_code(&bad), "BAD_USER_INPUT");
+
+    let body = app
+        .gql("mutation($d: Uuid!) { deleteDeployment(deploymentUuid: $d) { id } }", json!({"d": id}), Some(&root))
+        .await;
+    assert_eq!(body["data"]["deleteDeployment"]["id"], id.as_str());
+    let listed = app
+        .gql(
+            "query($w: Uuid!) { workspaceDeployments(workspaceUuid: $w) { id } }",
+            json!({"w": workspace}),
+            Some(&root),
+        )
+        .await;
+    assert_eq!(listed["data"]["workspaceDeployments"], json!([]), "hidden from lists");
+    assert_eq!(
+        app.count(&format!("SELECT count(*) AS n FROM deployments WHERE release_name = '{release}'")).await,
+        1,
+        "name stays reserved"
+    );
+    let again = app
+        .gql(
+            "mutation($d: Uuid!) { updateDeployment(deploymentUuid: $d, payload: {label: \"x\"}) { id } }",
+            json!({"d": id}),
+            Some(&root),
+        )
+        .await;
+    assert_eq!(error_code(&again), "NOT_FOUND", "{again}");
+    let body = app
+        .gql("mutation($w: Uuid!) { deleteWorkspace(workspaceUuid: $w) { id } }", json!({"w": workspace}), Some(&root))
+        .await;
+    assert!(body.get("errors").is_none(), "only soft-deleted deployments left: {body}");
+}
+
+#[tokio::test]
+async fn every_setting_bound_is_checked_and_changes_nothing() {
+    let (app, root, workspace) = setup().await;
+    let id = app.create_deployment(&root, &workspace, "etl").await["id"].as_str().unwrap().to_owned();
+    let cases: Vec<(Value, &str)> = vec![
+        (json!({"workerMin": -1}), "settings.workerMin"),
+        (json!({"workerMin": 11}), "settings.workerMin"),
+        (json!({"workerMax": 101}), "settings.workerMax"),
+        (json!({"workerConcurrency": 0}), "settings.workerConcurrency"),
+        (json!({"workerConcurrency": 257}), "settings.workerConcurrency"),
+        (json!({"schedulerReplicas": 0}), "settings.schedulerReplicas"),
+        (json!({"schedulerReplicas": 5}), "settings.schedulerReplicas"),
+        (json!({"highAvailability": true, "schedulerReplicas": 1}), "settings.schedulerReplicas"),
+    ];
+    let before = app.deployment_snapshot().await;
+    for (settings, field) in cases {
+        let body = app
+            .gql(
+                "mutation($d: Uuid!, $s: DeploymentSettingsInput) { updateDeployment(deploymentUuid: $d, settings: $s) { id } }",
+                json!({"d": id, "s": settings}),
+                Some(&root),
+            )
+            .await;
+        assert_eq!(error_code(&body), "BAD_USER_INPUT", "{settings}: {body}");
+        assert_eq!(body["errors"][0]["extensions"]["field"], field, "{settings}");
+    }
+    let body = app
+        .gql("mutation($d: Uuid!) { updateDeployment(deploymentUuid: $d, settings: {executor: SequentialExecutor}) { id } }", json!({"d": id}), Some(&root))
+        .await;
+    assert_eq!(error_code(&body), "BAD_USER_INPUT", "unknown executors are refused by the schema");
+    let body = app
+        .gql(
+            "mutation($w: Uuid!) { createDeployment(workspaceUuid: $w, label: \"\") { id } }",
+            json!({"w": workspace}),
+            Some(&root),
+        )
+        .await;
+    assert_eq!(body["errors"][0]["extensions"]["field"], "label");
+    let body = app
+        .gql(
+            "mutation($w: Uuid!) { createDeployment(workspaceUuid: $w, label: \"x\", version: \"1.2.3\") { id } }",
+            json!({"w": workspace}),
+            Some(&root),
+        )
+        .await;
+    assert_eq!(body["errors"][0]["extensions"]["field"], "runtimeVersion");
+    let body = app
+        .gql("mutation($w: Uuid!, $c: Uuid!) { createDeployment(workspaceUuid: $w, label: \"x\", clusterUuid: $c) { id } }", json!({"w": workspace, "c": uuid::Uuid::new_v4()}), Some(&root))
+        .await;
+    assert_eq!(body["errors"][0]["extensions"]["field"], "clusterUuid");
+    let duplicate = app
+        .gql(
+            "mutation($w: Uuid!) { createDeployment(workspaceUuid: $w, label: \"ETL\") { id } }",
+            json!({"w": workspace}),
+            Some(&root),
+        )
+        .await;
+    assert_eq!(error_code(&duplicate), "CONFLICT", "labels are unique among live deployments");
+    assert_eq!(app.deployment_snapshot().await, before, "nothing changed");
+}
+
+#[tokio::test]
+async fn release_names_are_generated_unless_the_operator_allows_choosing() {
+    let (app, root, workspace) = setup().await;
+    let body = app
+        .gql(
+            "mutation($w: Uuid!) { createDeployment(workspaceUuid: $w, label: \"x\", releaseName: \"mine\") { id } }",
+            json!({"w": workspace}),
+            Some(&root),
+        )
+        .await;
+    assert_eq!(body["errors"][0]["extensions"]["field"], "releaseName");
+
+    let app = TestApp::spawn_with(|config| {
+        config.public_signups = true;
+        config.manual_release_names = true;
+    })
+    .await;
+    let root = app.with_owners().await;
+    let workspace = app.create_workspace(&root, "Data").await;
+    for bad in ["Upper", "-dash", "dash-", "has_underscore", &"a".repeat(64)] {
+        let body = app
+            .gql("mutation($w: Uuid!, $r: String!) { createDeployment(workspaceUuid: $w, label: $r, releaseName: $r) { id } }", json!({"w": workspace, "r": bad}), Some(&root))
+            .await;
+        assert_eq!(body["errors"][0]["extensions"]["field"], "releaseName", "{bad}: {body}");
+    }
+    let body = app
+        .gql("mutation($w: Uuid!) { createDeployment(workspaceUuid: $w, label: \"a\", releaseName: \"my-airflow\") { releaseName } }", json!({"w": workspace}), Some(&root))
+        .await;
+    assert_eq!(body["data"]["createDeployment"]["releaseName"], "my-airflow");
+    let body = app
+        .gql("mutation($w: Uuid!) { createDeployment(workspaceUuid: $w, label: \"b\", releaseName: \"my-airflow\") { releaseName } }", json!({"w": workspace}), Some(&root))
+        .await;
+    assert_eq!(error_code(&body), "CONFLICT");
+}
+
+#[tokio::test]
+async fn deployment_roles_need_workspace_membership() {
+    let (app, root, workspace) = setup().await;
+    let deployment = app.create_deployment(&root, &workspace, "etl").await["id"].as_str().unwrap().to_owned();
+    let (_, grace_id) = app.sign_up("grace@example.com", "correct horse battery").await;
+    const ADD: &str = "mutation($d: Id!, $e: String!, $r: Role!) { deploymentAddUserRole(email: $e, deploymentId: $d, role: $r) { id role user { username } deployment { id releaseName } } }";
+
+    let body =
+        app.gql(ADD, json!({"d": deployment, "e": "grace@example.com", "r": "DEPLOYMENT_EDITOR"}), Some(&root)).await;
+    assert_eq!(error_code(&body), "BAD_USER_INPUT");
+    assert!(body["errors"][0]["message"].as_str().unwrap().contains("workspace first"), "{body}");
+
+    app.add_to_workspace(&root, &workspace, "grace@example.com", "WORKSPACE_VIEWER").await;
+    let body =
+        app.gql(ADD, json!({"d": deployment, "e": "grace@example.com", "r": "DEPLOYMENT_EDITOR"}), Some(&root)).await;
+    assert_eq!(body["data"]["deploymentAddUserRole"]["role"], "DEPLOYMENT_EDITOR", "{body}");
+    assert_eq!(body["data"]["deploymentAddUserRole"]["deployment"]["id"], deployment.as_str());
+    let again =
+        app.gql(ADD, json!({"d": deployment, "e": "grace@example.com", "r": "DEPLOYMENT_VIEWER"}), Some(&root)).await;
+    assert_eq!(error_code(&again), "CONFLICT");
+    let wrong =
+        app.gql(ADD, json!({"d": deployment, "e": "grace@example.com", "r": "WORKSPACE_ADMIN"}), Some(&root)).await;
+    assert_eq!(error_code(&wrong), "BAD_USER_INPUT");
+
+    let users = app
+        .gql(
+            "query($d: Id!) { deploymentUsers(deploymentId: $d) { username roleBindings { role deployment { id } } } }",
+            json!({"d": deployment}),
+            Some(&root),
+        )
+        .await;
+    let names: Vec<&str> =
+        users["data"]["deploymentUsers"].as_array().unwrap().iter().map(|u| u["username"].as_str().unwrap()).collect();
+    assert!(names.contains(&"grace@example.com"), "{users}");
+
+    let body = app
+        .gql("mutation($d: Id!) { deploymentUpdateUserRole(email: \"grace@example.com\", deploymentId: $d, role: DEPLOYMENT_ADMIN) { role } }", json!({"d": deployment}), Some(&root))
+        .await;
+    assert_eq!(body["data"]["deploymentUpdateUserRole"]["role"], "DEPLOYMENT_ADMIN");
+
+    // Removing her from the workspace removes her deployment role too.
+    app.gql(
+        "mutation($w: Uuid!, $u: Uuid!) { workspaceRemoveUser(workspaceUuid: $w, userUuid: $u) { id } }",
+        json!({"w": workspace, "u": grace_id}),
+        Some(&root),
+    )
+    .await;
+    assert_eq!(
+        app.count(&format!(
+            "SELECT count(*) AS n FROM role_bindings WHERE user_id = '{grace_id}' AND scope = 'DEPLOYMENT'"
+        ))
+        .await,
+        0
+    );
+
+    // While a workspace invite to the address is pending, the deployment role cannot change.
+    app.add_to_workspace(&root, &workspace, "pending@example.com", "WORKSPACE_VIEWER").await;
+    let body =
+        app.gql(ADD, json!({"d": deployment, "e": "pending@example.com", "r": "DEPLOYMENT_VIEWER"}), Some(&root)).await;
+    assert_eq!(error_code(&body), "CONFLICT", "{body}");
+}
+
+/// Upper bound for the query below whatever the number of deployments: principal (3), the list (1), then
+/// one batch each for workspace, role bindings, and the users of those bindings.
+const STATEMENT_BOUND: u64 = 7;
+
+#[tokio::test]
+async fn deployment_lists_cost_a_constant_number_of_statements() {
+    let (app, root, workspace) = setup().await;
+    let query = format!(
+        "{{ workspaceDeployments(workspaceUuid: \"{workspace}\") {{ workspace {{ label }} roleBindings {{ user {{ username }} }} deployInfo {{ current }} }} }}"
+    );
+    let mut counts = Vec::new();
+    let mut created = 0;
+    for target in [1, 30] {
+        while created < target {
+            app.create_deployment(&root, &workspace, &format!("d{created}")).await;
+            created += 1;
+        }
+        let before = app.state.statements.load(Ordering::SeqCst);
+        let body = app.gql(&query, json!({}), Some(&root)).await;
+        assert_eq!(body["data"]["workspaceDeployments"].as_array().map(Vec::len), Some(target), "{body}");
+        counts.push((target, app.state.statements.load(Ordering::SeqCst) - before));
+    }
+    for (deployments, statements) in &counts {
+        assert!(*statements <= STATEMENT_BOUND, "{deployments} deployments: {statements} statements; all {counts:?}");
+    }
+}
