@@ -24,6 +24,7 @@
 //! | `CAPCOM_ROLES_FILE` | unset | per-role permission overrides (JSON) |
 //! | `CAPCOM_INVITE_EXPIRY_DAYS` | 7 | invite lifetime |
 //! | `CAPCOM_PUBLIC_URL` | `http://127.0.0.1:8871` | console address used in mails |
+//! | `CAPCOM_SECRET_KEY` | generated | key sealing secret variables (base64, 32 bytes) |
 //! | `CAPCOM_NAMESPACE_PREFIX` | `astronomer` | deployment namespace prefix |
 //! | `CAPCOM_MANUAL_RELEASE_NAMES` | false | clients may choose release names |
 //! | `CAPCOM_WORKER_MAX_CEILING` | 100 | highest `workerMax` |
@@ -149,6 +150,10 @@ pub struct Config {
     /// Address of the web console, used in invite mails.
     #[arg(long, env = "CAPCOM_PUBLIC_URL", default_value = "http://127.0.0.1:8871", global = true)]
     pub public_url: String,
+
+    /// Key sealing secret values at rest (base64 of 32 bytes); generated into the data folder when unset.
+    #[arg(long, env = "CAPCOM_SECRET_KEY", hide_env_values = true, global = true)]
+    pub secret_key: Option<String>,
 
     /// Prefix of deployment namespaces (`<prefix>-<releaseName>`).
     #[arg(long, env = "CAPCOM_NAMESPACE_PREFIX", default_value = "astronomer", global = true)]

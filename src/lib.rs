@@ -12,6 +12,7 @@ pub mod error;
 pub mod graphql;
 pub mod http;
 pub mod rbac;
+pub mod secrets;
 pub mod state;
 
 use std::net::SocketAddr;
@@ -42,6 +43,9 @@ pub enum StartError {
     /// Keys could not be loaded.
     #[error(transparent)]
     Keys(#[from] KeyError),
+    /// The secret key is invalid.
+    #[error(transparent)]
+    SecretKey(#[from] crate::secrets::SecretKeyError),
     /// The roles file is invalid.
     #[error(transparent)]
     Roles(#[from] crate::rbac::matrix::RolesFileError),
@@ -92,6 +96,7 @@ pub fn app_state(config: Config, database_url: &str, clock: Clock) -> Result<App
     let pool = db::build_pool(database_url, config.pool_size, config.statement_timeout_ms, statements.clone())
         .map_err(|e| StartError::Database(e.to_string()))?;
     let keys = JwtKeys::from_config(&config)?;
+    let secrets = secrets::SecretBox::from_config(config.secret_key.as_deref(), &config.data_dir)?;
     let matrix = match &config.roles_file {
         Some(path) => rbac::Matrix::with_overrides_file(path)?,
         None => rbac::Matrix::default(),
@@ -103,6 +108,7 @@ pub fn app_state(config: Config, database_url: &str, clock: Clock) -> Result<App
         clock,
         expected_migration: db::migrate::newest_version().into(),
         matrix: Arc::new(matrix),
+        secrets: Arc::new(secrets),
         statements,
     })
 }

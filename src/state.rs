@@ -52,6 +52,8 @@ pub struct AppState {
     pub expected_migration: Arc<str>,
     /// The role → permission matrix in force.
     pub matrix: Arc<Matrix>,
+    /// Seals secret values at rest.
+    pub secrets: Arc<crate::secrets::SecretBox>,
     /// SQL statements run by this process's pool so far.
     pub statements: Arc<AtomicU64>,
 }

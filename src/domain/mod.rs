@@ -10,6 +10,7 @@ pub mod service_accounts;
 pub mod system_roles;
 pub mod users;
 pub mod validate;
+pub mod variables;
 pub mod workspaces;
 
 use uuid::Uuid;

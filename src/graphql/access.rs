@@ -6,7 +6,7 @@ use async_graphql::{Context, Object, Result};
 use crate::domain::{invites, system_roles, users};
 use crate::error::ApiError;
 use crate::graphql::context::{actor, conn, principal, state};
-use crate::graphql::guards::{Perm, SignedIn, Target, authority, authorize};
+use crate::graphql::guards::{Perm, SignedIn, Target, absent, authority, authorize};
 use crate::graphql::scalars::Uuid;
 use crate::graphql::types::invite::{Invite, MailMessage};
 use crate::graphql::types::rbac::{PermissionExplanation, RoleDefinition};
@@ -139,10 +139,7 @@ impl AccessMutation {
         let invite = match invites::get(&mut conn, id).await {
             Ok(invite) => invite,
             // Only those who could delete any invite learn that this one does not exist.
-            Err(ApiError::NotFound) => {
-                authorize(ctx, &[Permission::SystemIamUpdate], Target::None)?;
-                return Err(ApiError::NotFound.into());
-            }
+            Err(ApiError::NotFound) => return Err(absent(ctx, Permission::SystemIamUpdate).into()),
             Err(other) => return Err(other.into()),
         };
         authorize(

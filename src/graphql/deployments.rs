@@ -6,7 +6,7 @@ use crate::domain::catalogue;
 use crate::domain::deployments::{self, DeploymentUpdate, NewDeploymentRequest, Policy, RoleChange, UserRef};
 use crate::error::ApiError;
 use crate::graphql::context::{actor, conn, principal, state};
-use crate::graphql::guards::{Perm, SignedIn, authority};
+use crate::graphql::guards::{Perm, SignedIn, Target, absent, authority, authorize};
 use crate::graphql::scalars::{Id, Uuid};
 use crate::graphql::types::deployment::{Cluster, Deployment, DeploymentSettingsInput, ExecutorType};
 use crate::graphql::types::user::{RoleBinding, User};
@@ -361,4 +361,102 @@ async fn role_change(
     let mut conn = conn(ctx).await?;
     let binding = deployments::change_user_role(&mut conn, id, user, change, authority(ctx)?, now, &actor(ctx)).await?;
     Ok(RoleBinding(binding))
+}
+
+/// Houston's `InputEnvironmentVariable`.
+#[derive(async_graphql::InputObject)]
+pub struct InputEnvironmentVariable {
+    /// Key (`^[A-Z_][A-Z0-9_]*$`).
+    pub key: String,
+    /// Value; for a secret, empty keeps the stored value.
+    pub value: Option<String>,
+    /// Whether the value is secret (stored encrypted, never returned).
+    pub is_secret: Option<bool>,
+}
+
+/// An environment variable of a deployment.
+#[derive(SimpleObject)]
+pub struct EnvironmentVariable {
+    /// Key.
+    pub key: String,
+    /// Value; always empty for secrets.
+    pub value: String,
+    /// Whether the value is secret.
+    pub is_secret: bool,
+}
+
+impl From<crate::domain::variables::VariableView> for EnvironmentVariable {
+    fn from(v: crate::domain::variables::VariableView) -> Self {
+        EnvironmentVariable { key: v.key, value: v.value, is_secret: v.is_secret }
+    }
+}
+
+/// Resolves the deployment named by id (preferred) or release name. An unknown release name is answered
+/// as [`absent`] says, so it reveals nothing to callers who could not see the deployment anyway.
+async fn deployment_named(
+    ctx: &Context<'_>,
+    deployment_uuid: Option<Uuid>,
+    release_name: Option<&str>,
+) -> Result<uuid::Uuid, ApiError> {
+    if let Some(id) = deployment_uuid.and_then(Uuid::get) {
+        return Ok(id);
+    }
+    let name = release_name
+        .filter(|n| !n.is_empty())
+        .ok_or_else(|| ApiError::bad_input("deploymentUuid", "Name the deployment by deploymentUuid or releaseName"))?;
+    let mut conn = conn(ctx).await?;
+    let rows = deployments::list(&mut conn, None, Some(name), 1).await?;
+    rows.first().map(|d| d.id).ok_or_else(|| absent(ctx, Permission::SystemDeploymentsGet))
+}
+
+/// Environment-variable queries.
+#[derive(Default)]
+pub struct VariableQuery;
+
+#[Object]
+impl VariableQuery {
+    /// A deployment's environment variables; secret values are always empty.
+    async fn deployment_variables(
+        &self,
+        ctx: &Context<'_>,
+        deployment_uuid: Option<Uuid>,
+        release_name: Option<String>,
+    ) -> Result<Vec<EnvironmentVariable>> {
+        let id = deployment_named(ctx, deployment_uuid, release_name.as_deref()).await?;
+        authorize(ctx, &[Permission::DeploymentConfigGet, Permission::SystemDeploymentsGet], Target::Object(Some(id)))?;
+        let mut conn = conn(ctx).await?;
+        deployments::get(&mut conn, id).await?;
+        Ok(crate::domain::variables::list(&mut conn, id).await?.into_iter().map(EnvironmentVariable::from).collect())
+    }
+}
+
+/// Environment-variable mutations.
+#[derive(Default)]
+pub struct VariableMutation;
+
+#[Object]
+impl VariableMutation {
+    /// Replaces a deployment's environment variables with the list sent.
+    #[graphql(guard = "Perm::on(Permission::DeploymentConfigUpdate, deployment_uuid)")]
+    async fn update_deployment_variables(
+        &self,
+        ctx: &Context<'_>,
+        deployment_uuid: Uuid,
+        #[graphql(name = "releaseName")] _release_name: Option<String>,
+        environment_variables: Vec<InputEnvironmentVariable>,
+    ) -> Result<Vec<EnvironmentVariable>> {
+        let id = deployment_uuid.required("deploymentUuid")?;
+        let inputs = environment_variables
+            .into_iter()
+            .map(|v| crate::domain::variables::VariableInput {
+                key: v.key,
+                value: v.value.unwrap_or_default(),
+                is_secret: v.is_secret.unwrap_or(false),
+            })
+            .collect();
+        let state = state(ctx)?;
+        let mut conn = conn(ctx).await?;
+        let rows = crate::domain::variables::replace(&mut conn, id, inputs, &state.secrets, &actor(ctx)).await?;
+        Ok(rows.into_iter().map(EnvironmentVariable::from).collect())
+    }
 }

@@ -107,6 +107,15 @@ pub fn authorize(ctx: &Context<'_>, permissions: &[Permission], target: Target) 
     if check::allowed_any(&caller.bindings, matrix, permissions, object) { Ok(()) } else { Err(ApiError::Forbidden) }
 }
 
+/// The error for an object that could not be found: NOT_FOUND for callers who may look at every such
+/// object (they hold `system`), FORBIDDEN for everyone else, so that absence reveals nothing.
+pub fn absent(ctx: &Context<'_>, system: Permission) -> ApiError {
+    match authorize(ctx, &[system], Target::None) {
+        Ok(()) => ApiError::NotFound,
+        Err(refused) => refused,
+    }
+}
+
 /// Whether the caller holds `permission` on `target` (for capability objects; never an error).
 pub fn can(ctx: &Context<'_>, permission: Permission, target: Option<Uuid>) -> bool {
     let Ok(caller) = principal(ctx).user() else { return false };

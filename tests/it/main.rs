@@ -13,6 +13,7 @@ mod jwt_attacks;
 mod limits;
 mod migrations;
 mod schema;
+mod variables;
 mod websocket;
 mod workspace_matrix;
 mod workspaces;

@@ -8,4 +8,5 @@ pub mod organization;
 pub mod role_binding;
 pub mod service_account;
 pub mod user;
+pub mod variable;
 pub mod workspace;

@@ -127,6 +127,7 @@ impl TestApp {
 
     /// Starts capcom on the database at `db_url`.
     pub async fn spawn_on(config: Config, db_url: String) -> TestApp {
+        install_log_capture();
         let clock = TestClock::default();
         let state = capcom::app_state(config, &db_url, clock.clock()).expect("app state");
         let router = capcom::build_router(state.clone());
@@ -290,4 +291,40 @@ impl TestApp {
         }
         parts.join("\n")
     }
+}
+
+/// Everything the servers of this test binary logged so far (at debug level and above).
+pub fn captured_logs() -> String {
+    install_log_capture();
+    LOGS.lock().map(|buffer| String::from_utf8_lossy(&buffer).into_owned()).unwrap_or_default()
+}
+
+static LOGS: std::sync::Mutex<Vec<u8>> = std::sync::Mutex::new(Vec::new());
+
+struct Capture;
+
+impl std::io::Write for Capture {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        if let Ok(mut buffer) = LOGS.lock() {
+            buffer.extend_from_slice(bytes);
+        }
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Routes every log line of this test binary into [`LOGS`].
+pub fn install_log_capture() {
+    static INSTALLED: std::sync::Once = std::sync::Once::new();
+    INSTALLED.call_once(|| {
+        let subscriber = tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::new("debug,tokio_postgres=info,hyper=info"))
+            .with_ansi(false)
+            .with_writer(|| Capture)
+            .finish();
+        let _ = tracing::subscriber::set_global_default(subscriber);
+    });
 }
