@@ -46,6 +46,10 @@ pub enum ApiError {
     /// Signed in, permission missing.
     #[error("{MSG_FORBIDDEN}")]
     Forbidden,
+    /// Signed in and allowed in general, but a setting of the object refuses this caller; the message says
+    /// which (it never concerns whether the object exists: the caller can already see it).
+    #[error("{0}")]
+    ForbiddenBy(String),
     /// Absent, deleted, or outside the scope named in the arguments.
     #[error("{MSG_NOT_FOUND}")]
     NotFound,
@@ -73,7 +77,7 @@ impl ApiError {
     pub fn code(&self) -> &'static str {
         match self {
             ApiError::NotSignedIn | ApiError::Unauthenticated(_) => code::UNAUTHENTICATED,
-            ApiError::Forbidden => code::FORBIDDEN,
+            ApiError::Forbidden | ApiError::ForbiddenBy(_) => code::FORBIDDEN,
             ApiError::NotFound => code::NOT_FOUND,
             ApiError::BadUserInput { .. } => code::BAD_USER_INPUT,
             ApiError::Conflict(_) => code::CONFLICT,
@@ -146,6 +150,11 @@ mod tests {
             (ApiError::NotSignedIn, code::UNAUTHENTICATED, MSG_NOT_SIGNED_IN),
             (ApiError::invalid_token(), code::UNAUTHENTICATED, MSG_INVALID_TOKEN),
             (ApiError::Forbidden, code::FORBIDDEN, "Access is Denied"),
+            (
+                ApiError::ForbiddenBy("Access is Denied: enforceCicd".into()),
+                code::FORBIDDEN,
+                "Access is Denied: enforceCicd",
+            ),
             (ApiError::NotFound, code::NOT_FOUND, "The requested resource was not found"),
             (ApiError::bad_input("email", "Email is not valid"), code::BAD_USER_INPUT, "Email is not valid"),
             (ApiError::conflict("Taken"), code::CONFLICT, "Taken"),

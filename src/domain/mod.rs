@@ -4,6 +4,7 @@
 pub mod audit;
 pub mod catalogue;
 pub mod deployments;
+pub mod deploys;
 pub mod invites;
 pub mod organizations;
 pub mod service_accounts;

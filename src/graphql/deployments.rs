@@ -4,11 +4,14 @@ use async_graphql::{Context, Json, Object, Result, SimpleObject};
 
 use crate::domain::catalogue;
 use crate::domain::deployments::{self, DeploymentUpdate, NewDeploymentRequest, Policy, RoleChange, UserRef};
+use crate::domain::deploys::{self, DeployKind, DeployRequest, Deployer};
 use crate::error::ApiError;
 use crate::graphql::context::{actor, conn, principal, state};
 use crate::graphql::guards::{Perm, SignedIn, Target, absent, authority, authorize};
 use crate::graphql::scalars::{Id, Uuid};
-use crate::graphql::types::deployment::{Cluster, Deployment, DeploymentSettingsInput, ExecutorType};
+use crate::graphql::types::deployment::{
+    Cluster, Deploy, DeployType, Deployment, DeploymentSettingsInput, ExecutorType,
+};
 use crate::graphql::types::user::{RoleBinding, User};
 use crate::rbac::{Permission, Role, Scope, check};
 use crate::state::AppState;
@@ -307,6 +310,36 @@ impl DeploymentMutation {
         let state = state(ctx)?;
         let mut conn = conn(ctx).await?;
         Ok(Deployment(deployments::delete(&mut conn, id, state.clock.now(), &actor(ctx)).await?))
+    }
+
+    /// Records a deploy: an image (`tag`, default the next `deploy-N`) or, with `dagDeployEnabled`, a DAG
+    /// bundle. With `enforceCicd` on, only service accounts may deploy.
+    #[graphql(guard = "Perm::on(Permission::DeploymentImagesPush, deployment_uuid)")]
+    #[allow(clippy::too_many_arguments)] // one parameter per GraphQL argument
+    async fn create_deploy(
+        &self,
+        ctx: &Context<'_>,
+        deployment_uuid: Uuid,
+        #[graphql(name = "type")] kind: DeployType,
+        tag: Option<String>,
+        image: Option<String>,
+        bundle: Option<String>,
+        description: Option<String>,
+    ) -> Result<Deploy> {
+        let id = deployment_uuid.required("deploymentUuid")?;
+        let caller = principal(ctx).user()?;
+        let request = DeployRequest {
+            kind: match kind {
+                DeployType::Image => DeployKind::Image,
+                DeployType::Dag => DeployKind::Dag,
+            },
+            tag: tag.filter(|t| !t.is_empty()),
+            image: image.filter(|i| !i.is_empty()),
+            bundle,
+            description,
+        };
+        let mut conn = conn(ctx).await?;
+        Ok(Deploy(deploys::create(&mut conn, id, request, Deployer::User(caller.user.id), &actor(ctx)).await?))
     }
 
     /// Gives a workspace member a deployment role (default DEPLOYMENT_VIEWER).

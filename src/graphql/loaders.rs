@@ -222,3 +222,18 @@ impl Loader<RoleBindingsOfDeployment> for DbLoader {
         Ok(group(keys, rows, |row| RoleBindingsOfDeployment(row.deployment_id.unwrap_or_default())))
     }
 }
+
+/// Key: the deploy state of a deployment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct DeployStateOf(pub Uuid);
+
+impl Loader<DeployStateOf> for DbLoader {
+    type Value = crate::domain::deploys::DeployState;
+    type Error = Arc<ApiError>;
+
+    async fn load(&self, keys: &[DeployStateOf]) -> Result<HashMap<DeployStateOf, Self::Value>, Self::Error> {
+        let mut conn = self.conn().await?;
+        let rows = crate::domain::deploys::states(&mut conn, &ids(keys, |k| k.0)).await.map_err(Arc::new)?;
+        Ok(rows.into_iter().map(|row| (DeployStateOf(row.deployment_id), row)).collect())
+    }
+}

@@ -304,8 +304,8 @@ async fn deployment_roles_need_workspace_membership() {
 }
 
 /// Upper bound for the query below whatever the number of deployments: principal (3), the list (1), then
-/// one batch each for workspace, role bindings, and the users of those bindings.
-const STATEMENT_BOUND: u64 = 7;
+/// one batch each for workspace, role bindings, deploy state, and the users of those bindings.
+const STATEMENT_BOUND: u64 = 8;
 
 #[tokio::test]
 async fn deployment_lists_cost_a_constant_number_of_statements() {

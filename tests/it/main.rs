@@ -8,6 +8,7 @@ mod binary;
 mod cli_compat;
 mod deployment_matrix;
 mod deployments;
+mod deploys;
 mod health;
 mod jwt_attacks;
 mod limits;

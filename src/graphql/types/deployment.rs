@@ -310,9 +310,12 @@ impl Deployment {
         Ok(urls)
     }
 
-    /// Deploy tags: the current one and the next.
-    async fn deploy_info(&self) -> DeployInfo {
-        DeployInfo { current: None, next_cli: "deploy-1".into() }
+    /// Deploy tags: the current one and the one the next deploy gets.
+    async fn deploy_info(&self, ctx: &Context<'_>) -> Result<DeployInfo> {
+        let loader = ctx.data::<DataLoader<DbLoader>>()?;
+        let state = loader.load_one(crate::graphql::loaders::DeployStateOf(self.0.id)).await?;
+        let (latest, current) = state.map(|s| (s.latest_revision, s.current_tag)).unwrap_or((0, None));
+        Ok(DeployInfo { current, next_cli: crate::domain::deploys::tag_for(latest + 1) })
     }
 
     /// The workspace it belongs to.
@@ -395,5 +398,72 @@ impl Cluster {
     /// Base domain of its deployments.
     async fn base_domain(&self) -> &str {
         &self.0.base_domain
+    }
+}
+
+/// What a deploy pushes.
+#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
+pub enum DeployType {
+    /// A new image.
+    Image,
+    /// DAG files only (needs `dagDeployEnabled`).
+    Dag,
+}
+
+/// One push of code to a deployment.
+pub struct Deploy(pub crate::domain::deploys::DeployRow);
+
+/// A deploy.
+#[Object]
+impl Deploy {
+    /// The deploy's id.
+    async fn id(&self) -> Uuid {
+        self.0.id.into()
+    }
+
+    /// Image or DAG.
+    #[graphql(name = "type")]
+    async fn kind(&self) -> DeployType {
+        if self.0.kind == "DAG" { DeployType::Dag } else { DeployType::Image }
+    }
+
+    /// N of `deploy-N`.
+    async fn revision(&self) -> i32 {
+        self.0.revision
+    }
+
+    /// Image tag (image deploys).
+    async fn tag(&self) -> Option<&str> {
+        self.0.image_tag.as_deref()
+    }
+
+    /// Full image reference, if given.
+    async fn image(&self) -> Option<&str> {
+        self.0.image.as_deref()
+    }
+
+    /// DAG bundle (DAG deploys).
+    async fn bundle(&self) -> Option<&str> {
+        self.0.bundle.as_deref()
+    }
+
+    /// Description.
+    async fn description(&self) -> &str {
+        &self.0.description
+    }
+
+    /// The deploying user, if a user deployed.
+    async fn deployed_by_user_id(&self) -> Option<Uuid> {
+        self.0.deployed_by_user_id.map(Uuid::from)
+    }
+
+    /// The deploying service account, if one did.
+    async fn deployed_by_service_account_id(&self) -> Option<Uuid> {
+        self.0.deployed_by_service_account_id.map(Uuid::from)
+    }
+
+    /// When.
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
     }
 }

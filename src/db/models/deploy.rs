@@ -1,0 +1,105 @@
+//! `deploys`: pushes of code to a deployment.
+
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use uuid::Uuid;
+
+use crate::db::schema::deploys;
+
+/// A deploy row.
+#[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
+#[diesel(table_name = deploys, check_for_backend(diesel::pg::Pg))]
+pub struct Deploy {
+    /// Primary key.
+    pub id: Uuid,
+    /// Deployment.
+    pub deployment_id: Uuid,
+    /// `IMAGE` or `DAG`.
+    pub kind: String,
+    /// N of `deploy-N`.
+    pub revision: i32,
+    /// Image tag (image deploys).
+    pub image_tag: Option<String>,
+    /// Full image reference, if given.
+    pub image: Option<String>,
+    /// DAG bundle reference (DAG deploys).
+    pub bundle: Option<String>,
+    /// Description.
+    pub description: String,
+    /// Deploying user.
+    pub deployed_by_user_id: Option<Uuid>,
+    /// Deploying service account.
+    pub deployed_by_service_account_id: Option<Uuid>,
+    /// When.
+    pub created_at: DateTime<Utc>,
+}
+
+/// Insert form of [`Deploy`].
+#[derive(Debug, Insertable)]
+#[diesel(table_name = deploys)]
+pub struct NewDeploy {
+    /// Primary key.
+    pub id: Uuid,
+    /// Deployment.
+    pub deployment_id: Uuid,
+    /// Kind.
+    pub kind: &'static str,
+    /// Revision.
+    pub revision: i32,
+    /// Image tag.
+    pub image_tag: Option<String>,
+    /// Image reference.
+    pub image: Option<String>,
+    /// Bundle.
+    pub bundle: Option<String>,
+    /// Description.
+    pub description: String,
+    /// Deploying user.
+    pub deployed_by_user_id: Option<Uuid>,
+    /// Deploying service account.
+    pub deployed_by_service_account_id: Option<Uuid>,
+}
+
+/// The deploy state of a deployment: its newest revision and current image tag.
+#[derive(Debug, Clone, QueryableByName)]
+pub struct DeployState {
+    /// Deployment.
+    #[diesel(sql_type = diesel::sql_types::Uuid)]
+    pub deployment_id: Uuid,
+    /// Highest revision so far.
+    #[diesel(sql_type = diesel::sql_types::Integer)]
+    pub latest_revision: i32,
+    /// Tag of the newest image deploy.
+    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Text>)]
+    pub current_tag: Option<String>,
+}
+
+impl Deploy {
+    /// Inserts a deploy.
+    pub async fn insert(conn: &mut AsyncPgConnection, new: &NewDeploy) -> QueryResult<Deploy> {
+        diesel::insert_into(deploys::table).values(new).returning(Deploy::as_returning()).get_result(conn).await
+    }
+
+    /// The highest revision of a deployment (0 before its first deploy).
+    pub async fn latest_revision(conn: &mut AsyncPgConnection, deployment_id: Uuid) -> QueryResult<i32> {
+        let max: Option<i32> = deploys::table
+            .filter(deploys::deployment_id.eq(deployment_id))
+            .select(diesel::dsl::max(deploys::revision))
+            .first(conn)
+            .await?;
+        Ok(max.unwrap_or(0))
+    }
+
+    /// Deploy states of these deployments (those with deploys): one statement.
+    pub async fn states(conn: &mut AsyncPgConnection, deployment_ids: &[Uuid]) -> QueryResult<Vec<DeployState>> {
+        diesel::sql_query(
+            "SELECT deployment_id, max(revision) AS latest_revision, \
+             (array_agg(image_tag ORDER BY revision DESC) FILTER (WHERE kind = 'IMAGE'))[1] AS current_tag \
+             FROM deploys WHERE deployment_id = ANY($1) GROUP BY deployment_id",
+        )
+        .bind::<diesel::sql_types::Array<diesel::sql_types::Uuid>, _>(deployment_ids)
+        .load(conn)
+        .await
+    }
+}

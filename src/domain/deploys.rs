@@ -1,0 +1,152 @@
+//! Deploys (SPEC §5.4): a push of an image tag or a DAG-only bundle, numbered `deploy-N` per deployment.
+
+use diesel_async::{AsyncConnection, AsyncPgConnection};
+use serde_json::json;
+use uuid::Uuid;
+
+use crate::db::models::deploy::{Deploy, NewDeploy};
+use crate::db::models::deployment::Deployment;
+use crate::domain::audit::{self, Change};
+use crate::domain::{Actor, validate};
+use crate::error::{ApiError, ApiResult};
+
+pub use crate::db::models::deploy::{Deploy as DeployRow, DeployState};
+
+/// What is deployed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeployKind {
+    /// A new image.
+    Image,
+    /// DAG files only.
+    Dag,
+}
+
+/// Who deploys.
+#[derive(Debug, Clone, Copy)]
+pub enum Deployer {
+    /// A person.
+    User(Uuid),
+    /// An API key.
+    ServiceAccount(Uuid),
+}
+
+/// A deploy request.
+#[derive(Debug, Clone)]
+pub struct DeployRequest {
+    /// Image or DAG.
+    pub kind: DeployKind,
+    /// Image tag; `deploy-N` when absent.
+    pub tag: Option<String>,
+    /// Full image reference.
+    pub image: Option<String>,
+    /// DAG bundle reference.
+    pub bundle: Option<String>,
+    /// Description.
+    pub description: Option<String>,
+}
+
+/// The tag the next image deploy gets.
+pub fn tag_for(revision: i32) -> String {
+    format!("deploy-{revision}")
+}
+
+fn check_tag(tag: &str) -> ApiResult<()> {
+    let ok = !tag.is_empty()
+        && tag.len() <= 128
+        && tag.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'.' || b == b'-')
+        && !tag.starts_with(['.', '-']);
+    if ok {
+        Ok(())
+    } else {
+        Err(ApiError::bad_input(
+            "tag",
+            "An image tag is 1-128 characters of A-Z, a-z, 0-9, _, . and -, not starting with . or -",
+        ))
+    }
+}
+
+/// Records a deploy. DAG deploys need `dagDeployEnabled`; with `enforceCicd`, only service accounts deploy.
+pub async fn create(
+    conn: &mut AsyncPgConnection,
+    deployment_id: Uuid,
+    request: DeployRequest,
+    deployer: Deployer,
+    actor: &Actor,
+) -> ApiResult<Deploy> {
+    let description = validate::description("description", request.description.as_deref().unwrap_or_default())?;
+    if let Some(tag) = &request.tag {
+        check_tag(tag)?;
+    }
+    if let Some(image) = &request.image {
+        if image.len() > 1024 || image.chars().any(char::is_whitespace) {
+            return Err(ApiError::bad_input("image", "An image reference is at most 1024 characters without spaces"));
+        }
+    }
+    let bundle = match request.kind {
+        DeployKind::Dag => {
+            let bundle = request.bundle.as_deref().map(str::trim).filter(|b| !b.is_empty());
+            let bundle = bundle.ok_or_else(|| ApiError::bad_input("bundle", "A DAG deploy names its bundle"))?;
+            if bundle.len() > 1024 {
+                return Err(ApiError::bad_input("bundle", "A bundle reference is at most 1024 characters"));
+            }
+            Some(bundle.to_owned())
+        }
+        DeployKind::Image => None,
+    };
+    conn.transaction(async |tx| {
+        let deployment = Deployment::live_for_update(tx, deployment_id).await?.ok_or(ApiError::NotFound)?;
+        if deployment.enforce_cicd && matches!(deployer, Deployer::User(_)) {
+            return Err(ApiError::ForbiddenBy(
+                "Access is Denied: this deployment has enforceCicd on, so only service accounts (API keys) may deploy to it".into(),
+            ));
+        }
+        if request.kind == DeployKind::Dag && !deployment.dag_deploy_enabled {
+            return Err(ApiError::bad_input("type", "DAG-only deploys are off for this deployment (dagDeployEnabled)"));
+        }
+        let revision = Deploy::latest_revision(tx, deployment_id).await? + 1;
+        let (user, service_account) = match deployer {
+            Deployer::User(id) => (Some(id), None),
+            Deployer::ServiceAccount(id) => (None, Some(id)),
+        };
+        let deploy = Deploy::insert(
+            tx,
+            &NewDeploy {
+                id: Uuid::now_v7(),
+                deployment_id,
+                kind: match request.kind {
+                    DeployKind::Image => "IMAGE",
+                    DeployKind::Dag => "DAG",
+                },
+                revision,
+                image_tag: (request.kind == DeployKind::Image).then(|| request.tag.clone().unwrap_or_else(|| tag_for(revision))),
+                image: request.image.clone(),
+                bundle: bundle.clone(),
+                description: description.clone(),
+                deployed_by_user_id: user,
+                deployed_by_service_account_id: service_account,
+            },
+        )
+        .await?;
+        audit::record(
+            tx,
+            actor,
+            Change {
+                action: "deployment.deploy",
+                target_type: "deployment",
+                target_id: Some(deployment_id),
+                workspace_id: Some(deployment.workspace_id),
+                deployment_id: Some(deployment_id),
+                after: Some(json!({"deployId": deploy.id, "kind": deploy.kind, "revision": revision, "tag": deploy.image_tag, "bundle": deploy.bundle})),
+                ..Change::default()
+            },
+        )
+        .await?;
+        Ok(deploy)
+    })
+    .await
+}
+
+/// Deploy states of these deployments (one statement).
+pub async fn states(conn: &mut AsyncPgConnection, deployment_ids: &[Uuid]) -> ApiResult<Vec<DeployState>> {
+    Ok(Deploy::states(conn, deployment_ids).await?)
+}
