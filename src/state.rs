@@ -54,6 +54,8 @@ pub struct AppState {
     pub matrix: Arc<Matrix>,
     /// Seals secret values at rest.
     pub secrets: Arc<crate::secrets::SecretBox>,
+    /// Deployment change events (LISTEN/NOTIFY).
+    pub events: Arc<crate::db::notify::DeploymentEvents>,
     /// SQL statements run by this process's pool so far.
     pub statements: Arc<AtomicU64>,
 }

@@ -3,6 +3,7 @@
 pub mod embedded_pg;
 pub mod migrate;
 pub mod models;
+pub mod notify;
 pub mod pool;
 pub mod schema;
 

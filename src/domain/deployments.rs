@@ -418,6 +418,7 @@ async fn change(
         let before = Deployment::live_for_update(tx, id).await?.ok_or(ApiError::NotFound)?;
         let changes = build(&before)?;
         let after = Deployment::update(tx, id, &changes).await.map_err(label_conflict)?;
+        crate::db::notify::deployment_changed(tx, id).await?;
         audit::record(
             tx,
             actor,

@@ -426,7 +426,7 @@ impl From<crate::domain::variables::VariableView> for EnvironmentVariable {
 
 /// Resolves the deployment named by id (preferred) or release name. An unknown release name is answered
 /// as [`absent`] says, so it reveals nothing to callers who could not see the deployment anyway.
-async fn deployment_named(
+pub(crate) async fn deployment_named(
     ctx: &Context<'_>,
     deployment_uuid: Option<Uuid>,
     release_name: Option<&str>,

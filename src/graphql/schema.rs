@@ -1,19 +1,20 @@
 //! Building the schema, with its limits and policies, and exporting its SDL.
 
-use async_graphql::{EmptySubscription, Schema, SchemaBuilder};
+use async_graphql::{Schema, SchemaBuilder};
 
 use crate::config::Config;
 use crate::graphql::errors::ErrorPolicy;
 use crate::graphql::limits::AliasLimit;
 use crate::graphql::mutation::Mutation;
 use crate::graphql::query::Query;
+use crate::graphql::subscription::Subscription;
 use crate::state::AppState;
 
 /// The capcom schema.
-pub type CapcomSchema = Schema<Query, Mutation, EmptySubscription>;
+pub type CapcomSchema = Schema<Query, Mutation, Subscription>;
 
-fn builder(config: &Config) -> SchemaBuilder<Query, Mutation, EmptySubscription> {
-    Schema::build(Query::default(), Mutation::default(), EmptySubscription)
+fn builder(config: &Config) -> SchemaBuilder<Query, Mutation, Subscription> {
+    Schema::build(Query::default(), Mutation::default(), Subscription)
         .limit_depth(config.max_depth)
         .limit_complexity(config.max_complexity)
         .limit_recursive_depth(64)
@@ -30,5 +31,5 @@ pub fn build_schema(state: AppState) -> CapcomSchema {
 /// The schema's SDL (what `schema.graphql` holds and `capcom export-schema` prints).
 pub fn sdl() -> String {
     // Limits and extensions do not change the SDL.
-    Schema::build(Query::default(), Mutation::default(), EmptySubscription).finish().sdl()
+    Schema::build(Query::default(), Mutation::default(), Subscription).finish().sdl()
 }

@@ -1,0 +1,98 @@
+//! Change events across replicas through PostgreSQL LISTEN/NOTIFY.
+//!
+//! A change is announced with `pg_notify` inside the transaction that makes it, so it is delivered only if
+//! that transaction commits. Each process keeps one dedicated listening connection (opened on the first
+//! subscription, re-opened if it drops) and fans events out to its subscribers through a broadcast channel.
+
+use std::time::Duration;
+
+use diesel::sql_types::Text;
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use futures_util::StreamExt;
+use tokio::sync::{OnceCell, broadcast};
+use uuid::Uuid;
+
+/// Channel on which deployment changes are announced (payload: the deployment id).
+pub const DEPLOYMENT_CHANNEL: &str = "capcom_deployment";
+
+/// Announces that deployment `id` changed (delivered when the caller's transaction commits).
+pub async fn deployment_changed(conn: &mut AsyncPgConnection, id: Uuid) -> diesel::QueryResult<()> {
+    diesel::sql_query("SELECT pg_notify($1, $2)")
+        .bind::<Text, _>(DEPLOYMENT_CHANNEL)
+        .bind::<Text, _>(id.to_string())
+        .execute(conn)
+        .await
+        .map(|_| ())
+}
+
+/// Why listening could not start.
+#[derive(Debug, thiserror::Error)]
+#[error("listening for changes: {0}")]
+pub struct ListenError(String);
+
+/// This process's view of deployment change events.
+pub struct DeploymentEvents {
+    database_url: String,
+    sender: broadcast::Sender<Uuid>,
+    listening: OnceCell<()>,
+}
+
+impl std::fmt::Debug for DeploymentEvents {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The URL holds a password.
+        f.write_str("DeploymentEvents")
+    }
+}
+
+async fn open_listener(url: &str) -> Result<AsyncPgConnection, ListenError> {
+    let mut conn = AsyncPgConnection::establish(url).await.map_err(|e| ListenError(e.to_string()))?;
+    diesel::sql_query(format!("LISTEN {DEPLOYMENT_CHANNEL}"))
+        .execute(&mut conn)
+        .await
+        .map_err(|e| ListenError(e.to_string()))?;
+    Ok(conn)
+}
+
+async fn forward(mut conn: AsyncPgConnection, url: String, sender: broadcast::Sender<Uuid>) {
+    loop {
+        {
+            let mut notifications = std::pin::pin!(conn.notifications_stream());
+            while let Some(Ok(notification)) = notifications.next().await {
+                if let Ok(id) = notification.payload.parse::<Uuid>() {
+                    // No receiver at the moment is fine: nobody is watching.
+                    let _ = sender.send(id);
+                }
+            }
+        }
+        tracing::warn!("the change listener lost its database connection; reconnecting");
+        conn = loop {
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            match open_listener(&url).await {
+                Ok(conn) => break conn,
+                Err(error) => tracing::warn!(%error, "reconnecting the change listener"),
+            }
+        };
+    }
+}
+
+impl DeploymentEvents {
+    /// Events for the database at `database_url`; nothing is opened until the first subscription.
+    pub fn new(database_url: &str) -> Self {
+        let (sender, _) = broadcast::channel(1024);
+        DeploymentEvents { database_url: database_url.to_owned(), sender, listening: OnceCell::new() }
+    }
+
+    /// A receiver of the ids of changed deployments. Returns once this process is listening, so that no
+    /// change committed after the call is missed.
+    pub async fn subscribe(&self) -> Result<broadcast::Receiver<Uuid>, ListenError> {
+        let receiver = self.sender.subscribe();
+        self.listening
+            .get_or_try_init(|| async {
+                let conn = open_listener(&self.database_url).await?;
+                tokio::spawn(forward(conn, self.database_url.clone(), self.sender.clone()));
+                Ok::<(), ListenError>(())
+            })
+            .await?;
+        Ok(receiver)
+    }
+}
