@@ -223,6 +223,58 @@ impl JwtKeys {
     }
 }
 
+/// Longest lifetime of a deployment access token.
+pub const DEPLOYMENT_TOKEN_SECS: i64 = 3600;
+
+/// Claims of a deployment access token: for the Airflow API of one deployment, never for capcom's.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct DeploymentClaims {
+    /// Subject: the user id.
+    pub sub: String,
+    /// Audience: the deployment id (so capcom itself refuses the token).
+    pub aud: String,
+    /// The caller's Airflow role there.
+    pub roles: Vec<String>,
+    /// Issued at.
+    pub iat: i64,
+    /// Not valid before.
+    pub nbf: i64,
+    /// Expires at.
+    pub exp: i64,
+    /// Issuer.
+    pub iss: String,
+    /// Unique token id.
+    pub jti: String,
+}
+
+impl JwtKeys {
+    /// Signs a deployment access token for `user_id` with Airflow role `role` on `deployment_id`, valid for
+    /// at most an hour (and never longer than a user token).
+    pub fn sign_deployment_token(
+        &self,
+        user_id: Uuid,
+        deployment_id: Uuid,
+        role: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(String, DeploymentClaims), TokenError> {
+        let now_secs = now.timestamp();
+        let claims = DeploymentClaims {
+            sub: user_id.to_string(),
+            aud: deployment_id.to_string(),
+            roles: vec![role.to_owned()],
+            iat: now_secs,
+            nbf: now_secs,
+            exp: now_secs + DEPLOYMENT_TOKEN_SECS.min(self.lifetime_secs),
+            iss: self.issuer.clone(),
+            jti: Uuid::new_v4().to_string(),
+        };
+        let mut header = Header::new(self.algorithm);
+        header.kid = self.key_id.clone();
+        let token = jsonwebtoken::encode(&header, &claims, &self.encoding).map_err(|e| TokenError(e.to_string()))?;
+        Ok((token, claims))
+    }
+}
+
 /// Seconds since the epoch, rounded up.
 pub fn ceil_secs(instant: DateTime<Utc>) -> i64 {
     let secs = instant.timestamp();

@@ -342,6 +342,23 @@ impl DeploymentMutation {
         Ok(Deploy(deploys::create(&mut conn, id, request, Deployer::User(caller.user.id), &actor(ctx)).await?))
     }
 
+    /// A short-lived token for the deployment's Airflow API, carrying the caller's Airflow role there.
+    #[graphql(guard = "Perm::on(Permission::DeploymentAirflowGet, deployment_uuid).or(Permission::SystemAirflowGet)")]
+    async fn deployment_access_token(&self, ctx: &Context<'_>, deployment_uuid: Uuid) -> Result<DeploymentAccessToken> {
+        let id = deployment_uuid.required("deploymentUuid")?;
+        let caller = principal(ctx).user()?;
+        let state = state(ctx)?;
+        let mut conn = conn(ctx).await?;
+        deployments::get(&mut conn, id).await?;
+        let role = check::airflow_role(&caller.bindings, &state.matrix, id).ok_or(ApiError::Forbidden)?;
+        let (value, claims) = state
+            .keys
+            .sign_deployment_token(caller.user.id, id, role, state.clock.now())
+            .map_err(ApiError::internal)?;
+        let expires_at = chrono::DateTime::from_timestamp(claims.exp, 0).unwrap_or_else(|| state.clock.now());
+        Ok(DeploymentAccessToken { value, airflow_role: role.to_owned(), expires_at })
+    }
+
     /// Gives a workspace member a deployment role (default DEPLOYMENT_VIEWER).
     #[graphql(guard = "Perm::on(Permission::DeploymentIamUpdate, deployment_id)")]
     async fn deployment_add_user_role(
@@ -394,6 +411,17 @@ async fn role_change(
     let mut conn = conn(ctx).await?;
     let binding = deployments::change_user_role(&mut conn, id, user, change, authority(ctx)?, now, &actor(ctx)).await?;
     Ok(RoleBinding(binding))
+}
+
+/// A token for one deployment's Airflow API.
+#[derive(SimpleObject)]
+pub struct DeploymentAccessToken {
+    /// The JWT (audience: the deployment id; `roles`: the Airflow role).
+    pub value: String,
+    /// The Airflow role it carries.
+    pub airflow_role: String,
+    /// Expiry (at most an hour).
+    pub expires_at: chrono::DateTime<chrono::Utc>,
 }
 
 /// Houston's `InputEnvironmentVariable`.
@@ -470,7 +498,9 @@ pub struct VariableMutation;
 #[Object]
 impl VariableMutation {
     /// Replaces a deployment's environment variables with the list sent.
-    #[graphql(guard = "Perm::on(Permission::DeploymentConfigUpdate, deployment_uuid)")]
+    #[graphql(
+        guard = "Perm::on(Permission::DeploymentConfigUpdate, deployment_uuid).or(Permission::SystemDeploymentsUpdate)"
+    )]
     async fn update_deployment_variables(
         &self,
         ctx: &Context<'_>,

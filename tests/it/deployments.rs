@@ -329,3 +329,29 @@ async fn deployment_lists_cost_a_constant_number_of_statements() {
         assert!(*statements <= STATEMENT_BOUND, "{deployments} deployments: {statements} statements; all {counts:?}");
     }
 }
+
+#[tokio::test]
+async fn access_tokens_carry_the_airflow_role_and_are_not_capcom_tokens() {
+    use base64::Engine as _;
+    let (app, root, workspace) = setup().await;
+    let (editor, _) = app.sign_up("editor@example.com", "correct horse battery").await;
+    app.add_to_workspace(&root, &workspace, "editor@example.com", "WORKSPACE_EDITOR").await;
+    let deployment = app.create_deployment(&root, &workspace, "etl").await["id"].as_str().unwrap().to_owned();
+    const MINT: &str =
+        "mutation($d: Uuid!) { deploymentAccessToken(deploymentUuid: $d) { value airflowRole expiresAt } }";
+    for (token, role) in [(&root, "Admin"), (&editor, "User")] {
+        let body = app.gql(MINT, json!({"d": deployment}), Some(token)).await;
+        let minted = &body["data"]["deploymentAccessToken"];
+        assert_eq!(minted["airflowRole"], role, "{body}");
+        let value = minted["value"].as_str().unwrap();
+        let payload: Value = serde_json::from_slice(
+            &base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(value.split('.').nth(1).unwrap()).unwrap(),
+        )
+        .unwrap();
+        assert_eq!(payload["aud"], deployment.as_str());
+        assert_eq!(payload["roles"], json!([role]));
+        assert!(payload["exp"].as_i64().unwrap() - payload["iat"].as_i64().unwrap() <= 3600);
+        let refused = app.gql("{ self { id } }", json!({}), Some(value)).await;
+        assert_eq!(error_code(&refused), "UNAUTHENTICATED", "not a token for capcom's own API");
+    }
+}

@@ -350,17 +350,9 @@ impl Deployment {
 
     /// The caller's role in this deployment's Airflow (`Admin`, `User`, `Viewer`), from the same matrix.
     async fn airflow_role(&self, ctx: &Context<'_>) -> Option<&'static str> {
-        let id = Some(self.0.id);
-        let held = |scoped: Permission, system: Permission| can(ctx, scoped, id) || can(ctx, system, None);
-        if held(Permission::DeploymentAirflowAdmin, Permission::SystemAirflowAdmin) {
-            Some("Admin")
-        } else if held(Permission::DeploymentAirflowUser, Permission::SystemAirflowUser) {
-            Some("User")
-        } else if held(Permission::DeploymentAirflowGet, Permission::SystemAirflowGet) {
-            Some("Viewer")
-        } else {
-            None
-        }
+        let caller = crate::graphql::context::principal(ctx).user().ok()?;
+        let state = crate::graphql::context::state(ctx).ok()?;
+        crate::rbac::check::airflow_role(&caller.bindings, &state.matrix, self.0.id)
     }
 
     /// Creation time.
