@@ -152,6 +152,23 @@ pub fn may_grant(bindings: &[Binding], matrix: &Matrix, role: Role, target: Opti
     matrix.permissions_of(role).all(|permission| decide(bindings, matrix, permission, target).granted)
 }
 
+/// The Airflow role (SPEC §2 mapping) the bindings give on deployment `deployment`: `Admin`, `User` or
+/// `Viewer`, from the `deployment.airflow.*` permissions there or their `system.airflow.*` counterparts.
+pub fn airflow_role(bindings: &[Binding], matrix: &Matrix, deployment: Uuid) -> Option<&'static str> {
+    let held = |scoped: Permission, system: Permission| {
+        decide(bindings, matrix, scoped, Some(deployment)).granted || decide(bindings, matrix, system, None).granted
+    };
+    if held(Permission::DeploymentAirflowAdmin, Permission::SystemAirflowAdmin) {
+        Some("Admin")
+    } else if held(Permission::DeploymentAirflowUser, Permission::SystemAirflowUser) {
+        Some("User")
+    } else if held(Permission::DeploymentAirflowGet, Permission::SystemAirflowGet) {
+        Some("Viewer")
+    } else {
+        None
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -194,22 +211,5 @@ mod tests {
         assert!(may_grant(&system_editor, &matrix, Role::WorkspaceAdmin, Some(ws)));
         assert!(!may_grant(&system_editor, &matrix, Role::SystemAdmin, None));
         assert!(may_grant(&system_editor, &matrix, Role::SystemViewer, None));
-    }
-}
-
-/// The Airflow role (SPEC §2 mapping) the bindings give on deployment `deployment`: `Admin`, `User` or
-/// `Viewer`, from the `deployment.airflow.*` permissions there or their `system.airflow.*` counterparts.
-pub fn airflow_role(bindings: &[Binding], matrix: &Matrix, deployment: Uuid) -> Option<&'static str> {
-    let held = |scoped: Permission, system: Permission| {
-        decide(bindings, matrix, scoped, Some(deployment)).granted || decide(bindings, matrix, system, None).granted
-    };
-    if held(Permission::DeploymentAirflowAdmin, Permission::SystemAirflowAdmin) {
-        Some("Admin")
-    } else if held(Permission::DeploymentAirflowUser, Permission::SystemAirflowUser) {
-        Some("User")
-    } else if held(Permission::DeploymentAirflowGet, Permission::SystemAirflowGet) {
-        Some("Viewer")
-    } else {
-        None
     }
 }
