@@ -1,7 +1,8 @@
 //! Who is calling: token verification, password hashing, and the per-request principal.
 
+pub mod api_key;
 pub mod jwt;
 pub mod password;
 pub mod principal;
 
-pub use principal::{Principal, UserPrincipal};
+pub use principal::{Principal, ServiceAccountPrincipal, UserPrincipal};

@@ -43,8 +43,8 @@ impl AccessQuery {
     #[graphql(guard = "SignedIn")]
     async fn can(&self, ctx: &Context<'_>, permission: String, scope_id: Option<Uuid>) -> Result<bool> {
         let permission = parse_permission(&permission)?;
-        let caller = principal(ctx).user()?;
-        Ok(check::decide(&caller.bindings, &state(ctx)?.matrix, permission, scope_id.and_then(Uuid::get)).granted)
+        let bindings = principal(ctx).bindings()?;
+        Ok(check::decide(bindings, &state(ctx)?.matrix, permission, scope_id.and_then(Uuid::get)).granted)
     }
 
     /// Which of the caller's bindings grants `permission` on `scopeId`, or why none does.
@@ -56,8 +56,8 @@ impl AccessQuery {
         scope_id: Option<Uuid>,
     ) -> Result<PermissionExplanation> {
         let parsed = parse_permission(&permission)?;
-        let caller = principal(ctx).user()?;
-        let decision = check::decide(&caller.bindings, &state(ctx)?.matrix, parsed, scope_id.and_then(Uuid::get));
+        let bindings = principal(ctx).bindings()?;
+        let decision = check::decide(bindings, &state(ctx)?.matrix, parsed, scope_id.and_then(Uuid::get));
         Ok(PermissionExplanation {
             permission,
             granted: decision.granted,

@@ -36,9 +36,16 @@ pub fn actor(ctx: &Context<'_>) -> Actor {
         client_address: meta.client_address,
         ..Actor::default()
     };
-    if let Principal::User(user) = principal(ctx) {
-        actor.user_id = Some(user.user.id);
-        actor.label = user.user.username.clone();
+    match principal(ctx) {
+        Principal::User(user) => {
+            actor.user_id = Some(user.user.id);
+            actor.label = user.user.username.clone();
+        }
+        Principal::ServiceAccount(account) => {
+            actor.service_account_id = Some(account.account.id);
+            actor.label = format!("service account {}", account.account.label);
+        }
+        Principal::Anonymous | Principal::Rejected => {}
     }
     actor
 }

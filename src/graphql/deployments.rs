@@ -164,14 +164,13 @@ impl DeploymentQuery {
     /// Clusters the caller's organizations may use.
     #[graphql(guard = "SignedIn")]
     async fn clusters(&self, ctx: &Context<'_>) -> Result<Vec<Cluster>> {
-        let caller = principal(ctx).user()?;
+        let bindings = principal(ctx).bindings()?;
         let matrix = &state(ctx)?.matrix;
-        let organizations: Vec<uuid::Uuid> = caller
-            .bindings
+        let organizations: Vec<uuid::Uuid> = bindings
             .iter()
             .filter(|b| b.role.scope() == Some(Scope::Organization))
             .filter_map(|b| b.target)
-            .filter(|o| check::decide(&caller.bindings, matrix, Permission::OrganizationClustersGet, Some(*o)).granted)
+            .filter(|o| check::decide(bindings, matrix, Permission::OrganizationClustersGet, Some(*o)).granted)
             .collect();
         let mut conn = conn(ctx).await?;
         Ok(deployments::clusters(&mut conn, &organizations).await?.into_iter().map(Cluster).collect())
@@ -327,7 +326,10 @@ impl DeploymentMutation {
         description: Option<String>,
     ) -> Result<Deploy> {
         let id = deployment_uuid.required("deploymentUuid")?;
-        let caller = principal(ctx).user()?;
+        let deployer = match principal(ctx) {
+            crate::auth::Principal::ServiceAccount(account) => Deployer::ServiceAccount(account.account.id),
+            other => Deployer::User(other.user()?.user.id),
+        };
         let request = DeployRequest {
             kind: match kind {
                 DeployType::Image => DeployKind::Image,
@@ -339,7 +341,7 @@ impl DeploymentMutation {
             description,
         };
         let mut conn = conn(ctx).await?;
-        Ok(Deploy(deploys::create(&mut conn, id, request, Deployer::User(caller.user.id), &actor(ctx)).await?))
+        Ok(Deploy(deploys::create(&mut conn, id, request, deployer, &actor(ctx)).await?))
     }
 
     /// A short-lived token for the deployment's Airflow API, carrying the caller's Airflow role there.

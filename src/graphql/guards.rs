@@ -12,12 +12,11 @@
 use async_graphql::{Context, Guard};
 use uuid::Uuid;
 
-use crate::auth::UserPrincipal;
 use crate::domain::Authority;
 use crate::error::{ApiError, ApiResult};
 use crate::graphql::context::{principal, state};
 use crate::graphql::scalars;
-use crate::rbac::{Permission, Scope, check};
+use crate::rbac::{Binding, Permission, Scope, check};
 
 /// What a guard checks the permission against.
 #[derive(Debug, Clone, Copy)]
@@ -85,10 +84,9 @@ impl Perm {
 }
 
 /// The caller's organization: `named` if given, else the first organization the caller belongs to.
-pub fn caller_organization(caller: &UserPrincipal, named: Option<Uuid>) -> Option<Uuid> {
+pub fn caller_organization(bindings: &[Binding], named: Option<Uuid>) -> Option<Uuid> {
     named.or_else(|| {
-        caller
-            .bindings
+        bindings
             .iter()
             .find(|b| b.role.scope() == Some(Scope::Organization) && b.implied_from.is_none())
             .and_then(|b| b.target)
@@ -97,14 +95,14 @@ pub fn caller_organization(caller: &UserPrincipal, named: Option<Uuid>) -> Optio
 
 /// The one authorization check: the signed-in caller must hold one of `permissions` on `target`.
 pub fn authorize(ctx: &Context<'_>, permissions: &[Permission], target: Target) -> ApiResult<()> {
-    let caller = principal(ctx).user()?;
+    let bindings = principal(ctx).bindings()?;
     let matrix = &state(ctx)?.matrix;
     let object = match target {
         Target::None => None,
         Target::Object(id) => id,
-        Target::CallerOrganization(named) => caller_organization(caller, named),
+        Target::CallerOrganization(named) => caller_organization(bindings, named),
     };
-    if check::allowed_any(&caller.bindings, matrix, permissions, object) { Ok(()) } else { Err(ApiError::Forbidden) }
+    if check::allowed_any(bindings, matrix, permissions, object) { Ok(()) } else { Err(ApiError::Forbidden) }
 }
 
 /// The error for an object that could not be found: NOT_FOUND for callers who may look at every such
@@ -118,15 +116,14 @@ pub fn absent(ctx: &Context<'_>, system: Permission) -> ApiError {
 
 /// Whether the caller holds `permission` on `target` (for capability objects; never an error).
 pub fn can(ctx: &Context<'_>, permission: Permission, target: Option<Uuid>) -> bool {
-    let Ok(caller) = principal(ctx).user() else { return false };
+    let Ok(bindings) = principal(ctx).bindings() else { return false };
     let Ok(state) = state(ctx) else { return false };
-    check::decide(&caller.bindings, &state.matrix, permission, target).granted
+    check::decide(bindings, &state.matrix, permission, target).granted
 }
 
 /// The caller's authority, for domain rules that depend on it.
 pub fn authority<'a>(ctx: &Context<'a>) -> ApiResult<Authority<'a>> {
-    let caller = principal(ctx).user()?;
-    Ok(Authority { bindings: &caller.bindings, matrix: &state(ctx)?.matrix })
+    Ok(Authority { bindings: principal(ctx).bindings()?, matrix: &state(ctx)?.matrix })
 }
 
 impl Guard for Perm {
@@ -135,12 +132,12 @@ impl Guard for Perm {
     }
 }
 
-/// Needs a signed-in principal and nothing more.
+/// Needs a signed-in principal (user or service account) and nothing more.
 pub struct SignedIn;
 
 impl Guard for SignedIn {
     async fn check(&self, ctx: &Context<'_>) -> async_graphql::Result<()> {
-        principal(ctx).user()?;
+        principal(ctx).bindings()?;
         Ok(())
     }
 }

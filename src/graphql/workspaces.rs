@@ -98,14 +98,11 @@ impl WorkspaceQuery {
             authorize(ctx, &[Permission::SystemWorkspaceGet], Target::None)?;
             workspaces::list(&mut conn, None, limit).await?
         } else {
-            let caller = principal(ctx).user()?;
-            let mut visible: Vec<uuid::Uuid> = caller
-                .bindings
+            let bindings = principal(ctx).bindings()?;
+            let mut visible: Vec<uuid::Uuid> = bindings
                 .iter()
                 .filter_map(|b| b.target)
-                .filter(|id| {
-                    check::decide(&caller.bindings, &state.matrix, Permission::WorkspaceConfigGet, Some(*id)).granted
-                })
+                .filter(|id| check::decide(bindings, &state.matrix, Permission::WorkspaceConfigGet, Some(*id)).granted)
                 .collect();
             visible.sort();
             visible.dedup();
@@ -221,9 +218,10 @@ impl WorkspaceMutation {
         description: Option<String>,
         organization_uuid: Option<Uuid>,
     ) -> Result<Workspace> {
+        // A person creates workspaces (and becomes their admin); API keys do not.
         let caller = principal(ctx).user()?;
         let organization =
-            caller_organization(caller, organization_uuid.and_then(Uuid::get)).ok_or(ApiError::Forbidden)?;
+            caller_organization(&caller.bindings, organization_uuid.and_then(Uuid::get)).ok_or(ApiError::Forbidden)?;
         let mut conn = conn(ctx).await?;
         let workspace =
             workspaces::create(&mut conn, organization, &label, description.as_deref(), caller.user.id, &actor(ctx))

@@ -18,7 +18,7 @@ use axum::response::{IntoResponse, Response};
 use tower_http::request_id::RequestId;
 
 use crate::auth::Principal;
-use crate::auth::principal::{credential_from_header, resolve_token};
+use crate::auth::principal::{credential_from_header, resolve_api_key, resolve_token};
 use crate::error::{ApiError, ApiResult};
 use crate::graphql::errors;
 use crate::graphql::loaders::DbLoader;
@@ -46,7 +46,11 @@ async fn resolve_principal(state: &AppState, credential: Option<&str>) -> ApiRes
         return Ok(Principal::Anonymous);
     };
     let mut conn = state.pool.get().await?;
-    resolve_token(&mut conn, &state.keys, state.clock.now(), token).await
+    if crate::auth::api_key::is_api_key(token) {
+        resolve_api_key(&mut conn, state.clock.now(), token).await
+    } else {
+        resolve_token(&mut conn, &state.keys, state.clock.now(), token).await
+    }
 }
 
 /// A per-request DataLoader.

@@ -255,3 +255,14 @@ impl RoleBindingRow {
             .optional()
     }
 }
+
+impl RoleBindingRow {
+    /// The bindings of a service account (exactly one).
+    pub async fn of_service_account(conn: &mut AsyncPgConnection, id: Uuid) -> QueryResult<Vec<RoleBindingRow>> {
+        role_bindings::table
+            .filter(role_bindings::service_account_id.eq(id))
+            .select(RoleBindingRow::as_select())
+            .load(conn)
+            .await
+    }
+}

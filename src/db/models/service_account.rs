@@ -55,6 +55,25 @@ impl std::fmt::Debug for ServiceAccountRow {
 }
 
 impl ServiceAccountRow {
+    /// The service account whose key has this public prefix.
+    pub async fn find_by_prefix(conn: &mut AsyncPgConnection, prefix: &str) -> QueryResult<Option<ServiceAccountRow>> {
+        service_accounts::table
+            .filter(service_accounts::key_prefix.eq(prefix))
+            .select(ServiceAccountRow::as_select())
+            .first(conn)
+            .await
+            .optional()
+    }
+
+    /// Records a use of the key.
+    pub async fn touch(conn: &mut AsyncPgConnection, id: Uuid, now: DateTime<Utc>) -> QueryResult<()> {
+        diesel::update(service_accounts::table.find(id))
+            .set(service_accounts::last_used_at.eq(now))
+            .execute(conn)
+            .await
+            .map(|_| ())
+    }
+
     /// The service accounts with these ids.
     pub async fn find_many(conn: &mut AsyncPgConnection, ids: &[Uuid]) -> QueryResult<Vec<ServiceAccountRow>> {
         service_accounts::table

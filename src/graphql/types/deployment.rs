@@ -350,9 +350,9 @@ impl Deployment {
 
     /// The caller's role in this deployment's Airflow (`Admin`, `User`, `Viewer`), from the same matrix.
     async fn airflow_role(&self, ctx: &Context<'_>) -> Option<&'static str> {
-        let caller = crate::graphql::context::principal(ctx).user().ok()?;
+        let bindings = crate::graphql::context::principal(ctx).bindings().ok()?;
         let state = crate::graphql::context::state(ctx).ok()?;
-        crate::rbac::check::airflow_role(&caller.bindings, &state.matrix, self.0.id)
+        crate::rbac::check::airflow_role(bindings, &state.matrix, self.0.id)
     }
 
     /// Creation time.

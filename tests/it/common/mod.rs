@@ -218,7 +218,8 @@ impl TestApp {
         let mut parts = Vec::new();
         for table in ["users", "workspaces", "role_bindings", "invites", "emails", "mail_outbox", "audit_events"] {
             parts.push(
-                self.text(&format!("SELECT coalesce(json_agg(t ORDER BY t::text), '[]')::text AS t FROM {table} t")).await,
+                self.text(&format!("SELECT coalesce(json_agg(t ORDER BY t::text), '[]')::text AS t FROM {table} t"))
+                    .await,
             );
         }
         parts.join("\n")
@@ -286,7 +287,8 @@ impl TestApp {
         let mut parts = Vec::new();
         for table in ["deployments", "role_bindings", "audit_events", "deploys", "environment_variables"] {
             parts.push(
-                self.text(&format!("SELECT coalesce(json_agg(t ORDER BY t::text), '[]')::text AS t FROM {table} t")).await,
+                self.text(&format!("SELECT coalesce(json_agg(t ORDER BY t::text), '[]')::text AS t FROM {table} t"))
+                    .await,
             );
         }
         parts.join("\n")
