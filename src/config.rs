@@ -25,6 +25,7 @@
 //! | `CAPCOM_INVITE_EXPIRY_DAYS` | 7 | invite lifetime |
 //! | `CAPCOM_PUBLIC_URL` | `http://127.0.0.1:8871` | console address used in mails |
 //! | `CAPCOM_SECRET_KEY` | generated | key sealing secret variables (base64, 32 bytes) |
+//! | `CAPCOM_SA_MAX_DAYS` | unset | require and cap API key expiry |
 //! | `CAPCOM_NAMESPACE_PREFIX` | `astronomer` | deployment namespace prefix |
 //! | `CAPCOM_MANUAL_RELEASE_NAMES` | false | clients may choose release names |
 //! | `CAPCOM_WORKER_MAX_CEILING` | 100 | highest `workerMax` |
@@ -154,6 +155,10 @@ pub struct Config {
     /// Key sealing secret values at rest (base64 of 32 bytes); generated into the data folder when unset.
     #[arg(long, env = "CAPCOM_SECRET_KEY", hide_env_values = true, global = true)]
     pub secret_key: Option<String>,
+
+    /// When set, every API key must expire, within this many days (at most 3650).
+    #[arg(long, env = "CAPCOM_SA_MAX_DAYS", global = true)]
+    pub sa_max_days: Option<i64>,
 
     /// Prefix of deployment namespaces (`<prefix>-<releaseName>`).
     #[arg(long, env = "CAPCOM_NAMESPACE_PREFIX", default_value = "astronomer", global = true)]

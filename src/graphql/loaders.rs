@@ -237,3 +237,25 @@ impl Loader<DeployStateOf> for DbLoader {
         Ok(rows.into_iter().map(|row| (DeployStateOf(row.deployment_id), row)).collect())
     }
 }
+
+/// Key: the role binding of a service account.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct RoleBindingOfServiceAccount(pub Uuid);
+
+impl Loader<RoleBindingOfServiceAccount> for DbLoader {
+    type Value = RoleBindingRow;
+    type Error = Arc<ApiError>;
+
+    async fn load(
+        &self,
+        keys: &[RoleBindingOfServiceAccount],
+    ) -> Result<HashMap<RoleBindingOfServiceAccount, Self::Value>, Self::Error> {
+        let mut conn = self.conn().await?;
+        let rows =
+            crate::domain::service_accounts::bindings_of(&mut conn, &ids(keys, |k| k.0)).await.map_err(Arc::new)?;
+        Ok(rows
+            .into_iter()
+            .filter_map(|row| Some((RoleBindingOfServiceAccount(row.service_account_id?), row)))
+            .collect())
+    }
+}

@@ -13,6 +13,7 @@ pub mod mutation;
 pub mod query;
 pub mod scalars;
 pub mod schema;
+pub mod service_accounts;
 pub mod subscription;
 pub mod types;
 pub mod users;

@@ -4,9 +4,17 @@ use async_graphql::MergedObject;
 
 use crate::graphql::access::AccessMutation;
 use crate::graphql::deployments::{DeploymentMutation, VariableMutation};
+use crate::graphql::service_accounts::ServiceAccountMutation;
 use crate::graphql::users::UserMutation;
 use crate::graphql::workspaces::WorkspaceMutation;
 
 /// Root of all mutations.
 #[derive(MergedObject, Default)]
-pub struct Mutation(UserMutation, WorkspaceMutation, AccessMutation, DeploymentMutation, VariableMutation);
+pub struct Mutation(
+    UserMutation,
+    WorkspaceMutation,
+    AccessMutation,
+    DeploymentMutation,
+    VariableMutation,
+    ServiceAccountMutation,
+);

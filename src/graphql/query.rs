@@ -5,9 +5,18 @@ use async_graphql::MergedObject;
 use crate::graphql::access::AccessQuery;
 use crate::graphql::config::ConfigQuery;
 use crate::graphql::deployments::{DeploymentQuery, VariableQuery};
+use crate::graphql::service_accounts::ServiceAccountQuery;
 use crate::graphql::users::UserQuery;
 use crate::graphql::workspaces::WorkspaceQuery;
 
 /// Root of all queries.
 #[derive(MergedObject, Default)]
-pub struct Query(UserQuery, ConfigQuery, WorkspaceQuery, AccessQuery, DeploymentQuery, VariableQuery);
+pub struct Query(
+    UserQuery,
+    ConfigQuery,
+    WorkspaceQuery,
+    AccessQuery,
+    DeploymentQuery,
+    VariableQuery,
+    ServiceAccountQuery,
+);

@@ -266,3 +266,14 @@ impl RoleBindingRow {
             .await
     }
 }
+
+impl RoleBindingRow {
+    /// The bindings of these service accounts.
+    pub async fn of_service_accounts(conn: &mut AsyncPgConnection, ids: &[Uuid]) -> QueryResult<Vec<RoleBindingRow>> {
+        role_bindings::table
+            .filter(role_bindings::service_account_id.eq_any(ids))
+            .select(RoleBindingRow::as_select())
+            .load(conn)
+            .await
+    }
+}

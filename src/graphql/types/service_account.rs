@@ -6,8 +6,20 @@ use chrono::{DateTime, Utc};
 use crate::domain::service_accounts;
 use crate::graphql::scalars::Uuid;
 
-/// A service account.
-pub struct ServiceAccount(pub service_accounts::ServiceAccount);
+/// A service account, with its key in clear only in the response that created or rotated it.
+pub struct ServiceAccount(pub service_accounts::ServiceAccount, pub Option<String>);
+
+impl ServiceAccount {
+    /// As listed: the key shows only its prefix.
+    pub fn listed(account: service_accounts::ServiceAccount) -> Self {
+        ServiceAccount(account, None)
+    }
+
+    /// Just created or rotated: the full key, this once.
+    pub fn with_key(created: service_accounts::WithKey) -> Self {
+        ServiceAccount(created.account, Some(created.key))
+    }
+}
 
 /// A service account (API key).
 #[Object]
@@ -27,9 +39,24 @@ impl ServiceAccount {
         self.0.category.as_deref()
     }
 
-    /// The key's public prefix (the full key is shown only when created or rotated).
+    /// The full key in the response that created or rotated it; afterwards only its public prefix.
     async fn api_key(&self) -> &str {
-        &self.0.key_prefix
+        self.1.as_deref().unwrap_or(&self.0.key_prefix)
+    }
+
+    /// Its role binding.
+    async fn role_binding(
+        &self,
+        ctx: &async_graphql::Context<'_>,
+    ) -> async_graphql::Result<Option<crate::graphql::types::user::RoleBinding>> {
+        let loader = ctx.data::<async_graphql::dataloader::DataLoader<crate::graphql::loaders::DbLoader>>()?;
+        let row = loader.load_one(crate::graphql::loaders::RoleBindingOfServiceAccount(self.0.id)).await?;
+        Ok(row.map(crate::graphql::types::user::RoleBinding))
+    }
+
+    /// Who created it.
+    async fn created_by(&self) -> Option<Uuid> {
+        self.0.created_by.map(Uuid::from)
     }
 
     /// The key's public prefix.

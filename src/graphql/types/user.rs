@@ -140,7 +140,7 @@ impl RoleBinding {
     async fn service_account(&self, ctx: &Context<'_>) -> Result<Option<ServiceAccount>> {
         let Some(id) = self.0.service_account_id else { return Ok(None) };
         let loader = ctx.data::<DataLoader<DbLoader>>()?;
-        Ok(loader.load_one(ServiceAccountById(id)).await?.map(ServiceAccount))
+        Ok(loader.load_one(ServiceAccountById(id)).await?.map(ServiceAccount::listed))
     }
 
     /// When it was granted.

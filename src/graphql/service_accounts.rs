@@ -1,0 +1,375 @@
+//! Service-account queries and mutations, with Houston's names and arguments.
+
+use async_graphql::{Context, Json, Object, Result};
+
+use crate::domain::service_accounts::{self, AccountScope, AccountUpdate, NewAccountRequest};
+use crate::error::ApiError;
+use crate::graphql::context::{actor, conn, principal, state};
+use crate::graphql::guards::{Perm, SignedIn, Target, absent, authority, authorize};
+use crate::graphql::scalars::Uuid;
+use crate::graphql::types::service_account::ServiceAccount;
+use crate::rbac::{Permission, Role};
+
+fn list(rows: Vec<service_accounts::ServiceAccount>) -> Vec<ServiceAccount> {
+    rows.into_iter().map(ServiceAccount::listed).collect()
+}
+
+/// Reads Houston's update `payload`: `label`, `category`, `role`, `active`.
+fn account_update(payload: Option<Json<serde_json::Value>>) -> Result<AccountUpdate, ApiError> {
+    let mut update = AccountUpdate::default();
+    let Some(Json(payload)) = payload else { return Ok(update) };
+    let object = payload.as_object().ok_or_else(|| ApiError::bad_input("payload", "payload must be a JSON object"))?;
+    for (key, value) in object {
+        let field = format!("payload.{key}");
+        let text = || {
+            value
+                .as_str()
+                .map(str::to_owned)
+                .ok_or_else(|| ApiError::bad_input(field.clone(), format!("{key} must be a string")))
+        };
+        match key.as_str() {
+            "label" => update.label = Some(text()?),
+            "category" => update.category = Some(text()?),
+            "role" => {
+                update.role =
+                    Some(text()?.parse::<Role>().map_err(|e| ApiError::bad_input(field.clone(), e.to_string()))?)
+            }
+            "active" => {
+                update.active = Some(
+                    value
+                        .as_bool()
+                        .ok_or_else(|| ApiError::bad_input(field.clone(), "active must be true or false"))?,
+                )
+            }
+            other => {
+                return Err(ApiError::bad_input(
+                    field.clone(),
+                    format!("{other} cannot be changed (allowed: label, category, role, active)"),
+                ));
+            }
+        }
+    }
+    Ok(update)
+}
+
+async fn create(
+    ctx: &Context<'_>,
+    scope: AccountScope,
+    label: String,
+    category: Option<String>,
+    role: Role,
+    expires_in_days: Option<i32>,
+) -> Result<ServiceAccount> {
+    let state = state(ctx)?;
+    let creator = principal(ctx).user().ok().map(|u| u.user.id);
+    let request = NewAccountRequest { label, category, role, expires_in_days: expires_in_days.map(i64::from) };
+    let mut conn = conn(ctx).await?;
+    let created = service_accounts::create(
+        &mut conn,
+        scope,
+        request,
+        state.config.sa_max_days,
+        authority(ctx)?,
+        creator,
+        state.clock.now(),
+        &actor(ctx),
+    )
+    .await?;
+    Ok(ServiceAccount::with_key(created))
+}
+
+/// Service-account queries.
+#[derive(Default)]
+pub struct ServiceAccountQuery;
+
+#[Object]
+impl ServiceAccountQuery {
+    /// API keys of a workspace.
+    #[graphql(
+        guard = "Perm::on(Permission::WorkspaceServiceAccountsGet, workspace_uuid).or(Permission::SystemServiceAccountsGet)"
+    )]
+    async fn workspace_service_accounts(&self, ctx: &Context<'_>, workspace_uuid: Uuid) -> Result<Vec<ServiceAccount>> {
+        let id = workspace_uuid.required("workspaceUuid")?;
+        let mut conn = conn(ctx).await?;
+        Ok(list(service_accounts::list(&mut conn, AccountScope::Workspace(id)).await?))
+    }
+
+    /// One API key of a workspace (NOT_FOUND if it belongs elsewhere).
+    #[graphql(
+        guard = "Perm::on(Permission::WorkspaceServiceAccountsGet, workspace_uuid).or(Permission::SystemServiceAccountsGet)"
+    )]
+    async fn workspace_service_account(
+        &self,
+        ctx: &Context<'_>,
+        workspace_uuid: Uuid,
+        service_account_uuid: Uuid,
+    ) -> Result<ServiceAccount> {
+        let scope = AccountScope::Workspace(workspace_uuid.required("workspaceUuid")?);
+        let mut conn = conn(ctx).await?;
+        Ok(ServiceAccount::listed(
+            service_accounts::get(&mut conn, scope, service_account_uuid.required("serviceAccountUuid")?).await?,
+        ))
+    }
+
+    /// API keys of a deployment.
+    #[graphql(
+        guard = "Perm::on(Permission::DeploymentServiceAccountsGet, deployment_uuid).or(Permission::SystemServiceAccountsGet)"
+    )]
+    async fn deployment_service_accounts(
+        &self,
+        ctx: &Context<'_>,
+        deployment_uuid: Uuid,
+    ) -> Result<Vec<ServiceAccount>> {
+        let id = deployment_uuid.required("deploymentUuid")?;
+        let mut conn = conn(ctx).await?;
+        Ok(list(service_accounts::list(&mut conn, AccountScope::Deployment(id)).await?))
+    }
+
+    /// One API key of a deployment (NOT_FOUND if it belongs elsewhere).
+    #[graphql(
+        guard = "Perm::on(Permission::DeploymentServiceAccountsGet, deployment_uuid).or(Permission::SystemServiceAccountsGet)"
+    )]
+    async fn deployment_service_account(
+        &self,
+        ctx: &Context<'_>,
+        deployment_uuid: Uuid,
+        service_account_uuid: Uuid,
+    ) -> Result<ServiceAccount> {
+        let scope = AccountScope::Deployment(deployment_uuid.required("deploymentUuid")?);
+        let mut conn = conn(ctx).await?;
+        Ok(ServiceAccount::listed(
+            service_accounts::get(&mut conn, scope, service_account_uuid.required("serviceAccountUuid")?).await?,
+        ))
+    }
+
+    /// System API keys.
+    #[graphql(guard = "Perm::system(Permission::SystemServiceAccountsGet)")]
+    async fn system_service_accounts(&self, ctx: &Context<'_>) -> Result<Vec<ServiceAccount>> {
+        let mut conn = conn(ctx).await?;
+        Ok(list(service_accounts::list(&mut conn, AccountScope::System).await?))
+    }
+}
+
+/// Service-account mutations.
+#[derive(Default)]
+pub struct ServiceAccountMutation;
+
+#[Object]
+impl ServiceAccountMutation {
+    /// Creates a workspace API key; the key is in `apiKey` of this response only.
+    #[graphql(
+        guard = "Perm::on(Permission::WorkspaceServiceAccountsCreate, workspace_uuid).or(Permission::SystemServiceAccountsCreate)"
+    )]
+    async fn create_workspace_service_account(
+        &self,
+        ctx: &Context<'_>,
+        label: String,
+        category: Option<String>,
+        workspace_uuid: Uuid,
+        role: Role,
+        expires_in_days: Option<i32>,
+    ) -> Result<ServiceAccount> {
+        create(
+            ctx,
+            AccountScope::Workspace(workspace_uuid.required("workspaceUuid")?),
+            label,
+            category,
+            role,
+            expires_in_days,
+        )
+        .await
+    }
+
+    /// Creates a deployment API key; the key is in `apiKey` of this response only.
+    #[graphql(
+        guard = "Perm::on(Permission::DeploymentServiceAccountsCreate, deployment_uuid).or(Permission::SystemServiceAccountsCreate)"
+    )]
+    async fn create_deployment_service_account(
+        &self,
+        ctx: &Context<'_>,
+        label: String,
+        category: Option<String>,
+        deployment_uuid: Uuid,
+        role: Role,
+        expires_in_days: Option<i32>,
+    ) -> Result<ServiceAccount> {
+        create(
+            ctx,
+            AccountScope::Deployment(deployment_uuid.required("deploymentUuid")?),
+            label,
+            category,
+            role,
+            expires_in_days,
+        )
+        .await
+    }
+
+    /// Creates a system API key; the key is in `apiKey` of this response only.
+    #[graphql(guard = "Perm::system(Permission::SystemServiceAccountsCreate)")]
+    async fn create_system_service_account(
+        &self,
+        ctx: &Context<'_>,
+        label: String,
+        category: Option<String>,
+        role: Role,
+        expires_in_days: Option<i32>,
+    ) -> Result<ServiceAccount> {
+        create(ctx, AccountScope::System, label, category, role, expires_in_days).await
+    }
+
+    /// Changes a workspace API key (`payload`: label, category, role, active).
+    #[graphql(
+        guard = "Perm::on(Permission::WorkspaceServiceAccountsUpdate, workspace_uuid).or(Permission::SystemServiceAccountsUpdate)"
+    )]
+    async fn update_workspace_service_account(
+        &self,
+        ctx: &Context<'_>,
+        service_account_uuid: Uuid,
+        workspace_uuid: Uuid,
+        payload: Option<Json<serde_json::Value>>,
+    ) -> Result<ServiceAccount> {
+        let scope = AccountScope::Workspace(workspace_uuid.required("workspaceUuid")?);
+        let update = account_update(payload)?;
+        let now = state(ctx)?.clock.now();
+        let mut conn = conn(ctx).await?;
+        Ok(ServiceAccount::listed(
+            service_accounts::update(
+                &mut conn,
+                scope,
+                service_account_uuid.required("serviceAccountUuid")?,
+                update,
+                authority(ctx)?,
+                now,
+                &actor(ctx),
+            )
+            .await?,
+        ))
+    }
+
+    /// Changes a deployment API key (`payload`: label, category, role, active).
+    #[graphql(
+        guard = "Perm::on(Permission::DeploymentServiceAccountsUpdate, deployment_uuid).or(Permission::SystemServiceAccountsUpdate)"
+    )]
+    async fn update_deployment_service_account(
+        &self,
+        ctx: &Context<'_>,
+        service_account_uuid: Uuid,
+        deployment_uuid: Uuid,
+        payload: Option<Json<serde_json::Value>>,
+    ) -> Result<ServiceAccount> {
+        let scope = AccountScope::Deployment(deployment_uuid.required("deploymentUuid")?);
+        let update = account_update(payload)?;
+        let now = state(ctx)?.clock.now();
+        let mut conn = conn(ctx).await?;
+        Ok(ServiceAccount::listed(
+            service_accounts::update(
+                &mut conn,
+                scope,
+                service_account_uuid.required("serviceAccountUuid")?,
+                update,
+                authority(ctx)?,
+                now,
+                &actor(ctx),
+            )
+            .await?,
+        ))
+    }
+
+    /// Deletes a workspace API key.
+    #[graphql(
+        guard = "Perm::on(Permission::WorkspaceServiceAccountsDelete, workspace_uuid).or(Permission::SystemServiceAccountsDelete)"
+    )]
+    async fn delete_workspace_service_account(
+        &self,
+        ctx: &Context<'_>,
+        service_account_uuid: Uuid,
+        workspace_uuid: Uuid,
+    ) -> Result<ServiceAccount> {
+        let scope = AccountScope::Workspace(workspace_uuid.required("workspaceUuid")?);
+        let mut conn = conn(ctx).await?;
+        Ok(ServiceAccount::listed(
+            service_accounts::delete(
+                &mut conn,
+                scope,
+                service_account_uuid.required("serviceAccountUuid")?,
+                authority(ctx)?,
+                &actor(ctx),
+            )
+            .await?,
+        ))
+    }
+
+    /// Deletes a deployment API key.
+    #[graphql(
+        guard = "Perm::on(Permission::DeploymentServiceAccountsDelete, deployment_uuid).or(Permission::SystemServiceAccountsDelete)"
+    )]
+    async fn delete_deployment_service_account(
+        &self,
+        ctx: &Context<'_>,
+        service_account_uuid: Uuid,
+        deployment_uuid: Uuid,
+    ) -> Result<ServiceAccount> {
+        let scope = AccountScope::Deployment(deployment_uuid.required("deploymentUuid")?);
+        let mut conn = conn(ctx).await?;
+        Ok(ServiceAccount::listed(
+            service_accounts::delete(
+                &mut conn,
+                scope,
+                service_account_uuid.required("serviceAccountUuid")?,
+                authority(ctx)?,
+                &actor(ctx),
+            )
+            .await?,
+        ))
+    }
+
+    /// Deletes a system API key.
+    #[graphql(guard = "Perm::system(Permission::SystemServiceAccountsDelete)")]
+    async fn delete_system_service_account(
+        &self,
+        ctx: &Context<'_>,
+        service_account_uuid: Uuid,
+    ) -> Result<ServiceAccount> {
+        let mut conn = conn(ctx).await?;
+        Ok(ServiceAccount::listed(
+            service_accounts::delete(
+                &mut conn,
+                AccountScope::System,
+                service_account_uuid.required("serviceAccountUuid")?,
+                authority(ctx)?,
+                &actor(ctx),
+            )
+            .await?,
+        ))
+    }
+
+    /// Issues a new key for a service account; the old key stops working at once. Needs the update
+    /// permission of the account's scope.
+    #[graphql(guard = "SignedIn")]
+    async fn rotate_service_account_key(
+        &self,
+        ctx: &Context<'_>,
+        service_account_uuid: Uuid,
+    ) -> Result<ServiceAccount> {
+        let id = service_account_uuid.required("serviceAccountUuid")?;
+        let now = state(ctx)?.clock.now();
+        let mut conn = conn(ctx).await?;
+        let scope = match service_accounts::find(&mut conn, id).await.ok().and_then(|a| AccountScope::of(&a)) {
+            Some(scope) => scope,
+            None => return Err(absent(ctx, Permission::SystemServiceAccountsUpdate).into()),
+        };
+        let scoped = match scope {
+            AccountScope::System => Permission::SystemServiceAccountsUpdate,
+            AccountScope::Workspace(_) => Permission::WorkspaceServiceAccountsUpdate,
+            AccountScope::Deployment(_) => Permission::DeploymentServiceAccountsUpdate,
+        };
+        let target = match scope {
+            AccountScope::System => None,
+            AccountScope::Workspace(id) | AccountScope::Deployment(id) => Some(id),
+        };
+        authorize(ctx, &[scoped, Permission::SystemServiceAccountsUpdate], Target::Object(target))?;
+        Ok(ServiceAccount::with_key(
+            service_accounts::rotate(&mut conn, scope, id, authority(ctx)?, now, &actor(ctx)).await?,
+        ))
+    }
+}
