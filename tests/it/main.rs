@@ -14,6 +14,7 @@ mod jwt_attacks;
 mod limits;
 mod migrations;
 mod schema;
+mod service_account_matrix;
 mod service_accounts;
 mod subscriptions;
 mod variables;
