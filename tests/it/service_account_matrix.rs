@@ -173,12 +173,7 @@ async fn run_for(actor: Actor) {
                 "{actor:?} may not {}: {body}",
                 operation.name
             );
-            assert_eq!(
-                key_snapshot(&app).await,
-                before,
-                "denied {} by {actor:?} changed nothing",
-                operation.name
-            );
+            assert_eq!(key_snapshot(&app).await, before, "denied {} by {actor:?} changed nothing", operation.name);
         }
     }
 }
