@@ -8,6 +8,7 @@ use crate::domain::deploys::{self, DeployKind, DeployRequest, Deployer};
 use crate::error::ApiError;
 use crate::graphql::context::{actor, conn, principal, state};
 use crate::graphql::guards::{Perm, SignedIn, Target, absent, authority, authorize};
+use crate::graphql::payload::Payload;
 use crate::graphql::scalars::{Id, Uuid};
 use crate::graphql::types::deployment::{
     Cluster, Deploy, DeployType, Deployment, DeploymentSettingsInput, ExecutorType,
@@ -243,27 +244,10 @@ impl DeploymentMutation {
         let mut update =
             DeploymentUpdate { settings: settings.into(), config: config.map(|c| c.0), ..DeploymentUpdate::default() };
         if let Some(Json(payload)) = payload {
-            let object =
-                payload.as_object().ok_or_else(|| ApiError::bad_input("payload", "payload must be a JSON object"))?;
-            for (key, value) in object {
-                let text = value
-                    .as_str()
-                    .map(str::to_owned)
-                    .ok_or_else(|| ApiError::bad_input(format!("payload.{key}"), format!("{key} must be a string")));
-                match key.as_str() {
-                    "label" => update.label = Some(text?),
-                    "description" => update.description = Some(text?),
-                    other => {
-                        return Err(ApiError::bad_input(
-                            format!("payload.{other}"),
-                            format!(
-                                "{other} cannot be changed through payload (allowed: label, description; use settings)"
-                            ),
-                        )
-                        .into());
-                    }
-                }
-            }
+            let payload =
+                Payload::parse(&payload, &["label", "description"], "updateDeployment (use settings for the rest)")?;
+            update.label = payload.text("label")?;
+            update.description = payload.text("description")?;
         }
         let state = state(ctx)?;
         let mut conn = conn(ctx).await?;

@@ -10,6 +10,7 @@ pub mod guards;
 pub mod limits;
 pub mod loaders;
 pub mod mutation;
+pub mod payload;
 pub mod query;
 pub mod scalars;
 pub mod schema;

@@ -6,6 +6,7 @@ use crate::domain::service_accounts::{self, AccountScope, AccountUpdate, NewAcco
 use crate::error::ApiError;
 use crate::graphql::context::{actor, conn, principal, state};
 use crate::graphql::guards::{Perm, SignedIn, Target, absent, authority, authorize};
+use crate::graphql::payload::Payload;
 use crate::graphql::scalars::Uuid;
 use crate::graphql::types::service_account::ServiceAccount;
 use crate::rbac::{Permission, Role};
@@ -16,40 +17,18 @@ fn list(rows: Vec<service_accounts::ServiceAccount>) -> Vec<ServiceAccount> {
 
 /// Reads Houston's update `payload`: `label`, `category`, `role`, `active`.
 fn account_update(payload: Option<Json<serde_json::Value>>) -> Result<AccountUpdate, ApiError> {
-    let mut update = AccountUpdate::default();
-    let Some(Json(payload)) = payload else { return Ok(update) };
-    let object = payload.as_object().ok_or_else(|| ApiError::bad_input("payload", "payload must be a JSON object"))?;
-    for (key, value) in object {
-        let field = format!("payload.{key}");
-        let text = || {
-            value
-                .as_str()
-                .map(str::to_owned)
-                .ok_or_else(|| ApiError::bad_input(field.clone(), format!("{key} must be a string")))
-        };
-        match key.as_str() {
-            "label" => update.label = Some(text()?),
-            "category" => update.category = Some(text()?),
-            "role" => {
-                update.role =
-                    Some(text()?.parse::<Role>().map_err(|e| ApiError::bad_input(field.clone(), e.to_string()))?)
-            }
-            "active" => {
-                update.active = Some(
-                    value
-                        .as_bool()
-                        .ok_or_else(|| ApiError::bad_input(field.clone(), "active must be true or false"))?,
-                )
-            }
-            other => {
-                return Err(ApiError::bad_input(
-                    field.clone(),
-                    format!("{other} cannot be changed (allowed: label, category, role, active)"),
-                ));
-            }
-        }
-    }
-    Ok(update)
+    let Some(Json(payload)) = payload else { return Ok(AccountUpdate::default()) };
+    let payload = Payload::parse(&payload, &["label", "category", "role", "active"], "this update")?;
+    let role = payload
+        .text("role")?
+        .map(|text| text.parse::<Role>().map_err(|e| ApiError::bad_input("payload.role", e.to_string())))
+        .transpose()?;
+    Ok(AccountUpdate {
+        label: payload.text("label")?,
+        category: payload.text("category")?,
+        role,
+        active: payload.boolean("active")?,
+    })
 }
 
 async fn create(

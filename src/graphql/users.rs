@@ -6,6 +6,7 @@ use chrono::Duration;
 use crate::domain::users::{self, SelfChanges, SignUp, SignUpPolicy, Throttle};
 use crate::error::ApiError;
 use crate::graphql::context::{actor, conn, principal, state};
+use crate::graphql::payload::Payload;
 use crate::graphql::types::auth::{AuthUser, Token, TokenPayload};
 use crate::graphql::types::user::User;
 use crate::state::AppState;
@@ -93,26 +94,10 @@ impl UserMutation {
 
 /// Reads `updateSelf`'s JSON payload; unknown keys and wrong types are BAD_USER_INPUT.
 fn self_changes(payload: &serde_json::Value) -> Result<SelfChanges, ApiError> {
-    let object = payload.as_object().ok_or_else(|| ApiError::bad_input("payload", "payload must be a JSON object"))?;
-    let mut changes = SelfChanges::default();
-    for (key, value) in object {
-        let text = || {
-            value
-                .as_str()
-                .map(str::to_owned)
-                .ok_or_else(|| ApiError::bad_input(format!("payload.{key}"), format!("{key} must be a string")))
-        };
-        match key.as_str() {
-            "username" => changes.username = Some(text()?),
-            "fullName" => changes.full_name = Some(text()?),
-            "profile" => changes.profile = Some(value.clone()),
-            other => {
-                return Err(ApiError::bad_input(
-                    format!("payload.{other}"),
-                    format!("{other} cannot be changed with updateSelf (allowed: username, fullName, profile)"),
-                ));
-            }
-        }
-    }
-    Ok(changes)
+    let payload = Payload::parse(payload, &["username", "fullName", "profile"], "updateSelf")?;
+    Ok(SelfChanges {
+        username: payload.text("username")?,
+        full_name: payload.text("fullName")?,
+        profile: payload.value("profile").cloned(),
+    })
 }

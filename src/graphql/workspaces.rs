@@ -10,6 +10,7 @@ use crate::domain::workspaces::{self, DeploymentRoleRequest, WorkspaceUpdate};
 use crate::error::ApiError;
 use crate::graphql::context::{actor, conn, principal, state};
 use crate::graphql::guards::{Perm, SignedIn, Target, authority, authorize, caller_organization};
+use crate::graphql::payload::Payload;
 use crate::graphql::scalars::{Id, Uuid};
 use crate::graphql::types::invite::Invite;
 use crate::graphql::types::user::User;
@@ -238,26 +239,8 @@ impl WorkspaceMutation {
         payload: Json<serde_json::Value>,
     ) -> Result<Workspace> {
         let id = workspace_uuid.required("workspaceUuid")?;
-        let object =
-            payload.0.as_object().ok_or_else(|| ApiError::bad_input("payload", "payload must be a JSON object"))?;
-        let mut update = WorkspaceUpdate::default();
-        for (key, value) in object {
-            let text = value
-                .as_str()
-                .map(str::to_owned)
-                .ok_or_else(|| ApiError::bad_input(format!("payload.{key}"), format!("{key} must be a string")));
-            match key.as_str() {
-                "label" => update.label = Some(text?),
-                "description" => update.description = Some(text?),
-                other => {
-                    return Err(ApiError::bad_input(
-                        format!("payload.{other}"),
-                        format!("{other} cannot be changed with updateWorkspace (allowed: label, description)"),
-                    )
-                    .into());
-                }
-            }
-        }
+        let payload = Payload::parse(&payload.0, &["label", "description"], "updateWorkspace")?;
+        let update = WorkspaceUpdate { label: payload.text("label")?, description: payload.text("description")? };
         let state = state(ctx)?;
         let mut conn = conn(ctx).await?;
         Ok(Workspace(workspaces::update(&mut conn, id, update, state.clock.now(), &actor(ctx)).await?))

@@ -12,6 +12,7 @@ mod deploys;
 mod health;
 mod jwt_attacks;
 mod limits;
+mod matrix;
 mod migrations;
 mod schema;
 mod service_account_matrix;
