@@ -4,6 +4,8 @@
 //! resolvers) → [`domain`] (business rules in transactions) → [`db`] (PostgreSQL). [`auth`] and [`rbac`]
 //! say who is calling and what they may do.
 
+#![warn(missing_docs)]
+
 pub mod auth;
 pub mod config;
 pub mod db;
