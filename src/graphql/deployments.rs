@@ -153,6 +153,82 @@ impl DeploymentQuery {
         releases(airflow_version.as_deref())
     }
 
+    /// One live deployment by id (Houston's `deployment(where: {id})`).
+    #[graphql(guard = "SignedIn")]
+    async fn deployment(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(name = "where")] filter: DeploymentWhereUniqueInput,
+    ) -> Result<Deployment> {
+        let id: uuid::Uuid =
+            filter.id.trim().parse().map_err(|_| ApiError::bad_input("where.id", "id must be a UUID"))?;
+        authorize(ctx, &[Permission::DeploymentConfigGet, Permission::SystemDeploymentsGet], Target::Object(Some(id)))?;
+        let mut conn = conn(ctx).await?;
+        Ok(Deployment(deployments::get(&mut conn, id).await?))
+    }
+
+    /// A page of the deployments the caller can see (all of them with `system.deployments.get`),
+    /// optionally filtered by `name` (label or release name, case-insensitive) and cluster, after the
+    /// deployment `cursor`.
+    #[graphql(guard = "SignedIn")]
+    async fn paginated_deployments(
+        &self,
+        ctx: &Context<'_>,
+        take: Option<i32>,
+        name: Option<String>,
+        cursor: Option<Uuid>,
+        page_number: Option<i32>,
+        cluster_id: Option<Uuid>,
+    ) -> Result<Vec<Deployment>> {
+        let state = state(ctx)?;
+        let bindings = principal(ctx).bindings()?;
+        let mut conn = conn(ctx).await?;
+        let sees_all = check::decide(bindings, &state.matrix, Permission::SystemDeploymentsGet, None).granted;
+        // Everyone else sees the deployments their bindings (implied ones included) name.
+        let all = if sees_all {
+            deployments::list(&mut conn, None, None, state.config.list_cap).await?
+        } else {
+            let mut ids: Vec<uuid::Uuid> = bindings
+                .iter()
+                .filter(|b| b.role.scope() == Some(Scope::Deployment))
+                .filter_map(|b| b.target)
+                .collect();
+            ids.sort();
+            ids.dedup();
+            let mut rows = deployments::by_ids(&mut conn, &ids).await?;
+            rows.sort_by(|a, b| a.label.cmp(&b.label).then(a.id.cmp(&b.id)));
+            rows
+        };
+        let name = name.map(|n| n.trim().to_lowercase()).filter(|n| !n.is_empty());
+        let cluster = cluster_id.and_then(Uuid::get);
+        let visible: Vec<Deployment> = all
+            .into_iter()
+            .filter(|d| {
+                sees_all || check::decide(bindings, &state.matrix, Permission::DeploymentConfigGet, Some(d.id)).granted
+            })
+            .filter(|d| name.as_ref().is_none_or(|n| d.label.to_lowercase().contains(n) || d.release_name.contains(n)))
+            .filter(|d| cluster.is_none_or(|c| d.cluster_id == c))
+            .map(Deployment)
+            .collect();
+        let start = cursor
+            .and_then(Uuid::get)
+            .and_then(|c| visible.iter().position(|d| d.0.id == c).map(|p| p + 1))
+            .unwrap_or(0);
+        Ok(crate::graphql::workspaces::page(visible.into_iter().skip(start).collect(), take, page_number))
+    }
+
+    /// Airflow logs: capcom keeps none yet, so this answers NOT_SUPPORTED.
+    #[graphql(guard = "SignedIn")]
+    async fn logs(
+        &self,
+        #[graphql(name = "deploymentUuid")] _deployment_uuid: Uuid,
+        #[graphql(name = "component")] _component: Option<String>,
+        #[graphql(name = "timestamp")] _timestamp: Option<chrono::DateTime<chrono::Utc>>,
+        #[graphql(name = "search")] _search: Option<String>,
+    ) -> Result<Vec<DeploymentLog>> {
+        Err(logs_not_supported().into())
+    }
+
     /// Users holding a role directly on the deployment.
     #[graphql(guard = "Perm::on(Permission::DeploymentUsersGet, deployment_id).or(Permission::SystemUsersGet)")]
     async fn deployment_users(&self, ctx: &Context<'_>, deployment_id: Id) -> Result<Vec<User>> {
@@ -397,6 +473,31 @@ async fn role_change(
     let mut conn = conn(ctx).await?;
     let binding = deployments::change_user_role(&mut conn, id, user, change, authority(ctx)?, now, &actor(ctx)).await?;
     Ok(RoleBinding(binding))
+}
+
+/// Houston's `deployment(where: …)` selector.
+#[derive(async_graphql::InputObject)]
+pub struct DeploymentWhereUniqueInput {
+    /// The deployment's id.
+    pub id: String,
+}
+
+/// A line of an Airflow component's log.
+#[derive(SimpleObject)]
+pub struct DeploymentLog {
+    /// Line id.
+    pub id: String,
+    /// When it was written.
+    pub timestamp: chrono::DateTime<chrono::Utc>,
+    /// The text.
+    pub message: String,
+}
+
+/// The answer to log requests until capcom has a log store.
+pub fn logs_not_supported() -> ApiError {
+    ApiError::NotSupported(
+        "capcom does not keep Airflow logs yet: read them in the deployment's Airflow UI or your log store".into(),
+    )
 }
 
 /// A token for one deployment's Airflow API.

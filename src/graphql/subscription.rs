@@ -9,7 +9,7 @@ use tokio::sync::broadcast::error::RecvError;
 use crate::domain::deployments;
 use crate::error::ApiError;
 use crate::graphql::context::state;
-use crate::graphql::deployments::deployment_named;
+use crate::graphql::deployments::{DeploymentLog, deployment_named, logs_not_supported};
 use crate::graphql::guards::{Target, authorize};
 use crate::graphql::scalars::Uuid;
 use crate::graphql::types::deployment::Deployment;
@@ -59,5 +59,18 @@ impl Subscription {
             }
         });
         Ok(stream::once(async move { Ok(Deployment(current)) }).chain(changes))
+    }
+
+    /// Live Airflow logs: capcom keeps none yet, so this answers NOT_SUPPORTED.
+    async fn log(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(name = "deploymentUuid")] _deployment_uuid: Uuid,
+        #[graphql(name = "component")] _component: Option<String>,
+        #[graphql(name = "timestamp")] _timestamp: Option<chrono::DateTime<chrono::Utc>>,
+        #[graphql(name = "search")] _search: Option<String>,
+    ) -> Result<stream::Empty<Result<DeploymentLog>>> {
+        crate::graphql::context::principal(ctx).bindings()?;
+        Err(logs_not_supported().into())
     }
 }

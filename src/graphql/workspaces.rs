@@ -67,7 +67,7 @@ pub struct DeploymentRoles {
 
 /// Houston-style paging of a plain list: `take` (default all, at most the list cap) items of page
 /// `page_number` (from 1).
-fn page<T>(items: Vec<T>, take: Option<i32>, page_number: Option<i32>) -> Vec<T> {
+pub(crate) fn page<T>(items: Vec<T>, take: Option<i32>, page_number: Option<i32>) -> Vec<T> {
     let take = take.filter(|t| *t > 0).map(|t| t as usize).unwrap_or(items.len().max(1));
     let skip = page_number.filter(|p| *p > 1).map(|p| (p as usize - 1) * take).unwrap_or(0);
     items.into_iter().skip(skip).take(take).collect()

@@ -116,3 +116,39 @@ async fn identity_and_workspace_documents_work_as_the_cli_sends_them() {
         .await;
     ok(&body, "deleteWorkspace");
 }
+
+#[tokio::test]
+async fn deployment_documents_and_logs_work_as_the_cli_sends_them() {
+    let app = TestApp::spawn_with(|config| config.public_signups = true).await;
+    let root = app.with_owners().await;
+    let (viewer, _) = app.sign_up("viewer@example.com", "correct horse battery").await;
+    let workspace = app.create_workspace(&root, "Data").await;
+    let other = app.create_workspace(&root, "Other").await;
+    app.add_to_workspace(&root, &workspace, "viewer@example.com", "WORKSPACE_VIEWER").await;
+    let mine = app.create_deployment(&root, &workspace, "etl").await;
+    app.create_deployment(&root, &other, "hidden").await;
+    let id = mine["id"].as_str().unwrap();
+
+    let body = app
+        .gql("query GetDeployment($id: String!) { deployment(where: {id: $id}) { id runtimeVersion runtimeAirflowVersion releaseName urls { type url } dagDeployment { type } clusterId } }", json!({"id": id}), Some(&viewer))
+        .await;
+    ok(&body, "deployment(where)");
+    assert_eq!(body["data"]["deployment"]["releaseName"], mine["releaseName"]);
+
+    let document = "query paginatedDeployments($take: Int, $name: String, $cursor: Uuid, $pageNumber: Int, $clusterId: Uuid) { paginatedDeployments(take: $take, name: $name, cursor: $cursor, pageNumber: $pageNumber, clusterId: $clusterId) { id type label releaseName workspace { id } deployInfo { nextCli current } version runtimeVersion clusterId createdAt updatedAt } }";
+    let body = app
+        .gql(document, json!({"take": 10, "name": "", "cursor": "", "pageNumber": 1, "clusterId": ""}), Some(&viewer))
+        .await;
+    ok(&body, "paginatedDeployments");
+    let labels: Vec<&str> =
+        body["data"]["paginatedDeployments"].as_array().unwrap().iter().map(|d| d["label"].as_str().unwrap()).collect();
+    assert_eq!(labels, ["etl"], "a viewer sees only what it may read");
+    let body = app.gql(document, json!({"take": 10}), Some(&root)).await;
+    assert_eq!(body["data"]["paginatedDeployments"].as_array().map(Vec::len), Some(2), "a system admin sees all");
+
+    let body = app
+        .gql("query GetLogs($deploymentUuid: Uuid!, $component: String, $timestamp: DateTime, $search: String) { logs(deploymentUuid: $deploymentUuid, component: $component, timestamp: $timestamp, search: $search) { id createdAt: timestamp log: message } }", json!({"deploymentUuid": id, "component": "scheduler"}), Some(&root))
+        .await;
+    assert_eq!(crate::common::error_code(&body), "NOT_SUPPORTED");
+    assert!(body["errors"][0]["message"].as_str().unwrap().contains("logs"), "{body}");
+}
