@@ -35,7 +35,7 @@ pub enum Deployer {
 pub struct DeployRequest {
     /// Image or DAG.
     pub kind: DeployKind,
-    /// Image tag; `deploy-N` when absent.
+    /// Image tag; the next `deploy-N` when absent.
     pub tag: Option<String>,
     /// Full image reference.
     pub image: Option<String>,
@@ -45,9 +45,12 @@ pub struct DeployRequest {
     pub description: Option<String>,
 }
 
-/// The tag the next image deploy gets.
-pub fn tag_for(revision: i32) -> String {
-    format!("deploy-{revision}")
+/// The tag the next image deploy gets (`deployInfo.nextCli`): one past both the newest revision and the
+/// number of the current `deploy-N` tag, so that tags chosen by clients and generated ones never collide.
+pub fn next_tag(latest_revision: i32, current_tag: Option<&str>) -> String {
+    let current =
+        current_tag.and_then(|tag| tag.strip_prefix("deploy-")).and_then(|n| n.parse::<i32>().ok()).unwrap_or(0);
+    format!("deploy-{}", latest_revision.max(current) + 1)
 }
 
 fn check_tag(tag: &str) -> ApiResult<()> {
@@ -103,7 +106,9 @@ pub async fn create(
         if request.kind == DeployKind::Dag && !deployment.dag_deploy_enabled {
             return Err(ApiError::bad_input("type", "DAG-only deploys are off for this deployment (dagDeployEnabled)"));
         }
-        let revision = Deploy::latest_revision(tx, deployment_id).await? + 1;
+        let state = Deploy::states(tx, &[deployment_id]).await?.into_iter().next();
+        let (latest, current_tag) = state.map(|s| (s.latest_revision, s.current_tag)).unwrap_or((0, None));
+        let revision = latest + 1;
         let (user, service_account) = match deployer {
             Deployer::User(id) => (Some(id), None),
             Deployer::ServiceAccount(id) => (None, Some(id)),
@@ -118,7 +123,8 @@ pub async fn create(
                     DeployKind::Dag => "DAG",
                 },
                 revision,
-                image_tag: (request.kind == DeployKind::Image).then(|| request.tag.clone().unwrap_or_else(|| tag_for(revision))),
+                image_tag: (request.kind == DeployKind::Image)
+                    .then(|| request.tag.clone().unwrap_or_else(|| next_tag(latest, current_tag.as_deref()))),
                 image: request.image.clone(),
                 bundle: bundle.clone(),
                 description: description.clone(),
@@ -149,4 +155,16 @@ pub async fn create(
 /// Deploy states of these deployments (one statement).
 pub async fn states(conn: &mut AsyncPgConnection, deployment_ids: &[Uuid]) -> ApiResult<Vec<DeployState>> {
     Ok(Deploy::states(conn, deployment_ids).await?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_next_tag_passes_both_revision_and_current_tag() {
+        assert_eq!(next_tag(0, None), "deploy-1");
+        assert_eq!(next_tag(1, Some("deploy-7")), "deploy-8");
+        assert_eq!(next_tag(3, Some("v1.2.3")), "deploy-4");
+    }
 }

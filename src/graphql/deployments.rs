@@ -11,7 +11,8 @@ use crate::graphql::guards::{Perm, SignedIn, Target, absent, authority, authoriz
 use crate::graphql::payload::Payload;
 use crate::graphql::scalars::{Id, Uuid};
 use crate::graphql::types::deployment::{
-    Cluster, Deploy, DeployType, Deployment, DeploymentSettingsInput, ExecutorType,
+    AllowedDeploymentModeValues, Cluster, DagDeploymentInput, Deploy, DeployType, Deployment, DeploymentSettingsInput,
+    ExecutorType, TriggererInput,
 };
 use crate::graphql::types::user::{RoleBinding, User};
 use crate::rbac::{Permission, Role, Scope, check};
@@ -402,6 +403,94 @@ impl DeploymentMutation {
         };
         let mut conn = conn(ctx).await?;
         Ok(Deploy(deploys::create(&mut conn, id, request, deployer, &actor(ctx)).await?))
+    }
+
+    /// Houston's one mutation for three things, chosen by its arguments: with `deploymentUuid`, update
+    /// that deployment (label, description, executor, DAG deploy type); with `releaseName` and `image`,
+    /// record an image deploy to that deployment (same rules as `createDeploy`; a different
+    /// `runtimeVersion` also upgrades it); otherwise create a deployment in `workspaceUuid`. Each form needs
+    /// the permission its counterpart needs.
+    #[allow(clippy::too_many_arguments)] // one parameter per GraphQL argument
+    async fn upsert_deployment(
+        &self,
+        ctx: &Context<'_>,
+        workspace_uuid: Option<Uuid>,
+        deployment_uuid: Option<Uuid>,
+        cluster_id: Option<Uuid>,
+        label: Option<String>,
+        description: Option<String>,
+        release_name: Option<String>,
+        #[graphql(name = "namespace")] _namespace: Option<String>,
+        runtime_version: Option<String>,
+        executor: Option<ExecutorType>,
+        #[graphql(name = "triggerer")] _triggerer: Option<TriggererInput>,
+        dag_deployment: Option<DagDeploymentInput>,
+        #[graphql(name = "cloudRole")] _cloud_role: Option<String>,
+        #[graphql(name = "mode")] _mode: Option<AllowedDeploymentModeValues>,
+        image: Option<String>,
+    ) -> Result<Deployment> {
+        let state = state(ctx)?;
+        let settings = deployments::Settings {
+            executor: executor.map(|e| e.as_str().to_owned()),
+            dag_deploy_enabled: dag_deployment.and_then(|d| d.kind).map(|kind| kind == "dag_deploy"),
+            ..deployments::Settings::default()
+        };
+        let now = state.clock.now();
+        if let Some(id) = deployment_uuid.and_then(Uuid::get) {
+            authorize(
+                ctx,
+                &[Permission::DeploymentConfigUpdate, Permission::SystemDeploymentsUpdate],
+                Target::Object(Some(id)),
+            )?;
+            let update = DeploymentUpdate { label, description, settings, config: None };
+            let mut conn = conn(ctx).await?;
+            return Ok(Deployment(deployments::update(&mut conn, id, update, &policy(state), now, &actor(ctx)).await?));
+        }
+        if let Some(image) = image.filter(|i| !i.trim().is_empty()) {
+            let id = deployment_named(ctx, None, release_name.as_deref()).await?;
+            authorize(ctx, &[Permission::DeploymentImagesPush], Target::Object(Some(id)))?;
+            let deployer = match principal(ctx) {
+                crate::auth::Principal::ServiceAccount(account) => Deployer::ServiceAccount(account.account.id),
+                other => Deployer::User(other.user()?.user.id),
+            };
+            // The tag is what follows the last ':' of the image reference, when it is a valid tag.
+            let tag = image.rsplit_once(':').map(|(_, tag)| tag.to_owned()).filter(|t| !t.contains('/'));
+            let request =
+                DeployRequest { kind: DeployKind::Image, tag, image: Some(image), bundle: None, description: None };
+            let mut conn = conn(ctx).await?;
+            let current = deployments::get(&mut conn, id).await?;
+            if let Some(version) =
+                runtime_version.filter(|v| !v.is_empty() && current.runtime_version.as_deref() != Some(v.as_str()))
+            {
+                authorize(
+                    ctx,
+                    &[Permission::DeploymentConfigUpdate, Permission::SystemDeploymentsUpdate],
+                    Target::Object(Some(id)),
+                )?;
+                deployments::upgrade(&mut conn, id, &version, now, &actor(ctx)).await?;
+            }
+            deploys::create(&mut conn, id, request, deployer, &actor(ctx)).await?;
+            return Ok(Deployment(deployments::get(&mut conn, id).await?));
+        }
+        let workspace_id = workspace_uuid
+            .and_then(Uuid::get)
+            .ok_or_else(|| ApiError::bad_input("workspaceUuid", "Name the workspace to create the deployment in"))?;
+        authorize(ctx, &[Permission::WorkspaceDeploymentsCreate], Target::Object(Some(workspace_id)))?;
+        let request = NewDeploymentRequest {
+            workspace_id,
+            label: label.unwrap_or_default(),
+            description,
+            release_name,
+            runtime_version,
+            airflow_version: None,
+            cluster_id: cluster_id.and_then(Uuid::get),
+            settings,
+            config: None,
+            properties: None,
+        };
+        let creator = principal(ctx).user().ok().map(|u| u.user.id);
+        let mut conn = conn(ctx).await?;
+        Ok(Deployment(deployments::create(&mut conn, request, &policy(state), creator, &actor(ctx)).await?))
     }
 
     /// A short-lived token for the deployment's Airflow API, carrying the caller's Airflow role there.

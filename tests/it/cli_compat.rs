@@ -152,3 +152,44 @@ async fn deployment_documents_and_logs_work_as_the_cli_sends_them() {
     assert_eq!(crate::common::error_code(&body), "NOT_SUPPORTED");
     assert!(body["errors"][0]["message"].as_str().unwrap().contains("logs"), "{body}");
 }
+
+#[tokio::test]
+async fn upsert_deployment_creates_updates_and_deploys_as_the_cli_sends_it() {
+    let app = TestApp::spawn().await;
+    let (owner, _) = app.sign_up("ada@example.com", "correct horse battery").await;
+    let workspace = app.create_workspace(&owner, "Data").await;
+    let token = Some(owner.as_str());
+
+    let create = "mutation upsertDeployment($workspaceUuid: Uuid, $clusterId: Uuid, $label: String, $releaseName: String, $namespace: String, $runtimeVersion: String, $executor: ExecutorType, $triggererReplicas: Int, $dagDeployment: DagDeployment, $cloudRole: String, $mode: AllowedDeploymentModeValues) { upsertDeployment(workspaceUuid: $workspaceUuid, clusterId: $clusterId, label: $label, releaseName: $releaseName, namespace: $namespace, runtimeVersion: $runtimeVersion, executor: $executor, triggerer: {replicas: $triggererReplicas}, dagDeployment: $dagDeployment, cloudRole: $cloudRole, mode: $mode) { id type label releaseName version runtimeVersion urls { type url } createdAt updatedAt } }";
+    let body = app
+        .gql(
+            create,
+            json!({"workspaceUuid": workspace, "clusterId": "", "label": "etl", "releaseName": "", "namespace": "", "runtimeVersion": "11.7.0",
+                   "executor": "KubernetesExecutor", "triggererReplicas": null, "dagDeployment": {"type": "dag_deploy"}, "cloudRole": "", "mode": "helm"}),
+            token,
+        )
+        .await;
+    ok(&body, "upsertDeployment (create)");
+    let created = &body["data"]["upsertDeployment"];
+    assert_eq!(created["runtimeVersion"], "11.7.0");
+    let id = created["id"].as_str().unwrap().to_owned();
+    let release = created["releaseName"].as_str().unwrap().to_owned();
+
+    let update = "mutation upsertDeployment($deploymentUuid: Uuid!, $label: String, $description: String, $executor: ExecutorType, $triggererReplicas: Int, $dagDeployment: DagDeployment, $cloudRole: String) { upsertDeployment(deploymentUuid: $deploymentUuid, label: $label, description: $description, executor: $executor, triggerer: {replicas: $triggererReplicas}, dagDeployment: $dagDeployment, cloudRole: $cloudRole) { id type label releaseName version runtimeVersion urls { type url } createdAt updatedAt } }";
+    let body = app
+        .gql(update, json!({"deploymentUuid": id, "label": "etl-2", "description": "d", "executor": "CeleryExecutor", "triggererReplicas": null, "dagDeployment": {"type": "image"}, "cloudRole": ""}), token)
+        .await;
+    ok(&body, "upsertDeployment (update)");
+    assert_eq!(body["data"]["upsertDeployment"]["label"], "etl-2");
+
+    let deploy = "mutation upsertDeployment($releaseName: String!, $image: String!, $runtimeVersion: String!) { upsertDeployment(releaseName: $releaseName, image: $image, runtimeVersion: $runtimeVersion) { id releaseName runtimeVersion } }";
+    let image = format!("registry.localhost/{release}/airflow:deploy-7");
+    let body =
+        app.gql(deploy, json!({"releaseName": release, "image": image, "runtimeVersion": "12.4.0"}), token).await;
+    ok(&body, "upsertDeployment (image deploy)");
+    assert_eq!(body["data"]["upsertDeployment"]["runtimeVersion"], "12.4.0", "the runtime moved with the image");
+    let info = app.gql("query($w: Uuid!) { workspaceDeployments(workspaceUuid: $w) { executor dagDeployEnabled deployInfo { current nextCli } } }", json!({"w": workspace}), token).await;
+    let d = &info["data"]["workspaceDeployments"][0];
+    assert_eq!(d["deployInfo"], json!({"current": "deploy-7", "nextCli": "deploy-8"}));
+    assert_eq!((d["executor"].as_str(), d["dagDeployEnabled"].as_bool()), (Some("CeleryExecutor"), Some(false)));
+}

@@ -81,16 +81,6 @@ impl Deploy {
         diesel::insert_into(deploys::table).values(new).returning(Deploy::as_returning()).get_result(conn).await
     }
 
-    /// The highest revision of a deployment (0 before its first deploy).
-    pub async fn latest_revision(conn: &mut AsyncPgConnection, deployment_id: Uuid) -> QueryResult<i32> {
-        let max: Option<i32> = deploys::table
-            .filter(deploys::deployment_id.eq(deployment_id))
-            .select(diesel::dsl::max(deploys::revision))
-            .first(conn)
-            .await?;
-        Ok(max.unwrap_or(0))
-    }
-
     /// Deploy states of these deployments (those with deploys): one statement.
     pub async fn states(conn: &mut AsyncPgConnection, deployment_ids: &[Uuid]) -> QueryResult<Vec<DeployState>> {
         diesel::sql_query(

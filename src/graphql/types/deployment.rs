@@ -125,9 +125,9 @@ pub struct DeployInfo {
     pub next_cli: String,
 }
 
-/// Houston's `dagDeployment { type }`.
+/// Houston's `dagDeployment { type }` (output; the input of the same shape is `DagDeployment`).
 #[derive(SimpleObject)]
-pub struct DagDeployment {
+pub struct DeploymentDagDeployment {
     /// `dag_deploy` when DAG-only deploys are enabled, otherwise `image`.
     #[graphql(name = "type")]
     pub kind: String,
@@ -264,8 +264,8 @@ impl Deployment {
     }
 
     /// Houston's view of `dagDeployEnabled`.
-    async fn dag_deployment(&self) -> DagDeployment {
-        DagDeployment { kind: if self.0.dag_deploy_enabled { "dag_deploy".into() } else { "image".into() } }
+    async fn dag_deployment(&self) -> DeploymentDagDeployment {
+        DeploymentDagDeployment { kind: if self.0.dag_deploy_enabled { "dag_deploy".into() } else { "image".into() } }
     }
 
     /// Houston's free-form configuration.
@@ -315,7 +315,8 @@ impl Deployment {
         let loader = ctx.data::<DataLoader<DbLoader>>()?;
         let state = loader.load_one(crate::graphql::loaders::DeployStateOf(self.0.id)).await?;
         let (latest, current) = state.map(|s| (s.latest_revision, s.current_tag)).unwrap_or((0, None));
-        Ok(DeployInfo { current, next_cli: crate::domain::deploys::tag_for(latest + 1) })
+        let next_cli = crate::domain::deploys::next_tag(latest, current.as_deref());
+        Ok(DeployInfo { current, next_cli })
     }
 
     /// The workspace it belongs to.
@@ -458,4 +459,47 @@ impl Deploy {
     async fn created_at(&self) -> DateTime<Utc> {
         self.0.created_at
     }
+}
+
+/// Houston's DAG deployment mechanism, as the CLI sends it. capcom records `type` (`dag_deploy` turns
+/// `dagDeployEnabled` on, any other type off); the other fields are accepted and not used yet.
+#[derive(InputObject, Default)]
+#[graphql(name = "DagDeployment")]
+pub struct DagDeploymentInput {
+    /// `image`, `volume`, `git_sync` or `dag_deploy`.
+    #[graphql(name = "type")]
+    pub kind: Option<String>,
+    /// NFS location (volume).
+    pub nfs_location: Option<String>,
+    /// SSH key (git-sync).
+    pub ssh_key: Option<String>,
+    /// Known hosts (git-sync).
+    pub known_hosts: Option<String>,
+    /// Revision (git-sync).
+    pub rev: Option<String>,
+    /// Repository URL (git-sync).
+    pub repository_url: Option<String>,
+    /// Branch (git-sync).
+    pub branch_name: Option<String>,
+    /// DAG folder in the repository (git-sync).
+    pub dag_directory_location: Option<String>,
+    /// Sync interval in seconds (git-sync).
+    pub sync_interval: Option<i32>,
+}
+
+/// Triggerer settings; `replicas: null` leaves them unchanged.
+#[derive(InputObject, Default)]
+pub struct TriggererInput {
+    /// Triggerer replicas.
+    pub replicas: Option<i32>,
+}
+
+/// How a deployment is installed.
+#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
+#[graphql(rename_items = "lowercase")]
+pub enum AllowedDeploymentModeValues {
+    /// With Helm.
+    Helm,
+    /// With the Kubernetes operator.
+    Operator,
 }
