@@ -338,11 +338,6 @@ impl EmbeddedPostgres {
         format!("postgres://{SUPERUSER}:{}@127.0.0.1:{}/{database}", self.password, self.port)
     }
 
-    /// Process id of the postmaster.
-    pub fn pid(&self) -> u32 {
-        self.pid.as_raw().unsigned_abs()
-    }
-
     /// Folder of the cluster.
     pub fn cluster_dir(&self) -> &Path {
         &self.cluster_dir

@@ -152,6 +152,27 @@ pub async fn create(
     .await
 }
 
+/// Records an image deploy that also moves the deployment to runtime `upgrade_to` (when given and still
+/// different): both happen, or neither (a refused deploy leaves the runtime as it was).
+pub async fn create_with_runtime(
+    conn: &mut AsyncPgConnection,
+    deployment_id: Uuid,
+    request: DeployRequest,
+    upgrade_to: Option<&str>,
+    deployer: Deployer,
+    now: chrono::DateTime<chrono::Utc>,
+    actor: &Actor,
+) -> ApiResult<Deploy> {
+    conn.transaction(async |tx| {
+        if let Some(version) = upgrade_to {
+            crate::domain::deployments::upgrade(tx, deployment_id, version, now, actor).await?;
+        }
+        // Nested: runs in a savepoint of this transaction.
+        create(tx, deployment_id, request, deployer, actor).await
+    })
+    .await
+}
+
 /// Deploy states of these deployments (one statement).
 pub async fn states(conn: &mut AsyncPgConnection, deployment_ids: &[Uuid]) -> ApiResult<Vec<DeployState>> {
     Ok(Deploy::states(conn, deployment_ids).await?)

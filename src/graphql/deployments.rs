@@ -18,6 +18,14 @@ use crate::graphql::types::user::{RoleBinding, User};
 use crate::rbac::{Permission, Role, Scope, check};
 use crate::state::AppState;
 
+/// Who deploys: the calling service account, or the calling person.
+fn deployer(ctx: &Context<'_>) -> Result<Deployer, ApiError> {
+    match principal(ctx) {
+        crate::auth::Principal::ServiceAccount(account) => Ok(Deployer::ServiceAccount(account.account.id)),
+        other => Ok(Deployer::User(other.user()?.user.id)),
+    }
+}
+
 fn policy(state: &AppState) -> Policy {
     Policy {
         namespace_prefix: state.config.namespace_prefix.clone(),
@@ -387,10 +395,7 @@ impl DeploymentMutation {
         description: Option<String>,
     ) -> Result<Deploy> {
         let id = deployment_uuid.required("deploymentUuid")?;
-        let deployer = match principal(ctx) {
-            crate::auth::Principal::ServiceAccount(account) => Deployer::ServiceAccount(account.account.id),
-            other => Deployer::User(other.user()?.user.id),
-        };
+        let deployer = deployer(ctx)?;
         let request = DeployRequest {
             kind: match kind {
                 DeployType::Image => DeployKind::Image,
@@ -449,27 +454,31 @@ impl DeploymentMutation {
         if let Some(image) = image.filter(|i| !i.trim().is_empty()) {
             let id = deployment_named(ctx, None, release_name.as_deref()).await?;
             authorize(ctx, &[Permission::DeploymentImagesPush], Target::Object(Some(id)))?;
-            let deployer = match principal(ctx) {
-                crate::auth::Principal::ServiceAccount(account) => Deployer::ServiceAccount(account.account.id),
-                other => Deployer::User(other.user()?.user.id),
-            };
             // The tag is what follows the last ':' of the image reference, when it is a valid tag.
             let tag = image.rsplit_once(':').map(|(_, tag)| tag.to_owned()).filter(|t| !t.contains('/'));
             let request =
                 DeployRequest { kind: DeployKind::Image, tag, image: Some(image), bundle: None, description: None };
             let mut conn = conn(ctx).await?;
             let current = deployments::get(&mut conn, id).await?;
-            if let Some(version) =
-                runtime_version.filter(|v| !v.is_empty() && current.runtime_version.as_deref() != Some(v.as_str()))
-            {
+            let upgrade_to =
+                runtime_version.filter(|v| !v.is_empty() && current.runtime_version.as_deref() != Some(v.as_str()));
+            if upgrade_to.is_some() {
                 authorize(
                     ctx,
                     &[Permission::DeploymentConfigUpdate, Permission::SystemDeploymentsUpdate],
                     Target::Object(Some(id)),
                 )?;
-                deployments::upgrade(&mut conn, id, &version, now, &actor(ctx)).await?;
             }
-            deploys::create(&mut conn, id, request, deployer, &actor(ctx)).await?;
+            deploys::create_with_runtime(
+                &mut conn,
+                id,
+                request,
+                upgrade_to.as_deref(),
+                deployer(ctx)?,
+                now,
+                &actor(ctx),
+            )
+            .await?;
             return Ok(Deployment(deployments::get(&mut conn, id).await?));
         }
         let workspace_id = workspace_uuid

@@ -6,8 +6,8 @@ use std::path::Path;
 
 use serde::Deserialize;
 
+use crate::rbac::Role;
 use crate::rbac::permissions::Permission::{self, *};
-use crate::rbac::{Role, Scope};
 
 use Role::{
     DeploymentAdmin as DA, DeploymentEditor as DE, DeploymentViewer as DV, OrganizationBillingAdmin as OB,
@@ -167,11 +167,6 @@ impl Matrix {
             }
         }
         Ok(self)
-    }
-
-    /// Scopes in nesting order, for presentation.
-    pub fn scopes() -> [Scope; 4] {
-        [Scope::System, Scope::Organization, Scope::Workspace, Scope::Deployment]
     }
 }
 

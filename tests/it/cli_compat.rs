@@ -192,4 +192,23 @@ async fn upsert_deployment_creates_updates_and_deploys_as_the_cli_sends_it() {
     let d = &info["data"]["workspaceDeployments"][0];
     assert_eq!(d["deployInfo"], json!({"current": "deploy-7", "nextCli": "deploy-8"}));
     assert_eq!((d["executor"].as_str(), d["dagDeployEnabled"].as_bool()), (Some("CeleryExecutor"), Some(false)));
+
+    // Upgrade and deploy are one change: a refused deploy leaves the runtime where it was.
+    a_refused_deploy_upgrades_nothing(&app, token, &id, &release, deploy).await;
+}
+
+async fn a_refused_deploy_upgrades_nothing(app: &TestApp, token: Option<&str>, id: &str, release: &str, deploy: &str) {
+    app.gql(
+        "mutation($d: Uuid!) { updateDeployment(deploymentUuid: $d, settings: {enforceCicd: true}) { id } }",
+        json!({"d": id}),
+        token,
+    )
+    .await;
+    let image = format!("registry.localhost/{release}/airflow:deploy-9");
+    let body =
+        app.gql(deploy, json!({"releaseName": release, "image": image, "runtimeVersion": "10.6.0"}), token).await;
+    assert_eq!(crate::common::error_code(&body), "FORBIDDEN", "{body}");
+    let after =
+        app.gql("query($d: String!) { deployment(where: {id: $d}) { runtimeVersion } }", json!({"d": id}), token).await;
+    assert_eq!(after["data"]["deployment"]["runtimeVersion"], "12.4.0", "{after}");
 }
