@@ -226,10 +226,18 @@ pub async fn get(conn: &mut AsyncPgConnection, id: Uuid) -> ApiResult<Invite> {
     Invite::find(conn, id).await?.ok_or(ApiError::NotFound)
 }
 
-/// Deletes an invite.
-pub async fn delete(conn: &mut AsyncPgConnection, id: Uuid, actor: &Actor) -> ApiResult<Invite> {
+/// Deletes an invite. With `in_workspace`, the invite must belong to that workspace (else NOT_FOUND).
+pub async fn delete(
+    conn: &mut AsyncPgConnection,
+    id: Uuid,
+    in_workspace: Option<Uuid>,
+    actor: &Actor,
+) -> ApiResult<Invite> {
     conn.transaction(async |tx| {
         let invite = Invite::find(tx, id).await?.ok_or(ApiError::NotFound)?;
+        if in_workspace.is_some_and(|workspace| invite.workspace_id != Some(workspace)) {
+            return Err(ApiError::NotFound);
+        }
         Invite::delete(tx, id).await?;
         audit::record(
             tx,

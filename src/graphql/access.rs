@@ -122,32 +122,20 @@ impl AccessMutation {
         workspace_uuid: Option<Uuid>,
     ) -> Result<Invite> {
         let id = invite_uuid.required("inviteUuid")?;
-        if let Some(workspace) = workspace_uuid.and_then(Uuid::get) {
-            authorize(
-                ctx,
-                &[Permission::WorkspaceIamUpdate, Permission::SystemIamUpdate],
-                Target::Object(Some(workspace)),
-            )?;
-            let mut conn = conn(ctx).await?;
-            match invites::get(&mut conn, id).await {
-                Ok(invite) if invite.workspace_id == Some(workspace) => {}
-                Ok(_) | Err(ApiError::NotFound) => return Err(ApiError::NotFound.into()),
-                Err(other) => return Err(other.into()),
-            }
-        }
+        let named_workspace = workspace_uuid.and_then(Uuid::get);
         let mut conn = conn(ctx).await?;
-        let invite = match invites::get(&mut conn, id).await {
-            Ok(invite) => invite,
-            // Only those who could delete any invite learn that this one does not exist.
-            Err(ApiError::NotFound) => return Err(absent(ctx, Permission::SystemIamUpdate).into()),
-            Err(other) => return Err(other.into()),
+        // The permission is checked on the workspace named, or else on the invite's own workspace.
+        let target = match named_workspace {
+            Some(workspace) => Some(workspace),
+            None => match invites::get(&mut conn, id).await {
+                Ok(invite) => invite.workspace_id,
+                // Only those who could delete any invite learn that this one does not exist.
+                Err(ApiError::NotFound) => return Err(absent(ctx, Permission::SystemIamUpdate).into()),
+                Err(other) => return Err(other.into()),
+            },
         };
-        authorize(
-            ctx,
-            &[Permission::WorkspaceIamUpdate, Permission::SystemIamUpdate],
-            Target::Object(invite.workspace_id),
-        )?;
-        Ok(Invite::listed(invites::delete(&mut conn, id, &actor(ctx)).await?))
+        authorize(ctx, &[Permission::WorkspaceIamUpdate, Permission::SystemIamUpdate], Target::Object(target))?;
+        Ok(Invite::listed(invites::delete(&mut conn, id, named_workspace, &actor(ctx)).await?))
     }
 
     /// Accepts an invite sent to one of the caller's email addresses.
