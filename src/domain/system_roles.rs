@@ -49,10 +49,10 @@ pub async fn grant(
     conn.transaction(async |tx| {
         lock_installation(tx).await?;
         User::find(tx, user_id).await?.ok_or(ApiError::NotFound)?;
-        let mut before = None;
-        let mut binding = None;
-        for held in Role::ALL.into_iter().filter(|r| r.scope() == Some(Scope::System)) {
-            if let Some(row) = RoleBindingRow::user_system_role_for_update(tx, user_id, held.as_str()).await? {
+        // One system binding per user (unique index): replace it, or add one.
+        let (binding, before) = match RoleBindingRow::user_system_binding_for_update(tx, user_id).await? {
+            Some(row) => {
+                let held: Role = row.role.parse().map_err(ApiError::internal)?;
                 if held == role {
                     return Err(ApiError::conflict(format!("The user already holds {role}")));
                 }
@@ -60,13 +60,9 @@ pub async fn grant(
                 if held == Role::SystemAdmin {
                     keep_one_system_admin(tx).await?;
                 }
-                before = Some(held);
-                binding = Some(RoleBindingRow::set_role(tx, row.id, role.as_str()).await?);
+                (RoleBindingRow::set_role(tx, row.id, role.as_str()).await?, Some(held))
             }
-        }
-        let binding = match binding {
-            Some(binding) => binding,
-            None => RoleBindingRow::insert(tx, &user_binding(role, user_id, None, actor.user_id)).await?,
+            None => (RoleBindingRow::insert(tx, &user_binding(role, user_id, None, actor.user_id)).await?, None),
         };
         audit::record(
             tx,

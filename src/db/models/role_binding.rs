@@ -178,6 +178,21 @@ impl RoleBindingRow {
             .await
     }
 
+    /// A user's system binding (there is at most one), locked.
+    pub async fn user_system_binding_for_update(
+        conn: &mut AsyncPgConnection,
+        user_id: Uuid,
+    ) -> QueryResult<Option<RoleBindingRow>> {
+        role_bindings::table
+            .filter(role_bindings::scope.eq("SYSTEM"))
+            .filter(role_bindings::user_id.eq(user_id))
+            .select(RoleBindingRow::as_select())
+            .for_update()
+            .first(conn)
+            .await
+            .optional()
+    }
+
     /// A user's system binding with `role`, locked.
     pub async fn user_system_role_for_update(
         conn: &mut AsyncPgConnection,
