@@ -57,6 +57,34 @@ async fn create(
     Ok(ServiceAccount::with_key(created))
 }
 
+/// One service account of `scope`.
+async fn get_in(ctx: &Context<'_>, scope: AccountScope, id: Uuid) -> Result<ServiceAccount> {
+    let mut conn = conn(ctx).await?;
+    Ok(ServiceAccount::listed(service_accounts::get(&mut conn, scope, id.required("serviceAccountUuid")?).await?))
+}
+
+/// Applies Houston's update `payload` to a service account of `scope`.
+async fn update_in(
+    ctx: &Context<'_>,
+    scope: AccountScope,
+    id: Uuid,
+    payload: Option<Json<serde_json::Value>>,
+) -> Result<ServiceAccount> {
+    let id = id.required("serviceAccountUuid")?;
+    let update = account_update(payload)?;
+    let now = state(ctx)?.clock.now();
+    let mut conn = conn(ctx).await?;
+    let account = service_accounts::update(&mut conn, scope, id, update, authority(ctx)?, now, &actor(ctx)).await?;
+    Ok(ServiceAccount::listed(account))
+}
+
+/// Deletes a service account of `scope`.
+async fn delete_in(ctx: &Context<'_>, scope: AccountScope, id: Uuid) -> Result<ServiceAccount> {
+    let id = id.required("serviceAccountUuid")?;
+    let mut conn = conn(ctx).await?;
+    Ok(ServiceAccount::listed(service_accounts::delete(&mut conn, scope, id, authority(ctx)?, &actor(ctx)).await?))
+}
+
 /// Service-account queries.
 #[derive(Default)]
 pub struct ServiceAccountQuery;
@@ -83,11 +111,7 @@ impl ServiceAccountQuery {
         workspace_uuid: Uuid,
         service_account_uuid: Uuid,
     ) -> Result<ServiceAccount> {
-        let scope = AccountScope::Workspace(workspace_uuid.required("workspaceUuid")?);
-        let mut conn = conn(ctx).await?;
-        Ok(ServiceAccount::listed(
-            service_accounts::get(&mut conn, scope, service_account_uuid.required("serviceAccountUuid")?).await?,
-        ))
+        get_in(ctx, AccountScope::Workspace(workspace_uuid.required("workspaceUuid")?), service_account_uuid).await
     }
 
     /// API keys of a deployment.
@@ -114,11 +138,7 @@ impl ServiceAccountQuery {
         deployment_uuid: Uuid,
         service_account_uuid: Uuid,
     ) -> Result<ServiceAccount> {
-        let scope = AccountScope::Deployment(deployment_uuid.required("deploymentUuid")?);
-        let mut conn = conn(ctx).await?;
-        Ok(ServiceAccount::listed(
-            service_accounts::get(&mut conn, scope, service_account_uuid.required("serviceAccountUuid")?).await?,
-        ))
+        get_in(ctx, AccountScope::Deployment(deployment_uuid.required("deploymentUuid")?), service_account_uuid).await
     }
 
     /// System API keys.
@@ -208,21 +228,7 @@ impl ServiceAccountMutation {
         payload: Option<Json<serde_json::Value>>,
     ) -> Result<ServiceAccount> {
         let scope = AccountScope::Workspace(workspace_uuid.required("workspaceUuid")?);
-        let update = account_update(payload)?;
-        let now = state(ctx)?.clock.now();
-        let mut conn = conn(ctx).await?;
-        Ok(ServiceAccount::listed(
-            service_accounts::update(
-                &mut conn,
-                scope,
-                service_account_uuid.required("serviceAccountUuid")?,
-                update,
-                authority(ctx)?,
-                now,
-                &actor(ctx),
-            )
-            .await?,
-        ))
+        update_in(ctx, scope, service_account_uuid, payload).await
     }
 
     /// Changes a deployment API key (`payload`: label, category, role, active).
@@ -237,21 +243,7 @@ impl ServiceAccountMutation {
         payload: Option<Json<serde_json::Value>>,
     ) -> Result<ServiceAccount> {
         let scope = AccountScope::Deployment(deployment_uuid.required("deploymentUuid")?);
-        let update = account_update(payload)?;
-        let now = state(ctx)?.clock.now();
-        let mut conn = conn(ctx).await?;
-        Ok(ServiceAccount::listed(
-            service_accounts::update(
-                &mut conn,
-                scope,
-                service_account_uuid.required("serviceAccountUuid")?,
-                update,
-                authority(ctx)?,
-                now,
-                &actor(ctx),
-            )
-            .await?,
-        ))
+        update_in(ctx, scope, service_account_uuid, payload).await
     }
 
     /// Deletes a workspace API key.
@@ -264,18 +256,7 @@ impl ServiceAccountMutation {
         service_account_uuid: Uuid,
         workspace_uuid: Uuid,
     ) -> Result<ServiceAccount> {
-        let scope = AccountScope::Workspace(workspace_uuid.required("workspaceUuid")?);
-        let mut conn = conn(ctx).await?;
-        Ok(ServiceAccount::listed(
-            service_accounts::delete(
-                &mut conn,
-                scope,
-                service_account_uuid.required("serviceAccountUuid")?,
-                authority(ctx)?,
-                &actor(ctx),
-            )
-            .await?,
-        ))
+        delete_in(ctx, AccountScope::Workspace(workspace_uuid.required("workspaceUuid")?), service_account_uuid).await
     }
 
     /// Deletes a deployment API key.
@@ -288,18 +269,8 @@ impl ServiceAccountMutation {
         service_account_uuid: Uuid,
         deployment_uuid: Uuid,
     ) -> Result<ServiceAccount> {
-        let scope = AccountScope::Deployment(deployment_uuid.required("deploymentUuid")?);
-        let mut conn = conn(ctx).await?;
-        Ok(ServiceAccount::listed(
-            service_accounts::delete(
-                &mut conn,
-                scope,
-                service_account_uuid.required("serviceAccountUuid")?,
-                authority(ctx)?,
-                &actor(ctx),
-            )
-            .await?,
-        ))
+        delete_in(ctx, AccountScope::Deployment(deployment_uuid.required("deploymentUuid")?), service_account_uuid)
+            .await
     }
 
     /// Deletes a system API key.
@@ -309,17 +280,7 @@ impl ServiceAccountMutation {
         ctx: &Context<'_>,
         service_account_uuid: Uuid,
     ) -> Result<ServiceAccount> {
-        let mut conn = conn(ctx).await?;
-        Ok(ServiceAccount::listed(
-            service_accounts::delete(
-                &mut conn,
-                AccountScope::System,
-                service_account_uuid.required("serviceAccountUuid")?,
-                authority(ctx)?,
-                &actor(ctx),
-            )
-            .await?,
-        ))
+        delete_in(ctx, AccountScope::System, service_account_uuid).await
     }
 
     /// Issues a new key for a service account; the old key stops working at once. Needs the update
