@@ -47,6 +47,46 @@ const OPERATIONS: &[Operation] = &[
         ],
     },
     Operation {
+        name: "deploymentVariables",
+        query: "query($d: Uuid!) { deploymentVariables(deploymentUuid: $d) { key } }",
+        allowed: &[
+            DeploymentAdmin,
+            DeploymentEditor,
+            DeploymentViewer,
+            WorkspaceAdmin,
+            WorkspaceEditor,
+            WorkspaceViewer,
+            SystemAdmin,
+            SystemEditor,
+            SystemViewer,
+        ],
+    },
+    Operation {
+        name: "updateDeploymentVariables",
+        query: "mutation($d: Uuid!) { updateDeploymentVariables(deploymentUuid: $d, environmentVariables: [{key: \"A\", value: \"1\"}]) { key } }",
+        allowed: DEPLOYMENT_WRITERS,
+    },
+    Operation {
+        name: "createDeploy",
+        query: "mutation($d: Uuid!) { createDeploy(deploymentUuid: $d, type: IMAGE) { revision } }",
+        allowed: &[DeploymentAdmin, DeploymentEditor, WorkspaceAdmin, WorkspaceEditor],
+    },
+    Operation {
+        name: "deploymentAccessToken",
+        query: "mutation($d: Uuid!) { deploymentAccessToken(deploymentUuid: $d) { airflowRole } }",
+        allowed: &[
+            DeploymentAdmin,
+            DeploymentEditor,
+            DeploymentViewer,
+            WorkspaceAdmin,
+            WorkspaceEditor,
+            WorkspaceViewer,
+            SystemAdmin,
+            SystemEditor,
+            SystemViewer,
+        ],
+    },
+    Operation {
         name: "deployments",
         query: "{ deployments { id } }",
         allowed: &[SystemAdmin, SystemEditor, SystemViewer],
@@ -67,6 +107,16 @@ const OPERATIONS: &[Operation] = &[
         allowed: &[DeploymentAdmin, WorkspaceAdmin],
     },
     Operation {
+        name: "deploymentUpdateUserRole",
+        query: "mutation($d: Id!, $m: String!) { deploymentUpdateUserRole(email: $m, deploymentId: $d, role: DEPLOYMENT_EDITOR) { id } }",
+        allowed: &[DeploymentAdmin, WorkspaceAdmin],
+    },
+    Operation {
+        name: "deploymentRemoveUserRole",
+        query: "mutation($d: Id!, $m: String!) { deploymentRemoveUserRole(email: $m, deploymentId: $d) { id } }",
+        allowed: &[DeploymentAdmin, WorkspaceAdmin],
+    },
+    Operation {
         name: "deleteDeployment",
         query: "mutation($d: Uuid!) { deleteDeployment(deploymentUuid: $d) { id } }",
         allowed: &[DeploymentAdmin, WorkspaceAdmin, SystemAdmin],
@@ -78,14 +128,26 @@ const OPERATIONS: &[Operation] = &[
     },
 ];
 
+/// Adds a workspace member holding DEPLOYMENT_VIEWER on the deployment (`m`, their email).
+async fn prepare_member(app: &TestApp, root: &str, mut variables: Value) -> Value {
+    let email = format!("m-{}@example.com", variables["d"].as_str().unwrap_or_default());
+    app.sign_up(&email, "correct horse battery").await;
+    let workspace = variables["w"].as_str().unwrap_or_default().to_owned();
+    assert!(app.add_to_workspace(root, &workspace, &email, "WORKSPACE_VIEWER").await.get("errors").is_none());
+    let body = app
+        .gql(
+            "mutation($d: Id!, $m: String!) { deploymentAddUserRole(email: $m, deploymentId: $d, role: DEPLOYMENT_VIEWER) { id } }",
+            serde_json::json!({"d": variables["d"], "m": email}),
+            Some(root),
+        )
+        .await;
+    assert!(body.get("errors").is_none(), "{body}");
+    variables["m"] = Value::String(email);
+    variables
+}
+
 async fn run_for(actor: Actor) {
-    run(
-        actor,
-        OPERATIONS,
-        async |_: &TestApp, _: &str, variables: Value| variables,
-        async |app: &TestApp| app.deployment_snapshot().await,
-    )
-    .await;
+    run(actor, OPERATIONS, prepare_member, async |app: &TestApp| app.deployment_snapshot().await).await;
 }
 
 actor_tests!(run_for);

@@ -35,6 +35,21 @@ const OPERATIONS: &[Operation] = &[
         allowed: WORKSPACE_KEY_READERS,
     },
     Operation {
+        name: "deploymentServiceAccount",
+        query: "query($d: Uuid!, $dsa: Uuid!) { deploymentServiceAccount(deploymentUuid: $d, serviceAccountUuid: $dsa) { id } }",
+        allowed: WORKSPACE_KEY_READERS,
+    },
+    Operation {
+        name: "updateDeploymentServiceAccount",
+        query: "mutation($d: Uuid!, $dsa: Uuid!) { updateDeploymentServiceAccount(serviceAccountUuid: $dsa, deploymentUuid: $d, payload: {label: \"renamed\"}) { id } }",
+        allowed: &[DeploymentAdmin, DeploymentEditor, WorkspaceAdmin, WorkspaceEditor, SystemAdmin, SystemEditor],
+    },
+    Operation {
+        name: "deleteSystemServiceAccount",
+        query: "mutation($ssa: Uuid!) { deleteSystemServiceAccount(serviceAccountUuid: $ssa) { id } }",
+        allowed: &[SystemAdmin],
+    },
+    Operation {
         name: "systemServiceAccounts",
         query: "{ systemServiceAccounts { id } }",
         allowed: &[SystemAdmin, SystemEditor, SystemViewer],
@@ -106,6 +121,15 @@ async fn prepare_keys(app: &TestApp, root: &str, mut variables: Value) -> Value 
             Some(root),
         )
         .await;
+    // System keys share one scope, so their labels must differ per fixture.
+    let system_key = app
+        .gql(
+            "mutation($label: String!) { createSystemServiceAccount(label: $label, role: SYSTEM_VIEWER) { id } }",
+            serde_json::json!({"label": format!("existing-{}", variables["d"].as_str().unwrap_or_default())}),
+            Some(root),
+        )
+        .await;
+    variables["ssa"] = system_key["data"]["createSystemServiceAccount"]["id"].clone();
     variables["sa"] = workspace_key["data"]["createWorkspaceServiceAccount"]["id"].clone();
     variables["dsa"] = deployment_key["data"]["createDeploymentServiceAccount"]["id"].clone();
     variables

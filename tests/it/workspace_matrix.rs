@@ -80,6 +80,29 @@ const OPERATIONS: &[Operation] = &[
         query: "mutation($w: Uuid!) { deleteWorkspace(workspaceUuid: $w) { id } }",
         allowed: &[SystemAdmin, WorkspaceAdmin],
     },
+    Operation {
+        name: "workspaces",
+        query: "{ workspaces { id } }",
+        allowed: &[
+            SystemAdmin,
+            SystemEditor,
+            SystemViewer,
+            WorkspaceAdmin,
+            WorkspaceEditor,
+            WorkspaceViewer,
+            NonMember,
+        ],
+    },
+    Operation {
+        name: "workspaceUpsertUserRole",
+        query: "mutation($w: Uuid!, $email: String!) { workspaceUpsertUserRole(workspaceUuid: $w, email: $email, role: WORKSPACE_EDITOR) }",
+        allowed: IAM,
+    },
+    Operation {
+        name: "deleteSystemRoleBinding",
+        query: "mutation($target: Uuid!) { deleteSystemRoleBinding(userId: $target, role: SYSTEM_VIEWER) { role } }",
+        allowed: &[SystemAdmin, SystemEditor],
+    },
     Operation { name: "users", query: "{ users { id } }", allowed: &[SystemAdmin, SystemEditor, SystemViewer] },
     Operation { name: "invites", query: "{ invites { id } }", allowed: &[SystemAdmin, SystemEditor, SystemViewer] },
     Operation {
@@ -153,6 +176,9 @@ async fn run_for(actor: Actor) {
             app.add_to_workspace(&root, &workspace, &format!("pending{index}@example.com"), "WORKSPACE_VIEWER").await;
         assert!(invited.get("errors").is_none(), "{invited}");
         let invite = app.text(&format!("SELECT id::text AS t FROM invites WHERE workspace_id = '{workspace}'")).await;
+        if operation.name == "deleteSystemRoleBinding" {
+            assert!(app.grant_system_role(&root, &target_id, "SYSTEM_VIEWER").await.get("errors").is_none());
+        }
         if let Some(role) = workspace_role(actor) {
             let body = app.add_to_workspace(&root, &workspace, "actor@example.com", role).await;
             assert!(body.get("errors").is_none(), "{body}");
