@@ -38,6 +38,12 @@ async fn wait_ready(client: &reqwest::Client, base: &str, child: &mut Child) {
     }
 }
 
+/// Sends one GraphQL document to `POST /v1`.
+async fn post(client: &reqwest::Client, base: &str, query: &str) -> serde_json::Value {
+    let response = client.post(format!("{base}/v1")).json(&json!({"query": query})).send().await.unwrap();
+    response.json().await.unwrap()
+}
+
 fn postmaster_pid(data_dir: &std::path::Path) -> i32 {
     let content = std::fs::read_to_string(data_dir.join("pg/postmaster.pid")).unwrap();
     content.lines().next().unwrap().trim().parse().unwrap()
@@ -62,15 +68,12 @@ async fn cargo_run_starts_its_own_postgres_and_stops_it_on_sigint() {
 
     let mut child = start(data.path(), port);
     wait_ready(&client, &base, &mut child).await;
-    let body: serde_json::Value = client
-        .post(format!("{base}/v1"))
-        .json(&json!({"query": "mutation { createUser(email: \"ada@example.com\", password: \"correct horse\") { user { id } } }"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let body = post(
+        &client,
+        &base,
+        "mutation { createUser(email: \"ada@example.com\", password: \"correct horse\") { user { id } } }",
+    )
+    .await;
     assert!(body["data"]["createUser"]["user"]["id"].is_string(), "{body}");
     let postgres = postmaster_pid(data.path());
     assert!(process_exists(postgres));
@@ -82,15 +85,12 @@ async fn cargo_run_starts_its_own_postgres_and_stops_it_on_sigint() {
     let base = format!("http://127.0.0.1:{port}");
     let mut child = start(data.path(), port);
     wait_ready(&client, &base, &mut child).await;
-    let body: serde_json::Value = client
-        .post(format!("{base}/v1"))
-        .json(&json!({"query": "mutation { createToken(identity: \"ada@example.com\", password: \"correct horse\") { token { value } } }"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let body = post(
+        &client,
+        &base,
+        "mutation { createToken(identity: \"ada@example.com\", password: \"correct horse\") { token { value } } }",
+    )
+    .await;
     assert!(body["data"]["createToken"]["token"]["value"].is_string(), "{body}");
     let postgres = postmaster_pid(data.path());
     interrupt_and_wait(child).await;

@@ -288,6 +288,15 @@ async fn the_last_admins_are_kept() {
     assert_eq!(app.count("SELECT count(*) AS n FROM role_bindings WHERE role = 'SYSTEM_ADMIN'").await, 1);
 }
 
+/// `workspaceUpdateUserRole` demoting `victim` to viewer, sent as `token` on its own task.
+fn demote(app: &TestApp, token: &str, workspace: &str, victim: &str) -> tokio::task::JoinHandle<Value> {
+    let request = app.client.post(format!("{}/v1", app.base)).header("Authorization", token).json(&json!({
+        "query": "mutation($w: Uuid!, $e: String!) { workspaceUpdateUserRole(workspaceUuid: $w, email: $e, role: WORKSPACE_VIEWER) }",
+        "variables": {"w": workspace, "e": format!("{victim}@example.com")}
+    }));
+    tokio::spawn(async move { request.send().await.unwrap().json().await.unwrap() })
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn admins_demoting_each_other_at_once_leave_one_admin() {
     let app = public_app().await;
@@ -311,30 +320,11 @@ async fn admins_demoting_each_other_at_once_leave_one_admin() {
         )
         .await;
         // Everyone demotes the next one, all at once.
-        let mut tasks = Vec::new();
-        for (index, (_, token)) in admins.iter().enumerate() {
-            let victim = admins[(index + 1) % admins.len()].0;
-            let client = app.client.clone();
-            let url = format!("{}/v1", app.base);
-            let token = token.clone();
-            let workspace = workspace.clone();
-            tasks.push(tokio::spawn(async move {
-                let body: Value = client
-                    .post(url)
-                    .header("Authorization", token)
-                    .json(&json!({
-                        "query": "mutation($w: Uuid!, $e: String!) { workspaceUpdateUserRole(workspaceUuid: $w, email: $e, role: WORKSPACE_VIEWER) }",
-                        "variables": {"w": workspace, "e": format!("{victim}@example.com")}
-                    }))
-                    .send()
-                    .await
-                    .unwrap()
-                    .json()
-                    .await
-                    .unwrap();
-                body
-            }));
-        }
+        let tasks: Vec<_> = admins
+            .iter()
+            .enumerate()
+            .map(|(index, (_, token))| demote(&app, token, &workspace, admins[(index + 1) % admins.len()].0))
+            .collect();
         for task in tasks {
             task.await.unwrap();
         }
@@ -348,28 +338,7 @@ async fn admins_demoting_each_other_at_once_leave_one_admin() {
     // Two admins demoting each other: exactly one wins.
     let workspace = app.create_workspace(&admins[0].1, "pair").await;
     app.add_to_workspace(&admins[0].1, &workspace, "b@example.com", "WORKSPACE_ADMIN").await;
-    let demote = |token: String, victim: &'static str| {
-        let client = app.client.clone();
-        let url = format!("{}/v1", app.base);
-        let workspace = workspace.clone();
-        tokio::spawn(async move {
-            let body: Value = client
-                .post(url)
-                .header("Authorization", token)
-                .json(&json!({
-                    "query": "mutation($w: Uuid!, $e: String!) { workspaceUpdateUserRole(workspaceUuid: $w, email: $e, role: WORKSPACE_VIEWER) }",
-                    "variables": {"w": workspace, "e": format!("{victim}@example.com")}
-                }))
-                .send()
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap();
-            body
-        })
-    };
-    let (first, second) = (demote(admins[0].1.clone(), "b"), demote(admins[1].1.clone(), "a"));
+    let (first, second) = (demote(&app, &admins[0].1, &workspace, "b"), demote(&app, &admins[1].1, &workspace, "a"));
     let results = [first.await.unwrap(), second.await.unwrap()];
     let wins = results.iter().filter(|body| body.get("errors").is_none()).count();
     assert_eq!(wins, 1, "exactly one wins: {results:?}");
