@@ -35,7 +35,7 @@ pub const MSG_FORBIDDEN: &str = "Access is Denied";
 pub const MSG_NOT_FOUND: &str = "The requested resource was not found";
 
 /// A failure reported to an API client.
-#[derive(Debug, Error)]
+#[derive(Debug, Clone, Error)]
 pub enum ApiError {
     /// The field needs a principal and the request carried no credentials.
     #[error("{MSG_NOT_SIGNED_IN}")]

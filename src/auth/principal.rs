@@ -5,15 +5,14 @@ use diesel_async::AsyncPgConnection;
 
 use crate::auth::api_key;
 use crate::auth::jwt::{JwtKeys, ceil_secs};
-use crate::db::models::role_binding::RoleBindingRow;
+use crate::db::models::principal;
 use crate::db::models::service_account::ServiceAccountRow;
 use crate::db::models::user::User;
-use crate::db::models::workspace::topology;
 use crate::error::{ApiError, ApiResult};
-use crate::rbac::check::{Topology, expand, owned_organizations, workspaces_with_roles};
 use crate::rbac::{Binding, Role};
 
-/// A signed-in user with every binding it holds (own and through teams).
+/// A signed-in user with every binding it holds directly (own and through teams). Roles implied on
+/// objects below those bindings are decided from each object's ancestry (`crate::rbac::check`).
 #[derive(Debug, Clone)]
 pub struct UserPrincipal {
     /// The user row as loaded for this request.
@@ -29,8 +28,7 @@ impl UserPrincipal {
     }
 }
 
-/// A service account calling with its API key, with its one binding (and, for a workspace key, the
-/// deployment bindings it implies).
+/// A service account calling with its API key, with its one binding.
 #[derive(Debug, Clone)]
 pub struct ServiceAccountPrincipal {
     /// The service account as loaded for this request.
@@ -88,14 +86,14 @@ pub fn credential_from_header(value: &str) -> Option<&str> {
     (!token.is_empty()).then_some(token)
 }
 
-/// Resolves an API key: found by its public prefix, compared in constant time, refused when inactive,
-/// expired or rotated away. `lastUsedAt` is written at most once a minute per key. Two statements (three
-/// for a workspace key with live deployments), like a user token.
+/// Resolves an API key: found by its public prefix together with its bindings (one statement), compared
+/// in constant time, refused when inactive, expired or rotated away. `lastUsedAt` is written at most once
+/// a minute per key (a second statement then).
 pub async fn resolve_api_key(conn: &mut AsyncPgConnection, now: DateTime<Utc>, key: &str) -> ApiResult<Principal> {
     let Some(prefix) = api_key::prefix_of(key) else {
         return Ok(Principal::Rejected);
     };
-    let Some(account) = ServiceAccountRow::find_by_prefix(conn, prefix).await? else {
+    let Some((account, bindings)) = principal::service_account_with_bindings(conn, prefix).await? else {
         // Same work as a found key, so timing does not say whether the prefix exists.
         let _ = api_key::matches(key, &[0u8; 32]);
         return Ok(Principal::Rejected);
@@ -106,16 +104,14 @@ pub async fn resolve_api_key(conn: &mut AsyncPgConnection, now: DateTime<Utc>, k
     if account.last_used_at.is_none_or(|at| at + chrono::Duration::seconds(LAST_USED_GRANULARITY_SECS) <= now) {
         ServiceAccountRow::touch(conn, account.id, now).await?;
     }
-    let rows = RoleBindingRow::of_service_account(conn, account.id).await?;
-    let bindings = with_implied(conn, rows.iter().filter_map(Binding::from_row).collect()).await?;
-    Ok(Principal::ServiceAccount(ServiceAccountPrincipal { account, bindings }))
+    Ok(Principal::ServiceAccount(ServiceAccountPrincipal { account, bindings: Binding::from_packed(&bindings) }))
 }
 
 /// `lastUsedAt` is precise to this many seconds: it is written at most once per interval per key.
 pub const LAST_USED_GRANULARITY_SECS: i64 = 60;
 
-/// Resolves a credential into a principal: verifies the token, loads the user (whose `tokensValidAfter`
-/// decides revocation) and its bindings. Two statements.
+/// Resolves a credential into a principal: verifies the token, then loads the user (whose
+/// `tokensValidAfter` decides revocation) with its bindings. One statement, whatever the user can reach.
 pub async fn resolve_token(
     conn: &mut AsyncPgConnection,
     keys: &JwtKeys,
@@ -125,25 +121,38 @@ pub async fn resolve_token(
     let Ok(claims) = keys.verify(token, now) else {
         return Ok(Principal::Rejected);
     };
-    let Some(user) = User::find(conn, claims.uuid).await? else {
+    let Some(user) = load_user(conn, claims.uuid).await? else {
         return Ok(Principal::Rejected);
     };
-    if user.status != "active" || claims.iat < ceil_secs(user.tokens_valid_after) {
+    if claims.iat < ceil_secs(user.user.tokens_valid_after) {
         return Ok(Principal::Rejected);
     }
-    let rows = RoleBindingRow::effective_for_user(conn, user.id).await?;
-    let bindings = with_implied(conn, rows.iter().filter_map(Binding::from_row).collect()).await?;
-    Ok(Principal::User(UserPrincipal { user, bindings }))
+    Ok(Principal::User(user))
 }
 
-/// Adds the implied bindings (SPEC §2 step 2). One more statement, only when the principal owns an
-/// organization or holds a workspace role.
-pub async fn with_implied(conn: &mut AsyncPgConnection, bindings: Vec<Binding>) -> ApiResult<Vec<Binding>> {
-    let organizations = owned_organizations(&bindings);
-    let workspaces = workspaces_with_roles(&bindings);
-    if organizations.is_empty() && workspaces.is_empty() {
-        return Ok(bindings);
+/// Loads an active user with its bindings (one statement); `None` when the user is gone or not active.
+pub async fn load_user(conn: &mut AsyncPgConnection, user_id: uuid::Uuid) -> ApiResult<Option<UserPrincipal>> {
+    let Some((user, bindings)) = principal::user_with_bindings(conn, user_id).await? else {
+        return Ok(None);
+    };
+    if user.status != "active" {
+        return Ok(None);
     }
-    let (owned, live) = topology(conn, &organizations, &workspaces).await?;
-    Ok(expand(bindings, &Topology { workspaces: owned, deployments: live }))
+    Ok(Some(UserPrincipal { user, bindings: Binding::from_packed(&bindings) }))
+}
+
+/// Loads a service account with its bindings again (for a long-lived connection that re-checks access);
+/// `None` when the account is gone, inactive or expired.
+pub async fn reload_service_account(
+    conn: &mut AsyncPgConnection,
+    account: &ServiceAccountRow,
+    now: DateTime<Utc>,
+) -> ApiResult<Option<ServiceAccountPrincipal>> {
+    let Some((fresh, bindings)) = principal::service_account_with_bindings(conn, &account.key_prefix).await? else {
+        return Ok(None);
+    };
+    if fresh.id != account.id || !fresh.active || fresh.expires_at.is_some_and(|at| at <= now) {
+        return Ok(None);
+    }
+    Ok(Some(ServiceAccountPrincipal { account: fresh, bindings: Binding::from_packed(&bindings) }))
 }

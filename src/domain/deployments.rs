@@ -15,7 +15,7 @@ use crate::domain::audit::{self, Change};
 use crate::domain::catalogue::{self, RuntimeRelease};
 use crate::domain::{Actor, Authority, user_binding, validate};
 use crate::error::{ApiError, ApiResult};
-use crate::rbac::{Role, Scope};
+use crate::rbac::{Role, Scope, ScopeRef};
 
 pub use crate::db::models::deployment::{Cluster as ClusterRow, Deployment};
 
@@ -521,6 +521,19 @@ pub async fn list(
         .await?)
 }
 
+/// Live deployments with these ids, in these workspaces, or in the workspaces of these organizations (a
+/// caller's own), by label, at most `limit`.
+pub async fn with_ids_or_in(
+    conn: &mut AsyncPgConnection,
+    ids: &[Uuid],
+    workspace_ids: &[Uuid],
+    organization_ids: &[Uuid],
+    limit: usize,
+) -> ApiResult<Vec<Deployment>> {
+    let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+    Ok(Deployment::live_with_ids_or_in(conn, ids, workspace_ids, organization_ids, limit).await?)
+}
+
 /// Live deployments by id (one statement).
 pub async fn by_ids(conn: &mut AsyncPgConnection, ids: &[Uuid]) -> ApiResult<Vec<Deployment>> {
     Ok(Deployment::live_by_ids(conn, ids).await?)
@@ -582,7 +595,7 @@ pub async fn change_user_role(
     deployment_id: Uuid,
     user: UserRef,
     change_kind: RoleChange,
-    authority: Authority<'_>,
+    authority: &Authority,
     now: DateTime<Utc>,
     actor: &Actor,
 ) -> ApiResult<RoleBindingRow> {
@@ -590,7 +603,7 @@ pub async fn change_user_role(
     match change_kind {
         RoleChange::Add(role) | RoleChange::Update(role) => {
             deployment_role(role)?;
-            authority.require_grantable(role, Some(deployment_id))?;
+            authority.require_grantable(conn, role, ScopeRef::Deployment(deployment_id)).await?;
         }
         RoleChange::Remove => {}
     }
@@ -626,14 +639,14 @@ pub async fn change_user_role(
             (RoleChange::Update(_) | RoleChange::Remove, None) => return Err(ApiError::NotFound),
             (RoleChange::Update(role), Some(row)) => {
                 let held: Role = row.role.parse().map_err(ApiError::internal)?;
-                authority.require_grantable(held, Some(deployment_id))?;
+                authority.require_grantable(tx, held, ScopeRef::Deployment(deployment_id)).await?;
                 let before = row.role.clone();
                 let updated = RoleBindingRow::set_role(tx, row.id, role.as_str()).await?;
                 (updated, Some(before), Some(role.as_str()))
             }
             (RoleChange::Remove, Some(row)) => {
                 let held: Role = row.role.parse().map_err(ApiError::internal)?;
-                authority.require_grantable(held, Some(deployment_id))?;
+                authority.require_grantable(tx, held, ScopeRef::Deployment(deployment_id)).await?;
                 RoleBindingRow::delete(tx, row.id).await?;
                 let before = row.role.clone();
                 (row, Some(before), None)

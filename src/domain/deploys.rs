@@ -152,19 +152,28 @@ pub async fn create(
     .await
 }
 
-/// Records an image deploy that also moves the deployment to runtime `upgrade_to` (when given and still
-/// different): both happen, or neither (a refused deploy leaves the runtime as it was).
+/// Records an image deploy that also moves the deployment to runtime `runtime_version` when it differs
+/// from the current one: both happen, or neither (a refused deploy leaves the runtime as it was).
+/// Upgrading needs the permissions of `upgradeDeployment` on top of the deploy's own.
+#[allow(clippy::too_many_arguments)] // the deploy, the upgrade, and who does them
 pub async fn create_with_runtime(
     conn: &mut AsyncPgConnection,
     deployment_id: Uuid,
     request: DeployRequest,
-    upgrade_to: Option<&str>,
+    runtime_version: Option<&str>,
     deployer: Deployer,
+    authority: &crate::domain::Authority,
     now: chrono::DateTime<chrono::Utc>,
     actor: &Actor,
 ) -> ApiResult<Deploy> {
     conn.transaction(async |tx| {
+        let current = crate::domain::deployments::get(tx, deployment_id).await?;
+        let upgrade_to = runtime_version.filter(|v| !v.is_empty() && current.runtime_version.as_deref() != Some(*v));
         if let Some(version) = upgrade_to {
+            let upgrade = crate::rbac::operations::find("upgradeDeployment").map(|o| o.rule.permissions());
+            authority
+                .require(tx, upgrade.unwrap_or_default(), crate::rbac::ScopeRef::Deployment(deployment_id))
+                .await?;
             crate::domain::deployments::upgrade(tx, deployment_id, version, now, actor).await?;
         }
         // Nested: runs in a savepoint of this transaction.

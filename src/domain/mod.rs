@@ -14,10 +14,14 @@ pub mod validate;
 pub mod variables;
 pub mod workspaces;
 
+use std::sync::Arc;
+
+use diesel_async::AsyncPgConnection;
 use uuid::Uuid;
 
+use crate::auth::Principal;
 use crate::error::{ApiError, ApiResult};
-use crate::rbac::{Binding, Matrix, Role, check};
+use crate::rbac::{Ancestry, Matrix, Permission, Role, ScopeRef, check};
 
 /// Who makes a change and through which request: what every audit event records.
 #[derive(Debug, Clone, Default)]
@@ -68,17 +72,56 @@ pub fn user_binding(
 
 /// The caller's authority, for the rules that depend on it (escalation: nobody grants a role with
 /// permissions they lack at that scope).
-#[derive(Debug, Clone, Copy)]
-pub struct Authority<'a> {
-    /// The caller's bindings, implied ones included.
-    pub bindings: &'a [Binding],
-    /// The matrix in force.
-    pub matrix: &'a Matrix,
+#[derive(Debug, Clone)]
+pub struct Authority {
+    principal: Arc<Principal>,
+    matrix: Arc<Matrix>,
 }
 
-impl Authority<'_> {
-    /// FORBIDDEN unless the caller may grant `role` on `target`.
-    pub fn require_grantable(&self, role: Role, target: Option<Uuid>) -> ApiResult<()> {
-        if check::may_grant(self.bindings, self.matrix, role, target) { Ok(()) } else { Err(ApiError::Forbidden) }
+impl Authority {
+    /// The authority of `principal` under `matrix`.
+    pub fn new(principal: Arc<Principal>, matrix: Arc<Matrix>) -> Authority {
+        Authority { principal, matrix }
+    }
+
+    /// FORBIDDEN unless the caller holds one of `permissions` on `object` (for rules that depend on data,
+    /// such as "an image deploy that changes the runtime is also an upgrade").
+    pub async fn require(
+        &self,
+        conn: &mut AsyncPgConnection,
+        permissions: &[Permission],
+        object: ScopeRef,
+    ) -> ApiResult<()> {
+        let bindings = self.principal.bindings()?;
+        let mut at = Ancestry::of(object);
+        if !check::allowed_any(bindings, &self.matrix, permissions, &at)
+            && check::needs_ancestors(bindings, object.scope())
+        {
+            at = self.ancestry(conn, object).await?;
+        }
+        if check::allowed_any(bindings, &self.matrix, permissions, &at) { Ok(()) } else { Err(ApiError::Forbidden) }
+    }
+
+    async fn ancestry(&self, conn: &mut AsyncPgConnection, object: ScopeRef) -> ApiResult<Ancestry> {
+        let Some(id) = object.id() else { return Ok(Ancestry::of(object)) };
+        let found = crate::db::models::workspace::ancestry(conn, &[id]).await?;
+        Ok(found.into_iter().next().unwrap_or(Ancestry::of(object)))
+    }
+
+    /// FORBIDDEN unless the caller may grant `role` on `object` (SPEC §2 escalation rule). The object's
+    /// ancestry is read only when a binding of the caller could imply a role through it.
+    pub async fn require_grantable(&self, conn: &mut AsyncPgConnection, role: Role, object: ScopeRef) -> ApiResult<()> {
+        let bindings = self.principal.bindings()?;
+        let mut at = Ancestry::of(object);
+        if check::may_grant(bindings, &self.matrix, role, &at) {
+            return Ok(());
+        }
+        if check::needs_ancestors(bindings, object.scope()) {
+            at = self.ancestry(conn, object).await?;
+            if check::may_grant(bindings, &self.matrix, role, &at) {
+                return Ok(());
+            }
+        }
+        Err(ApiError::Forbidden)
     }
 }

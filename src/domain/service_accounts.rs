@@ -17,7 +17,7 @@ use crate::db::models::workspace::Workspace;
 use crate::domain::audit::{self, Change};
 use crate::domain::{Actor, Authority, validate};
 use crate::error::{ApiError, ApiResult};
-use crate::rbac::{Role, Scope};
+use crate::rbac::{Role, Scope, ScopeRef};
 
 pub use crate::db::models::service_account::ServiceAccountRow as ServiceAccount;
 
@@ -45,9 +45,15 @@ impl AccountScope {
     }
 
     fn target(self) -> Option<Uuid> {
+        self.scope_ref().id()
+    }
+
+    /// The scope object, for permission checks.
+    pub fn scope_ref(self) -> ScopeRef {
         match self {
-            AccountScope::System => None,
-            AccountScope::Workspace(id) | AccountScope::Deployment(id) => Some(id),
+            AccountScope::System => ScopeRef::System,
+            AccountScope::Workspace(id) => ScopeRef::Workspace(id),
+            AccountScope::Deployment(id) => ScopeRef::Deployment(id),
         }
     }
 
@@ -167,13 +173,13 @@ pub async fn create(
     scope: AccountScope,
     request: NewAccountRequest,
     max_days: Option<i64>,
-    authority: Authority<'_>,
+    authority: &Authority,
     creator: Option<Uuid>,
     now: DateTime<Utc>,
     actor: &Actor,
 ) -> ApiResult<WithKey> {
     let role = matching_role(scope, request.role)?;
-    authority.require_grantable(role, scope.target())?;
+    authority.require_grantable(conn, role, scope.scope_ref()).await?;
     let label = validate::label("label", &request.label, validate::MAX_LABEL)?;
     let category = category(request.category.as_deref())?;
     let expires_at = expiry(request.expires_in_days, max_days, now)?;
@@ -266,7 +272,7 @@ async fn locked_in_scope(
     tx: &mut AsyncPgConnection,
     scope: AccountScope,
     id: Uuid,
-    authority: Authority<'_>,
+    authority: &Authority,
 ) -> ApiResult<(ServiceAccount, RoleBindingRow, Role)> {
     let account = ServiceAccount::find_for_update(tx, id).await?.ok_or(ApiError::NotFound)?;
     if !scope.holds(&account) {
@@ -275,7 +281,7 @@ async fn locked_in_scope(
     let binding = RoleBindingRow::of_service_account(tx, id).await?.into_iter().next().ok_or(ApiError::NotFound)?;
     let role: Role = binding.role.parse().map_err(ApiError::internal)?;
     // Touching a key whose role the caller could not grant would hand them that role.
-    authority.require_grantable(role, scope.target())?;
+    authority.require_grantable(tx, role, scope.scope_ref()).await?;
     Ok((account, binding, role))
 }
 
@@ -285,7 +291,7 @@ pub async fn update(
     scope: AccountScope,
     id: Uuid,
     update: AccountUpdate,
-    authority: Authority<'_>,
+    authority: &Authority,
     now: DateTime<Utc>,
     actor: &Actor,
 ) -> ApiResult<ServiceAccount> {
@@ -297,7 +303,7 @@ pub async fn update(
     };
     let new_role = update.role.map(|r| matching_role(scope, r)).transpose()?;
     if let Some(role) = new_role {
-        authority.require_grantable(role, scope.target())?;
+        authority.require_grantable(conn, role, scope.scope_ref()).await?;
     }
     conn.transaction(async |tx| {
         let (before, binding, role) = locked_in_scope(tx, scope, id, authority).await?;
@@ -345,7 +351,7 @@ pub async fn delete(
     conn: &mut AsyncPgConnection,
     scope: AccountScope,
     id: Uuid,
-    authority: Authority<'_>,
+    authority: &Authority,
     actor: &Actor,
 ) -> ApiResult<ServiceAccount> {
     conn.transaction(async |tx| {
@@ -375,7 +381,7 @@ pub async fn rotate(
     conn: &mut AsyncPgConnection,
     scope: AccountScope,
     id: Uuid,
-    authority: Authority<'_>,
+    authority: &Authority,
     now: DateTime<Utc>,
     actor: &Actor,
 ) -> ApiResult<WithKey> {

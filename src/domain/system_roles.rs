@@ -14,7 +14,7 @@ use crate::domain::audit::{self, Change};
 use crate::domain::users::snapshot;
 use crate::domain::{Actor, Authority, user_binding};
 use crate::error::{ApiError, ApiResult};
-use crate::rbac::{Role, Scope};
+use crate::rbac::{Role, Scope, ScopeRef};
 
 fn system_role(role: Role) -> ApiResult<Role> {
     if role.scope() == Some(Scope::System) {
@@ -41,11 +41,11 @@ pub async fn grant(
     conn: &mut AsyncPgConnection,
     user_id: Uuid,
     role: Role,
-    authority: Authority<'_>,
+    authority: &Authority,
     actor: &Actor,
 ) -> ApiResult<RoleBindingRow> {
     let role = system_role(role)?;
-    authority.require_grantable(role, None)?;
+    authority.require_grantable(conn, role, ScopeRef::System).await?;
     conn.transaction(async |tx| {
         lock_installation(tx).await?;
         User::find(tx, user_id).await?.ok_or(ApiError::NotFound)?;
@@ -56,7 +56,7 @@ pub async fn grant(
                 if held == role {
                     return Err(ApiError::conflict(format!("The user already holds {role}")));
                 }
-                authority.require_grantable(held, None)?;
+                authority.require_grantable(tx, held, ScopeRef::System).await?;
                 if held == Role::SystemAdmin {
                     keep_one_system_admin(tx).await?;
                 }
@@ -87,11 +87,11 @@ pub async fn revoke(
     conn: &mut AsyncPgConnection,
     user_id: Uuid,
     role: Role,
-    authority: Authority<'_>,
+    authority: &Authority,
     actor: &Actor,
 ) -> ApiResult<RoleBindingRow> {
     let role = system_role(role)?;
-    authority.require_grantable(role, None)?;
+    authority.require_grantable(conn, role, ScopeRef::System).await?;
     conn.transaction(async |tx| {
         lock_installation(tx).await?;
         let row =

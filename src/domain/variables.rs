@@ -49,6 +49,8 @@ pub struct VariableInput {
 /// A variable as shown to clients: secret values are always empty.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct VariableView {
+    /// The deployment it belongs to.
+    pub deployment_id: Uuid,
     /// Key.
     pub key: String,
     /// Value (empty for secrets).
@@ -86,6 +88,7 @@ pub fn check_key(index: usize, key: &str) -> ApiResult<()> {
 
 fn view(row: &VariableRow) -> VariableView {
     VariableView {
+        deployment_id: row.deployment_id,
         key: row.key.clone(),
         value: if row.is_secret { String::new() } else { row.value.clone().unwrap_or_default() },
         is_secret: row.is_secret,

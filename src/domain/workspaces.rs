@@ -13,7 +13,7 @@ use crate::domain::audit::{self, Change};
 use crate::domain::invites::{self, InviteSettings};
 use crate::domain::{Actor, Authority, user_binding, validate};
 use crate::error::{ApiError, ApiResult};
-use crate::rbac::{Role, Scope};
+use crate::rbac::{Role, Scope, ScopeRef};
 
 pub use crate::db::models::workspace::Workspace;
 
@@ -88,6 +88,17 @@ pub async fn get(conn: &mut AsyncPgConnection, id: Uuid) -> ApiResult<Workspace>
 /// Workspaces by id (all when `ids` is `None`), by label, at most `limit`.
 pub async fn list(conn: &mut AsyncPgConnection, ids: Option<&[Uuid]>, limit: usize) -> ApiResult<Vec<Workspace>> {
     Ok(Workspace::list(conn, ids, i64::try_from(limit).unwrap_or(i64::MAX)).await?)
+}
+
+/// The workspaces with these ids or in these organizations (a caller's own: those it has a role in and
+/// those of the organizations it owns), by label, at most `limit`.
+pub async fn with_ids_or_in(
+    conn: &mut AsyncPgConnection,
+    ids: &[Uuid],
+    organizations: &[Uuid],
+    limit: usize,
+) -> ApiResult<Vec<Workspace>> {
+    Ok(Workspace::with_ids_or_in(conn, ids, organizations, i64::try_from(limit).unwrap_or(i64::MAX)).await?)
 }
 
 /// Changes to a workspace (`updateWorkspace(payload)`).
@@ -203,18 +214,18 @@ pub async fn add_user(
     email: &str,
     role: Role,
     deployment_roles: Vec<DeploymentRoleRequest>,
-    authority: Authority<'_>,
+    authority: &Authority,
     settings: &InviteSettings,
     actor: &Actor,
 ) -> ApiResult<AddUserOutcome> {
     let email = validate::email("email", email)?;
     let role = workspace_role("role", role)?;
-    authority.require_grantable(role, Some(workspace_id))?;
+    authority.require_grantable(conn, role, ScopeRef::Workspace(workspace_id)).await?;
     for request in &deployment_roles {
         if request.role.scope() != Some(Scope::Deployment) {
             return Err(ApiError::bad_input("deploymentRoles", format!("{} is not a deployment role", request.role)));
         }
-        authority.require_grantable(request.role, Some(request.deployment_id))?;
+        authority.require_grantable(conn, request.role, ScopeRef::Deployment(request.deployment_id)).await?;
     }
     conn.transaction(async |tx| {
         let workspace = Workspace::find_for_update(tx, workspace_id).await?.ok_or(ApiError::NotFound)?;
@@ -267,12 +278,12 @@ pub async fn update_user_role(
     workspace_id: Uuid,
     email: &str,
     role: Role,
-    authority: Authority<'_>,
+    authority: &Authority,
     actor: &Actor,
 ) -> ApiResult<Role> {
     let email = validate::email("email", email)?;
     let role = workspace_role("role", role)?;
-    authority.require_grantable(role, Some(workspace_id))?;
+    authority.require_grantable(conn, role, ScopeRef::Workspace(workspace_id)).await?;
     conn.transaction(async |tx| {
         let workspace = Workspace::find_for_update(tx, workspace_id).await?.ok_or(ApiError::NotFound)?;
         let user = User::find_by_email(tx, &email).await?.ok_or(ApiError::NotFound)?;
@@ -280,7 +291,7 @@ pub async fn update_user_role(
             RoleBindingRow::user_in_workspace_for_update(tx, workspace_id, user.id).await?.ok_or(ApiError::NotFound)?;
         let current_role: Role = current.role.parse().map_err(ApiError::internal)?;
         // Taking a role away needs the same authority as granting it.
-        authority.require_grantable(current_role, Some(workspace_id))?;
+        authority.require_grantable(tx, current_role, ScopeRef::Workspace(workspace_id)).await?;
         if current_role == role {
             return Ok(role);
         }
@@ -313,7 +324,7 @@ pub async fn remove_user(
     conn: &mut AsyncPgConnection,
     workspace_id: Uuid,
     user_id: Uuid,
-    authority: Authority<'_>,
+    authority: &Authority,
     actor: &Actor,
 ) -> ApiResult<Workspace> {
     conn.transaction(async |tx| {
@@ -321,7 +332,7 @@ pub async fn remove_user(
         let current =
             RoleBindingRow::user_in_workspace_for_update(tx, workspace_id, user_id).await?.ok_or(ApiError::NotFound)?;
         let current_role: Role = current.role.parse().map_err(ApiError::internal)?;
-        authority.require_grantable(current_role, Some(workspace_id))?;
+        authority.require_grantable(tx, current_role, ScopeRef::Workspace(workspace_id)).await?;
         keep_one_admin(tx, workspace_id, &current).await?;
         RoleBindingRow::delete(tx, current.id).await?;
         let removed_deployment_roles =

@@ -5,14 +5,14 @@ use async_graphql::{Context, Object, Result};
 
 use crate::domain::{invites, system_roles, users};
 use crate::error::ApiError;
+use crate::graphql::authz::{AcceptedInvite, Member, Op, access};
 use crate::graphql::context::{actor, conn, principal, state};
-use crate::graphql::guards::{Perm, SignedIn, Target, absent, authority, authorize};
 use crate::graphql::scalars::Uuid;
 use crate::graphql::types::invite::{Invite, MailMessage};
 use crate::graphql::types::rbac::{PermissionExplanation, RoleDefinition};
 use crate::graphql::types::user::{RoleBinding, User};
 use crate::graphql::workspaces::{InviteSearch, UserSearch, invite_settings};
-use crate::rbac::{Permission, Role, check};
+use crate::rbac::{Ancestry, Permission, Role, Scope, ScopeRef};
 
 /// Access queries.
 #[derive(Default)]
@@ -23,10 +23,19 @@ fn parse_permission(text: &str) -> Result<Permission, ApiError> {
         .map_err(|_| ApiError::bad_input("permission", format!("{text:?} is not a permission (see the roles query)")))
 }
 
-#[Object]
+/// The object a permission of `permission`'s scope is checked against, named by `scope_id`.
+fn scope_object(permission: Permission, scope_id: Option<Uuid>) -> ScopeRef {
+    match (permission.scope(), scope_id.and_then(Uuid::get)) {
+        (Scope::Organization, Some(id)) => ScopeRef::Organization(id),
+        (Scope::Workspace, Some(id)) => ScopeRef::Workspace(id),
+        (Scope::Deployment, Some(id)) => ScopeRef::Deployment(id),
+        _ => ScopeRef::System,
+    }
+}
+
+#[Object(guard = "Op")]
 impl AccessQuery {
     /// Every role and its permissions: the matrix in force.
-    #[graphql(guard = "SignedIn")]
     async fn roles(&self, ctx: &Context<'_>) -> Result<Vec<RoleDefinition>> {
         let matrix = &state(ctx)?.matrix;
         Ok(Role::ALL
@@ -39,16 +48,14 @@ impl AccessQuery {
             .collect())
     }
 
-    /// Whether the caller holds `permission` on the object `scopeId` (ignored for `system.*`).
-    #[graphql(guard = "SignedIn")]
+    /// Whether the caller holds `permission` on the object `scopeId` (an organization, workspace or
+    /// deployment id, as the permission's scope says; ignored for `system.*`).
     async fn can(&self, ctx: &Context<'_>, permission: String, scope_id: Option<Uuid>) -> Result<bool> {
         let permission = parse_permission(&permission)?;
-        let bindings = principal(ctx).bindings()?;
-        Ok(check::decide(bindings, &state(ctx)?.matrix, permission, scope_id.and_then(Uuid::get)).granted)
+        Ok(access(ctx)?.decide(permission, scope_object(permission, scope_id)).await?.granted)
     }
 
     /// Which of the caller's bindings grants `permission` on `scopeId`, or why none does.
-    #[graphql(guard = "SignedIn")]
     async fn explain_permission(
         &self,
         ctx: &Context<'_>,
@@ -56,27 +63,27 @@ impl AccessQuery {
         scope_id: Option<Uuid>,
     ) -> Result<PermissionExplanation> {
         let parsed = parse_permission(&permission)?;
-        let bindings = principal(ctx).bindings()?;
-        let decision = check::decide(bindings, &state(ctx)?.matrix, parsed, scope_id.and_then(Uuid::get));
+        let decision = access(ctx)?.decide(parsed, scope_object(parsed, scope_id)).await?;
         Ok(PermissionExplanation {
             permission,
             granted: decision.granted,
-            role: decision.binding.as_ref().map(|b| b.role),
-            binding_id: decision.binding.as_ref().map(|b| b.id.into()),
+            role: decision.grant.as_ref().map(|g| g.role),
+            binding_id: decision.grant.as_ref().map(|g| g.binding.id.into()),
+            team_id: decision.grant.as_ref().and_then(|g| g.binding.via_team).map(Uuid::from),
             explanation: decision.explanation,
         })
     }
 
     /// Users of the installation, optionally filtered.
-    #[graphql(guard = "Perm::system(Permission::SystemUsersGet)")]
     async fn users(&self, ctx: &Context<'_>, user: Option<UserSearch>) -> Result<Vec<User>> {
         let mut conn = conn(ctx).await?;
         let rows = users::search(&mut conn, &user.into(), state(ctx)?.config.list_cap).await?;
-        Ok(rows.into_iter().map(User).collect())
+        drop(conn);
+        let members = rows.into_iter().map(|user| Member { user, via: Ancestry::SYSTEM }).collect();
+        Ok(access(ctx)?.admit_all(members).await?.into_iter().map(User::from).collect())
     }
 
     /// Pending invites of the installation, optionally filtered.
-    #[graphql(guard = "Perm::system(Permission::SystemInvitesGet)")]
     async fn invites(&self, ctx: &Context<'_>, invite: Option<InviteSearch>) -> Result<Vec<Invite>> {
         let search = invite.unwrap_or_default();
         let filter = invites::Filter {
@@ -86,11 +93,12 @@ impl AccessQuery {
         };
         let mut conn = conn(ctx).await?;
         let rows = invites::list(&mut conn, &filter, state(ctx)?.config.list_cap).await?;
-        Ok(rows.into_iter().map(Invite::listed).collect())
+        drop(conn);
+        Ok(access(ctx)?.admit_all(rows).await?.into_iter().map(Invite::listed).collect())
     }
 
-    /// Outgoing mail, newest first (with no SMTP configured, messages stay here).
-    #[graphql(guard = "Perm::system(Permission::SystemUserInvite)")]
+    /// Outgoing mail, newest first (with no SMTP configured, messages stay here). It holds invite
+    /// tokens, so it needs `system.user.invite`.
     async fn mail_outbox(&self, ctx: &Context<'_>) -> Result<Vec<MailMessage>> {
         let mut conn = conn(ctx).await?;
         let rows = invites::outbox(&mut conn, state(ctx)?.config.list_cap).await?;
@@ -102,19 +110,19 @@ impl AccessQuery {
 #[derive(Default)]
 pub struct AccessMutation;
 
-#[Object]
+#[Object(guard = "Op")]
 impl AccessMutation {
     /// Invites a person to sign up. The token is returned once and mailed.
-    #[graphql(guard = "Perm::system(Permission::SystemUserInvite)")]
     async fn invite_user(&self, ctx: &Context<'_>, email: String) -> Result<Invite> {
         let settings = invite_settings(state(ctx)?);
         let mut conn = conn(ctx).await?;
-        Ok(Invite::created(invites::invite_to_system(&mut conn, &email, &settings, &actor(ctx)).await?))
+        let created = invites::invite_to_system(&mut conn, &email, &settings, &actor(ctx)).await?;
+        drop(conn);
+        Ok(Invite::created(access(ctx)?.admit_one(created.invite).await?, created.token))
     }
 
     /// Withdraws an invite: needs IAM rights on the invite's workspace, or system IAM rights. With
     /// `workspaceUuid`, the invite must belong to that workspace (else NOT_FOUND).
-    #[graphql(guard = "SignedIn")]
     async fn delete_invite_token(
         &self,
         ctx: &Context<'_>,
@@ -122,53 +130,54 @@ impl AccessMutation {
         workspace_uuid: Option<Uuid>,
     ) -> Result<Invite> {
         let id = invite_uuid.required("inviteUuid")?;
-        let named_workspace = workspace_uuid.and_then(Uuid::get);
         let mut conn = conn(ctx).await?;
-        // The permission is checked on the workspace named, or else on the invite's own workspace.
-        let target = match named_workspace {
-            Some(workspace) => Some(workspace),
-            None => match invites::get(&mut conn, id).await {
-                Ok(invite) => invite.workspace_id,
-                // Only those who could delete any invite learn that this one does not exist.
-                Err(ApiError::NotFound) => return Err(absent(ctx, Permission::SystemIamUpdate).into()),
-                Err(other) => return Err(other.into()),
-            },
-        };
-        authorize(ctx, &[Permission::WorkspaceIamUpdate, Permission::SystemIamUpdate], Target::Object(target))?;
-        Ok(Invite::listed(invites::delete(&mut conn, id, named_workspace, &actor(ctx)).await?))
+        let deleted = invites::delete(&mut conn, id, workspace_uuid.and_then(Uuid::get), &actor(ctx)).await?;
+        drop(conn);
+        Ok(Invite::listed(access(ctx)?.admit_one(deleted).await?))
     }
 
     /// Accepts an invite sent to one of the caller's email addresses.
-    #[graphql(guard = "SignedIn")]
     async fn accept_invite(&self, ctx: &Context<'_>, token: String) -> Result<Invite> {
-        let caller = principal(ctx).user()?;
+        let caller = principal(ctx);
+        let by = caller.user()?.user.id;
         let now = state(ctx)?.clock.now();
         let mut conn = conn(ctx).await?;
-        Ok(Invite::listed(invites::accept(&mut conn, &token, caller.user.id, now, &actor(ctx)).await?))
+        let invite = invites::accept(&mut conn, &token, by, now, &actor(ctx)).await?;
+        drop(conn);
+        // The caller now holds the invite's role: the rest of the response reads with it.
+        let access = access(ctx)?;
+        access.reload().await?;
+        Ok(Invite::listed(access.admit_one(AcceptedInvite { invite, by }).await?.into_invite()))
     }
 
     /// Gives a user a system role (replacing the one it holds).
-    #[graphql(guard = "Perm::system(Permission::SystemIamUpdate)")]
     async fn create_system_role_binding(&self, ctx: &Context<'_>, user_id: Uuid, role: Role) -> Result<RoleBinding> {
         let user = user_id.required("userId")?;
+        let authority = access(ctx)?.authority()?;
         let mut conn = conn(ctx).await?;
-        Ok(RoleBinding(system_roles::grant(&mut conn, user, role, authority(ctx)?, &actor(ctx)).await?))
+        let binding = system_roles::grant(&mut conn, user, role, &authority, &actor(ctx)).await?;
+        drop(conn);
+        Ok(RoleBinding::from(access(ctx)?.admit_one(binding).await?))
     }
 
     /// Takes a system role from a user.
-    #[graphql(guard = "Perm::system(Permission::SystemIamUpdate)")]
     async fn delete_system_role_binding(&self, ctx: &Context<'_>, user_id: Uuid, role: Role) -> Result<RoleBinding> {
         let user = user_id.required("userId")?;
+        let authority = access(ctx)?.authority()?;
         let mut conn = conn(ctx).await?;
-        Ok(RoleBinding(system_roles::revoke(&mut conn, user, role, authority(ctx)?, &actor(ctx)).await?))
+        let binding = system_roles::revoke(&mut conn, user, role, &authority, &actor(ctx)).await?;
+        drop(conn);
+        Ok(RoleBinding::from(access(ctx)?.admit_one(binding).await?))
     }
 
     /// Deletes a user account.
-    #[graphql(guard = "Perm::system(Permission::SystemUserDelete)")]
     async fn remove_user(&self, ctx: &Context<'_>, user_uuid: Uuid) -> Result<User> {
         let user = user_uuid.required("userUuid")?;
         let now = state(ctx)?.clock.now();
         let mut conn = conn(ctx).await?;
-        Ok(User(system_roles::remove_user(&mut conn, user, now, &actor(ctx)).await?))
+        let removed = system_roles::remove_user(&mut conn, user, now, &actor(ctx)).await?;
+        drop(conn);
+        let member = Member { user: removed, via: Ancestry::SYSTEM };
+        Ok(User::from(access(ctx)?.admit_one(member).await?))
     }
 }

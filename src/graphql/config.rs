@@ -3,6 +3,7 @@
 use async_graphql::{Context, Json, Object, Result};
 
 use crate::domain::users;
+use crate::graphql::authz::Op;
 use crate::graphql::context::{conn, state};
 use crate::graphql::scalars::Uuid;
 use crate::graphql::types::config::{AppConfig, AuthConfig};
@@ -11,7 +12,7 @@ use crate::graphql::types::config::{AppConfig, AuthConfig};
 #[derive(Default)]
 pub struct ConfigQuery;
 
-#[Object]
+#[Object(guard = "Op")]
 impl ConfigQuery {
     /// Installation facts for clients. The optional ids are accepted for compatibility and do not change
     /// the answer.

@@ -1,11 +1,16 @@
 //! Per-request data and the accessors resolvers use to reach it.
 
+use std::sync::Arc;
+
 use async_graphql::Context;
+use async_graphql::dataloader::DataLoader;
 
 use crate::auth::Principal;
 use crate::db::DbConn;
 use crate::domain::Actor;
 use crate::error::{ApiError, ApiResult};
+use crate::graphql::authz::access;
+use crate::graphql::loaders::DbLoader;
 use crate::state::AppState;
 
 /// Facts about the HTTP request an operation arrived with.
@@ -22,10 +27,17 @@ pub fn state<'a>(ctx: &Context<'a>) -> ApiResult<&'a AppState> {
     ctx.data::<AppState>().map_err(|_| ApiError::internal("application state missing from the schema"))
 }
 
-/// The caller.
-pub fn principal<'a>(ctx: &Context<'a>) -> &'a Principal {
-    static ANONYMOUS: Principal = Principal::Anonymous;
-    ctx.data_opt::<Principal>().unwrap_or(&ANONYMOUS)
+/// The caller as it stands now.
+pub fn principal(ctx: &Context<'_>) -> Arc<Principal> {
+    match access(ctx) {
+        Ok(access) => access.principal(),
+        Err(_) => Arc::new(Principal::Anonymous),
+    }
+}
+
+/// The request's DataLoader.
+pub fn loader<'a>(ctx: &Context<'a>) -> ApiResult<&'a DataLoader<DbLoader>> {
+    Ok(access(ctx)?.loader())
 }
 
 /// The caller as an audit actor, with the request's id and client address.
@@ -36,7 +48,7 @@ pub fn actor(ctx: &Context<'_>) -> Actor {
         client_address: meta.client_address,
         ..Actor::default()
     };
-    match principal(ctx) {
+    match principal(ctx).as_ref() {
         Principal::User(user) => {
             actor.user_id = Some(user.user.id);
             actor.label = user.user.username.clone();

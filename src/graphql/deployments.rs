@@ -6,8 +6,8 @@ use crate::domain::catalogue;
 use crate::domain::deployments::{self, DeploymentUpdate, NewDeploymentRequest, Policy, RoleChange, UserRef};
 use crate::domain::deploys::{self, DeployKind, DeployRequest, Deployer};
 use crate::error::ApiError;
+use crate::graphql::authz::{Access, Member, Op, Readable, access};
 use crate::graphql::context::{actor, conn, principal, state};
-use crate::graphql::guards::{Perm, SignedIn, Target, absent, authority, authorize};
 use crate::graphql::payload::Payload;
 use crate::graphql::scalars::{Id, Uuid};
 use crate::graphql::types::deployment::{
@@ -15,12 +15,12 @@ use crate::graphql::types::deployment::{
     ExecutorType, TriggererInput,
 };
 use crate::graphql::types::user::{RoleBinding, User};
-use crate::rbac::{Permission, Role, Scope, check};
+use crate::rbac::{Permission, Role, ScopeRef};
 use crate::state::AppState;
 
 /// Who deploys: the calling service account, or the calling person.
 fn deployer(ctx: &Context<'_>) -> Result<Deployer, ApiError> {
-    match principal(ctx) {
+    match principal(ctx).as_ref() {
         crate::auth::Principal::ServiceAccount(account) => Ok(Deployer::ServiceAccount(account.account.id)),
         other => Ok(Deployer::User(other.user()?.user.id)),
     }
@@ -84,12 +84,19 @@ fn releases(airflow_version: Option<&str>) -> Vec<RuntimeRelease> {
 #[derive(Default)]
 pub struct DeploymentQuery;
 
-#[Object]
+/// Deployments the caller may read, from rows loaded for it.
+async fn readable(access: &Access, rows: Vec<deployments::Deployment>) -> Result<Vec<Deployment>> {
+    Ok(access.admit_all(rows).await?.into_iter().map(Deployment::from).collect())
+}
+
+/// A deployment the guard already authorized (a mutation's result), read as the caller.
+async fn written(ctx: &Context<'_>, row: deployments::Deployment) -> Result<Deployment> {
+    Ok(Deployment::from(access(ctx)?.admit_one(row).await?))
+}
+
+#[Object(guard = "Op")]
 impl DeploymentQuery {
     /// Live deployments of a workspace, optionally the one with `releaseName`.
-    #[graphql(
-        guard = "Perm::on(Permission::WorkspaceDeploymentsGet, workspace_uuid).or(Permission::SystemDeploymentsGet)"
-    )]
     async fn workspace_deployments(
         &self,
         ctx: &Context<'_>,
@@ -100,13 +107,11 @@ impl DeploymentQuery {
         let mut conn = conn(ctx).await?;
         let name = release_name.filter(|n| !n.is_empty());
         let rows = deployments::list(&mut conn, Some(&[id]), name.as_deref(), state(ctx)?.config.list_cap).await?;
-        Ok(rows.into_iter().map(Deployment).collect())
+        drop(conn);
+        readable(access(ctx)?, rows).await
     }
 
     /// One live deployment of a workspace, by release name.
-    #[graphql(
-        guard = "Perm::on(Permission::WorkspaceDeploymentsGet, workspace_uuid).or(Permission::SystemDeploymentsGet)"
-    )]
     async fn workspace_deployment(
         &self,
         ctx: &Context<'_>,
@@ -116,19 +121,19 @@ impl DeploymentQuery {
         let id = workspace_uuid.required("workspaceUuid")?;
         let mut conn = conn(ctx).await?;
         let rows = deployments::list(&mut conn, Some(&[id]), Some(&release_name), 1).await?;
-        Ok(rows.into_iter().next().map(Deployment).ok_or(ApiError::NotFound)?)
+        drop(conn);
+        Ok(readable(access(ctx)?, rows).await?.into_iter().next().ok_or(ApiError::NotFound)?)
     }
 
     /// Every live deployment of the installation.
-    #[graphql(guard = "Perm::system(Permission::SystemDeploymentsGet)")]
     async fn deployments(&self, ctx: &Context<'_>) -> Result<Vec<Deployment>> {
         let mut conn = conn(ctx).await?;
         let rows = deployments::list(&mut conn, None, None, state(ctx)?.config.list_cap).await?;
-        Ok(rows.into_iter().map(Deployment).collect())
+        drop(conn);
+        readable(access(ctx)?, rows).await
     }
 
     /// The catalogue and limits deployments are made from.
-    #[graphql(guard = "SignedIn")]
     async fn deployment_config(&self, ctx: &Context<'_>) -> Result<DeploymentConfig> {
         let default = catalogue::default_release();
         Ok(DeploymentConfig {
@@ -153,7 +158,6 @@ impl DeploymentQuery {
     }
 
     /// The runtime catalogue, optionally for one Airflow version.
-    #[graphql(guard = "SignedIn")]
     async fn runtime_releases(
         &self,
         airflow_version: Option<String>,
@@ -163,7 +167,6 @@ impl DeploymentQuery {
     }
 
     /// One live deployment by id (Houston's `deployment(where: {id})`).
-    #[graphql(guard = "SignedIn")]
     async fn deployment(
         &self,
         ctx: &Context<'_>,
@@ -171,15 +174,15 @@ impl DeploymentQuery {
     ) -> Result<Deployment> {
         let id: uuid::Uuid =
             filter.id.trim().parse().map_err(|_| ApiError::bad_input("where.id", "id must be a UUID"))?;
-        authorize(ctx, &[Permission::DeploymentConfigGet, Permission::SystemDeploymentsGet], Target::Object(Some(id)))?;
         let mut conn = conn(ctx).await?;
-        Ok(Deployment(deployments::get(&mut conn, id).await?))
+        let row = deployments::get(&mut conn, id).await?;
+        drop(conn);
+        written(ctx, row).await
     }
 
     /// A page of the deployments the caller can see (all of them with `system.deployments.get`),
     /// optionally filtered by `name` (label or release name, case-insensitive) and cluster, after the
     /// deployment `cursor`.
-    #[graphql(guard = "SignedIn")]
     async fn paginated_deployments(
         &self,
         ctx: &Context<'_>,
@@ -190,44 +193,42 @@ impl DeploymentQuery {
         cluster_id: Option<Uuid>,
     ) -> Result<Vec<Deployment>> {
         let state = state(ctx)?;
-        let bindings = principal(ctx).bindings()?;
+        let access = access(ctx)?;
+        let sees_all = access.allows(&[Permission::SystemDeploymentsGet], crate::rbac::Ancestry::SYSTEM).await?;
         let mut conn = conn(ctx).await?;
-        let sees_all = check::decide(bindings, &state.matrix, Permission::SystemDeploymentsGet, None).granted;
-        // Everyone else sees the deployments their bindings (implied ones included) name.
+        // Everyone else: the deployments their bindings name, those of their workspaces and those of the
+        // organizations they own; each is then admitted by its own read rule.
         let all = if sees_all {
             deployments::list(&mut conn, None, None, state.config.list_cap).await?
         } else {
-            let mut ids: Vec<uuid::Uuid> = bindings
-                .iter()
-                .filter(|b| b.role.scope() == Some(Scope::Deployment))
-                .filter_map(|b| b.target)
-                .collect();
-            ids.sort();
-            ids.dedup();
-            let mut rows = deployments::by_ids(&mut conn, &ids).await?;
-            rows.sort_by(|a, b| a.label.cmp(&b.label).then(a.id.cmp(&b.id)));
-            rows
+            let reach = access.reach()?;
+            let limit = state.config.list_cap;
+            deployments::with_ids_or_in(
+                &mut conn,
+                &reach.deployments,
+                &reach.workspaces,
+                &reach.owned_organizations,
+                limit,
+            )
+            .await?
         };
+        drop(conn);
+        let all = readable(access, all).await?;
         let name = name.map(|n| n.trim().to_lowercase()).filter(|n| !n.is_empty());
         let cluster = cluster_id.and_then(Uuid::get);
         let visible: Vec<Deployment> = all
             .into_iter()
-            .filter(|d| {
-                sees_all || check::decide(bindings, &state.matrix, Permission::DeploymentConfigGet, Some(d.id)).granted
-            })
-            .filter(|d| name.as_ref().is_none_or(|n| d.label.to_lowercase().contains(n) || d.release_name.contains(n)))
-            .filter(|d| cluster.is_none_or(|c| d.cluster_id == c))
-            .map(Deployment)
+            .filter(|d| name.as_ref().is_none_or(|n| d.matches_name(n)))
+            .filter(|d| cluster.is_none_or(|c| d.cluster() == c))
             .collect();
         let start = cursor
             .and_then(Uuid::get)
-            .and_then(|c| visible.iter().position(|d| d.0.id == c).map(|p| p + 1))
+            .and_then(|c| visible.iter().position(|d| d.uuid() == c).map(|p| p + 1))
             .unwrap_or(0);
         Ok(crate::graphql::workspaces::page(visible.into_iter().skip(start).collect(), take, page_number))
     }
 
     /// Airflow logs: capcom keeps none yet, so this answers NOT_SUPPORTED.
-    #[graphql(guard = "SignedIn")]
     async fn logs(
         &self,
         #[graphql(name = "deploymentUuid")] _deployment_uuid: Uuid,
@@ -239,27 +240,26 @@ impl DeploymentQuery {
     }
 
     /// Users holding a role directly on the deployment.
-    #[graphql(guard = "Perm::on(Permission::DeploymentUsersGet, deployment_id).or(Permission::SystemUsersGet)")]
     async fn deployment_users(&self, ctx: &Context<'_>, deployment_id: Id) -> Result<Vec<User>> {
         let id = deployment_id.required("deploymentId")?;
         let mut conn = conn(ctx).await?;
-        deployments::get(&mut conn, id).await?;
-        Ok(deployments::users(&mut conn, id).await?.into_iter().map(User).collect())
+        let deployment = deployments::get(&mut conn, id).await?;
+        let users = deployments::users(&mut conn, id).await?;
+        drop(conn);
+        let access = access(ctx)?;
+        let via = access.ancestry_of(ScopeRef::Deployment(deployment.id)).await?;
+        let members = users.into_iter().map(|user| Member { user, via }).collect();
+        Ok(access.admit_all(members).await?.into_iter().map(User::from).collect())
     }
 
     /// Clusters the caller's organizations may use.
-    #[graphql(guard = "SignedIn")]
     async fn clusters(&self, ctx: &Context<'_>) -> Result<Vec<Cluster>> {
-        let bindings = principal(ctx).bindings()?;
-        let matrix = &state(ctx)?.matrix;
-        let organizations: Vec<uuid::Uuid> = bindings
-            .iter()
-            .filter(|b| b.role.scope() == Some(Scope::Organization))
-            .filter_map(|b| b.target)
-            .filter(|o| check::decide(bindings, matrix, Permission::OrganizationClustersGet, Some(*o)).granted)
-            .collect();
+        let access = access(ctx)?;
+        let organizations = access.reach()?.organizations;
         let mut conn = conn(ctx).await?;
-        Ok(deployments::clusters(&mut conn, &organizations).await?.into_iter().map(Cluster).collect())
+        let rows = deployments::clusters(&mut conn, &organizations).await?;
+        drop(conn);
+        Ok(access.admit_all(rows).await?.into_iter().map(Cluster::from).collect())
     }
 }
 
@@ -267,11 +267,10 @@ impl DeploymentQuery {
 #[derive(Default)]
 pub struct DeploymentMutation;
 
-#[Object]
+#[Object(guard = "Op")]
 impl DeploymentMutation {
     /// Creates a deployment with SPEC defaults for everything not given; the caller becomes its
     /// DEPLOYMENT_ADMIN. The release name is generated unless the operator allows manual names.
-    #[graphql(guard = "Perm::on(Permission::WorkspaceDeploymentsCreate, workspace_uuid)")]
     #[allow(clippy::too_many_arguments)]
     async fn create_deployment(
         &self,
@@ -309,14 +308,15 @@ impl DeploymentMutation {
         };
         let creator = principal(ctx).user().ok().map(|u| u.user.id);
         let mut conn = conn(ctx).await?;
-        Ok(Deployment(deployments::create(&mut conn, request, &policy(state), creator, &actor(ctx)).await?))
+        let created = deployments::create(&mut conn, request, &policy(state), creator, &actor(ctx)).await?;
+        drop(conn);
+        // The creator now administers it: read the result with that role.
+        access(ctx)?.reload().await?;
+        written(ctx, created).await
     }
 
     /// Changes a deployment: `payload` may hold `label` and `description`; `settings` the typed settings;
     /// `config` Houston's JSON (its `executor` is honoured).
-    #[graphql(
-        guard = "Perm::on(Permission::DeploymentConfigUpdate, deployment_uuid).or(Permission::SystemDeploymentsUpdate)"
-    )]
     async fn update_deployment(
         &self,
         ctx: &Context<'_>,
@@ -336,15 +336,13 @@ impl DeploymentMutation {
         }
         let state = state(ctx)?;
         let mut conn = conn(ctx).await?;
-        Ok(Deployment(
-            deployments::update(&mut conn, id, update, &policy(state), state.clock.now(), &actor(ctx)).await?,
-        ))
+        let updated =
+            deployments::update(&mut conn, id, update, &policy(state), state.clock.now(), &actor(ctx)).await?;
+        drop(conn);
+        written(ctx, updated).await
     }
 
     /// Moves a deployment to another runtime version of the catalogue.
-    #[graphql(
-        guard = "Perm::on(Permission::DeploymentConfigUpdate, deployment_uuid).or(Permission::SystemDeploymentsUpdate)"
-    )]
     async fn upgrade_deployment(
         &self,
         ctx: &Context<'_>,
@@ -354,13 +352,12 @@ impl DeploymentMutation {
         let id = deployment_uuid.required("deploymentUuid")?;
         let state = state(ctx)?;
         let mut conn = conn(ctx).await?;
-        Ok(Deployment(deployments::upgrade(&mut conn, id, &version, state.clock.now(), &actor(ctx)).await?))
+        let upgraded = deployments::upgrade(&mut conn, id, &version, state.clock.now(), &actor(ctx)).await?;
+        drop(conn);
+        written(ctx, upgraded).await
     }
 
     /// Soft-deletes a deployment (hard deletion is not enabled on this server).
-    #[graphql(
-        guard = "Perm::on(Permission::DeploymentConfigDelete, deployment_uuid).or(Permission::SystemDeploymentsDelete)"
-    )]
     async fn delete_deployment(
         &self,
         ctx: &Context<'_>,
@@ -377,12 +374,13 @@ impl DeploymentMutation {
         }
         let state = state(ctx)?;
         let mut conn = conn(ctx).await?;
-        Ok(Deployment(deployments::delete(&mut conn, id, state.clock.now(), &actor(ctx)).await?))
+        let deleted = deployments::delete(&mut conn, id, state.clock.now(), &actor(ctx)).await?;
+        drop(conn);
+        written(ctx, deleted).await
     }
 
     /// Records a deploy: an image (`tag`, default the next `deploy-N`) or, with `dagDeployEnabled`, a DAG
     /// bundle. With `enforceCicd` on, only service accounts may deploy.
-    #[graphql(guard = "Perm::on(Permission::DeploymentImagesPush, deployment_uuid)")]
     #[allow(clippy::too_many_arguments)] // one parameter per GraphQL argument
     async fn create_deploy(
         &self,
@@ -407,7 +405,9 @@ impl DeploymentMutation {
             description,
         };
         let mut conn = conn(ctx).await?;
-        Ok(Deploy(deploys::create(&mut conn, id, request, deployer, &actor(ctx)).await?))
+        let deploy = deploys::create(&mut conn, id, request, deployer, &actor(ctx)).await?;
+        drop(conn);
+        Ok(Deploy::from(access(ctx)?.admit_one(deploy).await?))
     }
 
     /// Houston's one mutation for three things, chosen by its arguments: with `deploymentUuid`, update
@@ -441,50 +441,32 @@ impl DeploymentMutation {
             ..deployments::Settings::default()
         };
         let now = state.clock.now();
+        // The guard chose the form by the same arguments and checked its permission.
         if let Some(id) = deployment_uuid.and_then(Uuid::get) {
-            authorize(
-                ctx,
-                &[Permission::DeploymentConfigUpdate, Permission::SystemDeploymentsUpdate],
-                Target::Object(Some(id)),
-            )?;
             let update = DeploymentUpdate { label, description, settings, config: None };
             let mut conn = conn(ctx).await?;
-            return Ok(Deployment(deployments::update(&mut conn, id, update, &policy(state), now, &actor(ctx)).await?));
+            let updated = deployments::update(&mut conn, id, update, &policy(state), now, &actor(ctx)).await?;
+            drop(conn);
+            return written(ctx, updated).await;
         }
         if let Some(image) = image.filter(|i| !i.trim().is_empty()) {
             let id = deployment_named(ctx, None, release_name.as_deref()).await?;
-            authorize(ctx, &[Permission::DeploymentImagesPush], Target::Object(Some(id)))?;
             // The tag is what follows the last ':' of the image reference, when it is a valid tag.
             let tag = image.rsplit_once(':').map(|(_, tag)| tag.to_owned()).filter(|t| !t.contains('/'));
             let request =
                 DeployRequest { kind: DeployKind::Image, tag, image: Some(image), bundle: None, description: None };
+            let authority = access(ctx)?.authority()?;
             let mut conn = conn(ctx).await?;
-            let current = deployments::get(&mut conn, id).await?;
-            let upgrade_to =
-                runtime_version.filter(|v| !v.is_empty() && current.runtime_version.as_deref() != Some(v.as_str()));
-            if upgrade_to.is_some() {
-                authorize(
-                    ctx,
-                    &[Permission::DeploymentConfigUpdate, Permission::SystemDeploymentsUpdate],
-                    Target::Object(Some(id)),
-                )?;
-            }
-            deploys::create_with_runtime(
-                &mut conn,
-                id,
-                request,
-                upgrade_to.as_deref(),
-                deployer(ctx)?,
-                now,
-                &actor(ctx),
-            )
-            .await?;
-            return Ok(Deployment(deployments::get(&mut conn, id).await?));
+            let runtime = runtime_version.as_deref();
+            deploys::create_with_runtime(&mut conn, id, request, runtime, deployer(ctx)?, &authority, now, &actor(ctx))
+                .await?;
+            let deployment = deployments::get(&mut conn, id).await?;
+            drop(conn);
+            return written(ctx, deployment).await;
         }
         let workspace_id = workspace_uuid
             .and_then(Uuid::get)
             .ok_or_else(|| ApiError::bad_input("workspaceUuid", "Name the workspace to create the deployment in"))?;
-        authorize(ctx, &[Permission::WorkspaceDeploymentsCreate], Target::Object(Some(workspace_id)))?;
         let request = NewDeploymentRequest {
             workspace_id,
             label: label.unwrap_or_default(),
@@ -499,18 +481,22 @@ impl DeploymentMutation {
         };
         let creator = principal(ctx).user().ok().map(|u| u.user.id);
         let mut conn = conn(ctx).await?;
-        Ok(Deployment(deployments::create(&mut conn, request, &policy(state), creator, &actor(ctx)).await?))
+        let created = deployments::create(&mut conn, request, &policy(state), creator, &actor(ctx)).await?;
+        drop(conn);
+        access(ctx)?.reload().await?;
+        written(ctx, created).await
     }
 
     /// A short-lived token for the deployment's Airflow API, carrying the caller's Airflow role there.
-    #[graphql(guard = "Perm::on(Permission::DeploymentAirflowGet, deployment_uuid).or(Permission::SystemAirflowGet)")]
     async fn deployment_access_token(&self, ctx: &Context<'_>, deployment_uuid: Uuid) -> Result<DeploymentAccessToken> {
         let id = deployment_uuid.required("deploymentUuid")?;
-        let caller = principal(ctx).user()?;
+        let caller = principal(ctx);
+        let caller = caller.user()?;
         let state = state(ctx)?;
         let mut conn = conn(ctx).await?;
         deployments::get(&mut conn, id).await?;
-        let role = check::airflow_role(&caller.bindings, &state.matrix, id).ok_or(ApiError::Forbidden)?;
+        drop(conn);
+        let role = access(ctx)?.airflow_role(id).await?.ok_or(ApiError::Forbidden)?;
         let (value, claims) = state
             .keys
             .sign_deployment_token(caller.user.id, id, role, state.clock.now())
@@ -520,7 +506,6 @@ impl DeploymentMutation {
     }
 
     /// Gives a workspace member a deployment role (default DEPLOYMENT_VIEWER).
-    #[graphql(guard = "Perm::on(Permission::DeploymentIamUpdate, deployment_id)")]
     async fn deployment_add_user_role(
         &self,
         ctx: &Context<'_>,
@@ -533,7 +518,6 @@ impl DeploymentMutation {
     }
 
     /// Changes a user's deployment role.
-    #[graphql(guard = "Perm::on(Permission::DeploymentIamUpdate, deployment_id)")]
     async fn deployment_update_user_role(
         &self,
         ctx: &Context<'_>,
@@ -546,7 +530,6 @@ impl DeploymentMutation {
     }
 
     /// Removes a user's deployment role.
-    #[graphql(guard = "Perm::on(Permission::DeploymentIamUpdate, deployment_id)")]
     async fn deployment_remove_user_role(
         &self,
         ctx: &Context<'_>,
@@ -568,9 +551,11 @@ async fn role_change(
     let id = deployment_id.required("deploymentId")?;
     let now = state(ctx)?.clock.now();
     let user = UserRef { user_id: user_id.and_then(Id::get), email };
+    let authority = access(ctx)?.authority()?;
     let mut conn = conn(ctx).await?;
-    let binding = deployments::change_user_role(&mut conn, id, user, change, authority(ctx)?, now, &actor(ctx)).await?;
-    Ok(RoleBinding(binding))
+    let binding = deployments::change_user_role(&mut conn, id, user, change, &authority, now, &actor(ctx)).await?;
+    drop(conn);
+    Ok(RoleBinding::from(access(ctx)?.admit_one(binding).await?))
 }
 
 /// Houston's `deployment(where: …)` selector.
@@ -631,8 +616,9 @@ pub struct EnvironmentVariable {
     pub is_secret: bool,
 }
 
-impl From<crate::domain::variables::VariableView> for EnvironmentVariable {
-    fn from(v: crate::domain::variables::VariableView) -> Self {
+impl From<Readable<crate::domain::variables::VariableView>> for EnvironmentVariable {
+    fn from(v: Readable<crate::domain::variables::VariableView>) -> Self {
+        let v = v.into_inner();
         EnvironmentVariable { key: v.key, value: v.value, is_secret: v.is_secret }
     }
 }
@@ -652,14 +638,17 @@ pub(crate) async fn deployment_named(
         .ok_or_else(|| ApiError::bad_input("deploymentUuid", "Name the deployment by deploymentUuid or releaseName"))?;
     let mut conn = conn(ctx).await?;
     let rows = deployments::list(&mut conn, None, Some(name), 1).await?;
-    rows.first().map(|d| d.id).ok_or_else(|| absent(ctx, Permission::SystemDeploymentsGet))
+    rows.first().map(|d| d.id).ok_or_else(|| match access(ctx) {
+        Ok(access) => access.absent(&[Permission::SystemDeploymentsGet]),
+        Err(error) => error,
+    })
 }
 
 /// Environment-variable queries.
 #[derive(Default)]
 pub struct VariableQuery;
 
-#[Object]
+#[Object(guard = "Op")]
 impl VariableQuery {
     /// A deployment's environment variables; secret values are always empty.
     async fn deployment_variables(
@@ -669,10 +658,11 @@ impl VariableQuery {
         release_name: Option<String>,
     ) -> Result<Vec<EnvironmentVariable>> {
         let id = deployment_named(ctx, deployment_uuid, release_name.as_deref()).await?;
-        authorize(ctx, &[Permission::DeploymentConfigGet, Permission::SystemDeploymentsGet], Target::Object(Some(id)))?;
         let mut conn = conn(ctx).await?;
         deployments::get(&mut conn, id).await?;
-        Ok(crate::domain::variables::list(&mut conn, id).await?.into_iter().map(EnvironmentVariable::from).collect())
+        let rows = crate::domain::variables::list(&mut conn, id).await?;
+        drop(conn);
+        Ok(access(ctx)?.admit_all(rows).await?.into_iter().map(EnvironmentVariable::from).collect())
     }
 }
 
@@ -680,12 +670,9 @@ impl VariableQuery {
 #[derive(Default)]
 pub struct VariableMutation;
 
-#[Object]
+#[Object(guard = "Op")]
 impl VariableMutation {
     /// Replaces a deployment's environment variables with the list sent.
-    #[graphql(
-        guard = "Perm::on(Permission::DeploymentConfigUpdate, deployment_uuid).or(Permission::SystemDeploymentsUpdate)"
-    )]
     async fn update_deployment_variables(
         &self,
         ctx: &Context<'_>,
@@ -705,6 +692,7 @@ impl VariableMutation {
         let state = state(ctx)?;
         let mut conn = conn(ctx).await?;
         let rows = crate::domain::variables::replace(&mut conn, id, inputs, &state.secrets, &actor(ctx)).await?;
-        Ok(rows.into_iter().map(EnvironmentVariable::from).collect())
+        drop(conn);
+        Ok(access(ctx)?.admit_all(rows).await?.into_iter().map(EnvironmentVariable::from).collect())
     }
 }

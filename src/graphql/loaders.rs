@@ -259,3 +259,20 @@ impl Loader<RoleBindingOfServiceAccount> for DbLoader {
             .collect())
     }
 }
+
+/// Key: the ancestry of a workspace or deployment (its workspace and organization).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct AncestryOf(pub Uuid);
+
+impl Loader<AncestryOf> for DbLoader {
+    type Value = crate::rbac::Ancestry;
+    type Error = Arc<ApiError>;
+
+    async fn load(&self, keys: &[AncestryOf]) -> Result<HashMap<AncestryOf, Self::Value>, Self::Error> {
+        let mut conn = self.conn().await?;
+        let rows = crate::db::models::workspace::ancestry(&mut conn, &ids(keys, |k| k.0))
+            .await
+            .map_err(|e| Arc::new(ApiError::from(e)))?;
+        Ok(rows.into_iter().filter_map(|at| Some((AncestryOf(at.object().id()?), at))).collect())
+    }
+}

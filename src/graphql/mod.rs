@@ -2,11 +2,11 @@
 //! (HTTP, WebSocket) lives in `crate::http`; business rules in `crate::domain`.
 
 pub mod access;
+pub mod authz;
 pub mod config;
 pub mod context;
 pub mod deployments;
 pub mod errors;
-pub mod guards;
 pub mod limits;
 pub mod loaders;
 pub mod mutation;

@@ -4,15 +4,15 @@ use async_graphql::{Context, Json, Object, Result};
 
 use crate::domain::service_accounts::{self, AccountScope, AccountUpdate, NewAccountRequest};
 use crate::error::ApiError;
+use crate::graphql::authz::{Access, Op, access};
 use crate::graphql::context::{actor, conn, principal, state};
-use crate::graphql::guards::{Perm, SignedIn, Target, absent, authority, authorize};
 use crate::graphql::payload::Payload;
 use crate::graphql::scalars::Uuid;
 use crate::graphql::types::service_account::ServiceAccount;
-use crate::rbac::{Permission, Role};
+use crate::rbac::Role;
 
-fn list(rows: Vec<service_accounts::ServiceAccount>) -> Vec<ServiceAccount> {
-    rows.into_iter().map(ServiceAccount::listed).collect()
+async fn list(access: &Access, rows: Vec<service_accounts::ServiceAccount>) -> Result<Vec<ServiceAccount>> {
+    Ok(access.admit_all(rows).await?.into_iter().map(ServiceAccount::listed).collect())
 }
 
 /// Reads Houston's update `payload`: `label`, `category`, `role`, `active`.
@@ -42,25 +42,30 @@ async fn create(
     let state = state(ctx)?;
     let creator = principal(ctx).user().ok().map(|u| u.user.id);
     let request = NewAccountRequest { label, category, role, expires_in_days: expires_in_days.map(i64::from) };
+    let access = access(ctx)?;
+    let authority = access.authority()?;
     let mut conn = conn(ctx).await?;
     let created = service_accounts::create(
         &mut conn,
         scope,
         request,
         state.config.sa_max_days,
-        authority(ctx)?,
+        &authority,
         creator,
         state.clock.now(),
         &actor(ctx),
     )
     .await?;
-    Ok(ServiceAccount::with_key(created))
+    drop(conn);
+    Ok(ServiceAccount::with_key(access.admit_one(created.account).await?, created.key))
 }
 
 /// One service account of `scope`.
 async fn get_in(ctx: &Context<'_>, scope: AccountScope, id: Uuid) -> Result<ServiceAccount> {
     let mut conn = conn(ctx).await?;
-    Ok(ServiceAccount::listed(service_accounts::get(&mut conn, scope, id.required("serviceAccountUuid")?).await?))
+    let account = service_accounts::get(&mut conn, scope, id.required("serviceAccountUuid")?).await?;
+    drop(conn);
+    Ok(ServiceAccount::listed(access(ctx)?.admit_one(account).await?))
 }
 
 /// Applies Houston's update `payload` to a service account of `scope`.
@@ -73,38 +78,39 @@ async fn update_in(
     let id = id.required("serviceAccountUuid")?;
     let update = account_update(payload)?;
     let now = state(ctx)?.clock.now();
+    let authority = access(ctx)?.authority()?;
     let mut conn = conn(ctx).await?;
-    let account = service_accounts::update(&mut conn, scope, id, update, authority(ctx)?, now, &actor(ctx)).await?;
-    Ok(ServiceAccount::listed(account))
+    let account = service_accounts::update(&mut conn, scope, id, update, &authority, now, &actor(ctx)).await?;
+    drop(conn);
+    Ok(ServiceAccount::listed(access(ctx)?.admit_one(account).await?))
 }
 
 /// Deletes a service account of `scope`.
 async fn delete_in(ctx: &Context<'_>, scope: AccountScope, id: Uuid) -> Result<ServiceAccount> {
     let id = id.required("serviceAccountUuid")?;
+    let authority = access(ctx)?.authority()?;
     let mut conn = conn(ctx).await?;
-    Ok(ServiceAccount::listed(service_accounts::delete(&mut conn, scope, id, authority(ctx)?, &actor(ctx)).await?))
+    let account = service_accounts::delete(&mut conn, scope, id, &authority, &actor(ctx)).await?;
+    drop(conn);
+    Ok(ServiceAccount::listed(access(ctx)?.admit_one(account).await?))
 }
 
 /// Service-account queries.
 #[derive(Default)]
 pub struct ServiceAccountQuery;
 
-#[Object]
+#[Object(guard = "Op")]
 impl ServiceAccountQuery {
     /// API keys of a workspace.
-    #[graphql(
-        guard = "Perm::on(Permission::WorkspaceServiceAccountsGet, workspace_uuid).or(Permission::SystemServiceAccountsGet)"
-    )]
     async fn workspace_service_accounts(&self, ctx: &Context<'_>, workspace_uuid: Uuid) -> Result<Vec<ServiceAccount>> {
         let id = workspace_uuid.required("workspaceUuid")?;
         let mut conn = conn(ctx).await?;
-        Ok(list(service_accounts::list(&mut conn, AccountScope::Workspace(id)).await?))
+        let rows = service_accounts::list(&mut conn, AccountScope::Workspace(id)).await?;
+        drop(conn);
+        list(access(ctx)?, rows).await
     }
 
     /// One API key of a workspace (NOT_FOUND if it belongs elsewhere).
-    #[graphql(
-        guard = "Perm::on(Permission::WorkspaceServiceAccountsGet, workspace_uuid).or(Permission::SystemServiceAccountsGet)"
-    )]
     async fn workspace_service_account(
         &self,
         ctx: &Context<'_>,
@@ -115,9 +121,6 @@ impl ServiceAccountQuery {
     }
 
     /// API keys of a deployment.
-    #[graphql(
-        guard = "Perm::on(Permission::DeploymentServiceAccountsGet, deployment_uuid).or(Permission::SystemServiceAccountsGet)"
-    )]
     async fn deployment_service_accounts(
         &self,
         ctx: &Context<'_>,
@@ -125,13 +128,12 @@ impl ServiceAccountQuery {
     ) -> Result<Vec<ServiceAccount>> {
         let id = deployment_uuid.required("deploymentUuid")?;
         let mut conn = conn(ctx).await?;
-        Ok(list(service_accounts::list(&mut conn, AccountScope::Deployment(id)).await?))
+        let rows = service_accounts::list(&mut conn, AccountScope::Deployment(id)).await?;
+        drop(conn);
+        list(access(ctx)?, rows).await
     }
 
     /// One API key of a deployment (NOT_FOUND if it belongs elsewhere).
-    #[graphql(
-        guard = "Perm::on(Permission::DeploymentServiceAccountsGet, deployment_uuid).or(Permission::SystemServiceAccountsGet)"
-    )]
     async fn deployment_service_account(
         &self,
         ctx: &Context<'_>,
@@ -142,10 +144,11 @@ impl ServiceAccountQuery {
     }
 
     /// System API keys.
-    #[graphql(guard = "Perm::system(Permission::SystemServiceAccountsGet)")]
     async fn system_service_accounts(&self, ctx: &Context<'_>) -> Result<Vec<ServiceAccount>> {
         let mut conn = conn(ctx).await?;
-        Ok(list(service_accounts::list(&mut conn, AccountScope::System).await?))
+        let rows = service_accounts::list(&mut conn, AccountScope::System).await?;
+        drop(conn);
+        list(access(ctx)?, rows).await
     }
 }
 
@@ -153,12 +156,9 @@ impl ServiceAccountQuery {
 #[derive(Default)]
 pub struct ServiceAccountMutation;
 
-#[Object]
+#[Object(guard = "Op")]
 impl ServiceAccountMutation {
     /// Creates a workspace API key; the key is in `apiKey` of this response only.
-    #[graphql(
-        guard = "Perm::on(Permission::WorkspaceServiceAccountsCreate, workspace_uuid).or(Permission::SystemServiceAccountsCreate)"
-    )]
     async fn create_workspace_service_account(
         &self,
         ctx: &Context<'_>,
@@ -180,9 +180,6 @@ impl ServiceAccountMutation {
     }
 
     /// Creates a deployment API key; the key is in `apiKey` of this response only.
-    #[graphql(
-        guard = "Perm::on(Permission::DeploymentServiceAccountsCreate, deployment_uuid).or(Permission::SystemServiceAccountsCreate)"
-    )]
     async fn create_deployment_service_account(
         &self,
         ctx: &Context<'_>,
@@ -204,7 +201,6 @@ impl ServiceAccountMutation {
     }
 
     /// Creates a system API key; the key is in `apiKey` of this response only.
-    #[graphql(guard = "Perm::system(Permission::SystemServiceAccountsCreate)")]
     async fn create_system_service_account(
         &self,
         ctx: &Context<'_>,
@@ -217,9 +213,6 @@ impl ServiceAccountMutation {
     }
 
     /// Changes a workspace API key (`payload`: label, category, role, active).
-    #[graphql(
-        guard = "Perm::on(Permission::WorkspaceServiceAccountsUpdate, workspace_uuid).or(Permission::SystemServiceAccountsUpdate)"
-    )]
     async fn update_workspace_service_account(
         &self,
         ctx: &Context<'_>,
@@ -232,9 +225,6 @@ impl ServiceAccountMutation {
     }
 
     /// Changes a deployment API key (`payload`: label, category, role, active).
-    #[graphql(
-        guard = "Perm::on(Permission::DeploymentServiceAccountsUpdate, deployment_uuid).or(Permission::SystemServiceAccountsUpdate)"
-    )]
     async fn update_deployment_service_account(
         &self,
         ctx: &Context<'_>,
@@ -247,9 +237,6 @@ impl ServiceAccountMutation {
     }
 
     /// Deletes a workspace API key.
-    #[graphql(
-        guard = "Perm::on(Permission::WorkspaceServiceAccountsDelete, workspace_uuid).or(Permission::SystemServiceAccountsDelete)"
-    )]
     async fn delete_workspace_service_account(
         &self,
         ctx: &Context<'_>,
@@ -260,9 +247,6 @@ impl ServiceAccountMutation {
     }
 
     /// Deletes a deployment API key.
-    #[graphql(
-        guard = "Perm::on(Permission::DeploymentServiceAccountsDelete, deployment_uuid).or(Permission::SystemServiceAccountsDelete)"
-    )]
     async fn delete_deployment_service_account(
         &self,
         ctx: &Context<'_>,
@@ -274,7 +258,6 @@ impl ServiceAccountMutation {
     }
 
     /// Deletes a system API key.
-    #[graphql(guard = "Perm::system(Permission::SystemServiceAccountsDelete)")]
     async fn delete_system_service_account(
         &self,
         ctx: &Context<'_>,
@@ -285,7 +268,6 @@ impl ServiceAccountMutation {
 
     /// Issues a new key for a service account; the old key stops working at once. Needs the update
     /// permission of the account's scope.
-    #[graphql(guard = "SignedIn")]
     async fn rotate_service_account_key(
         &self,
         ctx: &Context<'_>,
@@ -293,23 +275,17 @@ impl ServiceAccountMutation {
     ) -> Result<ServiceAccount> {
         let id = service_account_uuid.required("serviceAccountUuid")?;
         let now = state(ctx)?.clock.now();
+        let access = access(ctx)?;
+        let authority = access.authority()?;
         let mut conn = conn(ctx).await?;
-        let scope = match service_accounts::find(&mut conn, id).await.ok().and_then(|a| AccountScope::of(&a)) {
-            Some(scope) => scope,
-            None => return Err(absent(ctx, Permission::SystemServiceAccountsUpdate).into()),
-        };
-        let scoped = match scope {
-            AccountScope::System => Permission::SystemServiceAccountsUpdate,
-            AccountScope::Workspace(_) => Permission::WorkspaceServiceAccountsUpdate,
-            AccountScope::Deployment(_) => Permission::DeploymentServiceAccountsUpdate,
-        };
-        let target = match scope {
-            AccountScope::System => None,
-            AccountScope::Workspace(id) | AccountScope::Deployment(id) => Some(id),
-        };
-        authorize(ctx, &[scoped, Permission::SystemServiceAccountsUpdate], Target::Object(target))?;
-        Ok(ServiceAccount::with_key(
-            service_accounts::rotate(&mut conn, scope, id, authority(ctx)?, now, &actor(ctx)).await?,
-        ))
+        // The guard checked the update permission of the account's own scope.
+        let scope = service_accounts::find(&mut conn, id)
+            .await
+            .ok()
+            .and_then(|a| AccountScope::of(&a))
+            .ok_or(ApiError::NotFound)?;
+        let rotated = service_accounts::rotate(&mut conn, scope, id, &authority, now, &actor(ctx)).await?;
+        drop(conn);
+        Ok(ServiceAccount::with_key(access.admit_one(rotated.account).await?, rotated.key))
     }
 }

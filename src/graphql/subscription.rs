@@ -8,21 +8,22 @@ use tokio::sync::broadcast::error::RecvError;
 
 use crate::domain::deployments;
 use crate::error::ApiError;
+use crate::graphql::authz::{Access, Op, access};
 use crate::graphql::context::state;
 use crate::graphql::deployments::{DeploymentLog, deployment_named, logs_not_supported};
-use crate::graphql::guards::{Target, authorize};
 use crate::graphql::scalars::Uuid;
 use crate::graphql::types::deployment::Deployment;
-use crate::rbac::Permission;
+use crate::state::AppState;
 
 /// Root of all subscriptions.
 #[derive(Default)]
 pub struct Subscription;
 
-#[SubscriptionObject]
+#[SubscriptionObject(guard = "Op")]
 impl Subscription {
     /// The deployment now, then again after every change to it, until it is deleted. Name it by
-    /// `deploymentUuid` or `releaseName`; needs `deployment.config.get` on it.
+    /// `deploymentUuid` or `releaseName`; needs `deployment.config.get` on it, when the subscription
+    /// starts and again at every event: a caller who lost access receives FORBIDDEN and the stream ends.
     async fn deployment_status(
         &self,
         ctx: &Context<'_>,
@@ -30,47 +31,65 @@ impl Subscription {
         deployment_uuid: Option<Uuid>,
     ) -> Result<impl Stream<Item = Result<Deployment>> + use<>> {
         let id = deployment_named(ctx, deployment_uuid, release_name.as_deref()).await?;
-        authorize(ctx, &[Permission::DeploymentConfigGet, Permission::SystemDeploymentsGet], Target::Object(Some(id)))?;
         let state = state(ctx)?.clone();
+        let access = access(ctx)?.clone();
         // Subscribe before reading the current state, so that no change falls between the two.
         let receiver = state.events.subscribe().await.map_err(ApiError::internal)?;
         let current = {
             let mut conn = state.pool.get().await.map_err(ApiError::from)?;
             deployments::get(&mut conn, id).await?
         };
-        let changes = stream::unfold((receiver, state, id), |(mut receiver, state, id)| async move {
+        let current = Deployment::from(access.admit_one(current).await?);
+        let changes = stream::unfold(Some((receiver, state, access, id)), |context| async move {
+            let (mut receiver, state, access, id) = context?;
             loop {
                 match receiver.recv().await {
                     Ok(changed) if changed != id => continue,
                     Ok(_) | Err(RecvError::Lagged(_)) => {
-                        let reloaded = match state.pool.get().await {
-                            Ok(mut conn) => deployments::get(&mut conn, id).await,
-                            Err(error) => Err(ApiError::from(error)),
-                        };
-                        return match reloaded {
-                            Ok(deployment) => Some((Ok(Deployment(deployment)), (receiver, state, id))),
+                        return match event(&state, &access, id).await {
+                            Ok(Some(deployment)) => Some((Ok(deployment), Some((receiver, state, access, id)))),
                             // Deleted: the stream ends.
-                            Err(ApiError::NotFound) => None,
-                            Err(error) => Some((Err(error.into()), (receiver, state, id))),
+                            Ok(None) => None,
+                            // Refused (access lost): this error is the last item.
+                            Err(error @ (ApiError::Forbidden | ApiError::Unauthenticated(_))) => {
+                                Some((Err(error.into()), None))
+                            }
+                            Err(error) => Some((Err(error.into()), Some((receiver, state, access, id)))),
                         };
                     }
                     Err(RecvError::Closed) => return None,
                 }
             }
         });
-        Ok(stream::once(async move { Ok(Deployment(current)) }).chain(changes))
+        Ok(stream::once(async move { Ok(current) }).chain(changes))
     }
 
     /// Live Airflow logs: capcom keeps none yet, so this answers NOT_SUPPORTED.
     async fn log(
         &self,
-        ctx: &Context<'_>,
         #[graphql(name = "deploymentUuid")] _deployment_uuid: Uuid,
         #[graphql(name = "component")] _component: Option<String>,
         #[graphql(name = "timestamp")] _timestamp: Option<chrono::DateTime<chrono::Utc>>,
         #[graphql(name = "search")] _search: Option<String>,
     ) -> Result<stream::Empty<Result<DeploymentLog>>> {
-        crate::graphql::context::principal(ctx).bindings()?;
         Err(logs_not_supported().into())
+    }
+}
+
+/// One event of `deploymentStatus`: the deployment reloaded, re-checked against the caller's bindings
+/// as they are now. `None` when it was deleted.
+async fn event(state: &AppState, access: &Access, id: uuid::Uuid) -> Result<Option<Deployment>, ApiError> {
+    access.reload().await?;
+    if access.principal().bindings().is_err() {
+        return Err(ApiError::invalid_token());
+    }
+    let reloaded = {
+        let mut conn = state.pool.get().await?;
+        deployments::get(&mut conn, id).await
+    };
+    match reloaded {
+        Ok(deployment) => Ok(Some(Deployment::from(access.admit_one(deployment).await?))),
+        Err(ApiError::NotFound) => Ok(None),
+        Err(error) => Err(error),
     }
 }

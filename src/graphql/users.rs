@@ -5,40 +5,49 @@ use chrono::Duration;
 
 use crate::domain::users::{self, SelfChanges, SignUp, SignUpPolicy, Throttle};
 use crate::error::ApiError;
+use crate::graphql::authz::{Access, Member, Op, access};
 use crate::graphql::context::{actor, conn, principal, state};
 use crate::graphql::payload::Payload;
 use crate::graphql::types::auth::{AuthUser, Token, TokenPayload};
 use crate::graphql::types::user::User;
+use crate::rbac::Ancestry;
 use crate::state::AppState;
 
 /// Identity queries.
 #[derive(Default)]
 pub struct UserQuery;
 
-#[Object]
+#[Object(guard = "Op")]
 impl UserQuery {
     /// The signed-in user.
     #[graphql(name = "self")]
     async fn self_(&self, ctx: &Context<'_>) -> Result<User> {
-        let caller = principal(ctx).user()?;
-        Ok(User(caller.user.clone()))
+        let caller = principal(ctx);
+        own(access(ctx)?, caller.user()?.user.clone()).await
     }
+}
+
+/// The caller's own record (always readable by the caller).
+async fn own(access: &Access, user: users::User) -> Result<User> {
+    Ok(User::from(access.admit_one(Member { user, via: Ancestry::SYSTEM }).await?))
 }
 
 /// Identity mutations.
 #[derive(Default)]
 pub struct UserMutation;
 
-fn auth_user(state: &AppState, user: users::User) -> Result<AuthUser> {
+/// The signed-in user and a new token. The rest of the request reads as that user.
+async fn auth_user(state: &AppState, access: &Access, user: users::User) -> Result<AuthUser> {
     let claims = state.keys.claims_for(user.id, state.clock.now(), user.tokens_valid_after);
     let value = state.keys.sign(&claims).map_err(ApiError::internal)?;
+    access.sign_in_as(user.id).await?;
     Ok(AuthUser {
         token: Token { value, payload: TokenPayload { uuid: user.id.into(), iat: claims.iat, exp: claims.exp } },
-        user: User(user),
+        user: own(access, user).await?,
     })
 }
 
-#[Object]
+#[Object(guard = "Op")]
 impl UserMutation {
     /// Creates an account and signs it in. The first account of an installation becomes the system
     /// administrator; later ones need public sign-ups or an invite token for the same email address.
@@ -56,7 +65,8 @@ impl UserMutation {
         let input = SignUp { email, password, username, profile: profile.map(|p| p.0), invite_token };
         let policy = SignUpPolicy { public_signups: state.config.public_signups };
         let user = users::sign_up(&mut conn, input, policy, state.clock.now(), &actor(ctx)).await?;
-        auth_user(state, user)
+        drop(conn);
+        auth_user(state, access(ctx)?, user).await
     }
 
     /// Signs in with an email address or username and a password.
@@ -69,25 +79,28 @@ impl UserMutation {
         };
         let identity = identity.unwrap_or_default();
         let user = users::sign_in(&mut conn, &identity, password, state.clock.now(), throttle, &actor(ctx)).await?;
-        auth_user(state, user)
+        drop(conn);
+        auth_user(state, access(ctx)?, user).await
     }
 
     /// Changes the caller's own account. `payload` may hold `username`, `fullName` and `profile`.
     async fn update_self(&self, ctx: &Context<'_>, payload: Json<serde_json::Value>) -> Result<User> {
-        let caller = principal(ctx).user()?;
+        let caller = principal(ctx);
         let changes = self_changes(&payload.0)?;
         let state = state(ctx)?;
         let mut conn = conn(ctx).await?;
-        let user = users::update_self(&mut conn, caller.user.id, changes, state.clock.now(), &actor(ctx)).await?;
-        Ok(User(user))
+        let user =
+            users::update_self(&mut conn, caller.user()?.user.id, changes, state.clock.now(), &actor(ctx)).await?;
+        drop(conn);
+        own(access(ctx)?, user).await
     }
 
     /// Signs the caller out everywhere: every token issued to it so far stops working.
     async fn logout(&self, ctx: &Context<'_>) -> Result<bool> {
-        let caller = principal(ctx).user()?;
+        let caller = principal(ctx);
         let state = state(ctx)?;
         let mut conn = conn(ctx).await?;
-        users::revoke_tokens(&mut conn, caller.user.id, state.clock.now(), &actor(ctx)).await?;
+        users::revoke_tokens(&mut conn, caller.user()?.user.id, state.clock.now(), &actor(ctx)).await?;
         Ok(true)
     }
 }

@@ -8,14 +8,14 @@ use crate::domain::invites::InviteSettings;
 use crate::domain::users::UserFilter;
 use crate::domain::workspaces::{self, DeploymentRoleRequest, WorkspaceUpdate};
 use crate::error::ApiError;
+use crate::graphql::authz::{Access, Member, Op, access};
 use crate::graphql::context::{actor, conn, principal, state};
-use crate::graphql::guards::{Perm, SignedIn, Target, authority, authorize, caller_organization};
 use crate::graphql::payload::Payload;
 use crate::graphql::scalars::{Id, Uuid};
 use crate::graphql::types::invite::Invite;
 use crate::graphql::types::user::User;
 use crate::graphql::types::workspace::Workspace;
-use crate::rbac::{Permission, Role, check};
+use crate::rbac::{Role, ScopeRef};
 use crate::state::AppState;
 
 /// Houston's `UserSearch`: every field optional; empty strings are ignored.
@@ -86,34 +86,41 @@ pub fn invite_settings(state: &AppState) -> InviteSettings {
 #[derive(Default)]
 pub struct WorkspaceQuery;
 
-#[Object]
+/// The members of workspace `id` as users the caller may read.
+async fn members_of(access: &Access, id: uuid::Uuid, rows: Vec<crate::domain::users::User>) -> Result<Vec<User>> {
+    let via = access.ancestry_of(ScopeRef::Workspace(id)).await?;
+    let members = rows.into_iter().map(|user| Member { user, via }).collect();
+    Ok(access.admit_all(members).await?.into_iter().map(User::from).collect())
+}
+
+/// Workspace `id` as the caller may read it (NOT_FOUND when it does not exist).
+pub(crate) async fn readable_workspace(ctx: &Context<'_>, id: uuid::Uuid) -> Result<Workspace> {
+    let row = {
+        let mut conn = conn(ctx).await?;
+        workspaces::get(&mut conn, id).await?
+    };
+    Ok(Workspace::from(access(ctx)?.admit_one(row).await?))
+}
+
+#[Object(guard = "Op")]
 impl WorkspaceQuery {
     /// The workspaces the caller belongs to (directly, through a team, or as organization owner). With
     /// `all: true`, every workspace of the installation (needs `system.workspace.get`).
-    #[graphql(guard = "SignedIn")]
     async fn workspaces(&self, ctx: &Context<'_>, all: Option<bool>) -> Result<Vec<Workspace>> {
-        let state = state(ctx)?;
+        let access = access(ctx)?;
+        let limit = state(ctx)?.config.list_cap;
         let mut conn = conn(ctx).await?;
-        let limit = state.config.list_cap;
         let rows = if all == Some(true) {
-            authorize(ctx, &[Permission::SystemWorkspaceGet], Target::None)?;
             workspaces::list(&mut conn, None, limit).await?
         } else {
-            let bindings = principal(ctx).bindings()?;
-            let mut visible: Vec<uuid::Uuid> = bindings
-                .iter()
-                .filter_map(|b| b.target)
-                .filter(|id| check::decide(bindings, &state.matrix, Permission::WorkspaceConfigGet, Some(*id)).granted)
-                .collect();
-            visible.sort();
-            visible.dedup();
-            workspaces::list(&mut conn, Some(&visible), limit).await?
+            let reach = access.reach()?;
+            workspaces::with_ids_or_in(&mut conn, &reach.workspaces, &reach.owned_organizations, limit).await?
         };
-        Ok(rows.into_iter().map(Workspace).collect())
+        drop(conn);
+        Ok(access.admit_all(rows).await?.into_iter().map(Workspace::from).collect())
     }
 
     /// A page of the caller's workspaces (Houston's paging: `take` items, page `pageNumber` from 1).
-    #[graphql(guard = "SignedIn")]
     async fn paginated_workspaces(
         &self,
         ctx: &Context<'_>,
@@ -125,15 +132,11 @@ impl WorkspaceQuery {
     }
 
     /// One workspace.
-    #[graphql(guard = "Perm::on(Permission::WorkspaceConfigGet, workspace_uuid).or(Permission::SystemWorkspaceGet)")]
     async fn workspace(&self, ctx: &Context<'_>, workspace_uuid: Uuid) -> Result<Workspace> {
-        let id = workspace_uuid.required("workspaceUuid")?;
-        let mut conn = conn(ctx).await?;
-        Ok(Workspace(workspaces::get(&mut conn, id).await?))
+        readable_workspace(ctx, workspace_uuid.required("workspaceUuid")?).await
     }
 
     /// Users holding a role directly on the workspace, optionally filtered.
-    #[graphql(guard = "Perm::on(Permission::WorkspaceUsersGet, workspace_uuid).or(Permission::SystemUsersGet)")]
     async fn workspace_users(
         &self,
         ctx: &Context<'_>,
@@ -144,11 +147,11 @@ impl WorkspaceQuery {
         let mut conn = conn(ctx).await?;
         workspaces::get(&mut conn, id).await?;
         let members = workspaces::members(&mut conn, id, &user.into(), state(ctx)?.config.list_cap).await?;
-        Ok(members.into_iter().map(User).collect())
+        drop(conn);
+        members_of(access(ctx)?, id, members).await
     }
 
     /// A page of the workspace's members, after the member `cursor` (Houston's paging).
-    #[graphql(guard = "Perm::on(Permission::WorkspaceUsersGet, workspace_uuid).or(Permission::SystemUsersGet)")]
     async fn paginated_workspace_users(
         &self,
         ctx: &Context<'_>,
@@ -160,24 +163,24 @@ impl WorkspaceQuery {
         let mut conn = conn(ctx).await?;
         workspaces::get(&mut conn, id).await?;
         let members = workspaces::members(&mut conn, id, &UserFilter::default(), state(ctx)?.config.list_cap).await?;
+        drop(conn);
         let after = cursor.and_then(Uuid::get);
         let start = after.and_then(|c| members.iter().position(|m| m.id == c).map(|p| p + 1)).unwrap_or(0);
-        let members: Vec<User> = members.into_iter().skip(start).map(User).collect();
+        let members = members_of(access(ctx)?, id, members.into_iter().skip(start).collect()).await?;
         Ok(page(members, take, None))
     }
 
     /// One member of the workspace, found by the search (NOT_FOUND if no member matches).
-    #[graphql(guard = "Perm::on(Permission::WorkspaceUsersGet, workspace_uuid).or(Permission::SystemUsersGet)")]
     async fn workspace_user(&self, ctx: &Context<'_>, workspace_uuid: Uuid, user: Option<UserSearch>) -> Result<User> {
         let id = workspace_uuid.required("workspaceUuid")?;
         let mut conn = conn(ctx).await?;
         workspaces::get(&mut conn, id).await?;
         let members = workspaces::members(&mut conn, id, &user.into(), 1).await?;
-        Ok(members.into_iter().next().map(User).ok_or(ApiError::NotFound)?)
+        drop(conn);
+        Ok(members_of(access(ctx)?, id, members).await?.into_iter().next().ok_or(ApiError::NotFound)?)
     }
 
     /// Pending invites of the workspace.
-    #[graphql(guard = "Perm::on(Permission::WorkspaceInvitesGet, workspace_uuid).or(Permission::SystemInvitesGet)")]
     async fn workspace_invites(
         &self,
         ctx: &Context<'_>,
@@ -194,7 +197,8 @@ impl WorkspaceQuery {
             email: non_empty(search.email),
         };
         let rows = invites::list(&mut conn, &filter, state(ctx)?.config.list_cap).await?;
-        Ok(rows.into_iter().map(Invite::listed).collect())
+        drop(conn);
+        Ok(access(ctx)?.admit_all(rows).await?.into_iter().map(Invite::listed).collect())
     }
 }
 
@@ -202,16 +206,10 @@ impl WorkspaceQuery {
 #[derive(Default)]
 pub struct WorkspaceMutation;
 
-async fn reload(ctx: &Context<'_>, id: uuid::Uuid) -> Result<Workspace> {
-    let mut conn = conn(ctx).await?;
-    Ok(Workspace(workspaces::get(&mut conn, id).await?))
-}
-
-#[Object]
+#[Object(guard = "Op")]
 impl WorkspaceMutation {
-    /// Creates a workspace in the caller's organization (or the one named); the caller becomes its
-    /// WORKSPACE_ADMIN.
-    #[graphql(guard = "Perm::on_caller_organization(Permission::OrganizationWorkspacesCreate, organization_uuid)")]
+    /// Creates a workspace in the caller's organization (the one named, or the caller's only one); the
+    /// caller becomes its WORKSPACE_ADMIN.
     async fn create_workspace(
         &self,
         ctx: &Context<'_>,
@@ -219,19 +217,24 @@ impl WorkspaceMutation {
         description: Option<String>,
         organization_uuid: Option<Uuid>,
     ) -> Result<Workspace> {
-        // A person creates workspaces (and becomes their admin); API keys do not.
-        let caller = principal(ctx).user()?;
-        let organization =
-            caller_organization(&caller.bindings, organization_uuid.and_then(Uuid::get)).ok_or(ApiError::Forbidden)?;
+        let access = access(ctx)?;
+        let caller = principal(ctx);
+        let creator = caller.user()?.user.id;
+        // The guard checked the organization named or the caller's only one; the same rule picks it here.
+        let organization = match organization_uuid.and_then(Uuid::get) {
+            Some(id) => id,
+            None => access.only_organization("organizationUuid")?,
+        };
         let mut conn = conn(ctx).await?;
         let workspace =
-            workspaces::create(&mut conn, organization, &label, description.as_deref(), caller.user.id, &actor(ctx))
-                .await?;
-        Ok(Workspace(workspace))
+            workspaces::create(&mut conn, organization, &label, description.as_deref(), creator, &actor(ctx)).await?;
+        drop(conn);
+        // The caller now administers it: read the result with that role.
+        access.reload().await?;
+        Ok(Workspace::from(access.admit_one(workspace).await?))
     }
 
     /// Changes a workspace. `payload` may hold `label` and `description`.
-    #[graphql(guard = "Perm::on(Permission::WorkspaceConfigUpdate, workspace_uuid)")]
     async fn update_workspace(
         &self,
         ctx: &Context<'_>,
@@ -243,22 +246,22 @@ impl WorkspaceMutation {
         let update = WorkspaceUpdate { label: payload.text("label")?, description: payload.text("description")? };
         let state = state(ctx)?;
         let mut conn = conn(ctx).await?;
-        Ok(Workspace(workspaces::update(&mut conn, id, update, state.clock.now(), &actor(ctx)).await?))
+        let workspace = workspaces::update(&mut conn, id, update, state.clock.now(), &actor(ctx)).await?;
+        drop(conn);
+        Ok(Workspace::from(access(ctx)?.admit_one(workspace).await?))
     }
 
     /// Deletes a workspace; CONFLICT while it has deployments.
-    #[graphql(
-        guard = "Perm::on(Permission::WorkspaceConfigDelete, workspace_uuid).or(Permission::SystemWorkspaceDelete)"
-    )]
     async fn delete_workspace(&self, ctx: &Context<'_>, workspace_uuid: Uuid) -> Result<Workspace> {
         let id = workspace_uuid.required("workspaceUuid")?;
         let mut conn = conn(ctx).await?;
-        Ok(Workspace(workspaces::delete(&mut conn, id, &actor(ctx)).await?))
+        let workspace = workspaces::delete(&mut conn, id, &actor(ctx)).await?;
+        drop(conn);
+        Ok(Workspace::from(access(ctx)?.admit_one(workspace).await?))
     }
 
     /// Gives a person a workspace role (default WORKSPACE_VIEWER): at once if they have an account,
     /// otherwise by an invite mailed to them.
-    #[graphql(guard = "Perm::on(Permission::WorkspaceIamUpdate, workspace_uuid).or(Permission::SystemIamUpdate)")]
     async fn workspace_add_user(
         &self,
         ctx: &Context<'_>,
@@ -279,14 +282,14 @@ impl WorkspaceMutation {
             })
             .collect::<Result<Vec<_>, ApiError>>()?;
         let settings = invite_settings(state(ctx)?);
+        let authority = access(ctx)?.authority()?;
         let mut conn = conn(ctx).await?;
-        workspaces::add_user(&mut conn, id, &email, role, requests, authority(ctx)?, &settings, &actor(ctx)).await?;
+        workspaces::add_user(&mut conn, id, &email, role, requests, &authority, &settings, &actor(ctx)).await?;
         drop(conn);
-        reload(ctx, id).await
+        readable_workspace(ctx, id).await
     }
 
     /// Changes a member's workspace role; returns the new role.
-    #[graphql(guard = "Perm::on(Permission::WorkspaceIamUpdate, workspace_uuid).or(Permission::SystemIamUpdate)")]
     async fn workspace_update_user_role(
         &self,
         ctx: &Context<'_>,
@@ -295,12 +298,12 @@ impl WorkspaceMutation {
         role: Role,
     ) -> Result<Role> {
         let id = workspace_uuid.required("workspaceUuid")?;
+        let authority = access(ctx)?.authority()?;
         let mut conn = conn(ctx).await?;
-        Ok(workspaces::update_user_role(&mut conn, id, &email, role, authority(ctx)?, &actor(ctx)).await?)
+        Ok(workspaces::update_user_role(&mut conn, id, &email, role, &authority, &actor(ctx)).await?)
     }
 
     /// Adds the person with `role`, or changes their role if they are a member; returns the role.
-    #[graphql(guard = "Perm::on(Permission::WorkspaceIamUpdate, workspace_uuid).or(Permission::SystemIamUpdate)")]
     async fn workspace_upsert_user_role(
         &self,
         ctx: &Context<'_>,
@@ -310,10 +313,11 @@ impl WorkspaceMutation {
     ) -> Result<Role> {
         let id = workspace_uuid.required("workspaceUuid")?;
         let settings = invite_settings(state(ctx)?);
+        let authority = access(ctx)?.authority()?;
         let mut conn = conn(ctx).await?;
-        match workspaces::update_user_role(&mut conn, id, &email, role, authority(ctx)?, &actor(ctx)).await {
+        match workspaces::update_user_role(&mut conn, id, &email, role, &authority, &actor(ctx)).await {
             Err(ApiError::NotFound) => {
-                workspaces::add_user(&mut conn, id, &email, role, Vec::new(), authority(ctx)?, &settings, &actor(ctx))
+                workspaces::add_user(&mut conn, id, &email, role, Vec::new(), &authority, &settings, &actor(ctx))
                     .await?;
                 Ok(role)
             }
@@ -322,7 +326,6 @@ impl WorkspaceMutation {
     }
 
     /// Removes a member, and their deployment roles in the workspace.
-    #[graphql(guard = "Perm::on(Permission::WorkspaceIamUpdate, workspace_uuid).or(Permission::SystemIamUpdate)")]
     async fn workspace_remove_user(
         &self,
         ctx: &Context<'_>,
@@ -331,7 +334,10 @@ impl WorkspaceMutation {
     ) -> Result<Workspace> {
         let id = workspace_uuid.required("workspaceUuid")?;
         let user = user_uuid.required("userUuid")?;
+        let authority = access(ctx)?.authority()?;
         let mut conn = conn(ctx).await?;
-        Ok(Workspace(workspaces::remove_user(&mut conn, id, user, authority(ctx)?, &actor(ctx)).await?))
+        let workspace = workspaces::remove_user(&mut conn, id, user, &authority, &actor(ctx)).await?;
+        drop(conn);
+        Ok(Workspace::from(access(ctx)?.admit_one(workspace).await?))
     }
 }

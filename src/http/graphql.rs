@@ -4,6 +4,7 @@
 //! `connection_init` payload), a fresh DataLoader is made, and both go into the request data.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use async_graphql::dataloader::DataLoader;
 use async_graphql::http::ALL_WEBSOCKET_PROTOCOLS;
@@ -20,6 +21,7 @@ use tower_http::request_id::RequestId;
 use crate::auth::Principal;
 use crate::auth::principal::{credential_from_header, resolve_api_key, resolve_token};
 use crate::error::{ApiError, ApiResult};
+use crate::graphql::authz::Access;
 use crate::graphql::errors;
 use crate::graphql::loaders::DbLoader;
 use crate::graphql::{CapcomSchema, RequestMeta};
@@ -74,11 +76,15 @@ pub fn new_loader(state: &AppState) -> DataLoader<DbLoader> {
 /// Scheduler turns a batch waits for before its window opens (each lets a resolver enqueue 32 more keys).
 const BATCH_YIELDS: usize = 64;
 
+/// The caller's authority with a fresh loader, for one request or one WebSocket connection.
+fn new_access(state: &AppState, principal: Principal) -> Access {
+    Access::new(state, principal, Arc::new(new_loader(state)))
+}
+
 fn request_data(state: &AppState, principal: Principal, meta: RequestMeta) -> Data {
     let mut data = Data::default();
-    data.insert(principal);
+    data.insert(new_access(state, principal));
     data.insert(meta);
-    data.insert(new_loader(state));
     data
 }
 
@@ -102,9 +108,8 @@ async fn execute(state: &HttpState, headers: &HeaderMap, meta: RequestMeta, batc
         Ok(principal) => principal,
         Err(error) => return error_response(error, &meta),
     };
-    let attach = |request: async_graphql::Request| {
-        request.data(principal.clone()).data(meta.clone()).data(new_loader(&state.app))
-    };
+    let attach =
+        |request: async_graphql::Request| request.data(new_access(&state.app, principal.clone())).data(meta.clone());
     let batch = match batch {
         BatchRequest::Single(request) => BatchRequest::Single(attach(request)),
         BatchRequest::Batch(requests) => BatchRequest::Batch(requests.into_iter().map(attach).collect()),

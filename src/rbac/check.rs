@@ -1,10 +1,13 @@
-//! The decision procedure of SPEC §2, on bindings already in memory.
+//! The decision procedure of SPEC §2, on bindings already in memory and the target's own ancestry.
 //!
-//! 1. A principal's bindings are its own plus (for users) its teams'.
-//! 2. Implied bindings are added once per request by [`expand`]: ORGANIZATION_OWNER of O ⇒ WORKSPACE_ADMIN
-//!    of every workspace in O; WORKSPACE_X of W ⇒ DEPLOYMENT_X of every live deployment in W.
+//! 1. A principal's bindings are its own plus (for users) its teams'; they are loaded once per request.
+//! 2. Implied bindings are never enumerated: a decision about an object looks at the object's ancestry
+//!    (deployment → workspace → organization) and asks whether a binding on an ancestor implies a role on
+//!    the object: ORGANIZATION_OWNER of O ⇒ WORKSPACE_ADMIN of every workspace in O (and so DEPLOYMENT_ADMIN
+//!    of their deployments); WORKSPACE_X of W ⇒ DEPLOYMENT_X of every deployment in W. The cost of a
+//!    decision therefore never grows with how many objects the principal can reach.
 //! 3. `system.*` permissions come from system bindings whatever the target; every other permission only
-//!    from bindings on the target itself.
+//!    from bindings on the target itself or, by implication, on its ancestors.
 //! 4. The effective permission set is the union.
 
 use uuid::Uuid;
@@ -13,72 +16,166 @@ use crate::rbac::matrix::Matrix;
 use crate::rbac::permissions::Permission;
 use crate::rbac::{Binding, Role, Scope};
 
-/// The parts of the organization → workspace → deployment tree that implied bindings need.
-#[derive(Debug, Clone, Default)]
-pub struct Topology {
-    /// `(organization, workspace)` for every workspace of an organization the principal owns.
-    pub workspaces: Vec<(Uuid, Uuid)>,
-    /// `(workspace, deployment)` for every live deployment of a workspace the principal has a role in.
-    pub deployments: Vec<(Uuid, Uuid)>,
+/// An object named by its scope kind and id: what a permission is checked against.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ScopeRef {
+    /// The installation.
+    System,
+    /// An organization.
+    Organization(Uuid),
+    /// A workspace.
+    Workspace(Uuid),
+    /// A deployment.
+    Deployment(Uuid),
 }
 
-fn implied_workspace_role(role: Role) -> Option<Role> {
-    (role == Role::OrganizationOwner).then_some(Role::WorkspaceAdmin)
+impl ScopeRef {
+    /// The scope kind.
+    pub fn scope(self) -> Scope {
+        match self {
+            ScopeRef::System => Scope::System,
+            ScopeRef::Organization(_) => Scope::Organization,
+            ScopeRef::Workspace(_) => Scope::Workspace,
+            ScopeRef::Deployment(_) => Scope::Deployment,
+        }
+    }
+
+    /// The object's id (`None` for the installation).
+    pub fn id(self) -> Option<Uuid> {
+        match self {
+            ScopeRef::System => None,
+            ScopeRef::Organization(id) | ScopeRef::Workspace(id) | ScopeRef::Deployment(id) => Some(id),
+        }
+    }
 }
 
-fn implied_deployment_role(role: Role) -> Option<Role> {
-    match role {
-        Role::WorkspaceAdmin => Some(Role::DeploymentAdmin),
-        Role::WorkspaceEditor => Some(Role::DeploymentEditor),
-        Role::WorkspaceViewer => Some(Role::DeploymentViewer),
+/// Where an object sits: its scope object and the ancestors known so far. A deployment's ancestry is
+/// (its workspace, that workspace's organization); a workspace's is its organization. Unknown ancestors
+/// are `None` and simply imply nothing; [`needs_ancestors`] says when looking them up can change a
+/// decision.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Ancestry {
+    /// The organization (of the object, or the object itself).
+    pub organization: Option<Uuid>,
+    /// The workspace (of the deployment, or the object itself).
+    pub workspace: Option<Uuid>,
+    /// The deployment itself.
+    pub deployment: Option<Uuid>,
+}
+
+impl Ancestry {
+    /// The installation: only `system.*` permissions apply.
+    pub const SYSTEM: Ancestry = Ancestry { organization: None, workspace: None, deployment: None };
+
+    /// An organization.
+    pub fn organization(id: Uuid) -> Ancestry {
+        Ancestry { organization: Some(id), ..Ancestry::SYSTEM }
+    }
+
+    /// A workspace, with its organization when known.
+    pub fn workspace(organization: Option<Uuid>, id: Uuid) -> Ancestry {
+        Ancestry { organization, workspace: Some(id), deployment: None }
+    }
+
+    /// A deployment, with its workspace and organization when known.
+    pub fn deployment(organization: Option<Uuid>, workspace: Option<Uuid>, id: Uuid) -> Ancestry {
+        Ancestry { organization, workspace, deployment: Some(id) }
+    }
+
+    /// The ancestry known from a reference alone.
+    pub fn of(scope: ScopeRef) -> Ancestry {
+        match scope {
+            ScopeRef::System => Ancestry::SYSTEM,
+            ScopeRef::Organization(id) => Ancestry::organization(id),
+            ScopeRef::Workspace(id) => Ancestry::workspace(None, id),
+            ScopeRef::Deployment(id) => Ancestry::deployment(None, None, id),
+        }
+    }
+
+    /// The deepest object of the ancestry.
+    pub fn object(&self) -> ScopeRef {
+        match (self.deployment, self.workspace, self.organization) {
+            (Some(id), _, _) => ScopeRef::Deployment(id),
+            (None, Some(id), _) => ScopeRef::Workspace(id),
+            (None, None, Some(id)) => ScopeRef::Organization(id),
+            (None, None, None) => ScopeRef::System,
+        }
+    }
+
+    /// The object a permission of `scope` is checked against: the ancestry's object of that scope, and
+    /// only when that is the deepest object (a workspace permission is never checked against a
+    /// deployment; SPEC §2 rule 6).
+    fn target(&self, scope: Scope) -> Option<Uuid> {
+        match scope {
+            Scope::System => None,
+            _ if self.object().scope() != scope => None,
+            Scope::Organization => self.organization,
+            Scope::Workspace => self.workspace,
+            Scope::Deployment => self.deployment,
+        }
+    }
+
+    /// Whether every ancestor of the object is known.
+    pub fn is_complete(&self) -> bool {
+        match self.object() {
+            ScopeRef::Deployment(_) => self.workspace.is_some() && self.organization.is_some(),
+            ScopeRef::Workspace(_) => self.organization.is_some(),
+            ScopeRef::Organization(_) | ScopeRef::System => true,
+        }
+    }
+}
+
+/// The role a binding of `held` implies on an object of `scope` below the binding's object (SPEC §2 step 2).
+pub fn implied_role(held: Role, scope: Scope) -> Option<Role> {
+    match (held, scope) {
+        (Role::OrganizationOwner, Scope::Workspace) => Some(Role::WorkspaceAdmin),
+        (Role::OrganizationOwner, Scope::Deployment) | (Role::WorkspaceAdmin, Scope::Deployment) => {
+            Some(Role::DeploymentAdmin)
+        }
+        (Role::WorkspaceEditor, Scope::Deployment) => Some(Role::DeploymentEditor),
+        (Role::WorkspaceViewer, Scope::Deployment) => Some(Role::DeploymentViewer),
         _ => None,
     }
 }
 
-/// Organizations whose workspaces [`expand`] needs, given direct bindings.
-pub fn owned_organizations(bindings: &[Binding]) -> Vec<Uuid> {
-    bindings.iter().filter(|b| b.role == Role::OrganizationOwner).filter_map(|b| b.target).collect()
+/// Whether looking up the ancestors of an object of `scope` can change a decision for these bindings:
+/// only when a binding could imply a role there. A caller without organization ownership or workspace
+/// roles never pays for the lookup.
+pub fn needs_ancestors(bindings: &[Binding], scope: Scope) -> bool {
+    bindings.iter().any(|b| implied_role(b.role, scope).is_some())
 }
 
-/// Workspaces whose live deployments [`expand`] needs: those with a direct workspace role. (Workspaces of
-/// owned organizations are added by the caller from the same query.)
-pub fn workspaces_with_roles(bindings: &[Binding]) -> Vec<Uuid> {
-    bindings.iter().filter(|b| b.role.scope() == Some(Scope::Workspace)).filter_map(|b| b.target).collect()
+/// A role held on the target, directly or by implication.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Grant {
+    /// The stored binding it comes from.
+    pub binding: Binding,
+    /// The role it gives on the target (the binding's own role, or the implied one).
+    pub role: Role,
+    /// For an implied role: the scope of the binding it follows from.
+    pub implied_by: Option<Scope>,
 }
 
-/// Adds the implied bindings (step 2) to `bindings`.
-pub fn expand(mut bindings: Vec<Binding>, topology: &Topology) -> Vec<Binding> {
-    let mut implied = Vec::new();
-    for binding in &bindings {
-        if let (Some(role), Some(organization)) = (implied_workspace_role(binding.role), binding.target) {
-            for (_, workspace) in topology.workspaces.iter().filter(|(org, _)| *org == organization) {
-                implied.push(Binding {
-                    id: binding.id,
-                    role,
-                    target: Some(*workspace),
-                    via_team: binding.via_team,
-                    implied_from: Some((binding.role, organization)),
-                });
-            }
-        }
-    }
-    bindings.extend(implied);
-    let mut implied = Vec::new();
-    for binding in &bindings {
-        if let (Some(role), Some(workspace)) = (implied_deployment_role(binding.role), binding.target) {
-            for (_, deployment) in topology.deployments.iter().filter(|(ws, _)| *ws == workspace) {
-                implied.push(Binding {
-                    id: binding.id,
-                    role,
-                    target: Some(*deployment),
-                    via_team: binding.via_team,
-                    implied_from: Some(binding.implied_from.unwrap_or((binding.role, workspace))),
-                });
-            }
-        }
-    }
-    bindings.extend(implied);
-    bindings
+/// Every role the bindings give on the deepest object of `at` (direct ones first), for permissions of
+/// that object's scope.
+fn grants_on<'b>(bindings: &'b [Binding], at: &'b Ancestry, scope: Scope) -> impl Iterator<Item = Grant> + 'b {
+    let target = at.target(scope);
+    let direct = bindings
+        .iter()
+        .filter(move |b| b.role.scope() == Some(scope) && (scope == Scope::System || b.target == target))
+        .map(|b| Grant { binding: b.clone(), role: b.role, implied_by: None });
+    let implied = bindings.iter().filter_map(move |b| {
+        target?;
+        let role = implied_role(b.role, scope)?;
+        let from = b.role.scope()?;
+        let ancestor = match from {
+            Scope::Organization => at.organization,
+            Scope::Workspace => at.workspace,
+            _ => None,
+        };
+        (ancestor.is_some() && b.target == ancestor).then(|| Grant { binding: b.clone(), role, implied_by: Some(from) })
+    });
+    direct.chain(implied)
 }
 
 /// The outcome of a check, with the reason.
@@ -86,47 +183,45 @@ pub fn expand(mut bindings: Vec<Binding>, topology: &Topology) -> Vec<Binding> {
 pub struct Decision {
     /// Whether the permission is granted.
     pub granted: bool,
-    /// The binding that grants it.
-    pub binding: Option<Binding>,
+    /// The role that grants it, and the binding it comes from.
+    pub grant: Option<Grant>,
     /// A sentence saying which binding grants it, or why none does.
     pub explanation: String,
 }
 
-/// Whether `bindings` grant `permission` on `target` (ignored for `system.*`), and why.
-pub fn decide(bindings: &[Binding], matrix: &Matrix, permission: Permission, target: Option<Uuid>) -> Decision {
+/// Whether `bindings` grant `permission` on the deepest object of `at` (ignored for `system.*`), and why.
+pub fn decide(bindings: &[Binding], matrix: &Matrix, permission: Permission, at: &Ancestry) -> Decision {
     let scope = permission.scope();
-    if scope != Scope::System && target.is_none() {
+    let scope_word = scope.as_str().to_lowercase();
+    if scope != Scope::System && at.target(scope).is_none() {
         return Decision {
             granted: false,
-            binding: None,
-            explanation: format!(
-                "{permission} is checked against a {} and none was named",
-                scope.as_str().to_lowercase()
-            ),
+            grant: None,
+            explanation: format!("{permission} is checked against a {scope_word} and none was named"),
         };
     }
-    let on_target = |b: &&Binding| b.role.scope() == Some(scope) && (scope == Scope::System || b.target == target);
-    if let Some(binding) = bindings.iter().filter(on_target).find(|b| matrix.grants(b.role, permission)) {
-        let mut explanation = match binding.target {
-            Some(object) => format!("granted by {} on {} {object}", binding.role, scope.as_str().to_lowercase()),
-            None => format!("granted by the system role {}", binding.role),
+    if let Some(grant) = grants_on(bindings, at, scope).find(|g| matrix.grants(g.role, permission)) {
+        let mut explanation = match (grant.implied_by, grant.binding.target, at.target(scope)) {
+            (None, _, Some(object)) => format!("granted by {} on {scope_word} {object}", grant.role),
+            (None, _, None) => format!("granted by the system role {}", grant.role),
+            (Some(from), Some(ancestor), object) => format!(
+                "granted by {} on {scope_word} {}, implied by {} of {} {ancestor}",
+                grant.role,
+                object.map(|o| o.to_string()).unwrap_or_default(),
+                grant.binding.role,
+                from.as_str().to_lowercase()
+            ),
+            (Some(_), None, _) => format!("granted by {}", grant.role),
         };
-        if let Some((role, object)) = binding.implied_from {
-            explanation.push_str(&format!(", implied by {role} of {object}"));
-        }
-        if let Some(team) = binding.via_team {
+        if let Some(team) = grant.binding.via_team {
             explanation.push_str(&format!(", held through team {team}"));
         }
-        return Decision { granted: true, binding: Some(binding.clone()), explanation };
+        return Decision { granted: true, grant: Some(grant), explanation };
     }
-    let held: Vec<String> = bindings.iter().filter(on_target).map(|b| b.role.to_string()).collect();
+    let held: Vec<String> = grants_on(bindings, at, scope).map(|g| g.role.to_string()).collect();
     let granting: Vec<&str> = Role::ALL.iter().filter(|r| matrix.grants(**r, permission)).map(|r| r.as_str()).collect();
     let explanation = if held.is_empty() {
-        format!(
-            "no role at this {} grants {permission} (it needs one of {})",
-            scope.as_str().to_lowercase(),
-            granting.join(", ")
-        )
+        format!("no role at this {scope_word} grants {permission} (it needs one of {})", granting.join(", "))
     } else {
         format!(
             "the roles held here ({}) do not grant {permission} (it needs one of {})",
@@ -134,29 +229,31 @@ pub fn decide(bindings: &[Binding], matrix: &Matrix, permission: Permission, tar
             granting.join(", ")
         )
     };
-    Decision { granted: false, binding: None, explanation }
+    Decision { granted: false, grant: None, explanation }
 }
 
-/// Whether any of `permissions` is granted: `system.*` alternatives ignore the target.
-pub fn allowed_any(bindings: &[Binding], matrix: &Matrix, permissions: &[Permission], target: Option<Uuid>) -> bool {
-    permissions.iter().any(|p| decide(bindings, matrix, *p, target).granted)
+/// Whether any of `permissions` is granted on `at`: `system.*` alternatives ignore the target.
+pub fn allowed_any(bindings: &[Binding], matrix: &Matrix, permissions: &[Permission], at: &Ancestry) -> bool {
+    permissions.iter().any(|p| decide(bindings, matrix, *p, at).granted)
 }
 
-/// Escalation rule (SPEC §2): a principal may grant `role` on `target` only if it holds every permission
-/// of that role there. A holder of `system.iam.update` administers IAM everywhere and may grant any
-/// non-system role; system roles still need every permission of the role granted.
-pub fn may_grant(bindings: &[Binding], matrix: &Matrix, role: Role, target: Option<Uuid>) -> bool {
-    if role.scope() != Some(Scope::System) && decide(bindings, matrix, Permission::SystemIamUpdate, None).granted {
+/// Escalation rule (SPEC §2): a principal may grant `role` on the object of `at` only if it holds every
+/// permission of that role there. A holder of `system.iam.update` administers IAM everywhere and may
+/// grant any non-system role; system roles still need every permission of the role granted.
+pub fn may_grant(bindings: &[Binding], matrix: &Matrix, role: Role, at: &Ancestry) -> bool {
+    if role.scope() != Some(Scope::System)
+        && decide(bindings, matrix, Permission::SystemIamUpdate, &Ancestry::SYSTEM).granted
+    {
         return true;
     }
-    matrix.permissions_of(role).all(|permission| decide(bindings, matrix, permission, target).granted)
+    matrix.permissions_of(role).all(|permission| decide(bindings, matrix, permission, at).granted)
 }
 
-/// The Airflow role (SPEC §2 mapping) the bindings give on deployment `deployment`: `Admin`, `User` or
+/// The Airflow role (SPEC §2 mapping) the bindings give on the deployment of `at`: `Admin`, `User` or
 /// `Viewer`, from the `deployment.airflow.*` permissions there or their `system.airflow.*` counterparts.
-pub fn airflow_role(bindings: &[Binding], matrix: &Matrix, deployment: Uuid) -> Option<&'static str> {
+pub fn airflow_role(bindings: &[Binding], matrix: &Matrix, at: &Ancestry) -> Option<&'static str> {
     let held = |scoped: Permission, system: Permission| {
-        decide(bindings, matrix, scoped, Some(deployment)).granted || decide(bindings, matrix, system, None).granted
+        decide(bindings, matrix, scoped, at).granted || decide(bindings, matrix, system, &Ancestry::SYSTEM).granted
     };
     if held(Permission::DeploymentAirflowAdmin, Permission::SystemAirflowAdmin) {
         Some("Admin")
@@ -174,42 +271,66 @@ mod tests {
     use super::*;
 
     fn binding(role: Role, target: Option<Uuid>) -> Binding {
-        Binding { id: Uuid::new_v4(), role, target, via_team: None, implied_from: None }
+        Binding { id: Uuid::new_v4(), role, target, via_team: None }
     }
 
     #[test]
     fn owners_imply_workspace_admins_who_imply_deployment_admins() {
         let (org, ws, dep, other_ws) = (Uuid::new_v4(), Uuid::new_v4(), Uuid::new_v4(), Uuid::new_v4());
-        let topology = Topology { workspaces: vec![(org, ws)], deployments: vec![(ws, dep)] };
-        let bindings = expand(vec![binding(Role::OrganizationOwner, Some(org))], &topology);
+        let bindings = vec![binding(Role::OrganizationOwner, Some(org))];
         let matrix = Matrix::default();
-        assert!(decide(&bindings, &matrix, Permission::WorkspaceIamUpdate, Some(ws)).granted);
-        let decision = decide(&bindings, &matrix, Permission::DeploymentConfigDelete, Some(dep));
+        let workspace = Ancestry::workspace(Some(org), ws);
+        assert!(decide(&bindings, &matrix, Permission::WorkspaceIamUpdate, &workspace).granted);
+        let deployment = Ancestry::deployment(Some(org), Some(ws), dep);
+        let decision = decide(&bindings, &matrix, Permission::DeploymentConfigDelete, &deployment);
         assert!(decision.granted, "{}", decision.explanation);
         assert!(decision.explanation.contains("ORGANIZATION_OWNER"));
-        assert!(!decide(&bindings, &matrix, Permission::WorkspaceConfigGet, Some(other_ws)).granted);
+        let elsewhere = Ancestry::workspace(Some(Uuid::new_v4()), other_ws);
+        assert!(!decide(&bindings, &matrix, Permission::WorkspaceConfigGet, &elsewhere).granted);
+        // Without the ancestry, nothing is implied: the caller must look it up when needs_ancestors says so.
+        assert!(!decide(&bindings, &matrix, Permission::WorkspaceConfigGet, &Ancestry::workspace(None, ws)).granted);
+        assert!(needs_ancestors(&bindings, Scope::Workspace));
+    }
+
+    #[test]
+    fn workspace_roles_imply_the_same_deployment_role_and_nothing_on_siblings() {
+        let (org, ws, dep) = (Uuid::new_v4(), Uuid::new_v4(), Uuid::new_v4());
+        let matrix = Matrix::default();
+        let editor = vec![binding(Role::WorkspaceEditor, Some(ws))];
+        let here = Ancestry::deployment(Some(org), Some(ws), dep);
+        assert!(decide(&editor, &matrix, Permission::DeploymentConfigUpdate, &here).granted);
+        assert!(!decide(&editor, &matrix, Permission::DeploymentConfigDelete, &here).granted);
+        let sibling_editor = vec![binding(Role::WorkspaceViewer, Some(ws)), binding(Role::DeploymentEditor, Some(dep))];
+        let sibling = Ancestry::deployment(Some(org), Some(ws), Uuid::new_v4());
+        assert!(!decide(&sibling_editor, &matrix, Permission::DeploymentConfigUpdate, &sibling).granted);
+        assert!(decide(&sibling_editor, &matrix, Permission::DeploymentConfigGet, &sibling).granted);
+        // A workspace permission is never checked against a deployment.
+        assert!(!decide(&editor, &matrix, Permission::WorkspaceConfigGet, &here).granted);
+        assert!(!needs_ancestors(&[binding(Role::DeploymentViewer, Some(dep))], Scope::Deployment));
     }
 
     #[test]
     fn system_permissions_ignore_the_target_and_scoped_ones_need_it() {
         let matrix = Matrix::default();
         let admin = vec![binding(Role::SystemAdmin, None)];
-        assert!(decide(&admin, &matrix, Permission::SystemUsersGet, Some(Uuid::new_v4())).granted);
-        assert!(!decide(&admin, &matrix, Permission::WorkspaceConfigGet, Some(Uuid::new_v4())).granted);
+        let somewhere = Ancestry::workspace(None, Uuid::new_v4());
+        assert!(decide(&admin, &matrix, Permission::SystemUsersGet, &somewhere).granted);
+        assert!(!decide(&admin, &matrix, Permission::WorkspaceConfigGet, &somewhere).granted);
         let viewer = vec![binding(Role::WorkspaceViewer, Some(Uuid::new_v4()))];
-        assert!(!decide(&viewer, &matrix, Permission::WorkspaceConfigGet, None).granted);
+        assert!(!decide(&viewer, &matrix, Permission::WorkspaceConfigGet, &Ancestry::SYSTEM).granted);
     }
 
     #[test]
     fn editors_cannot_grant_admin_roles() {
         let matrix = Matrix::default();
         let ws = Uuid::new_v4();
+        let at = Ancestry::workspace(None, ws);
         let editor = vec![binding(Role::WorkspaceEditor, Some(ws))];
-        assert!(!may_grant(&editor, &matrix, Role::WorkspaceAdmin, Some(ws)));
-        assert!(may_grant(&editor, &matrix, Role::WorkspaceViewer, Some(ws)));
+        assert!(!may_grant(&editor, &matrix, Role::WorkspaceAdmin, &at));
+        assert!(may_grant(&editor, &matrix, Role::WorkspaceViewer, &at));
         let system_editor = vec![binding(Role::SystemEditor, None)];
-        assert!(may_grant(&system_editor, &matrix, Role::WorkspaceAdmin, Some(ws)));
-        assert!(!may_grant(&system_editor, &matrix, Role::SystemAdmin, None));
-        assert!(may_grant(&system_editor, &matrix, Role::SystemViewer, None));
+        assert!(may_grant(&system_editor, &matrix, Role::WorkspaceAdmin, &at));
+        assert!(!may_grant(&system_editor, &matrix, Role::SystemAdmin, &Ancestry::SYSTEM));
+        assert!(may_grant(&system_editor, &matrix, Role::SystemViewer, &Ancestry::SYSTEM));
     }
 }

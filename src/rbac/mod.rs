@@ -4,10 +4,12 @@
 pub mod binding;
 pub mod check;
 pub mod matrix;
+pub mod operations;
 pub mod permissions;
 pub mod roles;
 
 pub use binding::Binding;
+pub use check::{Ancestry, ScopeRef};
 pub use matrix::Matrix;
 pub use permissions::Permission;
 pub use roles::{Role, Scope};

@@ -14,6 +14,7 @@ mod jwt_attacks;
 mod limits;
 mod matrix;
 mod migrations;
+mod read_checks;
 mod schema;
 mod service_account_matrix;
 mod service_accounts;

@@ -211,6 +211,33 @@ impl Deployment {
         query.load(conn).await
     }
 
+    /// Live deployments with these ids, or in these workspaces, or in the workspaces of these
+    /// organizations; by label, at most `limit`.
+    pub async fn live_with_ids_or_in(
+        conn: &mut AsyncPgConnection,
+        ids: &[Uuid],
+        workspace_ids: &[Uuid],
+        organization_ids: &[Uuid],
+        limit: i64,
+    ) -> QueryResult<Vec<Deployment>> {
+        use crate::db::schema::workspaces;
+        let in_organizations =
+            workspaces::table.filter(workspaces::organization_id.eq_any(organization_ids)).select(workspaces::id);
+        deployments::table
+            .filter(deployments::deleted_at.is_null())
+            .filter(
+                deployments::id
+                    .eq_any(ids)
+                    .or(deployments::workspace_id.eq_any(workspace_ids))
+                    .or(deployments::workspace_id.eq_any(in_organizations)),
+            )
+            .select(Deployment::as_select())
+            .order((deployments::label, deployments::id))
+            .limit(limit)
+            .load(conn)
+            .await
+    }
+
     /// Applies `changes`.
     pub async fn update(
         conn: &mut AsyncPgConnection,

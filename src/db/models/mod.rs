@@ -6,6 +6,7 @@ pub mod deployment;
 pub mod invite;
 pub mod login_failure;
 pub mod organization;
+pub mod principal;
 pub mod role_binding;
 pub mod service_account;
 pub mod user;

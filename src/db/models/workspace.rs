@@ -80,6 +80,22 @@ impl Workspace {
         query.load(conn).await
     }
 
+    /// The workspaces with these ids or in these organizations, by label, at most `limit`.
+    pub async fn with_ids_or_in(
+        conn: &mut AsyncPgConnection,
+        ids: &[Uuid],
+        organizations: &[Uuid],
+        limit: i64,
+    ) -> QueryResult<Vec<Workspace>> {
+        workspaces::table
+            .filter(workspaces::id.eq_any(ids).or(workspaces::organization_id.eq_any(organizations)))
+            .select(Workspace::as_select())
+            .order((workspaces::label, workspaces::id))
+            .limit(limit)
+            .load(conn)
+            .await
+    }
+
     /// Applies `changes`.
     pub async fn update(conn: &mut AsyncPgConnection, id: Uuid, changes: &WorkspaceChanges) -> QueryResult<Workspace> {
         diesel::update(workspaces::table.find(id))
@@ -110,40 +126,38 @@ impl Workspace {
     }
 }
 
-/// `(organization, workspace)` for the workspaces of `organizations`, and `(workspace, deployment)` for
-/// the live deployments of those workspaces and of `workspaces`: one statement.
-pub async fn topology(
-    conn: &mut AsyncPgConnection,
-    organizations: &[Uuid],
-    workspaces: &[Uuid],
-) -> QueryResult<(Vec<(Uuid, Uuid)>, Vec<(Uuid, Uuid)>)> {
+/// The ancestry of each of `ids` that is a workspace or a deployment (live or soft-deleted): one statement.
+/// Workspaces never leave their organization and deployments never leave their workspace, so an ancestry,
+/// once read, stays true.
+pub async fn ancestry(conn: &mut AsyncPgConnection, ids: &[Uuid]) -> QueryResult<Vec<crate::rbac::Ancestry>> {
     #[derive(QueryableByName)]
-    struct Edge {
-        #[diesel(sql_type = diesel::sql_types::Text)]
-        kind: String,
+    struct Row {
         #[diesel(sql_type = diesel::sql_types::Uuid)]
-        parent: Uuid,
+        organization_id: Uuid,
         #[diesel(sql_type = diesel::sql_types::Uuid)]
-        child: Uuid,
+        workspace_id: Uuid,
+        #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Uuid>)]
+        deployment_id: Option<Uuid>,
     }
     use diesel::sql_types::{Array, Uuid as SqlUuid};
-    let edges: Vec<Edge> = diesel::sql_query(
-        "WITH owned AS (SELECT organization_id, id FROM workspaces WHERE organization_id = ANY($1)) \
-         SELECT 'W' AS kind, organization_id AS parent, id AS child FROM owned \
+    let rows: Vec<Row> = diesel::sql_query(
+        "SELECT w.organization_id, w.id AS workspace_id, NULL::uuid AS deployment_id FROM workspaces w \
+         WHERE w.id = ANY($1) \
          UNION ALL \
-         SELECT 'D', workspace_id, id FROM deployments \
-         WHERE deleted_at IS NULL AND (workspace_id = ANY($2) OR workspace_id IN (SELECT id FROM owned))",
+         SELECT w.organization_id, w.id, d.id FROM deployments d JOIN workspaces w ON w.id = d.workspace_id \
+         WHERE d.id = ANY($1)",
     )
-    .bind::<Array<SqlUuid>, _>(organizations)
-    .bind::<Array<SqlUuid>, _>(workspaces)
+    .bind::<Array<SqlUuid>, _>(ids)
     .load(conn)
     .await?;
-    let mut owned = Vec::new();
-    let mut live = Vec::new();
-    for edge in edges {
-        if edge.kind == "W" { owned.push((edge.parent, edge.child)) } else { live.push((edge.parent, edge.child)) }
-    }
-    Ok((owned, live))
+    Ok(rows
+        .into_iter()
+        .map(|row| crate::rbac::Ancestry {
+            organization: Some(row.organization_id),
+            workspace: Some(row.workspace_id),
+            deployment: row.deployment_id,
+        })
+        .collect())
 }
 
 /// Which of `ids` are live deployments of `workspace_id`.

@@ -1,16 +1,19 @@
 //! `Deployment`, its settings, URLs, deploy info and capabilities; `Cluster`; the catalogue.
 
-use async_graphql::dataloader::DataLoader;
+use std::collections::HashMap;
+
 use async_graphql::{Context, Enum, InputObject, Json, Object, Result, SimpleObject};
 use chrono::{DateTime, Utc};
 
 use crate::domain::deployments::{self, Settings};
-use crate::graphql::guards::{Perm, can};
-use crate::graphql::loaders::{DbLoader, RoleBindingsOfDeployment, WorkspaceById};
+use crate::graphql::authz::{Readable, access};
+use crate::graphql::context::loader;
+use crate::graphql::loaders::{RoleBindingsOfDeployment, WorkspaceById};
 use crate::graphql::scalars::Uuid;
 use crate::graphql::types::user::RoleBinding;
 use crate::graphql::types::workspace::Workspace;
-use crate::rbac::Permission;
+use crate::rbac::ScopeRef;
+use crate::rbac::operations::DEPLOYMENT_CAPABILITIES;
 
 /// Executors, with Houston's names (which the CLI sends).
 #[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
@@ -133,26 +136,58 @@ pub struct DeploymentDagDeployment {
     pub kind: String,
 }
 
-/// What the caller may do with a deployment (computed from the permission matrix).
+/// What the caller may do with a deployment: each field says whether the operation named in
+/// `rbac::operations::DEPLOYMENT_CAPABILITIES` would be allowed.
 #[derive(SimpleObject)]
 pub struct DeploymentCapabilities {
-    /// Change settings and variables.
+    /// `updateDeployment`: change settings and variables.
     pub can_update_deployment: bool,
-    /// Delete the deployment.
+    /// `deleteDeployment`.
     pub can_delete_deployment: bool,
-    /// Push deploys.
+    /// `createDeploy`: push deploys.
     pub can_deploy: bool,
-    /// Manage deployment users.
+    /// `deploymentUpdateUserRole`: manage deployment users.
     #[graphql(name = "canUpdateIAM")]
     pub can_update_iam: bool,
-    /// Create deployment API keys.
+    /// `createDeploymentServiceAccount`.
     pub can_create_service_account: bool,
-    /// Open Airflow as Admin.
+    /// `updateDeploymentServiceAccount`.
+    pub can_update_service_account: bool,
+    /// `deleteDeploymentServiceAccount`.
+    pub can_delete_service_account: bool,
+    /// `deploymentUsers`: list the deployment's users.
+    pub can_view_users: bool,
+    /// `deploymentVariables`: read environment variables.
+    pub can_read_variables: bool,
+    /// Open Airflow as Admin (the caller's `airflowRole` is `Admin`).
     pub can_use_airflow_admin: bool,
 }
 
-/// One Airflow environment in a workspace.
-pub struct Deployment(pub deployments::Deployment);
+/// One Airflow environment in a workspace. Only made from a deployment the caller may read.
+pub struct Deployment(Readable<deployments::Deployment>);
+
+impl From<Readable<deployments::Deployment>> for Deployment {
+    fn from(deployment: Readable<deployments::Deployment>) -> Self {
+        Deployment(deployment)
+    }
+}
+
+impl Deployment {
+    /// The deployment's id.
+    pub fn uuid(&self) -> uuid::Uuid {
+        self.0.id
+    }
+
+    /// The cluster it runs on.
+    pub fn cluster(&self) -> uuid::Uuid {
+        self.0.cluster_id
+    }
+
+    /// Whether its label (case-insensitively) or release name contains `lower`, a lower-cased text.
+    pub fn matches_name(&self, lower: &str) -> bool {
+        self.0.label.to_lowercase().contains(lower) || self.0.release_name.contains(lower)
+    }
+}
 
 /// A deployment.
 #[Object]
@@ -312,48 +347,51 @@ impl Deployment {
 
     /// Deploy tags: the current one and the one the next deploy gets.
     async fn deploy_info(&self, ctx: &Context<'_>) -> Result<DeployInfo> {
-        let loader = ctx.data::<DataLoader<DbLoader>>()?;
-        let state = loader.load_one(crate::graphql::loaders::DeployStateOf(self.0.id)).await?;
+        let state = loader(ctx)?.load_one(crate::graphql::loaders::DeployStateOf(self.0.id)).await?;
         let (latest, current) = state.map(|s| (s.latest_revision, s.current_tag)).unwrap_or((0, None));
         let next_cli = crate::domain::deploys::next_tag(latest, current.as_deref());
         Ok(DeployInfo { current, next_cli })
     }
 
-    /// The workspace it belongs to.
+    /// The workspace it belongs to (null unless the caller may read it).
     async fn workspace(&self, ctx: &Context<'_>) -> Result<Option<Workspace>> {
-        let loader = ctx.data::<DataLoader<DbLoader>>()?;
-        Ok(loader.load_one(WorkspaceById(self.0.workspace_id)).await?.map(Workspace))
+        let Some(row) = loader(ctx)?.load_one(WorkspaceById(self.0.workspace_id)).await? else { return Ok(None) };
+        Ok(access(ctx)?.admit(row).await?.map(Workspace::from))
     }
 
-    /// Role bindings on the deployment.
-    #[graphql(guard = "Perm::on(Permission::DeploymentUsersGet, self.0.id).or(Permission::SystemUsersGet)")]
+    /// Role bindings on the deployment the caller may read.
     async fn role_bindings(&self, ctx: &Context<'_>) -> Result<Vec<RoleBinding>> {
-        let loader = ctx.data::<DataLoader<DbLoader>>()?;
-        let rows = loader.load_one(RoleBindingsOfDeployment(self.0.id)).await?.unwrap_or_default();
-        Ok(rows.into_iter().map(RoleBinding).collect())
+        let rows = loader(ctx)?.load_one(RoleBindingsOfDeployment(self.0.id)).await?.unwrap_or_default();
+        Ok(access(ctx)?.admit_all(rows).await?.into_iter().map(RoleBinding::from).collect())
     }
 
-    /// What the caller may do with this deployment.
-    async fn deployment_capabilities(&self, ctx: &Context<'_>) -> DeploymentCapabilities {
-        let id = Some(self.0.id);
-        DeploymentCapabilities {
-            can_update_deployment: can(ctx, Permission::DeploymentConfigUpdate, id)
-                || can(ctx, Permission::SystemDeploymentsUpdate, None),
-            can_delete_deployment: can(ctx, Permission::DeploymentConfigDelete, id)
-                || can(ctx, Permission::SystemDeploymentsDelete, None),
-            can_deploy: can(ctx, Permission::DeploymentImagesPush, id),
-            can_update_iam: can(ctx, Permission::DeploymentIamUpdate, id),
-            can_create_service_account: can(ctx, Permission::DeploymentServiceAccountsCreate, id),
-            can_use_airflow_admin: can(ctx, Permission::DeploymentAirflowAdmin, id)
-                || can(ctx, Permission::SystemAirflowAdmin, None),
+    /// What the caller may do with this deployment: for each capability, whether the operation it names
+    /// in the operation table would be allowed on it.
+    async fn deployment_capabilities(&self, ctx: &Context<'_>) -> Result<DeploymentCapabilities> {
+        let access = access(ctx)?;
+        let at = access.ancestry_of(ScopeRef::Deployment(self.0.id)).await?;
+        let mut granted = HashMap::new();
+        for (capability, operation) in DEPLOYMENT_CAPABILITIES {
+            granted.insert(*capability, access.may(operation, at).await?);
         }
+        let can = |capability: &str| granted.get(capability).copied().unwrap_or(false);
+        Ok(DeploymentCapabilities {
+            can_update_deployment: can("canUpdateDeployment"),
+            can_delete_deployment: can("canDeleteDeployment"),
+            can_deploy: can("canDeploy"),
+            can_update_iam: can("canUpdateIAM"),
+            can_create_service_account: can("canCreateServiceAccount"),
+            can_update_service_account: can("canUpdateServiceAccount"),
+            can_delete_service_account: can("canDeleteServiceAccount"),
+            can_view_users: can("canViewUsers"),
+            can_read_variables: can("canReadVariables"),
+            can_use_airflow_admin: access.airflow_role(self.0.id).await? == Some("Admin"),
+        })
     }
 
     /// The caller's role in this deployment's Airflow (`Admin`, `User`, `Viewer`), from the same matrix.
-    async fn airflow_role(&self, ctx: &Context<'_>) -> Option<&'static str> {
-        let bindings = crate::graphql::context::principal(ctx).bindings().ok()?;
-        let state = crate::graphql::context::state(ctx).ok()?;
-        crate::rbac::check::airflow_role(bindings, &state.matrix, self.0.id)
+    async fn airflow_role(&self, ctx: &Context<'_>) -> Result<Option<&'static str>> {
+        Ok(access(ctx)?.airflow_role(self.0.id).await?)
     }
 
     /// Creation time.
@@ -367,8 +405,14 @@ impl Deployment {
     }
 }
 
-/// Where deployments run.
-pub struct Cluster(pub deployments::ClusterRow);
+/// Where deployments run. Only made from a cluster the caller may read (standard clusters are shared).
+pub struct Cluster(Readable<deployments::ClusterRow>);
+
+impl From<Readable<deployments::ClusterRow>> for Cluster {
+    fn from(cluster: Readable<deployments::ClusterRow>) -> Self {
+        Cluster(cluster)
+    }
+}
 
 /// A cluster.
 #[Object]
@@ -403,8 +447,14 @@ pub enum DeployType {
     Dag,
 }
 
-/// One push of code to a deployment.
-pub struct Deploy(pub crate::domain::deploys::DeployRow);
+/// One push of code to a deployment. Only made from a deploy the caller may read.
+pub struct Deploy(Readable<crate::domain::deploys::DeployRow>);
+
+impl From<Readable<crate::domain::deploys::DeployRow>> for Deploy {
+    fn from(deploy: Readable<crate::domain::deploys::DeployRow>) -> Self {
+        Deploy(deploy)
+    }
+}
 
 /// A deploy.
 #[Object]

@@ -1,30 +1,31 @@
 //! `Invite` and `MailMessage`.
 
-use async_graphql::dataloader::DataLoader;
 use async_graphql::{Context, Object, Result, SimpleObject};
 use chrono::{DateTime, Utc};
 
 use crate::domain::invites;
-use crate::graphql::loaders::{DbLoader, WorkspaceById};
+use crate::graphql::authz::{Readable, access};
+use crate::graphql::context::loader;
+use crate::graphql::loaders::WorkspaceById;
 use crate::graphql::scalars::Uuid;
 use crate::graphql::types::workspace::Workspace;
 use crate::rbac::Role;
 
-/// A pending grant of a role to an email address.
+/// A pending grant of a role to an email address. Only made from an invite the caller may read.
 pub struct Invite {
-    invite: invites::Invite,
+    invite: Readable<invites::Invite>,
     token: Option<String>,
 }
 
 impl Invite {
     /// An invite as listed (no token).
-    pub fn listed(invite: invites::Invite) -> Self {
+    pub fn listed(invite: Readable<invites::Invite>) -> Self {
         Invite { invite, token: None }
     }
 
-    /// A just-created invite, with its token (shown this once).
-    pub fn created(created: invites::CreatedInvite) -> Self {
-        Invite { invite: created.invite, token: Some(created.token) }
+    /// A just-created invite, with its token (shown this once, to its creator).
+    pub fn created(invite: Readable<invites::Invite>, token: String) -> Self {
+        Invite { invite, token: Some(token) }
     }
 }
 
@@ -46,11 +47,11 @@ impl Invite {
         self.invite.role.as_deref().and_then(|r| r.parse().ok())
     }
 
-    /// The workspace of a workspace invite.
+    /// The workspace of a workspace invite (null unless the caller may read it).
     async fn workspace(&self, ctx: &Context<'_>) -> Result<Option<Workspace>> {
         let Some(id) = self.invite.workspace_id else { return Ok(None) };
-        let loader = ctx.data::<DataLoader<DbLoader>>()?;
-        Ok(loader.load_one(WorkspaceById(id)).await?.map(Workspace))
+        let Some(row) = loader(ctx)?.load_one(WorkspaceById(id)).await? else { return Ok(None) };
+        Ok(access(ctx)?.admit(row).await?.map(Workspace::from))
     }
 
     /// The token, only in the response that created the invite; it is also mailed to the invitee.

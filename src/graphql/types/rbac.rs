@@ -26,6 +26,8 @@ pub struct PermissionExplanation {
     pub role: Option<Role>,
     /// The id of the stored binding that grants it (for an implied role, the binding it follows from).
     pub binding_id: Option<crate::graphql::scalars::Uuid>,
+    /// The team through which the caller holds that binding, if it is a team's.
+    pub team_id: Option<crate::graphql::scalars::Uuid>,
     /// A sentence explaining the decision.
     pub explanation: String,
 }

@@ -1,23 +1,28 @@
 //! `ServiceAccount`: a non-human principal with an API key.
 
-use async_graphql::Object;
+use async_graphql::{Context, Object, Result};
 use chrono::{DateTime, Utc};
 
 use crate::domain::service_accounts;
+use crate::graphql::authz::{Readable, access};
+use crate::graphql::context::loader;
+use crate::graphql::loaders::RoleBindingOfServiceAccount;
 use crate::graphql::scalars::Uuid;
+use crate::graphql::types::user::RoleBinding;
 
-/// A service account, with its key in clear only in the response that created or rotated it.
-pub struct ServiceAccount(pub service_accounts::ServiceAccount, pub Option<String>);
+/// A service account, with its key in clear only in the response that created or rotated it. Only made
+/// from an account the caller may read.
+pub struct ServiceAccount(Readable<service_accounts::ServiceAccount>, Option<String>);
 
 impl ServiceAccount {
     /// As listed: the key shows only its prefix.
-    pub fn listed(account: service_accounts::ServiceAccount) -> Self {
+    pub fn listed(account: Readable<service_accounts::ServiceAccount>) -> Self {
         ServiceAccount(account, None)
     }
 
     /// Just created or rotated: the full key, this once.
-    pub fn with_key(created: service_accounts::WithKey) -> Self {
-        ServiceAccount(created.account, Some(created.key))
+    pub fn with_key(account: Readable<service_accounts::ServiceAccount>, key: String) -> Self {
+        ServiceAccount(account, Some(key))
     }
 }
 
@@ -45,13 +50,11 @@ impl ServiceAccount {
     }
 
     /// Its role binding.
-    async fn role_binding(
-        &self,
-        ctx: &async_graphql::Context<'_>,
-    ) -> async_graphql::Result<Option<crate::graphql::types::user::RoleBinding>> {
-        let loader = ctx.data::<async_graphql::dataloader::DataLoader<crate::graphql::loaders::DbLoader>>()?;
-        let row = loader.load_one(crate::graphql::loaders::RoleBindingOfServiceAccount(self.0.id)).await?;
-        Ok(row.map(crate::graphql::types::user::RoleBinding))
+    async fn role_binding(&self, ctx: &Context<'_>) -> Result<Option<RoleBinding>> {
+        let Some(row) = loader(ctx)?.load_one(RoleBindingOfServiceAccount(self.0.id)).await? else {
+            return Ok(None);
+        };
+        Ok(access(ctx)?.admit(row).await?.map(RoleBinding::from))
     }
 
     /// Who created it.

@@ -1,71 +1,92 @@
 //! `User`, `Email`, `RoleBinding`.
 
-use async_graphql::dataloader::DataLoader;
 use async_graphql::{Context, Json, Object, Result};
 use chrono::{DateTime, Utc};
 
+use crate::auth::Principal;
 use crate::domain::users::{self, RoleBindingRow};
+use crate::graphql::authz::{Member, Readable, Scoped, access};
+use crate::graphql::context::loader;
 use crate::graphql::loaders::{
-    DbLoader, EmailsOfUser, RoleBindingsOfUser, ServiceAccountById, UserById, WorkspaceById,
+    DeploymentById, EmailsOfUser, RoleBindingsOfUser, ServiceAccountById, UserById, WorkspaceById,
 };
 use crate::graphql::scalars::Uuid;
+use crate::graphql::types::deployment::Deployment;
 use crate::graphql::types::service_account::ServiceAccount;
 use crate::graphql::types::workspace::Workspace;
-use crate::rbac::Role;
+use crate::rbac::{Ancestry, Permission, Role};
 
-/// A person with an account.
-pub struct User(pub users::User);
+/// A person with an account. Only made from a user the caller may read: themselves, or someone reached
+/// as a member of an object whose members the caller may read.
+pub struct User(Readable<Member>);
+
+impl From<Readable<Member>> for User {
+    fn from(member: Readable<Member>) -> Self {
+        User(member)
+    }
+}
+
+impl User {
+    fn row(&self) -> &users::User {
+        &self.0.user
+    }
+}
 
 /// A user.
 #[Object]
 impl User {
     /// The user's id.
     async fn id(&self) -> Uuid {
-        self.0.id.into()
+        self.row().id.into()
     }
 
     /// Login name.
     async fn username(&self) -> &str {
-        &self.0.username
+        &self.row().username
     }
 
     /// Display name.
     async fn full_name(&self) -> Option<&str> {
-        self.0.full_name.as_deref()
+        self.row().full_name.as_deref()
     }
 
     /// `active`, `pending`, `inactive` or `banned`.
     async fn status(&self) -> &str {
-        &self.0.status
+        &self.row().status
     }
 
-    /// Free-form profile.
-    async fn profile(&self) -> Json<serde_json::Value> {
-        Json(self.0.profile.clone())
+    /// Free-form profile: shown to the user themselves and to holders of `system.users.get`, null to
+    /// everyone else.
+    async fn profile(&self, ctx: &Context<'_>) -> Result<Option<Json<serde_json::Value>>> {
+        let access = access(ctx)?;
+        let own = matches!(access.principal().as_ref(), Principal::User(u) if u.user.id == self.row().id);
+        if own || access.allows(&[Permission::SystemUsersGet], Ancestry::SYSTEM).await? {
+            Ok(Some(Json(self.row().profile.clone())))
+        } else {
+            Ok(None)
+        }
     }
 
     /// Email addresses, primary first.
     async fn emails(&self, ctx: &Context<'_>) -> Result<Vec<Email>> {
-        let loader = ctx.data::<DataLoader<DbLoader>>()?;
-        let emails = loader.load_one(EmailsOfUser(self.0.id)).await?.unwrap_or_default();
+        let emails = loader(ctx)?.load_one(EmailsOfUser(self.row().id)).await?.unwrap_or_default();
         Ok(emails.into_iter().map(Email).collect())
     }
 
-    /// Roles the user holds directly.
+    /// Roles the user holds directly, on the objects whose members the caller may read.
     async fn role_bindings(&self, ctx: &Context<'_>) -> Result<Vec<RoleBinding>> {
-        let loader = ctx.data::<DataLoader<DbLoader>>()?;
-        let rows = loader.load_one(RoleBindingsOfUser(self.0.id)).await?.unwrap_or_default();
-        Ok(rows.into_iter().map(RoleBinding).collect())
+        let rows = loader(ctx)?.load_one(RoleBindingsOfUser(self.row().id)).await?.unwrap_or_default();
+        Ok(access(ctx)?.admit_all(rows).await?.into_iter().map(RoleBinding).collect())
     }
 
     /// When the account was created.
     async fn created_at(&self) -> DateTime<Utc> {
-        self.0.created_at
+        self.row().created_at
     }
 
     /// When the account last changed.
     async fn updated_at(&self) -> DateTime<Utc> {
-        self.0.updated_at
+        self.row().updated_at
     }
 }
 
@@ -91,8 +112,14 @@ impl Email {
     }
 }
 
-/// A role held by a principal at one scope object.
-pub struct RoleBinding(pub RoleBindingRow);
+/// A role held by a principal at one scope object. Only made from a binding the caller may read.
+pub struct RoleBinding(Readable<RoleBindingRow>);
+
+impl From<Readable<RoleBindingRow>> for RoleBinding {
+    fn from(binding: Readable<RoleBindingRow>) -> Self {
+        RoleBinding(binding)
+    }
+}
 
 /// A role binding.
 #[Object]
@@ -112,35 +139,33 @@ impl RoleBinding {
         self.0.role.parse::<Role>().ok().and_then(Role::scope)
     }
 
-    /// The user holding it, if a user does.
+    /// The user holding it, if a user does (a member of the binding's object).
     async fn user(&self, ctx: &Context<'_>) -> Result<Option<User>> {
         let Some(id) = self.0.user_id else { return Ok(None) };
-        let loader = ctx.data::<DataLoader<DbLoader>>()?;
-        Ok(loader.load_one(UserById(id)).await?.map(User))
+        let Some(user) = loader(ctx)?.load_one(UserById(id)).await? else { return Ok(None) };
+        let member = Member { user, via: self.0.ancestry() };
+        Ok(access(ctx)?.admit(member).await?.map(User))
     }
 
-    /// The workspace it applies to, for workspace bindings.
+    /// The workspace it applies to, for workspace bindings (null unless the caller may read it).
     async fn workspace(&self, ctx: &Context<'_>) -> Result<Option<Workspace>> {
         let Some(id) = self.0.workspace_id else { return Ok(None) };
-        let loader = ctx.data::<DataLoader<DbLoader>>()?;
-        Ok(loader.load_one(WorkspaceById(id)).await?.map(Workspace))
+        let Some(row) = loader(ctx)?.load_one(WorkspaceById(id)).await? else { return Ok(None) };
+        Ok(access(ctx)?.admit(row).await?.map(Workspace::from))
     }
 
-    /// The deployment it applies to, for deployment bindings.
-    async fn deployment(&self, ctx: &Context<'_>) -> Result<Option<crate::graphql::types::deployment::Deployment>> {
+    /// The deployment it applies to, for deployment bindings (null unless the caller may read it).
+    async fn deployment(&self, ctx: &Context<'_>) -> Result<Option<Deployment>> {
         let Some(id) = self.0.deployment_id else { return Ok(None) };
-        let loader = ctx.data::<DataLoader<DbLoader>>()?;
-        Ok(loader
-            .load_one(crate::graphql::loaders::DeploymentById(id))
-            .await?
-            .map(crate::graphql::types::deployment::Deployment))
+        let Some(row) = loader(ctx)?.load_one(DeploymentById(id)).await? else { return Ok(None) };
+        Ok(access(ctx)?.admit(row).await?.map(Deployment::from))
     }
 
-    /// The service account holding it, if a service account does.
+    /// The service account holding it, if one does (null unless the caller may read it).
     async fn service_account(&self, ctx: &Context<'_>) -> Result<Option<ServiceAccount>> {
         let Some(id) = self.0.service_account_id else { return Ok(None) };
-        let loader = ctx.data::<DataLoader<DbLoader>>()?;
-        Ok(loader.load_one(ServiceAccountById(id)).await?.map(ServiceAccount::listed))
+        let Some(row) = loader(ctx)?.load_one(ServiceAccountById(id)).await? else { return Ok(None) };
+        Ok(access(ctx)?.admit(row).await?.map(ServiceAccount::listed))
     }
 
     /// When it was granted.

@@ -1,19 +1,28 @@
 //! `Workspace` and `WorkspaceCapabilities`.
 
-use async_graphql::dataloader::DataLoader;
+use std::collections::HashMap;
+
 use async_graphql::{Context, Object, Result, SimpleObject};
 use chrono::{DateTime, Utc};
 
 use crate::domain::workspaces;
-use crate::graphql::guards::{Perm, can};
-use crate::graphql::loaders::{DbLoader, InvitesOfWorkspace, RoleBindingsOfWorkspace, UsersOfWorkspace};
+use crate::graphql::authz::{Member, Readable, Scoped, access};
+use crate::graphql::context::loader;
+use crate::graphql::loaders::{DeploymentsOfWorkspace, InvitesOfWorkspace, RoleBindingsOfWorkspace, UsersOfWorkspace};
 use crate::graphql::scalars::Uuid;
+use crate::graphql::types::deployment::Deployment;
 use crate::graphql::types::invite::Invite;
 use crate::graphql::types::user::{RoleBinding, User};
-use crate::rbac::Permission;
+use crate::rbac::operations::WORKSPACE_CAPABILITIES;
 
-/// A group of deployments shared by a group of people.
-pub struct Workspace(pub workspaces::Workspace);
+/// A group of deployments shared by a group of people. Only made from a workspace the caller may read.
+pub struct Workspace(Readable<workspaces::Workspace>);
+
+impl From<Readable<workspaces::Workspace>> for Workspace {
+    fn from(workspace: Readable<workspaces::Workspace>) -> Self {
+        Workspace(workspace)
+    }
+}
 
 /// A workspace.
 #[Object]
@@ -38,57 +47,52 @@ impl Workspace {
         self.0.organization_id.into()
     }
 
-    /// Users holding a role directly on the workspace.
-    #[graphql(guard = "Perm::on(Permission::WorkspaceUsersGet, self.0.id).or(Permission::SystemUsersGet)")]
+    /// Users holding a role directly on the workspace (empty unless the caller may read its members).
     async fn users(&self, ctx: &Context<'_>) -> Result<Vec<User>> {
-        let loader = ctx.data::<DataLoader<DbLoader>>()?;
-        let users = loader.load_one(UsersOfWorkspace(self.0.id)).await?.unwrap_or_default();
-        Ok(users.into_iter().map(User).collect())
+        let users = loader(ctx)?.load_one(UsersOfWorkspace(self.0.id)).await?.unwrap_or_default();
+        let via = self.0.ancestry();
+        let members = users.into_iter().map(|user| Member { user, via }).collect();
+        Ok(access(ctx)?.admit_all(members).await?.into_iter().map(User::from).collect())
     }
 
-    /// Role bindings on the workspace (users, teams, service accounts).
-    #[graphql(guard = "Perm::on(Permission::WorkspaceUsersGet, self.0.id).or(Permission::SystemUsersGet)")]
+    /// Role bindings on the workspace (users, teams, service accounts) the caller may read.
     async fn role_bindings(&self, ctx: &Context<'_>) -> Result<Vec<RoleBinding>> {
-        let loader = ctx.data::<DataLoader<DbLoader>>()?;
-        let rows = loader.load_one(RoleBindingsOfWorkspace(self.0.id)).await?.unwrap_or_default();
-        Ok(rows.into_iter().map(RoleBinding).collect())
+        let rows = loader(ctx)?.load_one(RoleBindingsOfWorkspace(self.0.id)).await?.unwrap_or_default();
+        Ok(access(ctx)?.admit_all(rows).await?.into_iter().map(RoleBinding::from).collect())
     }
 
-    /// Pending invites to the workspace.
-    #[graphql(guard = "Perm::on(Permission::WorkspaceInvitesGet, self.0.id).or(Permission::SystemInvitesGet)")]
+    /// Pending invites to the workspace the caller may read.
     async fn invites(&self, ctx: &Context<'_>) -> Result<Vec<Invite>> {
-        let loader = ctx.data::<DataLoader<DbLoader>>()?;
-        let rows = loader.load_one(InvitesOfWorkspace(self.0.id)).await?.unwrap_or_default();
-        Ok(rows.into_iter().map(Invite::listed).collect())
+        let rows = loader(ctx)?.load_one(InvitesOfWorkspace(self.0.id)).await?.unwrap_or_default();
+        Ok(access(ctx)?.admit_all(rows).await?.into_iter().map(Invite::listed).collect())
     }
 
-    /// Live deployments of the workspace.
-    #[graphql(guard = "Perm::on(Permission::WorkspaceDeploymentsGet, self.0.id).or(Permission::SystemDeploymentsGet)")]
-    async fn deployments(&self, ctx: &Context<'_>) -> Result<Vec<crate::graphql::types::deployment::Deployment>> {
-        let loader = ctx.data::<DataLoader<DbLoader>>()?;
-        let rows =
-            loader.load_one(crate::graphql::loaders::DeploymentsOfWorkspace(self.0.id)).await?.unwrap_or_default();
-        Ok(rows.into_iter().map(crate::graphql::types::deployment::Deployment).collect())
+    /// Live deployments of the workspace the caller may read.
+    async fn deployments(&self, ctx: &Context<'_>) -> Result<Vec<Deployment>> {
+        let rows = loader(ctx)?.load_one(DeploymentsOfWorkspace(self.0.id)).await?.unwrap_or_default();
+        Ok(access(ctx)?.admit_all(rows).await?.into_iter().map(Deployment::from).collect())
     }
 
-    /// What the caller may do here, from the same matrix the API enforces.
-    async fn workspace_capabilities(&self, ctx: &Context<'_>) -> WorkspaceCapabilities {
-        let id = Some(self.0.id);
-        let any = |scoped: Permission, system: Option<Permission>| {
-            can(ctx, scoped, id) || system.is_some_and(|p| can(ctx, p, None))
-        };
-        WorkspaceCapabilities {
-            can_update_workspace: any(Permission::WorkspaceConfigUpdate, None),
-            can_delete_workspace: any(Permission::WorkspaceConfigDelete, Some(Permission::SystemWorkspaceDelete)),
-            can_update_iam: any(Permission::WorkspaceIamUpdate, Some(Permission::SystemIamUpdate)),
-            can_invite_user: any(Permission::WorkspaceIamUpdate, Some(Permission::SystemIamUpdate)),
-            can_create_deployment: any(Permission::WorkspaceDeploymentsCreate, None),
-            can_create_service_account: any(Permission::WorkspaceServiceAccountsCreate, None),
-            can_update_service_account: any(Permission::WorkspaceServiceAccountsUpdate, None),
-            can_delete_service_account: any(Permission::WorkspaceServiceAccountsDelete, None),
-            can_get_audit_logs: any(Permission::WorkspaceAuditLogsGet, Some(Permission::SystemAuditLogsGet)),
-            can_view_users: any(Permission::WorkspaceUsersGet, Some(Permission::SystemUsersGet)),
+    /// What the caller may do here: for each capability, whether the operation it names in the operation
+    /// table would be allowed on this workspace.
+    async fn workspace_capabilities(&self, ctx: &Context<'_>) -> Result<WorkspaceCapabilities> {
+        let access = access(ctx)?;
+        let mut granted = HashMap::new();
+        for (capability, operation) in WORKSPACE_CAPABILITIES {
+            granted.insert(*capability, access.may(operation, self.0.ancestry()).await?);
         }
+        let can = |capability: &str| granted.get(capability).copied().unwrap_or(false);
+        Ok(WorkspaceCapabilities {
+            can_update_workspace: can("canUpdateWorkspace"),
+            can_delete_workspace: can("canDeleteWorkspace"),
+            can_update_iam: can("canUpdateIAM"),
+            can_invite_user: can("canInviteUser"),
+            can_create_deployment: can("canCreateDeployment"),
+            can_create_service_account: can("canCreateServiceAccount"),
+            can_update_service_account: can("canUpdateServiceAccount"),
+            can_delete_service_account: can("canDeleteServiceAccount"),
+            can_view_users: can("canViewUsers"),
+        })
     }
 
     /// Creation time.
@@ -102,29 +106,28 @@ impl Workspace {
     }
 }
 
-/// What the caller may do in a workspace (computed from the permission matrix).
+/// What the caller may do in a workspace: each field says whether the operation named in
+/// `rbac::operations::WORKSPACE_CAPABILITIES` would be allowed.
 #[derive(SimpleObject)]
 #[graphql(rename_fields = "camelCase")]
 pub struct WorkspaceCapabilities {
-    /// Change label and description.
+    /// `updateWorkspace`: change label and description.
     pub can_update_workspace: bool,
-    /// Delete the workspace.
+    /// `deleteWorkspace`.
     pub can_delete_workspace: bool,
-    /// Manage members and their roles.
+    /// `workspaceUpdateUserRole`: manage members and their roles.
     #[graphql(name = "canUpdateIAM")]
     pub can_update_iam: bool,
-    /// Invite people.
+    /// `workspaceAddUser`: add or invite people.
     pub can_invite_user: bool,
-    /// Create deployments.
+    /// `createDeployment`.
     pub can_create_deployment: bool,
-    /// Create workspace API keys.
+    /// `createWorkspaceServiceAccount`.
     pub can_create_service_account: bool,
-    /// Change workspace API keys.
+    /// `updateWorkspaceServiceAccount`.
     pub can_update_service_account: bool,
-    /// Delete workspace API keys.
+    /// `deleteWorkspaceServiceAccount`.
     pub can_delete_service_account: bool,
-    /// Read the workspace's audit log.
-    pub can_get_audit_logs: bool,
-    /// List members.
+    /// `workspaceUsers`: list members.
     pub can_view_users: bool,
 }

@@ -1,0 +1,45 @@
+//! The one query that loads a principal with its role bindings (SPEC §3: revocation is read in the same
+//! query that loads the principal; the bindings are all a request's decisions need).
+
+use diesel::dsl::sql;
+use diesel::prelude::*;
+use diesel::sql_types::Jsonb;
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use uuid::Uuid;
+
+use crate::db::models::service_account::ServiceAccountRow;
+use crate::db::models::user::User;
+use crate::db::schema::{service_accounts, users};
+
+/// The bindings a user holds directly and through every team it belongs to, packed as a JSON array of
+/// `[id, role, target, team]` (target: the organization, workspace or deployment; null for system roles).
+const USER_BINDINGS: &str = "(SELECT coalesce(jsonb_agg(jsonb_build_array(rb.id, rb.role, \
+     coalesce(rb.organization_id, rb.workspace_id, rb.deployment_id), rb.team_id)), '[]'::jsonb) \
+     FROM role_bindings rb WHERE rb.user_id = users.id \
+     OR rb.team_id IN (SELECT tm.team_id FROM team_members tm WHERE tm.user_id = users.id))";
+
+/// The bindings of a service account, packed like [`USER_BINDINGS`].
+const SERVICE_ACCOUNT_BINDINGS: &str = "(SELECT coalesce(jsonb_agg(jsonb_build_array(rb.id, rb.role, \
+     coalesce(rb.organization_id, rb.workspace_id, rb.deployment_id), rb.team_id)), '[]'::jsonb) \
+     FROM role_bindings rb WHERE rb.service_account_id = service_accounts.id)";
+
+/// A user and its packed bindings: one statement.
+pub async fn user_with_bindings(
+    conn: &mut AsyncPgConnection,
+    user_id: Uuid,
+) -> QueryResult<Option<(User, serde_json::Value)>> {
+    users::table.find(user_id).select((User::as_select(), sql::<Jsonb>(USER_BINDINGS))).first(conn).await.optional()
+}
+
+/// The service account whose key has this public prefix, and its packed bindings: one statement.
+pub async fn service_account_with_bindings(
+    conn: &mut AsyncPgConnection,
+    key_prefix: &str,
+) -> QueryResult<Option<(ServiceAccountRow, serde_json::Value)>> {
+    service_accounts::table
+        .filter(service_accounts::key_prefix.eq(key_prefix))
+        .select((ServiceAccountRow::as_select(), sql::<Jsonb>(SERVICE_ACCOUNT_BINDINGS)))
+        .first(conn)
+        .await
+        .optional()
+}

@@ -1,0 +1,709 @@
+//! Authorization at request time, in one place:
+//!
+//! - [`Access`]: the caller's authority for one request (or one WebSocket connection): its principal and
+//!   direct bindings, loaded once, the matrix in force, and the ancestries looked up so far.
+//! - [`Op`]: the guard every root field carries. It finds the field's row in the operation table
+//!   ([`crate::rbac::operations::OPERATIONS`]), reads the object the rule names from the field's
+//!   arguments, and decides.
+//! - [`Readable`]: the only way an object that belongs to a scope reaches a response. It can be made only
+//!   by [`Access::admit`] and its kin, which apply the object's read rule
+//!   ([`crate::rbac::operations::read_rule`]) to the object's own ancestry. Every GraphQL type of such an
+//!   object holds a `Readable`, so no path through the graph can reach an object the caller may not read:
+//!   lists leave it out, nullable edges answer null.
+//!
+//! capcom's way, after GitLab's `authorize :read_project` on types and graphql-ruby's `authorized?`: the
+//! check belongs to the object, not to the path that reached it. Decisions are made in memory from the
+//! object's ancestry (deployment → workspace → organization) and the caller's bindings; an ancestor is
+//! looked up (batched, once per request) only when a binding of the caller could imply a role through it.
+
+use std::collections::HashMap;
+use std::ops::Deref;
+use std::sync::{Arc, Mutex, RwLock};
+
+use async_graphql::dataloader::DataLoader;
+use async_graphql::{Context, Guard, Name, Value};
+use uuid::Uuid;
+
+use crate::auth::Principal;
+use crate::auth::principal::{load_user, reload_service_account};
+use crate::db::models::deploy::Deploy;
+use crate::db::models::deployment::{Cluster, Deployment};
+use crate::db::models::invite::Invite;
+use crate::db::models::role_binding::RoleBindingRow;
+use crate::db::models::service_account::ServiceAccountRow;
+use crate::db::models::user::User;
+use crate::db::models::workspace::Workspace;
+use crate::domain::Authority;
+use crate::domain::variables::VariableView;
+use crate::error::{ApiError, ApiResult};
+use crate::graphql::loaders::{AncestryOf, DbLoader};
+use crate::rbac::check::{self, Decision};
+use crate::rbac::operations::{self, ObjectKind, On, Rule};
+use crate::rbac::{Ancestry, Matrix, Permission, Role, Scope, ScopeRef};
+use crate::state::AppState;
+
+/// An object the caller may read. Only [`Access`] makes one, after checking the object's read rule.
+#[derive(Debug, Clone)]
+pub struct Readable<T>(T);
+
+impl<T> Deref for Readable<T> {
+    type Target = T;
+
+    fn deref(&self) -> &T {
+        &self.0
+    }
+}
+
+impl<T> Readable<T> {
+    /// The object.
+    pub fn into_inner(self) -> T {
+        self.0
+    }
+}
+
+/// An object that belongs to a scope: what kind it is (its read rule) and where it sits.
+pub trait Scoped {
+    /// The object's kind.
+    fn kind(&self) -> ObjectKind;
+    /// The object's scope object and the ancestors the row itself knows.
+    fn ancestry(&self) -> Ancestry;
+    /// Whether `principal` may read it whatever the matrix says (its own record).
+    fn belongs_to(&self, _principal: &Principal) -> bool {
+        false
+    }
+    /// Whether every signed-in principal may read it (shared objects such as standard clusters).
+    fn shared(&self) -> bool {
+        false
+    }
+}
+
+impl Scoped for Workspace {
+    fn kind(&self) -> ObjectKind {
+        ObjectKind::Workspace
+    }
+    fn ancestry(&self) -> Ancestry {
+        Ancestry::workspace(Some(self.organization_id), self.id)
+    }
+}
+
+impl Scoped for Deployment {
+    fn kind(&self) -> ObjectKind {
+        ObjectKind::Deployment
+    }
+    fn ancestry(&self) -> Ancestry {
+        Ancestry::deployment(None, Some(self.workspace_id), self.id)
+    }
+}
+
+impl Scoped for Deploy {
+    fn kind(&self) -> ObjectKind {
+        ObjectKind::Deploy
+    }
+    fn ancestry(&self) -> Ancestry {
+        Ancestry::deployment(None, None, self.deployment_id)
+    }
+}
+
+impl Scoped for VariableView {
+    fn kind(&self) -> ObjectKind {
+        ObjectKind::EnvironmentVariable
+    }
+    fn ancestry(&self) -> Ancestry {
+        Ancestry::deployment(None, None, self.deployment_id)
+    }
+}
+
+/// The scope object of a row that names one by its organization, workspace or deployment column.
+fn scope_of(organization: Option<Uuid>, workspace: Option<Uuid>, deployment: Option<Uuid>) -> Ancestry {
+    match (deployment, workspace, organization) {
+        (Some(id), _, _) => Ancestry::deployment(None, None, id),
+        (None, Some(id), _) => Ancestry::workspace(None, id),
+        (None, None, Some(id)) => Ancestry::organization(id),
+        (None, None, None) => Ancestry::SYSTEM,
+    }
+}
+
+impl Scoped for RoleBindingRow {
+    fn kind(&self) -> ObjectKind {
+        if self.service_account_id.is_some() { ObjectKind::ServiceAccountBinding } else { ObjectKind::MemberBinding }
+    }
+    fn ancestry(&self) -> Ancestry {
+        scope_of(self.organization_id, self.workspace_id, self.deployment_id)
+    }
+    /// A principal always sees the roles it holds, directly or through its teams.
+    fn belongs_to(&self, principal: &Principal) -> bool {
+        match principal {
+            Principal::User(user) => {
+                self.user_id == Some(user.user.id)
+                    || self.team_id.is_some_and(|team| user.bindings.iter().any(|b| b.via_team == Some(team)))
+            }
+            Principal::ServiceAccount(account) => self.service_account_id == Some(account.account.id),
+            Principal::Anonymous | Principal::Rejected => false,
+        }
+    }
+}
+
+impl Scoped for Invite {
+    fn kind(&self) -> ObjectKind {
+        ObjectKind::Invite
+    }
+    fn ancestry(&self) -> Ancestry {
+        scope_of(self.organization_id, self.workspace_id, None)
+    }
+}
+
+/// An invite the caller has just accepted: its token proved it was addressed to them, so they may read
+/// it whatever its scope (a system invite to sign up belongs to no workspace).
+#[derive(Debug, Clone)]
+pub struct AcceptedInvite {
+    /// The invite.
+    pub invite: Invite,
+    /// The user who accepted it.
+    pub by: Uuid,
+}
+
+impl Scoped for AcceptedInvite {
+    fn kind(&self) -> ObjectKind {
+        ObjectKind::Invite
+    }
+    fn ancestry(&self) -> Ancestry {
+        self.invite.ancestry()
+    }
+    fn belongs_to(&self, principal: &Principal) -> bool {
+        matches!(principal, Principal::User(user) if user.user.id == self.by)
+    }
+}
+
+impl Readable<AcceptedInvite> {
+    /// The accepted invite.
+    pub fn into_invite(self) -> Readable<Invite> {
+        Readable(self.0.invite)
+    }
+}
+
+impl Scoped for ServiceAccountRow {
+    fn kind(&self) -> ObjectKind {
+        ObjectKind::ServiceAccount
+    }
+    fn ancestry(&self) -> Ancestry {
+        scope_of(self.organization_id, self.workspace_id, self.deployment_id)
+    }
+}
+
+impl Scoped for Cluster {
+    fn kind(&self) -> ObjectKind {
+        ObjectKind::Cluster
+    }
+    fn ancestry(&self) -> Ancestry {
+        scope_of(self.organization_id, None, None)
+    }
+    fn shared(&self) -> bool {
+        self.kind == "STANDARD"
+    }
+}
+
+/// A user reached as a member of a scope object (`via`): readable by themselves, and by whoever may read
+/// the members of that object. Their role bindings are each read-checked on their own.
+#[derive(Debug, Clone)]
+pub struct Member {
+    /// The user.
+    pub user: User,
+    /// The object whose membership led to them (the installation for system-wide user lists).
+    pub via: Ancestry,
+}
+
+impl Scoped for Member {
+    fn kind(&self) -> ObjectKind {
+        ObjectKind::Member
+    }
+    fn ancestry(&self) -> Ancestry {
+        self.via
+    }
+    fn belongs_to(&self, principal: &Principal) -> bool {
+        matches!(principal, Principal::User(user) if user.user.id == self.user.id)
+    }
+}
+
+/// The caller's authority for one request (or WebSocket connection). Cheap to clone (one `Arc`).
+#[derive(Clone)]
+pub struct Access(Arc<Inner>);
+
+struct Inner {
+    principal: RwLock<Arc<Principal>>,
+    state: AppState,
+    loader: Arc<DataLoader<DbLoader>>,
+    /// Ancestries looked up so far, by object id. They never change (SPEC §1: deployments never move
+    /// between workspaces, workspaces never leave their organization).
+    ancestries: Mutex<HashMap<Uuid, Ancestry>>,
+}
+
+impl Access {
+    /// The authority of `principal`, drawing ancestries through `loader`.
+    pub fn new(state: &AppState, principal: Principal, loader: Arc<DataLoader<DbLoader>>) -> Access {
+        Access(Arc::new(Inner {
+            principal: RwLock::new(Arc::new(principal)),
+            state: state.clone(),
+            loader,
+            ancestries: Mutex::new(HashMap::new()),
+        }))
+    }
+
+    /// The caller as it stands now.
+    pub fn principal(&self) -> Arc<Principal> {
+        match self.0.principal.read() {
+            Ok(principal) => principal.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    fn set_principal(&self, principal: Principal) {
+        match self.0.principal.write() {
+            Ok(mut slot) => *slot = Arc::new(principal),
+            Err(poisoned) => *poisoned.into_inner() = Arc::new(principal),
+        }
+    }
+
+    /// The matrix in force.
+    pub fn matrix(&self) -> &Matrix {
+        &self.0.state.matrix
+    }
+
+    /// The request's loader.
+    pub fn loader(&self) -> &DataLoader<DbLoader> {
+        &self.0.loader
+    }
+
+    /// The caller's authority for domain rules (escalation).
+    pub fn authority(&self) -> ApiResult<Authority> {
+        let principal = self.principal();
+        principal.bindings()?;
+        Ok(Authority::new(principal, self.0.state.matrix.clone()))
+    }
+
+    /// Loads the caller's bindings again, after a change that may have given or taken roles (the creator
+    /// of a workspace becomes its admin), or before each event of a long-lived subscription. A caller who
+    /// was removed, deactivated or revoked meanwhile becomes [`Principal::Rejected`].
+    pub async fn reload(&self) -> ApiResult<()> {
+        let current = self.principal();
+        let now = self.0.state.clock.now();
+        let fresh = match current.as_ref() {
+            Principal::User(user) => {
+                let mut conn = self.0.state.pool.get().await?;
+                let loaded = load_user(&mut conn, user.user.id).await?;
+                loaded.filter(|u| u.user.tokens_valid_after <= user.user.tokens_valid_after).map(Principal::User)
+            }
+            Principal::ServiceAccount(account) => {
+                let mut conn = self.0.state.pool.get().await?;
+                reload_service_account(&mut conn, &account.account, now).await?.map(Principal::ServiceAccount)
+            }
+            Principal::Anonymous | Principal::Rejected => return Ok(()),
+        };
+        self.set_principal(fresh.unwrap_or(Principal::Rejected));
+        Ok(())
+    }
+
+    /// Makes the rest of the request act as `user_id`, who has just signed up or in: the response (the
+    /// signed-in user and anything below it) is read as that user.
+    pub async fn sign_in_as(&self, user_id: Uuid) -> ApiResult<()> {
+        let mut conn = self.0.state.pool.get().await?;
+        let user = load_user(&mut conn, user_id).await?;
+        self.set_principal(user.map(Principal::User).unwrap_or(Principal::Rejected));
+        Ok(())
+    }
+
+    fn remember(&self, ancestry: Ancestry) {
+        if !ancestry.is_complete() {
+            return;
+        }
+        if let (Ok(mut known), Some(id)) = (self.0.ancestries.lock(), ancestry.object().id()) {
+            known.insert(id, ancestry);
+        }
+    }
+
+    fn known(&self, id: Uuid) -> Option<Ancestry> {
+        self.0.ancestries.lock().ok().and_then(|known| known.get(&id).copied())
+    }
+
+    /// Fills in the missing ancestors of `ancestries` (one batched statement at most, and none for what
+    /// the request has already seen).
+    async fn complete(&self, ancestries: &mut [Ancestry]) -> ApiResult<()> {
+        let mut missing = Vec::new();
+        for ancestry in ancestries.iter_mut() {
+            if ancestry.is_complete() {
+                continue;
+            }
+            // A deployment whose workspace is known needs only the workspace's organization.
+            let via_workspace = ancestry.workspace.and_then(|ws| self.known(ws));
+            let known = ancestry.object().id().and_then(|id| self.known(id));
+            match (known, via_workspace) {
+                (Some(found), _) => *ancestry = found,
+                (None, Some(workspace)) => ancestry.organization = workspace.organization,
+                (None, None) => missing.extend(ancestry.object().id()),
+            }
+        }
+        if missing.is_empty() {
+            return Ok(());
+        }
+        missing.sort();
+        missing.dedup();
+        let found = self.loader().load_many(missing.into_iter().map(AncestryOf)).await.map_err(|e| (*e).clone())?;
+        for ancestry in found.values() {
+            self.remember(*ancestry);
+        }
+        for ancestry in ancestries.iter_mut() {
+            if let Some(full) = ancestry.object().id().and_then(|id| found.get(&AncestryOf(id))) {
+                *ancestry = *full;
+            }
+        }
+        Ok(())
+    }
+
+    /// The ancestry of `object`, completed when the caller's bindings could use it.
+    pub async fn ancestry_of(&self, object: ScopeRef) -> ApiResult<Ancestry> {
+        let mut ancestry = [Ancestry::of(object)];
+        self.complete(&mut ancestry).await?;
+        Ok(ancestry[0])
+    }
+
+    /// Whether the caller holds any of `permissions` on the object of `at`. Ancestors are looked up only
+    /// when the decision without them is "no" and a binding of the caller could imply a role through them.
+    pub async fn allows(&self, permissions: &[Permission], at: Ancestry) -> ApiResult<bool> {
+        let principal = self.principal();
+        let Ok(bindings) = principal.bindings() else { return Ok(false) };
+        let matrix = self.matrix();
+        if check::allowed_any(bindings, matrix, permissions, &at) {
+            return Ok(true);
+        }
+        if at.is_complete() || !check::needs_ancestors(bindings, at.object().scope()) {
+            return Ok(false);
+        }
+        let mut completed = [at];
+        self.complete(&mut completed).await?;
+        Ok(check::allowed_any(bindings, matrix, permissions, &completed[0]))
+    }
+
+    /// The decision (with its explanation) for `permission` on `object`.
+    pub async fn decide(&self, permission: Permission, object: ScopeRef) -> ApiResult<Decision> {
+        let principal = self.principal();
+        let bindings = principal.bindings()?;
+        let at = if check::needs_ancestors(bindings, object.scope()) {
+            self.ancestry_of(object).await?
+        } else {
+            Ancestry::of(object)
+        };
+        Ok(check::decide(bindings, self.matrix(), permission, &at))
+    }
+
+    /// FORBIDDEN unless the caller holds any of `permissions` on the object of `at`.
+    pub async fn authorize(&self, permissions: &[Permission], at: Ancestry) -> ApiResult<()> {
+        self.principal().bindings()?;
+        if self.allows(permissions, at).await? { Ok(()) } else { Err(ApiError::Forbidden) }
+    }
+
+    /// The Airflow role the caller has on a deployment (SPEC §2 mapping).
+    pub async fn airflow_role(&self, deployment: Uuid) -> ApiResult<Option<&'static str>> {
+        let principal = self.principal();
+        let Ok(bindings) = principal.bindings() else { return Ok(None) };
+        let at = self.ancestry_of(ScopeRef::Deployment(deployment)).await?;
+        Ok(check::airflow_role(bindings, self.matrix(), &at))
+    }
+
+    /// Whether the caller may perform the operation `field` (a plain permission rule of the operation
+    /// table) on the object of `at`: what capabilities objects report.
+    pub async fn may(&self, field: &str, at: Ancestry) -> ApiResult<bool> {
+        let Some(operation) = operations::find(field) else {
+            return Err(ApiError::internal(format!("capability names {field}, which is not an operation")));
+        };
+        match operation.rule {
+            Rule::Permission { any_of, person_only, .. } => {
+                if person_only && !matches!(self.principal().as_ref(), Principal::User(_)) {
+                    return Ok(false);
+                }
+                self.allows(any_of, at).await
+            }
+            Rule::Public => Ok(true),
+            Rule::SignedIn => Ok(self.principal().bindings().is_ok()),
+            Rule::Person => Ok(matches!(self.principal().as_ref(), Principal::User(_))),
+            Rule::Forms(_) => Err(ApiError::internal(format!("capability names {field}, which has several forms"))),
+        }
+    }
+
+    fn readable_without_lookup<T: Scoped>(&self, principal: &Principal, object: &T) -> Option<bool> {
+        if object.belongs_to(principal) {
+            return Some(true);
+        }
+        let bindings = principal.bindings().ok()?;
+        if object.shared() {
+            return Some(true);
+        }
+        let at = object.ancestry();
+        let rule = operations::read_rule(object.kind(), at.object().scope());
+        if check::allowed_any(bindings, self.matrix(), rule, &at) {
+            return Some(true);
+        }
+        (at.is_complete() || !check::needs_ancestors(bindings, at.object().scope())).then_some(false)
+    }
+
+    /// The objects of `rows` the caller may read, in order; the others are left out. At most one
+    /// (batched) ancestry lookup, and only when a binding of the caller could imply a role.
+    pub async fn admit_all<T: Scoped>(&self, rows: Vec<T>) -> ApiResult<Vec<Readable<T>>> {
+        let principal = self.principal();
+        let mut undecided = Vec::new();
+        let mut verdicts = Vec::with_capacity(rows.len());
+        for (index, row) in rows.iter().enumerate() {
+            let verdict = self.readable_without_lookup(&principal, row);
+            if verdict.is_none() {
+                undecided.push(index);
+            }
+            verdicts.push(verdict.unwrap_or(false));
+        }
+        if !undecided.is_empty() {
+            let mut ancestries: Vec<Ancestry> = undecided.iter().map(|i| rows[*i].ancestry()).collect();
+            self.complete(&mut ancestries).await?;
+            let bindings = principal.bindings()?;
+            for (index, at) in undecided.into_iter().zip(ancestries) {
+                let rule = operations::read_rule(rows[index].kind(), at.object().scope());
+                verdicts[index] = check::allowed_any(bindings, self.matrix(), rule, &at);
+            }
+        }
+        let admitted: Vec<Readable<T>> =
+            rows.into_iter().zip(verdicts).filter(|(_, readable)| *readable).map(|(row, _)| Readable(row)).collect();
+        for row in &admitted {
+            self.remember(row.ancestry());
+        }
+        Ok(admitted)
+    }
+
+    /// `row` if the caller may read it.
+    pub async fn admit<T: Scoped>(&self, row: T) -> ApiResult<Option<Readable<T>>> {
+        Ok(self.admit_all(vec![row]).await?.pop())
+    }
+
+    /// `row`, or FORBIDDEN when the caller may not read it (for non-null fields whose object the guard
+    /// already authorized, such as a mutation's result).
+    pub async fn admit_one<T: Scoped>(&self, row: T) -> ApiResult<Readable<T>> {
+        self.principal().bindings()?;
+        self.admit(row).await?.ok_or(ApiError::Forbidden)
+    }
+
+    /// The error for an object that could not be found: NOT_FOUND for callers who hold one of the
+    /// `system.*` alternatives of `permissions` (they may look at every such object), FORBIDDEN for everyone
+    /// else, so that absence reveals nothing.
+    pub fn absent(&self, permissions: &[Permission]) -> ApiError {
+        let principal = self.principal();
+        let Ok(bindings) = principal.bindings() else {
+            return ApiError::NotSignedIn;
+        };
+        let system: Vec<Permission> = permissions.iter().copied().filter(|p| p.scope() == Scope::System).collect();
+        if check::allowed_any(bindings, self.matrix(), &system, &Ancestry::SYSTEM) {
+            ApiError::NotFound
+        } else {
+            ApiError::Forbidden
+        }
+    }
+
+    /// Checks a root field's rule against its arguments.
+    async fn check_rule(&self, field: &str, rule: &Rule, arguments: &Arguments) -> ApiResult<()> {
+        match rule {
+            Rule::Public => Ok(()),
+            Rule::SignedIn => self.principal().bindings().map(|_| ()),
+            Rule::Person => self.principal().user().map(|_| ()),
+            Rule::Forms(forms) => {
+                let chosen = forms
+                    .iter()
+                    .find(|(argument, _)| argument.is_none_or(|name| arguments.present(name)))
+                    .map(|(_, rule)| rule)
+                    .ok_or_else(|| ApiError::internal(format!("{field} has no default form")))?;
+                Box::pin(self.check_rule(field, chosen, arguments)).await
+            }
+            Rule::Permission { any_of, on, person_only } => {
+                let principal = self.principal();
+                if *person_only {
+                    principal.user()?;
+                } else {
+                    principal.bindings()?;
+                }
+                match self.target(on, arguments).await? {
+                    Some(at) => self.authorize(any_of, at).await,
+                    None => match self.absent(any_of) {
+                        // The resolver answers NOT_FOUND for those who may know.
+                        ApiError::NotFound => Ok(()),
+                        refused => Err(refused),
+                    },
+                }
+            }
+        }
+    }
+
+    /// The object a rule names, from the arguments; `None` when the arguments name nothing that exists.
+    async fn target(&self, on: &On, arguments: &Arguments) -> ApiResult<Option<Ancestry>> {
+        match on {
+            On::Nothing => Ok(Some(Ancestry::SYSTEM)),
+            On::Workspace(name) => Ok(Some(Ancestry::workspace(None, arguments.id(name)?))),
+            On::Deployment(name) => Ok(Some(Ancestry::deployment(None, None, arguments.id(name)?))),
+            On::Organization(name) => match arguments.optional_id(name)? {
+                Some(id) => Ok(Some(Ancestry::organization(id))),
+                None => self.only_organization(name).map(|id| Some(Ancestry::organization(id))),
+            },
+            On::DeploymentNamed { id, release_name } => {
+                if let Some(deployment) = arguments.optional_id(id)? {
+                    return Ok(Some(Ancestry::deployment(None, None, deployment)));
+                }
+                let Some(name) = arguments.text(release_name) else {
+                    return Err(ApiError::bad_input(*id, format!("Name the deployment by {id} or {release_name}")));
+                };
+                let mut conn = self.0.state.pool.get().await?;
+                let found = crate::domain::deployments::list(&mut conn, None, Some(name), 1).await?;
+                Ok(found.first().map(|d| Ancestry::deployment(None, Some(d.workspace_id), d.id)))
+            }
+            On::ServiceAccount(name) => {
+                let id = arguments.id(name)?;
+                let account = self
+                    .loader()
+                    .load_one(crate::graphql::loaders::ServiceAccountById(id))
+                    .await
+                    .map_err(|e| (*e).clone())?;
+                Ok(account.map(|a| a.ancestry()))
+            }
+            On::Invite { invite, workspace } => {
+                if let Some(id) = arguments.optional_id(workspace)? {
+                    return Ok(Some(Ancestry::workspace(None, id)));
+                }
+                let id = arguments.id(invite)?;
+                let mut conn = self.0.state.pool.get().await?;
+                match crate::domain::invites::get(&mut conn, id).await {
+                    Ok(found) => Ok(Some(found.ancestry())),
+                    Err(ApiError::NotFound) => Ok(None),
+                    Err(other) => Err(other),
+                }
+            }
+        }
+    }
+
+    /// The caller's only organization; BAD_USER_INPUT naming `argument` when it belongs to several.
+    pub fn only_organization(&self, argument: &str) -> ApiResult<Uuid> {
+        let principal = self.principal();
+        let mut organizations: Vec<Uuid> = principal
+            .bindings()?
+            .iter()
+            .filter(|b| b.role.scope() == Some(Scope::Organization))
+            .filter_map(|b| b.target)
+            .collect();
+        organizations.sort();
+        organizations.dedup();
+        match organizations.as_slice() {
+            [only] => Ok(*only),
+            [] => Err(ApiError::Forbidden),
+            _ => Err(ApiError::bad_input(
+                argument,
+                format!("You belong to several organizations: name one with {argument}"),
+            )),
+        }
+    }
+
+    /// The organizations the caller's bindings name, by role (candidates for lists; each object found is
+    /// still admitted by its own read rule).
+    pub fn reach(&self) -> ApiResult<Reach> {
+        let principal = self.principal();
+        let bindings = principal.bindings()?;
+        let ids = |scope: Scope, role: Option<Role>| -> Vec<Uuid> {
+            let mut ids: Vec<Uuid> = bindings
+                .iter()
+                .filter(|b| b.role.scope() == Some(scope) && role.is_none_or(|r| b.role == r))
+                .filter_map(|b| b.target)
+                .collect();
+            ids.sort();
+            ids.dedup();
+            ids
+        };
+        Ok(Reach {
+            organizations: ids(Scope::Organization, None),
+            owned_organizations: ids(Scope::Organization, Some(Role::OrganizationOwner)),
+            workspaces: ids(Scope::Workspace, None),
+            deployments: ids(Scope::Deployment, None),
+        })
+    }
+}
+
+/// The objects a caller's bindings name directly: the candidates of "my workspaces"-style lists.
+#[derive(Debug, Clone, Default)]
+pub struct Reach {
+    /// Organizations with any role.
+    pub organizations: Vec<Uuid>,
+    /// Organizations the caller owns (their workspaces are the caller's too).
+    pub owned_organizations: Vec<Uuid>,
+    /// Workspaces with a role.
+    pub workspaces: Vec<Uuid>,
+    /// Deployments with a role.
+    pub deployments: Vec<Uuid>,
+}
+
+/// A root field's arguments as sent, variables substituted.
+struct Arguments(Vec<(Name, Value)>);
+
+impl Arguments {
+    /// The value at `path` (`where.id` reaches into an input object); `None` when absent or null.
+    fn get(&self, path: &str) -> Option<&Value> {
+        let mut parts = path.split('.');
+        let first = parts.next()?;
+        let mut value = self.0.iter().find(|(name, _)| name.as_str() == first).map(|(_, value)| value)?;
+        for part in parts {
+            value = match value {
+                Value::Object(fields) => fields.get(part)?,
+                _ => return None,
+            };
+        }
+        (!matches!(value, Value::Null)).then_some(value)
+    }
+
+    /// Whether the argument was sent with a value (not null, not `""`, not `false`).
+    fn present(&self, path: &str) -> bool {
+        match self.get(path) {
+            None | Some(Value::Boolean(false)) => false,
+            Some(Value::String(text)) => !text.trim().is_empty(),
+            Some(_) => true,
+        }
+    }
+
+    fn text(&self, path: &str) -> Option<&str> {
+        match self.get(path) {
+            Some(Value::String(text)) if !text.trim().is_empty() => Some(text.as_str()),
+            _ => None,
+        }
+    }
+
+    fn optional_id(&self, path: &str) -> ApiResult<Option<Uuid>> {
+        match self.text(path) {
+            None => Ok(None),
+            Some(text) => text
+                .trim()
+                .parse::<Uuid>()
+                .map(Some)
+                .map_err(|_| ApiError::bad_input(path, format!("{path} must be a UUID"))),
+        }
+    }
+
+    fn id(&self, path: &str) -> ApiResult<Uuid> {
+        self.optional_id(path)?.ok_or_else(|| ApiError::bad_input(path, format!("{path} must be a UUID")))
+    }
+}
+
+/// The request's [`Access`].
+pub fn access<'a>(ctx: &Context<'a>) -> ApiResult<&'a Access> {
+    ctx.data::<Access>().map_err(|_| ApiError::internal("request authority missing"))
+}
+
+/// The guard of every root field: the field's row of the operation table, applied to its arguments.
+/// Put on each root object (`#[Object(guard = "Op")]`), so a field cannot be added unguarded.
+pub struct Op;
+
+impl Guard for Op {
+    async fn check(&self, ctx: &Context<'_>) -> async_graphql::Result<()> {
+        let field = ctx.field();
+        let Some(operation) = operations::find(field.name()) else {
+            return Err(ApiError::internal(format!("{} is missing from the operation table", field.name())).into());
+        };
+        let arguments = Arguments(field.arguments()?);
+        Ok(access(ctx)?.check_rule(operation.field, &operation.rule, &arguments).await?)
+    }
+}

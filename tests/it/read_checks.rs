@@ -1,0 +1,370 @@
+//! Reading is checked on objects, at any depth (SPEC §2 rule 5): a test generated from the schema itself.
+//!
+//! A plain organization member who views workspace A calls every query root field, with arguments naming
+//! objects of A and then of B, selecting every field of every type to depth 4. Workspace B has an admin in
+//! common with A and holds deployments, variables, API keys, deploys, an invite and a member of its own.
+//! Nothing that belongs to B (ids, labels, release names, emails, key labels and prefixes, variable keys)
+//! may appear anywhere in `data`. The walk reads the schema by introspection, so a field or type added
+//! later is walked too.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde_json::{Value, json};
+
+use crate::common::TestApp;
+
+/// How deep below a root field the walk selects.
+const WALK_DEPTH: usize = 4;
+
+const INTROSPECTION: &str = r#"
+query {
+  __schema {
+    queryType { name }
+    types {
+      name kind
+      enumValues { name }
+      inputFields { name type { ...T } }
+      fields { name args { name type { ...T } } type { ...T } }
+    }
+  }
+}
+fragment T on __Type { kind name ofType { kind name ofType { kind name ofType { kind name ofType { kind name } } } } }
+"#;
+
+/// The objects of one workspace that arguments can name.
+#[derive(Debug, Clone, Default)]
+pub struct Side {
+    workspace: String,
+    deployment: String,
+    release_name: String,
+    workspace_key: String,
+    deployment_key: String,
+    member_id: String,
+    member_email: String,
+    invite: String,
+    invite_email: String,
+}
+
+/// Two workspaces, A (the viewer's) and B (not the viewer's), with everything SPEC §1 hangs off a workspace.
+pub struct Fixture {
+    pub app: TestApp,
+    pub viewer: String,
+    pub a: Side,
+    pub b: Side,
+    /// Strings that belong to B only.
+    pub b_markers: BTreeSet<String>,
+    /// Strings that belong to A only (the positive control: the walk must find some of them).
+    pub a_markers: BTreeSet<String>,
+}
+
+async fn ok(app: &TestApp, query: &str, variables: Value, token: &str) -> Value {
+    let body = app.gql(query, variables, Some(token)).await;
+    assert!(body.get("errors").is_none(), "{query}: {body}");
+    body["data"].clone()
+}
+
+async fn side(app: &TestApp, admin: &str, name: &str, markers: &mut BTreeSet<String>) -> Side {
+    let label = format!("{name} workspace label");
+    let description = format!("{name} workspace description");
+    let data = ok(
+        app,
+        "mutation($l: String!, $d: String) { createWorkspace(label: $l, description: $d) { id } }",
+        json!({"l": label, "d": description}),
+        admin,
+    )
+    .await;
+    let workspace = data["createWorkspace"]["id"].as_str().unwrap().to_owned();
+    let deployment = app.create_deployment(admin, &workspace, &format!("{name} deployment label")).await;
+    let deployment_id = deployment["id"].as_str().unwrap().to_owned();
+    let release_name = deployment["releaseName"].as_str().unwrap().to_owned();
+    let upper = name.to_uppercase();
+    ok(
+        app,
+        "mutation($d: Uuid!, $v: [InputEnvironmentVariable!]!) { updateDeploymentVariables(deploymentUuid: $d, environmentVariables: $v) { key } }",
+        json!({"d": deployment_id, "v": [
+            {"key": format!("{upper}_PLAIN_KEY"), "value": format!("{name}-plain-value")},
+            {"key": format!("{upper}_SECRET_KEY"), "value": format!("{name}-secret-value"), "isSecret": true},
+        ]}),
+        admin,
+    )
+    .await;
+    let deploy = ok(
+        app,
+        "mutation($d: Uuid!) { createDeploy(deploymentUuid: $d, type: IMAGE, tag: \"deploy-1\", description: \"shipped\") { id } }",
+        json!({"d": deployment_id}),
+        admin,
+    )
+    .await;
+    let workspace_key = ok(
+        app,
+        "mutation($w: Uuid!, $l: String!) { createWorkspaceServiceAccount(label: $l, workspaceUuid: $w, role: WORKSPACE_EDITOR) { id apiKey } }",
+        json!({"w": workspace, "l": format!("{name} workspace key")}),
+        admin,
+    )
+    .await["createWorkspaceServiceAccount"]
+        .clone();
+    let deployment_key = ok(
+        app,
+        "mutation($d: Uuid!, $l: String!) { createDeploymentServiceAccount(label: $l, deploymentUuid: $d, role: DEPLOYMENT_EDITOR) { id apiKey } }",
+        json!({"d": deployment_id, "l": format!("{name} deployment key")}),
+        admin,
+    )
+    .await["createDeploymentServiceAccount"]
+        .clone();
+    let member_email = format!("{name}-member@example.com");
+    let (_, member_id) = app.sign_up(&member_email, "correct horse battery").await;
+    assert!(app.add_to_workspace(admin, &workspace, &member_email, "WORKSPACE_EDITOR").await.get("errors").is_none());
+    ok(
+        app,
+        "mutation($e: String!, $d: Id!) { deploymentAddUserRole(email: $e, deploymentId: $d, role: DEPLOYMENT_ADMIN) { id } }",
+        json!({"e": member_email, "d": deployment_id}),
+        admin,
+    )
+    .await;
+    let invite_email = format!("{name}-invitee@example.com");
+    assert!(app.add_to_workspace(admin, &workspace, &invite_email, "WORKSPACE_VIEWER").await.get("errors").is_none());
+    let invite = app.text(&format!("SELECT id::text AS t FROM invites WHERE workspace_id = '{workspace}'")).await;
+
+    let key_prefix = |key: &Value| {
+        let full = key["apiKey"].as_str().unwrap();
+        full.rsplit_once('_').map(|(prefix, _)| prefix.to_owned()).unwrap()
+    };
+    for marker in [
+        workspace.clone(),
+        label,
+        description,
+        deployment_id.clone(),
+        format!("{name} deployment label"),
+        release_name.clone(),
+        deployment["namespace"].as_str().unwrap().to_owned(),
+        format!("{upper}_PLAIN_KEY"),
+        format!("{upper}_SECRET_KEY"),
+        format!("{name}-plain-value"),
+        deploy["createDeploy"]["id"].as_str().unwrap().to_owned(),
+        workspace_key["id"].as_str().unwrap().to_owned(),
+        format!("{name} workspace key"),
+        key_prefix(&workspace_key),
+        deployment_key["id"].as_str().unwrap().to_owned(),
+        format!("{name} deployment key"),
+        key_prefix(&deployment_key),
+        member_id.clone(),
+        member_email.clone(),
+        format!("{name}-member"),
+        invite.clone(),
+        invite_email.clone(),
+    ] {
+        markers.insert(marker);
+    }
+    let bindings = app
+        .text(&format!(
+            "SELECT string_agg(id::text, ',') AS t FROM role_bindings WHERE workspace_id = '{workspace}' OR deployment_id = '{deployment_id}'"
+        ))
+        .await;
+    markers.extend(bindings.split(',').map(str::to_owned));
+    Side {
+        workspace,
+        deployment: deployment_id,
+        release_name,
+        workspace_key: workspace_key["id"].as_str().unwrap().to_owned(),
+        deployment_key: deployment_key["id"].as_str().unwrap().to_owned(),
+        member_id,
+        member_email,
+        invite,
+        invite_email,
+    }
+}
+
+/// Builds the two workspaces. The viewer is a plain organization member (the first three users of the
+/// organization are its owners) and WORKSPACE_VIEWER of A; the admin of A also administers B.
+pub async fn fixture() -> Fixture {
+    let app = TestApp::spawn_with(|config| {
+        config.public_signups = true;
+        // The walk selects everything; the request limits are not what this test is about.
+        config.max_complexity = 1_000_000;
+        config.max_depth = 32;
+    })
+    .await;
+    app.with_owners().await;
+    let (admin, _) = app.sign_up("admin@example.com", "correct horse battery").await;
+    let (viewer, _) = app.sign_up("viewer@example.com", "correct horse battery").await;
+    let mut a_markers = BTreeSet::new();
+    let mut b_markers = BTreeSet::new();
+    let a = side(&app, &admin, "alpha", &mut a_markers).await;
+    let b = side(&app, &admin, "bravo", &mut b_markers).await;
+    assert!(
+        app.add_to_workspace(&admin, &a.workspace, "viewer@example.com", "WORKSPACE_VIEWER")
+            .await
+            .get("errors")
+            .is_none()
+    );
+    Fixture { app, viewer, a, b, b_markers, a_markers }
+}
+
+/// The named type at the bottom of a (possibly wrapped) type reference, and whether it is non-null.
+fn named(ty: &Value) -> (&str, &str) {
+    let mut ty = ty;
+    while ty["name"].is_null() {
+        ty = &ty["ofType"];
+    }
+    (ty["kind"].as_str().unwrap_or_default(), ty["name"].as_str().unwrap_or_default())
+}
+
+fn required(ty: &Value) -> bool {
+    ty["kind"] == "NON_NULL"
+}
+
+/// The schema's types by name.
+pub struct Schema {
+    types: BTreeMap<String, Value>,
+    query_type: String,
+}
+
+impl Schema {
+    pub async fn load(app: &TestApp, token: &str) -> Schema {
+        let body = app.gql(INTROSPECTION, json!({}), Some(token)).await;
+        let schema = &body["data"]["__schema"];
+        let types = schema["types"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| (t["name"].as_str().unwrap().to_owned(), t.clone()))
+            .collect();
+        Schema { types, query_type: schema["queryType"]["name"].as_str().unwrap().to_owned() }
+    }
+
+    fn fields(&self, type_name: &str) -> Vec<Value> {
+        self.types.get(type_name).and_then(|t| t["fields"].as_array().cloned()).unwrap_or_default()
+    }
+
+    /// A GraphQL literal for an argument, chosen by its name (ids of `side`) or else by its type.
+    fn literal(&self, field: &str, arg: &str, ty: &Value, side: &Side, optional: bool) -> Option<String> {
+        if !optional && !required(ty) {
+            return None;
+        }
+        let quoted = |s: &str| serde_json::to_string(s).unwrap();
+        let (kind, type_name) = named(ty);
+        let by_name = match arg {
+            "workspaceUuid" => Some(quoted(&side.workspace)),
+            "deploymentUuid" | "deploymentId" => Some(quoted(&side.deployment)),
+            "releaseName" => Some(quoted(&side.release_name)),
+            "serviceAccountUuid" if field.contains("eployment") => Some(quoted(&side.deployment_key)),
+            "serviceAccountUuid" => Some(quoted(&side.workspace_key)),
+            "userUuid" | "userId" => Some(quoted(&side.member_id)),
+            "inviteUuid" => Some(quoted(&side.invite)),
+            "scopeId" => Some(quoted(&side.workspace)),
+            "permission" => Some(quoted("workspace.config.get")),
+            "email" => Some(quoted(&side.member_email)),
+            "all" => Some("true".into()),
+            _ => None,
+        };
+        if by_name.is_some() {
+            return by_name;
+        }
+        match (kind, type_name) {
+            ("INPUT_OBJECT", "UserSearch") => Some(format!("{{email: {}}}", quoted(&side.member_email))),
+            ("INPUT_OBJECT", "InviteSearch") => Some(format!("{{email: {}}}", quoted(&side.invite_email))),
+            ("INPUT_OBJECT", "DeploymentWhereUniqueInput") => Some(format!("{{id: {}}}", quoted(&side.deployment))),
+            _ if !required(ty) => None,
+            ("SCALAR", "Uuid" | "Id") => Some(quoted(&side.workspace)),
+            ("SCALAR", "String") => Some(quoted("x")),
+            ("SCALAR", "Int") => Some("10".into()),
+            ("SCALAR", "Boolean") => Some("true".into()),
+            ("ENUM", name) => self.types[name]["enumValues"][0]["name"].as_str().map(str::to_owned),
+            _ => Some("{}".into()),
+        }
+    }
+
+    fn arguments(&self, field: &Value, side: &Side, optional: bool) -> String {
+        let name = field["name"].as_str().unwrap_or_default();
+        let args: Vec<String> = field["args"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|arg| {
+                let arg_name = arg["name"].as_str()?;
+                self.literal(name, arg_name, &arg["type"], side, optional).map(|value| format!("{arg_name}: {value}"))
+            })
+            .collect();
+        if args.is_empty() { String::new() } else { format!("({})", args.join(", ")) }
+    }
+
+    /// Every field of `type_name` down to `depth` more levels.
+    fn selection(&self, type_name: &str, depth: usize, side: &Side) -> String {
+        let mut parts = vec!["__typename".to_owned()];
+        for field in self.fields(type_name) {
+            let name = field["name"].as_str().unwrap_or_default().to_owned();
+            let (kind, inner) = named(&field["type"]);
+            let args = self.arguments(&field, side, true);
+            match kind {
+                "OBJECT" | "INTERFACE" if depth > 0 => {
+                    parts.push(format!("{name}{args} {{ {} }}", self.selection(inner, depth - 1, side)));
+                }
+                "OBJECT" | "INTERFACE" | "UNION" => {}
+                _ => parts.push(format!("{name}{args}")),
+            }
+        }
+        parts.join(" ")
+    }
+
+    /// Two documents per query root field, with the arguments naming `side`'s objects: one with every
+    /// argument the walk can fill, one with the required arguments only.
+    pub fn root_documents(&self, side: &Side) -> Vec<(String, String)> {
+        let mut documents = Vec::new();
+        for field in self.fields(&self.query_type) {
+            let name = field["name"].as_str().unwrap_or_default().to_owned();
+            let (kind, inner) = named(&field["type"]);
+            let selection = match kind {
+                "OBJECT" | "INTERFACE" => format!(" {{ {} }}", self.selection(inner, WALK_DEPTH, side)),
+                _ => String::new(),
+            };
+            let all = self.arguments(&field, side, true);
+            let minimal = self.arguments(&field, side, false);
+            documents.push((name.clone(), format!("query {{ {name}{all}{selection} }}")));
+            if minimal != all {
+                documents.push((
+                    format!("{name} (required arguments only)"),
+                    format!("query {{ {name}{minimal}{selection} }}"),
+                ));
+            }
+        }
+        documents
+    }
+}
+
+fn markers_in(data: &str, markers: &BTreeSet<String>) -> Vec<String> {
+    markers.iter().filter(|m| data.contains(m.as_str())).cloned().collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_path_through_the_graph_reaches_another_workspace() {
+    let fixture = fixture().await;
+    let schema = Schema::load(&fixture.app, &fixture.viewer).await;
+    let mut leaks = Vec::new();
+    let mut calls = 0;
+    let mut a_seen = BTreeSet::new();
+    for side in [&fixture.a, &fixture.b] {
+        for (field, document) in schema.root_documents(side) {
+            calls += 1;
+            let body = fixture.app.gql(&document, json!({}), Some(&fixture.viewer)).await;
+            let data = body["data"].to_string();
+            let found = markers_in(&data, &fixture.b_markers);
+            if !found.is_empty() {
+                leaks.push(format!(
+                    "{field} (ids of {}): {found:?}",
+                    if side.workspace == fixture.a.workspace { "A" } else { "B" }
+                ));
+            }
+            a_seen.extend(markers_in(&data, &fixture.a_markers));
+        }
+    }
+    // The positive control: the same walk does reach A's objects, so an empty result is not vacuous.
+    for must_see in [&fixture.a.workspace, &fixture.a.deployment, &fixture.a.release_name, &fixture.a.member_email] {
+        assert!(a_seen.contains(must_see), "the walk never reached {must_see} of workspace A; saw {a_seen:?}");
+    }
+    assert!(
+        leaks.is_empty(),
+        "{} of {calls} calls returned something of workspace B:\n{}",
+        leaks.len(),
+        leaks.join("\n")
+    );
+}
