@@ -43,8 +43,9 @@ pub fn build_pool(
                 .map_err(ConnectionError::CouldntSetupConfiguration)?;
             // Counted from here on: the set-up above belongs to the connection, not to any request.
             connection.set_instrumentation(move |event: InstrumentationEvent<'_>| {
-                if let InstrumentationEvent::StartQuery { .. } = event {
+                if let InstrumentationEvent::StartQuery { query, .. } = event {
                     statements.fetch_add(1, Ordering::Relaxed);
+                    tracing::trace!(target: "capcom::sql", %query, "statement");
                 }
             });
             Ok(connection)

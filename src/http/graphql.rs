@@ -3,8 +3,11 @@
 //! Per request: the principal is resolved once from the `Authorization` header (or the WebSocket's
 //! `connection_init` payload), a fresh DataLoader is made, and both go into the request data.
 
+use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::task::{Context, Poll, Wake, Waker};
 
 use async_graphql::dataloader::DataLoader;
 use async_graphql::http::ALL_WEBSOCKET_PROTOCOLS;
@@ -16,6 +19,9 @@ use axum::extract::ws::WebSocketUpgrade;
 use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, Uri, header};
 use axum::response::{IntoResponse, Response};
+use futures_util::future::BoxFuture;
+use futures_util::stream::{FuturesUnordered, StreamExt};
+use futures_util::task::AtomicWaker;
 use tower_http::request_id::RequestId;
 
 use crate::auth::Principal;
@@ -55,35 +61,110 @@ async fn resolve_principal(state: &AppState, credential: Option<&str>) -> ApiRes
     }
 }
 
-/// A per-request DataLoader.
+/// Where a loader's batches run.
+#[derive(Clone)]
+enum Batches {
+    /// On the runtime (a WebSocket connection's subscriptions).
+    Spawned,
+    /// In the task that executes the request, in waves ([`run_with_batches`]).
+    Local(tokio::sync::mpsc::UnboundedSender<BoxFuture<'static, ()>>),
+}
+
+/// A DataLoader for one request or connection.
 ///
-/// async-graphql resolves a long list through `FuturesUnordered`, which yields after every 32 items; if the
-/// loader's batch window closed during such a yield, the rest of the list would go into further batches
-/// and a list of N items would cost more statements as N grows. The batch task therefore first yields to
-/// the scheduler a few times, letting every resolver that is already runnable enqueue its key, and only
-/// then opens its usual 1 ms window.
-pub fn new_loader(state: &AppState) -> DataLoader<DbLoader> {
-    DataLoader::new(DbLoader::new(state.pool.clone()), |batch| {
-        tokio::spawn(async move {
+/// For HTTP requests the batches run in the request's own task, in waves ([`run_with_batches`]): every
+/// key a request asks for before the running wave finishes goes into the next wave, one statement per
+/// kind of key. What a request costs in statements then depends on its shape only, never on timing or on
+/// how many threads the runtime has. Subscriptions' batches run on the runtime with a 1 ms window, after
+/// yielding a few times so that a long list (async-graphql yields every 32 items) is not cut in two.
+fn new_loader(state: &AppState, batches: Batches) -> DataLoader<DbLoader> {
+    let window = match batches {
+        Batches::Spawned => std::time::Duration::from_millis(1),
+        // A wave starts only when the request cannot progress without it: no timer is needed.
+        Batches::Local(_) => std::time::Duration::ZERO,
+    };
+    DataLoader::new(DbLoader::new(state.pool.clone()), move |batch: BoxFuture<'static, ()>| match &batches {
+        Batches::Spawned => drop(tokio::spawn(async move {
             for _ in 0..BATCH_YIELDS {
                 tokio::task::yield_now().await;
             }
             batch.await;
-        })
+        })),
+        Batches::Local(sender) => {
+            // The receiver lives as long as the request; a send fails only once it has finished.
+            let _ = sender.send(batch);
+        }
     })
+    .delay(window)
 }
 
-/// Scheduler turns a batch waits for before its window opens (each lets a resolver enqueue 32 more keys).
+/// Scheduler turns a spawned batch waits for before its window opens (each lets a resolver enqueue 32
+/// more keys).
 const BATCH_YIELDS: usize = 64;
 
-/// The caller's authority with a fresh loader, for one request or one WebSocket connection.
-fn new_access(state: &AppState, principal: Principal) -> Access {
-    Access::new(state, principal, Arc::new(new_loader(state)))
+/// Records that the request future was woken (it can make progress by itself), and passes the wake on.
+struct WakeFlag {
+    woken: AtomicBool,
+    outer: AtomicWaker,
 }
 
-fn request_data(state: &AppState, principal: Principal, meta: RequestMeta) -> Data {
+impl Wake for WakeFlag {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.woken.store(true, Ordering::SeqCst);
+        self.outer.wake();
+    }
+}
+
+/// Runs `request` and, in the same task, the loader batches it starts (received on `receiver`), in
+/// waves: a wave of batches starts only once the previous one has finished and the request cannot make
+/// progress by itself; every batch started meanwhile joins it.
+async fn run_with_batches<T>(
+    request: impl Future<Output = T>,
+    mut receiver: tokio::sync::mpsc::UnboundedReceiver<BoxFuture<'static, ()>>,
+) -> T {
+    let mut request = std::pin::pin!(request);
+    let flag = Arc::new(WakeFlag { woken: AtomicBool::new(true), outer: AtomicWaker::new() });
+    let request_waker = Waker::from(flag.clone());
+    let mut waiting: Vec<BoxFuture<'static, ()>> = Vec::new();
+    let mut wave = FuturesUnordered::new();
+    std::future::poll_fn(move |cx| {
+        flag.outer.register(cx.waker());
+        loop {
+            if flag.woken.swap(false, Ordering::SeqCst) {
+                if let Poll::Ready(output) = request.as_mut().poll(&mut Context::from_waker(&request_waker)) {
+                    return Poll::Ready(output);
+                }
+            }
+            while let Poll::Ready(Some(batch)) = receiver.poll_recv(cx) {
+                waiting.push(batch);
+            }
+            // Finished batches hand their rows to the resolvers waiting for them, which wakes the request.
+            while let Poll::Ready(Some(())) = wave.poll_next_unpin(cx) {}
+            if flag.woken.load(Ordering::SeqCst) {
+                continue;
+            }
+            if wave.is_empty() && !waiting.is_empty() {
+                wave.extend(waiting.drain(..));
+                continue;
+            }
+            return Poll::Pending;
+        }
+    })
+    .await
+}
+
+/// The caller's authority with a fresh loader, for one request or one WebSocket connection.
+fn new_access(state: &AppState, principal: Principal, batches: Batches) -> Access {
+    Access::new(state, principal, Arc::new(new_loader(state, batches)))
+}
+
+fn connection_data(state: &AppState, principal: Principal, meta: RequestMeta) -> Data {
     let mut data = Data::default();
-    data.insert(new_access(state, principal));
+    data.insert(new_access(state, principal, Batches::Spawned));
     data.insert(meta);
     data
 }
@@ -108,13 +189,18 @@ async fn execute(state: &HttpState, headers: &HeaderMap, meta: RequestMeta, batc
         Ok(principal) => principal,
         Err(error) => return error_response(error, &meta),
     };
-    let attach =
-        |request: async_graphql::Request| request.data(new_access(&state.app, principal.clone())).data(meta.clone());
+    let (sender, receiver) = tokio::sync::mpsc::unbounded_channel();
+    let attach = |request: async_graphql::Request| {
+        let access = new_access(&state.app, principal.clone(), Batches::Local(sender.clone()));
+        request.data(access).data(meta.clone())
+    };
     let batch = match batch {
         BatchRequest::Single(request) => BatchRequest::Single(attach(request)),
         BatchRequest::Batch(requests) => BatchRequest::Batch(requests.into_iter().map(attach).collect()),
     };
-    GraphQLResponse::from(state.schema.execute_batch(batch).await).into_response()
+    drop(sender);
+    let response = run_with_batches(state.schema.execute_batch(batch), receiver).await;
+    GraphQLResponse::from(response).into_response()
 }
 
 /// `POST /v1`, `POST /graphql`.
@@ -186,7 +272,7 @@ pub async fn ws_handler(
                     errors::apply(&mut server_error, &meta.request_id);
                     async_graphql::Error::new(server_error.message)
                 })?;
-                Ok(request_data(&app, principal, meta))
+                Ok(connection_data(&app, principal, meta))
             })
             .serve()
             .await

@@ -323,7 +323,9 @@ pub fn install_log_capture() {
     static INSTALLED: std::sync::Once = std::sync::Once::new();
     INSTALLED.call_once(|| {
         let subscriber = tracing_subscriber::fmt()
-            .with_env_filter(tracing_subscriber::EnvFilter::new("debug,tokio_postgres=info,hyper=info"))
+            .with_env_filter(tracing_subscriber::EnvFilter::new(
+                "debug,tokio_postgres=info,hyper=info,capcom::sql=trace",
+            ))
             .with_ansi(false)
             .with_writer(|| Capture)
             .finish();
