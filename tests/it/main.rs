@@ -3,13 +3,16 @@
 
 mod common;
 
+mod abuse;
 mod auth;
 mod binary;
 mod cli_compat;
+mod deadlines;
 mod deployment_matrix;
 mod deployments;
 mod deploys;
 mod health;
+mod http;
 mod jwt_attacks;
 mod limits;
 mod matrix;
@@ -17,6 +20,7 @@ mod migrations;
 mod schema;
 mod service_account_matrix;
 mod service_accounts;
+mod sign_in_load;
 mod subscriptions;
 mod variables;
 mod websocket;
