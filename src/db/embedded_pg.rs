@@ -226,6 +226,12 @@ impl EmbeddedPostgres {
     /// Starts (creating on first use) the cluster that belongs to `data_dir` and waits until it accepts
     /// connections.
     pub fn start(data_dir: &Path, bin_dir: &Path) -> Result<Self, EmbeddedPgError> {
+        Self::start_on(data_dir, bin_dir, None)
+    }
+
+    /// Like [`Self::start`], on `port` when given (a server started again after [`Self::stop`] keeps its
+    /// clients' URLs valid), else on a free port.
+    pub fn start_on(data_dir: &Path, bin_dir: &Path, port: Option<u16>) -> Result<Self, EmbeddedPgError> {
         fs::create_dir_all(data_dir).map_err(io_error("creating the data folder", data_dir))?;
         let data_dir = fs::canonicalize(data_dir).map_err(io_error("resolving the data folder", data_dir))?;
 
@@ -264,7 +270,10 @@ impl EmbeddedPostgres {
         };
 
         clear_earlier_server(&cluster_dir)?;
-        let port = free_port()?;
+        let port = match port {
+            Some(port) => port,
+            None => free_port()?,
+        };
         let log_path = cluster_dir.with_extension("log");
         let log = fs::OpenOptions::new()
             .create(true)
@@ -411,6 +420,11 @@ impl EmbeddedPostgres {
     /// Connection URL of database `database` as the superuser.
     pub fn url(&self, database: &str) -> String {
         format!("postgres://{SUPERUSER}:{}@127.0.0.1:{}/{database}", self.password, self.port)
+    }
+
+    /// The port the server listens on (127.0.0.1).
+    pub fn port(&self) -> u16 {
+        self.port
     }
 
     /// Folder of the cluster.

@@ -11,6 +11,8 @@ mod deadlines;
 mod deployment_matrix;
 mod deployments;
 mod deploys;
+mod faults;
+mod fuzz;
 mod health;
 mod http;
 mod jwt_attacks;
