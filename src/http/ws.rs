@@ -137,7 +137,7 @@ pub struct Session {
 }
 
 enum Outgoing {
-    Response { id: String, generation: u64, response: Response, first: bool },
+    Response { id: String, generation: u64, response: Box<Response>, first: bool },
     Done { id: String, generation: u64 },
 }
 
@@ -400,7 +400,7 @@ fn spawn_subscription(
     tokio::spawn(async move {
         let mut first = true;
         while let Some(response) = stream.next().await {
-            let outgoing = Outgoing::Response { id: id.clone(), generation, response, first };
+            let outgoing = Outgoing::Response { id: id.clone(), generation, response: Box::new(response), first };
             first = false;
             if sender.send(outgoing).await.is_err() {
                 return;
