@@ -16,8 +16,14 @@
 //! | `CAPCOM_JWT_PRIVATE_KEY_FILE` | unset | Ed25519 or RSA private key (PEM) |
 //! | `CAPCOM_JWT_LIFETIME_SECS` | 86400 | user token lifetime |
 //! | `CAPCOM_JWT_ISSUER` / `CAPCOM_JWT_AUDIENCE` | `capcom` | `iss` / `aud` claims |
-//! | `CAPCOM_LOGIN_MAX_FAILURES` / `CAPCOM_LOGIN_WINDOW_SECS` | 5 / 900 | sign-in throttling |
+//! | `CAPCOM_LOGIN_MAX_FAILURES` / `CAPCOM_LOGIN_WINDOW_SECS` | 5 / 900 | sign-in throttling per identity |
+//! | `CAPCOM_LOGIN_MAX_FAILURES_PER_ADDRESS` | 50 | sign-in throttling per client address (IPv6: per /64) |
+//! | `CAPCOM_PASSWORD_HASHING_CONCURRENCY` / `CAPCOM_PASSWORD_HASHING_WAIT_MS` | cores / 5000 | password hashes at once; longest wait for a turn |
 //! | `CAPCOM_MAX_DEPTH`, `CAPCOM_MAX_COMPLEXITY`, `CAPCOM_MAX_ALIASES`, `CAPCOM_MAX_BATCH`, `CAPCOM_MAX_BODY_BYTES` | 15, 10000, 20, 10, 1048576 | request limits |
+//! | `CAPCOM_MAX_TOKENS`, `CAPCOM_MAX_FRAGMENTS`, `CAPCOM_MAX_DIRECTIVES` | 10000, 100, 100 | document limits (`docs/limits.md`) |
+//! | `CAPCOM_REQUEST_TIMEOUT_MS` | 30000 | deadline of one HTTP request |
+//! | `CAPCOM_WS_INIT_TIMEOUT_MS` | 10000 | time a WebSocket has to send `connection_init` |
+//! | `CAPCOM_WS_MAX_SOCKETS`, `CAPCOM_WS_MAX_SOCKETS_PER_PRINCIPAL`, `CAPCOM_WS_MAX_SUBSCRIPTIONS` | 1000, 20, 100 | WebSocket bounds |
 //! | `CAPCOM_LIST_CAP` | 1000 | cap on Houston-style plain lists |
 //! | `CAPCOM_API_LEVEL` | `2.1.0` | API level reported by `appConfig.version` |
 //! | `CAPCOM_BASE_DOMAIN` | `localhost` | base domain reported to clients |
@@ -108,6 +114,20 @@ pub struct Config {
     #[arg(long, env = "CAPCOM_LOGIN_WINDOW_SECS", default_value_t = 900, global = true)]
     pub login_window_secs: i64,
 
+    /// Failed sign-ins from one client address (an IPv6 /64) before further attempts from it are refused for
+    /// the rest of the window.
+    #[arg(long, env = "CAPCOM_LOGIN_MAX_FAILURES_PER_ADDRESS", default_value_t = 50, global = true)]
+    pub login_max_failures_per_address: i32,
+
+    /// Password hashes computed at once (each holds 19 MiB while it runs); default: the number of cores.
+    #[arg(long, env = "CAPCOM_PASSWORD_HASHING_CONCURRENCY", global = true)]
+    pub password_hashing_concurrency: Option<usize>,
+
+    /// Longest time a sign-in or sign-up waits for its turn to hash a password before it is answered
+    /// UNAVAILABLE, in milliseconds.
+    #[arg(long, env = "CAPCOM_PASSWORD_HASHING_WAIT_MS", default_value_t = 5000, global = true)]
+    pub password_hashing_wait_ms: u64,
+
     /// Maximum query depth.
     #[arg(long, env = "CAPCOM_MAX_DEPTH", default_value_t = 15, global = true)]
     pub max_depth: usize,
@@ -123,6 +143,40 @@ pub struct Config {
     /// Maximum operations in one batched request.
     #[arg(long, env = "CAPCOM_MAX_BATCH", default_value_t = 10, global = true)]
     pub max_batch: usize,
+
+    /// Maximum significant tokens in one GraphQL document.
+    #[arg(long, env = "CAPCOM_MAX_TOKENS", default_value_t = 10_000, global = true)]
+    pub max_tokens: usize,
+
+    /// Maximum fragment definitions in one GraphQL document.
+    #[arg(long, env = "CAPCOM_MAX_FRAGMENTS", default_value_t = 100, global = true)]
+    pub max_fragments: usize,
+
+    /// Maximum directives written in one GraphQL document.
+    #[arg(long, env = "CAPCOM_MAX_DIRECTIVES", default_value_t = 100, global = true)]
+    pub max_directives: usize,
+
+    /// Deadline of one HTTP request, in milliseconds: past it the request is abandoned, its SQL statement
+    /// cancelled on the server, and the client answered UNAVAILABLE.
+    #[arg(long, env = "CAPCOM_REQUEST_TIMEOUT_MS", default_value_t = 30_000, global = true)]
+    pub request_timeout_ms: u64,
+
+    /// Time a WebSocket has after opening to send `connection_init`, in milliseconds (then it is closed
+    /// with 4408).
+    #[arg(long, env = "CAPCOM_WS_INIT_TIMEOUT_MS", default_value_t = 10_000, global = true)]
+    pub ws_init_timeout_ms: u64,
+
+    /// Maximum open WebSockets in this process (further upgrades are answered 503).
+    #[arg(long, env = "CAPCOM_WS_MAX_SOCKETS", default_value_t = 1000, global = true)]
+    pub ws_max_sockets: usize,
+
+    /// Maximum open WebSockets of one principal (further ones are closed with 1013, "try again later").
+    #[arg(long, env = "CAPCOM_WS_MAX_SOCKETS_PER_PRINCIPAL", default_value_t = 20, global = true)]
+    pub ws_max_sockets_per_principal: usize,
+
+    /// Maximum subscriptions running at once on one WebSocket.
+    #[arg(long, env = "CAPCOM_WS_MAX_SUBSCRIPTIONS", default_value_t = 100, global = true)]
+    pub ws_max_subscriptions: usize,
 
     /// Maximum request body size in bytes.
     #[arg(long, env = "CAPCOM_MAX_BODY_BYTES", default_value_t = 1_048_576, global = true)]

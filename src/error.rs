@@ -21,6 +21,9 @@ pub mod code {
     pub const CONFLICT: &str = "CONFLICT";
     /// An operation clients know that capcom deliberately does not serve yet.
     pub const NOT_SUPPORTED: &str = "NOT_SUPPORTED";
+    /// The database is unreachable, restarting or saturated, or the request ran out of time; a retry may
+    /// succeed.
+    pub const UNAVAILABLE: &str = "UNAVAILABLE";
     /// Anything unexpected.
     pub const INTERNAL: &str = "INTERNAL";
 }
@@ -33,6 +36,8 @@ pub const MSG_INVALID_TOKEN: &str = "Your token has expired or is invalid. Pleas
 pub const MSG_FORBIDDEN: &str = "Access is Denied";
 /// Message for an absent object.
 pub const MSG_NOT_FOUND: &str = "The requested resource was not found";
+/// Message while the database cannot serve requests (SPEC §7).
+pub const MSG_UNAVAILABLE: &str = "The service is temporarily unavailable; try again";
 
 /// A failure reported to an API client.
 #[derive(Debug, Clone, Error)]
@@ -67,6 +72,10 @@ pub enum ApiError {
     /// A known operation that capcom does not serve yet.
     #[error("{0}")]
     NotSupported(String),
+    /// The database is unreachable, restarting or saturated, or the request's deadline passed; a retry
+    /// may succeed. The detail is logged, never shown.
+    #[error("{MSG_UNAVAILABLE}")]
+    Unavailable(String),
     /// Anything unexpected. The detail is logged, never shown.
     #[error("Internal error")]
     Internal(String),
@@ -82,6 +91,7 @@ impl ApiError {
             ApiError::BadUserInput { .. } => code::BAD_USER_INPUT,
             ApiError::Conflict(_) => code::CONFLICT,
             ApiError::NotSupported(_) => code::NOT_SUPPORTED,
+            ApiError::Unavailable(_) => code::UNAVAILABLE,
             ApiError::Internal(_) => code::INTERNAL,
         }
     }
@@ -101,15 +111,50 @@ impl ApiError {
         ApiError::Internal(detail.to_string())
     }
 
+    /// The database (or another resource a request needs) cannot serve it now; `detail` goes to the log.
+    pub fn unavailable(detail: impl std::fmt::Display) -> Self {
+        ApiError::Unavailable(detail.to_string())
+    }
+
     /// Credentials that are invalid, expired or revoked.
     pub fn invalid_token() -> Self {
         ApiError::Unauthenticated(MSG_INVALID_TOKEN.to_owned())
     }
 }
 
+/// Beginnings of PostgreSQL messages that mean "the server is going away, starting, overloaded, or
+/// cancelled the statement" (SQLSTATE classes 08, 53, 57). diesel-async reports these with
+/// `DatabaseErrorKind::Unknown` and no SQLSTATE, so the (English, `lc_messages = C`) message is all there
+/// is to go by; anything not matched stays INTERNAL.
+const UNAVAILABLE_MESSAGES: &[&str] = &[
+    "terminating connection",
+    "the database system is",
+    "canceling statement due to",
+    "sorry, too many clients",
+    "remaining connection slots are reserved",
+];
+
+/// Whether `error` says the database could not serve the statement right now (a retry may succeed).
+pub fn is_unavailable(error: &diesel::result::Error) -> bool {
+    use diesel::result::{DatabaseErrorKind, Error};
+    match error {
+        Error::DatabaseError(DatabaseErrorKind::ClosedConnection | DatabaseErrorKind::UnableToSendCommand, _) => true,
+        Error::DatabaseError(DatabaseErrorKind::Unknown, info) => {
+            let message = info.message();
+            UNAVAILABLE_MESSAGES.iter().any(|start| message.starts_with(start))
+        }
+        Error::BrokenTransactionManager => true,
+        Error::RollbackErrorOnCommit { rollback_error, .. } => is_unavailable(rollback_error),
+        _ => false,
+    }
+}
+
 impl From<diesel::result::Error> for ApiError {
     fn from(error: diesel::result::Error) -> Self {
         use diesel::result::{DatabaseErrorKind, Error};
+        if is_unavailable(&error) {
+            return ApiError::unavailable(format!("database: {error}"));
+        }
         match error {
             Error::NotFound => ApiError::NotFound,
             // Domain code maps the unique constraints it expects to precise messages; one that slips through
@@ -120,14 +165,51 @@ impl From<diesel::result::Error> for ApiError {
             Error::DatabaseError(DatabaseErrorKind::SerializationFailure, _) => {
                 ApiError::conflict("A concurrent change touched the same data; retry the request")
             }
+            // A CHECK constraint is the last line behind validation: the value is the client's, so the
+            // answer is BAD_USER_INPUT naming the column the constraint guards (`<table>_<column>_check`).
+            Error::DatabaseError(DatabaseErrorKind::CheckViolation, info) => {
+                let field = info
+                    .column_name()
+                    .map(str::to_owned)
+                    .or_else(|| info.constraint_name().and_then(constraint_column))
+                    .unwrap_or_else(|| "input".to_owned());
+                ApiError::bad_input(field, "A value is outside the range this field accepts")
+            }
             other => ApiError::internal(other),
         }
     }
 }
 
+/// The column a constraint named `<table>_<column>_check` guards, camel-cased as the API names it.
+fn constraint_column(constraint: &str) -> Option<String> {
+    let stem = constraint.strip_suffix("_check")?;
+    let column = stem.split_once('_').map(|(_, column)| column).unwrap_or(stem);
+    let mut name = String::new();
+    let mut upper = false;
+    for c in column.chars() {
+        if c == '_' {
+            upper = true;
+        } else if upper {
+            name.extend(c.to_uppercase());
+            upper = false;
+        } else {
+            name.push(c);
+        }
+    }
+    Some(name)
+}
+
 impl From<diesel_async::pooled_connection::deadpool::PoolError> for ApiError {
     fn from(error: diesel_async::pooled_connection::deadpool::PoolError) -> Self {
-        ApiError::internal(format!("database pool: {error}"))
+        use deadpool::managed::PoolError;
+        match &error {
+            // No connection could be had in time, or opening one failed: the database is down, restarting or
+            // saturated.
+            PoolError::Timeout(_) | PoolError::Backend(_) | PoolError::PostCreateHook(_) | PoolError::Closed => {
+                ApiError::unavailable(format!("database pool: {error}"))
+            }
+            PoolError::NoRuntimeSpecified => ApiError::internal(format!("database pool: {error}")),
+        }
     }
 }
 
@@ -159,6 +241,7 @@ mod tests {
             (ApiError::bad_input("email", "Email is not valid"), code::BAD_USER_INPUT, "Email is not valid"),
             (ApiError::conflict("Taken"), code::CONFLICT, "Taken"),
             (ApiError::NotSupported("No logs".into()), code::NOT_SUPPORTED, "No logs"),
+            (ApiError::unavailable("connection refused"), code::UNAVAILABLE, MSG_UNAVAILABLE),
             (ApiError::internal("SELECT secret FROM x"), code::INTERNAL, "Internal error"),
         ];
         for (error, expected_code, expected_message) in table {

@@ -99,6 +99,7 @@ pub fn app_state(config: Config, database_url: &str, clock: Clock) -> Result<App
         .map_err(|e| StartError::Database(e.to_string()))?;
     let keys = JwtKeys::from_config(&config)?;
     let secrets = secrets::SecretBox::from_config(config.secret_key.as_deref(), &config.data_dir)?;
+    let passwords = Arc::new(auth::password::PasswordHasher::from_config(&config));
     let matrix = match &config.roles_file {
         Some(path) => rbac::Matrix::with_overrides_file(path)?,
         None => rbac::Matrix::default(),
@@ -113,6 +114,7 @@ pub fn app_state(config: Config, database_url: &str, clock: Clock) -> Result<App
         secrets: Arc::new(secrets),
         events: Arc::new(db::notify::DeploymentEvents::new(database_url)),
         statements,
+        passwords,
     })
 }
 

@@ -58,4 +58,6 @@ pub struct AppState {
     pub events: Arc<crate::db::notify::DeploymentEvents>,
     /// SQL statements run by this process's pool so far.
     pub statements: Arc<AtomicU64>,
+    /// Password hashing, bounded in concurrency and memory.
+    pub passwords: Arc<crate::auth::password::PasswordHasher>,
 }

@@ -1,9 +1,21 @@
-//! Password hashing with argon2id, off the async runtime (each hash costs tens of milliseconds of CPU).
+//! Password hashing with argon2id, off the async runtime, bounded in concurrency and memory.
+//!
+//! Each hash needs 19 MiB of working memory and tens of milliseconds of CPU. Computed on as many blocking
+//! threads as requests arrive (tokio allows 512), a burst of anonymous sign-ins used to allocate 19 MiB per
+//! thread, which glibc then kept in per-thread arenas: gigabytes resident that never came back. Now:
+//!
+//! - at most `CAPCOM_PASSWORD_HASHING_CONCURRENCY` hashes run at once (default: the number of cores, as
+//!   more cannot run faster); the others wait for a turn, in order, for at most
+//!   `CAPCOM_PASSWORD_HASHING_WAIT_MS`, after which they are answered UNAVAILABLE;
+//! - the working memory is allocated once per concurrent hash and reused, so hashing never allocates or
+//!   frees large blocks after warm-up, whatever the load: memory is bounded by concurrency × 19 MiB.
 
-use std::sync::OnceLock;
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
 
-use argon2::Argon2;
-use argon2::password_hash::{PasswordHasher, PasswordVerifier};
+use argon2::password_hash::phc::{Output, ParamsString, PasswordHash, Salt};
+use argon2::{Algorithm, Argon2, Block, Params, Version};
+use tokio::sync::Semaphore;
 
 use crate::error::{ApiError, ApiResult};
 
@@ -12,37 +24,164 @@ pub const MIN_LENGTH: usize = 8;
 /// Maximum password length: bounds the hashing work a request can ask for.
 pub const MAX_LENGTH: usize = 1024;
 
-/// Hashes `password` into a PHC string.
-pub async fn hash(password: String) -> ApiResult<String> {
-    tokio::task::spawn_blocking(move || {
-        Argon2::default()
-            .hash_password(password.as_bytes())
-            .map(|hash| hash.to_string())
-            .map_err(|e| ApiError::internal(format!("password hashing: {e}")))
-    })
-    .await?
+/// Length of a generated salt, in bytes.
+const SALT_LENGTH: usize = 16;
+
+/// Hashes and verifies passwords with a bounded number of reusable argon2 working areas.
+#[derive(Debug)]
+pub struct PasswordHasher {
+    turns: Arc<Semaphore>,
+    /// Working memory of finished hashes, ready for the next one.
+    spare_memory: Arc<Mutex<Vec<Vec<Block>>>>,
+    wait: Duration,
 }
 
-/// A hash of a password nobody knows, verified against when the user does not exist so that an unknown
-/// identity takes as long to refuse as a wrong password.
+impl PasswordHasher {
+    /// A hasher running at most `concurrency` hashes at once (at least 1); a hash waits at most `wait` for
+    /// its turn.
+    pub fn new(concurrency: usize, wait: Duration) -> Self {
+        PasswordHasher {
+            turns: Arc::new(Semaphore::new(concurrency.max(1))),
+            spare_memory: Arc::new(Mutex::new(Vec::new())),
+            wait,
+        }
+    }
+
+    /// A hasher sized by the configuration: `CAPCOM_PASSWORD_HASHING_CONCURRENCY` (default: the cores) and
+    /// `CAPCOM_PASSWORD_HASHING_WAIT_MS`.
+    pub fn from_config(config: &crate::config::Config) -> Self {
+        let cores = std::thread::available_parallelism().map(usize::from).unwrap_or(1);
+        Self::new(
+            config.password_hashing_concurrency.unwrap_or(cores),
+            Duration::from_millis(config.password_hashing_wait_ms),
+        )
+    }
+
+    /// Runs `work` on a blocking thread with working memory of at least `blocks` blocks, once a turn is
+    /// free. The turn and the memory are given back when `work` ends, even if the caller stopped waiting.
+    async fn run<T: Send + 'static>(
+        &self,
+        blocks: usize,
+        work: impl FnOnce(&mut [Block]) -> T + Send + 'static,
+    ) -> ApiResult<T> {
+        let turn = match tokio::time::timeout(self.wait, self.turns.clone().acquire_owned()).await {
+            Ok(Ok(turn)) => turn,
+            Ok(Err(closed)) => return Err(ApiError::internal(format!("password hashing: {closed}"))),
+            Err(_) => {
+                return Err(ApiError::unavailable(format!(
+                    "no password hashing turn within {} ms",
+                    self.wait.as_millis()
+                )));
+            }
+        };
+        let spare_memory = self.spare_memory.clone();
+        tokio::task::spawn_blocking(move || {
+            let reused = spare_memory.lock().ok().and_then(|mut spare| spare.pop());
+            let mut memory = match reused {
+                Some(memory) if memory.len() >= blocks => memory,
+                _ => vec![Block::new(); blocks],
+            };
+            let result = work(&mut memory);
+            if let Ok(mut spare) = spare_memory.lock() {
+                spare.push(memory);
+            }
+            drop(turn);
+            result
+        })
+        .await
+        .map_err(ApiError::from)
+    }
+
+    /// Hashes `password` into a PHC string (argon2id, default parameters, random salt).
+    pub async fn hash(&self, password: String) -> ApiResult<String> {
+        let mut salt = [0u8; SALT_LENGTH];
+        getrandom::fill(&mut salt).map_err(|e| ApiError::internal(format!("password salt: {e}")))?;
+        let params = Params::default();
+        self.run(params.block_count(), move |memory| hash_with(&params, password.as_bytes(), &salt, memory))
+            .await?
+            .map_err(|e| ApiError::internal(format!("password hashing: {e}")))
+    }
+
+    /// Whether `password` matches `stored`. With no stored hash, does the same work against a decoy hash and
+    /// answers false, so that an unknown identity takes as long to refuse as a wrong password.
+    pub async fn verify(&self, password: String, stored: Option<String>) -> ApiResult<bool> {
+        let known = stored.is_some();
+        let stored = stored.unwrap_or_else(|| decoy_hash().to_owned());
+        let Ok(parsed) = PasswordHash::new(&stored) else {
+            return Err(ApiError::internal("a stored password hash is not a PHC string"));
+        };
+        let Ok(params) = Params::try_from(&parsed) else {
+            return Err(ApiError::internal("a stored password hash has unusable argon2 parameters"));
+        };
+        let matches = self
+            .run(params.block_count(), move |memory| verify_with(&parsed, &params, password.as_bytes(), memory))
+            .await?;
+        Ok(known && matches)
+    }
+}
+
+fn hash_with(params: &Params, password: &[u8], salt: &[u8], memory: &mut [Block]) -> Result<String, String> {
+    let argon2 = Argon2::new(Algorithm::Argon2id, Version::V0x13, params.clone());
+    let mut output = vec![0u8; params.output_len().unwrap_or(Params::DEFAULT_OUTPUT_LEN)];
+    argon2.hash_password_into_with_memory(password, salt, &mut output, memory).map_err(|e| e.to_string())?;
+    let hash = PasswordHash {
+        algorithm: Algorithm::Argon2id.ident(),
+        version: Some(Version::V0x13.into()),
+        params: ParamsString::try_from(params).map_err(|e| e.to_string())?,
+        salt: Some(Salt::new(salt).map_err(|e| e.to_string())?),
+        hash: Some(Output::new(&output).map_err(|e| e.to_string())?),
+    };
+    Ok(hash.to_string())
+}
+
+fn verify_with(stored: &PasswordHash, params: &Params, password: &[u8], memory: &mut [Block]) -> bool {
+    let (Some(salt), Some(expected)) = (&stored.salt, &stored.hash) else { return false };
+    let Ok(algorithm) = Algorithm::try_from(stored.algorithm.as_str()) else { return false };
+    let version = stored.version.and_then(|version| Version::try_from(version).ok()).unwrap_or_default();
+    let argon2 = Argon2::new(algorithm, version, params.clone());
+    let mut computed = vec![0u8; expected.as_bytes().len()];
+    if argon2.hash_password_into_with_memory(password, salt, &mut computed, memory).is_err() {
+        return false;
+    }
+    // `Output` compares in constant time.
+    Output::new(&computed).is_ok_and(|computed| &computed == expected)
+}
+
+/// A hash of a password nobody knows, verified against when the user does not exist.
 fn decoy_hash() -> &'static str {
     static DECOY: OnceLock<String> = OnceLock::new();
     DECOY.get_or_init(|| {
-        Argon2::default()
-            .hash_password(b"capcom decoy password, never valid")
-            .map(|hash| hash.to_string())
-            .unwrap_or_default()
+        let params = Params::default();
+        let mut memory = vec![Block::new(); params.block_count()];
+        hash_with(&params, b"capcom decoy password, never valid", b"capcom-decoy-salt", &mut memory).unwrap_or_default()
     })
 }
 
-/// Whether `password` matches `stored`. With no stored hash, does the same work and answers false.
-pub async fn verify(password: String, stored: Option<String>) -> ApiResult<bool> {
-    tokio::task::spawn_blocking(move || {
-        let known = stored.is_some();
-        let hash = stored.unwrap_or_else(|| decoy_hash().to_owned());
-        let matches = Argon2::default().verify_password(password.as_bytes(), hash.as_str()).is_ok();
-        known && matches
-    })
-    .await
-    .map_err(ApiError::from)
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn hashes_verify_and_are_standard_phc_strings() {
+        let hasher = PasswordHasher::new(1, Duration::from_secs(60));
+        let hash = hasher.hash("correct horse".to_owned()).await.unwrap_or_default();
+        assert!(hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{hash}");
+        assert_eq!(hasher.verify("correct horse".to_owned(), Some(hash.clone())).await.ok(), Some(true));
+        assert_eq!(hasher.verify("wrong horse".to_owned(), Some(hash.clone())).await.ok(), Some(false));
+        assert_eq!(hasher.verify("correct horse".to_owned(), None).await.ok(), Some(false));
+        // Hashes made by the argon2 crate's own API verify too (and the other way round).
+        use argon2::PasswordVerifier;
+        assert!(Argon2::default().verify_password(b"correct horse", hash.as_str()).is_ok());
+    }
+
+    #[tokio::test]
+    async fn a_caller_that_cannot_get_a_turn_in_time_is_told_to_retry() {
+        let hasher = Arc::new(PasswordHasher::new(1, Duration::from_millis(1)));
+        let busy = hasher.clone();
+        let first = tokio::spawn(async move { busy.hash("first password".to_owned()).await });
+        tokio::task::yield_now().await;
+        let second = hasher.hash("second password".to_owned()).await;
+        assert_eq!(second.err().map(|e| e.code()), Some(crate::error::code::UNAVAILABLE));
+        assert!(first.await.is_ok_and(|hash| hash.is_ok()));
+    }
 }

@@ -14,6 +14,12 @@
 //! - The child is spawned from a dedicated thread that lives as long as the child, with a parent-death
 //!   signal: if capcom dies without stopping it (SIGKILL, a test binary exiting), PostgreSQL shuts down
 //!   too instead of lingering.
+//! - That thread also restarts PostgreSQL, on the same port, whenever it exits without being asked to (an
+//!   operator restarting it, a crash): capcom's pool reconnects and carries on without a restart of its
+//!   own. Requests meanwhile are answered UNAVAILABLE.
+//! - A PostgreSQL still running on the cluster when capcom starts (left by a capcom that was killed; it is
+//!   shutting down on its parent-death signal) is waited for, and stopped if it does not go, before the
+//!   new one starts: the cluster never has two servers, and the new start never fails on the lock file.
 
 use std::fs;
 use std::io::Write;
@@ -22,7 +28,8 @@ use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::sync::{Mutex, mpsc};
+use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
+use std::sync::{Arc, Mutex, mpsc};
 use std::time::{Duration, Instant};
 
 use nix::sys::signal::{Signal, kill};
@@ -74,9 +81,70 @@ pub struct EmbeddedPostgres {
     cluster_dir: PathBuf,
     port: u16,
     password: String,
-    pid: Pid,
-    /// Signalled by the supervisor thread when the postmaster has exited; taken by [`Self::stop`].
+    /// The running postmaster's pid (changes when the supervisor restarts it).
+    pid: Arc<AtomicI32>,
+    /// Set by [`Self::stop`]: the supervisor then lets the postmaster go instead of restarting it.
+    stopping: Arc<AtomicBool>,
+    /// Signalled by the supervisor thread when the postmaster has exited for good; taken by [`Self::stop`].
     exited: Mutex<Option<mpsc::Receiver<()>>>,
+}
+
+/// The pid in a cluster's `postmaster.pid`, if that process is a running `postgres`.
+fn running_postmaster(cluster_dir: &Path) -> Option<Pid> {
+    let content = fs::read_to_string(cluster_dir.join("postmaster.pid")).ok()?;
+    let pid = content.lines().next()?.trim().parse::<i32>().ok()?;
+    let command = fs::read(format!("/proc/{pid}/comm")).ok()?;
+    let is_postgres = String::from_utf8_lossy(&command).trim() == "postgres";
+    is_postgres.then(|| Pid::from_raw(pid))
+}
+
+/// Waits until process `pid` has gone, at most `limit`.
+fn wait_gone(pid: Pid, limit: Duration) -> bool {
+    let deadline = Instant::now() + limit;
+    loop {
+        if kill(pid, None).is_err() {
+            return true;
+        }
+        if Instant::now() > deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Makes sure no earlier postmaster runs on `cluster_dir`: one left by a capcom that was killed is shutting
+/// down on its parent-death signal and is waited for; if it lingers it is asked to stop (fast, then
+/// immediate shutdown). A `postmaster.pid` naming a process that is not `postgres` is stale and removed.
+fn clear_earlier_server(cluster_dir: &Path) -> Result<(), EmbeddedPgError> {
+    let pid_file = cluster_dir.join("postmaster.pid");
+    if !pid_file.exists() {
+        return Ok(());
+    }
+    let Some(pid) = running_postmaster(cluster_dir) else {
+        let holder = fs::read_to_string(&pid_file).ok().and_then(|c| c.lines().next().map(|l| l.trim().to_owned()));
+        let alive = holder.and_then(|p| p.parse::<i32>().ok()).is_some_and(|p| kill(Pid::from_raw(p), None).is_ok());
+        if alive {
+            // The pid was reused by an unrelated process: the file is stale.
+            let _ = fs::remove_file(&pid_file);
+        }
+        return Ok(());
+    };
+    tracing::warn!(pid = pid.as_raw(), "an earlier PostgreSQL still runs on the cluster; waiting for it to stop");
+    if wait_gone(pid, Duration::from_secs(20)) {
+        return Ok(());
+    }
+    let _ = kill(pid, Signal::SIGINT);
+    if wait_gone(pid, Duration::from_secs(20)) {
+        return Ok(());
+    }
+    let _ = kill(pid, Signal::SIGQUIT);
+    if wait_gone(pid, Duration::from_secs(10)) {
+        return Ok(());
+    }
+    Err(EmbeddedPgError::Server(format!(
+        "an earlier PostgreSQL (pid {pid}) on {} does not stop; stop it and start capcom again",
+        cluster_dir.display()
+    )))
 }
 
 /// Finds the folder holding `initdb` and `postgres`: the override, then PATH, then the newest
@@ -158,6 +226,12 @@ impl EmbeddedPostgres {
     /// Starts (creating on first use) the cluster that belongs to `data_dir` and waits until it accepts
     /// connections.
     pub fn start(data_dir: &Path, bin_dir: &Path) -> Result<Self, EmbeddedPgError> {
+        Self::start_on(data_dir, bin_dir, None)
+    }
+
+    /// Like [`Self::start`], on `port` when given (a server started again after [`Self::stop`] keeps its
+    /// clients' URLs valid), else on a free port.
+    pub fn start_on(data_dir: &Path, bin_dir: &Path, port: Option<u16>) -> Result<Self, EmbeddedPgError> {
         fs::create_dir_all(data_dir).map_err(io_error("creating the data folder", data_dir))?;
         let data_dir = fs::canonicalize(data_dir).map_err(io_error("resolving the data folder", data_dir))?;
 
@@ -195,7 +269,11 @@ impl EmbeddedPostgres {
             Self::init_cluster(&cluster_dir, bin_dir, server_user.as_ref(), &password_file)?
         };
 
-        let port = free_port()?;
+        clear_earlier_server(&cluster_dir)?;
+        let port = match port {
+            Some(port) => port,
+            None => free_port()?,
+        };
         let log_path = cluster_dir.with_extension("log");
         let log = fs::OpenOptions::new()
             .create(true)
@@ -230,30 +308,36 @@ impl EmbeddedPostgres {
         }
 
         // The parent-death signal fires when the spawning *thread* exits, so spawn from a thread that
-        // lives exactly as long as the child.
+        // lives exactly as long as the child (and its restarts).
         let (pid_tx, pid_rx) = mpsc::channel();
         let (exit_tx, exit_rx) = mpsc::channel();
+        let current_pid = Arc::new(AtomicI32::new(0));
+        let stopping = Arc::new(AtomicBool::new(false));
+        let ready = Arc::new(AtomicBool::new(false));
+        let supervisor_pid = current_pid.clone();
+        let supervisor_stopping = stopping.clone();
+        let supervisor_ready = ready.clone();
         std::thread::Builder::new()
             .name("postgres-supervisor".into())
-            .spawn(move || match command.spawn() {
-                Ok(mut child) => {
-                    let _ = pid_tx.send(Ok(child.id()));
-                    let _ = child.wait();
-                    let _ = exit_tx.send(());
-                }
-                Err(error) => {
-                    let _ = pid_tx.send(Err(error));
-                }
-            })
+            .spawn(move || supervise(command, pid_tx, exit_tx, supervisor_pid, supervisor_stopping, supervisor_ready))
             .map_err(io_error("starting the supervisor thread", &cluster_dir))?;
         let raw_pid = pid_rx
             .recv()
             .map_err(|_| EmbeddedPgError::Server("the PostgreSQL supervisor thread died".into()))?
             .map_err(io_error("starting postgres", bin_dir))?;
-        let pid = Pid::from_raw(i32::try_from(raw_pid).map_err(|_| EmbeddedPgError::Server("bad pid".into()))?);
+        current_pid
+            .store(i32::try_from(raw_pid).map_err(|_| EmbeddedPgError::Server("bad pid".into()))?, Ordering::SeqCst);
 
-        let server = EmbeddedPostgres { cluster_dir, port, password, pid, exited: Mutex::new(Some(exit_rx)) };
+        let server = EmbeddedPostgres {
+            cluster_dir,
+            port,
+            password,
+            pid: current_pid,
+            stopping,
+            exited: Mutex::new(Some(exit_rx)),
+        };
         server.wait_ready(&log_path)?;
+        ready.store(true, Ordering::SeqCst);
         Ok(server)
     }
 
@@ -317,7 +401,7 @@ impl EmbeddedPostgres {
             }
             if let Ok(content) = fs::read_to_string(&pid_file) {
                 let lines: Vec<&str> = content.lines().collect();
-                if lines.first().map(|l| l.trim()) == Some(&self.pid.to_string())
+                if lines.first().map(|l| l.trim()) == Some(&self.pid.load(Ordering::SeqCst).to_string())
                     && lines.get(7).is_some_and(|status| status.trim() == "ready")
                 {
                     return Ok(());
@@ -338,23 +422,89 @@ impl EmbeddedPostgres {
         format!("postgres://{SUPERUSER}:{}@127.0.0.1:{}/{database}", self.password, self.port)
     }
 
+    /// The port the server listens on (127.0.0.1).
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
     /// Folder of the cluster.
     pub fn cluster_dir(&self) -> &Path {
         &self.cluster_dir
     }
 
+    /// The running postmaster's process id (it changes when PostgreSQL is restarted).
+    pub fn pid(&self) -> i32 {
+        self.pid.load(Ordering::SeqCst)
+    }
+
     /// Stops the server (fast shutdown: open sessions are ended) and waits until it has exited.
     pub fn stop(&mut self) {
         let Some(exited) = self.exited.lock().ok().and_then(|mut guard| guard.take()) else { return };
-        if kill(self.pid, Signal::SIGINT).is_err() {
+        self.stopping.store(true, Ordering::SeqCst);
+        let pid = Pid::from_raw(self.pid.load(Ordering::SeqCst));
+        if kill(pid, Signal::SIGINT).is_err() {
+            // Already gone (and the supervisor, seeing `stopping`, does not restart it).
+            let _ = exited.recv_timeout(Duration::from_secs(10));
             return;
         }
         if exited.recv_timeout(Duration::from_secs(30)).is_err() {
             tracing::warn!("PostgreSQL did not stop within 30 s; sending SIGQUIT");
-            let _ = kill(self.pid, Signal::SIGQUIT);
+            let _ = kill(Pid::from_raw(self.pid.load(Ordering::SeqCst)), Signal::SIGQUIT);
             let _ = exited.recv_timeout(Duration::from_secs(10));
         }
     }
+}
+
+/// Runs `command` (the postmaster) and restarts it whenever it exits on its own once it has been ready
+/// (`ready`) and while `stopping` is unset; the pause before a restart starts at 200 ms and doubles up to
+/// 5 s while restarts come quickly. Reports the first pid on `pid_tx` and every later one in
+/// `current_pid`; signals `exit_tx` once the postmaster has exited for good.
+fn supervise(
+    mut command: Command,
+    pid_tx: mpsc::Sender<std::io::Result<u32>>,
+    exit_tx: mpsc::Sender<()>,
+    current_pid: Arc<AtomicI32>,
+    stopping: Arc<AtomicBool>,
+    ready: Arc<AtomicBool>,
+) {
+    let mut child = match command.spawn() {
+        Ok(child) => {
+            let _ = pid_tx.send(Ok(child.id()));
+            child
+        }
+        Err(error) => {
+            let _ = pid_tx.send(Err(error));
+            return;
+        }
+    };
+    let mut pause = Duration::from_millis(200);
+    loop {
+        let started = Instant::now();
+        let status = child.wait();
+        // Not ready yet: a failed start, reported by `wait_ready` from the log.
+        if stopping.load(Ordering::SeqCst) || !ready.load(Ordering::SeqCst) {
+            break;
+        }
+        if started.elapsed() > Duration::from_secs(30) {
+            pause = Duration::from_millis(200);
+        }
+        tracing::warn!(?status, "PostgreSQL exited unexpectedly; restarting it");
+        child = loop {
+            std::thread::sleep(pause);
+            pause = (pause * 2).min(Duration::from_secs(5));
+            if stopping.load(Ordering::SeqCst) {
+                let _ = exit_tx.send(());
+                return;
+            }
+            match command.spawn() {
+                Ok(child) => break child,
+                Err(error) => tracing::warn!(%error, "restarting PostgreSQL"),
+            }
+        };
+        current_pid.store(i32::try_from(child.id()).unwrap_or_default(), Ordering::SeqCst);
+        tracing::info!(pid = child.id(), "PostgreSQL restarted");
+    }
+    let _ = exit_tx.send(());
 }
 
 impl Drop for EmbeddedPostgres {

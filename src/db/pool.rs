@@ -1,20 +1,112 @@
 //! The connection pool. Every connection gets `statement_timeout` and `application_name` when it is opened,
 //! so no statement can hold a connection (and the locks it took) indefinitely.
+//!
+//! A checked-out connection ([`DbConn`]) knows whether a statement of its holder is still running. When the
+//! holder is dropped mid-statement (the request's deadline passed, or the client went away), the
+//! connection is taken out of the pool, a cancel request is sent to PostgreSQL for that statement, and the
+//! connection is closed: the statement stops on the server instead of running on to its
+//! `statement_timeout`, and no later request can receive a connection in an unknown state. A holder dropped
+//! between statements inside a transaction leaves a connection that diesel-async marks broken; the pool
+//! discards it and PostgreSQL rolls the transaction back.
 
+use std::ops::{Deref, DerefMut};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use diesel::ConnectionError;
 use diesel::connection::InstrumentationEvent;
-use diesel_async::pooled_connection::deadpool::{BuildError, Object, Pool};
+use diesel_async::pooled_connection::deadpool::{BuildError, Object, Pool, PoolError};
 use diesel_async::pooled_connection::{AsyncDieselConnectionManager, ManagerConfig, RecyclingMethod};
 use diesel_async::{AsyncConnection, AsyncPgConnection, SimpleAsyncConnection};
 
-/// Pool of asynchronous PostgreSQL connections.
-pub type DbPool = Pool<AsyncPgConnection>;
-/// A connection checked out of [`DbPool`].
-pub type DbConn = Object<AsyncPgConnection>;
+/// Pool of asynchronous PostgreSQL connections; cheap to clone.
+#[derive(Clone)]
+pub struct DbPool {
+    inner: Pool<AsyncPgConnection>,
+    statements: Arc<AtomicU64>,
+}
+
+impl std::fmt::Debug for DbPool {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DbPool").field("status", &self.inner.status()).finish()
+    }
+}
+
+impl DbPool {
+    /// Checks a connection out, waiting at most the pool's wait timeout (opening one if there is room).
+    /// Errors: the database cannot be reached or no connection frees up in time.
+    pub async fn get(&self) -> Result<DbConn, PoolError> {
+        let mut object = self.inner.get().await?;
+        let in_flight = Arc::new(AtomicUsize::new(0));
+        let statements = self.statements.clone();
+        let running = in_flight.clone();
+        // Set per checkout, so that the counter belongs to this holder only.
+        object.set_instrumentation(move |event: InstrumentationEvent<'_>| match event {
+            InstrumentationEvent::StartQuery { query, .. } => {
+                statements.fetch_add(1, Ordering::Relaxed);
+                running.fetch_add(1, Ordering::SeqCst);
+                tracing::trace!(target: "capcom::sql", %query, "statement");
+            }
+            InstrumentationEvent::FinishQuery { .. } => {
+                running.fetch_sub(1, Ordering::SeqCst);
+            }
+            _ => {}
+        });
+        let cancel = object.cancel_token();
+        Ok(DbConn { object: Some(object), in_flight, cancel })
+    }
+
+    /// Connections open now, and how many of them are idle.
+    pub fn status(&self) -> deadpool::managed::Status {
+        self.inner.status()
+    }
+}
+
+/// A connection checked out of [`DbPool`]; dereferences to the connection. See the module documentation
+/// for what happens when it is dropped mid-statement.
+pub struct DbConn {
+    object: Option<Object<AsyncPgConnection>>,
+    in_flight: Arc<AtomicUsize>,
+    cancel: tokio_postgres::CancelToken,
+}
+
+impl Deref for DbConn {
+    type Target = AsyncPgConnection;
+
+    fn deref(&self) -> &AsyncPgConnection {
+        // Present until `drop`.
+        self.object.as_deref().unwrap_or_else(|| unreachable!("a DbConn holds its connection until dropped"))
+    }
+}
+
+impl DerefMut for DbConn {
+    fn deref_mut(&mut self) -> &mut AsyncPgConnection {
+        self.object.as_deref_mut().unwrap_or_else(|| unreachable!("a DbConn holds its connection until dropped"))
+    }
+}
+
+impl Drop for DbConn {
+    fn drop(&mut self) {
+        if self.in_flight.load(Ordering::SeqCst) == 0 {
+            return; // back to the pool as usual
+        }
+        let Some(object) = self.object.take() else { return };
+        // Out of the pool for good: nobody else may ever get this connection.
+        let connection = Object::take(object);
+        let cancel = self.cancel.clone();
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            runtime.spawn(async move {
+                if let Err(error) = cancel.cancel_query(tokio_postgres::NoTls).await {
+                    tracing::warn!(%error, "could not cancel an abandoned SQL statement");
+                } else {
+                    tracing::info!("cancelled the SQL statement of an abandoned request");
+                }
+                drop(connection);
+            });
+        }
+    }
+}
 
 /// Builds a pool for `url`. No connection is opened until one is needed. Every statement any of its
 /// connections runs is counted in `statements` (exported as a metric; tests use it to prove that list
@@ -32,7 +124,6 @@ pub fn build_pool(
     manager_config.recycling_method = RecyclingMethod::Fast;
     manager_config.custom_setup = Box::new(move |url| {
         let url = url.to_owned();
-        let statements = statements.clone();
         Box::pin(async move {
             let mut connection = AsyncPgConnection::establish(&url).await?;
             connection
@@ -41,21 +132,18 @@ pub fn build_pool(
                 ))
                 .await
                 .map_err(ConnectionError::CouldntSetupConfiguration)?;
-            // Counted from here on: the set-up above belongs to the connection, not to any request.
-            connection.set_instrumentation(move |event: InstrumentationEvent<'_>| {
-                if let InstrumentationEvent::StartQuery { query, .. } = event {
-                    statements.fetch_add(1, Ordering::Relaxed);
-                    tracing::trace!(target: "capcom::sql", %query, "statement");
-                }
-            });
+            // Statements are counted from the first checkout on (`DbPool::get`): the set-up above belongs to
+            // the connection, not to any request.
             Ok(connection)
         })
     });
     let manager = AsyncDieselConnectionManager::new_with_config(url, manager_config);
-    Pool::builder(manager)
+    let inner = Pool::builder(manager)
         .max_size(max_size)
         .runtime(deadpool::Runtime::Tokio1)
         .wait_timeout(Some(Duration::from_secs(10)))
         .create_timeout(Some(Duration::from_secs(5)))
-        .build()
+        .recycle_timeout(Some(Duration::from_secs(5)))
+        .build()?;
+    Ok(DbPool { inner, statements })
 }

@@ -147,10 +147,11 @@ diesel::table! {
 }
 
 diesel::table! {
-    login_failures (identity) {
+    login_failures (scope, identity) {
         identity -> Text,
         failure_count -> Int4,
         window_started_at -> Timestamptz,
+        scope -> Text,
     }
 }
 

@@ -5,14 +5,15 @@ use diesel_async::{AsyncConnection, AsyncPgConnection};
 use serde_json::json;
 use uuid::Uuid;
 
-use crate::auth::password;
-use crate::db::models::login_failure;
+use crate::auth::password::{self, PasswordHasher};
+use crate::db::models::login_failure::{self, FailureKey};
 use crate::db::models::organization::{lock_installation, set_first_user};
 use crate::db::models::user::{NewEmail, NewUser, UserChanges, set_password_hash};
 use crate::domain::audit::{self, Change};
 use crate::domain::{Actor, invites, organizations, validate};
 use crate::error::{ApiError, ApiResult};
 use crate::rbac::Role;
+use crate::state::AppState;
 
 /// The one message for every failed sign-in: unknown user and wrong password look the same.
 pub const MSG_SIGN_IN_FAILED: &str = "Invalid email, username or password";
@@ -36,18 +37,59 @@ pub struct SignUp {
 
 /// Installation-wide sign-up rules.
 #[derive(Debug, Clone, Copy)]
-pub struct SignUpPolicy {
+pub struct SignUpPolicy<'a> {
     /// Whether anyone may sign up without an invite.
     pub public_signups: bool,
+    /// Hashes the new password.
+    pub passwords: &'a PasswordHasher,
 }
 
-/// Sign-in throttling.
+impl<'a> SignUpPolicy<'a> {
+    /// The policy the configuration of `state` sets.
+    pub fn from_state(state: &'a AppState) -> Self {
+        SignUpPolicy { public_signups: state.config.public_signups, passwords: &state.passwords }
+    }
+}
+
+/// Sign-in throttling: failures are counted per identity and per client address, and past either limit
+/// further attempts are refused for the rest of the window without checking the password.
 #[derive(Debug, Clone, Copy)]
-pub struct Throttle {
-    /// Failures allowed per window.
+pub struct Throttle<'a> {
+    /// Failures allowed per identity and window.
     pub max_failures: i32,
+    /// Failures allowed per client address (IPv6: per /64) and window.
+    pub max_failures_per_address: i32,
     /// Window length.
     pub window: Duration,
+    /// Checks the password.
+    pub passwords: &'a PasswordHasher,
+}
+
+impl<'a> Throttle<'a> {
+    /// The throttle the configuration of `state` sets.
+    pub fn from_state(state: &'a AppState) -> Self {
+        Throttle {
+            max_failures: state.config.login_max_failures,
+            max_failures_per_address: state.config.login_max_failures_per_address,
+            window: Duration::seconds(state.config.login_window_secs),
+            passwords: &state.passwords,
+        }
+    }
+}
+
+/// The key sign-in failures from `address` are counted under: the IPv4 address, or the /64 of an IPv6
+/// address (one client usually holds a whole /64).
+pub fn address_key(address: &str) -> Option<String> {
+    match address.parse::<std::net::IpAddr>().ok()? {
+        std::net::IpAddr::V4(v4) => Some(v4.to_string()),
+        std::net::IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => Some(v4.to_string()),
+            None => {
+                let segments = v6.segments();
+                Some(format!("{:x}:{:x}:{:x}:{:x}::/64", segments[0], segments[1], segments[2], segments[3]))
+            }
+        },
+    }
 }
 
 /// Audit snapshot of a user (never any credential).
@@ -80,7 +122,7 @@ fn map_unique(error: diesel::result::Error) -> ApiError {
 pub async fn sign_up(
     conn: &mut AsyncPgConnection,
     input: SignUp,
-    policy: SignUpPolicy,
+    policy: SignUpPolicy<'_>,
     now: DateTime<Utc>,
     actor: &Actor,
 ) -> ApiResult<User> {
@@ -97,8 +139,13 @@ pub async fn sign_up(
         _ => None,
     };
     let invite_token = input.invite_token.as_deref().map(str::trim).filter(|t| !t.is_empty()).map(str::to_owned);
+    // A sign-up that will be refused anyway costs no password hash (hashing is the expensive part, and
+    // anyone can ask): checked again under the lock below.
+    if invite_token.is_none() && !policy.public_signups && !installation_is_empty(conn).await? {
+        return Err(sign_ups_closed());
+    }
     // Hash before taking locks: it is the slow part.
-    let password_hash = password::hash(input.password).await?;
+    let password_hash = policy.passwords.hash(input.password).await?;
 
     conn.transaction(async |tx| {
         let first_user = lock_installation(tx).await?;
@@ -106,10 +153,7 @@ pub async fn sign_up(
         if let Some(token) = &invite_token {
             invites::check_token_for_sign_up(tx, token, &email, now).await?;
         } else if !is_first && !policy.public_signups {
-            return Err(ApiError::bad_input(
-                "inviteToken",
-                "Public sign-ups are disabled on this server: an invite is needed to create an account",
-            ));
+            return Err(sign_ups_closed());
         }
         if Email::address_taken(tx, &email).await? {
             return Err(ApiError::conflict("A user with this email address already exists"));
@@ -169,14 +213,21 @@ pub async fn sign_up(
     .await
 }
 
-/// Checks `identity` (email or username) and `password`. Failures are counted per identity and, past the
-/// limit, refused without checking the password.
+fn sign_ups_closed() -> ApiError {
+    ApiError::bad_input(
+        "inviteToken",
+        "Public sign-ups are disabled on this server: an invite is needed to create an account",
+    )
+}
+
+/// Checks `identity` (email or username) and `password`. Failures are counted per identity and per client
+/// address and, past either limit, refused without checking the password.
 pub async fn sign_in(
     conn: &mut AsyncPgConnection,
     identity: &str,
     password_text: String,
     now: DateTime<Utc>,
-    throttle: Throttle,
+    throttle: Throttle<'_>,
     actor: &Actor,
 ) -> ApiResult<User> {
     let identity = identity.trim().to_lowercase();
@@ -186,24 +237,37 @@ pub async fn sign_in(
     if identity.chars().count() > validate::MAX_EMAIL || password_text.chars().count() > password::MAX_LENGTH {
         return Err(ApiError::Unauthenticated(MSG_SIGN_IN_FAILED.to_owned()));
     }
-    if login_failure::recent_failures(conn, &identity, now, throttle.window).await? >= throttle.max_failures {
+    let address = actor.client_address.as_deref().and_then(address_key);
+    if login_failure::recent_failures(conn, FailureKey::Identity(&identity), now, throttle.window).await?
+        >= throttle.max_failures
+    {
         return Err(ApiError::Unauthenticated(MSG_THROTTLED.to_owned()));
+    }
+    if let Some(address) = &address {
+        if login_failure::recent_failures(conn, FailureKey::Address(address), now, throttle.window).await?
+            >= throttle.max_failures_per_address
+        {
+            return Err(ApiError::Unauthenticated(MSG_THROTTLED.to_owned()));
+        }
     }
     let found = User::find_by_identity(conn, &identity).await?;
     let (user, stored_hash) = match found {
         Some((user, hash)) => (Some(user), hash),
         None => (None, None),
     };
-    let password_ok = password::verify(password_text, stored_hash).await?;
+    let password_ok = throttle.passwords.verify(password_text, stored_hash).await?;
     let user = match user {
         Some(user) if password_ok && user.status == "active" => user,
         _ => {
-            login_failure::record_failure(conn, &identity, now, throttle.window).await?;
+            login_failure::record_failure(conn, FailureKey::Identity(&identity), now, throttle.window).await?;
+            if let Some(address) = &address {
+                login_failure::record_failure(conn, FailureKey::Address(address), now, throttle.window).await?;
+            }
             return Err(ApiError::Unauthenticated(MSG_SIGN_IN_FAILED.to_owned()));
         }
     };
     conn.transaction(async |tx| {
-        login_failure::clear(tx, &identity).await?;
+        login_failure::clear(tx, FailureKey::Identity(&identity)).await?;
         audit::record(
             tx,
             &actor.as_user(user.id, &user.username),

@@ -5,12 +5,15 @@
 //! logged with the request id and replaced by a message that reveals nothing else. Errors raised by
 //! async-graphql itself (syntax, validation, argument coercion, limits) are the client's: BAD_USER_INPUT.
 
-use std::sync::Arc;
+use std::any::TypeId;
+use std::sync::{Arc, OnceLock};
 
-use async_graphql::extensions::{Extension, ExtensionContext, ExtensionFactory, NextRequest, NextSubscribe};
+use async_graphql::extensions::{
+    Extension, ExtensionContext, ExtensionFactory, NextPrepareRequest, NextRequest, NextSubscribe,
+};
 use async_graphql::futures_util::StreamExt;
 use async_graphql::futures_util::stream::BoxStream;
-use async_graphql::{ErrorExtensionValues, Response, ServerError, Value};
+use async_graphql::{ErrorExtensionValues, Request, Response, ServerError, ServerResult, Value};
 
 use crate::error::{ApiError, code};
 use crate::graphql::RequestMeta;
@@ -20,21 +23,50 @@ pub struct ErrorPolicy;
 
 impl ExtensionFactory for ErrorPolicy {
     fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(ErrorPolicyExtension)
+        Arc::new(ErrorPolicyExtension::default())
     }
 }
 
-struct ErrorPolicyExtension;
+/// One per request (async-graphql creates extensions per request).
+#[derive(Default)]
+struct ErrorPolicyExtension {
+    /// The request id, taken from the request's data as soon as it is prepared: the `request` hook runs
+    /// before the request's data is attached to the context, so it cannot read it from there.
+    request_id: OnceLock<String>,
+}
+
+impl ErrorPolicyExtension {
+    fn request_id(&self, ctx: &ExtensionContext<'_>) -> String {
+        self.request_id
+            .get()
+            .cloned()
+            .or_else(|| ctx.data_opt::<RequestMeta>().map(|meta| meta.request_id.clone()))
+            .unwrap_or_default()
+    }
+}
 
 #[async_graphql::async_trait::async_trait]
 impl Extension for ErrorPolicyExtension {
     async fn request(&self, ctx: &ExtensionContext<'_>, next: NextRequest<'_>) -> Response {
-        let request_id = ctx.data_opt::<RequestMeta>().map(|meta| meta.request_id.clone()).unwrap_or_default();
         let mut response = next.run(ctx).await;
+        let request_id = self.request_id(ctx);
         for error in &mut response.errors {
             apply(error, &request_id);
         }
         response
+    }
+
+    async fn prepare_request(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        request: Request,
+        next: NextPrepareRequest<'_>,
+    ) -> ServerResult<Request> {
+        let meta = request.data.get(&TypeId::of::<RequestMeta>()).and_then(|data| data.downcast_ref::<RequestMeta>());
+        if let Some(meta) = meta {
+            let _ = self.request_id.set(meta.request_id.clone());
+        }
+        next.run(ctx, request).await
     }
 
     fn subscribe<'s>(
@@ -43,7 +75,7 @@ impl Extension for ErrorPolicyExtension {
         stream: BoxStream<'s, Response>,
         next: NextSubscribe<'_>,
     ) -> BoxStream<'s, Response> {
-        let request_id = ctx.data_opt::<RequestMeta>().map(|meta| meta.request_id.clone()).unwrap_or_default();
+        let request_id = self.request_id(ctx);
         next.run(ctx, stream)
             .map(move |mut response| {
                 for error in &mut response.errors {
@@ -67,13 +99,18 @@ fn has_code(error: &ServerError) -> bool {
 pub fn apply(error: &mut ServerError, request_id: &str) {
     let api_error = error
         .source::<ApiError>()
-        .map(|e| (e.code(), field_of(e), internal_detail(e)))
-        .or_else(|| error.source::<Arc<ApiError>>().map(|e| (e.code(), field_of(e), internal_detail(e))));
+        .map(|e| (e.code(), field_of(e), internal_detail(e), unavailable_detail(e)))
+        .or_else(|| {
+            error.source::<Arc<ApiError>>().map(|e| (e.code(), field_of(e), internal_detail(e), unavailable_detail(e)))
+        });
     match api_error {
-        Some((code_value, field, detail)) => {
+        Some((code_value, field, detail, unavailable)) => {
             if let Some(detail) = detail {
                 tracing::error!(request_id, error = %detail, "internal error");
                 error.message = format!("Internal error (request {request_id})");
+            }
+            if let Some(detail) = unavailable {
+                tracing::warn!(request_id, reason = %detail, "request refused: service unavailable");
             }
             set(error, "code", code_value);
             if let Some(field) = field {
@@ -97,6 +134,13 @@ pub fn apply(error: &mut ServerError, request_id: &str) {
 fn field_of(error: &ApiError) -> Option<String> {
     match error {
         ApiError::BadUserInput { field, .. } => Some(field.clone()),
+        _ => None,
+    }
+}
+
+fn unavailable_detail(error: &ApiError) -> Option<String> {
+    match error {
+        ApiError::Unavailable(detail) => Some(detail.clone()),
         _ => None,
     }
 }

@@ -4,7 +4,7 @@ use async_graphql::{Schema, SchemaBuilder};
 
 use crate::config::Config;
 use crate::graphql::errors::ErrorPolicy;
-use crate::graphql::limits::AliasLimit;
+use crate::graphql::limits::{DocumentGuard, DocumentLimits};
 use crate::graphql::mutation::Mutation;
 use crate::graphql::query::Query;
 use crate::graphql::subscription::Subscription;
@@ -19,7 +19,7 @@ fn builder(config: &Config) -> SchemaBuilder<Query, Mutation, Subscription> {
         .limit_complexity(config.max_complexity)
         .limit_recursive_depth(64)
         .extension(ErrorPolicy)
-        .extension(AliasLimit { max_aliases: config.max_aliases })
+        .extension(DocumentGuard { limits: DocumentLimits::from_config(config) })
 }
 
 /// The schema serving requests, holding the application state.

@@ -1,7 +1,6 @@
 //! Identity operations: sign-up, sign-in, the caller's own account.
 
 use async_graphql::{Context, Json, Object, Result};
-use chrono::Duration;
 
 use crate::domain::users::{self, SelfChanges, SignUp, SignUpPolicy, Throttle};
 use crate::error::ApiError;
@@ -63,7 +62,7 @@ impl UserMutation {
         let state = state(ctx)?;
         let mut conn = conn(ctx).await?;
         let input = SignUp { email, password, username, profile: profile.map(|p| p.0), invite_token };
-        let policy = SignUpPolicy { public_signups: state.config.public_signups };
+        let policy = SignUpPolicy::from_state(state);
         let user = users::sign_up(&mut conn, input, policy, state.clock.now(), &actor(ctx)).await?;
         drop(conn);
         auth_user(state, access(ctx)?, user).await
@@ -73,10 +72,7 @@ impl UserMutation {
     async fn create_token(&self, ctx: &Context<'_>, identity: Option<String>, password: String) -> Result<AuthUser> {
         let state = state(ctx)?;
         let mut conn = conn(ctx).await?;
-        let throttle = Throttle {
-            max_failures: state.config.login_max_failures,
-            window: Duration::seconds(state.config.login_window_secs),
-        };
+        let throttle = Throttle::from_state(state);
         let identity = identity.unwrap_or_default();
         let user = users::sign_in(&mut conn, &identity, password, state.clock.now(), throttle, &actor(ctx)).await?;
         drop(conn);

@@ -2,37 +2,44 @@
 //!
 //! Per request: the principal is resolved once from the `Authorization` header (or the WebSocket's
 //! `connection_init` payload), a fresh DataLoader is made, and both go into the request data.
+//!
+//! HTTP follows the GraphQL-over-HTTP specification (the version the graphql-http audits check; see
+//! `docs/limits.md` for the choices): POST bodies are `application/json`; the response is
+//! `application/json` unless the client's `Accept` prefers `application/graphql-response+json`. With
+//! `application/json` every GraphQL error is answered with HTTP 200 (the `astro` CLI relies on it); with
+//! `application/graphql-response+json`, a request error (unparsable, invalid, refused before execution)
+//! has no `data` entry and a 4xx/5xx status. A mutation sent with GET is answered 405 with `Allow: POST`.
+//! Every request runs under a deadline (`CAPCOM_REQUEST_TIMEOUT_MS`).
 
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::task::{Context, Poll, Wake, Waker};
+use std::time::Duration;
 
 use async_graphql::dataloader::DataLoader;
-use async_graphql::http::ALL_WEBSOCKET_PROTOCOLS;
-use async_graphql::parser::types::{DocumentOperations, OperationType};
-use async_graphql::{BatchRequest, Data, Response as GqlResponse, ServerError};
-use async_graphql_axum::{GraphQLBatchRequest, GraphQLProtocol, GraphQLResponse, GraphQLWebSocket};
+use async_graphql::{BatchRequest, BatchResponse, Response as GqlResponse};
 use axum::Extension;
+use axum::body::Bytes;
 use axum::extract::ws::WebSocketUpgrade;
 use axum::extract::{ConnectInfo, State};
-use axum::http::{HeaderMap, Uri, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use futures_util::future::BoxFuture;
 use futures_util::stream::{FuturesUnordered, StreamExt};
 use futures_util::task::AtomicWaker;
+use serde_json::Value;
 use tower_http::request_id::RequestId;
 
 use crate::auth::Principal;
 use crate::auth::principal::{credential_from_header, resolve_api_key, resolve_token};
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult, code};
 use crate::graphql::authz::Access;
-use crate::graphql::errors;
 use crate::graphql::loaders::DbLoader;
-use crate::graphql::{CapcomSchema, RequestMeta};
-use crate::http::graphiql;
+use crate::graphql::{RequestMeta, errors, limits};
 use crate::http::router::HttpState;
+use crate::http::{graphiql, ws};
 use crate::state::AppState;
 
 fn request_meta(
@@ -64,13 +71,13 @@ async fn resolve_principal(state: &AppState, credential: Option<&str>) -> ApiRes
 /// Where a loader's batches run.
 #[derive(Clone)]
 enum Batches {
-    /// On the runtime (a WebSocket connection's subscriptions).
+    /// On the runtime (subscriptions on a WebSocket).
     Spawned,
     /// In the task that executes the request, in waves ([`run_with_batches`]).
     Local(tokio::sync::mpsc::UnboundedSender<BoxFuture<'static, ()>>),
 }
 
-/// A DataLoader for one request or connection.
+/// A DataLoader for one request or subscription.
 ///
 /// For HTTP requests the batches run in the request's own task, in waves ([`run_with_batches`]): every
 /// key a request asks for before the running wave finishes goes into the next wave, one statement per
@@ -79,9 +86,9 @@ enum Batches {
 /// yielding a few times so that a long list (async-graphql yields every 32 items) is not cut in two.
 fn new_loader(state: &AppState, batches: Batches) -> DataLoader<DbLoader> {
     let window = match batches {
-        Batches::Spawned => std::time::Duration::from_millis(1),
+        Batches::Spawned => Duration::from_millis(1),
         // A wave starts only when the request cannot progress without it: no timer is needed.
-        Batches::Local(_) => std::time::Duration::ZERO,
+        Batches::Local(_) => Duration::ZERO,
     };
     DataLoader::new(DbLoader::new(state.pool.clone()), move |batch: BoxFuture<'static, ()>| match &batches {
         Batches::Spawned => drop(tokio::spawn(async move {
@@ -157,37 +164,213 @@ async fn run_with_batches<T>(
     .await
 }
 
-/// The caller's authority with a fresh loader, for one request or one WebSocket connection.
 fn new_access(state: &AppState, principal: Principal, batches: Batches) -> Access {
     Access::new(state, principal, Arc::new(new_loader(state, batches)))
 }
 
-fn connection_data(state: &AppState, principal: Principal, meta: RequestMeta) -> Data {
-    let mut data = Data::default();
-    data.insert(new_access(state, principal, Batches::Spawned));
-    data.insert(meta);
-    data
+/// The caller's authority for one subscription (its loader's batches run on the runtime).
+pub(crate) fn subscription_access(state: &AppState, principal: Principal) -> Access {
+    new_access(state, principal, Batches::Spawned)
 }
 
-/// A response holding only `error`, shaped by the error policy.
-fn error_response(error: ApiError, meta: &RequestMeta) -> Response {
+/// The media type of a GraphQL response.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MediaType {
+    /// `application/json`: HTTP 200 for every GraphQL result, request errors included.
+    Json,
+    /// `application/graphql-response+json`: request errors get a 4xx/5xx status and no `data`.
+    GraphqlResponseJson,
+}
+
+const JSON: &str = "application/json";
+const GRAPHQL_RESPONSE_JSON: &str = "application/graphql-response+json";
+
+impl MediaType {
+    fn content_type(self) -> HeaderValue {
+        HeaderValue::from_static(match self {
+            MediaType::Json => "application/json; charset=utf-8",
+            MediaType::GraphqlResponseJson => "application/graphql-response+json; charset=utf-8",
+        })
+    }
+}
+
+/// The response media type an `Accept` header asks for (RFC 9110 §12.5.1): the supported type with the
+/// highest quality; a type named exactly beats one reached through `application/*` or `*/*` (so `*/*`
+/// gets `application/json`), and of two named with equal quality `application/graphql-response+json`
+/// wins. No header (or an empty one) means `application/json`. `None`: nothing acceptable (406).
+pub fn negotiate(accept: Option<&str>) -> Option<MediaType> {
+    let Some(accept) = accept.map(str::trim).filter(|accept| !accept.is_empty()) else {
+        return Some(MediaType::Json);
+    };
+    // (quality, specificity) per supported type: specificity 2 = named, 1 = application/*, 0 = */*.
+    let mut best: [Option<(f32, u8)>; 2] = [None, None];
+    for range in accept.split(',') {
+        let mut parts = range.split(';');
+        let media = parts.next().unwrap_or_default().trim().to_ascii_lowercase();
+        let quality = parts
+            .filter_map(|parameter| parameter.split_once('='))
+            .find(|(name, _)| name.trim().eq_ignore_ascii_case("q"))
+            .and_then(|(_, value)| value.trim().parse::<f32>().ok())
+            .unwrap_or(1.0)
+            .clamp(0.0, 1.0);
+        for (index, supported) in [JSON, GRAPHQL_RESPONSE_JSON].iter().enumerate() {
+            let specificity = match media.as_str() {
+                exact if exact == *supported => 2,
+                "application/*" => 1,
+                "*/*" => 0,
+                _ => continue,
+            };
+            // The most specific range that matches decides the type's quality.
+            if best[index].is_none_or(|(_, known)| specificity > known) {
+                best[index] = Some((quality, specificity));
+            }
+        }
+    }
+    let json = best[0].filter(|(quality, _)| *quality > 0.0);
+    let graphql = best[1].filter(|(quality, _)| *quality > 0.0);
+    match (json, graphql) {
+        (None, None) => None,
+        (Some(_), None) => Some(MediaType::Json),
+        (None, Some(_)) => Some(MediaType::GraphqlResponseJson),
+        (Some((json_q, json_s)), Some((graphql_q, graphql_s))) => {
+            if graphql_q > json_q || (graphql_q == json_q && graphql_s >= json_s && graphql_s == 2) {
+                Some(MediaType::GraphqlResponseJson)
+            } else {
+                Some(MediaType::Json)
+            }
+        }
+    }
+}
+
+/// At most this many errors are returned for one operation; the rest are summarized in one more error (a
+/// document can make the validator report one error per token).
+const MAX_ERRORS: usize = 50;
+
+/// One operation's response as JSON, and whether it is a request error (nothing executed: no `data`).
+fn response_json(mut response: GqlResponse, before_execution: bool) -> (Value, Option<&'static str>) {
+    let request_error = before_execution || ws::is_request_error(&response);
+    if response.errors.len() > MAX_ERRORS {
+        let omitted = response.errors.len() - MAX_ERRORS;
+        response.errors.truncate(MAX_ERRORS);
+        let mut summary = async_graphql::ServerError::new(format!("{omitted} more errors were omitted"), None);
+        errors::apply(&mut summary, "");
+        response.errors.push(summary);
+    }
+    let status_code = request_error.then(|| {
+        let first = response.errors.first().and_then(|error| error.extensions.as_ref()).and_then(|e| e.get("code"));
+        match first {
+            Some(async_graphql::Value::String(code)) if code == code::UNAUTHENTICATED => code::UNAUTHENTICATED,
+            Some(async_graphql::Value::String(code)) if code == code::FORBIDDEN => code::FORBIDDEN,
+            Some(async_graphql::Value::String(code)) if code == code::UNAVAILABLE => code::UNAVAILABLE,
+            Some(async_graphql::Value::String(code)) if code == code::INTERNAL => code::INTERNAL,
+            _ => code::BAD_USER_INPUT,
+        }
+    });
+    let mut json = serde_json::to_value(&response).unwrap_or_else(|_| Value::Object(Default::default()));
+    if request_error {
+        if let Value::Object(map) = &mut json {
+            map.remove("data");
+        }
+    }
+    (json, status_code)
+}
+
+fn status_of(code_value: &str) -> StatusCode {
+    match code_value {
+        code::UNAUTHENTICATED => StatusCode::UNAUTHORIZED,
+        code::FORBIDDEN => StatusCode::FORBIDDEN,
+        code::UNAVAILABLE => StatusCode::SERVICE_UNAVAILABLE,
+        code::INTERNAL => StatusCode::INTERNAL_SERVER_ERROR,
+        _ => StatusCode::BAD_REQUEST,
+    }
+}
+
+/// The HTTP response for a GraphQL result in `media`.
+fn reply(batch: BatchResponse, media: MediaType, before_execution: bool) -> Response {
+    let (body, status) = match batch {
+        BatchResponse::Single(response) => {
+            let (json, request_error) = response_json(response, before_execution);
+            let status = match (media, request_error) {
+                (MediaType::GraphqlResponseJson, Some(code_value)) => status_of(code_value),
+                _ => StatusCode::OK,
+            };
+            (json, status)
+        }
+        // Batching is outside the specification: a batch is answered 200, each item shaped as above.
+        BatchResponse::Batch(responses) => (
+            Value::Array(responses.into_iter().map(|response| response_json(response, before_execution).0).collect()),
+            StatusCode::OK,
+        ),
+    };
+    let mut response = (status, body.to_string()).into_response();
+    response.headers_mut().insert(header::CONTENT_TYPE, media.content_type());
+    response
+}
+
+/// A response holding only `error` (a request error: nothing was executed), shaped by the error policy.
+fn error_response(error: ApiError, meta: &RequestMeta, media: MediaType) -> Response {
     let mut server_error = async_graphql::Error::from(error).into_server_error(async_graphql::Pos::default());
     server_error.locations.clear();
     errors::apply(&mut server_error, &meta.request_id);
-    GraphQLResponse::from(GqlResponse::from_errors(vec![server_error])).into_response()
+    reply(BatchResponse::Single(GqlResponse::from_errors(vec![server_error])), media, true)
 }
 
-async fn execute(state: &HttpState, headers: &HeaderMap, meta: RequestMeta, batch: BatchRequest) -> Response {
+/// A request that is not a well-formed GraphQL-over-HTTP request (400 whatever the media type).
+fn malformed(message: impl Into<String>, meta: &RequestMeta, media: MediaType) -> Response {
+    let mut response = error_response(ApiError::bad_input("body", message), meta, media);
+    *response.status_mut() = StatusCode::BAD_REQUEST;
+    response
+}
+
+fn not_acceptable() -> Response {
+    (
+        StatusCode::NOT_ACCEPTABLE,
+        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+        "Accept application/json or application/graphql-response+json",
+    )
+        .into_response()
+}
+
+fn accept_header(headers: &HeaderMap) -> Option<&str> {
+    headers.get(header::ACCEPT).and_then(|value| value.to_str().ok())
+}
+
+async fn execute(
+    state: &HttpState,
+    headers: &HeaderMap,
+    meta: RequestMeta,
+    batch: BatchRequest,
+    media: MediaType,
+) -> Response {
+    let deadline = Duration::from_millis(state.app.config.request_timeout_ms);
+    match tokio::time::timeout(deadline, execute_within_deadline(state, headers, &meta, batch, media)).await {
+        Ok(response) => response,
+        // Dropping the work cancels whatever SQL statement it was waiting for (`crate::db::pool`).
+        Err(_) => error_response(
+            ApiError::unavailable(format!("the request's deadline of {} ms passed", deadline.as_millis())),
+            &meta,
+            media,
+        ),
+    }
+}
+
+async fn execute_within_deadline(
+    state: &HttpState,
+    headers: &HeaderMap,
+    meta: &RequestMeta,
+    batch: BatchRequest,
+    media: MediaType,
+) -> Response {
     if let BatchRequest::Batch(requests) = &batch {
         if requests.len() > state.app.config.max_batch {
             let message = format!("At most {} operations may be batched in one request", state.app.config.max_batch);
-            return error_response(ApiError::bad_input("batch", message), &meta);
+            return error_response(ApiError::bad_input("batch", message), meta, media);
         }
     }
     let credential = headers.get(header::AUTHORIZATION).and_then(|value| value.to_str().ok());
     let principal = match resolve_principal(&state.app, credential).await {
         Ok(principal) => principal,
-        Err(error) => return error_response(error, &meta),
+        Err(error) => return error_response(error, meta, media),
     };
     let (sender, receiver) = tokio::sync::mpsc::unbounded_channel();
     let attach = |request: async_graphql::Request| {
@@ -199,8 +382,78 @@ async fn execute(state: &HttpState, headers: &HeaderMap, meta: RequestMeta, batc
         BatchRequest::Batch(requests) => BatchRequest::Batch(requests.into_iter().map(attach).collect()),
     };
     drop(sender);
-    let response = run_with_batches(state.schema.execute_batch(batch), receiver).await;
-    GraphQLResponse::from(response).into_response()
+    reply(run_with_batches(state.schema.execute_batch(batch), receiver).await, media, false)
+}
+
+/// Reads one request object of a POST body: `query` must be a string; `operationName` a string or null;
+/// `variables` and `extensions` objects or null. Other properties are ignored (the specification says so).
+fn request_from_json(value: Value) -> Result<async_graphql::Request, String> {
+    let Value::Object(mut object) = value else {
+        return Err("The request body must be a JSON object (or an array of them)".to_owned());
+    };
+    let query = match object.remove("query") {
+        Some(Value::String(query)) => query,
+        Some(_) => return Err("query must be a string".to_owned()),
+        None => return Err("The request has no query".to_owned()),
+    };
+    let mut request = async_graphql::Request::new(query);
+    match object.remove("operationName") {
+        None | Some(Value::Null) => {}
+        Some(Value::String(name)) => request = request.operation_name(name),
+        Some(_) => return Err("operationName must be a string".to_owned()),
+    }
+    match object.remove("variables") {
+        None | Some(Value::Null) => {}
+        Some(variables @ Value::Object(_)) => {
+            request = request.variables(async_graphql::Variables::from_json(variables))
+        }
+        Some(_) => return Err("variables must be an object".to_owned()),
+    }
+    match object.remove("extensions") {
+        None | Some(Value::Null) | Some(Value::Object(_)) => {}
+        Some(_) => return Err("extensions must be an object".to_owned()),
+    }
+    Ok(request)
+}
+
+/// Reads a GET request's parameters: `query`, `operationName`, and `variables` / `extensions` as JSON
+/// text (async-graphql's own reader expects `operation_name`, not the specification's `operationName`).
+fn request_from_query_string(query_string: &str) -> Result<async_graphql::Request, String> {
+    #[derive(serde::Deserialize)]
+    struct Parameters {
+        query: Option<String>,
+        #[serde(rename = "operationName", alias = "operation_name")]
+        operation_name: Option<String>,
+        variables: Option<String>,
+        extensions: Option<String>,
+    }
+    let parameters: Parameters = serde_urlencoded::from_str(query_string)
+        .map_err(|error| format!("The URL's parameters are unreadable: {error}"))?;
+    let mut object = serde_json::Map::new();
+    object.insert("query".to_owned(), parameters.query.map(Value::String).unwrap_or(Value::Null));
+    if let Some(name) = parameters.operation_name.filter(|name| !name.is_empty()) {
+        object.insert("operationName".to_owned(), Value::String(name));
+    }
+    for (key, text) in [("variables", parameters.variables), ("extensions", parameters.extensions)] {
+        if let Some(text) = text.filter(|text| !text.is_empty()) {
+            let value = serde_json::from_str(&text).map_err(|error| format!("{key} is not valid JSON: {error}"))?;
+            object.insert(key.to_owned(), value);
+        }
+    }
+    if object.get("query").is_some_and(Value::is_null) {
+        object.remove("query");
+    }
+    request_from_json(Value::Object(object))
+}
+
+/// Whether a `Content-Type` names JSON in UTF-8 (the only request encoding capcom reads).
+fn is_json_content_type(content_type: &str) -> bool {
+    let mut parts = content_type.split(';');
+    let media = parts.next().unwrap_or_default().trim();
+    let utf8 = parts.filter_map(|parameter| parameter.split_once('=')).all(|(name, value)| {
+        !name.trim().eq_ignore_ascii_case("charset") || value.trim().trim_matches('"').eq_ignore_ascii_case("utf-8")
+    });
+    media.eq_ignore_ascii_case(JSON) && utf8
 }
 
 /// `POST /v1`, `POST /graphql`.
@@ -209,13 +462,40 @@ pub async fn post_handler(
     request_id: Option<Extension<RequestId>>,
     peer: Option<Extension<ConnectInfo<SocketAddr>>>,
     headers: HeaderMap,
-    request: GraphQLBatchRequest,
+    body: Bytes,
 ) -> Response {
-    execute(&state, &headers, request_meta(request_id, peer), request.into_inner()).await
+    let meta = request_meta(request_id, peer);
+    let Some(media) = negotiate(accept_header(&headers)) else { return not_acceptable() };
+    let content_type = headers.get(header::CONTENT_TYPE).and_then(|value| value.to_str().ok());
+    if !content_type.is_some_and(is_json_content_type) {
+        let mut response = error_response(
+            ApiError::bad_input("Content-Type", "Send the request as Content-Type: application/json"),
+            &meta,
+            media,
+        );
+        *response.status_mut() = StatusCode::UNSUPPORTED_MEDIA_TYPE;
+        return response;
+    }
+    let json: Value = match serde_json::from_slice(&body) {
+        Ok(json) => json,
+        Err(error) => return malformed(format!("The request body is not valid JSON: {error}"), &meta, media),
+    };
+    let batch = match json {
+        Value::Array(items) if items.is_empty() => return malformed("The batch is empty", &meta, media),
+        Value::Array(items) => match items.into_iter().map(request_from_json).collect::<Result<Vec<_>, _>>() {
+            Ok(requests) => BatchRequest::Batch(requests),
+            Err(message) => return malformed(message, &meta, media),
+        },
+        single => match request_from_json(single) {
+            Ok(request) => BatchRequest::Single(request),
+            Err(message) => return malformed(message, &meta, media),
+        },
+    };
+    execute(&state, &headers, meta, batch, media).await
 }
 
 /// `GET /v1`, `GET /graphql`: GraphiQL for a browser, otherwise a query from the URL (never a mutation:
-/// a GET must not change anything).
+/// a GET must not change anything, so one is answered 405 with `Allow: POST`).
 pub async fn get_handler(
     State(state): State<HttpState>,
     request_id: Option<Extension<RequestId>>,
@@ -223,58 +503,72 @@ pub async fn get_handler(
     headers: HeaderMap,
     uri: Uri,
 ) -> Response {
-    let wants_html = headers
-        .get(header::ACCEPT)
-        .and_then(|value| value.to_str().ok())
-        .is_some_and(|accept| accept.contains("text/html"));
+    let accept = accept_header(&headers);
+    let wants_html = accept.is_some_and(|accept| accept.contains("text/html"));
     let meta = request_meta(request_id, peer);
     let query_string = uri.query().unwrap_or_default();
     if wants_html && !query_string.contains("query=") {
         return graphiql::page(uri.path()).into_response();
     }
-    let request = match async_graphql::http::parse_query_string(query_string) {
+    let Some(media) = negotiate(accept) else { return not_acceptable() };
+    let request = match request_from_query_string(query_string) {
         Ok(request) => request,
-        Err(error) => return error_response(ApiError::bad_input("query", error.to_string()), &meta),
+        Err(message) => return malformed(message, &meta, media),
     };
+    // The document is checked for size before it is parsed to see which operation it selects.
+    if let Err(error) = limits::check_text(&request.query, state.app.config.max_tokens) {
+        return malformed(error.message, &meta, media);
+    }
     if let Ok(document) = async_graphql::parser::parse_query(&request.query) {
-        let is_mutation = |ty: OperationType| ty == OperationType::Mutation;
-        let has_mutation = match &document.operations {
-            DocumentOperations::Single(op) => is_mutation(op.node.ty),
-            DocumentOperations::Multiple(ops) => ops.values().any(|op| is_mutation(op.node.ty)),
-        };
-        if has_mutation {
-            return error_response(ApiError::bad_input("query", "Mutations must be sent with POST"), &meta);
+        if limits::selects_mutation(&document, request.operation_name.as_deref()) {
+            let mut response =
+                error_response(ApiError::bad_input("query", "Mutations must be sent with POST"), &meta, media);
+            *response.status_mut() = StatusCode::METHOD_NOT_ALLOWED;
+            response.headers_mut().insert(header::ALLOW, HeaderValue::from_static("POST"));
+            return response;
         }
     }
-    execute(&state, &headers, meta, BatchRequest::Single(request)).await
+    execute(&state, &headers, meta, BatchRequest::Single(request), media).await
 }
 
-/// `GET /ws`: GraphQL over WebSocket, `graphql-transport-ws` and the legacy `graphql-ws` protocol. The
-/// token comes in `connection_init`'s payload (`authorization` or `Authorization`).
+/// `GET /ws`: GraphQL over WebSocket, `graphql-transport-ws` and the legacy `graphql-ws` protocol (see
+/// [`crate::http::ws`]). The token comes in `connection_init`'s payload (`authorization` or
+/// `Authorization`).
 pub async fn ws_handler(
     State(state): State<HttpState>,
     request_id: Option<Extension<RequestId>>,
     peer: Option<Extension<ConnectInfo<SocketAddr>>>,
-    protocol: GraphQLProtocol,
+    headers: HeaderMap,
     upgrade: WebSocketUpgrade,
 ) -> Response {
     let meta = request_meta(request_id, peer);
-    let schema: CapcomSchema = state.schema.clone();
+    let offered = headers.get(header::SEC_WEBSOCKET_PROTOCOL).and_then(|value| value.to_str().ok()).unwrap_or_default();
+    let Some(protocol) = offered.split(',').find_map(ws::Protocol::from_name) else {
+        return (StatusCode::BAD_REQUEST, "Sec-WebSocket-Protocol must offer graphql-transport-ws or graphql-ws")
+            .into_response();
+    };
+    let Some(permit) = state.sockets.try_open() else {
+        return (StatusCode::SERVICE_UNAVAILABLE, [(header::RETRY_AFTER, "5")], "Too many open WebSockets")
+            .into_response();
+    };
+    let max_message = state.app.config.max_body_bytes;
     let app = state.app.clone();
-    upgrade.protocols(ALL_WEBSOCKET_PROTOCOLS).on_upgrade(move |socket| async move {
-        GraphQLWebSocket::new(socket, schema, protocol)
-            .on_connection_init(move |payload| async move {
-                let credential = ["authorization", "Authorization"]
-                    .iter()
-                    .find_map(|key| payload.get(*key).and_then(|value| value.as_str()).map(str::to_owned));
-                let principal = resolve_principal(&app, credential.as_deref()).await.map_err(|error| {
-                    let mut server_error = ServerError::new(error.to_string(), None);
-                    errors::apply(&mut server_error, &meta.request_id);
-                    async_graphql::Error::new(server_error.message)
-                })?;
-                Ok(connection_data(&app, principal, meta))
-            })
-            .serve()
+    let session = ws::Session {
+        protocol,
+        schema: state.schema.clone(),
+        app: state.app.clone(),
+        meta,
+        registry: state.sockets.clone(),
+        permit,
+    };
+    upgrade.protocols([protocol.name()]).max_message_size(max_message).max_frame_size(max_message).on_upgrade(
+        move |socket| async move {
+            ws::serve(
+                socket,
+                session,
+                move |credential| async move { resolve_principal(&app, credential.as_deref()).await },
+            )
             .await
-    })
+        },
+    )
 }

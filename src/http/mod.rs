@@ -4,5 +4,6 @@ pub mod graphiql;
 pub mod graphql;
 pub mod health;
 pub mod router;
+pub mod ws;
 
 pub use router::build_router;

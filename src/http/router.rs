@@ -1,5 +1,6 @@
 //! The router: every path capcom serves, and the layers every request passes.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
@@ -12,6 +13,7 @@ use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
 use crate::graphql::{CapcomSchema, build_schema};
+use crate::http::ws::SocketRegistry;
 use crate::http::{graphiql, graphql, health};
 use crate::state::AppState;
 
@@ -25,13 +27,28 @@ pub struct HttpState {
     pub app: AppState,
     /// The schema.
     pub schema: CapcomSchema,
+    /// Open WebSockets, in total and per principal.
+    pub sockets: Arc<SocketRegistry>,
+}
+
+/// Whether a client-sent request id is kept: short, printable, no spaces (it goes into every log line and
+/// audit event of the request). Others are replaced by a generated id.
+fn acceptable_request_id(value: &axum::http::HeaderValue) -> bool {
+    let bytes = value.as_bytes();
+    !bytes.is_empty()
+        && bytes.len() <= 128
+        && bytes.iter().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b':' | b'/'))
 }
 
 /// Builds the router for `state`.
 pub fn build_router(state: AppState) -> Router {
     let schema = build_schema(state.clone());
     let max_body = state.config.max_body_bytes;
-    let http_state = HttpState { app: state, schema };
+    // The GraphQL handlers answer within the configured deadline themselves (with a GraphQL error and the
+    // statement cancelled); this outer limit only catches what has no deadline of its own.
+    let outer_timeout = Duration::from_millis(state.config.request_timeout_ms.saturating_add(2_000));
+    let sockets = Arc::new(SocketRegistry::new(state.config.ws_max_sockets, state.config.ws_max_sockets_per_principal));
+    let http_state = HttpState { app: state, schema, sockets };
     let request_id = HeaderName::from_static(REQUEST_ID_HEADER);
 
     Router::new()
@@ -44,7 +61,7 @@ pub fn build_router(state: AppState) -> Router {
         .route("/graphiql/{file}", get(graphiql::asset))
         .with_state(http_state)
         .layer(RequestBodyLimitLayer::new(max_body))
-        .layer(TimeoutLayer::with_status_code(axum::http::StatusCode::REQUEST_TIMEOUT, Duration::from_secs(30)))
+        .layer(TimeoutLayer::with_status_code(axum::http::StatusCode::SERVICE_UNAVAILABLE, outer_timeout))
         .layer(CatchPanicLayer::new())
         .layer(PropagateRequestIdLayer::new(request_id.clone()))
         .layer(TraceLayer::new_for_http().make_span_with(|request: &Request<_>| {
@@ -56,5 +73,14 @@ pub fn build_router(state: AppState) -> Router {
                 .to_owned();
             tracing::info_span!("request", request_id = %id, method = %request.method(), path = %request.uri().path())
         }))
-        .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
+        .layer(SetRequestIdLayer::new(request_id.clone(), MakeRequestUuid))
+        .layer(axum::middleware::map_request(move |mut request: Request<axum::body::Body>| {
+            let header = request_id.clone();
+            async move {
+                if request.headers().get(&header).is_some_and(|value| !acceptable_request_id(value)) {
+                    request.headers_mut().remove(&header);
+                }
+                request
+            }
+        }))
 }

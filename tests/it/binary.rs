@@ -116,7 +116,18 @@ async fn missing_postgres_binaries_say_what_to_install() {
 fn help_documents_every_option_and_its_variable() {
     let output = Command::new(env!("CARGO_BIN_EXE_capcom")).arg("--help").output().unwrap();
     let help = String::from_utf8_lossy(&output.stdout);
-    for variable in ["DATABASE_URL", "CAPCOM_LISTEN", "CAPCOM_DATA_DIR", "CAPCOM_PUBLIC_SIGNUPS", "CAPCOM_JWT_SECRET"] {
+    for variable in [
+        "DATABASE_URL",
+        "CAPCOM_LISTEN",
+        "CAPCOM_DATA_DIR",
+        "CAPCOM_PUBLIC_SIGNUPS",
+        "CAPCOM_JWT_SECRET",
+        "CAPCOM_REQUEST_TIMEOUT_MS",
+        "CAPCOM_MAX_TOKENS",
+        "CAPCOM_WS_INIT_TIMEOUT_MS",
+        "CAPCOM_PASSWORD_HASHING_CONCURRENCY",
+        "CAPCOM_LOGIN_MAX_FAILURES_PER_ADDRESS",
+    ] {
         assert!(help.contains(variable), "--help mentions {variable}");
     }
     for command in ["serve", "migrate", "export-schema"] {

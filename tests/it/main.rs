@@ -3,12 +3,17 @@
 
 mod common;
 
+mod abuse;
 mod auth;
 mod binary;
 mod cli_compat;
+mod deadlines;
 mod deployments;
 mod deploys;
+mod faults;
+mod fuzz;
 mod health;
+mod http;
 mod jwt_attacks;
 mod limits;
 mod migrations;
@@ -16,6 +21,7 @@ mod read_checks;
 mod role_matrix;
 mod schema;
 mod service_accounts;
+mod sign_in_load;
 mod subscriptions;
 mod variables;
 mod websocket;

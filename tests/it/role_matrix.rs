@@ -976,7 +976,14 @@ async fn subscribe(app: &TestApp, token: Option<&str>, document: &str, variables
     let mut sent = false;
     let wait = async {
         loop {
-            let Some(Ok(Message::Text(text))) = socket.next().await else { panic!("socket ended") };
+            let text = match socket.next().await {
+                Some(Ok(Message::Text(text))) => text,
+                // Without credentials the socket is refused at `connection_init` (close 4403).
+                Some(Ok(Message::Close(Some(frame)))) if u16::from(frame.code) == 4403 && token.is_none() => {
+                    return json!({"errors": [{"message": frame.reason.to_string(), "extensions": {"code": "UNAUTHENTICATED"}}]});
+                }
+                other => panic!("socket ended: {other:?}"),
+            };
             let message: Value = serde_json::from_str(&text).unwrap();
             match message["type"].as_str() {
                 Some("connection_ack") if !sent => {

@@ -44,3 +44,144 @@ async fn both_protocols_acknowledge_a_connection_with_a_token() {
         assert_eq!(reply["type"], "connection_ack", "{protocol}: {reply}");
     }
 }
+
+type Socket = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+async fn open(app: &TestApp, protocol: &str) -> Socket {
+    let url = format!("{}/ws", app.base.replace("http://", "ws://"));
+    let mut request = url.into_client_request().unwrap();
+    request.headers_mut().insert("Sec-WebSocket-Protocol", protocol.parse().unwrap());
+    tokio_tungstenite::connect_async(request).await.unwrap().0
+}
+
+async fn send(socket: &mut Socket, message: Value) {
+    socket.send(Message::Text(message.to_string().into())).await.unwrap();
+}
+
+/// The next protocol message, or `{"type": "closed", "code": …, "reason": …}` when the server closes;
+/// at most 20 s.
+async fn next(socket: &mut Socket) -> Value {
+    let wait = async {
+        loop {
+            match socket.next().await {
+                Some(Ok(Message::Text(text))) => {
+                    let message: Value = serde_json::from_str(&text).unwrap();
+                    if message["type"] != "ka" {
+                        return message;
+                    }
+                }
+                Some(Ok(Message::Close(frame))) => {
+                    let (code, reason) = frame.map(|f| (u16::from(f.code), f.reason.to_string())).unwrap_or_default();
+                    return json!({"type": "closed", "code": code, "reason": reason});
+                }
+                Some(Ok(_)) => continue,
+                None => return json!({"type": "closed", "code": null}),
+                Some(Err(error)) => return json!({"type": "closed", "error": error.to_string()}),
+            }
+        }
+    };
+    tokio::time::timeout(std::time::Duration::from_secs(20), wait).await.expect("a message within 20 s")
+}
+
+const STATUS: &str = "subscription($d: Uuid) { deploymentStatus(deploymentUuid: $d) { id workerMax } }";
+
+async fn deployment(app: &TestApp) -> (String, String) {
+    let (token, _) = app.sign_up("ada@example.com", "correct horse battery").await;
+    let workspace = app.create_workspace(&token, "Data").await;
+    let id = app.create_deployment(&token, &workspace, "etl").await["id"].as_str().unwrap().to_owned();
+    (token, id)
+}
+
+#[tokio::test]
+async fn a_bad_or_missing_token_is_refused_at_connection_init() {
+    let app = TestApp::spawn().await;
+    app.sign_up("ada@example.com", "correct horse battery").await;
+    for payload in [json!({"authorization": "not-a-token"}), json!({})] {
+        let mut socket = open(&app, "graphql-transport-ws").await;
+        send(&mut socket, json!({"type": "connection_init", "payload": payload})).await;
+        let reply = next(&mut socket).await;
+        assert_eq!(reply["code"], 4403, "{reply}");
+
+        let mut socket = open(&app, "graphql-ws").await;
+        send(&mut socket, json!({"type": "connection_init", "payload": payload})).await;
+        let reply = next(&mut socket).await;
+        assert_eq!(reply["type"], "connection_error", "{reply}");
+        assert!(reply["payload"]["message"].is_string());
+    }
+}
+
+#[tokio::test]
+async fn a_socket_that_never_initialises_is_closed_with_4408() {
+    let app = TestApp::spawn_with(|config| config.ws_init_timeout_ms = 300).await;
+    let mut socket = open(&app, "graphql-transport-ws").await;
+    let reply = next(&mut socket).await;
+    assert_eq!(reply["code"], 4408, "{reply}");
+}
+
+#[tokio::test]
+async fn a_reused_subscription_id_closes_with_4409_and_a_second_init_with_4429() {
+    let app = TestApp::spawn().await;
+    let (token, deployment) = deployment(&app).await;
+    let mut socket = open(&app, "graphql-transport-ws").await;
+    send(&mut socket, json!({"type": "connection_init", "payload": {"authorization": token}})).await;
+    assert_eq!(next(&mut socket).await["type"], "connection_ack");
+    let subscribe =
+        json!({"id": "1", "type": "subscribe", "payload": {"query": STATUS, "variables": {"d": deployment}}});
+    send(&mut socket, subscribe.clone()).await;
+    assert_eq!(next(&mut socket).await["type"], "next");
+    send(&mut socket, subscribe).await;
+    let reply = next(&mut socket).await;
+    assert_eq!(reply["code"], 4409, "{reply}");
+
+    let mut socket = open(&app, "graphql-transport-ws").await;
+    send(&mut socket, json!({"type": "connection_init", "payload": {"authorization": token}})).await;
+    assert_eq!(next(&mut socket).await["type"], "connection_ack");
+    send(&mut socket, json!({"type": "connection_init", "payload": {"authorization": token}})).await;
+    assert_eq!(next(&mut socket).await["code"], 4429);
+}
+
+#[tokio::test]
+async fn the_cli_legacy_start_without_id_right_after_init_is_served() {
+    let app = TestApp::spawn().await;
+    let (token, deployment) = deployment(&app).await;
+    let mut socket = open(&app, "graphql-ws").await;
+    // As the astro CLI does: init and start back to back, the start without an id.
+    send(&mut socket, json!({"type": "connection_init", "payload": {"authorization": token}})).await;
+    send(&mut socket, json!({"type": "start", "payload": {"query": STATUS, "variables": {"d": deployment}}})).await;
+    assert_eq!(next(&mut socket).await["type"], "connection_ack");
+    let data = next(&mut socket).await;
+    assert_eq!(data["type"], "data", "{data}");
+    assert_eq!(data["payload"]["data"]["deploymentStatus"]["workerMax"], 10, "{data}");
+}
+
+#[tokio::test]
+async fn sockets_are_bounded_per_principal_and_in_total() {
+    let app = TestApp::spawn_with(|config| {
+        config.ws_max_sockets_per_principal = 2;
+        config.ws_max_sockets = 3;
+    })
+    .await;
+    let (token, _) = app.sign_up("ada@example.com", "correct horse battery").await;
+    let mut held = Vec::new();
+    for _ in 0..2 {
+        let mut socket = open(&app, "graphql-transport-ws").await;
+        send(&mut socket, json!({"type": "connection_init", "payload": {"authorization": token}})).await;
+        assert_eq!(next(&mut socket).await["type"], "connection_ack");
+        held.push(socket);
+    }
+    let mut third = open(&app, "graphql-transport-ws").await;
+    send(&mut third, json!({"type": "connection_init", "payload": {"authorization": token}})).await;
+    assert_eq!(next(&mut third).await["code"], 1013, "a principal holds at most 2 sockets");
+
+    // Three sockets are open or opening now counts toward the total until closed; one more is refused
+    // before the upgrade.
+    let _waiting = open(&app, "graphql-transport-ws").await;
+    let url = format!("{}/ws", app.base.replace("http://", "ws://"));
+    let mut request = url.into_client_request().unwrap();
+    request.headers_mut().insert("Sec-WebSocket-Protocol", "graphql-transport-ws".parse().unwrap());
+    match tokio_tungstenite::connect_async(request).await {
+        Err(tokio_tungstenite::tungstenite::Error::Http(response)) => assert_eq!(response.status(), 503),
+        other => panic!("expected 503, got {other:?}"),
+    }
+    drop(held);
+}

@@ -1,4 +1,4 @@
-//! `login_failures`: failed sign-ins per identity, for throttling.
+//! `login_failures`: failed sign-ins per identity and per client address, for throttling.
 
 use chrono::{DateTime, Duration, Utc};
 use diesel::prelude::*;
@@ -6,15 +6,33 @@ use diesel_async::{AsyncPgConnection, RunQueryDsl};
 
 use crate::db::schema::login_failures;
 
-/// Failures recorded for `identity` within the window that ends now, or 0.
+/// What failures are counted against.
+#[derive(Debug, Clone, Copy)]
+pub enum FailureKey<'a> {
+    /// A normalized identity (email address or username).
+    Identity(&'a str),
+    /// A client address key (IPv4 address or IPv6 /64).
+    Address(&'a str),
+}
+
+impl<'a> FailureKey<'a> {
+    fn parts(self) -> (&'static str, &'a str) {
+        match self {
+            FailureKey::Identity(identity) => ("identity", identity),
+            FailureKey::Address(address) => ("address", address),
+        }
+    }
+}
+
+/// Failures recorded for `key` within the window that ends now, or 0.
 pub async fn recent_failures(
     conn: &mut AsyncPgConnection,
-    identity: &str,
+    key: FailureKey<'_>,
     now: DateTime<Utc>,
     window: Duration,
 ) -> QueryResult<i32> {
     let row: Option<(i32, DateTime<Utc>)> = login_failures::table
-        .find(identity)
+        .find(key.parts())
         .select((login_failures::failure_count, login_failures::window_started_at))
         .first(conn)
         .await
@@ -25,23 +43,27 @@ pub async fn recent_failures(
     })
 }
 
-/// Counts one more failure for `identity`, starting a new window when the old one has passed.
+/// Counts one more failure for `key`, starting a new window when the old one has passed. Now and then
+/// (one call in 64) also deletes every row whose window has passed, so that the table does not grow with
+/// every identity ever tried.
 pub async fn record_failure(
     conn: &mut AsyncPgConnection,
-    identity: &str,
+    key: FailureKey<'_>,
     now: DateTime<Utc>,
     window: Duration,
 ) -> QueryResult<()> {
     use diesel::dsl::sql;
     use diesel::sql_types::{Integer, Timestamptz};
+    let (scope, identity) = key.parts();
     let window_start = now - window;
     diesel::insert_into(login_failures::table)
         .values((
+            login_failures::scope.eq(scope),
             login_failures::identity.eq(identity),
             login_failures::failure_count.eq(1),
             login_failures::window_started_at.eq(now),
         ))
-        .on_conflict(login_failures::identity)
+        .on_conflict((login_failures::scope, login_failures::identity))
         .do_update()
         .set((
             login_failures::failure_count.eq(sql::<Integer>("CASE WHEN login_failures.window_started_at > ")
@@ -54,11 +76,17 @@ pub async fn record_failure(
                 .sql(" END")),
         ))
         .execute(conn)
-        .await
-        .map(|_| ())
+        .await?;
+    let mut dice = [0u8; 1];
+    if getrandom::fill(&mut dice).is_ok() && dice[0] < 4 {
+        diesel::delete(login_failures::table.filter(login_failures::window_started_at.le(window_start)))
+            .execute(conn)
+            .await?;
+    }
+    Ok(())
 }
 
-/// Forgets the failures of `identity` (after a successful sign-in).
-pub async fn clear(conn: &mut AsyncPgConnection, identity: &str) -> QueryResult<()> {
-    diesel::delete(login_failures::table.find(identity)).execute(conn).await.map(|_| ())
+/// Forgets the failures of `key` (after a successful sign-in).
+pub async fn clear(conn: &mut AsyncPgConnection, key: FailureKey<'_>) -> QueryResult<()> {
+    diesel::delete(login_failures::table.find(key.parts())).execute(conn).await.map(|_| ())
 }
