@@ -14,6 +14,11 @@ async fn assert_refused(app: &TestApp, token: &str, what: &str) {
     assert_eq!(error_message(&body), "Your token has expired or is invalid. Please log in again.", "{what}");
 }
 
+async fn assert_accepted(app: &TestApp, token: &str, what: &str) {
+    let body = app.gql("{ self { id } }", json!({}), Some(token)).await;
+    assert!(body["data"]["self"]["id"].is_string(), "{what}: {body}");
+}
+
 async fn signed_up(app: &TestApp) -> (String, Claims) {
     let (token, id) = app.sign_up("ada@example.com", "correct horse battery").await;
     let claims = app.state.keys.verify(&token, Utc::now()).expect("own token verifies");
@@ -44,6 +49,11 @@ async fn wrong_signature_none_algorithm_and_tampering_are_refused() {
     let (token, claims) = signed_up(&app).await;
     let (_, other_id) = app.sign_up("bob@example.com", "correct horse battery").await;
 
+    // The positive control: the same claims, signed again with the server's key, are accepted; each case
+    // below changes one thing.
+    assert_accepted(&app, &token, "the token as issued").await;
+    assert_accepted(&app, &app.state.keys.sign(&claims).unwrap(), "the claims re-signed with the right key").await;
+
     // Signed by another key of the same kind.
     let other_keys = JwtKeys::from_config(&test_config()).unwrap();
     assert_refused(&app, &other_keys.sign(&claims).unwrap(), "wrong signature").await;
@@ -64,6 +74,30 @@ async fn wrong_signature_none_algorithm_and_tampering_are_refused() {
     assert_refused(&app, &app.state.keys.sign(&wrong_audience).unwrap(), "audience").await;
     let wrong_issuer = Claims { iss: "someone-else".into(), ..claims.clone() };
     assert_refused(&app, &app.state.keys.sign(&wrong_issuer).unwrap(), "issuer").await;
+}
+
+/// The key published at `/.well-known/jwks.json` verifies the tokens capcom issues (what an Airflow
+/// deployment or another service relies on), with capcom's issuer and audience.
+#[tokio::test]
+async fn the_published_key_verifies_issued_tokens() {
+    let app = TestApp::spawn().await;
+    let (token, claims) = signed_up(&app).await;
+    let jwks: jsonwebtoken::jwk::JwkSet =
+        app.client.get(format!("{}/.well-known/jwks.json", app.base)).send().await.unwrap().json().await.unwrap();
+    let header = jsonwebtoken::decode_header(&token).unwrap();
+    let jwk = match &header.kid {
+        Some(kid) => jwks.find(kid).expect("the token's kid is published"),
+        None => jwks.keys.first().expect("a published key"),
+    };
+    let key = jsonwebtoken::DecodingKey::from_jwk(jwk).unwrap();
+    let mut validation = jsonwebtoken::Validation::new(header.alg);
+    validation.set_audience(&[app.state.config.jwt_audience.as_str()]);
+    validation.set_issuer(&[app.state.config.jwt_issuer.as_str()]);
+    let decoded = jsonwebtoken::decode::<Claims>(&token, &key, &validation).expect("the published key verifies");
+    assert_eq!(decoded.claims.uuid, claims.uuid);
+    // And it refuses a token signed by another key.
+    let other = JwtKeys::from_config(&test_config()).unwrap().sign(&claims).unwrap();
+    assert!(jsonwebtoken::decode::<Claims>(&other, &key, &validation).is_err());
 }
 
 #[tokio::test]

@@ -368,3 +368,34 @@ async fn no_path_through_the_graph_reaches_another_workspace() {
         leaks.join("\n")
     );
 }
+
+/// `workspaces` and `paginatedWorkspaces` return exactly the caller's workspaces when others exist; with
+/// `all: true` a system viewer sees every one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn workspace_lists_hold_exactly_the_callers_workspaces() {
+    let app = TestApp::spawn_with(|config| config.public_signups = true).await;
+    let root = app.with_owners().await;
+    let (member, _) = app.sign_up("member@example.com", "correct horse battery").await;
+    let mut mine = Vec::new();
+    let mut all = Vec::new();
+    for index in 0..5 {
+        let workspace = app.create_workspace(&root, &format!("ws-{index}")).await;
+        if index % 2 == 0 {
+            let added = app.add_to_workspace(&root, &workspace, "member@example.com", "WORKSPACE_VIEWER").await;
+            assert!(added.get("errors").is_none(), "{added}");
+            mine.push(workspace.clone());
+        }
+        all.push(workspace);
+    }
+    let ids = |body: &Value, field: &str| -> BTreeSet<String> {
+        body["data"][field].as_array().unwrap().iter().map(|w| w["id"].as_str().unwrap().to_owned()).collect()
+    };
+    let listed = app.gql("{ workspaces { id } }", json!({}), Some(&member)).await;
+    assert_eq!(ids(&listed, "workspaces"), mine.iter().cloned().collect(), "{listed}");
+    let paged = app.gql("{ paginatedWorkspaces(take: 100) { id } }", json!({}), Some(&member)).await;
+    assert_eq!(ids(&paged, "paginatedWorkspaces"), mine.iter().cloned().collect(), "{paged}");
+    let refused = app.gql("{ workspaces(all: true) { id } }", json!({}), Some(&member)).await;
+    assert_eq!(refused["errors"][0]["extensions"]["code"], "FORBIDDEN", "{refused}");
+    let everything = app.gql("{ workspaces(all: true) { id } }", json!({}), Some(&root)).await;
+    assert!(ids(&everything, "workspaces").is_superset(&all.iter().cloned().collect()), "{everything}");
+}

@@ -178,11 +178,14 @@ async fn keys_never_reach_logs_audit_or_later_responses() {
         assert!(!captured_logs().contains(&secret), "the key is never logged");
         let listed = app.gql("query($w: Uuid!) { workspaceServiceAccounts(workspaceUuid: $w) { apiKey } workspace(workspaceUuid: $w) { roleBindings { serviceAccount { apiKey } } } }", json!({"w": workspace}), Some(&root)).await;
         assert!(!listed.to_string().contains(&secret));
-        assert_eq!(
-            app.count(&format!("SELECT count(*) AS n FROM service_accounts WHERE key_prefix LIKE '%{secret}%'")).await,
-            0,
-            "only a hash is stored"
-        );
+        // Every column of every row, and every other table a key could leak into.
+        for table in ["service_accounts", "role_bindings", "audit_events", "mail_outbox", "users"] {
+            let leaked =
+                app.count(&format!("SELECT count(*) AS n FROM {table} t WHERE t::text LIKE '%{secret}%'")).await;
+            assert_eq!(leaked, 0, "only a hash of the key is stored ({table})");
+        }
+        let stored: i64 = app.count(&format!("SELECT count(*) AS n FROM service_accounts WHERE id = '{id}'")).await;
+        assert_eq!(stored, 1, "the search above looked at the key's own row");
     }
 }
 

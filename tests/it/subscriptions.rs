@@ -103,3 +103,51 @@ async fn only_those_who_may_read_the_deployment_subscribe() {
     assert_eq!(reply["payload"]["errors"][0]["extensions"]["code"], "FORBIDDEN", "{reply}");
     assert!(reply["payload"]["data"].is_null());
 }
+
+/// Access is checked again at every event: a member removed from the workspace receives FORBIDDEN at the
+/// next change and the stream ends.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_member_who_loses_access_stops_receiving_at_the_next_event() {
+    let app = TestApp::spawn_with(|config| config.public_signups = true).await;
+    let root = app.with_owners().await;
+    let (member, member_id) = app.sign_up("member@example.com", "correct horse battery").await;
+    let workspace = app.create_workspace(&root, "Data").await;
+    assert!(
+        app.add_to_workspace(&root, &workspace, "member@example.com", "WORKSPACE_VIEWER").await.get("errors").is_none()
+    );
+    let deployment = app.create_deployment(&root, &workspace, "etl").await["id"].as_str().unwrap().to_owned();
+    let update = |workers: i64| {
+        app.gql(
+            "mutation($d: Uuid!, $n: Int!) { updateDeployment(deploymentUuid: $d, settings: {workerMax: $n}) { id } }",
+            json!({"d": deployment, "n": workers}),
+            Some(&root),
+        )
+    };
+
+    let mut socket = connect(&app, &member).await;
+    let subscribe = json!({"id": "1", "type": "subscribe", "payload": {
+        "query": "subscription($d: Uuid) { deploymentStatus(deploymentUuid: $d) { id workerMax } }",
+        "variables": {"d": deployment}
+    }});
+    socket.send(Message::Text(subscribe.to_string().into())).await.unwrap();
+    assert_eq!(next_message(&mut socket).await["payload"]["data"]["deploymentStatus"]["workerMax"], 10);
+    assert!(update(12).await.get("errors").is_none());
+    let pushed = next_message(&mut socket).await;
+    assert_eq!(pushed["payload"]["data"]["deploymentStatus"]["workerMax"], 12, "{pushed}");
+
+    let removed = app
+        .gql(
+            "mutation($w: Uuid!, $u: Uuid!) { workspaceRemoveUser(workspaceUuid: $w, userUuid: $u) { id } }",
+            json!({"w": workspace, "u": member_id}),
+            Some(&root),
+        )
+        .await;
+    assert!(removed.get("errors").is_none(), "{removed}");
+    assert!(update(14).await.get("errors").is_none());
+    let refused = next_message(&mut socket).await;
+    assert_eq!(refused["type"], "next", "{refused}");
+    assert_eq!(refused["payload"]["errors"][0]["extensions"]["code"], "FORBIDDEN", "{refused}");
+    assert!(refused["payload"]["data"].is_null(), "nothing of the deployment after the removal: {refused}");
+    let end = next_message(&mut socket).await;
+    assert_eq!(end["type"], "complete", "the stream ends: {end}");
+}
