@@ -19,6 +19,9 @@ pub struct UserPrincipal {
     pub user: User,
     /// Its bindings.
     pub bindings: Vec<Binding>,
+    /// When the credential it signed in with stops being valid (a token's `exp`); `None` when it signed in
+    /// during this request.
+    pub valid_until: Option<DateTime<Utc>>,
 }
 
 impl UserPrincipal {
@@ -127,7 +130,7 @@ pub async fn resolve_token(
     if claims.iat < ceil_secs(user.user.tokens_valid_after) {
         return Ok(Principal::Rejected);
     }
-    Ok(Principal::User(user))
+    Ok(Principal::User(UserPrincipal { valid_until: DateTime::from_timestamp(claims.exp, 0), ..user }))
 }
 
 /// Loads an active user with its bindings (one statement); `None` when the user is gone or not active.
@@ -138,7 +141,7 @@ pub async fn load_user(conn: &mut AsyncPgConnection, user_id: uuid::Uuid) -> Api
     if user.status != "active" {
         return Ok(None);
     }
-    Ok(Some(UserPrincipal { user, bindings: Binding::from_packed(&bindings) }))
+    Ok(Some(UserPrincipal { user, bindings: Binding::from_packed(&bindings), valid_until: None }))
 }
 
 /// Loads a service account with its bindings again (for a long-lived connection that re-checks access);

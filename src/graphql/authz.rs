@@ -24,8 +24,8 @@ use async_graphql::dataloader::DataLoader;
 use async_graphql::{Context, Guard, Name, Value};
 use uuid::Uuid;
 
-use crate::auth::Principal;
 use crate::auth::principal::{load_user, reload_service_account};
+use crate::auth::{Principal, UserPrincipal};
 use crate::db::models::deploy::Deploy;
 use crate::db::models::deployment::{Cluster, Deployment};
 use crate::db::models::invite::Invite;
@@ -287,10 +287,13 @@ impl Access {
         let current = self.principal();
         let now = self.0.state.clock.now();
         let fresh = match current.as_ref() {
+            Principal::User(user) if user.valid_until.is_some_and(|until| until <= now) => None,
             Principal::User(user) => {
                 let mut conn = self.0.state.pool.get().await?;
                 let loaded = load_user(&mut conn, user.user.id).await?;
-                loaded.filter(|u| u.user.tokens_valid_after <= user.user.tokens_valid_after).map(Principal::User)
+                loaded
+                    .filter(|u| u.user.tokens_valid_after <= user.user.tokens_valid_after)
+                    .map(|u| Principal::User(UserPrincipal { valid_until: user.valid_until, ..u }))
             }
             Principal::ServiceAccount(account) => {
                 let mut conn = self.0.state.pool.get().await?;

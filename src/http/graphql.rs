@@ -563,11 +563,10 @@ pub async fn ws_handler(
     };
     upgrade.protocols([protocol.name()]).max_message_size(max_message).max_frame_size(max_message).on_upgrade(
         move |socket| async move {
-            ws::serve(
-                socket,
-                session,
-                move |credential| async move { resolve_principal(&app, credential.as_deref()).await },
-            )
+            ws::serve(socket, session, move |credential: Option<String>| {
+                let app = app.clone();
+                async move { resolve_principal(&app, credential.as_deref()).await }
+            })
             .await
         },
     )

@@ -172,10 +172,11 @@ pub fn is_request_error(response: &Response) -> bool {
 }
 
 /// Serves one socket until either side closes it. `authenticate` turns the `connection_init` credential
-/// into a principal.
+/// into a principal; it runs again for every operation the socket starts, so that a credential revoked,
+/// expired or stripped of roles since the socket opened stops working there too (SPEC §3).
 pub async fn serve<A, F>(mut socket: WebSocket, session: Session, authenticate: A)
 where
-    A: FnOnce(Option<String>) -> F,
+    A: Fn(Option<String>) -> F,
     F: Future<Output = Result<Principal, ApiError>>,
 {
     let protocol = session.protocol;
@@ -209,7 +210,7 @@ fn message_type(message: &Value) -> &str {
 
 async fn run<A, F>(socket: &mut WebSocket, session: &Session, authenticate: A) -> Result<(), Close>
 where
-    A: FnOnce(Option<String>) -> F,
+    A: Fn(Option<String>) -> F,
     F: Future<Output = Result<Principal, ApiError>>,
 {
     let protocol = session.protocol;
@@ -246,7 +247,7 @@ where
     if credential.as_deref().is_none_or(|value| value.trim().is_empty()) {
         return Err(refused(MSG_NOT_SIGNED_IN));
     }
-    let principal = match authenticate(credential).await {
+    let principal = match authenticate(credential.clone()).await {
         Ok(principal) => principal,
         Err(ApiError::Unavailable(detail)) => {
             tracing::warn!(request_id = %session.meta.request_id, reason = %detail, "WebSocket refused: database unavailable");
@@ -321,8 +322,19 @@ where
                         ) else {
                             break Err(close(4400, "Invalid message received"));
                         };
+                        // The credential and the roles are read again for every operation: the socket may
+                        // have outlived a logout, a key's rotation or a removal from a workspace.
+                        let principal = match authenticate(credential.clone()).await {
+                            Ok(fresh @ (Principal::User(_) | Principal::ServiceAccount(_))) => fresh,
+                            Ok(_) => break Err(refused(MSG_INVALID_TOKEN)),
+                            Err(ApiError::Unavailable(_)) => break Err(close(1013, crate::error::MSG_UNAVAILABLE)),
+                            Err(error) => {
+                                tracing::error!(request_id = %session.meta.request_id, %error, "WebSocket re-authentication failed");
+                                break Err(close(4500, format!("Internal error (request {})", session.meta.request_id)));
+                            }
+                        };
                         generation += 1;
-                        let access = crate::http::graphql::subscription_access(&session.app, principal.clone());
+                        let access = crate::http::graphql::subscription_access(&session.app, principal);
                         let request = request.data(access).data(session.meta.clone());
                         let task = spawn_subscription(&session.schema, request, id.clone(), generation, sender.clone());
                         let id_given = message.get("id").is_some();

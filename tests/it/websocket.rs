@@ -185,3 +185,62 @@ async fn sockets_are_bounded_per_principal_and_in_total() {
     }
     drop(held);
 }
+
+/// A socket does not outlive its credential: every operation it starts reads the credential and the roles
+/// again, so a deleted key, a logged-out user or a member removed from a workspace is refused on a socket
+/// opened before (it is closed with 4403), on both protocols, for mutations as for subscriptions.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_socket_stops_working_once_its_credential_is_revoked() {
+    let app = TestApp::spawn().await;
+    let (root, workspace_id) = {
+        let (token, _) = app.sign_up("ada@example.com", "correct horse battery").await;
+        let workspace = app.create_workspace(&token, "Data").await;
+        (token, workspace)
+    };
+    const MINT: &str = "mutation($w: Uuid!, $l: String!) { createWorkspaceServiceAccount(workspaceUuid: $w, label: $l, role: WORKSPACE_ADMIN) { id apiKey } }";
+    for protocol in ["graphql-transport-ws", "graphql-ws"] {
+        let created = app.gql(MINT, json!({"w": workspace_id, "l": format!("ci {protocol}")}), Some(&root)).await;
+        let key = created["data"]["createWorkspaceServiceAccount"]["apiKey"].as_str().unwrap().to_owned();
+        let id = created["data"]["createWorkspaceServiceAccount"]["id"].as_str().unwrap().to_owned();
+        let mut socket = open(&app, protocol).await;
+        send(&mut socket, json!({"type": "connection_init", "payload": {"authorization": key}})).await;
+        assert_eq!(next(&mut socket).await["type"], "connection_ack");
+
+        let deleted = app
+            .gql(
+                "mutation($w: Uuid!, $id: Uuid!) { deleteWorkspaceServiceAccount(serviceAccountUuid: $id, workspaceUuid: $w) { id } }",
+                json!({"w": workspace_id, "id": id}),
+                Some(&root),
+            )
+            .await;
+        assert!(deleted.get("errors").is_none(), "{deleted}");
+        let before = app.count("SELECT count(*) AS n FROM service_accounts").await;
+        let start = if protocol == "graphql-ws" { "start" } else { "subscribe" };
+        send(
+            &mut socket,
+            json!({"id": "1", "type": start, "payload": {
+                "query": MINT, "variables": {"w": workspace_id, "l": "minted by a deleted key"}
+            }}),
+        )
+        .await;
+        let mut reply = next(&mut socket).await;
+        if reply["type"] == "connection_error" {
+            reply = next(&mut socket).await;
+        }
+        assert_eq!(reply["type"], "closed", "{protocol}: {reply}");
+        assert_eq!(reply["code"], 4403, "{protocol}: {reply}");
+        assert_eq!(app.count("SELECT count(*) AS n FROM service_accounts").await, before, "nothing was minted");
+    }
+
+    // A user who logs out elsewhere.
+    let mut socket = open(&app, "graphql-transport-ws").await;
+    send(&mut socket, json!({"type": "connection_init", "payload": {"authorization": root}})).await;
+    assert_eq!(next(&mut socket).await["type"], "connection_ack");
+    send(&mut socket, json!({"id": "1", "type": "subscribe", "payload": {"query": "{ self { id } }"}})).await;
+    assert_eq!(next(&mut socket).await["type"], "next", "works before the logout");
+    let _ = next(&mut socket).await; // complete
+    assert!(app.gql("mutation { logout }", json!({}), Some(&root)).await.get("errors").is_none());
+    send(&mut socket, json!({"id": "2", "type": "subscribe", "payload": {"query": "{ self { id } }"}})).await;
+    let reply = next(&mut socket).await;
+    assert_eq!((reply["type"].as_str(), reply["code"].as_i64()), (Some("closed"), Some(4403)), "{reply}");
+}
