@@ -112,7 +112,7 @@ pub fn app_state(config: Config, database_url: &str, clock: Clock) -> Result<App
         expected_migration: db::migrate::newest_version().into(),
         matrix: Arc::new(matrix),
         secrets: Arc::new(secrets),
-        events: Arc::new(db::notify::DeploymentEvents::new(database_url)),
+        events: Arc::new(db::notify::Events::new(database_url)),
         statements,
         passwords,
     })

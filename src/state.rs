@@ -55,7 +55,7 @@ pub struct AppState {
     /// Seals secret values at rest.
     pub secrets: Arc<crate::secrets::SecretBox>,
     /// Deployment change events (LISTEN/NOTIFY).
-    pub events: Arc<crate::db::notify::DeploymentEvents>,
+    pub events: Arc<crate::db::notify::Events>,
     /// SQL statements run by this process's pool so far.
     pub statements: Arc<AtomicU64>,
     /// Password hashing, bounded in concurrency and memory.

@@ -1,4 +1,5 @@
-//! Change events across replicas through PostgreSQL LISTEN/NOTIFY.
+//! Change events across replicas through PostgreSQL LISTEN/NOTIFY: deployments that changed, and audit
+//! events that were written.
 //!
 //! A change is announced with `pg_notify` inside the transaction that makes it, so it is delivered only if
 //! that transaction commits. Each process keeps one dedicated listening connection (opened on the first
@@ -15,6 +16,19 @@ use uuid::Uuid;
 /// Channel on which deployment changes are announced (payload: the deployment id).
 pub const DEPLOYMENT_CHANNEL: &str = "capcom_deployment";
 
+/// Channel on which new audit events are announced (payload: the event id), by a trigger on
+/// `audit_events`.
+pub const AUDIT_CHANNEL: &str = "capcom_audit";
+
+/// Something that changed, as announced on one of the channels.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Event {
+    /// A deployment changed (id).
+    Deployment(Uuid),
+    /// An audit event was written (id).
+    Audit(Uuid),
+}
+
 /// Announces that deployment `id` changed (delivered when the caller's transaction commits).
 pub async fn deployment_changed(conn: &mut AsyncPgConnection, id: Uuid) -> diesel::QueryResult<()> {
     diesel::sql_query("SELECT pg_notify($1, $2)")
@@ -30,38 +44,44 @@ pub async fn deployment_changed(conn: &mut AsyncPgConnection, id: Uuid) -> diese
 #[error("listening for changes: {0}")]
 pub struct ListenError(String);
 
-/// This process's view of deployment change events.
-pub struct DeploymentEvents {
+/// This process's view of change events (deployments changed, audit events written).
+pub struct Events {
     database_url: String,
-    sender: broadcast::Sender<Uuid>,
+    sender: broadcast::Sender<Event>,
     listening: OnceCell<()>,
 }
 
-impl std::fmt::Debug for DeploymentEvents {
+impl std::fmt::Debug for Events {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         // The URL holds a password.
-        f.write_str("DeploymentEvents")
+        f.write_str("Events")
     }
 }
 
 async fn open_listener(url: &str) -> Result<AsyncPgConnection, ListenError> {
     let mut conn = AsyncPgConnection::establish(url).await.map_err(|e| ListenError(e.to_string()))?;
-    diesel::sql_query(format!("LISTEN {DEPLOYMENT_CHANNEL}"))
-        .execute(&mut conn)
-        .await
-        .map_err(|e| ListenError(e.to_string()))?;
+    for channel in [DEPLOYMENT_CHANNEL, AUDIT_CHANNEL] {
+        diesel::sql_query(format!("LISTEN {channel}"))
+            .execute(&mut conn)
+            .await
+            .map_err(|e| ListenError(e.to_string()))?;
+    }
     Ok(conn)
 }
 
-async fn forward(mut conn: AsyncPgConnection, url: String, sender: broadcast::Sender<Uuid>) {
+async fn forward(mut conn: AsyncPgConnection, url: String, sender: broadcast::Sender<Event>) {
     loop {
         {
             let mut notifications = std::pin::pin!(conn.notifications_stream());
             while let Some(Ok(notification)) = notifications.next().await {
-                if let Ok(id) = notification.payload.parse::<Uuid>() {
-                    // No receiver at the moment is fine: nobody is watching.
-                    let _ = sender.send(id);
-                }
+                let Ok(id) = notification.payload.parse::<Uuid>() else { continue };
+                let event = match notification.channel.as_str() {
+                    DEPLOYMENT_CHANNEL => Event::Deployment(id),
+                    AUDIT_CHANNEL => Event::Audit(id),
+                    _ => continue,
+                };
+                // No receiver at the moment is fine: nobody is watching.
+                let _ = sender.send(event);
             }
         }
         tracing::warn!("the change listener lost its database connection; reconnecting");
@@ -75,16 +95,16 @@ async fn forward(mut conn: AsyncPgConnection, url: String, sender: broadcast::Se
     }
 }
 
-impl DeploymentEvents {
+impl Events {
     /// Events for the database at `database_url`; nothing is opened until the first subscription.
     pub fn new(database_url: &str) -> Self {
         let (sender, _) = broadcast::channel(1024);
-        DeploymentEvents { database_url: database_url.to_owned(), sender, listening: OnceCell::new() }
+        Events { database_url: database_url.to_owned(), sender, listening: OnceCell::new() }
     }
 
-    /// A receiver of the ids of changed deployments. Returns once this process is listening, so that no
-    /// change committed after the call is missed.
-    pub async fn subscribe(&self) -> Result<broadcast::Receiver<Uuid>, ListenError> {
+    /// A receiver of change events. Returns once this process is listening, so that no change committed
+    /// after the call is missed.
+    pub async fn subscribe(&self) -> Result<broadcast::Receiver<Event>, ListenError> {
         let receiver = self.sender.subscribe();
         self.listening
             .get_or_try_init(|| async {

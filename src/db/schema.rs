@@ -37,6 +37,8 @@ diesel::table! {
         base_domain -> Text,
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
+        provider -> Text,
+        region -> Text,
     }
 }
 
@@ -177,6 +179,9 @@ diesel::table! {
         billing_email -> Nullable<Text>,
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
+        description -> Text,
+        billing_company -> Nullable<Text>,
+        billing_plan -> Nullable<Text>,
     }
 }
 

@@ -51,3 +51,41 @@ pub async fn record(conn: &mut AsyncPgConnection, actor: &Actor, change: Change)
     .await?;
     Ok(())
 }
+
+pub use crate::db::models::audit_event::{AuditEvent, AuditFilter};
+
+/// Most events one page returns.
+pub const MAX_PAGE: usize = 100;
+
+/// A page of events matching `filter`, newest first, after the keyset position `after`; `limit + 1` rows
+/// are read so the caller can tell whether another page follows.
+pub async fn page(
+    conn: &mut AsyncPgConnection,
+    filter: &AuditFilter,
+    after: Option<(chrono::DateTime<chrono::Utc>, Uuid)>,
+    limit: usize,
+) -> ApiResult<Vec<AuditEvent>> {
+    let limit = i64::try_from(limit.min(MAX_PAGE) + 1).unwrap_or(i64::MAX);
+    Ok(AuditEvent::page(conn, filter, after, limit).await?)
+}
+
+/// How many events match `filter`.
+pub async fn count(conn: &mut AsyncPgConnection, filter: &AuditFilter) -> ApiResult<i64> {
+    Ok(AuditEvent::count(conn, filter).await?)
+}
+
+/// The events with these ids (one statement).
+pub async fn by_ids(conn: &mut AsyncPgConnection, ids: &[Uuid]) -> ApiResult<Vec<AuditEvent>> {
+    Ok(AuditEvent::by_ids(conn, ids).await?)
+}
+
+/// A chunk of an export: up to `size` events after `after`, newest first (exports read the whole
+/// history in such chunks, so memory stays bounded whatever its length).
+pub async fn chunk(
+    conn: &mut AsyncPgConnection,
+    filter: &AuditFilter,
+    after: Option<(chrono::DateTime<chrono::Utc>, Uuid)>,
+    size: usize,
+) -> ApiResult<Vec<AuditEvent>> {
+    Ok(AuditEvent::page(conn, filter, after, i64::try_from(size).unwrap_or(i64::MAX)).await?)
+}

@@ -9,7 +9,7 @@ use uuid::Uuid;
 use crate::db::models::deployment::{Cluster, DeploymentChanges, NewDeployment};
 use crate::db::models::invite::Invite;
 use crate::db::models::role_binding::RoleBindingRow;
-use crate::db::models::user::User;
+use crate::db::models::user::{Email, User};
 use crate::db::models::workspace::Workspace;
 use crate::domain::audit::{self, Change};
 use crate::domain::catalogue::{self, RuntimeRelease};
@@ -609,21 +609,44 @@ pub async fn change_user_role(
     }
     conn.transaction(async |tx| {
         let deployment = Deployment::live_for_update(tx, deployment_id).await?.ok_or(ApiError::NotFound)?;
-        if Invite::pending_in_workspace(tx, deployment.workspace_id, &email, now).await? {
-            return Err(ApiError::conflict(
+        let pending = async |tx: &mut AsyncPgConnection, address: &str| {
+            Invite::pending_in_workspace(tx, deployment.workspace_id, address, now).await
+        };
+        let invite_pending = || {
+            ApiError::conflict(
                 "This user's workspace invite is still pending; their deployment role can change once it is accepted",
-            ));
+            )
+        };
+        // SPEC §2: while a workspace invite to the address is pending, the deployment role cannot change.
+        if pending(tx, &email).await? {
+            return Err(invite_pending());
         }
         let found = match user.user_id {
             Some(id) => User::find(tx, id).await?,
             None => User::find_by_email(tx, &email).await?,
         };
-        let target = found.ok_or(ApiError::NotFound)?;
-        if RoleBindingRow::user_in_workspace_for_update(tx, deployment.workspace_id, target.id).await?.is_none() {
-            return Err(ApiError::bad_input(
+        // The same answer for an unknown person as for someone outside the workspace, so that this does not
+        // tell who has an account.
+        let not_a_member = || {
+            ApiError::bad_input(
                 "email",
                 "This user has no role in the deployment's workspace; add them to the workspace first",
-            ));
+            )
+        };
+        let Some(target) = found else {
+            return Err(match change_kind {
+                RoleChange::Add(_) => not_a_member(),
+                RoleChange::Update(_) | RoleChange::Remove => ApiError::NotFound,
+            });
+        };
+        // The same for the user's other addresses (the user may be named by id).
+        for address in Email::for_users(tx, &[target.id]).await? {
+            if address.address != email && pending(tx, &address.address).await? {
+                return Err(invite_pending());
+            }
+        }
+        if RoleBindingRow::user_in_workspace_for_update(tx, deployment.workspace_id, target.id).await?.is_none() {
+            return Err(not_a_member());
         }
         let current = RoleBindingRow::user_on_deployment_for_update(tx, deployment_id, target.id).await?;
         let (binding, before, after) = match (change_kind, current) {

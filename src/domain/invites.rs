@@ -74,7 +74,7 @@ fn pending_conflict(error: diesel::result::Error) -> ApiError {
     }
 }
 
-async fn insert_and_mail(
+pub(crate) async fn insert_and_mail(
     tx: &mut AsyncPgConnection,
     mut new: NewInvite,
     what: &str,
@@ -258,10 +258,19 @@ pub async fn delete(
     .await
 }
 
-/// Turns an invite into bindings for `user_id` and deletes it (caller's transaction, invite locked).
-async fn apply(tx: &mut AsyncPgConnection, invite: &Invite, user_id: Uuid, actor: &Actor) -> ApiResult<()> {
+/// Turns an invite into bindings for `user_id` and deletes it (caller's transaction, invite locked). A
+/// workspace invite also makes the user a member of the workspace's organization. The caller records the
+/// audit event of the operation that applied it.
+async fn apply(tx: &mut AsyncPgConnection, invite: &Invite, user_id: Uuid) -> ApiResult<()> {
     let role = invite.role.as_deref().and_then(|r| r.parse::<Role>().ok());
+    if invite.scope == Scope::Organization.as_str() {
+        crate::domain::organizations::apply_invite(tx, invite, user_id).await?;
+    }
     if let (Some(workspace_id), Some(role)) = (invite.workspace_id, role) {
+        if let Some(workspace) = Workspace::find(tx, workspace_id).await? {
+            crate::domain::organizations::ensure_member(tx, workspace.organization_id, user_id, invite.invited_by)
+                .await?;
+        }
         if RoleBindingRow::user_in_workspace_for_update(tx, workspace_id, user_id).await?.is_none() {
             RoleBindingRow::insert(tx, &user_binding(role, user_id, Some(workspace_id), invite.invited_by)).await?;
             let requests: Vec<DeploymentRoleRequest> = invite
@@ -284,21 +293,7 @@ async fn apply(tx: &mut AsyncPgConnection, invite: &Invite, user_id: Uuid, actor
         }
     }
     Invite::delete(tx, invite.id).await?;
-    audit::record(
-        tx,
-        actor,
-        Change {
-            action: "invite.accept",
-            target_type: "invite",
-            target_id: Some(invite.id),
-            organization_id: invite.organization_id,
-            workspace_id: invite.workspace_id,
-            before: Some(snapshot(invite)),
-            after: Some(json!({"userId": user_id})),
-            ..Change::default()
-        },
-    )
-    .await
+    Ok(())
 }
 
 /// Checks a sign-up's invite token: it must be pending and sent to `email`.
@@ -320,19 +315,19 @@ pub async fn check_token_for_sign_up(
     Ok(())
 }
 
-/// Applies every pending invite for `email` to a newly signed-up user.
+/// Applies every pending invite for `email` to a newly signed-up user; returns their snapshots (the
+/// sign-up's audit event lists them).
 pub async fn apply_pending_for_email(
     tx: &mut AsyncPgConnection,
     user_id: Uuid,
     email: &str,
     now: DateTime<Utc>,
-    actor: &Actor,
-) -> ApiResult<usize> {
+) -> ApiResult<Vec<serde_json::Value>> {
     let pending = Invite::pending_for_email(tx, email, now).await?;
     for invite in &pending {
-        apply(tx, invite, user_id, actor).await?;
+        apply(tx, invite, user_id).await?;
     }
-    Ok(pending.len())
+    Ok(pending.iter().map(snapshot).collect())
 }
 
 /// `acceptInvite(token)` by a signed-in user whose addresses include the invited one.
@@ -355,7 +350,22 @@ pub async fn accept(
         if !addresses.iter().any(|address| address.address == invite.email) {
             return Err(ApiError::bad_input("token", "This invite was sent to another email address"));
         }
-        apply(tx, &invite, user_id, actor).await?;
+        apply(tx, &invite, user_id).await?;
+        audit::record(
+            tx,
+            actor,
+            Change {
+                action: "invite.accept",
+                target_type: "invite",
+                target_id: Some(invite.id),
+                organization_id: invite.organization_id,
+                workspace_id: invite.workspace_id,
+                before: Some(snapshot(&invite)),
+                after: Some(json!({"userId": user_id})),
+                ..Change::default()
+            },
+        )
+        .await?;
         Ok(invite)
     })
     .await

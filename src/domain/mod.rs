@@ -3,12 +3,14 @@
 
 pub mod audit;
 pub mod catalogue;
+pub mod clusters;
 pub mod deployments;
 pub mod deploys;
 pub mod invites;
 pub mod organizations;
 pub mod service_accounts;
 pub mod system_roles;
+pub mod teams;
 pub mod users;
 pub mod validate;
 pub mod variables;
@@ -45,11 +47,20 @@ impl Actor {
     }
 }
 
-/// A new binding of `role` for user `user_id` on `target` (`None` for system roles); the scope and the
-/// scope column follow from the role.
-pub fn user_binding(
+/// Who holds a role binding.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Holder {
+    /// A user.
+    User(Uuid),
+    /// A team (its members hold the role).
+    Team(Uuid),
+}
+
+/// A new binding of `role` for `holder` on `target` (`None` for system roles); the scope and the scope
+/// column follow from the role.
+pub fn binding(
+    holder: Holder,
     role: Role,
-    user_id: Uuid,
     target: Option<Uuid>,
     granted_by: Option<Uuid>,
 ) -> crate::db::models::role_binding::NewRoleBinding<'static> {
@@ -59,8 +70,14 @@ pub fn user_binding(
     crate::db::models::role_binding::NewRoleBinding {
         id: Uuid::now_v7(),
         role: role.as_str(),
-        user_id: Some(user_id),
-        team_id: None,
+        user_id: match holder {
+            Holder::User(id) => Some(id),
+            Holder::Team(_) => None,
+        },
+        team_id: match holder {
+            Holder::Team(id) => Some(id),
+            Holder::User(_) => None,
+        },
         service_account_id: None,
         scope: scope.as_str(),
         organization_id: on(Scope::Organization),
@@ -68,6 +85,16 @@ pub fn user_binding(
         deployment_id: on(Scope::Deployment),
         created_by: granted_by,
     }
+}
+
+/// A new binding of `role` for user `user_id` on `target` (`None` for system roles).
+pub fn user_binding(
+    role: Role,
+    user_id: Uuid,
+    target: Option<Uuid>,
+    granted_by: Option<Uuid>,
+) -> crate::db::models::role_binding::NewRoleBinding<'static> {
+    binding(Holder::User(user_id), role, target, granted_by)
 }
 
 /// The caller's authority, for the rules that depend on it (escalation: nobody grants a role with
@@ -105,7 +132,9 @@ impl Authority {
     async fn ancestry(&self, conn: &mut AsyncPgConnection, object: ScopeRef) -> ApiResult<Ancestry> {
         let Some(id) = object.id() else { return Ok(Ancestry::of(object)) };
         let found = crate::db::models::workspace::ancestry(conn, &[id]).await?;
-        Ok(found.into_iter().next().unwrap_or(Ancestry::of(object)))
+        // Only an ancestry of the same kind of object counts (an id named as a deployment may be a
+        // workspace's).
+        Ok(found.into_iter().find(|at| at.object().scope() == object.scope()).unwrap_or(Ancestry::of(object)))
     }
 
     /// FORBIDDEN unless the caller may grant `role` on `object` (SPEC §2 escalation rule). The object's

@@ -29,6 +29,8 @@ pub const MAX_EXPIRY_DAYS: i64 = 3650;
 pub enum AccountScope {
     /// The installation.
     System,
+    /// An organization.
+    Organization(Uuid),
     /// A workspace.
     Workspace(Uuid),
     /// A deployment.
@@ -39,6 +41,7 @@ impl AccountScope {
     fn scope(self) -> Scope {
         match self {
             AccountScope::System => Scope::System,
+            AccountScope::Organization(_) => Scope::Organization,
             AccountScope::Workspace(_) => Scope::Workspace,
             AccountScope::Deployment(_) => Scope::Deployment,
         }
@@ -52,6 +55,7 @@ impl AccountScope {
     pub fn scope_ref(self) -> ScopeRef {
         match self {
             AccountScope::System => ScopeRef::System,
+            AccountScope::Organization(id) => ScopeRef::Organization(id),
             AccountScope::Workspace(id) => ScopeRef::Workspace(id),
             AccountScope::Deployment(id) => ScopeRef::Deployment(id),
         }
@@ -60,6 +64,7 @@ impl AccountScope {
     fn holds(self, account: &ServiceAccount) -> bool {
         match self {
             AccountScope::System => account.scope == "SYSTEM",
+            AccountScope::Organization(id) => account.organization_id == Some(id),
             AccountScope::Workspace(id) => account.workspace_id == Some(id),
             AccountScope::Deployment(id) => account.deployment_id == Some(id),
         }
@@ -69,6 +74,7 @@ impl AccountScope {
     pub fn of(account: &ServiceAccount) -> Option<AccountScope> {
         match account.scope.as_str() {
             "SYSTEM" => Some(AccountScope::System),
+            "ORGANIZATION" => account.organization_id.map(AccountScope::Organization),
             "WORKSPACE" => account.workspace_id.map(AccountScope::Workspace),
             "DEPLOYMENT" => account.deployment_id.map(AccountScope::Deployment),
             _ => None,
@@ -152,16 +158,25 @@ fn snapshot(account: &ServiceAccount, role: Option<&str>) -> serde_json::Value {
            "role": role, "active": account.active, "expiresAt": account.expires_at, "keyPrefix": account.key_prefix})
 }
 
-async fn lock_scope(tx: &mut AsyncPgConnection, scope: AccountScope) -> ApiResult<(Option<Uuid>, Option<Uuid>)> {
+/// Locks the scope object; returns `(organization, workspace, deployment)` of the scope as far as they
+/// are columns of the account.
+async fn lock_scope(
+    tx: &mut AsyncPgConnection,
+    scope: AccountScope,
+) -> ApiResult<(Option<Uuid>, Option<Uuid>, Option<Uuid>)> {
     match scope {
-        AccountScope::System => Ok((None, None)),
+        AccountScope::System => Ok((None, None, None)),
+        AccountScope::Organization(id) => {
+            crate::db::models::organization::Organization::find_for_update(tx, id).await?.ok_or(ApiError::NotFound)?;
+            Ok((Some(id), None, None))
+        }
         AccountScope::Workspace(id) => {
             Workspace::find_for_update(tx, id).await?.ok_or(ApiError::NotFound)?;
-            Ok((Some(id), None))
+            Ok((None, Some(id), None))
         }
         AccountScope::Deployment(id) => {
             let deployment = Deployment::live_for_update(tx, id).await?.ok_or(ApiError::NotFound)?;
-            Ok((Some(deployment.workspace_id), Some(id)))
+            Ok((None, Some(deployment.workspace_id), Some(id)))
         }
     }
 }
@@ -185,7 +200,7 @@ pub async fn create(
     let expires_at = expiry(request.expires_in_days, max_days, now)?;
     let minted = api_key::mint().map_err(|e| ApiError::internal(format!("randomness: {e}")))?;
     conn.transaction(async |tx| {
-        let (workspace_id, deployment_id) = lock_scope(tx, scope).await?;
+        let (organization_id, workspace_id, deployment_id) = lock_scope(tx, scope).await?;
         let account = ServiceAccount::insert(
             tx,
             &NewServiceAccount {
@@ -193,7 +208,7 @@ pub async fn create(
                 label: label.clone(),
                 category: category.clone(),
                 scope: scope.scope().as_str(),
-                organization_id: None,
+                organization_id,
                 workspace_id: matches!(scope, AccountScope::Workspace(_)).then_some(workspace_id).flatten(),
                 deployment_id,
                 key_prefix: minted.prefix.clone(),
@@ -213,7 +228,7 @@ pub async fn create(
                 team_id: None,
                 service_account_id: Some(account.id),
                 scope: scope.scope().as_str(),
-                organization_id: None,
+                organization_id: account.organization_id,
                 workspace_id: account.workspace_id,
                 deployment_id: account.deployment_id,
                 created_by: creator,
@@ -227,6 +242,7 @@ pub async fn create(
                 action: "serviceAccount.create",
                 target_type: "serviceAccount",
                 target_id: Some(account.id),
+                organization_id,
                 workspace_id,
                 deployment_id,
                 after: Some(snapshot(&account, Some(role.as_str()))),
@@ -333,11 +349,11 @@ pub async fn update(
                 action: "serviceAccount.update",
                 target_type: "serviceAccount",
                 target_id: Some(id),
+                organization_id: after.organization_id,
                 workspace_id: after.workspace_id,
                 deployment_id: after.deployment_id,
                 before: Some(snapshot(&before, Some(&binding.role))),
                 after: Some(snapshot(&after, Some(&role_after))),
-                ..Change::default()
             },
         )
         .await?;
@@ -364,6 +380,7 @@ pub async fn delete(
                 action: "serviceAccount.delete",
                 target_type: "serviceAccount",
                 target_id: Some(id),
+                organization_id: account.organization_id,
                 workspace_id: account.workspace_id,
                 deployment_id: account.deployment_id,
                 before: Some(snapshot(&account, Some(&binding.role))),
@@ -406,11 +423,11 @@ pub async fn rotate(
                 action: "serviceAccount.rotate",
                 target_type: "serviceAccount",
                 target_id: Some(id),
+                organization_id: account.organization_id,
                 workspace_id: account.workspace_id,
                 deployment_id: account.deployment_id,
                 before: Some(snapshot(&before, Some(&binding.role))),
                 after: Some(snapshot(&account, Some(&binding.role))),
-                ..Change::default()
             },
         )
         .await?;

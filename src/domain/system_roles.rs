@@ -117,8 +117,8 @@ pub async fn revoke(
     .await
 }
 
-/// Deletes a user. Refused (CONFLICT) when it is the last SYSTEM_ADMIN or the only user holding
-/// WORKSPACE_ADMIN of a workspace.
+/// Deletes a user. Refused (CONFLICT) when it is the last SYSTEM_ADMIN, the only user holding
+/// WORKSPACE_ADMIN of a workspace, or the only one holding ORGANIZATION_OWNER of an organization.
 pub async fn remove_user(
     conn: &mut AsyncPgConnection,
     user_id: Uuid,
@@ -143,6 +143,19 @@ pub async fn remove_user(
             return Err(ApiError::conflict(format!(
                 "The user is the only WORKSPACE_ADMIN of {} workspace(s); make someone else admin first",
                 sole.len()
+            )));
+        }
+        // The same for the organizations they own (SPEC §1: an organization always keeps an owner).
+        let mut owned = RoleBindingRow::organizations_where_sole_owner(tx, user_id).await?;
+        owned.sort();
+        for organization_id in &owned {
+            crate::db::models::organization::Organization::find_for_update(tx, *organization_id).await?;
+        }
+        let sole_owner = RoleBindingRow::organizations_where_sole_owner(tx, user_id).await?;
+        if !sole_owner.is_empty() {
+            return Err(ApiError::conflict(format!(
+                "The user is the only ORGANIZATION_OWNER of {} organization(s); make someone else owner first",
+                sole_owner.len()
             )));
         }
         User::delete(tx, user_id).await?;

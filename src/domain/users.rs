@@ -116,8 +116,8 @@ fn map_unique(error: diesel::result::Error) -> ApiError {
 }
 
 /// Creates a user. The first user of the installation becomes SYSTEM_ADMIN and joins (creating) the default
-/// organization; later users need public sign-ups or an invite token sent to their email address. Every
-/// pending invite for that address is applied. Decided under a lock on the installation
+/// organization; later users need public sign-ups or an invite token sent to their email address. A
+/// sign-up with an invite token applies every pending invite for that address. Decided under a lock on the installation
 /// row, so of two concurrent first sign-ups exactly one is first.
 pub async fn sign_up(
     conn: &mut AsyncPgConnection,
@@ -132,6 +132,11 @@ pub async fn sign_up(
         Some(name) => validate::username("username", name)?,
         None => email.clone(),
     };
+    // A username that looks like an address must be the user's own (SPEC §4.1: identity is an email or a
+    // username; one must never be mistaken for someone else's other).
+    if username.contains('@') && !username.eq_ignore_ascii_case(&email) {
+        return Err(ApiError::bad_input("username", "A username with '@' must be your own email address"));
+    }
     let profile = input.profile.clone().unwrap_or_else(|| json!({}));
     validate::json_object("profile", &profile)?;
     let full_name = match profile.get("fullName").and_then(|v| v.as_str()) {
@@ -185,14 +190,26 @@ pub async fn sign_up(
             set_first_user(tx, user.id).await?;
             organizations::grant_system_role(tx, user.id, Role::SystemAdmin, None).await?;
         }
+        // The default organization is locked first by every sign-up, so sign-ups are serialized there.
         let organization = organizations::default_locked(tx).await?;
-        let organization_role = organizations::join(tx, &organization, user.id, None).await?;
-        let signed_up = actor.as_user(user.id, &user.username);
-        let invites_applied = invites::apply_pending_for_email(tx, user.id, &email, now, &signed_up).await?;
+        // Pending invites are applied only when the sign-up proved it reads the address's mail (it came
+        // with an invite token sent there): with public sign-ups, anyone could otherwise claim an address
+        // and the roles waiting for it. Without a token they stay pending for `acceptInvite`.
+        let invites_applied = if invite_token.is_some() {
+            invites::apply_pending_for_email(tx, user.id, &email, now).await?
+        } else {
+            Vec::new()
+        };
+        // Invites may have placed the user in an organization; otherwise they join the default one.
+        let organization_role = if RoleBindingRow::count_organizations_of_user(tx, user.id).await? == 0 {
+            Some(organizations::join(tx, &organization, user.id, None, None).await?)
+        } else {
+            None
+        };
 
         let mut after = snapshot(&user);
         after["email"] = json!(email);
-        after["organizationRole"] = json!(organization_role.as_str());
+        after["organizationRole"] = json!(organization_role.map(Role::as_str));
         after["systemAdmin"] = json!(is_first);
         after["invitesApplied"] = json!(invites_applied);
         audit::record(
@@ -238,17 +255,18 @@ pub async fn sign_in(
         return Err(ApiError::Unauthenticated(MSG_SIGN_IN_FAILED.to_owned()));
     }
     let address = actor.client_address.as_deref().and_then(address_key);
-    if login_failure::recent_failures(conn, FailureKey::Identity(&identity), now, throttle.window).await?
-        >= throttle.max_failures
-    {
-        return Err(ApiError::Unauthenticated(MSG_THROTTLED.to_owned()));
-    }
-    if let Some(address) = &address {
-        if login_failure::recent_failures(conn, FailureKey::Address(address), now, throttle.window).await?
-            >= throttle.max_failures_per_address
-        {
-            return Err(ApiError::Unauthenticated(MSG_THROTTLED.to_owned()));
+    // Every attempt is counted before the password is checked (one statement per key), so concurrent
+    // guesses are counted too; a successful sign-in gives its attempts back.
+    let by_identity =
+        login_failure::record_failure(conn, FailureKey::Identity(&identity), now, throttle.window).await?;
+    let by_address = match &address {
+        Some(address) => {
+            login_failure::record_failure(conn, FailureKey::Address(address), now, throttle.window).await?
         }
+        None => 0,
+    };
+    if by_identity > throttle.max_failures || by_address > throttle.max_failures_per_address {
+        return Err(ApiError::Unauthenticated(MSG_THROTTLED.to_owned()));
     }
     let found = User::find_by_identity(conn, &identity).await?;
     let (user, stored_hash) = match found {
@@ -258,14 +276,11 @@ pub async fn sign_in(
     let password_ok = throttle.passwords.verify(password_text, stored_hash).await?;
     let user = match user {
         Some(user) if password_ok && user.status == "active" => user,
-        _ => {
-            login_failure::record_failure(conn, FailureKey::Identity(&identity), now, throttle.window).await?;
-            if let Some(address) = &address {
-                login_failure::record_failure(conn, FailureKey::Address(address), now, throttle.window).await?;
-            }
-            return Err(ApiError::Unauthenticated(MSG_SIGN_IN_FAILED.to_owned()));
-        }
+        _ => return Err(ApiError::Unauthenticated(MSG_SIGN_IN_FAILED.to_owned())),
     };
+    if let Some(address) = &address {
+        login_failure::release(conn, FailureKey::Address(address)).await?;
+    }
     conn.transaction(async |tx| {
         login_failure::clear(tx, FailureKey::Identity(&identity)).await?;
         audit::record(
@@ -310,6 +325,15 @@ pub async fn update_self(
     conn.transaction(async |tx| {
         let before = User::find_for_update(tx, user_id).await?.ok_or(ApiError::NotFound)?;
         if let Some(name) = &username {
+            if name.contains('@') {
+                let own = Email::for_users(tx, &[user_id]).await?;
+                if !own.iter().any(|address| address.address.eq_ignore_ascii_case(name)) {
+                    return Err(ApiError::bad_input(
+                        "payload.username",
+                        "A username with '@' must be one of your own email addresses",
+                    ));
+                }
+            }
             if !name.eq_ignore_ascii_case(&before.username) && User::username_taken(tx, name).await? {
                 return Err(ApiError::conflict("This username is already taken"));
             }

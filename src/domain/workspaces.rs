@@ -225,12 +225,25 @@ pub async fn add_user(
         if request.role.scope() != Some(Scope::Deployment) {
             return Err(ApiError::bad_input("deploymentRoles", format!("{} is not a deployment role", request.role)));
         }
-        authority.require_grantable(conn, request.role, ScopeRef::Deployment(request.deployment_id)).await?;
     }
     conn.transaction(async |tx| {
         let workspace = Workspace::find_for_update(tx, workspace_id).await?.ok_or(ApiError::NotFound)?;
+        // A deployment of another workspace is NOT_FOUND (SPEC §2 rule 6) before anything else is decided.
         invites::check_deployments_in_workspace(tx, workspace_id, &deployment_roles).await?;
-        let Some(user) = User::find_by_email(tx, &email).await? else {
+        for request in &deployment_roles {
+            authority.require_grantable(tx, request.role, ScopeRef::Deployment(request.deployment_id)).await?;
+        }
+        // Someone outside the workspace's organization is invited, whether or not they have an account:
+        // adding them at once would show their name and addresses to the caller (and tell that the
+        // account exists) without their consent.
+        let existing = User::find_by_email(tx, &email).await?;
+        let member_of_organization = match &existing {
+            Some(user) => {
+                RoleBindingRow::user_in_organization_for_update(tx, workspace.organization_id, user.id).await?.is_some()
+            }
+            None => false,
+        };
+        let Some(user) = existing.filter(|_| member_of_organization) else {
             invites::create_workspace_invite(tx, &workspace, &email, role, &deployment_roles, settings, actor).await?;
             return Ok(AddUserOutcome::Invited);
         };

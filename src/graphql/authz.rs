@@ -337,7 +337,11 @@ impl Access {
             }
             // A deployment whose workspace is known needs only the workspace's organization.
             let via_workspace = ancestry.workspace.and_then(|ws| self.known(ws));
-            let known = ancestry.object().id().and_then(|id| self.known(id));
+            let known = ancestry
+                .object()
+                .id()
+                .and_then(|id| self.known(id))
+                .filter(|found| found.object().scope() == ancestry.object().scope());
             match (known, via_workspace) {
                 (Some(found), _) => *ancestry = found,
                 (None, Some(workspace)) => ancestry.organization = workspace.organization,
@@ -354,8 +358,12 @@ impl Access {
             self.remember(*ancestry);
         }
         for ancestry in ancestries.iter_mut() {
+            // Only an ancestry of the same kind of object counts: an id named as a deployment that is
+            // really a workspace's implies nothing (and so reveals nothing about what it is).
             if let Some(full) = ancestry.object().id().and_then(|id| found.get(&AncestryOf(id))) {
-                *ancestry = *full;
+                if full.object().scope() == ancestry.object().scope() {
+                    *ancestry = *full;
+                }
             }
         }
         Ok(())

@@ -6,6 +6,7 @@ use async_graphql::futures_util::stream::{self, StreamExt};
 use async_graphql::{Context, Result, Subscription as SubscriptionObject};
 use tokio::sync::broadcast::error::RecvError;
 
+use crate::db::notify::Event;
 use crate::domain::deployments;
 use crate::error::ApiError;
 use crate::graphql::authz::{Access, Op, access};
@@ -44,7 +45,7 @@ impl Subscription {
             let (mut receiver, state, access, id) = context?;
             loop {
                 match receiver.recv().await {
-                    Ok(changed) if changed != id => continue,
+                    Ok(changed) if changed != Event::Deployment(id) => continue,
                     Ok(_) | Err(RecvError::Lagged(_)) => {
                         return match event(&state, &access, id).await {
                             Ok(Some(deployment)) => Some((Ok(deployment), Some((receiver, state, access, id)))),

@@ -254,3 +254,53 @@ async fn logout_revokes_earlier_tokens_only() {
     let body = app.gql(SELF_QUERY, json!({}), Some(fresh)).await;
     assert!(body["data"]["self"]["id"].is_string(), "{body}");
 }
+
+/// Concurrent guesses are counted too: of 20 wrong passwords sent at once, at most the limit get an
+/// answer about the password; the others are throttled without checking it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_guesses_cannot_outrun_the_throttle() {
+    let app = TestApp::spawn_with(|config| config.login_max_failures = 5).await;
+    app.sign_up("ada@example.com", "correct horse battery").await;
+    let guesses = (0..20).map(|n| {
+        let app = &app;
+        async move { app.sign_in("ada@example.com", &format!("wrong guess {n}")).await }
+    });
+    let answers = futures_util::future::join_all(guesses).await;
+    let checked = answers.iter().filter(|b| error_message(b) == "Invalid email, username or password").count();
+    let throttled = answers.iter().filter(|b| error_message(b).contains("Too many failed sign-in attempts")).count();
+    assert_eq!(checked + throttled, 20, "{answers:?}");
+    assert!(checked <= 5, "{checked} guesses were checked against the password; the limit is 5");
+}
+
+/// A username that looks like an address must be one of the user's own: nobody can name themselves after
+/// someone else's address, and an address always signs in its owner.
+#[tokio::test]
+async fn usernames_cannot_take_other_peoples_addresses() {
+    let app = TestApp::spawn_with(|config| config.public_signups = true).await;
+    let (mallory, _) = app.sign_up("mallory@example.com", "correct horse battery").await;
+    let taken = app
+        .gql(
+            "mutation { updateSelf(payload: {username: \"newhire@example.com\"}) { username } }",
+            json!({}),
+            Some(&mallory),
+        )
+        .await;
+    assert_eq!(error_code(&taken), "BAD_USER_INPUT", "{taken}");
+    assert_eq!(taken["errors"][0]["extensions"]["field"], "payload.username");
+    let signed_up = app
+        .gql(
+            "mutation { createUser(email: \"eve@example.com\", password: \"correct horse battery\", username: \"newhire@example.com\") { user { id } } }",
+            json!({}),
+            None,
+        )
+        .await;
+    assert_eq!(error_code(&signed_up), "BAD_USER_INPUT", "{signed_up}");
+    // The newcomer signs up with their address as username and signs in with it.
+    app.sign_up("newhire@example.com", "another horse battery").await;
+    let body = app.sign_in("newhire@example.com", "another horse battery").await;
+    assert!(body["data"]["createToken"]["token"]["value"].is_string(), "{body}");
+    // Renaming oneself to one's own address, or to a plain name, is fine.
+    let own =
+        app.gql("mutation { updateSelf(payload: {username: \"mal\"}) { username } }", json!({}), Some(&mallory)).await;
+    assert_eq!(own["data"]["updateSelf"]["username"], "mal", "{own}");
+}

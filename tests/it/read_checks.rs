@@ -399,3 +399,27 @@ async fn workspace_lists_hold_exactly_the_callers_workspaces() {
     let everything = app.gql("{ workspaces(all: true) { id } }", json!({}), Some(&root)).await;
     assert!(ids(&everything, "workspaces").is_superset(&all.iter().cloned().collect()), "{everything}");
 }
+
+/// `can` and `explainPermission` answer the same for an id of an object of another kind (or of another
+/// tenant) as for an id that names nothing: they never say what an id is.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn explanations_do_not_say_what_an_id_names() {
+    let fixture = fixture().await;
+    let explain = async |id: &str| {
+        let body = fixture
+            .app
+            .gql(
+                "query($id: Uuid) { explainPermission(permission: \"deployment.config.get\", scopeId: $id) { granted explanation } }",
+                json!({"id": id}),
+                Some(&fixture.viewer),
+            )
+            .await;
+        body["data"]["explainPermission"].clone()
+    };
+    let random = explain(&uuid::Uuid::new_v4().to_string()).await;
+    for id in [&fixture.b.workspace, &fixture.a.workspace, &fixture.b.deployment] {
+        let answer = explain(id).await;
+        assert_eq!(answer["granted"], false);
+        assert_eq!(answer["explanation"], random["explanation"], "{id}");
+    }
+}

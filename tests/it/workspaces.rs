@@ -486,3 +486,69 @@ async fn nested_workspace_lists_cost_a_constant_number_of_statements() {
         assert_eq!(*statements, STATEMENTS, "{workspaces} workspaces; all: {counts:?}");
     }
 }
+
+/// With public sign-ups, signing up with an invited address does not take the invite's roles unless the
+/// sign-up carries the invite's token (proof of reading that mailbox); the invite stays pending.
+#[tokio::test]
+async fn a_public_sign_up_does_not_take_over_invites_without_their_token() {
+    let app = public_app().await;
+    let root = app.with_owners().await;
+    let workspace = app.create_workspace(&root, "Data").await;
+    let invited = app.add_to_workspace(&root, &workspace, "invitee@example.com", "WORKSPACE_ADMIN").await;
+    assert!(invited.get("errors").is_none(), "{invited}");
+    let (squatter, _) = app.sign_up("invitee@example.com", "correct horse battery").await;
+    let body = app
+        .gql("query($w: Uuid!) { workspace(workspaceUuid: $w) { id } }", json!({"w": workspace}), Some(&squatter))
+        .await;
+    assert_eq!(error_code(&body), "FORBIDDEN", "{body}");
+    assert_eq!(app.count("SELECT count(*) AS n FROM invites WHERE email = 'invitee@example.com'").await, 1);
+
+    // With the token (here from the outbox), the invite is applied at sign-up.
+    app.add_to_workspace(&root, &workspace, "second@example.com", "WORKSPACE_EDITOR").await;
+    let mail = app.gql("{ mailOutbox { recipient body } }", json!({}), Some(&root)).await;
+    let body =
+        mail["data"]["mailOutbox"].as_array().unwrap().iter().find(|m| m["recipient"] == "second@example.com").unwrap()
+            ["body"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+    let token =
+        body.split_whitespace().find(|w| w.starts_with("cci_")).unwrap().trim_end_matches(['.', ')']).to_owned();
+    let signed_up = app
+        .gql(
+            "mutation($t: String!) { createUser(email: \"second@example.com\", password: \"correct horse battery\", inviteToken: $t) { token { value } } }",
+            json!({"t": token}),
+            None,
+        )
+        .await;
+    let second = signed_up["data"]["createUser"]["token"]["value"].as_str().unwrap().to_owned();
+    let body = app
+        .gql("query($w: Uuid!) { workspace(workspaceUuid: $w) { id } }", json!({"w": workspace}), Some(&second))
+        .await;
+    assert_eq!(body["data"]["workspace"]["id"], workspace.as_str(), "{body}");
+}
+
+/// The last owner of an organization cannot be removed from the installation either.
+#[tokio::test]
+async fn removing_a_user_keeps_an_owner_in_every_organization() {
+    let app = public_app().await;
+    let root = app.with_owners().await;
+    let (_, admin_id) = app.sign_up("admin@example.com", "correct horse battery").await;
+    assert!(app.grant_system_role(&root, &admin_id, "SYSTEM_ADMIN").await.get("errors").is_none());
+    let admin =
+        app.sign_in("admin@example.com", "correct horse battery").await["data"]["createToken"]["token"]["value"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+    let id_of =
+        async |email: &str| app.text(&format!("SELECT user_id::text AS t FROM emails WHERE address = '{email}'")).await;
+    let remove = "mutation($u: Uuid!) { removeUser(userUuid: $u) { id } }";
+    for owner in ["owner2@example.com", "owner3@example.com"] {
+        let removed = app.gql(remove, json!({"u": id_of(owner).await}), Some(&admin)).await;
+        assert!(removed.get("errors").is_none(), "{removed}");
+    }
+    let root_id = id_of("root@example.com").await;
+    let refused = app.gql(remove, json!({"u": root_id}), Some(&admin)).await;
+    assert_eq!(error_code(&refused), "CONFLICT", "the organization's last owner: {refused}");
+    assert_eq!(app.count(&format!("SELECT count(*) AS n FROM users WHERE id = '{root_id}'")).await, 1);
+}

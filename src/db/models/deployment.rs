@@ -272,6 +272,48 @@ pub struct Cluster {
     pub created_at: DateTime<Utc>,
     /// Last change.
     pub updated_at: DateTime<Utc>,
+    /// Cloud provider (free text: `aws`, `gcp`, `azure`, …).
+    pub provider: String,
+    /// Region.
+    pub region: String,
+}
+
+/// Update form of [`Cluster`].
+#[derive(Debug, Default, AsChangeset)]
+#[diesel(table_name = clusters)]
+pub struct ClusterChanges {
+    /// New name.
+    pub name: Option<String>,
+    /// New provider.
+    pub provider: Option<String>,
+    /// New region.
+    pub region: Option<String>,
+    /// New base domain.
+    pub base_domain: Option<String>,
+    /// Whether only listed workspaces may use it.
+    pub restricted_to_workspaces: Option<bool>,
+    /// Set on every change.
+    pub updated_at: Option<DateTime<Utc>>,
+}
+
+/// Insert form of [`Cluster`].
+#[derive(Debug, Insertable)]
+#[diesel(table_name = clusters)]
+pub struct NewCluster {
+    /// Primary key.
+    pub id: Uuid,
+    /// Name.
+    pub name: String,
+    /// `STANDARD` or `DEDICATED`.
+    pub kind: &'static str,
+    /// Owner of a dedicated cluster.
+    pub organization_id: Option<Uuid>,
+    /// Base domain.
+    pub base_domain: String,
+    /// Provider.
+    pub provider: String,
+    /// Region.
+    pub region: String,
 }
 
 impl Cluster {
@@ -293,6 +335,77 @@ impl Cluster {
             )
             .order((clusters::kind.desc(), clusters::name))
             .select(Cluster::as_select())
+            .load(conn)
+            .await
+    }
+
+    /// Inserts a cluster.
+    pub async fn insert(conn: &mut AsyncPgConnection, new: &NewCluster) -> QueryResult<Cluster> {
+        diesel::insert_into(clusters::table).values(new).returning(Cluster::as_returning()).get_result(conn).await
+    }
+
+    /// The clusters with these ids.
+    pub async fn find_many(conn: &mut AsyncPgConnection, ids: &[Uuid]) -> QueryResult<Vec<Cluster>> {
+        clusters::table.filter(clusters::id.eq_any(ids)).select(Cluster::as_select()).load(conn).await
+    }
+
+    /// The cluster with this id, locked.
+    pub async fn find_for_update(conn: &mut AsyncPgConnection, id: Uuid) -> QueryResult<Option<Cluster>> {
+        clusters::table.find(id).select(Cluster::as_select()).for_update().first(conn).await.optional()
+    }
+
+    /// Applies `changes`.
+    pub async fn update(conn: &mut AsyncPgConnection, id: Uuid, changes: &ClusterChanges) -> QueryResult<Cluster> {
+        diesel::update(clusters::table.find(id)).set(changes).returning(Cluster::as_returning()).get_result(conn).await
+    }
+
+    /// Deletes the cluster (only soft-deleted deployments may still name it; they go with it).
+    pub async fn delete(conn: &mut AsyncPgConnection, id: Uuid) -> QueryResult<()> {
+        diesel::delete(
+            deployments::table.filter(deployments::cluster_id.eq(id)).filter(deployments::deleted_at.is_not_null()),
+        )
+        .execute(conn)
+        .await?;
+        diesel::delete(clusters::table.find(id)).execute(conn).await.map(|_| ())
+    }
+
+    /// Live deployments running on the cluster.
+    pub async fn live_deployment_count(conn: &mut AsyncPgConnection, id: Uuid) -> QueryResult<i64> {
+        deployments::table
+            .filter(deployments::cluster_id.eq(id))
+            .filter(deployments::deleted_at.is_null())
+            .count()
+            .get_result(conn)
+            .await
+    }
+
+    /// Lets `workspace_id` use the cluster; `false` if it already could.
+    pub async fn allow(conn: &mut AsyncPgConnection, id: Uuid, workspace_id: Uuid) -> QueryResult<bool> {
+        diesel::insert_into(cluster_workspaces::table)
+            .values((cluster_workspaces::cluster_id.eq(id), cluster_workspaces::workspace_id.eq(workspace_id)))
+            .on_conflict_do_nothing()
+            .execute(conn)
+            .await
+            .map(|inserted| inserted == 1)
+    }
+
+    /// Takes `workspace_id` off the cluster's list; `false` if it was not on it.
+    pub async fn disallow(conn: &mut AsyncPgConnection, id: Uuid, workspace_id: Uuid) -> QueryResult<bool> {
+        diesel::delete(
+            cluster_workspaces::table
+                .filter(cluster_workspaces::cluster_id.eq(id))
+                .filter(cluster_workspaces::workspace_id.eq(workspace_id)),
+        )
+        .execute(conn)
+        .await
+        .map(|deleted| deleted == 1)
+    }
+
+    /// `(cluster, workspace)` for the workspaces listed on these clusters.
+    pub async fn allowed_workspaces(conn: &mut AsyncPgConnection, ids: &[Uuid]) -> QueryResult<Vec<(Uuid, Uuid)>> {
+        cluster_workspaces::table
+            .filter(cluster_workspaces::cluster_id.eq_any(ids))
+            .select((cluster_workspaces::cluster_id, cluster_workspaces::workspace_id))
             .load(conn)
             .await
     }

@@ -24,39 +24,22 @@ impl<'a> FailureKey<'a> {
     }
 }
 
-/// Failures recorded for `key` within the window that ends now, or 0.
-pub async fn recent_failures(
-    conn: &mut AsyncPgConnection,
-    key: FailureKey<'_>,
-    now: DateTime<Utc>,
-    window: Duration,
-) -> QueryResult<i32> {
-    let row: Option<(i32, DateTime<Utc>)> = login_failures::table
-        .find(key.parts())
-        .select((login_failures::failure_count, login_failures::window_started_at))
-        .first(conn)
-        .await
-        .optional()?;
-    Ok(match row {
-        Some((count, started)) if started + window > now => count,
-        _ => 0,
-    })
-}
-
-/// Counts one more failure for `key`, starting a new window when the old one has passed. Now and then
-/// (one call in 64) also deletes every row whose window has passed, so that the table does not grow with
-/// every identity ever tried.
+/// Counts one more attempt against `key` and returns the count in the current window, starting a new
+/// window when the old one has passed. Sign-in reserves its attempt this way *before* checking the
+/// password, in one statement, so that concurrent guesses cannot all pass a check made before any of them
+/// was counted. Now and then (one call in 64) also deletes every row whose window has passed, so that the
+/// table does not grow with every identity ever tried.
 pub async fn record_failure(
     conn: &mut AsyncPgConnection,
     key: FailureKey<'_>,
     now: DateTime<Utc>,
     window: Duration,
-) -> QueryResult<()> {
+) -> QueryResult<i32> {
     use diesel::dsl::sql;
     use diesel::sql_types::{Integer, Timestamptz};
     let (scope, identity) = key.parts();
     let window_start = now - window;
-    diesel::insert_into(login_failures::table)
+    let count = diesel::insert_into(login_failures::table)
         .values((
             login_failures::scope.eq(scope),
             login_failures::identity.eq(identity),
@@ -75,7 +58,8 @@ pub async fn record_failure(
                 .bind::<Timestamptz, _>(now)
                 .sql(" END")),
         ))
-        .execute(conn)
+        .returning(login_failures::failure_count)
+        .get_result::<i32>(conn)
         .await?;
     let mut dice = [0u8; 1];
     if getrandom::fill(&mut dice).is_ok() && dice[0] < 4 {
@@ -83,7 +67,18 @@ pub async fn record_failure(
             .execute(conn)
             .await?;
     }
-    Ok(())
+    Ok(count)
+}
+
+/// Gives back one attempt reserved against `key` (a sign-in that succeeded from this address).
+pub async fn release(conn: &mut AsyncPgConnection, key: FailureKey<'_>) -> QueryResult<()> {
+    use diesel::dsl::sql;
+    use diesel::sql_types::Integer;
+    diesel::update(login_failures::table.find(key.parts()))
+        .set(login_failures::failure_count.eq(sql::<Integer>("greatest(login_failures.failure_count - 1, 0)")))
+        .execute(conn)
+        .await
+        .map(|_| ())
 }
 
 /// Forgets the failures of `key` (after a successful sign-in).

@@ -9,6 +9,7 @@ pub mod organization;
 pub mod principal;
 pub mod role_binding;
 pub mod service_account;
+pub mod team;
 pub mod user;
 pub mod variable;
 pub mod workspace;

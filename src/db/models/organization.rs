@@ -23,6 +23,30 @@ pub struct Organization {
     pub created_at: DateTime<Utc>,
     /// Last change.
     pub updated_at: DateTime<Utc>,
+    /// Description.
+    pub description: String,
+    /// Company named on invoices.
+    pub billing_company: Option<String>,
+    /// Billing plan.
+    pub billing_plan: Option<String>,
+}
+
+/// Update form of [`Organization`]: `None` leaves a column unchanged, `Some(None)` clears it.
+#[derive(Debug, Default, AsChangeset)]
+#[diesel(table_name = organizations)]
+pub struct OrganizationChanges {
+    /// New name.
+    pub name: Option<String>,
+    /// New description.
+    pub description: Option<String>,
+    /// New billing contact.
+    pub billing_email: Option<Option<String>>,
+    /// New billing company.
+    pub billing_company: Option<Option<String>>,
+    /// New billing plan.
+    pub billing_plan: Option<Option<String>>,
+    /// Set on every change.
+    pub updated_at: Option<DateTime<Utc>>,
 }
 
 impl Organization {
@@ -34,6 +58,60 @@ impl Organization {
                 organizations::name.eq(name),
                 organizations::is_default.eq(true),
             ))
+            .returning(Organization::as_returning())
+            .get_result(conn)
+            .await
+    }
+
+    /// Inserts an organization.
+    pub async fn insert(conn: &mut AsyncPgConnection, name: &str, description: &str) -> QueryResult<Organization> {
+        diesel::insert_into(organizations::table)
+            .values((
+                organizations::id.eq(Uuid::now_v7()),
+                organizations::name.eq(name),
+                organizations::description.eq(description),
+            ))
+            .returning(Organization::as_returning())
+            .get_result(conn)
+            .await
+    }
+
+    /// The organization with this id.
+    pub async fn find(conn: &mut AsyncPgConnection, id: Uuid) -> QueryResult<Option<Organization>> {
+        organizations::table.find(id).select(Organization::as_select()).first(conn).await.optional()
+    }
+
+    /// The organization with this id, locked: it guards its membership invariants (three founding owners,
+    /// at least one owner).
+    pub async fn find_for_update(conn: &mut AsyncPgConnection, id: Uuid) -> QueryResult<Option<Organization>> {
+        organizations::table.find(id).select(Organization::as_select()).for_update().first(conn).await.optional()
+    }
+
+    /// The organizations with these ids (all when `None`), by name, at most `limit`.
+    pub async fn list(
+        conn: &mut AsyncPgConnection,
+        ids: Option<&[Uuid]>,
+        limit: i64,
+    ) -> QueryResult<Vec<Organization>> {
+        let mut query = organizations::table
+            .select(Organization::as_select())
+            .order((organizations::name, organizations::id))
+            .limit(limit)
+            .into_boxed();
+        if let Some(ids) = ids {
+            query = query.filter(organizations::id.eq_any(ids.to_vec()));
+        }
+        query.load(conn).await
+    }
+
+    /// Applies `changes`.
+    pub async fn update(
+        conn: &mut AsyncPgConnection,
+        id: Uuid,
+        changes: &OrganizationChanges,
+    ) -> QueryResult<Organization> {
+        diesel::update(organizations::table.find(id))
+            .set(changes)
             .returning(Organization::as_returning())
             .get_result(conn)
             .await

@@ -292,3 +292,201 @@ impl RoleBindingRow {
             .await
     }
 }
+
+impl RoleBindingRow {
+    /// A user's direct binding on an organization, locked.
+    pub async fn user_in_organization_for_update(
+        conn: &mut AsyncPgConnection,
+        organization_id: Uuid,
+        user_id: Uuid,
+    ) -> QueryResult<Option<RoleBindingRow>> {
+        role_bindings::table
+            .filter(role_bindings::organization_id.eq(organization_id))
+            .filter(role_bindings::user_id.eq(user_id))
+            .select(RoleBindingRow::as_select())
+            .for_update()
+            .first(conn)
+            .await
+            .optional()
+    }
+
+    /// Users holding a role directly on the organization; with `role`, only that role.
+    pub async fn count_users_in_organization(
+        conn: &mut AsyncPgConnection,
+        organization_id: Uuid,
+        role: Option<&str>,
+    ) -> QueryResult<i64> {
+        let mut query = role_bindings::table
+            .filter(role_bindings::organization_id.eq(organization_id))
+            .filter(role_bindings::user_id.is_not_null())
+            .into_boxed();
+        if let Some(role) = role {
+            query = query.filter(role_bindings::role.eq(role.to_owned()));
+        }
+        query.count().get_result(conn).await
+    }
+
+    /// `(user, role)` for the users holding a role directly on the organization, by username and id, after
+    /// the keyset position `after` (`(username, id)`), at most `limit`.
+    pub async fn organization_members(
+        conn: &mut AsyncPgConnection,
+        organization_id: Uuid,
+        after: Option<(String, Uuid)>,
+        limit: i64,
+    ) -> QueryResult<Vec<(crate::db::models::user::User, String)>> {
+        use crate::db::models::user::User;
+        use crate::db::schema::users;
+        let mut query = role_bindings::table
+            .inner_join(users::table.on(users::id.nullable().eq(role_bindings::user_id)))
+            .filter(role_bindings::organization_id.eq(organization_id))
+            .select((User::as_select(), role_bindings::role))
+            .order((users::username, users::id))
+            .limit(limit)
+            .into_boxed();
+        if let Some((name, id)) = after {
+            query = query.filter(users::username.gt(name.clone()).or(users::username.eq(name).and(users::id.gt(id))));
+        }
+        query.load(conn).await
+    }
+
+    /// Deletes a user's bindings on the workspaces of an organization and on their deployments.
+    pub async fn delete_user_roles_below_organization(
+        conn: &mut AsyncPgConnection,
+        organization_id: Uuid,
+        user_id: Uuid,
+    ) -> QueryResult<usize> {
+        use crate::db::schema::{deployments, workspaces};
+        let in_organization =
+            workspaces::table.filter(workspaces::organization_id.eq(organization_id)).select(workspaces::id);
+        let deployments_in =
+            deployments::table.filter(deployments::workspace_id.eq_any(in_organization)).select(deployments::id);
+        let workspaces_in =
+            workspaces::table.filter(workspaces::organization_id.eq(organization_id)).select(workspaces::id);
+        diesel::delete(
+            role_bindings::table.filter(role_bindings::user_id.eq(user_id)).filter(
+                role_bindings::workspace_id
+                    .eq_any(workspaces_in.nullable())
+                    .or(role_bindings::deployment_id.eq_any(deployments_in.nullable())),
+            ),
+        )
+        .execute(conn)
+        .await
+    }
+
+    /// Bindings held by these teams.
+    pub async fn of_teams(conn: &mut AsyncPgConnection, team_ids: &[Uuid]) -> QueryResult<Vec<RoleBindingRow>> {
+        role_bindings::table
+            .filter(role_bindings::team_id.eq_any(team_ids))
+            .order(role_bindings::created_at)
+            .select(RoleBindingRow::as_select())
+            .load(conn)
+            .await
+    }
+
+    /// A team's binding on one scope object (`None`: its system binding), locked.
+    pub async fn team_on_for_update(
+        conn: &mut AsyncPgConnection,
+        team_id: Uuid,
+        scope: &str,
+        target: Option<Uuid>,
+    ) -> QueryResult<Option<RoleBindingRow>> {
+        let of_team = role_bindings::table.filter(role_bindings::team_id.eq(team_id));
+        match scope {
+            "ORGANIZATION" => {
+                of_team
+                    .filter(role_bindings::organization_id.eq(target))
+                    .select(RoleBindingRow::as_select())
+                    .for_update()
+                    .first(conn)
+                    .await
+            }
+            "WORKSPACE" => {
+                of_team
+                    .filter(role_bindings::workspace_id.eq(target))
+                    .select(RoleBindingRow::as_select())
+                    .for_update()
+                    .first(conn)
+                    .await
+            }
+            "DEPLOYMENT" => {
+                of_team
+                    .filter(role_bindings::deployment_id.eq(target))
+                    .select(RoleBindingRow::as_select())
+                    .for_update()
+                    .first(conn)
+                    .await
+            }
+            _ => {
+                of_team
+                    .filter(role_bindings::scope.eq("SYSTEM"))
+                    .select(RoleBindingRow::as_select())
+                    .for_update()
+                    .first(conn)
+                    .await
+            }
+        }
+        .optional()
+    }
+
+    /// Deletes a team's deployment bindings on the deployments of a workspace.
+    pub async fn delete_team_deployment_roles_in_workspace(
+        conn: &mut AsyncPgConnection,
+        workspace_id: Uuid,
+        team_id: Uuid,
+    ) -> QueryResult<usize> {
+        use crate::db::schema::deployments;
+        let in_workspace =
+            deployments::table.filter(deployments::workspace_id.eq(workspace_id)).select(deployments::id);
+        diesel::delete(
+            role_bindings::table
+                .filter(role_bindings::team_id.eq(team_id))
+                .filter(role_bindings::deployment_id.eq_any(in_workspace.nullable())),
+        )
+        .execute(conn)
+        .await
+    }
+
+    /// Bindings held by any team on these workspaces or deployments.
+    pub async fn team_bindings_on(conn: &mut AsyncPgConnection, ids: &[Uuid]) -> QueryResult<Vec<RoleBindingRow>> {
+        role_bindings::table
+            .filter(role_bindings::team_id.is_not_null())
+            .filter(role_bindings::workspace_id.eq_any(ids).or(role_bindings::deployment_id.eq_any(ids)))
+            .order(role_bindings::created_at)
+            .select(RoleBindingRow::as_select())
+            .load(conn)
+            .await
+    }
+}
+
+impl RoleBindingRow {
+    /// How many organizations a user belongs to directly.
+    pub async fn count_organizations_of_user(conn: &mut AsyncPgConnection, user_id: Uuid) -> QueryResult<i64> {
+        role_bindings::table
+            .filter(role_bindings::user_id.eq(user_id))
+            .filter(role_bindings::organization_id.is_not_null())
+            .count()
+            .get_result(conn)
+            .await
+    }
+}
+
+impl RoleBindingRow {
+    /// Organizations where `user_id` is the only user holding ORGANIZATION_OWNER directly.
+    pub async fn organizations_where_sole_owner(conn: &mut AsyncPgConnection, user_id: Uuid) -> QueryResult<Vec<Uuid>> {
+        #[derive(QueryableByName)]
+        struct Row {
+            #[diesel(sql_type = diesel::sql_types::Uuid)]
+            organization_id: Uuid,
+        }
+        let rows: Vec<Row> = diesel::sql_query(
+            "SELECT mine.organization_id FROM role_bindings mine \
+             WHERE mine.user_id = $1 AND mine.role = 'ORGANIZATION_OWNER' AND NOT EXISTS ( \
+               SELECT 1 FROM role_bindings other WHERE other.organization_id = mine.organization_id \
+               AND other.role = 'ORGANIZATION_OWNER' AND other.user_id IS NOT NULL AND other.user_id <> $1)",
+        )
+        .bind::<diesel::sql_types::Uuid, _>(user_id)
+        .load(conn)
+        .await?;
+        Ok(rows.into_iter().map(|r| r.organization_id).collect())
+    }
+}

@@ -116,19 +116,30 @@ impl User {
         users::table.filter(users::id.eq_any(ids)).select(User::as_select()).load(conn).await
     }
 
-    /// Finds a user by email address or username (both case-insensitive), with the password hash if the user
-    /// has local credentials.
+    /// Finds a user by email address or, failing that, by username (both case-insensitive), with the
+    /// password hash if the user has local credentials. An address always wins over a username, so that
+    /// nobody can take over sign-ins to someone else's address by naming themselves after it.
     pub async fn find_by_identity(
         conn: &mut AsyncPgConnection,
         identity: &str,
     ) -> QueryResult<Option<(User, Option<String>)>> {
         let lowered = identity.to_lowercase();
-        let by_email = emails::table.filter(emails::address.eq(&lowered)).select(emails::user_id);
+        let by_email = emails::table.filter(emails::address.eq(lowered.clone())).select(emails::user_id);
+        let found = users::table
+            .left_join(local_credentials::table)
+            .filter(users::id.eq_any(by_email))
+            .select((User::as_select(), local_credentials::password_hash.nullable()))
+            .first(conn)
+            .await
+            .optional()?;
+        if found.is_some() {
+            return Ok(found);
+        }
         users::table
             .left_join(local_credentials::table)
             .filter(
-                users::id.eq_any(by_email).or(diesel::dsl::sql::<diesel::sql_types::Bool>("lower(users.username) = ")
-                    .bind::<diesel::sql_types::Text, _>(lowered.clone())),
+                diesel::dsl::sql::<diesel::sql_types::Bool>("lower(users.username) = ")
+                    .bind::<diesel::sql_types::Text, _>(lowered),
             )
             .select((User::as_select(), local_credentials::password_hash.nullable()))
             .first(conn)
