@@ -12,6 +12,7 @@
 //! | `CAPCOM_POOL_SIZE` | 16 | database connections per process |
 //! | `CAPCOM_STATEMENT_TIMEOUT_MS` | 5000 | per-statement time limit |
 //! | `CAPCOM_PUBLIC_SIGNUPS` | false | allow sign-up without an invite |
+//! | `CAPCOM_ORG_SELF_SERVICE` | false | let any signed-in person create an organization |
 //! | `CAPCOM_JWT_SECRET` | unset | HS256 secret (≥ 32 bytes) |
 //! | `CAPCOM_JWT_PRIVATE_KEY_FILE` | unset | Ed25519 or RSA private key (PEM) |
 //! | `CAPCOM_JWT_LIFETIME_SECS` | 86400 | user token lifetime |
@@ -85,6 +86,10 @@ pub struct Config {
     /// Allow anyone to sign up without an invite (they join the default organization).
     #[arg(long, env = "CAPCOM_PUBLIC_SIGNUPS", global = true)]
     pub public_signups: bool,
+
+    /// Let any signed-in person create an organization (otherwise only system admins may).
+    #[arg(long, env = "CAPCOM_ORG_SELF_SERVICE", global = true)]
+    pub org_self_service: bool,
 
     /// Sign user tokens with HS256 and this secret (at least 32 bytes).
     #[arg(long, env = "CAPCOM_JWT_SECRET", hide_env_values = true, global = true)]

@@ -505,6 +505,35 @@ pub async fn delete(
     .await
 }
 
+/// Records that the actor was given an access token for deployment `id`'s Airflow with `airflow_role`
+/// (NOT_FOUND for a deployment that is not live). The token is not part of the event.
+pub async fn record_access_token(
+    conn: &mut AsyncPgConnection,
+    id: Uuid,
+    airflow_role: &str,
+    expires_at: DateTime<Utc>,
+    actor: &Actor,
+) -> ApiResult<()> {
+    conn.transaction(async |tx| {
+        let deployment = Deployment::live_by_ids(tx, &[id]).await?.into_iter().next().ok_or(ApiError::NotFound)?;
+        audit::record(
+            tx,
+            actor,
+            Change {
+                action: "deployment.accessToken.create",
+                target_type: "deployment",
+                target_id: Some(id),
+                workspace_id: Some(deployment.workspace_id),
+                deployment_id: Some(id),
+                after: Some(json!({"airflowRole": airflow_role, "expiresAt": expires_at})),
+                ..Change::default()
+            },
+        )
+        .await
+    })
+    .await
+}
+
 /// A live deployment, or NOT_FOUND.
 pub async fn get(conn: &mut AsyncPgConnection, id: Uuid) -> ApiResult<Deployment> {
     Deployment::live_by_ids(conn, &[id]).await?.into_iter().next().ok_or(ApiError::NotFound)

@@ -281,71 +281,140 @@ pub async fn change_role(
     authority: &Authority,
     actor: &Actor,
 ) -> ApiResult<RoleBindingRow> {
+    check_role_scope(object, change)?;
+    conn.transaction(async |tx| {
+        let team = Team::find_for_update(tx, team_id).await?.ok_or(ApiError::NotFound)?;
+        let (row, before, after) = change_role_in(tx, &team, object, change, authority, actor).await?;
+        record_role_change(tx, &team, object, before, after, &[], actor).await?;
+        Ok(row)
+    })
+    .await
+}
+
+/// Gives a team a workspace role together with deployment roles in that workspace (Houston's
+/// `workspaceAddTeam`), in one transaction.
+pub async fn add_to_workspace(
+    conn: &mut AsyncPgConnection,
+    team_id: Uuid,
+    workspace_id: Uuid,
+    role: Role,
+    deployment_roles: &[crate::domain::workspaces::DeploymentRoleRequest],
+    authority: &Authority,
+    actor: &Actor,
+) -> ApiResult<()> {
+    let object = ScopeRef::Workspace(workspace_id);
+    check_role_scope(object, TeamRoleChange::Add(role))?;
+    for request in deployment_roles {
+        check_role_scope(ScopeRef::Deployment(request.deployment_id), TeamRoleChange::Add(request.role)).map_err(
+            |_| ApiError::bad_input("deploymentRoles", format!("{} is not a deployment role", request.role)),
+        )?;
+    }
+    conn.transaction(async |tx| {
+        let team = Team::find_for_update(tx, team_id).await?.ok_or(ApiError::NotFound)?;
+        // Deployments of another workspace are NOT_FOUND before anything else is decided.
+        crate::domain::invites::check_deployments_in_workspace(tx, workspace_id, deployment_roles).await?;
+        let (_, before, after) = change_role_in(tx, &team, object, TeamRoleChange::Add(role), authority, actor).await?;
+        let mut granted = Vec::new();
+        for request in deployment_roles {
+            let target = ScopeRef::Deployment(request.deployment_id);
+            change_role_in(tx, &team, target, TeamRoleChange::Set(request.role), authority, actor).await?;
+            granted.push(json!({"deploymentId": request.deployment_id, "role": request.role.as_str()}));
+        }
+        record_role_change(tx, &team, object, before, after, &granted, actor).await
+    })
+    .await
+}
+
+fn check_role_scope(object: ScopeRef, change: TeamRoleChange) -> ApiResult<()> {
     let scope = object.scope();
     if let TeamRoleChange::Add(role) | TeamRoleChange::Update(role) | TeamRoleChange::Set(role) = change {
         if role.scope() != Some(scope) {
             return Err(ApiError::bad_input("role", format!("{role} is not a {} role", scope.as_str().to_lowercase())));
         }
-        authority.require_grantable(conn, role, object).await?;
     }
-    conn.transaction(async |tx| {
-        let team = Team::find_for_update(tx, team_id).await?.ok_or(ApiError::NotFound)?;
-        let granting = !matches!(change, TeamRoleChange::Remove(_));
-        check_object(tx, &team, object, granting).await?;
-        let current = RoleBindingRow::team_on_for_update(tx, team_id, scope.as_str(), object.id()).await?;
-        if let Some(held) = &current {
-            let held: Role = held.role.parse().map_err(ApiError::internal)?;
-            authority.require_grantable(tx, held, object).await?;
+    Ok(())
+}
+
+type RoleChangeOutcome = (RoleBindingRow, Option<&'static str>, Option<&'static str>);
+
+/// The change itself, in the caller's transaction with the team locked.
+async fn change_role_in(
+    tx: &mut AsyncPgConnection,
+    team: &Team,
+    object: ScopeRef,
+    change: TeamRoleChange,
+    authority: &Authority,
+    actor: &Actor,
+) -> ApiResult<RoleChangeOutcome> {
+    let scope = object.scope();
+    let granting = !matches!(change, TeamRoleChange::Remove(_));
+    check_object(tx, team, object, granting).await?;
+    if let TeamRoleChange::Add(role) | TeamRoleChange::Update(role) | TeamRoleChange::Set(role) = change {
+        authority.require_grantable(tx, role, object).await?;
+    }
+    let current = RoleBindingRow::team_on_for_update(tx, team.id, scope.as_str(), object.id()).await?;
+    let held = match &current {
+        Some(row) => Some(row.role.parse::<Role>().map_err(ApiError::internal)?),
+        None => None,
+    };
+    if let Some(held) = held {
+        authority.require_grantable(tx, held, object).await?;
+    }
+    Ok(match (change, current, held) {
+        (TeamRoleChange::Add(_), Some(_), _) => return Err(ApiError::conflict("This team already holds a role here")),
+        (TeamRoleChange::Update(_) | TeamRoleChange::Remove(_), None, _) => return Err(ApiError::NotFound),
+        (TeamRoleChange::Remove(Some(role)), Some(_), Some(held)) if held != role => return Err(ApiError::NotFound),
+        (TeamRoleChange::Add(role) | TeamRoleChange::Set(role), None, _) => {
+            let row =
+                RoleBindingRow::insert(tx, &binding(Holder::Team(team.id), role, object.id(), actor.user_id)).await?;
+            (row, None, Some(role.as_str()))
         }
-        let (row, before, after) = match (change, current) {
-            (TeamRoleChange::Add(_), Some(_)) => {
-                return Err(ApiError::conflict("This team already holds a role here"));
+        (TeamRoleChange::Update(role) | TeamRoleChange::Set(role), Some(row), held) => {
+            let updated = RoleBindingRow::set_role(tx, row.id, role.as_str()).await?;
+            (updated, held.map(Role::as_str), Some(role.as_str()))
+        }
+        (TeamRoleChange::Remove(_), Some(row), held) => {
+            RoleBindingRow::delete(tx, row.id).await?;
+            if let ScopeRef::Workspace(workspace_id) = object {
+                RoleBindingRow::delete_team_deployment_roles_in_workspace(tx, workspace_id, team.id).await?;
             }
-            (TeamRoleChange::Update(_) | TeamRoleChange::Remove(_), None) => return Err(ApiError::NotFound),
-            (TeamRoleChange::Remove(Some(role)), Some(row)) if row.role != role.as_str() => {
-                return Err(ApiError::NotFound);
-            }
-            (TeamRoleChange::Add(role) | TeamRoleChange::Set(role), None) => {
-                let row = RoleBindingRow::insert(tx, &binding(Holder::Team(team_id), role, object.id(), actor.user_id))
-                    .await?;
-                (row, None, Some(role.as_str()))
-            }
-            (TeamRoleChange::Update(role) | TeamRoleChange::Set(role), Some(row)) => {
-                let before = row.role.clone();
-                let updated = RoleBindingRow::set_role(tx, row.id, role.as_str()).await?;
-                (updated, Some(before), Some(role.as_str()))
-            }
-            (TeamRoleChange::Remove(_), Some(row)) => {
-                RoleBindingRow::delete(tx, row.id).await?;
-                if let ScopeRef::Workspace(workspace_id) = object {
-                    RoleBindingRow::delete_team_deployment_roles_in_workspace(tx, workspace_id, team_id).await?;
-                }
-                let before = row.role.clone();
-                (row, Some(before), None)
-            }
-        };
-        let (organization_id, workspace_id, deployment_id) = match object {
-            ScopeRef::System => (None, None, None),
-            ScopeRef::Organization(id) => (Some(id), None, None),
-            ScopeRef::Workspace(id) => (None, Some(id), None),
-            ScopeRef::Deployment(id) => (None, None, Some(id)),
-        };
-        audit::record(
-            tx,
-            actor,
-            Change {
-                action: "team.role",
-                target_type: "team",
-                target_id: Some(team_id),
-                organization_id: organization_id.or(Some(team.organization_id)),
-                workspace_id,
-                deployment_id,
-                before: before.map(|role| json!({"role": role, "scope": scope.as_str()})),
-                after: after.map(|role| json!({"role": role, "scope": scope.as_str()})),
-            },
-        )
-        .await?;
-        Ok(row)
+            (row, held.map(Role::as_str), None)
+        }
     })
+}
+
+async fn record_role_change(
+    tx: &mut AsyncPgConnection,
+    team: &Team,
+    object: ScopeRef,
+    before: Option<&str>,
+    after: Option<&str>,
+    deployment_roles: &[serde_json::Value],
+    actor: &Actor,
+) -> ApiResult<()> {
+    let scope = object.scope();
+    let (workspace_id, deployment_id) = match object {
+        ScopeRef::Workspace(id) => (Some(id), None),
+        ScopeRef::Deployment(id) => (None, Some(id)),
+        ScopeRef::System | ScopeRef::Organization(_) => (None, None),
+    };
+    let mut after_snapshot = after.map(|role| json!({"role": role, "scope": scope.as_str()}));
+    if let (Some(snapshot), false) = (after_snapshot.as_mut(), deployment_roles.is_empty()) {
+        snapshot["deploymentRoles"] = json!(deployment_roles);
+    }
+    audit::record(
+        tx,
+        actor,
+        Change {
+            action: "team.role",
+            target_type: "team",
+            target_id: Some(team.id),
+            organization_id: Some(team.organization_id),
+            workspace_id,
+            deployment_id,
+            before: before.map(|role| json!({"role": role, "scope": scope.as_str()})),
+            after: after_snapshot,
+        },
+    )
     .await
 }

@@ -36,9 +36,9 @@ use crate::db::models::workspace::Workspace;
 use crate::domain::Authority;
 use crate::domain::variables::VariableView;
 use crate::error::{ApiError, ApiResult};
-use crate::graphql::loaders::{AncestryOf, DbLoader};
+use crate::graphql::loaders::{AncestryOf, DbLoader, TeamById};
 use crate::rbac::check::{self, Decision};
-use crate::rbac::operations::{self, ObjectKind, On, Rule};
+use crate::rbac::operations::{self, ObjectKind, On, Rule, Setting};
 use crate::rbac::{Ancestry, Matrix, Permission, Role, Scope, ScopeRef};
 use crate::state::AppState;
 
@@ -199,6 +199,52 @@ impl Scoped for Cluster {
     }
     fn shared(&self) -> bool {
         self.kind == "STANDARD"
+    }
+}
+
+impl Scoped for crate::db::models::organization::Organization {
+    fn kind(&self) -> ObjectKind {
+        ObjectKind::Organization
+    }
+    fn ancestry(&self) -> Ancestry {
+        Ancestry::organization(self.id)
+    }
+}
+
+/// A team reached through its organization or through an object it holds a role on (`via`): readable by
+/// whoever may read the teams (or members) of that object, and by its members.
+#[derive(Debug, Clone)]
+pub struct TeamReached {
+    /// The team.
+    pub team: crate::db::models::team::Team,
+    /// The object that led to it.
+    pub via: Ancestry,
+}
+
+impl Scoped for TeamReached {
+    fn kind(&self) -> ObjectKind {
+        ObjectKind::Team
+    }
+    fn ancestry(&self) -> Ancestry {
+        self.via
+    }
+    fn belongs_to(&self, principal: &Principal) -> bool {
+        matches!(principal, Principal::User(user) if user.bindings.iter().any(|b| b.via_team == Some(self.team.id)))
+    }
+}
+
+impl Scoped for crate::db::models::audit_event::AuditEvent {
+    fn kind(&self) -> ObjectKind {
+        ObjectKind::AuditEvent
+    }
+    /// An event belongs to its workspace (a deployment's events too: no permission reads the audit log at
+    /// deployment scope), else to its organization, else to the installation.
+    fn ancestry(&self) -> Ancestry {
+        match (self.workspace_id, self.organization_id) {
+            (Some(workspace), organization) => Ancestry::workspace(organization, workspace),
+            (None, Some(organization)) => Ancestry::organization(organization),
+            (None, None) => Ancestry::SYSTEM,
+        }
     }
 }
 
@@ -425,9 +471,13 @@ impl Access {
         let Some(operation) = operations::find(field) else {
             return Err(ApiError::internal(format!("capability names {field}, which is not an operation")));
         };
-        match operation.rule {
+        self.may_by(&operation.rule, at).await
+    }
+
+    async fn may_by(&self, rule: &Rule, at: Ancestry) -> ApiResult<bool> {
+        match rule {
             Rule::Permission { any_of, person_only, .. } => {
-                if person_only && !matches!(self.principal().as_ref(), Principal::User(_)) {
+                if *person_only && !matches!(self.principal().as_ref(), Principal::User(_)) {
                     return Ok(false);
                 }
                 self.allows(any_of, at).await
@@ -435,7 +485,28 @@ impl Access {
             Rule::Public => Ok(true),
             Rule::SignedIn => Ok(self.principal().bindings().is_ok()),
             Rule::Person => Ok(matches!(self.principal().as_ref(), Principal::User(_))),
-            Rule::Forms(_) => Err(ApiError::internal(format!("capability names {field}, which has several forms"))),
+            // The form whose permissions are of the object's own scope.
+            Rule::Forms(forms) => {
+                let scope = at.object().scope();
+                let form = forms
+                    .iter()
+                    .map(|(_, rule)| rule)
+                    .find(|rule| rule.permissions().iter().any(|p| p.scope() == scope));
+                match form {
+                    Some(rule) => Box::pin(self.may_by(rule, at)).await,
+                    None => Ok(false),
+                }
+            }
+            Rule::Configured(setting, on, off) => {
+                let rule = if self.setting(*setting) { on } else { off };
+                Box::pin(self.may_by(rule, at)).await
+            }
+        }
+    }
+
+    fn setting(&self, setting: Setting) -> bool {
+        match setting {
+            Setting::OrganizationSelfService => self.0.state.config.org_self_service,
         }
     }
 
@@ -527,6 +598,10 @@ impl Access {
                     .ok_or_else(|| ApiError::internal(format!("{field} has no default form")))?;
                 Box::pin(self.check_rule(field, chosen, arguments)).await
             }
+            Rule::Configured(setting, on, off) => {
+                let rule = if self.setting(*setting) { on } else { off };
+                Box::pin(self.check_rule(field, rule, arguments)).await
+            }
             Rule::Permission { any_of, on, person_only } => {
                 let principal = self.principal();
                 if *person_only {
@@ -575,6 +650,27 @@ impl Access {
                     .await
                     .map_err(|e| (*e).clone())?;
                 Ok(account.map(|a| a.ancestry()))
+            }
+            On::Team(name) => {
+                let id = arguments.id(name)?;
+                let team = self.loader().load_one(TeamById(id)).await.map_err(|e| (*e).clone())?;
+                Ok(team.map(|t| Ancestry::organization(t.organization_id)))
+            }
+            On::Cluster(name) => {
+                let id = arguments.id(name)?;
+                let mut conn = self.0.state.pool.get().await?;
+                match crate::domain::clusters::get(&mut conn, id).await {
+                    Ok(cluster) => Ok(Some(cluster.ancestry())),
+                    Err(ApiError::NotFound) => Ok(None),
+                    Err(other) => Err(other),
+                }
+            }
+            On::WorkspaceOfDeployment(name) => {
+                let id = arguments.id(name)?;
+                let found = self.loader().load_one(AncestryOf(id)).await.map_err(|e| (*e).clone())?;
+                Ok(found
+                    .filter(|at| at.object().scope() == Scope::Deployment)
+                    .map(|at| Ancestry::workspace(at.organization, at.workspace.unwrap_or(id))))
             }
             On::Invite { invite, workspace } => {
                 if let Some(id) = arguments.optional_id(workspace)? {
@@ -696,6 +792,16 @@ impl Arguments {
 
     fn id(&self, path: &str) -> ApiResult<Uuid> {
         self.optional_id(path)?.ok_or_else(|| ApiError::bad_input(path, format!("{path} must be a UUID")))
+    }
+}
+
+impl Access {
+    /// Checks the rule of the operation table's row `field` against arguments given as name/value pairs
+    /// (for HTTP endpoints that share a GraphQL operation's rule, such as the audit export).
+    pub async fn check_operation(&self, field: &str, arguments: Vec<(Name, Value)>) -> ApiResult<()> {
+        let operation = operations::find(field)
+            .ok_or_else(|| ApiError::internal(format!("{field} is missing from the operation table")))?;
+        self.check_rule(operation.field, &operation.rule, &Arguments(arguments)).await
     }
 }
 

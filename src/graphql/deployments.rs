@@ -493,15 +493,15 @@ impl DeploymentMutation {
         let caller = principal(ctx);
         let caller = caller.user()?;
         let state = state(ctx)?;
-        let mut conn = conn(ctx).await?;
-        deployments::get(&mut conn, id).await?;
-        drop(conn);
         let role = access(ctx)?.airflow_role(id).await?.ok_or(ApiError::Forbidden)?;
         let (value, claims) = state
             .keys
             .sign_deployment_token(caller.user.id, id, role, state.clock.now())
             .map_err(ApiError::internal)?;
         let expires_at = chrono::DateTime::from_timestamp(claims.exp, 0).unwrap_or_else(|| state.clock.now());
+        // Recorded before it is handed out (the token itself never is).
+        let mut conn = conn(ctx).await?;
+        deployments::record_access_token(&mut conn, id, role, expires_at, &actor(ctx)).await?;
         Ok(DeploymentAccessToken { value, airflow_role: role.to_owned(), expires_at })
     }
 

@@ -276,3 +276,106 @@ impl Loader<AncestryOf> for DbLoader {
         Ok(rows.into_iter().filter_map(|at| Some((AncestryOf(at.object().id()?), at))).collect())
     }
 }
+
+/// Key: a team by id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct TeamById(pub Uuid);
+
+impl Loader<TeamById> for DbLoader {
+    type Value = crate::domain::teams::Team;
+    type Error = Arc<ApiError>;
+
+    async fn load(&self, keys: &[TeamById]) -> Result<HashMap<TeamById, Self::Value>, Self::Error> {
+        let mut conn = self.conn().await?;
+        let rows = crate::domain::teams::find_many(&mut conn, &ids(keys, |k| k.0)).await.map_err(Arc::new)?;
+        Ok(rows.into_iter().map(|team| (TeamById(team.id), team)).collect())
+    }
+}
+
+/// Key: the members of a team.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct MembersOfTeam(pub Uuid);
+
+impl Loader<MembersOfTeam> for DbLoader {
+    type Value = Vec<users::User>;
+    type Error = Arc<ApiError>;
+
+    async fn load(&self, keys: &[MembersOfTeam]) -> Result<HashMap<MembersOfTeam, Self::Value>, Self::Error> {
+        let mut conn = self.conn().await?;
+        let rows = crate::domain::teams::members_of(&mut conn, &ids(keys, |k| k.0)).await.map_err(Arc::new)?;
+        let mut grouped: HashMap<MembersOfTeam, Vec<users::User>> = keys.iter().map(|k| (*k, Vec::new())).collect();
+        for (team, user) in rows {
+            grouped.entry(MembersOfTeam(team)).or_default().push(user);
+        }
+        Ok(grouped)
+    }
+}
+
+/// Key: the role bindings a team holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct RoleBindingsOfTeam(pub Uuid);
+
+impl Loader<RoleBindingsOfTeam> for DbLoader {
+    type Value = Vec<RoleBindingRow>;
+    type Error = Arc<ApiError>;
+
+    async fn load(&self, keys: &[RoleBindingsOfTeam]) -> Result<HashMap<RoleBindingsOfTeam, Self::Value>, Self::Error> {
+        let mut conn = self.conn().await?;
+        let rows = crate::domain::teams::bindings_of(&mut conn, &ids(keys, |k| k.0)).await.map_err(Arc::new)?;
+        Ok(group(keys, rows, |row| RoleBindingsOfTeam(row.team_id.unwrap_or_default())))
+    }
+}
+
+/// Key: the bindings teams hold on a workspace or deployment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct TeamBindingsOn(pub Uuid);
+
+impl Loader<TeamBindingsOn> for DbLoader {
+    type Value = Vec<RoleBindingRow>;
+    type Error = Arc<ApiError>;
+
+    async fn load(&self, keys: &[TeamBindingsOn]) -> Result<HashMap<TeamBindingsOn, Self::Value>, Self::Error> {
+        let mut conn = self.conn().await?;
+        let rows = crate::domain::teams::bindings_on(&mut conn, &ids(keys, |k| k.0)).await.map_err(Arc::new)?;
+        Ok(group(keys, rows, |row| TeamBindingsOn(row.workspace_id.or(row.deployment_id).unwrap_or_default())))
+    }
+}
+
+/// Key: an organization by id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct OrganizationById(pub Uuid);
+
+impl Loader<OrganizationById> for DbLoader {
+    type Value = crate::domain::organizations::OrganizationRow;
+    type Error = Arc<ApiError>;
+
+    async fn load(&self, keys: &[OrganizationById]) -> Result<HashMap<OrganizationById, Self::Value>, Self::Error> {
+        let mut conn = self.conn().await?;
+        let ids = ids(keys, |k| k.0);
+        let rows = crate::domain::organizations::list(&mut conn, Some(&ids), ids.len()).await.map_err(Arc::new)?;
+        Ok(rows.into_iter().map(|row| (OrganizationById(row.id), row)).collect())
+    }
+}
+
+/// Key: the workspaces a dedicated cluster is limited to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct WorkspacesOfCluster(pub Uuid);
+
+impl Loader<WorkspacesOfCluster> for DbLoader {
+    type Value = Vec<Uuid>;
+    type Error = Arc<ApiError>;
+
+    async fn load(
+        &self,
+        keys: &[WorkspacesOfCluster],
+    ) -> Result<HashMap<WorkspacesOfCluster, Self::Value>, Self::Error> {
+        let mut conn = self.conn().await?;
+        let rows =
+            crate::domain::clusters::allowed_workspaces(&mut conn, &ids(keys, |k| k.0)).await.map_err(Arc::new)?;
+        let mut grouped: HashMap<WorkspacesOfCluster, Vec<Uuid>> = keys.iter().map(|k| (*k, Vec::new())).collect();
+        for (cluster, workspace) in rows {
+            grouped.entry(WorkspacesOfCluster(cluster)).or_default().push(workspace);
+        }
+        Ok(grouped)
+    }
+}

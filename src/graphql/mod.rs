@@ -2,7 +2,9 @@
 //! (HTTP, WebSocket) lives in `crate::http`; business rules in `crate::domain`.
 
 pub mod access;
+pub mod audit;
 pub mod authz;
+pub mod clusters;
 pub mod config;
 pub mod context;
 pub mod deployments;
@@ -10,12 +12,14 @@ pub mod errors;
 pub mod limits;
 pub mod loaders;
 pub mod mutation;
+pub mod organizations;
 pub mod payload;
 pub mod query;
 pub mod scalars;
 pub mod schema;
 pub mod service_accounts;
 pub mod subscription;
+pub mod teams;
 pub mod types;
 pub mod users;
 pub mod workspaces;

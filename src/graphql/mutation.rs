@@ -3,8 +3,11 @@
 use async_graphql::MergedObject;
 
 use crate::graphql::access::AccessMutation;
+use crate::graphql::clusters::ClusterMutation;
 use crate::graphql::deployments::{DeploymentMutation, VariableMutation};
+use crate::graphql::organizations::OrganizationMutation;
 use crate::graphql::service_accounts::ServiceAccountMutation;
+use crate::graphql::teams::TeamMutation;
 use crate::graphql::users::UserMutation;
 use crate::graphql::workspaces::WorkspaceMutation;
 
@@ -17,4 +20,7 @@ pub struct Mutation(
     DeploymentMutation,
     VariableMutation,
     ServiceAccountMutation,
+    OrganizationMutation,
+    TeamMutation,
+    ClusterMutation,
 );

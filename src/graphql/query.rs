@@ -3,9 +3,12 @@
 use async_graphql::MergedObject;
 
 use crate::graphql::access::AccessQuery;
+use crate::graphql::audit::AuditQuery;
 use crate::graphql::config::ConfigQuery;
 use crate::graphql::deployments::{DeploymentQuery, VariableQuery};
+use crate::graphql::organizations::OrganizationQuery;
 use crate::graphql::service_accounts::ServiceAccountQuery;
+use crate::graphql::teams::TeamQuery;
 use crate::graphql::users::UserQuery;
 use crate::graphql::workspaces::WorkspaceQuery;
 
@@ -19,4 +22,7 @@ pub struct Query(
     DeploymentQuery,
     VariableQuery,
     ServiceAccountQuery,
+    OrganizationQuery,
+    TeamQuery,
+    AuditQuery,
 );

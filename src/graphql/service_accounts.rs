@@ -143,6 +143,30 @@ impl ServiceAccountQuery {
         get_in(ctx, AccountScope::Deployment(deployment_uuid.required("deploymentUuid")?), service_account_uuid).await
     }
 
+    /// API keys of an organization.
+    async fn organization_service_accounts(
+        &self,
+        ctx: &Context<'_>,
+        organization_uuid: Uuid,
+    ) -> Result<Vec<ServiceAccount>> {
+        let id = organization_uuid.required("organizationUuid")?;
+        let mut conn = conn(ctx).await?;
+        let rows = service_accounts::list(&mut conn, AccountScope::Organization(id)).await?;
+        drop(conn);
+        list(access(ctx)?, rows).await
+    }
+
+    /// One API key of an organization (NOT_FOUND if it belongs elsewhere).
+    async fn organization_service_account(
+        &self,
+        ctx: &Context<'_>,
+        organization_uuid: Uuid,
+        service_account_uuid: Uuid,
+    ) -> Result<ServiceAccount> {
+        let scope = AccountScope::Organization(organization_uuid.required("organizationUuid")?);
+        get_in(ctx, scope, service_account_uuid).await
+    }
+
     /// System API keys.
     async fn system_service_accounts(&self, ctx: &Context<'_>) -> Result<Vec<ServiceAccount>> {
         let mut conn = conn(ctx).await?;
@@ -196,6 +220,47 @@ impl ServiceAccountMutation {
             category,
             role,
             expires_in_days,
+        )
+        .await
+    }
+
+    /// Creates an organization API key; the key is in `apiKey` of this response only.
+    async fn create_organization_service_account(
+        &self,
+        ctx: &Context<'_>,
+        label: String,
+        category: Option<String>,
+        organization_uuid: Uuid,
+        role: Role,
+        expires_in_days: Option<i32>,
+    ) -> Result<ServiceAccount> {
+        let scope = AccountScope::Organization(organization_uuid.required("organizationUuid")?);
+        create(ctx, scope, label, category, role, expires_in_days).await
+    }
+
+    /// Changes an organization API key (`payload`: label, category, role, active).
+    async fn update_organization_service_account(
+        &self,
+        ctx: &Context<'_>,
+        service_account_uuid: Uuid,
+        organization_uuid: Uuid,
+        payload: Option<Json<serde_json::Value>>,
+    ) -> Result<ServiceAccount> {
+        let scope = AccountScope::Organization(organization_uuid.required("organizationUuid")?);
+        update_in(ctx, scope, service_account_uuid, payload).await
+    }
+
+    /// Deletes an organization API key.
+    async fn delete_organization_service_account(
+        &self,
+        ctx: &Context<'_>,
+        service_account_uuid: Uuid,
+        organization_uuid: Uuid,
+    ) -> Result<ServiceAccount> {
+        delete_in(
+            ctx,
+            AccountScope::Organization(organization_uuid.required("organizationUuid")?),
+            service_account_uuid,
         )
         .await
     }

@@ -13,6 +13,7 @@ use crate::graphql::authz::{Access, Op, access};
 use crate::graphql::context::state;
 use crate::graphql::deployments::{DeploymentLog, deployment_named, logs_not_supported};
 use crate::graphql::scalars::Uuid;
+use crate::graphql::types::audit::AuditEvent;
 use crate::graphql::types::deployment::Deployment;
 use crate::state::AppState;
 
@@ -65,6 +66,43 @@ impl Subscription {
         Ok(stream::once(async move { Ok(current) }).chain(changes))
     }
 
+    /// Every audit event of the organization as it is written, on whichever replica. Each event is
+    /// read-checked with the caller's roles as they are then; a caller who lost access receives FORBIDDEN
+    /// and the stream ends.
+    async fn audit_event_added(
+        &self,
+        ctx: &Context<'_>,
+        organization_uuid: Uuid,
+    ) -> Result<impl Stream<Item = Result<AuditEvent>> + use<>> {
+        let organization = organization_uuid.required("organizationUuid")?;
+        let state = state(ctx)?.clone();
+        let access = access(ctx)?.clone();
+        let receiver = state.events.subscribe().await.map_err(ApiError::internal)?;
+        Ok(stream::unfold(Some((receiver, state, access)), move |context| async move {
+            let (mut receiver, state, access) = context?;
+            loop {
+                let id = match receiver.recv().await {
+                    Ok(Event::Audit(id)) => id,
+                    Ok(_) => continue,
+                    // Missed events cannot be told apart: the subscriber is told and resubscribes.
+                    Err(RecvError::Lagged(_)) => {
+                        let error = ApiError::unavailable("audit events were missed; subscribe again");
+                        return Some((Err(error.into()), None));
+                    }
+                    Err(RecvError::Closed) => return None,
+                };
+                match audit_event(&state, &access, id, organization).await {
+                    Ok(Some(event)) => return Some((Ok(event), Some((receiver, state, access)))),
+                    Ok(None) => continue,
+                    Err(error @ (ApiError::Forbidden | ApiError::Unauthenticated(_))) => {
+                        return Some((Err(error.into()), None));
+                    }
+                    Err(error) => return Some((Err(error.into()), Some((receiver, state, access)))),
+                }
+            }
+        }))
+    }
+
     /// Live Airflow logs: capcom keeps none yet, so this answers NOT_SUPPORTED.
     async fn log(
         &self,
@@ -75,6 +113,28 @@ impl Subscription {
     ) -> Result<stream::Empty<Result<DeploymentLog>>> {
         Err(logs_not_supported().into())
     }
+}
+
+/// The audit event `id` if it belongs to `organization`, read-checked with the caller's roles as they are
+/// now.
+async fn audit_event(
+    state: &AppState,
+    access: &Access,
+    id: uuid::Uuid,
+    organization: uuid::Uuid,
+) -> Result<Option<AuditEvent>, ApiError> {
+    let found = {
+        let mut conn = state.pool.get().await?;
+        crate::domain::audit::by_ids(&mut conn, &[id]).await?
+    };
+    let Some(event) = found.into_iter().next().filter(|e| e.organization_id == Some(organization)) else {
+        return Ok(None);
+    };
+    access.reload().await?;
+    if access.principal().bindings().is_err() {
+        return Err(ApiError::invalid_token());
+    }
+    Ok(Some(AuditEvent::from(access.admit_one(event).await?)))
 }
 
 /// One event of `deploymentStatus`: the deployment reloaded, re-checked against the caller's bindings

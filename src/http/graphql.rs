@@ -54,6 +54,11 @@ fn request_meta(
     }
 }
 
+/// The principal a credential names (for HTTP endpoints outside GraphQL).
+pub(crate) async fn principal_for(state: &AppState, credential: Option<&str>) -> ApiResult<Principal> {
+    resolve_principal(state, credential).await
+}
+
 /// Resolves the credential (if any) into a principal with its bindings: the one database round trip every
 /// authenticated request pays before resolvers run.
 async fn resolve_principal(state: &AppState, credential: Option<&str>) -> ApiResult<Principal> {

@@ -1,5 +1,6 @@
 //! HTTP transport: routes, the GraphQL endpoint and WebSocket, health checks, GraphiQL.
 
+pub mod audit_export;
 pub mod graphiql;
 pub mod graphql;
 pub mod health;

@@ -14,7 +14,7 @@ use tower_http::trace::TraceLayer;
 
 use crate::graphql::{CapcomSchema, build_schema};
 use crate::http::ws::SocketRegistry;
-use crate::http::{graphiql, graphql, health};
+use crate::http::{audit_export, graphiql, graphql, health};
 use crate::state::AppState;
 
 /// Header carrying the request id, in both directions.
@@ -55,6 +55,7 @@ pub fn build_router(state: AppState) -> Router {
         .route("/v1", get(graphql::get_handler).post(graphql::post_handler))
         .route("/graphql", get(graphql::get_handler).post(graphql::post_handler))
         .route("/ws", get(graphql::ws_handler))
+        .route("/v1/audit/export", get(audit_export::export))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/.well-known/jwks.json", get(health::jwks))

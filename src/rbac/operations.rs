@@ -48,6 +48,21 @@ pub enum On {
         /// Argument holding a workspace id.
         workspace: &'static str,
     },
+    /// The organization of the team the argument names.
+    Team(&'static str),
+    /// The scope object of the cluster the argument names: its organization for a dedicated cluster, the
+    /// installation for a standard one.
+    Cluster(&'static str),
+    /// The workspace of the deployment the argument names (for permissions that exist at workspace scope
+    /// only, such as reading the audit log).
+    WorkspaceOfDeployment(&'static str),
+}
+
+/// An operator setting a rule can depend on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Setting {
+    /// `CAPCOM_ORG_SELF_SERVICE`: anyone signed in may create an organization.
+    OrganizationSelfService,
 }
 
 /// What a root field needs.
@@ -72,6 +87,8 @@ pub enum Rule {
     /// One field, several operations chosen by their arguments (Houston's `upsertDeployment`): the rule
     /// of the first form whose argument is present, else the last form's (whose argument is `None`).
     Forms(&'static [(Option<&'static str>, Rule)]),
+    /// The first rule while the operator setting is on, the second while it is off.
+    Configured(Setting, &'static Rule, &'static Rule),
 }
 
 /// A root field and its rule.
@@ -111,6 +128,13 @@ const DEP_ID: On = D("deploymentId");
 const DEP_NAMED: On = On::DeploymentNamed { id: "deploymentUuid", release_name: "releaseName" };
 
 const READ_DEPLOYMENT: &[Permission] = &[DeploymentConfigGet, SystemDeploymentsGet];
+const ORG: On = On::Organization("organizationUuid");
+const TEAM: On = On::Team("teamUuid");
+const CLUSTER: On = On::Cluster("clusterUuid");
+const ORGANIZATION_TEAMS: &[Permission] = &[OrganizationTeamsGet, SystemUsersGet];
+const WORKSPACE_TEAMS: &[Permission] = &[WorkspaceTeamsGet, SystemUsersGet];
+const MANAGE_CLUSTER: &[Permission] = &[OrganizationClustersUpdate, SystemClustersUpdate];
+const WORKSPACE_AUDIT: &[Permission] = &[WorkspaceAuditLogsGet, SystemAuditLogsGet];
 const UPDATE_DEPLOYMENT: &[Permission] = &[DeploymentConfigUpdate, SystemDeploymentsUpdate];
 const WORKSPACE_USERS: &[Permission] = &[WorkspaceUsersGet, SystemUsersGet];
 const WORKSPACE_IAM: &[Permission] = &[WorkspaceIamUpdate, SystemIamUpdate];
@@ -205,6 +229,23 @@ pub const OPERATIONS: &[Operation] = &[
     op(M, "deleteWorkspaceServiceAccount", on(&[WorkspaceServiceAccountsDelete, SystemServiceAccountsDelete], WS)),
     op(M, "deleteDeploymentServiceAccount", on(&[DeploymentServiceAccountsDelete, SystemServiceAccountsDelete], DEP)),
     op(M, "deleteSystemServiceAccount", system(&[SystemServiceAccountsDelete])),
+    op(Q, "organizationServiceAccounts", on(&[OrganizationServiceAccountsGet, SystemServiceAccountsGet], ORG)),
+    op(Q, "organizationServiceAccount", on(&[OrganizationServiceAccountsGet, SystemServiceAccountsGet], ORG)),
+    op(
+        M,
+        "createOrganizationServiceAccount",
+        on(&[OrganizationServiceAccountsCreate, SystemServiceAccountsCreate], ORG),
+    ),
+    op(
+        M,
+        "updateOrganizationServiceAccount",
+        on(&[OrganizationServiceAccountsUpdate, SystemServiceAccountsUpdate], ORG),
+    ),
+    op(
+        M,
+        "deleteOrganizationServiceAccount",
+        on(&[OrganizationServiceAccountsDelete, SystemServiceAccountsDelete], ORG),
+    ),
     op(
         M,
         "rotateServiceAccountKey",
@@ -218,6 +259,82 @@ pub const OPERATIONS: &[Operation] = &[
             On::ServiceAccount("serviceAccountUuid"),
         ),
     ),
+    // Organizations.
+    op(Q, "organizations", Rule::Forms(&[(Some("all"), system(&[SystemOrganizationsGet])), (None, SignedIn)])),
+    op(Q, "organization", on(&[OrganizationConfigGet, SystemOrganizationsGet], ORG)),
+    op(
+        M,
+        "createOrganization",
+        Rule::Configured(
+            Setting::OrganizationSelfService,
+            &Person,
+            &person_on(&[SystemOrganizationsCreate], On::Nothing),
+        ),
+    ),
+    // Billing details need organization.billing.update as well (checked by the domain when they change).
+    op(M, "updateOrganization", on(&[OrganizationConfigUpdate], ORG)),
+    op(Q, "organizationUsers", on(&[OrganizationUsersGet, SystemUsersGet], ORG)),
+    op(M, "organizationInviteUser", on(&[OrganizationUsersInvite], ORG)),
+    op(M, "organizationUpdateUserRole", on(&[OrganizationIamUpdate], ORG)),
+    op(M, "organizationRemoveUser", on(&[OrganizationIamUpdate], ORG)),
+    op(M, "organizationUpdateTeamRole", on(&[OrganizationIamUpdate], ORG)),
+    // Teams.
+    op(Q, "teams", on(ORGANIZATION_TEAMS, ORG)),
+    op(
+        Q,
+        "paginatedTeams",
+        Rule::Forms(&[(Some("workspaceUuid"), on(WORKSPACE_TEAMS, WS)), (None, on(ORGANIZATION_TEAMS, ORG))]),
+    ),
+    op(
+        Q,
+        "team",
+        Rule::Forms(&[(Some("workspaceUuid"), on(WORKSPACE_TEAMS, WS)), (None, on(ORGANIZATION_TEAMS, TEAM))]),
+    ),
+    op(Q, "teamUsers", on(ORGANIZATION_TEAMS, TEAM)),
+    op(Q, "workspaceTeams", on(WORKSPACE_TEAMS, WS)),
+    op(Q, "deploymentTeams", on(&[DeploymentUsersGet, SystemUsersGet], DEP)),
+    op(M, "createTeam", on(&[OrganizationTeamsUpdate], ORG)),
+    op(M, "updateTeam", on(&[OrganizationTeamsUpdate], TEAM)),
+    op(M, "deleteTeam", on(&[OrganizationTeamsUpdate], TEAM)),
+    op(M, "teamAddUser", on(&[OrganizationTeamsUpdate], TEAM)),
+    op(M, "teamRemoveUser", on(&[OrganizationTeamsUpdate], TEAM)),
+    op(M, "workspaceAddTeam", on(WORKSPACE_IAM, WS)),
+    op(M, "workspaceUpdateTeamRole", on(WORKSPACE_IAM, WS)),
+    op(M, "workspaceRemoveTeam", on(WORKSPACE_IAM, WS)),
+    op(M, "deploymentAddTeamRole", on(DEPLOYMENT_IAM, DEP)),
+    op(M, "deploymentUpdateTeamRole", on(DEPLOYMENT_IAM, DEP)),
+    op(M, "deploymentRemoveTeamRole", on(DEPLOYMENT_IAM, DEP)),
+    op(M, "createTeamSystemRoleBinding", system(&[SystemIamUpdate])),
+    op(M, "deleteTeamSystemRoleBinding", system(&[SystemIamUpdate])),
+    // Clusters.
+    op(
+        M,
+        "createCluster",
+        Rule::Forms(&[
+            (Some("organizationUuid"), on(&[OrganizationClustersUpdate], ORG)),
+            (None, system(&[SystemClustersUpdate])),
+        ]),
+    ),
+    op(M, "updateCluster", on(MANAGE_CLUSTER, CLUSTER)),
+    op(M, "deleteCluster", on(MANAGE_CLUSTER, CLUSTER)),
+    op(M, "workspaceAllowCluster", on(MANAGE_CLUSTER, CLUSTER)),
+    op(M, "workspaceDisallowCluster", on(MANAGE_CLUSTER, CLUSTER)),
+    // The audit log: an organization's owners read their organization's, a workspace's admins their
+    // workspace's (a deployment's events are its workspace's), system viewers everything.
+    op(
+        Q,
+        "auditEvents",
+        Rule::Forms(&[
+            (Some("filter.deploymentUuid"), on(WORKSPACE_AUDIT, On::WorkspaceOfDeployment("filter.deploymentUuid"))),
+            (Some("filter.workspaceUuid"), on(WORKSPACE_AUDIT, W("filter.workspaceUuid"))),
+            (
+                Some("filter.organizationUuid"),
+                on(&[OrganizationAuditLogsGet, SystemAuditLogsGet], On::Organization("filter.organizationUuid")),
+            ),
+            (None, system(&[SystemAuditLogsGet])),
+        ]),
+    ),
+    op(S, "auditEventAdded", on(&[OrganizationAuditLogsGet, SystemAuditLogsGet], ORG)),
 ];
 
 /// The row of the root field `field`. Field names are unique across the three roots (a test checks it).
@@ -250,6 +367,10 @@ pub enum ObjectKind {
     Member,
     /// A dedicated cluster (standard clusters are shared by everyone).
     Cluster,
+    /// A team, reached through its organization or an object it holds a role on.
+    Team,
+    /// An audit event (a deployment's events belong to its workspace).
+    AuditEvent,
 }
 
 /// The permissions, any of which lets a caller read an object of `kind` whose scope is `scope`
@@ -277,6 +398,12 @@ pub fn read_rule(kind: ObjectKind, scope: Scope) -> &'static [Permission] {
         (K::Invite, Org) => &[OrganizationUsersGet, SystemInvitesGet],
         (K::Invite, _) => &[WorkspaceInvitesGet, SystemInvitesGet],
         (K::Cluster, _) => &[OrganizationClustersGet, SystemOrganizationsGet],
+        (K::Team, Sys | Org) => ORGANIZATION_TEAMS,
+        (K::Team, Ws) => WORKSPACE_TEAMS,
+        (K::Team, Dep) => &[DeploymentUsersGet, SystemUsersGet],
+        (K::AuditEvent, Sys) => &[SystemAuditLogsGet],
+        (K::AuditEvent, Org) => &[OrganizationAuditLogsGet, SystemAuditLogsGet],
+        (K::AuditEvent, Ws | Dep) => WORKSPACE_AUDIT,
     }
 }
 
@@ -292,6 +419,8 @@ pub const WORKSPACE_CAPABILITIES: &[(&str, &str)] = &[
     ("canUpdateServiceAccount", "updateWorkspaceServiceAccount"),
     ("canDeleteServiceAccount", "deleteWorkspaceServiceAccount"),
     ("canViewUsers", "workspaceUsers"),
+    ("canManageTeams", "workspaceAddTeam"),
+    ("canGetAuditLogs", "auditEvents"),
 ];
 
 /// What each capability of `deploymentCapabilities` reports: whether the caller may perform this
@@ -348,7 +477,11 @@ mod tests {
                         On::Deployment(_) | On::DeploymentNamed { .. } => {
                             assert!(scoped.iter().all(|s| *s == Scope::Deployment), "{field}")
                         }
-                        On::ServiceAccount(_) => {}
+                        On::ServiceAccount(_) | On::Cluster(_) => {}
+                        On::Team(_) => assert!(scoped.iter().all(|s| *s == Scope::Organization), "{field}"),
+                        On::WorkspaceOfDeployment(_) => {
+                            assert!(scoped.iter().all(|s| *s == Scope::Workspace), "{field}")
+                        }
                     }
                     assert!(!any_of.is_empty(), "{field}");
                 }
@@ -357,6 +490,10 @@ mod tests {
                     for (_, rule) in *forms {
                         check(field, rule);
                     }
+                }
+                Rule::Configured(_, on, off) => {
+                    check(field, on);
+                    check(field, off);
                 }
                 Rule::Public | Rule::SignedIn | Rule::Person => {}
             }
@@ -370,7 +507,12 @@ mod tests {
     fn capabilities_name_operations_on_their_object() {
         for (capability, field) in WORKSPACE_CAPABILITIES {
             let operation = find(field).unwrap_or_else(|| panic!("{capability}: no operation {field}"));
-            assert!(matches!(operation.rule, Rule::Permission { on: On::Workspace(_), .. }), "{capability}");
+            let on_workspace = |rule: &Rule| matches!(rule, Rule::Permission { on: On::Workspace(_), .. });
+            let ok = match operation.rule {
+                Rule::Forms(forms) => forms.iter().any(|(_, rule)| on_workspace(rule)),
+                rule => on_workspace(&rule),
+            };
+            assert!(ok, "{capability}");
         }
         for (capability, field) in DEPLOYMENT_CAPABILITIES {
             let operation = find(field).unwrap_or_else(|| panic!("{capability}: no operation {field}"));

@@ -17,6 +17,7 @@ mod http;
 mod jwt_attacks;
 mod limits;
 mod migrations;
+mod organizations;
 mod read_checks;
 mod role_matrix;
 mod schema;

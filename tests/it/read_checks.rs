@@ -34,6 +34,10 @@ fragment T on __Type { kind name ofType { kind name ofType { kind name ofType { 
 /// The objects of one workspace that arguments can name.
 #[derive(Debug, Clone, Default)]
 pub struct Side {
+    organization: String,
+    team: String,
+    cluster: String,
+    organization_key: String,
     workspace: String,
     deployment: String,
     release_name: String,
@@ -63,13 +67,22 @@ async fn ok(app: &TestApp, query: &str, variables: Value, token: &str) -> Value 
     body["data"].clone()
 }
 
-async fn side(app: &TestApp, admin: &str, name: &str, markers: &mut BTreeSet<String>) -> Side {
+/// One side: a workspace of `organization` (administered by `admin`) with everything hanging off it, and
+/// a team, a dedicated cluster and an API key of the organization (made by its owner `root`).
+async fn side(
+    app: &TestApp,
+    root: &str,
+    admin: &str,
+    organization: &str,
+    name: &str,
+    markers: &mut BTreeSet<String>,
+) -> Side {
     let label = format!("{name} workspace label");
     let description = format!("{name} workspace description");
     let data = ok(
         app,
-        "mutation($l: String!, $d: String) { createWorkspace(label: $l, description: $d) { id } }",
-        json!({"l": label, "d": description}),
+        "mutation($l: String!, $d: String, $o: Uuid) { createWorkspace(label: $l, description: $d, organizationUuid: $o) { id } }",
+        json!({"l": label, "d": description, "o": organization}),
         admin,
     )
     .await;
@@ -111,8 +124,24 @@ async fn side(app: &TestApp, admin: &str, name: &str, markers: &mut BTreeSet<Str
     )
     .await["createDeploymentServiceAccount"]
         .clone();
+    // The member joins through an invite to the organization (so they belong to this side only).
     let member_email = format!("{name}-member@example.com");
-    let (_, member_id) = app.sign_up(&member_email, "correct horse battery").await;
+    let invited = ok(
+        app,
+        "mutation($o: Uuid!, $e: String!) { organizationInviteUser(organizationUuid: $o, email: $e) { invite { token } } }",
+        json!({"o": organization, "e": member_email}),
+        root,
+    )
+    .await;
+    let token = invited["organizationInviteUser"]["invite"]["token"].as_str().unwrap().to_owned();
+    let signed_up = ok(
+        app,
+        "mutation($e: String!, $t: String!) { createUser(email: $e, password: \"correct horse battery\", inviteToken: $t) { user { id } } }",
+        json!({"e": member_email, "t": token}),
+        root,
+    )
+    .await;
+    let member_id = signed_up["createUser"]["user"]["id"].as_str().unwrap().to_owned();
     assert!(app.add_to_workspace(admin, &workspace, &member_email, "WORKSPACE_EDITOR").await.get("errors").is_none());
     ok(
         app,
@@ -125,9 +154,68 @@ async fn side(app: &TestApp, admin: &str, name: &str, markers: &mut BTreeSet<Str
     assert!(app.add_to_workspace(admin, &workspace, &invite_email, "WORKSPACE_VIEWER").await.get("errors").is_none());
     let invite = app.text(&format!("SELECT id::text AS t FROM invites WHERE workspace_id = '{workspace}'")).await;
 
+    let team = ok(
+        app,
+        "mutation($o: Uuid!, $n: String!) { createTeam(organizationUuid: $o, name: $n) { id } }",
+        json!({"o": organization, "n": format!("{name} team name")}),
+        root,
+    )
+    .await["createTeam"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    ok(
+        app,
+        "mutation($t: Uuid!, $u: Uuid!) { teamAddUser(teamUuid: $t, userUuid: $u) { id } }",
+        json!({"t": team, "u": member_id}),
+        root,
+    )
+    .await;
+    ok(
+        app,
+        "mutation($w: Uuid!, $t: Uuid!) { workspaceAddTeam(workspaceUuid: $w, teamUuid: $t, role: WORKSPACE_VIEWER) { id } }",
+        json!({"w": workspace, "t": team}),
+        root,
+    )
+    .await;
+    let cluster = ok(
+        app,
+        "mutation($o: Uuid!, $n: String!) { createCluster(name: $n, type: DEDICATED, organizationUuid: $o) { id } }",
+        json!({"o": organization, "n": format!("{name} cluster name")}),
+        root,
+    )
+    .await["createCluster"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    ok(
+        app,
+        "mutation($c: Uuid!, $w: Uuid!) { workspaceAllowCluster(clusterUuid: $c, workspaceUuid: $w) { id } }",
+        json!({"c": cluster, "w": workspace}),
+        root,
+    )
+    .await;
+    let organization_key = ok(
+        app,
+        "mutation($o: Uuid!, $l: String!) { createOrganizationServiceAccount(label: $l, organizationUuid: $o, role: ORGANIZATION_MEMBER) { id apiKey } }",
+        json!({"o": organization, "l": format!("{name} organization key")}),
+        root,
+    )
+    .await["createOrganizationServiceAccount"]
+        .clone();
+    markers.extend([
+        team.clone(),
+        format!("{name} team name"),
+        cluster.clone(),
+        format!("{name} cluster name"),
+        organization_key["id"].as_str().unwrap().to_owned(),
+        format!("{name} organization key"),
+    ]);
+
     let key_prefix = |key: &Value| {
         let full = key["apiKey"].as_str().unwrap();
-        full.rsplit_once('_').map(|(prefix, _)| prefix.to_owned()).unwrap()
+        // `cck_<public id>_<secret>` (the secret may contain '_').
+        full.splitn(3, '_').take(2).collect::<Vec<_>>().join("_")
     };
     for marker in [
         workspace.clone(),
@@ -162,6 +250,10 @@ async fn side(app: &TestApp, admin: &str, name: &str, markers: &mut BTreeSet<Str
         .await;
     markers.extend(bindings.split(',').map(str::to_owned));
     Side {
+        organization: organization.to_owned(),
+        team,
+        cluster,
+        organization_key: organization_key["id"].as_str().unwrap().to_owned(),
         workspace,
         deployment: deployment_id,
         release_name,
@@ -184,13 +276,25 @@ pub async fn fixture() -> Fixture {
         config.max_depth = 32;
     })
     .await;
-    app.with_owners().await;
+    let root = app.with_owners().await;
     let (admin, _) = app.sign_up("admin@example.com", "correct horse battery").await;
     let (viewer, _) = app.sign_up("viewer@example.com", "correct horse battery").await;
-    let mut a_markers = BTreeSet::new();
-    let mut b_markers = BTreeSet::new();
-    let a = side(&app, &admin, "alpha", &mut a_markers).await;
-    let b = side(&app, &admin, "bravo", &mut b_markers).await;
+    // A's organization is the default one; B's is another, of which the admin of A is also a member.
+    let alpha_organization = app.text("SELECT id::text AS t FROM organizations WHERE is_default").await;
+    let created =
+        ok(&app, "mutation { createOrganization(name: \"bravo organization name\") { id } }", json!({}), &root).await;
+    let bravo_organization = created["createOrganization"]["id"].as_str().unwrap().to_owned();
+    ok(
+        &app,
+        "mutation($o: Uuid!) { organizationInviteUser(organizationUuid: $o, email: \"admin@example.com\") { role } }",
+        json!({"o": bravo_organization}),
+        &root,
+    )
+    .await;
+    let mut a_markers = BTreeSet::from([alpha_organization.clone()]);
+    let mut b_markers = BTreeSet::from([bravo_organization.clone(), "bravo organization name".to_owned()]);
+    let a = side(&app, &root, &admin, &alpha_organization, "alpha", &mut a_markers).await;
+    let b = side(&app, &root, &admin, &bravo_organization, "bravo", &mut b_markers).await;
     assert!(
         app.add_to_workspace(&admin, &a.workspace, "viewer@example.com", "WORKSPACE_VIEWER")
             .await
@@ -245,9 +349,13 @@ impl Schema {
         let (kind, type_name) = named(ty);
         let by_name = match arg {
             "workspaceUuid" => Some(quoted(&side.workspace)),
+            "organizationUuid" => Some(quoted(&side.organization)),
+            "teamUuid" => Some(quoted(&side.team)),
+            "clusterUuid" => Some(quoted(&side.cluster)),
             "deploymentUuid" | "deploymentId" => Some(quoted(&side.deployment)),
             "releaseName" => Some(quoted(&side.release_name)),
             "serviceAccountUuid" if field.contains("eployment") => Some(quoted(&side.deployment_key)),
+            "serviceAccountUuid" if field.contains("rganization") => Some(quoted(&side.organization_key)),
             "serviceAccountUuid" => Some(quoted(&side.workspace_key)),
             "userUuid" | "userId" => Some(quoted(&side.member_id)),
             "inviteUuid" => Some(quoted(&side.invite)),
@@ -264,6 +372,7 @@ impl Schema {
             ("INPUT_OBJECT", "UserSearch") => Some(format!("{{email: {}}}", quoted(&side.member_email))),
             ("INPUT_OBJECT", "InviteSearch") => Some(format!("{{email: {}}}", quoted(&side.invite_email))),
             ("INPUT_OBJECT", "DeploymentWhereUniqueInput") => Some(format!("{{id: {}}}", quoted(&side.deployment))),
+            ("INPUT_OBJECT", "AuditEventFilter") => Some(format!("{{workspaceUuid: {}}}", quoted(&side.workspace))),
             _ if !required(ty) => None,
             ("SCALAR", "Uuid" | "Id") => Some(quoted(&side.workspace)),
             ("SCALAR", "String") => Some(quoted("x")),
@@ -358,7 +467,8 @@ async fn no_path_through_the_graph_reaches_another_workspace() {
         }
     }
     // The positive control: the same walk does reach A's objects, so an empty result is not vacuous.
-    for must_see in [&fixture.a.workspace, &fixture.a.deployment, &fixture.a.release_name, &fixture.a.member_email] {
+    let a = &fixture.a;
+    for must_see in [&a.workspace, &a.deployment, &a.release_name, &a.member_email, &a.team, &a.organization] {
         assert!(a_seen.contains(must_see), "the walk never reached {must_see} of workspace A; saw {a_seen:?}");
     }
     assert!(

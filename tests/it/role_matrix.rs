@@ -52,6 +52,14 @@ enum Prep {
     Victim,
     /// `token`: an invite addressed to a second address of the actor.
     AcceptableInvite,
+    /// `team2`: a second team of the organization, with no roles.
+    SecondTeam,
+    /// The team also holds DEPLOYMENT_VIEWER on D.
+    TeamOnDeployment,
+    /// The team holds SYSTEM_VIEWER.
+    TeamSystemRole,
+    /// The dedicated cluster is limited to W.
+    ClusterAllowed,
 }
 
 /// What an allowed call must have done.
@@ -68,6 +76,8 @@ enum Effect {
     TrueIfReadsW(&'static str),
     /// The JSON at this pointer is not null.
     NonNull(&'static str),
+    /// `data` holds the variable's value exactly when the actor belongs to the organization.
+    ContainsIfInOrganization(&'static str),
     /// After the call, this SQL probe (fixture variables substituted) returns this text, and did not before.
     Sql(&'static str, &'static str),
     /// The SQL probe returns something else after the call than before.
@@ -466,6 +476,329 @@ const CASES: &[Case] = &[
         "mutation($ssa: Uuid!) { rotateServiceAccountKey(serviceAccountUuid: $ssa) { id } }",
         SqlChanged("SELECT key_prefix AS t FROM service_accounts WHERE id = '{ssa}'"),
     ),
+    // Organizations.
+    case("organizations", Obj::None, "{ organizations { id } }", ContainsIfInOrganization("org")),
+    Case {
+        field: "organizations",
+        form: Some("all"),
+        object: Obj::None,
+        document: "{ organizations(all: true) { id } }",
+        prep: Prep::Nothing,
+        effect: Contains("org"),
+    },
+    case("organization", Org, "query($org: Uuid!) { organization(organizationUuid: $org) { id } }", Contains("org")),
+    case(
+        "organizationUsers",
+        Org,
+        "query($org: Uuid!) { organizationUsers(organizationUuid: $org, first: 100) { edges { node { user { id } role } } totalCount } }",
+        Contains("t"),
+    ),
+    case(
+        "createOrganization",
+        Obj::None,
+        "mutation($n: String!) { createOrganization(name: $n) { id } }",
+        Sql("SELECT count(*)::text AS t FROM organizations WHERE name = '{n}'", "1"),
+    ),
+    case(
+        "updateOrganization",
+        Org,
+        "mutation($org: Uuid!) { updateOrganization(organizationUuid: $org, payload: {description: \"changed\"}) { id } }",
+        Sql("SELECT description AS t FROM organizations WHERE id = '{org}'", "changed"),
+    ),
+    case(
+        "organizationInviteUser",
+        Org,
+        "mutation($org: Uuid!, $n: String!) { organizationInviteUser(organizationUuid: $org, email: $n) { role } }",
+        Sql("SELECT count(*)::text AS t FROM invites WHERE email = '{n}'", "1"),
+    ),
+    case(
+        "organizationUpdateUserRole",
+        Org,
+        "mutation($org: Uuid!, $t: Uuid!) { organizationUpdateUserRole(organizationUuid: $org, userUuid: $t, role: ORGANIZATION_BILLING_ADMIN) }",
+        Sql(
+            "SELECT role AS t FROM role_bindings WHERE organization_id = '{org}' AND user_id = '{t}'",
+            "ORGANIZATION_BILLING_ADMIN",
+        ),
+    ),
+    prepared(
+        "organizationRemoveUser",
+        Org,
+        "mutation($org: Uuid!, $victim: Uuid!) { organizationRemoveUser(organizationUuid: $org, userUuid: $victim) }",
+        Prep::Victim,
+        Sql(
+            "SELECT count(*)::text AS t FROM role_bindings WHERE organization_id = '{org}' AND user_id = '{victim}'",
+            "0",
+        ),
+    ),
+    case(
+        "organizationUpdateTeamRole",
+        Org,
+        "mutation($org: Uuid!, $team: Uuid!) { organizationUpdateTeamRole(organizationUuid: $org, teamUuid: $team, role: ORGANIZATION_MEMBER) { role } }",
+        Sql(
+            "SELECT role AS t FROM role_bindings WHERE organization_id = '{org}' AND team_id = '{team}'",
+            "ORGANIZATION_MEMBER",
+        ),
+    ),
+    case(
+        "organizationServiceAccounts",
+        Org,
+        "query($org: Uuid!) { organizationServiceAccounts(organizationUuid: $org) { id } }",
+        Contains("osa"),
+    ),
+    case(
+        "organizationServiceAccount",
+        Org,
+        "query($org: Uuid!, $osa: Uuid!) { organizationServiceAccount(organizationUuid: $org, serviceAccountUuid: $osa) { id } }",
+        Contains("osa"),
+    ),
+    case(
+        "createOrganizationServiceAccount",
+        Org,
+        "mutation($org: Uuid!) { createOrganizationServiceAccount(label: \"new\", organizationUuid: $org, role: ORGANIZATION_MEMBER) { id } }",
+        Sql("SELECT count(*)::text AS t FROM service_accounts WHERE organization_id = '{org}' AND label = 'new'", "1"),
+    ),
+    case(
+        "updateOrganizationServiceAccount",
+        Org,
+        "mutation($org: Uuid!, $osa: Uuid!) { updateOrganizationServiceAccount(serviceAccountUuid: $osa, organizationUuid: $org, payload: {label: \"renamed\"}) { id } }",
+        Sql("SELECT label AS t FROM service_accounts WHERE id = '{osa}'", "renamed"),
+    ),
+    case(
+        "deleteOrganizationServiceAccount",
+        Org,
+        "mutation($org: Uuid!, $osa: Uuid!) { deleteOrganizationServiceAccount(serviceAccountUuid: $osa, organizationUuid: $org) { id } }",
+        Sql("SELECT count(*)::text AS t FROM service_accounts WHERE id = '{osa}'", "0"),
+    ),
+    case(
+        "rotateServiceAccountKey",
+        Org,
+        "mutation($osa: Uuid!) { rotateServiceAccountKey(serviceAccountUuid: $osa) { id } }",
+        SqlChanged("SELECT key_prefix AS t FROM service_accounts WHERE id = '{osa}'"),
+    ),
+    // Teams.
+    case(
+        "teams",
+        Org,
+        "query($org: Uuid!) { teams(organizationUuid: $org, first: 100) { edges { node { id } } totalCount } }",
+        Contains("team"),
+    ),
+    Case {
+        field: "paginatedTeams",
+        form: Some("workspaceUuid"),
+        object: W,
+        document: "query($w: Uuid!) { paginatedTeams(workspaceUuid: $w, take: 100) { count teams { id } } }",
+        prep: Prep::Nothing,
+        effect: Contains("team"),
+    },
+    Case {
+        field: "paginatedTeams",
+        form: None,
+        object: Org,
+        document: "query($org: Uuid!) { paginatedTeams(organizationUuid: $org, take: 100) { count teams { id } } }",
+        prep: Prep::Nothing,
+        effect: Contains("team"),
+    },
+    Case {
+        field: "team",
+        form: Some("workspaceUuid"),
+        object: W,
+        document: "query($team: Uuid!, $w: Uuid!) { team(teamUuid: $team, workspaceUuid: $w) { id } }",
+        prep: Prep::Nothing,
+        effect: Contains("team"),
+    },
+    Case {
+        field: "team",
+        form: None,
+        object: Org,
+        document: "query($team: Uuid!) { team(teamUuid: $team) { id } }",
+        prep: Prep::Nothing,
+        effect: Contains("team"),
+    },
+    case("teamUsers", Org, "query($team: Uuid!) { teamUsers(teamUuid: $team) { id } }", Contains("t")),
+    case("workspaceTeams", W, "query($w: Uuid!) { workspaceTeams(workspaceUuid: $w) { id } }", Contains("team")),
+    prepared(
+        "deploymentTeams",
+        D,
+        "query($d: Uuid!) { deploymentTeams(deploymentUuid: $d) { id } }",
+        Prep::TeamOnDeployment,
+        Contains("team"),
+    ),
+    case(
+        "createTeam",
+        Org,
+        "mutation($org: Uuid!, $n: String!) { createTeam(organizationUuid: $org, name: $n) { id } }",
+        Sql("SELECT count(*)::text AS t FROM teams WHERE name = '{n}'", "1"),
+    ),
+    case(
+        "updateTeam",
+        Org,
+        "mutation($team: Uuid!) { updateTeam(teamUuid: $team, description: \"changed\") { id } }",
+        Sql("SELECT description AS t FROM teams WHERE id = '{team}'", "changed"),
+    ),
+    case(
+        "deleteTeam",
+        Org,
+        "mutation($team: Uuid!) { deleteTeam(teamUuid: $team) { id } }",
+        Sql("SELECT count(*)::text AS t FROM teams WHERE id = '{team}'", "0"),
+    ),
+    prepared(
+        "teamAddUser",
+        Org,
+        "mutation($team: Uuid!, $mid: Uuid!) { teamAddUser(teamUuid: $team, userUuid: $mid) { id } }",
+        Prep::Member,
+        Sql("SELECT count(*)::text AS t FROM team_members WHERE team_id = '{team}' AND user_id = '{mid}'", "1"),
+    ),
+    case(
+        "teamRemoveUser",
+        Org,
+        "mutation($team: Uuid!, $t: Uuid!) { teamRemoveUser(teamUuid: $team, userUuid: $t) { id } }",
+        Sql("SELECT count(*)::text AS t FROM team_members WHERE team_id = '{team}' AND user_id = '{t}'", "0"),
+    ),
+    prepared(
+        "workspaceAddTeam",
+        W,
+        "mutation($w: Uuid!, $team2: Uuid!) { workspaceAddTeam(workspaceUuid: $w, teamUuid: $team2, role: WORKSPACE_VIEWER) { id } }",
+        Prep::SecondTeam,
+        Sql("SELECT count(*)::text AS t FROM role_bindings WHERE workspace_id = '{w}' AND team_id = '{team2}'", "1"),
+    ),
+    case(
+        "workspaceUpdateTeamRole",
+        W,
+        "mutation($w: Uuid!, $team: Uuid!) { workspaceUpdateTeamRole(workspaceUuid: $w, teamUuid: $team, role: WORKSPACE_EDITOR) }",
+        Sql(
+            "SELECT role AS t FROM role_bindings WHERE workspace_id = '{w}' AND team_id = '{team}'",
+            "WORKSPACE_EDITOR",
+        ),
+    ),
+    case(
+        "workspaceRemoveTeam",
+        W,
+        "mutation($w: Uuid!, $team: Uuid!) { workspaceRemoveTeam(workspaceUuid: $w, teamUuid: $team) { id } }",
+        Sql("SELECT count(*)::text AS t FROM role_bindings WHERE workspace_id = '{w}' AND team_id = '{team}'", "0"),
+    ),
+    case(
+        "deploymentAddTeamRole",
+        D,
+        "mutation($d: Uuid!, $team: Uuid!) { deploymentAddTeamRole(teamUuid: $team, deploymentUuid: $d, role: DEPLOYMENT_VIEWER) { id } }",
+        Sql("SELECT count(*)::text AS t FROM role_bindings WHERE deployment_id = '{d}' AND team_id = '{team}'", "1"),
+    ),
+    prepared(
+        "deploymentUpdateTeamRole",
+        D,
+        "mutation($d: Uuid!, $team: Uuid!) { deploymentUpdateTeamRole(deploymentUuid: $d, teamUuid: $team, role: DEPLOYMENT_EDITOR) { id } }",
+        Prep::TeamOnDeployment,
+        Sql(
+            "SELECT role AS t FROM role_bindings WHERE deployment_id = '{d}' AND team_id = '{team}'",
+            "DEPLOYMENT_EDITOR",
+        ),
+    ),
+    prepared(
+        "deploymentRemoveTeamRole",
+        D,
+        "mutation($d: Uuid!, $team: Uuid!) { deploymentRemoveTeamRole(deploymentUuid: $d, teamUuid: $team) { id } }",
+        Prep::TeamOnDeployment,
+        Sql("SELECT count(*)::text AS t FROM role_bindings WHERE deployment_id = '{d}' AND team_id = '{team}'", "0"),
+    ),
+    case(
+        "createTeamSystemRoleBinding",
+        Obj::None,
+        "mutation($team: Uuid!) { createTeamSystemRoleBinding(teamUuid: $team, role: SYSTEM_VIEWER) { role } }",
+        Sql("SELECT count(*)::text AS t FROM role_bindings WHERE team_id = '{team}' AND scope = 'SYSTEM'", "1"),
+    ),
+    prepared(
+        "deleteTeamSystemRoleBinding",
+        Obj::None,
+        "mutation($team: Uuid!) { deleteTeamSystemRoleBinding(teamUuid: $team, role: SYSTEM_VIEWER) { role } }",
+        Prep::TeamSystemRole,
+        Sql("SELECT count(*)::text AS t FROM role_bindings WHERE team_id = '{team}' AND scope = 'SYSTEM'", "0"),
+    ),
+    // Clusters.
+    Case {
+        field: "createCluster",
+        form: Some("organizationUuid"),
+        object: Org,
+        document: "mutation($org: Uuid!, $n: String!) { createCluster(name: $n, type: DEDICATED, organizationUuid: $org) { id } }",
+        prep: Prep::Nothing,
+        effect: Sql("SELECT count(*)::text AS t FROM clusters WHERE name = '{n}'", "1"),
+    },
+    Case {
+        field: "createCluster",
+        form: None,
+        object: Obj::None,
+        document: "mutation($n: String!) { createCluster(name: $n, type: STANDARD) { id } }",
+        prep: Prep::Nothing,
+        effect: Sql("SELECT count(*)::text AS t FROM clusters WHERE name = '{n}'", "1"),
+    },
+    case(
+        "updateCluster",
+        Org,
+        "mutation($cluster: Uuid!) { updateCluster(clusterUuid: $cluster, region: \"eu-west\") { id } }",
+        Sql("SELECT region AS t FROM clusters WHERE id = '{cluster}'", "eu-west"),
+    ),
+    case(
+        "deleteCluster",
+        Org,
+        "mutation($cluster: Uuid!) { deleteCluster(clusterUuid: $cluster) { id } }",
+        Sql("SELECT count(*)::text AS t FROM clusters WHERE id = '{cluster}'", "0"),
+    ),
+    case(
+        "workspaceAllowCluster",
+        Org,
+        "mutation($cluster: Uuid!, $w: Uuid!) { workspaceAllowCluster(clusterUuid: $cluster, workspaceUuid: $w) { id } }",
+        Sql(
+            "SELECT count(*)::text AS t FROM cluster_workspaces WHERE cluster_id = '{cluster}' AND workspace_id = '{w}'",
+            "1",
+        ),
+    ),
+    prepared(
+        "workspaceDisallowCluster",
+        Org,
+        "mutation($cluster: Uuid!, $w: Uuid!) { workspaceDisallowCluster(clusterUuid: $cluster, workspaceUuid: $w) { id } }",
+        Prep::ClusterAllowed,
+        Sql(
+            "SELECT count(*)::text AS t FROM cluster_workspaces WHERE cluster_id = '{cluster}' AND workspace_id = '{w}'",
+            "0",
+        ),
+    ),
+    // The audit log.
+    Case {
+        field: "auditEvents",
+        form: Some("filter.deploymentUuid"),
+        object: W,
+        document: "query($d: Uuid!) { auditEvents(filter: {deploymentUuid: $d}, first: 100) { edges { node { deploymentId } } } }",
+        prep: Prep::Nothing,
+        effect: Contains("d"),
+    },
+    Case {
+        field: "auditEvents",
+        form: Some("filter.workspaceUuid"),
+        object: W,
+        document: "query($w: Uuid!) { auditEvents(filter: {workspaceUuid: $w}, first: 100) { edges { node { workspaceId } } } }",
+        prep: Prep::Nothing,
+        effect: Contains("w"),
+    },
+    Case {
+        field: "auditEvents",
+        form: Some("filter.organizationUuid"),
+        object: Org,
+        document: "query($org: Uuid!) { auditEvents(filter: {organizationUuid: $org}, first: 100) { edges { node { organizationId } } } }",
+        prep: Prep::Nothing,
+        effect: Contains("org"),
+    },
+    Case {
+        field: "auditEvents",
+        form: None,
+        object: Obj::None,
+        document: "{ auditEvents(first: 100) { edges { node { id } } } }",
+        prep: Prep::Nothing,
+        effect: NonNull("/auditEvents/edges/0/node/id"),
+    },
+    case(
+        "auditEventAdded",
+        Org,
+        "subscription($org: Uuid!) { auditEventAdded(organizationUuid: $org) { organizationId } }",
+        Contains("org"),
+    ),
     // Last: it revokes the actor's token.
     case(
         "logout",
@@ -538,6 +871,15 @@ const ACTORS: &[Actor] = &[
         setup: Setup::Nothing,
     },
     person("organization_member", None, &[], &[], Setup::Nothing),
+    Actor {
+        name: "organization_billing_admin",
+        kind: Kind::Person,
+        system: None,
+        organization: Some(OrganizationBillingAdmin),
+        workspace: &[],
+        deployment: &[],
+        setup: Setup::Nothing,
+    },
     person("workspace_admin", None, &[WorkspaceAdmin], &[DeploymentAdmin], Setup::Workspace("WORKSPACE_ADMIN")),
     person("workspace_editor", None, &[WorkspaceEditor], &[DeploymentEditor], Setup::Workspace("WORKSPACE_EDITOR")),
     person("workspace_viewer", None, &[WorkspaceViewer], &[DeploymentViewer], Setup::Workspace("WORKSPACE_VIEWER")),
@@ -576,6 +918,16 @@ const ACTORS: &[Actor] = &[
     key("workspace_key", None, &[WorkspaceEditor], &[DeploymentEditor], Setup::WorkspaceKey("WORKSPACE_EDITOR")),
     key("deployment_key", None, &[], &[DeploymentAdmin], Setup::DeploymentKey("DEPLOYMENT_ADMIN")),
     key("system_key", Some(SystemEditor), &[], &[], Setup::Nothing),
+    // An owner key of the organization: admin of every workspace and deployment in it by implication.
+    Actor {
+        name: "organization_key",
+        kind: Kind::Key,
+        system: None,
+        organization: Some(OrganizationOwner),
+        workspace: &[WorkspaceAdmin],
+        deployment: &[DeploymentAdmin],
+        setup: Setup::Nothing,
+    },
     // An admin key of another workspace: nothing in W.
     key("other_workspace_key", None, &[], &[], Setup::Nothing),
 ];
@@ -639,6 +991,8 @@ fn rule_of(case: &Case) -> Rule {
                 panic!("{} has no form {:?}", case.field, case.form);
             })
         }
+        // The test servers run with organization self-service off.
+        Rule::Configured(_, _, off) => *off,
         rule => rule,
     }
 }
@@ -654,7 +1008,7 @@ fn allowed(actor: &Actor, case: &Case) -> bool {
                 && (!person_only || actor.kind == Kind::Person)
                 && any_of.iter().any(|p| actor.holds(*p, case.object))
         }
-        Rule::Forms(_) => unreachable!("forms are resolved by rule_of"),
+        Rule::Forms(_) | Rule::Configured(..) => unreachable!("resolved by rule_of"),
     }
 }
 
@@ -733,7 +1087,8 @@ impl Run {
         let owner = app.sign_in("owner2@example.com", "correct horse battery").await;
         let (token, actor_id) = app.sign_up("actor@example.com", "correct horse battery").await;
         let (_, target) = app.sign_up("target@example.com", "correct horse battery").await;
-        app.sign_up("member@example.com", "correct horse battery").await;
+        let (_, member_id) = app.sign_up("member@example.com", "correct horse battery").await;
+        let org = app.text("SELECT id::text AS t FROM organizations WHERE is_default").await;
         let mut actor_token = match actor.kind {
             Kind::Anonymous => None,
             _ => Some(token.clone()),
@@ -766,6 +1121,13 @@ impl Run {
                 let data = ok(&app, &root, "mutation($w: Uuid!) { createWorkspaceServiceAccount(label: \"other\", workspaceUuid: $w, role: WORKSPACE_ADMIN) { apiKey } }", json!({"w": other})).await;
                 actor_token = data["createWorkspaceServiceAccount"]["apiKey"].as_str().map(str::to_owned);
             }
+            "organization_billing_admin" => {
+                ok(&app, &root, "mutation($org: Uuid!, $u: Uuid!) { organizationUpdateUserRole(organizationUuid: $org, userUuid: $u, role: ORGANIZATION_BILLING_ADMIN) }", json!({"org": org, "u": actor_id})).await;
+            }
+            "organization_key" => {
+                let data = ok(&app, &root, "mutation($org: Uuid!) { createOrganizationServiceAccount(label: \"actor key\", organizationUuid: $org, role: ORGANIZATION_OWNER) { apiKey } }", json!({"org": org})).await;
+                actor_token = data["createOrganizationServiceAccount"]["apiKey"].as_str().map(str::to_owned);
+            }
             "system_key" => {
                 let role = actor.system.unwrap().as_str();
                 let data = ok(
@@ -779,25 +1141,26 @@ impl Run {
             }
             _ => {}
         }
-        // Teams have no API in this release yet: the fixture writes the team and its membership.
         let team = if let Setup::Team(_) = actor.setup {
-            let org = app.text("SELECT id::text AS t FROM organizations WHERE is_default").await;
-            let team = app
-                .text(&format!(
-                    "WITH t AS (INSERT INTO teams (id, organization_id, name) VALUES (gen_random_uuid(), '{org}', 'Editors') RETURNING id), \
-                     m AS (INSERT INTO team_members (team_id, user_id) SELECT id, '{actor_id}' FROM t) SELECT id::text AS t FROM t"
-                ))
-                .await;
+            let data = ok(&app, &root, "mutation { createTeam(name: \"Editors\") { id } }", json!({})).await;
+            let team = data["createTeam"]["id"].as_str().unwrap().to_owned();
+            ok(
+                &app,
+                &root,
+                "mutation($team: Uuid!, $u: Uuid!) { teamAddUser(teamUuid: $team, userUuid: $u) { id } }",
+                json!({"team": team, "u": actor_id}),
+            )
+            .await;
             Some(team)
         } else {
             None
         };
-        let org = app.text("SELECT id::text AS t FROM organizations WHERE is_default").await;
         let base = BTreeMap::from([
             ("actor".to_owned(), actor_id.clone()),
             ("t".to_owned(), target),
             ("te".to_owned(), "target@example.com".to_owned()),
             ("org".to_owned(), org),
+            ("mid".to_owned(), member_id),
         ]);
         Run { app, root, actor, actor_token, actor_id, team, counter: 0, base }
     }
@@ -828,7 +1191,28 @@ impl Run {
         )
         .await["createSystemServiceAccount"]
             .clone();
+        // A team of the organization with WORKSPACE_VIEWER on W and the target as member; an organization key;
+        // a cluster dedicated to the organization.
+        let team =
+            ok(app, root, "mutation($n: String!) { createTeam(name: $n) { id } }", json!({"n": format!("Team {n}")}))
+                .await["createTeam"]["id"]
+                .as_str()
+                .unwrap()
+                .to_owned();
+        ok(app, root, "mutation($w: Uuid!, $team: Uuid!) { workspaceAddTeam(workspaceUuid: $w, teamUuid: $team, role: WORKSPACE_VIEWER) { id } }", json!({"w": w, "team": team})).await;
+        ok(
+            app,
+            root,
+            "mutation($team: Uuid!, $t: Uuid!) { teamAddUser(teamUuid: $team, userUuid: $t) { id } }",
+            json!({"team": team, "t": v["t"]}),
+        )
+        .await;
+        let osa = ok(app, root, "mutation($org: Uuid!, $l: String!) { createOrganizationServiceAccount(label: $l, organizationUuid: $org, role: ORGANIZATION_MEMBER) { id } }", json!({"org": v["org"], "l": format!("existing {n}")})).await["createOrganizationServiceAccount"]["id"].as_str().unwrap().to_owned();
+        let cluster = ok(app, root, "mutation($org: Uuid!, $n: String!) { createCluster(name: $n, type: DEDICATED, organizationUuid: $org) { id } }", json!({"org": v["org"], "n": format!("cluster {n}")})).await["createCluster"]["id"].as_str().unwrap().to_owned();
         for (name, value) in [
+            ("team", team.clone()),
+            ("osa", osa),
+            ("cluster", cluster.clone()),
             ("w", w.clone()),
             ("d", d_id.clone()),
             ("ds", d_id.clone()),
@@ -862,10 +1246,7 @@ impl Run {
             }
             Setup::Team(role) => {
                 let team = self.team.as_deref().unwrap();
-                app.text(&format!(
-                    "WITH b AS (INSERT INTO role_bindings (id, role, team_id, scope, workspace_id) VALUES (gen_random_uuid(), '{role}', '{team}', 'WORKSPACE', '{w}')) SELECT NULL::text AS t"
-                ))
-                .await;
+                ok(app, root, "mutation($w: Uuid!, $team: Uuid!, $r: Role!) { workspaceAddTeam(workspaceUuid: $w, teamUuid: $team, role: $r) { id } }", json!({"w": w, "team": team, "r": role})).await;
             }
             Setup::WorkspaceKey(role) => {
                 let data = ok(app, root, "mutation($w: Uuid!, $r: Role!) { createWorkspaceServiceAccount(label: \"actor key\", workspaceUuid: $w, role: $r) { apiKey } }", json!({"w": w, "r": role})).await;
@@ -908,6 +1289,25 @@ impl Run {
                 let (_, id) = app.sign_up(&format!("victim{n}@example.com"), "correct horse battery").await;
                 v.insert("victim".into(), id);
             }
+            Prep::SecondTeam => {
+                let data = ok(
+                    app,
+                    root,
+                    "mutation($n: String!) { createTeam(name: $n) { id } }",
+                    json!({"n": format!("Second team {n}")}),
+                )
+                .await;
+                v.insert("team2".into(), data["createTeam"]["id"].as_str().unwrap().to_owned());
+            }
+            Prep::TeamOnDeployment => {
+                ok(app, root, "mutation($d: Uuid!, $team: Uuid!) { deploymentAddTeamRole(teamUuid: $team, deploymentUuid: $d, role: DEPLOYMENT_VIEWER) { id } }", json!({"d": d_id, "team": team})).await;
+            }
+            Prep::TeamSystemRole => {
+                ok(app, root, "mutation($team: Uuid!) { createTeamSystemRoleBinding(teamUuid: $team, role: SYSTEM_VIEWER) { role } }", json!({"team": team})).await;
+            }
+            Prep::ClusterAllowed => {
+                ok(app, root, "mutation($cluster: Uuid!, $w: Uuid!) { workspaceAllowCluster(clusterUuid: $cluster, workspaceUuid: $w) { id } }", json!({"cluster": cluster, "w": w})).await;
+            }
             Prep::AcceptableInvite => {
                 // A second address of the actor (adding addresses has no API yet), invited to sign up.
                 let alias = format!("alias{n}@example.com");
@@ -944,6 +1344,8 @@ impl Run {
             "invites",
             "mail_outbox",
             "audit_events",
+            "clusters",
+            "cluster_workspaces",
         ];
         let mut parts: Vec<String> = tables
             .iter()
@@ -960,7 +1362,15 @@ impl Run {
 type Socket = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
 /// Runs a subscription over `/ws` (graphql-transport-ws) and returns its first result as a response body.
-async fn subscribe(app: &TestApp, token: Option<&str>, document: &str, variables: Value) -> Value {
+/// Streams that only speak when something happens (`auditEventAdded`) get something to report: `poke`
+/// (an audit-writing change by the fixture's admin) is made now and then until the first result arrives.
+async fn subscribe(
+    app: &TestApp,
+    token: Option<&str>,
+    document: &str,
+    variables: Value,
+    poke: Option<(&str, &str)>,
+) -> Value {
     let mut request = format!("{}/ws", app.base.replace("http://", "ws://")).into_client_request().unwrap();
     request.headers_mut().insert("Sec-WebSocket-Protocol", "graphql-transport-ws".parse().unwrap());
     let (mut socket, _): (Socket, _) = tokio_tungstenite::connect_async(request).await.unwrap();
@@ -974,9 +1384,23 @@ async fn subscribe(app: &TestApp, token: Option<&str>, document: &str, variables
         .unwrap();
     let subscribe = json!({"id": "1", "type": "subscribe", "payload": {"query": document, "variables": variables}});
     let mut sent = false;
+    let period = Duration::from_millis(250);
+    let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
+    let mut pokes = 0;
     let wait = async {
         loop {
-            let text = match socket.next().await {
+            let next = tokio::select! {
+                next = socket.next() => next,
+                _ = ticks.tick(), if sent && poke.is_some() => {
+                    if let Some((admin, workspace)) = poke {
+                        pokes += 1;
+                        let change = json!({"w": workspace, "d": format!("poke {pokes}")});
+                        app.gql("mutation($w: Uuid!, $d: String!) { updateWorkspace(workspaceUuid: $w, payload: {description: $d}) { id } }", change, Some(admin)).await;
+                    }
+                    continue;
+                }
+            };
+            let text = match next {
                 Some(Ok(Message::Text(text))) => text,
                 // Without credentials the socket is refused at `connection_init` (close 4403).
                 Some(Ok(Message::Close(Some(frame)))) if u16::from(frame.code) == 4403 && token.is_none() => {
@@ -1014,8 +1438,11 @@ async fn run_actor(name: &str) {
             &shared
         };
         let token = fixture.token.as_deref();
+        // A probe that finds no row reads as the empty text.
         let probe = match case.effect {
-            Sql(probe, _) | SqlChanged(probe) => Some(fixture.fill(probe)),
+            Sql(probe, _) | SqlChanged(probe) => {
+                Some(format!("SELECT coalesce((SELECT p.t FROM ({}) AS p LIMIT 1), '') AS t", fixture.fill(probe)))
+            }
             _ => None,
         };
         let probe_before = match &probe {
@@ -1024,8 +1451,13 @@ async fn run_actor(name: &str) {
         };
         let expected_allowed = allowed(actor, case);
         let before = if expected_allowed { None } else { Some(run.snapshot().await) };
+        let is_mutation = case.document.trim_start().starts_with("mutation");
+        let audit_before = run.app.count("SELECT count(*) AS n FROM audit_events").await;
         let body = if case.document.trim_start().starts_with("subscription") {
-            subscribe(&run.app, token, case.document, fixture.json()).await
+            // Only an allowed subscription is poked: a refused one must see nothing change.
+            let poke = (case.field == "auditEventAdded" && expected_allowed)
+                .then(|| (run.root.as_str(), fixture.variables["w"].as_str()));
+            subscribe(&run.app, token, case.document, fixture.json(), poke).await
         } else {
             run.app.gql(case.document, fixture.json(), token).await
         };
@@ -1038,6 +1470,11 @@ async fn run_actor(name: &str) {
         );
         if allowed(actor, case) {
             check_effect(&run, actor, case, fixture, &body, probe.as_deref(), probe_before.as_deref(), &what).await;
+            if is_mutation {
+                // SPEC §7: every successful mutation writes exactly one audit event.
+                let written = run.app.count("SELECT count(*) AS n FROM audit_events").await - audit_before;
+                assert_eq!(written, 1, "{what}: audit events written");
+            }
         } else {
             let code = body["errors"][0]["extensions"]["code"].as_str().unwrap_or_default();
             let expected = if actor.kind == Kind::Anonymous { "UNAUTHENTICATED" } else { "FORBIDDEN" };
@@ -1079,6 +1516,9 @@ async fn check_effect(
         }
         ContainsIfReads(name, object) => {
             assert_eq!(data.contains(&value(name)), actor.reads(object), "{what}: {name} in {data}")
+        }
+        ContainsIfInOrganization(name) => {
+            assert_eq!(data.contains(&value(name)), actor.organization.is_some(), "{what}: {name} in {data}")
         }
         TrueIfReadsW(pointer) => {
             let expected = actor.holds(Permission::WorkspaceConfigGet, W);
@@ -1125,6 +1565,7 @@ actor_tests!(
     system_viewer,
     organization_owner,
     organization_member,
+    organization_billing_admin,
     workspace_admin,
     workspace_editor,
     workspace_viewer,
@@ -1137,5 +1578,6 @@ actor_tests!(
     workspace_key,
     deployment_key,
     system_key,
+    organization_key,
     other_workspace_key,
 );

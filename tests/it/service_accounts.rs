@@ -171,7 +171,8 @@ async fn keys_never_reach_logs_audit_or_later_responses() {
         )
         .await;
     let rotated_key = rotated["data"]["rotateServiceAccountKey"]["apiKey"].as_str().unwrap().to_owned();
-    let secret_part = |k: &str| k.rsplit('_').next().unwrap().to_owned();
+    // `cck_<public id>_<secret>`: the secret may itself contain '_'.
+    let secret_part = |k: &str| k.splitn(3, '_').nth(2).unwrap().to_owned();
     for k in [&key, &rotated_key] {
         let secret = secret_part(k);
         assert_eq!(app.count(&format!("SELECT count(*) AS n FROM audit_events WHERE (coalesce(before::text, '') || coalesce(after::text, '')) LIKE '%{secret}%'")).await, 0);

@@ -432,6 +432,41 @@ impl Cluster {
         &self.0.kind
     }
 
+    /// Houston's name for `kind`.
+    #[graphql(name = "type")]
+    async fn cluster_type(&self) -> &str {
+        &self.0.kind
+    }
+
+    /// The organization a dedicated cluster belongs to.
+    async fn organization_id(&self) -> Option<Uuid> {
+        self.0.organization_id.map(Uuid::from)
+    }
+
+    /// Cloud provider.
+    async fn provider(&self) -> &str {
+        &self.0.provider
+    }
+
+    /// Region.
+    async fn region(&self) -> &str {
+        &self.0.region
+    }
+
+    /// Whether only the workspaces listed in `workspaces` may use this dedicated cluster.
+    async fn restricted_to_workspaces(&self) -> bool {
+        self.0.restricted_to_workspaces
+    }
+
+    /// The workspaces a restricted dedicated cluster is limited to, as the caller may read them.
+    async fn workspaces(&self, ctx: &Context<'_>) -> Result<Vec<Workspace>> {
+        let ids =
+            loader(ctx)?.load_one(crate::graphql::loaders::WorkspacesOfCluster(self.0.id)).await?.unwrap_or_default();
+        let found = loader(ctx)?.load_many(ids.into_iter().map(WorkspaceById)).await?;
+        let rows = found.into_values().collect();
+        Ok(access(ctx)?.admit_all(rows).await?.into_iter().map(Workspace::from).collect())
+    }
+
     /// Base domain of its deployments.
     async fn base_domain(&self) -> &str {
         &self.0.base_domain

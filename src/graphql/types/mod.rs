@@ -1,10 +1,14 @@
 //! GraphQL object types, one module per entity.
 
+pub mod audit;
 pub mod auth;
 pub mod config;
+pub mod connection;
 pub mod deployment;
 pub mod invite;
+pub mod organization;
 pub mod rbac;
 pub mod service_account;
+pub mod team;
 pub mod user;
 pub mod workspace;

@@ -5,14 +5,15 @@ use chrono::{DateTime, Utc};
 
 use crate::auth::Principal;
 use crate::domain::users::{self, RoleBindingRow};
-use crate::graphql::authz::{Member, Readable, Scoped, access};
+use crate::graphql::authz::{Member, Readable, Scoped, TeamReached, access};
 use crate::graphql::context::loader;
 use crate::graphql::loaders::{
-    DeploymentById, EmailsOfUser, RoleBindingsOfUser, ServiceAccountById, UserById, WorkspaceById,
+    DeploymentById, EmailsOfUser, RoleBindingsOfUser, ServiceAccountById, TeamById, UserById, WorkspaceById,
 };
 use crate::graphql::scalars::Uuid;
 use crate::graphql::types::deployment::Deployment;
 use crate::graphql::types::service_account::ServiceAccount;
+use crate::graphql::types::team::Team;
 use crate::graphql::types::workspace::Workspace;
 use crate::rbac::{Ancestry, Permission, Role};
 
@@ -159,6 +160,15 @@ impl RoleBinding {
         let Some(id) = self.0.deployment_id else { return Ok(None) };
         let Some(row) = loader(ctx)?.load_one(DeploymentById(id)).await? else { return Ok(None) };
         Ok(access(ctx)?.admit(row).await?.map(Deployment::from))
+    }
+
+    /// The team holding it, if a team does (null unless the caller may read the team through the object
+    /// the binding is on).
+    async fn team(&self, ctx: &Context<'_>) -> Result<Option<Team>> {
+        let Some(id) = self.0.team_id else { return Ok(None) };
+        let Some(team) = loader(ctx)?.load_one(TeamById(id)).await? else { return Ok(None) };
+        let reached = TeamReached { team, via: self.0.ancestry() };
+        Ok(access(ctx)?.admit(reached).await?.map(Team::from))
     }
 
     /// The service account holding it, if one does (null unless the caller may read it).

@@ -6,13 +6,19 @@ use async_graphql::{Context, Object, Result, SimpleObject};
 use chrono::{DateTime, Utc};
 
 use crate::domain::workspaces;
-use crate::graphql::authz::{Member, Readable, Scoped, access};
+use crate::graphql::authz::{Member, Readable, Scoped, TeamReached, access};
 use crate::graphql::context::loader;
-use crate::graphql::loaders::{DeploymentsOfWorkspace, InvitesOfWorkspace, RoleBindingsOfWorkspace, UsersOfWorkspace};
+use crate::graphql::loaders::{
+    DeploymentsOfWorkspace, InvitesOfWorkspace, OrganizationById, RoleBindingsOfWorkspace, TeamBindingsOn, TeamById,
+    UsersOfWorkspace,
+};
 use crate::graphql::scalars::Uuid;
 use crate::graphql::types::deployment::Deployment;
 use crate::graphql::types::invite::Invite;
+use crate::graphql::types::organization::Organization;
+use crate::graphql::types::team::Team;
 use crate::graphql::types::user::{RoleBinding, User};
+use crate::rbac::Ancestry;
 use crate::rbac::operations::WORKSPACE_CAPABILITIES;
 
 /// A group of deployments shared by a group of people. Only made from a workspace the caller may read.
@@ -45,6 +51,20 @@ impl Workspace {
     /// The organization it belongs to.
     async fn organization_id(&self) -> Uuid {
         self.0.organization_id.into()
+    }
+
+    /// The organization it belongs to (null unless the caller may read it).
+    async fn organization(&self, ctx: &Context<'_>) -> Result<Option<Organization>> {
+        let Some(row) = loader(ctx)?.load_one(OrganizationById(self.0.organization_id)).await? else {
+            return Ok(None);
+        };
+        Ok(access(ctx)?.admit(row).await?.map(Organization::from))
+    }
+
+    /// Teams holding a role on the workspace (empty unless the caller may read its teams).
+    async fn teams(&self, ctx: &Context<'_>) -> Result<Vec<Team>> {
+        let bindings = loader(ctx)?.load_one(TeamBindingsOn(self.0.id)).await?.unwrap_or_default();
+        teams_of(ctx, &bindings, self.0.ancestry()).await
     }
 
     /// Users holding a role directly on the workspace (empty unless the caller may read its members).
@@ -92,6 +112,8 @@ impl Workspace {
             can_update_service_account: can("canUpdateServiceAccount"),
             can_delete_service_account: can("canDeleteServiceAccount"),
             can_view_users: can("canViewUsers"),
+            can_manage_teams: can("canManageTeams"),
+            can_get_audit_logs: can("canGetAuditLogs"),
         })
     }
 
@@ -130,4 +152,21 @@ pub struct WorkspaceCapabilities {
     pub can_delete_service_account: bool,
     /// `workspaceUsers`: list members.
     pub can_view_users: bool,
+    /// `workspaceAddTeam`: give teams roles here.
+    pub can_manage_teams: bool,
+    /// `auditEvents` of the workspace.
+    pub can_get_audit_logs: bool,
+}
+
+/// The teams holding `bindings` (on one workspace or deployment whose ancestry is `via`), as the caller may
+/// read them, in the bindings' order.
+pub(crate) async fn teams_of(
+    ctx: &Context<'_>,
+    bindings: &[crate::domain::users::RoleBindingRow],
+    via: Ancestry,
+) -> Result<Vec<Team>> {
+    let ids: Vec<TeamById> = bindings.iter().filter_map(|b| b.team_id.map(TeamById)).collect();
+    let found = loader(ctx)?.load_many(ids.iter().copied()).await?;
+    let reached = ids.iter().filter_map(|id| found.get(id).cloned()).map(|team| TeamReached { team, via }).collect();
+    Ok(access(ctx)?.admit_all(reached).await?.into_iter().map(Team::from).collect())
 }
