@@ -1,5 +1,6 @@
-//! HTTP transport: routes, the GraphQL endpoint and WebSocket, health checks, GraphiQL.
+//! HTTP transport: routes, the GraphQL endpoint and WebSocket, health checks, GraphiQL, CORS.
 
+pub mod cors;
 pub mod graphiql;
 pub mod graphql;
 pub mod health;
