@@ -37,6 +37,7 @@
 //! | `CAPCOM_WORKER_MAX_CEILING` | 100 | highest `workerMax` |
 //! | `CAPCOM_LOG_FORMAT` | `text` | `text` or `json` |
 //! | `CAPCOM_CORS_ORIGINS` | empty | browser origins (comma-separated) that may call capcom from another site |
+//! | `CAPCOM_CONSOLE` | false | serve the example web console at `/console/` |
 
 use std::fmt;
 use std::net::SocketAddr;
@@ -238,6 +239,10 @@ pub struct Config {
     /// WebSocket. Empty: same-origin pages only. `*` is refused.
     #[arg(long, env = "CAPCOM_CORS_ORIGINS", default_value = "", hide_default_value = true, global = true)]
     pub cors_origins: OriginList,
+
+    /// Serve the example web console (`examples/console/`, built into the binary) at `/console/`.
+    #[arg(long, env = "CAPCOM_CONSOLE", global = true)]
+    pub console: bool,
 }
 
 /// A web origin (`scheme://host[:port]`) as a browser sends it in the `Origin` header: `http` or `https`,

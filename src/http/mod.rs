@@ -1,5 +1,7 @@
-//! HTTP transport: routes, the GraphQL endpoint and WebSocket, health checks, GraphiQL, CORS.
+//! HTTP transport: routes, the GraphQL endpoint and WebSocket, health checks, GraphiQL, CORS, the example
+//! console.
 
+pub mod console;
 pub mod cors;
 pub mod graphiql;
 pub mod graphql;

@@ -15,7 +15,7 @@ use tower_http::trace::TraceLayer;
 use crate::graphql::{CapcomSchema, build_schema};
 use crate::http::cors::{self, AllowedOrigins};
 use crate::http::ws::SocketRegistry;
-use crate::http::{graphiql, graphql, health};
+use crate::http::{console, graphiql, graphql, health};
 use crate::state::AppState;
 
 /// Header carrying the request id, in both directions.
@@ -52,10 +52,18 @@ pub fn build_router(state: AppState) -> Router {
     let outer_timeout = Duration::from_millis(state.config.request_timeout_ms.saturating_add(2_000));
     let sockets = Arc::new(SocketRegistry::new(state.config.ws_max_sockets, state.config.ws_max_sockets_per_principal));
     let origins = AllowedOrigins::new(&state.config.cors_origins.0);
+    let serve_console = state.config.console;
     let http_state = HttpState { app: state, schema, sockets, origins: origins.clone() };
     let request_id = HeaderName::from_static(REQUEST_ID_HEADER);
 
-    Router::new()
+    let mut router = Router::new();
+    if serve_console {
+        router = router
+            .route("/console", get(console::redirect))
+            .route("/console/", get(console::index))
+            .route("/console/{file}", get(console::asset));
+    }
+    router
         .route("/v1", get(graphql::get_handler).post(graphql::post_handler))
         .route("/graphql", get(graphql::get_handler).post(graphql::post_handler))
         .route("/ws", get(graphql::ws_handler))

@@ -1,5 +1,5 @@
 //! Browsers on other sites: CORS preflights and headers from the `CAPCOM_CORS_ORIGINS` allowlist, the
-//! WebSocket upgrade's `Origin` check.
+//! WebSocket upgrade's `Origin` check, and the console at `/console/`.
 
 use futures_util::{SinkExt, StreamExt};
 use reqwest::Method;
@@ -195,4 +195,33 @@ async fn the_websocket_upgrade_refuses_pages_of_origins_not_on_the_list() {
         assert_eq!(reply["type"], "connection_ack", "{origin:?}");
     }
     assert_eq!(ws_handshake(&same_origin_only, Some(CONSOLE), &token).await, Err(403));
+}
+
+#[tokio::test]
+async fn the_console_is_served_at_console_only_when_enabled() {
+    let app = TestApp::spawn_with(|config| config.console = true).await;
+    let page = app.client.get(format!("{}/console/", app.base)).send().await.unwrap();
+    assert_eq!(page.status(), 200);
+    assert_eq!(header(page.headers(), "content-type"), "text/html; charset=utf-8");
+    assert!(header(page.headers(), "content-security-policy").contains("default-src 'self'"));
+    let html = page.text().await.unwrap();
+    assert!(html.contains("console.js") && html.contains("console.css"));
+    assert!(!html.contains("https://"), "no CDN: every file comes from capcom");
+    for (file, kind) in [("console.js", "text/javascript"), ("console.css", "text/css")] {
+        let response = app.client.get(format!("{}/console/{file}", app.base)).send().await.unwrap();
+        assert_eq!(response.status(), 200, "{file}");
+        assert!(header(response.headers(), "content-type").starts_with(kind), "{file}");
+        let on_disk = std::fs::read(format!("{}/examples/console/{file}", env!("CARGO_MANIFEST_DIR"))).unwrap();
+        assert_eq!(response.bytes().await.unwrap().as_ref(), on_disk.as_slice(), "{file} is the example's");
+    }
+    let missing = app.client.get(format!("{}/console/secrets.txt", app.base)).send().await.unwrap();
+    assert_eq!(missing.status(), 404);
+    let no_redirects = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let bare = no_redirects.get(format!("{}/console", app.base)).send().await.unwrap();
+    assert_eq!(bare.status(), 308);
+    assert_eq!(header(bare.headers(), "location"), "/console/");
+
+    let disabled = TestApp::spawn().await;
+    let response = disabled.client.get(format!("{}/console/", disabled.base)).send().await.unwrap();
+    assert_eq!(response.status(), 404);
 }
