@@ -17,7 +17,7 @@
 //!
 //! Browsers do not apply CORS to WebSockets, which is why the upgrade checks `Origin` itself: without the
 //! check, any site could open a socket to a capcom on the user's network. Every response carries
-//! `Vary: origin` (and the preflight request headers) so that caches keep answers per origin.
+//! `Vary: origin` so that caches keep answers per origin.
 
 use std::collections::HashSet;
 use std::time::Duration;

@@ -67,6 +67,7 @@ async fn preflights_from_a_listed_origin_are_answered_204_with_methods_headers_a
         assert_eq!(header(headers, "access-control-max-age"), "7200", "{path}");
         assert!(headers.get("access-control-allow-credentials").is_none(), "no credentials mode: {path}");
         assert!(items(headers, "vary").contains(&"origin".into()), "{path}");
+        assert!(headers.get("x-request-id").is_some(), "preflights carry a request id: {path}");
         assert!(response.bytes().await.unwrap().is_empty());
     }
     // The second listed origin, written with spaces after the comma, is on the list too.
