@@ -92,6 +92,10 @@ async fn a_preflight_from_an_origin_not_on_the_list_gets_no_cors_header_and_no_e
         assert_eq!(cors_headers(response.headers()), Vec::<String>::new(), "{origin}");
         assert!(response.bytes().await.unwrap().is_empty(), "{origin}");
     }
+    // OPTIONS with no Origin is no preflight (no browser sent it): the same empty answer.
+    let response = listed.client.request(Method::OPTIONS, format!("{}/v1", listed.base)).send().await.unwrap();
+    assert_eq!(response.status(), 204);
+    assert_eq!(cors_headers(response.headers()), Vec::<String>::new());
 }
 
 async fn post_query(app: &TestApp, origin: Option<&str>, content_type: &str) -> reqwest::Response {
