@@ -37,9 +37,13 @@
 //! | `CAPCOM_MANUAL_RELEASE_NAMES` | false | clients may choose release names |
 //! | `CAPCOM_WORKER_MAX_CEILING` | 100 | highest `workerMax` |
 //! | `CAPCOM_LOG_FORMAT` | `text` | `text` or `json` |
+//! | `CAPCOM_CORS_ORIGINS` | empty | browser origins (comma-separated) that may call capcom from another site |
+//! | `CAPCOM_CONSOLE` | false | serve the example web console at `/console/` |
 
+use std::fmt;
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::str::FromStr;
 
 use clap::{Args, Parser, ValueEnum};
 
@@ -234,6 +238,141 @@ pub struct Config {
     /// Log format.
     #[arg(long, env = "CAPCOM_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text, global = true)]
     pub log_format: LogFormat,
+
+    /// Browser origins allowed to call capcom from another site, comma-separated and exact
+    /// (`https://console.example.com,http://localhost:3000`): they get CORS headers and may open the
+    /// WebSocket. Empty: same-origin pages only. `*` is refused.
+    #[arg(long, env = "CAPCOM_CORS_ORIGINS", default_value = "", hide_default_value = true, global = true)]
+    pub cors_origins: OriginList,
+
+    /// Serve the example web console (`examples/console/`, built into the binary) at `/console/`.
+    #[arg(long, env = "CAPCOM_CONSOLE", global = true)]
+    pub console: bool,
+}
+
+/// A web origin (`scheme://host[:port]`) as a browser sends it in the `Origin` header: `http` or `https`,
+/// host in lower case, no default port, no path. Parsed from `CAPCOM_CORS_ORIGINS`; a trailing `/` and
+/// an explicit default port are accepted and dropped, so that the written form matches what browsers send.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Origin {
+    scheme: &'static str,
+    host: String,
+    port: Option<u16>,
+}
+
+/// Origins written comma-separated (`CAPCOM_CORS_ORIGINS`); blanks between commas are ignored, so an empty
+/// text is an empty list.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct OriginList(pub Vec<Origin>);
+
+impl FromStr for OriginList {
+    type Err = OriginError;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        text.split(',').filter(|item| !item.trim().is_empty()).map(str::parse).collect::<Result<_, _>>().map(OriginList)
+    }
+}
+
+/// Why a configured origin is not one.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("`{value}` is not a web origin ({reason}); write scheme://host[:port], e.g. https://console.example.com")]
+pub struct OriginError {
+    value: String,
+    reason: &'static str,
+}
+
+impl Origin {
+    /// The scheme, `http` or `https`.
+    pub fn scheme(&self) -> &str {
+        self.scheme
+    }
+
+    /// The host, lower case (an IPv6 address keeps its brackets).
+    pub fn host(&self) -> &str {
+        &self.host
+    }
+
+    /// The port when it is not the scheme's default.
+    pub fn port(&self) -> Option<u16> {
+        self.port
+    }
+
+    fn default_port(scheme: &str) -> u16 {
+        if scheme == "https" { 443 } else { 80 }
+    }
+
+    /// `host[:port]` as the `Host` header of a request to this origin carries it.
+    pub fn authority(&self) -> String {
+        match self.port {
+            Some(port) => format!("{}:{port}", self.host),
+            None => self.host.clone(),
+        }
+    }
+}
+
+impl FromStr for Origin {
+    type Err = OriginError;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        let error = |reason| OriginError { value: text.to_owned(), reason };
+        let trimmed = text.trim();
+        if trimmed == "*" {
+            return Err(error("`*` would let every site in; list the origins"));
+        }
+        let (scheme, rest) = trimmed.split_once("://").ok_or_else(|| error("no scheme"))?;
+        let scheme = match scheme.to_ascii_lowercase().as_str() {
+            "http" => "http",
+            "https" => "https",
+            _ => return Err(error("the scheme must be http or https")),
+        };
+        let authority = rest.strip_suffix('/').unwrap_or(rest);
+        if authority.is_empty() {
+            return Err(error("no host"));
+        }
+        if authority.contains(['/', '?', '#']) {
+            return Err(error("an origin has no path, query or fragment"));
+        }
+        if authority.contains('@') {
+            return Err(error("an origin has no user name or password"));
+        }
+        // Split off the port: after the closing bracket of an IPv6 address, else after the last colon.
+        let (host, port) = match authority.rfind(':') {
+            Some(colon) if !authority[colon..].contains(']') => (&authority[..colon], Some(&authority[colon + 1..])),
+            _ => (authority, None),
+        };
+        let host = host.to_ascii_lowercase();
+        let valid_host = if let Some(inner) = host.strip_prefix('[').and_then(|h| h.strip_suffix(']')) {
+            inner.parse::<std::net::Ipv6Addr>().is_ok()
+        } else {
+            !host.is_empty()
+                && host.split('.').all(|label| {
+                    !label.is_empty()
+                        && label.len() <= 63
+                        && label.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+                })
+        };
+        if !valid_host {
+            return Err(error("the host is not a DNS name or IP address"));
+        }
+        let port = match port {
+            None => None,
+            Some(digits) => {
+                let number = Some(digits)
+                    .filter(|digits| !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()))
+                    .and_then(|digits| digits.parse::<u16>().ok())
+                    .filter(|number| *number > 0)
+                    .ok_or_else(|| error("the port must be a number from 1 to 65535"))?;
+                (number != Self::default_port(scheme)).then_some(number)
+            }
+        };
+        Ok(Origin { scheme, host, port })
+    }
+}
+
+impl fmt::Display for Origin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}://{}", self.scheme, self.authority())
+    }
 }
 
 #[derive(Parser)]
@@ -251,5 +390,66 @@ impl Config {
         T: Into<std::ffi::OsString> + Clone,
     {
         ConfigOnly::try_parse_from(args).map(|parsed| parsed.config)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn origin(text: &str) -> Result<String, OriginError> {
+        text.parse::<Origin>().map(|origin| origin.to_string())
+    }
+
+    #[test]
+    fn origins_are_written_as_browsers_send_them() {
+        assert_eq!(origin("https://console.example.com").unwrap(), "https://console.example.com");
+        assert_eq!(origin(" HTTPS://Console.Example.COM/ ").unwrap(), "https://console.example.com");
+        assert_eq!(origin("https://console.example.com:443").unwrap(), "https://console.example.com");
+        assert_eq!(origin("http://localhost:80").unwrap(), "http://localhost");
+        assert_eq!(origin("http://localhost:3000").unwrap(), "http://localhost:3000");
+        assert_eq!(origin("https://example.com:80").unwrap(), "https://example.com:80");
+        assert_eq!(origin("http://127.0.0.1:8080").unwrap(), "http://127.0.0.1:8080");
+        assert_eq!(origin("http://[::1]:8080").unwrap(), "http://[::1]:8080");
+        assert_eq!(origin("http://[::1]").unwrap(), "http://[::1]");
+    }
+
+    #[test]
+    fn anything_but_an_exact_origin_is_refused() {
+        for bad in [
+            "*",
+            "null",
+            "",
+            "console.example.com",
+            "ftp://example.com",
+            "https://",
+            "https://example.com/console",
+            "https://example.com/?x",
+            "https://user@example.com",
+            "https://example.com:0",
+            "https://example.com:99999",
+            "https://exa mple.com",
+            "https://*.example.com",
+            "http://[::1",
+            "http://localhost:+80",
+            "http://localhost:",
+        ] {
+            assert!(origin(bad).is_err(), "{bad:?} is refused");
+        }
+    }
+
+    #[test]
+    fn the_list_comes_from_the_environment_comma_separated() {
+        let config =
+            Config::try_from_args(["capcom", "--cors-origins", "https://console.example.com, http://localhost:3000"])
+                .unwrap();
+        let origins: Vec<String> = config.cors_origins.0.iter().map(Origin::to_string).collect();
+        assert_eq!(origins, ["https://console.example.com", "http://localhost:3000"]);
+        assert!(Config::try_from_args(["capcom", "--cors-origins", "*"]).is_err());
+        assert!(Config::try_from_args(["capcom", "--cors-origins", "https://a.test,https://b.test/x"]).is_err());
+        assert!(Config::try_from_args(["capcom"]).unwrap().cors_origins.0.is_empty());
+        let blank = Config::try_from_args(["capcom", "--cors-origins", " , https://a.test,"]).unwrap();
+        assert_eq!(blank.cors_origins.0.len(), 1);
+        assert!(Config::try_from_args(["capcom", "--cors-origins", ""]).unwrap().cors_origins.0.is_empty());
     }
 }

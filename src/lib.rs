@@ -140,6 +140,7 @@ pub async fn run_server(config: Config) -> Result<(), StartError> {
         }
     }
     let listen = config.listen;
+    let console = config.console;
     let state = app_state(config, &database.url, Clock::system())?;
     let router = build_router(state);
     let listener = TcpListener::bind(listen).await.map_err(|source| StartError::Listen { address: listen, source })?;
@@ -151,6 +152,9 @@ pub async fn run_server(config: Config) -> Result<(), StartError> {
         None => tracing::info!("using the PostgreSQL server of DATABASE_URL"),
     }
     println!("capcom is ready: GraphiQL at http://{address}/v1 (GraphQL POST /v1, WebSocket /ws). Ctrl-C stops it.");
+    if console {
+        println!("The example console is at http://{address}/console/");
+    }
     let served = serve(listener, router, shutdown_signal()).await;
     tracing::info!("HTTP server stopped");
     if let Some(mut server) = database.embedded {

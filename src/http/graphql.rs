@@ -538,15 +538,27 @@ pub async fn get_handler(
 
 /// `GET /ws`: GraphQL over WebSocket, `graphql-transport-ws` and the legacy `graphql-ws` protocol (see
 /// [`crate::http::ws`]). The token comes in `connection_init`'s payload (`authorization` or
-/// `Authorization`).
+/// `Authorization`). A browser page of another site not listed in `CAPCOM_CORS_ORIGINS` is refused with 403
+/// before the upgrade (see [`crate::http::cors`]).
 pub async fn ws_handler(
     State(state): State<HttpState>,
     request_id: Option<Extension<RequestId>>,
     peer: Option<Extension<ConnectInfo<SocketAddr>>>,
     headers: HeaderMap,
+    uri: Uri,
     upgrade: WebSocketUpgrade,
 ) -> Response {
     let meta = request_meta(request_id, peer);
+    if !state.origins.allows_websocket(&headers, uri.authority().map(|authority| authority.as_str())) {
+        let origin = headers.get(header::ORIGIN).and_then(|value| value.to_str().ok()).unwrap_or_default();
+        tracing::info!(origin, "WebSocket refused: the page's origin is not in CAPCOM_CORS_ORIGINS");
+        return (
+            StatusCode::FORBIDDEN,
+            [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+            "This page's origin may not open a WebSocket to capcom (CAPCOM_CORS_ORIGINS)",
+        )
+            .into_response();
+    }
     let offered = headers.get(header::SEC_WEBSOCKET_PROTOCOL).and_then(|value| value.to_str().ok()).unwrap_or_default();
     let Some(protocol) = offered.split(',').find_map(ws::Protocol::from_name) else {
         return (StatusCode::BAD_REQUEST, "Sec-WebSocket-Protocol must offer graphql-transport-ws or graphql-ws")

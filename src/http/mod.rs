@@ -1,6 +1,9 @@
-//! HTTP transport: routes, the GraphQL endpoint and WebSocket, health checks, GraphiQL.
+//! HTTP transport: routes, the GraphQL endpoint and WebSocket, health checks, GraphiQL, CORS, the example
+//! console.
 
 pub mod audit_export;
+pub mod console;
+pub mod cors;
 pub mod graphiql;
 pub mod graphql;
 pub mod health;

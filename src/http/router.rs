@@ -13,8 +13,9 @@ use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
 use crate::graphql::{CapcomSchema, build_schema};
+use crate::http::cors::{self, AllowedOrigins};
 use crate::http::ws::SocketRegistry;
-use crate::http::{audit_export, graphiql, graphql, health};
+use crate::http::{audit_export, console, graphiql, graphql, health};
 use crate::state::AppState;
 
 /// Header carrying the request id, in both directions.
@@ -29,6 +30,8 @@ pub struct HttpState {
     pub schema: CapcomSchema,
     /// Open WebSockets, in total and per principal.
     pub sockets: Arc<SocketRegistry>,
+    /// Origins of other sites allowed to call capcom from a browser (`CAPCOM_CORS_ORIGINS`).
+    pub origins: AllowedOrigins,
 }
 
 /// Whether a client-sent request id is kept: short, printable, no spaces (it goes into every log line and
@@ -48,10 +51,19 @@ pub fn build_router(state: AppState) -> Router {
     // statement cancelled); this outer limit only catches what has no deadline of its own.
     let outer_timeout = Duration::from_millis(state.config.request_timeout_ms.saturating_add(2_000));
     let sockets = Arc::new(SocketRegistry::new(state.config.ws_max_sockets, state.config.ws_max_sockets_per_principal));
-    let http_state = HttpState { app: state, schema, sockets };
+    let origins = AllowedOrigins::new(&state.config.cors_origins.0);
+    let serve_console = state.config.console;
+    let http_state = HttpState { app: state, schema, sockets, origins: origins.clone() };
     let request_id = HeaderName::from_static(REQUEST_ID_HEADER);
 
-    Router::new()
+    let mut router = Router::new();
+    if serve_console {
+        router = router
+            .route("/console", get(console::redirect))
+            .route("/console/", get(console::index))
+            .route("/console/{file}", get(console::asset));
+    }
+    router
         .route("/v1", get(graphql::get_handler).post(graphql::post_handler))
         .route("/graphql", get(graphql::get_handler).post(graphql::post_handler))
         .route("/ws", get(graphql::ws_handler))
@@ -64,6 +76,10 @@ pub fn build_router(state: AppState) -> Router {
         .layer(RequestBodyLimitLayer::new(max_body))
         .layer(TimeoutLayer::with_status_code(axum::http::StatusCode::SERVICE_UNAVAILABLE, outer_timeout))
         .layer(CatchPanicLayer::new())
+        // Outside the limits, the deadline and the panic guard, so that their answers carry the CORS
+        // headers too and a console can read why its request failed.
+        .layer(origins.layer())
+        .layer(axum::middleware::from_fn_with_state(origins, cors::finish))
         .layer(PropagateRequestIdLayer::new(request_id.clone()))
         .layer(TraceLayer::new_for_http().make_span_with(|request: &Request<_>| {
             let id = request

@@ -127,6 +127,8 @@ fn help_documents_every_option_and_its_variable() {
         "CAPCOM_WS_INIT_TIMEOUT_MS",
         "CAPCOM_PASSWORD_HASHING_CONCURRENCY",
         "CAPCOM_LOGIN_MAX_FAILURES_PER_ADDRESS",
+        "CAPCOM_CORS_ORIGINS",
+        "CAPCOM_CONSOLE",
     ] {
         assert!(help.contains(variable), "--help mentions {variable}");
     }

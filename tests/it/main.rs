@@ -7,6 +7,8 @@ mod abuse;
 mod auth;
 mod binary;
 mod cli_compat;
+mod console;
+mod cors;
 mod deadlines;
 mod deployments;
 mod deploys;

@@ -13,6 +13,8 @@ use diesel::QueryableByName;
 use diesel_async::{AsyncConnection, AsyncPgConnection};
 use serde_json::{Value, json};
 
+pub mod browser;
+
 const TEMPLATE: &str = "capcom_template";
 
 struct TestPg {
