@@ -12,6 +12,7 @@ use crate::db::models::user::{NewEmail, NewUser, UserChanges, set_password_hash}
 use crate::domain::audit::{self, Change};
 use crate::domain::{Actor, invites, organizations, validate};
 use crate::error::{ApiError, ApiResult};
+use crate::metrics::SignInFailure;
 use crate::rbac::Role;
 use crate::state::AppState;
 
@@ -63,6 +64,8 @@ pub struct Throttle<'a> {
     pub window: Duration,
     /// Checks the password.
     pub passwords: &'a PasswordHasher,
+    /// Counts refused sign-ins (`capcom_sign_in_failures_total`).
+    pub metrics: &'a crate::metrics::Metrics,
 }
 
 impl<'a> Throttle<'a> {
@@ -73,6 +76,7 @@ impl<'a> Throttle<'a> {
             max_failures_per_address: state.config.login_max_failures_per_address,
             window: Duration::seconds(state.config.login_window_secs),
             passwords: &state.passwords,
+            metrics: &state.metrics,
         }
     }
 }
@@ -241,12 +245,14 @@ pub async fn sign_in(
     if login_failure::recent_failures(conn, FailureKey::Identity(&identity), now, throttle.window).await?
         >= throttle.max_failures
     {
+        throttle.metrics.sign_in_failed(SignInFailure::Throttled);
         return Err(ApiError::Unauthenticated(MSG_THROTTLED.to_owned()));
     }
     if let Some(address) = &address {
         if login_failure::recent_failures(conn, FailureKey::Address(address), now, throttle.window).await?
             >= throttle.max_failures_per_address
         {
+            throttle.metrics.sign_in_failed(SignInFailure::Throttled);
             return Err(ApiError::Unauthenticated(MSG_THROTTLED.to_owned()));
         }
     }
@@ -263,6 +269,7 @@ pub async fn sign_in(
             if let Some(address) = &address {
                 login_failure::record_failure(conn, FailureKey::Address(address), now, throttle.window).await?;
             }
+            throttle.metrics.sign_in_failed(SignInFailure::InvalidCredentials);
             return Err(ApiError::Unauthenticated(MSG_SIGN_IN_FAILED.to_owned()));
         }
     };

@@ -16,6 +16,8 @@ mod health;
 mod http;
 mod jwt_attacks;
 mod limits;
+mod mail;
+mod metrics;
 mod migrations;
 mod read_checks;
 mod role_matrix;

@@ -5,6 +5,7 @@ pub mod deploy;
 pub mod deployment;
 pub mod invite;
 pub mod login_failure;
+pub mod mail_delivery;
 pub mod organization;
 pub mod principal;
 pub mod role_binding;
