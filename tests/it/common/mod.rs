@@ -14,6 +14,7 @@ use diesel_async::{AsyncConnection, AsyncPgConnection};
 use serde_json::{Value, json};
 
 pub mod smtp;
+pub mod standby;
 
 const TEMPLATE: &str = "capcom_template";
 
