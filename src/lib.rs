@@ -17,6 +17,7 @@ pub mod mail;
 pub mod metrics;
 pub mod rbac;
 pub mod secrets;
+pub mod seed;
 pub mod state;
 
 use std::net::SocketAddr;
@@ -59,6 +60,9 @@ pub enum StartError {
     /// The mailer could not be set up (`CAPCOM_SMTP_URL`, `CAPCOM_MAIL_FROM`).
     #[error(transparent)]
     Mail(#[from] crate::mail::MailError),
+    /// `capcom seed` stopped.
+    #[error("seed: {0}")]
+    Seed(#[from] crate::seed::SeedError),
     /// The listen address could not be bound.
     #[error("cannot listen on {address}: {source}")]
     Listen {

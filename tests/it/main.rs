@@ -24,6 +24,7 @@ mod read_checks;
 mod replicas;
 mod role_matrix;
 mod schema;
+mod seed;
 mod service_accounts;
 mod sign_in_load;
 mod subscriptions;

@@ -1,6 +1,7 @@
 //! One module per table: the row struct, its insert/update forms, and the queries on that table.
 
 pub mod audit_event;
+pub mod bulk;
 pub mod deploy;
 pub mod deployment;
 pub mod invite;
