@@ -112,6 +112,10 @@ async fn reads_are_served_by_the_standby_and_writers_read_their_own_writes() {
     }
     let (body, _, _) = read(&b, "{ self { id } }", &viewer).await;
     assert!(body.get("errors").is_none(), "{body}");
+    // Still ready, read-only: a load balancer keeps the reads coming.
+    let ready = a.client.get(format!("{}/readyz", a.base)).send().await.unwrap();
+    assert_eq!(ready.status(), 200);
+    assert!(ready.text().await.unwrap().contains("read-only"));
 }
 
 /// `workspaceUpdateUserRole` demoting `victim` to viewer through `app`, on its own task.

@@ -17,8 +17,8 @@ pub const DATABASE: &str = "capcom";
 pub struct Replicated {
     /// The primary (taken out to stop it).
     pub primary: Option<EmbeddedPostgres>,
-    /// The standby.
-    pub standby: EmbeddedPostgres,
+    /// The standby (kept running while the pair lives).
+    _standby: EmbeddedPostgres,
     /// URL of capcom's database on the primary.
     pub primary_url: String,
     /// URL of capcom's database on the standby.
@@ -76,7 +76,7 @@ pub fn start_pair() -> Replicated {
     let standby = EmbeddedPostgres::start(&standby_data, &bin_dir).unwrap();
     let standby_url = standby.url(DATABASE);
     let primary_url = primary.url(DATABASE);
-    Replicated { primary: Some(primary), standby, primary_url, standby_url, _dir: dir }
+    Replicated { primary: Some(primary), _standby: standby, primary_url, standby_url, _dir: dir }
 }
 
 /// Runs `sql` on the database at `url`.
