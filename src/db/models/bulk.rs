@@ -1,5 +1,6 @@
 //! Multi-row inserts and lookups for bulk operations (an operator's import, `capcom seed`): the same rows
-//! the one-at-a-time queries of each table's module write, a thousand at a time.
+//! the one-at-a-time queries of each table's module write, a thousand at a time (audit events excepted:
+//! they are written by their model's own insert).
 
 use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
@@ -51,10 +52,11 @@ pub async fn insert_role_bindings(conn: &mut AsyncPgConnection, rows: &[NewRoleB
     Ok(())
 }
 
-/// Inserts audit events.
+/// Inserts audit events, each through [`NewAuditEvent::insert`] (one statement each): the audit trail is
+/// written one way only, whatever the caller.
 pub async fn insert_audit_events(conn: &mut AsyncPgConnection, rows: &[NewAuditEvent]) -> QueryResult<()> {
-    for chunk in rows.chunks(CHUNK) {
-        diesel::insert_into(audit_events::table).values(chunk).execute(conn).await?;
+    for row in rows {
+        row.insert(conn).await?;
     }
     Ok(())
 }
