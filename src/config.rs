@@ -39,6 +39,15 @@
 //! | `CAPCOM_LOG_FORMAT` | `text` | `text` or `json` |
 //! | `CAPCOM_CORS_ORIGINS` | empty | browser origins (comma-separated) that may call capcom from another site |
 //! | `CAPCOM_CONSOLE` | false | serve the example web console at `/console/` |
+//! | `CAPCOM_METRICS_LISTEN` | unset | serve `/metrics` on this address only (unset: on `CAPCOM_LISTEN`) |
+//! | `DATABASE_READ_URL` | unset | hot standby for read-only requests |
+//! | `CAPCOM_READ_YOUR_WRITES_MS` | 30000 | longest time a writer's reads stay on the primary |
+//! | `CAPCOM_SMTP_URL` | unset | SMTP server the mail outbox is sent to |
+//! | `CAPCOM_MAIL_FROM` | `capcom <capcom@localhost>` | sender of outgoing mail |
+//! | `CAPCOM_SMTP_TIMEOUT_MS` | 30000 | time limit of one SMTP delivery |
+//! | `CAPCOM_MAIL_POLL_MS` | 10000 | longest pause between looks at the outbox |
+//! | `CAPCOM_MAIL_RETRY_MS` / `CAPCOM_MAIL_RETRY_MAX_MS` | 30000 / 3600000 | first and longest pause before a retry |
+//! | `CAPCOM_MAIL_MAX_ATTEMPTS` | 20 | deliveries tried before a message is given up |
 
 use std::fmt;
 use std::net::SocketAddr;
@@ -248,6 +257,50 @@ pub struct Config {
     /// Serve the example web console (`examples/console/`, built into the binary) at `/console/`.
     #[arg(long, env = "CAPCOM_CONSOLE", global = true)]
     pub console: bool,
+
+    /// Serve the Prometheus metrics on this address (path `/metrics`) instead of on the API's address.
+    #[arg(long, env = "CAPCOM_METRICS_LISTEN", global = true)]
+    pub metrics_listen: Option<SocketAddr>,
+
+    /// PostgreSQL hot standby (streaming replica) of DATABASE_URL: read-only requests are served from it,
+    /// except a caller's reads right after its own writes (docs/operations.md).
+    #[arg(long, env = "DATABASE_READ_URL", hide_env_values = true, global = true)]
+    pub database_read_url: Option<String>,
+
+    /// After a caller's write, its reads go to the primary until the standby has replayed the write, and
+    /// for at most this many milliseconds.
+    #[arg(long, env = "CAPCOM_READ_YOUR_WRITES_MS", default_value_t = 30_000, global = true)]
+    pub read_your_writes_ms: u64,
+
+    /// SMTP server the mail outbox is delivered to: `smtps://user:pass@host:465` (TLS),
+    /// `smtp://user:pass@host:587` (STARTTLS, required), `smtp://host:25?tls=none` (plain text, for a
+    /// relay on the same host). Unset: messages stay in the outbox (`mailOutbox`).
+    #[arg(long, env = "CAPCOM_SMTP_URL", hide_env_values = true, global = true)]
+    pub smtp_url: Option<String>,
+
+    /// Sender (`From`) of outgoing mail.
+    #[arg(long, env = "CAPCOM_MAIL_FROM", default_value = "capcom <capcom@localhost>", global = true)]
+    pub mail_from: String,
+
+    /// Time limit of one SMTP delivery (connect, send, quit), in milliseconds.
+    #[arg(long, env = "CAPCOM_SMTP_TIMEOUT_MS", default_value_t = 30_000, global = true)]
+    pub smtp_timeout_ms: u64,
+
+    /// Longest pause between two looks at the outbox, in milliseconds (new messages wake the mailer at once).
+    #[arg(long, env = "CAPCOM_MAIL_POLL_MS", default_value_t = 10_000, global = true)]
+    pub mail_poll_ms: u64,
+
+    /// Pause before the first retry of a failed delivery, in milliseconds; it doubles with each failure.
+    #[arg(long, env = "CAPCOM_MAIL_RETRY_MS", default_value_t = 30_000, global = true)]
+    pub mail_retry_ms: u64,
+
+    /// Longest pause between two deliveries of one message, in milliseconds.
+    #[arg(long, env = "CAPCOM_MAIL_RETRY_MAX_MS", default_value_t = 3_600_000, global = true)]
+    pub mail_retry_max_ms: u64,
+
+    /// Deliveries tried before a message is given up (a permanent refusal gives up at once).
+    #[arg(long, env = "CAPCOM_MAIL_MAX_ATTEMPTS", default_value_t = 20, global = true)]
+    pub mail_max_attempts: i32,
 }
 
 /// A web origin (`scheme://host[:port]`) as a browser sends it in the `Origin` header: `http` or `https`,

@@ -13,8 +13,11 @@ pub mod domain;
 pub mod error;
 pub mod graphql;
 pub mod http;
+pub mod mail;
+pub mod metrics;
 pub mod rbac;
 pub mod secrets;
+pub mod seed;
 pub mod state;
 
 use std::net::SocketAddr;
@@ -54,6 +57,12 @@ pub enum StartError {
     /// The pool could not be built or the database prepared.
     #[error("database: {0}")]
     Database(String),
+    /// The mailer could not be set up (`CAPCOM_SMTP_URL`, `CAPCOM_MAIL_FROM`).
+    #[error(transparent)]
+    Mail(#[from] crate::mail::MailError),
+    /// `capcom seed` stopped.
+    #[error("seed: {0}")]
+    Seed(#[from] crate::seed::SeedError),
     /// The listen address could not be bound.
     #[error("cannot listen on {address}: {source}")]
     Listen {
@@ -104,6 +113,20 @@ pub fn app_state(config: Config, database_url: &str, clock: Clock) -> Result<App
         Some(path) => rbac::Matrix::with_overrides_file(path)?,
         None => rbac::Matrix::default(),
     };
+    let routing = match &config.database_read_url {
+        Some(read_url) => {
+            let standby = db::build_pool(
+                read_url,
+                config.pool_size,
+                config.statement_timeout_ms,
+                Arc::new(std::sync::atomic::AtomicU64::new(0)),
+            )
+            .map_err(|e| StartError::Database(e.to_string()))?;
+            let window = std::time::Duration::from_millis(config.read_your_writes_ms);
+            Some(db::routing::ReadRouting::new(standby, database_url, window))
+        }
+        None => None,
+    };
     Ok(AppState {
         pool,
         config: Arc::new(config),
@@ -115,7 +138,15 @@ pub fn app_state(config: Config, database_url: &str, clock: Clock) -> Result<App
         events: Arc::new(db::notify::Events::new(database_url)),
         statements,
         passwords,
+        metrics: Arc::new(metrics::Metrics::new()),
+        routing,
     })
+}
+
+/// Starts the mailer of this process when `CAPCOM_SMTP_URL` is set (see [`mail`]); it runs until the
+/// returned value is dropped.
+pub fn start_mailer(state: &AppState, database_url: &str) -> Result<Option<mail::Mailer>, StartError> {
+    Ok(mail::start(&state.config, state.pool.clone(), state.metrics.clone(), database_url)?)
 }
 
 /// Serves `router` on `listener` until `shutdown` completes, then drains in-flight requests.
@@ -141,7 +172,17 @@ pub async fn run_server(config: Config) -> Result<(), StartError> {
     }
     let listen = config.listen;
     let console = config.console;
+    let metrics_listen = config.metrics_listen;
     let state = app_state(config, &database.url, Clock::system())?;
+    let _mailer = start_mailer(&state, &database.url)?;
+    let metrics_server = match metrics_listen {
+        Some(address) => {
+            let listener = TcpListener::bind(address).await.map_err(|source| StartError::Listen { address, source })?;
+            tracing::info!(%address, "serving /metrics");
+            Some(tokio::spawn(serve(listener, http::metrics_router(state.clone()), std::future::pending())))
+        }
+        None => None,
+    };
     let router = build_router(state);
     let listener = TcpListener::bind(listen).await.map_err(|source| StartError::Listen { address: listen, source })?;
     let address = listener.local_addr().map_err(|source| StartError::Listen { address: listen, source })?;
@@ -157,6 +198,9 @@ pub async fn run_server(config: Config) -> Result<(), StartError> {
     }
     let served = serve(listener, router, shutdown_signal()).await;
     tracing::info!("HTTP server stopped");
+    if let Some(task) = metrics_server {
+        task.abort();
+    }
     if let Some(mut server) = database.embedded {
         tokio::task::spawn_blocking(move || server.stop()).await.map_err(|e| StartError::Database(e.to_string()))?;
         tracing::info!("private PostgreSQL server stopped");

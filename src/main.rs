@@ -1,4 +1,4 @@
-//! The `capcom` binary: `serve` (default), `migrate`, `export-schema`.
+//! The `capcom` binary: `serve` (default), `migrate`, `export-schema`, `seed`.
 
 use std::process::ExitCode;
 
@@ -27,6 +27,21 @@ enum Command {
     Migrate,
     /// Print the GraphQL schema (SDL) and exit.
     ExportSchema,
+    /// Fill the database with data to try capcom with (made through the same rules as the API), print the
+    /// accounts, their password and API keys once, and exit. Refuses a database with other users unless
+    /// --force; running it again with the same profile changes nothing.
+    Seed {
+        /// `demo`: a small organization to click through; `bench`: the benchmark's data set (200
+        /// workspaces, 2 000 deployments, 5 000 users).
+        #[arg(long, value_enum, default_value_t = capcom::seed::Profile::Demo)]
+        profile: capcom::seed::Profile,
+        /// Seed even though the database has users of its own.
+        #[arg(long)]
+        force: bool,
+        /// Password of the accounts made (demo: generated; bench: `capcom-bench-password`).
+        #[arg(long, env = "CAPCOM_SEED_PASSWORD", hide_env_values = true)]
+        password: Option<String>,
+    },
 }
 
 fn init_tracing(format: LogFormat) {
@@ -50,6 +65,9 @@ async fn main() -> ExitCode {
     let outcome = match command {
         Command::Serve | Command::ExportSchema => capcom::run_server(cli.config).await,
         Command::Migrate => migrate(cli.config).await,
+        Command::Seed { profile, force, password } => {
+            seed(cli.config, capcom::seed::SeedOptions { profile, force, password }).await
+        }
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
@@ -57,6 +75,28 @@ async fn main() -> ExitCode {
             eprintln!("error: {error}");
             ExitCode::FAILURE
         }
+    }
+}
+
+async fn seed(config: Config, options: capcom::seed::SeedOptions) -> Result<(), capcom::StartError> {
+    let database = capcom::open_database(&config).await?;
+    if !config.skip_migrations {
+        capcom::db::migrate::run_pending(&database.url).await?;
+    }
+    let state = capcom::app_state(config, &database.url, capcom::state::Clock::system())?;
+    let outcome = capcom::seed::run(&state, options).await;
+    drop(state);
+    if let Some(mut server) = database.embedded {
+        tokio::task::spawn_blocking(move || server.stop())
+            .await
+            .map_err(|e| capcom::StartError::Database(e.to_string()))?;
+    }
+    match outcome {
+        Ok(report) => {
+            print!("{}", report.render());
+            Ok(())
+        }
+        Err(error) => Err(capcom::StartError::Seed(error)),
     }
 }
 

@@ -60,4 +60,16 @@ pub struct AppState {
     pub statements: Arc<AtomicU64>,
     /// Password hashing, bounded in concurrency and memory.
     pub passwords: Arc<crate::auth::password::PasswordHasher>,
+    /// Prometheus instruments of this process.
+    pub metrics: Arc<crate::metrics::Metrics>,
+    /// Read routing to the hot standby, when `DATABASE_READ_URL` is set.
+    pub routing: Option<Arc<crate::db::routing::ReadRouting>>,
+}
+
+impl AppState {
+    /// The same state with `pool` as its pool: what one HTTP request runs with (a handle of the database
+    /// that serves it, counting the request's statements).
+    pub fn with_pool(&self, pool: DbPool) -> AppState {
+        AppState { pool, ..self.clone() }
+    }
 }

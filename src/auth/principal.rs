@@ -93,6 +93,14 @@ pub fn credential_from_header(value: &str) -> Option<&str> {
 /// in constant time, refused when inactive, expired or rotated away. `lastUsedAt` is written at most once
 /// a minute per key (a second statement then).
 pub async fn resolve_api_key(conn: &mut AsyncPgConnection, now: DateTime<Utc>, key: &str) -> ApiResult<Principal> {
+    let principal = check_api_key(conn, now, key).await?;
+    touch_api_key(conn, &principal, now).await?;
+    Ok(principal)
+}
+
+/// [`resolve_api_key`] without writing `lastUsedAt` (for a read-only connection: the caller writes it on
+/// the primary with [`touch_api_key`]).
+pub async fn check_api_key(conn: &mut AsyncPgConnection, now: DateTime<Utc>, key: &str) -> ApiResult<Principal> {
     let Some(prefix) = api_key::prefix_of(key) else {
         return Ok(Principal::Rejected);
     };
@@ -104,10 +112,23 @@ pub async fn resolve_api_key(conn: &mut AsyncPgConnection, now: DateTime<Utc>, k
     if !api_key::matches(key, &account.key_hash) || !account.active || account.expires_at.is_some_and(|at| at <= now) {
         return Ok(Principal::Rejected);
     }
-    if account.last_used_at.is_none_or(|at| at + chrono::Duration::seconds(LAST_USED_GRANULARITY_SECS) <= now) {
-        ServiceAccountRow::touch(conn, account.id, now).await?;
-    }
     Ok(Principal::ServiceAccount(ServiceAccountPrincipal { account, bindings: Binding::from_packed(&bindings) }))
+}
+
+/// Writes `lastUsedAt` of a service-account principal if it is older than the granularity (nothing for
+/// other principals).
+pub async fn touch_api_key(conn: &mut AsyncPgConnection, principal: &Principal, now: DateTime<Utc>) -> ApiResult<()> {
+    if let Principal::ServiceAccount(account) = principal {
+        if touch_due(account, now) {
+            ServiceAccountRow::touch(conn, account.account.id, now).await?;
+        }
+    }
+    Ok(())
+}
+
+/// Whether `lastUsedAt` of `account` is due to be written.
+pub fn touch_due(account: &ServiceAccountPrincipal, now: DateTime<Utc>) -> bool {
+    account.account.last_used_at.is_none_or(|at| at + chrono::Duration::seconds(LAST_USED_GRANULARITY_SECS) <= now)
 }
 
 /// `lastUsedAt` is precise to this many seconds: it is written at most once per interval per key.

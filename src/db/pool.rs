@@ -25,6 +25,8 @@ use diesel_async::{AsyncConnection, AsyncPgConnection, SimpleAsyncConnection};
 pub struct DbPool {
     inner: Pool<AsyncPgConnection>,
     statements: Arc<AtomicU64>,
+    /// The statements of one request, when this handle was made for one ([`DbPool::for_request`]).
+    request_statements: Option<Arc<AtomicU64>>,
 }
 
 impl std::fmt::Debug for DbPool {
@@ -40,13 +42,23 @@ impl DbPool {
         let mut object = self.inner.get().await?;
         let in_flight = Arc::new(AtomicUsize::new(0));
         let statements = self.statements.clone();
+        let request_statements = self.request_statements.clone();
         let running = in_flight.clone();
         // Set per checkout, so that the counter belongs to this holder only.
         object.set_instrumentation(move |event: InstrumentationEvent<'_>| match event {
             InstrumentationEvent::StartQuery { query, .. } => {
                 statements.fetch_add(1, Ordering::Relaxed);
+                if let Some(request) = &request_statements {
+                    request.fetch_add(1, Ordering::Relaxed);
+                }
                 running.fetch_add(1, Ordering::SeqCst);
-                tracing::trace!(target: "capcom::sql", %query, "statement");
+                // The SQL text only: bound values can be secrets (an invite's mail body holds its token,
+                // password and key hashes, sealed variables), and nothing secret may reach a log.
+                if tracing::enabled!(target: "capcom::sql", tracing::Level::TRACE) {
+                    let text = query.to_string();
+                    let sql = text.rsplit_once(" -- binds: ").map_or(text.as_str(), |(sql, _)| sql);
+                    tracing::trace!(target: "capcom::sql", query = %sql, "statement");
+                }
             }
             InstrumentationEvent::FinishQuery { .. } => {
                 running.fetch_sub(1, Ordering::SeqCst);
@@ -60,6 +72,32 @@ impl DbPool {
     /// Connections open now, and how many of them are idle.
     pub fn status(&self) -> deadpool::managed::Status {
         self.inner.status()
+    }
+
+    /// The same pool, counting every statement run through the returned handle in `request_statements`
+    /// too (the statements of one request, for its log line and metrics).
+    pub fn for_request(&self, request_statements: Arc<AtomicU64>) -> DbPool {
+        DbPool {
+            inner: self.inner.clone(),
+            statements: self.statements.clone(),
+            request_statements: Some(request_statements),
+        }
+    }
+
+    /// Statements run through this pool since it was built (all handles together).
+    pub fn statements(&self) -> &Arc<AtomicU64> {
+        &self.statements
+    }
+
+    /// The pool's size and use now, for the metrics.
+    pub fn usage(&self) -> crate::metrics::PoolUse {
+        let status = self.inner.status();
+        crate::metrics::PoolUse {
+            max: status.max_size,
+            open: status.size,
+            idle: status.available,
+            waiting: status.waiting,
+        }
     }
 }
 
@@ -145,5 +183,5 @@ pub fn build_pool(
         .create_timeout(Some(Duration::from_secs(5)))
         .recycle_timeout(Some(Duration::from_secs(5)))
         .build()?;
-    Ok(DbPool { inner, statements })
+    Ok(DbPool { inner, statements, request_statements: None })
 }

@@ -89,3 +89,24 @@ pub async fn chunk(
 ) -> ApiResult<Vec<AuditEvent>> {
     Ok(AuditEvent::page(conn, filter, after, i64::try_from(size).unwrap_or(i64::MAX)).await?)
 }
+
+/// The event [`record`] would write for `change` by `actor`, for callers that insert many at once (bulk
+/// imports write one event per change, as one-at-a-time operations do).
+pub fn event(actor: &Actor, change: Change) -> NewAuditEvent {
+    NewAuditEvent {
+        id: Uuid::now_v7(),
+        actor_user_id: actor.user_id,
+        actor_service_account_id: actor.service_account_id,
+        actor_label: actor.label.clone(),
+        action: change.action.to_owned(),
+        target_type: change.target_type.to_owned(),
+        target_id: change.target_id,
+        organization_id: change.organization_id,
+        workspace_id: change.workspace_id,
+        deployment_id: change.deployment_id,
+        request_id: actor.request_id.clone(),
+        client_address: actor.client_address.clone(),
+        before: change.before,
+        after: change.after,
+    }
+}

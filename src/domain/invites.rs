@@ -83,11 +83,13 @@ pub(crate) async fn insert_and_mail(
     let token = new_token()?;
     new.token_hash = token_hash(&token);
     let invite = Invite::insert(tx, &new).await.map_err(pending_conflict)?;
+    // The link opens the console's invite page (`<CAPCOM_PUBLIC_URL>/invite?token=…`); tokens are URL-safe.
     let body = format!(
         "You have been invited to {what} on capcom.\n\n\
-         Sign up at {url} with this email address and the invite token below, or, if you already have an \
+         Accept the invite: {url}/invite?token={token}\n\n\
+         Or sign up at {url} with this email address and the invite token below, or, if you already have an \
          account, accept it with the acceptInvite mutation.\n\nInvite token: {token}\n\nThe invite expires on {expires}.\n",
-        url = settings.public_url,
+        url = settings.public_url.trim_end_matches('/'),
         expires = invite.expires_at.to_rfc3339(),
     );
     OutboxMessage::enqueue(tx, &invite.email, &format!("You are invited to {what}"), &body).await?;

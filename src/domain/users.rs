@@ -12,6 +12,7 @@ use crate::db::models::user::{NewEmail, NewUser, UserChanges, set_password_hash}
 use crate::domain::audit::{self, Change};
 use crate::domain::{Actor, invites, organizations, validate};
 use crate::error::{ApiError, ApiResult};
+use crate::metrics::SignInFailure;
 use crate::rbac::Role;
 use crate::state::AppState;
 
@@ -63,6 +64,8 @@ pub struct Throttle<'a> {
     pub window: Duration,
     /// Checks the password.
     pub passwords: &'a PasswordHasher,
+    /// Counts refused sign-ins (`capcom_sign_in_failures_total`).
+    pub metrics: &'a crate::metrics::Metrics,
 }
 
 impl<'a> Throttle<'a> {
@@ -73,6 +76,7 @@ impl<'a> Throttle<'a> {
             max_failures_per_address: state.config.login_max_failures_per_address,
             window: Duration::seconds(state.config.login_window_secs),
             passwords: &state.passwords,
+            metrics: &state.metrics,
         }
     }
 }
@@ -266,6 +270,7 @@ pub async fn sign_in(
         None => 0,
     };
     if by_identity > throttle.max_failures || by_address > throttle.max_failures_per_address {
+        throttle.metrics.sign_in_failed(SignInFailure::Throttled);
         return Err(ApiError::Unauthenticated(MSG_THROTTLED.to_owned()));
     }
     let found = User::find_by_identity(conn, &identity).await?;
@@ -276,7 +281,10 @@ pub async fn sign_in(
     let password_ok = throttle.passwords.verify(password_text, stored_hash).await?;
     let user = match user {
         Some(user) if password_ok && user.status == "active" => user,
-        _ => return Err(ApiError::Unauthenticated(MSG_SIGN_IN_FAILED.to_owned())),
+        _ => {
+            throttle.metrics.sign_in_failed(SignInFailure::InvalidCredentials);
+            return Err(ApiError::Unauthenticated(MSG_SIGN_IN_FAILED.to_owned()));
+        }
     };
     if let Some(address) = &address {
         login_failure::release(conn, FailureKey::Address(address)).await?;
@@ -466,4 +474,128 @@ mod tests {
         let second = next_revocation(now, first);
         assert_eq!(second.timestamp(), 1_003);
     }
+}
+
+/// The user with this email address, if any.
+pub async fn by_email(conn: &mut AsyncPgConnection, email: &str) -> ApiResult<Option<User>> {
+    Ok(User::find_by_email(conn, email).await?)
+}
+
+/// A person for [`import`].
+#[derive(Debug, Clone, Default)]
+pub struct Person {
+    /// Email address (becomes the primary address).
+    pub email: String,
+    /// Login name; the email address when absent.
+    pub username: Option<String>,
+    /// Display name.
+    pub full_name: Option<String>,
+}
+
+/// Creates many users in one transaction, for an operator's import (`capcom seed`): each is validated as
+/// [`sign_up`] validates, gets `password_hash` (a PHC string from [`PasswordHasher::hash`], so a thousand
+/// users cost one hash), joins the default organization by the same rule (its first three members become
+/// owners) and gets its own `user.create` audit event, in a handful of multi-row statements. An address or
+/// username already taken, or given twice, is CONFLICT and nothing is created. The installation must have
+/// its first user already (sign-up makes it). Returns the new users' ids, in order.
+pub async fn import(
+    conn: &mut AsyncPgConnection,
+    people: &[Person],
+    password_hash: &str,
+    actor: &Actor,
+) -> ApiResult<Vec<Uuid>> {
+    use crate::db::models::bulk;
+    use crate::db::models::role_binding::RoleBindingRow;
+
+    let mut rows = Vec::with_capacity(people.len());
+    for (index, person) in people.iter().enumerate() {
+        let email = validate::email(&format!("people.{index}.email"), &person.email)?;
+        let username = match person.username.as_deref().map(str::trim).filter(|u| !u.is_empty()) {
+            Some(name) => validate::username(&format!("people.{index}.username"), name)?,
+            None => email.clone(),
+        };
+        let full_name = match person.full_name.as_deref().map(str::trim).filter(|n| !n.is_empty()) {
+            Some(name) => Some(validate::label(&format!("people.{index}.fullName"), name, validate::MAX_LABEL)?),
+            None => None,
+        };
+        rows.push((Uuid::now_v7(), email, username, full_name));
+    }
+    let mut addresses: Vec<String> = rows.iter().map(|row| row.1.clone()).collect();
+    let mut usernames: Vec<String> = rows.iter().map(|row| row.2.to_lowercase()).collect();
+    addresses.sort();
+    addresses.dedup();
+    usernames.sort();
+    usernames.dedup();
+    if addresses.len() != rows.len() || usernames.len() != rows.len() {
+        return Err(ApiError::conflict("An email address or username is listed twice"));
+    }
+    conn.transaction(async |tx| {
+        if lock_installation(tx).await?.is_none() {
+            return Err(ApiError::conflict("The installation has no users yet: sign up its first user first"));
+        }
+        if !bulk::taken_addresses(tx, &addresses).await?.is_empty() {
+            return Err(ApiError::conflict("A user with one of these email addresses already exists"));
+        }
+        if !bulk::taken_usernames(tx, &usernames).await?.is_empty() {
+            return Err(ApiError::conflict("One of these usernames is already taken"));
+        }
+        let organization = organizations::default_locked(tx).await?;
+        let mut members = 0;
+        for role in [Role::OrganizationOwner, Role::OrganizationBillingAdmin, Role::OrganizationMember] {
+            members += RoleBindingRow::count_in_organization(tx, organization.id, role.as_str()).await?;
+        }
+        let new_users: Vec<NewUser<'_>> = rows
+            .iter()
+            .map(|(id, _, username, full_name)| NewUser {
+                id: *id,
+                username,
+                full_name: full_name.as_deref(),
+                status: "active",
+                profile: json!({}),
+            })
+            .collect();
+        let new_emails: Vec<NewEmail<'_>> = rows
+            .iter()
+            .map(|(id, email, _, _)| NewEmail {
+                id: Uuid::now_v7(),
+                user_id: *id,
+                address: email,
+                verified: false,
+                is_primary: true,
+            })
+            .collect();
+        let ids: Vec<Uuid> = rows.iter().map(|row| row.0).collect();
+        let mut bindings = Vec::with_capacity(rows.len());
+        let mut events = Vec::with_capacity(rows.len());
+        for (position, (id, email, username, full_name)) in rows.iter().enumerate() {
+            let ordinal = members + i64::try_from(position).unwrap_or(i64::MAX);
+            let role = if ordinal < organizations::FOUNDING_OWNERS {
+                Role::OrganizationOwner
+            } else {
+                Role::OrganizationMember
+            };
+            bindings.push(crate::domain::user_binding(role, *id, Some(organization.id), actor.user_id));
+            let after = json!({"id": id, "username": username, "fullName": full_name, "status": "active",
+                               "profile": {}, "email": email, "organizationRole": role.as_str(),
+                               "systemAdmin": false, "imported": true});
+            events.push(audit::event(
+                actor,
+                Change {
+                    action: "user.create",
+                    target_type: "user",
+                    target_id: Some(*id),
+                    organization_id: Some(organization.id),
+                    after: Some(after),
+                    ..Change::default()
+                },
+            ));
+        }
+        bulk::insert_users(tx, &new_users).await.map_err(map_unique)?;
+        bulk::insert_emails(tx, &new_emails).await.map_err(map_unique)?;
+        bulk::insert_password_hashes(tx, &ids, password_hash).await?;
+        bulk::insert_role_bindings(tx, &bindings).await?;
+        bulk::insert_audit_events(tx, &events).await?;
+        Ok(ids)
+    })
+    .await
 }

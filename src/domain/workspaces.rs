@@ -368,3 +368,58 @@ pub async fn remove_user(
     })
     .await
 }
+
+/// Gives many existing users workspace roles at once, for an operator's import (`capcom seed`): the
+/// workspace is locked, each role must be one `authority` may grant there (as for `workspaceAddUser`),
+/// users who already hold a role in the workspace are skipped, and one `workspace.users.add` audit event
+/// lists those added. Nobody is invited: every user must exist. Returns how many were added.
+pub async fn add_members(
+    conn: &mut AsyncPgConnection,
+    workspace_id: Uuid,
+    members: &[(Uuid, Role)],
+    authority: &Authority,
+    actor: &Actor,
+) -> ApiResult<usize> {
+    let mut roles: Vec<Role> = Vec::new();
+    for (_, role) in members {
+        let role = workspace_role("role", *role)?;
+        if !roles.contains(&role) {
+            roles.push(role);
+        }
+    }
+    for role in &roles {
+        authority.require_grantable(conn, *role, ScopeRef::Workspace(workspace_id)).await?;
+    }
+    conn.transaction(async |tx| {
+        let workspace = Workspace::find_for_update(tx, workspace_id).await?.ok_or(ApiError::NotFound)?;
+        let present: std::collections::HashSet<Uuid> =
+            crate::db::models::bulk::workspace_member_ids(tx, workspace_id).await?.into_iter().collect();
+        let mut seen = std::collections::HashSet::new();
+        let added: Vec<(Uuid, Role)> =
+            members.iter().copied().filter(|(user, _)| !present.contains(user) && seen.insert(*user)).collect();
+        if added.is_empty() {
+            return Ok(0);
+        }
+        let bindings: Vec<_> =
+            added.iter().map(|(user, role)| user_binding(*role, *user, Some(workspace_id), actor.user_id)).collect();
+        crate::db::models::bulk::insert_role_bindings(tx, &bindings).await?;
+        let listed: Vec<serde_json::Value> =
+            added.iter().map(|(user, role)| json!({"userId": user, "role": role.as_str()})).collect();
+        audit::record(
+            tx,
+            actor,
+            Change {
+                action: "workspace.users.add",
+                target_type: "workspace",
+                target_id: Some(workspace_id),
+                organization_id: Some(workspace.organization_id),
+                workspace_id: Some(workspace_id),
+                after: Some(json!({"members": listed})),
+                ..Change::default()
+            },
+        )
+        .await?;
+        Ok(added.len())
+    })
+    .await
+}

@@ -33,14 +33,21 @@ use serde_json::Value;
 use tower_http::request_id::RequestId;
 
 use crate::auth::Principal;
-use crate::auth::principal::{credential_from_header, resolve_api_key, resolve_token};
+use crate::auth::principal::{check_api_key, credential_from_header, resolve_api_key, resolve_token, touch_api_key};
+use crate::db::routing::{self, Route};
 use crate::error::{ApiError, ApiResult, code};
 use crate::graphql::authz::Access;
 use crate::graphql::loaders::DbLoader;
 use crate::graphql::{RequestMeta, errors, limits};
+use crate::http::operation::{OperationType, operation};
 use crate::http::router::HttpState;
+use crate::http::telemetry::RequestReport;
 use crate::http::{graphiql, ws};
+use crate::metrics::{Database, RequestType, error_code_label};
 use crate::state::AppState;
+
+/// The request's report, if the telemetry layer gave it one.
+type Report = Option<Extension<Arc<RequestReport>>>;
 
 fn request_meta(
     request_id: Option<Extension<RequestId>>,
@@ -70,6 +77,96 @@ async fn resolve_principal(state: &AppState, credential: Option<&str>) -> ApiRes
         resolve_api_key(&mut conn, state.clock.now(), token).await
     } else {
         resolve_token(&mut conn, &state.keys, state.clock.now(), token).await
+    }
+}
+
+/// [`resolve_principal`] on the database that serves the request (`state.pool`). On the standby an API
+/// key's `lastUsedAt` is written on the primary (`primary`) instead, best effort: it is informative, and a
+/// read must not fail because the primary is away.
+async fn resolve_principal_on(
+    state: &AppState,
+    primary: &crate::db::DbPool,
+    database: Database,
+    credential: Option<&str>,
+) -> ApiResult<Principal> {
+    let token = credential.and_then(credential_from_header);
+    match (database, token) {
+        (Database::Standby, Some(token)) if crate::auth::api_key::is_api_key(token) => {
+            let principal = {
+                let mut conn = state.pool.get().await?;
+                check_api_key(&mut conn, state.clock.now(), token).await?
+            };
+            if let Principal::ServiceAccount(account) = &principal {
+                if crate::auth::principal::touch_due(account, state.clock.now()) {
+                    let touched = async {
+                        let mut conn = primary.get().await?;
+                        touch_api_key(&mut conn, &principal, state.clock.now()).await
+                    };
+                    if let Err(error) = touched.await {
+                        tracing::warn!(%error, "could not record an API key's last use");
+                    }
+                }
+            }
+            Ok(principal)
+        }
+        _ => resolve_principal(state, credential).await,
+    }
+}
+
+/// The read-your-writes key of the caller a credential names (unverified: it only routes).
+fn fence_key(credential: Option<&str>) -> Option<String> {
+    let token = credential.and_then(credential_from_header)?;
+    if crate::auth::api_key::is_api_key(token) {
+        crate::auth::api_key::prefix_of(token).map(routing::api_key_key)
+    } else {
+        crate::auth::jwt::unverified_user_id(token).map(routing::user_key)
+    }
+}
+
+/// The read-your-writes key of a resolved principal.
+fn principal_key(principal: &Principal) -> Option<String> {
+    match principal {
+        Principal::User(user) => Some(routing::user_key(user.user.id)),
+        Principal::ServiceAccount(account) => Some(routing::api_key_key(&account.account.key_prefix)),
+        Principal::Anonymous | Principal::Rejected => None,
+    }
+}
+
+/// What the operations of a request are: the metrics' type, the names for the log line, whether all are
+/// queries (read-only) and whether any is a mutation.
+struct Shape {
+    request_type: RequestType,
+    names: Vec<String>,
+    read_only: bool,
+    writes: bool,
+}
+
+fn shape_of(batch: &BatchRequest) -> Shape {
+    let requests: Vec<&async_graphql::Request> = match batch {
+        BatchRequest::Single(request) => vec![request],
+        BatchRequest::Batch(requests) => requests.iter().collect(),
+    };
+    let mut names = Vec::with_capacity(requests.len());
+    let mut kinds = Vec::with_capacity(requests.len());
+    for request in &requests {
+        let found = operation(&request.query, request.operation_name.as_deref());
+        let name = request.operation_name.clone().or_else(|| found.and_then(|f| f.name).map(str::to_owned));
+        names.push(name.unwrap_or_default());
+        kinds.push(found.map(|f| f.kind));
+    }
+    let request_type = match (batch, kinds.first()) {
+        (BatchRequest::Batch(_), _) => RequestType::Batch,
+        (_, Some(Some(OperationType::Query))) => RequestType::Query,
+        (_, Some(Some(OperationType::Mutation))) => RequestType::Mutation,
+        (_, Some(Some(OperationType::Subscription))) => RequestType::Subscription,
+        _ => RequestType::Invalid,
+    };
+    Shape {
+        request_type,
+        names,
+        read_only: !kinds.is_empty() && kinds.iter().all(|kind| *kind == Some(OperationType::Query)),
+        // An operation whose type cannot be told is treated as one that may write.
+        writes: kinds.iter().any(|kind| !matches!(kind, Some(OperationType::Query | OperationType::Subscription))),
     }
 }
 
@@ -290,8 +387,27 @@ fn status_of(code_value: &str) -> StatusCode {
     }
 }
 
+/// The `extensions.code` of every error in `batch`.
+fn error_codes(batch: &BatchResponse) -> Vec<&'static str> {
+    let responses: Vec<&GqlResponse> = match batch {
+        BatchResponse::Single(response) => vec![response],
+        BatchResponse::Batch(responses) => responses.iter().collect(),
+    };
+    responses
+        .iter()
+        .flat_map(|response| response.errors.iter())
+        .map(|error| match error.extensions.as_ref().and_then(|e| e.get("code")) {
+            Some(async_graphql::Value::String(value)) => error_code_label(value),
+            _ => error_code_label(""),
+        })
+        .collect()
+}
+
 /// The HTTP response for a GraphQL result in `media`.
-fn reply(batch: BatchResponse, media: MediaType, before_execution: bool) -> Response {
+fn reply(batch: BatchResponse, media: MediaType, before_execution: bool, report: &Report) -> Response {
+    if let Some(Extension(report)) = report {
+        report.errors(error_codes(&batch));
+    }
     let (body, status) = match batch {
         BatchResponse::Single(response) => {
             let (json, request_error) = response_json(response, before_execution);
@@ -313,16 +429,19 @@ fn reply(batch: BatchResponse, media: MediaType, before_execution: bool) -> Resp
 }
 
 /// A response holding only `error` (a request error: nothing was executed), shaped by the error policy.
-fn error_response(error: ApiError, meta: &RequestMeta, media: MediaType) -> Response {
+fn error_response(error: ApiError, meta: &RequestMeta, media: MediaType, report: &Report) -> Response {
     let mut server_error = async_graphql::Error::from(error).into_server_error(async_graphql::Pos::default());
     server_error.locations.clear();
     errors::apply(&mut server_error, &meta.request_id);
-    reply(BatchResponse::Single(GqlResponse::from_errors(vec![server_error])), media, true)
+    reply(BatchResponse::Single(GqlResponse::from_errors(vec![server_error])), media, true, report)
 }
 
 /// A request that is not a well-formed GraphQL-over-HTTP request (400 whatever the media type).
-fn malformed(message: impl Into<String>, meta: &RequestMeta, media: MediaType) -> Response {
-    let mut response = error_response(ApiError::bad_input("body", message), meta, media);
+fn malformed(message: impl Into<String>, meta: &RequestMeta, media: MediaType, report: &Report) -> Response {
+    if let Some(Extension(report)) = report {
+        report.graphql(RequestType::Invalid, Vec::new());
+    }
+    let mut response = error_response(ApiError::bad_input("body", message), meta, media, report);
     *response.status_mut() = StatusCode::BAD_REQUEST;
     response
 }
@@ -346,15 +465,17 @@ async fn execute(
     meta: RequestMeta,
     batch: BatchRequest,
     media: MediaType,
+    report: &Report,
 ) -> Response {
     let deadline = Duration::from_millis(state.app.config.request_timeout_ms);
-    match tokio::time::timeout(deadline, execute_within_deadline(state, headers, &meta, batch, media)).await {
+    match tokio::time::timeout(deadline, execute_within_deadline(state, headers, &meta, batch, media, report)).await {
         Ok(response) => response,
         // Dropping the work cancels whatever SQL statement it was waiting for (`crate::db::pool`).
         Err(_) => error_response(
             ApiError::unavailable(format!("the request's deadline of {} ms passed", deadline.as_millis())),
             &meta,
             media,
+            report,
         ),
     }
 }
@@ -365,29 +486,67 @@ async fn execute_within_deadline(
     meta: &RequestMeta,
     batch: BatchRequest,
     media: MediaType,
+    report: &Report,
 ) -> Response {
+    let shape = shape_of(&batch);
+    if let Some(Extension(report)) = report {
+        report.graphql(shape.request_type, shape.names.clone());
+    }
     if let BatchRequest::Batch(requests) = &batch {
         if requests.len() > state.app.config.max_batch {
             let message = format!("At most {} operations may be batched in one request", state.app.config.max_batch);
-            return error_response(ApiError::bad_input("batch", message), meta, media);
+            return error_response(ApiError::bad_input("batch", message), meta, media, report);
         }
     }
     let credential = headers.get(header::AUTHORIZATION).and_then(|value| value.to_str().ok());
-    let principal = match resolve_principal(&state.app, credential).await {
-        Ok(principal) => principal,
-        Err(error) => return error_response(error, meta, media),
+    // Every statement of the request is counted for its log line, on whichever database serves it.
+    let statements = match report {
+        Some(Extension(report)) => report.statements(),
+        None => Arc::default(),
     };
+    let primary = state.app.pool.for_request(statements.clone());
+    let (app, database) = match (&state.app.routing, shape.read_only) {
+        (Some(routing), true) => {
+            let standby = routing.standby().for_request(statements);
+            match routing.route_read(fence_key(credential).as_deref(), &primary, &standby).await {
+                Route::Standby => (state.app.with_pool(standby), Database::Standby),
+                Route::Primary => (state.app.with_pool(primary.clone()), Database::Primary),
+            }
+        }
+        _ => (state.app.with_pool(primary.clone()), Database::Primary),
+    };
+    if let Some(Extension(report)) = report {
+        report.database(database);
+    }
+    let principal = match resolve_principal_on(&app, &primary, database, credential).await {
+        Ok(principal) => principal,
+        Err(error) => return error_response(error, meta, media, report),
+    };
+    if let Some(Extension(report)) = report {
+        report.principal(&principal);
+    }
     let (sender, receiver) = tokio::sync::mpsc::unbounded_channel();
-    let attach = |request: async_graphql::Request| {
-        let access = new_access(&state.app, principal.clone(), Batches::Local(sender.clone()));
-        request.data(access).data(meta.clone())
+    let mut accesses = Vec::new();
+    let mut attach = |request: async_graphql::Request| {
+        let access = new_access(&app, principal.clone(), Batches::Local(sender.clone()));
+        accesses.push(access.clone());
+        request.data(access).data(meta.clone()).data(app.clone())
     };
     let batch = match batch {
         BatchRequest::Single(request) => BatchRequest::Single(attach(request)),
-        BatchRequest::Batch(requests) => BatchRequest::Batch(requests.into_iter().map(attach).collect()),
+        BatchRequest::Batch(requests) => BatchRequest::Batch(requests.into_iter().map(&mut attach).collect()),
     };
     drop(sender);
-    reply(run_with_batches(state.schema.execute_batch(batch), receiver).await, media, false)
+    let response = run_with_batches(state.schema.execute_batch(batch), receiver).await;
+    if let (Some(routing), true) = (&state.app.routing, shape.writes) {
+        // The caller as it was and as it is now (a sign-up or sign-in becomes the new user).
+        let mut keys: Vec<String> = fence_key(credential).into_iter().collect();
+        keys.extend(accesses.iter().filter_map(|access| principal_key(&access.principal())));
+        keys.sort();
+        keys.dedup();
+        routing.record_write(&primary, &keys).await;
+    }
+    reply(response, media, false, report)
 }
 
 /// Reads one request object of a POST body: `query` must be a string; `operationName` a string or null;
@@ -466,6 +625,7 @@ pub async fn post_handler(
     State(state): State<HttpState>,
     request_id: Option<Extension<RequestId>>,
     peer: Option<Extension<ConnectInfo<SocketAddr>>>,
+    report: Report,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
@@ -473,30 +633,36 @@ pub async fn post_handler(
     let Some(media) = negotiate(accept_header(&headers)) else { return not_acceptable() };
     let content_type = headers.get(header::CONTENT_TYPE).and_then(|value| value.to_str().ok());
     if !content_type.is_some_and(is_json_content_type) {
+        if let Some(Extension(report)) = &report {
+            report.graphql(RequestType::Invalid, Vec::new());
+        }
         let mut response = error_response(
             ApiError::bad_input("Content-Type", "Send the request as Content-Type: application/json"),
             &meta,
             media,
+            &report,
         );
         *response.status_mut() = StatusCode::UNSUPPORTED_MEDIA_TYPE;
         return response;
     }
     let json: Value = match serde_json::from_slice(&body) {
         Ok(json) => json,
-        Err(error) => return malformed(format!("The request body is not valid JSON: {error}"), &meta, media),
+        Err(error) => {
+            return malformed(format!("The request body is not valid JSON: {error}"), &meta, media, &report);
+        }
     };
     let batch = match json {
-        Value::Array(items) if items.is_empty() => return malformed("The batch is empty", &meta, media),
+        Value::Array(items) if items.is_empty() => return malformed("The batch is empty", &meta, media, &report),
         Value::Array(items) => match items.into_iter().map(request_from_json).collect::<Result<Vec<_>, _>>() {
             Ok(requests) => BatchRequest::Batch(requests),
-            Err(message) => return malformed(message, &meta, media),
+            Err(message) => return malformed(message, &meta, media, &report),
         },
         single => match request_from_json(single) {
             Ok(request) => BatchRequest::Single(request),
-            Err(message) => return malformed(message, &meta, media),
+            Err(message) => return malformed(message, &meta, media, &report),
         },
     };
-    execute(&state, &headers, meta, batch, media).await
+    execute(&state, &headers, meta, batch, media, &report).await
 }
 
 /// `GET /v1`, `GET /graphql`: GraphiQL for a browser, otherwise a query from the URL (never a mutation:
@@ -505,6 +671,7 @@ pub async fn get_handler(
     State(state): State<HttpState>,
     request_id: Option<Extension<RequestId>>,
     peer: Option<Extension<ConnectInfo<SocketAddr>>>,
+    report: Report,
     headers: HeaderMap,
     uri: Uri,
 ) -> Response {
@@ -518,22 +685,25 @@ pub async fn get_handler(
     let Some(media) = negotiate(accept) else { return not_acceptable() };
     let request = match request_from_query_string(query_string) {
         Ok(request) => request,
-        Err(message) => return malformed(message, &meta, media),
+        Err(message) => return malformed(message, &meta, media, &report),
     };
     // The document is checked for size before it is parsed to see which operation it selects.
     if let Err(error) = limits::check_text(&request.query, state.app.config.max_tokens) {
-        return malformed(error.message, &meta, media);
+        return malformed(error.message, &meta, media, &report);
     }
     if let Ok(document) = async_graphql::parser::parse_query(&request.query) {
         if limits::selects_mutation(&document, request.operation_name.as_deref()) {
+            if let Some(Extension(report)) = &report {
+                report.graphql(RequestType::Mutation, request.operation_name.iter().cloned().collect());
+            }
             let mut response =
-                error_response(ApiError::bad_input("query", "Mutations must be sent with POST"), &meta, media);
+                error_response(ApiError::bad_input("query", "Mutations must be sent with POST"), &meta, media, &report);
             *response.status_mut() = StatusCode::METHOD_NOT_ALLOWED;
             response.headers_mut().insert(header::ALLOW, HeaderValue::from_static("POST"));
             return response;
         }
     }
-    execute(&state, &headers, meta, BatchRequest::Single(request), media).await
+    execute(&state, &headers, meta, BatchRequest::Single(request), media, &report).await
 }
 
 /// `GET /ws`: GraphQL over WebSocket, `graphql-transport-ws` and the legacy `graphql-ws` protocol (see

@@ -7,7 +7,10 @@ pub mod cors;
 pub mod graphiql;
 pub mod graphql;
 pub mod health;
+pub mod metrics;
+pub mod operation;
 pub mod router;
+pub mod telemetry;
 pub mod ws;
 
-pub use router::build_router;
+pub use router::{build_router, metrics_router};

@@ -15,7 +15,7 @@ use tower_http::trace::TraceLayer;
 use crate::graphql::{CapcomSchema, build_schema};
 use crate::http::cors::{self, AllowedOrigins};
 use crate::http::ws::SocketRegistry;
-use crate::http::{audit_export, console, graphiql, graphql, health};
+use crate::http::{audit_export, console, graphiql, graphql, health, metrics, telemetry};
 use crate::state::AppState;
 
 /// Header carrying the request id, in both directions.
@@ -43,7 +43,13 @@ fn acceptable_request_id(value: &axum::http::HeaderValue) -> bool {
         && bytes.iter().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b':' | b'/'))
 }
 
-/// Builds the router for `state`.
+/// A router serving only `/metrics` (for `CAPCOM_METRICS_LISTEN`).
+pub fn metrics_router(state: AppState) -> Router {
+    Router::new().route("/metrics", get(metrics::metrics)).with_state(state)
+}
+
+/// Builds the router for `state`. `/metrics` is served here unless `CAPCOM_METRICS_LISTEN` gives it an
+/// address of its own.
 pub fn build_router(state: AppState) -> Router {
     let schema = build_schema(state.clone());
     let max_body = state.config.max_body_bytes;
@@ -51,6 +57,8 @@ pub fn build_router(state: AppState) -> Router {
     // statement cancelled); this outer limit only catches what has no deadline of its own.
     let outer_timeout = Duration::from_millis(state.config.request_timeout_ms.saturating_add(2_000));
     let sockets = Arc::new(SocketRegistry::new(state.config.ws_max_sockets, state.config.ws_max_sockets_per_principal));
+    let metrics_here = state.config.metrics_listen.is_none();
+    let metrics_routes = if metrics_here { metrics_router(state.clone()) } else { Router::new() };
     let origins = AllowedOrigins::new(&state.config.cors_origins.0);
     let serve_console = state.config.console;
     let http_state = HttpState { app: state, schema, sockets, origins: origins.clone() };
@@ -72,7 +80,8 @@ pub fn build_router(state: AppState) -> Router {
         .route("/readyz", get(health::readyz))
         .route("/.well-known/jwks.json", get(health::jwks))
         .route("/graphiql/{file}", get(graphiql::asset))
-        .with_state(http_state)
+        .with_state(http_state.clone())
+        .merge(metrics_routes)
         .layer(RequestBodyLimitLayer::new(max_body))
         .layer(TimeoutLayer::with_status_code(axum::http::StatusCode::SERVICE_UNAVAILABLE, outer_timeout))
         .layer(CatchPanicLayer::new())
@@ -80,6 +89,7 @@ pub fn build_router(state: AppState) -> Router {
         // headers too and a console can read why its request failed.
         .layer(origins.layer())
         .layer(axum::middleware::from_fn_with_state(origins, cors::finish))
+        .layer(axum::middleware::from_fn_with_state(http_state, telemetry::track))
         .layer(PropagateRequestIdLayer::new(request_id.clone()))
         .layer(TraceLayer::new_for_http().make_span_with(|request: &Request<_>| {
             let id = request

@@ -180,6 +180,7 @@ where
     F: Future<Output = Result<Principal, ApiError>>,
 {
     let protocol = session.protocol;
+    let _open = crate::metrics::GaugeGuard::new(session.app.metrics.websockets());
     let outcome = run(&mut socket, &session, authenticate).await;
     if let Err(Close { code, reason }) = outcome {
         if protocol == Protocol::LegacyWs && code != 4400 {
@@ -336,7 +337,9 @@ where
                         generation += 1;
                         let access = crate::http::graphql::subscription_access(&session.app, principal);
                         let request = request.data(access).data(session.meta.clone());
-                        let task = spawn_subscription(&session.schema, request, id.clone(), generation, sender.clone());
+                        let counted = crate::metrics::GaugeGuard::new(session.app.metrics.subscriptions());
+                        let task =
+                            spawn_subscription(&session.schema, request, id.clone(), generation, sender.clone(), counted);
                         let id_given = message.get("id").is_some();
                         running.insert(id, Running { generation, id_given, task });
                     }
@@ -406,9 +409,12 @@ fn spawn_subscription(
     id: String,
     generation: u64,
     sender: mpsc::Sender<Outgoing>,
+    counted: crate::metrics::GaugeGuard,
 ) -> JoinHandle<()> {
     let mut stream = schema.execute_stream(request);
     tokio::spawn(async move {
+        // Counted while the task lives: it ends, or is aborted when the client stops it or leaves.
+        let _counted = counted;
         let mut first = true;
         while let Some(response) = stream.next().await {
             let outgoing = Outgoing::Response { id: id.clone(), generation, response: Box::new(response), first };

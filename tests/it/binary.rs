@@ -129,10 +129,20 @@ fn help_documents_every_option_and_its_variable() {
         "CAPCOM_LOGIN_MAX_FAILURES_PER_ADDRESS",
         "CAPCOM_CORS_ORIGINS",
         "CAPCOM_CONSOLE",
+        "CAPCOM_METRICS_LISTEN",
+        "DATABASE_READ_URL",
+        "CAPCOM_READ_YOUR_WRITES_MS",
+        "CAPCOM_SMTP_URL",
+        "CAPCOM_MAIL_FROM",
+        "CAPCOM_SMTP_TIMEOUT_MS",
+        "CAPCOM_MAIL_POLL_MS",
+        "CAPCOM_MAIL_RETRY_MS",
+        "CAPCOM_MAIL_RETRY_MAX_MS",
+        "CAPCOM_MAIL_MAX_ATTEMPTS",
     ] {
         assert!(help.contains(variable), "--help mentions {variable}");
     }
-    for command in ["serve", "migrate", "export-schema"] {
+    for command in ["serve", "migrate", "export-schema", "seed"] {
         assert!(help.contains(command), "--help lists {command}");
     }
 }

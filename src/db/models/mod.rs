@@ -1,10 +1,12 @@
 //! One module per table: the row struct, its insert/update forms, and the queries on that table.
 
 pub mod audit_event;
+pub mod bulk;
 pub mod deploy;
 pub mod deployment;
 pub mod invite;
 pub mod login_failure;
+pub mod mail_delivery;
 pub mod organization;
 pub mod principal;
 pub mod role_binding;

@@ -14,6 +14,8 @@ use diesel_async::{AsyncConnection, AsyncPgConnection};
 use serde_json::{Value, json};
 
 pub mod browser;
+pub mod smtp;
+pub mod standby;
 
 const TEMPLATE: &str = "capcom_template";
 
@@ -96,6 +98,8 @@ pub struct TestApp {
     pub db_url: String,
     /// The server's clock.
     pub clock: TestClock,
+    /// The server's mailer (with `smtp_url` configured); dropping it stops it.
+    pub mailer: Option<capcom::mail::Mailer>,
 }
 
 /// Default configuration for tests.
@@ -132,11 +136,12 @@ impl TestApp {
         install_log_capture();
         let clock = TestClock::default();
         let state = capcom::app_state(config, &db_url, clock.clock()).expect("app state");
+        let mailer = capcom::start_mailer(&state, &db_url).expect("mailer");
         let router = capcom::build_router(state.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let base = format!("http://{}", listener.local_addr().expect("addr"));
         tokio::spawn(capcom::serve(listener, router, std::future::pending()));
-        TestApp { base, client: reqwest::Client::new(), state, db_url, clock }
+        TestApp { base, client: reqwest::Client::new(), state, db_url, clock, mailer }
     }
 
     /// Sends one GraphQL operation to `POST /v1`; `token` goes in `Authorization` without `Bearer`, as the
