@@ -1,91 +1,15 @@
 //! The error policy applied to every response (SPEC §7), in one place.
 //!
-//! Resolvers return [`ApiError`]; async-graphql keeps it as the error's source. This extension turns each
+//! Resolvers return [`ApiError`]; async-graphql keeps it as the error's source. [`apply`] turns each
 //! error into its final shape: `extensions.code` (and `extensions.field` for bad input), internal errors
 //! logged with the request id and replaced by a message that reveals nothing else. Errors raised by
 //! async-graphql itself (syntax, validation, argument coercion, limits) are the client's: BAD_USER_INPUT.
 
-use std::any::TypeId;
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
-use async_graphql::extensions::{
-    Extension, ExtensionContext, ExtensionFactory, NextPrepareRequest, NextRequest, NextSubscribe,
-};
-use async_graphql::futures_util::StreamExt;
-use async_graphql::futures_util::stream::BoxStream;
-use async_graphql::{ErrorExtensionValues, Request, Response, ServerError, ServerResult, Value};
+use async_graphql::{ErrorExtensionValues, ServerError, Value};
 
 use crate::error::{ApiError, code};
-use crate::graphql::RequestMeta;
-
-/// Schema extension applying the error policy.
-pub struct ErrorPolicy;
-
-impl ExtensionFactory for ErrorPolicy {
-    fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(ErrorPolicyExtension::default())
-    }
-}
-
-/// One per request (async-graphql creates extensions per request).
-#[derive(Default)]
-struct ErrorPolicyExtension {
-    /// The request id, taken from the request's data as soon as it is prepared: the `request` hook runs
-    /// before the request's data is attached to the context, so it cannot read it from there.
-    request_id: OnceLock<String>,
-}
-
-impl ErrorPolicyExtension {
-    fn request_id(&self, ctx: &ExtensionContext<'_>) -> String {
-        self.request_id
-            .get()
-            .cloned()
-            .or_else(|| ctx.data_opt::<RequestMeta>().map(|meta| meta.request_id.clone()))
-            .unwrap_or_default()
-    }
-}
-
-#[async_graphql::async_trait::async_trait]
-impl Extension for ErrorPolicyExtension {
-    async fn request(&self, ctx: &ExtensionContext<'_>, next: NextRequest<'_>) -> Response {
-        let mut response = next.run(ctx).await;
-        let request_id = self.request_id(ctx);
-        for error in &mut response.errors {
-            apply(error, &request_id);
-        }
-        response
-    }
-
-    async fn prepare_request(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        request: Request,
-        next: NextPrepareRequest<'_>,
-    ) -> ServerResult<Request> {
-        let meta = request.data.get(&TypeId::of::<RequestMeta>()).and_then(|data| data.downcast_ref::<RequestMeta>());
-        if let Some(meta) = meta {
-            let _ = self.request_id.set(meta.request_id.clone());
-        }
-        next.run(ctx, request).await
-    }
-
-    fn subscribe<'s>(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        stream: BoxStream<'s, Response>,
-        next: NextSubscribe<'_>,
-    ) -> BoxStream<'s, Response> {
-        let request_id = self.request_id(ctx);
-        next.run(ctx, stream)
-            .map(move |mut response| {
-                for error in &mut response.errors {
-                    apply(error, &request_id);
-                }
-                response
-            })
-            .boxed()
-    }
-}
 
 fn set(error: &mut ServerError, key: &str, value: &str) {
     error.extensions.get_or_insert_with(ErrorExtensionValues::default).set(key, Value::String(value.to_owned()));

@@ -18,10 +18,8 @@
 //! expanded. See `docs/limits.md`.
 
 use std::collections::HashMap;
-use std::sync::Arc;
 
 use apollo_parser::{Lexer, TokenKind};
-use async_graphql::extensions::{Extension, ExtensionContext, ExtensionFactory, NextPrepareRequest};
 use async_graphql::parser::types::{
     Directive, DocumentOperations, ExecutableDocument, Field, FragmentDefinition, Selection, SelectionSet,
 };
@@ -357,43 +355,20 @@ fn check_value<V: InputValue>(value: &V, path: &str, max_list_items: usize) -> R
     }
 }
 
-/// Schema extension applying [`check_text`], [`check_document`] and [`check_inputs`] to every request
-/// (HTTP and WebSocket) before async-graphql parses, validates or executes it.
-pub struct DocumentGuard {
-    /// The limits.
-    pub limits: DocumentLimits,
-}
-
-impl ExtensionFactory for DocumentGuard {
-    fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(DocumentGuardExtension { limits: self.limits })
-    }
-}
-
-struct DocumentGuardExtension {
-    limits: DocumentLimits,
-}
-
-#[async_graphql::async_trait::async_trait]
-impl Extension for DocumentGuardExtension {
-    async fn prepare_request(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        mut request: Request,
-        next: NextPrepareRequest<'_>,
-    ) -> ServerResult<Request> {
-        check_text(&request.query, self.limits.max_tokens)?;
-        let document = async_graphql::parser::parse_query(&request.query)?;
-        check_document(&document, self.limits)?;
-        check_inputs(&request, &document, self.limits.max_list_items).map_err(|error| {
-            let mut error = async_graphql::Error::from(error).into_server_error(async_graphql::Pos::default());
-            error.locations.clear();
-            error
-        })?;
-        // async-graphql executes this document instead of parsing the text again.
-        request.set_parsed_query(document);
-        next.run(ctx, request).await
-    }
+/// Applies [`check_text`], [`check_document`] and [`check_inputs`] to a request before async-graphql
+/// parses, validates or executes it (every transport goes through it: `crate::graphql::GraphqlService`);
+/// the document parsed here is the one executed.
+pub fn admit(mut request: Request, limits: DocumentLimits) -> ServerResult<Request> {
+    check_text(&request.query, limits.max_tokens)?;
+    let document = async_graphql::parser::parse_query(&request.query)?;
+    check_document(&document, limits)?;
+    check_inputs(&request, &document, limits.max_list_items).map_err(|error| {
+        let mut error = async_graphql::Error::from(error).into_server_error(async_graphql::Pos::default());
+        error.locations.clear();
+        error
+    })?;
+    request.set_parsed_query(document);
+    Ok(request)
 }
 
 /// Whether the operation `operation_name` selects in `document` is a mutation (GET must not run one).

@@ -25,4 +25,4 @@ pub mod users;
 pub mod workspaces;
 
 pub use context::RequestMeta;
-pub use schema::{CapcomSchema, build_schema, sdl};
+pub use schema::{CapcomSchema, GraphqlService, build_schema, sdl};

@@ -1,16 +1,26 @@
 //! Building the schema, with its limits and policies, and exporting its SDL.
+//!
+//! Two request-level policies run around every operation, whatever its transport: the document limits
+//! (`crate::graphql::limits`) before async-graphql parses or validates anything, and the error policy
+//! (`crate::graphql::errors`) on every response. They run here, around the schema, rather than as
+//! async-graphql extensions: a schema with any extension sends every field of every response through the
+//! extension chain, which costs time on every field for hooks that only concern the request.
 
-use async_graphql::{Schema, SchemaBuilder};
+use std::any::TypeId;
+
+use async_graphql::futures_util::stream::{BoxStream, StreamExt};
+use async_graphql::{BatchRequest, BatchResponse, Request, Response, Schema, SchemaBuilder};
 
 use crate::config::Config;
-use crate::graphql::errors::ErrorPolicy;
-use crate::graphql::limits::{DocumentGuard, DocumentLimits};
+use crate::graphql::RequestMeta;
+use crate::graphql::errors;
+use crate::graphql::limits::{self, DocumentLimits};
 use crate::graphql::mutation::Mutation;
 use crate::graphql::query::Query;
 use crate::graphql::subscription::Subscription;
 use crate::state::AppState;
 
-/// The capcom schema.
+/// The capcom schema, as async-graphql builds it.
 pub type CapcomSchema = Schema<Query, Mutation, Subscription>;
 
 fn builder(config: &Config) -> SchemaBuilder<Query, Mutation, Subscription> {
@@ -18,18 +28,77 @@ fn builder(config: &Config) -> SchemaBuilder<Query, Mutation, Subscription> {
         .limit_depth(config.max_depth)
         .limit_complexity(config.max_complexity)
         .limit_recursive_depth(64)
-        .extension(ErrorPolicy)
-        .extension(DocumentGuard { limits: DocumentLimits::from_config(config) })
+}
+
+/// The schema with the policies every operation goes through. Cheap to clone.
+#[derive(Clone)]
+pub struct GraphqlService {
+    schema: CapcomSchema,
+    limits: DocumentLimits,
+}
+
+fn request_id_of(request: &Request) -> String {
+    request
+        .data
+        .get(&TypeId::of::<RequestMeta>())
+        .and_then(|data| data.downcast_ref::<RequestMeta>())
+        .map(|meta| meta.request_id.clone())
+        .unwrap_or_default()
+}
+
+fn finish(mut response: Response, request_id: &str) -> Response {
+    for error in &mut response.errors {
+        errors::apply(error, request_id);
+    }
+    response
+}
+
+impl GraphqlService {
+    /// Checks the document's limits (then it is parsed once and the parsed form executed).
+    fn admit(&self, request: Request) -> Result<Request, Response> {
+        limits::admit(request, self.limits).map_err(|error| Response::from_errors(vec![error]))
+    }
+
+    /// Executes one operation.
+    pub async fn execute(&self, request: Request) -> Response {
+        let request_id = request_id_of(&request);
+        let response = match self.admit(request) {
+            Ok(request) => self.schema.execute(request).await,
+            Err(refused) => refused,
+        };
+        finish(response, &request_id)
+    }
+
+    /// Executes a batch, each operation as [`GraphqlService::execute`] would.
+    pub async fn execute_batch(&self, batch: BatchRequest) -> BatchResponse {
+        match batch {
+            BatchRequest::Single(request) => BatchResponse::Single(self.execute(request).await),
+            BatchRequest::Batch(requests) => BatchResponse::Batch(
+                async_graphql::futures_util::future::join_all(requests.into_iter().map(|r| self.execute(r))).await,
+            ),
+        }
+    }
+
+    /// Executes a subscription (or any operation sent on a WebSocket) as a stream of responses.
+    pub fn execute_stream(&self, request: Request) -> BoxStream<'static, Response> {
+        let request_id = request_id_of(&request);
+        match self.admit(request) {
+            Ok(request) => self.schema.execute_stream(request).map(move |r| finish(r, &request_id)).boxed(),
+            Err(refused) => {
+                async_graphql::futures_util::stream::once(async move { finish(refused, &request_id) }).boxed()
+            }
+        }
+    }
 }
 
 /// The schema serving requests, holding the application state.
-pub fn build_schema(state: AppState) -> CapcomSchema {
+pub fn build_schema(state: AppState) -> GraphqlService {
     let config = state.config.clone();
-    builder(&config).data(state).finish()
+    GraphqlService { schema: builder(&config).data(state).finish(), limits: DocumentLimits::from_config(&config) }
 }
 
 /// The schema's SDL (what `schema.graphql` holds and `capcom export-schema` prints).
 pub fn sdl() -> String {
-    // Limits and extensions do not change the SDL.
+    // Limits and policies do not change the SDL.
     Schema::build(Query::default(), Mutation::default(), Subscription).finish().sdl()
 }

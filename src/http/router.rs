@@ -12,7 +12,7 @@ use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, RequestId
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
-use crate::graphql::{CapcomSchema, build_schema};
+use crate::graphql::{GraphqlService, build_schema};
 use crate::http::cors::{self, AllowedOrigins};
 use crate::http::ws::SocketRegistry;
 use crate::http::{audit_export, console, graphiql, graphql, health, metrics, telemetry};
@@ -27,7 +27,7 @@ pub struct HttpState {
     /// Application state.
     pub app: AppState,
     /// The schema.
-    pub schema: CapcomSchema,
+    pub schema: GraphqlService,
     /// Open WebSockets, in total and per principal.
     pub sockets: Arc<SocketRegistry>,
     /// Origins of other sites allowed to call capcom from a browser (`CAPCOM_CORS_ORIGINS`).

@@ -36,7 +36,7 @@ use tokio::task::JoinHandle;
 
 use crate::auth::Principal;
 use crate::error::{ApiError, MSG_INVALID_TOKEN, MSG_NOT_SIGNED_IN};
-use crate::graphql::{CapcomSchema, RequestMeta};
+use crate::graphql::{GraphqlService, RequestMeta};
 use crate::state::AppState;
 
 /// The sub-protocol a socket speaks.
@@ -125,7 +125,7 @@ pub struct Session {
     /// The protocol negotiated at the upgrade.
     pub protocol: Protocol,
     /// The schema subscriptions run on.
-    pub schema: CapcomSchema,
+    pub schema: GraphqlService,
     /// Application state (configuration, pool for per-subscription loaders).
     pub app: AppState,
     /// The upgrade request's id and client address.
@@ -404,7 +404,7 @@ fn with_id(mut message: Value, id: &str, id_given: bool) -> Value {
 }
 
 fn spawn_subscription(
-    schema: &CapcomSchema,
+    schema: &GraphqlService,
     request: async_graphql::Request,
     id: String,
     generation: u64,
