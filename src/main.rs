@@ -6,6 +6,11 @@ use capcom::config::{Config, LogFormat};
 use clap::{Parser, Subcommand};
 use tracing_subscriber::EnvFilter;
 
+/// A request allocates and frees many small blocks from several threads at once; glibc's allocator spends
+/// a measurable share of each request in its arena locks there, mimalloc does not (bench/README.md).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// capcom — GraphQL control plane for managed Apache Airflow.
 ///
 /// With no DATABASE_URL, capcom starts a private PostgreSQL (from the system's initdb/postgres) under its

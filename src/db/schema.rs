@@ -74,6 +74,8 @@ diesel::table! {
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
         deleted_at -> Nullable<Timestamptz>,
+        deploy_revision -> Int4,
+        deploy_image_tag -> Nullable<Text>,
     }
 }
 

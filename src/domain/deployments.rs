@@ -390,6 +390,8 @@ impl Deployment {
             created_at: now,
             updated_at: now,
             deleted_at: None,
+            deploy_revision: 0,
+            deploy_image_tag: None,
         }
     }
 }

@@ -10,7 +10,7 @@ use crate::domain::audit::{self, Change};
 use crate::domain::{Actor, validate};
 use crate::error::{ApiError, ApiResult};
 
-pub use crate::db::models::deploy::{Deploy as DeployRow, DeployState};
+pub use crate::db::models::deploy::Deploy as DeployRow;
 
 /// What is deployed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -106,8 +106,8 @@ pub async fn create(
         if request.kind == DeployKind::Dag && !deployment.dag_deploy_enabled {
             return Err(ApiError::bad_input("type", "DAG-only deploys are off for this deployment (dagDeployEnabled)"));
         }
-        let state = Deploy::states(tx, &[deployment_id]).await?.into_iter().next();
-        let (latest, current_tag) = state.map(|s| (s.latest_revision, s.current_tag)).unwrap_or((0, None));
+        // The locked row holds the deploy state, so concurrent deploys number their revisions in turn.
+        let (latest, current_tag) = (deployment.deploy_revision, deployment.deploy_image_tag.clone());
         let revision = latest + 1;
         let (user, service_account) = match deployer {
             Deployer::User(id) => (Some(id), None),
@@ -133,6 +133,7 @@ pub async fn create(
             },
         )
         .await?;
+        Deployment::record_deploy(tx, deployment_id, revision, deploy.image_tag.as_deref()).await?;
         audit::record(
             tx,
             actor,
@@ -180,11 +181,6 @@ pub async fn create_with_runtime(
         create(tx, deployment_id, request, deployer, actor).await
     })
     .await
-}
-
-/// Deploy states of these deployments (one statement).
-pub async fn states(conn: &mut AsyncPgConnection, deployment_ids: &[Uuid]) -> ApiResult<Vec<DeployState>> {
-    Ok(Deploy::states(conn, deployment_ids).await?)
 }
 
 #[cfg(test)]

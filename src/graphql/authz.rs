@@ -369,6 +369,17 @@ impl Access {
         }
     }
 
+    /// `ancestry` with the organization filled in when its workspace is already known (a deployment row
+    /// names its workspace only), so that later references to the object need no lookup.
+    fn completed_from_known(&self, mut ancestry: Ancestry) -> Ancestry {
+        if ancestry.organization.is_none() {
+            if let Some(workspace) = ancestry.workspace.and_then(|id| self.known(id)) {
+                ancestry.organization = workspace.organization;
+            }
+        }
+        ancestry
+    }
+
     fn known(&self, id: Uuid) -> Option<Ancestry> {
         self.0.ancestries.lock().ok().and_then(|known| known.get(&id).copied())
     }
@@ -551,7 +562,7 @@ impl Access {
         let admitted: Vec<Readable<T>> =
             rows.into_iter().zip(verdicts).filter(|(_, readable)| *readable).map(|(row, _)| Readable(row)).collect();
         for row in &admitted {
-            self.remember(row.ancestry());
+            self.remember(self.completed_from_known(row.ancestry()));
         }
         Ok(admitted)
     }

@@ -223,21 +223,6 @@ impl Loader<RoleBindingsOfDeployment> for DbLoader {
     }
 }
 
-/// Key: the deploy state of a deployment.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct DeployStateOf(pub Uuid);
-
-impl Loader<DeployStateOf> for DbLoader {
-    type Value = crate::domain::deploys::DeployState;
-    type Error = Arc<ApiError>;
-
-    async fn load(&self, keys: &[DeployStateOf]) -> Result<HashMap<DeployStateOf, Self::Value>, Self::Error> {
-        let mut conn = self.conn().await?;
-        let rows = crate::domain::deploys::states(&mut conn, &ids(keys, |k| k.0)).await.map_err(Arc::new)?;
-        Ok(rows.into_iter().map(|row| (DeployStateOf(row.deployment_id), row)).collect())
-    }
-}
-
 /// Key: the role binding of a service account.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct RoleBindingOfServiceAccount(pub Uuid);

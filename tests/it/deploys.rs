@@ -68,3 +68,39 @@ async fn deploys_are_numbered_and_follow_the_deployment_settings() {
     assert_eq!(app.count("SELECT count(*) AS n FROM deploys").await, before, "nothing recorded");
     assert_eq!(app.count("SELECT count(*) AS n FROM audit_events WHERE action = 'deployment.deploy'").await, 3);
 }
+
+/// Concurrent deploys number their revisions 1..n without gaps or repeats, and the deploy state every
+/// list answers from (kept on the deployment row) agrees with the deploys recorded.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_deploys_keep_the_deploy_state_exact() {
+    let app = TestApp::spawn_with(|config| config.public_signups = true).await;
+    let root = app.with_owners().await;
+    let workspace = app.create_workspace(&root, "Data").await;
+    let id = app.create_deployment(&root, &workspace, "etl").await["id"].as_str().unwrap().to_owned();
+    app.gql(
+        "mutation($d: Uuid!) { updateDeployment(deploymentUuid: $d, settings: {dagDeployEnabled: true}) { id } }",
+        json!({"d": id}),
+        Some(&root),
+    )
+    .await;
+    let deploys = (0..16).map(|index| {
+        let variables = if index % 3 == 0 {
+            json!({"d": id, "t": "DAG", "bundle": format!("s3://bucket/dags-{index}.tar.gz")})
+        } else {
+            json!({"d": id, "t": "IMAGE", "tag": format!("v{index}")})
+        };
+        app.gql(DEPLOY, variables, Some(&root))
+    });
+    let answers = futures_util::future::join_all(deploys).await;
+    let mut revisions: Vec<i64> =
+        answers.iter().map(|body| body["data"]["createDeploy"]["revision"].as_i64().expect("a revision")).collect();
+    revisions.sort();
+    assert_eq!(revisions, (1..=16).collect::<Vec<_>>());
+    let newest_image =
+        app.text("SELECT image_tag AS t FROM deploys WHERE kind = 'IMAGE' ORDER BY revision DESC LIMIT 1").await;
+    let info = app.gql(INFO, json!({"w": workspace}), Some(&root)).await;
+    assert_eq!(
+        info["data"]["workspaceDeployments"][0]["deployInfo"],
+        json!({"current": newest_image, "nextCli": "deploy-17"})
+    );
+}

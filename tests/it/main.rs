@@ -6,6 +6,7 @@ mod common;
 mod abuse;
 mod auth;
 mod binary;
+mod budget;
 mod cli_compat;
 mod console;
 mod cors;

@@ -80,16 +80,4 @@ impl Deploy {
     pub async fn insert(conn: &mut AsyncPgConnection, new: &NewDeploy) -> QueryResult<Deploy> {
         diesel::insert_into(deploys::table).values(new).returning(Deploy::as_returning()).get_result(conn).await
     }
-
-    /// Deploy states of these deployments (those with deploys): one statement.
-    pub async fn states(conn: &mut AsyncPgConnection, deployment_ids: &[Uuid]) -> QueryResult<Vec<DeployState>> {
-        diesel::sql_query(
-            "SELECT deployment_id, max(revision) AS latest_revision, \
-             (array_agg(image_tag ORDER BY revision DESC) FILTER (WHERE kind = 'IMAGE'))[1] AS current_tag \
-             FROM deploys WHERE deployment_id = ANY($1) GROUP BY deployment_id",
-        )
-        .bind::<diesel::sql_types::Array<diesel::sql_types::Uuid>, _>(deployment_ids)
-        .load(conn)
-        .await
-    }
 }

@@ -346,11 +346,10 @@ impl Deployment {
     }
 
     /// Deploy tags: the current one and the one the next deploy gets.
-    async fn deploy_info(&self, ctx: &Context<'_>) -> Result<DeployInfo> {
-        let state = loader(ctx)?.load_one(crate::graphql::loaders::DeployStateOf(self.0.id)).await?;
-        let (latest, current) = state.map(|s| (s.latest_revision, s.current_tag)).unwrap_or((0, None));
-        let next_cli = crate::domain::deploys::next_tag(latest, current.as_deref());
-        Ok(DeployInfo { current, next_cli })
+    async fn deploy_info(&self) -> DeployInfo {
+        let current = self.0.deploy_image_tag.clone();
+        let next_cli = crate::domain::deploys::next_tag(self.0.deploy_revision, current.as_deref());
+        DeployInfo { current, next_cli }
     }
 
     /// The workspace it belongs to (null unless the caller may read it).

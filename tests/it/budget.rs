@@ -1,0 +1,87 @@
+//! The statement budget (bench/README.md): what a request costs in SQL statements, authentication
+//! included, asserted exactly because statement counts are deterministic.
+
+use std::sync::atomic::Ordering;
+
+use serde_json::{Value, json};
+
+use crate::common::TestApp;
+
+/// The console dashboard the benchmark runs (`bench/queries/dashboard.graphql`).
+const DASHBOARD: &str = include_str!("../../bench/queries/dashboard.graphql");
+
+/// Statements the server ran while answering one request, and the answer.
+async fn cost(app: &TestApp, query: &str, token: &str) -> (u64, Value) {
+    let before = app.state.statements.load(Ordering::SeqCst);
+    let body = app.gql(query, json!({}), Some(token)).await;
+    assert!(body.get("errors").is_none(), "{body}");
+    (app.state.statements.load(Ordering::SeqCst) - before, body)
+}
+
+/// The dashboard costs this many statements in all (the budget is 6), whatever the number of workspaces,
+/// members and deployments: the caller with its bindings (1); the workspaces (1); their members and
+/// their deployments with each one's current deploy (2); the members' emails and role bindings (2).
+const DASHBOARD_STATEMENTS: u64 = 6;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_dashboard_costs_the_same_few_statements_at_any_size() {
+    let app = TestApp::spawn_with(|config| config.public_signups = true).await;
+    let root = app.with_owners().await;
+    let owner = app.sign_in("owner2@example.com", "correct horse battery").await;
+    let owner = owner["data"]["createToken"]["token"]["value"].as_str().unwrap().to_owned();
+    let (member, _) = app.sign_up("member@example.com", "correct horse battery").await;
+    let mut counts = Vec::new();
+    let mut created = 0;
+    for target in [1, 12] {
+        while created < target {
+            let workspace = app.create_workspace(&root, &format!("ws-{created}")).await;
+            app.add_to_workspace(&root, &workspace, "member@example.com", "WORKSPACE_VIEWER").await;
+            let colleague = format!("colleague{created}@example.com");
+            app.sign_up(&colleague, "correct horse battery").await;
+            app.add_to_workspace(&root, &workspace, &colleague, "WORKSPACE_EDITOR").await;
+            for index in 0..3 {
+                app.create_deployment(&root, &workspace, &format!("d{index}")).await;
+            }
+            created += 1;
+        }
+        for (who, token) in [("member", &member), ("organization owner", &owner)] {
+            let (statements, body) = cost(&app, DASHBOARD, token).await;
+            let workspaces = body["data"]["workspaces"].as_array().unwrap();
+            assert_eq!(workspaces.len(), target, "{who}: {body}");
+            assert!(workspaces.iter().all(|w| w["deployments"].as_array().unwrap().len() == 3), "{who}: {body}");
+            counts.push((who, target, statements));
+        }
+    }
+    for (who, workspaces, statements) in &counts {
+        assert_eq!(*statements, DASHBOARD_STATEMENTS, "{who}, {workspaces} workspaces; all: {counts:?}");
+    }
+    let distinct: std::collections::BTreeSet<u64> = counts.iter().map(|(_, _, s)| *s).collect();
+    assert_eq!(distinct.len(), 1, "the same at every size and for both callers: {counts:?}");
+}
+
+/// Authentication is one statement for a token and for an API key: the caller, its bindings and its
+/// revocation instant in one query. `self` (a user's query) needs nothing more; an API key, which has no
+/// `self`, costs the same one statement for any request that reads nothing else.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn authentication_costs_one_statement_by_token_and_by_api_key() {
+    let app = TestApp::spawn_with(|config| config.public_signups = true).await;
+    let root = app.with_owners().await;
+    let workspace = app.create_workspace(&root, "Data").await;
+    let created = app
+        .gql(
+            "mutation($w: Uuid!) { createWorkspaceServiceAccount(label: \"ci\", category: \"ci\", workspaceUuid: $w, role: WORKSPACE_EDITOR) { apiKey } }",
+            json!({"w": workspace}),
+            Some(&root),
+        )
+        .await;
+    let key = created["data"]["createWorkspaceServiceAccount"]["apiKey"].as_str().unwrap().to_owned();
+    // The first use records `lastUsedAt` (one write at most once a minute per key): not part of the cost.
+    cost(&app, "{ appConfig { version } }", &key).await;
+    assert_eq!(cost(&app, "{ self { id username } }", &root).await.0, 1, "self by token");
+    assert_eq!(cost(&app, "{ appConfig { version } }", &root).await.0, 1, "authentication by token");
+    assert_eq!(cost(&app, "{ appConfig { version } }", &key).await.0, 1, "authentication by API key");
+    // The same read costs the same whichever credential asks: the principal, then the workspace.
+    let read = format!("{{ workspace(workspaceUuid: \"{workspace}\") {{ id label }} }}");
+    assert_eq!(cost(&app, &read, &root).await.0, 2, "a workspace by token");
+    assert_eq!(cost(&app, &read, &key).await.0, 2, "a workspace by API key");
+}
