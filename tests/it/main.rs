@@ -7,6 +7,7 @@ mod abuse;
 mod auth;
 mod binary;
 mod cli_compat;
+mod cli_documents;
 mod console;
 mod cors;
 mod deadlines;
