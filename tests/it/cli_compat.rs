@@ -372,6 +372,12 @@ async fn a_cli_users_day() {
         free(cli(&app, doc::AVAILABLE_NAMESPACES, json!({"clusterId": cluster}), ada).await),
         ["team-a", "team-b", "team-c"]
     );
+    // With a pool, the CLI offers its namespaces when creating a deployment on that cluster.
+    let flags = |cluster: &str| json!({"clusterId": cluster, "workspaceUuid": workspace, "deploymentUuid": ""});
+    let config = cli(&app, doc::APP_CONFIG_FOR, flags(&cluster), ada).await;
+    assert_eq!(config["featureFlags"]["manualNamespaceNames"], true);
+    let config = cli(&app, doc::APP_CONFIG_FOR, flags(""), ada).await;
+    assert_eq!(config["featureFlags"]["manualNamespaceNames"], false);
     let create = |label: &str, namespace: &str| {
         json!({"workspaceUuid": workspace, "clusterId": cluster, "label": label, "releaseName": "", "namespace": namespace,
                "runtimeVersion": "11.7.0", "executor": "CeleryExecutor", "triggererReplicas": null,
