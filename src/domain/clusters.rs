@@ -269,3 +269,18 @@ pub async fn set_workspace_access(
 pub async fn allowed_workspaces(conn: &mut AsyncPgConnection, ids: &[Uuid]) -> ApiResult<Vec<(Uuid, Uuid)>> {
     Ok(Cluster::allowed_workspaces(conn, ids).await?)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_pool_keeps_order_drops_duplicates_and_refuses_bad_names() {
+        let names = |list: &[&str]| list.iter().map(|n| (*n).to_owned()).collect::<Vec<_>>();
+        assert_eq!(namespace_pool(&names(&["b", " a ", "b"])).ok(), Some(names(&["b", "a"])));
+        for bad in ["", "Team", "team_a", "-a", "a-", &"a".repeat(64)] {
+            assert!(namespace_pool(&names(&[bad])).is_err(), "{bad:?} accepted");
+        }
+        assert!(namespace_pool(&vec!["a".to_owned(); MAX_POOL + 1]).is_err(), "too many");
+    }
+}

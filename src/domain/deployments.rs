@@ -1019,3 +1019,18 @@ pub async fn change_user_role(
     })
     .await
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn versions_compare_as_numbers() {
+        assert!(is_newer("12.10.0", Some("12.4.0")), "10 > 4, not as text");
+        assert!(is_newer("2.10.3", Some("2.9.3")));
+        assert!(!is_newer("11.7.0", Some("11.7.0")), "the same version is not an upgrade");
+        assert!(!is_newer("10.6.0", Some("11.7.0")));
+        assert!(is_newer("9.1.0", None), "anything is later than an unknown version");
+        assert!(is_newer("9.1.0", Some("")), "an adopted deployment's empty Airflow version is unknown");
+    }
+}
