@@ -39,6 +39,7 @@ diesel::table! {
         updated_at -> Timestamptz,
         provider -> Text,
         region -> Text,
+        namespaces -> Array<Text>,
     }
 }
 

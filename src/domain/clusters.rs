@@ -20,7 +20,7 @@ pub fn snapshot(cluster: &Cluster) -> serde_json::Value {
     json!({
         "id": cluster.id, "name": cluster.name, "type": cluster.kind, "organizationId": cluster.organization_id,
         "provider": cluster.provider, "region": cluster.region, "baseDomain": cluster.base_domain,
-        "restrictedToWorkspaces": cluster.restricted_to_workspaces,
+        "restrictedToWorkspaces": cluster.restricted_to_workspaces, "namespaces": cluster.namespaces,
     })
 }
 
@@ -44,6 +44,34 @@ fn short(field: &str, value: &str) -> ApiResult<String> {
     Ok(value.to_owned())
 }
 
+/// Most namespaces a cluster's pool may hold.
+pub const MAX_POOL: usize = 1000;
+
+/// A namespace pool as sent: each entry a Kubernetes namespace name (a DNS label: lower-case letters,
+/// digits and `-`, starting with a letter, at most 63 characters), at most [`MAX_POOL`] of them;
+/// duplicates are dropped, order is kept. BAD_USER_INPUT naming `namespaces` otherwise.
+pub fn namespace_pool(namespaces: &[String]) -> ApiResult<Vec<String>> {
+    if namespaces.len() > MAX_POOL {
+        return Err(ApiError::bad_input("namespaces", format!("A cluster holds at most {MAX_POOL} namespaces")));
+    }
+    let mut pool: Vec<String> = Vec::with_capacity(namespaces.len());
+    for namespace in namespaces {
+        let namespace = namespace.trim();
+        if !crate::domain::deployments::valid_release_name(namespace) {
+            return Err(ApiError::bad_input(
+                "namespaces",
+                format!(
+                    "{namespace:?} is not a namespace name: lower-case letters, digits and '-', starting with a letter, at most 63 characters"
+                ),
+            ));
+        }
+        if !pool.iter().any(|n| n == namespace) {
+            pool.push(namespace.to_owned());
+        }
+    }
+    Ok(pool)
+}
+
 /// A new cluster.
 #[derive(Debug, Clone)]
 pub struct NewClusterRequest {
@@ -57,6 +85,8 @@ pub struct NewClusterRequest {
     pub region: String,
     /// Base domain of its deployments' URLs (default `localhost`).
     pub base_domain: Option<String>,
+    /// Namespaces pre-created for deployments (see [`namespace_pool`]).
+    pub namespaces: Vec<String>,
 }
 
 /// Creates a cluster: dedicated to `organization_id` when one is named, otherwise standard.
@@ -69,6 +99,7 @@ pub async fn create(conn: &mut AsyncPgConnection, request: NewClusterRequest, ac
         base_domain: validate::label("baseDomain", request.base_domain.as_deref().unwrap_or("localhost"), 255)?,
         provider: short("provider", &request.provider)?,
         region: short("region", &request.region)?,
+        namespaces: namespace_pool(&request.namespaces)?,
     };
     conn.transaction(async |tx| {
         if let Some(id) = new.organization_id {
@@ -114,6 +145,8 @@ pub struct ClusterUpdate {
     pub region: Option<String>,
     /// New base domain.
     pub base_domain: Option<String>,
+    /// New namespace pool (replaces the old one).
+    pub namespaces: Option<Vec<String>>,
 }
 
 /// Applies `update` to cluster `id`.
@@ -130,6 +163,7 @@ pub async fn update(
         region: update.region.as_deref().map(|r| short("region", r)).transpose()?,
         base_domain: update.base_domain.as_deref().map(|d| validate::label("baseDomain", d, 255)).transpose()?,
         restricted_to_workspaces: None,
+        namespaces: update.namespaces.as_deref().map(namespace_pool).transpose()?,
         updated_at: Some(now),
     };
     conn.transaction(async |tx| {
@@ -234,4 +268,19 @@ pub async fn set_workspace_access(
 /// `(cluster, workspace)` for the workspaces listed on these clusters (one statement).
 pub async fn allowed_workspaces(conn: &mut AsyncPgConnection, ids: &[Uuid]) -> ApiResult<Vec<(Uuid, Uuid)>> {
     Ok(Cluster::allowed_workspaces(conn, ids).await?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_pool_keeps_order_drops_duplicates_and_refuses_bad_names() {
+        let names = |list: &[&str]| list.iter().map(|n| (*n).to_owned()).collect::<Vec<_>>();
+        assert_eq!(namespace_pool(&names(&["b", " a ", "b"])).ok(), Some(names(&["b", "a"])));
+        for bad in ["", "Team", "team_a", "-a", "a-", &"a".repeat(64)] {
+            assert!(namespace_pool(&names(&[bad])).is_err(), "{bad:?} accepted");
+        }
+        assert!(namespace_pool(&vec!["a".to_owned(); MAX_POOL + 1]).is_err(), "too many");
+    }
 }

@@ -128,6 +128,8 @@ pub fn snapshot(d: &Deployment) -> serde_json::Value {
         "schedulerSize": d.scheduler_size, "schedulerReplicas": d.scheduler_replicas, "workerMin": d.worker_min,
         "workerMax": d.worker_max, "workerConcurrency": d.worker_concurrency, "highAvailability": d.high_availability,
         "enforceCicd": d.enforce_cicd, "dagDeployEnabled": d.dag_deploy_enabled, "deletedAt": d.deleted_at,
+        "namespace": d.namespace, "clusterId": d.cluster_id, "mode": d.mode,
+        "desiredRuntimeVersion": d.desired_runtime_version, "desiredAirflowVersion": d.desired_airflow_version,
     })
 }
 
@@ -198,6 +200,9 @@ pub struct NewDeploymentRequest {
     pub airflow_version: Option<String>,
     /// Requested cluster.
     pub cluster_id: Option<Uuid>,
+    /// Requested namespace: one of the cluster's pool not used by a live deployment (by default
+    /// `<prefix>-<releaseName>`).
+    pub namespace: Option<String>,
     /// Settings.
     pub settings: Settings,
     /// Houston's free-form config.
@@ -225,8 +230,9 @@ fn label_conflict(error: diesel::result::Error) -> ApiError {
             Some("deployments_workspace_label_live_key") => {
                 ApiError::conflict("A deployment with this label already exists in the workspace")
             }
-            Some("deployments_release_name_key") | Some("deployments_namespace_key") => {
-                ApiError::conflict("This release name is already taken")
+            Some("deployments_release_name_key") => ApiError::conflict("This release name is already taken"),
+            Some("deployments_cluster_namespace_live_key") => {
+                ApiError::conflict("This namespace is already used by a live deployment on the cluster")
             }
             _ => ApiError::from(error),
         },
@@ -234,10 +240,35 @@ fn label_conflict(error: diesel::result::Error) -> ApiError {
     }
 }
 
-fn is_release_name_clash(error: &diesel::result::Error) -> bool {
+/// Whether another generated release name (and the namespace derived from it) may succeed.
+fn is_release_name_clash(error: &diesel::result::Error, namespace_generated: bool) -> bool {
     use diesel::result::{DatabaseErrorKind, Error};
     matches!(error, Error::DatabaseError(DatabaseErrorKind::UniqueViolation, info)
-        if matches!(info.constraint_name(), Some("deployments_release_name_key") | Some("deployments_namespace_key")))
+        if info.constraint_name() == Some("deployments_release_name_key")
+            || (namespace_generated && info.constraint_name() == Some("deployments_cluster_namespace_live_key")))
+}
+
+/// Refuses `namespace` unless it is in `cluster`'s pool and no live deployment uses it there (the unique
+/// index settles a race between two requests). `field` names the argument.
+async fn require_available_namespace(
+    conn: &mut AsyncPgConnection,
+    cluster: &Cluster,
+    namespace: &str,
+    field: &str,
+) -> ApiResult<()> {
+    if !cluster.namespaces.iter().any(|n| n == namespace) {
+        return Err(ApiError::bad_input(
+            field,
+            format!(
+                "{namespace:?} is not one of the namespaces of cluster {:?} (see availableNamespaces)",
+                cluster.name
+            ),
+        ));
+    }
+    if Deployment::live_namespaces_on(conn, cluster.id).await?.iter().any(|n| n == namespace) {
+        return Err(ApiError::conflict("This namespace is already used by a live deployment on the cluster"));
+    }
+    Ok(())
 }
 
 /// Creates a deployment; its creator becomes DEPLOYMENT_ADMIN.
@@ -252,6 +283,7 @@ pub async fn create(
     let description = validate::description("description", request.description.as_deref().unwrap_or_default())?;
     let release = pick_release(request.runtime_version.as_deref(), request.airflow_version.as_deref())?;
     let requested_name = request.release_name.as_deref().map(str::trim).filter(|n| !n.is_empty());
+    let requested_namespace = request.namespace.as_deref().map(str::trim).filter(|n| !n.is_empty());
     if let Some(name) = requested_name {
         if !policy.manual_release_names {
             return Err(ApiError::bad_input(
@@ -291,6 +323,9 @@ pub async fn create(
                 .first()
                 .ok_or_else(|| ApiError::bad_input("clusterUuid", "No cluster is available to this workspace"))?,
         };
+        if let Some(namespace) = requested_namespace {
+            require_available_namespace(tx, cluster, namespace, "namespace").await?;
+        }
         let mut attempts = 0;
         let deployment = loop {
             attempts += 1;
@@ -304,7 +339,10 @@ pub async fn create(
                 cluster_id: cluster.id,
                 label: label.clone(),
                 description: description.clone(),
-                namespace: format!("{}-{release_name}", policy.namespace_prefix),
+                namespace: match requested_namespace {
+                    Some(namespace) => namespace.to_owned(),
+                    None => format!("{}-{release_name}", policy.namespace_prefix),
+                },
                 release_name,
                 version: catalogue::PLATFORM_VERSION.to_owned(),
                 airflow_version: release.airflow_version.to_owned(),
@@ -320,6 +358,8 @@ pub async fn create(
                 dag_deploy_enabled: resolved.dag_deploy_enabled.unwrap_or_default(),
                 config: request.config.clone().unwrap_or_else(|| json!({})),
                 properties: request.properties.clone().unwrap_or_else(|| json!({})),
+                mode: "helm".to_owned(),
+                status: "CREATING".to_owned(),
                 created_by: creator,
             };
             // A generated name may clash with an existing one: try another, inside a savepoint so the
@@ -327,7 +367,13 @@ pub async fn create(
             let inserted = tx.transaction(async |sp| Deployment::insert(sp, &new).await).await;
             match inserted {
                 Ok(deployment) => break deployment,
-                Err(error) if requested_name.is_none() && attempts < 5 && is_release_name_clash(&error) => continue,
+                Err(error)
+                    if requested_name.is_none()
+                        && attempts < 5
+                        && is_release_name_clash(&error, requested_namespace.is_none()) =>
+                {
+                    continue;
+                }
                 Err(error) => return Err(label_conflict(error)),
             }
         };
@@ -483,15 +529,260 @@ pub async fn upgrade(
 ) -> ApiResult<Deployment> {
     let release = catalogue::release(version.trim())
         .ok_or_else(|| ApiError::bad_input("version", format!("{version:?} is not an available runtime version")))?;
-    change(conn, id, "deployment.upgrade", actor, |_| {
+    change(conn, id, "deployment.upgrade", actor, |before| {
+        // A requested version that is now reached is no longer pending.
+        let reached = before.desired_runtime_version.as_deref() == Some(release.version);
         Ok(DeploymentChanges {
             runtime_version: Some(Some(release.version.to_owned())),
             airflow_version: Some(release.airflow_version.to_owned()),
+            desired_runtime_version: reached.then_some(None),
             updated_at: Some(now),
             ..DeploymentChanges::default()
         })
     })
     .await
+}
+
+/// Orders dotted version numbers (`12.4.0` < `12.10.0`); `None` for text that is not one.
+fn version_key(version: &str) -> Option<Vec<u64>> {
+    version.split('.').map(|part| part.parse::<u64>().ok()).collect()
+}
+
+/// Whether `wanted` is a later version than `current` (anything is, when `current` is unknown).
+fn is_newer(wanted: &str, current: Option<&str>) -> bool {
+    match (version_key(wanted), current.filter(|c| !c.is_empty()).and_then(version_key)) {
+        (Some(wanted), Some(current)) => wanted > current,
+        _ => true,
+    }
+}
+
+/// Requests a runtime upgrade (`updateDeploymentRuntime`): sets the desired runtime version, which the
+/// infrastructure layer acts on. The version must be in the catalogue and later than the one running;
+/// BAD_USER_INPUT naming `desiredRuntimeVersion` otherwise.
+pub async fn request_runtime(
+    conn: &mut AsyncPgConnection,
+    id: Uuid,
+    version: &str,
+    now: DateTime<Utc>,
+    actor: &Actor,
+) -> ApiResult<Deployment> {
+    const FIELD: &str = "desiredRuntimeVersion";
+    let version = version.trim();
+    let release = catalogue::release(version)
+        .ok_or_else(|| ApiError::bad_input(FIELD, format!("{version:?} is not an available runtime version")))?;
+    change(conn, id, "deployment.runtime.request", actor, |before| {
+        if !is_newer(release.version, before.runtime_version.as_deref()) {
+            let current = before.runtime_version.as_deref().unwrap_or_default();
+            return Err(ApiError::bad_input(
+                FIELD,
+                format!(
+                    "Runtime {version} is not later than the deployment's runtime {current}; downgrades are refused"
+                ),
+            ));
+        }
+        Ok(DeploymentChanges {
+            desired_runtime_version: Some(Some(release.version.to_owned())),
+            updated_at: Some(now),
+            ..DeploymentChanges::default()
+        })
+    })
+    .await
+}
+
+/// Withdraws a requested runtime upgrade (`cancelRuntimeUpdate`); BAD_USER_INPUT naming `deploymentUuid`
+/// when none is pending.
+pub async fn cancel_runtime_request(
+    conn: &mut AsyncPgConnection,
+    id: Uuid,
+    now: DateTime<Utc>,
+    actor: &Actor,
+) -> ApiResult<Deployment> {
+    change(conn, id, "deployment.runtime.cancel", actor, |before| {
+        if before.desired_runtime_version.is_none() {
+            return Err(ApiError::bad_input("deploymentUuid", "This deployment has no runtime update to cancel"));
+        }
+        Ok(DeploymentChanges {
+            desired_runtime_version: Some(None),
+            updated_at: Some(now),
+            ..DeploymentChanges::default()
+        })
+    })
+    .await
+}
+
+/// Requests an Airflow upgrade (`updateDeploymentAirflow`): sets the desired Airflow version. It must be
+/// an Airflow version of the catalogue and later than the one running; BAD_USER_INPUT naming
+/// `desiredAirflowVersion` otherwise.
+pub async fn request_airflow(
+    conn: &mut AsyncPgConnection,
+    id: Uuid,
+    version: &str,
+    now: DateTime<Utc>,
+    actor: &Actor,
+) -> ApiResult<Deployment> {
+    const FIELD: &str = "desiredAirflowVersion";
+    let version = version.trim();
+    let release = catalogue::release_for_airflow(version)
+        .ok_or_else(|| ApiError::bad_input(FIELD, format!("{version:?} is not an available Airflow version")))?;
+    change(conn, id, "deployment.airflow.request", actor, |before| {
+        if !is_newer(release.airflow_version, Some(before.airflow_version.as_str())) {
+            return Err(ApiError::bad_input(
+                FIELD,
+                format!(
+                    "Airflow {version} is not later than the deployment's Airflow {}; downgrades are refused",
+                    before.airflow_version
+                ),
+            ));
+        }
+        Ok(DeploymentChanges {
+            desired_airflow_version: Some(Some(release.airflow_version.to_owned())),
+            updated_at: Some(now),
+            ..DeploymentChanges::default()
+        })
+    })
+    .await
+}
+
+/// What `adoptDeployment` records: an Airflow the infrastructure already runs, from its custom resource.
+#[derive(Debug, Clone, Default)]
+pub struct AdoptRequest {
+    /// Workspace it joins.
+    pub workspace_id: Uuid,
+    /// Cluster it runs on (one the workspace may use).
+    pub cluster_id: Uuid,
+    /// Namespace of the custom resource.
+    pub namespace: String,
+    /// Name of the custom resource: becomes the release name.
+    pub name: String,
+    /// Label (default: the custom resource's name).
+    pub label: Option<String>,
+    /// Description.
+    pub description: Option<String>,
+    /// Houston's adoption options, kept in `properties.adoption`.
+    pub options: serde_json::Value,
+}
+
+/// Records an existing Airflow installation as a deployment of the workspace (`adoptDeployment`). Its
+/// release name is the custom resource's name (a DNS label, unique for ever: CONFLICT when taken); its
+/// namespace the custom resource's (CONFLICT while a live deployment uses it on that cluster). Nothing
+/// is created in the infrastructure. The runtime version is unknown (null) until an upgrade is applied;
+/// mode `operator`; the adopter becomes DEPLOYMENT_ADMIN.
+pub async fn adopt(
+    conn: &mut AsyncPgConnection,
+    request: AdoptRequest,
+    creator: Option<Uuid>,
+    actor: &Actor,
+) -> ApiResult<Deployment> {
+    let name = request.name.trim();
+    if !valid_release_name(name) {
+        return Err(ApiError::bad_input(
+            "crName",
+            "The custom resource's name becomes the release name: lower-case letters, digits and '-', starting with a letter, at most 63 characters",
+        ));
+    }
+    let namespace = request.namespace.trim();
+    if !valid_release_name(namespace) {
+        return Err(ApiError::bad_input(
+            "crNamespace",
+            "A namespace name is lower-case letters, digits and '-', starting with a letter, at most 63 characters",
+        ));
+    }
+    let label = request.label.as_deref().map(str::trim).filter(|l| !l.is_empty()).unwrap_or(name);
+    let label = validate::label("label", label, validate::MAX_LABEL)?;
+    let description = validate::description("description", request.description.as_deref().unwrap_or_default())?;
+    let defaults = Deployment::defaults();
+    conn.transaction(async |tx| {
+        let workspace = Workspace::find_for_update(tx, request.workspace_id).await?.ok_or(ApiError::NotFound)?;
+        let clusters = Cluster::usable_by(tx, workspace.organization_id, workspace.id).await?;
+        let cluster = clusters.iter().find(|c| c.id == request.cluster_id).ok_or_else(|| {
+            ApiError::bad_input("clusterId", "This workspace may not use that cluster (or it does not exist)")
+        })?;
+        let new = NewDeployment {
+            id: Uuid::now_v7(),
+            workspace_id: workspace.id,
+            cluster_id: cluster.id,
+            label,
+            description,
+            release_name: name.to_owned(),
+            namespace: namespace.to_owned(),
+            version: catalogue::PLATFORM_VERSION.to_owned(),
+            airflow_version: String::new(),
+            runtime_version: None,
+            executor: defaults.executor.clone(),
+            scheduler_size: defaults.scheduler_size.clone(),
+            scheduler_replicas: defaults.scheduler_replicas,
+            worker_min: defaults.worker_min,
+            worker_max: defaults.worker_max,
+            worker_concurrency: defaults.worker_concurrency,
+            high_availability: false,
+            enforce_cicd: false,
+            dag_deploy_enabled: false,
+            config: json!({}),
+            properties: json!({"adoption": request.options}),
+            mode: "operator".to_owned(),
+            status: "UNKNOWN".to_owned(),
+            created_by: creator,
+        };
+        let deployment = tx.transaction(async |sp| Deployment::insert(sp, &new).await).await.map_err(label_conflict)?;
+        if let Some(user_id) = creator {
+            RoleBindingRow::insert(tx, &user_binding(Role::DeploymentAdmin, user_id, Some(deployment.id), creator))
+                .await?;
+        }
+        crate::db::notify::deployment_changed(tx, deployment.id).await?;
+        audit::record(
+            tx,
+            actor,
+            Change {
+                action: "deployment.adopt",
+                target_type: "deployment",
+                target_id: Some(deployment.id),
+                organization_id: Some(workspace.organization_id),
+                workspace_id: Some(workspace.id),
+                deployment_id: Some(deployment.id),
+                after: Some(snapshot(&deployment)),
+                ..Change::default()
+            },
+        )
+        .await?;
+        Ok(deployment)
+    })
+    .await
+}
+
+/// Forgets a live deployment (`unadoptDeployment`): capcom's record goes, with the roles, API keys,
+/// variables and deploys that hang off it, so that its release name can be adopted again; nothing in the
+/// infrastructure is deleted. The audit event keeps the record as it was. Returns that record.
+pub async fn unadopt(conn: &mut AsyncPgConnection, id: Uuid, actor: &Actor) -> ApiResult<Deployment> {
+    conn.transaction(async |tx| {
+        let before = Deployment::live_for_update(tx, id).await?.ok_or(ApiError::NotFound)?;
+        Deployment::purge(tx, id).await?;
+        crate::db::notify::deployment_changed(tx, id).await?;
+        audit::record(
+            tx,
+            actor,
+            Change {
+                action: "deployment.unadopt",
+                target_type: "deployment",
+                target_id: Some(id),
+                workspace_id: Some(before.workspace_id),
+                deployment_id: Some(id),
+                before: Some(snapshot(&before)),
+                ..Change::default()
+            },
+        )
+        .await?;
+        Ok(before)
+    })
+    .await
+}
+
+/// The namespaces of cluster `cluster_id`'s pool that no live deployment uses, in the pool's order,
+/// with the cluster (NOT_FOUND when there is none).
+pub async fn available_namespaces(conn: &mut AsyncPgConnection, cluster_id: Uuid) -> ApiResult<(Cluster, Vec<String>)> {
+    let cluster = Cluster::find_many(conn, &[cluster_id]).await?.into_iter().next().ok_or(ApiError::NotFound)?;
+    let used = Deployment::live_namespaces_on(conn, cluster_id).await?;
+    let free = cluster.namespaces.iter().filter(|n| !used.contains(n)).cloned().collect();
+    Ok((cluster, free))
 }
 
 /// Soft-deletes a deployment: hidden from lists; its release name stays reserved.
@@ -580,11 +871,16 @@ pub async fn clusters(conn: &mut AsyncPgConnection, organization_ids: &[Uuid]) -
     Ok(Cluster::visible_to(conn, organization_ids).await?)
 }
 
-/// Users holding a role directly on the deployment.
-pub async fn users(conn: &mut AsyncPgConnection, deployment_id: Uuid) -> ApiResult<Vec<User>> {
+/// Users holding a role directly on the deployment and matching `filter` (Houston's `UserSearch`), by
+/// username.
+pub async fn users(
+    conn: &mut AsyncPgConnection,
+    deployment_id: Uuid,
+    filter: &crate::domain::users::UserFilter,
+) -> ApiResult<Vec<User>> {
     let bindings = RoleBindingRow::for_deployments(conn, &[deployment_id]).await?;
     let ids: Vec<Uuid> = bindings.iter().filter_map(|b| b.user_id).collect();
-    Ok(User::find_many(conn, &ids).await?)
+    Ok(User::search_among(conn, filter, &ids).await?)
 }
 
 fn deployment_role(role: Role) -> ApiResult<Role> {
@@ -724,4 +1020,19 @@ pub async fn change_user_role(
         Ok(binding)
     })
     .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn versions_compare_as_numbers() {
+        assert!(is_newer("12.10.0", Some("12.4.0")), "10 > 4, not as text");
+        assert!(is_newer("2.10.3", Some("2.9.3")));
+        assert!(!is_newer("11.7.0", Some("11.7.0")), "the same version is not an upgrade");
+        assert!(!is_newer("10.6.0", Some("11.7.0")));
+        assert!(is_newer("9.1.0", None), "anything is later than an unknown version");
+        assert!(is_newer("9.1.0", Some("")), "an adopted deployment's empty Airflow version is unknown");
+    }
 }

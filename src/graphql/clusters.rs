@@ -29,6 +29,8 @@ pub struct ClusterMutation;
 #[Object(guard = "Op")]
 impl ClusterMutation {
     /// Creates a cluster: STANDARD (system admins) or DEDICATED to `organizationUuid` (its owners).
+    /// `namespaces` is the pool of Kubernetes namespaces pre-created for its deployments
+    /// (`availableNamespaces`).
     #[allow(clippy::too_many_arguments)] // one parameter per GraphQL argument
     async fn create_cluster(
         &self,
@@ -39,6 +41,7 @@ impl ClusterMutation {
         region: Option<String>,
         base_domain: Option<String>,
         organization_uuid: Option<Uuid>,
+        namespaces: Option<Vec<String>>,
     ) -> Result<Cluster> {
         let organization_id = organization_uuid.and_then(Uuid::get);
         match (kind, organization_id) {
@@ -64,6 +67,7 @@ impl ClusterMutation {
             provider: provider.unwrap_or_default(),
             region: region.unwrap_or_default(),
             base_domain,
+            namespaces: namespaces.unwrap_or_default(),
         };
         let created = {
             let mut conn = conn(ctx).await?;
@@ -72,7 +76,9 @@ impl ClusterMutation {
         readable(ctx, created).await
     }
 
-    /// Changes a cluster's name, provider, region or base domain.
+    /// Changes a cluster's name, provider, region, base domain or namespace pool (`namespaces` replaces
+    /// the whole pool).
+    #[allow(clippy::too_many_arguments)] // one parameter per GraphQL argument
     async fn update_cluster(
         &self,
         ctx: &Context<'_>,
@@ -81,10 +87,11 @@ impl ClusterMutation {
         provider: Option<String>,
         region: Option<String>,
         base_domain: Option<String>,
+        namespaces: Option<Vec<String>>,
     ) -> Result<Cluster> {
         let id = cluster_uuid.required("clusterUuid")?;
         let now = state(ctx)?.clock.now();
-        let update = ClusterUpdate { name, provider, region, base_domain };
+        let update = ClusterUpdate { name, provider, region, base_domain, namespaces };
         let updated = {
             let mut conn = conn(ctx).await?;
             clusters::update(&mut conn, id, update, now, &actor(ctx)).await?

@@ -14,16 +14,29 @@ pub struct ConfigQuery;
 
 #[Object(guard = "Op")]
 impl ConfigQuery {
-    /// Installation facts for clients. The optional ids are accepted for compatibility and do not change
-    /// the answer.
+    /// Installation facts for clients. With `clusterId`, `featureFlags.manualNamespaceNames` says whether
+    /// that cluster has a namespace pool to choose from (`availableNamespaces`); the other ids are accepted
+    /// for compatibility and do not change the answer.
     async fn app_config(
         &self,
         ctx: &Context<'_>,
-        #[graphql(name = "clusterId")] _cluster_id: Option<Uuid>,
+        cluster_id: Option<Uuid>,
         #[graphql(name = "workspaceUuid")] _workspace_uuid: Option<Uuid>,
         #[graphql(name = "deploymentUuid")] _deployment_uuid: Option<Uuid>,
     ) -> Result<AppConfig> {
         let config = &state(ctx)?.config;
+        // The CLI asks for a namespace from the pool only when this is on (per cluster).
+        let manual_namespaces = match cluster_id.and_then(Uuid::get) {
+            Some(id) => {
+                let mut conn = conn(ctx).await?;
+                match crate::domain::clusters::get(&mut conn, id).await {
+                    Ok(cluster) => !cluster.namespaces.is_empty(),
+                    Err(crate::error::ApiError::NotFound) => false,
+                    Err(other) => return Err(other.into()),
+                }
+            }
+            None => false,
+        };
         Ok(AppConfig {
             version: config.api_level.clone(),
             capcom_version: env!("CARGO_PKG_VERSION").to_owned(),
@@ -34,7 +47,7 @@ impl ConfigQuery {
             feature_flags: Json(serde_json::json!({
                 "nfsMountDagDeployment": false,
                 "hardDeleteDeployment": false,
-                "manualNamespaceNames": false,
+                "manualNamespaceNames": manual_namespaces,
                 "triggererEnabled": true,
                 "gitSyncDagDeployment": false,
                 "namespaceFreeFormEntry": false,

@@ -12,7 +12,7 @@ use crate::graphql::payload::Payload;
 use crate::graphql::scalars::{Id, Uuid};
 use crate::graphql::types::deployment::{
     AllowedDeploymentModeValues, Cluster, DagDeploymentInput, Deploy, DeployType, Deployment, DeploymentSettingsInput,
-    ExecutorType, TriggererInput,
+    ExecutorType, Namespace, TriggererInput,
 };
 use crate::graphql::types::user::{RoleBinding, User};
 use crate::rbac::{Permission, Role, ScopeRef};
@@ -181,8 +181,9 @@ impl DeploymentQuery {
     }
 
     /// A page of the deployments the caller can see (all of them with `system.deployments.get`),
-    /// optionally filtered by `name` (label or release name, case-insensitive) and cluster, after the
-    /// deployment `cursor`.
+    /// optionally filtered by `name` (label or release name, case-insensitive) and cluster: `take` after
+    /// the deployment `cursor`, or with a negative `take` the `|take|` just before it (same order); without
+    /// a cursor, page `pageNumber` (from 1).
     async fn paginated_deployments(
         &self,
         ctx: &Context<'_>,
@@ -221,11 +222,12 @@ impl DeploymentQuery {
             .filter(|d| name.as_ref().is_none_or(|n| d.matches_name(n)))
             .filter(|d| cluster.is_none_or(|c| d.cluster() == c))
             .collect();
-        let start = cursor
-            .and_then(Uuid::get)
-            .and_then(|c| visible.iter().position(|d| d.uuid() == c).map(|p| p + 1))
-            .unwrap_or(0);
-        Ok(crate::graphql::workspaces::page(visible.into_iter().skip(start).collect(), take, page_number))
+        let position = cursor.and_then(Uuid::get).and_then(|c| visible.iter().position(|d| d.uuid() == c));
+        // The CLI's pager moves by cursor (backwards with a negative `take`); older clients by page number.
+        if position.is_some() || take.is_some_and(|t| t < 0) {
+            return Ok(crate::graphql::teams::houston_page(visible, position, take));
+        }
+        Ok(crate::graphql::workspaces::page(visible, take, page_number))
     }
 
     /// Airflow logs: capcom keeps none yet, so this answers NOT_SUPPORTED.
@@ -239,17 +241,36 @@ impl DeploymentQuery {
         Err(logs_not_supported().into())
     }
 
-    /// Users holding a role directly on the deployment.
-    async fn deployment_users(&self, ctx: &Context<'_>, deployment_id: Id) -> Result<Vec<User>> {
+    /// Users holding a role directly on the deployment, optionally only those matching `user` (empty
+    /// fields are ignored), by username.
+    async fn deployment_users(
+        &self,
+        ctx: &Context<'_>,
+        deployment_id: Id,
+        user: Option<crate::graphql::workspaces::UserSearch>,
+    ) -> Result<Vec<User>> {
         let id = deployment_id.required("deploymentId")?;
         let mut conn = conn(ctx).await?;
         let deployment = deployments::get(&mut conn, id).await?;
-        let users = deployments::users(&mut conn, id).await?;
+        let users = deployments::users(&mut conn, id, &user.into()).await?;
         drop(conn);
         let access = access(ctx)?;
         let via = access.ancestry_of(ScopeRef::Deployment(deployment.id)).await?;
         let members = users.into_iter().map(|user| Member { user, via }).collect();
         Ok(access.admit_all(members).await?.into_iter().map(User::from).collect())
+    }
+
+    /// The namespaces of a cluster's pool that no live deployment uses, in the operator's order (empty when
+    /// the cluster has no pool). NOT_FOUND for a cluster the caller may not see.
+    async fn available_namespaces(&self, ctx: &Context<'_>, cluster_id: Uuid) -> Result<Vec<Namespace>> {
+        let id = cluster_id.required("clusterId")?;
+        let (cluster, free) = {
+            let mut conn = conn(ctx).await?;
+            deployments::available_namespaces(&mut conn, id).await?
+        };
+        // The answer is about the cluster: only those who may read it get it.
+        access(ctx)?.admit_one(cluster).await?;
+        Ok(free.into_iter().map(|name| Namespace { name }).collect())
     }
 
     /// Clusters the caller's organizations may use.
@@ -302,6 +323,7 @@ impl DeploymentMutation {
             runtime_version,
             airflow_version,
             cluster_id: cluster_uuid.and_then(Uuid::get),
+            namespace: None,
             settings,
             config: config.map(|c| c.0),
             properties: properties.map(|p| p.0),
@@ -379,6 +401,100 @@ impl DeploymentMutation {
         written(ctx, deleted).await
     }
 
+    /// Requests a runtime upgrade: sets `desiredRuntimeVersion`, which the infrastructure layer applies. The
+    /// version must be in the catalogue (`runtimeReleases`) and later than the running one;
+    /// BAD_USER_INPUT naming `desiredRuntimeVersion` otherwise.
+    async fn update_deployment_runtime(
+        &self,
+        ctx: &Context<'_>,
+        deployment_uuid: Uuid,
+        desired_runtime_version: String,
+    ) -> Result<Deployment> {
+        let id = deployment_uuid.required("deploymentUuid")?;
+        let now = state(ctx)?.clock.now();
+        let mut conn = conn(ctx).await?;
+        let updated = deployments::request_runtime(&mut conn, id, &desired_runtime_version, now, &actor(ctx)).await?;
+        drop(conn);
+        written(ctx, updated).await
+    }
+
+    /// Withdraws a requested runtime upgrade (clears `desiredRuntimeVersion`); BAD_USER_INPUT when none is
+    /// pending.
+    async fn cancel_runtime_update(&self, ctx: &Context<'_>, deployment_uuid: Uuid) -> Result<Deployment> {
+        let id = deployment_uuid.required("deploymentUuid")?;
+        let now = state(ctx)?.clock.now();
+        let mut conn = conn(ctx).await?;
+        let updated = deployments::cancel_runtime_request(&mut conn, id, now, &actor(ctx)).await?;
+        drop(conn);
+        written(ctx, updated).await
+    }
+
+    /// Requests an Airflow upgrade: sets `desiredAirflowVersion` to an Airflow version of the catalogue
+    /// later than the running one (BAD_USER_INPUT naming `desiredAirflowVersion` otherwise).
+    async fn update_deployment_airflow(
+        &self,
+        ctx: &Context<'_>,
+        deployment_uuid: Uuid,
+        desired_airflow_version: String,
+    ) -> Result<Deployment> {
+        let id = deployment_uuid.required("deploymentUuid")?;
+        let now = state(ctx)?.clock.now();
+        let mut conn = conn(ctx).await?;
+        let updated = deployments::request_airflow(&mut conn, id, &desired_airflow_version, now, &actor(ctx)).await?;
+        drop(conn);
+        written(ctx, updated).await
+    }
+
+    /// Records an Airflow the infrastructure already runs (its custom resource `crName` in namespace
+    /// `crNamespace` of cluster `clusterId`) as a deployment of the workspace; the release name is
+    /// `crName` (CONFLICT when taken), the label `label` or `crName`. Nothing is created in the cluster;
+    /// the adopter becomes DEPLOYMENT_ADMIN. The remaining arguments are kept in `properties.adoption`.
+    #[allow(clippy::too_many_arguments)] // one parameter per GraphQL argument
+    async fn adopt_deployment(
+        &self,
+        ctx: &Context<'_>,
+        workspace_uuid: Uuid,
+        cluster_id: Uuid,
+        cr_namespace: String,
+        cr_name: String,
+        label: Option<String>,
+        description: Option<String>,
+        use_apc_logging: Option<bool>,
+        use_apc_registry: Option<bool>,
+        accept_incompatibilities: Option<bool>,
+    ) -> Result<Deployment> {
+        let request = deployments::AdoptRequest {
+            workspace_id: workspace_uuid.required("workspaceUuid")?,
+            cluster_id: cluster_id.required("clusterId")?,
+            namespace: cr_namespace,
+            name: cr_name,
+            label,
+            description,
+            options: serde_json::json!({
+                "useApcLogging": use_apc_logging.unwrap_or(false),
+                "useApcRegistry": use_apc_registry.unwrap_or(false),
+                "acceptIncompatibilities": accept_incompatibilities.unwrap_or(false),
+            }),
+        };
+        let creator = principal(ctx).user().ok().map(|u| u.user.id);
+        let mut conn = conn(ctx).await?;
+        let adopted = deployments::adopt(&mut conn, request, creator, &actor(ctx)).await?;
+        drop(conn);
+        // The adopter now administers it: read the result with that role.
+        access(ctx)?.reload().await?;
+        written(ctx, adopted).await
+    }
+
+    /// Forgets a deployment: capcom's record goes (with its roles, API keys, variables and deploys) while
+    /// the Airflow keeps running untouched, so it can be adopted again. Returns the record as it was.
+    async fn unadopt_deployment(&self, ctx: &Context<'_>, deployment_uuid: Uuid) -> Result<Deployment> {
+        let id = deployment_uuid.required("deploymentUuid")?;
+        let mut conn = conn(ctx).await?;
+        let forgotten = deployments::unadopt(&mut conn, id, &actor(ctx)).await?;
+        drop(conn);
+        written(ctx, forgotten).await
+    }
+
     /// Records a deploy: an image (`tag`, default the next `deploy-N`) or, with `dagDeployEnabled`, a DAG
     /// bundle. With `enforceCicd` on, only service accounts may deploy.
     #[allow(clippy::too_many_arguments)] // one parameter per GraphQL argument
@@ -425,7 +541,7 @@ impl DeploymentMutation {
         label: Option<String>,
         description: Option<String>,
         release_name: Option<String>,
-        #[graphql(name = "namespace")] _namespace: Option<String>,
+        namespace: Option<String>,
         runtime_version: Option<String>,
         executor: Option<ExecutorType>,
         #[graphql(name = "triggerer")] _triggerer: Option<TriggererInput>,
@@ -475,6 +591,7 @@ impl DeploymentMutation {
             runtime_version,
             airflow_version: None,
             cluster_id: cluster_id.and_then(Uuid::get),
+            namespace,
             settings,
             config: None,
             properties: None,

@@ -38,18 +38,19 @@ async fn team_row(ctx: &Context<'_>, id: RawUuid) -> Result<TeamRow, ApiError> {
     teams::get(&mut conn, id).await
 }
 
-/// Houston's paging over an ordered list: `take` items after the item `cursor` (from the start when
-/// absent), or with a negative `take` the `|take|` items just before it, in the list's order.
+/// Houston's paging over an ordered list, as the CLI's pager drives it: `take` items after the item at
+/// `cursor` (from the start when absent), or with a negative `take` the `|take|` items just before it, in
+/// the list's order. Without a cursor (`cursor: ""`, or an id no longer in the list) a page starts at the
+/// beginning whichever way it goes. No `take` (or `0`) is the rest of the list.
 pub(crate) fn houston_page<T>(items: Vec<T>, cursor: Option<usize>, take: Option<i32>) -> Vec<T> {
-    match take {
-        Some(take) if take < 0 => {
-            let end = cursor.unwrap_or(0);
+    match (take, cursor) {
+        (Some(take), Some(end)) if take < 0 => {
             let start = end.saturating_sub(take.unsigned_abs() as usize);
             items.into_iter().skip(start).take(end - start).collect()
         }
-        take => {
+        (take, cursor) => {
             let start = cursor.map(|position| position + 1).unwrap_or(0);
-            let count = take.filter(|t| *t > 0).map(|t| t as usize).unwrap_or(usize::MAX);
+            let count = take.filter(|t| *t != 0).map(|t| t.unsigned_abs() as usize).unwrap_or(usize::MAX);
             items.into_iter().skip(start).take(count).collect()
         }
     }
@@ -379,5 +380,25 @@ impl TeamMutation {
         role: Role,
     ) -> Result<RoleBinding> {
         role_change(ctx, team_uuid, ScopeRef::System, TeamRoleChange::Remove(Some(role))).await
+    }
+}
+
+#[cfg(test)]
+mod paging_tests {
+    use super::houston_page;
+
+    #[test]
+    fn pages_go_forward_and_back_in_the_same_order() {
+        let rows: Vec<u8> = (0..10).collect();
+        assert_eq!(houston_page(rows.clone(), None, Some(3)), [0, 1, 2]);
+        assert_eq!(houston_page(rows.clone(), Some(2), Some(3)), [3, 4, 5]);
+        assert_eq!(houston_page(rows.clone(), Some(3), Some(-3)), [0, 1, 2]);
+        assert_eq!(houston_page(rows.clone(), Some(6), Some(-3)), [3, 4, 5]);
+        assert_eq!(houston_page(rows.clone(), Some(1), Some(-3)), [0], "fewer rows than asked before the cursor");
+        assert_eq!(houston_page(rows.clone(), Some(0), Some(-3)), Vec::<u8>::new(), "nothing before the first row");
+        assert_eq!(houston_page(rows.clone(), None, Some(-3)), [0, 1, 2], "no cursor: the first page");
+        assert_eq!(houston_page(rows.clone(), Some(8), Some(5)), [9]);
+        assert_eq!(houston_page(rows.clone(), None, None).len(), 10);
+        assert_eq!(houston_page(rows, Some(4), Some(i32::MIN)), [0, 1, 2, 3], "no overflow at the edge");
     }
 }

@@ -151,7 +151,8 @@ impl WorkspaceQuery {
         members_of(access(ctx)?, id, members).await
     }
 
-    /// A page of the workspace's members, after the member `cursor` (Houston's paging).
+    /// A page of the workspace's members by username: `take` after the member `cursor` (from the first
+    /// when absent), or with a negative `take` the `|take|` members just before it, in the same order.
     async fn paginated_workspace_users(
         &self,
         ctx: &Context<'_>,
@@ -164,10 +165,9 @@ impl WorkspaceQuery {
         workspaces::get(&mut conn, id).await?;
         let members = workspaces::members(&mut conn, id, &UserFilter::default(), state(ctx)?.config.list_cap).await?;
         drop(conn);
-        let after = cursor.and_then(Uuid::get);
-        let start = after.and_then(|c| members.iter().position(|m| m.id == c).map(|p| p + 1)).unwrap_or(0);
-        let members = members_of(access(ctx)?, id, members.into_iter().skip(start).collect()).await?;
-        Ok(page(members, take, None))
+        let members = members_of(access(ctx)?, id, members).await?;
+        let position = cursor.and_then(Uuid::get).and_then(|c| members.iter().position(|m| m.uuid() == c));
+        Ok(crate::graphql::teams::houston_page(members, position, take))
     }
 
     /// One member of the workspace, found by the search (NOT_FOUND if no member matches).

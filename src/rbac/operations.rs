@@ -191,11 +191,20 @@ pub const OPERATIONS: &[Operation] = &[
     op(Q, "logs", on(READ_DEPLOYMENT, DEP)),
     op(Q, "deploymentUsers", on(&[DeploymentUsersGet, SystemUsersGet], DEP_ID)),
     op(Q, "clusters", SignedIn),
+    // Anyone signed in; the answer is about the cluster, so it is read-checked like the cluster itself.
+    op(Q, "availableNamespaces", SignedIn),
     op(Q, "deploymentVariables", on(READ_DEPLOYMENT, DEP_NAMED)),
     op(M, "createDeployment", on(&[WorkspaceDeploymentsCreate], WS)),
     op(M, "updateDeployment", on(UPDATE_DEPLOYMENT, DEP)),
     op(M, "upgradeDeployment", on(UPDATE_DEPLOYMENT, DEP)),
     op(M, "deleteDeployment", on(&[DeploymentConfigDelete, SystemDeploymentsDelete], DEP)),
+    op(M, "updateDeploymentRuntime", on(UPDATE_DEPLOYMENT, DEP)),
+    op(M, "cancelRuntimeUpdate", on(UPDATE_DEPLOYMENT, DEP)),
+    op(M, "updateDeploymentAirflow", on(UPDATE_DEPLOYMENT, DEP)),
+    // Adopting records a deployment in the workspace, as creating one does; forgetting one removes it
+    // from capcom, as deleting does.
+    op(M, "adoptDeployment", on(&[WorkspaceDeploymentsCreate], WS)),
+    op(M, "unadoptDeployment", on(&[DeploymentConfigDelete, SystemDeploymentsDelete], DEP)),
     op(M, "createDeploy", on(&[DeploymentImagesPush], DEP)),
     op(
         M,

@@ -8,6 +8,7 @@ mod auth;
 mod binary;
 mod budget;
 mod cli_compat;
+mod cli_documents;
 mod console;
 mod cors;
 mod deadlines;

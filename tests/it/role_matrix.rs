@@ -60,6 +60,10 @@ enum Prep {
     TeamSystemRole,
     /// The dedicated cluster is limited to W.
     ClusterAllowed,
+    /// The standard cluster `std` has the namespace pool [`pool`].
+    NamespacePool,
+    /// D has a runtime update to 12.4.0 requested.
+    RuntimeRequested,
 }
 
 /// What an allowed call must have done.
@@ -277,6 +281,13 @@ const CASES: &[Case] = &[
     case("logs", D, "query($d: Uuid!) { logs(deploymentUuid: $d) { id } }", NotSupported),
     case("deploymentUsers", D, "query($d: Id!) { deploymentUsers(deploymentId: $d) { id } }", Contains("t")),
     case("clusters", Obj::None, "{ clusters { id } }", NonNull("/clusters/0/id")),
+    prepared(
+        "availableNamespaces",
+        Obj::None,
+        "query($std: Uuid!) { availableNamespaces(clusterId: $std) { name } }",
+        Prep::NamespacePool,
+        Contains("pool"),
+    ),
     case(
         "deploymentVariables",
         D,
@@ -309,6 +320,40 @@ const CASES: &[Case] = &[
         D,
         "mutation($d: Uuid!) { deleteDeployment(deploymentUuid: $d) { id } }",
         Sql("SELECT (deleted_at IS NOT NULL)::text AS t FROM deployments WHERE id = '{d}'", "true"),
+    ),
+    case(
+        "updateDeploymentRuntime",
+        D,
+        "mutation($d: Uuid!) { updateDeploymentRuntime(deploymentUuid: $d, desiredRuntimeVersion: \"12.4.0\") { id } }",
+        Sql("SELECT coalesce(desired_runtime_version, '') AS t FROM deployments WHERE id = '{d}'", "12.4.0"),
+    ),
+    prepared(
+        "cancelRuntimeUpdate",
+        D,
+        "mutation($d: Uuid!) { cancelRuntimeUpdate(deploymentUuid: $d) { id } }",
+        Prep::RuntimeRequested,
+        Sql("SELECT coalesce(desired_runtime_version, 'none') AS t FROM deployments WHERE id = '{d}'", "none"),
+    ),
+    case(
+        "updateDeploymentAirflow",
+        D,
+        "mutation($d: Uuid!) { updateDeploymentAirflow(deploymentUuid: $d, desiredAirflowVersion: \"2.10.3\") { id } }",
+        Sql("SELECT coalesce(desired_airflow_version, '') AS t FROM deployments WHERE id = '{d}'", "2.10.3"),
+    ),
+    case(
+        "adoptDeployment",
+        W,
+        "mutation($w: Uuid!, $std: Uuid!) { adoptDeployment(workspaceUuid: $w, clusterId: $std, crNamespace: \"adopted-ns\", crName: \"adopted-airflow\") { id } }",
+        Sql(
+            "SELECT count(*)::text AS t FROM deployments WHERE workspace_id = '{w}' AND release_name = 'adopted-airflow'",
+            "1",
+        ),
+    ),
+    case(
+        "unadoptDeployment",
+        D,
+        "mutation($d: Uuid!) { unadoptDeployment(deploymentUuid: $d) { id } }",
+        Sql("SELECT count(*)::text AS t FROM deployments WHERE id = '{d}'", "0"),
     ),
     case(
         "createDeploy",
@@ -1089,6 +1134,7 @@ impl Run {
         let (_, target) = app.sign_up("target@example.com", "correct horse battery").await;
         let (_, member_id) = app.sign_up("member@example.com", "correct horse battery").await;
         let org = app.text("SELECT id::text AS t FROM organizations WHERE is_default").await;
+        let std = app.text("SELECT id::text AS t FROM clusters WHERE kind = 'STANDARD' AND name = 'default'").await;
         let mut actor_token = match actor.kind {
             Kind::Anonymous => None,
             _ => Some(token.clone()),
@@ -1161,6 +1207,7 @@ impl Run {
             ("te".to_owned(), "target@example.com".to_owned()),
             ("org".to_owned(), org),
             ("mid".to_owned(), member_id),
+            ("std".to_owned(), std),
         ]);
         Run { app, root, actor, actor_token, actor_id, team, counter: 0, base }
     }
@@ -1307,6 +1354,20 @@ impl Run {
             }
             Prep::ClusterAllowed => {
                 ok(app, root, "mutation($cluster: Uuid!, $w: Uuid!) { workspaceAllowCluster(clusterUuid: $cluster, workspaceUuid: $w) { id } }", json!({"cluster": cluster, "w": w})).await;
+            }
+            Prep::NamespacePool => {
+                let pool = format!("pool-{n}");
+                ok(
+                    app,
+                    root,
+                    "mutation($std: Uuid!, $p: String!) { updateCluster(clusterUuid: $std, namespaces: [$p]) { id } }",
+                    json!({"std": v["std"], "p": pool}),
+                )
+                .await;
+                v.insert("pool".into(), pool);
+            }
+            Prep::RuntimeRequested => {
+                ok(app, root, "mutation($d: Uuid!) { updateDeploymentRuntime(deploymentUuid: $d, desiredRuntimeVersion: \"12.4.0\") { id } }", json!({"d": d_id})).await;
             }
             Prep::AcceptableInvite => {
                 // A second address of the actor (adding addresses has no API yet), invited to sign up.

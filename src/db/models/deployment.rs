@@ -123,6 +123,10 @@ pub struct NewDeployment {
     pub config: serde_json::Value,
     /// Free-form properties.
     pub properties: serde_json::Value,
+    /// `helm` or `operator`.
+    pub mode: String,
+    /// Status until the infrastructure layer reports one.
+    pub status: String,
     /// Creator.
     pub created_by: Option<Uuid>,
 }
@@ -139,6 +143,10 @@ pub struct DeploymentChanges {
     pub airflow_version: Option<String>,
     /// Runtime version.
     pub runtime_version: Option<Option<String>>,
+    /// Runtime version requested (`Some(None)` clears it).
+    pub desired_runtime_version: Option<Option<String>>,
+    /// Airflow version requested (`Some(None)` clears it).
+    pub desired_airflow_version: Option<Option<String>>,
     /// Executor.
     pub executor: Option<String>,
     /// Scheduler size.
@@ -199,6 +207,21 @@ impl Deployment {
             .execute(conn)
             .await
             .map(|_| ())
+    }
+
+    /// Removes a deployment row for good; what hangs off it (roles, keys, variables, deploys) goes with it.
+    pub async fn purge(conn: &mut AsyncPgConnection, id: Uuid) -> QueryResult<usize> {
+        diesel::delete(deployments::table.find(id)).execute(conn).await
+    }
+
+    /// The namespaces live deployments use on cluster `cluster_id`.
+    pub async fn live_namespaces_on(conn: &mut AsyncPgConnection, cluster_id: Uuid) -> QueryResult<Vec<String>> {
+        deployments::table
+            .filter(deployments::cluster_id.eq(cluster_id))
+            .filter(deployments::deleted_at.is_null())
+            .select(deployments::namespace)
+            .load(conn)
+            .await
     }
 
     /// Live deployments by id.
@@ -298,6 +321,8 @@ pub struct Cluster {
     pub provider: String,
     /// Region.
     pub region: String,
+    /// Namespaces an operator pre-created for deployments on this cluster, in the operator's order.
+    pub namespaces: Vec<String>,
 }
 
 /// Update form of [`Cluster`].
@@ -314,6 +339,8 @@ pub struct ClusterChanges {
     pub base_domain: Option<String>,
     /// Whether only listed workspaces may use it.
     pub restricted_to_workspaces: Option<bool>,
+    /// New namespace pool (replaces the old one).
+    pub namespaces: Option<Vec<String>>,
     /// Set on every change.
     pub updated_at: Option<DateTime<Utc>>,
 }
@@ -336,6 +363,8 @@ pub struct NewCluster {
     pub provider: String,
     /// Region.
     pub region: String,
+    /// Namespace pool.
+    pub namespaces: Vec<String>,
 }
 
 impl Cluster {

@@ -223,16 +223,11 @@ fn like_pattern(text: &str) -> String {
 }
 
 impl User {
-    /// Users matching `filter`; with `workspace_id`, only users holding a role directly on that workspace.
-    pub async fn search(
-        conn: &mut AsyncPgConnection,
+    /// Users matching `filter`, by username: the one query both searches start from.
+    fn matching(
         filter: &UserFilter,
-        workspace_id: Option<Uuid>,
-        limit: i64,
-    ) -> QueryResult<Vec<User>> {
-        use crate::db::schema::role_bindings;
-        let mut query =
-            users::table.select(User::as_select()).order((users::username, users::id)).limit(limit).into_boxed();
+    ) -> users::BoxedQuery<'static, diesel::pg::Pg, diesel::dsl::AsSelect<User, diesel::pg::Pg>> {
+        let mut query = users::table.select(User::as_select()).order((users::username, users::id)).into_boxed();
         if let Some(id) = filter.user_id {
             query = query.filter(users::id.eq(id));
         }
@@ -252,6 +247,18 @@ impl User {
             let matching = emails::table.filter(emails::address.like(like_pattern(email))).select(emails::user_id);
             query = query.filter(users::id.eq_any(matching));
         }
+        query
+    }
+
+    /// Users matching `filter`; with `workspace_id`, only users holding a role directly on that workspace.
+    pub async fn search(
+        conn: &mut AsyncPgConnection,
+        filter: &UserFilter,
+        workspace_id: Option<Uuid>,
+        limit: i64,
+    ) -> QueryResult<Vec<User>> {
+        use crate::db::schema::role_bindings;
+        let mut query = Self::matching(filter).limit(limit);
         if let Some(workspace_id) = workspace_id {
             let members = role_bindings::table
                 .filter(role_bindings::workspace_id.eq(workspace_id))
@@ -260,6 +267,15 @@ impl User {
             query = query.filter(users::id.eq_any(members));
         }
         query.load(conn).await
+    }
+
+    /// Users matching `filter` among `ids`, by username.
+    pub async fn search_among(
+        conn: &mut AsyncPgConnection,
+        filter: &UserFilter,
+        ids: &[Uuid],
+    ) -> QueryResult<Vec<User>> {
+        Self::matching(filter).filter(users::id.eq_any(ids.to_vec())).load(conn).await
     }
 
     /// `(workspace, user)` for every user holding a role directly on one of `workspace_ids`.

@@ -470,6 +470,19 @@ impl Cluster {
     async fn base_domain(&self) -> &str {
         &self.0.base_domain
     }
+
+    /// The namespaces an operator pre-created for deployments on this cluster (its pool), whether used
+    /// or not; `availableNamespaces` lists the unused ones.
+    async fn namespaces(&self) -> &[String] {
+        &self.0.namespaces
+    }
+}
+
+/// A Kubernetes namespace of a cluster (Houston's `AvailableNamespace`).
+#[derive(async_graphql::SimpleObject)]
+pub struct Namespace {
+    /// The namespace's name.
+    pub name: String,
 }
 
 /// What a deploy pushes.

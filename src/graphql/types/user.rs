@@ -31,6 +31,11 @@ impl User {
     fn row(&self) -> &users::User {
         &self.0.user
     }
+
+    /// The user's id.
+    pub fn uuid(&self) -> uuid::Uuid {
+        self.0.user.id
+    }
 }
 
 /// A user.
