@@ -421,9 +421,26 @@ pub async fn emails_of(conn: &mut AsyncPgConnection, user_ids: &[Uuid]) -> ApiRe
     Ok(Email::for_users(conn, user_ids).await?)
 }
 
-/// The role bindings the given users hold directly (one statement).
-pub async fn role_bindings_of(conn: &mut AsyncPgConnection, user_ids: &[Uuid]) -> ApiResult<Vec<RoleBindingRow>> {
-    Ok(RoleBindingRow::direct_for_users(conn, user_ids).await?)
+/// The role bindings the given users hold directly, each with the full ancestry of its object (one
+/// statement).
+pub async fn role_bindings_of(
+    conn: &mut AsyncPgConnection,
+    user_ids: &[Uuid],
+) -> ApiResult<Vec<(RoleBindingRow, crate::rbac::Ancestry)>> {
+    use crate::rbac::Ancestry;
+    let rows = RoleBindingRow::direct_for_users_with_ancestors(conn, user_ids).await?;
+    Ok(rows
+        .into_iter()
+        .map(|(row, organization, workspace)| {
+            let at = match (row.deployment_id, row.workspace_id, row.organization_id) {
+                (Some(deployment), _, _) => Ancestry::deployment(organization, workspace, deployment),
+                (None, Some(id), _) => Ancestry::workspace(organization, id),
+                (None, None, Some(id)) => Ancestry::organization(id),
+                (None, None, None) => Ancestry::SYSTEM,
+            };
+            (row, at)
+        })
+        .collect())
 }
 
 /// Whether the installation has no user yet.

@@ -369,6 +369,12 @@ impl Access {
         }
     }
 
+    /// Records the ancestry of an object a loader read from the database together with the object, so that
+    /// deciding on it needs no lookup. Incomplete ancestries are ignored.
+    pub fn learn(&self, ancestry: Ancestry) {
+        self.remember(ancestry);
+    }
+
     /// `ancestry` with the organization filled in when its workspace is already known (a deployment row
     /// names its workspace only), so that later references to the object need no lookup.
     fn completed_from_known(&self, mut ancestry: Ancestry) -> Ancestry {

@@ -53,14 +53,15 @@ impl Loader<EmailsOfUser> for DbLoader {
 }
 
 impl Loader<RoleBindingsOfUser> for DbLoader {
-    type Value = Vec<RoleBindingRow>;
+    /// Each binding with the full ancestry of its object.
+    type Value = Vec<(RoleBindingRow, crate::rbac::Ancestry)>;
     type Error = Arc<ApiError>;
 
     async fn load(&self, keys: &[RoleBindingsOfUser]) -> Result<HashMap<RoleBindingsOfUser, Self::Value>, Self::Error> {
         let mut conn = self.conn().await?;
         let ids: Vec<Uuid> = keys.iter().map(|key| key.0).collect();
         let rows = users::role_bindings_of(&mut conn, &ids).await.map_err(Arc::new)?;
-        Ok(group(keys, rows, |row| RoleBindingsOfUser(row.user_id.unwrap_or_default())))
+        Ok(group(keys, rows, |(row, _)| RoleBindingsOfUser(row.user_id.unwrap_or_default())))
     }
 }
 

@@ -81,12 +81,28 @@ impl RoleBindingRow {
             .await
     }
 
-    /// Bindings held directly by the given users (for `User.roleBindings`).
-    pub async fn direct_for_users(conn: &mut AsyncPgConnection, user_ids: &[Uuid]) -> QueryResult<Vec<RoleBindingRow>> {
+    /// Bindings held directly by the given users (for `User.roleBindings`), each with the organization and
+    /// workspace its object belongs to (for a workspace or deployment binding; `None` otherwise), found in
+    /// the same statement so that read checks on the bindings need no lookup of their ancestry.
+    pub async fn direct_for_users_with_ancestors(
+        conn: &mut AsyncPgConnection,
+        user_ids: &[Uuid],
+    ) -> QueryResult<Vec<(RoleBindingRow, Option<Uuid>, Option<Uuid>)>> {
+        use diesel::dsl::sql;
+        use diesel::sql_types::{Nullable, Uuid as SqlUuid};
+        const WORKSPACE: &str = "coalesce(role_bindings.workspace_id, \
+             (SELECT d.workspace_id FROM deployments d WHERE d.id = role_bindings.deployment_id))";
+        let organization = format!(
+            "coalesce(role_bindings.organization_id, (SELECT w.organization_id FROM workspaces w WHERE w.id = {WORKSPACE}))"
+        );
         role_bindings::table
             .filter(role_bindings::user_id.eq_any(user_ids))
             .order(role_bindings::created_at)
-            .select(RoleBindingRow::as_select())
+            .select((
+                RoleBindingRow::as_select(),
+                sql::<Nullable<SqlUuid>>(&organization),
+                sql::<Nullable<SqlUuid>>(WORKSPACE),
+            ))
             .load(conn)
             .await
     }

@@ -82,7 +82,16 @@ impl User {
     /// Roles the user holds directly, on the objects whose members the caller may read.
     async fn role_bindings(&self, ctx: &Context<'_>) -> Result<Vec<RoleBinding>> {
         let rows = loader(ctx)?.load_one(RoleBindingsOfUser(self.row().id)).await?.unwrap_or_default();
-        Ok(access(ctx)?.admit_all(rows).await?.into_iter().map(RoleBinding).collect())
+        let access = access(ctx)?;
+        // The bindings came with their objects' ancestry: deciding needs no lookup.
+        let rows = rows
+            .into_iter()
+            .map(|(row, at)| {
+                access.learn(at);
+                row
+            })
+            .collect();
+        Ok(access.admit_all(rows).await?.into_iter().map(RoleBinding).collect())
     }
 
     /// When the account was created.
