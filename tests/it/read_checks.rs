@@ -203,7 +203,18 @@ async fn side(
     )
     .await["createOrganizationServiceAccount"]
         .clone();
+    let claim = ok(
+        app,
+        "mutation($o: Uuid!, $d: String!) { claimOrganizationDomain(organizationUuid: $o, domain: $d) { id recordValue } }",
+        json!({"o": organization, "d": format!("{name}-claimed.example.test")}),
+        root,
+    )
+    .await["claimOrganizationDomain"]
+        .clone();
     markers.extend([
+        claim["id"].as_str().unwrap().to_owned(),
+        format!("{name}-claimed.example.test"),
+        claim["recordValue"].as_str().unwrap().to_owned(),
         team.clone(),
         format!("{name} team name"),
         cluster.clone(),
