@@ -257,7 +257,7 @@ pub async fn callback(
         tracing::info!(request_id, reason = message, "OpenID Connect sign-in refused");
         see_other(&with_parameter(&redirect_to, "signInError", message), true)
     };
-    if !flow_cookie(&headers).is_some_and(|cookie| hash(&cookie) == flow.browser_hash) {
+    if flow_cookie(&headers).is_none_or(|cookie| hash(&cookie) != flow.browser_hash) {
         return refuse("This sign-in was started in another browser; start it again here");
     }
     if let Some(error) = parameters.get("error") {

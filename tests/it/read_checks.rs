@@ -211,7 +211,21 @@ async fn side(
     )
     .await["claimOrganizationDomain"]
         .clone();
+    let provider = ok(
+        app,
+        "mutation($o: Uuid!, $n: String!, $c: String!) { createIdentityProvider(organizationUuid: $o, input: {name: $n, issuerUrl: \"https://idp.example.test\", clientId: $c}) { id } }",
+        json!({"o": organization, "n": format!("{name}-provider"), "c": format!("{name}-client-id")}),
+        root,
+    )
+    .await["createIdentityProvider"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // Provider names are public (`authConfig` offers every enabled provider before anyone signs in); its
+    // id and settings are not.
     markers.extend([
+        provider,
+        format!("{name}-client-id"),
         claim["id"].as_str().unwrap().to_owned(),
         format!("{name}-claimed.example.test"),
         claim["recordValue"].as_str().unwrap().to_owned(),
