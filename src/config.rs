@@ -100,6 +100,11 @@ pub struct Config {
     #[arg(long, env = "CAPCOM_PUBLIC_SIGNUPS", global = true)]
     pub public_signups: bool,
 
+    /// With public sign-ups, accept only addresses of a domain some organization has verified (see
+    /// docs/sso.md); sign-ups with an invite token are unaffected.
+    #[arg(long, env = "CAPCOM_PUBLIC_SIGNUPS_CLAIMED_DOMAINS_ONLY", global = true)]
+    pub public_signups_claimed_domains_only: bool,
+
     /// Let any signed-in person create an organization (otherwise only system admins may).
     #[arg(long, env = "CAPCOM_ORG_SELF_SERVICE", global = true)]
     pub org_self_service: bool,
@@ -219,6 +224,20 @@ pub struct Config {
     /// Days until an invite expires.
     #[arg(long, env = "CAPCOM_INVITE_EXPIRY_DAYS", default_value_t = 7, global = true)]
     pub invite_expiry_days: i64,
+
+    /// Public address of this API (`https://capcom.example.com`), used in SCIM resource locations and as
+    /// the base of the OpenID Connect redirect URI; when unset, `http://` and the request's `Host`.
+    #[arg(long, env = "CAPCOM_API_URL", global = true)]
+    pub api_url: Option<String>,
+
+    /// Folder holding OpenID Connect client-secret files; a provider's `clientSecretFile` must be inside it.
+    #[arg(long, env = "CAPCOM_OIDC_SECRETS_DIR", global = true)]
+    pub oidc_secrets_dir: Option<PathBuf>,
+
+    /// Accept `http://` OpenID Connect issuers (providers on loopback in tests and labs); https only
+    /// otherwise.
+    #[arg(long, env = "CAPCOM_OIDC_ALLOW_HTTP", global = true)]
+    pub oidc_allow_http: bool,
 
     /// Address of the web console, used in invite mails.
     #[arg(long, env = "CAPCOM_PUBLIC_URL", default_value = "http://127.0.0.1:8871", global = true)]

@@ -9,6 +9,7 @@
 pub mod auth;
 pub mod config;
 pub mod db;
+pub mod dns;
 pub mod domain;
 pub mod error;
 pub mod graphql;
@@ -140,6 +141,7 @@ pub fn app_state(config: Config, database_url: &str, clock: Clock) -> Result<App
         passwords,
         metrics: Arc::new(metrics::Metrics::new()),
         routing,
+        dns: Arc::new(dns::SystemResolver::default()),
     })
 }
 

@@ -64,6 +64,8 @@ pub struct AppState {
     pub metrics: Arc<crate::metrics::Metrics>,
     /// Read routing to the hot standby, when `DATABASE_READ_URL` is set.
     pub routing: Option<Arc<crate::db::routing::ReadRouting>>,
+    /// Answers the DNS questions of managed-domain proofs.
+    pub dns: Arc<dyn crate::dns::TxtResolver>,
 }
 
 impl AppState {

@@ -120,6 +120,36 @@ diesel::table! {
 }
 
 diesel::table! {
+    external_identities (provider_id, subject) {
+        provider_id -> Uuid,
+        subject -> Text,
+        user_id -> Uuid,
+        created_at -> Timestamptz,
+        last_sign_in_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    identity_providers (id) {
+        id -> Uuid,
+        organization_id -> Uuid,
+        name -> Text,
+        display_name -> Text,
+        issuer_url -> Text,
+        client_id -> Text,
+        client_secret_env -> Nullable<Text>,
+        client_secret_file -> Nullable<Text>,
+        scopes -> Text,
+        email_claim -> Text,
+        name_claim -> Text,
+        groups_claim -> Nullable<Text>,
+        enabled -> Bool,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     installation (singleton) {
         singleton -> Bool,
         first_user_id -> Nullable<Uuid>,
@@ -176,6 +206,31 @@ diesel::table! {
 }
 
 diesel::table! {
+    oidc_flows (state_hash) {
+        state_hash -> Bytea,
+        provider_id -> Uuid,
+        browser_hash -> Bytea,
+        nonce -> Text,
+        pkce_verifier -> Text,
+        redirect_to -> Text,
+        expires_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    organization_domains (id) {
+        id -> Uuid,
+        organization_id -> Uuid,
+        domain -> Text,
+        verification_value -> Text,
+        verified_at -> Nullable<Timestamptz>,
+        last_checked_at -> Nullable<Timestamptz>,
+        created_by -> Nullable<Uuid>,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     organizations (id) {
         id -> Uuid,
         name -> Text,
@@ -206,6 +261,23 @@ diesel::table! {
 }
 
 diesel::table! {
+    scim_groups (team_id) {
+        team_id -> Uuid,
+        external_id -> Nullable<Text>,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    scim_users (organization_id, user_id) {
+        organization_id -> Uuid,
+        user_id -> Uuid,
+        external_id -> Nullable<Text>,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     service_accounts (id) {
         id -> Uuid,
         label -> Text,
@@ -222,6 +294,14 @@ diesel::table! {
         created_by -> Nullable<Uuid>,
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    sign_in_codes (code_hash) {
+        code_hash -> Bytea,
+        user_id -> Uuid,
+        expires_at -> Timestamptz,
     }
 }
 
@@ -279,19 +359,29 @@ diesel::joinable!(deploys -> service_accounts (deployed_by_service_account_id));
 diesel::joinable!(deploys -> users (deployed_by_user_id));
 diesel::joinable!(emails -> users (user_id));
 diesel::joinable!(environment_variables -> deployments (deployment_id));
+diesel::joinable!(external_identities -> identity_providers (provider_id));
+diesel::joinable!(external_identities -> users (user_id));
+diesel::joinable!(identity_providers -> organizations (organization_id));
 diesel::joinable!(invites -> organizations (organization_id));
 diesel::joinable!(invites -> users (invited_by));
 diesel::joinable!(invites -> workspaces (workspace_id));
 diesel::joinable!(local_credentials -> users (user_id));
+diesel::joinable!(oidc_flows -> identity_providers (provider_id));
+diesel::joinable!(organization_domains -> organizations (organization_id));
+diesel::joinable!(organization_domains -> users (created_by));
 diesel::joinable!(role_bindings -> deployments (deployment_id));
 diesel::joinable!(role_bindings -> organizations (organization_id));
 diesel::joinable!(role_bindings -> service_accounts (service_account_id));
 diesel::joinable!(role_bindings -> teams (team_id));
 diesel::joinable!(role_bindings -> workspaces (workspace_id));
+diesel::joinable!(scim_groups -> teams (team_id));
+diesel::joinable!(scim_users -> organizations (organization_id));
+diesel::joinable!(scim_users -> users (user_id));
 diesel::joinable!(service_accounts -> deployments (deployment_id));
 diesel::joinable!(service_accounts -> organizations (organization_id));
 diesel::joinable!(service_accounts -> users (created_by));
 diesel::joinable!(service_accounts -> workspaces (workspace_id));
+diesel::joinable!(sign_in_codes -> users (user_id));
 diesel::joinable!(team_members -> teams (team_id));
 diesel::joinable!(team_members -> users (user_id));
 diesel::joinable!(teams -> organizations (organization_id));
@@ -305,14 +395,21 @@ diesel::allow_tables_to_appear_in_same_query!(
     deploys,
     emails,
     environment_variables,
+    external_identities,
+    identity_providers,
     installation,
     invites,
     local_credentials,
     login_failures,
     mail_outbox,
+    oidc_flows,
+    organization_domains,
     organizations,
     role_bindings,
+    scim_groups,
+    scim_users,
     service_accounts,
+    sign_in_codes,
     team_members,
     teams,
     users,

@@ -10,7 +10,7 @@ use crate::db::models::login_failure::{self, FailureKey};
 use crate::db::models::organization::{lock_installation, set_first_user};
 use crate::db::models::user::{NewEmail, NewUser, UserChanges, set_password_hash};
 use crate::domain::audit::{self, Change};
-use crate::domain::{Actor, invites, organizations, validate};
+use crate::domain::{Actor, invites, managed_domains, organizations, validate};
 use crate::error::{ApiError, ApiResult};
 use crate::metrics::SignInFailure;
 use crate::rbac::Role;
@@ -41,6 +41,8 @@ pub struct SignUp {
 pub struct SignUpPolicy<'a> {
     /// Whether anyone may sign up without an invite.
     pub public_signups: bool,
+    /// Whether sign-ups without an invite must use an address of a domain some organization verified.
+    pub claimed_domains_only: bool,
     /// Hashes the new password.
     pub passwords: &'a PasswordHasher,
 }
@@ -48,7 +50,11 @@ pub struct SignUpPolicy<'a> {
 impl<'a> SignUpPolicy<'a> {
     /// The policy the configuration of `state` sets.
     pub fn from_state(state: &'a AppState) -> Self {
-        SignUpPolicy { public_signups: state.config.public_signups, passwords: &state.passwords }
+        SignUpPolicy {
+            public_signups: state.config.public_signups,
+            claimed_domains_only: state.config.public_signups_claimed_domains_only,
+            passwords: &state.passwords,
+        }
     }
 }
 
@@ -153,6 +159,13 @@ pub async fn sign_up(
     if invite_token.is_none() && !policy.public_signups && !installation_is_empty(conn).await? {
         return Err(sign_ups_closed());
     }
+    if invite_token.is_none()
+        && policy.claimed_domains_only
+        && managed_domains::verified_owner(conn, &email).await?.is_none()
+        && !installation_is_empty(conn).await?
+    {
+        return Err(domain_not_claimed());
+    }
     // Hash before taking locks: it is the slow part.
     let password_hash = policy.passwords.hash(input.password).await?;
 
@@ -163,6 +176,11 @@ pub async fn sign_up(
             invites::check_token_for_sign_up(tx, token, &email, now).await?;
         } else if !is_first && !policy.public_signups {
             return Err(sign_ups_closed());
+        } else if !is_first
+            && policy.claimed_domains_only
+            && managed_domains::verified_owner(tx, &email).await?.is_none()
+        {
+            return Err(domain_not_claimed());
         }
         if Email::address_taken(tx, &email).await? {
             return Err(ApiError::conflict("A user with this email address already exists"));
@@ -184,7 +202,14 @@ pub async fn sign_up(
         .map_err(map_unique)?;
         Email::insert(
             tx,
-            &NewEmail { id: Uuid::now_v7(), user_id: user.id, address: &email, verified: false, is_primary: true },
+            // An invite token was mailed to the address: using it proves the address is the user's.
+            &NewEmail {
+                id: Uuid::now_v7(),
+                user_id: user.id,
+                address: &email,
+                verified: invite_token.is_some(),
+                is_primary: true,
+            },
         )
         .await
         .map_err(map_unique)?;
@@ -204,7 +229,10 @@ pub async fn sign_up(
         } else {
             Vec::new()
         };
-        // Invites may have placed the user in an organization; otherwise they join the default one.
+        // A verified address of a verified domain joins the organization that proved the domain.
+        let joined_by_domain = managed_domains::join_by_domain(tx, user.id).await?;
+        // Invites or the domain may have placed the user in an organization; otherwise they join the
+        // default one.
         let organization_role = if RoleBindingRow::count_organizations_of_user(tx, user.id).await? == 0 {
             Some(organizations::join(tx, &organization, user.id, None, None).await?)
         } else {
@@ -216,6 +244,7 @@ pub async fn sign_up(
         after["organizationRole"] = json!(organization_role.map(Role::as_str));
         after["systemAdmin"] = json!(is_first);
         after["invitesApplied"] = json!(invites_applied);
+        after["joinedByDomain"] = json!(joined_by_domain);
         audit::record(
             tx,
             &actor.as_user(user.id, &user.username),
@@ -232,6 +261,13 @@ pub async fn sign_up(
         Ok(user)
     })
     .await
+}
+
+fn domain_not_claimed() -> ApiError {
+    ApiError::bad_input(
+        "email",
+        "Sign-ups on this server are open only to addresses of domains an organization has verified",
+    )
 }
 
 fn sign_ups_closed() -> ApiError {
@@ -291,10 +327,17 @@ pub async fn sign_in(
     }
     conn.transaction(async |tx| {
         login_failure::clear(tx, FailureKey::Identity(&identity)).await?;
+        let joined_by_domain = managed_domains::join_by_domain(tx, user.id).await?;
         audit::record(
             tx,
             &actor.as_user(user.id, &user.username),
-            Change { action: "user.signIn", target_type: "user", target_id: Some(user.id), ..Change::default() },
+            Change {
+                action: "user.signIn",
+                target_type: "user",
+                target_id: Some(user.id),
+                after: (!joined_by_domain.is_empty()).then(|| json!({"joinedByDomain": joined_by_domain})),
+                ..Change::default()
+            },
         )
         .await?;
         Ok(user)

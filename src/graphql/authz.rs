@@ -190,6 +190,24 @@ impl Scoped for ServiceAccountRow {
     }
 }
 
+impl Scoped for crate::db::models::organization_domain::OrganizationDomain {
+    fn kind(&self) -> ObjectKind {
+        ObjectKind::OrganizationSetting
+    }
+    fn ancestry(&self) -> Ancestry {
+        Ancestry::organization(self.organization_id)
+    }
+}
+
+impl Scoped for crate::db::models::identity_provider::IdentityProvider {
+    fn kind(&self) -> ObjectKind {
+        ObjectKind::OrganizationSetting
+    }
+    fn ancestry(&self) -> Ancestry {
+        Ancestry::organization(self.organization_id)
+    }
+}
+
 impl Scoped for Cluster {
     fn kind(&self) -> ObjectKind {
         ObjectKind::Cluster

@@ -6,7 +6,7 @@ use crate::domain::users;
 use crate::graphql::authz::Op;
 use crate::graphql::context::{conn, state};
 use crate::graphql::scalars::Uuid;
-use crate::graphql::types::config::{AppConfig, AuthConfig};
+use crate::graphql::types::config::{AppConfig, AuthConfig, AuthProvider};
 
 /// Configuration queries.
 #[derive(Default)]
@@ -63,6 +63,15 @@ impl ConfigQuery {
         let public_signup = state(ctx)?.config.public_signups;
         let mut conn = conn(ctx).await?;
         let initial_signup = users::installation_is_empty(&mut conn).await?;
-        Ok(AuthConfig { local_enabled: true, public_signup, initial_signup, providers: Vec::new() })
+        let providers = crate::domain::identity_providers::enabled(&mut conn, state(ctx)?.config.list_cap)
+            .await?
+            .into_iter()
+            .map(|provider| AuthProvider {
+                url: format!("/v1/oauth/start?provider={}", provider.name),
+                name: provider.name,
+                display_name: provider.display_name,
+            })
+            .collect();
+        Ok(AuthConfig { local_enabled: true, public_signup, initial_signup, providers })
     }
 }

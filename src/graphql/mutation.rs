@@ -5,6 +5,8 @@ use async_graphql::MergedObject;
 use crate::graphql::access::AccessMutation;
 use crate::graphql::clusters::ClusterMutation;
 use crate::graphql::deployments::{DeploymentMutation, VariableMutation};
+use crate::graphql::identity_providers::IdentityProviderMutation;
+use crate::graphql::managed_domains::ManagedDomainMutation;
 use crate::graphql::organizations::OrganizationMutation;
 use crate::graphql::service_accounts::ServiceAccountMutation;
 use crate::graphql::teams::TeamMutation;
@@ -23,4 +25,6 @@ pub struct Mutation(
     OrganizationMutation,
     TeamMutation,
     ClusterMutation,
+    ManagedDomainMutation,
+    IdentityProviderMutation,
 );

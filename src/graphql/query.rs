@@ -6,6 +6,8 @@ use crate::graphql::access::AccessQuery;
 use crate::graphql::audit::AuditQuery;
 use crate::graphql::config::ConfigQuery;
 use crate::graphql::deployments::{DeploymentQuery, VariableQuery};
+use crate::graphql::identity_providers::IdentityProviderQuery;
+use crate::graphql::managed_domains::ManagedDomainQuery;
 use crate::graphql::organizations::OrganizationQuery;
 use crate::graphql::service_accounts::ServiceAccountQuery;
 use crate::graphql::teams::TeamQuery;
@@ -25,4 +27,6 @@ pub struct Query(
     OrganizationQuery,
     TeamQuery,
     AuditQuery,
+    ManagedDomainQuery,
+    IdentityProviderQuery,
 );

@@ -79,6 +79,18 @@ impl UserMutation {
         auth_user(state, access(ctx)?, user).await
     }
 
+    /// Exchanges the one-time code that `/v1/oauth/callback` handed the console (`signInCode`) for a
+    /// token. A code works once, within two minutes.
+    async fn exchange_sign_in_code(&self, ctx: &Context<'_>, code: String) -> Result<AuthUser> {
+        let state = state(ctx)?;
+        let mut conn = conn(ctx).await?;
+        let user =
+            crate::domain::identity_providers::exchange_code(&mut conn, code.trim(), state.clock.now(), &actor(ctx))
+                .await?;
+        drop(conn);
+        auth_user(state, access(ctx)?, user).await
+    }
+
     /// Changes the caller's own account. `payload` may hold `username`, `fullName` and `profile`.
     async fn update_self(&self, ctx: &Context<'_>, payload: Json<serde_json::Value>) -> Result<User> {
         let caller = principal(ctx);

@@ -8,8 +8,10 @@ pub mod graphiql;
 pub mod graphql;
 pub mod health;
 pub mod metrics;
+pub mod oauth;
 pub mod operation;
 pub mod router;
+pub mod scim;
 pub mod telemetry;
 pub mod ws;
 

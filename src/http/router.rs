@@ -15,7 +15,7 @@ use tower_http::trace::TraceLayer;
 use crate::graphql::{GraphqlService, build_schema};
 use crate::http::cors::{self, AllowedOrigins};
 use crate::http::ws::SocketRegistry;
-use crate::http::{audit_export, console, graphiql, graphql, health, metrics, telemetry};
+use crate::http::{audit_export, console, graphiql, graphql, health, metrics, oauth, scim, telemetry};
 use crate::state::AppState;
 
 /// Header carrying the request id, in both directions.
@@ -76,6 +76,23 @@ pub fn build_router(state: AppState) -> Router {
         .route("/graphql", get(graphql::get_handler).post(graphql::post_handler))
         .route("/ws", get(graphql::ws_handler))
         .route("/v1/audit/export", get(audit_export::export))
+        .route("/v1/oauth/start", get(oauth::start))
+        .route("/v1/oauth/callback", get(oauth::callback))
+        .route("/scim/v2/ServiceProviderConfig", get(scim::service_provider_config))
+        .route("/scim/v2/ResourceTypes", get(scim::list_resource_types))
+        .route("/scim/v2/ResourceTypes/{id}", get(scim::get_resource_type))
+        .route("/scim/v2/Schemas", get(scim::list_schemas))
+        .route("/scim/v2/Schemas/{id}", get(scim::get_schema))
+        .route("/scim/v2/Users", get(scim::list_users).post(scim::create_user))
+        .route(
+            "/scim/v2/Users/{id}",
+            get(scim::get_user).put(scim::replace_user).patch(scim::patch_user_handler).delete(scim::delete_user),
+        )
+        .route("/scim/v2/Groups", get(scim::list_groups).post(scim::create_group))
+        .route(
+            "/scim/v2/Groups/{id}",
+            get(scim::get_group).put(scim::replace_group).patch(scim::patch_group_handler).delete(scim::delete_group),
+        )
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/.well-known/jwks.json", get(health::jwks))

@@ -56,6 +56,9 @@ pub const DEFAULT_MATRIX: &[(Permission, &[Role])] = &[
     (OrganizationServiceAccountsDelete, &[OO]),
     (OrganizationAuditLogsGet, &[OO]),
     (OrganizationClustersUpdate, &[OO]),
+    // SCIM provisioning (docs/sso.md): meant for an organization API key with the owner role; not in
+    // SPEC §2's table, which predates it.
+    (OrganizationScimProvision, &[OO]),
     (WorkspaceConfigGet, &[WV, WE, WA]),
     (WorkspaceUsersGet, &[WV, WE, WA]),
     (WorkspaceTeamsGet, &[WV, WE, WA]),
@@ -191,6 +194,8 @@ mod tests {
             "M B O",
         ),
         ("organization.config.update, organization.billing.update", "B O"),
+        // Added with SCIM provisioning (docs/sso.md).
+        ("organization.scim.provision", "O"),
         (
             "organization.iam.update, organization.users.invite, organization.teams.update, organization.serviceAccounts.get/create/update/delete, organization.auditLogs.get, organization.clusters.update",
             "O",

@@ -149,6 +149,7 @@ pub const OPERATIONS: &[Operation] = &[
     op(Q, "authConfig", Public),
     op(M, "createUser", Public),
     op(M, "createToken", Public),
+    op(M, "exchangeSignInCode", Public),
     op(M, "updateSelf", Person),
     op(M, "logout", Person),
     // Workspaces.
@@ -287,6 +288,16 @@ pub const OPERATIONS: &[Operation] = &[
     op(M, "organizationUpdateUserRole", on(&[OrganizationIamUpdate], ORG)),
     op(M, "organizationRemoveUser", on(&[OrganizationIamUpdate], ORG)),
     op(M, "organizationUpdateTeamRole", on(&[OrganizationIamUpdate], ORG)),
+    // Managed domains.
+    op(Q, "organizationDomains", on(&[OrganizationConfigGet, SystemOrganizationsGet], ORG)),
+    op(M, "claimOrganizationDomain", on(&[OrganizationConfigUpdate], ORG)),
+    op(M, "verifyOrganizationDomain", on(&[OrganizationConfigUpdate], ORG)),
+    op(M, "deleteOrganizationDomain", on(&[OrganizationConfigUpdate], ORG)),
+    // Identity providers (OpenID Connect).
+    op(Q, "identityProviders", on(&[OrganizationConfigGet, SystemOrganizationsGet], ORG)),
+    op(M, "createIdentityProvider", on(&[OrganizationConfigUpdate], ORG)),
+    op(M, "updateIdentityProvider", on(&[OrganizationConfigUpdate], ORG)),
+    op(M, "deleteIdentityProvider", on(&[OrganizationConfigUpdate], ORG)),
     // Teams.
     op(Q, "teams", on(ORGANIZATION_TEAMS, ORG)),
     op(
@@ -380,6 +391,8 @@ pub enum ObjectKind {
     Team,
     /// An audit event (a deployment's events belong to its workspace).
     AuditEvent,
+    /// A setting of an organization (a claimed domain, an identity provider).
+    OrganizationSetting,
 }
 
 /// The permissions, any of which lets a caller read an object of `kind` whose scope is `scope`
@@ -388,7 +401,7 @@ pub fn read_rule(kind: ObjectKind, scope: Scope) -> &'static [Permission] {
     use ObjectKind as K;
     use Scope::{Deployment as Dep, Organization as Org, System as Sys, Workspace as Ws};
     match (kind, scope) {
-        (K::Organization, _) => &[OrganizationConfigGet, SystemOrganizationsGet],
+        (K::Organization | K::OrganizationSetting, _) => &[OrganizationConfigGet, SystemOrganizationsGet],
         (K::Workspace, _) => &[WorkspaceConfigGet, SystemWorkspaceGet],
         (K::Deployment | K::Deploy | K::EnvironmentVariable, _) => READ_DEPLOYMENT,
         (K::MemberBinding | K::Member, Sys) => &[SystemUsersGet],

@@ -71,6 +71,7 @@ permissions! {
     OrganizationServiceAccountsDelete => "organization.serviceAccounts.delete",
     OrganizationAuditLogsGet => "organization.auditLogs.get",
     OrganizationClustersUpdate => "organization.clusters.update",
+    OrganizationScimProvision => "organization.scim.provision",
     WorkspaceConfigGet => "workspace.config.get",
     WorkspaceUsersGet => "workspace.users.get",
     WorkspaceTeamsGet => "workspace.teams.get",

@@ -203,7 +203,32 @@ async fn side(
     )
     .await["createOrganizationServiceAccount"]
         .clone();
+    let claim = ok(
+        app,
+        "mutation($o: Uuid!, $d: String!) { claimOrganizationDomain(organizationUuid: $o, domain: $d) { id recordValue } }",
+        json!({"o": organization, "d": format!("{name}-claimed.example.test")}),
+        root,
+    )
+    .await["claimOrganizationDomain"]
+        .clone();
+    let provider = ok(
+        app,
+        "mutation($o: Uuid!, $n: String!, $c: String!) { createIdentityProvider(organizationUuid: $o, input: {name: $n, issuerUrl: \"https://idp.example.test\", clientId: $c}) { id } }",
+        json!({"o": organization, "n": format!("{name}-provider"), "c": format!("{name}-client-id")}),
+        root,
+    )
+    .await["createIdentityProvider"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // Provider names are public (`authConfig` offers every enabled provider before anyone signs in); its
+    // id and settings are not.
     markers.extend([
+        provider,
+        format!("{name}-client-id"),
+        claim["id"].as_str().unwrap().to_owned(),
+        format!("{name}-claimed.example.test"),
+        claim["recordValue"].as_str().unwrap().to_owned(),
         team.clone(),
         format!("{name} team name"),
         cluster.clone(),

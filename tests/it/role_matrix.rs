@@ -64,6 +64,8 @@ enum Prep {
     NamespacePool,
     /// D has a runtime update to 12.4.0 requested.
     RuntimeRequested,
+    /// `code`: a one-time sign-in code of the target user, as `/v1/oauth/callback` hands out.
+    SignInCode,
 }
 
 /// What an allowed call must have done.
@@ -127,6 +129,13 @@ const CASES: &[Case] = &[
         Obj::None,
         "mutation($te: String!) { createToken(identity: $te, password: \"correct horse battery\") { token { value } } }",
         NonNull("/createToken/token/value"),
+    ),
+    prepared(
+        "exchangeSignInCode",
+        Obj::None,
+        "mutation($code: String!) { exchangeSignInCode(code: $code) { token { value } } }",
+        Prep::SignInCode,
+        NonNull("/exchangeSignInCode/token/value"),
     ),
     case(
         "updateSelf",
@@ -583,6 +592,56 @@ const CASES: &[Case] = &[
             "SELECT role AS t FROM role_bindings WHERE organization_id = '{org}' AND team_id = '{team}'",
             "ORGANIZATION_MEMBER",
         ),
+    ),
+    // Managed domains.
+    case(
+        "organizationDomains",
+        Org,
+        "query($org: Uuid!) { organizationDomains(organizationUuid: $org) { id } }",
+        Contains("claim"),
+    ),
+    case(
+        "claimOrganizationDomain",
+        Org,
+        "mutation($org: Uuid!, $nd: String!) { claimOrganizationDomain(organizationUuid: $org, domain: $nd) { id } }",
+        Sql("SELECT count(*)::text AS t FROM organization_domains WHERE domain = '{nd}'", "1"),
+    ),
+    case(
+        "verifyOrganizationDomain",
+        Org,
+        "mutation($org: Uuid!, $claim: Uuid!) { verifyOrganizationDomain(organizationUuid: $org, domainUuid: $claim) { id } }",
+        Sql("SELECT (verified_at IS NOT NULL)::text AS t FROM organization_domains WHERE id = '{claim}'", "true"),
+    ),
+    case(
+        "deleteOrganizationDomain",
+        Org,
+        "mutation($org: Uuid!, $claim: Uuid!) { deleteOrganizationDomain(organizationUuid: $org, domainUuid: $claim) { id } }",
+        Sql("SELECT count(*)::text AS t FROM organization_domains WHERE id = '{claim}'", "0"),
+    ),
+    // Identity providers.
+    case(
+        "identityProviders",
+        Org,
+        "query($org: Uuid!) { identityProviders(organizationUuid: $org) { id } }",
+        Contains("idp"),
+    ),
+    case(
+        "createIdentityProvider",
+        Org,
+        "mutation($org: Uuid!, $np: String!) { createIdentityProvider(organizationUuid: $org, input: {name: $np, issuerUrl: \"https://idp.example.test\", clientId: \"c\"}) { id } }",
+        Sql("SELECT count(*)::text AS t FROM identity_providers WHERE name = '{np}'", "1"),
+    ),
+    case(
+        "updateIdentityProvider",
+        Org,
+        "mutation($org: Uuid!, $idp: Uuid!, $idpn: String!) { updateIdentityProvider(organizationUuid: $org, providerUuid: $idp, input: {name: $idpn, displayName: \"Changed\", issuerUrl: \"https://idp.example.test\", clientId: \"c\"}) { id } }",
+        Sql("SELECT display_name AS t FROM identity_providers WHERE id = '{idp}'", "Changed"),
+    ),
+    case(
+        "deleteIdentityProvider",
+        Org,
+        "mutation($org: Uuid!, $idp: Uuid!) { deleteIdentityProvider(organizationUuid: $org, providerUuid: $idp) { id } }",
+        Sql("SELECT count(*)::text AS t FROM identity_providers WHERE id = '{idp}'", "0"),
     ),
     case(
         "organizationServiceAccounts",
@@ -1218,6 +1277,8 @@ impl Run {
         let (app, root) = (&self.app, self.root.as_str());
         let mut v = self.base.clone();
         v.insert("n".into(), format!("n{n}-{}@example.com", self.actor.name.replace('_', "-")));
+        v.insert("nd".into(), format!("n{n}-{}.example.test", self.actor.name.replace('_', "-")));
+        v.insert("np".into(), format!("n{n}-{}", self.actor.name.replace('_', "-")));
         let w = app.create_workspace(root, &format!("Workspace {n}")).await;
         let d = ok(app, root, "mutation($w: Uuid!) { createDeployment(workspaceUuid: $w, label: \"etl\", version: \"11.7.0\") { id releaseName } }", json!({"w": w})).await["createDeployment"].clone();
         let d2 = app.create_deployment(root, &w, "sibling").await;
@@ -1255,6 +1316,14 @@ impl Run {
         )
         .await;
         let osa = ok(app, root, "mutation($org: Uuid!, $l: String!) { createOrganizationServiceAccount(label: $l, organizationUuid: $org, role: ORGANIZATION_MEMBER) { id } }", json!({"org": v["org"], "l": format!("existing {n}")})).await["createOrganizationServiceAccount"]["id"].as_str().unwrap().to_owned();
+        // A claimed domain of the organization whose TXT record is published (not yet verified).
+        let claimed = ok(app, root, "mutation($org: Uuid!, $d: String!) { claimOrganizationDomain(organizationUuid: $org, domain: $d) { id recordName recordValue } }", json!({"org": v["org"], "d": format!("claim{n}.example.test")})).await["claimOrganizationDomain"].clone();
+        app.dns.publish(claimed["recordName"].as_str().unwrap(), claimed["recordValue"].as_str().unwrap());
+        v.insert("claim".into(), claimed["id"].as_str().unwrap().to_owned());
+        // An identity provider of the organization.
+        let idp = ok(app, root, "mutation($org: Uuid!, $n: String!) { createIdentityProvider(organizationUuid: $org, input: {name: $n, issuerUrl: \"https://idp.example.test\", clientId: \"c\"}) { id } }", json!({"org": v["org"], "n": format!("idp{n}")})).await["createIdentityProvider"]["id"].as_str().unwrap().to_owned();
+        v.insert("idp".into(), idp);
+        v.insert("idpn".into(), format!("idp{n}"));
         let cluster = ok(app, root, "mutation($org: Uuid!, $n: String!) { createCluster(name: $n, type: DEDICATED, organizationUuid: $org) { id } }", json!({"org": v["org"], "n": format!("cluster {n}")})).await["createCluster"]["id"].as_str().unwrap().to_owned();
         for (name, value) in [
             ("team", team.clone()),
@@ -1369,6 +1438,15 @@ impl Run {
             Prep::RuntimeRequested => {
                 ok(app, root, "mutation($d: Uuid!) { updateDeploymentRuntime(deploymentUuid: $d, desiredRuntimeVersion: \"12.4.0\") { id } }", json!({"d": d_id})).await;
             }
+            Prep::SignInCode => {
+                let code = format!("code-{n}-{}", self.actor.name);
+                app.text(&format!(
+                    "WITH c AS (INSERT INTO sign_in_codes (code_hash, user_id, expires_at) VALUES (sha256(convert_to('{code}', 'UTF8')), '{}', now() + interval '1 hour')) SELECT NULL::text AS t",
+                    v["t"]
+                ))
+                .await;
+                v.insert("code".into(), code);
+            }
             Prep::AcceptableInvite => {
                 // A second address of the actor (adding addresses has no API yet), invited to sign up.
                 let alias = format!("alias{n}@example.com");
@@ -1407,6 +1485,9 @@ impl Run {
             "audit_events",
             "clusters",
             "cluster_workspaces",
+            "organization_domains",
+            "identity_providers",
+            "sign_in_codes",
         ];
         let mut parts: Vec<String> = tables
             .iter()

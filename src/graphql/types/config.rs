@@ -30,7 +30,7 @@ pub struct AuthConfig {
     pub public_signup: bool,
     /// Whether nobody has signed up yet (the next user becomes the system admin).
     pub initial_signup: bool,
-    /// External identity providers (none yet).
+    /// The OpenID Connect providers people can sign in through (see `identityProviders`).
     pub providers: Vec<AuthProvider>,
 }
 
@@ -41,6 +41,7 @@ pub struct AuthProvider {
     pub name: String,
     /// Name shown to users.
     pub display_name: String,
-    /// Where to start the sign-in.
+    /// Where to start the sign-in: a path of this API, to which a console may add
+    /// `&redirect=<its own address>` (an allowed origin) to get the one-time `signInCode` back.
     pub url: String,
 }

@@ -14,6 +14,7 @@ use diesel_async::{AsyncConnection, AsyncPgConnection};
 use serde_json::{Value, json};
 
 pub mod browser;
+pub mod oidc;
 pub mod smtp;
 pub mod standby;
 
@@ -100,6 +101,8 @@ pub struct TestApp {
     pub clock: TestClock,
     /// The server's mailer (with `smtp_url` configured); dropping it stops it.
     pub mailer: Option<capcom::mail::Mailer>,
+    /// The DNS the server asks for TXT records (tests have no DNS of their own).
+    pub dns: capcom::dns::StaticTxt,
 }
 
 /// Default configuration for tests.
@@ -135,13 +138,15 @@ impl TestApp {
     pub async fn spawn_on(config: Config, db_url: String) -> TestApp {
         install_log_capture();
         let clock = TestClock::default();
-        let state = capcom::app_state(config, &db_url, clock.clock()).expect("app state");
+        let mut state = capcom::app_state(config, &db_url, clock.clock()).expect("app state");
+        let dns = capcom::dns::StaticTxt::default();
+        state.dns = Arc::new(dns.clone());
         let mailer = capcom::start_mailer(&state, &db_url).expect("mailer");
         let router = capcom::build_router(state.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let base = format!("http://{}", listener.local_addr().expect("addr"));
         tokio::spawn(capcom::serve(listener, router, std::future::pending()));
-        TestApp { base, client: reqwest::Client::new(), state, db_url, clock, mailer }
+        TestApp { base, client: reqwest::Client::new(), state, db_url, clock, mailer, dns }
     }
 
     /// Sends one GraphQL operation to `POST /v1`; `token` goes in `Authorization` without `Bearer`, as the

@@ -1,0 +1,87 @@
+//! `IdentityProvider`: an organization's OpenID Connect provider.
+
+use async_graphql::Object;
+use chrono::{DateTime, Utc};
+
+use crate::db::models::identity_provider::IdentityProvider as Row;
+use crate::domain::identity_providers::secret_source;
+use crate::graphql::authz::Readable;
+use crate::graphql::scalars::Uuid;
+
+/// A provider. Only made from one the caller may read (`organization.config.get`). The client secret is
+/// never part of it: only where it is read from.
+pub struct IdentityProvider(pub Readable<Row>);
+
+/// An OpenID Connect provider people of an organization sign in through.
+#[Object]
+impl IdentityProvider {
+    /// The provider's id.
+    async fn id(&self) -> Uuid {
+        self.0.id.into()
+    }
+
+    /// The organization whose people sign in through it.
+    async fn organization_id(&self) -> Uuid {
+        self.0.organization_id.into()
+    }
+
+    /// Short name, unique in the installation (`/v1/oauth/start?provider=<name>`).
+    async fn name(&self) -> &str {
+        &self.0.name
+    }
+
+    /// Name a console shows on its sign-in button.
+    async fn display_name(&self) -> &str {
+        &self.0.display_name
+    }
+
+    /// Issuer URL.
+    async fn issuer_url(&self) -> &str {
+        &self.0.issuer_url
+    }
+
+    /// OAuth client id.
+    async fn client_id(&self) -> &str {
+        &self.0.client_id
+    }
+
+    /// Where the client secret is read from: `env:NAME`, `file:PATH` or `none`.
+    async fn client_secret_source(&self) -> String {
+        secret_source(&self.0)
+    }
+
+    /// Scopes asked for.
+    async fn scopes(&self) -> Vec<String> {
+        self.0.scopes.split_whitespace().map(str::to_owned).collect()
+    }
+
+    /// ID-token claim holding the email address.
+    async fn email_claim(&self) -> &str {
+        &self.0.email_claim
+    }
+
+    /// ID-token claim holding the display name.
+    async fn name_claim(&self) -> &str {
+        &self.0.name_claim
+    }
+
+    /// ID-token claim holding group names, mapped to teams of the same name.
+    async fn groups_claim(&self) -> Option<&str> {
+        self.0.groups_claim.as_deref()
+    }
+
+    /// Whether sign-in through it is offered.
+    async fn enabled(&self) -> bool {
+        self.0.enabled
+    }
+
+    /// Creation time.
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+
+    /// Last change.
+    async fn updated_at(&self) -> DateTime<Utc> {
+        self.0.updated_at
+    }
+}
