@@ -5,6 +5,9 @@ import { makePgService } from "postgraphile/adaptors/pg";
 
 export default {
   extends: [PostGraphileAmberPreset],
+  // PostGraphile hides relations whose foreign key leads no plain index; capcom's deployments are indexed
+  // by workspace only for live rows (a partial index). Expose every relation, as a team would.
+  disablePlugins: ["PgIndexBehaviorsPlugin"],
   pgServices: [
     makePgService({
       connectionString: process.env.DATABASE_URL,

@@ -106,7 +106,8 @@ pub async fn create(
         if request.kind == DeployKind::Dag && !deployment.dag_deploy_enabled {
             return Err(ApiError::bad_input("type", "DAG-only deploys are off for this deployment (dagDeployEnabled)"));
         }
-        // The locked row holds the deploy state, so concurrent deploys number their revisions in turn.
+        // The locked row holds the deploy state (kept by a trigger on `deploys`), so concurrent deploys
+        // number their revisions in turn.
         let (latest, current_tag) = (deployment.deploy_revision, deployment.deploy_image_tag.clone());
         let revision = latest + 1;
         let (user, service_account) = match deployer {
@@ -133,7 +134,6 @@ pub async fn create(
             },
         )
         .await?;
-        Deployment::record_deploy(tx, deployment_id, revision, deploy.image_tag.as_deref()).await?;
         audit::record(
             tx,
             actor,

@@ -383,7 +383,12 @@ impl Access {
             return;
         }
         if let (Ok(mut known), Some(id)) = (self.0.ancestries.lock(), ancestry.object().id()) {
-            known.insert(id, ancestry);
+            // An id already known as another kind of object keeps that entry: a reference naming a
+            // workspace id as a deployment (or the reverse) must not rewrite what the id is.
+            let entry = known.entry(id).or_insert(ancestry);
+            if entry.object().scope() == ancestry.object().scope() {
+                *entry = ancestry;
+            }
         }
     }
 
@@ -397,11 +402,16 @@ impl Access {
     /// names its workspace only), so that later references to the object need no lookup.
     fn completed_from_known(&self, mut ancestry: Ancestry) -> Ancestry {
         if ancestry.organization.is_none() {
-            if let Some(workspace) = ancestry.workspace.and_then(|id| self.known(id)) {
+            if let Some(workspace) = ancestry.workspace.and_then(|id| self.known_workspace(id)) {
                 ancestry.organization = workspace.organization;
             }
         }
         ancestry
+    }
+
+    /// The known ancestry of workspace `id` (never that of another kind of object with the same id).
+    fn known_workspace(&self, id: Uuid) -> Option<Ancestry> {
+        self.known(id).filter(|found| matches!(found.object(), ScopeRef::Workspace(w) if w == id))
     }
 
     fn known(&self, id: Uuid) -> Option<Ancestry> {
@@ -417,7 +427,7 @@ impl Access {
                 continue;
             }
             // A deployment whose workspace is known needs only the workspace's organization.
-            let via_workspace = ancestry.workspace.and_then(|ws| self.known(ws));
+            let via_workspace = ancestry.workspace.and_then(|ws| self.known_workspace(ws));
             let known = ancestry
                 .object()
                 .id()

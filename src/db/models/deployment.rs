@@ -71,7 +71,7 @@ pub struct Deployment {
     pub updated_at: DateTime<Utc>,
     /// Soft-deletion time.
     pub deleted_at: Option<DateTime<Utc>>,
-    /// Revision of the newest deploy (0 before the first one); kept by the deploy that makes it.
+    /// Revision of the newest deploy (0 before the first one); kept by a trigger on `deploys`.
     pub deploy_revision: i32,
     /// Image tag of the newest image deploy (`deployInfo.current`).
     pub deploy_image_tag: Option<String>,
@@ -189,24 +189,6 @@ impl Deployment {
             .first(conn)
             .await
             .optional()
-    }
-
-    /// Records that deploy `revision` was made; an image deploy (`image_tag` set) also becomes the
-    /// current image. Call with the row locked ([`Deployment::live_for_update`]).
-    pub async fn record_deploy(
-        conn: &mut AsyncPgConnection,
-        id: Uuid,
-        revision: i32,
-        image_tag: Option<&str>,
-    ) -> QueryResult<()> {
-        let tag = diesel::dsl::sql::<diesel::sql_types::Nullable<diesel::sql_types::Text>>("coalesce(")
-            .bind::<diesel::sql_types::Nullable<diesel::sql_types::Text>, _>(image_tag)
-            .sql(", deploy_image_tag)");
-        diesel::update(deployments::table.find(id))
-            .set((deployments::deploy_revision.eq(revision), deployments::deploy_image_tag.eq(tag)))
-            .execute(conn)
-            .await
-            .map(|_| ())
     }
 
     /// Removes a deployment row for good; what hangs off it (roles, keys, variables, deploys) goes with it.
