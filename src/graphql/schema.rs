@@ -54,17 +54,13 @@ fn finish(mut response: Response, request_id: &str) -> Response {
 }
 
 impl GraphqlService {
-    /// Checks the document's limits (then it is parsed once and the parsed form executed).
-    fn admit(&self, request: Request) -> Result<Request, Response> {
-        limits::admit(request, self.limits).map_err(|error| Response::from_errors(vec![error]))
-    }
-
     /// Executes one operation.
     pub async fn execute(&self, request: Request) -> Response {
         let request_id = request_id_of(&request);
-        let response = match self.admit(request) {
+        // The document's limits are checked first; it is then parsed once and the parsed form executed.
+        let response = match limits::admit(request, self.limits) {
             Ok(request) => self.schema.execute(request).await,
-            Err(refused) => refused,
+            Err(refused) => Response::from_errors(vec![refused]),
         };
         finish(response, &request_id)
     }
@@ -82,9 +78,10 @@ impl GraphqlService {
     /// Executes a subscription (or any operation sent on a WebSocket) as a stream of responses.
     pub fn execute_stream(&self, request: Request) -> BoxStream<'static, Response> {
         let request_id = request_id_of(&request);
-        match self.admit(request) {
+        match limits::admit(request, self.limits) {
             Ok(request) => self.schema.execute_stream(request).map(move |r| finish(r, &request_id)).boxed(),
             Err(refused) => {
+                let refused = Response::from_errors(vec![refused]);
                 async_graphql::futures_util::stream::once(async move { finish(refused, &request_id) }).boxed()
             }
         }
