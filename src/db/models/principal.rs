@@ -13,10 +13,14 @@ use crate::db::schema::{service_accounts, users};
 
 /// The bindings a user holds directly and through every team it belongs to, packed as a JSON array of
 /// `[id, role, target, team]` (target: the organization, workspace or deployment; null for system roles).
+///
+/// The teams are an array (`= ANY(ARRAY(…))`) rather than `IN (SELECT …)`: PostgreSQL plans the array form
+/// as two index scans joined by a bitmap OR, the subquery form as a scan of every binding (measured on the
+/// bench data set: 0.25 ms against 3.4 ms, on every request; bench/README.md).
 const USER_BINDINGS: &str = "(SELECT coalesce(jsonb_agg(jsonb_build_array(rb.id, rb.role, \
      coalesce(rb.organization_id, rb.workspace_id, rb.deployment_id), rb.team_id)), '[]'::jsonb) \
      FROM role_bindings rb WHERE rb.user_id = users.id \
-     OR rb.team_id IN (SELECT tm.team_id FROM team_members tm WHERE tm.user_id = users.id))";
+     OR rb.team_id = ANY(ARRAY(SELECT tm.team_id FROM team_members tm WHERE tm.user_id = users.id)))";
 
 /// The bindings of a service account, packed like [`USER_BINDINGS`].
 const SERVICE_ACCOUNT_BINDINGS: &str = "(SELECT coalesce(jsonb_agg(jsonb_build_array(rb.id, rb.role, \

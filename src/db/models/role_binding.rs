@@ -5,7 +5,12 @@ use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use uuid::Uuid;
 
-use crate::db::schema::{role_bindings, team_members};
+use crate::db::schema::{deployments, role_bindings, workspaces};
+
+diesel::define_sql_function! {
+    /// SQL `coalesce` of two nullable values of one type: the first that is not null.
+    fn coalesce<T: diesel::sql_types::SingleValue>(x: diesel::sql_types::Nullable<T>, y: diesel::sql_types::Nullable<T>) -> diesel::sql_types::Nullable<T>;
+}
 
 /// A role binding row.
 #[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
@@ -71,37 +76,27 @@ impl RoleBindingRow {
             .await
     }
 
-    /// The bindings a user holds directly or through any team it belongs to: one statement.
-    pub async fn effective_for_user(conn: &mut AsyncPgConnection, user_id: Uuid) -> QueryResult<Vec<RoleBindingRow>> {
-        let teams = team_members::table.filter(team_members::user_id.eq(user_id)).select(team_members::team_id);
-        role_bindings::table
-            .filter(role_bindings::user_id.eq(user_id).or(role_bindings::team_id.eq_any(teams.nullable())))
-            .select(RoleBindingRow::as_select())
-            .load(conn)
-            .await
-    }
-
     /// Bindings held directly by the given users (for `User.roleBindings`), each with the organization and
     /// workspace its object belongs to (for a workspace or deployment binding; `None` otherwise), found in
     /// the same statement so that read checks on the bindings need no lookup of their ancestry.
+    ///
+    /// The ancestry comes from two hash joins (deployment, then workspace), not from subqueries per row:
+    /// on the bench data set (1 000 users, 5 700 bindings) that is 17 ms against 155 ms, and the cheaper
+    /// plan also stays under PostgreSQL's JIT threshold.
     pub async fn direct_for_users_with_ancestors(
         conn: &mut AsyncPgConnection,
         user_ids: &[Uuid],
     ) -> QueryResult<Vec<(RoleBindingRow, Option<Uuid>, Option<Uuid>)>> {
-        use diesel::dsl::sql;
-        use diesel::sql_types::{Nullable, Uuid as SqlUuid};
-        const WORKSPACE: &str = "coalesce(role_bindings.workspace_id, \
-             (SELECT d.workspace_id FROM deployments d WHERE d.id = role_bindings.deployment_id))";
-        let organization = format!(
-            "coalesce(role_bindings.organization_id, (SELECT w.organization_id FROM workspaces w WHERE w.id = {WORKSPACE}))"
-        );
+        let workspace_id = coalesce(role_bindings::workspace_id, deployments::workspace_id.nullable());
         role_bindings::table
+            .left_join(deployments::table.on(deployments::id.nullable().eq(role_bindings::deployment_id)))
+            .left_join(workspaces::table.on(workspaces::id.nullable().eq(workspace_id)))
             .filter(role_bindings::user_id.eq_any(user_ids))
             .order(role_bindings::created_at)
             .select((
                 RoleBindingRow::as_select(),
-                sql::<Nullable<SqlUuid>>(&organization),
-                sql::<Nullable<SqlUuid>>(WORKSPACE),
+                coalesce(role_bindings::organization_id, workspaces::organization_id.nullable()),
+                workspace_id,
             ))
             .load(conn)
             .await
