@@ -232,28 +232,38 @@ pub fn decide(bindings: &[Binding], matrix: &Matrix, permission: Permission, at:
     Decision { granted: false, grant: None, explanation }
 }
 
+/// Whether `bindings` grant `permission` on the deepest object of `at`: [`decide`]'s verdict without its
+/// explanation. Read checks run this for every object of a reply (thousands in a large one), so it
+/// allocates nothing.
+pub fn granted(bindings: &[Binding], matrix: &Matrix, permission: Permission, at: &Ancestry) -> bool {
+    let scope = permission.scope();
+    if scope != Scope::System && at.target(scope).is_none() {
+        return false;
+    }
+    grants_on(bindings, at, scope).any(|grant| matrix.grants(grant.role, permission))
+}
+
 /// Whether any of `permissions` is granted on `at`: `system.*` alternatives ignore the target.
 pub fn allowed_any(bindings: &[Binding], matrix: &Matrix, permissions: &[Permission], at: &Ancestry) -> bool {
-    permissions.iter().any(|p| decide(bindings, matrix, *p, at).granted)
+    permissions.iter().any(|p| granted(bindings, matrix, *p, at))
 }
 
 /// Escalation rule (SPEC §2): a principal may grant `role` on the object of `at` only if it holds every
 /// permission of that role there. A holder of `system.iam.update` administers IAM everywhere and may
 /// grant any non-system role; system roles still need every permission of the role granted.
 pub fn may_grant(bindings: &[Binding], matrix: &Matrix, role: Role, at: &Ancestry) -> bool {
-    if role.scope() != Some(Scope::System)
-        && decide(bindings, matrix, Permission::SystemIamUpdate, &Ancestry::SYSTEM).granted
+    if role.scope() != Some(Scope::System) && granted(bindings, matrix, Permission::SystemIamUpdate, &Ancestry::SYSTEM)
     {
         return true;
     }
-    matrix.permissions_of(role).all(|permission| decide(bindings, matrix, permission, at).granted)
+    matrix.permissions_of(role).all(|permission| granted(bindings, matrix, permission, at))
 }
 
 /// The Airflow role (SPEC §2 mapping) the bindings give on the deployment of `at`: `Admin`, `User` or
 /// `Viewer`, from the `deployment.airflow.*` permissions there or their `system.airflow.*` counterparts.
 pub fn airflow_role(bindings: &[Binding], matrix: &Matrix, at: &Ancestry) -> Option<&'static str> {
     let held = |scoped: Permission, system: Permission| {
-        decide(bindings, matrix, scoped, at).granted || decide(bindings, matrix, system, &Ancestry::SYSTEM).granted
+        granted(bindings, matrix, scoped, at) || granted(bindings, matrix, system, &Ancestry::SYSTEM)
     };
     if held(Permission::DeploymentAirflowAdmin, Permission::SystemAirflowAdmin) {
         Some("Admin")
@@ -332,5 +342,38 @@ mod tests {
         assert!(may_grant(&system_editor, &matrix, Role::WorkspaceAdmin, &at));
         assert!(!may_grant(&system_editor, &matrix, Role::SystemAdmin, &Ancestry::SYSTEM));
         assert!(may_grant(&system_editor, &matrix, Role::SystemViewer, &Ancestry::SYSTEM));
+    }
+
+    #[test]
+    fn the_quick_verdict_is_the_explained_one() {
+        let matrix = Matrix::default();
+        let (org, ws, dep) = (Uuid::new_v4(), Uuid::new_v4(), Uuid::new_v4());
+        let places = [
+            Ancestry::SYSTEM,
+            Ancestry::organization(org),
+            Ancestry::workspace(Some(org), ws),
+            Ancestry::workspace(None, ws),
+            Ancestry::deployment(Some(org), Some(ws), dep),
+            Ancestry::deployment(None, None, dep),
+            Ancestry::workspace(Some(org), Uuid::new_v4()),
+        ];
+        for role in Role::ALL {
+            let target = match role.scope() {
+                Some(Scope::Organization) => Some(org),
+                Some(Scope::Workspace) => Some(ws),
+                Some(Scope::Deployment) => Some(dep),
+                _ => None,
+            };
+            let bindings = vec![binding(role, target)];
+            for at in &places {
+                for permission in Permission::ALL {
+                    assert_eq!(
+                        granted(&bindings, &matrix, *permission, at),
+                        decide(&bindings, &matrix, *permission, at).granted,
+                        "{role} {permission} at {at:?}"
+                    );
+                }
+            }
+        }
     }
 }
