@@ -80,7 +80,7 @@ impl AccessQuery {
         let rows = users::search(&mut conn, &user.into(), state(ctx)?.config.list_cap).await?;
         drop(conn);
         let members = rows.into_iter().map(|user| Member { user, via: Ancestry::SYSTEM }).collect();
-        Ok(access(ctx)?.admit_all(members).await?.into_iter().map(User::from).collect())
+        User::list(ctx, access(ctx)?.admit_all(members).await?).await
     }
 
     /// Pending invites of the installation, optionally filtered.

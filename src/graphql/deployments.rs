@@ -257,7 +257,7 @@ impl DeploymentQuery {
         let access = access(ctx)?;
         let via = access.ancestry_of(ScopeRef::Deployment(deployment.id)).await?;
         let members = users.into_iter().map(|user| Member { user, via }).collect();
-        Ok(access.admit_all(members).await?.into_iter().map(User::from).collect())
+        User::list(ctx, access.admit_all(members).await?).await
     }
 
     /// The namespaces of a cluster's pool that no live deployment uses, in the operator's order (empty when

@@ -156,7 +156,7 @@ impl TeamQuery {
         };
         let via = Ancestry::organization(team.organization_id);
         let members = users.into_iter().map(|(_, user)| Member { user, via }).collect();
-        Ok(access(ctx)?.admit_all(members).await?.into_iter().map(User::from).collect())
+        User::list(ctx, access(ctx)?.admit_all(members).await?).await
     }
 
     /// Teams holding a role on the workspace.

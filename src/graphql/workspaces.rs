@@ -8,7 +8,7 @@ use crate::domain::invites::InviteSettings;
 use crate::domain::users::UserFilter;
 use crate::domain::workspaces::{self, DeploymentRoleRequest, WorkspaceUpdate};
 use crate::error::ApiError;
-use crate::graphql::authz::{Access, Member, Op, access};
+use crate::graphql::authz::{Member, Op, access};
 use crate::graphql::context::{actor, conn, principal, state};
 use crate::graphql::payload::Payload;
 use crate::graphql::scalars::{Id, Uuid};
@@ -87,10 +87,11 @@ pub fn invite_settings(state: &AppState) -> InviteSettings {
 pub struct WorkspaceQuery;
 
 /// The members of workspace `id` as users the caller may read.
-async fn members_of(access: &Access, id: uuid::Uuid, rows: Vec<crate::domain::users::User>) -> Result<Vec<User>> {
+async fn members_of(ctx: &Context<'_>, id: uuid::Uuid, rows: Vec<crate::domain::users::User>) -> Result<Vec<User>> {
+    let access = access(ctx)?;
     let via = access.ancestry_of(ScopeRef::Workspace(id)).await?;
     let members = rows.into_iter().map(|user| Member { user, via }).collect();
-    Ok(access.admit_all(members).await?.into_iter().map(User::from).collect())
+    User::list(ctx, access.admit_all(members).await?).await
 }
 
 /// Workspace `id` as the caller may read it (NOT_FOUND when it does not exist).
@@ -148,7 +149,7 @@ impl WorkspaceQuery {
         workspaces::get(&mut conn, id).await?;
         let members = workspaces::members(&mut conn, id, &user.into(), state(ctx)?.config.list_cap).await?;
         drop(conn);
-        members_of(access(ctx)?, id, members).await
+        members_of(ctx, id, members).await
     }
 
     /// A page of the workspace's members by username: `take` after the member `cursor` (from the first
@@ -165,7 +166,7 @@ impl WorkspaceQuery {
         workspaces::get(&mut conn, id).await?;
         let members = workspaces::members(&mut conn, id, &UserFilter::default(), state(ctx)?.config.list_cap).await?;
         drop(conn);
-        let members = members_of(access(ctx)?, id, members).await?;
+        let members = members_of(ctx, id, members).await?;
         let position = cursor.and_then(Uuid::get).and_then(|c| members.iter().position(|m| m.uuid() == c));
         Ok(crate::graphql::teams::houston_page(members, position, take))
     }
@@ -177,7 +178,7 @@ impl WorkspaceQuery {
         workspaces::get(&mut conn, id).await?;
         let members = workspaces::members(&mut conn, id, &user.into(), 1).await?;
         drop(conn);
-        Ok(members_of(access(ctx)?, id, members).await?.into_iter().next().ok_or(ApiError::NotFound)?)
+        Ok(members_of(ctx, id, members).await?.into_iter().next().ok_or(ApiError::NotFound)?)
     }
 
     /// Pending invites of the workspace.

@@ -61,7 +61,7 @@ impl Team {
         let users = loader(ctx)?.load_one(MembersOfTeam(self.0.team.id)).await?.unwrap_or_default();
         let via = self.0.ancestry();
         let members = users.into_iter().map(|user| Member { user, via }).collect();
-        Ok(access(ctx)?.admit_all(members).await?.into_iter().map(User::from).collect())
+        User::list(ctx, access(ctx)?.admit_all(members).await?).await
     }
 
     /// Creation time.

@@ -19,22 +19,65 @@ use crate::rbac::{Ancestry, Permission, Role};
 
 /// A person with an account. Only made from a user the caller may read: themselves, or someone reached
 /// as a member of an object whose members the caller may read.
-pub struct User(Readable<Member>);
+pub struct User {
+    member: Readable<Member>,
+    /// The user's addresses, when the list the user came in loaded them for all its users at once.
+    emails: Option<Vec<users::Email>>,
+    /// The user's direct bindings with their objects' ancestry, loaded the same way.
+    bindings: Option<Vec<(RoleBindingRow, Ancestry)>>,
+}
 
 impl From<Readable<Member>> for User {
     fn from(member: Readable<Member>) -> Self {
-        User(member)
+        User { member, emails: None, bindings: None }
     }
 }
 
 impl User {
     fn row(&self) -> &users::User {
-        &self.0.user
+        &self.member.user
     }
 
     /// The user's id.
     pub fn uuid(&self) -> uuid::Uuid {
-        self.0.user.id
+        self.member.user.id
+    }
+
+    /// The users of a list field, with the relations the query selects below it (`emails`,
+    /// `roleBindings`) loaded for the whole list by one `load_many` each rather than one `load_one` per
+    /// user. The statements are the same (the loader batches either way); what this saves is the loader's
+    /// per-key bookkeeping, which in a reply of a thousand users costs more than the SQL.
+    pub async fn list(ctx: &Context<'_>, members: Vec<Readable<Member>>) -> Result<Vec<User>> {
+        let ahead = ctx.look_ahead();
+        let loader = loader(ctx)?;
+        let want_emails = ahead.field("emails").exists();
+        let want_bindings = ahead.field("roleBindings").exists();
+        let emails = async {
+            if want_emails {
+                loader.load_many(members.iter().map(|member| EmailsOfUser(member.user.id))).await.map(Some)
+            } else {
+                Ok(None)
+            }
+        };
+        let bindings = async {
+            if want_bindings {
+                loader.load_many(members.iter().map(|member| RoleBindingsOfUser(member.user.id))).await.map(Some)
+            } else {
+                Ok(None)
+            }
+        };
+        let (mut emails, mut bindings) = futures_util::try_join!(emails, bindings)?;
+        Ok(members
+            .into_iter()
+            .map(|member| {
+                let id = member.user.id;
+                User {
+                    emails: emails.as_mut().map(|found| found.remove(&EmailsOfUser(id)).unwrap_or_default()),
+                    bindings: bindings.as_mut().map(|found| found.remove(&RoleBindingsOfUser(id)).unwrap_or_default()),
+                    member,
+                }
+            })
+            .collect())
     }
 }
 
@@ -75,13 +118,19 @@ impl User {
 
     /// Email addresses, primary first.
     async fn emails(&self, ctx: &Context<'_>) -> Result<Vec<Email>> {
-        let emails = loader(ctx)?.load_one(EmailsOfUser(self.row().id)).await?.unwrap_or_default();
+        let emails = match &self.emails {
+            Some(emails) => emails.clone(),
+            None => loader(ctx)?.load_one(EmailsOfUser(self.row().id)).await?.unwrap_or_default(),
+        };
         Ok(emails.into_iter().map(Email).collect())
     }
 
     /// Roles the user holds directly, on the objects whose members the caller may read.
     async fn role_bindings(&self, ctx: &Context<'_>) -> Result<Vec<RoleBinding>> {
-        let rows = loader(ctx)?.load_one(RoleBindingsOfUser(self.row().id)).await?.unwrap_or_default();
+        let rows = match &self.bindings {
+            Some(rows) => rows.clone(),
+            None => loader(ctx)?.load_one(RoleBindingsOfUser(self.row().id)).await?.unwrap_or_default(),
+        };
         let access = access(ctx)?;
         // The bindings came with their objects' ancestry: deciding needs no lookup.
         let rows = rows
@@ -159,7 +208,7 @@ impl RoleBinding {
         let Some(id) = self.0.user_id else { return Ok(None) };
         let Some(user) = loader(ctx)?.load_one(UserById(id)).await? else { return Ok(None) };
         let member = Member { user, via: self.0.ancestry() };
-        Ok(access(ctx)?.admit(member).await?.map(User))
+        Ok(access(ctx)?.admit(member).await?.map(User::from))
     }
 
     /// The workspace it applies to, for workspace bindings (null unless the caller may read it).

@@ -72,7 +72,7 @@ impl Workspace {
         let users = loader(ctx)?.load_one(UsersOfWorkspace(self.0.id)).await?.unwrap_or_default();
         let via = self.0.ancestry();
         let members = users.into_iter().map(|user| Member { user, via }).collect();
-        Ok(access(ctx)?.admit_all(members).await?.into_iter().map(User::from).collect())
+        User::list(ctx, access(ctx)?.admit_all(members).await?).await
     }
 
     /// Role bindings on the workspace (users, teams, service accounts) the caller may read.
