@@ -14,6 +14,7 @@ pub mod limits;
 pub mod loaders;
 pub mod managed_domains;
 pub mod mutation;
+pub mod order;
 pub mod organizations;
 pub mod payload;
 pub mod query;

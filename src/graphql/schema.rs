@@ -16,6 +16,7 @@ use crate::graphql::RequestMeta;
 use crate::graphql::errors;
 use crate::graphql::limits::{self, DocumentLimits};
 use crate::graphql::mutation::Mutation;
+use crate::graphql::order::Shape;
 use crate::graphql::query::Query;
 use crate::graphql::subscription::Subscription;
 use crate::state::AppState;
@@ -46,6 +47,13 @@ fn request_id_of(request: &Request) -> String {
         .unwrap_or_default()
 }
 
+/// The response shape of an admitted request's operation (its document is parsed by then).
+fn shape_of(request: &mut Request) -> Option<Shape> {
+    let operation_name = request.operation_name.clone();
+    let document = request.parsed_query().ok()?;
+    Shape::of_operation(document, operation_name.as_deref())
+}
+
 fn finish(mut response: Response, request_id: &str) -> Response {
     for error in &mut response.errors {
         errors::apply(error, request_id);
@@ -59,7 +67,14 @@ impl GraphqlService {
         let request_id = request_id_of(&request);
         // The document's limits are checked first; it is then parsed once and the parsed form executed.
         let response = match limits::admit(request, self.limits) {
-            Ok(request) => self.schema.execute(request).await,
+            Ok(mut request) => {
+                let shape = shape_of(&mut request);
+                let mut response = self.schema.execute(request).await;
+                if let Some(shape) = shape {
+                    shape.apply(&mut response.data);
+                }
+                response
+            }
             Err(refused) => Response::from_errors(vec![refused]),
         };
         finish(response, &request_id)
@@ -79,7 +94,18 @@ impl GraphqlService {
     pub fn execute_stream(&self, request: Request) -> BoxStream<'static, Response> {
         let request_id = request_id_of(&request);
         match limits::admit(request, self.limits) {
-            Ok(request) => self.schema.execute_stream(request).map(move |r| finish(r, &request_id)).boxed(),
+            Ok(mut request) => {
+                let shape = shape_of(&mut request);
+                self.schema
+                    .execute_stream(request)
+                    .map(move |mut response| {
+                        if let Some(shape) = &shape {
+                            shape.apply(&mut response.data);
+                        }
+                        finish(response, &request_id)
+                    })
+                    .boxed()
+            }
             Err(refused) => {
                 let refused = Response::from_errors(vec![refused]);
                 async_graphql::futures_util::stream::once(async move { finish(refused, &request_id) }).boxed()

@@ -205,7 +205,14 @@ fn new_loader(state: &AppState, batches: Batches) -> DataLoader<DbLoader> {
         }
     })
     .delay(window)
+    .max_batch_size(MAX_BATCH_KEYS)
 }
+
+/// Keys of one kind a batch takes before it runs (async-graphql's default is 1 000). A dashboard with
+/// a 1 200-member workspace then costs one statement per kind rather than two; the request limits
+/// (`src/graphql/limits.rs`) already bound how many objects one request can reach, and PostgreSQL takes
+/// an array of this many keys as one parameter.
+const MAX_BATCH_KEYS: usize = 10_000;
 
 /// Scheduler turns a spawned batch waits for before its window opens (each lets a resolver enqueue 32
 /// more keys).
@@ -348,8 +355,9 @@ pub fn negotiate(accept: Option<&str>) -> Option<MediaType> {
 /// document can make the validator report one error per token).
 const MAX_ERRORS: usize = 50;
 
-/// One operation's response as JSON, and whether it is a request error (nothing executed: no `data`).
-fn response_json(mut response: GqlResponse, before_execution: bool) -> (Value, Option<&'static str>) {
+/// One operation's response, ready to serialise, and the code of its request error if it is one
+/// (nothing executed: no `data`).
+fn response_body(mut response: GqlResponse, before_execution: bool) -> (Body, Option<&'static str>) {
     let request_error = before_execution || ws::is_request_error(&response);
     if response.errors.len() > MAX_ERRORS {
         let omitted = response.errors.len() - MAX_ERRORS;
@@ -368,13 +376,36 @@ fn response_json(mut response: GqlResponse, before_execution: bool) -> (Value, O
             _ => code::BAD_USER_INPUT,
         }
     });
-    let mut json = serde_json::to_value(&response).unwrap_or_else(|_| Value::Object(Default::default()));
-    if request_error {
-        if let Value::Object(map) = &mut json {
-            map.remove("data");
+    (Body { response, data: !request_error }, status_code)
+}
+
+/// A response body as GraphQL over HTTP shapes it: `errors` first when there are any, then `data` (absent
+/// for a request error), then `extensions`.
+///
+/// It is written straight from async-graphql's value tree, whose objects keep the order of the selection
+/// set (GraphQL spec §7.1, "Serialized Map Ordering"); no intermediate `serde_json::Value` is built, which
+/// would both copy every field of a large reply and sort its keys.
+struct Body {
+    response: GqlResponse,
+    data: bool,
+}
+
+impl serde::Serialize for Body {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let response = &self.response;
+        let mut map = serializer.serialize_map(None)?;
+        if !response.errors.is_empty() {
+            map.serialize_entry("errors", &response.errors)?;
         }
+        if self.data {
+            map.serialize_entry("data", &response.data)?;
+        }
+        if !response.extensions.is_empty() {
+            map.serialize_entry("extensions", &response.extensions)?;
+        }
+        map.end()
     }
-    (json, status_code)
 }
 
 fn status_of(code_value: &str) -> StatusCode {
@@ -410,20 +441,27 @@ fn reply(batch: BatchResponse, media: MediaType, before_execution: bool, report:
     }
     let (body, status) = match batch {
         BatchResponse::Single(response) => {
-            let (json, request_error) = response_json(response, before_execution);
+            let (body, request_error) = response_body(response, before_execution);
             let status = match (media, request_error) {
                 (MediaType::GraphqlResponseJson, Some(code_value)) => status_of(code_value),
                 _ => StatusCode::OK,
             };
-            (json, status)
+            (serde_json::to_vec(&body), status)
         }
         // Batching is outside the specification: a batch is answered 200, each item shaped as above.
-        BatchResponse::Batch(responses) => (
-            Value::Array(responses.into_iter().map(|response| response_json(response, before_execution).0).collect()),
-            StatusCode::OK,
-        ),
+        BatchResponse::Batch(responses) => {
+            let bodies: Vec<Body> =
+                responses.into_iter().map(|response| response_body(response, before_execution).0).collect();
+            (serde_json::to_vec(&bodies), StatusCode::OK)
+        }
     };
-    let mut response = (status, body.to_string()).into_response();
+    // Serialising a tree of strings, numbers and maps with string keys cannot fail; should it ever, the
+    // client gets the policy's INTERNAL error rather than a half-written body.
+    let body = body.unwrap_or_else(|error| {
+        tracing::error!(%error, "a GraphQL response could not be serialised");
+        br#"{"errors":[{"message":"Internal error","extensions":{"code":"INTERNAL"}}]}"#.to_vec()
+    });
+    let mut response = (status, body).into_response();
     response.headers_mut().insert(header::CONTENT_TYPE, media.content_type());
     response
 }
@@ -537,6 +575,11 @@ async fn execute_within_deadline(
         BatchRequest::Batch(requests) => BatchRequest::Batch(requests.into_iter().map(&mut attach).collect()),
     };
     drop(sender);
+    // The turn is held until the reply is serialised: what a request holds in memory while it runs (rows,
+    // the value tree, the body) is then bounded by the number of turns, whatever the number of clients.
+    let Ok(_turn) = state.executions.acquire().await else {
+        return error_response(ApiError::unavailable("the server is shutting down"), meta, media, report);
+    };
     let response = run_with_batches(state.schema.execute_batch(batch), receiver).await;
     if let (Some(routing), true) = (&state.app.routing, shape.writes) {
         // The caller as it was and as it is now (a sign-up or sign-in becomes the new user).

@@ -32,6 +32,9 @@ pub struct HttpState {
     pub sockets: Arc<SocketRegistry>,
     /// Origins of other sites allowed to call capcom from a browser (`CAPCOM_CORS_ORIGINS`).
     pub origins: AllowedOrigins,
+    /// Turns to execute a GraphQL request over HTTP (`CAPCOM_GRAPHQL_CONCURRENCY`; tokio's semaphore is
+    /// fair, so waiting requests are served in arrival order).
+    pub executions: Arc<tokio::sync::Semaphore>,
 }
 
 /// Whether a client-sent request id is kept: short, printable, no spaces (it goes into every log line and
@@ -61,7 +64,10 @@ pub fn build_router(state: AppState) -> Router {
     let metrics_routes = if metrics_here { metrics_router(state.clone()) } else { Router::new() };
     let origins = AllowedOrigins::new(&state.config.cors_origins.0);
     let serve_console = state.config.console;
-    let http_state = HttpState { app: state, schema, sockets, origins: origins.clone() };
+    let cores = std::thread::available_parallelism().map(usize::from).unwrap_or(1);
+    let executions =
+        Arc::new(tokio::sync::Semaphore::new(state.config.graphql_concurrency.unwrap_or(2 * cores).max(1)));
+    let http_state = HttpState { app: state, schema, sockets, origins: origins.clone(), executions };
     let request_id = HeaderName::from_static(REQUEST_ID_HEADER);
 
     let mut router = Router::new();

@@ -144,3 +144,79 @@ async fn mutations_over_get_are_405_with_allow_post_and_queries_run() {
     let body: Value = response.json().await.unwrap();
     assert_eq!(body["data"]["appConfig"]["version"], "2.1.0", "{body}");
 }
+
+/// The keys of every object of a reply come in the order the query asked for them (GraphQL spec §7.1.2),
+/// also when some fields waited for the database and others did not, and through fragments and aliases.
+#[tokio::test]
+async fn reply_fields_come_in_query_order() {
+    let app = TestApp::spawn().await;
+    let (token, _) = app.sign_up("order@example.com", "correct horse battery").await;
+    let workspace = app.create_workspace(&token, "Ordered").await;
+    app.create_deployment(&token, &workspace, "first").await;
+    let query = "query { workspaces { deployments { label id } ...Members id label: label } \
+                 config: appConfig { version } } \
+                 fragment Members on Workspace { users { emails { address } username id } }";
+    let response = app
+        .client
+        .post(format!("{}/v1", app.base))
+        .header("Authorization", &token)
+        .json(&json!({"query": query}))
+        .send()
+        .await
+        .unwrap();
+    let text = response.text().await.unwrap();
+    let position = |needle: &str| text.find(needle).unwrap_or_else(|| panic!("{needle} missing from {text}"));
+    let expected = [
+        "\"workspaces\"",
+        "\"deployments\"",
+        "\"label\":\"first\"",
+        "\"users\"",
+        "\"emails\"",
+        "\"username\"",
+        "\"label\":\"Ordered\"",
+        "\"config\"",
+    ];
+    let positions: Vec<usize> = expected.iter().map(|needle| position(needle)).collect();
+    assert!(positions.is_sorted(), "keys out of query order: {text}");
+    assert!(text.starts_with("{\"data\""), "{text}");
+    // A reply with errors names them first, then the data.
+    let (_, _, body) = post(&app, None, json!({"query": "{ appConfig { version } workspace(workspaceUuid: \"00000000-0000-0000-0000-000000000000\") { id } }"})).await;
+    let keys: Vec<&String> = body.as_object().unwrap().keys().collect();
+    assert_eq!(keys, ["errors", "data"], "{body}");
+}
+
+/// Executions beyond `CAPCOM_GRAPHQL_CONCURRENCY` wait for a turn and are then served: a turn is given
+/// back by every request, answered or refused.
+#[tokio::test]
+async fn requests_beyond_the_execution_bound_wait_for_a_turn() {
+    let app = TestApp::spawn_with(|config| config.graphql_concurrency = Some(1)).await;
+    let (token, _) = app.sign_up("turns@example.com", "correct horse battery").await;
+    let requests = (0..12).map(|i| {
+        let app = &app;
+        let token = token.clone();
+        async move {
+            if i % 3 == 0 {
+                // Answered with an error (the first user is a system admin: NOT_FOUND): the turn comes back
+                // all the same.
+                app.gql(
+                    "{ workspace(workspaceUuid: \"00000000-0000-0000-0000-000000000000\") { id } }",
+                    json!({}),
+                    Some(&token),
+                )
+                .await
+            } else {
+                app.gql("{ self { username } workspaces { id } }", json!({}), Some(&token)).await
+            }
+        }
+    });
+    let bodies = futures_util::future::join_all(requests).await;
+    for (i, body) in bodies.iter().enumerate() {
+        if i % 3 == 0 {
+            assert_eq!(error_code(body), "NOT_FOUND", "{body}");
+        } else {
+            assert_eq!(body["data"]["self"]["username"], "turns@example.com", "{body}");
+        }
+    }
+    let after = app.gql("{ appConfig { version } }", json!({}), None).await;
+    assert_eq!(after["data"]["appConfig"]["version"], "2.1.0", "{after}");
+}

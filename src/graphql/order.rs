@@ -1,0 +1,149 @@
+//! The order of fields in a response: the order the query asked for them (GraphQL spec, October 2021,
+//! §7.1.2 "Serialized Map Ordering": a map of results is written in the order `CollectFields()` yields its
+//! keys).
+//!
+//! async-graphql resolves an object's fields concurrently and inserts each value when its future
+//! completes, so a field that waited for the database lands after the fields that did not. capcom puts
+//! the keys back in query order after execution: the operation's selection sets are turned once into a
+//! [`Shape`] (response keys in order, with the shape below each), and every object of the data is then
+//! reordered in place. The cost is one pass over the reply's objects, none of which is copied.
+
+use std::collections::HashMap;
+
+use async_graphql::indexmap::IndexMap;
+use async_graphql::parser::types::{
+    DocumentOperations, ExecutableDocument, FragmentDefinition, Selection, SelectionSet,
+};
+use async_graphql::{Name, Positioned, Value};
+
+/// The response keys one object of the reply may have, in query order, with the shape of each key's
+/// value (for fields that select sub-fields).
+#[derive(Debug, Default)]
+pub struct Shape {
+    keys: IndexMap<Name, Option<Shape>>,
+}
+
+/// Fragment spreads followed at most this deep while shaping: the document limits refuse cycles and
+/// oversized expansions before execution, so this only keeps the function total on its own.
+const MAX_SPREAD_DEPTH: usize = 64;
+
+impl Shape {
+    /// The shape of the operation of `document` that `operation_name` chooses (as execution chooses it:
+    /// the only one, or the named one), or `None` when there is no such operation.
+    pub fn of_operation(document: &ExecutableDocument, operation_name: Option<&str>) -> Option<Shape> {
+        let operation = match (&document.operations, operation_name) {
+            (DocumentOperations::Single(operation), _) => operation,
+            (DocumentOperations::Multiple(operations), Some(name)) => operations.get(name)?,
+            (DocumentOperations::Multiple(operations), None) if operations.len() == 1 => operations.values().next()?,
+            (DocumentOperations::Multiple(_), None) => return None,
+        };
+        Some(Shape::of_sets(&[&operation.node.selection_set.node], &document.fragments))
+    }
+
+    /// The merged shape of selection sets that answer the same response key (fields of one key are merged
+    /// into one result, spec §6.3.2).
+    fn of_sets(sets: &[&SelectionSet], fragments: &HashMap<Name, Positioned<FragmentDefinition>>) -> Shape {
+        let mut below: IndexMap<Name, Vec<&SelectionSet>> = IndexMap::new();
+        for set in sets {
+            collect(set, fragments, 0, &mut below);
+        }
+        let keys = below
+            .into_iter()
+            .map(|(key, subsets)| {
+                let shape =
+                    subsets.iter().any(|set| !set.items.is_empty()).then(|| Shape::of_sets(&subsets, fragments));
+                (key, shape)
+            })
+            .collect();
+        Shape { keys }
+    }
+
+    /// Puts the keys of every object in `value` (and below) in this shape's order. Keys the shape does not
+    /// know (none, for a reply of this operation) keep their place after the known ones.
+    pub fn apply(&self, value: &mut Value) {
+        match value {
+            Value::Object(map) => {
+                let position = |key: &Name| self.keys.get_index_of(key).unwrap_or(usize::MAX);
+                if !map.keys().map(position).is_sorted() {
+                    map.sort_by(|a, _, b, _| position(a).cmp(&position(b)));
+                }
+                for (key, value) in map.iter_mut() {
+                    if let Some(Some(shape)) = self.keys.get(key) {
+                        shape.apply(value);
+                    }
+                }
+            }
+            Value::List(items) => items.iter_mut().for_each(|item| self.apply(item)),
+            _ => {}
+        }
+    }
+}
+
+/// `CollectFields()` without the type conditions: the response keys of `set` in order, each with the
+/// sub-selection sets of the fields answering it. A type condition only removes keys from an object and
+/// keeps the others in their relative order, so ignoring conditions orders every object as the spec does,
+/// except when fragments on different types select the same keys in different orders: then the first
+/// fragment's order is used for every type.
+fn collect<'a>(
+    set: &'a SelectionSet,
+    fragments: &'a HashMap<Name, Positioned<FragmentDefinition>>,
+    depth: usize,
+    below: &mut IndexMap<Name, Vec<&'a SelectionSet>>,
+) {
+    for selection in &set.items {
+        match &selection.node {
+            Selection::Field(field) => {
+                below.entry(field.node.response_key().node.clone()).or_default().push(&field.node.selection_set.node);
+            }
+            Selection::FragmentSpread(spread) if depth < MAX_SPREAD_DEPTH => {
+                if let Some(fragment) = fragments.get(&spread.node.fragment_name.node) {
+                    collect(&fragment.node.selection_set.node, fragments, depth + 1, below);
+                }
+            }
+            Selection::InlineFragment(inline) => collect(&inline.node.selection_set.node, fragments, depth, below),
+            Selection::FragmentSpread(_) => {}
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ordered(query: &str, data: serde_json::Value) -> String {
+        let document = async_graphql::parser::parse_query(query).unwrap();
+        let shape = Shape::of_operation(&document, None).unwrap();
+        let mut value = Value::from_json(data).unwrap();
+        shape.apply(&mut value);
+        value.into_json().unwrap().to_string()
+    }
+
+    #[test]
+    fn objects_follow_the_query_at_every_level() {
+        let data = serde_json::json!({
+            "workspaces": [{"users": [{"username": "a", "id": "1"}], "label": "W", "id": "w"}],
+            "appConfig": {"version": "1"}
+        });
+        assert_eq!(
+            ordered("{ appConfig { version } workspaces { id label users { id username } } }", data),
+            r#"{"appConfig":{"version":"1"},"workspaces":[{"id":"w","label":"W","users":[{"id":"1","username":"a"}]}]}"#
+        );
+    }
+
+    #[test]
+    fn aliases_fragments_and_merged_fields_keep_their_first_place() {
+        let data = serde_json::json!({"b": {"y": 2, "x": 1}, "first": {"z": 3}, "a": 0});
+        let query = "{ a ...F b { x } } fragment F on Query { first: c { z } b { y } }";
+        // `b` first appears inside the fragment, whose `y` comes before the outer `x`.
+        assert_eq!(ordered(query, data), r#"{"a":0,"first":{"z":3},"b":{"y":2,"x":1}}"#);
+    }
+
+    #[test]
+    fn the_named_operation_is_the_one_shaped() {
+        let document = async_graphql::parser::parse_query("query A { a b } query B { b a }").unwrap();
+        let mut value = Value::from_json(serde_json::json!({"a": 1, "b": 2})).unwrap();
+        Shape::of_operation(&document, Some("B")).unwrap().apply(&mut value);
+        assert_eq!(value.into_json().unwrap().to_string(), r#"{"b":2,"a":1}"#);
+        assert!(Shape::of_operation(&document, None).is_none());
+    }
+}
