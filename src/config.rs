@@ -23,7 +23,7 @@
 //! | `CAPCOM_MAX_DEPTH`, `CAPCOM_MAX_COMPLEXITY`, `CAPCOM_MAX_ALIASES`, `CAPCOM_MAX_BATCH`, `CAPCOM_MAX_BODY_BYTES` | 15, 10000, 20, 10, 1048576 | request limits |
 //! | `CAPCOM_MAX_TOKENS`, `CAPCOM_MAX_FRAGMENTS`, `CAPCOM_MAX_DIRECTIVES` | 10000, 100, 100 | document limits (`docs/limits.md`) |
 //! | `CAPCOM_REQUEST_TIMEOUT_MS` | 30000 | deadline of one HTTP request |
-//! | `CAPCOM_GRAPHQL_CONCURRENCY` | 2 × cores | GraphQL operations over HTTP executed at once (the rest wait their turn) |
+//! | `CAPCOM_GRAPHQL_CONCURRENCY` | pool size | GraphQL operations over HTTP executed at once (the rest wait their turn) |
 //! | `CAPCOM_WS_INIT_TIMEOUT_MS` | 10000 | time a WebSocket has to send `connection_init` |
 //! | `CAPCOM_WS_MAX_SOCKETS`, `CAPCOM_WS_MAX_SOCKETS_PER_PRINCIPAL`, `CAPCOM_WS_MAX_SUBSCRIPTIONS` | 1000, 20, 100 | WebSocket bounds |
 //! | `CAPCOM_LIST_CAP` | 1000 | cap on Houston-style plain lists |
@@ -185,11 +185,12 @@ pub struct Config {
     #[arg(long, env = "CAPCOM_REQUEST_TIMEOUT_MS", default_value_t = 30_000, global = true)]
     pub request_timeout_ms: u64,
 
-    /// GraphQL operations over HTTP executed at once; the others wait for a turn, first come first served,
-    /// within their deadline. Bounds the memory large replies hold while they are built. Default: twice
-    /// the number of cores.
-    #[arg(long, env = "CAPCOM_GRAPHQL_CONCURRENCY", global = true)]
-    pub graphql_concurrency: Option<usize>,
+    /// GraphQL operations over HTTP executed at once (1 to 100000); the others wait for a turn, first come
+    /// first served, within their deadline. Bounds the memory large replies hold while they are built.
+    /// Default: the database pool's size (`CAPCOM_POOL_SIZE`), so that no request waits for a turn that
+    /// would not have waited for a connection anyway.
+    #[arg(long, env = "CAPCOM_GRAPHQL_CONCURRENCY", global = true, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub graphql_concurrency: Option<u32>,
 
     /// Time a WebSocket has after opening to send `connection_init`, in milliseconds (then it is closed
     /// with 4408).

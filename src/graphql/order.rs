@@ -12,9 +12,9 @@ use std::collections::HashMap;
 
 use async_graphql::indexmap::IndexMap;
 use async_graphql::parser::types::{
-    DocumentOperations, ExecutableDocument, FragmentDefinition, Selection, SelectionSet,
+    Directive, DocumentOperations, ExecutableDocument, FragmentDefinition, OperationDefinition, Selection, SelectionSet,
 };
-use async_graphql::{Name, Positioned, Value};
+use async_graphql::{Name, Positioned, Value, Variables};
 
 /// The response keys one object of the reply may have, in query order, with the shape of each key's
 /// value (for fields that select sub-fields).
@@ -23,48 +23,65 @@ pub struct Shape {
     keys: IndexMap<Name, Option<Shape>>,
 }
 
-/// Fragment spreads followed at most this deep while shaping: the document limits refuse cycles and
-/// oversized expansions before execution, so this only keeps the function total on its own.
-const MAX_SPREAD_DEPTH: usize = 64;
+/// What shaping reads besides the selection sets.
+struct Document<'a> {
+    fragments: &'a HashMap<Name, Positioned<FragmentDefinition>>,
+    operation: &'a OperationDefinition,
+    variables: &'a Variables,
+}
 
 impl Shape {
     /// The shape of the operation of `document` that `operation_name` chooses (as execution chooses it:
-    /// the only one, or the named one), or `None` when there is no such operation.
-    pub fn of_operation(document: &ExecutableDocument, operation_name: Option<&str>) -> Option<Shape> {
+    /// the only one, or the named one), with `@skip` and `@include` decided by `variables` (then the
+    /// operation's defaults); `None` when there is no such operation.
+    pub fn of_operation(
+        document: &ExecutableDocument,
+        operation_name: Option<&str>,
+        variables: &Variables,
+    ) -> Option<Shape> {
         let operation = match (&document.operations, operation_name) {
             (DocumentOperations::Single(operation), _) => operation,
             (DocumentOperations::Multiple(operations), Some(name)) => operations.get(name)?,
             (DocumentOperations::Multiple(operations), None) if operations.len() == 1 => operations.values().next()?,
             (DocumentOperations::Multiple(_), None) => return None,
         };
-        Some(Shape::of_sets(&[&operation.node.selection_set.node], &document.fragments))
+        let document = Document { fragments: &document.fragments, operation: &operation.node, variables };
+        Some(Shape::of_sets(&[&operation.node.selection_set.node], &document))
     }
 
     /// The merged shape of selection sets that answer the same response key (fields of one key are merged
     /// into one result, spec §6.3.2).
-    fn of_sets(sets: &[&SelectionSet], fragments: &HashMap<Name, Positioned<FragmentDefinition>>) -> Shape {
+    fn of_sets(sets: &[&SelectionSet], document: &Document<'_>) -> Shape {
         let mut below: IndexMap<Name, Vec<&SelectionSet>> = IndexMap::new();
         for set in sets {
-            collect(set, fragments, 0, &mut below);
+            collect(set, document, 0, &mut below);
         }
         let keys = below
             .into_iter()
             .map(|(key, subsets)| {
-                let shape =
-                    subsets.iter().any(|set| !set.items.is_empty()).then(|| Shape::of_sets(&subsets, fragments));
+                let shape = subsets.iter().any(|set| !set.items.is_empty()).then(|| Shape::of_sets(&subsets, document));
                 (key, shape)
             })
             .collect();
         Shape { keys }
     }
 
-    /// Puts the keys of every object in `value` (and below) in this shape's order. Keys the shape does not
-    /// know (none, for a reply of this operation) keep their place after the known ones.
+    /// Puts the keys of every object in `value` (and below) in this shape's order. A key the object lacks
+    /// is a field whose resolver failed (async-graphql leaves it out, with its error in `errors`): it is
+    /// written as null, as the spec has it (§6.4.4). Keys the shape does not know (none, for a reply of
+    /// this operation) keep their place after the known ones.
     pub fn apply(&self, value: &mut Value) {
         match value {
             Value::Object(map) => {
                 let position = |key: &Name| self.keys.get_index_of(key).unwrap_or(usize::MAX);
-                if !map.keys().map(position).is_sorted() {
+                if map.len() < self.keys.len() {
+                    let mut ordered = IndexMap::with_capacity(self.keys.len());
+                    for key in self.keys.keys() {
+                        ordered.insert(key.clone(), map.shift_remove(key).unwrap_or(Value::Null));
+                    }
+                    ordered.extend(map.drain(..));
+                    *map = ordered;
+                } else if !map.keys().map(position).is_sorted() {
                     map.sort_by(|a, _, b, _| position(a).cmp(&position(b)));
                 }
                 for (key, value) in map.iter_mut() {
@@ -79,31 +96,69 @@ impl Shape {
     }
 }
 
-/// `CollectFields()` without the type conditions: the response keys of `set` in order, each with the
-/// sub-selection sets of the fields answering it. A type condition only removes keys from an object and
-/// keeps the others in their relative order, so ignoring conditions orders every object as the spec does,
-/// except when fragments on different types select the same keys in different orders: then the first
-/// fragment's order is used for every type.
+/// `CollectFields()` (spec §6.3.2) without the type conditions: the response keys of `set` in order, each
+/// with the sub-selection sets of the fields answering it. A type condition only removes keys from an
+/// object and keeps the others in their relative order, so ignoring conditions orders every object as the
+/// spec does, except when fragments on different types select the same keys in different orders (the
+/// first fragment's order then serves every type). capcom's schema has no interfaces or unions, so every
+/// condition names the object's own type today.
 fn collect<'a>(
     set: &'a SelectionSet,
-    fragments: &'a HashMap<Name, Positioned<FragmentDefinition>>,
+    document: &Document<'a>,
     depth: usize,
     below: &mut IndexMap<Name, Vec<&'a SelectionSet>>,
 ) {
     for selection in &set.items {
+        if !included(selection.node.directives(), document) {
+            continue;
+        }
         match &selection.node {
             Selection::Field(field) => {
                 below.entry(field.node.response_key().node.clone()).or_default().push(&field.node.selection_set.node);
             }
-            Selection::FragmentSpread(spread) if depth < MAX_SPREAD_DEPTH => {
-                if let Some(fragment) = fragments.get(&spread.node.fragment_name.node) {
-                    collect(&fragment.node.selection_set.node, fragments, depth + 1, below);
+            // The document limits refuse fragment cycles before execution; a chain of spreads is then no
+            // deeper than the number of fragments, which also keeps this function total on its own.
+            Selection::FragmentSpread(spread) if depth < document.fragments.len() => {
+                if let Some(fragment) = document.fragments.get(&spread.node.fragment_name.node) {
+                    collect(&fragment.node.selection_set.node, document, depth + 1, below);
                 }
             }
-            Selection::InlineFragment(inline) => collect(&inline.node.selection_set.node, fragments, depth, below),
+            Selection::InlineFragment(inline) => collect(&inline.node.selection_set.node, document, depth, below),
             Selection::FragmentSpread(_) => {}
         }
     }
+}
+
+/// Whether `@skip` and `@include` keep a selection (spec §3.13). A condition that cannot be read (an
+/// unknown variable: the request fails validation anyway) keeps it.
+fn included(directives: &[Positioned<Directive>], document: &Document<'_>) -> bool {
+    directives.iter().all(|directive| {
+        let keep_when = match directive.node.name.node.as_str() {
+            "skip" => false,
+            "include" => true,
+            _ => return true,
+        };
+        let condition = match directive.node.get_argument("if").map(|argument| &argument.node) {
+            Some(async_graphql_value::Value::Boolean(value)) => Some(*value),
+            Some(async_graphql_value::Value::Variable(name)) => {
+                let given = document.variables.get(name);
+                let default = || {
+                    document
+                        .operation
+                        .variable_definitions
+                        .iter()
+                        .find(|definition| definition.node.name.node == *name)
+                        .and_then(|definition| definition.node.default_value())
+                };
+                match given.or_else(default) {
+                    Some(Value::Boolean(value)) => Some(*value),
+                    _ => None,
+                }
+            }
+            _ => None,
+        };
+        condition.is_none_or(|value| value == keep_when)
+    })
 }
 
 #[cfg(test)]
@@ -112,7 +167,8 @@ mod tests {
 
     fn ordered(query: &str, data: serde_json::Value) -> String {
         let document = async_graphql::parser::parse_query(query).unwrap();
-        let shape = Shape::of_operation(&document, None).unwrap();
+        let variables = Variables::from_json(serde_json::json!({"no": false}));
+        let shape = Shape::of_operation(&document, None, &variables).unwrap();
         let mut value = Value::from_json(data).unwrap();
         shape.apply(&mut value);
         value.into_json().unwrap().to_string()
@@ -142,8 +198,26 @@ mod tests {
     fn the_named_operation_is_the_one_shaped() {
         let document = async_graphql::parser::parse_query("query A { a b } query B { b a }").unwrap();
         let mut value = Value::from_json(serde_json::json!({"a": 1, "b": 2})).unwrap();
-        Shape::of_operation(&document, Some("B")).unwrap().apply(&mut value);
+        Shape::of_operation(&document, Some("B"), &Variables::default()).unwrap().apply(&mut value);
         assert_eq!(value.into_json().unwrap().to_string(), r#"{"b":2,"a":1}"#);
-        assert!(Shape::of_operation(&document, None).is_none());
+        assert!(Shape::of_operation(&document, None, &Variables::default()).is_none());
+    }
+
+    #[test]
+    fn a_field_left_out_by_its_error_is_null_in_its_place() {
+        let data = serde_json::json!({"c": 3, "a": {"x": 1}});
+        assert_eq!(ordered("{ a { x y } b c }", data), r#"{"a":{"x":1,"y":null},"b":null,"c":3}"#);
+    }
+
+    #[test]
+    fn skipped_selections_take_no_place() {
+        let data = serde_json::json!({"b": 2, "a": 1});
+        // Execution drops the skipped `b`, so the kept one (after `a`) gives the place.
+        assert_eq!(ordered("query { ... @include(if: false) { b } a b }", data.clone()), r#"{"a":1,"b":2}"#);
+        assert_eq!(ordered("query { b @skip(if: true) a b }", data.clone()), r#"{"a":1,"b":2}"#);
+        assert_eq!(ordered("query($no: Boolean!) { b @include(if: $no) a b }", data.clone()), r#"{"a":1,"b":2}"#);
+        let defaulted = "query($off: Boolean = true) { ... @skip(if: $off) { b } a b }";
+        assert_eq!(ordered(defaulted, data.clone()), r#"{"a":1,"b":2}"#);
+        assert_eq!(ordered("query { b @include(if: true) a }", data), r#"{"b":2,"a":1}"#);
     }
 }

@@ -49,9 +49,16 @@ fn request_id_of(request: &Request) -> String {
 
 /// The response shape of an admitted request's operation (its document is parsed by then).
 fn shape_of(request: &mut Request) -> Option<Shape> {
-    let operation_name = request.operation_name.clone();
-    let document = request.parsed_query().ok()?;
-    Shape::of_operation(document, operation_name.as_deref())
+    // Borrowed out and back: the document is reached through `&mut self` only.
+    let operation_name = request.operation_name.take();
+    let variables = std::mem::take(&mut request.variables);
+    let shape = request
+        .parsed_query()
+        .ok()
+        .and_then(|document| Shape::of_operation(document, operation_name.as_deref(), &variables));
+    request.operation_name = operation_name;
+    request.variables = variables;
+    shape
 }
 
 fn finish(mut response: Response, request_id: &str) -> Response {

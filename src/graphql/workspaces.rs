@@ -8,7 +8,7 @@ use crate::domain::invites::InviteSettings;
 use crate::domain::users::UserFilter;
 use crate::domain::workspaces::{self, DeploymentRoleRequest, WorkspaceUpdate};
 use crate::error::ApiError;
-use crate::graphql::authz::{Member, Op, access};
+use crate::graphql::authz::{Member, Op, Readable, access};
 use crate::graphql::context::{actor, conn, principal, state};
 use crate::graphql::payload::Payload;
 use crate::graphql::scalars::{Id, Uuid};
@@ -88,10 +88,20 @@ pub struct WorkspaceQuery;
 
 /// The members of workspace `id` as users the caller may read.
 async fn members_of(ctx: &Context<'_>, id: uuid::Uuid, rows: Vec<crate::domain::users::User>) -> Result<Vec<User>> {
+    User::list(ctx, readable_members(ctx, id, rows).await?).await
+}
+
+/// The members of workspace `id` the caller may read, before their relations are loaded (so that a page
+/// loads them for its own members only).
+async fn readable_members(
+    ctx: &Context<'_>,
+    id: uuid::Uuid,
+    rows: Vec<crate::domain::users::User>,
+) -> Result<Vec<Readable<Member>>> {
     let access = access(ctx)?;
     let via = access.ancestry_of(ScopeRef::Workspace(id)).await?;
     let members = rows.into_iter().map(|user| Member { user, via }).collect();
-    User::list(ctx, access.admit_all(members).await?).await
+    Ok(access.admit_all(members).await?)
 }
 
 /// Workspace `id` as the caller may read it (NOT_FOUND when it does not exist).
@@ -166,9 +176,9 @@ impl WorkspaceQuery {
         workspaces::get(&mut conn, id).await?;
         let members = workspaces::members(&mut conn, id, &UserFilter::default(), state(ctx)?.config.list_cap).await?;
         drop(conn);
-        let members = members_of(ctx, id, members).await?;
-        let position = cursor.and_then(Uuid::get).and_then(|c| members.iter().position(|m| m.uuid() == c));
-        Ok(crate::graphql::teams::houston_page(members, position, take))
+        let members = readable_members(ctx, id, members).await?;
+        let position = cursor.and_then(Uuid::get).and_then(|c| members.iter().position(|m| m.user.id == c));
+        User::list(ctx, crate::graphql::teams::houston_page(members, position, take)).await
     }
 
     /// One member of the workspace, found by the search (NOT_FOUND if no member matches).

@@ -385,9 +385,16 @@ fn response_body(mut response: GqlResponse, before_execution: bool) -> (Body, Op
 /// It is written straight from async-graphql's value tree, whose objects keep the order of the selection
 /// set (GraphQL spec §7.1, "Serialized Map Ordering"); no intermediate `serde_json::Value` is built, which
 /// would both copy every field of a large reply and sort its keys.
-struct Body {
+pub(crate) struct Body {
     response: GqlResponse,
     data: bool,
+}
+
+impl Body {
+    /// The body of `response`, with its `data` (a response that executed) or without (a request error).
+    pub(crate) fn new(response: GqlResponse, data: bool) -> Body {
+        Body { response, data }
+    }
 }
 
 impl serde::Serialize for Body {
@@ -577,7 +584,11 @@ async fn execute_within_deadline(
     drop(sender);
     // The turn is held until the reply is serialised: what a request holds in memory while it runs (rows,
     // the value tree, the body) is then bounded by the number of turns, whatever the number of clients.
-    let Ok(_turn) = state.executions.acquire().await else {
+    let operations = match &batch {
+        BatchRequest::Single(_) => 1,
+        BatchRequest::Batch(requests) => u32::try_from(requests.len()).unwrap_or(u32::MAX),
+    };
+    let Ok(_turn) = state.executions.acquire_many(operations.clamp(1, state.execution_turns)).await else {
         return error_response(ApiError::unavailable("the server is shutting down"), meta, media, report);
     };
     let response = run_with_batches(state.schema.execute_batch(batch), receiver).await;

@@ -33,8 +33,10 @@ pub struct HttpState {
     /// Origins of other sites allowed to call capcom from a browser (`CAPCOM_CORS_ORIGINS`).
     pub origins: AllowedOrigins,
     /// Turns to execute a GraphQL request over HTTP (`CAPCOM_GRAPHQL_CONCURRENCY`; tokio's semaphore is
-    /// fair, so waiting requests are served in arrival order).
+    /// fair, so waiting requests are served in arrival order). A batch takes a turn per operation.
     pub executions: Arc<tokio::sync::Semaphore>,
+    /// How many turns there are.
+    pub execution_turns: u32,
 }
 
 /// Whether a client-sent request id is kept: short, printable, no spaces (it goes into every log line and
@@ -64,10 +66,10 @@ pub fn build_router(state: AppState) -> Router {
     let metrics_routes = if metrics_here { metrics_router(state.clone()) } else { Router::new() };
     let origins = AllowedOrigins::new(&state.config.cors_origins.0);
     let serve_console = state.config.console;
-    let cores = std::thread::available_parallelism().map(usize::from).unwrap_or(1);
-    let executions =
-        Arc::new(tokio::sync::Semaphore::new(state.config.graphql_concurrency.unwrap_or(2 * cores).max(1)));
-    let http_state = HttpState { app: state, schema, sockets, origins: origins.clone(), executions };
+    let pool_size = u32::try_from(state.config.pool_size).unwrap_or(u32::MAX);
+    let execution_turns = state.config.graphql_concurrency.unwrap_or(pool_size).clamp(1, 100_000);
+    let executions = Arc::new(tokio::sync::Semaphore::new(execution_turns as usize));
+    let http_state = HttpState { app: state, schema, sockets, origins: origins.clone(), executions, execution_turns };
     let request_id = HeaderName::from_static(REQUEST_ID_HEADER);
 
     let mut router = Router::new();

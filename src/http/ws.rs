@@ -361,7 +361,8 @@ where
                         let Some(entry) = running.get(&id).filter(|entry| entry.generation == generation) else { continue };
                         let id_given = entry.id_given;
                         let request_error = first && is_request_error(&response);
-                        let payload = serde_json::to_value(&response).unwrap_or(Value::Null);
+                        // Shaped as over HTTP: errors first, then the data in query order.
+                        let payload = serde_json::to_value(crate::http::graphql::Body::new(*response, true)).unwrap_or(Value::Null);
                         let reply = match (protocol, request_error) {
                             (Protocol::TransportWs, true) => {
                                 if let Some(entry) = running.remove(&id) {

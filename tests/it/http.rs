@@ -183,6 +183,10 @@ async fn reply_fields_come_in_query_order() {
     let (_, _, body) = post(&app, None, json!({"query": "{ appConfig { version } workspace(workspaceUuid: \"00000000-0000-0000-0000-000000000000\") { id } }"})).await;
     let keys: Vec<&String> = body.as_object().unwrap().keys().collect();
     assert_eq!(keys, ["errors", "data"], "{body}");
+    // The field that failed is null in its place (spec §6.4.4), not left out.
+    let data: Vec<&String> = body["data"].as_object().unwrap().keys().collect();
+    assert_eq!(data, ["appConfig", "workspace"], "{body}");
+    assert!(body["data"]["workspace"].is_null(), "{body}");
 }
 
 /// Executions beyond `CAPCOM_GRAPHQL_CONCURRENCY` wait for a turn and are then served: a turn is given

@@ -244,3 +244,23 @@ async fn a_socket_stops_working_once_its_credential_is_revoked() {
     let reply = next(&mut socket).await;
     assert_eq!((reply["type"].as_str(), reply["code"].as_i64()), (Some("closed"), Some(4403)), "{reply}");
 }
+
+/// A reply on a socket is shaped as over HTTP: errors first, then the data with every object's fields in
+/// query order (also those that waited for the database).
+#[tokio::test]
+async fn socket_replies_keep_the_query_order() {
+    let app = TestApp::spawn().await;
+    let (token, _) = deployment(&app).await;
+    let mut socket = open(&app, "graphql-transport-ws").await;
+    send(&mut socket, json!({"type": "connection_init", "payload": {"authorization": token}})).await;
+    assert_eq!(next(&mut socket).await["type"], "connection_ack");
+    let query = "{ workspaces { deployments { label } users { username } id label } appConfig { version } \
+                 workspace(workspaceUuid: \"00000000-0000-0000-0000-000000000000\") { id } }";
+    send(&mut socket, json!({"id": "1", "type": "subscribe", "payload": {"query": query}})).await;
+    let reply = next(&mut socket).await;
+    assert_eq!(reply["type"], "next", "{reply}");
+    let keys = |value: &Value| value.as_object().map(|o| o.keys().cloned().collect::<Vec<_>>()).unwrap_or_default();
+    assert_eq!(keys(&reply["payload"]), ["errors", "data"], "{reply}");
+    assert_eq!(keys(&reply["payload"]["data"]), ["workspaces", "appConfig", "workspace"], "{reply}");
+    assert_eq!(keys(&reply["payload"]["data"]["workspaces"][0]), ["deployments", "users", "id", "label"], "{reply}");
+}

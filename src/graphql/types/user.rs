@@ -66,14 +66,17 @@ impl User {
                 Ok(None)
             }
         };
-        let (mut emails, mut bindings) = futures_util::try_join!(emails, bindings)?;
+        let (emails, bindings) = futures_util::try_join!(emails, bindings)?;
         Ok(members
             .into_iter()
             .map(|member| {
                 let id = member.user.id;
                 User {
-                    emails: emails.as_mut().map(|found| found.remove(&EmailsOfUser(id)).unwrap_or_default()),
-                    bindings: bindings.as_mut().map(|found| found.remove(&RoleBindingsOfUser(id)).unwrap_or_default()),
+                    // Copied rather than taken: a user may come twice in a list.
+                    emails: emails.as_ref().map(|found| found.get(&EmailsOfUser(id)).cloned().unwrap_or_default()),
+                    bindings: bindings
+                        .as_ref()
+                        .map(|found| found.get(&RoleBindingsOfUser(id)).cloned().unwrap_or_default()),
                     member,
                 }
             })
