@@ -13,24 +13,37 @@ import sys
 PARAMETER = re.compile(r"\$(\d+) = ('(?:[^']|'')*'|NULL)")
 
 
+def parameters_of(lines, index):
+    """The `DETAIL:  Parameters:` line of the statement logged at `index`.
+
+    capcom runs a request's statements on several connections at once, so the lines of other backends
+    can come between a statement and its parameters: the detail is the next line of the same backend
+    (`log_line_prefix = '%p '`).
+    """
+    pid = lines[index].split(" ", 1)[0]
+    for line in lines[index + 1:]:
+        if line.split(" ", 1)[0] != pid:
+            continue
+        return re.search(r"DETAIL:  [Pp]arameters: (.*)$", line)
+    return None
+
+
 def main(path):
     lines = open(path, encoding="utf-8", errors="replace").read().splitlines()
-    capturing = False
+    # The last capture in the log (an earlier run's markers may still be there).
+    starts = [index for index, line in enumerate(lines) if "capcom-capture-start" in line]
+    if not starts:
+        sys.exit("no capture marker in the log")
     statements = []
-    for index, line in enumerate(lines):
-        if "capcom-capture-start" in line:
-            capturing = True
-            continue
+    for index in range(starts[-1] + 1, len(lines)):
+        line = lines[index]
         if "capcom-capture-end" in line:
             break
-        if not capturing:
-            continue
         match = re.search(r"duration: [\d.]+ ms  execute [^:]*: (.*)$", line)
         if not match:
             continue
         sql = match.group(1)
-        following = lines[index + 1] if index + 1 < len(lines) else ""
-        detail = re.search(r"DETAIL:  Parameters: (.*)$", following)
+        detail = parameters_of(lines, index)
         if detail:
             values = dict((int(n), v) for n, v in PARAMETER.findall(detail.group(1)))
             for number in sorted(values, reverse=True):

@@ -101,7 +101,7 @@ load() {
     local ticks_before; ticks_before=$(awk '{print $14 + $15}' "/proc/$pid/stat")
     local output
     output=$(BENCH_BODY=$bodyfile BENCH_AUTH=$auth BENCH_WORKSPACE=$KEY_WS \
-      wrk -t "$threads" -c "$clients" -d "${DURATION}s" --latency -s "$script" "$url")
+      wrk -t "$threads" -c "$clients" -d "${DURATION}s" --timeout 30s --latency -s "$script" "$url")
     local ticks_after; ticks_after=$(awk '{print $14 + $15}' "/proc/$pid/stat")
     python3 - "$name" "$clients" "$ticks_before" "$ticks_after" "$(getconf CLK_TCK)" \
       "$(awk '/^VmHWM:/ {print $2}' "/proc/$pid/status")" "$output" <<'PY'
@@ -159,23 +159,26 @@ capture() {
   grep '^Counts' "$WORK/seed.txt" | sed 's/^Counts:/# data:/'
 } | tee "$OUT"
 
-# PostGraphile, started once.
-if [ "$PEER" = 1 ]; then
-  (cd bench/postgraphile && DATABASE_URL=$DB PORT=$PEER_PORT NODE_ENV=production \
-    node_modules/.bin/node node_modules/.bin/postgraphile -C graphile.config.mjs >"$WORK/postgraphile.log" 2>&1) &
-  PEER_SHELL=$!
-  for _ in $(seq 1 300); do
-    curl -sf -o /dev/null -H 'content-type: application/json' --data '{"query":"{__typename}"}' \
-      "http://127.0.0.1:$PEER_PORT/graphql" && break
-    sleep 0.2
-  done
-  PEER_PID=$(pgrep -f "postgraphile -C graphile.config.mjs" | head -1)
-  PIDS+=("$PEER_SHELL")
-  body bench/postgraphile/dashboard.graphql "{\"member\": \"$MEMBER_ID\"}" >"$WORK/pgl_dashboard.json"
-  body bench/postgraphile/dashboard_owner.graphql "{\"organization\": \"$ORG_ID\"}" >"$WORK/pgl_dashboard_owner.json"
-  body bench/postgraphile/members.graphql "{\"workspace\": \"$WS1\"}" >"$WORK/pgl_members.json"
-  body bench/postgraphile/self.graphql "{\"user\": \"$MEMBER_ID\"}" >"$WORK/pgl_self.json"
-fi
+# PostGraphile, started once, after the last capcom binary has migrated the database (it reads the schema
+# when it starts).
+start_peer() {
+  if [ "$PEER" = 1 ]; then
+    (cd bench/postgraphile && DATABASE_URL=$DB PORT=$PEER_PORT NODE_ENV=production \
+      node_modules/.bin/node node_modules/.bin/postgraphile -C graphile.config.mjs >"$WORK/postgraphile.log" 2>&1) &
+    PEER_SHELL=$!
+    for _ in $(seq 1 300); do
+      curl -sf -o /dev/null -H 'content-type: application/json' --data '{"query":"{__typename}"}' \
+        "http://127.0.0.1:$PEER_PORT/graphql" && break
+      sleep 0.2
+    done
+    PEER_PID=$(pgrep -f "postgraphile -C graphile.config.mjs" | head -1)
+    PIDS+=("$PEER_SHELL")
+    body bench/postgraphile/dashboard.graphql "{\"member\": \"$MEMBER_ID\"}" >"$WORK/pgl_dashboard.json"
+    body bench/postgraphile/dashboard_owner.graphql "{\"organization\": \"$ORG_ID\"}" >"$WORK/pgl_dashboard_owner.json"
+    body bench/postgraphile/members.graphql "{\"workspace\": \"$WS1\"}" >"$WORK/pgl_members.json"
+    body bench/postgraphile/self.graphql "{\"user\": \"$MEMBER_ID\"}" >"$WORK/pgl_self.json"
+  fi
+}
 
 for binary in "${BINARIES[@]}"; do
   # Default configuration, logging included (one line per request, as in production).
@@ -184,6 +187,7 @@ for binary in "${BINARIES[@]}"; do
   PIDS+=("$CAPCOM_PID")
   for _ in $(seq 1 300); do curl -sf -o /dev/null "http://127.0.0.1:$CAPCOM_PORT/readyz" && break; sleep 0.1; done
   URL="http://127.0.0.1:$CAPCOM_PORT/v1"
+  if [ "$binary" = "${BINARIES[-1]}" ]; then start_peer; fi
   token() {
     curl -s -H 'content-type: application/json' --data \
       "{\"query\":\"mutation(\$i: String!, \$p: String!) { createToken(identity: \$i, password: \$p) { token { value } } }\",\"variables\":{\"i\":\"$1\",\"p\":\"capcom-bench-password\"}}" \
@@ -208,7 +212,7 @@ for binary in "${BINARIES[@]}"; do
       dashboard_owner) file=dashboard_owner.json auth="Bearer $OWNER_TOKEN" peer=pgl_dashboard_owner.json ;;
       members) file=members.json auth="Bearer $MEMBER_TOKEN" peer=pgl_members.json ;;
       self_token) file=self.json auth="Bearer $MEMBER_TOKEN" peer=pgl_self.json ;;
-      workspace_token) file=key_workspace.json auth="Bearer $OWNER_TOKEN" peer="" ;;
+      workspace_token) file=key_workspace.json auth="Bearer $MEMBER_TOKEN" peer="" ;;
       workspace_key) file=key_workspace.json auth="$API_KEY" peer="" ;;
       write) file="" auth="$WRITE_KEY" peer="" ;;
     esac
@@ -217,15 +221,22 @@ for binary in "${BINARIES[@]}"; do
       continue
     fi
     size=$(check "$URL" "$WORK/$file" "$auth")
+    # A scrape of /metrics runs a statement of its own (gauges read from the database): measured and
+    # taken off.
+    idle=$(statements_total)
     before=$(statements_total)
     curl -s -o /dev/null -H 'content-type: application/json' -H "Authorization: $auth" --data-binary "@$WORK/$file" "$URL"
-    statements=$(($(statements_total) - before))
+    statements=$(($(statements_total) - before - (before - idle)))
     echo "# $scenario: $size bytes of JSON, $statements SQL statements per request" | tee -a "$OUT"
     load "capcom $scenario" "$URL" "$WORK/$file" "$auth" "$CAPCOM_PID" | tee -a "$OUT"
     if [ "$PEER" = 1 ] && [ -n "$peer" ] && [ "$binary" = "${BINARIES[-1]}" ]; then
-      psize=$(check "http://127.0.0.1:$PEER_PORT/graphql" "$WORK/$peer" "")
-      echo "# $scenario on PostGraphile: $psize bytes of JSON" | tee -a "$OUT"
-      load "postgraphile $scenario" "http://127.0.0.1:$PEER_PORT/graphql" "$WORK/$peer" "" "$PEER_PID" | tee -a "$OUT"
+      # A peer document that answers errors is reported and skipped, not fatal.
+      if psize=$(check "http://127.0.0.1:$PEER_PORT/graphql" "$WORK/$peer" ""); then
+        echo "# $scenario on PostGraphile: $psize bytes of JSON" | tee -a "$OUT"
+        load "postgraphile $scenario" "http://127.0.0.1:$PEER_PORT/graphql" "$WORK/$peer" "" "$PEER_PID" | tee -a "$OUT"
+      else
+        echo "# $scenario on PostGraphile: skipped, its document answers errors" | tee -a "$OUT"
+      fi
     fi
     if [ "$scenario" = dashboard ] && [ "$binary" = "${BINARIES[-1]}" ]; then
       capture "$WORK/$file" "$auth" "$WORK/dashboard.sql"
@@ -242,4 +253,29 @@ for binary in "${BINARIES[@]}"; do
   done
   kill -INT "$CAPCOM_PID"; wait "$CAPCOM_PID" 2>/dev/null || true
 done
+# Ratios of the last binary measured: capcom ÷ PostGraphile and capcom ÷ pgbench, per scenario and client count.
+python3 - "$OUT" "$(basename "${BINARIES[-1]}")" <<'PY' | tee -a "$OUT"
+import re, sys
+lines = open(sys.argv[1]).read().splitlines()
+last = max((i for i, line in enumerate(lines) if line.startswith("## capcom ")), default=0)
+rps = {}
+for line in lines[last:]:
+    m = re.match(r"(capcom|postgraphile) (\S+)\s+c=(\d+)\s+rps=\s*([\d.]+)", line)
+    if m:
+        rps[(m.group(1), m.group(2), int(m.group(3)))] = float(m.group(4))
+    m = re.match(r"pgbench (\S+)\s+c=(\d+) tps=([\d.]+)", line)
+    if m:
+        rps[("pgbench", m.group(1), int(m.group(2)))] = float(m.group(3))
+print("# ratios of the last capcom binary")
+for (who, scenario, clients), value in sorted(rps.items()):
+    if who != "capcom":
+        continue
+    parts = []
+    for peer in ("postgraphile", "pgbench"):
+        other = rps.get((peer, scenario, clients))
+        if other:
+            parts.append(f"÷ {peer} = {value / other:.2f}")
+    if parts:
+        print(f"capcom {scenario:<20} c={clients:<3} " + "  ".join(parts))
+PY
 echo "results: $OUT"
