@@ -16,6 +16,8 @@ use async_graphql::parser::types::{
 };
 use async_graphql::{Name, Positioned, Value, Variables};
 
+use crate::error::ApiError;
+
 /// The response keys one object of the reply may have, in query order, with the shape of each key's
 /// value (for fields that select sub-fields).
 #[derive(Debug, Default)]
@@ -26,8 +28,50 @@ pub struct Shape {
 /// What shaping reads besides the selection sets.
 struct Document<'a> {
     fragments: &'a HashMap<Name, Positioned<FragmentDefinition>>,
-    operation: &'a OperationDefinition,
     variables: &'a Variables,
+}
+
+/// The operation of `document` that `operation_name` chooses, as execution chooses it: the only one, or
+/// the named one.
+fn operation<'a>(document: &'a ExecutableDocument, operation_name: Option<&str>) -> Option<&'a OperationDefinition> {
+    let operation = match (&document.operations, operation_name) {
+        (DocumentOperations::Single(operation), _) => operation,
+        (DocumentOperations::Multiple(operations), Some(name)) => operations.get(name)?,
+        (DocumentOperations::Multiple(operations), None) if operations.len() == 1 => operations.values().next()?,
+        (DocumentOperations::Multiple(_), None) => return None,
+    };
+    Some(&operation.node)
+}
+
+/// Completes the request's variables as the spec's `CoerceVariableValues()` does (§6.1.2) for what
+/// async-graphql leaves out: a variable the request does not give takes its default, and one of a
+/// non-null type without a default is a request error (BAD_USER_INPUT naming it). async-graphql would
+/// otherwise read a missing `@skip`/`@include` condition as false and run a field whose non-null argument
+/// is missing. Values given are left to async-graphql's coercion.
+pub fn complete_variables(
+    document: &ExecutableDocument,
+    operation_name: Option<&str>,
+    variables: &mut Variables,
+) -> Result<(), ApiError> {
+    let Some(operation) = operation(document, operation_name) else { return Ok(()) };
+    for definition in &operation.variable_definitions {
+        let definition = &definition.node;
+        let name = &definition.name.node;
+        if variables.contains_key(name) {
+            continue;
+        }
+        match &definition.default_value {
+            Some(default) => {
+                variables.insert(name.clone(), default.node.clone());
+            }
+            None if !definition.var_type.node.nullable => {
+                let message = format!("Variable ${name} of type {} was not given", definition.var_type.node);
+                return Err(ApiError::bad_input(name.as_str(), message));
+            }
+            None => {}
+        }
+    }
+    Ok(())
 }
 
 impl Shape {
@@ -39,14 +83,9 @@ impl Shape {
         operation_name: Option<&str>,
         variables: &Variables,
     ) -> Option<Shape> {
-        let operation = match (&document.operations, operation_name) {
-            (DocumentOperations::Single(operation), _) => operation,
-            (DocumentOperations::Multiple(operations), Some(name)) => operations.get(name)?,
-            (DocumentOperations::Multiple(operations), None) if operations.len() == 1 => operations.values().next()?,
-            (DocumentOperations::Multiple(_), None) => return None,
-        };
-        let document = Document { fragments: &document.fragments, operation: &operation.node, variables };
-        Some(Shape::of_sets(&[&operation.node.selection_set.node], &document))
+        let operation = operation(document, operation_name)?;
+        let document = Document { fragments: &document.fragments, variables };
+        Some(Shape::of_sets(&[&operation.selection_set.node], &document))
     }
 
     /// The merged shape of selection sets that answer the same response key (fields of one key are merged
@@ -66,22 +105,14 @@ impl Shape {
         Shape { keys }
     }
 
-    /// Puts the keys of every object in `value` (and below) in this shape's order. A key the object lacks
-    /// is a field whose resolver failed (async-graphql leaves it out, with its error in `errors`): it is
-    /// written as null, as the spec has it (§6.4.4). Keys the shape does not know (none, for a reply of
-    /// this operation) keep their place after the known ones.
+    /// Puts the keys of every object in `value` (and below) in this shape's order. Keys the object lacks
+    /// (fields whose resolver failed: async-graphql leaves them out) stay absent; keys the shape does not
+    /// know (none, for a reply of this operation) keep their place after the known ones.
     pub fn apply(&self, value: &mut Value) {
         match value {
             Value::Object(map) => {
                 let position = |key: &Name| self.keys.get_index_of(key).unwrap_or(usize::MAX);
-                if map.len() < self.keys.len() {
-                    let mut ordered = IndexMap::with_capacity(self.keys.len());
-                    for key in self.keys.keys() {
-                        ordered.insert(key.clone(), map.shift_remove(key).unwrap_or(Value::Null));
-                    }
-                    ordered.extend(map.drain(..));
-                    *map = ordered;
-                } else if !map.keys().map(position).is_sorted() {
+                if !map.keys().map(position).is_sorted() {
                     map.sort_by(|a, _, b, _| position(a).cmp(&position(b)));
                 }
                 for (key, value) in map.iter_mut() {
@@ -129,8 +160,7 @@ fn collect<'a>(
     }
 }
 
-/// Whether `@skip` and `@include` keep a selection (spec §3.13). A condition that cannot be read (an
-/// unknown variable: the request fails validation anyway) keeps it.
+/// Whether `@skip` and `@include` keep a selection (spec §3.13), as execution decides it.
 fn included(directives: &[Positioned<Directive>], document: &Document<'_>) -> bool {
     directives.iter().all(|directive| {
         let keep_when = match directive.node.name.node.as_str() {
@@ -140,21 +170,11 @@ fn included(directives: &[Positioned<Directive>], document: &Document<'_>) -> bo
         };
         let condition = match directive.node.get_argument("if").map(|argument| &argument.node) {
             Some(async_graphql_value::Value::Boolean(value)) => Some(*value),
-            Some(async_graphql_value::Value::Variable(name)) => {
-                let given = document.variables.get(name);
-                let default = || {
-                    document
-                        .operation
-                        .variable_definitions
-                        .iter()
-                        .find(|definition| definition.node.name.node == *name)
-                        .and_then(|definition| definition.node.default_value())
-                };
-                match given.or_else(default) {
-                    Some(Value::Boolean(value)) => Some(*value),
-                    _ => None,
-                }
-            }
+            // Defaults were filled in by `complete_variables` before execution.
+            Some(async_graphql_value::Value::Variable(name)) => match document.variables.get(name) {
+                Some(Value::Boolean(value)) => Some(*value),
+                _ => None,
+            },
             _ => None,
         };
         condition.is_none_or(|value| value == keep_when)
@@ -204,20 +224,27 @@ mod tests {
     }
 
     #[test]
-    fn a_field_left_out_by_its_error_is_null_in_its_place() {
-        let data = serde_json::json!({"c": 3, "a": {"x": 1}});
-        assert_eq!(ordered("{ a { x y } b c }", data), r#"{"a":{"x":1,"y":null},"b":null,"c":3}"#);
-    }
-
-    #[test]
     fn skipped_selections_take_no_place() {
         let data = serde_json::json!({"b": 2, "a": 1});
         // Execution drops the skipped `b`, so the kept one (after `a`) gives the place.
         assert_eq!(ordered("query { ... @include(if: false) { b } a b }", data.clone()), r#"{"a":1,"b":2}"#);
         assert_eq!(ordered("query { b @skip(if: true) a b }", data.clone()), r#"{"a":1,"b":2}"#);
         assert_eq!(ordered("query($no: Boolean!) { b @include(if: $no) a b }", data.clone()), r#"{"a":1,"b":2}"#);
-        let defaulted = "query($off: Boolean = true) { ... @skip(if: $off) { b } a b }";
-        assert_eq!(ordered(defaulted, data.clone()), r#"{"a":1,"b":2}"#);
         assert_eq!(ordered("query { b @include(if: true) a }", data), r#"{"b":2,"a":1}"#);
+    }
+
+    #[test]
+    fn missing_variables_take_their_defaults_or_are_refused_when_required() {
+        let document =
+            async_graphql::parser::parse_query("query($a: Boolean = true, $b: Int, $c: Uuid!) { x }").unwrap();
+        let mut variables = Variables::from_json(serde_json::json!({"c": "x"}));
+        complete_variables(&document, None, &mut variables).unwrap();
+        assert_eq!(variables.into_value().into_json().unwrap(), serde_json::json!({"a": true, "c": "x"}));
+        let mut missing = Variables::default();
+        let error = complete_variables(&document, None, &mut missing).unwrap_err();
+        assert!(matches!(error, ApiError::BadUserInput { ref field, .. } if field == "c"), "{error:?}");
+        let mut given_null = Variables::from_json(serde_json::json!({"a": null, "c": "x"}));
+        complete_variables(&document, None, &mut given_null).unwrap();
+        assert_eq!(given_null.get(&Name::new("a")), Some(&Value::Null), "a value given is kept, even null");
     }
 }

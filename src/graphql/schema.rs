@@ -16,7 +16,7 @@ use crate::graphql::RequestMeta;
 use crate::graphql::errors;
 use crate::graphql::limits::{self, DocumentLimits};
 use crate::graphql::mutation::Mutation;
-use crate::graphql::order::Shape;
+use crate::graphql::order::{self, Shape};
 use crate::graphql::query::Query;
 use crate::graphql::subscription::Subscription;
 use crate::state::AppState;
@@ -47,18 +47,25 @@ fn request_id_of(request: &Request) -> String {
         .unwrap_or_default()
 }
 
-/// The response shape of an admitted request's operation (its document is parsed by then).
-fn shape_of(request: &mut Request) -> Option<Shape> {
+/// Completes an admitted request's variables (`order::complete_variables`) and returns the shape of its
+/// reply (its document is parsed by then).
+fn prepare(request: &mut Request) -> Result<Option<Shape>, async_graphql::ServerError> {
     // Borrowed out and back: the document is reached through `&mut self` only.
     let operation_name = request.operation_name.take();
-    let variables = std::mem::take(&mut request.variables);
-    let shape = request
-        .parsed_query()
-        .ok()
-        .and_then(|document| Shape::of_operation(document, operation_name.as_deref(), &variables));
+    let mut variables = std::mem::take(&mut request.variables);
+    let prepared = match request.parsed_query() {
+        Ok(document) => order::complete_variables(document, operation_name.as_deref(), &mut variables)
+            .map(|()| Shape::of_operation(document, operation_name.as_deref(), &variables))
+            .map_err(|refused| {
+                let mut error = async_graphql::Error::from(refused).into_server_error(async_graphql::Pos::default());
+                error.locations.clear();
+                error
+            }),
+        Err(error) => Err(error),
+    };
     request.operation_name = operation_name;
     request.variables = variables;
-    shape
+    prepared
 }
 
 fn finish(mut response: Response, request_id: &str) -> Response {
@@ -74,14 +81,16 @@ impl GraphqlService {
         let request_id = request_id_of(&request);
         // The document's limits are checked first; it is then parsed once and the parsed form executed.
         let response = match limits::admit(request, self.limits) {
-            Ok(mut request) => {
-                let shape = shape_of(&mut request);
-                let mut response = self.schema.execute(request).await;
-                if let Some(shape) = shape {
-                    shape.apply(&mut response.data);
+            Ok(mut request) => match prepare(&mut request) {
+                Ok(shape) => {
+                    let mut response = self.schema.execute(request).await;
+                    if let Some(shape) = shape {
+                        shape.apply(&mut response.data);
+                    }
+                    response
                 }
-                response
-            }
+                Err(refused) => Response::from_errors(vec![refused]),
+            },
             Err(refused) => Response::from_errors(vec![refused]),
         };
         finish(response, &request_id)
@@ -102,7 +111,14 @@ impl GraphqlService {
         let request_id = request_id_of(&request);
         match limits::admit(request, self.limits) {
             Ok(mut request) => {
-                let shape = shape_of(&mut request);
+                let shape = match prepare(&mut request) {
+                    Ok(shape) => shape,
+                    Err(refused) => {
+                        let refused = Response::from_errors(vec![refused]);
+                        return async_graphql::futures_util::stream::once(async move { finish(refused, &request_id) })
+                            .boxed();
+                    }
+                };
                 self.schema
                     .execute_stream(request)
                     .map(move |mut response| {

@@ -92,7 +92,7 @@ impl RoleBindingRow {
             .left_join(deployments::table.on(deployments::id.nullable().eq(role_bindings::deployment_id)))
             .left_join(workspaces::table.on(workspaces::id.nullable().eq(workspace_id)))
             .filter(role_bindings::user_id.eq_any(user_ids))
-            .order(role_bindings::created_at)
+            .order((role_bindings::created_at, role_bindings::id))
             .select((
                 RoleBindingRow::as_select(),
                 coalesce(role_bindings::organization_id, workspaces::organization_id.nullable()),
@@ -122,7 +122,7 @@ impl RoleBindingRow {
     pub async fn for_workspaces(conn: &mut AsyncPgConnection, ids: &[Uuid]) -> QueryResult<Vec<RoleBindingRow>> {
         role_bindings::table
             .filter(role_bindings::workspace_id.eq_any(ids))
-            .order(role_bindings::created_at)
+            .order((role_bindings::created_at, role_bindings::id))
             .select(RoleBindingRow::as_select())
             .load(conn)
             .await
@@ -259,7 +259,7 @@ impl RoleBindingRow {
     pub async fn for_deployments(conn: &mut AsyncPgConnection, ids: &[Uuid]) -> QueryResult<Vec<RoleBindingRow>> {
         role_bindings::table
             .filter(role_bindings::deployment_id.eq_any(ids))
-            .order(role_bindings::created_at)
+            .order((role_bindings::created_at, role_bindings::id))
             .select(RoleBindingRow::as_select())
             .load(conn)
             .await
@@ -388,7 +388,7 @@ impl RoleBindingRow {
     pub async fn of_teams(conn: &mut AsyncPgConnection, team_ids: &[Uuid]) -> QueryResult<Vec<RoleBindingRow>> {
         role_bindings::table
             .filter(role_bindings::team_id.eq_any(team_ids))
-            .order(role_bindings::created_at)
+            .order((role_bindings::created_at, role_bindings::id))
             .select(RoleBindingRow::as_select())
             .load(conn)
             .await
@@ -462,7 +462,7 @@ impl RoleBindingRow {
         role_bindings::table
             .filter(role_bindings::team_id.is_not_null())
             .filter(role_bindings::workspace_id.eq_any(ids).or(role_bindings::deployment_id.eq_any(ids)))
-            .order(role_bindings::created_at)
+            .order((role_bindings::created_at, role_bindings::id))
             .select(RoleBindingRow::as_select())
             .load(conn)
             .await
