@@ -8,9 +8,9 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use axum::Extension;
 use axum::body::Bytes;
-use axum::extract::{ConnectInfo, Path, Query, State};
+use axum::extract::{ConnectInfo, FromRequestParts, Path, Query};
+use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
@@ -100,14 +100,15 @@ impl IntoResponse for ScimError {
     }
 }
 
-type ScimResult<T> = Result<T, ScimError>;
+/// A SCIM handler's outcome: the response, or the SCIM error it answers with.
+pub type ScimResult<T> = Result<T, ScimError>;
 
 fn respond(status: StatusCode, body: Value) -> Response {
     (status, [(header::CONTENT_TYPE, MEDIA_TYPE)], body.to_string()).into_response()
 }
 
 /// Who is provisioning: an organization API key allowed to.
-struct Caller {
+pub struct Caller {
     state: HttpState,
     organization_id: Uuid,
     actor: Actor,
@@ -190,25 +191,22 @@ async fn authenticate(incoming: Incoming) -> ScimResult<Caller> {
     Ok(Caller { state, organization_id, actor, authority, base, request_id })
 }
 
-fn incoming(
-    state: HttpState,
-    headers: HeaderMap,
-    request_id: Option<Extension<RequestId>>,
-    peer: Option<Extension<ConnectInfo<SocketAddr>>>,
-) -> Incoming {
-    let request_id =
-        request_id.and_then(|Extension(id)| id.header_value().to_str().ok().map(str::to_owned)).unwrap_or_default();
-    let client_address = peer.map(|Extension(ConnectInfo(address))| address.ip().to_string());
-    Incoming { state, headers, request_id, client_address }
-}
+/// Every SCIM handler starts by authenticating its caller: as an extractor it runs before the handler's
+/// other arguments are read, and a refusal is the SCIM error response.
+impl FromRequestParts<HttpState> for Caller {
+    type Rejection = ScimError;
 
-macro_rules! caller {
-    ($state:expr, $headers:expr, $id:expr, $peer:expr) => {
-        match authenticate(incoming($state, $headers, $id, $peer)).await {
-            Ok(caller) => caller,
-            Err(error) => return error.into_response(),
-        }
-    };
+    async fn from_request_parts(parts: &mut Parts, state: &HttpState) -> ScimResult<Caller> {
+        let request_id = parts
+            .extensions
+            .get::<RequestId>()
+            .and_then(|id| id.header_value().to_str().ok().map(str::to_owned))
+            .unwrap_or_default();
+        let client_address =
+            parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|ConnectInfo(address)| address.ip().to_string());
+        authenticate(Incoming { state: state.clone(), headers: parts.headers.clone(), request_id, client_address })
+            .await
+    }
 }
 
 fn parse_id(text: &str) -> ScimResult<Uuid> {
@@ -491,291 +489,154 @@ fn patch_group(body: &Value) -> ScimResult<GroupChange> {
 
 // ---- Handlers --------------------------------------------------------------------------------------
 
-type Id = Option<Extension<RequestId>>;
-type Peer = Option<Extension<ConnectInfo<SocketAddr>>>;
-
 /// `GET /scim/v2/Users`.
-pub async fn list_users(
-    State(state): State<HttpState>,
-    id: Id,
-    peer: Peer,
-    headers: HeaderMap,
-    Query(parameters): Query<HashMap<String, String>>,
-) -> Response {
-    let caller = caller!(state, headers, id, peer);
-    let run = async {
-        let filter = user_filter(&parameters)?;
-        let (start, count) = paging(&parameters);
-        let mut conn = caller.conn().await?;
-        let (users, total) = rules::list_users(&mut conn, caller.organization_id, &filter, start - 1, count)
-            .await
-            .map_err(|e| caller.fail(e))?;
-        let resources = users.iter().map(|u| user_json(u, &caller.base)).collect();
-        Ok::<Response, ScimError>(respond(StatusCode::OK, list_json(resources, total, start)))
-    };
-    run.await.unwrap_or_else(IntoResponse::into_response)
+pub async fn list_users(caller: Caller, Query(parameters): Query<HashMap<String, String>>) -> ScimResult<Response> {
+    let filter = user_filter(&parameters)?;
+    let (start, count) = paging(&parameters);
+    let mut conn = caller.conn().await?;
+    let (users, total) = rules::list_users(&mut conn, caller.organization_id, &filter, start - 1, count)
+        .await
+        .map_err(|e| caller.fail(e))?;
+    let resources = users.iter().map(|u| user_json(u, &caller.base)).collect();
+    Ok(respond(StatusCode::OK, list_json(resources, total, start)))
 }
 
 /// `POST /scim/v2/Users`.
-pub async fn create_user(
-    State(state): State<HttpState>,
-    id: Id,
-    peer: Peer,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    let caller = caller!(state, headers, id, peer);
-    let run = async {
-        let input = user_input(&parse_body(&body)?)?;
-        let mut conn = caller.conn().await?;
-        let user = rules::create_user(&mut conn, caller.organization_id, input, &caller.actor)
-            .await
-            .map_err(|e| caller.fail(e))?;
-        Ok::<Response, ScimError>(respond(StatusCode::CREATED, user_json(&user, &caller.base)))
-    };
-    run.await.unwrap_or_else(IntoResponse::into_response)
+pub async fn create_user(caller: Caller, body: Bytes) -> ScimResult<Response> {
+    let input = user_input(&parse_body(&body)?)?;
+    let mut conn = caller.conn().await?;
+    let user = rules::create_user(&mut conn, caller.organization_id, input, &caller.actor)
+        .await
+        .map_err(|e| caller.fail(e))?;
+    Ok(respond(StatusCode::CREATED, user_json(&user, &caller.base)))
 }
 
 /// `GET /scim/v2/Users/{id}`.
-pub async fn get_user(
-    State(state): State<HttpState>,
-    id: Id,
-    peer: Peer,
-    headers: HeaderMap,
-    Path(user): Path<String>,
-) -> Response {
-    let caller = caller!(state, headers, id, peer);
-    let run = async {
-        let user = parse_id(&user)?;
-        let mut conn = caller.conn().await?;
-        let user = rules::get_user(&mut conn, caller.organization_id, user).await.map_err(|e| caller.fail(e))?;
-        Ok::<Response, ScimError>(respond(StatusCode::OK, user_json(&user, &caller.base)))
-    };
-    run.await.unwrap_or_else(IntoResponse::into_response)
+pub async fn get_user(caller: Caller, Path(user): Path<String>) -> ScimResult<Response> {
+    let user = parse_id(&user)?;
+    let mut conn = caller.conn().await?;
+    let user = rules::get_user(&mut conn, caller.organization_id, user).await.map_err(|e| caller.fail(e))?;
+    Ok(respond(StatusCode::OK, user_json(&user, &caller.base)))
 }
 
 /// `PUT /scim/v2/Users/{id}`.
-pub async fn replace_user(
-    State(state): State<HttpState>,
-    id: Id,
-    peer: Peer,
-    headers: HeaderMap,
-    Path(user): Path<String>,
-    body: Bytes,
-) -> Response {
-    let caller = caller!(state, headers, id, peer);
-    let run = async {
-        let user = parse_id(&user)?;
-        let input = user_input(&parse_body(&body)?)?;
-        let now = caller.state.app.clock.now();
-        let mut conn = caller.conn().await?;
-        let user = rules::replace_user(&mut conn, caller.organization_id, user, input, now, &caller.actor)
-            .await
-            .map_err(|e| caller.fail(e))?;
-        Ok::<Response, ScimError>(respond(StatusCode::OK, user_json(&user, &caller.base)))
-    };
-    run.await.unwrap_or_else(IntoResponse::into_response)
+pub async fn replace_user(caller: Caller, Path(user): Path<String>, body: Bytes) -> ScimResult<Response> {
+    let user = parse_id(&user)?;
+    let input = user_input(&parse_body(&body)?)?;
+    let now = caller.state.app.clock.now();
+    let mut conn = caller.conn().await?;
+    let user = rules::replace_user(&mut conn, caller.organization_id, user, input, now, &caller.actor)
+        .await
+        .map_err(|e| caller.fail(e))?;
+    Ok(respond(StatusCode::OK, user_json(&user, &caller.base)))
 }
 
 /// `PATCH /scim/v2/Users/{id}`.
-pub async fn patch_user_handler(
-    State(state): State<HttpState>,
-    id: Id,
-    peer: Peer,
-    headers: HeaderMap,
-    Path(user): Path<String>,
-    body: Bytes,
-) -> Response {
-    let caller = caller!(state, headers, id, peer);
-    let run = async {
-        let user = parse_id(&user)?;
-        let body = parse_body(&body)?;
-        let now = caller.state.app.clock.now();
-        let mut conn = caller.conn().await?;
-        let current = rules::get_user(&mut conn, caller.organization_id, user).await.map_err(|e| caller.fail(e))?;
-        let input = patch_user(&current, &body)?;
-        let user = rules::replace_user(&mut conn, caller.organization_id, user, input, now, &caller.actor)
-            .await
-            .map_err(|e| caller.fail(e))?;
-        Ok::<Response, ScimError>(respond(StatusCode::OK, user_json(&user, &caller.base)))
-    };
-    run.await.unwrap_or_else(IntoResponse::into_response)
+pub async fn patch_user_handler(caller: Caller, Path(user): Path<String>, body: Bytes) -> ScimResult<Response> {
+    let user = parse_id(&user)?;
+    let body = parse_body(&body)?;
+    let now = caller.state.app.clock.now();
+    let mut conn = caller.conn().await?;
+    let current = rules::get_user(&mut conn, caller.organization_id, user).await.map_err(|e| caller.fail(e))?;
+    let input = patch_user(&current, &body)?;
+    let user = rules::replace_user(&mut conn, caller.organization_id, user, input, now, &caller.actor)
+        .await
+        .map_err(|e| caller.fail(e))?;
+    Ok(respond(StatusCode::OK, user_json(&user, &caller.base)))
 }
 
 /// `DELETE /scim/v2/Users/{id}`.
-pub async fn delete_user(
-    State(state): State<HttpState>,
-    id: Id,
-    peer: Peer,
-    headers: HeaderMap,
-    Path(user): Path<String>,
-) -> Response {
-    let caller = caller!(state, headers, id, peer);
-    let run = async {
-        let user = parse_id(&user)?;
-        let mut conn = caller.conn().await?;
-        rules::delete_user(&mut conn, caller.organization_id, user, &caller.authority, &caller.actor)
-            .await
-            .map_err(|e| caller.fail(e))?;
-        Ok::<Response, ScimError>(StatusCode::NO_CONTENT.into_response())
-    };
-    run.await.unwrap_or_else(IntoResponse::into_response)
+pub async fn delete_user(caller: Caller, Path(user): Path<String>) -> ScimResult<Response> {
+    let user = parse_id(&user)?;
+    let mut conn = caller.conn().await?;
+    rules::delete_user(&mut conn, caller.organization_id, user, &caller.authority, &caller.actor)
+        .await
+        .map_err(|e| caller.fail(e))?;
+    Ok(StatusCode::NO_CONTENT.into_response())
 }
 
 /// `GET /scim/v2/Groups`.
-pub async fn list_groups(
-    State(state): State<HttpState>,
-    id: Id,
-    peer: Peer,
-    headers: HeaderMap,
-    Query(parameters): Query<HashMap<String, String>>,
-) -> Response {
-    let caller = caller!(state, headers, id, peer);
-    let run = async {
-        let filter = group_filter(&parameters)?;
-        let (start, count) = paging(&parameters);
-        let mut conn = caller.conn().await?;
-        let (groups, total) = rules::list_groups(&mut conn, caller.organization_id, &filter, start - 1, count)
-            .await
-            .map_err(|e| caller.fail(e))?;
-        let resources = groups.iter().map(|g| group_json(g, &caller.base)).collect();
-        Ok::<Response, ScimError>(respond(StatusCode::OK, list_json(resources, total, start)))
-    };
-    run.await.unwrap_or_else(IntoResponse::into_response)
+pub async fn list_groups(caller: Caller, Query(parameters): Query<HashMap<String, String>>) -> ScimResult<Response> {
+    let filter = group_filter(&parameters)?;
+    let (start, count) = paging(&parameters);
+    let mut conn = caller.conn().await?;
+    let (groups, total) = rules::list_groups(&mut conn, caller.organization_id, &filter, start - 1, count)
+        .await
+        .map_err(|e| caller.fail(e))?;
+    let resources = groups.iter().map(|g| group_json(g, &caller.base)).collect();
+    Ok(respond(StatusCode::OK, list_json(resources, total, start)))
 }
 
 /// `POST /scim/v2/Groups`.
-pub async fn create_group(
-    State(state): State<HttpState>,
-    id: Id,
-    peer: Peer,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    let caller = caller!(state, headers, id, peer);
-    let run = async {
-        let body = parse_body(&body)?;
-        let name =
-            text(&body["displayName"]).ok_or_else(|| ScimError::bad("invalidValue", "displayName is required"))?;
-        let members = member_ids(&body["members"])?;
-        let mut conn = caller.conn().await?;
-        let group = rules::create_group(
-            &mut conn,
-            caller.organization_id,
-            &name,
-            body["externalId"].as_str(),
-            &members,
-            &caller.actor,
-        )
-        .await
-        .map_err(|e| caller.fail(e))?;
-        Ok::<Response, ScimError>(respond(StatusCode::CREATED, group_json(&group, &caller.base)))
-    };
-    run.await.unwrap_or_else(IntoResponse::into_response)
+pub async fn create_group(caller: Caller, body: Bytes) -> ScimResult<Response> {
+    let body = parse_body(&body)?;
+    let name = text(&body["displayName"]).ok_or_else(|| ScimError::bad("invalidValue", "displayName is required"))?;
+    let members = member_ids(&body["members"])?;
+    let mut conn = caller.conn().await?;
+    let group = rules::create_group(
+        &mut conn,
+        caller.organization_id,
+        &name,
+        body["externalId"].as_str(),
+        &members,
+        &caller.actor,
+    )
+    .await
+    .map_err(|e| caller.fail(e))?;
+    Ok(respond(StatusCode::CREATED, group_json(&group, &caller.base)))
 }
 
 /// `GET /scim/v2/Groups/{id}`.
-pub async fn get_group(
-    State(state): State<HttpState>,
-    id: Id,
-    peer: Peer,
-    headers: HeaderMap,
-    Path(group): Path<String>,
-) -> Response {
-    let caller = caller!(state, headers, id, peer);
-    let run = async {
-        let group = parse_id(&group)?;
-        let mut conn = caller.conn().await?;
-        let group = rules::get_group(&mut conn, caller.organization_id, group).await.map_err(|e| caller.fail(e))?;
-        Ok::<Response, ScimError>(respond(StatusCode::OK, group_json(&group, &caller.base)))
-    };
-    run.await.unwrap_or_else(IntoResponse::into_response)
+pub async fn get_group(caller: Caller, Path(group): Path<String>) -> ScimResult<Response> {
+    let group = parse_id(&group)?;
+    let mut conn = caller.conn().await?;
+    let group = rules::get_group(&mut conn, caller.organization_id, group).await.map_err(|e| caller.fail(e))?;
+    Ok(respond(StatusCode::OK, group_json(&group, &caller.base)))
 }
 
 /// `PUT /scim/v2/Groups/{id}`.
-pub async fn replace_group(
-    State(state): State<HttpState>,
-    id: Id,
-    peer: Peer,
-    headers: HeaderMap,
-    Path(group): Path<String>,
-    body: Bytes,
-) -> Response {
-    let caller = caller!(state, headers, id, peer);
-    let run = async {
-        let group = parse_id(&group)?;
-        let body = parse_body(&body)?;
-        let name =
-            text(&body["displayName"]).ok_or_else(|| ScimError::bad("invalidValue", "displayName is required"))?;
-        let change = GroupChange {
-            name: Some(name),
-            external_id: Some(text(&body["externalId"])),
-            members: Some(member_ids(&body["members"])?),
-            ..GroupChange::default()
-        };
-        let now = caller.state.app.clock.now();
-        let mut conn = caller.conn().await?;
-        let group = rules::update_group(&mut conn, caller.organization_id, group, change, now, &caller.actor)
-            .await
-            .map_err(|e| caller.fail(e))?;
-        Ok::<Response, ScimError>(respond(StatusCode::OK, group_json(&group, &caller.base)))
+pub async fn replace_group(caller: Caller, Path(group): Path<String>, body: Bytes) -> ScimResult<Response> {
+    let group = parse_id(&group)?;
+    let body = parse_body(&body)?;
+    let name = text(&body["displayName"]).ok_or_else(|| ScimError::bad("invalidValue", "displayName is required"))?;
+    let change = GroupChange {
+        name: Some(name),
+        external_id: Some(text(&body["externalId"])),
+        members: Some(member_ids(&body["members"])?),
+        ..GroupChange::default()
     };
-    run.await.unwrap_or_else(IntoResponse::into_response)
+    let now = caller.state.app.clock.now();
+    let mut conn = caller.conn().await?;
+    let group = rules::update_group(&mut conn, caller.organization_id, group, change, now, &caller.actor)
+        .await
+        .map_err(|e| caller.fail(e))?;
+    Ok(respond(StatusCode::OK, group_json(&group, &caller.base)))
 }
 
 /// `PATCH /scim/v2/Groups/{id}`.
-pub async fn patch_group_handler(
-    State(state): State<HttpState>,
-    id: Id,
-    peer: Peer,
-    headers: HeaderMap,
-    Path(group): Path<String>,
-    body: Bytes,
-) -> Response {
-    let caller = caller!(state, headers, id, peer);
-    let run = async {
-        let group = parse_id(&group)?;
-        let change = patch_group(&parse_body(&body)?)?;
-        let now = caller.state.app.clock.now();
-        let mut conn = caller.conn().await?;
-        let group = rules::update_group(&mut conn, caller.organization_id, group, change, now, &caller.actor)
-            .await
-            .map_err(|e| caller.fail(e))?;
-        Ok::<Response, ScimError>(respond(StatusCode::OK, group_json(&group, &caller.base)))
-    };
-    run.await.unwrap_or_else(IntoResponse::into_response)
+pub async fn patch_group_handler(caller: Caller, Path(group): Path<String>, body: Bytes) -> ScimResult<Response> {
+    let group = parse_id(&group)?;
+    let change = patch_group(&parse_body(&body)?)?;
+    let now = caller.state.app.clock.now();
+    let mut conn = caller.conn().await?;
+    let group = rules::update_group(&mut conn, caller.organization_id, group, change, now, &caller.actor)
+        .await
+        .map_err(|e| caller.fail(e))?;
+    Ok(respond(StatusCode::OK, group_json(&group, &caller.base)))
 }
 
 /// `DELETE /scim/v2/Groups/{id}`.
-pub async fn delete_group(
-    State(state): State<HttpState>,
-    id: Id,
-    peer: Peer,
-    headers: HeaderMap,
-    Path(group): Path<String>,
-) -> Response {
-    let caller = caller!(state, headers, id, peer);
-    let run = async {
-        let group = parse_id(&group)?;
-        let mut conn = caller.conn().await?;
-        rules::delete_group(&mut conn, caller.organization_id, group, &caller.actor)
-            .await
-            .map_err(|e| caller.fail(e))?;
-        Ok::<Response, ScimError>(StatusCode::NO_CONTENT.into_response())
-    };
-    run.await.unwrap_or_else(IntoResponse::into_response)
+pub async fn delete_group(caller: Caller, Path(group): Path<String>) -> ScimResult<Response> {
+    let group = parse_id(&group)?;
+    let mut conn = caller.conn().await?;
+    rules::delete_group(&mut conn, caller.organization_id, group, &caller.actor).await.map_err(|e| caller.fail(e))?;
+    Ok(StatusCode::NO_CONTENT.into_response())
 }
 
 // ---- Discovery (RFC 7644 §4) -----------------------------------------------------------------------
 
 /// `GET /scim/v2/ServiceProviderConfig`.
-pub async fn service_provider_config(
-    State(state): State<HttpState>,
-    id: Id,
-    peer: Peer,
-    headers: HeaderMap,
-) -> Response {
-    let caller = caller!(state, headers, id, peer);
+pub async fn service_provider_config(caller: Caller) -> Response {
     respond(
         StatusCode::OK,
         json!({
@@ -874,22 +735,14 @@ fn schemas(base: &str) -> Vec<Value> {
 }
 
 /// `GET /scim/v2/ResourceTypes`.
-pub async fn list_resource_types(State(state): State<HttpState>, id: Id, peer: Peer, headers: HeaderMap) -> Response {
-    let caller = caller!(state, headers, id, peer);
+pub async fn list_resource_types(caller: Caller) -> Response {
     let all = resource_types(&caller.base);
     let total = i64::try_from(all.len()).unwrap_or(0);
     respond(StatusCode::OK, list_json(all, total, 1))
 }
 
 /// `GET /scim/v2/ResourceTypes/{id}`.
-pub async fn get_resource_type(
-    State(state): State<HttpState>,
-    id: Id,
-    peer: Peer,
-    headers: HeaderMap,
-    Path(name): Path<String>,
-) -> Response {
-    let caller = caller!(state, headers, id, peer);
+pub async fn get_resource_type(caller: Caller, Path(name): Path<String>) -> Response {
     match resource_types(&caller.base).into_iter().find(|r| r["id"] == name.as_str()) {
         Some(found) => respond(StatusCode::OK, found),
         None => ScimError::new(StatusCode::NOT_FOUND, None, crate::error::MSG_NOT_FOUND).into_response(),
@@ -897,22 +750,14 @@ pub async fn get_resource_type(
 }
 
 /// `GET /scim/v2/Schemas`.
-pub async fn list_schemas(State(state): State<HttpState>, id: Id, peer: Peer, headers: HeaderMap) -> Response {
-    let caller = caller!(state, headers, id, peer);
+pub async fn list_schemas(caller: Caller) -> Response {
     let all = schemas(&caller.base);
     let total = i64::try_from(all.len()).unwrap_or(0);
     respond(StatusCode::OK, list_json(all, total, 1))
 }
 
 /// `GET /scim/v2/Schemas/{id}`.
-pub async fn get_schema(
-    State(state): State<HttpState>,
-    id: Id,
-    peer: Peer,
-    headers: HeaderMap,
-    Path(name): Path<String>,
-) -> Response {
-    let caller = caller!(state, headers, id, peer);
+pub async fn get_schema(caller: Caller, Path(name): Path<String>) -> Response {
     match schemas(&caller.base).into_iter().find(|s| s["id"] == name.as_str()) {
         Some(found) => respond(StatusCode::OK, found),
         None => ScimError::new(StatusCode::NOT_FOUND, None, crate::error::MSG_NOT_FOUND).into_response(),
