@@ -26,7 +26,8 @@ use uuid::Uuid;
 
 use crate::auth::Principal;
 use crate::error::{ApiError, ApiResult};
-use crate::rbac::{Ancestry, Matrix, Permission, Role, ScopeRef, check};
+use crate::rbac::check::{self, Verdict};
+use crate::rbac::{Ancestry, Matrix, Permission, Role, ScopeRef};
 
 /// Who makes a change and through which request: what every audit event records.
 #[derive(Debug, Clone, Default)]
@@ -123,13 +124,15 @@ impl Authority {
         object: ScopeRef,
     ) -> ApiResult<()> {
         let bindings = self.principal.bindings()?;
-        let mut at = Ancestry::of(object);
-        if !check::allowed_any(bindings, &self.matrix, permissions, &at)
-            && check::needs_ancestors(bindings, object.scope())
-        {
-            at = self.ancestry(conn, object).await?;
-        }
-        if check::allowed_any(bindings, &self.matrix, permissions, &at) { Ok(()) } else { Err(ApiError::Forbidden) }
+        let granted = match check::verdict(bindings, &self.matrix, permissions, &Ancestry::of(object)) {
+            Verdict::Granted => true,
+            Verdict::Denied => false,
+            Verdict::NeedsAncestry => {
+                let at = self.ancestry(conn, object).await?;
+                check::allowed_any(bindings, &self.matrix, permissions, &at)
+            }
+        };
+        if granted { Ok(()) } else { Err(ApiError::Forbidden) }
     }
 
     async fn ancestry(&self, conn: &mut AsyncPgConnection, object: ScopeRef) -> ApiResult<Ancestry> {
@@ -144,16 +147,14 @@ impl Authority {
     /// ancestry is read only when a binding of the caller could imply a role through it.
     pub async fn require_grantable(&self, conn: &mut AsyncPgConnection, role: Role, object: ScopeRef) -> ApiResult<()> {
         let bindings = self.principal.bindings()?;
-        let mut at = Ancestry::of(object);
-        if check::may_grant(bindings, &self.matrix, role, &at) {
-            return Ok(());
-        }
-        if check::needs_ancestors(bindings, object.scope()) {
-            at = self.ancestry(conn, object).await?;
-            if check::may_grant(bindings, &self.matrix, role, &at) {
-                return Ok(());
+        let granted = match check::grant_verdict(bindings, &self.matrix, role, &Ancestry::of(object)) {
+            Verdict::Granted => true,
+            Verdict::Denied => false,
+            Verdict::NeedsAncestry => {
+                let at = self.ancestry(conn, object).await?;
+                check::may_grant(bindings, &self.matrix, role, &at)
             }
-        }
-        Err(ApiError::Forbidden)
+        };
+        if granted { Ok(()) } else { Err(ApiError::Forbidden) }
     }
 }

@@ -37,8 +37,8 @@ use crate::domain::Authority;
 use crate::domain::variables::VariableView;
 use crate::error::{ApiError, ApiResult};
 use crate::graphql::loaders::{AncestryOf, DbLoader, TeamById};
-use crate::rbac::check::{self, Decision};
-use crate::rbac::operations::{self, ObjectKind, On, Rule, Setting};
+use crate::rbac::check::{self, Decision, Verdict};
+use crate::rbac::operations::{self, ObjectKind, On, Operation, Rule, Setting};
 use crate::rbac::{Ancestry, Matrix, Permission, Role, Scope, ScopeRef};
 use crate::state::AppState;
 
@@ -473,15 +473,15 @@ impl Access {
         let principal = self.principal();
         let Ok(bindings) = principal.bindings() else { return Ok(false) };
         let matrix = self.matrix();
-        if check::allowed_any(bindings, matrix, permissions, &at) {
-            return Ok(true);
+        match check::verdict(bindings, matrix, permissions, &at) {
+            Verdict::Granted => Ok(true),
+            Verdict::Denied => Ok(false),
+            Verdict::NeedsAncestry => {
+                let mut completed = [at];
+                self.complete(&mut completed).await?;
+                Ok(check::allowed_any(bindings, matrix, permissions, &completed[0]))
+            }
         }
-        if at.is_complete() || !check::needs_ancestors(bindings, at.object().scope()) {
-            return Ok(false);
-        }
-        let mut completed = [at];
-        self.complete(&mut completed).await?;
-        Ok(check::allowed_any(bindings, matrix, permissions, &completed[0]))
     }
 
     /// The decision (with its explanation) for `permission` on `object`.
@@ -510,12 +510,9 @@ impl Access {
         Ok(check::airflow_role(bindings, self.matrix(), &at))
     }
 
-    /// Whether the caller may perform the operation `field` (a plain permission rule of the operation
-    /// table) on the object of `at`: what capabilities objects report.
-    pub async fn may(&self, field: &str, at: Ancestry) -> ApiResult<bool> {
-        let Some(operation) = operations::find(field) else {
-            return Err(ApiError::internal(format!("capability names {field}, which is not an operation")));
-        };
+    /// Whether the caller may perform `operation` (a row of the operation table) on the object of `at`:
+    /// what capabilities objects report.
+    pub async fn may(&self, operation: &Operation, at: Ancestry) -> ApiResult<bool> {
         self.may_by(&operation.rule, at).await
     }
 
@@ -565,10 +562,11 @@ impl Access {
         }
         let at = object.ancestry();
         let rule = operations::read_rule(object.kind(), at.object().scope());
-        if check::allowed_any(bindings, self.matrix(), rule, &at) {
-            return Some(true);
+        match check::verdict(bindings, self.matrix(), rule, &at) {
+            Verdict::Granted => Some(true),
+            Verdict::Denied => Some(false),
+            Verdict::NeedsAncestry => None,
         }
-        (at.is_complete() || !check::needs_ancestors(bindings, at.object().scope())).then_some(false)
     }
 
     /// The objects of `rows` the caller may read, in order; the others are left out. At most one

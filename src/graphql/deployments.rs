@@ -15,7 +15,8 @@ use crate::graphql::types::deployment::{
     ExecutorType, Namespace, TriggererInput,
 };
 use crate::graphql::types::user::{RoleBinding, User};
-use crate::rbac::{Permission, Role, ScopeRef};
+use crate::rbac::operations::FieldRule;
+use crate::rbac::{Role, ScopeRef};
 use crate::state::AppState;
 
 /// Who deploys: the calling service account, or the calling person.
@@ -195,7 +196,7 @@ impl DeploymentQuery {
     ) -> Result<Vec<Deployment>> {
         let state = state(ctx)?;
         let access = access(ctx)?;
-        let sees_all = access.allows(&[Permission::SystemDeploymentsGet], crate::rbac::Ancestry::SYSTEM).await?;
+        let sees_all = access.allows(FieldRule::AllDeployments.permissions(), crate::rbac::Ancestry::SYSTEM).await?;
         let mut conn = conn(ctx).await?;
         // Everyone else: the deployments their bindings name, those of their workspaces and those of the
         // organizations they own; each is then admitted by its own read rule.
@@ -756,7 +757,7 @@ pub(crate) async fn deployment_named(
     let mut conn = conn(ctx).await?;
     let rows = deployments::list(&mut conn, None, Some(name), 1).await?;
     rows.first().map(|d| d.id).ok_or_else(|| match access(ctx) {
-        Ok(access) => access.absent(&[Permission::SystemDeploymentsGet]),
+        Ok(access) => access.absent(FieldRule::AllDeployments.permissions()),
         Err(error) => error,
     })
 }

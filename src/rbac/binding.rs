@@ -2,7 +2,6 @@
 
 use uuid::Uuid;
 
-use crate::db::models::role_binding::RoleBindingRow;
 use crate::rbac::Role;
 
 /// One role held by a principal on one scope object.
@@ -16,19 +15,6 @@ pub struct Binding {
     pub target: Option<Uuid>,
     /// The team through which a user holds it, if any.
     pub via_team: Option<Uuid>,
-}
-
-impl Binding {
-    /// Converts a stored row; rows with an unknown role (impossible under the CHECK constraint) are skipped.
-    pub fn from_row(row: &RoleBindingRow) -> Option<Binding> {
-        let role = row.role.parse::<Role>().ok()?;
-        Some(Binding {
-            id: row.id,
-            role,
-            target: row.organization_id.or(row.workspace_id).or(row.deployment_id),
-            via_team: row.team_id,
-        })
-    }
 }
 
 impl Binding {

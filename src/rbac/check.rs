@@ -248,6 +248,42 @@ pub fn allowed_any(bindings: &[Binding], matrix: &Matrix, permissions: &[Permiss
     permissions.iter().any(|p| granted(bindings, matrix, *p, at))
 }
 
+/// What a decision made from the ancestry known so far concludes. Every caller of the decision procedure
+/// (request guards, read checks, domain rules) goes through [`verdict`] or [`grant_verdict`], so the rule
+/// "look the ancestors up only when a binding could imply a role through them" is stated once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    /// Granted by what is known.
+    Granted,
+    /// Refused, and knowing more ancestors cannot change that.
+    Denied,
+    /// Refused by what is known, but a binding of the caller could imply a role through an ancestor that
+    /// is not known yet: complete the ancestry and decide again (with [`allowed_any`] or [`may_grant`]).
+    NeedsAncestry,
+}
+
+impl Verdict {
+    fn of(granted: bool, bindings: &[Binding], at: &Ancestry) -> Verdict {
+        if granted {
+            Verdict::Granted
+        } else if at.is_complete() || !needs_ancestors(bindings, at.object().scope()) {
+            Verdict::Denied
+        } else {
+            Verdict::NeedsAncestry
+        }
+    }
+}
+
+/// Whether any of `permissions` is granted on the object of `at`, from the ancestors known so far.
+pub fn verdict(bindings: &[Binding], matrix: &Matrix, permissions: &[Permission], at: &Ancestry) -> Verdict {
+    Verdict::of(allowed_any(bindings, matrix, permissions, at), bindings, at)
+}
+
+/// Whether `role` may be granted on the object of `at` ([`may_grant`]), from the ancestors known so far.
+pub fn grant_verdict(bindings: &[Binding], matrix: &Matrix, role: Role, at: &Ancestry) -> Verdict {
+    Verdict::of(may_grant(bindings, matrix, role, at), bindings, at)
+}
+
 /// Escalation rule (SPEC §2): a principal may grant `role` on the object of `at` only if it holds every
 /// permission of that role there. A holder of `system.iam.update` administers IAM everywhere and may
 /// grant any non-system role; system roles still need every permission of the role granted.

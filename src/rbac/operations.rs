@@ -135,11 +135,141 @@ const ORGANIZATION_TEAMS: &[Permission] = &[OrganizationTeamsGet, SystemUsersGet
 const WORKSPACE_TEAMS: &[Permission] = &[WorkspaceTeamsGet, SystemUsersGet];
 const MANAGE_CLUSTER: &[Permission] = &[OrganizationClustersUpdate, SystemClustersUpdate];
 const WORKSPACE_AUDIT: &[Permission] = &[WorkspaceAuditLogsGet, SystemAuditLogsGet];
-const UPDATE_DEPLOYMENT: &[Permission] = &[DeploymentConfigUpdate, SystemDeploymentsUpdate];
-const WORKSPACE_USERS: &[Permission] = &[WorkspaceUsersGet, SystemUsersGet];
+const DEPLOYMENT_CONFIG_UPDATE: &[Permission] = &[DeploymentConfigUpdate, SystemDeploymentsUpdate];
+const WORKSPACE_USERS_GET: &[Permission] = &[WorkspaceUsersGet, SystemUsersGet];
 const WORKSPACE_IAM: &[Permission] = &[WorkspaceIamUpdate, SystemIamUpdate];
 // SPEC §2 names system IAM as the alternative for workspace IAM only.
 const DEPLOYMENT_IAM: &[Permission] = &[DeploymentIamUpdate];
+
+/// `updateWorkspace`: a row of [`OPERATIONS`] that a capability names.
+pub const UPDATE_WORKSPACE: Operation = op(M, "updateWorkspace", on(&[WorkspaceConfigUpdate], WS));
+/// `deleteWorkspace`: a row of [`OPERATIONS`] that a capability names.
+pub const DELETE_WORKSPACE: Operation =
+    op(M, "deleteWorkspace", on(&[WorkspaceConfigDelete, SystemWorkspaceDelete], WS));
+/// `workspaceUpdateUserRole`: a row of [`OPERATIONS`] that a capability names.
+pub const WORKSPACE_UPDATE_USER_ROLE: Operation = op(M, "workspaceUpdateUserRole", on(WORKSPACE_IAM, WS));
+/// `workspaceAddUser`: a row of [`OPERATIONS`] that a capability names.
+pub const WORKSPACE_ADD_USER: Operation = op(M, "workspaceAddUser", on(WORKSPACE_IAM, WS));
+/// `createDeployment`: a row of [`OPERATIONS`] that a capability names.
+pub const CREATE_DEPLOYMENT: Operation = op(M, "createDeployment", on(&[WorkspaceDeploymentsCreate], WS));
+/// `createWorkspaceServiceAccount`: a row of [`OPERATIONS`] that a capability names.
+pub const CREATE_WORKSPACE_SERVICE_ACCOUNT: Operation =
+    op(M, "createWorkspaceServiceAccount", on(&[WorkspaceServiceAccountsCreate, SystemServiceAccountsCreate], WS));
+/// `updateWorkspaceServiceAccount`: a row of [`OPERATIONS`] that a capability names.
+pub const UPDATE_WORKSPACE_SERVICE_ACCOUNT: Operation =
+    op(M, "updateWorkspaceServiceAccount", on(&[WorkspaceServiceAccountsUpdate, SystemServiceAccountsUpdate], WS));
+/// `deleteWorkspaceServiceAccount`: a row of [`OPERATIONS`] that a capability names.
+pub const DELETE_WORKSPACE_SERVICE_ACCOUNT: Operation =
+    op(M, "deleteWorkspaceServiceAccount", on(&[WorkspaceServiceAccountsDelete, SystemServiceAccountsDelete], WS));
+/// `workspaceUsers`: a row of [`OPERATIONS`] that a capability names.
+pub const WORKSPACE_USERS: Operation = op(Q, "workspaceUsers", on(WORKSPACE_USERS_GET, WS));
+/// `workspaceAddTeam`: a row of [`OPERATIONS`] that a capability names.
+pub const WORKSPACE_ADD_TEAM: Operation = op(M, "workspaceAddTeam", on(WORKSPACE_IAM, WS));
+/// `auditEvents`: a row of [`OPERATIONS`] that a capability names.
+pub const AUDIT_EVENTS: Operation = op(
+    Q,
+    "auditEvents",
+    Rule::Forms(&[
+        (Some("filter.deploymentUuid"), on(WORKSPACE_AUDIT, On::WorkspaceOfDeployment("filter.deploymentUuid"))),
+        (Some("filter.workspaceUuid"), on(WORKSPACE_AUDIT, W("filter.workspaceUuid"))),
+        (
+            Some("filter.organizationUuid"),
+            on(&[OrganizationAuditLogsGet, SystemAuditLogsGet], On::Organization("filter.organizationUuid")),
+        ),
+        (None, system(&[SystemAuditLogsGet])),
+    ]),
+);
+/// `updateDeployment`: a row of [`OPERATIONS`] that a capability names.
+pub const UPDATE_DEPLOYMENT: Operation = op(M, "updateDeployment", on(DEPLOYMENT_CONFIG_UPDATE, DEP));
+/// `deleteDeployment`: a row of [`OPERATIONS`] that a capability names.
+pub const DELETE_DEPLOYMENT: Operation =
+    op(M, "deleteDeployment", on(&[DeploymentConfigDelete, SystemDeploymentsDelete], DEP));
+/// `createDeploy`: a row of [`OPERATIONS`] that a capability names.
+pub const CREATE_DEPLOY: Operation = op(M, "createDeploy", on(&[DeploymentImagesPush], DEP));
+/// `deploymentUpdateUserRole`: a row of [`OPERATIONS`] that a capability names.
+pub const DEPLOYMENT_UPDATE_USER_ROLE: Operation = op(M, "deploymentUpdateUserRole", on(DEPLOYMENT_IAM, DEP_ID));
+/// `createDeploymentServiceAccount`: a row of [`OPERATIONS`] that a capability names.
+pub const CREATE_DEPLOYMENT_SERVICE_ACCOUNT: Operation =
+    op(M, "createDeploymentServiceAccount", on(&[DeploymentServiceAccountsCreate, SystemServiceAccountsCreate], DEP));
+/// `updateDeploymentServiceAccount`: a row of [`OPERATIONS`] that a capability names.
+pub const UPDATE_DEPLOYMENT_SERVICE_ACCOUNT: Operation =
+    op(M, "updateDeploymentServiceAccount", on(&[DeploymentServiceAccountsUpdate, SystemServiceAccountsUpdate], DEP));
+/// `deleteDeploymentServiceAccount`: a row of [`OPERATIONS`] that a capability names.
+pub const DELETE_DEPLOYMENT_SERVICE_ACCOUNT: Operation =
+    op(M, "deleteDeploymentServiceAccount", on(&[DeploymentServiceAccountsDelete, SystemServiceAccountsDelete], DEP));
+/// `deploymentUsers`: a row of [`OPERATIONS`] that a capability names.
+pub const DEPLOYMENT_USERS: Operation = op(Q, "deploymentUsers", on(&[DeploymentUsersGet, SystemUsersGet], DEP_ID));
+/// `deploymentVariables`: a row of [`OPERATIONS`] that a capability names.
+pub const DEPLOYMENT_VARIABLES: Operation = op(Q, "deploymentVariables", on(READ_DEPLOYMENT, DEP_NAMED));
+/// `updateOrganization`: a row of [`OPERATIONS`] that a capability names.
+pub const UPDATE_ORGANIZATION: Operation = op(M, "updateOrganization", on(&[OrganizationConfigUpdate], ORG));
+/// `organizationInviteUser`: a row of [`OPERATIONS`] that a capability names.
+pub const ORGANIZATION_INVITE_USER: Operation = op(M, "organizationInviteUser", on(&[OrganizationUsersInvite], ORG));
+/// `organizationUpdateUserRole`: a row of [`OPERATIONS`] that a capability names.
+pub const ORGANIZATION_UPDATE_USER_ROLE: Operation =
+    op(M, "organizationUpdateUserRole", on(&[OrganizationIamUpdate], ORG));
+/// `createTeam`: a row of [`OPERATIONS`] that a capability names.
+pub const CREATE_TEAM: Operation = op(M, "createTeam", on(&[OrganizationTeamsUpdate], ORG));
+/// `createWorkspace`: a row of [`OPERATIONS`] that a capability names.
+pub const CREATE_WORKSPACE: Operation =
+    op(M, "createWorkspace", person_on(&[OrganizationWorkspacesCreate], On::Organization("organizationUuid")));
+/// `createCluster`: a row of [`OPERATIONS`] that a capability names.
+pub const CREATE_CLUSTER: Operation = op(
+    M,
+    "createCluster",
+    Rule::Forms(&[
+        (Some("organizationUuid"), on(&[OrganizationClustersUpdate], ORG)),
+        (None, system(&[SystemClustersUpdate])),
+    ]),
+);
+
+/// The operations the `…Capabilities` objects report on, by capability object: whether the caller may
+/// perform each of them on the object. Resolvers name these constants directly, so a capability cannot
+/// name an operation that does not exist, nor drift from the operation's guard.
+pub const CAPABILITY_OPERATIONS: [(Scope, &[&Operation]); 3] = [
+    (
+        Scope::Workspace,
+        &[
+            &UPDATE_WORKSPACE,
+            &DELETE_WORKSPACE,
+            &WORKSPACE_UPDATE_USER_ROLE,
+            &WORKSPACE_ADD_USER,
+            &CREATE_DEPLOYMENT,
+            &CREATE_WORKSPACE_SERVICE_ACCOUNT,
+            &UPDATE_WORKSPACE_SERVICE_ACCOUNT,
+            &DELETE_WORKSPACE_SERVICE_ACCOUNT,
+            &WORKSPACE_USERS,
+            &WORKSPACE_ADD_TEAM,
+            &AUDIT_EVENTS,
+        ],
+    ),
+    (
+        Scope::Deployment,
+        &[
+            &UPDATE_DEPLOYMENT,
+            &DELETE_DEPLOYMENT,
+            &CREATE_DEPLOY,
+            &DEPLOYMENT_UPDATE_USER_ROLE,
+            &CREATE_DEPLOYMENT_SERVICE_ACCOUNT,
+            &UPDATE_DEPLOYMENT_SERVICE_ACCOUNT,
+            &DELETE_DEPLOYMENT_SERVICE_ACCOUNT,
+            &DEPLOYMENT_USERS,
+            &DEPLOYMENT_VARIABLES,
+        ],
+    ),
+    (
+        Scope::Organization,
+        &[
+            &UPDATE_ORGANIZATION,
+            &ORGANIZATION_INVITE_USER,
+            &ORGANIZATION_UPDATE_USER_ROLE,
+            &CREATE_TEAM,
+            &CREATE_WORKSPACE,
+            &CREATE_CLUSTER,
+            &AUDIT_EVENTS,
+        ],
+    ),
+];
 
 /// Every root field of the schema.
 pub const OPERATIONS: &[Operation] = &[
@@ -156,15 +286,15 @@ pub const OPERATIONS: &[Operation] = &[
     op(Q, "workspaces", Rule::Forms(&[(Some("all"), system(&[SystemWorkspaceGet])), (None, SignedIn)])),
     op(Q, "paginatedWorkspaces", SignedIn),
     op(Q, "workspace", on(&[WorkspaceConfigGet, SystemWorkspaceGet], WS)),
-    op(Q, "workspaceUsers", on(WORKSPACE_USERS, WS)),
-    op(Q, "paginatedWorkspaceUsers", on(WORKSPACE_USERS, WS)),
-    op(Q, "workspaceUser", on(WORKSPACE_USERS, WS)),
+    WORKSPACE_USERS,
+    op(Q, "paginatedWorkspaceUsers", on(WORKSPACE_USERS_GET, WS)),
+    op(Q, "workspaceUser", on(WORKSPACE_USERS_GET, WS)),
     op(Q, "workspaceInvites", on(&[WorkspaceInvitesGet, SystemInvitesGet], WS)),
-    op(M, "createWorkspace", person_on(&[OrganizationWorkspacesCreate], On::Organization("organizationUuid"))),
-    op(M, "updateWorkspace", on(&[WorkspaceConfigUpdate], WS)),
-    op(M, "deleteWorkspace", on(&[WorkspaceConfigDelete, SystemWorkspaceDelete], WS)),
-    op(M, "workspaceAddUser", on(WORKSPACE_IAM, WS)),
-    op(M, "workspaceUpdateUserRole", on(WORKSPACE_IAM, WS)),
+    CREATE_WORKSPACE,
+    UPDATE_WORKSPACE,
+    DELETE_WORKSPACE,
+    WORKSPACE_ADD_USER,
+    WORKSPACE_UPDATE_USER_ROLE,
     op(M, "workspaceUpsertUserRole", on(WORKSPACE_IAM, WS)),
     op(M, "workspaceRemoveUser", on(WORKSPACE_IAM, WS)),
     // Access: the matrix, users, invites, system roles, mail.
@@ -190,28 +320,28 @@ pub const OPERATIONS: &[Operation] = &[
     op(Q, "deployment", on(READ_DEPLOYMENT, D("where.id"))),
     op(Q, "paginatedDeployments", SignedIn),
     op(Q, "logs", on(READ_DEPLOYMENT, DEP)),
-    op(Q, "deploymentUsers", on(&[DeploymentUsersGet, SystemUsersGet], DEP_ID)),
+    DEPLOYMENT_USERS,
     op(Q, "clusters", SignedIn),
     // Anyone signed in; the answer is about the cluster, so it is read-checked like the cluster itself.
     op(Q, "availableNamespaces", SignedIn),
-    op(Q, "deploymentVariables", on(READ_DEPLOYMENT, DEP_NAMED)),
-    op(M, "createDeployment", on(&[WorkspaceDeploymentsCreate], WS)),
-    op(M, "updateDeployment", on(UPDATE_DEPLOYMENT, DEP)),
-    op(M, "upgradeDeployment", on(UPDATE_DEPLOYMENT, DEP)),
-    op(M, "deleteDeployment", on(&[DeploymentConfigDelete, SystemDeploymentsDelete], DEP)),
-    op(M, "updateDeploymentRuntime", on(UPDATE_DEPLOYMENT, DEP)),
-    op(M, "cancelRuntimeUpdate", on(UPDATE_DEPLOYMENT, DEP)),
-    op(M, "updateDeploymentAirflow", on(UPDATE_DEPLOYMENT, DEP)),
+    DEPLOYMENT_VARIABLES,
+    CREATE_DEPLOYMENT,
+    UPDATE_DEPLOYMENT,
+    op(M, "upgradeDeployment", on(DEPLOYMENT_CONFIG_UPDATE, DEP)),
+    DELETE_DEPLOYMENT,
+    op(M, "updateDeploymentRuntime", on(DEPLOYMENT_CONFIG_UPDATE, DEP)),
+    op(M, "cancelRuntimeUpdate", on(DEPLOYMENT_CONFIG_UPDATE, DEP)),
+    op(M, "updateDeploymentAirflow", on(DEPLOYMENT_CONFIG_UPDATE, DEP)),
     // Adopting records a deployment in the workspace, as creating one does; forgetting one removes it
     // from capcom, as deleting does.
     op(M, "adoptDeployment", on(&[WorkspaceDeploymentsCreate], WS)),
     op(M, "unadoptDeployment", on(&[DeploymentConfigDelete, SystemDeploymentsDelete], DEP)),
-    op(M, "createDeploy", on(&[DeploymentImagesPush], DEP)),
+    CREATE_DEPLOY,
     op(
         M,
         "upsertDeployment",
         Rule::Forms(&[
-            (Some("deploymentUuid"), on(UPDATE_DEPLOYMENT, DEP)),
+            (Some("deploymentUuid"), on(DEPLOYMENT_CONFIG_UPDATE, DEP)),
             // An image deploy; a runtime upgrade that comes with it also needs the update permission
             // (checked by the domain with the caller's authority).
             (Some("image"), on(&[DeploymentImagesPush], DEP_NAMED)),
@@ -220,9 +350,9 @@ pub const OPERATIONS: &[Operation] = &[
     ),
     op(M, "deploymentAccessToken", person_on(&[DeploymentAirflowGet, SystemAirflowGet], DEP)),
     op(M, "deploymentAddUserRole", on(DEPLOYMENT_IAM, DEP_ID)),
-    op(M, "deploymentUpdateUserRole", on(DEPLOYMENT_IAM, DEP_ID)),
+    DEPLOYMENT_UPDATE_USER_ROLE,
     op(M, "deploymentRemoveUserRole", on(DEPLOYMENT_IAM, DEP_ID)),
-    op(M, "updateDeploymentVariables", on(UPDATE_DEPLOYMENT, DEP)),
+    op(M, "updateDeploymentVariables", on(DEPLOYMENT_CONFIG_UPDATE, DEP)),
     op(S, "deploymentStatus", on(READ_DEPLOYMENT, DEP_NAMED)),
     op(S, "log", on(READ_DEPLOYMENT, DEP)),
     // Service accounts.
@@ -231,13 +361,13 @@ pub const OPERATIONS: &[Operation] = &[
     op(Q, "deploymentServiceAccounts", on(&[DeploymentServiceAccountsGet, SystemServiceAccountsGet], DEP)),
     op(Q, "deploymentServiceAccount", on(&[DeploymentServiceAccountsGet, SystemServiceAccountsGet], DEP)),
     op(Q, "systemServiceAccounts", system(&[SystemServiceAccountsGet])),
-    op(M, "createWorkspaceServiceAccount", on(&[WorkspaceServiceAccountsCreate, SystemServiceAccountsCreate], WS)),
-    op(M, "createDeploymentServiceAccount", on(&[DeploymentServiceAccountsCreate, SystemServiceAccountsCreate], DEP)),
+    CREATE_WORKSPACE_SERVICE_ACCOUNT,
+    CREATE_DEPLOYMENT_SERVICE_ACCOUNT,
     op(M, "createSystemServiceAccount", system(&[SystemServiceAccountsCreate])),
-    op(M, "updateWorkspaceServiceAccount", on(&[WorkspaceServiceAccountsUpdate, SystemServiceAccountsUpdate], WS)),
-    op(M, "updateDeploymentServiceAccount", on(&[DeploymentServiceAccountsUpdate, SystemServiceAccountsUpdate], DEP)),
-    op(M, "deleteWorkspaceServiceAccount", on(&[WorkspaceServiceAccountsDelete, SystemServiceAccountsDelete], WS)),
-    op(M, "deleteDeploymentServiceAccount", on(&[DeploymentServiceAccountsDelete, SystemServiceAccountsDelete], DEP)),
+    UPDATE_WORKSPACE_SERVICE_ACCOUNT,
+    UPDATE_DEPLOYMENT_SERVICE_ACCOUNT,
+    DELETE_WORKSPACE_SERVICE_ACCOUNT,
+    DELETE_DEPLOYMENT_SERVICE_ACCOUNT,
     op(M, "deleteSystemServiceAccount", system(&[SystemServiceAccountsDelete])),
     op(Q, "organizationServiceAccounts", on(&[OrganizationServiceAccountsGet, SystemServiceAccountsGet], ORG)),
     op(Q, "organizationServiceAccount", on(&[OrganizationServiceAccountsGet, SystemServiceAccountsGet], ORG)),
@@ -282,10 +412,10 @@ pub const OPERATIONS: &[Operation] = &[
         ),
     ),
     // Billing details need organization.billing.update as well (checked by the domain when they change).
-    op(M, "updateOrganization", on(&[OrganizationConfigUpdate], ORG)),
+    UPDATE_ORGANIZATION,
     op(Q, "organizationUsers", on(&[OrganizationUsersGet, SystemUsersGet], ORG)),
-    op(M, "organizationInviteUser", on(&[OrganizationUsersInvite], ORG)),
-    op(M, "organizationUpdateUserRole", on(&[OrganizationIamUpdate], ORG)),
+    ORGANIZATION_INVITE_USER,
+    ORGANIZATION_UPDATE_USER_ROLE,
     op(M, "organizationRemoveUser", on(&[OrganizationIamUpdate], ORG)),
     op(M, "organizationUpdateTeamRole", on(&[OrganizationIamUpdate], ORG)),
     // Managed domains.
@@ -313,12 +443,12 @@ pub const OPERATIONS: &[Operation] = &[
     op(Q, "teamUsers", on(ORGANIZATION_TEAMS, TEAM)),
     op(Q, "workspaceTeams", on(WORKSPACE_TEAMS, WS)),
     op(Q, "deploymentTeams", on(&[DeploymentUsersGet, SystemUsersGet], DEP)),
-    op(M, "createTeam", on(&[OrganizationTeamsUpdate], ORG)),
+    CREATE_TEAM,
     op(M, "updateTeam", on(&[OrganizationTeamsUpdate], TEAM)),
     op(M, "deleteTeam", on(&[OrganizationTeamsUpdate], TEAM)),
     op(M, "teamAddUser", on(&[OrganizationTeamsUpdate], TEAM)),
     op(M, "teamRemoveUser", on(&[OrganizationTeamsUpdate], TEAM)),
-    op(M, "workspaceAddTeam", on(WORKSPACE_IAM, WS)),
+    WORKSPACE_ADD_TEAM,
     op(M, "workspaceUpdateTeamRole", on(WORKSPACE_IAM, WS)),
     op(M, "workspaceRemoveTeam", on(WORKSPACE_IAM, WS)),
     op(M, "deploymentAddTeamRole", on(DEPLOYMENT_IAM, DEP)),
@@ -327,33 +457,14 @@ pub const OPERATIONS: &[Operation] = &[
     op(M, "createTeamSystemRoleBinding", system(&[SystemIamUpdate])),
     op(M, "deleteTeamSystemRoleBinding", system(&[SystemIamUpdate])),
     // Clusters.
-    op(
-        M,
-        "createCluster",
-        Rule::Forms(&[
-            (Some("organizationUuid"), on(&[OrganizationClustersUpdate], ORG)),
-            (None, system(&[SystemClustersUpdate])),
-        ]),
-    ),
+    CREATE_CLUSTER,
     op(M, "updateCluster", on(MANAGE_CLUSTER, CLUSTER)),
     op(M, "deleteCluster", on(MANAGE_CLUSTER, CLUSTER)),
     op(M, "workspaceAllowCluster", on(MANAGE_CLUSTER, CLUSTER)),
     op(M, "workspaceDisallowCluster", on(MANAGE_CLUSTER, CLUSTER)),
     // The audit log: an organization's owners read their organization's, a workspace's admins their
     // workspace's (a deployment's events are its workspace's), system viewers everything.
-    op(
-        Q,
-        "auditEvents",
-        Rule::Forms(&[
-            (Some("filter.deploymentUuid"), on(WORKSPACE_AUDIT, On::WorkspaceOfDeployment("filter.deploymentUuid"))),
-            (Some("filter.workspaceUuid"), on(WORKSPACE_AUDIT, W("filter.workspaceUuid"))),
-            (
-                Some("filter.organizationUuid"),
-                on(&[OrganizationAuditLogsGet, SystemAuditLogsGet], On::Organization("filter.organizationUuid")),
-            ),
-            (None, system(&[SystemAuditLogsGet])),
-        ]),
-    ),
+    AUDIT_EVENTS,
     op(S, "auditEventAdded", on(&[OrganizationAuditLogsGet, SystemAuditLogsGet], ORG)),
 ];
 
@@ -406,7 +517,7 @@ pub fn read_rule(kind: ObjectKind, scope: Scope) -> &'static [Permission] {
         (K::Deployment | K::Deploy | K::EnvironmentVariable, _) => READ_DEPLOYMENT,
         (K::MemberBinding | K::Member, Sys) => &[SystemUsersGet],
         (K::MemberBinding | K::Member, Org) => &[OrganizationUsersGet, SystemUsersGet],
-        (K::MemberBinding | K::Member, Ws) => WORKSPACE_USERS,
+        (K::MemberBinding | K::Member, Ws) => WORKSPACE_USERS_GET,
         (K::MemberBinding | K::Member, Dep) => &[DeploymentUsersGet, SystemUsersGet],
         (K::ServiceAccountBinding | K::ServiceAccount, Sys) => &[SystemServiceAccountsGet],
         (K::ServiceAccountBinding | K::ServiceAccount, Org) => {
@@ -429,35 +540,34 @@ pub fn read_rule(kind: ObjectKind, scope: Scope) -> &'static [Permission] {
     }
 }
 
-/// What each capability of `workspaceCapabilities` reports: whether the caller may perform this
-/// operation on the workspace.
-pub const WORKSPACE_CAPABILITIES: &[(&str, &str)] = &[
-    ("canUpdateWorkspace", "updateWorkspace"),
-    ("canDeleteWorkspace", "deleteWorkspace"),
-    ("canUpdateIAM", "workspaceUpdateUserRole"),
-    ("canInviteUser", "workspaceAddUser"),
-    ("canCreateDeployment", "createDeployment"),
-    ("canCreateServiceAccount", "createWorkspaceServiceAccount"),
-    ("canUpdateServiceAccount", "updateWorkspaceServiceAccount"),
-    ("canDeleteServiceAccount", "deleteWorkspaceServiceAccount"),
-    ("canViewUsers", "workspaceUsers"),
-    ("canManageTeams", "workspaceAddTeam"),
-    ("canGetAuditLogs", "auditEvents"),
-];
+/// The rules of fields below the root whose answer needs a permission of its own, beyond reading the
+/// object they belong to (SPEC §2 rule 4: "a field that also accepts a system permission says so").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FieldRule {
+    /// `User.profile`: private to the user themselves and to holders of these (system-wide).
+    UserProfile,
+    /// `Organization.billing*`: shown to those who may change billing details, and to system viewers.
+    OrganizationBilling,
+    /// Changing an organization's billing details (`updateOrganization` with billing fields, and the
+    /// `canUpdateBilling` capability), on top of the operation's own rule.
+    OrganizationBillingUpdate,
+    /// `deployments` lists every deployment of the installation (not only the caller's), and a release
+    /// name that names nothing answers NOT_FOUND instead of FORBIDDEN.
+    AllDeployments,
+}
 
-/// What each capability of `deploymentCapabilities` reports: whether the caller may perform this
-/// operation on the deployment.
-pub const DEPLOYMENT_CAPABILITIES: &[(&str, &str)] = &[
-    ("canUpdateDeployment", "updateDeployment"),
-    ("canDeleteDeployment", "deleteDeployment"),
-    ("canDeploy", "createDeploy"),
-    ("canUpdateIAM", "deploymentUpdateUserRole"),
-    ("canCreateServiceAccount", "createDeploymentServiceAccount"),
-    ("canUpdateServiceAccount", "updateDeploymentServiceAccount"),
-    ("canDeleteServiceAccount", "deleteDeploymentServiceAccount"),
-    ("canViewUsers", "deploymentUsers"),
-    ("canReadVariables", "deploymentVariables"),
-];
+impl FieldRule {
+    /// The permissions any of which grants the field (checked on the field's object; `system.*` ones on
+    /// the installation).
+    pub const fn permissions(self) -> &'static [Permission] {
+        match self {
+            FieldRule::UserProfile => &[SystemUsersGet],
+            FieldRule::OrganizationBilling => &[OrganizationBillingUpdate, SystemOrganizationsGet],
+            FieldRule::OrganizationBillingUpdate => &[OrganizationBillingUpdate],
+            FieldRule::AllDeployments => &[SystemDeploymentsGet],
+        }
+    }
+}
 
 impl Rule {
     /// The permissions of a plain permission rule (empty for the others).
@@ -527,21 +637,27 @@ mod tests {
 
     #[test]
     fn capabilities_name_operations_on_their_object() {
-        for (capability, field) in WORKSPACE_CAPABILITIES {
-            let operation = find(field).unwrap_or_else(|| panic!("{capability}: no operation {field}"));
-            let on_workspace = |rule: &Rule| matches!(rule, Rule::Permission { on: On::Workspace(_), .. });
-            let ok = match operation.rule {
-                Rule::Forms(forms) => forms.iter().any(|(_, rule)| on_workspace(rule)),
-                rule => on_workspace(&rule),
-            };
-            assert!(ok, "{capability}");
-        }
-        for (capability, field) in DEPLOYMENT_CAPABILITIES {
-            let operation = find(field).unwrap_or_else(|| panic!("{capability}: no operation {field}"));
-            assert!(
-                matches!(operation.rule, Rule::Permission { on: On::Deployment(_) | On::DeploymentNamed { .. }, .. }),
-                "{capability}"
-            );
+        for (scope, operations) in CAPABILITY_OPERATIONS {
+            for operation in operations {
+                assert!(OPERATIONS.contains(operation), "{} is not a row of OPERATIONS", operation.field);
+                let on_object = |rule: &Rule| {
+                    matches!(
+                        (rule, scope),
+                        (Rule::Permission { on: On::Workspace(_), .. }, Scope::Workspace)
+                            | (
+                                Rule::Permission { on: On::Deployment(_) | On::DeploymentNamed { .. }, .. },
+                                Scope::Deployment
+                            )
+                            | (Rule::Permission { on: On::Organization(_), .. }, Scope::Organization)
+                    )
+                };
+                let ok = match operation.rule {
+                    Rule::Forms(forms) => forms.iter().any(|(_, rule)| on_object(rule)),
+                    Rule::Configured(_, on, off) => on_object(on) || on_object(off),
+                    rule => on_object(&rule),
+                };
+                assert!(ok, "{} is not checked on the {scope:?}", operation.field);
+            }
         }
     }
 }

@@ -1,7 +1,5 @@
 //! `Deployment`, its settings, URLs, deploy info and capabilities; `Cluster`; the catalogue.
 
-use std::collections::HashMap;
-
 use async_graphql::{Context, Enum, InputObject, Json, Object, Result, SimpleObject};
 use chrono::{DateTime, Utc};
 
@@ -13,7 +11,6 @@ use crate::graphql::scalars::Uuid;
 use crate::graphql::types::user::RoleBinding;
 use crate::graphql::types::workspace::Workspace;
 use crate::rbac::ScopeRef;
-use crate::rbac::operations::DEPLOYMENT_CAPABILITIES;
 
 /// Executors, with Houston's names (which the CLI sends).
 #[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
@@ -137,7 +134,7 @@ pub struct DeploymentDagDeployment {
 }
 
 /// What the caller may do with a deployment: each field says whether the operation named in
-/// `rbac::operations::DEPLOYMENT_CAPABILITIES` would be allowed.
+/// `rbac::operations::CAPABILITY_OPERATIONS` would be allowed.
 #[derive(SimpleObject)]
 pub struct DeploymentCapabilities {
     /// `updateDeployment`: change settings and variables.
@@ -369,21 +366,17 @@ impl Deployment {
     async fn deployment_capabilities(&self, ctx: &Context<'_>) -> Result<DeploymentCapabilities> {
         let access = access(ctx)?;
         let at = access.ancestry_of(ScopeRef::Deployment(self.0.id)).await?;
-        let mut granted = HashMap::new();
-        for (capability, operation) in DEPLOYMENT_CAPABILITIES {
-            granted.insert(*capability, access.may(operation, at).await?);
-        }
-        let can = |capability: &str| granted.get(capability).copied().unwrap_or(false);
+        use crate::rbac::operations::*;
         Ok(DeploymentCapabilities {
-            can_update_deployment: can("canUpdateDeployment"),
-            can_delete_deployment: can("canDeleteDeployment"),
-            can_deploy: can("canDeploy"),
-            can_update_iam: can("canUpdateIAM"),
-            can_create_service_account: can("canCreateServiceAccount"),
-            can_update_service_account: can("canUpdateServiceAccount"),
-            can_delete_service_account: can("canDeleteServiceAccount"),
-            can_view_users: can("canViewUsers"),
-            can_read_variables: can("canReadVariables"),
+            can_update_deployment: access.may(&UPDATE_DEPLOYMENT, at).await?,
+            can_delete_deployment: access.may(&DELETE_DEPLOYMENT, at).await?,
+            can_deploy: access.may(&CREATE_DEPLOY, at).await?,
+            can_update_iam: access.may(&DEPLOYMENT_UPDATE_USER_ROLE, at).await?,
+            can_create_service_account: access.may(&CREATE_DEPLOYMENT_SERVICE_ACCOUNT, at).await?,
+            can_update_service_account: access.may(&UPDATE_DEPLOYMENT_SERVICE_ACCOUNT, at).await?,
+            can_delete_service_account: access.may(&DELETE_DEPLOYMENT_SERVICE_ACCOUNT, at).await?,
+            can_view_users: access.may(&DEPLOYMENT_USERS, at).await?,
+            can_read_variables: access.may(&DEPLOYMENT_VARIABLES, at).await?,
             can_use_airflow_admin: access.airflow_role(self.0.id).await? == Some("Admin"),
         })
     }

@@ -7,7 +7,8 @@ use crate::domain::organizations::OrganizationRow;
 use crate::graphql::authz::{Readable, Scoped, access};
 use crate::graphql::scalars::Uuid;
 use crate::graphql::types::user::User;
-use crate::rbac::{Permission, Role};
+use crate::rbac::Role;
+use crate::rbac::operations::FieldRule;
 
 /// The top-level tenant: holds workspaces, teams, clusters and API keys. Only made from an organization
 /// the caller may read.
@@ -22,8 +23,8 @@ impl From<Readable<OrganizationRow>> for Organization {
 impl Organization {
     /// Billing details are shown to those who may change them (and to system viewers).
     async fn sees_billing(&self, ctx: &Context<'_>) -> Result<bool> {
-        let permissions = [Permission::OrganizationBillingUpdate, Permission::SystemOrganizationsGet];
-        Ok(access(ctx)?.allows(&permissions, self.0.ancestry()).await?)
+        let permissions = FieldRule::OrganizationBilling.permissions();
+        Ok(access(ctx)?.allows(permissions, self.0.ancestry()).await?)
     }
 }
 
@@ -67,17 +68,18 @@ impl Organization {
 
     /// What the caller may do in this organization (from the operation table).
     async fn organization_capabilities(&self, ctx: &Context<'_>) -> Result<OrganizationCapabilities> {
+        use crate::rbac::operations::*;
         let access = access(ctx)?;
         let at = self.0.ancestry();
         Ok(OrganizationCapabilities {
-            can_update_organization: access.may("updateOrganization", at).await?,
-            can_update_billing: access.allows(&[Permission::OrganizationBillingUpdate], at).await?,
-            can_invite_user: access.may("organizationInviteUser", at).await?,
-            can_update_iam: access.may("organizationUpdateUserRole", at).await?,
-            can_manage_teams: access.may("createTeam", at).await?,
-            can_create_workspace: access.may("createWorkspace", at).await?,
-            can_manage_clusters: access.may("createCluster", at).await?,
-            can_get_audit_logs: access.may("auditEvents", at).await?,
+            can_update_organization: access.may(&UPDATE_ORGANIZATION, at).await?,
+            can_update_billing: access.allows(FieldRule::OrganizationBillingUpdate.permissions(), at).await?,
+            can_invite_user: access.may(&ORGANIZATION_INVITE_USER, at).await?,
+            can_update_iam: access.may(&ORGANIZATION_UPDATE_USER_ROLE, at).await?,
+            can_manage_teams: access.may(&CREATE_TEAM, at).await?,
+            can_create_workspace: access.may(&CREATE_WORKSPACE, at).await?,
+            can_manage_clusters: access.may(&CREATE_CLUSTER, at).await?,
+            can_get_audit_logs: access.may(&AUDIT_EVENTS, at).await?,
         })
     }
 

@@ -15,7 +15,8 @@ use crate::graphql::types::deployment::Deployment;
 use crate::graphql::types::service_account::ServiceAccount;
 use crate::graphql::types::team::Team;
 use crate::graphql::types::workspace::Workspace;
-use crate::rbac::{Ancestry, Permission, Role};
+use crate::rbac::operations::FieldRule;
+use crate::rbac::{Ancestry, Role};
 
 /// A person with an account. Only made from a user the caller may read: themselves, or someone reached
 /// as a member of an object whose members the caller may read.
@@ -112,7 +113,7 @@ impl User {
     async fn profile(&self, ctx: &Context<'_>) -> Result<Option<Json<serde_json::Value>>> {
         let access = access(ctx)?;
         let own = matches!(access.principal().as_ref(), Principal::User(u) if u.user.id == self.row().id);
-        if own || access.allows(&[Permission::SystemUsersGet], Ancestry::SYSTEM).await? {
+        if own || access.allows(FieldRule::UserProfile.permissions(), Ancestry::SYSTEM).await? {
             Ok(Some(Json(self.row().profile.clone())))
         } else {
             Ok(None)

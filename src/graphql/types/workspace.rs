@@ -1,7 +1,5 @@
 //! `Workspace` and `WorkspaceCapabilities`.
 
-use std::collections::HashMap;
-
 use async_graphql::{Context, Object, Result, SimpleObject};
 use chrono::{DateTime, Utc};
 
@@ -19,7 +17,6 @@ use crate::graphql::types::organization::Organization;
 use crate::graphql::types::team::Team;
 use crate::graphql::types::user::{RoleBinding, User};
 use crate::rbac::Ancestry;
-use crate::rbac::operations::WORKSPACE_CAPABILITIES;
 
 /// A group of deployments shared by a group of people. Only made from a workspace the caller may read.
 pub struct Workspace(Readable<workspaces::Workspace>);
@@ -96,24 +93,21 @@ impl Workspace {
     /// What the caller may do here: for each capability, whether the operation it names in the operation
     /// table would be allowed on this workspace.
     async fn workspace_capabilities(&self, ctx: &Context<'_>) -> Result<WorkspaceCapabilities> {
+        use crate::rbac::operations::*;
         let access = access(ctx)?;
-        let mut granted = HashMap::new();
-        for (capability, operation) in WORKSPACE_CAPABILITIES {
-            granted.insert(*capability, access.may(operation, self.0.ancestry()).await?);
-        }
-        let can = |capability: &str| granted.get(capability).copied().unwrap_or(false);
+        let at = self.0.ancestry();
         Ok(WorkspaceCapabilities {
-            can_update_workspace: can("canUpdateWorkspace"),
-            can_delete_workspace: can("canDeleteWorkspace"),
-            can_update_iam: can("canUpdateIAM"),
-            can_invite_user: can("canInviteUser"),
-            can_create_deployment: can("canCreateDeployment"),
-            can_create_service_account: can("canCreateServiceAccount"),
-            can_update_service_account: can("canUpdateServiceAccount"),
-            can_delete_service_account: can("canDeleteServiceAccount"),
-            can_view_users: can("canViewUsers"),
-            can_manage_teams: can("canManageTeams"),
-            can_get_audit_logs: can("canGetAuditLogs"),
+            can_update_workspace: access.may(&UPDATE_WORKSPACE, at).await?,
+            can_delete_workspace: access.may(&DELETE_WORKSPACE, at).await?,
+            can_update_iam: access.may(&WORKSPACE_UPDATE_USER_ROLE, at).await?,
+            can_invite_user: access.may(&WORKSPACE_ADD_USER, at).await?,
+            can_create_deployment: access.may(&CREATE_DEPLOYMENT, at).await?,
+            can_create_service_account: access.may(&CREATE_WORKSPACE_SERVICE_ACCOUNT, at).await?,
+            can_update_service_account: access.may(&UPDATE_WORKSPACE_SERVICE_ACCOUNT, at).await?,
+            can_delete_service_account: access.may(&DELETE_WORKSPACE_SERVICE_ACCOUNT, at).await?,
+            can_view_users: access.may(&WORKSPACE_USERS, at).await?,
+            can_manage_teams: access.may(&WORKSPACE_ADD_TEAM, at).await?,
+            can_get_audit_logs: access.may(&AUDIT_EVENTS, at).await?,
         })
     }
 
@@ -129,7 +123,7 @@ impl Workspace {
 }
 
 /// What the caller may do in a workspace: each field says whether the operation named in
-/// `rbac::operations::WORKSPACE_CAPABILITIES` would be allowed.
+/// `rbac::operations::CAPABILITY_OPERATIONS` would be allowed.
 #[derive(SimpleObject)]
 #[graphql(rename_fields = "camelCase")]
 pub struct WorkspaceCapabilities {
