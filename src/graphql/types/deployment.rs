@@ -6,6 +6,7 @@ use async_graphql::{Context, Enum, InputObject, Json, Object, Result, SimpleObje
 use chrono::{DateTime, Utc};
 
 use crate::domain::deployments::{self, Settings};
+use crate::domain::deploys;
 use crate::graphql::authz::{Readable, access};
 use crate::graphql::context::loader;
 use crate::graphql::loaders::{RoleBindingsOfDeployment, WorkspaceById};
@@ -373,11 +374,14 @@ impl Deployment {
         for (capability, operation) in DEPLOYMENT_CAPABILITIES {
             granted.insert(*capability, access.may(operation, at).await?);
         }
+        // The deployment's own rule on deployers (enforceCicd), decided by the function `createDeploy` uses.
+        let deployer = deploys::Deployer::of(access.principal().as_ref());
+        let cicd_allows = deployer.is_ok_and(|d| deploys::may_deploy(&self.0, d).is_ok());
         let can = |capability: &str| granted.get(capability).copied().unwrap_or(false);
         Ok(DeploymentCapabilities {
             can_update_deployment: can("canUpdateDeployment"),
             can_delete_deployment: can("canDeleteDeployment"),
-            can_deploy: can("canDeploy"),
+            can_deploy: can("canDeploy") && cicd_allows,
             can_update_iam: can("canUpdateIAM"),
             can_create_service_account: can("canCreateServiceAccount"),
             can_update_service_account: can("canUpdateServiceAccount"),
