@@ -4,6 +4,7 @@ use diesel_async::{AsyncConnection, AsyncPgConnection};
 use serde_json::json;
 use uuid::Uuid;
 
+use crate::auth::Principal;
 use crate::db::models::deploy::{Deploy, NewDeploy};
 use crate::db::models::deployment::Deployment;
 use crate::domain::audit::{self, Change};
@@ -28,6 +29,16 @@ pub enum Deployer {
     User(Uuid),
     /// An API key.
     ServiceAccount(Uuid),
+}
+
+impl Deployer {
+    /// Who `principal` deploys as: a person or an API key; FORBIDDEN/UNAUTHENTICATED for no principal.
+    pub fn of(principal: &Principal) -> ApiResult<Deployer> {
+        match principal {
+            Principal::ServiceAccount(account) => Ok(Deployer::ServiceAccount(account.account.id)),
+            other => Ok(Deployer::User(other.user()?.user.id)),
+        }
+    }
 }
 
 /// A deploy request.
@@ -68,6 +79,20 @@ fn check_tag(tag: &str) -> ApiResult<()> {
     }
 }
 
+/// The deployment's own rule on who may push deploys, beyond the permission `deployment.images.push`
+/// (which the operation table checks): with `enforceCicd` on, only service accounts deploy and people
+/// are refused with FORBIDDEN naming the setting (SPEC §4.3, §5.4). `createDeploy` and
+/// `deploymentCapabilities.canDeploy` both ask this function, so the capability never promises a deploy
+/// the mutation refuses.
+pub fn may_deploy(deployment: &Deployment, deployer: Deployer) -> ApiResult<()> {
+    if deployment.enforce_cicd && matches!(deployer, Deployer::User(_)) {
+        return Err(ApiError::ForbiddenBy(
+            "Access is Denied: this deployment has enforceCicd on, so only service accounts (API keys) may deploy to it".into(),
+        ));
+    }
+    Ok(())
+}
+
 /// Records a deploy. DAG deploys need `dagDeployEnabled`; with `enforceCicd`, only service accounts deploy.
 pub async fn create(
     conn: &mut AsyncPgConnection,
@@ -98,11 +123,7 @@ pub async fn create(
     };
     conn.transaction(async |tx| {
         let deployment = Deployment::live_for_update(tx, deployment_id).await?.ok_or(ApiError::NotFound)?;
-        if deployment.enforce_cicd && matches!(deployer, Deployer::User(_)) {
-            return Err(ApiError::ForbiddenBy(
-                "Access is Denied: this deployment has enforceCicd on, so only service accounts (API keys) may deploy to it".into(),
-            ));
-        }
+        may_deploy(&deployment, deployer)?;
         if request.kind == DeployKind::Dag && !deployment.dag_deploy_enabled {
             return Err(ApiError::bad_input("type", "DAG-only deploys are off for this deployment (dagDeployEnabled)"));
         }

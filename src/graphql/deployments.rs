@@ -21,10 +21,7 @@ use crate::state::AppState;
 
 /// Who deploys: the calling service account, or the calling person.
 fn deployer(ctx: &Context<'_>) -> Result<Deployer, ApiError> {
-    match principal(ctx).as_ref() {
-        crate::auth::Principal::ServiceAccount(account) => Ok(Deployer::ServiceAccount(account.account.id)),
-        other => Ok(Deployer::User(other.user()?.user.id)),
-    }
+    Deployer::of(principal(ctx).as_ref())
 }
 
 fn policy(state: &AppState) -> Policy {

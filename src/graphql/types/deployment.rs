@@ -4,6 +4,7 @@ use async_graphql::{Context, Enum, InputObject, Json, Object, Result, SimpleObje
 use chrono::{DateTime, Utc};
 
 use crate::domain::deployments::{self, Settings};
+use crate::domain::deploys;
 use crate::graphql::authz::{Readable, access};
 use crate::graphql::context::loader;
 use crate::graphql::loaders::{RoleBindingsOfDeployment, WorkspaceById};
@@ -367,10 +368,13 @@ impl Deployment {
         let access = access(ctx)?;
         let at = access.ancestry_of(ScopeRef::Deployment(self.0.id)).await?;
         use crate::rbac::operations::*;
+        // The deployment's own rule on deployers (enforceCicd), decided by the function `createDeploy` uses.
+        let deployer = deploys::Deployer::of(access.principal().as_ref());
+        let cicd_allows = deployer.is_ok_and(|d| deploys::may_deploy(&self.0, d).is_ok());
         Ok(DeploymentCapabilities {
             can_update_deployment: access.may(&UPDATE_DEPLOYMENT, at).await?,
             can_delete_deployment: access.may(&DELETE_DEPLOYMENT, at).await?,
-            can_deploy: access.may(&CREATE_DEPLOY, at).await?,
+            can_deploy: cicd_allows && access.may(&CREATE_DEPLOY, at).await?,
             can_update_iam: access.may(&DEPLOYMENT_UPDATE_USER_ROLE, at).await?,
             can_create_service_account: access.may(&CREATE_DEPLOYMENT_SERVICE_ACCOUNT, at).await?,
             can_update_service_account: access.may(&UPDATE_DEPLOYMENT_SERVICE_ACCOUNT, at).await?,
