@@ -109,7 +109,8 @@ pub fn app_state(config: Config, database_url: &str, clock: Clock) -> Result<App
         .map_err(|e| StartError::Database(e.to_string()))?;
     let keys = JwtKeys::from_config(&config)?;
     let secrets = secrets::SecretBox::from_config(config.secret_key.as_deref(), &config.data_dir)?;
-    let passwords = Arc::new(auth::password::PasswordHasher::from_config(&config));
+    let metrics = Arc::new(metrics::Metrics::new());
+    let passwords = Arc::new(auth::password::PasswordHasher::from_config(&config).counting(metrics.password_hashes()));
     let matrix = match &config.roles_file {
         Some(path) => rbac::Matrix::with_overrides_file(path)?,
         None => rbac::Matrix::default(),
@@ -139,7 +140,7 @@ pub fn app_state(config: Config, database_url: &str, clock: Clock) -> Result<App
         events: Arc::new(db::notify::Events::new(database_url)),
         statements,
         passwords,
-        metrics: Arc::new(metrics::Metrics::new()),
+        metrics,
         routing,
         dns: Arc::new(dns::SystemResolver::default()),
     })

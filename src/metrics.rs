@@ -127,6 +127,7 @@ pub struct Metrics {
     mail_sent: IntCounter,
     mail_failures: IntCounterVec,
     sign_in_failures: IntCounterVec,
+    password_hashes: IntCounter,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -181,6 +182,11 @@ impl Metrics {
         let mail_sent =
             IntCounter::new("capcom_mail_sent_total", "Messages of the mail outbox accepted by the SMTP server.")
                 .unwrap_or_else(|_| unreachable!("metric names are valid constants"));
+        let password_hashes = IntCounter::new(
+            "capcom_password_hashes_total",
+            "Password hashes computed (sign-ups and sign-ins; at most one per request).",
+        )
+        .unwrap_or_else(|_| unreachable!("metric names are valid constants"));
         let metrics = Metrics {
             requests: counter_vec(
                 r,
@@ -254,6 +260,7 @@ impl Metrics {
                 "Refused sign-ins, by reason (invalid_credentials or throttled).",
                 &["reason"],
             ),
+            password_hashes: register(r, password_hashes),
             registry,
         };
         // Known label values exist from the start, so that a scrape shows zeros rather than nothing.
@@ -302,6 +309,11 @@ impl Metrics {
     /// Counts a refused sign-in.
     pub fn sign_in_failed(&self, reason: SignInFailure) {
         self.sign_in_failures.with_label_values(&[sign_in_label(reason)]).inc();
+    }
+
+    /// The counter of password hashes (`crate::auth::password::PasswordHasher::counting`).
+    pub fn password_hashes(&self) -> IntCounter {
+        self.password_hashes.clone()
     }
 
     /// Counts a message the SMTP server accepted.
@@ -406,6 +418,7 @@ mod tests {
             "capcom_mail_sent_total",
             "capcom_mail_failures_total",
             "capcom_sign_in_failures_total",
+            "capcom_password_hashes_total",
         ] {
             assert!(text.contains(name), "{name} missing from:\n{text}");
         }

@@ -8,8 +8,14 @@
 //!   more cannot run faster); the others wait for a turn, in order, for at most
 //!   `CAPCOM_PASSWORD_HASHING_WAIT_MS`, after which they are answered UNAVAILABLE;
 //! - the working memory is allocated once per concurrent hash and reused, so hashing never allocates or
-//!   frees large blocks after warm-up, whatever the load: memory is bounded by concurrency × 19 MiB.
+//!   frees large blocks after warm-up, whatever the load: memory is bounded by concurrency × 19 MiB;
+//! - a request may cause at most one hash (SPEC §7), however many aliases or batched operations ask for
+//!   one: each request holds a [`HashPermit`], and the hasher it uses ([`PasswordHasher::for_request`])
+//!   refuses a second hash at once with BAD_USER_INPUT ([`MSG_ONE_HASH_PER_REQUEST`]). Callers take the
+//!   permit only by hashing, so every cheap check (invite token, sign-up rules, throttles) runs first;
+//! - every hash computed is counted (`capcom_password_hashes_total`).
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
@@ -27,13 +33,40 @@ pub const MAX_LENGTH: usize = 1024;
 /// Length of a generated salt, in bytes.
 const SALT_LENGTH: usize = 16;
 
+/// Why the second password hash of one request is refused (BAD_USER_INPUT on `password`).
+pub const MSG_ONE_HASH_PER_REQUEST: &str =
+    "Only one password may be checked per request: send each sign-in or sign-up in a request of its own";
+
+/// The one password hash a request may cause (SPEC §7): HTTP requests (a batch as a whole) and each
+/// WebSocket operation hold one. Taken by the first hash; every later one is refused.
+#[derive(Debug, Default)]
+pub struct HashPermit {
+    spent: AtomicBool,
+}
+
+impl HashPermit {
+    /// A fresh permit, shared by every operation of one request.
+    pub fn new() -> Arc<HashPermit> {
+        Arc::new(HashPermit::default())
+    }
+
+    /// Takes the permit; false when it was taken already.
+    fn take(&self) -> bool {
+        !self.spent.swap(true, Ordering::SeqCst)
+    }
+}
+
 /// Hashes and verifies passwords with a bounded number of reusable argon2 working areas.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct PasswordHasher {
     turns: Arc<Semaphore>,
     /// Working memory of finished hashes, ready for the next one.
     spare_memory: Arc<Mutex<Vec<Vec<Block>>>>,
     wait: Duration,
+    /// Hashes computed (`capcom_password_hashes_total`).
+    hashes: prometheus::IntCounter,
+    /// The request's permit; `None` for work that is not a request (seeding).
+    permit: Option<Arc<HashPermit>>,
 }
 
 impl PasswordHasher {
@@ -44,7 +77,20 @@ impl PasswordHasher {
             turns: Arc::new(Semaphore::new(concurrency.max(1))),
             spare_memory: Arc::new(Mutex::new(Vec::new())),
             wait,
+            hashes: unregistered_counter(),
+            permit: None,
         }
+    }
+
+    /// The same hasher, counting every hash it computes in `hashes`.
+    pub fn counting(self, hashes: prometheus::IntCounter) -> Self {
+        PasswordHasher { hashes, ..self }
+    }
+
+    /// The hasher one request uses: the same turns and memory, but at most one hash for as long as
+    /// `permit` is shared (the other calls answer BAD_USER_INPUT, [`MSG_ONE_HASH_PER_REQUEST`]).
+    pub fn for_request(&self, permit: Arc<HashPermit>) -> PasswordHasher {
+        PasswordHasher { permit: Some(permit), ..self.clone() }
     }
 
     /// A hasher sized by the configuration: `CAPCOM_PASSWORD_HASHING_CONCURRENCY` (default: the cores) and
@@ -64,6 +110,9 @@ impl PasswordHasher {
         blocks: usize,
         work: impl FnOnce(&mut [Block]) -> T + Send + 'static,
     ) -> ApiResult<T> {
+        if self.permit.as_ref().is_some_and(|permit| !permit.take()) {
+            return Err(ApiError::bad_input("password", MSG_ONE_HASH_PER_REQUEST));
+        }
         let turn = match tokio::time::timeout(self.wait, self.turns.clone().acquire_owned()).await {
             Ok(Ok(turn)) => turn,
             Ok(Err(closed)) => return Err(ApiError::internal(format!("password hashing: {closed}"))),
@@ -75,6 +124,7 @@ impl PasswordHasher {
             }
         };
         let spare_memory = self.spare_memory.clone();
+        self.hashes.inc();
         tokio::task::spawn_blocking(move || {
             let reused = spare_memory.lock().ok().and_then(|mut spare| spare.pop());
             let mut memory = match reused {
@@ -118,6 +168,12 @@ impl PasswordHasher {
             .await?;
         Ok(known && matches)
     }
+}
+
+/// A counter nobody scrapes, for hashers made without metrics (tests, tools).
+fn unregistered_counter() -> prometheus::IntCounter {
+    prometheus::IntCounter::new("capcom_password_hashes_total", "Password hashes computed.")
+        .unwrap_or_else(|_| unreachable!("the metric name is a valid constant"))
 }
 
 fn hash_with(params: &Params, password: &[u8], salt: &[u8], memory: &mut [Block]) -> Result<String, String> {
@@ -183,5 +239,18 @@ mod tests {
         let second = hasher.hash("second password".to_owned()).await;
         assert_eq!(second.err().map(|e| e.code()), Some(crate::error::code::UNAVAILABLE));
         assert!(first.await.is_ok_and(|hash| hash.is_ok()));
+    }
+
+    #[tokio::test]
+    async fn a_request_gets_one_hash() {
+        let hasher = PasswordHasher::new(1, Duration::from_secs(60));
+        let request = hasher.for_request(HashPermit::new());
+        assert!(request.verify("first password".to_owned(), None).await.is_ok());
+        let second = request.hash("second password".to_owned()).await;
+        assert_eq!(second.err().map(|e| e.code()), Some(crate::error::code::BAD_USER_INPUT));
+        assert_eq!(hasher.hashes.get(), 1);
+        // Another request has its own permit.
+        assert!(hasher.for_request(HashPermit::new()).hash("third password".to_owned()).await.is_ok());
+        assert_eq!(hasher.hashes.get(), 2);
     }
 }

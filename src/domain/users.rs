@@ -155,7 +155,11 @@ pub async fn sign_up(
     };
     let invite_token = input.invite_token.as_deref().map(str::trim).filter(|t| !t.is_empty()).map(str::to_owned);
     // A sign-up that will be refused anyway costs no password hash (hashing is the expensive part, and
-    // anyone can ask): checked again under the lock below.
+    // anyone can ask): checked again under the lock below. An invite token is looked up first too
+    // (SPEC §7: the hash comes after every cheap check).
+    if let Some(token) = &invite_token {
+        invites::check_token_for_sign_up(conn, token, &email, now).await?;
+    }
     if invite_token.is_none() && !policy.public_signups && !installation_is_empty(conn).await? {
         return Err(sign_ups_closed());
     }
@@ -658,4 +662,31 @@ pub async fn import(
         Ok(ids)
     })
     .await
+}
+
+/// Counts a sign-up attempt against the client address's sign-in failures (the same counter and limit,
+/// `CAPCOM_LOGIN_MAX_FAILURES_PER_ADDRESS`), before anything costly: past the limit the sign-up is refused
+/// at once (BAD_USER_INPUT on `email`, [`MSG_THROTTLED`]). Returns the address key to give the attempt back
+/// with [`sign_up_succeeded`] once the account exists. A request without a client address is not counted.
+pub async fn admit_sign_up_attempt(
+    conn: &mut AsyncPgConnection,
+    now: DateTime<Utc>,
+    throttle: Throttle<'_>,
+    actor: &Actor,
+) -> ApiResult<Option<String>> {
+    let Some(address) = actor.client_address.as_deref().and_then(address_key) else { return Ok(None) };
+    let attempts = login_failure::record_failure(conn, FailureKey::Address(&address), now, throttle.window).await?;
+    if attempts > throttle.max_failures_per_address {
+        throttle.metrics.sign_in_failed(SignInFailure::Throttled);
+        return Err(ApiError::bad_input("email", MSG_THROTTLED));
+    }
+    Ok(Some(address))
+}
+
+/// Gives back the attempt [`admit_sign_up_attempt`] counted, after a sign-up that created its account.
+pub async fn sign_up_succeeded(conn: &mut AsyncPgConnection, address: Option<&str>) -> ApiResult<()> {
+    if let Some(address) = address {
+        login_failure::release(conn, FailureKey::Address(address)).await?;
+    }
+    Ok(())
 }

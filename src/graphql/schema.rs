@@ -7,10 +7,12 @@
 //! extension chain, which costs time on every field for hooks that only concern the request.
 
 use std::any::TypeId;
+use std::sync::Arc;
 
 use async_graphql::futures_util::stream::{BoxStream, StreamExt};
 use async_graphql::{BatchRequest, BatchResponse, Request, Response, Schema, SchemaBuilder};
 
+use crate::auth::password::HashPermit;
 use crate::config::Config;
 use crate::graphql::RequestMeta;
 use crate::graphql::errors;
@@ -68,6 +70,16 @@ fn prepare(request: &mut Request) -> Result<Option<Shape>, async_graphql::Server
     prepared
 }
 
+/// `request` holding a password-hash permit (SPEC §7: one hash per request): `permit`, or a fresh one
+/// when it holds none yet.
+fn with_hash_permit(request: Request, permit: Option<Arc<HashPermit>>) -> Request {
+    match permit {
+        Some(permit) => request.data(permit),
+        None if request.data.contains_key(&TypeId::of::<Arc<HashPermit>>()) => request,
+        None => request.data(HashPermit::new()),
+    }
+}
+
 fn finish(mut response: Response, request_id: &str) -> Response {
     for error in &mut response.errors {
         errors::apply(error, request_id);
@@ -76,9 +88,11 @@ fn finish(mut response: Response, request_id: &str) -> Response {
 }
 
 impl GraphqlService {
-    /// Executes one operation.
+    /// Executes one operation (a request of its own: it gets its own password-hash permit unless it
+    /// already holds one).
     pub async fn execute(&self, request: Request) -> Response {
         let request_id = request_id_of(&request);
+        let request = with_hash_permit(request, None);
         // The document's limits are checked first; it is then parsed once and the parsed form executed.
         let response = match limits::admit(request, self.limits) {
             Ok(mut request) => match prepare(&mut request) {
@@ -100,15 +114,21 @@ impl GraphqlService {
     pub async fn execute_batch(&self, batch: BatchRequest) -> BatchResponse {
         match batch {
             BatchRequest::Single(request) => BatchResponse::Single(self.execute(request).await),
-            BatchRequest::Batch(requests) => BatchResponse::Batch(
-                async_graphql::futures_util::future::join_all(requests.into_iter().map(|r| self.execute(r))).await,
-            ),
+            BatchRequest::Batch(requests) => {
+                // The batch is one request: one password hash at most, whichever operation asks first.
+                let permit = HashPermit::new();
+                let requests = requests.into_iter().map(|request| with_hash_permit(request, Some(permit.clone())));
+                BatchResponse::Batch(
+                    async_graphql::futures_util::future::join_all(requests.map(|r| self.execute(r))).await,
+                )
+            }
         }
     }
 
     /// Executes a subscription (or any operation sent on a WebSocket) as a stream of responses.
     pub fn execute_stream(&self, request: Request) -> BoxStream<'static, Response> {
         let request_id = request_id_of(&request);
+        let request = with_hash_permit(request, None);
         match limits::admit(request, self.limits) {
             Ok(mut request) => {
                 let shape = match prepare(&mut request) {

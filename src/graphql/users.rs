@@ -1,6 +1,10 @@
 //! Identity operations: sign-up, sign-in, the caller's own account.
 
+use std::sync::Arc;
+
 use async_graphql::{Context, Json, Object, Result};
+
+use crate::auth::password::{HashPermit, PasswordHasher};
 
 use crate::domain::users::{self, SelfChanges, SignUp, SignUpPolicy, Throttle};
 use crate::error::ApiError;
@@ -29,6 +33,13 @@ impl UserQuery {
 /// The caller's own record (always readable by the caller).
 async fn own(access: &Access, user: users::User) -> Result<User> {
     Ok(User::from(access.admit_one(Member { user, via: Ancestry::SYSTEM }).await?))
+}
+
+/// The password hasher of this request: at most one hash per request (its [`HashPermit`], put in the
+/// request data by `crate::graphql::GraphqlService`), SPEC §7.
+fn request_hasher(ctx: &Context<'_>, state: &AppState) -> PasswordHasher {
+    let permit = ctx.data_opt::<Arc<HashPermit>>().cloned().unwrap_or_else(HashPermit::new);
+    state.passwords.for_request(permit)
 }
 
 /// Identity mutations.
@@ -61,9 +72,17 @@ impl UserMutation {
     ) -> Result<AuthUser> {
         let state = state(ctx)?;
         let mut conn = conn(ctx).await?;
+        let actor = actor(ctx);
+        let address =
+            users::admit_sign_up_attempt(&mut conn, state.clock.now(), Throttle::from_state(state), &actor).await?;
         let input = SignUp { email, password, username, profile: profile.map(|p| p.0), invite_token };
-        let policy = SignUpPolicy::from_state(state);
-        let user = users::sign_up(&mut conn, input, policy, state.clock.now(), &actor(ctx)).await?;
+        let passwords = request_hasher(ctx, state);
+        let policy = SignUpPolicy { passwords: &passwords, ..SignUpPolicy::from_state(state) };
+        let user = users::sign_up(&mut conn, input, policy, state.clock.now(), &actor).await?;
+        // Best effort: the account exists; a failure here only leaves the attempt counted.
+        if let Err(error) = users::sign_up_succeeded(&mut conn, address.as_deref()).await {
+            tracing::warn!(%error, "could not give back a sign-up attempt");
+        }
         drop(conn);
         auth_user(state, access(ctx)?, user).await
     }
@@ -72,7 +91,8 @@ impl UserMutation {
     async fn create_token(&self, ctx: &Context<'_>, identity: Option<String>, password: String) -> Result<AuthUser> {
         let state = state(ctx)?;
         let mut conn = conn(ctx).await?;
-        let throttle = Throttle::from_state(state);
+        let passwords = request_hasher(ctx, state);
+        let throttle = Throttle { passwords: &passwords, ..Throttle::from_state(state) };
         let identity = identity.unwrap_or_default();
         let user = users::sign_in(&mut conn, &identity, password, state.clock.now(), throttle, &actor(ctx)).await?;
         drop(conn);

@@ -11,6 +11,7 @@ mod cli_compat;
 mod cli_documents;
 mod console;
 mod cors;
+mod cost;
 mod deadlines;
 mod deployments;
 mod deploys;
