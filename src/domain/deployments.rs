@@ -1,5 +1,5 @@
 //! Deployments: creation with defaults and generated release names, typed settings with validation,
-//! upgrades, soft deletion, and deployment-level roles.
+//! upgrades, soft and hard deletion, and deployment-level roles.
 
 use chrono::{DateTime, Utc};
 use diesel_async::{AsyncConnection, AsyncPgConnection};
@@ -796,6 +796,52 @@ pub async fn delete(
         Ok(DeploymentChanges { deleted_at: Some(Some(now)), updated_at: Some(now), ..DeploymentChanges::default() })
     })
     .await
+}
+
+/// Hard-deletes a live deployment (`deleteDeployment(deploymentHardDelete: true)`, what the CLI sends
+/// since PLX-575): in one transaction, with the deployment row locked, its role bindings, API keys
+/// (deployment-scope service accounts), deploys, environment variables, pending upgrade requests and
+/// its entries in pending invites go, then the row itself, which frees its release name and namespace.
+/// The audit event (`deployment.hardDelete`) keeps the record as it was, with its id, label and release
+/// name; audit events have no foreign keys, so it outlives the deployment. NOT_FOUND when the deployment
+/// is not live, soft-deleted ones included (deleted is absent, `docs/deployments.md`); of two concurrent
+/// calls one wins and the other, once the lock is released, finds nothing. Returns the record as it was.
+pub async fn hard_delete(conn: &mut AsyncPgConnection, id: Uuid, actor: &Actor) -> ApiResult<Deployment> {
+    conn.transaction(async |tx| {
+        let before = Deployment::live_for_update(tx, id).await?.ok_or(ApiError::NotFound)?;
+        let workspace = Workspace::find(tx, before.workspace_id).await?.ok_or(ApiError::NotFound)?;
+        let bindings = remove_role_bindings_on(tx, id).await?;
+        let owned = Deployment::delete_owned_records(tx, id, before.workspace_id).await?;
+        Deployment::purge(tx, id).await?;
+        crate::db::notify::deployment_changed(tx, id).await?;
+        audit::record(
+            tx,
+            actor,
+            Change {
+                action: "deployment.hardDelete",
+                target_type: "deployment",
+                target_id: Some(id),
+                organization_id: Some(workspace.organization_id),
+                workspace_id: Some(before.workspace_id),
+                deployment_id: Some(id),
+                before: Some(snapshot(&before)),
+                after: Some(json!({"removed": {
+                    "roleBindings": bindings, "serviceAccounts": owned.service_accounts, "deploys": owned.deploys,
+                    "environmentVariables": owned.variables, "invitesChanged": owned.invites,
+                }})),
+                ..Change::default()
+            },
+        )
+        .await?;
+        Ok(before)
+    })
+    .await
+}
+
+/// Removes every role binding on deployment `id` (users', teams' and service accounts'), for a hard
+/// delete. One function so that bindings can later be removed through the membership rules instead.
+async fn remove_role_bindings_on(tx: &mut AsyncPgConnection, id: Uuid) -> ApiResult<usize> {
+    Ok(RoleBindingRow::delete_on_deployment(tx, id).await?)
 }
 
 /// Records that the actor was given an access token for deployment `id`'s Airflow with `airflow_role`

@@ -46,7 +46,7 @@ impl ConfigQuery {
             manual_release_names: false,
             feature_flags: Json(serde_json::json!({
                 "nfsMountDagDeployment": false,
-                "hardDeleteDeployment": false,
+                "hardDeleteDeployment": true,
                 "manualNamespaceNames": manual_namespaces,
                 "triggererEnabled": true,
                 "gitSyncDagDeployment": false,

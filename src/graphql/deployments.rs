@@ -377,7 +377,9 @@ impl DeploymentMutation {
         written(ctx, upgraded).await
     }
 
-    /// Soft-deletes a deployment (hard deletion is not enabled on this server).
+    /// Deletes a deployment: soft (hidden, its release name kept) unless `deploymentHardDelete` is true,
+    /// which removes it for good with its roles, API keys, variables and deploys (what the astro CLI
+    /// sends). Returns the deployment as it was deleted.
     async fn delete_deployment(
         &self,
         ctx: &Context<'_>,
@@ -385,16 +387,13 @@ impl DeploymentMutation {
         deployment_hard_delete: Option<bool>,
     ) -> Result<Deployment> {
         let id = deployment_uuid.required("deploymentUuid")?;
-        if deployment_hard_delete == Some(true) {
-            return Err(ApiError::bad_input(
-                "deploymentHardDelete",
-                "Hard deletion is not enabled on this server (featureFlags.hardDeleteDeployment)",
-            )
-            .into());
-        }
         let state = state(ctx)?;
         let mut conn = conn(ctx).await?;
-        let deleted = deployments::delete(&mut conn, id, state.clock.now(), &actor(ctx)).await?;
+        let deleted = if deployment_hard_delete == Some(true) {
+            deployments::hard_delete(&mut conn, id, &actor(ctx)).await?
+        } else {
+            deployments::delete(&mut conn, id, state.clock.now(), &actor(ctx)).await?
+        };
         drop(conn);
         written(ctx, deleted).await
     }

@@ -581,16 +581,15 @@ async fn a_cli_users_day() {
         .await;
     assert_eq!(crate::common::error_code(&logs), "NOT_SUPPORTED");
 
-    // The end of the day: deployments and the workspace go.
-    for deployment in [etl_id.as_str(), reports.as_str(), ml.as_str()] {
-        let deleted = cli(
-            &app,
-            doc::DELETE_DEPLOYMENT,
-            json!({"deploymentUuid": deployment, "deploymentHardDelete": false}),
-            ada,
-        )
-        .await;
+    // The end of the day: deployments and the workspace go. Current CLIs always hard-delete; older ones
+    // sent `false` and soft-delete.
+    for (deployment, hard) in [(etl_id.as_str(), true), (reports.as_str(), true), (ml.as_str(), false)] {
+        let deleted =
+            cli(&app, doc::DELETE_DEPLOYMENT, json!({"deploymentUuid": deployment, "deploymentHardDelete": hard}), ada)
+                .await;
         assert_eq!(deleted["id"], deployment);
+        let rows = app.count(&format!("SELECT count(*) AS n FROM deployments WHERE id = '{deployment}'")).await;
+        assert_eq!(rows, if hard { 0 } else { 1 });
     }
     let adopted = app.text("SELECT id::text AS t FROM deployments WHERE release_name = 'legacy-airflow'").await;
     cli(&app, doc::UNADOPT_DEPLOYMENT, json!({"deploymentUuid": adopted}), ada).await;

@@ -379,3 +379,212 @@ async fn authentication_is_one_statement_whatever_the_caller_reaches() {
     assert_eq!(self_cost(&owner).await, 1, "an owner of 200 deployments");
     assert_eq!(self_cost(&root).await, 1, "a system administrator");
 }
+
+/// The astro CLI's own `DeploymentDeleteRequest` (houston/deployment.go): every `astro deployment delete`
+/// sends it with `deploymentHardDelete: true` since PLX-575.
+const CLI_DELETE_DEPLOYMENT: &str = "mutation DeleteDeployment(
+		$deploymentId: Uuid!
+		$deploymentHardDelete: Boolean
+	){
+		deleteDeployment(
+			deploymentUuid: $deploymentId
+			deploymentHardDelete: $deploymentHardDelete
+		){
+			id type label description releaseName version workspace { id } createdAt updatedAt
+		}
+	}";
+
+/// Every row that belongs to deployment `id`, by table (audit events aside).
+async fn rows_of_deployment(app: &TestApp, id: &str) -> Vec<(&'static str, i64)> {
+    let mut rows = Vec::new();
+    for (table, sql) in [
+        ("deployments", format!("SELECT count(*) AS n FROM deployments WHERE id = '{id}'")),
+        (
+            "environment_variables",
+            format!("SELECT count(*) AS n FROM environment_variables WHERE deployment_id = '{id}'"),
+        ),
+        ("deploys", format!("SELECT count(*) AS n FROM deploys WHERE deployment_id = '{id}'")),
+        ("role_bindings", format!("SELECT count(*) AS n FROM role_bindings WHERE deployment_id = '{id}'")),
+        ("service_accounts", format!("SELECT count(*) AS n FROM service_accounts WHERE deployment_id = '{id}'")),
+        ("invites", format!("SELECT count(*) AS n FROM invites WHERE deployment_roles::text LIKE '%{id}%'")),
+        (
+            "requests",
+            format!(
+                "SELECT count(*) AS n FROM deployments WHERE id = '{id}' \
+                 AND (desired_runtime_version IS NOT NULL OR desired_airflow_version IS NOT NULL)"
+            ),
+        ),
+    ] {
+        rows.push((table, app.count(&sql).await));
+    }
+    rows
+}
+
+#[tokio::test]
+async fn the_clis_hard_delete_removes_the_deployment_for_good_but_not_its_audit_trail() {
+    let app = TestApp::spawn_with(|config| {
+        config.public_signups = true;
+        config.manual_release_names = true;
+    })
+    .await;
+    let root = app.with_owners().await;
+    let workspace = app.create_workspace(&root, "Data").await;
+    let root = Some(root.as_str());
+    let flags = app.gql("{ appConfig { featureFlags } }", json!({}), None).await;
+    assert_eq!(flags["data"]["appConfig"]["featureFlags"]["hardDeleteDeployment"], true, "{flags}");
+
+    let create = "mutation($w: Uuid!, $r: String) { createDeployment(workspaceUuid: $w, label: \"etl\", releaseName: $r, version: \"11.7.0\") { id releaseName namespace } }";
+    let created = app.gql(create, json!({"w": workspace, "r": "etl-prod"}), root).await;
+    let id = created["data"]["createDeployment"]["id"].as_str().unwrap_or_else(|| panic!("{created}")).to_owned();
+    let namespace = created["data"]["createDeployment"]["namespace"].as_str().unwrap().to_owned();
+
+    // Everything that can hang off a deployment: variables, a deploy, an API key, people's and teams'
+    // roles, a pending runtime upgrade, an invite carrying a role on it.
+    let (editor, _) = app.sign_up("editor@example.com", "correct horse battery").await;
+    let (viewer, _) = app.sign_up("viewer@example.com", "correct horse battery").await;
+    for (email, role) in [("editor@example.com", "WORKSPACE_VIEWER"), ("viewer@example.com", "WORKSPACE_VIEWER")] {
+        let added = app.add_to_workspace(root.unwrap(), &workspace, email, role).await;
+        assert!(added.get("errors").is_none(), "{added}");
+    }
+    let writes = [
+        (
+            "mutation($d: Uuid!) { updateDeploymentVariables(deploymentUuid: $d, environmentVariables: [{key: \"A\", value: \"1\"}, {key: \"TOKEN\", value: \"s3cret\", isSecret: true}]) { key } }",
+            json!({"d": id}),
+        ),
+        ("mutation($d: Uuid!) { createDeploy(deploymentUuid: $d, type: IMAGE) { id } }", json!({"d": id})),
+        (
+            "mutation($d: Uuid!) { createDeploymentServiceAccount(label: \"ci\", deploymentUuid: $d, role: DEPLOYMENT_EDITOR) { apiKey } }",
+            json!({"d": id}),
+        ),
+        (
+            "mutation($d: Id!) { deploymentAddUserRole(email: \"editor@example.com\", deploymentId: $d, role: DEPLOYMENT_EDITOR) { id } }",
+            json!({"d": id}),
+        ),
+        (
+            "mutation($d: Uuid!) { updateDeploymentRuntime(deploymentUuid: $d, desiredRuntimeVersion: \"12.4.0\") { id } }",
+            json!({"d": id}),
+        ),
+        (
+            "mutation($w: Uuid!, $d: Id!) { workspaceAddUser(workspaceUuid: $w, email: \"newcomer@example.org\", role: WORKSPACE_VIEWER, deploymentRoles: [{deploymentId: $d, role: DEPLOYMENT_ADMIN}]) { id } }",
+            json!({"w": workspace, "d": id}),
+        ),
+    ];
+    let mut api_key = String::new();
+    for (document, variables) in writes {
+        let body = app.gql(document, variables, root).await;
+        assert!(body.get("errors").is_none(), "{document}: {body}");
+        if let Some(key) = body["data"]["createDeploymentServiceAccount"]["apiKey"].as_str() {
+            api_key = key.to_owned();
+        }
+    }
+    let team = app.gql("mutation { createTeam(name: \"Ops\") { id } }", json!({}), root).await;
+    let team = team["data"]["createTeam"]["id"].as_str().unwrap_or_else(|| panic!("{team}")).to_owned();
+    let body = app
+        .gql(
+            "mutation($w: Uuid!, $t: Uuid!) { workspaceAddTeam(workspaceUuid: $w, teamUuid: $t, role: WORKSPACE_VIEWER) { id } }",
+            json!({"w": workspace, "t": team}),
+            root,
+        )
+        .await;
+    assert!(body.get("errors").is_none(), "{body}");
+    let body = app
+        .gql(
+            "mutation($t: Uuid!, $d: Uuid!) { deploymentAddTeamRole(teamUuid: $t, deploymentUuid: $d, role: DEPLOYMENT_VIEWER) { id } }",
+            json!({"t": team, "d": id}),
+            root,
+        )
+        .await;
+    assert!(body.get("errors").is_none(), "{body}");
+    let before = rows_of_deployment(&app, &id).await;
+    assert!(before.iter().all(|(_, n)| *n > 0), "every kind of row exists before: {before:?}");
+    assert_eq!(app.count(&format!("SELECT count(*) AS n FROM role_bindings WHERE deployment_id = '{id}'")).await, 4);
+
+    // Without `deployment.config.delete` (a deployment editor, a workspace viewer, the deployment's own
+    // editor key): FORBIDDEN, and nothing changes.
+    let snapshot = format!("{}\n{}", app.deployment_snapshot().await, app.access_snapshot().await);
+    for token in [editor.as_str(), viewer.as_str(), api_key.as_str()] {
+        let body = app
+            .gql(CLI_DELETE_DEPLOYMENT, json!({"deploymentId": id, "deploymentHardDelete": true}), Some(token))
+            .await;
+        assert_eq!(error_code(&body), "FORBIDDEN", "{body}");
+        assert_eq!(body["errors"][0]["message"], "Access is Denied");
+    }
+    assert_eq!(format!("{}\n{}", app.deployment_snapshot().await, app.access_snapshot().await), snapshot);
+
+    // The CLI's exact request, as it sends it.
+    let body = app.gql(CLI_DELETE_DEPLOYMENT, json!({"deploymentId": id, "deploymentHardDelete": true}), root).await;
+    assert!(body.get("errors").is_none(), "{body}");
+    let deleted = &body["data"]["deleteDeployment"];
+    assert_eq!((deleted["id"].as_str(), deleted["label"].as_str()), (Some(id.as_str()), Some("etl")));
+    assert_eq!(
+        (deleted["releaseName"].as_str(), deleted["workspace"]["id"].as_str()),
+        (Some("etl-prod"), Some(workspace.as_str()))
+    );
+    let after = rows_of_deployment(&app, &id).await;
+    assert!(after.iter().all(|(_, n)| *n == 0), "no row of the deployment is left: {after:?}");
+    assert_eq!(app.count(&format!("SELECT count(*) AS n FROM teams WHERE id = '{team}'")).await, 1, "the team stays");
+    assert_eq!(
+        app.count(
+            "SELECT count(*) AS n FROM invites WHERE email = 'newcomer@example.org' AND deployment_roles = '[]'::jsonb"
+        )
+        .await,
+        1,
+        "the invite stays, without the deleted deployment's role"
+    );
+    let event = app
+        .text(&format!(
+            "SELECT json_build_object('org', organization_id IS NOT NULL, 'ws', workspace_id::text, 'label', before->>'label', \
+             'release', before->>'releaseName', 'id', before->>'id')::text AS t \
+             FROM audit_events WHERE deployment_id = '{id}' AND action = 'deployment.hardDelete'"
+        ))
+        .await;
+    let event: Value = serde_json::from_str(&event).unwrap();
+    assert_eq!(event, json!({"org": true, "ws": workspace, "label": "etl", "release": "etl-prod", "id": id}));
+    assert!(
+        app.count(&format!("SELECT count(*) AS n FROM audit_events WHERE deployment_id = '{id}'")).await > 5,
+        "earlier events of the deployment stay"
+    );
+    let body = app.gql("{ workspaces { id } }", json!({}), Some(&api_key)).await;
+    assert_eq!(error_code(&body), "UNAUTHENTICATED", "the deployment's API key went with it: {body}");
+
+    // Its release name and namespace are free again; the old id is gone for everyone.
+    let again = app.gql(create, json!({"w": workspace, "r": "etl-prod"}), root).await;
+    assert_eq!(again["data"]["createDeployment"]["releaseName"], "etl-prod", "{again}");
+    assert_eq!(again["data"]["createDeployment"]["namespace"], namespace.as_str());
+    let body = app.gql(CLI_DELETE_DEPLOYMENT, json!({"deploymentId": id, "deploymentHardDelete": true}), root).await;
+    assert_eq!(error_code(&body), "NOT_FOUND", "{body}");
+
+    // A soft-deleted deployment is absent: a hard delete of it is NOT_FOUND and keeps its row.
+    let other = app.create_deployment(root.unwrap(), &workspace, "old").await["id"].as_str().unwrap().to_owned();
+    let body =
+        app.gql(CLI_DELETE_DEPLOYMENT, json!({"deploymentId": other, "deploymentHardDelete": false}), root).await;
+    assert_eq!(body["data"]["deleteDeployment"]["id"], other.as_str(), "{body}");
+    let body = app.gql(CLI_DELETE_DEPLOYMENT, json!({"deploymentId": other, "deploymentHardDelete": true}), root).await;
+    assert_eq!(error_code(&body), "NOT_FOUND", "{body}");
+    assert_eq!(app.count(&format!("SELECT count(*) AS n FROM deployments WHERE id = '{other}'")).await, 1);
+}
+
+#[tokio::test]
+async fn of_two_concurrent_hard_deletes_one_wins_and_the_other_finds_nothing() {
+    let (app, root, workspace) = setup().await;
+    for round in 0..3 {
+        let id =
+            app.create_deployment(&root, &workspace, &format!("etl-{round}")).await["id"].as_str().unwrap().to_owned();
+        let variables = json!({"deploymentId": id, "deploymentHardDelete": true});
+        let (a, b) = tokio::join!(
+            app.gql(CLI_DELETE_DEPLOYMENT, variables.clone(), Some(&root)),
+            app.gql(CLI_DELETE_DEPLOYMENT, variables.clone(), Some(&root))
+        );
+        let won = [&a, &b].iter().filter(|body| body.get("errors").is_none()).count();
+        let lost: Vec<&str> =
+            [&a, &b].iter().filter(|body| body.get("errors").is_some()).map(|b| error_code(b)).collect();
+        assert_eq!((won, lost), (1, vec!["NOT_FOUND"]), "{a}\n{b}");
+        let events = app
+            .count(&format!(
+                "SELECT count(*) AS n FROM audit_events WHERE deployment_id = '{id}' AND action = 'deployment.hardDelete'"
+            ))
+            .await;
+        assert_eq!(events, 1);
+        assert_eq!(app.count(&format!("SELECT count(*) AS n FROM deployments WHERE id = '{id}'")).await, 0);
+    }
+}

@@ -196,6 +196,39 @@ impl Deployment {
         diesel::delete(deployments::table.find(id)).execute(conn).await
     }
 
+    /// Deletes what deployment `id` owns apart from its role bindings: its deploys, environment
+    /// variables and deployment-scope service accounts (with any binding left to them), and removes it
+    /// from the deployment roles that pending invites of workspace `workspace_id` carry. Each is a plain
+    /// statement rather than a cascade, so that a hard delete can say what it removed.
+    pub async fn delete_owned_records(
+        conn: &mut AsyncPgConnection,
+        id: Uuid,
+        workspace_id: Uuid,
+    ) -> QueryResult<OwnedRecords> {
+        use crate::db::schema::{deploys, environment_variables, service_accounts};
+        let deploys = diesel::delete(deploys::table.filter(deploys::deployment_id.eq(id))).execute(conn).await?;
+        let variables =
+            diesel::delete(environment_variables::table.filter(environment_variables::deployment_id.eq(id)))
+                .execute(conn)
+                .await?;
+        let service_accounts = diesel::delete(service_accounts::table.filter(service_accounts::deployment_id.eq(id)))
+            .execute(conn)
+            .await?;
+        // Invites keep `[{"deploymentId", "role"}]`; drop this deployment's entries.
+        let invites = diesel::sql_query(
+            "UPDATE invites SET deployment_roles = coalesce(( \
+                 SELECT jsonb_agg(e) FROM jsonb_array_elements(deployment_roles) e \
+                 WHERE e->>'deploymentId' IS DISTINCT FROM $1::text), '[]'::jsonb) \
+             WHERE workspace_id = $2 \
+               AND deployment_roles @> jsonb_build_array(jsonb_build_object('deploymentId', $1::text))",
+        )
+        .bind::<diesel::sql_types::Uuid, _>(id)
+        .bind::<diesel::sql_types::Uuid, _>(workspace_id)
+        .execute(conn)
+        .await?;
+        Ok(OwnedRecords { deploys, variables, service_accounts, invites })
+    }
+
     /// The namespaces live deployments use on cluster `cluster_id`.
     pub async fn live_namespaces_on(conn: &mut AsyncPgConnection, cluster_id: Uuid) -> QueryResult<Vec<String>> {
         deployments::table
@@ -452,4 +485,17 @@ impl Cluster {
             .load(conn)
             .await
     }
+}
+
+/// How many records of each kind a hard delete removed with a deployment (counts of rows).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct OwnedRecords {
+    /// Deploys.
+    pub deploys: usize,
+    /// Environment variables.
+    pub variables: usize,
+    /// Deployment-scope service accounts.
+    pub service_accounts: usize,
+    /// Pending invites that named the deployment in their deployment roles (changed, not deleted).
+    pub invites: usize,
 }

@@ -235,6 +235,11 @@ impl RoleBindingRow {
         diesel::delete(role_bindings::table.find(id)).execute(conn).await
     }
 
+    /// Deletes every binding on deployment `id`, whatever the principal.
+    pub async fn delete_on_deployment(conn: &mut AsyncPgConnection, id: Uuid) -> QueryResult<usize> {
+        diesel::delete(role_bindings::table.filter(role_bindings::deployment_id.eq(id))).execute(conn).await
+    }
+
     /// Deletes a user's deployment bindings on the deployments of a workspace.
     pub async fn delete_user_deployment_roles_in_workspace(
         conn: &mut AsyncPgConnection,
