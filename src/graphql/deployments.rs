@@ -171,13 +171,19 @@ impl DeploymentQuery {
         &self,
         ctx: &Context<'_>,
         #[graphql(name = "where")] filter: DeploymentWhereUniqueInput,
-    ) -> Result<Deployment> {
+    ) -> Result<Option<Deployment>> {
         let id: uuid::Uuid =
             filter.id.trim().parse().map_err(|_| ApiError::bad_input("where.id", "id must be a UUID"))?;
         let mut conn = conn(ctx).await?;
-        let row = deployments::get(&mut conn, id).await?;
+        // Null for a deployment that is not live, as Houston answered: only callers who may read it
+        // (or every deployment) get this far; the guard answers FORBIDDEN to everyone else.
+        let row = match deployments::get(&mut conn, id).await {
+            Ok(row) => row,
+            Err(ApiError::NotFound) => return Ok(None),
+            Err(other) => return Err(other.into()),
+        };
         drop(conn);
-        written(ctx, row).await
+        written(ctx, row).await.map(Some)
     }
 
     /// A page of the deployments the caller can see (all of them with `system.deployments.get`),

@@ -143,8 +143,22 @@ impl WorkspaceQuery {
     }
 
     /// One workspace.
-    async fn workspace(&self, ctx: &Context<'_>, workspace_uuid: Uuid) -> Result<Workspace> {
-        readable_workspace(ctx, workspace_uuid.required("workspaceUuid")?).await
+    ///
+    /// Null for an id that names no workspace, as Houston answered and the CLI expects ("no workspaces
+    /// with id … found"). Only callers who may read every workspace (`system.workspace.get`) get that
+    /// far for a missing id: for everyone else the guard answers FORBIDDEN whether or not it exists, so
+    /// the null reveals nothing (docs/cli.md).
+    async fn workspace(&self, ctx: &Context<'_>, workspace_uuid: Uuid) -> Result<Option<Workspace>> {
+        let id = workspace_uuid.required("workspaceUuid")?;
+        let row = {
+            let mut conn = conn(ctx).await?;
+            match workspaces::get(&mut conn, id).await {
+                Ok(row) => row,
+                Err(ApiError::NotFound) => return Ok(None),
+                Err(other) => return Err(other.into()),
+            }
+        };
+        Ok(Some(Workspace::from(access(ctx)?.admit_one(row).await?)))
     }
 
     /// Users holding a role directly on the workspace, optionally filtered.
