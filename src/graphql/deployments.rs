@@ -229,6 +229,10 @@ impl DeploymentQuery {
             .filter(|d| cluster.is_none_or(|c| d.cluster() == c))
             .collect();
         let position = cursor.and_then(Uuid::get).and_then(|c| visible.iter().position(|d| d.uuid() == c));
+        // `astro deployment list --all` sends `take: -1` and no cursor: every deployment.
+        if position.is_none() && take == Some(-1) {
+            return Ok(visible);
+        }
         // The CLI's pager moves by cursor (backwards with a negative `take`); older clients by page number.
         if position.is_some() || take.is_some_and(|t| t < 0) {
             return Ok(crate::graphql::teams::houston_page(visible, position, take));

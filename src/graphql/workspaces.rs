@@ -131,7 +131,8 @@ impl WorkspaceQuery {
         Ok(access.admit_all(rows).await?.into_iter().map(Workspace::from).collect())
     }
 
-    /// A page of the caller's workspaces (Houston's paging: `take` items, page `pageNumber` from 1).
+    /// A page of the caller's workspaces (Houston's paging: `take` items, page `pageNumber` counted from
+    /// 0 as the astro CLI counts: it asks for page 0 at login and adds 1 for the next page).
     async fn paginated_workspaces(
         &self,
         ctx: &Context<'_>,
@@ -139,7 +140,7 @@ impl WorkspaceQuery {
         page_number: Option<i32>,
     ) -> Result<Vec<Workspace>> {
         let all = self.workspaces(ctx, None).await?;
-        Ok(page(all, take, page_number))
+        Ok(page(all, take, page_number.map(|p| p.saturating_add(1))))
     }
 
     /// One workspace.
