@@ -169,13 +169,19 @@ impl DeploymentQuery {
         &self,
         ctx: &Context<'_>,
         #[graphql(name = "where")] filter: DeploymentWhereUniqueInput,
-    ) -> Result<Deployment> {
+    ) -> Result<Option<Deployment>> {
         let id: uuid::Uuid =
             filter.id.trim().parse().map_err(|_| ApiError::bad_input("where.id", "id must be a UUID"))?;
         let mut conn = conn(ctx).await?;
-        let row = deployments::get(&mut conn, id).await?;
+        // Null for a deployment that is not live, as Houston answered: only callers who may read it
+        // (or every deployment) get this far; the guard answers FORBIDDEN to everyone else.
+        let row = match deployments::get(&mut conn, id).await {
+            Ok(row) => row,
+            Err(ApiError::NotFound) => return Ok(None),
+            Err(other) => return Err(other.into()),
+        };
         drop(conn);
-        written(ctx, row).await
+        written(ctx, row).await.map(Some)
     }
 
     /// A page of the deployments the caller can see (all of them with `system.deployments.get`),
@@ -221,6 +227,10 @@ impl DeploymentQuery {
             .filter(|d| cluster.is_none_or(|c| d.cluster() == c))
             .collect();
         let position = cursor.and_then(Uuid::get).and_then(|c| visible.iter().position(|d| d.uuid() == c));
+        // `astro deployment list --all` sends `take: -1` and no cursor: every deployment.
+        if position.is_none() && take == Some(-1) {
+            return Ok(visible);
+        }
         // The CLI's pager moves by cursor (backwards with a negative `take`); older clients by page number.
         if position.is_some() || take.is_some_and(|t| t < 0) {
             return Ok(crate::graphql::teams::houston_page(visible, position, take));

@@ -131,7 +131,8 @@ impl WorkspaceQuery {
         Ok(access.admit_all(rows).await?.into_iter().map(Workspace::from).collect())
     }
 
-    /// A page of the caller's workspaces (Houston's paging: `take` items, page `pageNumber` from 1).
+    /// A page of the caller's workspaces (Houston's paging: `take` items, page `pageNumber` counted from
+    /// 0 as the astro CLI counts: it asks for page 0 at login and adds 1 for the next page).
     async fn paginated_workspaces(
         &self,
         ctx: &Context<'_>,
@@ -139,12 +140,26 @@ impl WorkspaceQuery {
         page_number: Option<i32>,
     ) -> Result<Vec<Workspace>> {
         let all = self.workspaces(ctx, None).await?;
-        Ok(page(all, take, page_number))
+        Ok(page(all, take, page_number.map(|p| p.saturating_add(1))))
     }
 
     /// One workspace.
-    async fn workspace(&self, ctx: &Context<'_>, workspace_uuid: Uuid) -> Result<Workspace> {
-        readable_workspace(ctx, workspace_uuid.required("workspaceUuid")?).await
+    ///
+    /// Null for an id that names no workspace, as Houston answered and the CLI expects ("no workspaces
+    /// with id … found"). Only callers who may read every workspace (`system.workspace.get`) get that
+    /// far for a missing id: for everyone else the guard answers FORBIDDEN whether or not it exists, so
+    /// the null reveals nothing (docs/cli.md).
+    async fn workspace(&self, ctx: &Context<'_>, workspace_uuid: Uuid) -> Result<Option<Workspace>> {
+        let id = workspace_uuid.required("workspaceUuid")?;
+        let row = {
+            let mut conn = conn(ctx).await?;
+            match workspaces::get(&mut conn, id).await {
+                Ok(row) => row,
+                Err(ApiError::NotFound) => return Ok(None),
+                Err(other) => return Err(other.into()),
+            }
+        };
+        Ok(Some(Workspace::from(access(ctx)?.admit_one(row).await?)))
     }
 
     /// Users holding a role directly on the workspace, optionally filtered.

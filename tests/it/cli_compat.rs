@@ -604,3 +604,56 @@ async fn a_cli_users_day() {
     cli(&app, doc::PAGINATED_WORKSPACES, json!({"take": 10, "pageNumber": 1}), ada).await;
     assert_eq!(id(&cli(&app, doc::DELETE_WORKSPACE, json!({"workspaceUuid": workspace}), ada).await), workspace);
 }
+
+/// Houston answered `null` for a workspace or deployment id that names nothing, and the CLI reads that
+/// null ("no workspaces with id … found"). Callers who may read every workspace or deployment get the
+/// null; everyone else gets FORBIDDEN whether or not the object exists, so nothing is revealed.
+#[tokio::test]
+async fn a_missing_workspace_or_deployment_is_null_for_those_who_may_read_all_and_forbidden_otherwise() {
+    let app = TestApp::spawn_with(|config| config.public_signups = true).await;
+    let root = app.with_owners().await;
+    let (auditor, auditor_id) = app.sign_up("auditor@example.com", "correct horse battery").await;
+    let granted = app.grant_system_role(&root, &auditor_id, "SYSTEM_VIEWER").await;
+    assert!(granted.get("errors").is_none(), "{granted}");
+    let (stranger, _) = app.sign_up("stranger@example.com", "correct horse battery").await;
+    let workspace = app.create_workspace(&root, "Data").await;
+    let deployment = app.create_deployment(&root, &workspace, "etl").await["id"].as_str().unwrap().to_owned();
+    let gone = app.create_deployment(&root, &workspace, "old").await["id"].as_str().unwrap().to_owned();
+    let body = app
+        .gql(doc::DELETE_DEPLOYMENT, json!({"deploymentUuid": gone, "deploymentHardDelete": true}), Some(&root))
+        .await;
+    ok(&body, "hard delete");
+    let missing = uuid::Uuid::new_v4().to_string();
+
+    for token in [root.as_str(), auditor.as_str()] {
+        for id in [missing.as_str(), gone.as_str()] {
+            let body = app.gql(doc::WORKSPACE, json!({"workspaceUuid": id}), Some(token)).await;
+            assert_eq!(body, json!({"data": {"workspace": null}}));
+            let body = app.gql(doc::DEPLOYMENT, json!({"id": id}), Some(token)).await;
+            assert_eq!(body, json!({"data": {"deployment": null}}));
+        }
+        let body = app.gql(doc::WORKSPACE, json!({"workspaceUuid": workspace}), Some(token)).await;
+        assert_eq!(body["data"]["workspace"]["id"], workspace.as_str(), "{body}");
+        let body = app.gql(doc::DEPLOYMENT, json!({"id": deployment}), Some(token)).await;
+        assert_eq!(body["data"]["deployment"]["id"], deployment.as_str(), "{body}");
+    }
+    // A member who may read neither: the same FORBIDDEN for what exists and for what does not.
+    let answers: Vec<Value> =
+        answers_to_reads(&app, &stranger, &[&workspace, &missing], &[&deployment, &gone, &missing]).await;
+    for body in &answers {
+        assert_eq!(crate::common::error_code(body), "FORBIDDEN", "{body}");
+        assert_eq!(body["errors"][0]["message"], "Access is Denied");
+        assert_eq!(body["data"], Value::Null, "{body}");
+    }
+}
+
+async fn answers_to_reads(app: &TestApp, token: &str, workspaces: &[&str], deployments: &[&str]) -> Vec<Value> {
+    let mut answers = Vec::new();
+    for id in workspaces {
+        answers.push(app.gql(doc::WORKSPACE, json!({"workspaceUuid": id}), Some(token)).await);
+    }
+    for id in deployments {
+        answers.push(app.gql(doc::DEPLOYMENT, json!({"id": id}), Some(token)).await);
+    }
+    answers
+}

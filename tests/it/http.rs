@@ -199,7 +199,7 @@ async fn requests_beyond_the_execution_bound_wait_for_a_turn() {
                 // Answered with an error (the first user is a system admin: NOT_FOUND): the turn comes back
                 // all the same.
                 app.gql(
-                    "{ workspace(workspaceUuid: \"00000000-0000-0000-0000-000000000000\") { id } }",
+                    "{ workspaceUsers(workspaceUuid: \"00000000-0000-0000-0000-000000000000\") { id } }",
                     json!({}),
                     Some(&token),
                 )

@@ -4,6 +4,7 @@
 mod common;
 
 mod abuse;
+mod astro_cli;
 mod auth;
 mod binary;
 mod budget;

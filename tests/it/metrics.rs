@@ -75,7 +75,7 @@ async fn metrics_move_by_exactly_the_traffic_sent() {
     }
     let body = app
         .gql(
-            "query($w: Uuid!) { workspace(workspaceUuid: $w) { id } }",
+            "query($w: Uuid!) { workspaceUsers(workspaceUuid: $w) { id } }",
             json!({"w": uuid::Uuid::new_v4()}),
             Some(&root),
         )

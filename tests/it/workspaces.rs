@@ -78,7 +78,7 @@ async fn create_update_delete_a_workspace() {
     assert_eq!(app.count("SELECT count(*) AS n FROM workspaces").await, 0);
     let gone =
         app.gql("query($w: Uuid!) { workspace(workspaceUuid: $w) { id } }", json!({"w": workspace}), Some(&root)).await;
-    assert_eq!(error_code(&gone), "NOT_FOUND", "a system admin may look, and finds nothing");
+    assert_eq!(gone, json!({"data": {"workspace": null}}), "a system admin may look, and finds nothing");
     assert_eq!(app.count("SELECT count(*) AS n FROM audit_events WHERE action LIKE 'workspace.%'").await, 3);
 }
 
