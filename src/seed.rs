@@ -158,8 +158,12 @@ impl Seeder<'_> {
             ..SignUp::default()
         };
         // The operator seeds: sign-ups are open for this.
-        let policy =
-            SignUpPolicy { public_signups: true, claimed_domains_only: false, passwords: &self.state.passwords };
+        let policy = SignUpPolicy {
+            public_signups: true,
+            claimed_domains_only: false,
+            passwords: &self.state.passwords,
+            matrix: &self.state.matrix,
+        };
         let by = Actor { request_id: Some("seed".into()), label: "seed".into(), ..Actor::default() };
         let user = users::sign_up(&mut conn, input, policy, self.state.clock.now(), &by).await?;
         self.made_accounts = true;

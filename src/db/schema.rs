@@ -170,6 +170,7 @@ diesel::table! {
         expires_at -> Timestamptz,
         invited_by -> Nullable<Uuid>,
         created_at -> Timestamptz,
+        invited_by_service_account_id -> Nullable<Uuid>,
     }
 }
 
@@ -241,6 +242,15 @@ diesel::table! {
         description -> Text,
         billing_company -> Nullable<Text>,
         billing_plan -> Nullable<Text>,
+        joins -> Int8,
+    }
+}
+
+diesel::table! {
+    organization_removals (organization_id, user_id) {
+        organization_id -> Uuid,
+        user_id -> Uuid,
+        removed_at -> Timestamptz,
     }
 }
 
@@ -363,12 +373,15 @@ diesel::joinable!(external_identities -> identity_providers (provider_id));
 diesel::joinable!(external_identities -> users (user_id));
 diesel::joinable!(identity_providers -> organizations (organization_id));
 diesel::joinable!(invites -> organizations (organization_id));
+diesel::joinable!(invites -> service_accounts (invited_by_service_account_id));
 diesel::joinable!(invites -> users (invited_by));
 diesel::joinable!(invites -> workspaces (workspace_id));
 diesel::joinable!(local_credentials -> users (user_id));
 diesel::joinable!(oidc_flows -> identity_providers (provider_id));
 diesel::joinable!(organization_domains -> organizations (organization_id));
 diesel::joinable!(organization_domains -> users (created_by));
+diesel::joinable!(organization_removals -> organizations (organization_id));
+diesel::joinable!(organization_removals -> users (user_id));
 diesel::joinable!(role_bindings -> deployments (deployment_id));
 diesel::joinable!(role_bindings -> organizations (organization_id));
 diesel::joinable!(role_bindings -> service_accounts (service_account_id));
@@ -404,6 +417,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     mail_outbox,
     oidc_flows,
     organization_domains,
+    organization_removals,
     organizations,
     role_bindings,
     scim_groups,

@@ -13,7 +13,8 @@ use crate::db::models::user::{Email, User};
 use crate::db::models::workspace::Workspace;
 use crate::domain::audit::{self, Change};
 use crate::domain::catalogue::{self, RuntimeRelease};
-use crate::domain::{Actor, Authority, user_binding, validate};
+use crate::domain::memberships::{self, Grantor};
+use crate::domain::{Actor, Authority, Holder, validate};
 use crate::error::{ApiError, ApiResult};
 use crate::rbac::{Role, Scope, ScopeRef};
 
@@ -378,8 +379,7 @@ pub async fn create(
             }
         };
         if let Some(user_id) = creator {
-            RoleBindingRow::insert(tx, &user_binding(Role::DeploymentAdmin, user_id, Some(deployment.id), creator))
-                .await?;
+            memberships::grant_creator(tx, user_id, Role::DeploymentAdmin, ScopeRef::Deployment(deployment.id)).await?;
         }
         audit::record(
             tx,
@@ -725,8 +725,7 @@ pub async fn adopt(
         };
         let deployment = tx.transaction(async |sp| Deployment::insert(sp, &new).await).await.map_err(label_conflict)?;
         if let Some(user_id) = creator {
-            RoleBindingRow::insert(tx, &user_binding(Role::DeploymentAdmin, user_id, Some(deployment.id), creator))
-                .await?;
+            memberships::grant_creator(tx, user_id, Role::DeploymentAdmin, ScopeRef::Deployment(deployment.id)).await?;
         }
         crate::db::notify::deployment_changed(tx, deployment.id).await?;
         audit::record(
@@ -1021,32 +1020,37 @@ pub async fn change_user_role(
             return Err(not_a_member());
         }
         let current = RoleBindingRow::user_on_deployment_for_update(tx, deployment_id, target.id).await?;
+        let grantor = Grantor::Caller(authority);
         let (binding, before, after) = match (change_kind, current) {
             (RoleChange::Add(_), Some(_)) => {
                 return Err(ApiError::conflict("This user already has a role on the deployment"));
             }
             (RoleChange::Add(role), None) => {
-                let row =
-                    RoleBindingRow::insert(tx, &user_binding(role, target.id, Some(deployment_id), actor.user_id))
-                        .await?;
+                let row = memberships::grant(
+                    tx,
+                    &grantor,
+                    Holder::User(target.id),
+                    role,
+                    ScopeRef::Deployment(deployment_id),
+                    actor.user_id,
+                )
+                .await?;
                 (row, None, Some(role.as_str()))
             }
             (RoleChange::Update(_) | RoleChange::Remove, None) => return Err(ApiError::NotFound),
             (RoleChange::Update(role), Some(row)) => {
-                let held: Role = row.role.parse().map_err(ApiError::internal)?;
-                authority.require_grantable(tx, held, ScopeRef::Deployment(deployment_id)).await?;
                 let before = row.role.clone();
-                let updated = RoleBindingRow::set_role(tx, row.id, role.as_str()).await?;
+                let updated = memberships::set_role(tx, &grantor, &row, role).await?;
                 (updated, Some(before), Some(role.as_str()))
             }
             (RoleChange::Remove, Some(row)) => {
-                let held: Role = row.role.parse().map_err(ApiError::internal)?;
-                authority.require_grantable(tx, held, ScopeRef::Deployment(deployment_id)).await?;
-                RoleBindingRow::delete(tx, row.id).await?;
+                memberships::revoke(tx, &grantor, &row).await?;
                 let before = row.role.clone();
                 (row, Some(before), None)
             }
         };
+        // Tenancy (SPEC §2): the event is filed under the deployment's organization.
+        let organization_id = Workspace::find(tx, deployment.workspace_id).await?.map(|w| w.organization_id);
         audit::record(
             tx,
             actor,
@@ -1054,6 +1058,7 @@ pub async fn change_user_role(
                 action: "deployment.user.role",
                 target_type: "user",
                 target_id: Some(target.id),
+                organization_id,
                 workspace_id: Some(deployment.workspace_id),
                 deployment_id: Some(deployment_id),
                 before: before.map(|role| json!({"role": role})),

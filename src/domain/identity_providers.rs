@@ -504,22 +504,37 @@ pub async fn sign_in(
     .await
 }
 
-/// Makes the user's teams in the organization exactly those named by `groups`. Returns the team names.
+/// Makes the user's teams in the organization exactly those named by `groups`, through the grant path:
+/// a team holding a system role is left alone (an organization's provider never confers or takes a
+/// system role), and someone who is not a member of the organization (removed from it) joins no team.
+/// Returns the team names the user is in.
 async fn sync_teams(
     tx: &mut AsyncPgConnection,
     organization_id: Uuid,
     user_id: Uuid,
     groups: &[String],
 ) -> ApiResult<Vec<String>> {
+    use crate::domain::memberships::{self, Grantor};
     let wanted: Vec<String> = groups.iter().map(|g| g.trim().to_lowercase()).collect();
+    memberships::lock_organization(tx, organization_id).await?;
+    if crate::db::models::role_binding::RoleBindingRow::user_in_organization_for_update(tx, organization_id, user_id)
+        .await?
+        .is_none()
+    {
+        return Ok(Vec::new());
+    }
     let (teams, _) = scim::teams_page(tx, organization_id, &scim::GroupMatch::All, 0, i64::MAX).await?;
     let mut now_in = Vec::new();
     for team in teams {
+        if memberships::team_holds_system_role(tx, team.id).await? {
+            continue;
+        }
+        let team = Team::find_for_update(tx, team.id).await?.ok_or(ApiError::NotFound)?;
         if wanted.contains(&team.name.to_lowercase()) {
-            Team::add_member(tx, team.id, user_id).await?;
+            memberships::add_team_member(tx, &Grantor::IdentityProvider, &team, user_id).await?;
             now_in.push(team.name);
         } else {
-            Team::remove_member(tx, team.id, user_id).await?;
+            memberships::remove_team_member(tx, &Grantor::IdentityProvider, &team, user_id).await?;
         }
     }
     Ok(now_in)

@@ -1,6 +1,8 @@
 //! Invites (SPEC §4.4): a pending grant of a role to an email address. The token is random, shown once,
 //! stored only as a SHA-256 hash, delivered through the mail outbox, and expires.
 
+use std::sync::Arc;
+
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Duration, Utc};
@@ -14,10 +16,10 @@ use crate::db::models::role_binding::RoleBindingRow;
 use crate::db::models::user::{Email, User};
 use crate::db::models::workspace::Workspace;
 use crate::domain::audit::{self, Change};
-use crate::domain::workspaces::DeploymentRoleRequest;
-use crate::domain::{Actor, user_binding, validate};
+use crate::domain::memberships::{self, DeploymentRoleRequest, Grantor, Join};
+use crate::domain::{Actor, Authority, validate};
 use crate::error::{ApiError, ApiResult};
-use crate::rbac::{Role, Scope};
+use crate::rbac::{Matrix, Role, Scope, ScopeRef};
 
 pub use crate::db::models::invite::Invite;
 
@@ -110,20 +112,6 @@ pub async fn check_deployments_in_workspace(
     if ids.iter().all(|id| found.contains(id)) { Ok(()) } else { Err(ApiError::NotFound) }
 }
 
-/// Grants deployment roles to a user.
-pub async fn grant_deployment_roles(
-    tx: &mut AsyncPgConnection,
-    user_id: Uuid,
-    requests: &[DeploymentRoleRequest],
-    granted_by: Option<Uuid>,
-) -> ApiResult<()> {
-    for request in requests {
-        RoleBindingRow::insert(tx, &user_binding(request.role, user_id, Some(request.deployment_id), granted_by))
-            .await?;
-    }
-    Ok(())
-}
-
 /// Creates a workspace invite (the caller holds the workspace lock).
 pub async fn create_workspace_invite(
     tx: &mut AsyncPgConnection,
@@ -149,6 +137,7 @@ pub async fn create_workspace_invite(
             token_hash: Vec::new(),
             expires_at: settings.now + settings.expiry,
             invited_by: actor.user_id,
+            invited_by_service_account_id: actor.service_account_id,
         },
         &format!("the workspace \"{}\"", workspace.label),
         settings,
@@ -196,6 +185,7 @@ pub async fn invite_to_system(
                 token_hash: Vec::new(),
                 expires_at: settings.now + settings.expiry,
                 invited_by: actor.user_id,
+                invited_by_service_account_id: actor.service_account_id,
             },
             "capcom",
             settings,
@@ -240,6 +230,7 @@ pub async fn delete(
         if in_workspace.is_some_and(|workspace| invite.workspace_id != Some(workspace)) {
             return Err(ApiError::NotFound);
         }
+        let organization_id = organization_of(tx, &invite).await?;
         Invite::delete(tx, id).await?;
         audit::record(
             tx,
@@ -248,7 +239,7 @@ pub async fn delete(
                 action: "invite.delete",
                 target_type: "invite",
                 target_id: Some(id),
-                organization_id: invite.organization_id,
+                organization_id,
                 workspace_id: invite.workspace_id,
                 before: Some(snapshot(&invite)),
                 ..Change::default()
@@ -260,38 +251,107 @@ pub async fn delete(
     .await
 }
 
-/// Turns an invite into bindings for `user_id` and deletes it (caller's transaction, invite locked). A
-/// workspace invite also makes the user a member of the workspace's organization. The caller records the
-/// audit event of the operation that applied it.
-async fn apply(tx: &mut AsyncPgConnection, invite: &Invite, user_id: Uuid) -> ApiResult<()> {
-    let role = invite.role.as_deref().and_then(|r| r.parse::<Role>().ok());
-    if invite.scope == Scope::Organization.as_str() {
-        crate::domain::organizations::apply_invite(tx, invite, user_id).await?;
+/// The deployment roles an invite carries.
+fn deployment_requests(invite: &Invite) -> Vec<DeploymentRoleRequest> {
+    invite
+        .deployment_roles
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|entry| {
+            Some(DeploymentRoleRequest {
+                deployment_id: entry.get("deploymentId")?.as_str()?.parse().ok()?,
+                role: entry.get("role")?.as_str()?.parse().ok()?,
+            })
+        })
+        .collect()
+}
+
+/// The organization an invite concerns (a workspace invite: the workspace's), if it still exists.
+pub async fn organization_of(tx: &mut AsyncPgConnection, invite: &Invite) -> ApiResult<Option<Uuid>> {
+    if invite.organization_id.is_some() {
+        return Ok(invite.organization_id);
     }
-    if let (Some(workspace_id), Some(role)) = (invite.workspace_id, role) {
-        if let Some(workspace) = Workspace::find(tx, workspace_id).await? {
-            crate::domain::organizations::ensure_member(tx, workspace.organization_id, user_id, invite.invited_by)
-                .await?;
+    match invite.workspace_id {
+        Some(id) => Ok(Workspace::find(tx, id).await?.map(|w| w.organization_id)),
+        None => Ok(None),
+    }
+}
+
+/// The inviter's authority as it is now, after checking that they may still grant every role the invite
+/// carries (SPEC §2: an invite applies the grant rule when it is created and when it is accepted).
+/// FORBIDDEN when the inviter is gone, disabled, or lost the right; `None` for an invite that grants no
+/// role (`inviteUser`: an invitation to sign up only).
+async fn check_inviter(
+    tx: &mut AsyncPgConnection,
+    invite: &Invite,
+    matrix: &Arc<Matrix>,
+    now: DateTime<Utc>,
+) -> ApiResult<Option<Authority>> {
+    let Some(role) = invite.role.as_deref().and_then(|r| r.parse::<Role>().ok()) else { return Ok(None) };
+    let authority =
+        memberships::inviter_authority(tx, invite.invited_by, invite.invited_by_service_account_id, matrix, now)
+            .await?
+            .ok_or(ApiError::Forbidden)?;
+    let grantor = Grantor::Inviter(&authority);
+    if let Some(id) = invite.organization_id {
+        memberships::check_grant(tx, &grantor, role, ScopeRef::Organization(id)).await?;
+    }
+    if let Some(id) = invite.workspace_id {
+        memberships::check_grant(tx, &grantor, role, ScopeRef::Workspace(id)).await?;
+        for request in deployment_requests(invite) {
+            memberships::check_grant(tx, &grantor, request.role, ScopeRef::Deployment(request.deployment_id)).await?;
         }
-        if RoleBindingRow::user_in_workspace_for_update(tx, workspace_id, user_id).await?.is_none() {
-            RoleBindingRow::insert(tx, &user_binding(role, user_id, Some(workspace_id), invite.invited_by)).await?;
-            let requests: Vec<DeploymentRoleRequest> = invite
-                .deployment_roles
-                .as_array()
-                .into_iter()
-                .flatten()
-                .filter_map(|entry| {
-                    Some(DeploymentRoleRequest {
-                        deployment_id: entry.get("deploymentId")?.as_str()?.parse().ok()?,
-                        role: entry.get("role")?.as_str()?.parse().ok()?,
-                    })
-                })
-                .collect();
-            // Deployments deleted since the invite was made are skipped.
-            let ids: Vec<Uuid> = requests.iter().map(|r| r.deployment_id).collect();
-            let live = crate::db::models::workspace::live_deployments_in(tx, workspace_id, &ids).await?;
-            let live_requests: Vec<_> = requests.into_iter().filter(|r| live.contains(&r.deployment_id)).collect();
-            grant_deployment_roles(tx, user_id, &live_requests, invite.invited_by).await?;
+    }
+    Ok(Some(authority))
+}
+
+/// Turns an invite into bindings for `user_id` and deletes it (caller's transaction, invite locked),
+/// after re-checking its inviter. A workspace invite also makes the user a member of the workspace's
+/// organization. The caller records the audit event of the operation that applied it.
+async fn apply(
+    tx: &mut AsyncPgConnection,
+    invite: &Invite,
+    user_id: Uuid,
+    matrix: &Arc<Matrix>,
+    now: DateTime<Utc>,
+) -> ApiResult<()> {
+    let role = invite.role.as_deref().and_then(|r| r.parse::<Role>().ok());
+    let authority = check_inviter(tx, invite, matrix, now).await?;
+    if let (Some(role), Some(authority)) = (role, authority.as_ref()) {
+        let grantor = Grantor::Inviter(authority);
+        if let Some(organization_id) = invite.organization_id {
+            let organization = memberships::lock_organization(tx, organization_id).await?;
+            if RoleBindingRow::user_in_organization_for_update(tx, organization_id, user_id).await?.is_none() {
+                memberships::join_organization(
+                    tx,
+                    &grantor,
+                    &organization,
+                    user_id,
+                    Join::Founders(Some(role)),
+                    invite.invited_by,
+                )
+                .await?;
+            }
+        }
+        if let Some(workspace_id) = invite.workspace_id {
+            if let Some(workspace) = Workspace::find(tx, workspace_id).await? {
+                memberships::ensure_member(tx, &grantor, workspace.organization_id, user_id, invite.invited_by).await?;
+                let workspace = memberships::lock_workspace(tx, workspace_id).await?;
+                if RoleBindingRow::user_in_workspace_for_update(tx, workspace_id, user_id).await?.is_none() {
+                    // Deployments deleted since the invite was made are skipped.
+                    let requests = deployment_requests(invite);
+                    let ids: Vec<Uuid> = requests.iter().map(|r| r.deployment_id).collect();
+                    let live = crate::db::models::workspace::live_deployments_in(tx, workspace_id, &ids).await?;
+                    let granted: Vec<(Uuid, Role)> = requests
+                        .into_iter()
+                        .filter(|r| live.contains(&r.deployment_id))
+                        .map(|r| (r.deployment_id, r.role))
+                        .collect();
+                    memberships::add_to_workspace(tx, &grantor, &workspace, user_id, role, &granted, invite.invited_by)
+                        .await?;
+                }
+            }
         }
     }
     Invite::delete(tx, invite.id).await?;
@@ -317,26 +377,46 @@ pub async fn check_token_for_sign_up(
     Ok(())
 }
 
-/// Applies every pending invite for `email` to a newly signed-up user; returns their snapshots (the
-/// sign-up's audit event lists them).
+/// An invite applied at sign-up: the organization it concerns and its audit snapshot.
+#[derive(Debug, Clone)]
+pub struct Applied {
+    /// The organization the invite was to (a workspace invite: the workspace's).
+    pub organization_id: Option<Uuid>,
+    /// Its snapshot (never the token).
+    pub snapshot: serde_json::Value,
+}
+
+/// Applies every pending invite for `email` to a newly signed-up user. An invite whose inviter may no
+/// longer grant what it carries is left pending and not applied (it grants nothing).
 pub async fn apply_pending_for_email(
     tx: &mut AsyncPgConnection,
     user_id: Uuid,
     email: &str,
+    matrix: &Arc<Matrix>,
     now: DateTime<Utc>,
-) -> ApiResult<Vec<serde_json::Value>> {
+) -> ApiResult<Vec<Applied>> {
     let pending = Invite::pending_for_email(tx, email, now).await?;
+    let mut applied = Vec::new();
     for invite in &pending {
-        apply(tx, invite, user_id).await?;
+        match check_inviter(tx, invite, matrix, now).await {
+            Ok(_) => {}
+            Err(ApiError::Forbidden | ApiError::ForbiddenBy(_)) => continue,
+            Err(other) => return Err(other),
+        }
+        let organization_id = organization_of(tx, invite).await?;
+        apply(tx, invite, user_id, matrix, now).await?;
+        applied.push(Applied { organization_id, snapshot: snapshot(invite) });
     }
-    Ok(pending.iter().map(snapshot).collect())
+    Ok(applied)
 }
 
-/// `acceptInvite(token)` by a signed-in user whose addresses include the invited one.
+/// `acceptInvite(token)` by a signed-in user whose addresses include the invited one. FORBIDDEN when the
+/// inviter may no longer grant what the invite carries.
 pub async fn accept(
     conn: &mut AsyncPgConnection,
     token: &str,
     user_id: Uuid,
+    matrix: &Arc<Matrix>,
     now: DateTime<Utc>,
     actor: &Actor,
 ) -> ApiResult<Invite> {
@@ -352,7 +432,8 @@ pub async fn accept(
         if !addresses.iter().any(|address| address.address == invite.email) {
             return Err(ApiError::bad_input("token", "This invite was sent to another email address"));
         }
-        apply(tx, &invite, user_id).await?;
+        let organization_id = organization_of(tx, &invite).await?;
+        apply(tx, &invite, user_id, matrix, now).await?;
         audit::record(
             tx,
             actor,
@@ -360,7 +441,7 @@ pub async fn accept(
                 action: "invite.accept",
                 target_type: "invite",
                 target_id: Some(invite.id),
-                organization_id: invite.organization_id,
+                organization_id,
                 workspace_id: invite.workspace_id,
                 before: Some(snapshot(&invite)),
                 after: Some(json!({"userId": user_id})),

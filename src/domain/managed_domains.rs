@@ -16,12 +16,11 @@ use uuid::Uuid;
 
 use crate::db::models::organization::Organization;
 use crate::db::models::organization_domain::OrganizationDomain;
-use crate::db::models::role_binding::RoleBindingRow;
+use crate::db::models::user::User;
 use crate::dns::TxtResolver;
 use crate::domain::audit::{self, Change};
-use crate::domain::{Actor, user_binding};
+use crate::domain::{Actor, memberships};
 use crate::error::{ApiError, ApiResult};
-use crate::rbac::Role;
 
 /// The label prepended to a domain to find its proof: `_capcom-challenge.example.com`.
 pub const CHALLENGE_LABEL: &str = "_capcom-challenge";
@@ -240,25 +239,45 @@ pub async fn verified_owner(conn: &mut AsyncPgConnection, address: &str) -> ApiR
 }
 
 /// Makes `user_id` an ORGANIZATION_MEMBER of every organization that verified the domain of one of the
-/// user's verified addresses and that the user does not belong to yet (caller's transaction; each such
-/// organization is locked). Returns the organizations joined.
+/// user's verified addresses, that the user does not belong to yet and was not removed from (SPEC §2:
+/// removals stick). Caller's transaction; the organizations are locked in id order. Returns the
+/// organizations joined.
 pub async fn join_by_domain(tx: &mut AsyncPgConnection, user_id: Uuid) -> ApiResult<Vec<Uuid>> {
+    let mut organizations: Vec<Uuid> = OrganizationDomain::verified_for_user(tx, user_id)
+        .await?
+        .into_iter()
+        .map(|claim| claim.organization_id)
+        .collect();
+    organizations.sort();
+    organizations.dedup();
     let mut joined = Vec::new();
-    for claim in OrganizationDomain::verified_for_user(tx, user_id).await? {
-        if joined.contains(&claim.organization_id) {
-            continue;
+    for organization_id in organizations {
+        if memberships::join_by_domain(tx, organization_id, user_id).await? {
+            joined.push(organization_id);
         }
-        if Organization::find_for_update(tx, claim.organization_id).await?.is_none() {
-            continue;
-        }
-        if RoleBindingRow::user_in_organization_for_update(tx, claim.organization_id, user_id).await?.is_some() {
-            continue;
-        }
-        RoleBindingRow::insert(tx, &user_binding(Role::OrganizationMember, user_id, Some(claim.organization_id), None))
-            .await?;
-        joined.push(claim.organization_id);
     }
     Ok(joined)
+}
+
+/// Records one `organization.user.join` event per organization joined by domain, each filed under that
+/// organization (tenancy, SPEC §2).
+pub async fn record_joins(tx: &mut AsyncPgConnection, actor: &Actor, user: &User, joined: &[Uuid]) -> ApiResult<()> {
+    for organization_id in joined {
+        audit::record(
+            tx,
+            actor,
+            Change {
+                action: "organization.user.join",
+                target_type: "user",
+                target_id: Some(user.id),
+                organization_id: Some(*organization_id),
+                after: Some(json!({"userId": user.id, "username": user.username, "joinedByDomain": true})),
+                ..Change::default()
+            },
+        )
+        .await?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]

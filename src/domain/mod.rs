@@ -9,6 +9,7 @@ pub mod deploys;
 pub mod identity_providers;
 pub mod invites;
 pub mod managed_domains;
+pub mod memberships;
 pub mod organizations;
 pub mod scim;
 pub mod service_accounts;

@@ -1,24 +1,21 @@
 //! Organizations and their membership (SPEC §1–§2).
 //!
-//! Invariants, each guarded by locking the organization row before counting:
-//! - the first three users to join an organization become ORGANIZATION_OWNER, later ones
-//!   ORGANIZATION_MEMBER (or the role an invite names), however many join at once;
-//! - an organization always keeps at least one owner holding the role directly, so the last owner can
-//!   neither leave nor be demoted.
+//! Membership itself (the founders' rule, keeping an owner, removals that stick) is decided in
+//! `crate::domain::memberships`, the one grant path; this module validates and records.
 
 use chrono::{DateTime, Utc};
 use diesel_async::{AsyncConnection, AsyncPgConnection};
 use serde_json::json;
 use uuid::Uuid;
 
-use crate::db::models::invite::{Invite, NewInvite};
+use crate::db::models::invite::NewInvite;
 use crate::db::models::organization::{Organization, OrganizationChanges};
 use crate::db::models::role_binding::RoleBindingRow;
-use crate::db::models::team::Team;
 use crate::db::models::user::User;
 use crate::domain::audit::{self, Change};
 use crate::domain::invites::{self, CreatedInvite, InviteSettings};
-use crate::domain::{Actor, Authority, user_binding, validate};
+use crate::domain::memberships::{self, Grantor, Join};
+use crate::domain::{Actor, Authority, validate};
 use crate::error::{ApiError, ApiResult};
 use crate::rbac::{Permission, Role, Scope, ScopeRef};
 
@@ -27,8 +24,8 @@ pub use crate::db::models::organization::Organization as OrganizationRow;
 /// Name given to the organization the first user creates.
 pub const DEFAULT_ORGANIZATION_NAME: &str = "Default Organization";
 
-/// How many of an organization's first members become owners (SPEC §1).
-pub const FOUNDING_OWNERS: i64 = 3;
+/// How many of an organization's first joins become owners (SPEC §1).
+pub use crate::domain::memberships::FOUNDING_OWNERS;
 
 /// Audit snapshot of an organization (billing details included: they are not secret).
 pub fn snapshot(organization: &Organization) -> serde_json::Value {
@@ -76,49 +73,6 @@ pub async fn default_locked(conn: &mut AsyncPgConnection) -> ApiResult<Organizat
     Ok(Organization::insert_default(conn, DEFAULT_ORGANIZATION_NAME).await?)
 }
 
-/// Makes `user_id` a member of `organization`, which the caller has locked: one of the first three
-/// members becomes ORGANIZATION_OWNER whatever was asked; later ones get `requested` (default
-/// ORGANIZATION_MEMBER). Returns the role granted.
-pub async fn join(
-    conn: &mut AsyncPgConnection,
-    organization: &Organization,
-    user_id: Uuid,
-    requested: Option<Role>,
-    granted_by: Option<Uuid>,
-) -> ApiResult<Role> {
-    let members = RoleBindingRow::count_users_in_organization(conn, organization.id, None).await?;
-    let role =
-        if members < FOUNDING_OWNERS { Role::OrganizationOwner } else { requested.unwrap_or(Role::OrganizationMember) };
-    RoleBindingRow::insert(conn, &user_binding(role, user_id, Some(organization.id), granted_by)).await?;
-    Ok(role)
-}
-
-/// Makes `user_id` a member of organization `organization_id` unless they already are one (a user who
-/// joins a workspace joins its organization). Locks the organization. Returns the role granted, if any.
-pub async fn ensure_member(
-    conn: &mut AsyncPgConnection,
-    organization_id: Uuid,
-    user_id: Uuid,
-    granted_by: Option<Uuid>,
-) -> ApiResult<Option<Role>> {
-    let organization = Organization::find_for_update(conn, organization_id).await?.ok_or(ApiError::NotFound)?;
-    if RoleBindingRow::user_in_organization_for_update(conn, organization_id, user_id).await?.is_some() {
-        return Ok(None);
-    }
-    Ok(Some(join(conn, &organization, user_id, None, granted_by).await?))
-}
-
-/// Grants a system role to a user.
-pub async fn grant_system_role(
-    conn: &mut AsyncPgConnection,
-    user_id: Uuid,
-    role: Role,
-    granted_by: Option<Uuid>,
-) -> ApiResult<()> {
-    RoleBindingRow::insert(conn, &user_binding(role, user_id, None, granted_by)).await?;
-    Ok(())
-}
-
 /// Creates an organization; `creator` is its first member, so its owner.
 pub async fn create(
     conn: &mut AsyncPgConnection,
@@ -131,7 +85,9 @@ pub async fn create(
     let description = validate::description("description", description.unwrap_or_default())?;
     conn.transaction(async |tx| {
         let organization = Organization::insert(tx, &name, &description).await.map_err(name_conflict)?;
-        join(tx, &organization, creator, None, Some(creator)).await?;
+        // The creator is the organization's first join: the founders' rule makes them its owner.
+        memberships::join_organization(tx, &Grantor::Rule, &organization, creator, Join::Founders(None), Some(creator))
+            .await?;
         audit::record(
             tx,
             actor,
@@ -259,17 +215,18 @@ pub async fn member_count(conn: &mut AsyncPgConnection, organization_id: Uuid) -
     Ok(RoleBindingRow::count_users_in_organization(conn, organization_id, None).await?)
 }
 
-/// What `organizationInviteUser` did.
+/// What `organizationInviteUser` did: an invite was mailed (SPEC §2: adding a person who is not yet a
+/// member always goes through an invite they accept, whether or not the address has an account).
 #[derive(Debug)]
 pub enum InviteOutcome {
-    /// The person had an account and now holds this role.
-    Added(Role),
-    /// The person has no account yet: an invite was mailed.
+    /// The invite mailed to the address.
     Invited(Box<CreatedInvite>),
 }
 
-/// Gives a person a role in the organization (default ORGANIZATION_MEMBER): at once if they have an
-/// account, otherwise by an invite mailed to them. An existing member is CONFLICT.
+/// Invites a person to the organization with `role` (default ORGANIZATION_MEMBER): an invite is mailed
+/// whether or not the address has an account (the answer does not tell who is registered), and an
+/// existing account accepts it with `acceptInvite`. An address of a member already is CONFLICT (SPEC
+/// §4.4). The grant rule is checked against the inviter now, and again when the invite is accepted.
 #[allow(clippy::too_many_arguments)] // the organization, the person, the role, and who does it how
 pub async fn invite_user(
     conn: &mut AsyncPgConnection,
@@ -284,78 +241,53 @@ pub async fn invite_user(
     let role = organization_role("role", role)?;
     authority.require_grantable(conn, role, ScopeRef::Organization(organization_id)).await?;
     conn.transaction(async |tx| {
-        let organization = Organization::find_for_update(tx, organization_id).await?.ok_or(ApiError::NotFound)?;
-        let Some(user) = User::find_by_email(tx, &email).await? else {
-            let created = invites::insert_and_mail(
-                tx,
-                NewInvite {
-                    id: Uuid::now_v7(),
-                    email: email.clone(),
-                    scope: Scope::Organization.as_str(),
-                    organization_id: Some(organization_id),
-                    workspace_id: None,
-                    role: Some(role.as_str().to_owned()),
-                    deployment_roles: json!([]),
-                    token_hash: Vec::new(),
-                    expires_at: settings.now + settings.expiry,
-                    invited_by: actor.user_id,
-                },
-                &format!("the organization \"{}\"", organization.name),
-                settings,
-            )
+        let organization = memberships::lock_organization(tx, organization_id).await?;
+        memberships::check_grant(tx, &Grantor::Caller(authority), role, ScopeRef::Organization(organization_id))
             .await?;
-            audit::record(
-                tx,
-                actor,
-                Change {
-                    action: "invite.create",
-                    target_type: "invite",
-                    target_id: Some(created.invite.id),
-                    organization_id: Some(organization_id),
-                    after: Some(invites::snapshot(&created.invite)),
-                    ..Change::default()
-                },
-            )
-            .await?;
-            return Ok(InviteOutcome::Invited(Box::new(created)));
-        };
-        if RoleBindingRow::user_in_organization_for_update(tx, organization_id, user.id).await?.is_some() {
-            return Err(ApiError::conflict("This user is already a member of the organization"));
+        if let Some(user) = User::find_by_email(tx, &email).await? {
+            if RoleBindingRow::user_in_organization_for_update(tx, organization_id, user.id).await?.is_some() {
+                return Err(ApiError::conflict("This user is already a member of the organization"));
+            }
         }
-        let granted = join(tx, &organization, user.id, Some(role), actor.user_id).await?;
+        let created = invites::insert_and_mail(
+            tx,
+            NewInvite {
+                id: Uuid::now_v7(),
+                email: email.clone(),
+                scope: Scope::Organization.as_str(),
+                organization_id: Some(organization_id),
+                workspace_id: None,
+                role: Some(role.as_str().to_owned()),
+                deployment_roles: json!([]),
+                token_hash: Vec::new(),
+                expires_at: settings.now + settings.expiry,
+                invited_by: actor.user_id,
+                invited_by_service_account_id: actor.service_account_id,
+            },
+            &format!("the organization \"{}\"", organization.name),
+            settings,
+        )
+        .await?;
         audit::record(
             tx,
             actor,
             Change {
-                action: "organization.user.add",
-                target_type: "user",
-                target_id: Some(user.id),
+                action: "invite.create",
+                target_type: "invite",
+                target_id: Some(created.invite.id),
                 organization_id: Some(organization_id),
-                after: Some(json!({"userId": user.id, "role": granted.as_str()})),
+                after: Some(invites::snapshot(&created.invite)),
                 ..Change::default()
             },
         )
         .await?;
-        Ok(InviteOutcome::Added(granted))
+        Ok(InviteOutcome::Invited(Box::new(created)))
     })
     .await
 }
 
-/// Refuses (CONFLICT) taking ORGANIZATION_OWNER from `current` when no other user holds it directly.
-async fn keep_one_owner(tx: &mut AsyncPgConnection, organization_id: Uuid, current: &RoleBindingRow) -> ApiResult<()> {
-    if current.role != Role::OrganizationOwner.as_str() {
-        return Ok(());
-    }
-    let owners =
-        RoleBindingRow::count_users_in_organization(tx, organization_id, Some(Role::OrganizationOwner.as_str()))
-            .await?;
-    if owners <= 1 {
-        return Err(ApiError::conflict("An organization must keep at least one ORGANIZATION_OWNER"));
-    }
-    Ok(())
-}
-
-/// Changes a member's organization role; returns the new role.
+/// Changes a member's organization role; returns the new role. Taking a role away needs the same
+/// authority as granting it; the organization keeps an owner (CONFLICT).
 pub async fn update_user_role(
     conn: &mut AsyncPgConnection,
     organization_id: Uuid,
@@ -367,20 +299,11 @@ pub async fn update_user_role(
     let role = organization_role("role", role)?;
     authority.require_grantable(conn, role, ScopeRef::Organization(organization_id)).await?;
     conn.transaction(async |tx| {
-        Organization::find_for_update(tx, organization_id).await?.ok_or(ApiError::NotFound)?;
-        let current = RoleBindingRow::user_in_organization_for_update(tx, organization_id, user_id)
-            .await?
-            .ok_or(ApiError::NotFound)?;
-        let held: Role = current.role.parse().map_err(ApiError::internal)?;
-        // Taking a role away needs the same authority as granting it.
-        authority.require_grantable(tx, held, ScopeRef::Organization(organization_id)).await?;
+        let (held, role) =
+            memberships::set_organization_role(tx, &Grantor::Caller(authority), organization_id, user_id, role).await?;
         if held == role {
             return Ok(role);
         }
-        if role != Role::OrganizationOwner {
-            keep_one_owner(tx, organization_id, &current).await?;
-        }
-        RoleBindingRow::set_role(tx, current.id, role.as_str()).await?;
         audit::record(
             tx,
             actor,
@@ -401,7 +324,8 @@ pub async fn update_user_role(
 }
 
 /// Removes a member from the organization, with their roles on its workspaces and deployments and their
-/// places in its teams. The last owner cannot be removed (CONFLICT).
+/// places in its teams; the removal sticks (no domain join brings them back). The last owner, or the
+/// only admin of one of its workspaces, cannot be removed (CONFLICT).
 pub async fn remove_user(
     conn: &mut AsyncPgConnection,
     organization_id: Uuid,
@@ -409,29 +333,19 @@ pub async fn remove_user(
     authority: &Authority,
     actor: &Actor,
 ) -> ApiResult<Organization> {
+    remove_user_by(conn, organization_id, user_id, &Grantor::Caller(authority), actor).await
+}
+
+/// [`remove_user`] by any grantor (SCIM deletion passes its provisioning client).
+pub async fn remove_user_by(
+    conn: &mut AsyncPgConnection,
+    organization_id: Uuid,
+    user_id: Uuid,
+    grantor: &Grantor<'_>,
+    actor: &Actor,
+) -> ApiResult<Organization> {
     conn.transaction(async |tx| {
-        let organization = Organization::find_for_update(tx, organization_id).await?.ok_or(ApiError::NotFound)?;
-        let current = RoleBindingRow::user_in_organization_for_update(tx, organization_id, user_id)
-            .await?
-            .ok_or(ApiError::NotFound)?;
-        let held: Role = current.role.parse().map_err(ApiError::internal)?;
-        authority.require_grantable(tx, held, ScopeRef::Organization(organization_id)).await?;
-        keep_one_owner(tx, organization_id, &current).await?;
-        // Every workspace keeps a direct admin: a user who is the only one somewhere in the organization
-        // must hand that role over first.
-        let sole = RoleBindingRow::workspaces_where_sole_admin(tx, user_id).await?;
-        let sole_here = crate::db::models::workspace::Workspace::list(tx, Some(&sole), i64::MAX)
-            .await?
-            .into_iter()
-            .any(|w| w.organization_id == organization_id);
-        if sole_here {
-            return Err(ApiError::conflict(
-                "This user is the only WORKSPACE_ADMIN of a workspace of the organization; give that role to someone else first",
-            ));
-        }
-        RoleBindingRow::delete(tx, current.id).await?;
-        let below = RoleBindingRow::delete_user_roles_below_organization(tx, organization_id, user_id).await?;
-        let teams = Team::remove_member_everywhere_in(tx, organization_id, user_id).await?;
+        let removed = memberships::remove_from_organization(tx, grantor, organization_id, user_id).await?;
         audit::record(
             tx,
             actor,
@@ -440,27 +354,15 @@ pub async fn remove_user(
                 target_type: "user",
                 target_id: Some(user_id),
                 organization_id: Some(organization_id),
-                before: Some(json!({"role": held.as_str()})),
-                after: Some(json!({"workspaceAndDeploymentRolesRemoved": below, "teamsLeft": teams})),
+                before: Some(json!({"role": removed.role.as_str()})),
+                after: Some(
+                    json!({"workspaceAndDeploymentRolesRemoved": removed.roles_below, "teamsLeft": removed.teams_left}),
+                ),
                 ..Change::default()
             },
         )
         .await?;
-        Ok(organization)
+        Ok(removed.organization)
     })
     .await
-}
-
-/// Turns a pending organization invite into membership for `user_id` (caller's transaction).
-pub async fn apply_invite(tx: &mut AsyncPgConnection, invite: &Invite, user_id: Uuid) -> ApiResult<()> {
-    let (Some(organization_id), Some(role)) =
-        (invite.organization_id, invite.role.as_deref().and_then(|r| r.parse::<Role>().ok()))
-    else {
-        return Ok(());
-    };
-    let organization = Organization::find_for_update(tx, organization_id).await?.ok_or(ApiError::NotFound)?;
-    if RoleBindingRow::user_in_organization_for_update(tx, organization_id, user_id).await?.is_none() {
-        join(tx, &organization, user_id, Some(role), invite.invited_by).await?;
-    }
-    Ok(())
 }

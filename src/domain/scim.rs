@@ -24,9 +24,9 @@ use crate::db::models::scim;
 use crate::db::models::team::{Team, TeamChanges};
 use crate::db::models::user::{Email, NewEmail, NewUser, User, UserChanges};
 use crate::domain::audit::{self, Change};
-use crate::domain::{Actor, Authority, managed_domains, organizations, user_binding, users, validate};
+use crate::domain::memberships::{self, Grantor};
+use crate::domain::{Actor, Authority, managed_domains, organizations, users, validate};
 use crate::error::{ApiError, ApiResult};
-use crate::rbac::Role;
 
 /// A user as the provider describes it.
 #[derive(Debug, Clone, Default)]
@@ -240,11 +240,7 @@ pub async fn create_user(
             // The provider vouches for addresses of its organization's verified domain.
             scim::verify_address(tx, &checked.email).await?;
             if !is_member(tx, organization_id, user.id).await? {
-                RoleBindingRow::insert(
-                    tx,
-                    &user_binding(Role::OrganizationMember, user.id, Some(organization_id), None),
-                )
-                .await?;
+                memberships::provision_member(tx, organization_id, user.id).await?;
             }
             scim::link_user(tx, organization_id, user.id, checked.external_id.as_deref()).await?;
             let mut after = snapshot(&user, Some(&checked.email), checked.external_id.as_deref());
@@ -300,6 +296,10 @@ pub async fn replace_user(
             }
             let was_active = before.status == "active";
             let revoke = was_active && !input.active;
+            if revoke {
+                // An inactive account counts as no admin (SPEC §2): every scope it keeps keeps another.
+                memberships::check_account_loss(tx, user_id).await?;
+            }
             User::update(
                 tx,
                 user_id,
@@ -417,13 +417,15 @@ async fn require_members(tx: &mut AsyncPgConnection, organization_id: Uuid, ids:
     Ok(())
 }
 
-/// Creates a team from a SCIM group.
+/// Creates a team from a SCIM group (a new team holds no role, so its members are granted nothing yet).
+#[allow(clippy::too_many_arguments)] // the organization, the group, and who does it how
 pub async fn create_group(
     conn: &mut AsyncPgConnection,
     organization_id: Uuid,
     name: &str,
     external_id: Option<&str>,
     members: &[Uuid],
+    authority: &Authority,
     actor: &Actor,
 ) -> ApiResult<ScimGroup> {
     let name = validate::label("displayName", name, validate::MAX_LABEL)?;
@@ -434,7 +436,7 @@ pub async fn create_group(
             require_members(tx, organization_id, members).await?;
             let team = Team::insert(tx, organization_id, &name, "").await.map_err(unique)?;
             for member in members {
-                Team::add_member(tx, team.id, *member).await?;
+                memberships::add_team_member(tx, &Grantor::Provisioning(authority), &team, *member).await?;
             }
             scim::link_group(tx, team.id, external_id.as_deref()).await?;
             audit::record(
@@ -459,13 +461,17 @@ pub async fn create_group(
     get_group(conn, organization_id, team_id).await
 }
 
-/// Changes a team: its name, its provider id, its members.
+/// Changes a team: its name, its provider id, its members. Adding or removing members goes through the
+/// grant rule (the provisioning key must be able to grant every role the team holds) and never touches
+/// a team holding a system role (FORBIDDEN with the reason).
+#[allow(clippy::too_many_arguments)] // the organization, the group, the change, and who does it how
 pub async fn update_group(
     conn: &mut AsyncPgConnection,
     organization_id: Uuid,
     team_id: Uuid,
     change: GroupChange,
     now: DateTime<Utc>,
+    authority: &Authority,
     actor: &Actor,
 ) -> ApiResult<ScimGroup> {
     let name = change.name.as_deref().map(|n| validate::label("displayName", n, validate::MAX_LABEL)).transpose()?;
@@ -474,32 +480,35 @@ pub async fn update_group(
         None => None,
     };
     let done: ApiResult<()> = conn.transaction(async |tx| {
+        // Lock order: the organization, then the team (crate::domain::memberships).
+        memberships::lock_organization(tx, organization_id).await?;
         let before = Team::find_for_update(tx, team_id)
             .await?
             .filter(|t| t.organization_id == organization_id)
             .ok_or(ApiError::NotFound)?;
+        let grantor = Grantor::Provisioning(authority);
         let mut added = Vec::new();
         let mut removed = Vec::new();
         if let Some(members) = &change.members {
             require_members(tx, organization_id, members).await?;
             let current: Vec<Uuid> = Team::members_of(tx, &[team_id]).await?.into_iter().map(|(_, u)| u.id).collect();
             for id in current.iter().filter(|id| !members.contains(id)) {
-                Team::remove_member(tx, team_id, *id).await?;
+                memberships::remove_team_member(tx, &grantor, &before, *id).await?;
                 removed.push(*id);
             }
             for id in members.iter().filter(|id| !current.contains(id)) {
-                Team::add_member(tx, team_id, *id).await?;
+                memberships::add_team_member(tx, &grantor, &before, *id).await?;
                 added.push(*id);
             }
         }
         require_members(tx, organization_id, &change.add).await?;
         for id in &change.add {
-            if Team::add_member(tx, team_id, *id).await? {
+            if memberships::add_team_member(tx, &grantor, &before, *id).await? {
                 added.push(*id);
             }
         }
         for id in &change.remove {
-            if Team::remove_member(tx, team_id, *id).await? {
+            if memberships::remove_team_member(tx, &grantor, &before, *id).await? {
                 removed.push(*id);
             }
         }
@@ -532,11 +541,13 @@ pub async fn update_group(
     get_group(conn, organization_id, team_id).await
 }
 
-/// Deletes a team (its roles and memberships go with it).
+/// Deletes a team (its roles and memberships go with it); a team holding a system role is not the
+/// provider's to delete (FORBIDDEN with the reason).
 pub async fn delete_group(
     conn: &mut AsyncPgConnection,
     organization_id: Uuid,
     team_id: Uuid,
+    authority: &Authority,
     actor: &Actor,
 ) -> ApiResult<()> {
     conn.transaction(async |tx| {
@@ -544,6 +555,7 @@ pub async fn delete_group(
             .await?
             .filter(|t| t.organization_id == organization_id)
             .ok_or(ApiError::NotFound)?;
+        memberships::check_team_deletion(tx, &Grantor::Provisioning(authority), &team).await?;
         Team::delete(tx, team_id).await?;
         audit::record(
             tx,

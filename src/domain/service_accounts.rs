@@ -15,6 +15,7 @@ use crate::db::models::role_binding::{NewRoleBinding, RoleBindingRow};
 use crate::db::models::service_account::{NewServiceAccount, ServiceAccountChanges};
 use crate::db::models::workspace::Workspace;
 use crate::domain::audit::{self, Change};
+use crate::domain::memberships::{self, Grantor};
 use crate::domain::{Actor, Authority, validate};
 use crate::error::{ApiError, ApiResult};
 use crate::rbac::{Role, Scope, ScopeRef};
@@ -219,8 +220,9 @@ pub async fn create(
         )
         .await
         .map_err(label_conflict)?;
-        RoleBindingRow::insert(
+        memberships::grant_service_account(
             tx,
+            &Grantor::Caller(authority),
             &NewRoleBinding {
                 id: Uuid::now_v7(),
                 role: role.as_str(),
@@ -338,7 +340,7 @@ pub async fn update(
         .map_err(label_conflict)?;
         let role_after = match new_role {
             Some(new_role) if new_role != role => {
-                RoleBindingRow::set_role(tx, binding.id, new_role.as_str()).await?.role
+                memberships::set_role(tx, &Grantor::Caller(authority), &binding, new_role).await?.role
             }
             _ => binding.role.clone(),
         };

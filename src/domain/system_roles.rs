@@ -1,18 +1,18 @@
-//! System role bindings and removing users. Invariant: the installation keeps at least one user holding
-//! SYSTEM_ADMIN; changes that could break it lock the installation row first.
+//! System role bindings and removing users. The installation keeps at least one active user holding
+//! SYSTEM_ADMIN, and every organization and workspace their owner or admin: decided in
+//! `crate::domain::memberships` under its locks.
 
 use chrono::{DateTime, Utc};
 use diesel_async::{AsyncConnection, AsyncPgConnection};
 use serde_json::json;
 use uuid::Uuid;
 
-use crate::db::models::organization::lock_installation;
 use crate::db::models::role_binding::RoleBindingRow;
 use crate::db::models::user::User;
-use crate::db::models::workspace::Workspace;
 use crate::domain::audit::{self, Change};
+use crate::domain::memberships::{self, Grantor};
 use crate::domain::users::snapshot;
-use crate::domain::{Actor, Authority, user_binding};
+use crate::domain::{Actor, Authority};
 use crate::error::{ApiError, ApiResult};
 use crate::rbac::{Role, Scope, ScopeRef};
 
@@ -27,14 +27,6 @@ fn system_role(role: Role) -> ApiResult<Role> {
     }
 }
 
-async fn keep_one_system_admin(tx: &mut AsyncPgConnection) -> ApiResult<()> {
-    let admins = RoleBindingRow::count_users_with_system_role(tx, Role::SystemAdmin.as_str()).await?;
-    if admins <= 1 {
-        return Err(ApiError::conflict("The installation must keep at least one SYSTEM_ADMIN"));
-    }
-    Ok(())
-}
-
 /// Gives `user_id` the system role `role`. A user holds at most one system role; granting another
 /// replaces it.
 pub async fn grant(
@@ -47,23 +39,11 @@ pub async fn grant(
     let role = system_role(role)?;
     authority.require_grantable(conn, role, ScopeRef::System).await?;
     conn.transaction(async |tx| {
-        lock_installation(tx).await?;
+        memberships::lock_system(tx).await?;
         User::find(tx, user_id).await?.ok_or(ApiError::NotFound)?;
         // One system binding per user (unique index): replace it, or add one.
-        let (binding, before) = match RoleBindingRow::user_system_binding_for_update(tx, user_id).await? {
-            Some(row) => {
-                let held: Role = row.role.parse().map_err(ApiError::internal)?;
-                if held == role {
-                    return Err(ApiError::conflict(format!("The user already holds {role}")));
-                }
-                authority.require_grantable(tx, held, ScopeRef::System).await?;
-                if held == Role::SystemAdmin {
-                    keep_one_system_admin(tx).await?;
-                }
-                (RoleBindingRow::set_role(tx, row.id, role.as_str()).await?, Some(held))
-            }
-            None => (RoleBindingRow::insert(tx, &user_binding(role, user_id, None, actor.user_id)).await?, None),
-        };
+        let (binding, before) =
+            memberships::set_system_role(tx, &Grantor::Caller(authority), user_id, role, actor.user_id).await?;
         audit::record(
             tx,
             actor,
@@ -93,13 +73,7 @@ pub async fn revoke(
     let role = system_role(role)?;
     authority.require_grantable(conn, role, ScopeRef::System).await?;
     conn.transaction(async |tx| {
-        lock_installation(tx).await?;
-        let row =
-            RoleBindingRow::user_system_role_for_update(tx, user_id, role.as_str()).await?.ok_or(ApiError::NotFound)?;
-        if role == Role::SystemAdmin {
-            keep_one_system_admin(tx).await?;
-        }
-        RoleBindingRow::delete(tx, row.id).await?;
+        let row = memberships::revoke_system_role(tx, &Grantor::Caller(authority), user_id, role).await?;
         audit::record(
             tx,
             actor,
@@ -126,38 +100,11 @@ pub async fn remove_user(
     actor: &Actor,
 ) -> ApiResult<User> {
     conn.transaction(async |tx| {
-        lock_installation(tx).await?;
+        // Lock order (crate::domain::memberships): the installation, the organizations and workspaces the
+        // user keeps an admin role of, then the user's row.
+        memberships::lock_system(tx).await?;
+        memberships::check_account_loss(tx, user_id).await?;
         let user = User::find_for_update(tx, user_id).await?.ok_or(ApiError::NotFound)?;
-        if RoleBindingRow::user_system_role_for_update(tx, user_id, Role::SystemAdmin.as_str()).await?.is_some() {
-            keep_one_system_admin(tx).await?;
-        }
-        // Lock the workspaces this user administers (in id order, so concurrent removals cannot deadlock),
-        // then re-count their admins.
-        let mut administered = RoleBindingRow::workspaces_where_sole_admin(tx, user_id).await?;
-        administered.sort();
-        for workspace_id in &administered {
-            Workspace::find_for_update(tx, *workspace_id).await?;
-        }
-        let sole = RoleBindingRow::workspaces_where_sole_admin(tx, user_id).await?;
-        if !sole.is_empty() {
-            return Err(ApiError::conflict(format!(
-                "The user is the only WORKSPACE_ADMIN of {} workspace(s); make someone else admin first",
-                sole.len()
-            )));
-        }
-        // The same for the organizations they own (SPEC §1: an organization always keeps an owner).
-        let mut owned = RoleBindingRow::organizations_where_sole_owner(tx, user_id).await?;
-        owned.sort();
-        for organization_id in &owned {
-            crate::db::models::organization::Organization::find_for_update(tx, *organization_id).await?;
-        }
-        let sole_owner = RoleBindingRow::organizations_where_sole_owner(tx, user_id).await?;
-        if !sole_owner.is_empty() {
-            return Err(ApiError::conflict(format!(
-                "The user is the only ORGANIZATION_OWNER of {} organization(s); make someone else owner first",
-                sole_owner.len()
-            )));
-        }
         User::delete(tx, user_id).await?;
         audit::record(
             tx,

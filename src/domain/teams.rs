@@ -13,7 +13,8 @@ use crate::db::models::team::TeamChanges;
 use crate::db::models::user::User;
 use crate::db::models::workspace::Workspace;
 use crate::domain::audit::{self, Change};
-use crate::domain::{Actor, Authority, Holder, binding, validate};
+use crate::domain::memberships::{self, Grantor};
+use crate::domain::{Actor, Authority, Holder, validate};
 use crate::error::{ApiError, ApiResult};
 use crate::rbac::{Role, Scope, ScopeRef};
 
@@ -144,10 +145,11 @@ pub async fn update(
     .await
 }
 
-/// Deletes a team; its members lose its roles.
-pub async fn delete(conn: &mut AsyncPgConnection, id: Uuid, actor: &Actor) -> ApiResult<Team> {
+/// Deletes a team; its members lose its roles (taking them away needs the authority to grant them).
+pub async fn delete(conn: &mut AsyncPgConnection, id: Uuid, authority: &Authority, actor: &Actor) -> ApiResult<Team> {
     conn.transaction(async |tx| {
         let team = Team::find_for_update(tx, id).await?.ok_or(ApiError::NotFound)?;
+        memberships::check_team_deletion(tx, &Grantor::Caller(authority), &team).await?;
         Team::delete(tx, id).await?;
         audit::record(
             tx,
@@ -168,15 +170,22 @@ pub async fn delete(conn: &mut AsyncPgConnection, id: Uuid, actor: &Actor) -> Ap
 }
 
 /// Adds a member of the team's organization to the team (BAD_USER_INPUT for someone outside it,
-/// CONFLICT for a member already).
-pub async fn add_member(conn: &mut AsyncPgConnection, team_id: Uuid, user_id: Uuid, actor: &Actor) -> ApiResult<Team> {
+/// CONFLICT for a member already). Joining a team grants every role it holds: the caller must be able to
+/// grant each of them, system roles included (FORBIDDEN otherwise; SPEC §2).
+pub async fn add_member(
+    conn: &mut AsyncPgConnection,
+    team_id: Uuid,
+    user_id: Uuid,
+    authority: &Authority,
+    actor: &Actor,
+) -> ApiResult<Team> {
     conn.transaction(async |tx| {
+        let team = Team::find(tx, team_id).await?.ok_or(ApiError::NotFound)?;
+        // Lock order: the organization, then the team (crate::domain::memberships).
+        memberships::lock_organization(tx, team.organization_id).await?;
         let team = Team::find_for_update(tx, team_id).await?.ok_or(ApiError::NotFound)?;
         User::find(tx, user_id).await?.ok_or(ApiError::NotFound)?;
-        if RoleBindingRow::user_in_organization_for_update(tx, team.organization_id, user_id).await?.is_none() {
-            return Err(ApiError::bad_input("userUuid", "This user is not a member of the team's organization"));
-        }
-        if !Team::add_member(tx, team_id, user_id).await? {
+        if !memberships::add_team_member(tx, &Grantor::Caller(authority), &team, user_id).await? {
             return Err(ApiError::conflict("This user is already a member of the team"));
         }
         audit::record(
@@ -197,16 +206,18 @@ pub async fn add_member(conn: &mut AsyncPgConnection, team_id: Uuid, user_id: Uu
     .await
 }
 
-/// Removes a member from the team (NOT_FOUND if they are not one).
+/// Removes a member from the team (NOT_FOUND if they are not one); taking the team's roles away needs
+/// the authority to grant them.
 pub async fn remove_member(
     conn: &mut AsyncPgConnection,
     team_id: Uuid,
     user_id: Uuid,
+    authority: &Authority,
     actor: &Actor,
 ) -> ApiResult<Team> {
     conn.transaction(async |tx| {
         let team = Team::find_for_update(tx, team_id).await?.ok_or(ApiError::NotFound)?;
-        if !Team::remove_member(tx, team_id, user_id).await? {
+        if !memberships::remove_team_member(tx, &Grantor::Caller(authority), &team, user_id).await? {
             return Err(ApiError::NotFound);
         }
         audit::record(
@@ -349,8 +360,9 @@ async fn change_role_in(
     let scope = object.scope();
     let granting = !matches!(change, TeamRoleChange::Remove(_));
     check_object(tx, team, object, granting).await?;
+    let grantor = Grantor::Caller(authority);
     if let TeamRoleChange::Add(role) | TeamRoleChange::Update(role) | TeamRoleChange::Set(role) = change {
-        authority.require_grantable(tx, role, object).await?;
+        memberships::check_grant(tx, &grantor, role, object).await?;
     }
     let current = RoleBindingRow::team_on_for_update(tx, team.id, scope.as_str(), object.id()).await?;
     let held = match &current {
@@ -358,26 +370,23 @@ async fn change_role_in(
         None => None,
     };
     if let Some(held) = held {
-        authority.require_grantable(tx, held, object).await?;
+        memberships::check_grant(tx, &grantor, held, object).await?;
     }
     Ok(match (change, current, held) {
         (TeamRoleChange::Add(_), Some(_), _) => return Err(ApiError::conflict("This team already holds a role here")),
         (TeamRoleChange::Update(_) | TeamRoleChange::Remove(_), None, _) => return Err(ApiError::NotFound),
         (TeamRoleChange::Remove(Some(role)), Some(_), Some(held)) if held != role => return Err(ApiError::NotFound),
         (TeamRoleChange::Add(role) | TeamRoleChange::Set(role), None, _) => {
-            let row =
-                RoleBindingRow::insert(tx, &binding(Holder::Team(team.id), role, object.id(), actor.user_id)).await?;
+            let row = memberships::grant(tx, &grantor, Holder::Team(team.id), role, object, actor.user_id).await?;
             (row, None, Some(role.as_str()))
         }
         (TeamRoleChange::Update(role) | TeamRoleChange::Set(role), Some(row), held) => {
-            let updated = RoleBindingRow::set_role(tx, row.id, role.as_str()).await?;
+            let updated = memberships::set_role(tx, &grantor, &row, role).await?;
             (updated, held.map(Role::as_str), Some(role.as_str()))
         }
         (TeamRoleChange::Remove(_), Some(row), held) => {
-            RoleBindingRow::delete(tx, row.id).await?;
-            if let ScopeRef::Workspace(workspace_id) = object {
-                RoleBindingRow::delete_team_deployment_roles_in_workspace(tx, workspace_id, team.id).await?;
-            }
+            // A team leaving a workspace also leaves its deployments.
+            memberships::revoke(tx, &grantor, &row).await?;
             (row, held.map(Role::as_str), None)
         }
     })

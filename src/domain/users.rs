@@ -10,10 +10,11 @@ use crate::db::models::login_failure::{self, FailureKey};
 use crate::db::models::organization::{lock_installation, set_first_user};
 use crate::db::models::user::{NewEmail, NewUser, UserChanges, set_password_hash};
 use crate::domain::audit::{self, Change};
-use crate::domain::{Actor, invites, managed_domains, organizations, validate};
+use crate::domain::memberships::{self, Grantor, Join};
+use crate::domain::{Actor, Holder, invites, managed_domains, organizations, validate};
 use crate::error::{ApiError, ApiResult};
 use crate::metrics::SignInFailure;
-use crate::rbac::Role;
+use crate::rbac::{Role, ScopeRef};
 use crate::state::AppState;
 
 /// The one message for every failed sign-in: unknown user and wrong password look the same.
@@ -45,6 +46,8 @@ pub struct SignUpPolicy<'a> {
     pub claimed_domains_only: bool,
     /// Hashes the new password.
     pub passwords: &'a PasswordHasher,
+    /// The role matrix (pending invites are re-checked against their inviters when applied).
+    pub matrix: &'a std::sync::Arc<crate::rbac::Matrix>,
 }
 
 impl<'a> SignUpPolicy<'a> {
@@ -54,6 +57,7 @@ impl<'a> SignUpPolicy<'a> {
             public_signups: state.config.public_signups,
             claimed_domains_only: state.config.public_signups_claimed_domains_only,
             passwords: &state.passwords,
+            matrix: &state.matrix,
         }
     }
 }
@@ -221,7 +225,15 @@ pub async fn sign_up(
 
         if is_first {
             set_first_user(tx, user.id).await?;
-            organizations::grant_system_role(tx, user.id, Role::SystemAdmin, None).await?;
+            memberships::grant(
+                tx,
+                &Grantor::FirstUser,
+                Holder::User(user.id),
+                Role::SystemAdmin,
+                ScopeRef::System,
+                None,
+            )
+            .await?;
         }
         // The default organization is locked first by every sign-up, so sign-ups are serialized there.
         let organization = organizations::default_locked(tx).await?;
@@ -229,39 +241,89 @@ pub async fn sign_up(
         // with an invite token sent there): with public sign-ups, anyone could otherwise claim an address
         // and the roles waiting for it. Without a token they stay pending for `acceptInvite`.
         let invites_applied = if invite_token.is_some() {
-            invites::apply_pending_for_email(tx, user.id, &email, now).await?
+            invites::apply_pending_for_email(tx, user.id, &email, policy.matrix, now).await?
         } else {
             Vec::new()
         };
         // A verified address of a verified domain joins the organization that proved the domain.
         let joined_by_domain = managed_domains::join_by_domain(tx, user.id).await?;
         // Invites or the domain may have placed the user in an organization; otherwise they join the
-        // default one.
+        // default one (the founders' rule: no caller grants).
         let organization_role = if RoleBindingRow::count_organizations_of_user(tx, user.id).await? == 0 {
-            Some(organizations::join(tx, &organization, user.id, None, None).await?)
+            Some(
+                memberships::join_organization(tx, &Grantor::Rule, &organization, user.id, Join::Founders(None), None)
+                    .await?,
+            )
         } else {
             None
         };
 
-        let mut after = snapshot(&user);
-        after["email"] = json!(email);
-        after["organizationRole"] = json!(organization_role.map(Role::as_str));
-        after["systemAdmin"] = json!(is_first);
-        after["invitesApplied"] = json!(invites_applied);
-        after["joinedByDomain"] = json!(joined_by_domain);
+        // Tenancy (SPEC §2): the sign-up is filed under the organization it joined (the default one, else
+        // the first invite's, else the domain's), and each other organization it joined gets its own
+        // event with only what concerns it. No event carries the private profile.
+        let mut concerned: Vec<Uuid> = Vec::new();
+        if organization_role.is_some() {
+            concerned.push(organization.id);
+        }
+        concerned.extend(invites_applied.iter().filter_map(|applied| applied.organization_id));
+        concerned.extend(joined_by_domain.iter().copied());
+        let mut seen = std::collections::HashSet::new();
+        concerned.retain(|id| seen.insert(*id));
+        let home = concerned.first().copied();
+        let for_organization = |id: Option<Uuid>| -> (Vec<serde_json::Value>, bool) {
+            let invites: Vec<serde_json::Value> = invites_applied
+                .iter()
+                .filter(|applied| applied.organization_id == id)
+                .map(|applied| applied.snapshot.clone())
+                .collect();
+            (invites, id.is_some_and(|id| joined_by_domain.contains(&id)))
+        };
+        let (home_invites, home_domain) = for_organization(home);
+        let mut after = json!({
+            "id": user.id,
+            "username": user.username,
+            "fullName": user.full_name,
+            "status": user.status,
+            "email": email,
+            "organizationRole": organization_role.filter(|_| home == Some(organization.id)).map(Role::as_str),
+            "systemAdmin": is_first,
+            "invitesApplied": home_invites,
+            "joinedByDomain": home_domain,
+        });
+        if home.is_none() {
+            after["organizationRole"] = json!(null);
+        }
+        let as_user = actor.as_user(user.id, &user.username);
         audit::record(
             tx,
-            &actor.as_user(user.id, &user.username),
+            &as_user,
             Change {
                 action: "user.create",
                 target_type: "user",
                 target_id: Some(user.id),
-                organization_id: Some(organization.id),
+                organization_id: home,
                 after: Some(after),
                 ..Change::default()
             },
         )
         .await?;
+        for other in concerned.iter().skip(1) {
+            let (invites, by_domain) = for_organization(Some(*other));
+            audit::record(
+                tx,
+                &as_user,
+                Change {
+                    action: "organization.user.join",
+                    target_type: "user",
+                    target_id: Some(user.id),
+                    organization_id: Some(*other),
+                    after: Some(json!({"userId": user.id, "username": user.username, "email": email,
+                                       "invitesApplied": invites, "joinedByDomain": by_domain})),
+                    ..Change::default()
+                },
+            )
+            .await?;
+        }
         Ok(user)
     })
     .await
@@ -332,6 +394,8 @@ pub async fn sign_in(
     conn.transaction(async |tx| {
         login_failure::clear(tx, FailureKey::Identity(&identity)).await?;
         let joined_by_domain = managed_domains::join_by_domain(tx, user.id).await?;
+        // Each organization joined files its own event (tenancy, SPEC §2).
+        managed_domains::record_joins(tx, &actor.as_user(user.id, &user.username), &user, &joined_by_domain).await?;
         audit::record(
             tx,
             &actor.as_user(user.id, &user.username),
@@ -569,7 +633,6 @@ pub async fn import(
     actor: &Actor,
 ) -> ApiResult<Vec<Uuid>> {
     use crate::db::models::bulk;
-    use crate::db::models::role_binding::RoleBindingRow;
 
     let mut rows = Vec::with_capacity(people.len());
     for (index, person) in people.iter().enumerate() {
@@ -604,10 +667,13 @@ pub async fn import(
             return Err(ApiError::conflict("One of these usernames is already taken"));
         }
         let organization = organizations::default_locked(tx).await?;
-        let mut members = 0;
-        for role in [Role::OrganizationOwner, Role::OrganizationBillingAdmin, Role::OrganizationMember] {
-            members += RoleBindingRow::count_in_organization(tx, organization.id, role.as_str()).await?;
-        }
+        // The founders' rule counts joins (SPEC §2): these people are the next `rows.len()` joins.
+        let members = crate::db::models::organization::Organization::count_joins(
+            tx,
+            organization.id,
+            i64::try_from(rows.len()).unwrap_or(i64::MAX),
+        )
+        .await?;
         let new_users: Vec<NewUser<'_>> = rows
             .iter()
             .map(|(id, _, username, full_name)| NewUser {
@@ -657,7 +723,8 @@ pub async fn import(
         bulk::insert_users(tx, &new_users).await.map_err(map_unique)?;
         bulk::insert_emails(tx, &new_emails).await.map_err(map_unique)?;
         bulk::insert_password_hashes(tx, &ids, password_hash).await?;
-        bulk::insert_role_bindings(tx, &bindings).await?;
+        // The founders' rule was applied above; no caller grants (an operator's import).
+        memberships::seed_bindings(tx, &bindings).await?;
         bulk::insert_audit_events(tx, &events).await?;
         Ok(ids)
     })

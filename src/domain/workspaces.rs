@@ -1,5 +1,6 @@
-//! Workspaces and their members. Invariant: every workspace keeps at least one WORKSPACE_ADMIN held
-//! directly by a user; every change that could break it locks the workspace row, re-counts, then changes.
+//! Workspaces and their members. Every role change goes through `crate::domain::memberships` (the grant
+//! rule; every workspace keeps an active WORKSPACE_ADMIN held directly by a user, under the locks
+//! described there).
 
 use chrono::{DateTime, Utc};
 use diesel_async::{AsyncConnection, AsyncPgConnection};
@@ -11,6 +12,7 @@ use crate::db::models::user::{User, UserFilter};
 use crate::db::models::workspace::WorkspaceChanges;
 use crate::domain::audit::{self, Change};
 use crate::domain::invites::{self, InviteSettings};
+use crate::domain::memberships::{self, Grantor};
 use crate::domain::{Actor, Authority, user_binding, validate};
 use crate::error::{ApiError, ApiResult};
 use crate::rbac::{Role, Scope, ScopeRef};
@@ -59,8 +61,7 @@ pub async fn create(
     let description = validate::description("description", description.unwrap_or_default())?;
     conn.transaction(async |tx| {
         let workspace = Workspace::insert(tx, organization_id, &label, &description).await.map_err(label_conflict)?;
-        RoleBindingRow::insert(tx, &user_binding(Role::WorkspaceAdmin, creator, Some(workspace.id), Some(creator)))
-            .await?;
+        memberships::grant_creator(tx, creator, Role::WorkspaceAdmin, ScopeRef::Workspace(workspace.id)).await?;
         audit::record(
             tx,
             actor,
@@ -197,14 +198,7 @@ pub enum AddUserOutcome {
     Invited,
 }
 
-/// A deployment role requested with a workspace role.
-#[derive(Debug, Clone)]
-pub struct DeploymentRoleRequest {
-    /// The deployment (must belong to the workspace).
-    pub deployment_id: Uuid,
-    /// A DEPLOYMENT_* role.
-    pub role: Role,
-}
+pub use crate::domain::memberships::DeploymentRoleRequest;
 
 /// Gives `email` the workspace role `role`: at once if the account exists, otherwise by invite.
 #[allow(clippy::too_many_arguments)]
@@ -227,11 +221,14 @@ pub async fn add_user(
         }
     }
     conn.transaction(async |tx| {
-        let workspace = Workspace::find_for_update(tx, workspace_id).await?.ok_or(ApiError::NotFound)?;
+        let workspace = memberships::lock_workspace(tx, workspace_id).await?;
         // A deployment of another workspace is NOT_FOUND (SPEC §2 rule 6) before anything else is decided.
         invites::check_deployments_in_workspace(tx, workspace_id, &deployment_roles).await?;
+        let grantor = Grantor::Caller(authority);
+        // The grant rule applies to the invite as to a direct add: checked before either is decided.
+        memberships::check_grant(tx, &grantor, role, ScopeRef::Workspace(workspace_id)).await?;
         for request in &deployment_roles {
-            authority.require_grantable(tx, request.role, ScopeRef::Deployment(request.deployment_id)).await?;
+            memberships::check_grant(tx, &grantor, request.role, ScopeRef::Deployment(request.deployment_id)).await?;
         }
         // Someone outside the workspace's organization is invited, whether or not they have an account:
         // adding them at once would show their name and addresses to the caller (and tell that the
@@ -247,11 +244,8 @@ pub async fn add_user(
             invites::create_workspace_invite(tx, &workspace, &email, role, &deployment_roles, settings, actor).await?;
             return Ok(AddUserOutcome::Invited);
         };
-        if RoleBindingRow::user_in_workspace_for_update(tx, workspace_id, user.id).await?.is_some() {
-            return Err(ApiError::conflict("This user is already a member of the workspace"));
-        }
-        RoleBindingRow::insert(tx, &user_binding(role, user.id, Some(workspace_id), actor.user_id)).await?;
-        invites::grant_deployment_roles(tx, user.id, &deployment_roles, actor.user_id).await?;
+        let requested: Vec<(Uuid, Role)> = deployment_roles.iter().map(|r| (r.deployment_id, r.role)).collect();
+        memberships::add_to_workspace(tx, &grantor, &workspace, user.id, role, &requested, actor.user_id).await?;
         audit::record(
             tx,
             actor,
@@ -271,20 +265,6 @@ pub async fn add_user(
     .await
 }
 
-/// Locks the workspace and refuses (CONFLICT) if taking WORKSPACE_ADMIN from `user_id` would leave it
-/// without a user holding it directly.
-async fn keep_one_admin(tx: &mut AsyncPgConnection, workspace_id: Uuid, current: &RoleBindingRow) -> ApiResult<()> {
-    if current.role != Role::WorkspaceAdmin.as_str() {
-        return Ok(());
-    }
-    let admins =
-        RoleBindingRow::count_users_with_role_in_workspace(tx, workspace_id, Role::WorkspaceAdmin.as_str()).await?;
-    if admins <= 1 {
-        return Err(ApiError::conflict("A workspace must keep at least one WORKSPACE_ADMIN"));
-    }
-    Ok(())
-}
-
 /// Changes the workspace role of the member with `email`.
 pub async fn update_user_role(
     conn: &mut AsyncPgConnection,
@@ -298,20 +278,13 @@ pub async fn update_user_role(
     let role = workspace_role("role", role)?;
     authority.require_grantable(conn, role, ScopeRef::Workspace(workspace_id)).await?;
     conn.transaction(async |tx| {
-        let workspace = Workspace::find_for_update(tx, workspace_id).await?.ok_or(ApiError::NotFound)?;
         let user = User::find_by_email(tx, &email).await?.ok_or(ApiError::NotFound)?;
-        let current =
-            RoleBindingRow::user_in_workspace_for_update(tx, workspace_id, user.id).await?.ok_or(ApiError::NotFound)?;
-        let current_role: Role = current.role.parse().map_err(ApiError::internal)?;
-        // Taking a role away needs the same authority as granting it.
-        authority.require_grantable(tx, current_role, ScopeRef::Workspace(workspace_id)).await?;
+        // Taking a role away needs the same authority as granting it; the workspace keeps an admin.
+        let (workspace, current_role) =
+            memberships::set_workspace_role(tx, &Grantor::Caller(authority), workspace_id, user.id, role).await?;
         if current_role == role {
             return Ok(role);
         }
-        if role != Role::WorkspaceAdmin {
-            keep_one_admin(tx, workspace_id, &current).await?;
-        }
-        RoleBindingRow::set_role(tx, current.id, role.as_str()).await?;
         audit::record(
             tx,
             actor,
@@ -321,7 +294,7 @@ pub async fn update_user_role(
                 target_id: Some(user.id),
                 organization_id: Some(workspace.organization_id),
                 workspace_id: Some(workspace_id),
-                before: Some(json!({"role": current.role})),
+                before: Some(json!({"role": current_role.as_str()})),
                 after: Some(json!({"role": role.as_str()})),
                 ..Change::default()
             },
@@ -341,15 +314,8 @@ pub async fn remove_user(
     actor: &Actor,
 ) -> ApiResult<Workspace> {
     conn.transaction(async |tx| {
-        let workspace = Workspace::find_for_update(tx, workspace_id).await?.ok_or(ApiError::NotFound)?;
-        let current =
-            RoleBindingRow::user_in_workspace_for_update(tx, workspace_id, user_id).await?.ok_or(ApiError::NotFound)?;
-        let current_role: Role = current.role.parse().map_err(ApiError::internal)?;
-        authority.require_grantable(tx, current_role, ScopeRef::Workspace(workspace_id)).await?;
-        keep_one_admin(tx, workspace_id, &current).await?;
-        RoleBindingRow::delete(tx, current.id).await?;
-        let removed_deployment_roles =
-            RoleBindingRow::delete_user_deployment_roles_in_workspace(tx, workspace_id, user_id).await?;
+        let (workspace, current_role, removed_deployment_roles) =
+            memberships::remove_from_workspace(tx, &Grantor::Caller(authority), workspace_id, user_id).await?;
         audit::record(
             tx,
             actor,
@@ -359,7 +325,7 @@ pub async fn remove_user(
                 target_id: Some(user_id),
                 organization_id: Some(workspace.organization_id),
                 workspace_id: Some(workspace_id),
-                before: Some(json!({"role": current.role, "deploymentRoles": removed_deployment_roles})),
+                before: Some(json!({"role": current_role.as_str(), "deploymentRoles": removed_deployment_roles})),
                 ..Change::default()
             },
         )
@@ -391,7 +357,7 @@ pub async fn add_members(
         authority.require_grantable(conn, *role, ScopeRef::Workspace(workspace_id)).await?;
     }
     conn.transaction(async |tx| {
-        let workspace = Workspace::find_for_update(tx, workspace_id).await?.ok_or(ApiError::NotFound)?;
+        let workspace = memberships::lock_workspace(tx, workspace_id).await?;
         let present: std::collections::HashSet<Uuid> =
             crate::db::models::bulk::workspace_member_ids(tx, workspace_id).await?.into_iter().collect();
         let mut seen = std::collections::HashSet::new();
@@ -402,7 +368,8 @@ pub async fn add_members(
         }
         let bindings: Vec<_> =
             added.iter().map(|(user, role)| user_binding(*role, *user, Some(workspace_id), actor.user_id)).collect();
-        crate::db::models::bulk::insert_role_bindings(tx, &bindings).await?;
+        // The grant rule was applied to every role above; the operator's import inserts in bulk.
+        memberships::seed_bindings(tx, &bindings).await?;
         let listed: Vec<serde_json::Value> =
             added.iter().map(|(user, role)| json!({"userId": user, "role": role.as_str()})).collect();
         audit::record(

@@ -142,7 +142,8 @@ impl AccessMutation {
         let by = caller.user()?.user.id;
         let now = state(ctx)?.clock.now();
         let mut conn = conn(ctx).await?;
-        let invite = invites::accept(&mut conn, &token, by, now, &actor(ctx)).await?;
+        let matrix = state(ctx)?.matrix.clone();
+        let invite = invites::accept(&mut conn, &token, by, &matrix, now, &actor(ctx)).await?;
         drop(conn);
         // The caller now holds the invite's role: the rest of the response reads with it.
         let access = access(ctx)?;

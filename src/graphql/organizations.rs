@@ -174,7 +174,6 @@ impl OrganizationMutation {
             organizations::invite_user(&mut conn, id, &email, role, &authority, &settings, &actor(ctx)).await?
         };
         Ok(match outcome {
-            InviteOutcome::Added(role) => OrganizationInvitation { role: Some(role), invite: None },
             InviteOutcome::Invited(created) => {
                 let invite = Invite::created(access.admit_one(created.invite).await?, created.token);
                 OrganizationInvitation { role: None, invite: Some(invite) }

@@ -234,9 +234,10 @@ impl TeamMutation {
     /// Deletes a team; its members lose its roles.
     async fn delete_team(&self, ctx: &Context<'_>, team_uuid: Uuid) -> Result<Team> {
         let id = team_uuid.required("teamUuid")?;
+        let authority = access(ctx)?.authority()?;
         let team = {
             let mut conn = conn(ctx).await?;
-            teams::delete(&mut conn, id, &actor(ctx)).await?
+            teams::delete(&mut conn, id, &authority, &actor(ctx)).await?
         };
         through_organization(access(ctx)?, team).await
     }
@@ -244,9 +245,10 @@ impl TeamMutation {
     /// Adds a member of the team's organization to the team.
     async fn team_add_user(&self, ctx: &Context<'_>, team_uuid: Uuid, user_uuid: Uuid) -> Result<Team> {
         let (id, user) = (team_uuid.required("teamUuid")?, user_uuid.required("userUuid")?);
+        let authority = access(ctx)?.authority()?;
         let team = {
             let mut conn = conn(ctx).await?;
-            teams::add_member(&mut conn, id, user, &actor(ctx)).await?
+            teams::add_member(&mut conn, id, user, &authority, &actor(ctx)).await?
         };
         through_organization(access(ctx)?, team).await
     }
@@ -254,9 +256,10 @@ impl TeamMutation {
     /// Removes a member from the team: they lose its roles from their next request on.
     async fn team_remove_user(&self, ctx: &Context<'_>, team_uuid: Uuid, user_uuid: Uuid) -> Result<Team> {
         let (id, user) = (team_uuid.required("teamUuid")?, user_uuid.required("userUuid")?);
+        let authority = access(ctx)?.authority()?;
         let team = {
             let mut conn = conn(ctx).await?;
-            teams::remove_member(&mut conn, id, user, &actor(ctx)).await?
+            teams::remove_member(&mut conn, id, user, &authority, &actor(ctx)).await?
         };
         through_organization(access(ctx)?, team).await
     }

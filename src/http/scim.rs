@@ -579,6 +579,7 @@ pub async fn create_group(caller: Caller, body: Bytes) -> ScimResult<Response> {
         &name,
         body["externalId"].as_str(),
         &members,
+        &caller.authority,
         &caller.actor,
     )
     .await
@@ -607,9 +608,10 @@ pub async fn replace_group(caller: Caller, Path(group): Path<String>, body: Byte
     };
     let now = caller.state.app.clock.now();
     let mut conn = caller.conn().await?;
-    let group = rules::update_group(&mut conn, caller.organization_id, group, change, now, &caller.actor)
-        .await
-        .map_err(|e| caller.fail(e))?;
+    let group =
+        rules::update_group(&mut conn, caller.organization_id, group, change, now, &caller.authority, &caller.actor)
+            .await
+            .map_err(|e| caller.fail(e))?;
     Ok(respond(StatusCode::OK, group_json(&group, &caller.base)))
 }
 
@@ -619,9 +621,10 @@ pub async fn patch_group_handler(caller: Caller, Path(group): Path<String>, body
     let change = patch_group(&parse_body(&body)?)?;
     let now = caller.state.app.clock.now();
     let mut conn = caller.conn().await?;
-    let group = rules::update_group(&mut conn, caller.organization_id, group, change, now, &caller.actor)
-        .await
-        .map_err(|e| caller.fail(e))?;
+    let group =
+        rules::update_group(&mut conn, caller.organization_id, group, change, now, &caller.authority, &caller.actor)
+            .await
+            .map_err(|e| caller.fail(e))?;
     Ok(respond(StatusCode::OK, group_json(&group, &caller.base)))
 }
 
@@ -629,7 +632,9 @@ pub async fn patch_group_handler(caller: Caller, Path(group): Path<String>, body
 pub async fn delete_group(caller: Caller, Path(group): Path<String>) -> ScimResult<Response> {
     let group = parse_id(&group)?;
     let mut conn = caller.conn().await?;
-    rules::delete_group(&mut conn, caller.organization_id, group, &caller.actor).await.map_err(|e| caller.fail(e))?;
+    rules::delete_group(&mut conn, caller.organization_id, group, &caller.authority, &caller.actor)
+        .await
+        .map_err(|e| caller.fail(e))?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 

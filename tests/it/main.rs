@@ -19,6 +19,7 @@ mod deploys;
 mod domains;
 mod faults;
 mod fuzz;
+mod grants;
 mod health;
 mod http;
 mod jwt_attacks;

@@ -33,6 +33,8 @@ pub struct Invite {
     pub invited_by: Option<Uuid>,
     /// Creation time.
     pub created_at: DateTime<Utc>,
+    /// Inviting API key (when a service account invited).
+    pub invited_by_service_account_id: Option<Uuid>,
 }
 
 /// Insert form of [`Invite`].
@@ -59,6 +61,8 @@ pub struct NewInvite {
     pub expires_at: DateTime<Utc>,
     /// Inviter.
     pub invited_by: Option<Uuid>,
+    /// Inviting API key.
+    pub invited_by_service_account_id: Option<Uuid>,
 }
 
 /// Filter of invite lists; empty fields are ignored.

@@ -5,7 +5,7 @@ use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use uuid::Uuid;
 
-use crate::db::schema::{installation, organizations};
+use crate::db::schema::{installation, organization_removals, organizations};
 
 /// An organization row.
 #[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
@@ -126,6 +126,58 @@ impl Organization {
             .first(conn)
             .await
             .optional()
+    }
+}
+
+impl Organization {
+    /// Counts one more join of the organization (SPEC §2: the founders' rule counts joins, not members)
+    /// and returns how many joins there were before this one. The caller holds the organization's lock.
+    pub async fn count_join(conn: &mut AsyncPgConnection, id: Uuid) -> QueryResult<i64> {
+        Self::count_joins(conn, id, 1).await
+    }
+
+    /// Counts `n` more joins (a bulk import); returns how many there were before.
+    pub async fn count_joins(conn: &mut AsyncPgConnection, id: Uuid, n: i64) -> QueryResult<i64> {
+        diesel::update(organizations::table.find(id))
+            .set(organizations::joins.eq(organizations::joins + n))
+            .returning(organizations::joins - n)
+            .get_result(conn)
+            .await
+    }
+
+    /// Records that `user_id` was removed from the organization (SPEC §2: removals stick).
+    pub async fn record_removal(conn: &mut AsyncPgConnection, id: Uuid, user_id: Uuid) -> QueryResult<()> {
+        diesel::insert_into(organization_removals::table)
+            .values((organization_removals::organization_id.eq(id), organization_removals::user_id.eq(user_id)))
+            .on_conflict((organization_removals::organization_id, organization_removals::user_id))
+            .do_update()
+            .set(organization_removals::removed_at.eq(diesel::dsl::now))
+            .execute(conn)
+            .await
+            .map(|_| ())
+    }
+
+    /// Forgets a removal: an explicit add or an accepted invite brings the person back.
+    pub async fn clear_removal(conn: &mut AsyncPgConnection, id: Uuid, user_id: Uuid) -> QueryResult<()> {
+        diesel::delete(
+            organization_removals::table
+                .filter(organization_removals::organization_id.eq(id))
+                .filter(organization_removals::user_id.eq(user_id)),
+        )
+        .execute(conn)
+        .await
+        .map(|_| ())
+    }
+
+    /// Whether `user_id` was removed from the organization and not brought back since.
+    pub async fn was_removed(conn: &mut AsyncPgConnection, id: Uuid, user_id: Uuid) -> QueryResult<bool> {
+        diesel::select(diesel::dsl::exists(
+            organization_removals::table
+                .filter(organization_removals::organization_id.eq(id))
+                .filter(organization_removals::user_id.eq(user_id)),
+        ))
+        .get_result(conn)
+        .await
     }
 }
 

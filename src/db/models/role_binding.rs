@@ -101,20 +101,6 @@ impl RoleBindingRow {
             .load(conn)
             .await
     }
-
-    /// Number of bindings with this role at organization `organization_id`.
-    pub async fn count_in_organization(
-        conn: &mut AsyncPgConnection,
-        organization_id: Uuid,
-        role: &str,
-    ) -> QueryResult<i64> {
-        role_bindings::table
-            .filter(role_bindings::organization_id.eq(organization_id))
-            .filter(role_bindings::role.eq(role))
-            .count()
-            .get_result(conn)
-            .await
-    }
 }
 
 impl RoleBindingRow {
@@ -142,51 +128,6 @@ impl RoleBindingRow {
             .first(conn)
             .await
             .optional()
-    }
-
-    /// Users holding `role` directly on the workspace.
-    pub async fn count_users_with_role_in_workspace(
-        conn: &mut AsyncPgConnection,
-        workspace_id: Uuid,
-        role: &str,
-    ) -> QueryResult<i64> {
-        role_bindings::table
-            .filter(role_bindings::workspace_id.eq(workspace_id))
-            .filter(role_bindings::user_id.is_not_null())
-            .filter(role_bindings::role.eq(role))
-            .count()
-            .get_result(conn)
-            .await
-    }
-
-    /// Workspaces where `user_id` is the only user holding WORKSPACE_ADMIN directly.
-    pub async fn workspaces_where_sole_admin(conn: &mut AsyncPgConnection, user_id: Uuid) -> QueryResult<Vec<Uuid>> {
-        #[derive(QueryableByName)]
-        struct Row {
-            #[diesel(sql_type = diesel::sql_types::Uuid)]
-            workspace_id: Uuid,
-        }
-        let rows: Vec<Row> = diesel::sql_query(
-            "SELECT mine.workspace_id FROM role_bindings mine \
-             WHERE mine.user_id = $1 AND mine.role = 'WORKSPACE_ADMIN' AND NOT EXISTS ( \
-               SELECT 1 FROM role_bindings other WHERE other.workspace_id = mine.workspace_id \
-               AND other.role = 'WORKSPACE_ADMIN' AND other.user_id IS NOT NULL AND other.user_id <> $1)",
-        )
-        .bind::<diesel::sql_types::Uuid, _>(user_id)
-        .load(conn)
-        .await?;
-        Ok(rows.into_iter().map(|r| r.workspace_id).collect())
-    }
-
-    /// Users holding a system role directly.
-    pub async fn count_users_with_system_role(conn: &mut AsyncPgConnection, role: &str) -> QueryResult<i64> {
-        role_bindings::table
-            .filter(role_bindings::scope.eq("SYSTEM"))
-            .filter(role_bindings::user_id.is_not_null())
-            .filter(role_bindings::role.eq(role))
-            .count()
-            .get_result(conn)
-            .await
     }
 
     /// A user's system binding (there is at most one), locked.
@@ -486,23 +427,80 @@ impl RoleBindingRow {
     }
 }
 
+/// Counts that decide the "keep one admin" invariants (SPEC §2): users holding a role directly on one
+/// scope object, whose account is active, leaving out the users in `except`.
 impl RoleBindingRow {
-    /// Organizations where `user_id` is the only user holding ORGANIZATION_OWNER directly.
-    pub async fn organizations_where_sole_owner(conn: &mut AsyncPgConnection, user_id: Uuid) -> QueryResult<Vec<Uuid>> {
-        #[derive(QueryableByName)]
-        struct Row {
-            #[diesel(sql_type = diesel::sql_types::Uuid)]
-            organization_id: Uuid,
-        }
-        let rows: Vec<Row> = diesel::sql_query(
-            "SELECT mine.organization_id FROM role_bindings mine \
-             WHERE mine.user_id = $1 AND mine.role = 'ORGANIZATION_OWNER' AND NOT EXISTS ( \
-               SELECT 1 FROM role_bindings other WHERE other.organization_id = mine.organization_id \
-               AND other.role = 'ORGANIZATION_OWNER' AND other.user_id IS NOT NULL AND other.user_id <> $1)",
-        )
-        .bind::<diesel::sql_types::Uuid, _>(user_id)
-        .load(conn)
-        .await?;
-        Ok(rows.into_iter().map(|r| r.organization_id).collect())
+    /// Active users other than `except` holding `role` directly at system scope.
+    pub async fn count_active_system_holders(
+        conn: &mut AsyncPgConnection,
+        role: &str,
+        except: &[Uuid],
+    ) -> QueryResult<i64> {
+        use crate::db::schema::users;
+        role_bindings::table
+            .inner_join(users::table.on(users::id.nullable().eq(role_bindings::user_id)))
+            .filter(role_bindings::scope.eq("SYSTEM"))
+            .filter(role_bindings::role.eq(role))
+            .filter(users::status.eq("active"))
+            .filter(users::id.ne_all(except))
+            .count()
+            .get_result(conn)
+            .await
+    }
+
+    /// Active users other than `except` holding `role` directly on organization, workspace or deployment
+    /// `object`.
+    pub async fn count_active_holders_on(
+        conn: &mut AsyncPgConnection,
+        object: Uuid,
+        role: &str,
+        except: &[Uuid],
+    ) -> QueryResult<i64> {
+        use crate::db::schema::users;
+        role_bindings::table
+            .inner_join(users::table.on(users::id.nullable().eq(role_bindings::user_id)))
+            .filter(
+                role_bindings::organization_id
+                    .eq(object)
+                    .or(role_bindings::workspace_id.eq(object))
+                    .or(role_bindings::deployment_id.eq(object)),
+            )
+            .filter(role_bindings::role.eq(role))
+            .filter(users::status.eq("active"))
+            .filter(users::id.ne_all(except))
+            .count()
+            .get_result(conn)
+            .await
+    }
+
+    /// Every direct binding of a user with `role` (any scope object), for finding what a removal affects.
+    pub async fn of_user_with_role(
+        conn: &mut AsyncPgConnection,
+        user_id: Uuid,
+        role: &str,
+    ) -> QueryResult<Vec<RoleBindingRow>> {
+        role_bindings::table
+            .filter(role_bindings::user_id.eq(user_id))
+            .filter(role_bindings::role.eq(role))
+            .select(RoleBindingRow::as_select())
+            .load(conn)
+            .await
+    }
+
+    /// The user's direct bindings on the workspaces of an organization, with `role`.
+    pub async fn user_workspace_roles_in_organization(
+        conn: &mut AsyncPgConnection,
+        organization_id: Uuid,
+        user_id: Uuid,
+        role: &str,
+    ) -> QueryResult<Vec<Uuid>> {
+        role_bindings::table
+            .inner_join(workspaces::table.on(workspaces::id.nullable().eq(role_bindings::workspace_id)))
+            .filter(workspaces::organization_id.eq(organization_id))
+            .filter(role_bindings::user_id.eq(user_id))
+            .filter(role_bindings::role.eq(role))
+            .select(workspaces::id)
+            .load(conn)
+            .await
     }
 }

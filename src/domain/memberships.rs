@@ -1,0 +1,723 @@
+//! The one grant path (SPEC §2, "Every path that grants a role…" and "Membership rules"): every role
+//! binding of a user, a team or a service account is created, changed and removed here, and so is every
+//! team membership (joining a team grants the team's roles). Nothing else writes `role_bindings` or
+//! `team_members` (bulk imports for `capcom seed` go through [`seed_bindings`]).
+//!
+//! Three rules live here and nowhere else:
+//!
+//! - **The grant rule.** Whoever grants a role must hold every permission of that role at that scope
+//!   ([`Grantor::Caller`]); adding someone to a team grants every role the team holds, system roles
+//!   included. Taking a role away needs the same authority as granting it. Paths without a caller say
+//!   in [`Grantor`] why no check applies.
+//! - **Keep one** ([`keep_one`]): the installation keeps an active user holding SYSTEM_ADMIN, every
+//!   organization an active user holding ORGANIZATION_OWNER directly, every workspace an active user
+//!   holding WORKSPACE_ADMIN directly, whatever path removes or demotes (a team's roles never count).
+//! - **Membership**: the founders' rule counts joins, not members; removals from an organization stick
+//!   until an explicit add or an accepted invite.
+//!
+//! Lock order (so that concurrent changes serialize instead of deadlocking): the installation row (for
+//! anything that can take SYSTEM_ADMIN away), then organization rows in id order, then workspace rows in
+//! id order, then the rows that change. A change to a workspace's members locks its organization's row
+//! first ([`lock_workspace`]), so one organization lock orders every membership change inside it, and
+//! removing someone from an organization sees every workspace admin role they hold there.
+
+use std::sync::Arc;
+
+use diesel_async::AsyncPgConnection;
+use uuid::Uuid;
+
+use crate::auth::{Principal, principal::ServiceAccountPrincipal, principal::UserPrincipal};
+use crate::db::models::organization::{Organization, lock_installation};
+use crate::db::models::role_binding::{NewRoleBinding, RoleBindingRow};
+use crate::db::models::team::Team;
+use crate::db::models::workspace::Workspace;
+use crate::domain::{Authority, Holder, binding};
+use crate::error::{ApiError, ApiResult};
+use crate::rbac::{Binding, Matrix, Role, Scope, ScopeRef};
+
+/// How many of an organization's first joins become owners (SPEC §1).
+pub const FOUNDING_OWNERS: i64 = 3;
+
+/// A deployment role requested with a workspace role (`workspaceAddUser`, workspace invites, teams).
+#[derive(Debug, Clone)]
+pub struct DeploymentRoleRequest {
+    /// The deployment (must belong to the workspace).
+    pub deployment_id: Uuid,
+    /// A DEPLOYMENT_* role.
+    pub role: Role,
+}
+
+/// Who grants (or takes away) a role, and so which check applies.
+#[derive(Debug, Clone, Copy)]
+pub enum Grantor<'a> {
+    /// A signed-in user or an API key: the grant rule applies to it.
+    Caller(&'a Authority),
+    /// An invite being accepted: the rule was checked against the inviter when the invite was made, and
+    /// is checked again against the inviter as they are now (a demoted inviter's invites grant nothing).
+    Inviter(&'a Authority),
+    /// An organization's SCIM client (an organization API key): the grant rule applies to the key, and it
+    /// never confers a system role (an organization's provisioning acts inside the organization only).
+    Provisioning(&'a Authority),
+    /// An organization's identity provider mapping group claims to teams at sign-in: there is no caller
+    /// (the person signing in is the one being granted); the organization's owners configured the mapping
+    /// and hold every role of its teams but system roles, which the provider never confers.
+    IdentityProvider,
+    /// The installation's first user becomes SYSTEM_ADMIN (SPEC §1): there is nobody else to ask.
+    FirstUser,
+    /// SPEC's own rules of joining: a sign-up joining the default organization, a creator joining the
+    /// organization they create, the founders' rule. No caller grants; the rule does.
+    Rule,
+    /// A domain join: ORGANIZATION_MEMBER of the organization that verified the address's domain, and
+    /// nothing else (the domain's verification by the organization's owner is the consent).
+    DomainJoin,
+    /// The creator of a workspace or deployment gets its admin role (SPEC §1); creating it was checked.
+    Creator,
+}
+
+fn system_refused() -> ApiError {
+    ApiError::ForbiddenBy(
+        "An organization's provisioning never grants or takes away a system role (the team holds one)".to_owned(),
+    )
+}
+
+/// FORBIDDEN unless `grantor` may grant `role` on `object` (SPEC §2 grant rule).
+pub async fn check_grant(
+    tx: &mut AsyncPgConnection,
+    grantor: &Grantor<'_>,
+    role: Role,
+    object: ScopeRef,
+) -> ApiResult<()> {
+    let system = role.scope() == Some(Scope::System);
+    match grantor {
+        Grantor::Caller(authority) | Grantor::Inviter(authority) => authority.require_grantable(tx, role, object).await,
+        Grantor::Provisioning(authority) => {
+            if system {
+                return Err(system_refused());
+            }
+            authority.require_grantable(tx, role, object).await
+        }
+        Grantor::IdentityProvider => {
+            if system {
+                return Err(system_refused());
+            }
+            Ok(())
+        }
+        Grantor::FirstUser => {
+            if role == Role::SystemAdmin {
+                Ok(())
+            } else {
+                Err(ApiError::internal("first user: only SYSTEM_ADMIN"))
+            }
+        }
+        Grantor::Rule => {
+            if role.scope() == Some(Scope::Organization) {
+                Ok(())
+            } else {
+                Err(ApiError::internal("joining grants organization roles only"))
+            }
+        }
+        Grantor::DomainJoin => {
+            if role == Role::OrganizationMember {
+                Ok(())
+            } else {
+                Err(ApiError::internal("a domain join grants ORGANIZATION_MEMBER only"))
+            }
+        }
+        Grantor::Creator => {
+            if matches!(role, Role::WorkspaceAdmin | Role::DeploymentAdmin) {
+                Ok(())
+            } else {
+                Err(ApiError::internal("a creator gets the admin role of what they created only"))
+            }
+        }
+    }
+}
+
+/// FORBIDDEN unless `grantor` may take `held` away on `object`: the same authority as granting it.
+async fn check_revoke(
+    tx: &mut AsyncPgConnection,
+    grantor: &Grantor<'_>,
+    held: Role,
+    object: ScopeRef,
+) -> ApiResult<()> {
+    match grantor {
+        Grantor::Caller(_) | Grantor::Provisioning(_) | Grantor::IdentityProvider => {
+            check_grant(tx, grantor, held, object).await
+        }
+        // Nothing else takes roles away.
+        _ => Err(ApiError::internal("only a caller or a provisioning client takes roles away")),
+    }
+}
+
+fn parse_role(text: &str) -> ApiResult<Role> {
+    text.parse().map_err(ApiError::internal)
+}
+
+/// The scope object of a binding row.
+pub fn object_of(row: &RoleBindingRow) -> ScopeRef {
+    match (row.deployment_id, row.workspace_id, row.organization_id) {
+        (Some(id), _, _) => ScopeRef::Deployment(id),
+        (None, Some(id), _) => ScopeRef::Workspace(id),
+        (None, None, Some(id)) => ScopeRef::Organization(id),
+        (None, None, None) => ScopeRef::System,
+    }
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Locks
+
+/// Locks the installation row: first in the lock order; taken by every change that can take
+/// SYSTEM_ADMIN from someone.
+pub async fn lock_system(tx: &mut AsyncPgConnection) -> ApiResult<()> {
+    lock_installation(tx).await?;
+    Ok(())
+}
+
+/// Locks an organization row (NOT_FOUND if there is none).
+pub async fn lock_organization(tx: &mut AsyncPgConnection, id: Uuid) -> ApiResult<Organization> {
+    Organization::find_for_update(tx, id).await?.ok_or(ApiError::NotFound)
+}
+
+/// Locks a workspace's organization, then the workspace (NOT_FOUND if there is none).
+pub async fn lock_workspace(tx: &mut AsyncPgConnection, id: Uuid) -> ApiResult<Workspace> {
+    let workspace = Workspace::find(tx, id).await?.ok_or(ApiError::NotFound)?;
+    lock_organization(tx, workspace.organization_id).await?;
+    Workspace::find_for_update(tx, id).await?.ok_or(ApiError::NotFound)
+}
+
+async fn lock_scope_of(tx: &mut AsyncPgConnection, object: ScopeRef) -> ApiResult<()> {
+    match object {
+        ScopeRef::System => lock_system(tx).await,
+        ScopeRef::Organization(id) => lock_organization(tx, id).await.map(|_| ()),
+        ScopeRef::Workspace(id) => lock_workspace(tx, id).await.map(|_| ()),
+        ScopeRef::Deployment(_) => Ok(()),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Keep one
+
+/// The role a scope must keep one holder of, if any.
+fn kept_role(scope: Scope) -> Option<Role> {
+    match scope {
+        Scope::System => Some(Role::SystemAdmin),
+        Scope::Organization => Some(Role::OrganizationOwner),
+        Scope::Workspace => Some(Role::WorkspaceAdmin),
+        Scope::Deployment => None,
+    }
+}
+
+/// CONFLICT unless `object` keeps an active user holding its kept role directly once the users in
+/// `losing` lose it. The caller holds the object's lock (see the module's lock order).
+pub async fn keep_one(tx: &mut AsyncPgConnection, object: ScopeRef, losing: &[Uuid]) -> ApiResult<()> {
+    let Some(role) = kept_role(object.scope()) else { return Ok(()) };
+    let left = match object.id() {
+        None => RoleBindingRow::count_active_system_holders(tx, role.as_str(), losing).await?,
+        Some(id) => RoleBindingRow::count_active_holders_on(tx, id, role.as_str(), losing).await?,
+    };
+    if left > 0 {
+        return Ok(());
+    }
+    Err(ApiError::conflict(match object.scope() {
+        Scope::System => "The installation must keep at least one active SYSTEM_ADMIN",
+        Scope::Organization => "An organization must keep at least one active ORGANIZATION_OWNER",
+        _ => "A workspace must keep at least one active WORKSPACE_ADMIN",
+    }))
+}
+
+/// Locks and checks every scope where `user_id` holds a kept role directly, as if the user lost every
+/// role: for deleting the account (`removeUser`) or deactivating it (SCIM). CONFLICT names the first
+/// scope that would be left without one. Takes the installation lock only when the user holds
+/// SYSTEM_ADMIN (a deletion takes it anyway).
+pub async fn check_account_loss(tx: &mut AsyncPgConnection, user_id: Uuid) -> ApiResult<()> {
+    let system = RoleBindingRow::of_user_with_role(tx, user_id, Role::SystemAdmin.as_str()).await?;
+    if system.iter().any(|row| row.scope == Scope::System.as_str()) {
+        lock_system(tx).await?;
+        keep_one(tx, ScopeRef::System, &[user_id]).await?;
+    }
+    let owned: Vec<Uuid> = RoleBindingRow::of_user_with_role(tx, user_id, Role::OrganizationOwner.as_str())
+        .await?
+        .into_iter()
+        .filter_map(|row| row.organization_id)
+        .collect();
+    let administered: Vec<Uuid> = RoleBindingRow::of_user_with_role(tx, user_id, Role::WorkspaceAdmin.as_str())
+        .await?
+        .into_iter()
+        .filter_map(|row| row.workspace_id)
+        .collect();
+    let workspaces = Workspace::list(tx, Some(&administered), i64::MAX).await?;
+    let mut organizations: Vec<Uuid> = owned.clone();
+    organizations.extend(workspaces.iter().map(|w| w.organization_id));
+    organizations.sort();
+    organizations.dedup();
+    for id in &organizations {
+        Organization::find_for_update(tx, *id).await?;
+    }
+    let mut workspace_ids: Vec<Uuid> = workspaces.iter().map(|w| w.id).collect();
+    workspace_ids.sort();
+    for id in &workspace_ids {
+        Workspace::find_for_update(tx, *id).await?;
+    }
+    for id in &owned {
+        keep_one(tx, ScopeRef::Organization(*id), &[user_id]).await?;
+    }
+    for id in &workspace_ids {
+        keep_one(tx, ScopeRef::Workspace(*id), &[user_id]).await?;
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Bindings: grant, change, take away
+
+/// Grants `role` on `object` to `holder` (a user or a team) after the grant rule; returns the binding.
+/// Organization membership of a user goes through [`join_organization`] instead (founders' rule).
+pub async fn grant(
+    tx: &mut AsyncPgConnection,
+    grantor: &Grantor<'_>,
+    holder: Holder,
+    role: Role,
+    object: ScopeRef,
+    granted_by: Option<Uuid>,
+) -> ApiResult<RoleBindingRow> {
+    if role.scope() != Some(object.scope()) {
+        return Err(ApiError::internal(format!("{role} is not a role of its object's scope")));
+    }
+    check_grant(tx, grantor, role, object).await?;
+    Ok(RoleBindingRow::insert(tx, &binding(holder, role, object.id(), granted_by)).await?)
+}
+
+/// Changes binding `row` to `role`: the grantor must be able to grant both the new role and the one held;
+/// demoting a kept role's holder keeps one (the scope is locked first).
+pub async fn set_role(
+    tx: &mut AsyncPgConnection,
+    grantor: &Grantor<'_>,
+    row: &RoleBindingRow,
+    role: Role,
+) -> ApiResult<RoleBindingRow> {
+    let object = object_of(row);
+    let held = parse_role(&row.role)?;
+    if role.scope() != Some(object.scope()) {
+        return Err(ApiError::internal(format!("{role} is not a role of its object's scope")));
+    }
+    check_grant(tx, grantor, role, object).await?;
+    check_revoke(tx, grantor, held, object).await?;
+    if held == role {
+        return Ok(row.clone());
+    }
+    if let (Some(user), Some(kept)) = (row.user_id, kept_role(object.scope())) {
+        if held == kept {
+            lock_scope_of(tx, object).await?;
+            keep_one(tx, object, &[user]).await?;
+        }
+    }
+    Ok(RoleBindingRow::set_role(tx, row.id, role.as_str()).await?)
+}
+
+/// Takes binding `row` away (after the same checks as [`set_role`]); a workspace binding takes the
+/// holder's deployment roles in that workspace with it. Returns how many deployment roles went too.
+pub async fn revoke(tx: &mut AsyncPgConnection, grantor: &Grantor<'_>, row: &RoleBindingRow) -> ApiResult<usize> {
+    let object = object_of(row);
+    let held = parse_role(&row.role)?;
+    check_revoke(tx, grantor, held, object).await?;
+    if let (Some(user), Some(kept)) = (row.user_id, kept_role(object.scope())) {
+        if held == kept {
+            lock_scope_of(tx, object).await?;
+            keep_one(tx, object, &[user]).await?;
+        }
+    }
+    RoleBindingRow::delete(tx, row.id).await?;
+    let below = match (object, row.user_id, row.team_id) {
+        (ScopeRef::Workspace(id), Some(user), _) => {
+            RoleBindingRow::delete_user_deployment_roles_in_workspace(tx, id, user).await?
+        }
+        (ScopeRef::Workspace(id), None, Some(team)) => {
+            RoleBindingRow::delete_team_deployment_roles_in_workspace(tx, id, team).await?
+        }
+        _ => 0,
+    };
+    Ok(below)
+}
+
+/// The admin role of a new workspace or deployment for its creator (SPEC §1).
+pub async fn grant_creator(
+    tx: &mut AsyncPgConnection,
+    user_id: Uuid,
+    role: Role,
+    object: ScopeRef,
+) -> ApiResult<RoleBindingRow> {
+    grant(tx, &Grantor::Creator, Holder::User(user_id), role, object, Some(user_id)).await
+}
+
+/// The role binding of a new service account (SPEC §4.3): the grant rule applies to the key's creator.
+pub async fn grant_service_account(
+    tx: &mut AsyncPgConnection,
+    grantor: &Grantor<'_>,
+    new: &NewRoleBinding<'_>,
+) -> ApiResult<RoleBindingRow> {
+    let role = parse_role(new.role)?;
+    let object = match (new.deployment_id, new.workspace_id, new.organization_id) {
+        (Some(id), _, _) => ScopeRef::Deployment(id),
+        (None, Some(id), _) => ScopeRef::Workspace(id),
+        (None, None, Some(id)) => ScopeRef::Organization(id),
+        (None, None, None) => ScopeRef::System,
+    };
+    if new.service_account_id.is_none() || role.scope() != Some(object.scope()) {
+        return Err(ApiError::internal("a service account's binding names the account and matches its scope"));
+    }
+    check_grant(tx, grantor, role, object).await?;
+    Ok(RoleBindingRow::insert(tx, new).await?)
+}
+
+/// Inserts many bindings at once, for the operator's imports behind `capcom seed` only
+/// (`users::import`, `workspaces::add_members`): their callers apply the grant rule and the founders'
+/// rule themselves before building the rows.
+pub async fn seed_bindings(tx: &mut AsyncPgConnection, rows: &[NewRoleBinding<'_>]) -> ApiResult<()> {
+    crate::db::models::bulk::insert_role_bindings(tx, rows).await?;
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------------
+// System roles
+
+/// Gives `user_id` the system role `role`, replacing the one it holds (one system binding per user).
+/// Returns the binding and the role replaced. CONFLICT if it already holds `role`.
+pub async fn set_system_role(
+    tx: &mut AsyncPgConnection,
+    grantor: &Grantor<'_>,
+    user_id: Uuid,
+    role: Role,
+    granted_by: Option<Uuid>,
+) -> ApiResult<(RoleBindingRow, Option<Role>)> {
+    lock_system(tx).await?;
+    match RoleBindingRow::user_system_binding_for_update(tx, user_id).await? {
+        Some(row) => {
+            let held = parse_role(&row.role)?;
+            if held == role {
+                return Err(ApiError::conflict(format!("The user already holds {role}")));
+            }
+            Ok((set_role(tx, grantor, &row, role).await?, Some(held)))
+        }
+        None => Ok((grant(tx, grantor, Holder::User(user_id), role, ScopeRef::System, granted_by).await?, None)),
+    }
+}
+
+/// Takes the system role `role` from `user_id` (NOT_FOUND if it does not hold it).
+pub async fn revoke_system_role(
+    tx: &mut AsyncPgConnection,
+    grantor: &Grantor<'_>,
+    user_id: Uuid,
+    role: Role,
+) -> ApiResult<RoleBindingRow> {
+    lock_system(tx).await?;
+    let row =
+        RoleBindingRow::user_system_role_for_update(tx, user_id, role.as_str()).await?.ok_or(ApiError::NotFound)?;
+    revoke(tx, grantor, &row).await?;
+    Ok(row)
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Organizations
+
+/// How a person joins an organization.
+#[derive(Debug, Clone, Copy)]
+pub enum Join {
+    /// By the founders' rule: one of the first three joins becomes ORGANIZATION_OWNER whatever was asked;
+    /// later ones get the role asked for (ORGANIZATION_MEMBER when none).
+    Founders(Option<Role>),
+    /// As a plain ORGANIZATION_MEMBER (a domain join, SCIM provisioning): the join counts, the founders'
+    /// rule does not make an owner of it.
+    Member,
+}
+
+/// Makes `user_id` a member of `organization` (locked by the caller with [`lock_organization`]); counts
+/// the join and forgets a past removal (this is an explicit add). Returns the role granted. The caller
+/// checked that the user is not a member yet.
+pub async fn join_organization(
+    tx: &mut AsyncPgConnection,
+    grantor: &Grantor<'_>,
+    organization: &Organization,
+    user_id: Uuid,
+    join: Join,
+    granted_by: Option<Uuid>,
+) -> ApiResult<Role> {
+    let earlier = Organization::count_join(tx, organization.id).await?;
+    let role = match join {
+        // The founders' rule itself grants ownership: no caller is asked (SPEC §1).
+        Join::Founders(_) if earlier < FOUNDING_OWNERS => Role::OrganizationOwner,
+        Join::Founders(requested) => {
+            let role = requested.unwrap_or(Role::OrganizationMember);
+            check_grant(tx, grantor, role, ScopeRef::Organization(organization.id)).await?;
+            role
+        }
+        Join::Member => {
+            check_grant(tx, grantor, Role::OrganizationMember, ScopeRef::Organization(organization.id)).await?;
+            Role::OrganizationMember
+        }
+    };
+    RoleBindingRow::insert(tx, &binding(Holder::User(user_id), role, Some(organization.id), granted_by)).await?;
+    Organization::clear_removal(tx, organization.id, user_id).await?;
+    Ok(role)
+}
+
+/// Makes `user_id` a member of organization `organization_id` unless they are one already (a user who
+/// joins a workspace joins its organization). Locks the organization. Returns the role granted, if any.
+pub async fn ensure_member(
+    tx: &mut AsyncPgConnection,
+    grantor: &Grantor<'_>,
+    organization_id: Uuid,
+    user_id: Uuid,
+    granted_by: Option<Uuid>,
+) -> ApiResult<Option<Role>> {
+    let organization = lock_organization(tx, organization_id).await?;
+    if RoleBindingRow::user_in_organization_for_update(tx, organization_id, user_id).await?.is_some() {
+        return Ok(None);
+    }
+    Ok(Some(join_organization(tx, grantor, &organization, user_id, Join::Founders(None), granted_by).await?))
+}
+
+/// A domain join (SPEC §3.1): ORGANIZATION_MEMBER of `organization_id`, unless the user is a member
+/// already or was removed from it (SPEC §2: removals stick). Returns whether the user joined.
+pub async fn join_by_domain(tx: &mut AsyncPgConnection, organization_id: Uuid, user_id: Uuid) -> ApiResult<bool> {
+    let Some(organization) = Organization::find_for_update(tx, organization_id).await? else { return Ok(false) };
+    if RoleBindingRow::user_in_organization_for_update(tx, organization_id, user_id).await?.is_some()
+        || Organization::was_removed(tx, organization_id, user_id).await?
+    {
+        return Ok(false);
+    }
+    join_organization(tx, &Grantor::DomainJoin, &organization, user_id, Join::Member, None).await?;
+    Ok(true)
+}
+
+/// SCIM provisioning of an account whose address is in the organization's verified domain: a domain
+/// join made explicit by the organization's client, so it also brings back someone removed before.
+pub async fn provision_member(tx: &mut AsyncPgConnection, organization_id: Uuid, user_id: Uuid) -> ApiResult<Role> {
+    let organization = lock_organization(tx, organization_id).await?;
+    join_organization(tx, &Grantor::DomainJoin, &organization, user_id, Join::Member, None).await
+}
+
+/// Changes a member's organization role; returns `(held, new)`.
+pub async fn set_organization_role(
+    tx: &mut AsyncPgConnection,
+    grantor: &Grantor<'_>,
+    organization_id: Uuid,
+    user_id: Uuid,
+    role: Role,
+) -> ApiResult<(Role, Role)> {
+    lock_organization(tx, organization_id).await?;
+    let current = RoleBindingRow::user_in_organization_for_update(tx, organization_id, user_id)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    let held = parse_role(&current.role)?;
+    set_role(tx, grantor, &current, role).await?;
+    Ok((held, role))
+}
+
+/// What removing someone from an organization took away.
+#[derive(Debug, Clone)]
+pub struct OrganizationRemoval {
+    /// The organization (as locked).
+    pub organization: Organization,
+    /// The organization role they held.
+    pub role: Role,
+    /// Workspace and deployment roles in the organization removed with it.
+    pub roles_below: usize,
+    /// Teams of the organization they left.
+    pub teams_left: usize,
+}
+
+/// Removes `user_id` from the organization with their roles on its workspaces and deployments and their
+/// places in its teams, and records the removal (a domain join does not bring them back). The grantor
+/// must be able to grant the organization role they held; the organization keeps an owner and each of
+/// its workspaces an admin (CONFLICT otherwise).
+pub async fn remove_from_organization(
+    tx: &mut AsyncPgConnection,
+    grantor: &Grantor<'_>,
+    organization_id: Uuid,
+    user_id: Uuid,
+) -> ApiResult<OrganizationRemoval> {
+    let organization = lock_organization(tx, organization_id).await?;
+    let current = RoleBindingRow::user_in_organization_for_update(tx, organization_id, user_id)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    let held = parse_role(&current.role)?;
+    check_revoke(tx, grantor, held, ScopeRef::Organization(organization_id)).await?;
+    if held == Role::OrganizationOwner {
+        keep_one(tx, ScopeRef::Organization(organization_id), &[user_id]).await?;
+    }
+    // Each workspace of the organization the user administers keeps another admin: locked in id order
+    // (under the organization's lock, see the module's lock order), then re-counted.
+    let mut administered = RoleBindingRow::user_workspace_roles_in_organization(
+        tx,
+        organization_id,
+        user_id,
+        Role::WorkspaceAdmin.as_str(),
+    )
+    .await?;
+    administered.sort();
+    for id in &administered {
+        Workspace::find_for_update(tx, *id).await?;
+    }
+    for id in &administered {
+        keep_one(tx, ScopeRef::Workspace(*id), &[user_id]).await.map_err(|_| {
+            ApiError::conflict(
+                "This user is the only WORKSPACE_ADMIN of a workspace of the organization; give that role to someone else first",
+            )
+        })?;
+    }
+    RoleBindingRow::delete(tx, current.id).await?;
+    let roles_below = RoleBindingRow::delete_user_roles_below_organization(tx, organization_id, user_id).await?;
+    // Leaving the organization leaves its teams: nothing is granted, so no grant rule applies.
+    let teams_left = Team::remove_member_everywhere_in(tx, organization_id, user_id).await?;
+    Organization::record_removal(tx, organization_id, user_id).await?;
+    Ok(OrganizationRemoval { organization, role: held, roles_below, teams_left })
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Workspaces
+
+/// Gives a member of the workspace's organization the workspace role `role` and deployment roles in it
+/// (`(deployment, role)`, deployments checked to be live in the workspace by the caller). CONFLICT if
+/// they hold a workspace role already. The caller locked the workspace with [`lock_workspace`].
+pub async fn add_to_workspace(
+    tx: &mut AsyncPgConnection,
+    grantor: &Grantor<'_>,
+    workspace: &Workspace,
+    user_id: Uuid,
+    role: Role,
+    deployment_roles: &[(Uuid, Role)],
+    granted_by: Option<Uuid>,
+) -> ApiResult<()> {
+    check_grant(tx, grantor, role, ScopeRef::Workspace(workspace.id)).await?;
+    for (deployment, deployment_role) in deployment_roles {
+        check_grant(tx, grantor, *deployment_role, ScopeRef::Deployment(*deployment)).await?;
+    }
+    if RoleBindingRow::user_in_workspace_for_update(tx, workspace.id, user_id).await?.is_some() {
+        return Err(ApiError::conflict("This user is already a member of the workspace"));
+    }
+    grant(tx, grantor, Holder::User(user_id), role, ScopeRef::Workspace(workspace.id), granted_by).await?;
+    for (deployment, deployment_role) in deployment_roles {
+        grant(tx, grantor, Holder::User(user_id), *deployment_role, ScopeRef::Deployment(*deployment), granted_by)
+            .await?;
+    }
+    Ok(())
+}
+
+/// Changes a member's workspace role; returns `(held, new)`. The workspace keeps an admin.
+pub async fn set_workspace_role(
+    tx: &mut AsyncPgConnection,
+    grantor: &Grantor<'_>,
+    workspace_id: Uuid,
+    user_id: Uuid,
+    role: Role,
+) -> ApiResult<(Workspace, Role)> {
+    let workspace = lock_workspace(tx, workspace_id).await?;
+    let current =
+        RoleBindingRow::user_in_workspace_for_update(tx, workspace_id, user_id).await?.ok_or(ApiError::NotFound)?;
+    let held = parse_role(&current.role)?;
+    set_role(tx, grantor, &current, role).await?;
+    Ok((workspace, held))
+}
+
+/// Removes a member from a workspace with their deployment roles in it; returns the workspace, the role
+/// held and how many deployment roles went. The workspace keeps an admin.
+pub async fn remove_from_workspace(
+    tx: &mut AsyncPgConnection,
+    grantor: &Grantor<'_>,
+    workspace_id: Uuid,
+    user_id: Uuid,
+) -> ApiResult<(Workspace, Role, usize)> {
+    let workspace = lock_workspace(tx, workspace_id).await?;
+    let current =
+        RoleBindingRow::user_in_workspace_for_update(tx, workspace_id, user_id).await?.ok_or(ApiError::NotFound)?;
+    let held = parse_role(&current.role)?;
+    let below = revoke(tx, grantor, &current).await?;
+    Ok((workspace, held, below))
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Teams
+
+/// Adds `user_id` to `team` (locked by the caller). Joining a team grants every role the team holds, at
+/// every scope, system roles included: the grantor must be able to grant each of them (SPEC §2).
+/// BAD_USER_INPUT for someone outside the team's organization; returns `false` if they were a member.
+pub async fn add_team_member(
+    tx: &mut AsyncPgConnection,
+    grantor: &Grantor<'_>,
+    team: &Team,
+    user_id: Uuid,
+) -> ApiResult<bool> {
+    if RoleBindingRow::user_in_organization_for_update(tx, team.organization_id, user_id).await?.is_none() {
+        return Err(ApiError::bad_input("userUuid", "This user is not a member of the team's organization"));
+    }
+    for row in RoleBindingRow::of_teams(tx, &[team.id]).await? {
+        check_grant(tx, grantor, parse_role(&row.role)?, object_of(&row)).await?;
+    }
+    Ok(Team::add_member(tx, team.id, user_id).await?)
+}
+
+/// Removes `user_id` from `team` (locked by the caller); taking the team's roles away needs the
+/// authority to grant them, and provisioning never touches a team holding a system role. Team roles do
+/// not count for the keep-one invariants, so none can break. Returns `false` if they were not a member.
+pub async fn remove_team_member(
+    tx: &mut AsyncPgConnection,
+    grantor: &Grantor<'_>,
+    team: &Team,
+    user_id: Uuid,
+) -> ApiResult<bool> {
+    for row in RoleBindingRow::of_teams(tx, &[team.id]).await? {
+        check_revoke(tx, grantor, parse_role(&row.role)?, object_of(&row)).await?;
+    }
+    Ok(Team::remove_member(tx, team.id, user_id).await?)
+}
+
+/// Whether `team` holds a system role (an organization's provisioning leaves such a team alone).
+pub async fn team_holds_system_role(tx: &mut AsyncPgConnection, team_id: Uuid) -> ApiResult<bool> {
+    Ok(RoleBindingRow::of_teams(tx, &[team_id]).await?.iter().any(|row| row.scope == Scope::System.as_str()))
+}
+
+/// Deletes a team: its members lose its roles. Taking them away needs the authority to grant them.
+pub async fn check_team_deletion(tx: &mut AsyncPgConnection, grantor: &Grantor<'_>, team: &Team) -> ApiResult<()> {
+    for row in RoleBindingRow::of_teams(tx, &[team.id]).await? {
+        check_revoke(tx, grantor, parse_role(&row.role)?, object_of(&row)).await?;
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Inviters
+
+/// The authority of an invite's inviter as they are now, for re-checking the grant rule when the invite
+/// is accepted: `None` when the inviter is gone, inactive or disabled (their invites then grant nothing).
+pub async fn inviter_authority(
+    tx: &mut AsyncPgConnection,
+    user_id: Option<Uuid>,
+    service_account_id: Option<Uuid>,
+    matrix: &Arc<Matrix>,
+    now: chrono::DateTime<chrono::Utc>,
+) -> ApiResult<Option<Authority>> {
+    use crate::db::models::principal;
+    use crate::db::models::service_account::ServiceAccountRow;
+    if let Some(id) = user_id {
+        let Some((user, packed)) = principal::user_with_bindings(tx, id).await? else { return Ok(None) };
+        if user.status != "active" {
+            return Ok(None);
+        }
+        let principal =
+            Principal::User(UserPrincipal { user, bindings: Binding::from_packed(&packed), valid_until: None });
+        return Ok(Some(Authority::new(Arc::new(principal), matrix.clone())));
+    }
+    if let Some(id) = service_account_id {
+        let Some(account) = ServiceAccountRow::find_many(tx, &[id]).await?.into_iter().next() else { return Ok(None) };
+        let Some((account, packed)) = principal::service_account_with_bindings(tx, &account.key_prefix).await? else {
+            return Ok(None);
+        };
+        if account.id != id || !account.active || account.expires_at.is_some_and(|at| at <= now) {
+            return Ok(None);
+        }
+        let principal =
+            Principal::ServiceAccount(ServiceAccountPrincipal { account, bindings: Binding::from_packed(&packed) });
+        return Ok(Some(Authority::new(Arc::new(principal), matrix.clone())));
+    }
+    Ok(None)
+}
