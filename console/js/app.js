@@ -12,11 +12,14 @@ import * as dashboard from "./pages/dashboard.js";
 import * as workspace from "./pages/workspace.js";
 import * as deployment from "./pages/deployment.js";
 import * as account from "./pages/account.js";
+import * as organization from "./pages/organization.js";
+import * as system from "./pages/system.js";
 
 const ORG_KEY = "capcom.console.organization";
 
 const FRAME_QUERY = `query Frame {
   self { id username fullName emails { address primary } }
+  systemPages: can(permission: "system.users.get")
   organizations {
     id name isDefault
     organizationCapabilities { canCreateWorkspace canUpdateOrganization canInviteUser }
@@ -47,8 +50,10 @@ const ctx = {
   async refresh() {
     await loadFrame();
   },
+  /** Makes `id` the organization shown (when the caller belongs to it); remembered for the next visit. */
   setOrganization(id) {
-    localStorage.setItem(ORG_KEY, id);
+    if (this.organization && this.organization.id === id) return;
+    if (id) localStorage.setItem(ORG_KEY, id);
     this.organization = this.organizations.find((org) => org.id === id) ?? this.organizations[0] ?? null;
   },
   signedIn,
@@ -112,7 +117,11 @@ async function loadFrame() {
   ctx.user = data.self;
   ctx.organizations = data.organizations;
   ctx.workspaces = data.workspaces;
-  ctx.setOrganization(localStorage.getItem(ORG_KEY) ?? ctx.organizations.find((o) => o.isDefault)?.id);
+  ctx.systemPages = data.systemPages;
+  ctx.organization = null;
+  const remembered = localStorage.getItem(ORG_KEY);
+  const known = ctx.organizations.some((o) => o.id === remembered);
+  ctx.setOrganization(known ? remembered : (ctx.organizations.find((o) => o.isDefault) ?? ctx.organizations[0])?.id);
   renderFrame();
 }
 
@@ -140,6 +149,7 @@ function renderFrame() {
   } else if (ctx.organization) {
     switcher.append(h("span", { className: "org-name" }, ctx.organization.name));
   }
+  if (ctx.organization) switcher.append(" ", h("a", { href: "#/organization", id: "organization-link" }, "Organization"));
 
   const mine = ctx.workspaces.filter((w) => w.organizationId === ctx.organization?.id);
   const current = location.hash.match(/^#\/workspaces\/([^/]+)/)?.[1];
@@ -159,6 +169,7 @@ function renderFrame() {
     ),
   );
   $("sidebar").replaceChildren(
+    ctx.systemPages ? h("p", {}, h("a", { href: "#/system", id: "system-link" }, "System")) : null,
     h("h2", {}, "Workspaces"),
     mine.length ? list : h("p", { className: "muted" }, "No workspace yet."),
     ctx.organization?.organizationCapabilities.canCreateWorkspace
@@ -183,6 +194,8 @@ const ROUTES = [
   [/^#?\/?$/, () => dashboard.render(ctx)],
   [/^#\/new-workspace$/, () => dashboard.render(ctx, { creating: true })],
   [/^#\/account$/, () => account.render(ctx)],
+  [/^#\/organization(?:\/([a-z-]+))?$/, (tab) => organization.render(ctx, tab ?? "people")],
+  [/^#\/system(?:\/([a-z-]+))?$/, (tab) => system.render(ctx, tab ?? "users")],
   [/^#\/workspaces\/([^/]+)(?:\/([a-z-]+))?$/, (id, tab) => workspace.render(ctx, id, tab ?? "deployments")],
   [/^#\/deployments\/([^/]+)(?:\/([a-z-]+))?$/, (id, tab) => deployment.render(ctx, id, tab ?? "overview")],
 ];
@@ -210,6 +223,8 @@ async function route() {
   // A later navigation won the race.
   if (turn !== routing) return;
   content.removeAttribute("aria-busy");
+  // The view may have switched the organization (a workspace of another one was opened).
+  renderFrame();
   content.dataset.page = view.dataset?.page ?? "error";
   content.replaceChildren(view);
   if (pendingMessage) notify(pendingMessage);

@@ -32,7 +32,9 @@ const FILES: &[(&str, &[u8])] = embedded![
     "js/pages/dashboard.js",
     "js/pages/deployment.js",
     "js/pages/keys.js",
+    "js/pages/organization.js",
     "js/pages/signin.js",
+    "js/pages/system.js",
     "js/pages/users.js",
     "js/pages/workspace.js",
 ];

@@ -218,7 +218,9 @@ async fn the_console_is_served_by_default_at_the_root_console_and_invite_and_not
     let html = String::from_utf8(index).unwrap();
     assert!(html.contains("/console/js/app.js") && html.contains("/console/console.css"));
     assert!(!html.contains("https://") && !html.contains("http://"), "no CDN: every file comes from capcom");
-    for (file, kind) in [("js/app.js", "text/javascript"), ("js/pages/workspace.js", "text/javascript"), ("console.css", "text/css")] {
+    for (file, kind) in
+        [("js/app.js", "text/javascript"), ("js/pages/workspace.js", "text/javascript"), ("console.css", "text/css")]
+    {
         let response = app.client.get(format!("{}/console/{file}", app.base)).send().await.unwrap();
         assert_eq!(response.status(), 200, "{file}");
         assert!(header(response.headers(), "content-type").starts_with(kind), "{file}");

@@ -10,6 +10,7 @@ mod budget;
 mod cli_compat;
 mod cli_documents;
 mod console;
+mod console_flows;
 mod cors;
 mod deadlines;
 mod deployments;

@@ -43,7 +43,7 @@ export async function render(ctx, options = {}) {
   );
   const view = h(
     "section",
-    { dataset: { page: "dashboard" } },
+    { dataset: { page: "dashboard", creating: String(Boolean(options.creating)) } },
     h("h1", {}, ctx.organization ? ctx.organization.name : "Workspaces"),
     cards.length ? h("ul", { className: "cards" }, cards) : h("p", { className: "muted" }, "You are in no workspace of this organization yet."),
     canCreate ? createForm(ctx) : null,

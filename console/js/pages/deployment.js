@@ -15,7 +15,7 @@ const DEPLOYMENT = `query Deployment($id: String!) {
     highAvailability enforceCicd dagDeployEnabled status clusterId airflowRole createdAt updatedAt
     urls { type url }
     deployInfo { current nextCli }
-    workspace { id label }
+    workspace { id label organizationId }
     deploymentCapabilities {
       canUpdateDeployment canDeleteDeployment canDeploy canUpdateIAM canCreateServiceAccount
       canUpdateServiceAccount canDeleteServiceAccount canViewUsers canReadVariables canUseAirflowAdmin
@@ -314,6 +314,7 @@ async function access(ctx, d) {
 
 export async function render(ctx, id, tab) {
   const { deployment: d } = await ctx.gql(DEPLOYMENT, { id });
+  if (d.workspace && ctx.organizations.some((org) => org.id === d.workspace.organizationId)) ctx.setOrganization(d.workspace.organizationId);
   const caps = d.deploymentCapabilities;
   let body;
   if (tab === "overview") body = overview(ctx, d);

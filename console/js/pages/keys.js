@@ -1,4 +1,4 @@
-// API keys (service accounts) of a workspace or of a deployment: list with role, expiry and last use;
+// API keys (service accounts) of an organization, a workspace or a deployment: list with role, expiry and last use;
 // create with a role and an expiry (the key is shown once, with a copy button); rotate; delete. Offered
 // as `canCreateServiceAccount` / `canUpdateServiceAccount` / `canDeleteServiceAccount` of the scope's
 // capabilities say.
@@ -9,6 +9,15 @@ import { rolesOf } from "./users.js";
 const FIELDS = "id label category keyPrefix active expiresAt lastUsedAt createdAt roleBinding { role }";
 
 const SCOPES = {
+  organization: {
+    roleScope: "ORGANIZATION",
+    list: `query Keys($id: Uuid!) { roles { role scope } keys: organizationServiceAccounts(organizationUuid: $id) { ${FIELDS} } }`,
+    create: `mutation CreateKey($id: Uuid!, $label: String!, $category: String, $role: Role!, $days: Int) {
+      key: createOrganizationServiceAccount(organizationUuid: $id, label: $label, category: $category, role: $role, expiresInDays: $days) { label apiKey }
+    }`,
+    remove: "mutation DeleteKey($id: Uuid!, $key: Uuid!) { deleteOrganizationServiceAccount(organizationUuid: $id, serviceAccountUuid: $key) { id } }",
+    back: () => "#/organization/keys",
+  },
   workspace: {
     roleScope: "WORKSPACE",
     list: `query Keys($id: Uuid!) { roles { role scope } keys: workspaceServiceAccounts(workspaceUuid: $id) { ${FIELDS} } }`,

@@ -58,6 +58,8 @@ function deploymentRow(ctx, d) {
       updated.textContent = when(now.updatedAt);
       row.dataset.status = now.status;
       row.dataset.live = "true";
+      // How many states capcom pushed since the page opened (the first is the state at subscribing).
+      row.dataset.pushes = String(Number(row.dataset.pushes ?? 0) + 1);
     },
     error(errors) {
       row.dataset.live = "false";
@@ -112,11 +114,15 @@ async function deploymentsTab(ctx, ws) {
     {},
     rows.length
       ? h(
-          "table",
-          { id: "deployments" },
-          h("caption", { className: "visually-hidden" }, "Deployments"),
-          h("thead", {}, h("tr", {}, ["Label", "Release", "Status", "Executor", "Runtime", "Updated"].map((t) => h("th", { scope: "col" }, t)))),
-          h("tbody", {}, rows),
+          "div",
+          { className: "table-wrap" },
+          h(
+            "table",
+            { id: "deployments", className: "responsive" },
+            h("caption", { className: "visually-hidden" }, "Deployments"),
+            h("thead", {}, h("tr", {}, ["Label", "Release", "Status", "Executor", "Runtime", "Updated"].map((t) => h("th", { scope: "col" }, t)))),
+            h("tbody", {}, rows),
+          ),
         )
       : h("p", { className: "muted", id: "no-deployments" }, "No deployment yet."),
     ws.workspaceCapabilities.canCreateDeployment ? await createDeploymentForm(ctx, ws) : null,
@@ -163,6 +169,7 @@ function settingsTab(ctx, ws) {
 
 export async function render(ctx, id, tab) {
   const { workspace: ws } = await ctx.gql(WORKSPACE, { id });
+  if (ctx.organizations.some((org) => org.id === ws.organizationId)) ctx.setOrganization(ws.organizationId);
   const caps = ws.workspaceCapabilities;
   let body;
   if (tab === "deployments") body = await deploymentsTab(ctx, ws);
