@@ -284,8 +284,9 @@ pub struct Config {
 
     /// Serve the web console (`console/`, built into the binary) at `/`, `/console/` and `/invite` (the
     /// address invite mails link to). `false` serves no console (GraphiQL stays at `/v1`).
+    /// A bare `--console` still means on (as when it was a switch); `--console=false` turns it off.
     #[arg(long, env = "CAPCOM_CONSOLE", global = true, default_value_t = true, num_args = 0..=1,
-          default_missing_value = "true", action = clap::ArgAction::Set,
+          require_equals = true, default_missing_value = "true", action = clap::ArgAction::Set,
           value_parser = clap::builder::BoolishValueParser::new())]
     pub console: bool,
 
@@ -488,6 +489,17 @@ mod tests {
 
     fn origin(text: &str) -> Result<String, OriginError> {
         text.parse::<Origin>().map(|origin| origin.to_string())
+    }
+
+    #[test]
+    fn the_console_is_on_unless_turned_off() {
+        let console = |args: &[&str]| Config::try_from_args(args.iter().copied()).map(|config| config.console);
+        assert!(console(&["capcom"]).unwrap());
+        // A bare `--console` is still the old switch and takes no following word as its value.
+        assert!(console(&["capcom", "--console", "--public-signups"]).unwrap());
+        assert!(!console(&["capcom", "--console=false"]).unwrap());
+        assert!(!console(&["capcom", "--console=no"]).unwrap());
+        assert!(console(&["capcom", "--console", "false"]).is_err(), "a value needs `=`");
     }
 
     #[test]

@@ -397,7 +397,7 @@ async fn workspace_users_invites_teams_and_api_keys_as_admin_and_as_viewer() {
 
     // A deployment's keys, on its page.
     browser.goto(&format!("{}/console/#/deployments/{etl}/keys", app.base)).await;
-    browser.fill("#create-key input[name='label']", "deployer").await;
+    browser.fill("main[data-page='deployment-keys'] #create-key input[name='label']", "deployer").await;
     choose(&browser, "#create-key select[name='role']", "DEPLOYMENT_EDITOR").await;
     browser.click("#create-key button[type='submit']").await;
     browser.wait_for("#key-once #new-key").await;
@@ -591,6 +591,11 @@ async fn the_organization_system_and_account_pages_as_owner_billing_admin_and_me
 
     browser.click("a[data-tab='audit']").await;
     browser.wait_for("#audit tr[data-action='team.create']").await;
+    browser.click("a[data-tab='sign-in']").await;
+    browser.fill("#claim-domain input[name='domain']", "example.org").await;
+    browser.click("#claim-domain button[type='submit']").await;
+    browser.wait_for("#domains tr[data-domain='example.org'][data-verified='false']").await;
+    assert_eq!(app.count("SELECT count(*) AS n FROM organization_domains WHERE domain = 'example.org'").await, 1);
     browser.click("a[data-tab='keys']").await;
     browser.fill("#create-key input[name='label']", "terraform").await;
     browser.click("#create-key button[type='submit']").await;
@@ -638,5 +643,7 @@ async fn the_organization_system_and_account_pages_as_owner_billing_admin_and_me
         .wait_for("main[data-page='organization-settings'] #org-settings input[name='billingCompany']:disabled")
         .await;
     assert!(browser.client.find(fantoccini::Locator::Css("#org-settings button[type='submit']")).await.is_err());
+    browser.click("a[data-tab='sign-in']").await;
+    browser.wait_for("main[data-page='organization-sign-in'] #sign-in-hidden").await;
     browser.close().await;
 }

@@ -1,6 +1,7 @@
 // The organization chosen in the header: its people and their roles (invite, change, remove), teams,
-// clusters, audit log, API keys and settings (name; billing for billing admins). What is offered comes
-// from `organizationCapabilities`, and, where it has no field, from the API's own `can(permission, scope)`.
+// clusters, audit log, API keys, sign-in (domains, identity providers) and settings (name; billing for
+// billing admins). What is offered comes from `organizationCapabilities`, and, where it has no field,
+// from the API's own `can(permission, scope)`.
 
 import { dangerButton, field, h, notify, onSubmit, roleName, select, when } from "../dom.js";
 import { tabs } from "./workspace.js";
@@ -28,6 +29,7 @@ const TABS = [
   ["clusters", "Clusters"],
   ["audit", "Audit log"],
   ["keys", "API keys"],
+  ["sign-in", "Sign-in"],
   ["settings", "Settings"],
 ];
 
@@ -208,6 +210,118 @@ async function audit(ctx, org) {
   );
 }
 
+/** Managed domains and identity providers (the API decides them with the organization's config permission). */
+async function signIn(ctx, org) {
+  const { organizationDomains: domains, identityProviders: providers } = await ctx.gql(
+    `query SignIn($o: Uuid!) {
+      organizationDomains(organizationUuid: $o) { id domain verified verifiedAt recordName recordValue }
+      identityProviders(organizationUuid: $o) { id name displayName issuerUrl clientId clientSecretSource enabled }
+    }`,
+    { o: org.id },
+  );
+  const domainRows = domains.map((d) =>
+    h(
+      "tr",
+      { dataset: { domain: d.domain, verified: String(d.verified) } },
+      h("td", {}, d.domain),
+      h("td", {}, d.verified ? `verified ${when(d.verifiedAt)}` : h("span", {}, "publish TXT ", h("code", {}, d.recordName), " = ", h("code", {}, d.recordValue))),
+      h(
+        "td",
+        { className: "actions" },
+        d.verified
+          ? null
+          : h("button", {
+              type: "button",
+              className: "secondary small verify",
+              onclick: async () => {
+                try {
+                  await ctx.gql("mutation Verify($o: Uuid!, $d: Uuid!) { verifyOrganizationDomain(organizationUuid: $o, domainUuid: $d) { verified } }", { o: org.id, d: d.id });
+                  ctx.navigate("#/organization/sign-in", `${d.domain} is verified.`);
+                } catch (error) {
+                  notify(error);
+                }
+              },
+            }, "Verify"),
+        dangerButton("Delete", async () => {
+          await ctx.gql("mutation DeleteDomain($o: Uuid!, $d: Uuid!) { deleteOrganizationDomain(organizationUuid: $o, domainUuid: $d) { id } }", { o: org.id, d: d.id });
+          ctx.navigate("#/organization/sign-in", `${d.domain} deleted.`);
+        }, { className: "danger small" }),
+      ),
+    ),
+  );
+  const claim = onSubmit(
+    h("form", { id: "claim-domain", className: "row" }, field("Domain", h("input", { name: "domain", required: true, placeholder: "example.com" })), h("div", { className: "field" }, h("button", { type: "submit" }, "Claim"))),
+    async ({ domain }) => {
+      await ctx.gql("mutation Claim($o: Uuid!, $d: String!) { claimOrganizationDomain(organizationUuid: $o, domain: $d) { id } }", { o: org.id, d: domain });
+      ctx.navigate("#/organization/sign-in", `${domain} claimed: publish its TXT record, then verify.`);
+    },
+  );
+  const providerRows = providers.map((p) =>
+    h(
+      "tr",
+      { dataset: { provider: p.name } },
+      h("td", {}, p.displayName, h("br"), h("code", { className: "muted" }, p.name)),
+      h("td", {}, p.issuerUrl),
+      h("td", {}, p.clientId),
+      h("td", {}, p.clientSecretSource),
+      h("td", {}, p.enabled ? "on" : "off"),
+      h(
+        "td",
+        { className: "actions" },
+        dangerButton("Delete", async () => {
+          await ctx.gql("mutation DeleteProvider($o: Uuid!, $p: Uuid!) { deleteIdentityProvider(organizationUuid: $o, providerUuid: $p) { id } }", { o: org.id, p: p.id });
+          ctx.navigate("#/organization/sign-in", `${p.displayName} deleted.`);
+        }, { className: "danger small" }),
+      ),
+    ),
+  );
+  const addProvider = onSubmit(
+    h(
+      "form",
+      { id: "add-provider", className: "card", noValidate: true },
+      h("h2", {}, "Add an OpenID Connect provider"),
+      h(
+        "div",
+        { className: "row" },
+        field("Name", h("input", { name: "name", required: true, placeholder: "acme" }), { hint: "Its secret is read from CAPCOM_OIDC_SECRET_<NAME> or a file named after it." }),
+        field("Shown as", h("input", { name: "displayName" })),
+        field("Issuer URL", h("input", { name: "issuerUrl", type: "url", required: true })),
+        field("Client id", h("input", { name: "clientId", required: true })),
+        field("Client secret variable", h("input", { name: "clientSecretEnv", placeholder: "CAPCOM_OIDC_SECRET_ACME" })),
+        field("Groups claim (optional)", h("input", { name: "groupsClaim" })),
+      ),
+      h("button", { type: "submit" }, "Add provider"),
+    ),
+    async (v) => {
+      const input = { name: v.name, issuerUrl: v.issuerUrl, clientId: v.clientId };
+      for (const key of ["displayName", "clientSecretEnv", "groupsClaim"]) if (v[key]) input[key] = v[key];
+      await ctx.gql("mutation AddProvider($o: Uuid!, $i: IdentityProviderInput!) { createIdentityProvider(organizationUuid: $o, input: $i) { id } }", { o: org.id, i: input });
+      ctx.navigate("#/organization/sign-in", `${v.displayName || v.name} added.`);
+    },
+  );
+  return h(
+    "div",
+    {},
+    h(
+      "div",
+      { className: "card", id: "domains" },
+      h("h2", {}, "Managed domains"),
+      h("p", { className: "muted" }, "The organization's identity providers act only on addresses of its verified domains."),
+      domainRows.length ? h("div", { className: "table-wrap" }, h("table", {}, h("tbody", {}, domainRows))) : h("p", { className: "muted" }, "No domain yet."),
+      claim,
+    ),
+    h(
+      "div",
+      { className: "card", id: "providers-list" },
+      h("h2", {}, "Identity providers"),
+      providerRows.length
+        ? h("div", { className: "table-wrap" }, h("table", {}, h("thead", {}, h("tr", {}, ["Provider", "Issuer", "Client id", "Secret from", "Enabled", ""].map((t) => h("th", { scope: "col" }, t)))), h("tbody", {}, providerRows)))
+        : h("p", { className: "muted" }, "No provider yet: people sign in by password."),
+    ),
+    addProvider,
+  );
+}
+
 function settings(ctx, org) {
   const caps = org.organizationCapabilities;
   const text = (name, value, disabled, type = "text") => h("input", { name, type, value: value ?? "", disabled, maxLength: name === "description" ? 4096 : 255 });
@@ -252,6 +366,9 @@ export async function render(ctx, tab) {
     body = data.canReadKeys
       ? await keys.panel(ctx, { scope: "organization", id: org.id, caps: { canCreateServiceAccount: data.canCreateKeys, canUpdateServiceAccount: data.canUpdateKeys, canDeleteServiceAccount: data.canDeleteKeys } })
       : h("p", { id: "keys-hidden" }, "Your role does not show the organization's API keys.");
+  else if (tab === "sign-in") body = org.organizationCapabilities.canUpdateOrganization
+        ? await signIn(ctx, org)
+        : h("p", { id: "sign-in-hidden" }, "Your role does not manage how people sign in.");
   else if (tab === "settings") body = settings(ctx, org);
   else body = h("p", {}, "There is no such section.");
   return h(
