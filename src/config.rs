@@ -39,7 +39,8 @@
 //! | `CAPCOM_WORKER_MAX_CEILING` | 100 | highest `workerMax` |
 //! | `CAPCOM_LOG_FORMAT` | `text` | `text` or `json` |
 //! | `CAPCOM_CORS_ORIGINS` | empty | browser origins (comma-separated) that may call capcom from another site |
-//! | `CAPCOM_CONSOLE` | false | serve the example web console at `/console/` |
+//! | `CAPCOM_CONSOLE` | true | serve the web console at `/`, `/console/` and `/invite` (`false`: not at all) |
+//! | `CAPCOM_CONSOLE_DIR` | unset | development: read the console's files from this folder instead of the binary |
 //! | `CAPCOM_METRICS_LISTEN` | unset | serve `/metrics` on this address only (unset: on `CAPCOM_LISTEN`) |
 //! | `DATABASE_READ_URL` | unset | hot standby for read-only requests |
 //! | `CAPCOM_READ_YOUR_WRITES_MS` | 30000 | longest time a writer's reads stay on the primary |
@@ -281,9 +282,18 @@ pub struct Config {
     #[arg(long, env = "CAPCOM_CORS_ORIGINS", default_value = "", hide_default_value = true, global = true)]
     pub cors_origins: OriginList,
 
-    /// Serve the example web console (`examples/console/`, built into the binary) at `/console/`.
-    #[arg(long, env = "CAPCOM_CONSOLE", global = true)]
+    /// Serve the web console (`console/`, built into the binary) at `/`, `/console/` and `/invite` (the
+    /// address invite mails link to). `false` serves no console (GraphiQL stays at `/v1`).
+    /// A bare `--console` still means on (as when it was a switch); `--console=false` turns it off.
+    #[arg(long, env = "CAPCOM_CONSOLE", global = true, default_value_t = true, num_args = 0..=1,
+          require_equals = true, default_missing_value = "true", action = clap::ArgAction::Set,
+          value_parser = clap::builder::BoolishValueParser::new())]
     pub console: bool,
+
+    /// Development: read the console's files from this folder (a checkout's `console/`) on every request
+    /// instead of the copy built into the binary, so that edits show on reload without a rebuild.
+    #[arg(long, env = "CAPCOM_CONSOLE_DIR", global = true)]
+    pub console_dir: Option<PathBuf>,
 
     /// Serve the Prometheus metrics on this address (path `/metrics`) instead of on the API's address.
     #[arg(long, env = "CAPCOM_METRICS_LISTEN", global = true)]
@@ -479,6 +489,17 @@ mod tests {
 
     fn origin(text: &str) -> Result<String, OriginError> {
         text.parse::<Origin>().map(|origin| origin.to_string())
+    }
+
+    #[test]
+    fn the_console_is_on_unless_turned_off() {
+        let console = |args: &[&str]| Config::try_from_args(args.iter().copied()).map(|config| config.console);
+        assert!(console(&["capcom"]).unwrap());
+        // A bare `--console` is still the old switch and takes no following word as its value.
+        assert!(console(&["capcom", "--console", "--public-signups"]).unwrap());
+        assert!(!console(&["capcom", "--console=false"]).unwrap());
+        assert!(!console(&["capcom", "--console=no"]).unwrap());
+        assert!(console(&["capcom", "--console", "false"]).is_err(), "a value needs `=`");
     }
 
     #[test]

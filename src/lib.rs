@@ -195,9 +195,13 @@ pub async fn run_server(config: Config) -> Result<(), StartError> {
         }
         None => tracing::info!("using the PostgreSQL server of DATABASE_URL"),
     }
-    println!("capcom is ready: GraphiQL at http://{address}/v1 (GraphQL POST /v1, WebSocket /ws). Ctrl-C stops it.");
     if console {
-        println!("The example console is at http://{address}/console/");
+        println!("capcom is ready: the console at http://{address}/ and GraphiQL at http://{address}/v1");
+        println!("(GraphQL POST /v1, WebSocket /ws). Ctrl-C stops it.");
+    } else {
+        println!(
+            "capcom is ready: GraphiQL at http://{address}/v1 (GraphQL POST /v1, WebSocket /ws). Ctrl-C stops it."
+        );
     }
     let served = serve(listener, router, shutdown_signal()).await;
     tracing::info!("HTTP server stopped");

@@ -75,9 +75,11 @@ pub fn build_router(state: AppState) -> Router {
     let mut router = Router::new();
     if serve_console {
         router = router
+            .route("/", get(console::index))
+            .route("/invite", get(console::index))
             .route("/console", get(console::redirect))
             .route("/console/", get(console::index))
-            .route("/console/{file}", get(console::asset));
+            .route("/console/{*path}", get(console::asset));
     }
     router
         .route("/v1", get(graphql::get_handler).post(graphql::post_handler))

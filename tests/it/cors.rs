@@ -203,30 +203,42 @@ async fn the_websocket_upgrade_refuses_pages_of_origins_not_on_the_list() {
 }
 
 #[tokio::test]
-async fn the_console_is_served_at_console_only_when_enabled() {
-    let app = TestApp::spawn_with(|config| config.console = true).await;
-    let page = app.client.get(format!("{}/console/", app.base)).send().await.unwrap();
-    assert_eq!(page.status(), 200);
-    assert_eq!(header(page.headers(), "content-type"), "text/html; charset=utf-8");
-    assert!(header(page.headers(), "content-security-policy").contains("default-src 'self'"));
-    let html = page.text().await.unwrap();
-    assert!(html.contains("console.js") && html.contains("console.css"));
-    assert!(!html.contains("https://"), "no CDN: every file comes from capcom");
-    for (file, kind) in [("console.js", "text/javascript"), ("console.css", "text/css")] {
+async fn the_console_is_served_by_default_at_the_root_console_and_invite_and_not_when_turned_off() {
+    let app = TestApp::spawn().await;
+    let index = std::fs::read(format!("{}/console/index.html", env!("CARGO_MANIFEST_DIR"))).unwrap();
+    for path in ["/", "/console/", "/invite?token=abc"] {
+        let page = app.client.get(format!("{}{path}", app.base)).send().await.unwrap();
+        assert_eq!(page.status(), 200, "{path}");
+        assert_eq!(header(page.headers(), "content-type"), "text/html; charset=utf-8");
+        let policy = header(page.headers(), "content-security-policy");
+        assert!(policy.contains("script-src 'self'") && policy.contains("connect-src 'self'"), "{policy}");
+        assert!(!policy.contains("unsafe"), "{policy}");
+        assert_eq!(page.bytes().await.unwrap().as_ref(), index.as_slice(), "{path}");
+    }
+    let html = String::from_utf8(index).unwrap();
+    assert!(html.contains("/console/js/app.js") && html.contains("/console/console.css"));
+    assert!(!html.contains("https://") && !html.contains("http://"), "no CDN: every file comes from capcom");
+    for (file, kind) in
+        [("js/app.js", "text/javascript"), ("js/pages/workspace.js", "text/javascript"), ("console.css", "text/css")]
+    {
         let response = app.client.get(format!("{}/console/{file}", app.base)).send().await.unwrap();
         assert_eq!(response.status(), 200, "{file}");
         assert!(header(response.headers(), "content-type").starts_with(kind), "{file}");
-        let on_disk = std::fs::read(format!("{}/examples/console/{file}", env!("CARGO_MANIFEST_DIR"))).unwrap();
-        assert_eq!(response.bytes().await.unwrap().as_ref(), on_disk.as_slice(), "{file} is the example's");
+        let on_disk = std::fs::read(format!("{}/console/{file}", env!("CARGO_MANIFEST_DIR"))).unwrap();
+        assert_eq!(response.bytes().await.unwrap().as_ref(), on_disk.as_slice(), "{file} is the embedded copy");
     }
-    let missing = app.client.get(format!("{}/console/secrets.txt", app.base)).send().await.unwrap();
-    assert_eq!(missing.status(), 404);
+    for missing in ["secrets.txt", "README.md", "js/../../Cargo.toml", "js/nothing.js"] {
+        let response = app.client.get(format!("{}/console/{missing}", app.base)).send().await.unwrap();
+        assert_eq!(response.status(), 404, "{missing}");
+    }
     let no_redirects = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
     let bare = no_redirects.get(format!("{}/console", app.base)).send().await.unwrap();
     assert_eq!(bare.status(), 308);
     assert_eq!(header(bare.headers(), "location"), "/console/");
 
-    let disabled = TestApp::spawn().await;
-    let response = disabled.client.get(format!("{}/console/", disabled.base)).send().await.unwrap();
-    assert_eq!(response.status(), 404);
+    let disabled = TestApp::spawn_with(|config| config.console = false).await;
+    for path in ["/", "/console/", "/invite", "/console/js/app.js"] {
+        let response = disabled.client.get(format!("{}{path}", disabled.base)).send().await.unwrap();
+        assert_eq!(response.status(), 404, "{path}");
+    }
 }

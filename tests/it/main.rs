@@ -11,6 +11,7 @@ mod budget;
 mod cli_compat;
 mod cli_documents;
 mod console;
+mod console_flows;
 mod cors;
 mod cost;
 mod deadlines;

@@ -30,7 +30,7 @@ const CHROMIUM_SWITCHES: &[&str] = &[
     "--disable-sync",
     "--disable-dev-shm-usage",
     "--disable-crash-reporter",
-    "--window-size=1200,760",
+    "--window-size=1280,800",
 ];
 
 const INSTALL_HINT: &str = "the console tests drive a real browser: install Debian's Chromium and its \
@@ -165,6 +165,11 @@ impl Browser {
     /// A PNG of the window.
     pub async fn screenshot(&self) -> Vec<u8> {
         self.client.screenshot().await.expect("screenshot")
+    }
+
+    /// Sets the window's size in CSS pixels (a phone: 390 × 844).
+    pub async fn resize(&self, width: u32, height: u32) {
+        self.client.set_window_size(width, height).await.expect("window size");
     }
 
     /// Ends the session (Chromium exits), then the driver.

@@ -1,0 +1,382 @@
+// The organization chosen in the header: its people and their roles (invite, change, remove), teams,
+// clusters, audit log, API keys, sign-in (domains, identity providers) and settings (name; billing for
+// billing admins). What is offered comes from `organizationCapabilities`, and, where it has no field,
+// from the API's own `can(permission, scope)`.
+
+import { dangerButton, field, h, notify, onSubmit, roleName, select, when } from "../dom.js";
+import { tabs } from "./workspace.js";
+import { rolesOf } from "./users.js";
+import * as keys from "./keys.js";
+
+const ORGANIZATION = `query Organization($id: Uuid!) {
+  roles { role scope }
+  organization(organizationUuid: $id) {
+    id name description billingEmail billingCompany billingPlan
+    organizationCapabilities {
+      canUpdateOrganization canUpdateBilling canInviteUser canUpdateIAM canManageTeams canCreateWorkspace
+      canManageClusters canGetAuditLogs
+    }
+  }
+  canReadKeys: can(permission: "organization.serviceAccounts.get", scopeId: $id)
+  canCreateKeys: can(permission: "organization.serviceAccounts.create", scopeId: $id)
+  canUpdateKeys: can(permission: "organization.serviceAccounts.update", scopeId: $id)
+  canDeleteKeys: can(permission: "organization.serviceAccounts.delete", scopeId: $id)
+}`;
+
+const TABS = [
+  ["people", "People"],
+  ["teams", "Teams"],
+  ["clusters", "Clusters"],
+  ["audit", "Audit log"],
+  ["keys", "API keys"],
+  ["sign-in", "Sign-in"],
+  ["settings", "Settings"],
+];
+
+const emailOf = (user) => user.emails.find((e) => e.primary)?.address ?? user.emails[0]?.address ?? user.username;
+
+async function people(ctx, org, roles) {
+  const caps = org.organizationCapabilities;
+  const { organizationUsers } = await ctx.gql(
+    `query People($id: Uuid!) { organizationUsers(organizationUuid: $id, first: 100) {
+      totalCount nodes { role user { id username fullName emails { address primary } } } } }`,
+    { id: org.id },
+  );
+  const orgRoles = rolesOf(roles, "ORGANIZATION");
+  const rows = organizationUsers.nodes.map(({ role, user }) => {
+    const email = emailOf(user);
+    let roleCell = h("td", {}, roleName(role));
+    if (caps.canUpdateIAM) {
+      const choice = select("role", orgRoles.map((r) => [r, roleName(r)]), role);
+      choice.setAttribute("aria-label", `Role of ${email}`);
+      choice.onchange = async () => {
+        try {
+          await ctx.gql(
+            "mutation OrgRole($o: Uuid!, $u: Uuid!, $r: Role!) { organizationUpdateUserRole(organizationUuid: $o, userUuid: $u, role: $r) }",
+            { o: org.id, u: user.id, r: choice.value },
+          );
+          notify(`${email} is now ${roleName(choice.value)}.`);
+        } catch (error) {
+          choice.value = role;
+          notify(error);
+        }
+      };
+      roleCell = h("td", {}, choice);
+    }
+    return h(
+      "tr",
+      { dataset: { userId: user.id, email, role } },
+      h("td", {}, user.fullName || user.username, h("br"), h("span", { className: "muted" }, email)),
+      roleCell,
+      caps.canUpdateIAM
+        ? h(
+            "td",
+            { className: "actions" },
+            dangerButton("Remove", async () => {
+              await ctx.gql("mutation OrgRemove($o: Uuid!, $u: Uuid!) { organizationRemoveUser(organizationUuid: $o, userUuid: $u) }", { o: org.id, u: user.id });
+              ctx.navigate("#/organization/people", `${email} was removed from ${org.name}.`);
+            }, { className: "danger small remove" }),
+          )
+        : null,
+    );
+  });
+  const invite = caps.canInviteUser
+    ? onSubmit(
+        h(
+          "form",
+          { id: "org-invite", className: "card" },
+          h("h2", {}, "Add someone"),
+          h(
+            "div",
+            { className: "row" },
+            field("Email address", h("input", { name: "email", type: "email", required: true, maxLength: 320 })),
+            field("Role", select("role", orgRoles.map((r) => [r, roleName(r)]), "ORGANIZATION_MEMBER")),
+          ),
+          h("p", { className: "muted" }, "People without an account here get an invite by mail."),
+          h("button", { type: "submit" }, "Add"),
+        ),
+        async ({ email, role }) => {
+          await ctx.gql(
+            "mutation OrgInvite($o: Uuid!, $e: String!, $r: Role!) { organizationInviteUser(organizationUuid: $o, email: $e, role: $r) { role } }",
+            { o: org.id, e: email, r: role },
+          );
+          ctx.navigate("#/organization/people", `${email} was invited.`);
+        },
+      )
+    : null;
+  return h(
+    "div",
+    {},
+    h(
+      "div",
+      { className: "table-wrap" },
+      h(
+        "table",
+        { id: "org-people", className: "responsive" },
+        h("caption", { className: "visually-hidden" }, "People"),
+        h("thead", {}, h("tr", {}, ["Person", "Role", caps.canUpdateIAM ? "" : null].filter((t) => t !== null).map((t) => h("th", { scope: "col" }, t)))),
+        h("tbody", {}, rows),
+      ),
+    ),
+    organizationUsers.totalCount > rows.length ? h("p", { className: "muted" }, `Showing ${rows.length} of ${organizationUsers.totalCount}.`) : null,
+    invite,
+  );
+}
+
+async function teams(ctx, org) {
+  const caps = org.organizationCapabilities;
+  const { teams: list } = await ctx.gql(
+    "query Teams($o: Uuid) { teams(organizationUuid: $o, first: 100) { nodes { id name description users { id } roleBindings { role scope } } } }",
+    { o: org.id },
+  );
+  const rows = list.nodes.map((team) =>
+    h(
+      "tr",
+      { dataset: { teamId: team.id } },
+      h("td", {}, team.name, team.description ? h("span", { className: "muted" }, ` — ${team.description}`) : null),
+      h("td", {}, String(team.users.length)),
+      h("td", {}, team.roleBindings.map((b) => roleName(b.role)).join(", ") || "—"),
+      caps.canManageTeams
+        ? h(
+            "td",
+            { className: "actions" },
+            dangerButton("Delete", async () => {
+              await ctx.gql("mutation DeleteTeam($t: Uuid!) { deleteTeam(teamUuid: $t) { id } }", { t: team.id });
+              ctx.navigate("#/organization/teams", `Team ${team.name} deleted.`);
+            }, { className: "danger small" }),
+          )
+        : null,
+    ),
+  );
+  const create = caps.canManageTeams
+    ? onSubmit(
+        h(
+          "form",
+          { id: "create-team", className: "card" },
+          h("h2", {}, "New team"),
+          h("div", { className: "row" }, field("Name", h("input", { name: "name", required: true, maxLength: 255 })), field("Description", h("input", { name: "description", maxLength: 4096 }))),
+          h("button", { type: "submit" }, "Create team"),
+        ),
+        async ({ name, description }) => {
+          await ctx.gql("mutation CreateTeam($o: Uuid, $n: String!, $d: String) { createTeam(organizationUuid: $o, name: $n, description: $d) { id } }", { o: org.id, n: name, d: description || null });
+          ctx.navigate("#/organization/teams", `Team ${name} created.`);
+        },
+      )
+    : null;
+  return h(
+    "div",
+    {},
+    rows.length
+      ? h("table", { id: "org-teams" }, h("thead", {}, h("tr", {}, ["Team", "Members", "Roles", caps.canManageTeams ? "" : null].filter((t) => t !== null).map((t) => h("th", { scope: "col" }, t)))), h("tbody", {}, rows))
+      : h("p", { className: "muted" }, "No team yet."),
+    create,
+  );
+}
+
+async function clusters(ctx, org) {
+  const { clusters: list } = await ctx.gql("query Clusters { clusters { id name kind provider region organizationId baseDomain } }");
+  const mine = list.filter((c) => !c.organizationId || c.organizationId === org.id);
+  return h(
+    "table",
+    { id: "org-clusters" },
+    h("thead", {}, h("tr", {}, ["Cluster", "Kind", "Provider", "Region", "Base domain"].map((t) => h("th", { scope: "col" }, t)))),
+    h("tbody", {}, mine.map((c) => h("tr", { dataset: { clusterId: c.id } }, h("td", {}, c.name), h("td", {}, c.kind), h("td", {}, c.provider), h("td", {}, c.region), h("td", {}, c.baseDomain)))),
+  );
+}
+
+async function audit(ctx, org) {
+  if (!org.organizationCapabilities.canGetAuditLogs) return h("p", { id: "audit-hidden" }, "Your role does not show the audit log.");
+  const { auditEvents } = await ctx.gql(
+    `query Audit($o: Uuid) { auditEvents(filter: { organizationUuid: $o }, first: 50) {
+      totalCount nodes { id occurredAt action targetType actor { label } requestId } } }`,
+    { o: org.id },
+  );
+  return h(
+    "div",
+    { className: "table-wrap" },
+    h(
+      "table",
+      { id: "audit", className: "responsive" },
+      h("caption", {}, `The latest ${auditEvents.nodes.length} of ${auditEvents.totalCount} events`),
+      h("thead", {}, h("tr", {}, ["When", "Who", "What", "Object", "Request"].map((t) => h("th", { scope: "col" }, t)))),
+      h(
+        "tbody",
+        {},
+        auditEvents.nodes.map((e) =>
+          h("tr", { dataset: { action: e.action } }, h("td", {}, when(e.occurredAt)), h("td", {}, e.actor.label), h("td", {}, h("code", {}, e.action)), h("td", {}, e.targetType), h("td", {}, h("code", {}, e.requestId ?? ""))),
+        ),
+      ),
+    ),
+  );
+}
+
+/** Managed domains and identity providers (the API decides them with the organization's config permission). */
+async function signIn(ctx, org) {
+  const { organizationDomains: domains, identityProviders: providers } = await ctx.gql(
+    `query SignIn($o: Uuid!) {
+      organizationDomains(organizationUuid: $o) { id domain verified verifiedAt recordName recordValue }
+      identityProviders(organizationUuid: $o) { id name displayName issuerUrl clientId clientSecretSource enabled }
+    }`,
+    { o: org.id },
+  );
+  const domainRows = domains.map((d) =>
+    h(
+      "tr",
+      { dataset: { domain: d.domain, verified: String(d.verified) } },
+      h("td", {}, d.domain),
+      h("td", {}, d.verified ? `verified ${when(d.verifiedAt)}` : h("span", {}, "publish TXT ", h("code", {}, d.recordName), " = ", h("code", {}, d.recordValue))),
+      h(
+        "td",
+        { className: "actions" },
+        d.verified
+          ? null
+          : h("button", {
+              type: "button",
+              className: "secondary small verify",
+              onclick: async () => {
+                try {
+                  await ctx.gql("mutation Verify($o: Uuid!, $d: Uuid!) { verifyOrganizationDomain(organizationUuid: $o, domainUuid: $d) { verified } }", { o: org.id, d: d.id });
+                  ctx.navigate("#/organization/sign-in", `${d.domain} is verified.`);
+                } catch (error) {
+                  notify(error);
+                }
+              },
+            }, "Verify"),
+        dangerButton("Delete", async () => {
+          await ctx.gql("mutation DeleteDomain($o: Uuid!, $d: Uuid!) { deleteOrganizationDomain(organizationUuid: $o, domainUuid: $d) { id } }", { o: org.id, d: d.id });
+          ctx.navigate("#/organization/sign-in", `${d.domain} deleted.`);
+        }, { className: "danger small" }),
+      ),
+    ),
+  );
+  const claim = onSubmit(
+    h("form", { id: "claim-domain", className: "row" }, field("Domain", h("input", { name: "domain", required: true, placeholder: "example.com" })), h("div", { className: "field" }, h("button", { type: "submit" }, "Claim"))),
+    async ({ domain }) => {
+      await ctx.gql("mutation Claim($o: Uuid!, $d: String!) { claimOrganizationDomain(organizationUuid: $o, domain: $d) { id } }", { o: org.id, d: domain });
+      ctx.navigate("#/organization/sign-in", `${domain} claimed: publish its TXT record, then verify.`);
+    },
+  );
+  const providerRows = providers.map((p) =>
+    h(
+      "tr",
+      { dataset: { provider: p.name } },
+      h("td", {}, p.displayName, h("br"), h("code", { className: "muted" }, p.name)),
+      h("td", {}, p.issuerUrl),
+      h("td", {}, p.clientId),
+      h("td", {}, p.clientSecretSource),
+      h("td", {}, p.enabled ? "on" : "off"),
+      h(
+        "td",
+        { className: "actions" },
+        dangerButton("Delete", async () => {
+          await ctx.gql("mutation DeleteProvider($o: Uuid!, $p: Uuid!) { deleteIdentityProvider(organizationUuid: $o, providerUuid: $p) { id } }", { o: org.id, p: p.id });
+          ctx.navigate("#/organization/sign-in", `${p.displayName} deleted.`);
+        }, { className: "danger small" }),
+      ),
+    ),
+  );
+  const addProvider = onSubmit(
+    h(
+      "form",
+      { id: "add-provider", className: "card", noValidate: true },
+      h("h2", {}, "Add an OpenID Connect provider"),
+      h(
+        "div",
+        { className: "row" },
+        field("Name", h("input", { name: "name", required: true, placeholder: "acme" }), { hint: "Its secret is read from CAPCOM_OIDC_SECRET_<NAME> or a file named after it." }),
+        field("Shown as", h("input", { name: "displayName" })),
+        field("Issuer URL", h("input", { name: "issuerUrl", type: "url", required: true })),
+        field("Client id", h("input", { name: "clientId", required: true })),
+        field("Client secret variable", h("input", { name: "clientSecretEnv", placeholder: "CAPCOM_OIDC_SECRET_ACME" })),
+        field("Groups claim (optional)", h("input", { name: "groupsClaim" })),
+      ),
+      h("button", { type: "submit" }, "Add provider"),
+    ),
+    async (v) => {
+      const input = { name: v.name, issuerUrl: v.issuerUrl, clientId: v.clientId };
+      for (const key of ["displayName", "clientSecretEnv", "groupsClaim"]) if (v[key]) input[key] = v[key];
+      await ctx.gql("mutation AddProvider($o: Uuid!, $i: IdentityProviderInput!) { createIdentityProvider(organizationUuid: $o, input: $i) { id } }", { o: org.id, i: input });
+      ctx.navigate("#/organization/sign-in", `${v.displayName || v.name} added.`);
+    },
+  );
+  return h(
+    "div",
+    {},
+    h(
+      "div",
+      { className: "card", id: "domains" },
+      h("h2", {}, "Managed domains"),
+      h("p", { className: "muted" }, "The organization's identity providers act only on addresses of its verified domains."),
+      domainRows.length ? h("div", { className: "table-wrap" }, h("table", {}, h("tbody", {}, domainRows))) : h("p", { className: "muted" }, "No domain yet."),
+      claim,
+    ),
+    h(
+      "div",
+      { className: "card", id: "providers-list" },
+      h("h2", {}, "Identity providers"),
+      providerRows.length
+        ? h("div", { className: "table-wrap" }, h("table", {}, h("thead", {}, h("tr", {}, ["Provider", "Issuer", "Client id", "Secret from", "Enabled", ""].map((t) => h("th", { scope: "col" }, t)))), h("tbody", {}, providerRows)))
+        : h("p", { className: "muted" }, "No provider yet: people sign in by password."),
+    ),
+    addProvider,
+  );
+}
+
+function settings(ctx, org) {
+  const caps = org.organizationCapabilities;
+  const text = (name, value, disabled, type = "text") => h("input", { name, type, value: value ?? "", disabled, maxLength: name === "description" ? 4096 : 255 });
+  const form = h(
+    "form",
+    { id: "org-settings", className: "card", noValidate: true },
+    h("h2", {}, "Organization"),
+    field("Name", text("name", org.name, !caps.canUpdateOrganization)),
+    field("Description", text("description", org.description, !caps.canUpdateOrganization)),
+    h("h2", {}, "Billing"),
+    h(
+      "div",
+      { className: "row" },
+      field("Billing email", text("billingEmail", org.billingEmail, !caps.canUpdateBilling, "email")),
+      field("Company", text("billingCompany", org.billingCompany, !caps.canUpdateBilling)),
+      field("Plan", text("billingPlan", org.billingPlan, !caps.canUpdateBilling)),
+    ),
+    caps.canUpdateOrganization || caps.canUpdateBilling
+      ? h("button", { type: "submit" }, "Save")
+      : h("p", { className: "muted" }, "Your role lets you read these settings only."),
+  );
+  return onSubmit(form, async (v) => {
+    const payload = {};
+    if (caps.canUpdateOrganization) Object.assign(payload, { name: v.name, description: v.description });
+    if (caps.canUpdateBilling) Object.assign(payload, { billingEmail: v.billingEmail || null, billingCompany: v.billingCompany || null, billingPlan: v.billingPlan || null });
+    await ctx.gql("mutation UpdateOrg($o: Uuid!, $p: OrganizationInput!) { updateOrganization(organizationUuid: $o, payload: $p) { id } }", { o: org.id, p: payload });
+    await ctx.refresh();
+    ctx.navigate("#/organization/settings", "Organization saved.");
+  });
+}
+
+export async function render(ctx, tab) {
+  if (!ctx.organization) return h("p", { dataset: { page: "organization" } }, "You belong to no organization.");
+  const data = await ctx.gql(ORGANIZATION, { id: ctx.organization.id });
+  const org = data.organization;
+  let body;
+  if (tab === "people") body = await people(ctx, org, data.roles);
+  else if (tab === "teams") body = await teams(ctx, org);
+  else if (tab === "clusters") body = await clusters(ctx, org);
+  else if (tab === "audit") body = await audit(ctx, org);
+  else if (tab === "keys")
+    body = data.canReadKeys
+      ? await keys.panel(ctx, { scope: "organization", id: org.id, caps: { canCreateServiceAccount: data.canCreateKeys, canUpdateServiceAccount: data.canUpdateKeys, canDeleteServiceAccount: data.canDeleteKeys } })
+      : h("p", { id: "keys-hidden" }, "Your role does not show the organization's API keys.");
+  else if (tab === "sign-in") body = org.organizationCapabilities.canUpdateOrganization
+        ? await signIn(ctx, org)
+        : h("p", { id: "sign-in-hidden" }, "Your role does not manage how people sign in.");
+  else if (tab === "settings") body = settings(ctx, org);
+  else body = h("p", {}, "There is no such section.");
+  return h(
+    "section",
+    { dataset: { page: `organization-${tab}`, organizationId: org.id } },
+    h("h1", {}, org.name),
+    org.description ? h("p", { className: "muted" }, org.description) : null,
+    tabs("#/organization", TABS, tab),
+    body,
+  );
+}

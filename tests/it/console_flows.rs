@@ -1,0 +1,649 @@
+//! The console capcom serves (`console/`) in headless Chromium, flow by flow, through the real server:
+//! each flow as a role that may (it works and the database shows it) and as one that may not (the
+//! control is not offered, or capcom's FORBIDDEN is shown with its request id and nothing changes).
+//!
+//! The pages are read from `console/` on disk (`CAPCOM_CONSOLE_DIR`), so that editing them needs no
+//! rebuild; `cors::the_console_is_served_by_default…` checks that the binary serves the same files.
+//! `CAPCOM_SCREENSHOTS=1 cargo test --test it console_flows` writes the pictures in `docs/console/`.
+
+use serde_json::{Value, json};
+
+use crate::common::TestApp;
+use crate::common::browser::Browser;
+use crate::common::oidc::{Person, Provider};
+use crate::domains::claim_and_verify;
+
+const PASSWORD: &str = "correct horse battery";
+
+/// capcom serving the console from the checkout's `console/` folder.
+async fn spawn(configure: impl FnOnce(&mut capcom::config::Config)) -> TestApp {
+    TestApp::spawn_with(|config| {
+        config.console_dir = Some(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("console"));
+        configure(config);
+    })
+    .await
+}
+
+/// Saves a picture of the window as `docs/console/<name>.png` when `CAPCOM_SCREENSHOTS` is set.
+async fn picture(browser: &Browser, name: &str) {
+    if std::env::var_os("CAPCOM_SCREENSHOTS").is_none() {
+        return;
+    }
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/console");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join(format!("{name}.png")), browser.screenshot().await).unwrap();
+}
+
+async fn sign_in(browser: &Browser, app: &TestApp, identity: &str) {
+    browser.goto(&format!("{}/", app.base)).await;
+    browser.wait_for("body[data-ready='true'] main[data-page='sign-in']").await;
+    browser.fill("#identity", identity).await;
+    browser.fill("#password", PASSWORD).await;
+    browser.click("#sign-in-button").await;
+    browser.wait_for("main[data-page='dashboard']").await;
+}
+
+async fn sign_out(browser: &Browser) {
+    browser.click("#sign-out").await;
+    browser.wait_for("main[data-page='sign-in']").await;
+}
+
+/// Chooses `value` in the `<select>` matching `selector`, as a person would (a `change` event follows).
+async fn choose(browser: &Browser, selector: &str, value: &str) {
+    browser.wait_for(selector).await;
+    browser
+        .run(
+            "const s = document.querySelector(arguments[0]); s.value = arguments[1]; s.dispatchEvent(new Event('change'));",
+            vec![json!(selector), json!(value)],
+        )
+        .await;
+}
+
+/// The notice's text once it shows `code` and a text containing `part` (a notice left from an earlier
+/// step does not count).
+async fn notice_with(browser: &Browser, code: &str, part: &str) -> String {
+    let xpath = format!("//div[@id='notice'][@data-code='{code}'][contains(., \"{part}\")]");
+    let waited = browser
+        .client
+        .wait()
+        .at_most(std::time::Duration::from_secs(20))
+        .for_element(fantoccini::Locator::XPath(&xpath))
+        .await;
+    let text = browser.text("#notice").await;
+    assert!(waited.is_ok(), "no {code} notice containing {part:?}; the notice says {text:?}");
+    text
+}
+
+/// The notice's text once it shows `code`.
+async fn notice(browser: &Browser, code: &str) -> String {
+    notice_with(browser, code, "").await
+}
+
+/// The request id capcom sent with a refusal is quoted in the notice.
+fn quotes_a_request_id(text: &str) {
+    let id = text.split("(request ").nth(1).and_then(|rest| rest.split(')').next()).unwrap_or_default();
+    assert!(uuid::Uuid::parse_str(id).is_ok(), "a request id in {text:?}");
+}
+
+fn ok(body: &Value) -> &Value {
+    assert!(body.get("errors").is_none(), "{body}");
+    &body["data"]
+}
+
+/// Whether the page is wider than the window (it should never be, at any width).
+async fn overflows(browser: &Browser) -> bool {
+    browser.run("return document.documentElement.scrollWidth > window.innerWidth", vec![]).await == json!(true)
+}
+
+async fn invite_token(app: &TestApp, email: &str) -> String {
+    let token = app
+        .text(&format!(
+            "SELECT substring(body_text from 'token=([^[:space:]&]+)') AS t FROM mail_outbox \
+             WHERE recipient = '{email}' ORDER BY created_at DESC LIMIT 1"
+        ))
+        .await;
+    assert!(!token.is_empty(), "an invite mail to {email}");
+    token
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sign_up_from_an_invite_link_sign_in_by_password_or_provider_and_sign_out_everywhere() {
+    let secrets = tempfile::tempdir().unwrap();
+    let secret_file = secrets.path().join("acme");
+    std::fs::write(&secret_file, "provider-secret\n").unwrap();
+    let dir = secrets.path().to_owned();
+    let app = spawn(move |config| {
+        config.oidc_allow_http = true;
+        config.oidc_secrets_dir = Some(dir);
+    })
+    .await;
+    let (root, _) = app.sign_up("root@example.com", PASSWORD).await;
+    let workspace = app.create_workspace(&root, "Data Team").await;
+    ok(&app.add_to_workspace(&root, &workspace, "grace@example.com", "WORKSPACE_EDITOR").await);
+    let token = invite_token(&app, "grace@example.com").await;
+
+    let browser = Browser::start().await;
+    // A wrong token: capcom's refusal, with its request id; no account is made.
+    browser.goto(&format!("{}/invite?token=not-the-token", app.base)).await;
+    browser.fill("#signup-email", "grace@example.com").await;
+    browser.fill("#signup-password", PASSWORD).await;
+    browser.click("#sign-up-button").await;
+    browser.wait_for("#notice[data-code]:not([data-code='OK'])").await;
+    quotes_a_request_id(&browser.text("#notice").await);
+    assert_eq!(app.count("SELECT count(*) AS n FROM users WHERE username = 'grace@example.com'").await, 0);
+
+    // The mail's link: sign up there and land in the workspace one was invited to.
+    browser.goto(&format!("{}/invite?token={token}", app.base)).await;
+    browser.wait_for("main[data-page='sign-in'] #sign-up").await;
+    picture(&browser, "invite").await;
+    browser.fill("#signup-email", "grace@example.com").await;
+    browser.fill("#signup-password", PASSWORD).await;
+    browser.click("#sign-up-button").await;
+    browser.wait_for(&format!("main[data-page='dashboard'] li[data-workspace-id='{workspace}']")).await;
+    assert_eq!(browser.text("#who").await, "grace@example.com");
+    let path = browser.run("return location.pathname + location.search", vec![]).await;
+    assert_eq!(path, "/console/", "the spent token leaves the address");
+
+    // Sign out (this tab), then back in by password; a wrong password is refused with capcom's message.
+    sign_out(&browser).await;
+    browser.fill("#identity", "grace@example.com").await;
+    browser.fill("#password", "not the password").await;
+    browser.click("#sign-in-button").await;
+    let refused = notice(&browser, "UNAUTHENTICATED").await;
+    quotes_a_request_id(&refused);
+    picture(&browser, "sign-in").await;
+    sign_in(&browser, &app, "grace@example.com").await;
+
+    // Sign out everywhere: the token the page held stops working for every client.
+    let held = browser.run("return sessionStorage.getItem('capcom.console.token')", vec![]).await;
+    let held = held.as_str().unwrap().to_owned();
+    assert_eq!(
+        ok(&app.gql("{ self { username } }", json!({}), Some(&held)).await)["self"]["username"],
+        "grace@example.com"
+    );
+    browser.click("#sign-out-everywhere").await;
+    browser.wait_for("main[data-page='sign-in']").await;
+    let after = app.gql("{ self { username } }", json!({}), Some(&held)).await;
+    assert_eq!(after["errors"][0]["extensions"]["code"], "UNAUTHENTICATED", "{after}");
+
+    // An organization's identity provider is a button; the provider sends the person back with a one-time
+    // code, which the console exchanges for a token.
+    let provider = Provider::start("capcom-client", "provider-secret").await;
+    let created = app.gql("mutation { createOrganization(name: \"Acme\") { id } }", json!({}), Some(&root)).await;
+    let acme = ok(&created)["createOrganization"]["id"].as_str().unwrap().to_owned();
+    claim_and_verify(&app, &root, &acme, "acme.test").await;
+    let body = app
+        .gql(
+            "mutation($o: Uuid!, $i: IdentityProviderInput!) { createIdentityProvider(organizationUuid: $o, input: $i) { id } }",
+            json!({"o": acme, "i": {
+                "name": "acme", "displayName": "Acme SSO", "issuerUrl": provider.issuer, "clientId": "capcom-client",
+                "clientSecretFile": secret_file.to_str().unwrap(), "scopes": ["email", "profile"],
+            }}),
+            Some(&root),
+        )
+        .await;
+    ok(&body);
+    provider.sign_in_as(Person::new("pat-1", "pat@acme.test"));
+    browser.goto(&format!("{}/", app.base)).await;
+    browser.click("a.provider[data-provider='acme']").await;
+    browser.wait_for("main[data-page='dashboard']").await;
+    assert_eq!(browser.text("#who").await, "Person pat-1");
+    assert_eq!(browser.run("return location.search", vec![]).await, "", "the code leaves the address");
+    browser.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn workspaces_by_organization_deployments_live_and_workspace_settings_as_allowed() {
+    let app = spawn(|config| config.public_signups = true).await;
+    let root = app.with_owners().await;
+    let (grace, _) = app.sign_up("grace@example.com", PASSWORD).await;
+    let other = app.gql("mutation { createOrganization(name: \"Acme\") { id } }", json!({}), Some(&root)).await;
+    let acme = ok(&other)["createOrganization"]["id"].as_str().unwrap().to_owned();
+    let acme_ws = app
+        .gql(
+            "mutation($o: Uuid) { createWorkspace(label: \"Acme Analytics\", organizationUuid: $o) { id } }",
+            json!({"o": acme}),
+            Some(&root),
+        )
+        .await;
+    let acme_ws = ok(&acme_ws)["createWorkspace"]["id"].as_str().unwrap().to_owned();
+
+    let browser = Browser::start().await;
+    sign_in(&browser, &app, "root@example.com").await;
+    // Two organizations: a switcher; each shows its own workspaces.
+    browser.click("#new-workspace-link").await;
+    browser.fill("section[data-creating='true'] #create-workspace input[name='label']", "Data Team").await;
+    browser.click("#create-workspace button[type='submit']").await;
+    browser.wait_for("main[data-page='workspace-deployments']").await;
+    let workspace = app.text("SELECT id::text AS t FROM workspaces WHERE label = 'Data Team'").await;
+    browser.wait_for(&format!("#workspace-list a[data-workspace-id='{workspace}'][aria-current='page']")).await;
+    choose(&browser, "#organization", &acme).await;
+    browser.wait_for(&format!("main[data-page='dashboard'] li[data-workspace-id='{acme_ws}']")).await;
+    assert!(
+        browser
+            .client
+            .find(fantoccini::Locator::Css(&format!("#workspace-list a[data-workspace-id='{workspace}']")))
+            .await
+            .is_err()
+    );
+
+    // A deployment from the catalogue, its status live over the WebSocket.
+    browser.goto(&format!("{}/console/#/workspaces/{workspace}", app.base)).await;
+    browser.fill("#create-deployment input[name='label']", "etl").await;
+    let oldest = app.gql("{ deploymentConfig { runtimeReleases { version } } }", json!({}), Some(&root)).await;
+    let oldest = ok(&oldest)["deploymentConfig"]["runtimeReleases"][0]["version"].as_str().unwrap().to_owned();
+    choose(&browser, "#create-deployment select[name='version']", &oldest).await;
+    choose(&browser, "#create-deployment select[name='executor']", "KubernetesExecutor").await;
+    browser.click("#create-deployment button[type='submit']").await;
+    notice_with(&browser, "OK", "etl created").await;
+    let etl = app.text("SELECT id::text AS t FROM deployments WHERE label = 'etl'").await;
+    assert_eq!(
+        app.text(&format!("SELECT runtime_version || ' ' || executor AS t FROM deployments WHERE id = '{etl}'")).await,
+        format!("{oldest} KubernetesExecutor")
+    );
+    let row = format!("tr[data-deployment-id='{etl}']");
+    browser.wait_for(&format!("{row}[data-live='true'][data-pushes='1']")).await;
+    ok(&app
+        .gql(
+            "mutation($d: Uuid!) { updateDeployment(deploymentUuid: $d, settings: {workerMax: 12}) { id } }",
+            json!({"d": etl}),
+            Some(&root),
+        )
+        .await);
+    browser.wait_for(&format!("{row}[data-pushes='2']")).await;
+    picture(&browser, "workspace").await;
+
+    // Settings: rename and describe; deleting is refused while a deployment lives, with capcom's reason.
+    browser.click("a[data-tab='settings']").await;
+    browser.fill("#workspace-settings input[name='label']", "Data Platform").await;
+    browser.fill("#workspace-settings textarea[name='description']", "Pipelines and reports").await;
+    browser.click("#workspace-settings button[type='submit']").await;
+    notice_with(&browser, "OK", "Workspace saved.").await;
+    assert_eq!(browser.text(&format!("#workspace-list a[data-workspace-id='{workspace}']")).await, "Data Platform");
+    assert_eq!(
+        app.text(&format!("SELECT label || '/' || description AS t FROM workspaces WHERE id = '{workspace}'")).await,
+        "Data Platform/Pipelines and reports"
+    );
+    browser.click("#delete-workspace button.danger").await;
+    browser.click("#delete-workspace button.confirm").await;
+    quotes_a_request_id(&notice(&browser, "CONFLICT").await);
+    picture(&browser, "workspace-settings").await;
+
+    // A viewer: no creating, no saving, no deleting; promoted to editor after the page offered nothing,
+    // then demoted while the form is open: capcom's FORBIDDEN, and nothing changes.
+    ok(&app.add_to_workspace(&root, &workspace, "grace@example.com", "WORKSPACE_VIEWER").await);
+    sign_out(&browser).await;
+    sign_in(&browser, &app, "grace@example.com").await;
+    browser.goto(&format!("{}/console/#/workspaces/{workspace}", app.base)).await;
+    browser
+        .wait_for(&format!("main[data-page='workspace-deployments'] section[data-can-create-deployment='false'] {row}"))
+        .await;
+    assert!(browser.client.find(fantoccini::Locator::Css("#create-deployment")).await.is_err());
+    browser.click("a[data-tab='settings']").await;
+    browser.wait_for("#workspace-settings input[name='label']:disabled").await;
+    assert!(browser.client.find(fantoccini::Locator::Css("#workspace-settings button[type='submit']")).await.is_err());
+    assert!(browser.client.find(fantoccini::Locator::Css("#delete-workspace")).await.is_err());
+    let role = "mutation($w: Uuid!, $r: Role!) { workspaceUpdateUserRole(workspaceUuid: $w, email: \"grace@example.com\", role: $r) }";
+    ok(&app.gql(role, json!({"w": workspace, "r": "WORKSPACE_EDITOR"}), Some(&root)).await);
+    browser.click("a[data-tab='deployments']").await;
+    browser.wait_for("section[data-can-create-deployment='true'] #create-deployment").await;
+    ok(&app.gql(role, json!({"w": workspace, "r": "WORKSPACE_VIEWER"}), Some(&root)).await);
+    let before = app.deployment_snapshot().await;
+    browser.fill("#create-deployment input[name='label']", "sneaky").await;
+    browser.click("#create-deployment button[type='submit']").await;
+    let denied = notice(&browser, "FORBIDDEN").await;
+    assert!(denied.starts_with("Access is Denied"), "{denied}");
+    quotes_a_request_id(&denied);
+    assert_eq!(app.deployment_snapshot().await, before, "nothing changed");
+    let _ = grace;
+
+    // Phone width: the page reflows instead of scrolling sideways.
+    browser.resize(390, 844).await;
+    browser.goto(&format!("{}/console/#/workspaces/{workspace}", app.base)).await;
+    browser.wait_for(&format!("main[data-page='workspace-deployments'] {row}")).await;
+    assert!(!overflows(&browser).await, "no sideways scrolling at phone width");
+    picture(&browser, "workspace-phone").await;
+    browser.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn workspace_users_invites_teams_and_api_keys_as_admin_and_as_viewer() {
+    let app = spawn(|config| config.public_signups = true).await;
+    let root = app.with_owners().await;
+    app.sign_up("grace@example.com", PASSWORD).await;
+    app.sign_up("alan@example.com", PASSWORD).await;
+    let workspace = app.create_workspace(&root, "Data Team").await;
+    let etl = app.create_deployment(&root, &workspace, "etl").await["id"].as_str().unwrap().to_owned();
+    ok(&app.add_to_workspace(&root, &workspace, "grace@example.com", "WORKSPACE_VIEWER").await);
+    ok(&app.add_to_workspace(&root, &workspace, "alan@example.com", "WORKSPACE_VIEWER").await);
+    let team = app.gql("mutation { createTeam(name: \"Analysts\") { id } }", json!({}), Some(&root)).await;
+    let team = ok(&team)["createTeam"]["id"].as_str().unwrap().to_owned();
+    ok(&app
+        .gql(
+            "mutation($w: Uuid!, $t: Uuid!) { workspaceAddTeam(workspaceUuid: $w, teamUuid: $t, role: WORKSPACE_EDITOR) { id } }",
+            json!({"w": workspace, "t": team}),
+            Some(&root),
+        )
+        .await);
+
+    let browser = Browser::start().await;
+    sign_in(&browser, &app, "root@example.com").await;
+    browser.goto(&format!("{}/console/#/workspaces/{workspace}/users", app.base)).await;
+    browser.wait_for("main[data-page='workspace-users'] #members tr[data-email='grace@example.com'][data-role='WORKSPACE_VIEWER']").await;
+    browser.wait_for(&format!("#teams tr[data-team-id='{team}']")).await;
+
+    // Invite a newcomer as editor with a deployment role: pending, then revoked.
+    browser.fill("#invite-user input[name='email']", "new@example.com").await;
+    choose(&browser, "#invite-user select[name='role']", "WORKSPACE_EDITOR").await;
+    choose(&browser, &format!("#invite-user select[name='deployment:{etl}']"), "DEPLOYMENT_ADMIN").await;
+    browser.click("#invite-user button[type='submit']").await;
+    let invite = "#invites tr[data-email='new@example.com']";
+    browser.wait_for(invite).await;
+    assert!(browser.text(invite).await.contains("Workspace editor"));
+    assert_eq!(app.count("SELECT count(*) AS n FROM invites WHERE email = 'new@example.com'").await, 1);
+    picture(&browser, "workspace-users").await;
+    browser.click(&format!("{invite} button.revoke")).await;
+    browser.click(&format!("{invite} button.confirm")).await;
+    browser.wait_for("#no-invites").await;
+    assert_eq!(app.count("SELECT count(*) AS n FROM invites WHERE email = 'new@example.com'").await, 0);
+
+    // Change a role; remove a member.
+    choose(&browser, "#members tr[data-email='grace@example.com'] select", "WORKSPACE_EDITOR").await;
+    notice_with(&browser, "OK", "grace@example.com is now Workspace editor").await;
+    let grace_role = format!(
+        "SELECT b.role AS t FROM role_bindings b JOIN users u ON u.id = b.user_id \
+         WHERE u.username = 'grace@example.com' AND b.workspace_id = '{workspace}'"
+    );
+    assert_eq!(app.text(&grace_role).await, "WORKSPACE_EDITOR");
+    browser.click("#members tr[data-email='alan@example.com'] button.remove").await;
+    browser.click("#members tr[data-email='alan@example.com'] button.confirm").await;
+    notice_with(&browser, "OK", "alan@example.com was removed").await;
+    assert!(browser.client.find(fantoccini::Locator::Css("#members tr[data-email='alan@example.com']")).await.is_err());
+
+    // API keys: the key once, with a copy button; it works; rotating replaces it; deleting ends it.
+    browser.click("a[data-tab='keys']").await;
+    browser.fill("#create-key input[name='label']", "ci").await;
+    browser.fill("#create-key input[name='expiresInDays']", "30").await;
+    browser.click("#create-key button[type='submit']").await;
+    let first_key = browser.text("#key-once #new-key").await;
+    browser.wait_for("#key-once button#copy-key").await;
+    picture(&browser, "api-keys").await;
+    assert_eq!(
+        ok(&app.gql("{ workspaces { id } }", json!({}), Some(&first_key)).await)["workspaces"][0]["id"],
+        json!(workspace)
+    );
+    let key_row = "#keys tr[data-label='ci']";
+    assert!(browser.text(key_row).await.contains("Workspace viewer"), "the lowest role is the default");
+    browser.click(&format!("{key_row} button.rotate")).await;
+    notice_with(&browser, "OK", "A new key was issued").await;
+    let second_key = browser.text("#key-once #new-key").await;
+    assert_ne!(first_key, second_key);
+    let old = app.gql("{ workspaces { id } }", json!({}), Some(&first_key)).await;
+    assert_eq!(old["errors"][0]["extensions"]["code"], "UNAUTHENTICATED", "{old}");
+    browser.client.refresh().await.unwrap();
+    browser.wait_for("main[data-page='workspace-keys'] #keys").await;
+    assert!(
+        !browser
+            .run("return document.body.textContent.includes(arguments[0])", vec![json!(second_key)])
+            .await
+            .as_bool()
+            .unwrap()
+    );
+    browser.click(&format!("{key_row} button.delete")).await;
+    browser.click(&format!("{key_row} button.confirm")).await;
+    browser.wait_for("#no-keys").await;
+    let gone = app.gql("{ workspaces { id } }", json!({}), Some(&second_key)).await;
+    assert_eq!(gone["errors"][0]["extensions"]["code"], "UNAUTHENTICATED", "{gone}");
+
+    // A deployment's keys, on its page.
+    browser.goto(&format!("{}/console/#/deployments/{etl}/keys", app.base)).await;
+    browser.fill("main[data-page='deployment-keys'] #create-key input[name='label']", "deployer").await;
+    choose(&browser, "#create-key select[name='role']", "DEPLOYMENT_EDITOR").await;
+    browser.click("#create-key button[type='submit']").await;
+    browser.wait_for("#key-once #new-key").await;
+    browser.wait_for("#keys tr[data-label='deployer']").await;
+    assert_eq!(app.count("SELECT count(*) AS n FROM service_accounts WHERE label = 'deployer'").await, 1);
+
+    // A viewer sees members, invites and keys, and none of the controls.
+    sign_out(&browser).await;
+    ok(&app
+        .gql(
+            "mutation($w: Uuid!) { workspaceUpdateUserRole(workspaceUuid: $w, email: \"grace@example.com\", role: WORKSPACE_VIEWER) }",
+            json!({"w": workspace}),
+            Some(&root),
+        )
+        .await);
+    sign_in(&browser, &app, "grace@example.com").await;
+    browser.goto(&format!("{}/console/#/workspaces/{workspace}/users", app.base)).await;
+    browser.wait_for("main[data-page='workspace-users'] div[data-can-update-iam='false'] #members").await;
+    for hidden in ["#invite-user", "#members select", "#members button.remove", "#add-team", "#teams select"] {
+        assert!(browser.client.find(fantoccini::Locator::Css(hidden)).await.is_err(), "{hidden} is not offered");
+    }
+    browser.click("a[data-tab='keys']").await;
+    browser.wait_for("#keys-panel[data-can-create='false']").await;
+    assert!(browser.client.find(fantoccini::Locator::Css("#create-key")).await.is_err());
+    browser.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deployment_overview_settings_variables_access_and_delete_as_admin_and_as_viewer() {
+    let app = spawn(|config| config.public_signups = true).await;
+    let root = app.with_owners().await;
+    app.sign_up("grace@example.com", PASSWORD).await;
+    let workspace = app.create_workspace(&root, "Data Team").await;
+    let created = app.create_deployment(&root, &workspace, "etl").await;
+    let etl = created["id"].as_str().unwrap().to_owned();
+    ok(&app.add_to_workspace(&root, &workspace, "grace@example.com", "WORKSPACE_VIEWER").await);
+
+    let browser = Browser::start().await;
+    sign_in(&browser, &app, "root@example.com").await;
+    browser.goto(&format!("{}/console/#/deployments/{etl}", app.base)).await;
+    browser.wait_for("main[data-page='deployment-overview'] #deployment-status[data-live='true']").await;
+    assert_eq!(browser.text("#release-name").await, created["releaseName"].as_str().unwrap());
+    assert_eq!(browser.text("#namespace").await, created["namespace"].as_str().unwrap());
+    assert_eq!(browser.text("#next-tag").await, "deploy-1");
+    assert!(browser.text("#airflow-url").await.starts_with("http"));
+    picture(&browser, "deployment").await;
+
+    // Settings: capcom's validation message next to its field; then a valid change is saved.
+    browser.click("a[data-tab='settings']").await;
+    browser.fill("#deployment-settings input[name='workerMax']", "9999").await;
+    browser.click("#deployment-settings button[type='submit']").await;
+    quotes_a_request_id(&notice(&browser, "BAD_USER_INPUT").await);
+    let message =
+        browser.text("#deployment-settings input[name='workerMax'][aria-invalid='true'] ~ .field-error").await;
+    assert!(message.contains("workerMax"), "{message}");
+    picture(&browser, "deployment-settings").await;
+    browser.fill("#deployment-settings input[name='workerMax']", "20").await;
+    browser.click("#deployment-settings button[type='submit']").await;
+    notice_with(&browser, "OK", "Settings saved").await;
+    assert_eq!(app.count(&format!("SELECT worker_max::bigint AS n FROM deployments WHERE id = '{etl}'")).await, 20);
+
+    // Variables: a secret is masked, and kept when saved again with an empty value.
+    browser.click("a[data-tab='variables']").await;
+    browser.click("#add-variable").await;
+    browser.fill("#variables tr.variable:last-child .var-key", "API_TOKEN").await;
+    browser.fill("#variables tr.variable:last-child .var-value", "s3cret-value").await;
+    browser.click("#variables tr.variable:last-child input[name='isSecret']").await;
+    browser.click("#add-variable").await;
+    browser.fill("#variables tr.variable:last-child .var-key", "REGION").await;
+    browser.fill("#variables tr.variable:last-child .var-value", "eu").await;
+    browser.click("#variables-form button[type='submit']").await;
+    notice_with(&browser, "OK", "Variables saved").await;
+    let secret = "#variables tr[data-key='API_TOKEN'] .var-value";
+    assert_eq!(
+        browser
+            .run("const v = document.querySelector(arguments[0]); return [v.type, v.value]", vec![json!(secret)])
+            .await,
+        json!(["password", ""])
+    );
+    let stored = format!(
+        "SELECT encode(secret_ciphertext, 'hex') AS t FROM environment_variables WHERE deployment_id = '{etl}' AND key = 'API_TOKEN'"
+    );
+    let sealed = app.text(&stored).await;
+    assert!(!sealed.is_empty() && !sealed.contains("s3cret-value"), "sealed at rest");
+    browser.click("#notice button.link").await;
+    browser.fill("#variables tr[data-key='REGION'] .var-value", "us").await;
+    browser.click("#variables-form button[type='submit']").await;
+    browser.wait_for("#variables tr[data-key='REGION'] .var-value").await;
+    notice_with(&browser, "OK", "Variables saved").await;
+    assert_eq!(app.text(&stored).await, sealed, "the secret was kept");
+    assert_eq!(
+        app.text(&format!(
+            "SELECT value AS t FROM environment_variables WHERE deployment_id = '{etl}' AND key = 'REGION'"
+        ))
+        .await,
+        "us"
+    );
+    picture(&browser, "deployment-variables").await;
+
+    // Access: give a workspace member a deployment role, then take it away.
+    browser.click("a[data-tab='access']").await;
+    browser.fill("#set-deployment-role input[name='email']", "grace@example.com").await;
+    choose(&browser, "#set-deployment-role select[name='role']", "DEPLOYMENT_EDITOR").await;
+    browser.click("#set-deployment-role button[type='submit']").await;
+    let grace_row = "#deployment-users tr[data-email='grace@example.com'][data-role='DEPLOYMENT_EDITOR']";
+    browser.wait_for(grace_row).await;
+    picture(&browser, "deployment-access").await;
+    let grace_binding = format!(
+        "SELECT count(*) AS n FROM role_bindings b JOIN users u ON u.id = b.user_id \
+         WHERE u.username = 'grace@example.com' AND b.deployment_id = '{etl}'"
+    );
+    assert_eq!(app.count(&grace_binding).await, 1);
+    browser.click(&format!("{grace_row} button.remove")).await;
+    browser.click(&format!("{grace_row} button.confirm")).await;
+    notice_with(&browser, "OK", "no longer holds a role").await;
+    assert_eq!(app.count(&grace_binding).await, 0);
+
+    // A workspace viewer: reads the overview and settings, changes nothing, is offered no delete.
+    sign_out(&browser).await;
+    sign_in(&browser, &app, "grace@example.com").await;
+    browser.goto(&format!("{}/console/#/deployments/{etl}/settings", app.base)).await;
+    browser.wait_for("main[data-page='deployment-settings'] section[data-can-update='false']").await;
+    browser.wait_for("#deployment-settings input[name='workerMax']:disabled").await;
+    for hidden in ["#deployment-settings button[type='submit']", "#delete-deployment"] {
+        assert!(browser.client.find(fantoccini::Locator::Css(hidden)).await.is_err(), "{hidden} is not offered");
+    }
+    browser.click("a[data-tab='access']").await;
+    browser.wait_for("main[data-page='deployment-access']").await;
+    assert!(browser.client.find(fantoccini::Locator::Css("#set-deployment-role")).await.is_err());
+    browser.click("a[data-tab='variables']").await;
+    browser.wait_for("main[data-page='deployment-variables']").await;
+    assert!(browser.client.find(fantoccini::Locator::Css("#add-variable")).await.is_err());
+
+    // The admin deletes it: gone from the workspace's list.
+    sign_out(&browser).await;
+    sign_in(&browser, &app, "root@example.com").await;
+    browser.goto(&format!("{}/console/#/deployments/{etl}/settings", app.base)).await;
+    browser.click("#delete-deployment button.danger").await;
+    browser.click("#delete-deployment button.confirm").await;
+    browser.wait_for("main[data-page='workspace-deployments'] #no-deployments").await;
+    notice_with(&browser, "OK", "etl deleted").await;
+    assert_eq!(
+        app.count(&format!("SELECT count(*) AS n FROM deployments WHERE id = '{etl}' AND deleted_at IS NOT NULL"))
+            .await,
+        1
+    );
+    browser.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_organization_system_and_account_pages_as_owner_billing_admin_and_member() {
+    let app = spawn(|config| config.public_signups = true).await;
+    let root = app.with_owners().await;
+    app.sign_up("grace@example.com", PASSWORD).await;
+    let organization = app.text("SELECT id::text AS t FROM organizations WHERE is_default").await;
+    let grace_role = format!(
+        "SELECT b.role AS t FROM role_bindings b JOIN users u ON u.id = b.user_id \
+         WHERE u.username = 'grace@example.com' AND b.organization_id = '{organization}'"
+    );
+    assert_eq!(app.text(&grace_role).await, "ORGANIZATION_MEMBER");
+
+    let browser = Browser::start().await;
+    sign_in(&browser, &app, "root@example.com").await;
+    // The system pages, for system roles: every user, and system roles granted from there.
+    browser.click("#system-link").await;
+    let grace_system = "#system-users tr[data-email='grace@example.com']";
+    browser.wait_for(&format!("main[data-page='system-users'] {grace_system}[data-system-roles='']")).await;
+    choose(&browser, &format!("{grace_system} select"), "SYSTEM_VIEWER").await;
+    browser.wait_for(&format!("{grace_system}[data-system-roles='SYSTEM_VIEWER']")).await;
+    picture(&browser, "system").await;
+    browser.click(&format!("{grace_system} button.danger")).await;
+    browser.click(&format!("{grace_system} button.confirm")).await;
+    browser.wait_for(&format!("{grace_system}[data-system-roles='']")).await;
+    let system_roles = "SELECT count(*) AS n FROM role_bindings b JOIN users u ON u.id = b.user_id \
+         WHERE u.username = 'grace@example.com' AND b.role LIKE 'SYSTEM_%'";
+    assert_eq!(app.count(system_roles).await, 0);
+
+    browser.click("#organization-link").await;
+    let grace = "#org-people tr[data-email='grace@example.com']";
+    browser.wait_for(&format!("main[data-page='organization-people'] {grace}")).await;
+    choose(&browser, &format!("{grace} select"), "ORGANIZATION_BILLING_ADMIN").await;
+    notice_with(&browser, "OK", "grace@example.com is now Organization billing admin").await;
+    assert_eq!(app.text(&grace_role).await, "ORGANIZATION_BILLING_ADMIN");
+    picture(&browser, "organization").await;
+
+    browser.click("a[data-tab='teams']").await;
+    browser.fill("#create-team input[name='name']", "Analysts").await;
+    browser.click("#create-team button[type='submit']").await;
+    notice_with(&browser, "OK", "Team Analysts created").await;
+    assert_eq!(app.count("SELECT count(*) AS n FROM teams WHERE name = 'Analysts'").await, 1);
+
+    browser.click("a[data-tab='audit']").await;
+    browser.wait_for("#audit tr[data-action='team.create']").await;
+    browser.click("a[data-tab='sign-in']").await;
+    browser.fill("#claim-domain input[name='domain']", "example.org").await;
+    browser.click("#claim-domain button[type='submit']").await;
+    browser.wait_for("#domains tr[data-domain='example.org'][data-verified='false']").await;
+    assert_eq!(app.count("SELECT count(*) AS n FROM organization_domains WHERE domain = 'example.org'").await, 1);
+    browser.click("a[data-tab='keys']").await;
+    browser.fill("#create-key input[name='label']", "terraform").await;
+    browser.click("#create-key button[type='submit']").await;
+    browser.wait_for("#key-once #new-key").await;
+    assert_eq!(app.count("SELECT count(*) AS n FROM service_accounts WHERE label = 'terraform'").await, 1);
+
+    // The billing admin: billing yes; people, the audit log and keys no; no system pages.
+    sign_out(&browser).await;
+    sign_in(&browser, &app, "grace@example.com").await;
+    assert!(browser.client.find(fantoccini::Locator::Css("#system-link")).await.is_err());
+    browser.goto(&format!("{}/console/#/system", app.base)).await;
+    quotes_a_request_id(&notice(&browser, "FORBIDDEN").await);
+    // Her own account: the name shows at the top.
+    browser.click("#who").await;
+    browser.fill("main[data-page='account'] #profile input[name='fullName']", "Grace Hopper").await;
+    browser.click("#profile button[type='submit']").await;
+    notice_with(&browser, "OK", "Profile saved").await;
+    assert_eq!(browser.text("#who").await, "Grace Hopper");
+    browser.goto(&format!("{}/console/#/organization/settings", app.base)).await;
+    browser
+        .fill("main[data-page='organization-settings'] #org-settings input[name='billingCompany']", "Example Ltd")
+        .await;
+    browser.click("#org-settings button[type='submit']").await;
+    notice_with(&browser, "OK", "Organization saved").await;
+    assert_eq!(
+        app.text(&format!("SELECT billing_company AS t FROM organizations WHERE id = '{organization}'")).await,
+        "Example Ltd"
+    );
+    browser.click("a[data-tab='people']").await;
+    browser.wait_for("main[data-page='organization-people'] #org-people").await;
+    for hidden in ["#org-invite", "#org-people select", "#org-people button.remove"] {
+        assert!(browser.client.find(fantoccini::Locator::Css(hidden)).await.is_err(), "{hidden} is not offered");
+    }
+    browser.click("a[data-tab='audit']").await;
+    browser.wait_for("#audit-hidden").await;
+    browser.click("a[data-tab='keys']").await;
+    browser.wait_for("#keys-hidden").await;
+
+    // A member reads the settings and changes nothing.
+    let member = "mutation($o: Uuid!, $u: Uuid!) { organizationUpdateUserRole(organizationUuid: $o, userUuid: $u, role: ORGANIZATION_MEMBER) }";
+    let grace_id = app.text("SELECT id::text AS t FROM users WHERE username = 'grace@example.com'").await;
+    ok(&app.gql(member, json!({"o": organization, "u": grace_id}), Some(&root)).await);
+    browser.goto(&format!("{}/console/#/organization/settings", app.base)).await;
+    browser
+        .wait_for("main[data-page='organization-settings'] #org-settings input[name='billingCompany']:disabled")
+        .await;
+    assert!(browser.client.find(fantoccini::Locator::Css("#org-settings button[type='submit']")).await.is_err());
+    browser.click("a[data-tab='sign-in']").await;
+    browser.wait_for("main[data-page='organization-sign-in'] #sign-in-hidden").await;
+    browser.close().await;
+}
