@@ -137,8 +137,6 @@ diesel::table! {
         display_name -> Text,
         issuer_url -> Text,
         client_id -> Text,
-        client_secret_env -> Nullable<Text>,
-        client_secret_file -> Nullable<Text>,
         scopes -> Text,
         email_claim -> Text,
         name_claim -> Text,

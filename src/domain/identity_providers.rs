@@ -10,9 +10,14 @@
 //! - with a groups claim configured, the user's teams in the organization become exactly the teams named
 //!   by the claim (by name, case-insensitively; groups without a team are ignored);
 //! - inactive accounts (deactivated through SCIM or by an administrator) are refused;
-//! - the client secret is read from an environment variable whose name starts with
-//!   [`SECRET_ENV_PREFIX`], or a file inside `CAPCOM_OIDC_SECRETS_DIR`, when it is needed; it is never
-//!   stored, returned, logged or audited.
+//! - the client secret is the one the operator stored under the provider's own name (SPEC §3.1):
+//!   `CAPCOM_OIDC_SECRET_<NAME>` ([`secret_env_name`]) or the file `<CAPCOM_OIDC_SECRETS_DIR>/<name>`,
+//!   read when it is needed; no setting chooses another, and it is never stored, returned, logged or
+//!   audited. Provider names are unique in the installation, so two providers never share a secret;
+//! - an organization's provider never signs in, adopts or links an account that holds a system role
+//!   (directly or through a team), and acts only on accounts of its organization's verified domains;
+//! - adopting an account whose address was never verified first takes every other way in away from it
+//!   ([`crate::domain::identity::take_over_unverified`]).
 
 use chrono::{DateTime, Duration, Utc};
 use diesel_async::{AsyncConnection, AsyncPgConnection};
@@ -26,11 +31,12 @@ use crate::db::models::scim;
 use crate::db::models::team::Team;
 use crate::db::models::user::{Email, NewEmail, NewUser, User};
 use crate::domain::audit::{self, Change};
+use crate::domain::identity::{self, OutOfReach};
 use crate::domain::{Actor, managed_domains, validate};
 use crate::error::{ApiError, ApiResult};
 
-/// Environment variables that may hold client secrets start with this, so that a provider's settings can
-/// never point capcom at its own secrets (`CAPCOM_JWT_SECRET`, `DATABASE_URL`, ...).
+/// Environment variables holding client secrets are this followed by the provider's name
+/// ([`secret_env_name`]).
 pub const SECRET_ENV_PREFIX: &str = "CAPCOM_OIDC_SECRET_";
 
 /// How long a started sign-in may take.
@@ -50,10 +56,6 @@ pub struct ProviderInput {
     pub issuer_url: String,
     /// Client id.
     pub client_id: String,
-    /// Environment variable holding the client secret.
-    pub client_secret_env: Option<String>,
-    /// File holding the client secret.
-    pub client_secret_file: Option<String>,
     /// Scopes (defaults to `openid email profile`; `openid` is always added).
     pub scopes: Option<Vec<String>>,
     /// Claim holding the address (default `email`).
@@ -66,10 +68,10 @@ pub struct ProviderInput {
     pub enabled: Option<bool>,
 }
 
-/// Where client secrets may be read from.
+/// Where client secrets are read from.
 #[derive(Debug, Clone, Default)]
 pub struct SecretPolicy {
-    /// `CAPCOM_OIDC_SECRETS_DIR`: files holding client secrets must be inside it.
+    /// `CAPCOM_OIDC_SECRETS_DIR`: the secret of provider `name` may be the file `<dir>/<name>`.
     pub secrets_dir: Option<std::path::PathBuf>,
     /// `CAPCOM_OIDC_ALLOW_HTTP`: accept `http://` issuers (for providers on loopback in tests and labs).
     pub allow_http: bool,
@@ -83,7 +85,6 @@ pub fn snapshot(provider: &IdentityProvider) -> serde_json::Value {
         "displayName": provider.display_name,
         "issuerUrl": provider.issuer_url,
         "clientId": provider.client_id,
-        "clientSecretSource": secret_source(provider),
         "scopes": provider.scopes,
         "emailClaim": provider.email_claim,
         "nameClaim": provider.name_claim,
@@ -92,13 +93,31 @@ pub fn snapshot(provider: &IdentityProvider) -> serde_json::Value {
     })
 }
 
-/// `env:NAME`, `file:PATH` or `none`.
-pub fn secret_source(provider: &IdentityProvider) -> String {
-    match (&provider.client_secret_env, &provider.client_secret_file) {
-        (Some(name), _) => format!("env:{name}"),
-        (None, Some(path)) => format!("file:{path}"),
-        (None, None) => "none".to_owned(),
+/// The environment variable that holds the client secret of provider `name`: `CAPCOM_OIDC_SECRET_`
+/// followed by the name upper-cased, hyphens as underscores (`acme-sso` → `CAPCOM_OIDC_SECRET_ACME_SSO`).
+/// Names are `[a-z0-9-]`, so two names never give one variable.
+pub fn secret_env_name(name: &str) -> String {
+    format!("{SECRET_ENV_PREFIX}{}", name.to_ascii_uppercase().replace('-', "_"))
+}
+
+/// Where the client secret of provider `name` is found now: `env:CAPCOM_OIDC_SECRET_<NAME>`,
+/// `file:<name>` (inside `CAPCOM_OIDC_SECRETS_DIR`), or `none` (a public client). Never the secret.
+pub fn secret_source(name: &str, policy: &SecretPolicy) -> String {
+    let env = secret_env_name(name);
+    if std::env::var(&env).is_ok_and(|value| !value.trim().is_empty()) {
+        return format!("env:{env}");
     }
+    match secret_file(name, policy) {
+        Some(path) if path.is_file() => format!("file:{name}"),
+        _ => "none".to_owned(),
+    }
+}
+
+/// `<CAPCOM_OIDC_SECRETS_DIR>/<name>`. The name has no `/` or `.` (it is `[a-z0-9-]`), so the path stays
+/// in the folder.
+fn secret_file(name: &str, policy: &SecretPolicy) -> Option<std::path::PathBuf> {
+    let valid = !name.is_empty() && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+    valid.then(|| policy.secrets_dir.as_ref().map(|dir| dir.join(name))).flatten()
 }
 
 fn claim_name(field: &str, value: Option<&str>, default: &str) -> ApiResult<String> {
@@ -143,16 +162,6 @@ pub fn settings(input: &ProviderInput, policy: &SecretPolicy) -> ApiResult<Provi
     if client_id.is_empty() || client_id.len() > 1024 {
         return Err(ApiError::bad_input("input.clientId", "clientId is required"));
     }
-    let client_secret_env =
-        input.client_secret_env.as_deref().map(str::trim).filter(|v| !v.is_empty()).map(str::to_owned);
-    let client_secret_file =
-        input.client_secret_file.as_deref().map(str::trim).filter(|v| !v.is_empty()).map(str::to_owned);
-    if client_secret_env.is_some() && client_secret_file.is_some() {
-        return Err(ApiError::bad_input(
-            "input.clientSecretFile",
-            "Give the secret's environment variable or its file, not both",
-        ));
-    }
     let mut scopes: Vec<String> = input
         .scopes
         .clone()
@@ -177,8 +186,6 @@ pub fn settings(input: &ProviderInput, policy: &SecretPolicy) -> ApiResult<Provi
         display_name,
         issuer_url: issuer,
         client_id,
-        client_secret_env,
-        client_secret_file,
         scopes,
         email_claim: claim_name("input.emailClaim", input.email_claim.as_deref(), "email")?,
         name_claim: claim_name("input.nameClaim", input.name_claim.as_deref(), "name")?,
@@ -188,41 +195,27 @@ pub fn settings(input: &ProviderInput, policy: &SecretPolicy) -> ApiResult<Provi
         },
         enabled: input.enabled.unwrap_or(true),
     };
-    read_secret(settings.client_secret_env.as_deref(), settings.client_secret_file.as_deref(), policy)?;
     Ok(settings)
 }
 
-/// The client secret a provider's settings point at (`None` for a public client), read now. Refused
-/// (BAD_USER_INPUT naming the setting) when it is outside the allowed places or cannot be read; the
-/// message never holds the secret.
-pub fn read_secret(env: Option<&str>, file: Option<&str>, policy: &SecretPolicy) -> ApiResult<Option<String>> {
-    if let Some(name) = env {
-        if !name.starts_with(SECRET_ENV_PREFIX) || name.len() == SECRET_ENV_PREFIX.len() {
-            return Err(ApiError::bad_input(
-                "input.clientSecretEnv",
-                format!("clientSecretEnv must name a variable starting with {SECRET_ENV_PREFIX}"),
-            ));
+/// The client secret of provider `name` (`None`: none is stored, a public client), read now: the
+/// environment variable [`secret_env_name`], else the file `<CAPCOM_OIDC_SECRETS_DIR>/<name>`. Nothing
+/// else can be read: the operator assigns a secret to one provider by storing it under its name (SPEC
+/// §3.1). A file that exists but cannot be read is INTERNAL (the message never holds the secret).
+pub fn read_secret(name: &str, policy: &SecretPolicy) -> ApiResult<Option<String>> {
+    if let Ok(value) = std::env::var(secret_env_name(name)) {
+        if !value.trim().is_empty() {
+            return Ok(Some(value.trim().to_owned()));
         }
-        let value = std::env::var(name).map_err(|_| {
-            ApiError::bad_input("input.clientSecretEnv", format!("The environment variable {name} is not set"))
-        })?;
-        return Ok(Some(value.trim().to_owned()).filter(|v| !v.is_empty()));
     }
-    if let Some(path) = file {
-        let refuse = |why: &str| ApiError::bad_input("input.clientSecretFile", why.to_owned());
-        let Some(dir) = &policy.secrets_dir else {
-            return Err(refuse("Secret files need CAPCOM_OIDC_SECRETS_DIR, the folder they must be in"));
-        };
-        let dir = dir.canonicalize().map_err(|_| refuse("CAPCOM_OIDC_SECRETS_DIR cannot be read"))?;
-        let resolved =
-            std::path::Path::new(path).canonicalize().map_err(|_| refuse("The secret file cannot be read"))?;
-        if !resolved.starts_with(&dir) {
-            return Err(refuse("The secret file must be inside CAPCOM_OIDC_SECRETS_DIR"));
+    let Some(path) = secret_file(name, policy) else { return Ok(None) };
+    match std::fs::read_to_string(&path) {
+        Ok(value) => Ok(Some(value.trim().to_owned()).filter(|v| !v.is_empty())),
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(error) => {
+            Err(ApiError::internal(format!("the client secret file of provider {name} cannot be read: {error}")))
         }
-        let value = std::fs::read_to_string(&resolved).map_err(|_| refuse("The secret file cannot be read"))?;
-        return Ok(Some(value.trim().to_owned()).filter(|v| !v.is_empty()));
     }
-    Ok(None)
 }
 
 fn name_conflict(error: diesel::result::Error) -> ApiError {
@@ -431,47 +424,64 @@ pub async fn sign_in(
             return Err(refused("This provider can sign in only addresses of domains its organization has verified"));
         }
         let linked = rows::linked_user(tx, provider.id, &identity.subject).await?;
-        let (user, created) = match linked {
-            Some(user_id) => (User::find_for_update(tx, user_id).await?.ok_or(ApiError::NotFound)?, false),
-            None => match User::find_by_email(tx, &email).await? {
-                Some(user) => (user, false),
-                None => {
-                    let username = if User::username_taken(tx, &email).await? {
-                        format!("{}-{}", email, &Uuid::now_v7().simple().to_string()[..8])
-                    } else {
-                        email.clone()
-                    };
-                    let user = User::insert(
-                        tx,
-                        &NewUser {
-                            id: Uuid::now_v7(),
-                            username: &username,
-                            full_name: full_name.as_deref(),
-                            status: "active",
-                            profile: json!({}),
-                        },
-                    )
-                    .await?;
-                    Email::insert(
-                        tx,
-                        &NewEmail {
-                            id: Uuid::now_v7(),
-                            user_id: user.id,
-                            address: &email,
-                            verified: true,
-                            is_primary: true,
-                        },
-                    )
-                    .await?;
-                    (user, true)
-                }
-            },
+        let found = match linked {
+            Some(user_id) => Some(user_id),
+            None => User::find_by_email(tx, &email).await?.map(|user| user.id),
         };
+        let (user, created) = match found {
+            Some(user_id) => (User::find_for_update(tx, user_id).await?.ok_or(ApiError::NotFound)?, false),
+            None => {
+                let username = if User::username_taken(tx, &email).await? {
+                    format!("{}-{}", email, &Uuid::now_v7().simple().to_string()[..8])
+                } else {
+                    email.clone()
+                };
+                let user = User::insert(
+                    tx,
+                    &NewUser {
+                        id: Uuid::now_v7(),
+                        username: &username,
+                        full_name: full_name.as_deref(),
+                        status: "active",
+                        profile: json!({}),
+                    },
+                )
+                .await?;
+                Email::insert(
+                    tx,
+                    &NewEmail { id: Uuid::now_v7(), user_id: user.id, address: &email, verified: true, is_primary: true },
+                )
+                .await?;
+                (user, true)
+            }
+        };
+        // SPEC §3.1: an organization's provider never signs in an account holding a system role, and acts
+        // only on accounts of its organization's verified domains (a linked account may have another
+        // address than the one the provider names now).
+        match identity::require_within_reach(tx, provider.organization_id, user.id).await? {
+            Ok(()) => {}
+            Err(OutOfReach::SystemRole) => {
+                return Err(refused(
+                    "This account holds a system role: it signs in with its password, not through an organization's identity provider",
+                ));
+            }
+            Err(OutOfReach::OtherDomain) => {
+                return Err(refused(
+                    "This account's address is not of a domain the provider's organization has verified",
+                ));
+            }
+        }
         if user.status != "active" {
             return Err(refused("This account is disabled"));
         }
+        // The provider vouches for the address it names, on the account that holds it. An address nobody
+        // had verified is taken over: whoever registered it first loses every other way in.
+        let taken_over = if Email::for_users(tx, &[user.id]).await?.iter().any(|e| e.address == email) {
+            identity::adopt(tx, &user, &email, now).await?
+        } else {
+            serde_json::Value::Null
+        };
         rows::link(tx, provider.id, &identity.subject, user.id, now).await?;
-        scim::verify_address(tx, &email).await?;
         let joined = managed_domains::join_by_domain(tx, user.id).await?;
         let teams = match &identity.groups {
             Some(groups) if provider.groups_claim.is_some() => {
@@ -494,6 +504,7 @@ pub async fn sign_in(
                     "created": created,
                     "joinedByDomain": joined,
                     "teams": teams,
+                    "takenOver": taken_over,
                 })),
                 ..Change::default()
             },

@@ -37,13 +37,12 @@ pub struct InviteSettings {
     pub now: DateTime<Utc>,
 }
 
-/// A freshly created invite and its token (the only time the token exists in clear).
+/// A freshly created invite. Its token exists in clear only in the mail it was sent in (SPEC §4.4: never
+/// returned to the inviter).
 #[derive(Debug)]
 pub struct CreatedInvite {
     /// The invite.
     pub invite: Invite,
-    /// The token.
-    pub token: String,
 }
 
 fn new_token() -> ApiResult<String> {
@@ -95,7 +94,7 @@ pub(crate) async fn insert_and_mail(
         expires = invite.expires_at.to_rfc3339(),
     );
     OutboxMessage::enqueue(tx, &invite.email, &format!("You are invited to {what}"), &body).await?;
-    Ok(CreatedInvite { invite, token })
+    Ok(CreatedInvite { invite })
 }
 
 /// Deployments named in `requests` must belong to the workspace (else NOT_FOUND).

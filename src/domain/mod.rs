@@ -6,6 +6,7 @@ pub mod catalogue;
 pub mod clusters;
 pub mod deployments;
 pub mod deploys;
+pub mod identity;
 pub mod identity_providers;
 pub mod invites;
 pub mod managed_domains;

@@ -2,7 +2,12 @@
 //! provider. The HTTP shapes live in `crate::http::scim`; the rules live here (see docs/sso.md):
 //!
 //! - the provider manages only addresses of domains its organization verified: it can create such users,
-//!   or adopt an existing account with such an address; it changes or deactivates only those;
+//!   or adopt an existing account with such an address; it changes, deactivates or removes only those;
+//! - an account holding a system role (directly or through a team) is out of its reach (SPEC §3.1): it is
+//!   not listed, reading, changing or deleting it is NOT_FOUND as for a stranger, and creating a user with
+//!   its address is CONFLICT; so no provider can lock out, rename or take over an installation's admins;
+//! - adopting an account whose address was never verified first removes its password, revokes its tokens
+//!   and deactivates the API keys it created (see [`crate::domain::identity::adopt`]);
 //! - a provisioned user joins the organization as ORGANIZATION_MEMBER, with a verified address and no
 //!   password (they sign in through the organization's identity provider);
 //! - deactivating (`active: false`) sets the account `inactive` and revokes its tokens at once, removing
@@ -24,6 +29,7 @@ use crate::db::models::scim;
 use crate::db::models::team::{Team, TeamChanges};
 use crate::db::models::user::{Email, NewEmail, NewUser, User, UserChanges};
 use crate::domain::audit::{self, Change};
+use crate::domain::identity::{self, OutOfReach};
 use crate::domain::memberships::{self, Grantor};
 use crate::domain::{Actor, Authority, managed_domains, organizations, users, validate};
 use crate::error::{ApiError, ApiResult};
@@ -177,21 +183,44 @@ pub async fn list_users(
     Ok((describe_users(conn, organization_id, rows).await?, total))
 }
 
-/// One member of the organization, or NOT_FOUND.
+/// One member of the organization, or NOT_FOUND (also for an account holding a system role: it is out of
+/// the provider's reach).
 pub async fn get_user(conn: &mut AsyncPgConnection, organization_id: Uuid, user_id: Uuid) -> ApiResult<ScimUser> {
     let user = User::find(conn, user_id).await?.ok_or(ApiError::NotFound)?;
-    if RoleBindingRow::user_in_organization_for_update(conn, organization_id, user_id).await?.is_none() {
+    if RoleBindingRow::user_in_organization_for_update(conn, organization_id, user_id).await?.is_none()
+        || identity::holds_system_role(conn, user_id).await?
+    {
         return Err(ApiError::NotFound);
     }
     describe_users(conn, organization_id, vec![user]).await?.pop().ok_or(ApiError::NotFound)
 }
 
+/// Locks member `user_id` of the organization for a change by its provider: NOT_FOUND when it is not a
+/// member or holds a system role (out of reach, SPEC §3.1), FORBIDDEN (with the reason) when none of its
+/// addresses is of a domain the organization verified.
+async fn member_within_reach(tx: &mut AsyncPgConnection, organization_id: Uuid, user_id: Uuid) -> ApiResult<User> {
+    let user = User::find_for_update(tx, user_id).await?.ok_or(ApiError::NotFound)?;
+    if !is_member(tx, organization_id, user_id).await? {
+        return Err(ApiError::NotFound);
+    }
+    match identity::require_within_reach(tx, organization_id, user_id).await? {
+        Ok(()) => Ok(user),
+        Err(OutOfReach::SystemRole) => Err(ApiError::NotFound),
+        Err(OutOfReach::OtherDomain) => Err(ApiError::ForbiddenBy(
+            "The user's address is not in a domain this organization has verified".to_owned(),
+        )),
+    }
+}
+
 /// Provisions a user: creates the account, or adopts the existing account of that address, and makes it a
-/// member of the organization. An address the provider already manages here is CONFLICT.
+/// member of the organization. An address the provider already manages here is CONFLICT, and so is the
+/// address of an account holding a system role (out of any organization's reach, SPEC §3.1). Adopting an
+/// account whose address was never verified first takes every other way in away from it.
 pub async fn create_user(
     conn: &mut AsyncPgConnection,
     organization_id: Uuid,
     input: UserInput,
+    now: DateTime<Utc>,
     actor: &Actor,
 ) -> ApiResult<ScimUser> {
     let checked = check_user(&input)?;
@@ -201,6 +230,14 @@ pub async fn create_user(
             require_managed_address(tx, organization_id, &checked.email).await?;
             let (user, adopted) = match User::find_by_email(tx, &checked.email).await? {
                 Some(existing) => {
+                    let existing = User::find_for_update(tx, existing.id).await?.ok_or(ApiError::NotFound)?;
+                    if identity::require_within_reach(tx, organization_id, existing.id).await?
+                        == Err(OutOfReach::SystemRole)
+                    {
+                        return Err(ApiError::conflict(
+                            "An account with this address exists and holds a system role: no organization can provision it",
+                        ));
+                    }
                     if scim::is_linked(tx, organization_id, existing.id).await? {
                         return Err(ApiError::conflict("The organization already provisions a user with this address"));
                     }
@@ -237,14 +274,17 @@ pub async fn create_user(
                     (user, false)
                 }
             };
-            // The provider vouches for addresses of its organization's verified domain.
-            scim::verify_address(tx, &checked.email).await?;
+            // The provider vouches for addresses of its organization's verified domain; an address nobody
+            // had verified is taken over first (whoever registered it loses every other way in).
+            let taken_over =
+                if adopted { identity::adopt(tx, &user, &checked.email, now).await? } else { serde_json::Value::Null };
             if !is_member(tx, organization_id, user.id).await? {
                 memberships::provision_member(tx, organization_id, user.id).await?;
             }
             scim::link_user(tx, organization_id, user.id, checked.external_id.as_deref()).await?;
             let mut after = snapshot(&user, Some(&checked.email), checked.external_id.as_deref());
             after["adopted"] = json!(adopted);
+            after["takenOver"] = taken_over;
             audit::record(
                 tx,
                 actor,
@@ -278,10 +318,7 @@ pub async fn replace_user(
 ) -> ApiResult<ScimUser> {
     let done: ApiResult<()> = conn
         .transaction(async |tx| {
-            let before = User::find_for_update(tx, user_id).await?.ok_or(ApiError::NotFound)?;
-            if !is_member(tx, organization_id, user_id).await? {
-                return Err(ApiError::NotFound);
-            }
+            let before = member_within_reach(tx, organization_id, user_id).await?;
             let email = primary_email(tx, user_id).await?.ok_or(ApiError::NotFound)?;
             let mut input = input;
             // The address itself is not changed through SCIM (it decides who manages the account).
@@ -343,7 +380,8 @@ pub async fn replace_user(
 }
 
 /// Removes the user from the organization (their roles in it and its teams go too) and forgets the
-/// provider's link; the account stays. The organization's last owner cannot be removed (CONFLICT).
+/// provider's link; the account stays. The organization's last owner cannot be removed (CONFLICT); an
+/// account holding a system role is NOT_FOUND and one of another domain FORBIDDEN, as for changes.
 pub async fn delete_user(
     conn: &mut AsyncPgConnection,
     organization_id: Uuid,
@@ -352,6 +390,7 @@ pub async fn delete_user(
     actor: &Actor,
 ) -> ApiResult<()> {
     conn.transaction(async |tx| {
+        member_within_reach(tx, organization_id, user_id).await?;
         scim::unlink_user(tx, organization_id, user_id).await?;
         // Runs inside this transaction (as a savepoint) and writes the one audit event.
         organizations::remove_user(tx, organization_id, user_id, authority, actor).await?;

@@ -1,5 +1,5 @@
-//! Identity providers (OpenID Connect) of organizations: configured by those who may change an
-//! organization's settings (`organization.config.update`).
+//! Identity providers (OpenID Connect) of organizations: configured by those who may decide how the
+//! organization's people are identified (`organization.authentication.update`, owners only; SPEC §3.1).
 
 use async_graphql::{Context, InputObject, Object, Result};
 
@@ -10,11 +10,13 @@ use crate::graphql::scalars::Uuid;
 use crate::graphql::types::identity_provider::IdentityProvider;
 use crate::state::AppState;
 
-/// A provider's settings. The client secret is never sent here: name the environment variable
-/// (`CAPCOM_OIDC_SECRET_…`) or the file (inside `CAPCOM_OIDC_SECRETS_DIR`) that holds it.
+/// A provider's settings. The client secret is never sent here, and no setting says where it is: the
+/// operator stores it under the provider's name, as `CAPCOM_OIDC_SECRET_<NAME>` (upper-cased, `-` as `_`)
+/// or as the file `<CAPCOM_OIDC_SECRETS_DIR>/<name>`.
 #[derive(InputObject)]
 pub struct IdentityProviderInput {
-    /// Short name, unique in the installation: 1 to 63 lower-case letters, digits and hyphens.
+    /// Short name, unique in the installation: 1 to 63 lower-case letters, digits and hyphens. It also
+    /// names the client secret the provider uses.
     pub name: String,
     /// Name a console shows (default: the name).
     pub display_name: Option<String>,
@@ -22,10 +24,6 @@ pub struct IdentityProviderInput {
     pub issuer_url: String,
     /// OAuth client id.
     pub client_id: String,
-    /// Environment variable holding the client secret (must start with `CAPCOM_OIDC_SECRET_`).
-    pub client_secret_env: Option<String>,
-    /// File holding the client secret (must be inside `CAPCOM_OIDC_SECRETS_DIR`).
-    pub client_secret_file: Option<String>,
     /// Scopes (default `openid email profile`; `openid` is always asked for).
     pub scopes: Option<Vec<String>>,
     /// ID-token claim holding the address (default `email`).
@@ -45,8 +43,6 @@ impl From<IdentityProviderInput> for ProviderInput {
             display_name: input.display_name,
             issuer_url: input.issuer_url,
             client_id: input.client_id,
-            client_secret_env: input.client_secret_env,
-            client_secret_file: input.client_secret_file,
             scopes: input.scopes,
             email_claim: input.email_claim,
             name_claim: input.name_claim,

@@ -156,7 +156,7 @@ impl OrganizationMutation {
     }
 
     /// Gives a person a role in the organization (default ORGANIZATION_MEMBER): at once if they have an
-    /// account, otherwise by an invite mailed to them (its token is in this response only). The first three
+    /// account, otherwise by an invite mailed to them (its token is only in the mail). The first three
     /// members of an organization are its owners whatever the role asked for.
     async fn organization_invite_user(
         &self,
@@ -175,7 +175,7 @@ impl OrganizationMutation {
         };
         Ok(match outcome {
             InviteOutcome::Invited(created) => {
-                let invite = Invite::created(access.admit_one(created.invite).await?, created.token);
+                let invite = Invite::listed(access.admit_one(created.invite).await?);
                 OrganizationInvitation { role: None, invite: Some(invite) }
             }
         })
@@ -218,6 +218,6 @@ impl OrganizationMutation {
 pub struct OrganizationInvitation {
     /// The role the person now holds (when they had an account).
     pub role: Option<Role>,
-    /// The invite mailed to them (when they had none), with its token.
+    /// The invite mailed to them (when they had none); its token is only in the mail.
     pub invite: Option<Invite>,
 }

@@ -122,11 +122,10 @@ async fn client_for(state: &HttpState, headers: &HeaderMap, provider: &IdentityP
         "The identity provider cannot be reached; try again later".to_owned()
     })?;
     let policy = secret_policy(&state.app);
-    let secret = read_secret(provider.client_secret_env.as_deref(), provider.client_secret_file.as_deref(), &policy)
-        .map_err(|error| {
-            tracing::error!(provider = %provider.name, %error, "the provider's client secret cannot be read");
-            "The identity provider is misconfigured; tell an administrator".to_owned()
-        })?;
+    let secret = read_secret(&provider.name, &policy).map_err(|error| {
+        tracing::error!(provider = %provider.name, %error, "the provider's client secret cannot be read");
+        "The identity provider is misconfigured; tell an administrator".to_owned()
+    })?;
     let redirect = RedirectUrl::new(format!("{}/v1/oauth/callback", api_base(state, headers)))
         .map_err(|_| "The callback address is invalid; set CAPCOM_API_URL".to_owned())?;
     Ok(CoreClient::from_provider_metadata(

@@ -505,7 +505,8 @@ pub async fn list_users(caller: Caller, Query(parameters): Query<HashMap<String,
 pub async fn create_user(caller: Caller, body: Bytes) -> ScimResult<Response> {
     let input = user_input(&parse_body(&body)?)?;
     let mut conn = caller.conn().await?;
-    let user = rules::create_user(&mut conn, caller.organization_id, input, &caller.actor)
+    let now = caller.state.app.clock.now();
+    let user = rules::create_user(&mut conn, caller.organization_id, input, now, &caller.actor)
         .await
         .map_err(|e| caller.fail(e))?;
     Ok(respond(StatusCode::CREATED, user_json(&user, &caller.base)))

@@ -47,6 +47,9 @@ pub const DEFAULT_MATRIX: &[(Permission, &[Role])] = &[
     (OrganizationWorkspacesCreate, &[OM, OB, OO]),
     (OrganizationConfigUpdate, &[OB, OO]),
     (OrganizationBillingUpdate, &[OB, OO]),
+    // Identity providers and managed domains decide who a person is (SPEC §3.1): owners only, never
+    // billing admins.
+    (OrganizationAuthenticationUpdate, &[OO]),
     (OrganizationIamUpdate, &[OO]),
     (OrganizationUsersInvite, &[OO]),
     (OrganizationTeamsUpdate, &[OO]),
@@ -194,6 +197,7 @@ mod tests {
             "M B O",
         ),
         ("organization.config.update, organization.billing.update", "B O"),
+        ("organization.authentication.update", "O"),
         // Added with SCIM provisioning (docs/sso.md).
         ("organization.scim.provision", "O"),
         (

@@ -420,14 +420,14 @@ pub const OPERATIONS: &[Operation] = &[
     op(M, "organizationUpdateTeamRole", on(&[OrganizationIamUpdate], ORG)),
     // Managed domains.
     op(Q, "organizationDomains", on(&[OrganizationConfigGet, SystemOrganizationsGet], ORG)),
-    op(M, "claimOrganizationDomain", on(&[OrganizationConfigUpdate], ORG)),
-    op(M, "verifyOrganizationDomain", on(&[OrganizationConfigUpdate], ORG)),
-    op(M, "deleteOrganizationDomain", on(&[OrganizationConfigUpdate], ORG)),
+    op(M, "claimOrganizationDomain", on(&[OrganizationAuthenticationUpdate], ORG)),
+    op(M, "verifyOrganizationDomain", on(&[OrganizationAuthenticationUpdate], ORG)),
+    op(M, "deleteOrganizationDomain", on(&[OrganizationAuthenticationUpdate], ORG)),
     // Identity providers (OpenID Connect).
     op(Q, "identityProviders", on(&[OrganizationConfigGet, SystemOrganizationsGet], ORG)),
-    op(M, "createIdentityProvider", on(&[OrganizationConfigUpdate], ORG)),
-    op(M, "updateIdentityProvider", on(&[OrganizationConfigUpdate], ORG)),
-    op(M, "deleteIdentityProvider", on(&[OrganizationConfigUpdate], ORG)),
+    op(M, "createIdentityProvider", on(&[OrganizationAuthenticationUpdate], ORG)),
+    op(M, "updateIdentityProvider", on(&[OrganizationAuthenticationUpdate], ORG)),
+    op(M, "deleteIdentityProvider", on(&[OrganizationAuthenticationUpdate], ORG)),
     // Teams.
     op(Q, "teams", on(ORGANIZATION_TEAMS, ORG)),
     op(

@@ -62,6 +62,7 @@ permissions! {
     OrganizationWorkspacesCreate => "organization.workspaces.create",
     OrganizationConfigUpdate => "organization.config.update",
     OrganizationBillingUpdate => "organization.billing.update",
+    OrganizationAuthenticationUpdate => "organization.authentication.update",
     OrganizationIamUpdate => "organization.iam.update",
     OrganizationUsersInvite => "organization.users.invite",
     OrganizationTeamsUpdate => "organization.teams.update",

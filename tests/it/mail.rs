@@ -16,8 +16,9 @@ fn smtp_url(port: u16) -> String {
 
 async fn invite(app: &TestApp, token: &str, email: &str) -> String {
     let body =
-        app.gql("mutation($e: String!) { inviteUser(email: $e) { token } }", json!({"e": email}), Some(token)).await;
-    body["data"]["inviteUser"]["token"].as_str().unwrap_or_else(|| panic!("inviteUser: {body}")).to_owned()
+        app.gql("mutation($e: String!) { inviteUser(email: $e) { id } }", json!({"e": email}), Some(token)).await;
+    assert!(body["data"]["inviteUser"]["id"].is_string(), "inviteUser: {body}");
+    app.invite_token_for(email).await
 }
 
 /// Polls `sql` (one bigint `n`) until it equals `expected` (at most 30 s).

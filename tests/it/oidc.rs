@@ -23,10 +23,10 @@ struct World {
 }
 
 /// capcom with an organization "Acme" that verified acme.test, a team "Data", and a provider "acme" whose
-/// client secret is in a file.
+/// client secret is the file named after it in the secrets folder.
 async fn world() -> World {
     let secrets = tempfile::tempdir().unwrap();
-    let secret_file = secrets.path().join("acme-client-secret");
+    let secret_file = secrets.path().join("acme");
     std::fs::write(&secret_file, format!("{SECRET}\n")).unwrap();
     let dir = secrets.path().to_owned();
     let app = TestApp::spawn_with(move |config| {
@@ -54,7 +54,7 @@ async fn world() -> World {
             "mutation($o: Uuid!, $i: IdentityProviderInput!) { createIdentityProvider(organizationUuid: $o, input: $i) { id name clientSecretSource scopes } }",
             json!({"o": acme, "i": {
                 "name": "acme", "displayName": "Acme SSO", "issuerUrl": provider.issuer, "clientId": "capcom-client",
-                "clientSecretFile": secret_file.to_str().unwrap(), "scopes": ["email", "profile", "groups"],
+                "scopes": ["email", "profile", "groups"],
                 "groupsClaim": "groups",
             }}),
             Some(&root),
@@ -62,7 +62,7 @@ async fn world() -> World {
         .await;
     let created = &body["data"]["createIdentityProvider"];
     assert_eq!(created["scopes"], json!(["openid", "email", "profile", "groups"]), "{body}");
-    assert!(created["clientSecretSource"].as_str().unwrap().starts_with("file:"));
+    assert_eq!(created["clientSecretSource"], "file:acme", "{body}");
     let browser = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
     World { app, provider, root, acme, browser, _secrets: secrets }
 }
@@ -318,20 +318,17 @@ async fn provider_settings_keep_secrets_out_of_reach() {
         }
     };
     let before = app.access_snapshot().await;
+    // No setting names a secret: capcom's own secrets, another provider's, or any file cannot be chosen.
+    for (setting, value) in [
+        ("clientSecretEnv", "CAPCOM_JWT_SECRET"),
+        ("clientSecretEnv", "CAPCOM_OIDC_SECRET_ACME"),
+        ("clientSecretFile", "/etc/hostname"),
+    ] {
+        let body = create(json!({"name": "x", "issuerUrl": "https://idp.test", "clientId": "c", setting: value})).await;
+        assert_eq!(error_code(&body), "BAD_USER_INPUT", "{body}");
+        assert!(body["errors"][0]["message"].as_str().unwrap().contains(setting), "{body}");
+    }
     for (input, field) in [
-        // capcom's own secrets cannot be named.
-        (
-            json!({"name": "x", "issuerUrl": "https://idp.test", "clientId": "c", "clientSecretEnv": "CAPCOM_JWT_SECRET"}),
-            "input.clientSecretEnv",
-        ),
-        (
-            json!({"name": "x", "issuerUrl": "https://idp.test", "clientId": "c", "clientSecretFile": "/etc/hostname"}),
-            "input.clientSecretFile",
-        ),
-        (
-            json!({"name": "x", "issuerUrl": "https://idp.test", "clientId": "c", "clientSecretEnv": "CAPCOM_OIDC_SECRET_UNSET_ANYWHERE"}),
-            "input.clientSecretEnv",
-        ),
         (json!({"name": "Bad Name", "issuerUrl": "https://idp.test", "clientId": "c"}), "input.name"),
         (json!({"name": "x", "issuerUrl": "not a url", "clientId": "c"}), "input.issuerUrl"),
         (json!({"name": "acme", "issuerUrl": "https://idp.test", "clientId": ""}), "input.clientId"),

@@ -128,12 +128,13 @@ async fn side(
     let member_email = format!("{name}-member@example.com");
     let invited = ok(
         app,
-        "mutation($o: Uuid!, $e: String!) { organizationInviteUser(organizationUuid: $o, email: $e) { invite { token } } }",
+        "mutation($o: Uuid!, $e: String!) { organizationInviteUser(organizationUuid: $o, email: $e) { invite { id } } }",
         json!({"o": organization, "e": member_email}),
         root,
     )
     .await;
-    let token = invited["organizationInviteUser"]["invite"]["token"].as_str().unwrap().to_owned();
+    assert!(invited["organizationInviteUser"]["invite"]["id"].is_string(), "{invited}");
+    let token = app.invite_token_for(&member_email).await;
     let signed_up = ok(
         app,
         "mutation($e: String!, $t: String!) { createUser(email: $e, password: \"correct horse battery\", inviteToken: $t) { user { id } } }",

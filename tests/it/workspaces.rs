@@ -5,7 +5,7 @@ use std::sync::atomic::Ordering;
 
 use serde_json::{Value, json};
 
-use crate::common::{TestApp, error_code, test_config};
+use crate::common::{TestApp, error_code, error_message, test_config};
 
 async fn public_app() -> TestApp {
     TestApp::spawn_with(|config| config.public_signups = true).await
@@ -90,7 +90,7 @@ async fn inviting_a_colleague_who_then_signs_up() {
     let workspace = app.create_workspace(&root, "Data Team").await;
     let body = app
         .gql(
-            "mutation($w: Uuid!) { workspaceAddUser(workspaceUuid: $w, email: \"Grace@Example.com\", role: WORKSPACE_EDITOR) { invites { email role token } } }",
+            "mutation($w: Uuid!) { workspaceAddUser(workspaceUuid: $w, email: \"Grace@Example.com\", role: WORKSPACE_EDITOR) { invites { email role } } }",
             json!({"w": workspace}),
             Some(&root),
         )
@@ -98,7 +98,16 @@ async fn inviting_a_colleague_who_then_signs_up() {
     let invites = &body["data"]["workspaceAddUser"]["invites"];
     assert_eq!(invites[0]["email"], "grace@example.com");
     assert_eq!(invites[0]["role"], "WORKSPACE_EDITOR");
-    assert!(invites[0]["token"].is_null(), "tokens are never listed");
+    // SPEC §4.4: the token is never returned by the API, not even to the inviter.
+    let asked = app
+        .gql(
+            "query($w: Uuid!) { workspace(workspaceUuid: $w) { invites { token } } }",
+            json!({"w": workspace}),
+            Some(&root),
+        )
+        .await;
+    assert_eq!(error_code(&asked), "BAD_USER_INPUT", "{asked}");
+    assert!(error_message(&asked).contains("Cannot query field \"token\""), "Invite has no token field: {asked}");
 
     let again = app
         .gql(
@@ -156,10 +165,10 @@ async fn inviting_a_colleague_who_then_signs_up() {
 async fn invites_expire() {
     let app = TestApp::spawn().await;
     let (root, _) = app.sign_up("root@example.com", "correct horse battery").await;
-    let invite = app
-        .gql("mutation { inviteUser(email: \"late@example.com\") { token expiresAt } }", json!({}), Some(&root))
-        .await;
-    let token = invite["data"]["inviteUser"]["token"].as_str().unwrap().to_owned();
+    let invite =
+        app.gql("mutation { inviteUser(email: \"late@example.com\") { id expiresAt } }", json!({}), Some(&root)).await;
+    assert!(invite["data"]["inviteUser"]["expiresAt"].is_string(), "{invite}");
+    let token = app.invite_token_for("late@example.com").await;
     app.clock.advance(chrono::Duration::days(7) + chrono::Duration::minutes(1));
     let body = app
         .gql(
@@ -178,9 +187,9 @@ async fn existing_users_accept_invites_addressed_to_them() {
     let app = public_app().await;
     let root = app.with_owners().await;
     let (bob, _) = app.sign_up("bob@example.com", "correct horse battery").await;
-    let invite =
-        app.gql("mutation { inviteUser(email: \"carol@example.com\") { id token } }", json!({}), Some(&root)).await;
-    let token = invite["data"]["inviteUser"]["token"].as_str().unwrap().to_owned();
+    let invite = app.gql("mutation { inviteUser(email: \"carol@example.com\") { id } }", json!({}), Some(&root)).await;
+    assert!(invite["data"]["inviteUser"]["id"].is_string(), "{invite}");
+    let token = app.invite_token_for("carol@example.com").await;
     let refused =
         app.gql("mutation($t: String!) { acceptInvite(token: $t) { id } }", json!({"t": token}), Some(&bob)).await;
     assert_eq!(error_code(&refused), "BAD_USER_INPUT", "an invite sent to someone else");
@@ -190,8 +199,9 @@ async fn existing_users_accept_invites_addressed_to_them() {
     // Bob accepts an invite sent to a second address of his. (Adding addresses has no API yet; the row
     // stands in for it.)
     let invite =
-        app.gql("mutation { inviteUser(email: \"bob.alias@example.com\") { token } }", json!({}), Some(&root)).await;
-    let token = invite["data"]["inviteUser"]["token"].as_str().unwrap().to_owned();
+        app.gql("mutation { inviteUser(email: \"bob.alias@example.com\") { id } }", json!({}), Some(&root)).await;
+    assert!(invite["data"]["inviteUser"]["id"].is_string(), "{invite}");
+    let token = app.invite_token_for("bob.alias@example.com").await;
     let bob_id = app.text("SELECT id::text AS t FROM users WHERE username = 'bob@example.com'").await;
     app.text(&format!(
         "WITH e AS (INSERT INTO emails (id, user_id, address) VALUES (gen_random_uuid(), '{bob_id}', 'bob.alias@example.com')) SELECT NULL::text AS t"

@@ -23,10 +23,6 @@ pub struct IdentityProvider {
     pub issuer_url: String,
     /// OAuth client id.
     pub client_id: String,
-    /// Environment variable holding the client secret.
-    pub client_secret_env: Option<String>,
-    /// File holding the client secret.
-    pub client_secret_file: Option<String>,
     /// Space-separated scopes asked for (`openid` always included).
     pub scopes: String,
     /// ID-token claim holding the email address.
@@ -55,10 +51,6 @@ pub struct ProviderSettings {
     pub issuer_url: String,
     /// Client id.
     pub client_id: String,
-    /// Environment variable holding the secret.
-    pub client_secret_env: Option<String>,
-    /// File holding the secret.
-    pub client_secret_file: Option<String>,
     /// Scopes.
     pub scopes: String,
     /// Email claim.

@@ -4,6 +4,7 @@ pub mod audit_event;
 pub mod bulk;
 pub mod deploy;
 pub mod deployment;
+pub mod identity;
 pub mod identity_provider;
 pub mod invite;
 pub mod login_failure;

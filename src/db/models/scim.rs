@@ -95,7 +95,8 @@ pub async fn user_external_ids(
 }
 
 /// A page of the organization's members (users holding a role on it directly) matching `filter`, oldest
-/// first, and how many match in all.
+/// first, and how many match in all. Accounts holding a system role (directly or through a team) are left
+/// out: they are out of any organization's provisioning (SPEC §3.1).
 pub async fn members_page(
     conn: &mut AsyncPgConnection,
     organization_id: Uuid,
@@ -108,7 +109,12 @@ pub async fn members_page(
             .filter(role_bindings::organization_id.eq(organization_id))
             .filter(role_bindings::user_id.is_not_null())
             .select(role_bindings::user_id.assume_not_null());
-        let mut query = users::table.filter(users::id.eq_any(members)).into_boxed();
+        let mut query = users::table
+            .filter(users::id.eq_any(members))
+            .filter(diesel::dsl::not(diesel::dsl::sql::<diesel::sql_types::Bool>(
+                crate::db::models::identity::HOLDS_SYSTEM_ROLE_SQL,
+            )))
+            .into_boxed();
         match filter {
             UserMatch::All => {}
             UserMatch::UserName(name) => {
@@ -170,11 +176,6 @@ pub async fn set_user_status(
         .returning(User::as_returning())
         .get_result(conn)
         .await
-}
-
-/// Marks an address verified.
-pub async fn verify_address(conn: &mut AsyncPgConnection, address: &str) -> QueryResult<usize> {
-    diesel::update(emails::table.filter(emails::address.eq(address))).set(emails::verified.eq(true)).execute(conn).await
 }
 
 /// Records (or updates) the provider's id of a team.

@@ -1,11 +1,13 @@
 //! `IdentityProvider`: an organization's OpenID Connect provider.
 
-use async_graphql::Object;
+use async_graphql::{Context, Object, Result};
 use chrono::{DateTime, Utc};
 
 use crate::db::models::identity_provider::IdentityProvider as Row;
 use crate::domain::identity_providers::secret_source;
 use crate::graphql::authz::Readable;
+use crate::graphql::context::state;
+use crate::graphql::identity_providers::secret_policy;
 use crate::graphql::scalars::Uuid;
 
 /// A provider. Only made from one the caller may read (`organization.config.get`). The client secret is
@@ -45,9 +47,11 @@ impl IdentityProvider {
         &self.0.client_id
     }
 
-    /// Where the client secret is read from: `env:NAME`, `file:PATH` or `none`.
-    async fn client_secret_source(&self) -> String {
-        secret_source(&self.0)
+    /// Where the operator stored the client secret, named after the provider:
+    /// `env:CAPCOM_OIDC_SECRET_<NAME>`, `file:<name>` (in `CAPCOM_OIDC_SECRETS_DIR`), or `none` (a public
+    /// client). Never the secret.
+    async fn client_secret_source(&self, ctx: &Context<'_>) -> Result<String> {
+        Ok(secret_source(&self.0.name, &secret_policy(state(ctx)?)))
     }
 
     /// Scopes asked for.

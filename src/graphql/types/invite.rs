@@ -11,21 +11,17 @@ use crate::graphql::scalars::Uuid;
 use crate::graphql::types::workspace::Workspace;
 use crate::rbac::Role;
 
-/// A pending grant of a role to an email address. Only made from an invite the caller may read.
+/// A pending grant of a role to an email address. Only made from an invite the caller may read. Its token
+/// is never part of it, not even for its creator: the token is delivered only by mail (SPEC §4.4), as it
+/// is the proof that the address's owner accepted.
 pub struct Invite {
     invite: Readable<invites::Invite>,
-    token: Option<String>,
 }
 
 impl Invite {
-    /// An invite as listed (no token).
+    /// An invite, as listed or as just created.
     pub fn listed(invite: Readable<invites::Invite>) -> Self {
-        Invite { invite, token: None }
-    }
-
-    /// A just-created invite, with its token (shown this once, to its creator).
-    pub fn created(invite: Readable<invites::Invite>, token: String) -> Self {
-        Invite { invite, token: Some(token) }
+        Invite { invite }
     }
 }
 
@@ -52,11 +48,6 @@ impl Invite {
         let Some(id) = self.invite.workspace_id else { return Ok(None) };
         let Some(row) = loader(ctx)?.load_one(WorkspaceById(id)).await? else { return Ok(None) };
         Ok(access(ctx)?.admit(row).await?.map(Workspace::from))
-    }
-
-    /// The token, only in the response that created the invite; it is also mailed to the invitee.
-    async fn token(&self) -> Option<&str> {
-        self.token.as_deref()
     }
 
     /// Expiry.

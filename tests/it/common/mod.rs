@@ -225,6 +225,23 @@ impl TestApp {
         row.t.unwrap_or_default()
     }
 
+    /// The token of the newest invite mailed to `email`, read from the mail outbox (SPEC §4.4: tokens are
+    /// delivered only by mail, never returned by the API). Panics when no invite mail was sent there.
+    pub async fn invite_token_for(&self, email: &str) -> String {
+        let body = self
+            .text(&format!(
+                "SELECT body_text AS t FROM mail_outbox WHERE recipient = '{}' AND body_text LIKE '%Invite token: %' ORDER BY created_at DESC, id DESC LIMIT 1",
+                email.to_lowercase().replace('\'', "''")
+            ))
+            .await;
+        let token = body
+            .split("Invite token: ")
+            .nth(1)
+            .and_then(|rest| rest.split_whitespace().next())
+            .unwrap_or_else(|| panic!("no invite mail to {email}"));
+        token.to_owned()
+    }
+
     /// Every row an access-control operation could change, as text: equal snapshots mean nothing changed.
     pub async fn access_snapshot(&self) -> String {
         let mut parts = Vec::new();
