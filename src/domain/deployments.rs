@@ -1063,7 +1063,6 @@ pub async fn change_user_role(
                 deployment_id: Some(deployment_id),
                 before: before.map(|role| json!({"role": role})),
                 after: after.map(|role| json!({"role": role})),
-                ..Change::default()
             },
         )
         .await?;
