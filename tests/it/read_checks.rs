@@ -126,14 +126,14 @@ async fn side(
         .clone();
     // The member joins through an invite to the organization (so they belong to this side only).
     let member_email = format!("{name}-member@example.com");
-    let invited = ok(
+    ok(
         app,
-        "mutation($o: Uuid!, $e: String!) { organizationInviteUser(organizationUuid: $o, email: $e) { invite { token } } }",
+        "mutation($o: Uuid!, $e: String!) { organizationInviteUser(organizationUuid: $o, email: $e) { invite { email } } }",
         json!({"o": organization, "e": member_email}),
         root,
     )
     .await;
-    let token = invited["organizationInviteUser"]["invite"]["token"].as_str().unwrap().to_owned();
+    let token = crate::grants::invite_token(app, &member_email).await;
     let signed_up = ok(
         app,
         "mutation($e: String!, $t: String!) { createUser(email: $e, password: \"correct horse battery\", inviteToken: $t) { user { id } } }",
@@ -316,6 +316,9 @@ pub async fn fixture() -> Fixture {
         &root,
     )
     .await;
+    // An existing account joins through the invite it accepts (SPEC §2).
+    let token = crate::grants::invite_token(&app, "admin@example.com").await;
+    ok(&app, "mutation($t: String!) { acceptInvite(token: $t) { id } }", json!({"t": token}), &admin).await;
     let mut a_markers = BTreeSet::from([alpha_organization.clone()]);
     let mut b_markers = BTreeSet::from([bravo_organization.clone(), "bravo organization name".to_owned()]);
     let a = side(&app, &root, &admin, &alpha_organization, "alpha", &mut a_markers).await;
