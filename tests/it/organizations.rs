@@ -44,32 +44,42 @@ async fn four_users_joining_at_once_make_exactly_three_owners() {
     assert_eq!(owners_of(&app, &organization).await, 3);
     assert_eq!(app.count("SELECT count(*) AS n FROM role_bindings WHERE role = 'ORGANIZATION_MEMBER'").await, 1);
 
-    // Four existing users added at once to an organization its creator founded: two more owners, two members.
-    // Whoever signed up first is the system admin.
+    // Four existing users accepting invites at once to an organization its creator founded: two more owners,
+    // two members. Whoever signed up first is the system admin.
     let admin = app
         .text("SELECT u.username AS t FROM users u JOIN role_bindings b ON b.user_id = u.id WHERE b.role = 'SYSTEM_ADMIN'")
         .await;
     let root = token_of(&app, &admin).await;
     let created = app.gql("mutation { createOrganization(name: \"Acme\") { id } }", json!({}), Some(&root)).await;
     let acme = ok(&created)["createOrganization"]["id"].as_str().unwrap().to_owned();
+    let mut accepts = Vec::new();
     for n in 4..8 {
-        app.sign_up(&format!("user{n}@example.com"), "correct horse battery").await;
-    }
-    let adds = (4..8).map(|n| {
-        let (app, root, acme) = (&app, &root, &acme);
-        async move {
-            app.gql(
+        let email = format!("user{n}@example.com");
+        let (token, _) = app.sign_up(&email, "correct horse battery").await;
+        ok(&app
+            .gql(
                 "mutation($o: Uuid!, $e: String!) { organizationInviteUser(organizationUuid: $o, email: $e, role: ORGANIZATION_MEMBER) { role } }",
-                json!({"o": acme, "e": format!("user{n}@example.com")}),
-                Some(root),
+                json!({"o": acme, "e": email}),
+                Some(&root),
             )
-            .await
-        }
-    });
-    let answers = futures_util::future::join_all(adds).await;
-    let roles: Vec<&str> = answers.iter().map(|a| ok(a)["organizationInviteUser"]["role"].as_str().unwrap()).collect();
-    assert_eq!(roles.iter().filter(|r| **r == "ORGANIZATION_OWNER").count(), 2, "{roles:?}");
-    assert_eq!(owners_of(&app, &acme).await, 3);
+            .await);
+        accepts.push((token, crate::grants::invite_token(&app, &email).await));
+    }
+    let answers = futures_util::future::join_all(accepts.iter().map(|(token, invite)| {
+        app.gql("mutation($t: String!) { acceptInvite(token: $t) { id } }", json!({"t": invite}), Some(token))
+    }))
+    .await;
+    for answer in &answers {
+        ok(answer);
+    }
+    assert_eq!(owners_of(&app, &acme).await, 3, "the creator and the next two joins");
+    assert_eq!(
+        app.count(&format!(
+            "SELECT count(*) AS n FROM role_bindings WHERE organization_id = '{acme}' AND role = 'ORGANIZATION_MEMBER'"
+        ))
+        .await,
+        2
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -179,6 +189,8 @@ async fn a_user_of_several_organizations_names_one_and_labels_are_per_organizati
             Some(&root),
         )
         .await);
+    let invite = crate::grants::invite_token(&app, "member@example.com").await;
+    ok(&app.gql("mutation($t: String!) { acceptInvite(token: $t) { id } }", json!({"t": invite}), Some(&member)).await);
     let ambiguous = app.gql("mutation { createWorkspace(label: \"Data\") { id } }", json!({}), Some(&member)).await;
     assert_eq!(error_code(&ambiguous), "BAD_USER_INPUT", "{ambiguous}");
     assert_eq!(ambiguous["errors"][0]["extensions"]["field"], "organizationUuid");

@@ -317,6 +317,9 @@ pub async fn fixture() -> Fixture {
         &root,
     )
     .await;
+    // An existing account joins through the invite it accepts (SPEC §2).
+    let token = crate::grants::invite_token(&app, "admin@example.com").await;
+    ok(&app, "mutation($t: String!) { acceptInvite(token: $t) { id } }", json!({"t": token}), &admin).await;
     let mut a_markers = BTreeSet::from([alpha_organization.clone()]);
     let mut b_markers = BTreeSet::from([bravo_organization.clone(), "bravo organization name".to_owned()]);
     let a = side(&app, &root, &admin, &alpha_organization, "alpha", &mut a_markers).await;
