@@ -829,7 +829,6 @@ pub async fn hard_delete(conn: &mut AsyncPgConnection, id: Uuid, actor: &Actor) 
                     "roleBindings": bindings, "serviceAccounts": owned.service_accounts, "deploys": owned.deploys,
                     "environmentVariables": owned.variables, "invitesChanged": owned.invites,
                 }})),
-                ..Change::default()
             },
         )
         .await?;
