@@ -131,5 +131,6 @@ async fn the_astro_clis_own_client_gets_what_it_expects_from_every_method() {
         String::from_utf8_lossy(&ran.stderr)
     );
     assert!(report.contains("ClientInterface methods behaved as the CLI expects"), "{report}");
+    println!("{report}");
     assert!(home.path().join(".astro").join("config.yaml").is_file(), "the config file is where the CLI keeps it");
 }

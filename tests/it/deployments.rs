@@ -427,9 +427,9 @@ async fn the_clis_hard_delete_removes_the_deployment_for_good_but_not_its_audit_
         config.manual_release_names = true;
     })
     .await;
-    let root = app.with_owners().await;
-    let workspace = app.create_workspace(&root, "Data").await;
-    let root = Some(root.as_str());
+    let root_token = app.with_owners().await;
+    let workspace = app.create_workspace(&root_token, "Data").await;
+    let root = Some(root_token.as_str());
     let flags = app.gql("{ appConfig { featureFlags } }", json!({}), None).await;
     assert_eq!(flags["data"]["appConfig"]["featureFlags"]["hardDeleteDeployment"], true, "{flags}");
 
@@ -443,7 +443,7 @@ async fn the_clis_hard_delete_removes_the_deployment_for_good_but_not_its_audit_
     let (editor, _) = app.sign_up("editor@example.com", "correct horse battery").await;
     let (viewer, _) = app.sign_up("viewer@example.com", "correct horse battery").await;
     for (email, role) in [("editor@example.com", "WORKSPACE_VIEWER"), ("viewer@example.com", "WORKSPACE_VIEWER")] {
-        let added = app.add_to_workspace(root.unwrap(), &workspace, email, role).await;
+        let added = app.add_to_workspace(&root_token, &workspace, email, role).await;
         assert!(added.get("errors").is_none(), "{added}");
     }
     let writes = [
@@ -555,7 +555,7 @@ async fn the_clis_hard_delete_removes_the_deployment_for_good_but_not_its_audit_
     assert_eq!(error_code(&body), "NOT_FOUND", "{body}");
 
     // A soft-deleted deployment is absent: a hard delete of it is NOT_FOUND and keeps its row.
-    let other = app.create_deployment(root.unwrap(), &workspace, "old").await["id"].as_str().unwrap().to_owned();
+    let other = app.create_deployment(&root_token, &workspace, "old").await["id"].as_str().unwrap().to_owned();
     let body =
         app.gql(CLI_DELETE_DEPLOYMENT, json!({"deploymentId": other, "deploymentHardDelete": false}), root).await;
     assert_eq!(body["data"]["deleteDeployment"]["id"], other.as_str(), "{body}");
