@@ -188,3 +188,55 @@ async fn the_console_served_by_capcom_enables_what_the_matrix_allows_and_shows_a
     assert_eq!(app.deployment_snapshot().await, before, "nothing changed");
     browser.close().await;
 }
+
+/// The link of a mail in the outbox: the text after `marker` on its line.
+pub async fn mailed_link(app: &TestApp, admin: &str, recipient: &str, marker: &str) -> String {
+    let outbox = app.gql("{ mailOutbox { recipient body } }", json!({}), Some(admin)).await;
+    let body = outbox["data"]["mailOutbox"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .rev()
+        .find(|m| m["recipient"] == recipient)
+        .unwrap_or_else(|| panic!("a mail to {recipient}: {outbox}"))["body"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let line = body.lines().find_map(|line| line.strip_prefix(marker)).unwrap_or_else(|| panic!("{marker} in {body}"));
+    line.trim().to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_link_of_an_invite_mail_opens_the_console_page_that_signs_up_with_the_token() {
+    let app = TestApp::spawn_with(|config| {
+        config.console = true;
+        config.public_url = "https://capcom.example.com/".into();
+    })
+    .await;
+    let (root, _) = app.sign_up("root@example.com", PASSWORD).await;
+    let workspace = app.create_workspace(&root, "Data Team").await;
+    let invited = app.add_to_workspace(&root, &workspace, "grace@example.com", "WORKSPACE_EDITOR").await;
+    assert!(invited.get("errors").is_none(), "{invited}");
+
+    let link = mailed_link(&app, &root, "grace@example.com", "Accept the invite: ").await;
+    assert!(link.starts_with("https://capcom.example.com/console/#/invite?token=cci_"), "{link}");
+    // The same page on this server: its path answers 200 with the invite form; the token stays in the
+    // fragment, which the browser does not send.
+    let url = reqwest::Url::parse(&link).unwrap();
+    let page = app.client.get(format!("{}{}", app.base, url.path())).send().await.unwrap();
+    assert_eq!(page.status(), 200, "{link}");
+    assert!(page.text().await.unwrap().contains("id=\"invite\""), "the console has an invite page");
+
+    let browser = Browser::start().await;
+    browser.goto(&format!("{}{}#{}", app.base, url.path(), url.fragment().unwrap())).await;
+    browser.wait_for("body[data-ready='true'] #invite:not([hidden])").await;
+    browser.fill("#invite-email", "grace@example.com").await;
+    browser.fill("#invite-password", PASSWORD).await;
+    browser.click("#invite-sign-up").await;
+    browser.wait_for(&format!("article[data-workspace-id='{workspace}']")).await;
+    assert_eq!(browser.run("return location.hash", vec![]).await, json!(""), "the token left the address");
+    let signed_in = app.sign_in("grace@example.com", PASSWORD).await;
+    assert!(signed_in.get("errors").is_none(), "the account exists: {signed_in}");
+    assert_eq!(app.count("SELECT count(*) AS n FROM invites").await, 0, "the invite was used");
+    browser.close().await;
+}

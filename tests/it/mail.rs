@@ -54,7 +54,7 @@ async fn an_invite_reaches_the_smtp_server_with_its_recipient_and_link() {
     let (_, body) = mail.data.split_once("\r\n\r\n").expect("headers, then the body");
     let body = quoted_printable::decode(body.as_bytes(), quoted_printable::ParseMode::Robust).unwrap();
     let body = String::from_utf8(body).unwrap();
-    let link = format!("https://console.example.com/invite?token={token}");
+    let link = format!("https://console.example.com/console/#/invite?token={token}");
     assert!(body.contains(&link), "the mail links to the public URL with the token: {body}");
     assert!(mail.data.contains("Subject: You are invited to capcom"), "{}", mail.data);
 
