@@ -10,6 +10,7 @@ pub mod identity_providers;
 pub mod invites;
 pub mod managed_domains;
 pub mod organizations;
+pub mod passwords;
 pub mod scim;
 pub mod service_accounts;
 pub mod system_roles;

@@ -29,6 +29,7 @@ mod metrics;
 mod migrations;
 mod oidc;
 mod organizations;
+mod passwords;
 mod read_checks;
 mod replicas;
 mod role_matrix;
