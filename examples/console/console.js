@@ -294,6 +294,8 @@ async function attempt(action) {
 // ---------------------------------------------------------------- views
 
 function showSignIn() {
+  $("invite").hidden = true;
+  $("reset").hidden = true;
   $("sign-in").hidden = false;
   $("workspaces").hidden = true;
   $("session").hidden = true;
@@ -301,6 +303,8 @@ function showSignIn() {
 }
 
 function showWorkspaces() {
+  $("invite").hidden = true;
+  $("reset").hidden = true;
   $("sign-in").hidden = true;
   $("workspaces").hidden = false;
   $("session").hidden = false;
@@ -319,14 +323,91 @@ async function signIn(event) {
       }`,
       { identity: $("identity").value, password: $("password").value },
     );
-    state.token = data.createToken.token.value;
-    state.username = data.createToken.user.username;
-    sessionStorage.setItem(TOKEN_KEY, state.token);
-    sessionStorage.setItem(USER_KEY, state.username);
     $("password").value = "";
-    showWorkspaces();
-    await loadWorkspaces();
+    await signedIn(data.createToken);
   });
+}
+
+/** Keeps the token of an `AuthUser` answer and shows the workspaces. */
+async function signedIn(auth) {
+  state.token = auth.token.value;
+  state.username = auth.user.username;
+  sessionStorage.setItem(TOKEN_KEY, state.token);
+  sessionStorage.setItem(USER_KEY, state.username);
+  showWorkspaces();
+  await loadWorkspaces();
+}
+
+// ---------------------------------------------------------------- links from mails
+
+// Invite mails link to <console>/#/invite?token=…, password-reset mails to #/reset-password?token=…. The
+// token is in the fragment, which the browser sends to no server (nor in a Referer), so it reaches only
+// this page and capcom's API.
+function mailLink() {
+  const match = /^#\/(invite|reset-password)\?(.*)$/.exec(location.hash);
+  if (!match) return null;
+  const token = new URLSearchParams(match[2]).get("token");
+  return token ? { kind: match[1], token } : null;
+}
+
+/** Drops the token from the address once used, so that it is not bookmarked or reused. */
+function forgetLink() {
+  history.replaceState(null, "", location.pathname + location.search);
+}
+
+function showLinkForm(id) {
+  $("sign-in").hidden = true;
+  $("workspaces").hidden = true;
+  $("invite").hidden = id !== "invite";
+  $("reset").hidden = id !== "reset";
+}
+
+function showInvite(token) {
+  showLinkForm("invite");
+  $("invite-existing").hidden = !state.token;
+  $("invite").onsubmit = (event) => {
+    event.preventDefault();
+    clearNotice();
+    attempt(async () => {
+      const data = await graphql(
+        `mutation SignUpWithInvite($email: String!, $password: String!, $inviteToken: String) {
+          createUser(email: $email, password: $password, inviteToken: $inviteToken) { user { username } token { value } }
+        }`,
+        { email: $("invite-email").value, password: $("invite-password").value, inviteToken: token },
+      );
+      $("invite-password").value = "";
+      forgetLink();
+      await signedIn(data.createUser);
+    });
+  };
+  $("invite-accept").onclick = () => {
+    clearNotice();
+    attempt(async () => {
+      await graphql("mutation AcceptInvite($token: String!) { acceptInvite(token: $token) { email } }", { token });
+      forgetLink();
+      showWorkspaces();
+      showInfo("Invite accepted.");
+      await loadWorkspaces();
+    });
+  };
+}
+
+function showReset(token) {
+  showLinkForm("reset");
+  $("reset").onsubmit = (event) => {
+    event.preventDefault();
+    clearNotice();
+    attempt(async () => {
+      await graphql("mutation ResetPassword($token: String!, $password: String!) { resetPassword(token: $token, password: $password) }", {
+        token,
+        password: $("reset-password").value,
+      });
+      $("reset-password").value = "";
+      forgetLink();
+      signOut();
+      showInfo("Your password is set: sign in with it.");
+    });
+  };
 }
 
 function signOut(message) {
@@ -545,7 +626,12 @@ function start() {
     clearNotice();
     attempt(loadWorkspaces);
   });
-  if (state.token) {
+  const link = mailLink();
+  if (link?.kind === "invite") {
+    showInvite(link.token);
+  } else if (link?.kind === "reset-password") {
+    showReset(link.token);
+  } else if (state.token) {
     showWorkspaces();
     attempt(loadWorkspaces);
   } else {

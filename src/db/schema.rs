@@ -277,6 +277,15 @@ diesel::table! {
 }
 
 diesel::table! {
+    password_resets (token_hash) {
+        token_hash -> Bytea,
+        user_id -> Uuid,
+        expires_at -> Timestamptz,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     scim_users (organization_id, user_id) {
         organization_id -> Uuid,
         user_id -> Uuid,
@@ -375,6 +384,7 @@ diesel::joinable!(invites -> service_accounts (invited_by_service_account_id));
 diesel::joinable!(invites -> users (invited_by));
 diesel::joinable!(invites -> workspaces (workspace_id));
 diesel::joinable!(local_credentials -> users (user_id));
+diesel::joinable!(password_resets -> users (user_id));
 diesel::joinable!(oidc_flows -> identity_providers (provider_id));
 diesel::joinable!(organization_domains -> organizations (organization_id));
 diesel::joinable!(organization_domains -> users (created_by));
@@ -419,6 +429,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     organizations,
     role_bindings,
     scim_groups,
+    password_resets,
     scim_users,
     service_accounts,
     sign_in_codes,

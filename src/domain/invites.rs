@@ -75,6 +75,21 @@ fn pending_conflict(error: diesel::result::Error) -> ApiError {
     }
 }
 
+/// The console page a mail links to: `<CAPCOM_PUBLIC_URL>/console/#/<page>?token=<token>`, which the example
+/// console (served at `/console/` with `CAPCOM_CONSOLE`) routes. The token travels in the fragment, so the
+/// browser sends it to no server, logs it nowhere and puts it in no `Referer`. `token` must be URL-safe
+/// (invite and reset tokens are base64url).
+pub fn console_link(public_url: &str, page: &str, token: &str) -> String {
+    format!("{}/console/#/{page}?token={token}", public_url.trim_end_matches('/'))
+}
+
+/// The address an invite mail links to: `<CAPCOM_PUBLIC_URL>/invite?token=<token>`, which capcom's console
+/// serves (its sign-up-by-invite page reads the token, then leaves the address behind). `token` is
+/// base64url, so it needs no escaping.
+pub fn invite_link(public_url: &str, token: &str) -> String {
+    format!("{}/invite?token={token}", public_url.trim_end_matches('/'))
+}
+
 pub(crate) async fn insert_and_mail(
     tx: &mut AsyncPgConnection,
     mut new: NewInvite,
@@ -84,13 +99,14 @@ pub(crate) async fn insert_and_mail(
     let token = new_token()?;
     new.token_hash = token_hash(&token);
     let invite = Invite::insert(tx, &new).await.map_err(pending_conflict)?;
-    // The link opens the console's invite page (`<CAPCOM_PUBLIC_URL>/invite?token=…`); tokens are URL-safe.
+    // The link opens the console's invite page; tokens are URL-safe.
     let body = format!(
         "You have been invited to {what} on capcom.\n\n\
-         Accept the invite: {url}/invite?token={token}\n\n\
+         Accept the invite: {link}\n\n\
          Or sign up at {url} with this email address and the invite token below, or, if you already have an \
          account, accept it with the acceptInvite mutation.\n\nInvite token: {token}\n\nThe invite expires on {expires}.\n",
         url = settings.public_url.trim_end_matches('/'),
+        link = invite_link(&settings.public_url, &token),
         expires = invite.expires_at.to_rfc3339(),
     );
     OutboxMessage::enqueue(tx, &invite.email, &format!("You are invited to {what}"), &body).await?;

@@ -12,6 +12,7 @@ pub mod invites;
 pub mod managed_domains;
 pub mod memberships;
 pub mod organizations;
+pub mod passwords;
 pub mod scim;
 pub mod service_accounts;
 pub mod system_roles;

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use async_graphql::{Context, Json, Object, Result};
 
 use crate::auth::password::{HashPermit, PasswordHasher};
-
+use crate::domain::passwords;
 use crate::domain::users::{self, SelfChanges, SignUp, SignUpPolicy, Throttle};
 use crate::error::ApiError;
 use crate::graphql::authz::{Access, Member, Op, access};
@@ -121,6 +121,64 @@ impl UserMutation {
             users::update_self(&mut conn, caller.user()?.user.id, changes, state.clock.now(), &actor(ctx)).await?;
         drop(conn);
         own(access(ctx)?, user).await
+    }
+
+    /// Changes the caller's password (SPEC §3): `currentPassword` must be right (a wrong one is
+    /// BAD_USER_INPUT on `currentPassword` and counts toward the sign-in throttle), `newPassword` 8 to 1024
+    /// characters. Every token issued before stops working; the answer holds a fresh one.
+    async fn change_password(
+        &self,
+        ctx: &Context<'_>,
+        current_password: String,
+        new_password: String,
+    ) -> Result<AuthUser> {
+        let caller = principal(ctx);
+        let user_id = caller.user()?.user.id;
+        let state = state(ctx)?;
+        let mut conn = conn(ctx).await?;
+        let throttle = Throttle::from_state(state);
+        let user = passwords::change(
+            &mut conn,
+            user_id,
+            current_password,
+            new_password,
+            state.clock.now(),
+            throttle,
+            &actor(ctx),
+        )
+        .await?;
+        drop(conn);
+        auth_user(state, access(ctx)?, user).await
+    }
+
+    /// Mails a one-time link (valid one hour) to reset the password of the account with this address.
+    /// Always `true`, whether or not the address has an account, so the answer reveals nothing; requests
+    /// past the per-address and per-client limits send no mail.
+    async fn request_password_reset(&self, ctx: &Context<'_>, email: String) -> Result<bool> {
+        let state = state(ctx)?;
+        let mut conn = conn(ctx).await?;
+        let settings =
+            passwords::ResetSettings { public_url: &state.config.public_url, throttle: Throttle::from_state(state) };
+        passwords::request_reset(&mut conn, &email, state.clock.now(), settings, &actor(ctx)).await?;
+        Ok(true)
+    }
+
+    /// Sets a new password with the token of a reset mail (once, within the hour). Every token of the
+    /// account stops working; sign in with the new password.
+    async fn reset_password(&self, ctx: &Context<'_>, token: String, password: String) -> Result<bool> {
+        let state = state(ctx)?;
+        let mut conn = conn(ctx).await?;
+        passwords::reset(&mut conn, &token, password, state.clock.now(), &state.passwords, &actor(ctx)).await?;
+        Ok(true)
+    }
+
+    /// Removes a person's password, revokes their tokens and mails them a reset link (system admins).
+    async fn force_password_reset(&self, ctx: &Context<'_>, user_uuid: crate::graphql::scalars::Uuid) -> Result<bool> {
+        let user_id = user_uuid.required("userUuid")?;
+        let state = state(ctx)?;
+        let mut conn = conn(ctx).await?;
+        passwords::force_reset(&mut conn, user_id, state.clock.now(), &state.config.public_url, &actor(ctx)).await?;
+        Ok(true)
     }
 
     /// Signs the caller out everywhere: every token issued to it so far stops working.

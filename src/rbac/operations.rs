@@ -282,6 +282,11 @@ pub const OPERATIONS: &[Operation] = &[
     op(M, "exchangeSignInCode", Public),
     op(M, "updateSelf", Person),
     op(M, "logout", Person),
+    op(M, "changePassword", Person),
+    op(M, "requestPasswordReset", Public),
+    op(M, "resetPassword", Public),
+    // Whoever may delete an account may take its password away (SPEC §2 gives system.user.* to SYSTEM_ADMIN).
+    op(M, "forcePasswordReset", system(&[SystemUserDelete])),
     // Workspaces.
     op(Q, "workspaces", Rule::Forms(&[(Some("all"), system(&[SystemWorkspaceGet])), (None, SignedIn)])),
     op(Q, "paginatedWorkspaces", SignedIn),

@@ -66,6 +66,8 @@ enum Prep {
     RuntimeRequested,
     /// `code`: a one-time sign-in code of the target user, as `/v1/oauth/callback` hands out.
     SignInCode,
+    /// `reset`: a password-reset token of `victim`, a fresh user.
+    ResetToken,
 }
 
 /// What an allowed call must have done.
@@ -903,6 +905,33 @@ const CASES: &[Case] = &[
         "subscription($org: Uuid!) { auditEventAdded(organizationUuid: $org) { organizationId } }",
         Contains("org"),
     ),
+    case(
+        "requestPasswordReset",
+        Obj::None,
+        "mutation { requestPasswordReset(email: \"target@example.com\") }",
+        SqlChanged("SELECT count(*)::text AS t FROM mail_outbox WHERE recipient = 'target@example.com'"),
+    ),
+    prepared(
+        "resetPassword",
+        Obj::None,
+        "mutation($reset: String!) { resetPassword(token: $reset, password: \"correct horse battery\") }",
+        Prep::ResetToken,
+        Sql("SELECT count(*)::text AS t FROM password_resets WHERE user_id = '{victim}'", "0"),
+    ),
+    prepared(
+        "forcePasswordReset",
+        Obj::None,
+        "mutation($victim: Uuid!) { forcePasswordReset(userUuid: $victim) }",
+        Prep::Victim,
+        Sql("SELECT count(*)::text AS t FROM local_credentials WHERE user_id = '{victim}'", "0"),
+    ),
+    // It revokes the actor's token; the run goes on with the fresh one it answers.
+    case(
+        "changePassword",
+        Obj::None,
+        "mutation { changePassword(currentPassword: \"correct horse battery\", newPassword: \"correct horse battery\") { token { value } } }",
+        SqlChanged("SELECT tokens_valid_after::text AS t FROM users WHERE id = '{actor}'"),
+    ),
     // Last: it revokes the actor's token.
     case(
         "logout",
@@ -1438,6 +1467,16 @@ impl Run {
             Prep::RuntimeRequested => {
                 ok(app, root, "mutation($d: Uuid!) { updateDeploymentRuntime(deploymentUuid: $d, desiredRuntimeVersion: \"12.4.0\") { id } }", json!({"d": d_id})).await;
             }
+            Prep::ResetToken => {
+                let (_, id) = app.sign_up(&format!("reset{n}@example.com"), "correct horse battery").await;
+                let token = format!("ccr_matrix-{n}");
+                app.text(&format!(
+                    "WITH r AS (INSERT INTO password_resets (token_hash, user_id, expires_at) VALUES (sha256(convert_to('{token}', 'UTF8')), '{id}', now() + interval '1 hour')) SELECT NULL::text AS t"
+                ))
+                .await;
+                v.insert("victim".into(), id);
+                v.insert("reset".into(), token);
+            }
             Prep::SignInCode => {
                 let code = format!("code-{n}-{}", self.actor.name);
                 app.text(&format!(
@@ -1610,6 +1649,9 @@ async fn run_actor(name: &str) {
         );
         if allowed(actor, case) {
             check_effect(&run, actor, case, fixture, &body, probe.as_deref(), probe_before.as_deref(), &what).await;
+            if let Some(fresh) = body["data"]["changePassword"]["token"]["value"].as_str() {
+                run.actor_token = Some(fresh.to_owned());
+            }
             if is_mutation {
                 // SPEC §7: every successful mutation writes exactly one audit event.
                 let written = run.app.count("SELECT count(*) AS n FROM audit_events").await - audit_before;

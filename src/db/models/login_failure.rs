@@ -13,6 +13,10 @@ pub enum FailureKey<'a> {
     Identity(&'a str),
     /// A client address key (IPv4 address or IPv6 /64).
     Address(&'a str),
+    /// An email address a password reset was asked for (counts requests, not failures).
+    ResetEmail(&'a str),
+    /// A client address key that asked for password resets.
+    ResetAddress(&'a str),
 }
 
 impl<'a> FailureKey<'a> {
@@ -20,6 +24,8 @@ impl<'a> FailureKey<'a> {
         match self {
             FailureKey::Identity(identity) => ("identity", identity),
             FailureKey::Address(address) => ("address", address),
+            FailureKey::ResetEmail(email) => ("reset_email", email),
+            FailureKey::ResetAddress(address) => ("reset_address", address),
         }
     }
 }

@@ -11,6 +11,7 @@ pub mod login_failure;
 pub mod mail_delivery;
 pub mod organization;
 pub mod organization_domain;
+pub mod password_reset;
 pub mod principal;
 pub mod role_binding;
 pub mod scim;
