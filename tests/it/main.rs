@@ -15,6 +15,7 @@ mod deadlines;
 mod deployments;
 mod deploys;
 mod domains;
+mod expectations;
 mod faults;
 mod fuzz;
 mod health;
