@@ -4,6 +4,7 @@
 mod common;
 
 mod abuse;
+mod attacks;
 mod auth;
 mod binary;
 mod budget;
@@ -15,6 +16,7 @@ mod deadlines;
 mod deployments;
 mod deploys;
 mod domains;
+mod escalation;
 mod expectations;
 mod faults;
 mod fuzz;
