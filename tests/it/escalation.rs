@@ -486,17 +486,21 @@ async fn search(world: &World, principal: &Principal, teams: &[(String, String)]
                     }
                 }
             }
-            for credential in &credentials {
+            for credential in &mut credentials {
                 let now = effective(world, &credential.token).await;
-                let gained: Vec<&String> = now.difference(&credential.ceiling).collect();
+                // Only what is new since the last finding: the step that caused it is named once.
+                let gained: Vec<String> = now.difference(&credential.ceiling).cloned().collect();
                 if !gained.is_empty() {
-                    let finding = format!(
-                        "{} (round {round}) after `{}`: {} holds {:?}",
-                        principal.name, step.label, credential.label, gained
-                    );
-                    if !found.contains(&finding) {
-                        found.push(finding);
-                    }
+                    let shown: Vec<&String> = gained.iter().take(6).collect();
+                    found.push(format!(
+                        "{} (round {round}) after `{}`: {} now holds {} more, e.g. {:?}",
+                        principal.name,
+                        step.label,
+                        credential.label,
+                        gained.len(),
+                        shown
+                    ));
+                    credential.ceiling.extend(gained);
                 }
             }
         }
