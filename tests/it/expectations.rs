@@ -22,7 +22,7 @@ use crate::common::TestApp;
 /// A role a principal may hold (SPEC §2's legend), plus `USER` (every signed-in principal), `PERSON` (a
 /// signed-in user, not an API key), `KEY` (every API key, to say where SPEC is silent about keys) and `ANON` (nobody signed in).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-#[allow(clippy::upper_case_acronyms)]
+#[allow(clippy::upper_case_acronyms, clippy::enum_variant_names)]
 pub enum R {
     SA,
     SE,
