@@ -5,6 +5,7 @@ mod common;
 
 mod abuse;
 mod astro_cli;
+mod attacks;
 mod auth;
 mod binary;
 mod budget;
@@ -20,6 +21,8 @@ mod deployments;
 mod deploys;
 mod docs_examples;
 mod domains;
+mod escalation;
+mod expectations;
 mod faults;
 mod fuzz;
 mod grants;

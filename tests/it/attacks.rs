@@ -1,0 +1,365 @@
+//! The attack sequences of issue 21, each as a short test of the SPEC rule it breaks (SPEC §2 grant rule,
+//! tenancy and membership rules; §3.1 identity; §4.4 invites). Invite tokens come from the mail outbox.
+
+use reqwest::Method;
+use serde_json::{Value, json};
+
+use crate::common::TestApp;
+use crate::domains::claim_and_verify;
+use crate::expectations::{PASSWORD, mailed_token, ok};
+
+const SCIM_USER: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
+const SCIM_PATCH: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
+
+async fn spawn() -> (TestApp, String) {
+    let app = TestApp::spawn_with(|config| config.public_signups = true).await;
+    let root = app.with_owners().await;
+    (app, root)
+}
+
+async fn organization(app: &TestApp, root: &str, name: &str) -> String {
+    ok(app, root, "mutation($n: String!) { createOrganization(name: $n) { id } }", json!({"n": name})).await
+        ["createOrganization"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+async fn invite_to(app: &TestApp, token: &str, org: &str, email: &str) -> Value {
+    app.gql(
+        "mutation($o: Uuid!, $e: String!) { organizationInviteUser(organizationUuid: $o, email: $e) { role invite { id email token } } }",
+        json!({"o": org, "e": email}),
+        Some(token),
+    )
+    .await
+}
+
+async fn sign_up_with(app: &TestApp, email: &str, invite: &str) -> Value {
+    app.gql(
+        "mutation($e: String!, $p: String!, $t: String) { createUser(email: $e, password: $p, inviteToken: $t) { user { id } token { value } } }",
+        json!({"e": email, "p": PASSWORD, "t": invite}),
+        None,
+    )
+    .await
+}
+
+/// The organization role of `email` in `org`, or "" when not a member.
+async fn org_role(app: &TestApp, org: &str, email: &str) -> String {
+    app.text(&format!(
+        "SELECT coalesce((SELECT b.role FROM role_bindings b JOIN emails e ON e.user_id = b.user_id \
+         WHERE b.scope = 'ORGANIZATION' AND b.organization_id = '{org}' AND e.address = '{email}' LIMIT 1), '') AS t"
+    ))
+    .await
+}
+
+async fn scim(app: &TestApp, key: &str, method: Method, path: &str, body: Option<Value>) -> (u16, Value) {
+    let mut request = app.client.request(method, format!("{}/scim/v2{path}", app.base)).bearer_auth(key);
+    if let Some(body) = body {
+        request = request.header("content-type", "application/scim+json").body(body.to_string());
+    }
+    let response = request.send().await.unwrap();
+    let status = response.status().as_u16();
+    let body = response.json().await.unwrap_or(Value::Null);
+    (status, body)
+}
+
+async fn scim_key(app: &TestApp, root: &str, org: &str) -> String {
+    ok(app, root, "mutation($o: Uuid!) { createOrganizationServiceAccount(label: \"scim\", organizationUuid: $o, role: ORGANIZATION_OWNER) { apiKey } }", json!({"o": org}))
+        .await["createOrganizationServiceAccount"]["apiKey"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+/// 1. A billing admin configures sign-in (SPEC §2: organization.authentication.update is the owners'), and
+/// no provider may name another provider's client secret (SPEC §3.1).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sign_in_configuration_is_the_owners_and_a_provider_uses_only_its_own_secret() {
+    let secrets = std::env::temp_dir().join(format!("capcom-sectests-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&secrets).unwrap();
+    std::fs::write(secrets.join("good"), "the good provider's secret\n").unwrap();
+    let dir = secrets.clone();
+    let app = TestApp::spawn_with(move |config| {
+        config.public_signups = true;
+        config.oidc_secrets_dir = Some(dir);
+    })
+    .await;
+    let root = app.with_owners().await;
+    let org = app.text("SELECT id::text AS t FROM organizations WHERE is_default").await;
+    let (billing, billing_id) = app.sign_up("billing@example.com", PASSWORD).await;
+    ok(&app, &root, "mutation($o: Uuid!, $u: Uuid!) { organizationUpdateUserRole(organizationUuid: $o, userUuid: $u, role: ORGANIZATION_BILLING_ADMIN) }", json!({"o": org, "u": billing_id})).await;
+    let create = "mutation($o: Uuid!, $i: IdentityProviderInput!) { createIdentityProvider(organizationUuid: $o, input: $i) { id } }";
+    let good_file = secrets.join("good").to_string_lossy().into_owned();
+    let before = app.access_snapshot().await;
+    let body = app
+        .gql(
+            create,
+            json!({"o": org, "i": {"name": "mine", "issuerUrl": "https://evil.example.test", "clientId": "c"}}),
+            Some(&billing),
+        )
+        .await;
+    assert_eq!(body["errors"][0]["extensions"]["code"], "FORBIDDEN", "a billing admin configures sign-in: {body}");
+    let body = app.gql("mutation($o: Uuid!) { claimOrganizationDomain(organizationUuid: $o, domain: \"evil.example.test\") { id } }", json!({"o": org}), Some(&billing)).await;
+    assert_eq!(body["errors"][0]["extensions"]["code"], "FORBIDDEN", "a billing admin claims a domain: {body}");
+    assert_eq!(app.access_snapshot().await, before);
+    // The provider `good` may use its file; a provider `evil` may not name it, even for an owner.
+    let body = app
+        .gql(create, json!({"o": org, "i": {"name": "good", "issuerUrl": "https://idp.example.test", "clientId": "c", "clientSecretFile": good_file}}), Some(&root))
+        .await;
+    assert!(body.get("errors").is_none(), "the provider named after the file uses it: {body}");
+    let count = app.count("SELECT count(*) AS n FROM identity_providers").await;
+    let body = app
+        .gql(create, json!({"o": org, "i": {"name": "evil", "issuerUrl": "https://evil.example.test", "clientId": "c", "clientSecretFile": good_file}}), Some(&root))
+        .await;
+    assert!(body.get("errors").is_some(), "a provider named `evil` reads the secret of `good`: {body}");
+    assert_eq!(app.count("SELECT count(*) AS n FROM identity_providers").await, count);
+    let _ = std::fs::remove_dir_all(&secrets);
+}
+
+/// 2. An invite's token reaches nobody but the address's owner (SPEC §4.4): not the inviter, not any
+/// list; only the mail carries it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_invite_token_is_never_returned_by_the_api() {
+    let (app, root) = spawn().await;
+    let owner = app.sign_in("owner2@example.com", PASSWORD).await["data"]["createToken"]["token"]["value"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let b = organization(&app, &root, "Tenant B").await;
+    let a = app.text("SELECT id::text AS t FROM organizations WHERE is_default").await;
+    let w = app.create_workspace(&owner, "W").await;
+    let invited = invite_to(&app, &owner, &a, "stranger@elsewhere.test").await;
+    assert!(invited["data"]["organizationInviteUser"]["invite"]["token"].is_null(), "{invited}");
+    let invited = invite_to(&app, &root, &b, "someone-of-b@elsewhere.test").await;
+    assert!(invited["data"]["organizationInviteUser"]["invite"]["token"].is_null(), "{invited}");
+    let added = app
+        .gql("mutation($w: Uuid!) { workspaceAddUser(workspaceUuid: $w, email: \"ws@elsewhere.test\") { invites { token } } }", json!({"w": w}), Some(&owner))
+        .await;
+    assert!(
+        added["data"]["workspaceAddUser"]["invites"].as_array().is_some_and(|l| l.iter().all(|i| i["token"].is_null())),
+        "{added}"
+    );
+    let system =
+        app.gql("mutation { inviteUser(email: \"sys@elsewhere.test\") { token } }", json!({}), Some(&root)).await;
+    assert!(system["data"]["inviteUser"]["token"].is_null(), "{system}");
+    for (doc, vars) in [
+        ("{ invites { token } }", json!({})),
+        ("query($w: Uuid!) { workspaceInvites(workspaceUuid: $w) { token } }", json!({"w": w})),
+    ] {
+        let body = app.gql(doc, vars, Some(&root)).await;
+        let text = body.to_string();
+        for email in ["stranger@elsewhere.test", "someone-of-b@elsewhere.test", "ws@elsewhere.test"] {
+            assert!(!text.contains(&mailed_token(&app, email).await), "{doc} returns a token: {body}");
+        }
+    }
+}
+
+/// 3. An owner joins a team a system admin gave SYSTEM_ADMIN (SPEC §2: joining a team grants its roles).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_owner_cannot_join_a_team_holding_system_admin() {
+    let (app, root) = spawn().await;
+    let signed = app.sign_in("owner2@example.com", PASSWORD).await;
+    let owner = signed["data"]["createToken"]["token"]["value"].as_str().unwrap().to_owned();
+    let owner_id = signed["data"]["createToken"]["user"]["id"].as_str().unwrap().to_owned();
+    let team =
+        ok(&app, &root, "mutation { createTeam(name: \"Platform\") { id } }", json!({})).await["createTeam"]["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+    ok(
+        &app,
+        &root,
+        "mutation($t: Uuid!) { createTeamSystemRoleBinding(teamUuid: $t, role: SYSTEM_ADMIN) { role } }",
+        json!({"t": team}),
+    )
+    .await;
+    let before = app.access_snapshot().await;
+    let body = app
+        .gql(
+            "mutation($t: Uuid!, $u: Uuid!) { teamAddUser(teamUuid: $t, userUuid: $u) { id } }",
+            json!({"t": team, "u": owner_id}),
+            Some(&owner),
+        )
+        .await;
+    assert_eq!(body["errors"][0]["extensions"]["code"], "FORBIDDEN", "an owner joined the SYSTEM_ADMIN team: {body}");
+    assert_eq!(app.access_snapshot().await, before);
+    let can = app.gql("{ can(permission: \"system.user.delete\") }", json!({}), Some(&owner)).await;
+    assert_eq!(can["data"]["can"], false, "{can}");
+}
+
+/// 4. SCIM adopting an account a stranger registered first takes the stranger's password away (SPEC §3.1).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scim_adoption_takes_a_pre_registered_strangers_password_away() {
+    let (app, root) = spawn().await;
+    let acme = organization(&app, &root, "Acme").await;
+    let (stranger, _) = app.sign_up("alice@acme.test", "stranger's password").await;
+    claim_and_verify(&app, &root, &acme, "acme.test").await;
+    let key = scim_key(&app, &root, &acme).await;
+    let (status, created) = scim(
+        &app,
+        &key,
+        Method::POST,
+        "/Users",
+        Some(json!({
+            "schemas": [SCIM_USER], "userName": "alice@acme.test", "externalId": "00u-alice",
+            "emails": [{"value": "alice@acme.test", "primary": true}], "active": true,
+        })),
+    )
+    .await;
+    assert!((200..300).contains(&status), "SCIM create: {status} {created}");
+    let login = app.sign_in("alice@acme.test", "stranger's password").await;
+    assert!(login.get("errors").is_some(), "the stranger still signs in with their password: {login}");
+    let old = app.gql("{ self { id } }", json!({}), Some(&stranger)).await;
+    assert!(old.get("errors").is_some(), "the stranger's token still works: {old}");
+}
+
+/// 5. The founders' rule counts joins, not members (SPEC §2 membership rules).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_founders_rule_counts_joins_not_members() {
+    let (app, root) = spawn().await;
+    let acme = organization(&app, &root, "Acme").await;
+    for email in ["p2@acme.test", "p3@acme.test"] {
+        assert!(invite_to(&app, &root, &acme, email).await.get("errors").is_none());
+        let body = sign_up_with(&app, email, &mailed_token(&app, email).await).await;
+        assert!(body.get("errors").is_none(), "{body}");
+        assert_eq!(org_role(&app, &acme, email).await, "ORGANIZATION_OWNER", "{email} is a founder");
+    }
+    let p2 = app.text("SELECT user_id::text AS t FROM emails WHERE address = 'p2@acme.test'").await;
+    ok(
+        &app,
+        &root,
+        "mutation($o: Uuid!, $u: Uuid!) { organizationRemoveUser(organizationUuid: $o, userUuid: $u) }",
+        json!({"o": acme, "u": p2}),
+    )
+    .await;
+    assert!(invite_to(&app, &root, &acme, "p4@acme.test").await.get("errors").is_none());
+    let body = sign_up_with(&app, "p4@acme.test", &mailed_token(&app, "p4@acme.test").await).await;
+    assert!(body.get("errors").is_none(), "{body}");
+    assert_eq!(org_role(&app, &acme, "p4@acme.test").await, "ORGANIZATION_MEMBER", "the fourth joiner is no founder");
+}
+
+/// 6. SCIM never acts on an account holding a system role, so it cannot deactivate the last system admin
+/// (SPEC §3.1, and the ≥ 1 admin invariant).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scim_cannot_deactivate_a_system_admin() {
+    let app = TestApp::spawn_with(|config| config.public_signups = true).await;
+    let (root, root_id) = app.sign_up("boss@acme.test", PASSWORD).await;
+    let acme = organization(&app, &root, "Acme").await;
+    claim_and_verify(&app, &root, &acme, "acme.test").await;
+    let key = scim_key(&app, &root, &acme).await;
+    let before = app.access_snapshot().await;
+    let (status, body) = scim(&app, &key, Method::POST, "/Users", Some(json!({
+        "schemas": [SCIM_USER], "userName": "boss@acme.test", "emails": [{"value": "boss@acme.test", "primary": true}], "active": true,
+    }))).await;
+    let scim_id = body["id"].as_str().map(str::to_owned).unwrap_or_else(|| root_id.clone());
+    assert!(!(200..300).contains(&status), "SCIM adopted the system admin: {status} {body}");
+    for id in [scim_id.as_str(), root_id.as_str()] {
+        let (status, body) = scim(
+            &app,
+            &key,
+            Method::PATCH,
+            &format!("/Users/{id}"),
+            Some(json!({
+                "schemas": [SCIM_PATCH], "Operations": [{"op": "replace", "value": {"active": false}}],
+            })),
+        )
+        .await;
+        assert!(!(200..300).contains(&status), "SCIM deactivated the system admin: {status} {body}");
+        let (status, body) = scim(&app, &key, Method::DELETE, &format!("/Users/{id}"), None).await;
+        assert!(!(200..300).contains(&status), "SCIM deleted the system admin: {status} {body}");
+    }
+    assert_eq!(app.text(&format!("SELECT status AS t FROM users WHERE id = '{root_id}'")).await, "active");
+    let after = app.gql("{ self { id } }", json!({}), Some(&root)).await;
+    assert!(after.get("errors").is_none(), "{after}");
+    let _ = before;
+}
+
+/// 7. Removals stick: a domain join does not bring a removed person back (SPEC §2 membership rules).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_removed_person_is_not_brought_back_by_a_domain_join() {
+    let (app, root) = spawn().await;
+    let acme = organization(&app, &root, "Acme").await;
+    claim_and_verify(&app, &root, &acme, "acme.test").await;
+    assert!(invite_to(&app, &root, &acme, "bob@acme.test").await.get("errors").is_none());
+    let body = sign_up_with(&app, "bob@acme.test", &mailed_token(&app, "bob@acme.test").await).await;
+    let bob = body["data"]["createUser"]["user"]["id"].as_str().unwrap_or_else(|| panic!("{body}")).to_owned();
+    assert_ne!(org_role(&app, &acme, "bob@acme.test").await, "");
+    ok(
+        &app,
+        &root,
+        "mutation($o: Uuid!, $u: Uuid!) { organizationRemoveUser(organizationUuid: $o, userUuid: $u) }",
+        json!({"o": acme, "u": bob}),
+    )
+    .await;
+    assert_eq!(org_role(&app, &acme, "bob@acme.test").await, "");
+    let login = app.sign_in("bob@acme.test", PASSWORD).await;
+    assert!(login.get("errors").is_none(), "{login}");
+    assert_eq!(org_role(&app, &acme, "bob@acme.test").await, "", "the domain join brought bob back");
+}
+
+/// 8. A sign-up through an invite to organization B is B's audit event (SPEC §2 tenancy).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sign_up_through_an_invite_to_b_is_filed_under_b() {
+    let (app, root) = spawn().await;
+    let b = organization(&app, &root, "Tenant B").await;
+    let default = app.text("SELECT id::text AS t FROM organizations WHERE is_default").await;
+    assert!(invite_to(&app, &root, &b, "carol@b.test").await.get("errors").is_none());
+    let body = sign_up_with(&app, "carol@b.test", &mailed_token(&app, "carol@b.test").await).await;
+    let carol = body["data"]["createUser"]["user"]["id"].as_str().unwrap_or_else(|| panic!("{body}")).to_owned();
+    let filed = app
+        .text(&format!(
+            "SELECT coalesce(string_agg(action || '@' || coalesce(organization_id::text, 'none'), ', '), '') AS t FROM audit_events \
+             WHERE actor_user_id = '{carol}' OR target_id = '{carol}'"
+        ))
+        .await;
+    assert!(!filed.is_empty(), "the sign-up wrote no audit event");
+    assert!(!filed.contains(&default), "carol's sign-up is filed under the default organization: {filed}");
+    assert!(filed.contains(&b), "carol's sign-up is not filed under B: {filed}");
+}
+
+/// 9. Adding a person who is not yet a member always goes through an invite they accept, and the answer
+/// does not tell whether the address has an account (SPEC §2 membership rules).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn inviting_an_existing_account_does_not_add_it_at_once() {
+    let (app, root) = spawn().await;
+    let acme = organization(&app, &root, "Acme").await;
+    app.sign_up("dave@example.com", PASSWORD).await;
+    let shape = |body: &Value| {
+        let answer = &body["data"]["organizationInviteUser"];
+        (body.get("errors").is_some(), answer["role"].is_null(), answer["invite"].is_null())
+    };
+    let existing = invite_to(&app, &root, &acme, "dave@example.com").await;
+    let unknown = invite_to(&app, &root, &acme, "nobody@example.com").await;
+    assert_eq!(shape(&existing), shape(&unknown), "the answer tells who is registered: {existing} vs {unknown}");
+    assert_eq!(org_role(&app, &acme, "dave@example.com").await, "", "dave was added without accepting");
+}
+
+/// 10. Concurrent removal and demotion cannot leave a workspace without a WORKSPACE_ADMIN user (SPEC §2).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_removal_and_demotion_keep_a_workspace_admin() {
+    let (app, root) = spawn().await;
+    let (a1, a1_id) = app.sign_up("a1@example.com", PASSWORD).await;
+    let (a2, a2_id) = app.sign_up("a2@example.com", PASSWORD).await;
+    let _ = root;
+    for round in 0..8 {
+        let w = app.create_workspace(&a1, &format!("race {round}")).await;
+        assert!(app.add_to_workspace(&a1, &w, "a2@example.com", "WORKSPACE_ADMIN").await.get("errors").is_none());
+        let demote = app.gql(
+            "mutation($w: Uuid!) { workspaceUpdateUserRole(workspaceUuid: $w, email: \"a2@example.com\", role: WORKSPACE_VIEWER) }",
+            json!({"w": w}),
+            Some(&a1),
+        );
+        let remove = app.gql(
+            "mutation($w: Uuid!, $u: Uuid!) { workspaceRemoveUser(workspaceUuid: $w, userUuid: $u) { id } }",
+            json!({"w": w, "u": a1_id}),
+            Some(&a2),
+        );
+        let _ = tokio::join!(demote, remove);
+        let admins = app
+            .count(&format!(
+                "SELECT count(*) AS n FROM role_bindings WHERE workspace_id = '{w}' AND scope = 'WORKSPACE' AND role = 'WORKSPACE_ADMIN' AND user_id IS NOT NULL"
+            ))
+            .await;
+        assert!(admins >= 1, "round {round}: workspace left without an admin ({a1_id}, {a2_id})");
+    }
+}
