@@ -285,14 +285,25 @@ pub fn grant_verdict(bindings: &[Binding], matrix: &Matrix, role: Role, at: &Anc
 }
 
 /// Escalation rule (SPEC §2): a principal may grant `role` on the object of `at` only if it holds every
-/// permission of that role there. A holder of `system.iam.update` administers IAM everywhere and may
-/// grant any non-system role; system roles still need every permission of the role granted.
+/// permission of that role there. The one principal that holds everything everywhere — every `system.*`
+/// permission of the matrix, in the default matrix SYSTEM_ADMIN — may grant any non-system role. Holding
+/// `system.iam.update` alone (SYSTEM_EDITOR) lets a principal run IAM operations (SPEC §2: "workspace IAM
+/// as alternative") but not confer a role whose permissions it lacks at that scope: otherwise an editor
+/// could make a viewer key an admin key and take its secret on rotation. System roles always need every
+/// permission of the role granted.
 pub fn may_grant(bindings: &[Binding], matrix: &Matrix, role: Role, at: &Ancestry) -> bool {
-    if role.scope() != Some(Scope::System) && granted(bindings, matrix, Permission::SystemIamUpdate, &Ancestry::SYSTEM)
-    {
+    if role.scope() != Some(Scope::System) && holds_every_system_permission(bindings, matrix) {
         return true;
     }
     matrix.permissions_of(role).all(|permission| granted(bindings, matrix, permission, at))
+}
+
+/// Whether `bindings` grant every `system.*` permission of the matrix.
+fn holds_every_system_permission(bindings: &[Binding], matrix: &Matrix) -> bool {
+    Permission::ALL
+        .iter()
+        .filter(|permission| permission.scope() == Scope::System)
+        .all(|permission| granted(bindings, matrix, *permission, &Ancestry::SYSTEM))
 }
 
 /// The Airflow role (SPEC §2 mapping) the bindings give on the deployment of `at`: `Admin`, `User` or

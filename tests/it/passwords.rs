@@ -30,8 +30,7 @@ async fn last_mail(app: &TestApp, admin: &str, recipient: &str) -> Option<String
         .as_array()
         .unwrap()
         .iter()
-        .filter(|m| m["recipient"] == recipient)
-        .last()
+        .rfind(|m| m["recipient"] == recipient)
         .map(|m| m["body"].as_str().unwrap().to_owned())
 }
 
