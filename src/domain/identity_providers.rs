@@ -17,7 +17,7 @@
 //! - an organization's provider never signs in, adopts or links an account that holds a system role
 //!   (directly or through a team), and acts only on accounts of its organization's verified domains;
 //! - adopting an account whose address was never verified first takes every other way in away from it
-//!   ([`crate::domain::identity::take_over_unverified`]).
+//!   ([`crate::domain::identity::adopt`]).
 
 use chrono::{DateTime, Duration, Utc};
 use diesel_async::{AsyncConnection, AsyncPgConnection};

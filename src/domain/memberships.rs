@@ -442,14 +442,22 @@ pub async fn join_organization(
     granted_by: Option<Uuid>,
 ) -> ApiResult<Role> {
     let earlier = Organization::count_join(tx, organization.id).await?;
+    let scope = ScopeRef::Organization(organization.id);
     let role = match join {
-        // The founders' rule itself grants ownership: no caller is asked (SPEC §1).
-        Join::Founders(_) if earlier < FOUNDING_OWNERS => Role::OrganizationOwner,
-        Join::Founders(requested) => {
-            let role = requested.unwrap_or(Role::OrganizationMember);
-            check_grant(tx, grantor, role, ScopeRef::Organization(organization.id)).await?;
-            role
+        // The founders' rule grants ownership (SPEC §1), but like every path it applies the grant rule
+        // (SPEC §2): a join someone brought about (a caller adding, an inviter, a provisioning key) makes
+        // an owner only if that someone could make one; otherwise the join gets the role asked for.
+        // Joins no one brought about (the organization's creator, sign-ups by the installation's rule)
+        // follow the rule alone.
+        Join::Founders(requested) if earlier < FOUNDING_OWNERS => {
+            let asked = matches!(grantor, Grantor::Caller(_) | Grantor::Inviter(_) | Grantor::Provisioning(_));
+            if !asked || check_grant(tx, grantor, Role::OrganizationOwner, scope).await.is_ok() {
+                Role::OrganizationOwner
+            } else {
+                requested_role(tx, grantor, requested, scope).await?
+            }
         }
+        Join::Founders(requested) => requested_role(tx, grantor, requested, scope).await?,
         Join::Member => {
             check_grant(tx, grantor, Role::OrganizationMember, ScopeRef::Organization(organization.id)).await?;
             Role::OrganizationMember
@@ -458,6 +466,25 @@ pub async fn join_organization(
     RoleBindingRow::insert(tx, &binding(Holder::User(user_id), role, Some(organization.id), granted_by)).await?;
     Organization::clear_removal(tx, organization.id, user_id).await?;
     Ok(role)
+}
+
+/// The organization role of a join that is not a founder's: the role asked for, which its grantor must be
+/// able to grant; with none asked, ORGANIZATION_MEMBER as the consequence of a workspace role the grantor
+/// was checked for (SPEC §2: a user who joins a workspace joins its organization), which needs no
+/// organization permission of its own.
+async fn requested_role(
+    tx: &mut AsyncPgConnection,
+    grantor: &Grantor<'_>,
+    requested: Option<Role>,
+    scope: ScopeRef,
+) -> ApiResult<Role> {
+    match requested {
+        Some(role) => {
+            check_grant(tx, grantor, role, scope).await?;
+            Ok(role)
+        }
+        None => Ok(Role::OrganizationMember),
+    }
 }
 
 /// Makes `user_id` a member of organization `organization_id` unless they are one already (a user who
@@ -567,7 +594,13 @@ pub async fn remove_from_organization(
     }
     RoleBindingRow::delete(tx, current.id).await?;
     let roles_below = RoleBindingRow::delete_user_roles_below_organization(tx, organization_id, user_id).await?;
-    // Leaving the organization leaves its teams: nothing is granted, so no grant rule applies.
+    // Leaving the organization leaves its teams, and with them every role they hold (system roles
+    // included): taking those away needs the authority to grant them, as removing the person from each
+    // team would (SPEC §2).
+    let teams = Team::of_member_in(tx, organization_id, user_id).await?;
+    for row in RoleBindingRow::of_teams(tx, &teams).await? {
+        check_revoke(tx, grantor, parse_role(&row.role)?, object_of(&row)).await?;
+    }
     let teams_left = Team::remove_member_everywhere_in(tx, organization_id, user_id).await?;
     Organization::record_removal(tx, organization_id, user_id).await?;
     Ok(OrganizationRemoval { organization, role: held, roles_below, teams_left })

@@ -385,8 +385,12 @@ mod tests {
         let editor = vec![binding(Role::WorkspaceEditor, Some(ws))];
         assert!(!may_grant(&editor, &matrix, Role::WorkspaceAdmin, &at));
         assert!(may_grant(&editor, &matrix, Role::WorkspaceViewer, &at));
+        // A system editor runs IAM operations but confers no role whose permissions it lacks there.
         let system_editor = vec![binding(Role::SystemEditor, None)];
-        assert!(may_grant(&system_editor, &matrix, Role::WorkspaceAdmin, &at));
+        assert!(!may_grant(&system_editor, &matrix, Role::WorkspaceAdmin, &at));
+        assert!(!may_grant(&system_editor, &matrix, Role::WorkspaceViewer, &at));
+        let system_admin = vec![binding(Role::SystemAdmin, None)];
+        assert!(may_grant(&system_admin, &matrix, Role::WorkspaceAdmin, &at));
         assert!(!may_grant(&system_editor, &matrix, Role::SystemAdmin, &Ancestry::SYSTEM));
         assert!(may_grant(&system_editor, &matrix, Role::SystemViewer, &Ancestry::SYSTEM));
     }

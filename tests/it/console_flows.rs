@@ -177,7 +177,7 @@ async fn sign_up_from_an_invite_link_sign_in_by_password_or_provider_and_sign_ou
             "mutation($o: Uuid!, $i: IdentityProviderInput!) { createIdentityProvider(organizationUuid: $o, input: $i) { id } }",
             json!({"o": acme, "i": {
                 "name": "acme", "displayName": "Acme SSO", "issuerUrl": provider.issuer, "clientId": "capcom-client",
-                "clientSecretFile": secret_file.to_str().unwrap(), "scopes": ["email", "profile"],
+                "scopes": ["email", "profile"],
             }}),
             Some(&root),
         )

@@ -138,7 +138,49 @@ async fn an_owner_cannot_join_a_team_that_holds_system_admin() {
     let deleted =
         app.gql("mutation($t: Uuid!) { deleteTeam(teamUuid: $t) { id } }", json!({"t": team}), Some(&other)).await;
     assert_eq!(error_code(&deleted), "FORBIDDEN", "{deleted}");
+    // Removing them from the organization would take the team's SYSTEM_ADMIN away too: the same refusal.
+    let removed = app.gql(ORG_REMOVE, json!({"o": organization, "u": owner_id}), Some(&other)).await;
+    assert_eq!(error_code(&removed), "FORBIDDEN", "{removed}");
     assert_eq!(snapshot(&app).await, before, "nothing changed");
+}
+
+// ---- The founders' rule applies the grant rule too ------------------------------------------------
+
+#[tokio::test]
+async fn a_workspace_key_cannot_make_an_organization_owner_through_the_founders_rule() {
+    let app = public_app().await;
+    let root = app.with_owners().await;
+    // A new organization has one join (its creator): the next two joins would be founders.
+    let organization = create_organization(&app, &root, "Fresh").await;
+    let workspace = app
+        .gql(
+            "mutation($o: Uuid!) { createWorkspace(label: \"Data\", organizationUuid: $o) { id } }",
+            json!({"o": organization}),
+            Some(&root),
+        )
+        .await;
+    let workspace = ok(&workspace)["createWorkspace"]["id"].as_str().unwrap().to_owned();
+    let key = app
+        .gql(
+            "mutation($w: Uuid!) { createWorkspaceServiceAccount(label: \"ci\", workspaceUuid: $w, role: WORKSPACE_ADMIN) { apiKey } }",
+            json!({"w": workspace}),
+            Some(&root),
+        )
+        .await;
+    let key = ok(&key)["createWorkspaceServiceAccount"]["apiKey"].as_str().unwrap().to_owned();
+    // The key (which may not grant ORGANIZATION_OWNER) invites a stranger to its workspace…
+    ok(&app.add_to_workspace(&key, &workspace, "attacker@evil.example", "WORKSPACE_VIEWER").await);
+    let token = invite_token(&app, "attacker@evil.example").await;
+    let body = app
+        .gql(
+            "mutation($t: String!) { createUser(email: \"attacker@evil.example\", password: \"correct horse battery\", inviteToken: $t) { user { id } } }",
+            json!({"t": token}),
+            None,
+        )
+        .await;
+    let attacker = ok(&body)["createUser"]["user"]["id"].as_str().unwrap().to_owned();
+    // …who joins as a member, not as a founder-owner.
+    assert_eq!(role_in(&app, &organization, &attacker).await, "ORGANIZATION_MEMBER");
 }
 
 #[tokio::test]

@@ -287,14 +287,13 @@ async function signIn(ctx, org) {
         field("Shown as", h("input", { name: "displayName" })),
         field("Issuer URL", h("input", { name: "issuerUrl", type: "url", required: true })),
         field("Client id", h("input", { name: "clientId", required: true })),
-        field("Client secret variable", h("input", { name: "clientSecretEnv", placeholder: "CAPCOM_OIDC_SECRET_ACME" })),
         field("Groups claim (optional)", h("input", { name: "groupsClaim" })),
       ),
       h("button", { type: "submit" }, "Add provider"),
     ),
     async (v) => {
       const input = { name: v.name, issuerUrl: v.issuerUrl, clientId: v.clientId };
-      for (const key of ["displayName", "clientSecretEnv", "groupsClaim"]) if (v[key]) input[key] = v[key];
+      for (const key of ["displayName", "groupsClaim"]) if (v[key]) input[key] = v[key];
       await ctx.gql("mutation AddProvider($o: Uuid!, $i: IdentityProviderInput!) { createIdentityProvider(organizationUuid: $o, input: $i) { id } }", { o: org.id, i: input });
       ctx.navigate("#/organization/sign-in", `${v.displayName || v.name} added.`);
     },

@@ -131,6 +131,21 @@ impl Team {
         .map(|deleted| deleted == 1)
     }
 
+    /// The teams of `organization_id` that `user_id` belongs to.
+    pub async fn of_member_in(
+        conn: &mut AsyncPgConnection,
+        organization_id: Uuid,
+        user_id: Uuid,
+    ) -> QueryResult<Vec<Uuid>> {
+        team_members::table
+            .inner_join(teams::table)
+            .filter(team_members::user_id.eq(user_id))
+            .filter(teams::organization_id.eq(organization_id))
+            .select(team_members::team_id)
+            .load(conn)
+            .await
+    }
+
     /// Removes `user_id` from every team of `organization_id`.
     pub async fn remove_member_everywhere_in(
         conn: &mut AsyncPgConnection,
