@@ -27,7 +27,7 @@ async fn organization(app: &TestApp, root: &str, name: &str) -> String {
 
 async fn invite_to(app: &TestApp, token: &str, org: &str, email: &str) -> Value {
     app.gql(
-        "mutation($o: Uuid!, $e: String!) { organizationInviteUser(organizationUuid: $o, email: $e) { role invite { id email token } } }",
+        "mutation($o: Uuid!, $e: String!) { organizationInviteUser(organizationUuid: $o, email: $e) { role invite { id email } } }",
         json!({"o": org, "e": email}),
         Some(token),
     )
@@ -102,17 +102,34 @@ async fn sign_in_configuration_is_the_owners_and_a_provider_uses_only_its_own_se
     let body = app.gql("mutation($o: Uuid!) { claimOrganizationDomain(organizationUuid: $o, domain: \"evil.example.test\") { id } }", json!({"o": org}), Some(&billing)).await;
     assert_eq!(body["errors"][0]["extensions"]["code"], "FORBIDDEN", "a billing admin claims a domain: {body}");
     assert_eq!(app.access_snapshot().await, before);
-    // The provider `good` may use its file; a provider `evil` may not name it, even for an owner.
+    // The provider `good` uses its file; a provider `evil` cannot name it, even for an owner: no setting
+    // chooses a secret, so the request naming one is refused before it runs.
+    let with_source = "mutation($o: Uuid!, $i: IdentityProviderInput!) { createIdentityProvider(organizationUuid: $o, input: $i) { id clientSecretSource } }";
     let body = app
-        .gql(create, json!({"o": org, "i": {"name": "good", "issuerUrl": "https://idp.example.test", "clientId": "c", "clientSecretFile": good_file}}), Some(&root))
+        .gql(
+            with_source,
+            json!({"o": org, "i": {"name": "good", "issuerUrl": "https://idp.example.test", "clientId": "c"}}),
+            Some(&root),
+        )
         .await;
     assert!(body.get("errors").is_none(), "the provider named after the file uses it: {body}");
+    let source = body["data"]["createIdentityProvider"]["clientSecretSource"].as_str().unwrap_or_default().to_owned();
+    assert!(source.contains("good"), "{body}");
     let count = app.count("SELECT count(*) AS n FROM identity_providers").await;
     let body = app
         .gql(create, json!({"o": org, "i": {"name": "evil", "issuerUrl": "https://evil.example.test", "clientId": "c", "clientSecretFile": good_file}}), Some(&root))
         .await;
-    assert!(body.get("errors").is_some(), "a provider named `evil` reads the secret of `good`: {body}");
+    assert!(body.get("errors").is_some(), "a provider named `evil` names the secret of `good`: {body}");
     assert_eq!(app.count("SELECT count(*) AS n FROM identity_providers").await, count);
+    let body = app
+        .gql(
+            with_source,
+            json!({"o": org, "i": {"name": "evil", "issuerUrl": "https://evil.example.test", "clientId": "c"}}),
+            Some(&root),
+        )
+        .await;
+    let source = body["data"]["createIdentityProvider"]["clientSecretSource"].as_str().unwrap_or_default().to_owned();
+    assert!(!source.contains("good"), "a provider named `evil` reads the secret of `good`: {body}");
     let _ = std::fs::remove_dir_all(&secrets);
 }
 
@@ -128,29 +145,35 @@ async fn an_invite_token_is_never_returned_by_the_api() {
     let b = organization(&app, &root, "Tenant B").await;
     let a = app.text("SELECT id::text AS t FROM organizations WHERE is_default").await;
     let w = app.create_workspace(&owner, "W").await;
-    let invited = invite_to(&app, &owner, &a, "stranger@elsewhere.test").await;
-    assert!(invited["data"]["organizationInviteUser"]["invite"]["token"].is_null(), "{invited}");
-    let invited = invite_to(&app, &root, &b, "someone-of-b@elsewhere.test").await;
-    assert!(invited["data"]["organizationInviteUser"]["invite"]["token"].is_null(), "{invited}");
-    let added = app
-        .gql("mutation($w: Uuid!) { workspaceAddUser(workspaceUuid: $w, email: \"ws@elsewhere.test\") { invites { token } } }", json!({"w": w}), Some(&owner))
+    // No field can even ask for a token: the schema has none on invites.
+    let asked = app
+        .gql("mutation($o: Uuid!) { organizationInviteUser(organizationUuid: $o, email: \"x@elsewhere.test\") { invite { token } } }", json!({"o": a}), Some(&owner))
         .await;
-    assert!(
-        added["data"]["workspaceAddUser"]["invites"].as_array().is_some_and(|l| l.iter().all(|i| i["token"].is_null())),
-        "{added}"
+    assert!(asked["errors"][0]["message"].as_str().is_some_and(|m| m.contains("token")), "{asked}");
+    let mut answers = Vec::new();
+    answers.push(invite_to(&app, &owner, &a, "stranger@elsewhere.test").await);
+    answers.push(invite_to(&app, &root, &b, "someone-of-b@elsewhere.test").await);
+    answers.push(
+        app.gql(
+            "mutation($w: Uuid!) { workspaceAddUser(workspaceUuid: $w, email: \"ws@elsewhere.test\") { id } }",
+            json!({"w": w}),
+            Some(&owner),
+        )
+        .await,
     );
-    let system =
-        app.gql("mutation { inviteUser(email: \"sys@elsewhere.test\") { token } }", json!({}), Some(&root)).await;
-    assert!(system["data"]["inviteUser"]["token"].is_null(), "{system}");
-    for (doc, vars) in [
-        ("{ invites { token } }", json!({})),
-        ("query($w: Uuid!) { workspaceInvites(workspaceUuid: $w) { token } }", json!({"w": w})),
-    ] {
-        let body = app.gql(doc, vars, Some(&root)).await;
-        let text = body.to_string();
-        for email in ["stranger@elsewhere.test", "someone-of-b@elsewhere.test", "ws@elsewhere.test"] {
-            assert!(!text.contains(&mailed_token(&app, email).await), "{doc} returns a token: {body}");
-        }
+    answers.push(
+        app.gql("mutation { inviteUser(email: \"sys@elsewhere.test\") { id email } }", json!({}), Some(&root)).await,
+    );
+    answers.push(app.gql("{ invites { id email } }", json!({}), Some(&root)).await);
+    answers.push(
+        app.gql("query($w: Uuid!) { workspaceInvites(workspaceUuid: $w) { id email } }", json!({"w": w}), Some(&root))
+            .await,
+    );
+    answers.push(app.gql("{ auditEvents { edges { node { before after } } } }", json!({}), Some(&root)).await);
+    let text = answers.iter().map(Value::to_string).collect::<Vec<_>>().join("\n");
+    for email in ["stranger@elsewhere.test", "someone-of-b@elsewhere.test", "ws@elsewhere.test", "sys@elsewhere.test"] {
+        let token = mailed_token(&app, email).await;
+        assert!(!text.contains(&token), "a token mailed to {email} came back: {text}");
     }
 }
 

@@ -1130,8 +1130,38 @@ fn rule_of(case: &Case) -> Rule {
     }
 }
 
+/// Operations that confer or take away a role, or manage a key holding one: the operation table lets
+/// system IAM and system key permissions run them, but the grant rule (SPEC §2) still needs every
+/// permission of the role at its scope, which a system editor without roles there does not hold.
+const CONFERS_A_WORKSPACE_ROLE: &[&str] = &[
+    "updateWorkspaceServiceAccount",
+    "updateDeploymentServiceAccount",
+    "updateOrganizationServiceAccount",
+    "deleteWorkspaceServiceAccount",
+    "deleteDeploymentServiceAccount",
+    "deleteOrganizationServiceAccount",
+    "workspaceAddUser",
+    "workspaceUpdateUserRole",
+    "workspaceUpsertUserRole",
+    "workspaceRemoveUser",
+    "workspaceAddTeam",
+    "workspaceUpdateTeamRole",
+    "workspaceRemoveTeam",
+];
+
 /// What the table says for `actor` calling `case`.
 fn allowed(actor: &Actor, case: &Case) -> bool {
+    if actor.system == Some(SystemEditor)
+        && actor.workspace.is_empty()
+        && actor.organization != Some(OrganizationOwner)
+        && (CONFERS_A_WORKSPACE_ROLE.contains(&case.field)
+            || (case.field == "rotateServiceAccountKey" && !matches!(case.object, Obj::None)))
+        && !(actor.kind == Kind::Person
+            && (case.field.ends_with("OrganizationServiceAccount")
+                || (case.field == "rotateServiceAccountKey" && matches!(case.object, Obj::Org))))
+    {
+        return false;
+    }
     match rule_of(case) {
         Rule::Public => true,
         Rule::SignedIn => actor.kind != Kind::Anonymous,
