@@ -111,15 +111,7 @@ pub async fn change(
     // throttled together with guesses at the sign-in form.
     let identity = user.username.to_lowercase();
     let address = actor.client_address.as_deref().and_then(address_key);
-    let by_identity =
-        login_failure::record_failure(conn, FailureKey::Identity(&identity), now, throttle.window).await?;
-    let by_address = match &address {
-        Some(address) => {
-            login_failure::record_failure(conn, FailureKey::Address(address), now, throttle.window).await?
-        }
-        None => 0,
-    };
-    if by_identity > throttle.max_failures || by_address > throttle.max_failures_per_address {
+    if throttle.count_attempt(conn, &identity, address.as_deref(), now).await? {
         return Err(ApiError::Unauthenticated(MSG_THROTTLED.to_owned()));
     }
     let stored = User::find_by_identity(conn, &user.username).await?.and_then(|(_, hash)| hash);

@@ -79,6 +79,26 @@ pub struct Throttle<'a> {
 }
 
 impl<'a> Throttle<'a> {
+    /// Counts one password attempt for `identity` and the client `address` (one statement per key,
+    /// before the password is checked, so concurrent guesses are counted too); true when either is now
+    /// over its allowance. Sign-in and password changes share the count.
+    pub async fn count_attempt(
+        &self,
+        conn: &mut AsyncPgConnection,
+        identity: &str,
+        address: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> ApiResult<bool> {
+        let by_identity = login_failure::record_failure(conn, FailureKey::Identity(identity), now, self.window).await?;
+        let by_address = match address {
+            Some(address) => {
+                login_failure::record_failure(conn, FailureKey::Address(address), now, self.window).await?
+            }
+            None => 0,
+        };
+        Ok(by_identity > self.max_failures || by_address > self.max_failures_per_address)
+    }
+
     /// The throttle the configuration of `state` sets.
     pub fn from_state(state: &'a AppState) -> Self {
         Throttle {
@@ -363,15 +383,7 @@ pub async fn sign_in(
     let address = actor.client_address.as_deref().and_then(address_key);
     // Every attempt is counted before the password is checked (one statement per key), so concurrent
     // guesses are counted too; a successful sign-in gives its attempts back.
-    let by_identity =
-        login_failure::record_failure(conn, FailureKey::Identity(&identity), now, throttle.window).await?;
-    let by_address = match &address {
-        Some(address) => {
-            login_failure::record_failure(conn, FailureKey::Address(address), now, throttle.window).await?
-        }
-        None => 0,
-    };
-    if by_identity > throttle.max_failures || by_address > throttle.max_failures_per_address {
+    if throttle.count_attempt(conn, &identity, address.as_deref(), now).await? {
         throttle.metrics.sign_in_failed(SignInFailure::Throttled);
         return Err(ApiError::Unauthenticated(MSG_THROTTLED.to_owned()));
     }
