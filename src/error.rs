@@ -165,6 +165,14 @@ impl From<diesel::result::Error> for ApiError {
             Error::DatabaseError(DatabaseErrorKind::SerializationFailure, _) => {
                 ApiError::conflict("A concurrent change touched the same data; retry the request")
             }
+            // PostgreSQL broke a lock cycle by aborting this transaction (SQLSTATE 40P01, which diesel
+            // reports as an unknown kind; the server's message is matched). Nothing was written, and the
+            // same request sent again succeeds: a conflict, not an internal error. Domain code takes its
+            // locks in one order (crate::domain::memberships) so this stays rare.
+            Error::DatabaseError(DatabaseErrorKind::Unknown, info) if info.message() == "deadlock detected" => {
+                tracing::warn!(details = ?info.details(), "a transaction was chosen as a deadlock victim");
+                ApiError::conflict("A concurrent change touched the same data; retry the request")
+            }
             // A CHECK constraint is the last line behind validation: the value is the client's, so the
             // answer is BAD_USER_INPUT naming the column the constraint guards (`<table>_<column>_check`).
             Error::DatabaseError(DatabaseErrorKind::CheckViolation, info) => {

@@ -30,15 +30,24 @@ pub enum OutOfReach {
     OtherDomain,
 }
 
-/// Whether an organization's provider or SCIM client may act on `user_id` (the caller holds the user's row
-/// lock): `Ok(())`, or why not. Takes a shared lock on the installation row first, so that no system role
-/// is granted to the account until the caller's transaction ends.
+/// Takes the installation row's lock in shared mode: no system role can be granted (that takes it
+/// exclusively) until the transaction ends, so what [`require_within_reach`] finds stays true. It is
+/// the first lock of the order (crate::domain::memberships): a transaction acting for an organization's
+/// provider or SCIM client takes it before any organization, workspace, team or user row.
+pub async fn hold_reach(tx: &mut AsyncPgConnection) -> ApiResult<()> {
+    Ok(rows::share_installation(tx).await?)
+}
+
+/// Whether an organization's provider or SCIM client may act on `user_id`: `Ok(())`, or why not. Takes a
+/// shared lock on the installation row first ([`hold_reach`]), so that no system role is granted to the
+/// account until the caller's transaction ends; a caller that locks other rows takes [`hold_reach`]
+/// before them.
 pub async fn require_within_reach(
     tx: &mut AsyncPgConnection,
     organization_id: Uuid,
     user_id: Uuid,
 ) -> ApiResult<Result<(), OutOfReach>> {
-    rows::share_installation(tx).await?;
+    hold_reach(tx).await?;
     if rows::holds_system_role(tx, user_id).await? {
         return Ok(Err(OutOfReach::SystemRole));
     }
@@ -55,14 +64,18 @@ pub async fn holds_system_role(conn: &mut AsyncPgConnection, user_id: Uuid) -> A
     Ok(rows::holds_system_role(conn, user_id).await?)
 }
 
-/// An organization's provider or SCIM client takes on `address` of `user` (the caller holds the user's row
-/// lock and checked [`require_within_reach`]). When the address was never verified, whoever registered it
-/// may not be the address's owner, so every other way in goes first: the password is removed, every token
-/// revoked (`tokensValidAfter` moves), the API keys the account created are deactivated, its provider
-/// links and unused sign-in codes are forgotten. Then the address is marked verified. Returns what was
-/// taken away, for the caller's audit event (`null` when the address was verified already).
+/// Organization `organization_id`'s provider or SCIM client takes on `address` of `user` (the caller
+/// holds the user's row lock and checked [`require_within_reach`]). When the address was never verified,
+/// whoever registered it may not be the address's owner, so every other way in to the account goes
+/// first: the password is removed, every token revoked (`tokensValidAfter` moves), its provider links and
+/// unused sign-in codes are forgotten, and the API keys it created in *this* organization are
+/// deactivated. Keys it created in other organizations belong to those organizations (their owners
+/// granted them their roles) and are left to them: one tenant's sign-in settings never change another
+/// tenant's resources. Then the address is marked verified. Returns what was taken away, for the caller's
+/// audit event, which is filed under this organization (`null` when the address was verified already).
 pub async fn adopt(
     tx: &mut AsyncPgConnection,
+    organization_id: Uuid,
     user: &User,
     address: &str,
     now: DateTime<Utc>,
@@ -74,7 +87,7 @@ pub async fn adopt(
         return Ok(serde_json::Value::Null);
     }
     let password_removed = rows::remove_password(tx, user.id).await?;
-    let keys_deactivated = rows::deactivate_keys_created_by(tx, user.id, now).await?;
+    let keys_deactivated = rows::deactivate_keys_created_by_in(tx, user.id, organization_id, now).await?;
     let links_removed = rows::unlink_everything(tx, user.id).await?;
     User::update(
         tx,

@@ -10,10 +10,11 @@
 //! - with a groups claim configured, the user's teams in the organization become exactly the teams named
 //!   by the claim (by name, case-insensitively; groups without a team are ignored);
 //! - inactive accounts (deactivated through SCIM or by an administrator) are refused;
-//! - the client secret is the one the operator stored under the provider's own name (SPEC §3.1):
-//!   `CAPCOM_OIDC_SECRET_<NAME>` ([`secret_env_name`]) or the file `<CAPCOM_OIDC_SECRETS_DIR>/<name>`,
-//!   read when it is needed; no setting chooses another, and it is never stored, returned, logged or
-//!   audited. Provider names are unique in the installation, so two providers never share a secret;
+//! - the client secret is the one the operator stored under the provider's organization and name (SPEC
+//!   §3.1): `CAPCOM_OIDC_SECRET_<ORGANIZATION>_<NAME>` ([`secret_env_name`]) or the file
+//!   `<CAPCOM_OIDC_SECRETS_DIR>/<organization-id>/<name>`, read when it is needed; no setting chooses
+//!   another, and it is never stored, returned, logged or audited. No provider of another organization
+//!   can reach it, whatever name it takes;
 //! - an organization's provider never signs in, adopts or links an account that holds a system role
 //!   (directly or through a team), and acts only on accounts of its organization's verified domains;
 //! - adopting an account whose address was never verified first takes every other way in away from it
@@ -71,7 +72,8 @@ pub struct ProviderInput {
 /// Where client secrets are read from.
 #[derive(Debug, Clone, Default)]
 pub struct SecretPolicy {
-    /// `CAPCOM_OIDC_SECRETS_DIR`: the secret of provider `name` may be the file `<dir>/<name>`.
+    /// `CAPCOM_OIDC_SECRETS_DIR`: the secret of provider `name` of organization `id` may be the file
+    /// `<dir>/<id>/<name>`.
     pub secrets_dir: Option<std::path::PathBuf>,
     /// `CAPCOM_OIDC_ALLOW_HTTP`: accept `http://` issuers (for providers on loopback in tests and labs).
     pub allow_http: bool,
@@ -93,31 +95,46 @@ pub fn snapshot(provider: &IdentityProvider) -> serde_json::Value {
     })
 }
 
-/// The environment variable that holds the client secret of provider `name`: `CAPCOM_OIDC_SECRET_`
-/// followed by the name upper-cased, hyphens as underscores (`acme-sso` → `CAPCOM_OIDC_SECRET_ACME_SSO`).
-/// Names are `[a-z0-9-]`, so two names never give one variable.
-pub fn secret_env_name(name: &str) -> String {
-    format!("{SECRET_ENV_PREFIX}{}", name.to_ascii_uppercase().replace('-', "_"))
+/// The environment variable that holds the client secret of provider `name` of organization
+/// `organization_id`: `CAPCOM_OIDC_SECRET_`, the organization's id as 32 upper-case hex digits, `_`, then
+/// the name upper-cased with hyphens as underscores (`acme-sso` of organization
+/// `0191…` → `CAPCOM_OIDC_SECRET_0191…_ACME_SSO`).
+///
+/// The organization is part of the key because provider names are first come, first served across the
+/// installation: keyed by name alone, an owner of another organization who created `acme` first (or
+/// after Acme deleted theirs) would be handed the secret the operator meant for Acme. The id has a fixed
+/// length and names are `[a-z0-9-]`, so two providers never share a variable.
+pub fn secret_env_name(organization_id: Uuid, name: &str) -> String {
+    let organization = organization_id.simple().to_string().to_ascii_uppercase();
+    format!("{SECRET_ENV_PREFIX}{organization}_{}", name.to_ascii_uppercase().replace('-', "_"))
 }
 
-/// Where the client secret of provider `name` is found now: `env:CAPCOM_OIDC_SECRET_<NAME>`,
-/// `file:<name>` (inside `CAPCOM_OIDC_SECRETS_DIR`), or `none` (a public client). Never the secret.
-pub fn secret_source(name: &str, policy: &SecretPolicy) -> String {
-    let env = secret_env_name(name);
+/// Where the client secret of provider `name` of organization `organization_id` is found now:
+/// `env:<variable>` ([`secret_env_name`]), `file:<organization-id>/<name>` (inside
+/// `CAPCOM_OIDC_SECRETS_DIR`), or `none` (a public client). Never the secret.
+pub fn secret_source(organization_id: Uuid, name: &str, policy: &SecretPolicy) -> String {
+    let env = secret_env_name(organization_id, name);
     if std::env::var(&env).is_ok_and(|value| !value.trim().is_empty()) {
         return format!("env:{env}");
     }
-    match secret_file(name, policy) {
-        Some(path) if path.is_file() => format!("file:{name}"),
+    match secret_file(organization_id, name, policy) {
+        Some(path) if path.is_file() => format!("file:{}", secret_file_name(organization_id, name)),
         _ => "none".to_owned(),
     }
 }
 
-/// `<CAPCOM_OIDC_SECRETS_DIR>/<name>`. The name has no `/` or `.` (it is `[a-z0-9-]`), so the path stays
-/// in the folder.
-fn secret_file(name: &str, policy: &SecretPolicy) -> Option<std::path::PathBuf> {
+/// The file, relative to `CAPCOM_OIDC_SECRETS_DIR`, that may hold the client secret of provider `name`
+/// of organization `organization_id`: `<organization-id>/<name>` (the id hyphenated, as the API shows
+/// it). Where the operator stores it; see [`secret_env_name`] for why the organization is part of it.
+pub fn secret_file_name(organization_id: Uuid, name: &str) -> String {
+    format!("{}/{name}", organization_id.hyphenated())
+}
+
+/// `<CAPCOM_OIDC_SECRETS_DIR>/<organization-id>/<name>`. The name has no `/` or `.` (it is `[a-z0-9-]`)
+/// and the id is hex and hyphens, so the path stays in the folder.
+fn secret_file(organization_id: Uuid, name: &str, policy: &SecretPolicy) -> Option<std::path::PathBuf> {
     let valid = !name.is_empty() && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
-    valid.then(|| policy.secrets_dir.as_ref().map(|dir| dir.join(name))).flatten()
+    valid.then(|| policy.secrets_dir.as_ref().map(|dir| dir.join(secret_file_name(organization_id, name)))).flatten()
 }
 
 fn claim_name(field: &str, value: Option<&str>, default: &str) -> ApiResult<String> {
@@ -198,17 +215,18 @@ pub fn settings(input: &ProviderInput, policy: &SecretPolicy) -> ApiResult<Provi
     Ok(settings)
 }
 
-/// The client secret of provider `name` (`None`: none is stored, a public client), read now: the
-/// environment variable [`secret_env_name`], else the file `<CAPCOM_OIDC_SECRETS_DIR>/<name>`. Nothing
-/// else can be read: the operator assigns a secret to one provider by storing it under its name (SPEC
-/// §3.1). A file that exists but cannot be read is INTERNAL (the message never holds the secret).
-pub fn read_secret(name: &str, policy: &SecretPolicy) -> ApiResult<Option<String>> {
-    if let Ok(value) = std::env::var(secret_env_name(name)) {
+/// The client secret of provider `name` of organization `organization_id` (`None`: none is stored, a
+/// public client), read now: the environment variable [`secret_env_name`], else the file
+/// [`secret_file_name`] in `CAPCOM_OIDC_SECRETS_DIR`. Nothing else can be read: the operator assigns a
+/// secret to one organization's provider by storing it under that organization and name (SPEC §3.1). A
+/// file that exists but cannot be read is INTERNAL (the message never holds the secret).
+pub fn read_secret(organization_id: Uuid, name: &str, policy: &SecretPolicy) -> ApiResult<Option<String>> {
+    if let Ok(value) = std::env::var(secret_env_name(organization_id, name)) {
         if !value.trim().is_empty() {
             return Ok(Some(value.trim().to_owned()));
         }
     }
-    let Some(path) = secret_file(name, policy) else { return Ok(None) };
+    let Some(path) = secret_file(organization_id, name, policy) else { return Ok(None) };
     match std::fs::read_to_string(&path) {
         Ok(value) => Ok(Some(value.trim().to_owned()).filter(|v| !v.is_empty())),
         Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(None),
@@ -420,6 +438,10 @@ pub async fn sign_in(
         .map(|n| n.chars().take(validate::MAX_LABEL).collect::<String>());
     let code = random_value()?;
     conn.transaction(async |tx| {
+        // Lock order (crate::domain::memberships): the installation (shared, so no system role is granted
+        // meanwhile), the organization the sign-in may join and change teams in, then the user's row.
+        identity::hold_reach(tx).await?;
+        crate::domain::memberships::lock_organization(tx, provider.organization_id).await?;
         if managed_domains::verified_owner(tx, &email).await? != Some(provider.organization_id) {
             return Err(refused("This provider can sign in only addresses of domains its organization has verified"));
         }
@@ -477,7 +499,7 @@ pub async fn sign_in(
         // The provider vouches for the address it names, on the account that holds it. An address nobody
         // had verified is taken over: whoever registered it first loses every other way in.
         let taken_over = if Email::for_users(tx, &[user.id]).await?.iter().any(|e| e.address == email) {
-            identity::adopt(tx, &user, &email, now).await?
+            identity::adopt(tx, provider.organization_id, &user, &email, now).await?
         } else {
             serde_json::Value::Null
         };

@@ -31,6 +31,7 @@ use crate::db::models::organization::{Organization, lock_installation};
 use crate::db::models::role_binding::{NewRoleBinding, RoleBindingRow};
 use crate::db::models::team::Team;
 use crate::db::models::workspace::Workspace;
+use crate::domain::identity::{self, OutOfReach};
 use crate::domain::{Authority, Holder, binding};
 use crate::error::{ApiError, ApiResult};
 use crate::rbac::{Binding, Matrix, Role, Scope, ScopeRef};
@@ -683,6 +684,7 @@ pub async fn add_team_member(
     if RoleBindingRow::user_in_organization_for_update(tx, team.organization_id, user_id).await?.is_none() {
         return Err(ApiError::bad_input("userUuid", "This user is not a member of the team's organization"));
     }
+    require_reach(tx, grantor, team.organization_id, user_id).await?;
     for row in RoleBindingRow::of_teams(tx, &[team.id]).await? {
         check_grant(tx, grantor, parse_role(&row.role)?, object_of(&row)).await?;
     }
@@ -698,10 +700,54 @@ pub async fn remove_team_member(
     team: &Team,
     user_id: Uuid,
 ) -> ApiResult<bool> {
+    if Team::is_member(tx, team.id, user_id).await? {
+        require_reach(tx, grantor, team.organization_id, user_id).await?;
+    }
     for row in RoleBindingRow::of_teams(tx, &[team.id]).await? {
         check_revoke(tx, grantor, parse_role(&row.role)?, object_of(&row)).await?;
     }
     Ok(Team::remove_member(tx, team.id, user_id).await?)
+}
+
+/// For an organization's SCIM client or identity provider: FORBIDDEN (with the reason) unless the
+/// account is within the organization's reach (SPEC §3.1, [`identity::require_within_reach`]): it holds
+/// no system role and has an address of a domain the organization verified. Other grantors pass. The
+/// caller took [`identity::hold_reach`] first (the lock order).
+async fn require_reach(
+    tx: &mut AsyncPgConnection,
+    grantor: &Grantor<'_>,
+    organization_id: Uuid,
+    user_id: Uuid,
+) -> ApiResult<()> {
+    if !matches!(grantor, Grantor::Provisioning(_) | Grantor::IdentityProvider) {
+        return Ok(());
+    }
+    match identity::require_within_reach(tx, organization_id, user_id).await? {
+        Ok(()) => Ok(()),
+        Err(OutOfReach::SystemRole) => Err(ApiError::ForbiddenBy(
+            "The account holds a system role: an organization's provisioning never changes its teams".to_owned(),
+        )),
+        Err(OutOfReach::OtherDomain) => Err(ApiError::ForbiddenBy(
+            "The account's address is not of a domain this organization has verified: its provisioning cannot change its teams"
+                .to_owned(),
+        )),
+    }
+}
+
+/// Whether an organization's SCIM client or identity provider may change the teams of `user_id`
+/// ([`require_reach`] as a yes or no): for a whole member list, where accounts out of reach are left as
+/// they are rather than refused.
+pub async fn within_reach(
+    tx: &mut AsyncPgConnection,
+    grantor: &Grantor<'_>,
+    organization_id: Uuid,
+    user_id: Uuid,
+) -> ApiResult<bool> {
+    match require_reach(tx, grantor, organization_id, user_id).await {
+        Ok(()) => Ok(true),
+        Err(ApiError::ForbiddenBy(_)) => Ok(false),
+        Err(other) => Err(other),
+    }
 }
 
 /// Whether `team` holds a system role (an organization's provisioning leaves such a team alone).

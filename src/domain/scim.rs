@@ -195,16 +195,24 @@ pub async fn get_user(conn: &mut AsyncPgConnection, organization_id: Uuid, user_
     describe_users(conn, organization_id, vec![user]).await?.pop().ok_or(ApiError::NotFound)
 }
 
-/// Locks member `user_id` of the organization for a change by its provider: NOT_FOUND when it is not a
-/// member or holds a system role (out of reach, SPEC §3.1), FORBIDDEN (with the reason) when none of its
-/// addresses is of a domain the organization verified.
-async fn member_within_reach(tx: &mut AsyncPgConnection, organization_id: Uuid, user_id: Uuid) -> ApiResult<User> {
-    let user = User::find_for_update(tx, user_id).await?.ok_or(ApiError::NotFound)?;
-    if !is_member(tx, organization_id, user_id).await? {
+/// Checks that member `user_id` of the organization is the provider's to change, before any lock but the
+/// installation's: NOT_FOUND when it is not a member or holds a system role (out of reach, SPEC §3.1),
+/// FORBIDDEN (with the reason) when none of its addresses is of a domain the organization verified.
+///
+/// Lock order (crate::domain::memberships): [`identity::require_within_reach`] takes the installation
+/// row (shared) first, so no system role can be granted until the transaction ends; the caller then
+/// locks the scopes it reasons about, and the user's row last.
+async fn require_member_within_reach(
+    tx: &mut AsyncPgConnection,
+    organization_id: Uuid,
+    user_id: Uuid,
+) -> ApiResult<()> {
+    identity::hold_reach(tx).await?;
+    if RoleBindingRow::user_in_organization(tx, organization_id, user_id).await?.is_none() {
         return Err(ApiError::NotFound);
     }
     match identity::require_within_reach(tx, organization_id, user_id).await? {
-        Ok(()) => Ok(user),
+        Ok(()) => Ok(()),
         Err(OutOfReach::SystemRole) => Err(ApiError::NotFound),
         Err(OutOfReach::OtherDomain) => Err(ApiError::ForbiddenBy(
             "The user's address is not in a domain this organization has verified".to_owned(),
@@ -226,6 +234,9 @@ pub async fn create_user(
     let checked = check_user(&input)?;
     let user_id: ApiResult<Uuid> = conn
         .transaction(async |tx| {
+            // Lock order (crate::domain::memberships): the installation (shared), the organization, then
+            // the account's row.
+            identity::hold_reach(tx).await?;
             Organization::find_for_update(tx, organization_id).await?.ok_or(ApiError::NotFound)?;
             require_managed_address(tx, organization_id, &checked.email).await?;
             let (user, adopted) = match User::find_by_email(tx, &checked.email).await? {
@@ -277,7 +288,7 @@ pub async fn create_user(
             // The provider vouches for addresses of its organization's verified domain; an address nobody
             // had verified is taken over first (whoever registered it loses every other way in).
             let taken_over =
-                if adopted { identity::adopt(tx, &user, &checked.email, now).await? } else { serde_json::Value::Null };
+                if adopted { identity::adopt(tx, organization_id, &user, &checked.email, now).await? } else { serde_json::Value::Null };
             if !is_member(tx, organization_id, user.id).await? {
                 memberships::provision_member(tx, organization_id, user.id).await?;
             }
@@ -318,7 +329,20 @@ pub async fn replace_user(
 ) -> ApiResult<ScimUser> {
     let done: ApiResult<()> = conn
         .transaction(async |tx| {
-            let before = member_within_reach(tx, organization_id, user_id).await?;
+            require_member_within_reach(tx, organization_id, user_id).await?;
+            // An inactive account counts as no admin (SPEC §2): every scope it keeps keeps another. The
+            // scopes are locked before the user's row (the lock order), so the status is read first
+            // without a lock and checked again once the row is held.
+            let deactivating = !input.active;
+            let mut scopes_checked = false;
+            if deactivating && User::find(tx, user_id).await?.is_some_and(|u| u.status == "active") {
+                memberships::check_account_loss(tx, user_id).await?;
+                scopes_checked = true;
+            }
+            let before = User::find_for_update(tx, user_id).await?.ok_or(ApiError::NotFound)?;
+            if !is_member(tx, organization_id, user_id).await? {
+                return Err(ApiError::NotFound);
+            }
             let email = primary_email(tx, user_id).await?.ok_or(ApiError::NotFound)?;
             let mut input = input;
             // The address itself is not changed through SCIM (it decides who manages the account).
@@ -333,8 +357,8 @@ pub async fn replace_user(
             }
             let was_active = before.status == "active";
             let revoke = was_active && !input.active;
-            if revoke {
-                // An inactive account counts as no admin (SPEC §2): every scope it keeps keeps another.
+            if revoke && !scopes_checked {
+                // Reactivated between the two reads: rare, and checked now rather than let through.
                 memberships::check_account_loss(tx, user_id).await?;
             }
             User::update(
@@ -390,10 +414,11 @@ pub async fn delete_user(
     actor: &Actor,
 ) -> ApiResult<()> {
     conn.transaction(async |tx| {
-        member_within_reach(tx, organization_id, user_id).await?;
+        require_member_within_reach(tx, organization_id, user_id).await?;
+        // Runs inside this transaction (as a savepoint) and writes the one audit event; the removal is
+        // the provisioning client's, under the rules of provisioning (crate::domain::memberships).
+        organizations::remove_user_by(tx, organization_id, user_id, &Grantor::Provisioning(authority), actor).await?;
         scim::unlink_user(tx, organization_id, user_id).await?;
-        // Runs inside this transaction (as a savepoint) and writes the one audit event.
-        organizations::remove_user(tx, organization_id, user_id, authority, actor).await?;
         Ok(())
     })
     .await
@@ -471,6 +496,7 @@ pub async fn create_group(
     let external_id = external("externalId", external_id)?;
     let team_id: ApiResult<Uuid> = conn
         .transaction(async |tx| {
+            identity::hold_reach(tx).await?;
             Organization::find_for_update(tx, organization_id).await?.ok_or(ApiError::NotFound)?;
             require_members(tx, organization_id, members).await?;
             let team = Team::insert(tx, organization_id, &name, "").await.map_err(unique)?;
@@ -501,8 +527,10 @@ pub async fn create_group(
 }
 
 /// Changes a team: its name, its provider id, its members. Adding or removing members goes through the
-/// grant rule (the provisioning key must be able to grant every role the team holds) and never touches
-/// a team holding a system role (FORBIDDEN with the reason).
+/// grant rule (the provisioning key must be able to grant every role the team holds), never touches a
+/// team holding a system role, and acts only on accounts within the organization's reach (SPEC §3.1:
+/// no system-role account, an address of a verified domain); naming another in `add`/`remove` is
+/// FORBIDDEN with the reason, and a replaced member list leaves such accounts where they are.
 #[allow(clippy::too_many_arguments)] // the organization, the group, the change, and who does it how
 pub async fn update_group(
     conn: &mut AsyncPgConnection,
@@ -519,7 +547,9 @@ pub async fn update_group(
         None => None,
     };
     let done: ApiResult<()> = conn.transaction(async |tx| {
-        // Lock order: the organization, then the team (crate::domain::memberships).
+        // Lock order (crate::domain::memberships): the installation (shared: no system role is granted
+        // to a member meanwhile), the organization, then the team.
+        identity::hold_reach(tx).await?;
         memberships::lock_organization(tx, organization_id).await?;
         let before = Team::find_for_update(tx, team_id)
             .await?
@@ -532,6 +562,11 @@ pub async fn update_group(
             require_members(tx, organization_id, members).await?;
             let current: Vec<Uuid> = Team::members_of(tx, &[team_id]).await?.into_iter().map(|(_, u)| u.id).collect();
             for id in current.iter().filter(|id| !members.contains(id)) {
+                // A member the provider may not act on (a system-role account, one of another domain)
+                // was put there by someone else: a replaced list leaves them where they are.
+                if !memberships::within_reach(tx, &grantor, organization_id, *id).await? {
+                    continue;
+                }
                 memberships::remove_team_member(tx, &grantor, &before, *id).await?;
                 removed.push(*id);
             }

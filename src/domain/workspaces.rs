@@ -192,15 +192,16 @@ pub async fn members(
 /// What `workspaceAddUser` did.
 #[derive(Debug)]
 pub enum AddUserOutcome {
-    /// The user existed and now holds the role.
+    /// The user is a member of the organization and now holds the role.
     Added,
-    /// No account has that email: an invite was created (the token went to the mail outbox).
+    /// The address is not a member's: an invite was created (the token went to the mail outbox).
     Invited,
 }
 
 pub use crate::domain::memberships::DeploymentRoleRequest;
 
-/// Gives `email` the workspace role `role`: at once if the account exists, otherwise by invite.
+/// Gives `email` the workspace role `role`: at once to a member of the workspace's organization,
+/// otherwise by invite (whether or not the address has an account).
 #[allow(clippy::too_many_arguments)]
 pub async fn add_user(
     conn: &mut AsyncPgConnection,

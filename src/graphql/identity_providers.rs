@@ -11,12 +11,13 @@ use crate::graphql::types::identity_provider::IdentityProvider;
 use crate::state::AppState;
 
 /// A provider's settings. The client secret is never sent here, and no setting says where it is: the
-/// operator stores it under the provider's name, as `CAPCOM_OIDC_SECRET_<NAME>` (upper-cased, `-` as `_`)
-/// or as the file `<CAPCOM_OIDC_SECRETS_DIR>/<name>`.
+/// operator stores it under the provider's organization and name, as the provider's
+/// `clientSecretVariable` (`CAPCOM_OIDC_SECRET_<ORGANIZATION>_<NAME>`) or the file `clientSecretPath`
+/// (`<CAPCOM_OIDC_SECRETS_DIR>/<organization-id>/<name>`).
 #[derive(InputObject)]
 pub struct IdentityProviderInput {
-    /// Short name, unique in the installation: 1 to 63 lower-case letters, digits and hyphens. It also
-    /// names the client secret the provider uses.
+    /// Short name, unique in the installation: 1 to 63 lower-case letters, digits and hyphens. With the
+    /// organization's id it names the client secret the provider uses.
     pub name: String,
     /// Name a console shows (default: the name).
     pub display_name: Option<String>,

@@ -155,9 +155,13 @@ impl OrganizationMutation {
         Ok(Organization::from(access.admit_one(updated).await?))
     }
 
-    /// Gives a person a role in the organization (default ORGANIZATION_MEMBER): at once if they have an
-    /// account, otherwise by an invite mailed to them (its token is only in the mail). The first three
-    /// members of an organization are its owners whatever the role asked for.
+    /// Invites a person to the organization with `role` (default ORGANIZATION_MEMBER). An invite is mailed
+    /// whether or not the address has an account, and the answer is the same either way, so it never
+    /// tells who is registered; its token is only in the mail. The person joins by accepting it
+    /// (`acceptInvite`, or signing up through the mail's link). An address of a member already is
+    /// CONFLICT. The caller must be able to grant `role` (SPEC §2 grant rule): checked now, and again
+    /// against the inviter as they are when the invite is accepted. One of an organization's first three
+    /// joins becomes ORGANIZATION_OWNER (the founders' rule) only if the inviter could grant that role.
     async fn organization_invite_user(
         &self,
         ctx: &Context<'_>,
@@ -213,11 +217,12 @@ impl OrganizationMutation {
     }
 }
 
-/// What `organizationInviteUser` did: the role granted to an existing account, or the invite mailed.
+/// What `organizationInviteUser` did: the invite it mailed. Nobody is added without accepting an invite,
+/// so `role` is always null; it stays for clients that read it.
 #[derive(async_graphql::SimpleObject)]
 pub struct OrganizationInvitation {
-    /// The role the person now holds (when they had an account).
+    /// Always null: the person holds no role until they accept the invite (kept for clients that read it).
     pub role: Option<Role>,
-    /// The invite mailed to them (when they had none); its token is only in the mail.
+    /// The invite mailed to them, whether or not they have an account; its token is only in the mail.
     pub invite: Option<Invite>,
 }

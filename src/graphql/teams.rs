@@ -242,7 +242,9 @@ impl TeamMutation {
         through_organization(access(ctx)?, team).await
     }
 
-    /// Adds a member of the team's organization to the team.
+    /// Adds a member of the team's organization to the team (BAD_USER_INPUT for someone outside it).
+    /// Joining a team grants every role the team holds, so the caller must be able to grant each of
+    /// them at its scope, system roles included (FORBIDDEN otherwise; SPEC §2 grant rule).
     async fn team_add_user(&self, ctx: &Context<'_>, team_uuid: Uuid, user_uuid: Uuid) -> Result<Team> {
         let (id, user) = (team_uuid.required("teamUuid")?, user_uuid.required("userUuid")?);
         let authority = access(ctx)?.authority()?;

@@ -286,8 +286,10 @@ impl WorkspaceMutation {
         Ok(Workspace::from(access(ctx)?.admit_one(workspace).await?))
     }
 
-    /// Gives a person a workspace role (default WORKSPACE_VIEWER): at once if they have an account,
-    /// otherwise by an invite mailed to them.
+    /// Gives a person a workspace role (default WORKSPACE_VIEWER), with optional deployment roles in it:
+    /// at once to a member of the workspace's organization; anyone else (with an account or not) gets an
+    /// invite mailed to them, so the answer never tells whether an address is registered. The caller
+    /// must be able to grant every role asked for (SPEC §2 grant rule; FORBIDDEN otherwise).
     async fn workspace_add_user(
         &self,
         ctx: &Context<'_>,

@@ -122,7 +122,7 @@ async fn client_for(state: &HttpState, headers: &HeaderMap, provider: &IdentityP
         "The identity provider cannot be reached; try again later".to_owned()
     })?;
     let policy = secret_policy(&state.app);
-    let secret = read_secret(&provider.name, &policy).map_err(|error| {
+    let secret = read_secret(provider.organization_id, &provider.name, &policy).map_err(|error| {
         tracing::error!(provider = %provider.name, %error, "the provider's client secret cannot be read");
         "The identity provider is misconfigured; tell an administrator".to_owned()
     })?;

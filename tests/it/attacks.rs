@@ -76,8 +76,6 @@ async fn scim_key(app: &TestApp, root: &str, org: &str) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sign_in_configuration_is_the_owners_and_a_provider_uses_only_its_own_secret() {
     let secrets = std::env::temp_dir().join(format!("capcom-sectests-{}", uuid::Uuid::new_v4().simple()));
-    std::fs::create_dir_all(&secrets).unwrap();
-    std::fs::write(secrets.join("good"), "the good provider's secret\n").unwrap();
     let dir = secrets.clone();
     let app = TestApp::spawn_with(move |config| {
         config.public_signups = true;
@@ -86,10 +84,12 @@ async fn sign_in_configuration_is_the_owners_and_a_provider_uses_only_its_own_se
     .await;
     let root = app.with_owners().await;
     let org = app.text("SELECT id::text AS t FROM organizations WHERE is_default").await;
+    std::fs::create_dir_all(secrets.join(&org)).unwrap();
+    std::fs::write(secrets.join(&org).join("good"), "the good provider's secret\n").unwrap();
     let (billing, billing_id) = app.sign_up("billing@example.com", PASSWORD).await;
     ok(&app, &root, "mutation($o: Uuid!, $u: Uuid!) { organizationUpdateUserRole(organizationUuid: $o, userUuid: $u, role: ORGANIZATION_BILLING_ADMIN) }", json!({"o": org, "u": billing_id})).await;
     let create = "mutation($o: Uuid!, $i: IdentityProviderInput!) { createIdentityProvider(organizationUuid: $o, input: $i) { id } }";
-    let good_file = secrets.join("good").to_string_lossy().into_owned();
+    let good_file = secrets.join(&org).join("good").to_string_lossy().into_owned();
     let before = app.access_snapshot().await;
     let body = app
         .gql(
@@ -131,6 +131,64 @@ async fn sign_in_configuration_is_the_owners_and_a_provider_uses_only_its_own_se
     let source = body["data"]["createIdentityProvider"]["clientSecretSource"].as_str().unwrap_or_default().to_owned();
     assert!(!source.contains("good"), "a provider named `evil` reads the secret of `good`: {body}");
     let _ = std::fs::remove_dir_all(&secrets);
+}
+
+/// 1b. Provider names are first come, first served across the installation, but a secret is keyed by
+/// organization and name (SPEC §3.1): an owner of another organization who takes the name `acme` — before
+/// Acme, or after Acme deleted its provider — never reaches the secret the operator stored for Acme.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_provider_name_taken_in_another_organization_never_reaches_its_secret() {
+    let secrets = tempfile::tempdir().unwrap();
+    let dir = secrets.path().to_owned();
+    let app = TestApp::spawn_with(move |config| {
+        config.public_signups = true;
+        config.org_self_service = true;
+        config.oidc_secrets_dir = Some(dir);
+    })
+    .await;
+    let root = app.with_owners().await;
+    let acme = organization(&app, &root, "Acme").await;
+    let (mallory, _) = app.sign_up("mallory@elsewhere.test", PASSWORD).await;
+    let evil = organization(&app, &mallory, "Evil").await;
+    let create = "mutation($o: Uuid!, $i: IdentityProviderInput!) { createIdentityProvider(organizationUuid: $o, input: $i) { id clientSecretSource clientSecretVariable clientSecretPath } }";
+    let input = |issuer: &str| json!({"name": "acme", "issuerUrl": issuer, "clientId": "c"});
+    // Acme's provider and the secret the operator stored for it, where capcom says to.
+    let body = ok(&app, &root, create, json!({"o": acme, "i": input("https://sso.acme.test")})).await;
+    let provider = &body["createIdentityProvider"];
+    let acme_hex = acme.replace('-', "").to_uppercase();
+    assert_eq!(provider["clientSecretVariable"], format!("CAPCOM_OIDC_SECRET_{acme_hex}_ACME"), "{body}");
+    assert_eq!(provider["clientSecretPath"], format!("{acme}/acme"), "{body}");
+    assert_eq!(provider["clientSecretSource"], "none", "{body}");
+    std::fs::create_dir_all(secrets.path().join(&acme)).unwrap();
+    std::fs::write(secrets.path().join(&acme).join("acme"), "acme's secret\n").unwrap();
+    let listed = ok(
+        &app,
+        &root,
+        "query($o: Uuid!) { identityProviders(organizationUuid: $o) { clientSecretSource } }",
+        json!({"o": acme}),
+    )
+    .await;
+    assert_eq!(listed["identityProviders"][0]["clientSecretSource"], format!("file:{acme}/acme"), "{listed}");
+    // While Acme holds the name, Evil cannot take it.
+    let taken = app.gql(create, json!({"o": evil, "i": input("https://evil.test")}), Some(&mallory)).await;
+    assert_eq!(taken["errors"][0]["extensions"]["code"], "CONFLICT", "{taken}");
+    // Acme deletes its provider; Evil takes the name at once and finds no secret: it is Acme's.
+    let id = provider["id"].as_str().unwrap().to_owned();
+    ok(
+        &app,
+        &root,
+        "mutation($o: Uuid!, $p: Uuid!) { deleteIdentityProvider(organizationUuid: $o, providerUuid: $p) { id } }",
+        json!({"o": acme, "p": id}),
+    )
+    .await;
+    let body = ok(&app, &mallory, create, json!({"o": evil, "i": input("https://evil.test")})).await;
+    let squatter = &body["createIdentityProvider"];
+    assert_eq!(squatter["clientSecretSource"], "none", "Evil's `acme` reads Acme's secret: {body}");
+    assert_ne!(squatter["clientSecretVariable"], provider["clientSecretVariable"], "{body}");
+    assert_ne!(squatter["clientSecretPath"], provider["clientSecretPath"], "{body}");
+    // The sign-in through Evil's `acme` would send no secret: it starts as a public client or not at all,
+    // and never with Acme's secret (read at sign-in by the same key, `read_secret`).
+    assert!(!body.to_string().contains("acme's secret"));
 }
 
 /// 2. An invite's token reaches nobody but the address's owner (SPEC §4.4): not the inviter, not any
@@ -384,5 +442,216 @@ async fn concurrent_removal_and_demotion_keep_a_workspace_admin() {
             ))
             .await;
         assert!(admins >= 1, "round {round}: workspace left without an admin ({a1_id}, {a2_id})");
+    }
+}
+
+/// Brings the existing account `token` (address `email`) into `org` through an invite from `inviter`,
+/// accepted by the account; returns its id.
+async fn join_by_invite(app: &TestApp, inviter: &str, org: &str, email: &str, token: &str) -> String {
+    assert!(invite_to(app, inviter, org, email).await.get("errors").is_none());
+    let accepted = app
+        .gql(
+            "mutation($t: String!) { acceptInvite(token: $t) { id } }",
+            json!({"t": mailed_token(app, email).await}),
+            Some(token),
+        )
+        .await;
+    assert!(accepted.get("errors").is_none(), "{accepted}");
+    app.text(&format!("SELECT user_id::text AS t FROM emails WHERE address = '{email}'")).await
+}
+
+async fn team_members(app: &TestApp, team: &str) -> String {
+    app.text(&format!(
+        "SELECT coalesce(string_agg(e.address, ',' ORDER BY e.address), '') AS t FROM team_members m \
+         JOIN emails e ON e.user_id = m.user_id WHERE m.team_id = '{team}'"
+    ))
+    .await
+}
+
+/// 11. An organization's SCIM client changes the teams only of accounts within its reach (SPEC §3.1: of
+/// its verified domains, holding no system role): a group PATCH cannot put an out-of-domain account in a
+/// team holding ORGANIZATION_OWNER, nor add or remove a system-role account in a plain team; a replaced
+/// member list leaves such accounts where they are. Accounts within reach are added as before.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scim_groups_never_change_the_teams_of_accounts_out_of_reach() {
+    let (app, root) = spawn().await;
+    let acme = organization(&app, &root, "Acme").await;
+    let (eve, _) = app.sign_up("eve@elsewhere.test", PASSWORD).await;
+    let eve_id = join_by_invite(&app, &root, &acme, "eve@elsewhere.test", &eve).await;
+    let (sys, _) = app.sign_up("sys@acme.test", PASSWORD).await;
+    let sys_id = join_by_invite(&app, &root, &acme, "sys@acme.test", &sys).await;
+    assert!(app.grant_system_role(&root, &sys_id, "SYSTEM_VIEWER").await.get("errors").is_none());
+    let (bob, _) = app.sign_up("bob@acme.test", PASSWORD).await;
+    let bob_id = join_by_invite(&app, &root, &acme, "bob@acme.test", &bob).await;
+    claim_and_verify(&app, &root, &acme, "acme.test").await;
+    let team = |name: &'static str| {
+        let (app, root, acme) = (&app, root.clone(), acme.clone());
+        async move {
+            ok(
+                app,
+                &root,
+                "mutation($o: Uuid!, $n: String!) { createTeam(organizationUuid: $o, name: $n) { id } }",
+                json!({"o": acme, "n": name}),
+            )
+            .await["createTeam"]["id"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        }
+    };
+    let owners = team("Owners").await;
+    ok(&app, &root, "mutation($o: Uuid!, $t: Uuid!) { organizationUpdateTeamRole(organizationUuid: $o, teamUuid: $t, role: ORGANIZATION_OWNER) { role } }", json!({"o": acme, "t": owners})).await;
+    let plain = team("Plain").await;
+    ok(
+        &app,
+        &root,
+        "mutation($t: Uuid!, $u: Uuid!) { teamAddUser(teamUuid: $t, userUuid: $u) { id } }",
+        json!({"t": plain, "u": sys_id}),
+    )
+    .await;
+    let key = scim_key(&app, &root, &acme).await;
+    let add = |id: &str| json!({"schemas": [SCIM_PATCH], "Operations": [{"op": "add", "path": "members", "value": [{"value": id}]}]});
+    let before = app.access_snapshot().await;
+    for (group, member, what) in [
+        (&owners, &eve_id, "an out-of-domain account into the owners' team"),
+        (&plain, &eve_id, "an out-of-domain account into a plain team"),
+        (&owners, &sys_id, "a system-role account into the owners' team"),
+    ] {
+        let (status, body) = scim(&app, &key, Method::PATCH, &format!("/Groups/{group}"), Some(add(member))).await;
+        assert_eq!(status, 403, "SCIM added {what}: {body}");
+    }
+    let remove = json!({"schemas": [SCIM_PATCH], "Operations": [{"op": "remove", "path": format!("members[value eq \"{sys_id}\"]")}]});
+    let (status, body) = scim(&app, &key, Method::PATCH, &format!("/Groups/{plain}"), Some(remove)).await;
+    assert_eq!(status, 403, "SCIM removed a system-role account from a team: {body}");
+    assert_eq!(app.access_snapshot().await, before, "a refused group change changed something");
+    // A replaced member list acts on accounts within reach and leaves the system-role account in place.
+    let replace = json!({"schemas": [SCIM_PATCH], "Operations": [{"op": "replace", "path": "members", "value": [{"value": bob_id}]}]});
+    let (status, body) = scim(&app, &key, Method::PATCH, &format!("/Groups/{plain}"), Some(replace)).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(team_members(&app, &plain).await, "bob@acme.test,sys@acme.test");
+    let (status, body) = scim(&app, &key, Method::PATCH, &format!("/Groups/{owners}"), Some(add(&bob_id))).await;
+    assert_eq!(status, 200, "an in-domain member joins through SCIM: {body}");
+    assert_eq!(team_members(&app, &owners).await, "bob@acme.test");
+    let _ = (bob, sys);
+}
+
+/// 12. Adoption stays inside the adopting tenant (SPEC §3.1, tenancy): SCIM of Acme taking over an
+/// account a stranger registered first deactivates the keys that account created in Acme, and leaves the
+/// keys it created in another organization to that organization; no audit event of that organization
+/// tells of Acme's adoption.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn adoption_deactivates_keys_only_in_the_adopting_organization() {
+    let app = TestApp::spawn_with(|config| {
+        config.public_signups = true;
+        config.org_self_service = true;
+    })
+    .await;
+    let root = app.with_owners().await;
+    let acme = organization(&app, &root, "Acme").await;
+    let (stranger, _) = app.sign_up("alice@acme.test", PASSWORD).await;
+    join_by_invite(&app, &root, &acme, "alice@acme.test", &stranger).await;
+    let other = organization(&app, &stranger, "Other").await;
+    let key_in = |org: &str| {
+        let (app, stranger, org) = (&app, stranger.clone(), org.to_owned());
+        async move {
+            ok(app, &stranger, "mutation($o: Uuid!) { createOrganizationServiceAccount(label: \"ci\", organizationUuid: $o, role: ORGANIZATION_MEMBER) { id apiKey } }", json!({"o": org}))
+                .await["createOrganizationServiceAccount"]
+                .clone()
+        }
+    };
+    let acme_key = key_in(&acme).await;
+    let other_key = key_in(&other).await;
+    claim_and_verify(&app, &root, &acme, "acme.test").await;
+    let scim_key = scim_key(&app, &root, &acme).await;
+    let other_events =
+        app.count(&format!("SELECT count(*) AS n FROM audit_events WHERE organization_id = '{other}'")).await;
+    let (status, created) = scim(
+        &app,
+        &scim_key,
+        Method::POST,
+        "/Users",
+        Some(json!({"schemas": [SCIM_USER], "userName": "alice@acme.test", "emails": [{"value": "alice@acme.test", "primary": true}], "active": true})),
+    )
+    .await;
+    assert!((200..300).contains(&status), "SCIM create: {status} {created}");
+    let active =
+        |id: &Value| format!("SELECT active::text AS t FROM service_accounts WHERE id = '{}'", id.as_str().unwrap());
+    assert_eq!(app.text(&active(&acme_key["id"])).await, "false", "the stranger's key in Acme survived the adoption");
+    assert_eq!(
+        app.text(&active(&other_key["id"])).await,
+        "true",
+        "Acme's adoption deactivated a key of another organization"
+    );
+    let works = app.gql("{ organizations { id } }", json!({}), other_key["apiKey"].as_str()).await;
+    assert_eq!(
+        works["data"]["organizations"][0]["id"],
+        other.as_str(),
+        "the other organization's key still works: {works}"
+    );
+    assert_eq!(
+        app.count(&format!("SELECT count(*) AS n FROM audit_events WHERE organization_id = '{other}'")).await,
+        other_events,
+        "Acme's adoption was filed under another organization"
+    );
+}
+
+/// 13. Races between an organization's SCIM client and its owners, and between system admins, serialize
+/// (one lock order, crate::domain::memberships): a SCIM deactivation of an owner racing another owner's
+/// demotion of that same account, and `removeUser` racing `deleteSystemRoleBinding` on one account, end
+/// with answers and never an INTERNAL error (a deadlock), and the organization keeps an active owner.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn scim_deactivation_racing_a_demotion_never_deadlocks() {
+    let (app, root) = spawn().await;
+    let acme = organization(&app, &root, "Acme").await;
+    let mut pair = Vec::new();
+    for email in ["u@acme.test", "v@acme.test"] {
+        let (token, _) = app.sign_up(email, PASSWORD).await;
+        let id = join_by_invite(&app, &root, &acme, email, &token).await;
+        pair.push((token, id));
+    }
+    let ((_, u), (v_token, _)) = (&pair[0], &pair[1]);
+    claim_and_verify(&app, &root, &acme, "acme.test").await;
+    let key = scim_key(&app, &root, &acme).await;
+    const SET_ROLE: &str = "mutation($o: Uuid!, $u: Uuid!, $r: Role!) { organizationUpdateUserRole(organizationUuid: $o, userUuid: $u, role: $r) }";
+    let active =
+        |value: bool| json!({"schemas": [SCIM_PATCH], "Operations": [{"op": "replace", "value": {"active": value}}]});
+    let path = format!("/Users/{u}");
+    let owner = json!({"o": acme, "u": u, "r": "ORGANIZATION_OWNER"});
+    for round in 0..200 {
+        // u is an active owner again, then SCIM deactivates u while v demotes u.
+        let (status, body) = scim(&app, &key, Method::PATCH, &path, Some(active(true))).await;
+        assert_eq!(status, 200, "{body}");
+        let _ = app.gql(SET_ROLE, owner.clone(), Some(&root)).await;
+        let ((status, scim_body), demotion) = tokio::join!(
+            scim(&app, &key, Method::PATCH, &path, Some(active(false))),
+            app.gql(SET_ROLE, json!({"o": acme, "u": u, "r": "ORGANIZATION_MEMBER"}), Some(v_token)),
+        );
+        assert_eq!(status, 200, "round {round}: {scim_body}");
+        assert!(demotion.get("errors").is_none(), "round {round}: {demotion}");
+    }
+    let owners = app
+        .count(&format!(
+            "SELECT count(*) AS n FROM role_bindings b JOIN users u ON u.id = b.user_id \
+             WHERE b.organization_id = '{acme}' AND b.role = 'ORGANIZATION_OWNER' AND u.status = 'active'"
+        ))
+        .await;
+    assert!(owners >= 1);
+    // System level: removing an account while its system role is taken away.
+    for round in 0..10 {
+        let (_, id) = app.sign_up(&format!("sys{round}@example.com"), PASSWORD).await;
+        assert!(app.grant_system_role(&root, &id, "SYSTEM_VIEWER").await.get("errors").is_none());
+        let (removed, revoked) = tokio::join!(
+            app.gql("mutation($u: Uuid!) { removeUser(userUuid: $u) { id } }", json!({"u": id}), Some(&root)),
+            app.gql(
+                "mutation($u: Uuid!) { deleteSystemRoleBinding(userId: $u, role: SYSTEM_VIEWER) { role } }",
+                json!({"u": id}),
+                Some(&root)
+            ),
+        );
+        for body in [&removed, &revoked] {
+            let code = &body["errors"][0]["extensions"]["code"];
+            assert!(code.is_null() || code != "INTERNAL", "round {round}: {body}");
+        }
+        assert!(removed.get("errors").is_none(), "round {round}: the removal lost to a revocation: {removed}");
     }
 }

@@ -109,8 +109,6 @@ async fn invite_token(app: &TestApp, email: &str) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sign_up_from_an_invite_link_sign_in_by_password_or_provider_and_sign_out_everywhere() {
     let secrets = tempfile::tempdir().unwrap();
-    let secret_file = secrets.path().join("acme");
-    std::fs::write(&secret_file, "provider-secret\n").unwrap();
     let dir = secrets.path().to_owned();
     let app = spawn(move |config| {
         config.oidc_allow_http = true;
@@ -172,6 +170,8 @@ async fn sign_up_from_an_invite_link_sign_in_by_password_or_provider_and_sign_ou
     let created = app.gql("mutation { createOrganization(name: \"Acme\") { id } }", json!({}), Some(&root)).await;
     let acme = ok(&created)["createOrganization"]["id"].as_str().unwrap().to_owned();
     claim_and_verify(&app, &root, &acme, "acme.test").await;
+    std::fs::create_dir_all(secrets.path().join(&acme)).unwrap();
+    std::fs::write(secrets.path().join(&acme).join("acme"), "provider-secret\n").unwrap();
     let body = app
         .gql(
             "mutation($o: Uuid!, $i: IdentityProviderInput!) { createIdentityProvider(organizationUuid: $o, input: $i) { id } }",

@@ -227,6 +227,8 @@ async fn scim_cannot_add_members_to_a_team_that_holds_a_system_role() {
     let root = app.with_owners().await;
     let (_, member_id) = app.sign_up("member@example.com", PASSWORD).await;
     let organization = default_organization(&app).await;
+    // The organization's provisioning acts on addresses of its verified domains (SPEC §3.1).
+    crate::domains::claim_and_verify(&app, &root, &organization, "example.com").await;
     let team = create_team(&app, &root, &organization, "Platform").await;
     ok(&app
         .gql(

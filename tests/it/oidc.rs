@@ -26,8 +26,6 @@ struct World {
 /// client secret is the file named after it in the secrets folder.
 async fn world() -> World {
     let secrets = tempfile::tempdir().unwrap();
-    let secret_file = secrets.path().join("acme");
-    std::fs::write(&secret_file, format!("{SECRET}\n")).unwrap();
     let dir = secrets.path().to_owned();
     let app = TestApp::spawn_with(move |config| {
         config.public_signups = true;
@@ -41,6 +39,9 @@ async fn world() -> World {
     let created = app.gql("mutation { createOrganization(name: \"Acme\") { id } }", json!({}), Some(&root)).await;
     let acme = created["data"]["createOrganization"]["id"].as_str().unwrap().to_owned();
     claim_and_verify(&app, &root, &acme, "acme.test").await;
+    // The operator stores the client secret under Acme's id and the provider's name.
+    std::fs::create_dir_all(secrets.path().join(&acme)).unwrap();
+    std::fs::write(secrets.path().join(&acme).join("acme"), format!("{SECRET}\n")).unwrap();
     let team = app
         .gql(
             "mutation($o: Uuid!) { createTeam(organizationUuid: $o, name: \"Data\") { id } }",
@@ -62,7 +63,7 @@ async fn world() -> World {
         .await;
     let created = &body["data"]["createIdentityProvider"];
     assert_eq!(created["scopes"], json!(["openid", "email", "profile", "groups"]), "{body}");
-    assert_eq!(created["clientSecretSource"], "file:acme", "{body}");
+    assert_eq!(created["clientSecretSource"], format!("file:{acme}/acme"), "{body}");
     let browser = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
     World { app, provider, root, acme, browser, _secrets: secrets }
 }

@@ -283,7 +283,7 @@ async function signIn(ctx, org) {
       h(
         "div",
         { className: "row" },
-        field("Name", h("input", { name: "name", required: true, placeholder: "acme" }), { hint: "Its secret is read from CAPCOM_OIDC_SECRET_<NAME> or a file named after it." }),
+        field("Name", h("input", { name: "name", required: true, placeholder: "acme" }), { hint: "The operator stores its client secret under the variable shown once it is created (clientSecretVariable)." }),
         field("Shown as", h("input", { name: "displayName" })),
         field("Issuer URL", h("input", { name: "issuerUrl", type: "url", required: true })),
         field("Client id", h("input", { name: "clientId", required: true })),

@@ -60,14 +60,34 @@ pub async fn remove_password(conn: &mut AsyncPgConnection, user_id: Uuid) -> Que
     Ok(diesel::delete(local_credentials::table.filter(local_credentials::user_id.eq(user_id))).execute(conn).await? > 0)
 }
 
-/// Deactivates the active API keys the user created; returns their ids.
-pub async fn deactivate_keys_created_by(
+/// Deactivates the active API keys the user created in organization `organization_id` (keys of the
+/// organization, of its workspaces and of their deployments); returns their ids. Keys of other
+/// organizations are theirs to manage and are left alone.
+pub async fn deactivate_keys_created_by_in(
     conn: &mut AsyncPgConnection,
     user_id: Uuid,
+    organization_id: Uuid,
     now: DateTime<Utc>,
 ) -> QueryResult<Vec<Uuid>> {
+    use crate::db::schema::{deployments, workspaces};
+    let organization_workspaces =
+        workspaces::table.filter(workspaces::organization_id.eq(organization_id)).select(workspaces::id.nullable());
+    let organization_deployments =
+        deployments::table
+            .filter(deployments::workspace_id.eq_any(
+                workspaces::table.filter(workspaces::organization_id.eq(organization_id)).select(workspaces::id),
+            ))
+            .select(deployments::id.nullable());
     diesel::update(
-        service_accounts::table.filter(service_accounts::created_by.eq(user_id)).filter(service_accounts::active),
+        service_accounts::table
+            .filter(service_accounts::created_by.eq(user_id))
+            .filter(service_accounts::active)
+            .filter(
+                service_accounts::organization_id
+                    .eq(organization_id)
+                    .or(service_accounts::workspace_id.eq_any(organization_workspaces))
+                    .or(service_accounts::deployment_id.eq_any(organization_deployments)),
+            ),
     )
     .set((service_accounts::active.eq(false), service_accounts::updated_at.eq(now)))
     .returning(service_accounts::id)

@@ -251,6 +251,22 @@ impl RoleBindingRow {
 }
 
 impl RoleBindingRow {
+    /// The user's binding on the organization (its membership), without a lock: for checks made before
+    /// the locks a change takes (see `crate::domain::memberships`' lock order).
+    pub async fn user_in_organization(
+        conn: &mut AsyncPgConnection,
+        organization_id: Uuid,
+        user_id: Uuid,
+    ) -> QueryResult<Option<RoleBindingRow>> {
+        role_bindings::table
+            .filter(role_bindings::organization_id.eq(organization_id))
+            .filter(role_bindings::user_id.eq(user_id))
+            .select(RoleBindingRow::as_select())
+            .first(conn)
+            .await
+            .optional()
+    }
+
     /// A user's direct binding on an organization, locked.
     pub async fn user_in_organization_for_update(
         conn: &mut AsyncPgConnection,

@@ -121,6 +121,15 @@ impl Team {
             .map(|inserted| inserted == 1)
     }
 
+    /// Whether `user_id` is a member of team `team_id`.
+    pub async fn is_member(conn: &mut AsyncPgConnection, team_id: Uuid, user_id: Uuid) -> QueryResult<bool> {
+        diesel::select(diesel::dsl::exists(
+            team_members::table.filter(team_members::team_id.eq(team_id)).filter(team_members::user_id.eq(user_id)),
+        ))
+        .get_result(conn)
+        .await
+    }
+
     /// Removes a member; `false` if they were not one.
     pub async fn remove_member(conn: &mut AsyncPgConnection, team_id: Uuid, user_id: Uuid) -> QueryResult<bool> {
         diesel::delete(

@@ -106,9 +106,13 @@ impl User {
         users::table.find(id).select(User::as_select()).first(conn).await.optional()
     }
 
-    /// The user with this id, locked for update.
+    /// The user with this id, locked for update (`FOR NO KEY UPDATE`). The weaker lock is deliberate: every
+    /// row written on a user's behalf (an audit event naming them as actor, a binding, an email) takes a
+    /// key-share lock on the user's row through its foreign key, and `FOR UPDATE` would make each of those
+    /// wait, turning two otherwise ordered transactions into a deadlock. Changes of the user's row still
+    /// serialize; only a deletion (which takes the full lock itself) excludes those writers.
     pub async fn find_for_update(conn: &mut AsyncPgConnection, id: Uuid) -> QueryResult<Option<User>> {
-        users::table.find(id).select(User::as_select()).for_update().first(conn).await.optional()
+        users::table.find(id).select(User::as_select()).for_no_key_update().first(conn).await.optional()
     }
 
     /// The users with these ids, in no particular order.

@@ -4,7 +4,7 @@ use async_graphql::{Context, Object, Result};
 use chrono::{DateTime, Utc};
 
 use crate::db::models::identity_provider::IdentityProvider as Row;
-use crate::domain::identity_providers::secret_source;
+use crate::domain::identity_providers::{secret_env_name, secret_file_name, secret_source};
 use crate::graphql::authz::Readable;
 use crate::graphql::context::state;
 use crate::graphql::identity_providers::secret_policy;
@@ -47,11 +47,24 @@ impl IdentityProvider {
         &self.0.client_id
     }
 
-    /// Where the operator stored the client secret, named after the provider:
-    /// `env:CAPCOM_OIDC_SECRET_<NAME>`, `file:<name>` (in `CAPCOM_OIDC_SECRETS_DIR`), or `none` (a public
-    /// client). Never the secret.
+    /// Where the operator stored the client secret, under the provider's organization and name:
+    /// `env:CAPCOM_OIDC_SECRET_<ORGANIZATION>_<NAME>`, `file:<organization-id>/<name>` (in
+    /// `CAPCOM_OIDC_SECRETS_DIR`), or `none` (a public client). Never the secret.
     async fn client_secret_source(&self, ctx: &Context<'_>) -> Result<String> {
-        Ok(secret_source(&self.0.name, &secret_policy(state(ctx)?)))
+        Ok(secret_source(self.0.organization_id, &self.0.name, &secret_policy(state(ctx)?)))
+    }
+
+    /// The environment variable the operator stores this provider's client secret in
+    /// (`CAPCOM_OIDC_SECRET_<ORGANIZATION>_<NAME>`: the organization's id as 32 upper-case hex digits,
+    /// the name upper-cased with `-` as `_`). Only this provider reads it (docs/sso.md).
+    async fn client_secret_variable(&self) -> String {
+        secret_env_name(self.0.organization_id, &self.0.name)
+    }
+
+    /// The file, inside `CAPCOM_OIDC_SECRETS_DIR`, that may hold this provider's client secret instead
+    /// (`<organization-id>/<name>`).
+    async fn client_secret_path(&self) -> String {
+        secret_file_name(self.0.organization_id, &self.0.name)
     }
 
     /// Scopes asked for.
