@@ -37,6 +37,7 @@ mod migrations;
 mod oidc;
 mod organizations;
 mod passwords;
+mod proxies;
 mod read_checks;
 mod replicas;
 mod role_matrix;
