@@ -7,6 +7,7 @@ mod abuse;
 mod astro_cli;
 mod attacks;
 mod auth;
+mod backup;
 mod binary;
 mod budget;
 mod capabilities;
