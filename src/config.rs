@@ -38,6 +38,8 @@
 //! | `CAPCOM_MANUAL_RELEASE_NAMES` | false | clients may choose release names |
 //! | `CAPCOM_WORKER_MAX_CEILING` | 100 | highest `workerMax` |
 //! | `CAPCOM_LOG_FORMAT` | `text` | `text` or `json` |
+//! | `CAPCOM_TRUSTED_PROXIES` | empty | proxies (IP addresses or CIDRs, comma-separated) whose forwarding header names the client |
+//! | `CAPCOM_TRUSTED_PROXY_HEADER` | `x-forwarded-for` | the header those proxies set: `x-forwarded-for` or `forwarded` (RFC 7239) |
 //! | `CAPCOM_CORS_ORIGINS` | empty | browser origins (comma-separated) that may call capcom from another site |
 //! | `CAPCOM_CONSOLE` | true | serve the web console at `/`, `/console/` and `/invite` (`false`: not at all) |
 //! | `CAPCOM_CONSOLE_DIR` | unset | development: read the console's files from this folder instead of the binary |
@@ -282,6 +284,19 @@ pub struct Config {
     #[arg(long, env = "CAPCOM_CORS_ORIGINS", default_value = "", hide_default_value = true, global = true)]
     pub cors_origins: OriginList,
 
+    /// Proxies in front of capcom, as IP addresses or CIDRs, comma-separated (`10.0.0.0/8,192.0.2.7`): when
+    /// the socket's peer is one of them, the client's address is read from the header they set
+    /// (`CAPCOM_TRUSTED_PROXY_HEADER`), walking its hops from the right past every trusted one. Empty: the
+    /// socket's peer is the client (docs/operations.md, "Running behind a proxy").
+    #[arg(long, env = "CAPCOM_TRUSTED_PROXIES", default_value = "", hide_default_value = true, global = true)]
+    pub trusted_proxies: TrustedProxies,
+
+    /// The header the trusted proxies record the client's address in: `x-forwarded-for` or `forwarded`
+    /// (RFC 7239's `for=`). The other one is ignored, so that a client cannot pass a forged one through a
+    /// proxy that only maintains the first.
+    #[arg(long, env = "CAPCOM_TRUSTED_PROXY_HEADER", value_enum, default_value_t = ProxyHeader::XForwardedFor, global = true)]
+    pub trusted_proxy_header: ProxyHeader,
+
     /// Serve the web console (`console/`, built into the binary) at `/`, `/console/` and `/invite` (the
     /// address invite mails link to). `false` serves no console (GraphiQL stays at `/v1`).
     /// A bare `--console` still means on (as when it was a switch); `--console=false` turns it off.
@@ -465,6 +480,64 @@ impl fmt::Display for Origin {
     }
 }
 
+/// The header trusted proxies record the client's address in (`CAPCOM_TRUSTED_PROXY_HEADER`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ProxyHeader {
+    /// `X-Forwarded-For: client, proxy1, proxy2`.
+    XForwardedFor,
+    /// `Forwarded: for=client, for=proxy1` (RFC 7239).
+    Forwarded,
+}
+
+/// The networks of trusted proxies (`CAPCOM_TRUSTED_PROXIES`), written comma-separated as CIDRs
+/// (`10.0.0.0/8`, `fd00::/8`) or single addresses (`192.0.2.7`, meaning `/32`, or `/128` for IPv6).
+/// Blanks between commas are ignored, so an empty text trusts no one.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TrustedProxies(pub Vec<ipnet::IpNet>);
+
+impl TrustedProxies {
+    /// Whether `address` is in one of the networks (an IPv4-mapped IPv6 address as its IPv4 address).
+    pub fn contains(&self, address: std::net::IpAddr) -> bool {
+        let address = address.to_canonical();
+        self.0.iter().any(|network| network.contains(&address))
+    }
+
+    /// Whether no proxy is trusted.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+/// Why `CAPCOM_TRUSTED_PROXIES` cannot be read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "CAPCOM_TRUSTED_PROXIES: `{0}` is not an IP address or CIDR; write addresses or networks comma-separated, \
+     e.g. 10.0.0.0/8,192.0.2.7"
+)]
+pub struct TrustedProxiesError(String);
+
+impl FromStr for TrustedProxies {
+    type Err = TrustedProxiesError;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        text.split(',')
+            .map(str::trim)
+            .filter(|item| !item.is_empty())
+            .map(|item| {
+                let network = match item.parse::<ipnet::IpNet>() {
+                    Ok(network) => network,
+                    Err(_) => item.parse::<std::net::IpAddr>().map(ipnet::IpNet::from).map_err(|_| item)?,
+                };
+                // `10.1.2.3/8` most likely means `10.0.0.0/8`; it is read as the network, not refused, but
+                // the host bits are dropped so that what is trusted is what the mask says.
+                Ok(network.trunc())
+            })
+            .collect::<Result<_, &str>>()
+            .map(TrustedProxies)
+            .map_err(|item| TrustedProxiesError(item.to_owned()))
+    }
+}
+
 #[derive(Parser)]
 struct ConfigOnly {
     #[command(flatten)]
@@ -552,5 +625,32 @@ mod tests {
         let blank = Config::try_from_args(["capcom", "--cors-origins", " , https://a.test,"]).unwrap();
         assert_eq!(blank.cors_origins.0.len(), 1);
         assert!(Config::try_from_args(["capcom", "--cors-origins", ""]).unwrap().cors_origins.0.is_empty());
+    }
+
+    #[test]
+    fn trusted_proxies_are_addresses_and_networks() {
+        let proxies: TrustedProxies = " 10.0.0.0/8, 192.0.2.7 ,fd00::/8,::1,".parse().unwrap();
+        let written: Vec<String> = proxies.0.iter().map(ToString::to_string).collect();
+        assert_eq!(written, ["10.0.0.0/8", "192.0.2.7/32", "fd00::/8", "::1/128"]);
+        assert!(proxies.contains("10.200.3.4".parse().unwrap()));
+        assert!(proxies.contains("192.0.2.7".parse().unwrap()));
+        assert!(!proxies.contains("192.0.2.8".parse().unwrap()));
+        assert!(proxies.contains("::ffff:10.1.1.1".parse().unwrap()), "an IPv4-mapped peer is its IPv4 address");
+        assert!(proxies.contains("fd12::1".parse().unwrap()));
+        assert!(!proxies.contains("::2".parse().unwrap()));
+        let sloppy: TrustedProxies = "10.1.2.3/8".parse().unwrap();
+        assert_eq!(sloppy.0[0].to_string(), "10.0.0.0/8");
+        assert!("".parse::<TrustedProxies>().unwrap().is_empty());
+        assert!(Config::try_from_args(["capcom"]).unwrap().trusted_proxies.is_empty(), "trust no one by default");
+    }
+
+    #[test]
+    fn a_bad_trusted_proxy_is_refused_naming_the_variable() {
+        for bad in ["10.0.0.0/33", "proxy.internal", "10.0.0", "*", "10.0.0.0/8;192.0.2.1", "::1/129"] {
+            let error = Config::try_from_args(["capcom", "--trusted-proxies", bad]).unwrap_err().to_string();
+            assert!(error.contains("CAPCOM_TRUSTED_PROXIES"), "{bad}: {error}");
+        }
+        let error = "10.0.0.0/8, nope".parse::<TrustedProxies>().unwrap_err().to_string();
+        assert!(error.contains("`nope`"), "{error}");
     }
 }

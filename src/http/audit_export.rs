@@ -7,12 +7,11 @@
 //! goes in `Authorization` as for `/v1`.
 
 use std::collections::HashMap;
-use std::net::SocketAddr;
 
 use async_graphql::{Name, Value};
 use axum::Extension;
 use axum::body::{Body, Bytes};
-use axum::extract::{ConnectInfo, Query, State};
+use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
@@ -117,7 +116,6 @@ fn line(event: &AuditEvent) -> String {
 pub async fn export(
     State(state): State<HttpState>,
     request_id: Option<Extension<RequestId>>,
-    _peer: Option<Extension<ConnectInfo<SocketAddr>>>,
     headers: HeaderMap,
     Query(parameters): Query<HashMap<String, String>>,
 ) -> Response {

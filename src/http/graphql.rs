@@ -12,7 +12,6 @@
 //! Every request runs under a deadline (`CAPCOM_REQUEST_TIMEOUT_MS`).
 
 use std::future::Future;
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::task::{Context, Poll, Wake, Waker};
@@ -22,8 +21,8 @@ use async_graphql::dataloader::DataLoader;
 use async_graphql::{BatchRequest, BatchResponse, Response as GqlResponse};
 use axum::Extension;
 use axum::body::Bytes;
+use axum::extract::State;
 use axum::extract::ws::WebSocketUpgrade;
-use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use futures_util::future::BoxFuture;
@@ -39,6 +38,7 @@ use crate::error::{ApiError, ApiResult, code};
 use crate::graphql::authz::Access;
 use crate::graphql::loaders::DbLoader;
 use crate::graphql::{RequestMeta, errors, limits};
+use crate::http::client::ClientAddress;
 use crate::http::operation::{OperationType, operation};
 use crate::http::router::HttpState;
 use crate::http::telemetry::RequestReport;
@@ -49,15 +49,12 @@ use crate::state::AppState;
 /// The request's report, if the telemetry layer gave it one.
 type Report = Option<Extension<Arc<RequestReport>>>;
 
-fn request_meta(
-    request_id: Option<Extension<RequestId>>,
-    peer: Option<Extension<ConnectInfo<SocketAddr>>>,
-) -> RequestMeta {
+fn request_meta(request_id: Option<Extension<RequestId>>, client: Option<Extension<ClientAddress>>) -> RequestMeta {
     RequestMeta {
         request_id: request_id
             .and_then(|Extension(id)| id.header_value().to_str().ok().map(str::to_owned))
             .unwrap_or_default(),
-        client_address: peer.map(|Extension(ConnectInfo(address))| address.ip().to_string()),
+        client_address: client.map(|Extension(address)| address.text()),
     }
 }
 
@@ -678,12 +675,12 @@ fn is_json_content_type(content_type: &str) -> bool {
 pub async fn post_handler(
     State(state): State<HttpState>,
     request_id: Option<Extension<RequestId>>,
-    peer: Option<Extension<ConnectInfo<SocketAddr>>>,
+    client: Option<Extension<ClientAddress>>,
     report: Report,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let meta = request_meta(request_id, peer);
+    let meta = request_meta(request_id, client);
     let Some(media) = negotiate(accept_header(&headers)) else { return not_acceptable() };
     let content_type = headers.get(header::CONTENT_TYPE).and_then(|value| value.to_str().ok());
     if !content_type.is_some_and(is_json_content_type) {
@@ -724,14 +721,14 @@ pub async fn post_handler(
 pub async fn get_handler(
     State(state): State<HttpState>,
     request_id: Option<Extension<RequestId>>,
-    peer: Option<Extension<ConnectInfo<SocketAddr>>>,
+    client: Option<Extension<ClientAddress>>,
     report: Report,
     headers: HeaderMap,
     uri: Uri,
 ) -> Response {
     let accept = accept_header(&headers);
     let wants_html = accept.is_some_and(|accept| accept.contains("text/html"));
-    let meta = request_meta(request_id, peer);
+    let meta = request_meta(request_id, client);
     let query_string = uri.query().unwrap_or_default();
     if wants_html && !query_string.contains("query=") {
         return graphiql::page(uri.path()).into_response();
@@ -767,12 +764,12 @@ pub async fn get_handler(
 pub async fn ws_handler(
     State(state): State<HttpState>,
     request_id: Option<Extension<RequestId>>,
-    peer: Option<Extension<ConnectInfo<SocketAddr>>>,
+    client: Option<Extension<ClientAddress>>,
     headers: HeaderMap,
     uri: Uri,
     upgrade: WebSocketUpgrade,
 ) -> Response {
-    let meta = request_meta(request_id, peer);
+    let meta = request_meta(request_id, client);
     if !state.origins.allows_websocket(&headers, uri.authority().map(|authority| authority.as_str())) {
         let origin = headers.get(header::ORIGIN).and_then(|value| value.to_str().ok()).unwrap_or_default();
         tracing::info!(origin, "WebSocket refused: the page's origin is not in CAPCOM_CORS_ORIGINS");

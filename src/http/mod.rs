@@ -2,6 +2,7 @@
 //! console.
 
 pub mod audit_export;
+pub mod client;
 pub mod console;
 pub mod cors;
 pub mod graphiql;

@@ -10,12 +10,11 @@
 //!   `signInError` saying why not. A callback whose `state` names no flow answers 400 without redirecting.
 
 use std::collections::HashMap;
-use std::net::SocketAddr;
 use std::sync::OnceLock;
 use std::time::Duration;
 
 use axum::Extension;
-use axum::extract::{ConnectInfo, Query, State};
+use axum::extract::{Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
@@ -34,6 +33,7 @@ use crate::domain::identity_providers::{
 };
 use crate::error::ApiError;
 use crate::graphql::identity_providers::secret_policy;
+use crate::http::client::ClientAddress;
 use crate::http::router::HttpState;
 use crate::http::scim::api_base;
 
@@ -230,7 +230,7 @@ fn truthy(value: Option<&Value>) -> bool {
 pub async fn callback(
     State(state): State<HttpState>,
     request_id: Option<Extension<RequestId>>,
-    peer: Option<Extension<ConnectInfo<SocketAddr>>>,
+    client_address: Option<Extension<ClientAddress>>,
     headers: HeaderMap,
     Query(parameters): Query<HashMap<String, String>>,
 ) -> Response {
@@ -321,7 +321,7 @@ pub async fn callback(
     };
     let actor = Actor {
         request_id: Some(request_id.clone()).filter(|id| !id.is_empty()),
-        client_address: peer.map(|Extension(ConnectInfo(address))| address.ip().to_string()),
+        client_address: client_address.map(|Extension(address)| address.text()),
         ..Actor::default()
     };
     let Ok(mut conn) = state.app.pool.get().await else {

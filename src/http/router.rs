@@ -13,6 +13,7 @@ use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
 use crate::graphql::{GraphqlService, build_schema};
+use crate::http::client::{self, ProxyTrust};
 use crate::http::cors::{self, AllowedOrigins};
 use crate::http::ws::SocketRegistry;
 use crate::http::{audit_export, console, graphiql, graphql, health, metrics, oauth, scim, telemetry};
@@ -71,6 +72,10 @@ pub fn build_router(state: AppState) -> Router {
     let executions = Arc::new(tokio::sync::Semaphore::new(execution_turns as usize));
     let http_state = HttpState { app: state, schema, sockets, origins: origins.clone(), executions, execution_turns };
     let request_id = HeaderName::from_static(REQUEST_ID_HEADER);
+    let trust = ProxyTrust {
+        proxies: http_state.app.config.trusted_proxies.clone(),
+        header: http_state.app.config.trusted_proxy_header,
+    };
 
     let mut router = Router::new();
     if serve_console {
@@ -117,6 +122,8 @@ pub fn build_router(state: AppState) -> Router {
         .layer(origins.layer())
         .layer(axum::middleware::from_fn_with_state(origins, cors::finish))
         .layer(axum::middleware::from_fn_with_state(http_state, telemetry::track))
+        // Outside the telemetry layer, so that the request's log line has the client's address too.
+        .layer(axum::middleware::from_fn_with_state(trust, client::resolve))
         .layer(PropagateRequestIdLayer::new(request_id.clone()))
         .layer(TraceLayer::new_for_http().make_span_with(|request: &Request<_>| {
             let id = request

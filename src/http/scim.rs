@@ -5,11 +5,10 @@
 //! PATCH operations and SCIM's error format (RFC 7644 §3.12).
 
 use std::collections::HashMap;
-use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::body::Bytes;
-use axum::extract::{ConnectInfo, FromRequestParts, Path, Query};
+use axum::extract::{FromRequestParts, Path, Query};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -22,6 +21,7 @@ use crate::db::models::scim::{GroupMatch, UserMatch};
 use crate::domain::scim::{self as rules, GroupChange, ScimGroup, ScimUser, UserInput};
 use crate::domain::{Actor, Authority};
 use crate::error::ApiError;
+use crate::http::client::ClientAddress;
 use crate::http::router::HttpState;
 use crate::rbac::{Permission, ScopeRef};
 
@@ -202,8 +202,7 @@ impl FromRequestParts<HttpState> for Caller {
             .get::<RequestId>()
             .and_then(|id| id.header_value().to_str().ok().map(str::to_owned))
             .unwrap_or_default();
-        let client_address =
-            parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|ConnectInfo(address)| address.ip().to_string());
+        let client_address = parts.extensions.get::<ClientAddress>().map(|address| address.text());
         authenticate(Incoming { state: state.clone(), headers: parts.headers.clone(), request_id, client_address })
             .await
     }

@@ -5,7 +5,7 @@
 //! the SQL statements the request runs, and when the response is ready writes one log line (target
 //! `capcom::request`, JSON with `CAPCOM_LOG_FORMAT=json`) and records the request's metrics.
 //!
-//! The line carries the request id, method, path, status, operation type and names, principal (`user:<id>`,
+//! The line carries the request id, the client's address (see [`crate::http::client`]), method, path, status, operation type and names, principal (`user:<id>`,
 //! `service_account:<id>` or `anonymous`: never a token or an email address), duration, SQL statement
 //! count, the database that served it and the error codes. GraphQL and WebSocket requests are logged at
 //! INFO; probes (`/healthz`, `/readyz`, `/metrics`) and static files at DEBUG, so that a load balancer's
@@ -22,6 +22,7 @@ use axum::response::Response;
 use tower_http::request_id::RequestId;
 
 use crate::auth::Principal;
+use crate::http::client::ClientAddress;
 use crate::http::router::HttpState;
 use crate::metrics::{Database, RequestType};
 
@@ -101,6 +102,7 @@ pub async fn track(State(state): State<HttpState>, mut request: Request, next: N
         .and_then(|id| id.header_value().to_str().ok())
         .unwrap_or_default()
         .to_owned();
+    let client_address = request.extensions().get::<ClientAddress>().map(|address| address.text()).unwrap_or_default();
     let method = request.method().clone();
     let path = request.uri().path().to_owned();
     let response = next.run(request).await;
@@ -130,6 +132,7 @@ pub async fn track(State(state): State<HttpState>, mut request: Request, next: N
                 target: "capcom::request",
                 $level,
                 request_id = %request_id,
+                client_address = %client_address,
                 method = %method,
                 path = %path,
                 status,

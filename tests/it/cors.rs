@@ -242,3 +242,49 @@ async fn the_console_is_served_by_default_at_the_root_console_and_invite_and_not
         assert_eq!(response.status(), 404, "{path}");
     }
 }
+
+/// The console's security headers, written from docs/console.md ("Headers"): every file of the console
+/// carries all of them, and the policy the page documents is the one sent.
+#[tokio::test]
+async fn every_console_file_carries_the_documented_security_headers() {
+    const POLICY: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
+                          connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+    let app = TestApp::spawn().await;
+    for path in [
+        "/",
+        "/console/",
+        "/invite?token=abc",
+        "/console/js/app.js",
+        "/console/js/pages/users.js",
+        "/console/console.css",
+    ] {
+        let response = app.client.get(format!("{}{path}", app.base)).send().await.unwrap();
+        assert_eq!(response.status(), 200, "{path}");
+        let headers = response.headers();
+        assert_eq!(header(headers, "content-security-policy"), POLICY, "{path}");
+        assert_eq!(header(headers, "x-frame-options"), "DENY", "{path}");
+        assert_eq!(header(headers, "x-content-type-options"), "nosniff", "{path}");
+        assert_eq!(header(headers, "referrer-policy"), "no-referrer", "{path}");
+        assert_eq!(header(headers, "cache-control"), "no-cache", "{path}");
+    }
+    // The same with the files read from a folder (CAPCOM_CONSOLE_DIR, development).
+    let from_disk = TestApp::spawn_with(|config| {
+        config.console_dir = Some(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("console"));
+    })
+    .await;
+    let response = from_disk.client.get(format!("{}/console/js/app.js", from_disk.base)).send().await.unwrap();
+    assert_eq!(header(response.headers(), "content-security-policy"), POLICY);
+    assert_eq!(header(response.headers(), "x-frame-options"), "DENY");
+
+    let docs = std::fs::read_to_string(format!("{}/docs/console.md", env!("CARGO_MANIFEST_DIR"))).unwrap();
+    let docs = docs.split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(docs.contains(&format!("`Content-Security-Policy: {POLICY}`")), "docs/console.md states the policy sent");
+    for (name, value) in [
+        ("X-Frame-Options", "DENY"),
+        ("X-Content-Type-Options", "nosniff"),
+        ("Referrer-Policy", "no-referrer"),
+        ("Cache-Control", "no-cache"),
+    ] {
+        assert!(docs.contains(&format!("| `{name}` | `{value}` |")), "docs/console.md names {name}: {value}");
+    }
+}

@@ -31,8 +31,7 @@ fn pg() -> &'static TestPg {
         std::thread::spawn(|| {
             remove_stale_clusters();
             let dir = std::env::temp_dir().join(format!("capcom-test-{}", std::process::id()));
-            let bin_dir = find_bin_dir(std::env::var_os("CAPCOM_PG_BIN_DIR").map(PathBuf::from).as_deref())
-                .expect("PostgreSQL server binaries");
+            let bin_dir = pg_bin_dir();
             let server = EmbeddedPostgres::start(&dir, &bin_dir).expect("private PostgreSQL starts");
             let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
             runtime.block_on(async {
@@ -59,6 +58,27 @@ fn remove_stale_clusters() {
             let _ = std::fs::remove_dir_all(entry.path());
         }
     }
+}
+
+/// The folder of the PostgreSQL programs the harness runs (`initdb`, `postgres`, and beside them
+/// `pg_dump`, `pg_restore`): `CAPCOM_PG_BIN_DIR`, else where capcom itself would look.
+pub fn pg_bin_dir() -> PathBuf {
+    find_bin_dir(std::env::var_os("CAPCOM_PG_BIN_DIR").map(PathBuf::from).as_deref())
+        .expect("PostgreSQL server binaries")
+}
+
+/// A PostgreSQL client program (`pg_dump`, `pg_restore`) of the same installation as the harness's server:
+/// beside `postgres` in [`pg_bin_dir`], else beside the file that `postgres` links to (a folder may link only
+/// the server programs), else from `PATH`.
+pub fn pg_program(name: &str) -> PathBuf {
+    let dir = pg_bin_dir();
+    let linked =
+        std::fs::canonicalize(dir.join("postgres")).ok().and_then(|server| server.parent().map(|d| d.join(name)));
+    [Some(dir.join(name)), linked]
+        .into_iter()
+        .flatten()
+        .find(|path| path.is_file())
+        .unwrap_or_else(|| PathBuf::from(name))
 }
 
 /// URL of a new, empty database (no migrations).
