@@ -121,8 +121,10 @@ impl AccessMutation {
         Ok(Invite::listed(access(ctx)?.admit_one(created.invite).await?))
     }
 
-    /// Withdraws an invite: needs IAM rights on the invite's workspace, or system IAM rights. With
-    /// `workspaceUuid`, the invite must belong to that workspace (else NOT_FOUND).
+    /// Withdraws an invite: needs what making it needed — IAM rights on the invite's workspace
+    /// (`workspace.iam.update`) for a workspace invite, `organization.users.invite` for an organization's,
+    /// or system IAM rights for any. With `workspaceUuid`, the invite must belong to that workspace (else
+    /// NOT_FOUND).
     async fn delete_invite_token(
         &self,
         ctx: &Context<'_>,

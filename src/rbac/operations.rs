@@ -311,7 +311,17 @@ pub const OPERATIONS: &[Operation] = &[
     // The outbox holds invite tokens: only those who may invite anyone may read it.
     op(Q, "mailOutbox", system(&[SystemUserInvite])),
     op(M, "inviteUser", system(&[SystemUserInvite])),
-    op(M, "deleteInviteToken", on(WORKSPACE_IAM, On::Invite { invite: "inviteUuid", workspace: "workspaceUuid" })),
+    // An invite is revoked by whoever may make it at its scope: workspace IAM (or system IAM) for a
+    // workspace invite, `organization.users.invite` for an organization's (SPEC §2; owners hold both, as
+    // ORGANIZATION_OWNER implies WORKSPACE_ADMIN, so the third permission adds nothing for workspaces).
+    op(
+        M,
+        "deleteInviteToken",
+        on(
+            &[WorkspaceIamUpdate, SystemIamUpdate, OrganizationUsersInvite],
+            On::Invite { invite: "inviteUuid", workspace: "workspaceUuid" },
+        ),
+    ),
     op(M, "acceptInvite", Person),
     op(M, "createSystemRoleBinding", system(&[SystemIamUpdate])),
     op(M, "deleteSystemRoleBinding", system(&[SystemIamUpdate])),

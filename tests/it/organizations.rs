@@ -368,3 +368,36 @@ async fn the_export_streams_what_the_caller_may_read_and_refuses_others() {
         app.client.get(format!("{}/v1/audit/export", app.base)).header("Authorization", &member).send().await.unwrap();
     assert_eq!(everything.status(), 403, "the whole log needs system.auditLogs.get");
 }
+
+/// An organization's invite is withdrawn by whoever may make one there (SPEC §2: organization.users.invite,
+/// owners): an owner without any system role can, a member and a workspace admin of the organization
+/// cannot, and a refused withdrawal leaves the invite in place.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_owner_withdraws_the_organizations_invites_and_nobody_else_below_does() {
+    let app = public_app().await;
+    let root = app.with_owners().await;
+    let organization = default_organization(&app).await;
+    let owner = token_of(&app, "owner2@example.com").await;
+    let (member, _) = app.sign_up("member@example.com", "correct horse battery").await;
+    let (admin, _) = app.sign_up("admin@example.com", "correct horse battery").await;
+    let workspace = app.create_workspace(&root, "Data").await;
+    ok(&app.add_to_workspace(&root, &workspace, "admin@example.com", "WORKSPACE_ADMIN").await);
+    let invited = app
+        .gql(
+            "mutation($o: Uuid!) { organizationInviteUser(organizationUuid: $o, email: \"guest@elsewhere.test\") { invite { id } } }",
+            json!({"o": organization}),
+            Some(&owner),
+        )
+        .await;
+    let invite = ok(&invited)["organizationInviteUser"]["invite"]["id"].as_str().unwrap().to_owned();
+    const WITHDRAW: &str = "mutation($i: Uuid!) { deleteInviteToken(inviteUuid: $i) { id } }";
+    let remaining = format!("SELECT count(*) AS n FROM invites WHERE id = '{invite}'");
+    for (token, who) in [(&member, "a member"), (&admin, "a workspace admin")] {
+        let body = app.gql(WITHDRAW, json!({"i": invite}), Some(token)).await;
+        assert_eq!(error_code(&body), "FORBIDDEN", "{who}: {body}");
+        assert_eq!(app.count(&remaining).await, 1, "{who} withdrew the organization's invite");
+    }
+    let body = app.gql(WITHDRAW, json!({"i": invite}), Some(&owner)).await;
+    assert_eq!(ok(&body)["deleteInviteToken"]["id"], invite.as_str(), "{body}");
+    assert_eq!(app.count(&remaining).await, 0);
+}
