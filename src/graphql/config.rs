@@ -4,6 +4,7 @@ use async_graphql::{Context, Json, Object, Result};
 
 use crate::domain::users;
 use crate::graphql::authz::Op;
+use crate::graphql::authz::access;
 use crate::graphql::context::{conn, state};
 use crate::graphql::scalars::Uuid;
 use crate::graphql::types::config::{AppConfig, AuthConfig, AuthProvider};
@@ -15,8 +16,9 @@ pub struct ConfigQuery;
 #[Object(guard = "Op")]
 impl ConfigQuery {
     /// Installation facts for clients. With `clusterId`, `featureFlags.manualNamespaceNames` says whether
-    /// that cluster has a namespace pool to choose from (`availableNamespaces`); the other ids are accepted
-    /// for compatibility and do not change the answer.
+    /// that cluster has a namespace pool to choose from (`availableNamespaces`), for a cluster the caller
+    /// may read (any other id answers `false`); the other ids are accepted for compatibility and do not
+    /// change the answer.
     async fn app_config(
         &self,
         ctx: &Context<'_>,
@@ -29,10 +31,19 @@ impl ConfigQuery {
         let manual_namespaces = match cluster_id.and_then(Uuid::get) {
             Some(id) => {
                 let mut conn = conn(ctx).await?;
-                match crate::domain::clusters::get(&mut conn, id).await {
-                    Ok(cluster) => !cluster.namespaces.is_empty(),
-                    Err(crate::error::ApiError::NotFound) => false,
+                let found = match crate::domain::clusters::get(&mut conn, id).await {
+                    Ok(cluster) => Some(cluster),
+                    Err(crate::error::ApiError::NotFound) => None,
                     Err(other) => return Err(other.into()),
+                };
+                drop(conn);
+                // Only a cluster the caller may read tells anything (SPEC §2 tenancy, rule 5): another
+                // organization's dedicated cluster answers as an unknown id does.
+                match (found, access(ctx)) {
+                    (Some(cluster), Ok(access)) => {
+                        access.admit(cluster).await?.is_some_and(|cluster| !cluster.namespaces.is_empty())
+                    }
+                    _ => false,
                 }
             }
             None => false,

@@ -564,8 +564,19 @@ impl DeploymentMutation {
             ..deployments::Settings::default()
         };
         let now = state.clock.now();
+        let workspace_id = workspace_uuid.and_then(Uuid::get);
+        // SPEC §2 rule 6: a deployment named next to a `workspaceUuid` must be in that workspace.
+        let in_named_workspace = async |id: uuid::Uuid| -> Result<(), ApiError> {
+            let Some(workspace_id) = workspace_id else { return Ok(()) };
+            let mut conn = conn(ctx).await?;
+            match deployments::get(&mut conn, id).await? {
+                deployment if deployment.workspace_id == workspace_id => Ok(()),
+                _ => Err(ApiError::NotFound),
+            }
+        };
         // The guard chose the form by the same arguments and checked its permission.
         if let Some(id) = deployment_uuid.and_then(Uuid::get) {
+            in_named_workspace(id).await?;
             let update = DeploymentUpdate { label, description, settings, config: None };
             let mut conn = conn(ctx).await?;
             let updated = deployments::update(&mut conn, id, update, &policy(state), now, &actor(ctx)).await?;
@@ -574,6 +585,7 @@ impl DeploymentMutation {
         }
         if let Some(image) = image.filter(|i| !i.trim().is_empty()) {
             let id = deployment_named(ctx, None, release_name.as_deref()).await?;
+            in_named_workspace(id).await?;
             // The tag is what follows the last ':' of the image reference, when it is a valid tag.
             let tag = image.rsplit_once(':').map(|(_, tag)| tag.to_owned()).filter(|t| !t.contains('/'));
             let request =
@@ -587,8 +599,7 @@ impl DeploymentMutation {
             drop(conn);
             return written(ctx, deployment).await;
         }
-        let workspace_id = workspace_uuid
-            .and_then(Uuid::get)
+        let workspace_id = workspace_id
             .ok_or_else(|| ApiError::bad_input("workspaceUuid", "Name the workspace to create the deployment in"))?;
         let request = NewDeploymentRequest {
             workspace_id,

@@ -65,6 +65,9 @@ fn time_parameter(parameters: &HashMap<String, String>, name: &str) -> Result<Op
 }
 
 fn filter(parameters: &HashMap<String, String>) -> Result<AuditFilter, ApiError> {
+    if let Some(name) = crate::http::input::nul_parameter(parameters) {
+        return Err(ApiError::bad_input(name, format!("{name} must not contain a NUL character (\\u0000)")));
+    }
     Ok(AuditFilter {
         organization_id: uuid_parameter(parameters, "organizationUuid")?,
         workspace_id: uuid_parameter(parameters, "workspaceUuid")?,

@@ -8,6 +8,7 @@ pub mod cors;
 pub mod graphiql;
 pub mod graphql;
 pub mod health;
+pub mod input;
 pub mod metrics;
 pub mod oauth;
 pub mod operation;

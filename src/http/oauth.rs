@@ -142,6 +142,9 @@ pub async fn start(
     headers: HeaderMap,
     Query(parameters): Query<HashMap<String, String>>,
 ) -> Response {
+    if crate::http::input::nul_parameter(&parameters).is_some() {
+        return page(StatusCode::BAD_REQUEST, "A parameter holds a NUL character (\\u0000)");
+    }
     let Some(name) = parameters.get("provider").map(|p| p.trim().to_lowercase()).filter(|p| !p.is_empty()) else {
         return page(StatusCode::BAD_REQUEST, "Name the identity provider: /v1/oauth/start?provider=<name>");
     };
@@ -238,6 +241,9 @@ pub async fn callback(
         request_id.and_then(|Extension(id)| id.header_value().to_str().ok().map(str::to_owned)).unwrap_or_default();
     let now = state.app.clock.now();
     let unknown = "This sign-in link is invalid, expired or was used already; start the sign-in again";
+    if crate::http::input::nul_parameter(&parameters).is_some() {
+        return page(StatusCode::BAD_REQUEST, unknown);
+    }
     let Some(flow_state) = parameters.get("state").filter(|s| !s.is_empty() && s.len() <= 512) else {
         return page(StatusCode::BAD_REQUEST, unknown);
     };
@@ -305,6 +311,13 @@ pub async fn callback(
     let Some(payload) = payload_of(&id_token.to_string()) else {
         return refuse("The ID token cannot be read");
     };
+    // PostgreSQL stores no NUL character: a claim holding one is the provider's mistake (or an attack),
+    // refused like any other unusable token rather than failing inside the sign-in.
+    let holds_nul =
+        |(key, value): (&String, &Value)| key.contains('\0') || crate::http::input::nul_in_json(value).is_some();
+    if subject.contains('\0') || payload.iter().any(holds_nul) {
+        return refuse("The ID token holds a NUL character (\\u0000) in a claim");
+    }
     let text = |claim: &str| payload.get(claim).and_then(Value::as_str).map(str::to_owned);
     let identity = VerifiedIdentity {
         subject,

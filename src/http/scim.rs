@@ -213,7 +213,12 @@ fn parse_id(text: &str) -> ScimResult<Uuid> {
 }
 
 fn parse_body(body: &Bytes) -> ScimResult<Value> {
-    serde_json::from_slice(body).map_err(|_| ScimError::bad("invalidSyntax", "The body is not a JSON object"))
+    let value: Value =
+        serde_json::from_slice(body).map_err(|_| ScimError::bad("invalidSyntax", "The body is not a JSON object"))?;
+    if let Some(path) = crate::http::input::nul_in_json(&value) {
+        return Err(ScimError::bad("invalidValue", format!("{path} must not contain a NUL character (\\u0000)")));
+    }
+    Ok(value)
 }
 
 // ---- Rendering -------------------------------------------------------------------------------------
@@ -490,6 +495,9 @@ fn patch_group(body: &Value) -> ScimResult<GroupChange> {
 
 /// `GET /scim/v2/Users`.
 pub async fn list_users(caller: Caller, Query(parameters): Query<HashMap<String, String>>) -> ScimResult<Response> {
+    if let Some(name) = crate::http::input::nul_parameter(&parameters) {
+        return Err(ScimError::bad("invalidFilter", format!("{name} must not contain a NUL character (\\u0000)")));
+    }
     let filter = user_filter(&parameters)?;
     let (start, count) = paging(&parameters);
     let mut conn = caller.conn().await?;
@@ -557,6 +565,9 @@ pub async fn delete_user(caller: Caller, Path(user): Path<String>) -> ScimResult
 
 /// `GET /scim/v2/Groups`.
 pub async fn list_groups(caller: Caller, Query(parameters): Query<HashMap<String, String>>) -> ScimResult<Response> {
+    if let Some(name) = crate::http::input::nul_parameter(&parameters) {
+        return Err(ScimError::bad("invalidFilter", format!("{name} must not contain a NUL character (\\u0000)")));
+    }
     let filter = group_filter(&parameters)?;
     let (start, count) = paging(&parameters);
     let mut conn = caller.conn().await?;

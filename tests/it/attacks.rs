@@ -655,3 +655,125 @@ async fn scim_deactivation_racing_a_demotion_never_deadlocks() {
         assert!(removed.get("errors").is_none(), "round {round}: the removal lost to a revocation: {removed}");
     }
 }
+
+/// 14. Text PostgreSQL cannot store (a NUL character) sent to SCIM or the audit export is a bad request
+/// naming the input, never an internal error, and changes nothing (SPEC §7).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_nul_character_outside_graphql_is_a_bad_request() {
+    let (app, root) = spawn().await;
+    let acme = organization(&app, &root, "Acme").await;
+    claim_and_verify(&app, &root, &acme, "acme.test").await;
+    let key = scim_key(&app, &root, &acme).await;
+    let before = app.access_snapshot().await;
+    let users = app.count("SELECT count(*) AS n FROM users").await;
+    let cases = [
+        (
+            Method::POST,
+            "/Users".to_owned(),
+            Some(json!({"schemas": [SCIM_USER], "userName": "q@acme.test", "externalId": "a\u{0}b"})),
+            "externalId",
+        ),
+        (
+            Method::POST,
+            "/Users".to_owned(),
+            Some(json!({"schemas": [SCIM_USER], "userName": "q@acme.test", "emails": [{"value": "q\u{0}@acme.test"}]})),
+            "emails[0].value",
+        ),
+        (Method::POST, "/Groups".to_owned(), Some(json!({"displayName": "g", "externalId": "e\u{0}"})), "externalId"),
+        (Method::GET, "/Users?filter=userName%20eq%20%22a%00%22".to_owned(), None, "filter"),
+        (Method::GET, "/Groups?filter=displayName%20eq%20%22a%00%22".to_owned(), None, "filter"),
+    ];
+    for (method, path, body, named) in cases {
+        let (status, answer) = scim(&app, &key, method, &path, body).await;
+        assert_eq!(status, 400, "{path}: {answer}");
+        assert!(answer["detail"].as_str().is_some_and(|d| d.contains(named) && d.contains("NUL")), "{path}: {answer}");
+    }
+    let export = app
+        .client
+        .get(format!("{}/v1/audit/export?organizationUuid={acme}&action=a%00", app.base))
+        .bearer_auth(&root)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(export.status(), 400);
+    assert!(export.text().await.unwrap().contains("action"));
+    assert_eq!(app.count("SELECT count(*) AS n FROM users").await, users);
+    assert_eq!(app.access_snapshot().await, before);
+}
+
+/// 15. A deployment named next to a `workspaceUuid` must be in that workspace (SPEC §2 rule 6), in every
+/// form of `upsertDeployment`: another organization's workspace, or another of the caller's own, is
+/// NOT_FOUND and nothing changes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn upsert_deployment_checks_the_deployment_is_in_the_named_workspace() {
+    let (app, root) = spawn().await;
+    let other = organization(&app, &root, "Other").await;
+    let elsewhere = ok(
+        &app,
+        &root,
+        "mutation($o: Uuid!) { createWorkspace(label: \"B\", organizationUuid: $o) { id } }",
+        json!({"o": other}),
+    )
+    .await["createWorkspace"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (dave, _) = app.sign_up("dave@example.com", PASSWORD).await;
+    let mine = app.create_workspace(&dave, "W").await;
+    let second = app.create_workspace(&dave, "W2").await;
+    let created = app.create_deployment(&dave, &mine, "D").await;
+    let deployment = created["id"].as_str().unwrap_or_else(|| panic!("{created}")).to_owned();
+    let release = created["releaseName"].as_str().unwrap_or_else(|| panic!("{created}")).to_owned();
+    let before = app.deployment_snapshot().await;
+    for workspace in [&elsewhere, &second] {
+        let body = app
+            .gql(
+                "mutation($w: Uuid!, $d: Uuid!) { upsertDeployment(workspaceUuid: $w, deploymentUuid: $d, label: \"moved\") { id } }",
+                json!({"w": workspace, "d": deployment}),
+                Some(&dave),
+            )
+            .await;
+        let code = &body["errors"][0]["extensions"]["code"];
+        assert!(code == "NOT_FOUND" || code == "FORBIDDEN", "{body}");
+        let body = app
+            .gql(
+                "mutation($w: Uuid!, $r: String!) { upsertDeployment(workspaceUuid: $w, releaseName: $r, image: \"registry.test/x:1\") { id } }",
+                json!({"w": workspace, "r": release}),
+                Some(&dave),
+            )
+            .await;
+        let code = &body["errors"][0]["extensions"]["code"];
+        assert!(code == "NOT_FOUND" || code == "FORBIDDEN", "{body}");
+    }
+    assert_eq!(app.deployment_snapshot().await, before, "a refused upsert changed something");
+    let body = app
+        .gql(
+            "mutation($w: Uuid!, $d: Uuid!) { upsertDeployment(workspaceUuid: $w, deploymentUuid: $d, label: \"renamed\") { label } }",
+            json!({"w": mine, "d": deployment}),
+            Some(&dave),
+        )
+        .await;
+    assert_eq!(body["data"]["upsertDeployment"]["label"], "renamed", "{body}");
+}
+
+/// 16. `appConfig(clusterId)` tells nothing about a cluster the caller may not read (SPEC §2 tenancy):
+/// another organization's dedicated cluster with a namespace pool answers as an unknown id does.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn app_config_says_nothing_of_another_organizations_cluster() {
+    let (app, root) = spawn().await;
+    let other = organization(&app, &root, "Other").await;
+    let cluster = ok(&app, &root, "mutation($o: Uuid!) { createCluster(name: \"gpu\", type: DEDICATED, organizationUuid: $o, namespaces: [\"b-secret-ns\"]) { id } }", json!({"o": other}))
+        .await["createCluster"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let flag = "query($c: Uuid) { appConfig(clusterId: $c) { featureFlags } }";
+    let (dave, _) = app.sign_up("dave@example.com", PASSWORD).await;
+    let body = app.gql(flag, json!({"c": cluster}), Some(&dave)).await;
+    assert_eq!(body["data"]["appConfig"]["featureFlags"]["manualNamespaceNames"], false, "{body}");
+    let body = app.gql(flag, json!({"c": cluster}), Some(&root)).await;
+    assert_eq!(
+        body["data"]["appConfig"]["featureFlags"]["manualNamespaceNames"], true,
+        "the owner sees its own: {body}"
+    );
+}

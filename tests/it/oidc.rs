@@ -365,3 +365,24 @@ async fn provider_settings_keep_secrets_out_of_reach() {
         .unwrap();
     assert_eq!(foreign.status(), StatusCode::BAD_REQUEST);
 }
+
+/// Text PostgreSQL cannot store (a NUL character) in an ID token's claims or the sign-in parameters is
+/// refused like any unusable sign-in, never an internal error (SPEC §7), and creates nobody.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_nul_character_in_claims_or_parameters_is_refused_not_internal() {
+    let world = world().await;
+    let app = &world.app;
+    let users = app.count("SELECT count(*) AS n FROM users").await;
+    for (subject, name) in [("sub-nul", "a\u{0}b"), ("nul\u{0}2", "Nul")] {
+        let mut person = Person::new(subject, "nul@acme.test");
+        person.name = name.into();
+        world.provider.sign_in_as(person);
+        let back = walk(&world).await;
+        let error = parameter(&back, "signInError").unwrap_or_default();
+        assert!(error.contains("NUL"), "{back}");
+        assert!(!error.contains("Internal"), "{back}");
+    }
+    assert_eq!(app.count("SELECT count(*) AS n FROM users").await, users);
+    let start = world.browser.get(format!("{}/v1/oauth/start?provider=ac%00me", app.base)).send().await.unwrap();
+    assert_eq!(start.status(), 400);
+}
