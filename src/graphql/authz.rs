@@ -585,8 +585,27 @@ impl Access {
     }
 
     /// The objects of `rows` the caller may read, in order; the others are left out. At most one
-    /// (batched) ancestry lookup, and only when a binding of the caller could imply a role.
+    /// (batched) ancestry lookup, and only when a binding of the caller could imply a role. Each counts
+    /// against the reply budget (SPEC §7); past it the answer is the budget's error.
     pub async fn admit_all<T: Scoped>(&self, rows: Vec<T>) -> ApiResult<Vec<Readable<T>>> {
+        self.admit_kept(rows, |admitted| admitted).await
+    }
+
+    /// What `keep` makes of the objects of `rows` the caller may read (a page, a filter): only what it
+    /// keeps counts against the reply budget, since only that reaches the reply. `rows` is bounded by
+    /// the list cap, so what is read and dropped is bounded too.
+    pub async fn admit_kept<T: Scoped, U>(
+        &self,
+        rows: Vec<T>,
+        keep: impl FnOnce(Vec<Readable<T>>) -> Vec<U>,
+    ) -> ApiResult<Vec<U>> {
+        let admitted = self.admit_uncounted(rows).await?;
+        let kept = keep(admitted);
+        self.0.budget.spend(kept.len())?;
+        Ok(kept)
+    }
+
+    async fn admit_uncounted<T: Scoped>(&self, rows: Vec<T>) -> ApiResult<Vec<Readable<T>>> {
         // Past the reply budget nothing more is admitted (SPEC §7): the reply will be refused anyway.
         self.0.budget.check()?;
         let principal = self.principal();
@@ -610,7 +629,6 @@ impl Access {
         }
         let admitted: Vec<Readable<T>> =
             rows.into_iter().zip(verdicts).filter(|(_, readable)| *readable).map(|(row, _)| Readable(row)).collect();
-        self.0.budget.spend(admitted.len())?;
         for row in &admitted {
             self.remember(self.completed_from_known(row.ancestry()));
         }
