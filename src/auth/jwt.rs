@@ -148,15 +148,17 @@ impl JwtKeys {
                 serde_json::json!({"kty": "OKP", "crv": "Ed25519", "x": x, "alg": "EdDSA", "use": "sig", "kid": kid});
             return Ok((Algorithm::EdDSA, encoding, decoding, Some(kid), Some(jwk)));
         }
-        use rsa::pkcs1::DecodeRsaPrivateKey;
-        use rsa::traits::PublicKeyParts;
-        let rsa_key = rsa::RsaPrivateKey::from_pkcs8_pem(&pem)
-            .or_else(|_| rsa::RsaPrivateKey::from_pkcs1_pem(&pem))
+        // RSA keys are read and used by jsonwebtoken's aws-lc-rs backend, whose private-key operations run
+        // in constant time; the public components come from the same backend.
+        let encoding =
+            EncodingKey::from_rsa_pem(pem.as_bytes()).map_err(|_| KeyError::UnsupportedKey(path.to_owned()))?;
+        let public = jsonwebtoken::jwk::Jwk::from_encoding_key(&encoding, Algorithm::RS256)
             .map_err(|_| KeyError::UnsupportedKey(path.to_owned()))?;
-        let n = URL_SAFE_NO_PAD.encode(rsa_key.n().to_bytes_be());
-        let e = URL_SAFE_NO_PAD.encode(rsa_key.e().to_bytes_be());
+        let jsonwebtoken::jwk::AlgorithmParameters::RSA(public) = public.algorithm else {
+            return Err(KeyError::UnsupportedKey(path.to_owned()));
+        };
+        let (n, e) = (public.n, public.e);
         let kid = key_id(n.as_bytes());
-        let encoding = EncodingKey::from_rsa_pem(pem.as_bytes()).map_err(|e| file_error(path)(e.to_string()))?;
         let decoding = DecodingKey::from_rsa_components(&n, &e).map_err(|e| file_error(path)(e.to_string()))?;
         let jwk = serde_json::json!({"kty": "RSA", "n": n, "e": e, "alg": "RS256", "use": "sig", "kid": kid});
         Ok((Algorithm::RS256, encoding, decoding, Some(kid), Some(jwk)))
