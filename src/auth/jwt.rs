@@ -352,18 +352,27 @@ mod tests {
 
     #[test]
     fn rs256_keys_sign_verify_and_publish_their_modulus() {
+        use rsa::pkcs1::EncodeRsaPrivateKey as _;
         use rsa::pkcs8::EncodePrivateKey as _;
+        use rsa::traits::PublicKeyParts as _;
         let mut rng = rsa::rand_core::OsRng;
         let key = rsa::RsaPrivateKey::new(&mut rng, 2048).unwrap();
-        let pem = key.to_pkcs8_pem(rsa::pkcs8::LineEnding::LF).unwrap();
-        let (config, _path) = config_with_key(&pem);
-        let keys = JwtKeys::from_config(&config).unwrap();
-        assert_eq!(keys.algorithm(), Algorithm::RS256);
-        assert_eq!(keys.jwks()["keys"][0]["kty"], "RSA");
-        let now = Utc::now();
-        let claims = keys.claims_for(Uuid::new_v4(), now, now - chrono::Duration::hours(1));
-        let token = keys.sign(&claims).unwrap();
-        assert_eq!(keys.verify(&token, now).unwrap(), claims);
+        // PKCS#8 ("PRIVATE KEY") and PKCS#1 ("RSA PRIVATE KEY") PEM files both work.
+        let pkcs8 = key.to_pkcs8_pem(rsa::pkcs8::LineEnding::LF).unwrap().to_string();
+        let pkcs1 = key.to_pkcs1_pem(rsa::pkcs8::LineEnding::LF).unwrap().to_string();
+        for pem in [pkcs8, pkcs1] {
+            let (config, _path) = config_with_key(&pem);
+            let keys = JwtKeys::from_config(&config).unwrap();
+            assert_eq!(keys.algorithm(), Algorithm::RS256);
+            let jwk = &keys.jwks()["keys"][0];
+            assert_eq!(jwk["kty"], "RSA");
+            assert_eq!(jwk["n"], URL_SAFE_NO_PAD.encode(key.n().to_bytes_be()));
+            assert_eq!(jwk["e"], URL_SAFE_NO_PAD.encode(key.e().to_bytes_be()));
+            let now = Utc::now();
+            let claims = keys.claims_for(Uuid::new_v4(), now, now - chrono::Duration::hours(1));
+            let token = keys.sign(&claims).unwrap();
+            assert_eq!(keys.verify(&token, now).unwrap(), claims);
+        }
     }
 
     #[test]
