@@ -216,6 +216,15 @@ pub struct Config {
     #[arg(long, env = "CAPCOM_MAX_BODY_BYTES", default_value_t = 1_048_576, global = true)]
     pub max_body_bytes: usize,
 
+    /// Maximum objects one operation's reply may hold (every object and list item at every depth), checked
+    /// before execution (an estimate from the document), during it and after it (`docs/limits.md`).
+    #[arg(long, env = "CAPCOM_MAX_REPLY_OBJECTS", default_value_t = 50_000, global = true)]
+    pub max_reply_objects: usize,
+
+    /// Maximum size of one reply, serialized, in bytes (a batch's whole body; each WebSocket message).
+    #[arg(long, env = "CAPCOM_MAX_REPLY_BYTES", default_value_t = 32 * 1024 * 1024, global = true)]
+    pub max_reply_bytes: usize,
+
     /// Maximum items returned by a plain (non-paginated) list field.
     #[arg(long, env = "CAPCOM_LIST_CAP", default_value_t = 1000, global = true)]
     pub list_cap: usize,

@@ -22,21 +22,22 @@ pub trait TxtResolver: Send + Sync {
 /// Built on first use, inside the server's runtime.
 #[derive(Default)]
 pub struct SystemResolver {
-    resolver: std::sync::OnceLock<hickory_resolver::TokioResolver>,
+    /// The resolver, or why none could be built (then every lookup answers that error).
+    resolver: std::sync::OnceLock<Result<hickory_resolver::TokioResolver, DnsError>>,
 }
 
 impl SystemResolver {
-    /// A resolver configured like the system's; falls back to hickory's defaults when the system
-    /// configuration cannot be read.
-    fn build() -> hickory_resolver::TokioResolver {
+    /// A resolver configured like the system's; falls back to Google's public resolvers (hickory's
+    /// former default) when the system configuration cannot be read.
+    fn build() -> Result<hickory_resolver::TokioResolver, DnsError> {
         let builder = hickory_resolver::Resolver::builder_tokio().unwrap_or_else(|error| {
             tracing::warn!(%error, "the system's DNS configuration is unreadable; using public resolvers");
             hickory_resolver::Resolver::builder_with_config(
-                hickory_resolver::config::ResolverConfig::default(),
-                hickory_resolver::name_server::TokioConnectionProvider::default(),
+                hickory_resolver::config::ResolverConfig::udp_and_tcp(&hickory_resolver::config::GOOGLE),
+                hickory_resolver::net::runtime::TokioRuntimeProvider::default(),
             )
         });
-        builder.build()
+        builder.build().map_err(|error| DnsError(format!("no DNS resolver: {error}")))
     }
 }
 
@@ -44,11 +45,16 @@ impl TxtResolver for SystemResolver {
     fn txt(&self, name: &str) -> BoxFuture<'_, Result<Vec<String>, DnsError>> {
         let name = name.to_owned();
         Box::pin(async move {
-            match self.resolver.get_or_init(SystemResolver::build).txt_lookup(name).await {
+            let resolver = self.resolver.get_or_init(SystemResolver::build).as_ref().map_err(Clone::clone)?;
+            match resolver.txt_lookup(name).await {
                 Ok(lookup) => Ok(lookup
+                    .answers()
                     .iter()
-                    .map(|record| {
-                        record.txt_data().iter().map(|part| String::from_utf8_lossy(part).into_owned()).collect()
+                    .filter_map(|record| match &record.data {
+                        hickory_resolver::proto::rr::RData::TXT(txt) => {
+                            Some(txt.txt_data.iter().map(|part| String::from_utf8_lossy(part).into_owned()).collect())
+                        }
+                        _ => None,
                     })
                     .collect()),
                 Err(error) if error.is_no_records_found() => Ok(Vec::new()),

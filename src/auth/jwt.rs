@@ -148,15 +148,17 @@ impl JwtKeys {
                 serde_json::json!({"kty": "OKP", "crv": "Ed25519", "x": x, "alg": "EdDSA", "use": "sig", "kid": kid});
             return Ok((Algorithm::EdDSA, encoding, decoding, Some(kid), Some(jwk)));
         }
-        use rsa::pkcs1::DecodeRsaPrivateKey;
-        use rsa::traits::PublicKeyParts;
-        let rsa_key = rsa::RsaPrivateKey::from_pkcs8_pem(&pem)
-            .or_else(|_| rsa::RsaPrivateKey::from_pkcs1_pem(&pem))
+        // RSA keys are read and used by jsonwebtoken's aws-lc-rs backend, whose private-key operations run
+        // in constant time; the public components come from the same backend.
+        let encoding =
+            EncodingKey::from_rsa_pem(pem.as_bytes()).map_err(|_| KeyError::UnsupportedKey(path.to_owned()))?;
+        let public = jsonwebtoken::jwk::Jwk::from_encoding_key(&encoding, Algorithm::RS256)
             .map_err(|_| KeyError::UnsupportedKey(path.to_owned()))?;
-        let n = URL_SAFE_NO_PAD.encode(rsa_key.n().to_bytes_be());
-        let e = URL_SAFE_NO_PAD.encode(rsa_key.e().to_bytes_be());
+        let jsonwebtoken::jwk::AlgorithmParameters::RSA(public) = public.algorithm else {
+            return Err(KeyError::UnsupportedKey(path.to_owned()));
+        };
+        let (n, e) = (public.n, public.e);
         let kid = key_id(n.as_bytes());
-        let encoding = EncodingKey::from_rsa_pem(pem.as_bytes()).map_err(|e| file_error(path)(e.to_string()))?;
         let decoding = DecodingKey::from_rsa_components(&n, &e).map_err(|e| file_error(path)(e.to_string()))?;
         let jwk = serde_json::json!({"kty": "RSA", "n": n, "e": e, "alg": "RS256", "use": "sig", "kid": kid});
         Ok((Algorithm::RS256, encoding, decoding, Some(kid), Some(jwk)))
@@ -350,18 +352,27 @@ mod tests {
 
     #[test]
     fn rs256_keys_sign_verify_and_publish_their_modulus() {
+        use rsa::pkcs1::EncodeRsaPrivateKey as _;
         use rsa::pkcs8::EncodePrivateKey as _;
+        use rsa::traits::PublicKeyParts as _;
         let mut rng = rsa::rand_core::OsRng;
         let key = rsa::RsaPrivateKey::new(&mut rng, 2048).unwrap();
-        let pem = key.to_pkcs8_pem(rsa::pkcs8::LineEnding::LF).unwrap();
-        let (config, _path) = config_with_key(&pem);
-        let keys = JwtKeys::from_config(&config).unwrap();
-        assert_eq!(keys.algorithm(), Algorithm::RS256);
-        assert_eq!(keys.jwks()["keys"][0]["kty"], "RSA");
-        let now = Utc::now();
-        let claims = keys.claims_for(Uuid::new_v4(), now, now - chrono::Duration::hours(1));
-        let token = keys.sign(&claims).unwrap();
-        assert_eq!(keys.verify(&token, now).unwrap(), claims);
+        // PKCS#8 ("PRIVATE KEY") and PKCS#1 ("RSA PRIVATE KEY") PEM files both work.
+        let pkcs8 = key.to_pkcs8_pem(rsa::pkcs8::LineEnding::LF).unwrap().to_string();
+        let pkcs1 = key.to_pkcs1_pem(rsa::pkcs8::LineEnding::LF).unwrap().to_string();
+        for pem in [pkcs8, pkcs1] {
+            let (config, _path) = config_with_key(&pem);
+            let keys = JwtKeys::from_config(&config).unwrap();
+            assert_eq!(keys.algorithm(), Algorithm::RS256);
+            let jwk = &keys.jwks()["keys"][0];
+            assert_eq!(jwk["kty"], "RSA");
+            assert_eq!(jwk["n"], URL_SAFE_NO_PAD.encode(key.n().to_bytes_be()));
+            assert_eq!(jwk["e"], URL_SAFE_NO_PAD.encode(key.e().to_bytes_be()));
+            let now = Utc::now();
+            let claims = keys.claims_for(Uuid::new_v4(), now, now - chrono::Duration::hours(1));
+            let token = keys.sign(&claims).unwrap();
+            assert_eq!(keys.verify(&token, now).unwrap(), claims);
+        }
     }
 
     #[test]

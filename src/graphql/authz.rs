@@ -36,6 +36,7 @@ use crate::db::models::workspace::Workspace;
 use crate::domain::Authority;
 use crate::domain::variables::VariableView;
 use crate::error::{ApiError, ApiResult};
+use crate::graphql::budget::ReplyBudget;
 use crate::graphql::loaders::{AncestryOf, DbLoader, TeamById};
 use crate::rbac::check::{self, Decision, Verdict};
 use crate::rbac::operations::{self, ObjectKind, On, Operation, Rule, Setting};
@@ -296,18 +297,27 @@ struct Inner {
     principal: RwLock<Arc<Principal>>,
     state: AppState,
     loader: Arc<DataLoader<DbLoader>>,
+    /// Objects admitted into the reply so far, against `CAPCOM_MAX_REPLY_OBJECTS`.
+    budget: Arc<ReplyBudget>,
     /// Ancestries looked up so far, by object id. They never change (SPEC §1: deployments never move
     /// between workspaces, workspaces never leave their organization).
     ancestries: Mutex<HashMap<Uuid, Ancestry>>,
 }
 
 impl Access {
-    /// The authority of `principal`, drawing ancestries through `loader`.
-    pub fn new(state: &AppState, principal: Principal, loader: Arc<DataLoader<DbLoader>>) -> Access {
+    /// The authority of `principal`, drawing ancestries through `loader` and counting the objects it
+    /// admits against `budget`.
+    pub fn new(
+        state: &AppState,
+        principal: Principal,
+        loader: Arc<DataLoader<DbLoader>>,
+        budget: Arc<ReplyBudget>,
+    ) -> Access {
         Access(Arc::new(Inner {
             principal: RwLock::new(Arc::new(principal)),
             state: state.clone(),
             loader,
+            budget,
             ancestries: Mutex::new(HashMap::new()),
         }))
     }
@@ -330,6 +340,11 @@ impl Access {
     /// The matrix in force.
     pub fn matrix(&self) -> &Matrix {
         &self.0.state.matrix
+    }
+
+    /// The operation's reply budget.
+    pub fn budget(&self) -> &Arc<ReplyBudget> {
+        &self.0.budget
     }
 
     /// The request's loader.
@@ -570,8 +585,29 @@ impl Access {
     }
 
     /// The objects of `rows` the caller may read, in order; the others are left out. At most one
-    /// (batched) ancestry lookup, and only when a binding of the caller could imply a role.
+    /// (batched) ancestry lookup, and only when a binding of the caller could imply a role. Each counts
+    /// against the reply budget (SPEC §7); past it the answer is the budget's error.
     pub async fn admit_all<T: Scoped>(&self, rows: Vec<T>) -> ApiResult<Vec<Readable<T>>> {
+        self.admit_kept(rows, |admitted| admitted).await
+    }
+
+    /// What `keep` makes of the objects of `rows` the caller may read (a page, a filter): only what it
+    /// keeps counts against the reply budget, since only that reaches the reply. `rows` is bounded by
+    /// the list cap, so what is read and dropped is bounded too.
+    pub async fn admit_kept<T: Scoped, U>(
+        &self,
+        rows: Vec<T>,
+        keep: impl FnOnce(Vec<Readable<T>>) -> Vec<U>,
+    ) -> ApiResult<Vec<U>> {
+        let admitted = self.admit_uncounted(rows).await?;
+        let kept = keep(admitted);
+        self.0.budget.spend(kept.len())?;
+        Ok(kept)
+    }
+
+    async fn admit_uncounted<T: Scoped>(&self, rows: Vec<T>) -> ApiResult<Vec<Readable<T>>> {
+        // Past the reply budget nothing more is admitted (SPEC §7): the reply will be refused anyway.
+        self.0.budget.check()?;
         let principal = self.principal();
         let mut undecided = Vec::new();
         let mut verdicts = Vec::with_capacity(rows.len());

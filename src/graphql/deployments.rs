@@ -218,24 +218,32 @@ impl DeploymentQuery {
             .await?
         };
         drop(conn);
-        let all = readable(access, all).await?;
         let name = name.map(|n| n.trim().to_lowercase()).filter(|n| !n.is_empty());
         let cluster = cluster_id.and_then(Uuid::get);
-        let visible: Vec<Deployment> = all
-            .into_iter()
-            .filter(|d| name.as_ref().is_none_or(|n| d.matches_name(n)))
-            .filter(|d| cluster.is_none_or(|c| d.cluster() == c))
-            .collect();
-        let position = cursor.and_then(Uuid::get).and_then(|c| visible.iter().position(|d| d.uuid() == c));
-        // `astro deployment list --all` sends `take: -1` and no cursor: every deployment.
-        if position.is_none() && take == Some(-1) {
-            return Ok(visible);
-        }
-        // The CLI's pager moves by cursor (backwards with a negative `take`); older clients by page number.
-        if position.is_some() || take.is_some_and(|t| t < 0) {
-            return Ok(crate::graphql::teams::houston_page(visible, position, take));
-        }
-        Ok(crate::graphql::workspaces::page(visible, take, page_number))
+        let cursor = cursor.and_then(Uuid::get);
+        // Only the page counts against the reply budget: it is all the reply holds.
+        let kept = access
+            .admit_kept(all, |all| {
+                let visible: Vec<Deployment> = all
+                    .into_iter()
+                    .map(Deployment::from)
+                    .filter(|d| name.as_ref().is_none_or(|n| d.matches_name(n)))
+                    .filter(|d| cluster.is_none_or(|c| d.cluster() == c))
+                    .collect();
+                let position = cursor.and_then(|c| visible.iter().position(|d| d.uuid() == c));
+                if position.is_none() && take == Some(-1) {
+                    // `astro deployment list --all` sends `take: -1` and no cursor: every deployment.
+                    visible
+                } else if position.is_some() || take.is_some_and(|t| t < 0) {
+                    // The CLI's pager moves by cursor (backwards with a negative `take`); older clients by
+                    // page number.
+                    crate::graphql::teams::houston_page(visible, position, take)
+                } else {
+                    crate::graphql::workspaces::page(visible, take, page_number)
+                }
+            })
+            .await?;
+        Ok(kept)
     }
 
     /// Airflow logs: capcom keeps none yet, so this answers NOT_SUPPORTED.

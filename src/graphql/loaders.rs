@@ -11,16 +11,24 @@ use crate::db::DbPool;
 use crate::domain::users::{self, Email, RoleBindingRow};
 use crate::domain::{deployments, invites, workspaces};
 use crate::error::ApiError;
+use crate::graphql::budget::ReplyBudget;
 
 /// Loads relations from the database. One instance per request.
 pub struct DbLoader {
     pool: DbPool,
+    /// The operation's reply budget: once it is exceeded, no more statements are issued.
+    budget: Option<Arc<ReplyBudget>>,
 }
 
 impl DbLoader {
     /// A loader drawing connections from `pool`.
     pub fn new(pool: DbPool) -> Self {
-        DbLoader { pool }
+        DbLoader { pool, budget: None }
+    }
+
+    /// The same loader, refusing to load anything once `budget` is exceeded.
+    pub fn with_budget(self, budget: Arc<ReplyBudget>) -> Self {
+        DbLoader { budget: Some(budget), ..self }
     }
 }
 
@@ -91,6 +99,10 @@ fn ids<K: Copy>(keys: &[K], id: impl Fn(K) -> Uuid) -> Vec<Uuid> {
 
 impl DbLoader {
     async fn conn(&self) -> Result<crate::db::DbConn, Arc<ApiError>> {
+        // Every batch starts here: a reply already over its budget loads nothing more.
+        if let Some(budget) = &self.budget {
+            budget.check().map_err(Arc::new)?;
+        }
         self.pool.get().await.map_err(|e| Arc::new(ApiError::from(e)))
     }
 }

@@ -4,6 +4,7 @@
 pub mod access;
 pub mod audit;
 pub mod authz;
+pub mod budget;
 pub mod clusters;
 pub mod config;
 pub mod context;

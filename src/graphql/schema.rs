@@ -15,6 +15,8 @@ use async_graphql::{BatchRequest, BatchResponse, Request, Response, Schema, Sche
 use crate::auth::password::HashPermit;
 use crate::config::Config;
 use crate::graphql::RequestMeta;
+use crate::graphql::authz::Access;
+use crate::graphql::budget::{self, CostModel, ReplyBudget};
 use crate::graphql::errors;
 use crate::graphql::limits::{self, DocumentLimits};
 use crate::graphql::mutation::Mutation;
@@ -38,6 +40,28 @@ fn builder(config: &Config) -> SchemaBuilder<Query, Mutation, Subscription> {
 pub struct GraphqlService {
     schema: CapcomSchema,
     limits: DocumentLimits,
+    /// Sizes replies before execution (`crate::graphql::budget`).
+    cost: Arc<CostModel>,
+    /// `CAPCOM_MAX_REPLY_OBJECTS`.
+    max_reply_objects: usize,
+    /// `CAPCOM_MAX_REPLY_BYTES` (checked here for WebSocket messages; HTTP checks the body it writes).
+    max_reply_bytes: usize,
+}
+
+/// The reply budget of the operation `request` carries (through its `Access`), if any.
+fn budget_of(request: &Request) -> Option<Arc<ReplyBudget>> {
+    request
+        .data
+        .get(&TypeId::of::<Access>())
+        .and_then(|data| data.downcast_ref::<Access>())
+        .map(|access| access.budget().clone())
+}
+
+/// A request error made of `error`, with no location.
+fn request_error(error: crate::error::ApiError) -> async_graphql::ServerError {
+    let mut error = async_graphql::Error::from(error).into_server_error(async_graphql::Pos::default());
+    error.locations.clear();
+    error
 }
 
 fn request_id_of(request: &Request) -> String {
@@ -88,6 +112,44 @@ fn finish(mut response: Response, request_id: &str) -> Response {
 }
 
 impl GraphqlService {
+    /// Refuses an admitted, prepared request whose reply is estimated at more than
+    /// `CAPCOM_MAX_REPLY_OBJECTS` objects, before anything executes.
+    fn estimate(&self, request: &mut Request) -> Result<(), async_graphql::ServerError> {
+        let operation_name = request.operation_name.take();
+        let variables = std::mem::take(&mut request.variables);
+        let estimate = match request.parsed_query() {
+            Ok(document) => self.cost.estimate(document, operation_name.as_deref(), &variables),
+            Err(_) => 0,
+        };
+        request.operation_name = operation_name;
+        request.variables = variables;
+        match u64::try_from(self.max_reply_objects) {
+            Ok(max) if estimate > max => {
+                Err(request_error(budget::estimate_exceeded(estimate, self.max_reply_objects)))
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// Replaces a reply holding more than `CAPCOM_MAX_REPLY_OBJECTS` objects (or whose execution passed
+    /// the budget) by a request error naming the cap; the reply built so far is dropped.
+    fn bound_objects(&self, response: &mut Response, budget: Option<&ReplyBudget>) {
+        let exceeded = budget.is_some_and(ReplyBudget::exceeded)
+            || budget::count_objects(&response.data, self.max_reply_objects) > self.max_reply_objects;
+        if exceeded {
+            *response = Response::from_errors(vec![request_error(budget::objects_exceeded(self.max_reply_objects))]);
+        }
+    }
+
+    /// Replaces a reply larger than `CAPCOM_MAX_REPLY_BYTES` once serialized by a request error naming the
+    /// cap (for WebSocket messages; HTTP bounds the body as it writes it).
+    fn bound_bytes(&self, response: &mut Response) {
+        let mut sink = budget::LimitedWriter::new(std::io::sink(), self.max_reply_bytes);
+        if serde_json::to_writer(&mut sink, &*response).is_err() && sink.exceeded {
+            *response = Response::from_errors(vec![request_error(budget::bytes_exceeded(self.max_reply_bytes))]);
+        }
+    }
+
     /// Executes one operation (a request of its own: it gets its own password-hash permit unless it
     /// already holds one).
     pub async fn execute(&self, request: Request) -> Response {
@@ -95,16 +157,20 @@ impl GraphqlService {
         let request = with_hash_permit(request, None);
         // The document's limits are checked first; it is then parsed once and the parsed form executed.
         let response = match limits::admit(request, self.limits) {
-            Ok(mut request) => match prepare(&mut request) {
-                Ok(shape) => {
-                    let mut response = self.schema.execute(request).await;
-                    if let Some(shape) = shape {
-                        shape.apply(&mut response.data);
+            Ok(mut request) => {
+                match prepare(&mut request).and_then(|shape| self.estimate(&mut request).map(|()| shape)) {
+                    Ok(shape) => {
+                        let budget = budget_of(&request);
+                        let mut response = self.schema.execute(request).await;
+                        self.bound_objects(&mut response, budget.as_deref());
+                        if let Some(shape) = shape {
+                            shape.apply(&mut response.data);
+                        }
+                        response
                     }
-                    response
+                    Err(refused) => Response::from_errors(vec![refused]),
                 }
-                Err(refused) => Response::from_errors(vec![refused]),
-            },
+            }
             Err(refused) => Response::from_errors(vec![refused]),
         };
         finish(response, &request_id)
@@ -131,7 +197,7 @@ impl GraphqlService {
         let request = with_hash_permit(request, None);
         match limits::admit(request, self.limits) {
             Ok(mut request) => {
-                let shape = match prepare(&mut request) {
+                let shape = match prepare(&mut request).and_then(|shape| self.estimate(&mut request).map(|()| shape)) {
                     Ok(shape) => shape,
                     Err(refused) => {
                         let refused = Response::from_errors(vec![refused]);
@@ -139,9 +205,17 @@ impl GraphqlService {
                             .boxed();
                     }
                 };
+                let budget = budget_of(&request);
+                let service = self.clone();
                 self.schema
                     .execute_stream(request)
                     .map(move |mut response| {
+                        // Each event is a reply of its own: bounded on its own, then the count starts again.
+                        service.bound_objects(&mut response, budget.as_deref());
+                        service.bound_bytes(&mut response);
+                        if let Some(budget) = &budget {
+                            budget.reset();
+                        }
                         if let Some(shape) = &shape {
                             shape.apply(&mut response.data);
                         }
@@ -160,7 +234,15 @@ impl GraphqlService {
 /// The schema serving requests, holding the application state.
 pub fn build_schema(state: AppState) -> GraphqlService {
     let config = state.config.clone();
-    GraphqlService { schema: builder(&config).data(state).finish(), limits: DocumentLimits::from_config(&config) }
+    let schema = builder(&config).data(state).finish();
+    let cost = Arc::new(CostModel::from_sdl(&schema.sdl(), config.list_cap));
+    GraphqlService {
+        schema,
+        limits: DocumentLimits::from_config(&config),
+        cost,
+        max_reply_objects: config.max_reply_objects,
+        max_reply_bytes: config.max_reply_bytes,
+    }
 }
 
 /// The schema's SDL (what `schema.graphql` holds and `capcom export-schema` prints).

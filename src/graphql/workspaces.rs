@@ -139,8 +139,15 @@ impl WorkspaceQuery {
         take: Option<i32>,
         page_number: Option<i32>,
     ) -> Result<Vec<Workspace>> {
-        let all = self.workspaces(ctx, None).await?;
-        Ok(page(all, take, page_number.map(|p| p.saturating_add(1))))
+        let access = access(ctx)?;
+        let limit = state(ctx)?.config.list_cap;
+        let mut conn = conn(ctx).await?;
+        let reach = access.reach()?;
+        let rows = workspaces::with_ids_or_in(&mut conn, &reach.workspaces, &reach.owned_organizations, limit).await?;
+        drop(conn);
+        // Only the page counts against the reply budget: it is all the reply holds.
+        let kept = access.admit_kept(rows, |all| page(all, take, page_number.map(|p| p.saturating_add(1)))).await?;
+        Ok(kept.into_iter().map(Workspace::from).collect())
     }
 
     /// One workspace.

@@ -36,6 +36,7 @@ use crate::auth::principal::{check_api_key, credential_from_header, resolve_api_
 use crate::db::routing::{self, Route};
 use crate::error::{ApiError, ApiResult, code};
 use crate::graphql::authz::Access;
+use crate::graphql::budget::{LimitedWriter, ReplyBudget, bytes_exceeded};
 use crate::graphql::loaders::DbLoader;
 use crate::graphql::{RequestMeta, errors, limits};
 use crate::http::client::ClientAddress;
@@ -183,22 +184,24 @@ enum Batches {
 /// kind of key. What a request costs in statements then depends on its shape only, never on timing or on
 /// how many threads the runtime has. Subscriptions' batches run on the runtime with a 1 ms window, after
 /// yielding a few times so that a long list (async-graphql yields every 32 items) is not cut in two.
-fn new_loader(state: &AppState, batches: Batches) -> DataLoader<DbLoader> {
+fn new_loader(state: &AppState, batches: Batches, budget: Arc<ReplyBudget>) -> DataLoader<DbLoader> {
     let window = match batches {
         Batches::Spawned => Duration::from_millis(1),
         // A wave starts only when the request cannot progress without it: no timer is needed.
         Batches::Local(_) => Duration::ZERO,
     };
-    DataLoader::new(DbLoader::new(state.pool.clone()), move |batch: BoxFuture<'static, ()>| match &batches {
-        Batches::Spawned => drop(tokio::spawn(async move {
-            for _ in 0..BATCH_YIELDS {
-                tokio::task::yield_now().await;
+    DataLoader::new(DbLoader::new(state.pool.clone()).with_budget(budget), move |batch: BoxFuture<'static, ()>| {
+        match &batches {
+            Batches::Spawned => drop(tokio::spawn(async move {
+                for _ in 0..BATCH_YIELDS {
+                    tokio::task::yield_now().await;
+                }
+                batch.await;
+            })),
+            Batches::Local(sender) => {
+                // The receiver lives as long as the request; a send fails only once it has finished.
+                let _ = sender.send(batch);
             }
-            batch.await;
-        })),
-        Batches::Local(sender) => {
-            // The receiver lives as long as the request; a send fails only once it has finished.
-            let _ = sender.send(batch);
         }
     })
     .delay(window)
@@ -270,8 +273,11 @@ async fn run_with_batches<T>(
     .await
 }
 
+/// The caller's authority for one operation, with the operation's own reply budget
+/// (`CAPCOM_MAX_REPLY_OBJECTS`; each operation of a batch has its own).
 fn new_access(state: &AppState, principal: Principal, batches: Batches) -> Access {
-    Access::new(state, principal, Arc::new(new_loader(state, batches)))
+    let budget = ReplyBudget::new(state.config.max_reply_objects);
+    Access::new(state, principal, Arc::new(new_loader(state, batches, budget.clone())), budget)
 }
 
 /// The caller's authority for one subscription (its loader's batches run on the runtime).
@@ -438,11 +444,16 @@ fn error_codes(batch: &BatchResponse) -> Vec<&'static str> {
         .collect()
 }
 
-/// The HTTP response for a GraphQL result in `media`.
-fn reply(batch: BatchResponse, media: MediaType, before_execution: bool, report: &Report) -> Response {
-    if let Some(Extension(report)) = report {
-        report.errors(error_codes(&batch));
-    }
+/// The HTTP response for a GraphQL result in `media`. A body that would be larger than `max_bytes`
+/// is replaced by a request error naming `CAPCOM_MAX_REPLY_BYTES` (what was built is dropped).
+fn reply(
+    batch: BatchResponse,
+    media: MediaType,
+    before_execution: bool,
+    report: &Report,
+    max_bytes: usize,
+) -> Response {
+    let codes = error_codes(&batch);
     let (body, status) = match batch {
         BatchResponse::Single(response) => {
             let (body, request_error) = response_body(response, before_execution);
@@ -450,15 +461,35 @@ fn reply(batch: BatchResponse, media: MediaType, before_execution: bool, report:
                 (MediaType::GraphqlResponseJson, Some(code_value)) => status_of(code_value),
                 _ => StatusCode::OK,
             };
-            (serde_json::to_vec(&body), status)
+            (write_limited(&body, max_bytes), status)
         }
         // Batching is outside the specification: a batch is answered 200, each item shaped as above.
         BatchResponse::Batch(responses) => {
             let bodies: Vec<Body> =
                 responses.into_iter().map(|response| response_body(response, before_execution).0).collect();
-            (serde_json::to_vec(&bodies), StatusCode::OK)
+            (write_limited(&bodies, max_bytes), StatusCode::OK)
         }
     };
+    let body = match body {
+        Err(Written::TooLarge) => {
+            let mut error =
+                async_graphql::Error::from(bytes_exceeded(max_bytes)).into_server_error(async_graphql::Pos::default());
+            error.locations.clear();
+            errors::apply(&mut error, "");
+            return reply(
+                BatchResponse::Single(GqlResponse::from_errors(vec![error])),
+                media,
+                true,
+                report,
+                usize::MAX,
+            );
+        }
+        Err(Written::Failed(error)) => Err(error),
+        Ok(body) => Ok(body),
+    };
+    if let Some(Extension(report)) = report {
+        report.errors(codes);
+    }
     // Serialising a tree of strings, numbers and maps with string keys cannot fail; should it ever, the
     // client gets the policy's INTERNAL error rather than a half-written body.
     let body = body.unwrap_or_else(|error| {
@@ -470,12 +501,30 @@ fn reply(batch: BatchResponse, media: MediaType, before_execution: bool, report:
     response
 }
 
+/// Why a body could not be written.
+enum Written {
+    /// It would be larger than the cap.
+    TooLarge,
+    /// Serialisation failed.
+    Failed(serde_json::Error),
+}
+
+/// `value` as JSON, unless it would be larger than `max_bytes`.
+fn write_limited(value: &impl serde::Serialize, max_bytes: usize) -> Result<Vec<u8>, Written> {
+    let mut writer = LimitedWriter::new(Vec::new(), max_bytes);
+    match serde_json::to_writer(&mut writer, value) {
+        Ok(()) => Ok(writer.into_inner()),
+        Err(_) if writer.exceeded => Err(Written::TooLarge),
+        Err(error) => Err(Written::Failed(error)),
+    }
+}
+
 /// A response holding only `error` (a request error: nothing was executed), shaped by the error policy.
 fn error_response(error: ApiError, meta: &RequestMeta, media: MediaType, report: &Report) -> Response {
     let mut server_error = async_graphql::Error::from(error).into_server_error(async_graphql::Pos::default());
     server_error.locations.clear();
     errors::apply(&mut server_error, &meta.request_id);
-    reply(BatchResponse::Single(GqlResponse::from_errors(vec![server_error])), media, true, report)
+    reply(BatchResponse::Single(GqlResponse::from_errors(vec![server_error])), media, true, report, usize::MAX)
 }
 
 /// A request that is not a well-formed GraphQL-over-HTTP request (400 whatever the media type).
@@ -597,7 +646,7 @@ async fn execute_within_deadline(
         keys.dedup();
         routing.record_write(&primary, &keys).await;
     }
-    reply(response, media, false, report)
+    reply(response, media, false, report, state.app.config.max_reply_bytes)
 }
 
 /// Reads one request object of a POST body: `query` must be a string; `operationName` a string or null;

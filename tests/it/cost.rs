@@ -150,3 +150,179 @@ async fn an_invited_sign_up_still_works_and_failed_sign_ups_are_throttled_per_ad
     assert!(reply["errors"][0]["message"].as_str().unwrap().starts_with("Too many failed"), "{reply}");
     assert_eq!(hashes(&app).await, before);
 }
+
+/// A plain member who created `workspaces` workspaces (and a root who signed up first); the member's token.
+async fn member_of(app: &TestApp, workspaces: usize) -> String {
+    app.sign_up("root@example.com", "correct horse battery").await;
+    let (member, _) = app.sign_up("member@example.com", "correct horse battery").await;
+    for n in 0..workspaces {
+        app.create_workspace(&member, &format!("Workspace {n:02}")).await;
+    }
+    member
+}
+
+/// `aliases` aliases of `self { roleBindings { workspace { users { roleBindings { … } } } } }`, nested
+/// until the selection is `depth` deep: the fan-out of issue 22.
+fn fan_out(aliases: usize, depth: usize) -> String {
+    let mut inner = String::from("id");
+    let mut level = depth - 1;
+    let names = ["roleBindings", "workspace", "users"];
+    let mut chain = Vec::new();
+    while level > 0 {
+        chain.push(names[chain.len() % 3]);
+        level -= 1;
+    }
+    for name in chain.iter().rev() {
+        inner = format!("{name} {{ {inner} }}");
+    }
+    let fields: Vec<String> = (0..aliases).map(|n| format!("a{n}: self {{ {inner} }}")).collect();
+    format!("{{ {} }}", fields.join(" "))
+}
+
+const DASHBOARD: &str = include_str!("../../bench/queries/dashboard.graphql");
+
+fn assert_cap_error(reply: &Value, cap: &str) {
+    assert!(reply.get("data").is_none(), "a request error has no data: {reply}");
+    let errors = reply["errors"].as_array().unwrap_or_else(|| panic!("no errors: {reply}"));
+    assert_eq!(errors.len(), 1, "{reply}");
+    assert_eq!(errors[0]["extensions"]["code"], "BAD_USER_INPUT", "{reply}");
+    assert!(errors[0]["message"].as_str().unwrap().contains(cap), "{reply}");
+}
+
+#[tokio::test]
+async fn a_fan_out_document_is_refused_before_it_runs_and_an_honest_page_still_works() {
+    let app = TestApp::spawn_with(|config| config.public_signups = true).await;
+    let member = member_of(&app, 14).await;
+    let statements = || app.state.statements.load(std::sync::atomic::Ordering::SeqCst);
+
+    let document = fan_out(8, 15);
+    assert!(document.len() < 2000, "a document of a few KB ({} bytes)", document.len());
+    let before = statements();
+    let started = std::time::Instant::now();
+    let reply = app.gql(&document, json!({}), Some(&member)).await;
+    assert_cap_error(&reply, "CAPCOM_MAX_REPLY_OBJECTS");
+    assert!(reply["errors"][0]["message"].as_str().unwrap().starts_with("The reply could hold about"), "{reply}");
+    // Only the caller was loaded (authentication): nothing of the document ran.
+    assert_eq!(statements() - before, 1);
+    eprintln!("fan-out refused in {:?}", started.elapsed());
+
+    // The same document, one alias at depth 6, is an honest question and is answered.
+    let reply = app.gql(&fan_out(1, 6), json!({}), Some(&member)).await;
+    assert!(reply.get("errors").is_none(), "{reply}");
+    assert!(reply["data"]["a0"]["roleBindings"].as_array().unwrap().len() >= 14, "{reply}");
+
+    // The console's dashboard (bench/queries/dashboard.graphql) over 14 workspaces.
+    let reply = app.gql(DASHBOARD, json!({}), Some(&member)).await;
+    assert!(reply.get("errors").is_none(), "{reply}");
+    assert_eq!(reply["data"]["workspaces"].as_array().unwrap().len(), 14);
+}
+
+#[tokio::test]
+async fn the_objects_a_reply_holds_are_counted_while_it_executes() {
+    let app = TestApp::spawn_with(|config| {
+        config.public_signups = true;
+        // The estimate counts a plain list at 20 items: `workspaces { id }` passes it, 25 workspaces do not.
+        config.max_reply_objects = 22;
+    })
+    .await;
+    let member = member_of(&app, 25).await;
+    let reply = app.gql("{ workspaces { id } }", json!({}), Some(&member)).await;
+    assert_cap_error(&reply, "more than 22 objects (CAPCOM_MAX_REPLY_OBJECTS)");
+    let reply = app.gql("{ paginatedWorkspaces(take: 10) { id } }", json!({}), Some(&member)).await;
+    assert!(reply.get("errors").is_none(), "{reply}");
+    assert_eq!(reply["data"]["paginatedWorkspaces"].as_array().unwrap().len(), 10);
+
+    // In a batch, each operation is held to the cap on its own.
+    let batch = json!([{"query": "{ workspaces { id } }"}, {"query": "{ self { id } }"}]);
+    let response = app.client.post(format!("{}/v1", app.base)).header("Authorization", &member).json(&batch);
+    let reply: Value = response.send().await.unwrap().json().await.unwrap();
+    assert_cap_error(&reply[0], "CAPCOM_MAX_REPLY_OBJECTS");
+    assert!(reply[1]["data"]["self"]["id"].is_string(), "{reply}");
+}
+
+#[tokio::test]
+async fn a_reply_larger_than_the_byte_cap_is_a_request_error() {
+    let app = TestApp::spawn_with(|config| {
+        config.public_signups = true;
+        config.max_reply_bytes = 2_000;
+    })
+    .await;
+    let member = member_of(&app, 14).await;
+    let reply = app.gql(DASHBOARD, json!({}), Some(&member)).await;
+    assert_cap_error(&reply, "larger than 2000 bytes (CAPCOM_MAX_REPLY_BYTES)");
+    let response = app
+        .client
+        .post(format!("{}/v1", app.base))
+        .header("Authorization", &member)
+        .header("Accept", "application/graphql-response+json")
+        .json(&json!({"query": DASHBOARD}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 400, "a request error");
+    let reply = app.gql("{ self { id } }", json!({}), Some(&member)).await;
+    assert!(reply["data"]["self"]["id"].is_string(), "a small reply is unaffected: {reply}");
+}
+
+mod websocket {
+    use futures_util::{SinkExt, StreamExt};
+    use serde_json::{Value, json};
+    use tokio_tungstenite::tungstenite::Message;
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+
+    use super::{DASHBOARD, assert_cap_error, fan_out, member_of};
+    use crate::common::TestApp;
+
+    type Socket = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+    async fn next(socket: &mut Socket) -> Value {
+        loop {
+            match tokio::time::timeout(std::time::Duration::from_secs(20), socket.next()).await.unwrap() {
+                Some(Ok(Message::Text(text))) => return serde_json::from_str(&text).unwrap(),
+                Some(Ok(Message::Close(frame))) => return json!({"type": "closed", "frame": format!("{frame:?}")}),
+                Some(Ok(_)) => continue,
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+    }
+
+    async fn connect(app: &TestApp, token: &str) -> Socket {
+        let url = format!("{}/ws", app.base.replace("http://", "ws://"));
+        let mut request = url.into_client_request().unwrap();
+        request.headers_mut().insert("Sec-WebSocket-Protocol", "graphql-transport-ws".parse().unwrap());
+        let (mut socket, _) = tokio_tungstenite::connect_async(request).await.unwrap();
+        let init = json!({"type": "connection_init", "payload": {"authorization": token}});
+        socket.send(Message::Text(init.to_string().into())).await.unwrap();
+        assert_eq!(next(&mut socket).await["type"], "connection_ack");
+        socket
+    }
+
+    async fn run(socket: &mut Socket, id: &str, query: &str) -> Value {
+        let subscribe = json!({"type": "subscribe", "id": id, "payload": {"query": query}});
+        socket.send(Message::Text(subscribe.to_string().into())).await.unwrap();
+        next(socket).await
+    }
+
+    #[tokio::test]
+    async fn every_websocket_operation_is_held_to_the_reply_caps() {
+        let app = TestApp::spawn_with(|config| {
+            config.public_signups = true;
+            config.max_reply_bytes = 2_000;
+        })
+        .await;
+        let member = member_of(&app, 14).await;
+        let mut socket = connect(&app, &member).await;
+
+        let reply = run(&mut socket, "fan-out", &fan_out(8, 15)).await;
+        assert_eq!(reply["type"], "error", "{reply}");
+        assert_cap_error(&json!({"errors": reply["payload"]}), "CAPCOM_MAX_REPLY_OBJECTS");
+
+        let reply = run(&mut socket, "dashboard", DASHBOARD).await;
+        assert_eq!(reply["type"], "error", "{reply}");
+        assert_cap_error(&json!({"errors": reply["payload"]}), "CAPCOM_MAX_REPLY_BYTES");
+
+        let reply = run(&mut socket, "small", "{ self { id } }").await;
+        assert_eq!(reply["type"], "next", "{reply}");
+        assert!(reply["payload"]["data"]["self"]["id"].is_string(), "{reply}");
+    }
+}

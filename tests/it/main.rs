@@ -4,6 +4,7 @@
 mod common;
 
 mod abuse;
+mod advisories;
 mod astro_cli;
 mod attacks;
 mod auth;

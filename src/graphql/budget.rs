@@ -1,0 +1,476 @@
+//! What one operation's reply may hold (SPEC §7: a request's cost is bounded by what it returns).
+//!
+//! Three bounds, in the order they act:
+//!
+//! 1. Before execution, [`CostModel::estimate`] sizes the reply from the document and the schema: every
+//!    object and every list item the operation can return, each list counted at the size its arguments
+//!    ask for (`first`, `last`, `take`, `limit`, at most the list cap) or, when nothing says, at
+//!    [`ASSUMED_LIST_SIZE`]. Past `CAPCOM_MAX_REPLY_OBJECTS` the operation is refused before any
+//!    statement runs: a few KB of nested lists that fan out is answered at once.
+//! 2. While it executes, a [`ReplyBudget`] counts the objects admitted into the reply
+//!    (`crate::graphql::authz::Access::admit_all`, the only way a scoped object reaches a reply); once it
+//!    passes the cap, every further admission and every loader statement is refused, so the work stops.
+//! 3. After it executes, the reply's objects and list items are counted exactly ([`count_objects`]) and
+//!    its serialized size is bounded by `CAPCOM_MAX_REPLY_BYTES` where it is written.
+//!
+//! Past any of them the operation's answer is a request error naming the cap (BAD_USER_INPUT on `query`)
+//! and whatever was built is dropped.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+
+use async_graphql::parser::types::{
+    DocumentOperations, ExecutableDocument, FragmentDefinition, OperationType, Selection, SelectionSet,
+    ServiceDocument, TypeKind, TypeSystemDefinition,
+};
+use async_graphql::{Name, Value, Variables};
+use async_graphql_value::{ConstValue, Value as InputValue};
+
+use crate::error::ApiError;
+
+/// The size assumed for a list whose arguments do not say how many items it returns (a plain list
+/// capped only by `CAPCOM_LIST_CAP`). Estimating such lists at the cap (1 000) would refuse the console's
+/// own dashboard (three nested lists: 10⁹); 20 lets a document nest three plain lists (about 17 000 objects)
+/// and refuses four. The count made during execution is the bound that holds whatever the data.
+pub const ASSUMED_LIST_SIZE: u64 = 20;
+
+/// Arguments that say how many items a list (or a connection's `edges`/`nodes`) returns.
+const SIZE_ARGUMENTS: [&str; 4] = ["first", "last", "take", "limit"];
+
+/// The error for a reply with more than `max` objects.
+pub fn objects_exceeded(max: usize) -> ApiError {
+    ApiError::bad_input(
+        "query",
+        format!(
+            "The reply would hold more than {max} objects (CAPCOM_MAX_REPLY_OBJECTS): ask for fewer nested lists, \
+             or fewer items with first/take"
+        ),
+    )
+}
+
+/// The error for a reply estimated at `estimate` objects, more than `max`.
+pub fn estimate_exceeded(estimate: u64, max: usize) -> ApiError {
+    ApiError::bad_input(
+        "query",
+        format!(
+            "The reply could hold about {estimate} objects, more than the {max} allowed (CAPCOM_MAX_REPLY_OBJECTS; \
+             each list is counted at the size its first/take asks for, else {ASSUMED_LIST_SIZE}): ask for fewer \
+             nested lists, or fewer items with first/take"
+        ),
+    )
+}
+
+/// The error for a reply of more than `max` bytes.
+pub fn bytes_exceeded(max: usize) -> ApiError {
+    ApiError::bad_input(
+        "query",
+        format!("The reply would be larger than {max} bytes (CAPCOM_MAX_REPLY_BYTES): ask for less"),
+    )
+}
+
+/// The objects one operation has admitted into its reply so far, against the cap. Shared by the
+/// operation's [`crate::graphql::authz::Access`] (which counts) and its loader (which stops issuing
+/// statements once the cap is passed).
+#[derive(Debug)]
+pub struct ReplyBudget {
+    max: usize,
+    used: AtomicUsize,
+    exceeded: AtomicBool,
+}
+
+impl ReplyBudget {
+    /// A budget of `max` objects.
+    pub fn new(max: usize) -> Arc<ReplyBudget> {
+        Arc::new(ReplyBudget { max, used: AtomicUsize::new(0), exceeded: AtomicBool::new(false) })
+    }
+
+    /// The cap, in objects.
+    pub fn max(&self) -> usize {
+        self.max
+    }
+
+    /// Counts `objects` more; past the cap, marks the budget exceeded and refuses.
+    pub fn spend(&self, objects: usize) -> Result<(), ApiError> {
+        let used = self.used.fetch_add(objects, Ordering::Relaxed).saturating_add(objects);
+        if used > self.max {
+            self.exceeded.store(true, Ordering::Relaxed);
+            return Err(objects_exceeded(self.max));
+        }
+        Ok(())
+    }
+
+    /// Refuses once the cap was passed (more work would be thrown away).
+    pub fn check(&self) -> Result<(), ApiError> {
+        if self.exceeded() { Err(objects_exceeded(self.max)) } else { Ok(()) }
+    }
+
+    /// Whether the cap was passed.
+    pub fn exceeded(&self) -> bool {
+        self.exceeded.load(Ordering::Relaxed)
+    }
+
+    /// Starts again from zero (before each event of a subscription).
+    pub fn reset(&self) {
+        self.used.store(0, Ordering::Relaxed);
+        self.exceeded.store(false, Ordering::Relaxed);
+    }
+}
+
+/// The objects and list items `value` holds, at every depth: each object counts one, each list item
+/// that is not an object counts one. Stops counting just past `limit`.
+pub fn count_objects(value: &Value, limit: usize) -> usize {
+    let mut count = 0usize;
+    let mut stack: Vec<&Value> = vec![value];
+    while let Some(value) = stack.pop() {
+        match value {
+            Value::Object(fields) => {
+                count += 1;
+                stack.extend(fields.values());
+            }
+            Value::List(items) => {
+                for item in items {
+                    if !matches!(item, Value::Object(_)) {
+                        count += 1;
+                    }
+                    stack.push(item);
+                }
+            }
+            _ => {}
+        }
+        if count > limit {
+            break;
+        }
+    }
+    count
+}
+
+/// A `Write` that counts bytes and fails past a limit (to size a reply without keeping it).
+#[derive(Debug)]
+pub struct LimitedWriter<W> {
+    inner: W,
+    written: usize,
+    max: usize,
+    /// Whether a write would have passed `max`.
+    pub exceeded: bool,
+}
+
+impl<W: std::io::Write> LimitedWriter<W> {
+    /// A writer into `inner` accepting at most `max` bytes.
+    pub fn new(inner: W, max: usize) -> Self {
+        LimitedWriter { inner, written: 0, max, exceeded: false }
+    }
+
+    /// The writer written into.
+    pub fn into_inner(self) -> W {
+        self.inner
+    }
+}
+
+impl<W: std::io::Write> std::io::Write for LimitedWriter<W> {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        if self.written.saturating_add(bytes.len()) > self.max {
+            self.exceeded = true;
+            return Err(std::io::Error::other("the reply is larger than CAPCOM_MAX_REPLY_BYTES"));
+        }
+        self.written += bytes.len();
+        self.inner.write_all(bytes)?;
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+/// What the estimate needs to know of one field of the schema.
+#[derive(Debug, Clone)]
+struct FieldInfo {
+    /// The named type it returns (under any list and non-null wrappers).
+    ty: String,
+    /// Whether it returns a list.
+    list: bool,
+    /// The size arguments it takes, with their declared defaults.
+    sizes: Vec<(String, Option<u64>)>,
+}
+
+/// The schema's fields, by type, as the reply estimate reads them. Built once from the SDL.
+#[derive(Debug, Default)]
+pub struct CostModel {
+    fields: HashMap<String, HashMap<String, FieldInfo>>,
+    roots: [String; 3],
+    list_cap: u64,
+}
+
+fn size_of(value: &ConstValue) -> Option<u64> {
+    match value {
+        ConstValue::Number(number) => number
+            .as_i64()
+            .map(i64::unsigned_abs)
+            .or_else(|| number.as_f64().filter(|n| n.is_finite()).map(|n| n.abs() as u64)),
+        _ => None,
+    }
+}
+
+impl CostModel {
+    /// The model of the schema whose SDL is `sdl`; plain lists are capped at `list_cap` items.
+    pub fn from_sdl(sdl: &str, list_cap: usize) -> CostModel {
+        let mut model = CostModel {
+            fields: HashMap::new(),
+            roots: ["Query".to_owned(), "Mutation".to_owned(), "Subscription".to_owned()],
+            list_cap: u64::try_from(list_cap).unwrap_or(u64::MAX),
+        };
+        let Ok(document): Result<ServiceDocument, _> = async_graphql::parser::parse_schema(sdl) else {
+            tracing::error!("the schema's SDL does not parse: replies are not estimated");
+            return model;
+        };
+        for definition in document.definitions {
+            match definition {
+                TypeSystemDefinition::Schema(schema) => {
+                    let schema = schema.node;
+                    for (slot, name) in [schema.query, schema.mutation, schema.subscription].into_iter().enumerate() {
+                        if let Some(name) = name {
+                            model.roots[slot] = name.node.to_string();
+                        }
+                    }
+                }
+                TypeSystemDefinition::Type(definition) => {
+                    let definition = definition.node;
+                    let fields = match definition.kind {
+                        TypeKind::Object(object) => object.fields,
+                        TypeKind::Interface(interface) => interface.fields,
+                        _ => continue,
+                    };
+                    let fields = fields
+                        .into_iter()
+                        .map(|field| {
+                            let field = field.node;
+                            let mut ty = &field.ty.node;
+                            let mut list = false;
+                            while let async_graphql::parser::types::BaseType::List(inner) = &ty.base {
+                                list = true;
+                                ty = inner;
+                            }
+                            let named = match &ty.base {
+                                async_graphql::parser::types::BaseType::Named(name) => name.to_string(),
+                                async_graphql::parser::types::BaseType::List(_) => String::new(),
+                            };
+                            let sizes = field
+                                .arguments
+                                .iter()
+                                .filter(|argument| SIZE_ARGUMENTS.contains(&argument.node.name.node.as_str()))
+                                .map(|argument| {
+                                    let default = argument.node.default_value.as_ref().and_then(|v| size_of(&v.node));
+                                    (argument.node.name.node.to_string(), default)
+                                })
+                                .collect();
+                            (field.name.node.to_string(), FieldInfo { ty: named, list, sizes })
+                        })
+                        .collect();
+                    model.fields.insert(definition.name.node.to_string(), fields);
+                }
+                TypeSystemDefinition::Directive(_) => {}
+            }
+        }
+        model
+    }
+
+    /// The objects and list items the operation `operation_name` selects in `document` could return,
+    /// saturating. Fragments are sized once each, in dependency order (cycles were refused before).
+    pub fn estimate(&self, document: &ExecutableDocument, operation_name: Option<&str>, variables: &Variables) -> u64 {
+        let operation = match (&document.operations, operation_name) {
+            (DocumentOperations::Single(operation), _) => Some(operation),
+            (DocumentOperations::Multiple(operations), Some(name)) => operations.get(name),
+            (DocumentOperations::Multiple(operations), None) if operations.len() == 1 => operations.values().next(),
+            (DocumentOperations::Multiple(_), None) => None,
+        };
+        let Some(operation) = operation else { return 0 };
+        let root = match operation.node.ty {
+            OperationType::Query => &self.roots[0],
+            OperationType::Mutation => &self.roots[1],
+            OperationType::Subscription => &self.roots[2],
+        };
+        let mut walk = Walk { model: self, variables, fragments: HashMap::new() };
+        for name in fragment_order(document) {
+            let cost = document
+                .fragments
+                .get(name)
+                .map(|fragment| {
+                    let FragmentDefinition { type_condition, selection_set, .. } = &fragment.node;
+                    walk.set(&selection_set.node, type_condition.node.on.node.as_str(), None)
+                })
+                .unwrap_or_default();
+            walk.fragments.insert(name, cost);
+        }
+        walk.set(&operation.node.selection_set.node, root, None)
+    }
+}
+
+struct Walk<'a> {
+    model: &'a CostModel,
+    variables: &'a Variables,
+    /// Each fragment's cost, by name (computed before any selection spreads it).
+    fragments: HashMap<&'a str, u64>,
+}
+
+impl<'a> Walk<'a> {
+    /// The size a size argument asks for (a literal, or a variable's value), if it is given.
+    fn argument_size(&self, value: &InputValue) -> Option<u64> {
+        match value {
+            InputValue::Variable(name) => self.variables.get(name).and_then(size_of),
+            other => other.clone().into_const().as_ref().and_then(size_of),
+        }
+    }
+
+    /// The cost of `set` on type `ty`; `pending` is the size a connection's arguments gave to the lists
+    /// directly inside it (`edges`, `nodes`).
+    fn set(&self, set: &SelectionSet, ty: &str, pending: Option<u64>) -> u64 {
+        let fields = self.model.fields.get(ty);
+        let mut total = 0u64;
+        for selection in &set.items {
+            let cost = match &selection.node {
+                Selection::Field(field) => {
+                    let field = &field.node;
+                    let Some(info) = fields.and_then(|fields| fields.get(field.name.node.as_str())) else {
+                        // `__typename`, introspection, or a field validation will refuse.
+                        continue;
+                    };
+                    let asked = info.sizes.iter().find_map(|(name, default)| {
+                        let given = field
+                            .arguments
+                            .iter()
+                            .find(|(argument, _)| argument.node.as_str() == name)
+                            .and_then(|(_, value)| self.argument_size(&value.node));
+                        given.or(*default)
+                    });
+                    let asked = asked.map(|size| size.min(self.model.list_cap));
+                    let composite = self.model.fields.contains_key(&info.ty);
+                    if info.list {
+                        let items = asked.or(pending).unwrap_or(ASSUMED_LIST_SIZE.min(self.model.list_cap));
+                        let each = if composite {
+                            1u64.saturating_add(self.set(&field.selection_set.node, &info.ty, None))
+                        } else {
+                            1
+                        };
+                        items.saturating_mul(each)
+                    } else if composite {
+                        1u64.saturating_add(self.set(&field.selection_set.node, &info.ty, asked))
+                    } else {
+                        0
+                    }
+                }
+                Selection::InlineFragment(fragment) => {
+                    let on = fragment.node.type_condition.as_ref().map(|condition| condition.node.on.node.as_str());
+                    self.set(&fragment.node.selection_set.node, on.unwrap_or(ty), pending)
+                }
+                Selection::FragmentSpread(spread) => {
+                    self.fragments.get(spread.node.fragment_name.node.as_str()).copied().unwrap_or_default()
+                }
+            };
+            total = total.saturating_add(cost);
+        }
+        total
+    }
+}
+
+/// The document's fragments, each after every fragment it spreads (post-order, without recursion).
+fn fragment_order(document: &ExecutableDocument) -> Vec<&str> {
+    fn spreads<'d>(set: &'d SelectionSet, out: &mut Vec<&'d str>) {
+        for selection in &set.items {
+            match &selection.node {
+                Selection::Field(field) => spreads(&field.node.selection_set.node, out),
+                Selection::InlineFragment(fragment) => spreads(&fragment.node.selection_set.node, out),
+                Selection::FragmentSpread(spread) => out.push(spread.node.fragment_name.node.as_str()),
+            }
+        }
+    }
+    let children: HashMap<&str, Vec<&str>> = document
+        .fragments
+        .iter()
+        .map(|(name, fragment)| {
+            let mut out = Vec::new();
+            spreads(&fragment.node.selection_set.node, &mut out);
+            (name.as_str(), out)
+        })
+        .collect();
+    let mut order = Vec::new();
+    let mut seen: std::collections::HashSet<&str> = std::collections::HashSet::new();
+    for root in document.fragments.keys().map(Name::as_str) {
+        if !seen.insert(root) {
+            continue;
+        }
+        let mut stack: Vec<(&str, usize)> = vec![(root, 0)];
+        while let Some((name, next)) = stack.last_mut() {
+            let name = *name;
+            match children.get(name).and_then(|c| c.get(*next)) {
+                Some(&child) => {
+                    *next += 1;
+                    if children.contains_key(child) && seen.insert(child) {
+                        stack.push((child, 0));
+                    }
+                }
+                None => {
+                    order.push(name);
+                    stack.pop();
+                }
+            }
+        }
+    }
+    order
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SDL: &str = r#"
+        type Query { self: User workspaces: [Workspace!]! page(take: Int): [Workspace!]! events(first: Int = 50): Conn! }
+        type User { id: ID! roleBindings: [Binding!]! emails: [String!]! }
+        type Binding { role: String workspace: Workspace }
+        type Workspace { id: ID! users: [User!]! }
+        type Conn { edges: [Edge!]! total: Int }
+        type Edge { node: User }
+    "#;
+
+    fn estimate(query: &str, variables: serde_json::Value) -> u64 {
+        let model = CostModel::from_sdl(SDL, 1000);
+        let document = async_graphql::parser::parse_query(query).unwrap_or_else(|e| panic!("{e}"));
+        model.estimate(&document, None, &Variables::from_json(variables))
+    }
+
+    #[test]
+    fn lists_count_at_the_size_asked_else_the_assumed_size() {
+        assert_eq!(estimate("{ self { id } }", serde_json::json!({})), 1);
+        assert_eq!(estimate("{ workspaces { id } }", serde_json::json!({})), 20);
+        assert_eq!(estimate("{ workspaces { users { emails } } }", serde_json::json!({})), 20 * (1 + 20 * (1 + 20)));
+        assert_eq!(estimate("{ page(take: 3) { id } }", serde_json::json!({})), 3);
+        assert_eq!(estimate("query($n: Int) { page(take: $n) { id } }", serde_json::json!({"n": -7})), 7);
+        assert_eq!(estimate("{ page(take: 1000000) { id } }", serde_json::json!({})), 1000, "at most the cap");
+        // A connection's size applies to its edges; its declared default when absent.
+        assert_eq!(estimate("{ events(first: 2) { total edges { node { id } } } }", serde_json::json!({})), 1 + 2 * 2);
+        assert_eq!(estimate("{ events { edges { node { id } } } }", serde_json::json!({})), 1 + 50 * 2);
+        let fragments = "{ workspaces { ...W } } fragment W on Workspace { users { ...U } } fragment U on User { id }";
+        assert_eq!(estimate(fragments, serde_json::json!({})), 20 * (1 + 20));
+    }
+
+    #[test]
+    fn fan_out_through_relations_multiplies() {
+        let mut query = String::from("{ self { id } }");
+        for _ in 0..5 {
+            query = query.replacen("{ id }", "{ roleBindings { workspace { users { id } } } }", 1);
+        }
+        assert!(estimate(&query, serde_json::json!({})) > 1_000_000_000);
+    }
+
+    #[test]
+    fn objects_are_counted_at_every_depth_and_writes_are_bounded() {
+        let value = Value::from_json(serde_json::json!({"a": [{"b": [1, 2, 3]}, {"b": []}], "c": {"d": 1}}))
+            .unwrap_or(Value::Null);
+        // data, two list items (objects), three scalar items, c.
+        assert_eq!(count_objects(&value, 100), 1 + 2 + 3 + 1);
+        use std::io::Write;
+        let mut writer = LimitedWriter::new(Vec::new(), 4);
+        assert!(writer.write_all(b"abcd").is_ok());
+        assert!(writer.write_all(b"e").is_err() && writer.exceeded);
+    }
+}
