@@ -189,6 +189,26 @@ async fn sign_up_from_an_invite_link_sign_in_by_password_or_provider_and_sign_ou
     browser.wait_for("main[data-page='dashboard']").await;
     assert_eq!(browser.text("#who").await, "Person pat-1");
     assert_eq!(browser.run("return location.search", vec![]).await, "", "the code leaves the address");
+
+    // That account's password is the provider's business: changing it here is refused with capcom's
+    // message, and asking for a reset mails no link.
+    browser.click("#who").await;
+    browser.fill("main[data-page='account'] #change-password input[name='currentPassword']", "whatever it was").await;
+    browser.fill("#change-password input[name='newPassword']", "a new passphrase").await;
+    browser.fill("#change-password input[name='repeat']", "a new passphrase").await;
+    browser.click("#change-password button[type='submit']").await;
+    quotes_a_request_id(&notice_with(&browser, "BAD_USER_INPUT", "identity provider").await);
+    sign_out(&browser).await;
+    browser.click("#forgot-link").await;
+    browser.fill("#forgot-password input[name='email']", "pat@acme.test").await;
+    browser.click("#forgot-password button[type='submit']").await;
+    notice_with(&browser, "OK", "is on its way").await;
+    let mail = app
+        .text(
+            "SELECT body_text AS t FROM mail_outbox WHERE recipient = 'pat@acme.test' ORDER BY created_at DESC LIMIT 1",
+        )
+        .await;
+    assert!(mail.contains("no capcom password") && !mail.contains("token="), "{mail}");
     browser.close().await;
 }
 
@@ -645,5 +665,195 @@ async fn the_organization_system_and_account_pages_as_owner_billing_admin_and_me
     assert!(browser.client.find(fantoccini::Locator::Css("#org-settings button[type='submit']")).await.is_err());
     browser.click("a[data-tab='sign-in']").await;
     browser.wait_for("main[data-page='organization-sign-in'] #sign-in-hidden").await;
+    browser.close().await;
+}
+
+/// The token of the newest password-reset mail to `email` (its link is `…/console/#/reset-password?token=…`).
+async fn reset_token(app: &TestApp, email: &str) -> String {
+    let token = app
+        .text(&format!(
+            "SELECT substring(body_text from '/console/#/reset-password\\?token=([^[:space:]&]+)') AS t FROM mail_outbox \
+             WHERE recipient = '{email}' ORDER BY created_at DESC LIMIT 1"
+        ))
+        .await;
+    assert!(token.starts_with("ccr_"), "a reset mail to {email} linking to the console's page: {token:?}");
+    token
+}
+
+/// Whether `password` signs `identity` in (asked of the API, not the page).
+async fn password_works(app: &TestApp, identity: &str, password: &str) -> bool {
+    app.sign_in(identity, password).await.get("errors").is_none()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_forgotten_password_reset_from_the_mail_link_and_a_password_changed_in_the_account_page() {
+    const NEW: &str = "a brand new passphrase";
+    const NEWER: &str = "and yet another one";
+    let app = spawn(|config| config.public_signups = true).await;
+    app.with_owners().await;
+    app.sign_up("grace@example.com", PASSWORD).await;
+
+    let browser = Browser::start().await;
+    // Forgot: the sign-in page's link, then the same answer whatever the address.
+    browser.goto(&format!("{}/", app.base)).await;
+    browser.click("body[data-ready='true'] main[data-page='sign-in'] #forgot-link").await;
+    browser.fill("main[data-page='forgot-password'] #forgot-password input[name='email']", "grace@example.com").await;
+    browser.click("#forgot-password button[type='submit']").await;
+    notice_with(&browser, "OK", "is on its way").await;
+    browser.wait_for("main[data-page='sign-in']").await;
+    let token = reset_token(&app, "grace@example.com").await;
+
+    // A link whose token capcom does not know: its message and request id, and the password stays.
+    browser.goto(&format!("{}/console/#/reset-password?token=ccr_not-a-real-token", app.base)).await;
+    browser.fill("main[data-page='reset-password'] #reset-password input[name='password']", NEW).await;
+    browser.fill("#reset-password input[name='repeat']", NEW).await;
+    browser.click("#reset-button").await;
+    let refused = notice_with(&browser, "BAD_USER_INPUT", "reset link is invalid").await;
+    quotes_a_request_id(&refused);
+    assert!(password_works(&app, "grace@example.com", PASSWORD).await, "nothing changed");
+
+    // The mail's link, opened in a fresh page: two different passwords are refused before capcom is
+    // asked; then the new password is set and the page asks to sign in with it.
+    browser.goto(&format!("{}/", app.base)).await;
+    browser.goto(&format!("{}/console/#/reset-password?token={token}", app.base)).await;
+    browser.fill("main[data-page='reset-password'] #reset-password input[name='password']", NEW).await;
+    browser.fill("#reset-password input[name='repeat']", "something else").await;
+    browser.click("#reset-button").await;
+    browser.wait_for("#reset-password input[name='repeat'][aria-invalid='true']").await;
+    assert!(password_works(&app, "grace@example.com", PASSWORD).await, "nothing changed");
+    picture(&browser, "reset-password").await;
+    browser.fill("#reset-password input[name='repeat']", NEW).await;
+    browser.click("#reset-button").await;
+    notice_with(&browser, "OK", "Your password is set").await;
+    browser.wait_for("main[data-page='sign-in'] #sign-in").await;
+    assert_eq!(browser.run("return location.hash", vec![]).await, "", "the spent token leaves the address");
+    assert!(!password_works(&app, "grace@example.com", PASSWORD).await, "the old password stopped working");
+    assert!(password_works(&app, "grace@example.com", NEW).await);
+    // The link works once.
+    browser.goto(&format!("{}/console/#/reset-password?token={token}", app.base)).await;
+    browser.fill("main[data-page='reset-password'] #reset-password input[name='password']", NEWER).await;
+    browser.fill("#reset-password input[name='repeat']", NEWER).await;
+    browser.click("#reset-button").await;
+    notice_with(&browser, "BAD_USER_INPUT", "was used already").await;
+    assert!(password_works(&app, "grace@example.com", NEW).await, "nothing changed");
+
+    // Signed in: a wrong current password is refused next to its field, and the session goes on.
+    browser.goto(&format!("{}/", app.base)).await;
+    browser.wait_for("body[data-ready='true'] main[data-page='sign-in']").await;
+    browser.fill("#identity", "grace@example.com").await;
+    browser.fill("#password", NEW).await;
+    browser.click("#sign-in-button").await;
+    browser.wait_for("main[data-page='dashboard']").await;
+    let held = browser.run("return sessionStorage.getItem('capcom.console.token')", vec![]).await;
+    let held = held.as_str().unwrap().to_owned();
+    browser.click("#who").await;
+    browser.fill("main[data-page='account'] #change-password input[name='currentPassword']", "not my password").await;
+    browser.fill("#change-password input[name='newPassword']", NEWER).await;
+    browser.fill("#change-password input[name='repeat']", NEWER).await;
+    browser.click("#change-password button[type='submit']").await;
+    quotes_a_request_id(&notice_with(&browser, "BAD_USER_INPUT", "not correct").await);
+    browser.wait_for("#change-password input[name='currentPassword'][aria-invalid='true']").await;
+    assert!(password_works(&app, "grace@example.com", NEW).await, "nothing changed");
+    assert!(ok(&app.gql("{ self { username } }", json!({}), Some(&held)).await)["self"].is_object());
+
+    // The right one: the password changes, every older token stops working, and this tab goes on with
+    // the fresh token capcom answered with.
+    browser.fill("#change-password input[name='currentPassword']", NEW).await;
+    browser.fill("#change-password input[name='newPassword']", NEWER).await;
+    browser.fill("#change-password input[name='repeat']", NEWER).await;
+    browser.click("#change-password button[type='submit']").await;
+    notice_with(&browser, "OK", "Password changed").await;
+    picture(&browser, "account").await;
+    assert!(password_works(&app, "grace@example.com", NEWER).await);
+    assert!(!password_works(&app, "grace@example.com", NEW).await);
+    let old = app.gql("{ self { username } }", json!({}), Some(&held)).await;
+    assert_eq!(old["errors"][0]["extensions"]["code"], "UNAUTHENTICATED", "{old}");
+    let fresh = browser.run("return sessionStorage.getItem('capcom.console.token')", vec![]).await;
+    assert_ne!(fresh.as_str().unwrap(), held);
+    browser.click("a.brand").await;
+    browser.wait_for("main[data-page='dashboard']").await;
+    assert_eq!(browser.text("#who").await, "grace@example.com");
+    browser.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_teams_members_and_organization_role_edited_by_an_owner_and_only_read_by_a_member() {
+    let app = spawn(|config| config.public_signups = true).await;
+    let root = app.with_owners().await;
+    app.sign_up("grace@example.com", PASSWORD).await;
+    app.sign_up("alan@example.com", PASSWORD).await;
+    let organization = app.text("SELECT id::text AS t FROM organizations WHERE is_default").await;
+    let team = app.gql("mutation { createTeam(name: \"Analysts\") { id } }", json!({}), Some(&root)).await;
+    let team = ok(&team)["createTeam"]["id"].as_str().unwrap().to_owned();
+    let alan = app.text("SELECT id::text AS t FROM users WHERE username = 'alan@example.com'").await;
+    ok(&app
+        .gql(
+            "mutation($t: Uuid!, $u: Uuid!) { teamAddUser(teamUuid: $t, userUuid: $u) { id } }",
+            json!({"t": team, "u": alan}),
+            Some(&root),
+        )
+        .await);
+    let members = |email: &str| {
+        format!(
+            "SELECT count(*) AS n FROM team_members m JOIN users u ON u.id = m.user_id \
+             WHERE m.team_id = '{team}' AND u.username = '{email}'"
+        )
+    };
+    let team_role =
+        format!("SELECT role AS t FROM role_bindings WHERE team_id = '{team}' AND organization_id = '{organization}'");
+
+    let browser = Browser::start().await;
+    sign_in(&browser, &app, "root@example.com").await;
+    browser.goto(&format!("{}/console/#/organization/teams", app.base)).await;
+    browser.click(&format!("#org-teams tr[data-team-id='{team}'] a.team-link")).await;
+    browser.wait_for("main[data-page='organization-teams-one'] #team-members tr[data-email='alan@example.com']").await;
+
+    // Add a member of the organization; give the team an organization role; rename it.
+    choose(
+        &browser,
+        "#team-add-member select[name='userId']",
+        &app.text("SELECT id::text AS t FROM users WHERE username = 'grace@example.com'").await,
+    )
+    .await;
+    browser.click("#team-add-member button[type='submit']").await;
+    notice_with(&browser, "OK", "grace@example.com joined Analysts").await;
+    browser.wait_for("#team-members tr[data-email='grace@example.com']").await;
+    assert_eq!(app.count(&members("grace@example.com")).await, 1);
+    choose(&browser, "select#team-org-role", "ORGANIZATION_BILLING_ADMIN").await;
+    notice_with(&browser, "OK", "Analysts is now Organization billing admin").await;
+    assert_eq!(app.text(&team_role).await, "ORGANIZATION_BILLING_ADMIN");
+    browser.fill("#team-details input[name='description']", "Reports and dashboards").await;
+    browser.click("#team-details button[type='submit']").await;
+    notice_with(&browser, "OK", "Team Analysts saved").await;
+    assert_eq!(
+        app.text(&format!("SELECT description AS t FROM teams WHERE id = '{team}'")).await,
+        "Reports and dashboards"
+    );
+    picture(&browser, "team").await;
+
+    // Remove a member.
+    let alan_row = "#team-members tr[data-email='alan@example.com']";
+    browser.click(&format!("{alan_row} button.remove")).await;
+    browser.click(&format!("{alan_row} button.confirm")).await;
+    notice_with(&browser, "OK", "alan@example.com left Analysts").await;
+    assert_eq!(app.count(&members("alan@example.com")).await, 0);
+
+    // A member of the organization (and of the team) reads the team and is offered no change.
+    sign_out(&browser).await;
+    sign_in(&browser, &app, "alan@example.com").await;
+    browser.goto(&format!("{}/console/#/organization/teams/{team}", app.base)).await;
+    browser
+        .wait_for("main[data-page='organization-teams-one'] #team[data-can-manage='false'] #team-members tr[data-email='grace@example.com']")
+        .await;
+    browser.wait_for("#team-details input[name='name']:disabled").await;
+    for hidden in [
+        "#team-add-member",
+        "#team-members button.remove",
+        "select#team-org-role",
+        "#team-details button[type='submit']",
+    ] {
+        assert!(browser.client.find(fantoccini::Locator::Css(hidden)).await.is_err(), "{hidden} is not offered");
+    }
+    assert_eq!(browser.text("p#team-org-role").await, "Organization billing admin");
     browser.close().await;
 }

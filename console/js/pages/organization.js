@@ -133,7 +133,7 @@ async function teams(ctx, org) {
     h(
       "tr",
       { dataset: { teamId: team.id } },
-      h("td", {}, team.name, team.description ? h("span", { className: "muted" }, ` — ${team.description}`) : null),
+      h("td", {}, h("a", { href: `#/organization/teams/${team.id}`, className: "team-link" }, team.name), team.description ? h("span", { className: "muted" }, ` — ${team.description}`) : null),
       h("td", {}, String(team.users.length)),
       h("td", {}, team.roleBindings.map((b) => roleName(b.role)).join(", ") || "—"),
       caps.canManageTeams
@@ -170,6 +170,147 @@ async function teams(ctx, org) {
       ? h("table", { id: "org-teams" }, h("thead", {}, h("tr", {}, ["Team", "Members", "Roles", caps.canManageTeams ? "" : null].filter((t) => t !== null).map((t) => h("th", { scope: "col" }, t)))), h("tbody", {}, rows))
       : h("p", { className: "muted" }, "No team yet."),
     create,
+  );
+}
+
+/** Where a team's role applies, for people. */
+function bindingPlace(binding) {
+  if (binding.deployment) return h("a", { href: `#/deployments/${binding.deployment.id}` }, binding.deployment.label);
+  if (binding.workspace) return h("a", { href: `#/workspaces/${binding.workspace.id}/users` }, binding.workspace.label);
+  return binding.scope === "SYSTEM" ? "the installation" : "the organization";
+}
+
+/**
+ * One team: name and description, members (add from the organization's people, remove), its
+ * organization role, and where else it holds roles (changed on those workspaces' and deployments'
+ * pages). Changes are offered as `canManageTeams` (members, name) and `canUpdateIAM` (the role) say.
+ */
+async function team(ctx, org, roles, teamId) {
+  const caps = org.organizationCapabilities;
+  const { team: t, teamUsers } = await ctx.gql(
+    `query Team($t: Uuid!) {
+      team(teamUuid: $t) { id name description organizationId
+        roleBindings { role scope workspace { id label } deployment { id label } } }
+      teamUsers(teamUuid: $t) { id username fullName emails { address primary } }
+    }`,
+    { t: teamId },
+  );
+  const back = `#/organization/teams/${t.id}`;
+  const details = onSubmit(
+    h(
+      "form",
+      { id: "team-details", className: "card", noValidate: true },
+      h("h2", {}, "Team"),
+      h(
+        "div",
+        { className: "row" },
+        field("Name", h("input", { name: "name", value: t.name, required: true, maxLength: 255, disabled: !caps.canManageTeams })),
+        field("Description", h("input", { name: "description", value: t.description ?? "", maxLength: 4096, disabled: !caps.canManageTeams })),
+      ),
+      caps.canManageTeams ? h("button", { type: "submit" }, "Save") : null,
+    ),
+    async ({ name, description }) => {
+      await ctx.gql("mutation UpdateTeam($t: Uuid!, $n: String, $d: String) { updateTeam(teamUuid: $t, name: $n, description: $d) { id } }", { t: t.id, n: name, d: description });
+      ctx.navigate(back, `Team ${name} saved.`);
+    },
+  );
+
+  const memberIds = new Set(teamUsers.map((u) => u.id));
+  const rows = teamUsers.map((user) => {
+    const email = emailOf(user);
+    return h(
+      "tr",
+      { dataset: { userId: user.id, email } },
+      h("td", {}, user.fullName || user.username, h("br"), h("span", { className: "muted" }, email)),
+      caps.canManageTeams
+        ? h(
+            "td",
+            { className: "actions" },
+            dangerButton("Remove", async () => {
+              await ctx.gql("mutation TeamRemove($t: Uuid!, $u: Uuid!) { teamRemoveUser(teamUuid: $t, userUuid: $u) { id } }", { t: t.id, u: user.id });
+              ctx.navigate(back, `${email} left ${t.name}.`);
+            }, { className: "danger small remove", "aria-label": `Remove ${email} from ${t.name}` }),
+          )
+        : null,
+    );
+  });
+
+  let add = null;
+  if (caps.canManageTeams) {
+    const { organizationUsers } = await ctx.gql(
+      `query People($id: Uuid!) { organizationUsers(organizationUuid: $id, first: 100) {
+        nodes { user { id username fullName emails { address primary } } } } }`,
+      { id: org.id },
+    );
+    const candidates = organizationUsers.nodes.map((n) => n.user).filter((u) => !memberIds.has(u.id));
+    add = candidates.length
+      ? onSubmit(
+          h(
+            "form",
+            { id: "team-add-member", className: "row" },
+            field("Add a member of the organization", select("userId", candidates.map((u) => [u.id, emailOf(u)]), candidates[0].id)),
+            h("div", { className: "field" }, h("button", { type: "submit" }, "Add to team")),
+          ),
+          async ({ userId }) => {
+            await ctx.gql("mutation TeamAdd($t: Uuid!, $u: Uuid!) { teamAddUser(teamUuid: $t, userUuid: $u) { id } }", { t: t.id, u: userId });
+            const who = candidates.find((u) => u.id === userId);
+            ctx.navigate(back, `${who ? emailOf(who) : "The person"} joined ${t.name}.`);
+          },
+        )
+      : h("p", { className: "muted", id: "no-candidates" }, "Everyone in the organization is in this team.");
+  }
+
+  const orgBinding = t.roleBindings.find((b) => b.scope === "ORGANIZATION");
+  const orgRoles = rolesOf(roles, "ORGANIZATION");
+  let orgRole = h("p", { id: "team-org-role" }, orgBinding ? roleName(orgBinding.role) : "No organization role.");
+  if (caps.canUpdateIAM) {
+    const choices = orgRoles.map((r) => [r, roleName(r)]);
+    const choice = select("role", orgBinding ? choices : [["", "No organization role"], ...choices], orgBinding?.role ?? "");
+    choice.id = "team-org-role";
+    choice.onchange = async () => {
+      if (!choice.value) return;
+      try {
+        await ctx.gql(
+          "mutation TeamOrgRole($o: Uuid!, $t: Uuid!, $r: Role!) { organizationUpdateTeamRole(organizationUuid: $o, teamUuid: $t, role: $r) { role } }",
+          { o: org.id, t: t.id, r: choice.value },
+        );
+        ctx.navigate(back, `${t.name} is now ${roleName(choice.value)} of ${org.name}.`);
+      } catch (error) {
+        choice.value = orgBinding?.role ?? "";
+        notify(error);
+      }
+    };
+    orgRole = field("Organization role of its members", choice);
+  }
+  const elsewhere = t.roleBindings.filter((b) => b.scope === "WORKSPACE" || b.scope === "DEPLOYMENT" || b.scope === "SYSTEM");
+
+  return h(
+    "div",
+    { id: "team", dataset: { teamId: t.id, canManage: String(caps.canManageTeams) } },
+    h("p", {}, h("a", { href: "#/organization/teams" }, "← All teams")),
+    details,
+    h(
+      "div",
+      { className: "card" },
+      h("h2", {}, `Members (${rows.length})`),
+      rows.length
+        ? h(
+            "div",
+            { className: "table-wrap" },
+            h("table", { id: "team-members", className: "responsive" }, h("caption", { className: "visually-hidden" }, "Members"), h("tbody", {}, rows)),
+          )
+        : h("p", { className: "muted", id: "no-members" }, "No member yet."),
+      add,
+    ),
+    h(
+      "div",
+      { className: "card" },
+      h("h2", {}, "Roles"),
+      orgRole,
+      elsewhere.length
+        ? h("ul", { id: "team-roles" }, elsewhere.map((b) => h("li", {}, roleName(b.role), " on ", bindingPlace(b))))
+        : h("p", { className: "muted" }, "No workspace or deployment role: give it one on a workspace's Users & teams page."),
+    ),
   );
 }
 
@@ -352,13 +493,13 @@ function settings(ctx, org) {
   });
 }
 
-export async function render(ctx, tab) {
+export async function render(ctx, tab, id) {
   if (!ctx.organization) return h("p", { dataset: { page: "organization" } }, "You belong to no organization.");
   const data = await ctx.gql(ORGANIZATION, { id: ctx.organization.id });
   const org = data.organization;
   let body;
   if (tab === "people") body = await people(ctx, org, data.roles);
-  else if (tab === "teams") body = await teams(ctx, org);
+  else if (tab === "teams") body = id ? await team(ctx, org, data.roles, id) : await teams(ctx, org);
   else if (tab === "clusters") body = await clusters(ctx, org);
   else if (tab === "audit") body = await audit(ctx, org);
   else if (tab === "keys")
@@ -372,7 +513,7 @@ export async function render(ctx, tab) {
   else body = h("p", {}, "There is no such section.");
   return h(
     "section",
-    { dataset: { page: `organization-${tab}`, organizationId: org.id } },
+    { dataset: { page: id ? `organization-${tab}-one` : `organization-${tab}`, organizationId: org.id } },
     h("h1", {}, org.name),
     org.description ? h("p", { className: "muted" }, org.description) : null,
     tabs("#/organization", TABS, tab),
