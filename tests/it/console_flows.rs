@@ -857,3 +857,183 @@ async fn a_teams_members_and_organization_role_edited_by_an_owner_and_only_read_
     assert_eq!(browser.text("p#team-org-role").await, "Organization billing admin");
     browser.close().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn runtime_and_airflow_upgrades_requested_and_cancelled_as_admin_and_only_read_by_a_viewer() {
+    let app = spawn(|config| config.public_signups = true).await;
+    let root = app.with_owners().await;
+    app.sign_up("grace@example.com", PASSWORD).await;
+    let workspace = app.create_workspace(&root, "Data Team").await;
+    let catalogue =
+        app.gql("{ deploymentConfig { runtimeReleases { version airflowVersion } } }", json!({}), Some(&root)).await;
+    let releases = ok(&catalogue)["deploymentConfig"]["runtimeReleases"].as_array().unwrap().clone();
+    assert!(releases.len() >= 3, "the catalogue has versions to upgrade to");
+    let version = |i: usize, key: &str| releases[i][key].as_str().unwrap().to_owned();
+    let created = app
+        .gql(
+            "mutation($w: Uuid!, $v: String) { createDeployment(workspaceUuid: $w, label: \"etl\", version: $v) { id } }",
+            json!({"w": workspace, "v": version(0, "version")}),
+            Some(&root),
+        )
+        .await;
+    let etl = ok(&created)["createDeployment"]["id"].as_str().unwrap().to_owned();
+    ok(&app.add_to_workspace(&root, &workspace, "grace@example.com", "WORKSPACE_VIEWER").await);
+    let desired = format!(
+        "SELECT coalesce(desired_runtime_version, '-') || ' ' || coalesce(desired_airflow_version, '-') AS t \
+         FROM deployments WHERE id = '{etl}'"
+    );
+
+    let browser = Browser::start().await;
+    sign_in(&browser, &app, "root@example.com").await;
+    browser.goto(&format!("{}/console/#/deployments/{etl}/versions", app.base)).await;
+    browser.wait_for("main[data-page='deployment-versions'] #versions[data-desired-runtime='']").await;
+    assert_eq!(browser.text("#running-runtime").await, version(0, "version"));
+
+    // A later runtime from the catalogue: requested, then withdrawn.
+    let newest = releases.len() - 1;
+    choose(&browser, "#runtime-upgrade select[name='desiredRuntimeVersion']", &version(newest, "version")).await;
+    browser.click("#runtime-upgrade button[type='submit']").await;
+    notice_with(&browser, "OK", &format!("Runtime {} requested", version(newest, "version"))).await;
+    browser.wait_for(&format!("#versions[data-desired-runtime='{}']", version(newest, "version"))).await;
+    assert_eq!(app.text(&desired).await, format!("{} -", version(newest, "version")));
+    picture(&browser, "deployment-versions").await;
+    browser.click("#cancel-runtime-upgrade button.danger").await;
+    browser.click("#cancel-runtime-upgrade button.confirm").await;
+    notice_with(&browser, "OK", "runtime upgrade was withdrawn").await;
+    browser.wait_for("#versions[data-desired-runtime='']").await;
+    assert_eq!(app.text(&desired).await, "- -");
+
+    // A later Airflow version.
+    choose(&browser, "#airflow-upgrade select[name='desiredAirflowVersion']", &version(1, "airflowVersion")).await;
+    browser.click("#airflow-upgrade button[type='submit']").await;
+    notice_with(&browser, "OK", &format!("Airflow {} requested", version(1, "airflowVersion"))).await;
+    browser.wait_for(&format!("#versions[data-desired-airflow='{}']", version(1, "airflowVersion"))).await;
+    assert_eq!(app.text(&desired).await, format!("- {}", version(1, "airflowVersion")));
+
+    // A workspace viewer reads the versions and is offered no request and no cancel.
+    ok(&app
+        .gql(
+            "mutation($d: Uuid!, $v: String!) { updateDeploymentRuntime(deploymentUuid: $d, desiredRuntimeVersion: $v) { id } }",
+            json!({"d": etl, "v": version(newest, "version")}),
+            Some(&root),
+        )
+        .await);
+    sign_out(&browser).await;
+    sign_in(&browser, &app, "grace@example.com").await;
+    browser.goto(&format!("{}/console/#/deployments/{etl}/versions", app.base)).await;
+    browser.wait_for("main[data-page='deployment-versions'] #versions-read-only").await;
+    assert_eq!(browser.text("#requested-runtime").await, version(newest, "version"));
+    for hidden in ["#runtime-upgrade", "#airflow-upgrade", "#cancel-runtime-upgrade"] {
+        assert!(browser.client.find(fantoccini::Locator::Css(hidden)).await.is_err(), "{hidden} is not offered");
+    }
+    browser.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dedicated_clusters_created_edited_and_deleted_by_an_owner_and_only_read_by_a_member() {
+    let app = spawn(|config| config.public_signups = true).await;
+    let root = app.with_owners().await;
+    app.sign_up("grace@example.com", PASSWORD).await;
+    let cluster_row = |name: &str| {
+        format!(
+            "SELECT provider || ' ' || region || ' ' || array_to_string(namespaces, ',') AS t FROM clusters WHERE name = '{name}'"
+        )
+    };
+
+    let browser = Browser::start().await;
+    sign_in(&browser, &app, "root@example.com").await;
+    browser.goto(&format!("{}/console/#/organization/clusters", app.base)).await;
+    browser.fill("main[data-page='organization-clusters'] #create-cluster input[name='name']", "eu-prod").await;
+    browser.fill("#create-cluster input[name='provider']", "aws").await;
+    browser.fill("#create-cluster input[name='region']", "eu-west-1").await;
+    // A namespace capcom refuses: its message next to the field, and no cluster.
+    browser.fill("#create-cluster input[name='namespaces']", "Not_A_Namespace").await;
+    browser.click("#create-cluster button[type='submit']").await;
+    quotes_a_request_id(&notice(&browser, "BAD_USER_INPUT").await);
+    browser.wait_for("#create-cluster input[name='namespaces'][aria-invalid='true']").await;
+    assert_eq!(app.count("SELECT count(*) AS n FROM clusters WHERE name = 'eu-prod'").await, 0);
+    browser.fill("#create-cluster input[name='namespaces']", "airflow-1, airflow-2").await;
+    browser.click("#create-cluster button[type='submit']").await;
+    notice_with(&browser, "OK", "Cluster eu-prod created").await;
+    let row = "#org-clusters tr[data-name='eu-prod'][data-kind='DEDICATED']";
+    browser.wait_for(row).await;
+    assert_eq!(app.text(&cluster_row("eu-prod")).await, "aws eu-west-1 airflow-1,airflow-2");
+    picture(&browser, "organization-clusters").await;
+
+    // Edit it.
+    browser.click(&format!("{row} details summary")).await;
+    browser.fill(&format!("{row} .edit-cluster input[name='region']"), "eu-central-1").await;
+    browser.click(&format!("{row} .edit-cluster button[type='submit']")).await;
+    notice_with(&browser, "OK", "Cluster eu-prod saved").await;
+    assert_eq!(app.text(&cluster_row("eu-prod")).await, "aws eu-central-1 airflow-1,airflow-2");
+
+    // A member sees the cluster and no control.
+    sign_out(&browser).await;
+    sign_in(&browser, &app, "grace@example.com").await;
+    browser.goto(&format!("{}/console/#/organization/clusters", app.base)).await;
+    browser
+        .wait_for(&format!("main[data-page='organization-clusters'] #clusters-panel[data-can-create='false'] {row}"))
+        .await;
+    for hidden in ["#create-cluster", "#org-clusters button.delete", "#org-clusters .edit-cluster"] {
+        assert!(browser.client.find(fantoccini::Locator::Css(hidden)).await.is_err(), "{hidden} is not offered");
+    }
+
+    // The owner deletes it.
+    sign_out(&browser).await;
+    sign_in(&browser, &app, "root@example.com").await;
+    browser.goto(&format!("{}/console/#/organization/clusters", app.base)).await;
+    browser.click(&format!("{row} button.delete")).await;
+    browser.click(&format!("{row} button.confirm")).await;
+    notice_with(&browser, "OK", "Cluster eu-prod deleted").await;
+    assert_eq!(app.count("SELECT count(*) AS n FROM clusters WHERE name = 'eu-prod'").await, 0);
+    browser.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn system_api_keys_created_rotated_and_deleted_by_a_system_admin_and_only_read_by_a_system_viewer() {
+    let app = spawn(|config| config.public_signups = true).await;
+    let root = app.with_owners().await;
+    let (_, grace) = app.sign_up("grace@example.com", PASSWORD).await;
+    ok(&app.grant_system_role(&root, &grace, "SYSTEM_VIEWER").await);
+
+    let browser = Browser::start().await;
+    sign_in(&browser, &app, "root@example.com").await;
+    browser.click("#system-link").await;
+    browser.click("a[data-tab='keys']").await;
+    browser.fill("main[data-page='system-keys'] #create-key input[name='label']", "monitoring").await;
+    choose(&browser, "#create-key select[name='role']", "SYSTEM_VIEWER").await;
+    browser.click("#create-key button[type='submit']").await;
+    let key = browser.text("#key-once #new-key").await;
+    let row = "#keys tr[data-label='monitoring']";
+    browser.wait_for(row).await;
+    picture(&browser, "system-keys").await;
+    // The key reads what a system viewer reads.
+    assert!(ok(&app.gql("{ workspaces(all: true) { id } }", json!({}), Some(&key)).await)["workspaces"].is_array());
+    browser.click(&format!("{row} button.rotate")).await;
+    notice_with(&browser, "OK", "A new key was issued").await;
+    let rotated = browser.text("#key-once #new-key").await;
+    assert_ne!(rotated, key);
+    let old = app.gql("{ workspaces(all: true) { id } }", json!({}), Some(&key)).await;
+    assert_eq!(old["errors"][0]["extensions"]["code"], "UNAUTHENTICATED", "{old}");
+
+    // A system viewer sees the key and is offered nothing.
+    sign_out(&browser).await;
+    sign_in(&browser, &app, "grace@example.com").await;
+    browser.click("#system-link").await;
+    browser.click("a[data-tab='keys']").await;
+    browser.wait_for(&format!("main[data-page='system-keys'] #keys-panel[data-can-create='false'] {row}")).await;
+    for hidden in ["#create-key", "#keys button.rotate", "#keys button.delete"] {
+        assert!(browser.client.find(fantoccini::Locator::Css(hidden)).await.is_err(), "{hidden} is not offered");
+    }
+
+    // The admin deletes it; it stops working.
+    sign_out(&browser).await;
+    sign_in(&browser, &app, "root@example.com").await;
+    browser.goto(&format!("{}/console/#/system/keys", app.base)).await;
+    browser.click(&format!("{row} button.delete")).await;
+    browser.click(&format!("{row} button.confirm")).await;
+    browser.wait_for("#no-keys").await;
+    let gone = app.gql("{ workspaces(all: true) { id } }", json!({}), Some(&rotated)).await;
+    assert_eq!(gone["errors"][0]["extensions"]["code"], "UNAUTHENTICATED", "{gone}");
+    browser.close().await;
+}

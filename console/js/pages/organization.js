@@ -314,14 +314,109 @@ async function team(ctx, org, roles, teamId) {
   );
 }
 
+/**
+ * Clusters the organization can use: its dedicated ones and the shared (standard) ones. Owners
+ * (`canManageClusters`) create dedicated clusters, edit and delete them; shared clusters are changed by
+ * those the API's `can("system.clusters.update")` allows. capcom refuses deleting a cluster deployments
+ * still run on, with its reason.
+ */
 async function clusters(ctx, org) {
-  const { clusters: list } = await ctx.gql("query Clusters { clusters { id name kind provider region organizationId baseDomain } }");
+  const { clusters: list, canSystem } = await ctx.gql(`query Clusters {
+    clusters { id name kind provider region organizationId baseDomain namespaces }
+    canSystem: can(permission: "system.clusters.update")
+  }`);
   const mine = list.filter((c) => !c.organizationId || c.organizationId === org.id);
+  const mayChange = (c) => (c.kind === "DEDICATED" ? org.organizationCapabilities.canManageClusters : canSystem);
+  const back = "#/organization/clusters";
+  const clusterFields = (c = {}) => [
+    field("Provider", h("input", { name: "provider", value: c.provider ?? "", maxLength: 255, placeholder: "aws" })),
+    field("Region", h("input", { name: "region", value: c.region ?? "", maxLength: 255, placeholder: "eu-west-1" })),
+    field("Base domain", h("input", { name: "baseDomain", value: c.baseDomain ?? "", maxLength: 255, placeholder: "airflow.example.com" })),
+    field("Namespace pool", h("input", { name: "namespaces", value: (c.namespaces ?? []).join(", "), placeholder: "airflow-1, airflow-2" }), {
+      hint: "Pre-created Kubernetes namespaces, comma-separated; empty: capcom names one per deployment.",
+    }),
+  ];
+  const pool = (text) => text.split(",").map((n) => n.trim()).filter(Boolean);
+  const rows = mine.map((c) => {
+    const editable = mayChange(c);
+    const edit = editable
+      ? onSubmit(
+          h(
+            "form",
+            { className: "edit-cluster", noValidate: true },
+            h("div", { className: "row" }, field("Name", h("input", { name: "name", value: c.name, required: true, maxLength: 255 })), ...clusterFields(c)),
+            h("button", { type: "submit", className: "secondary small" }, "Save"),
+          ),
+          async (v) => {
+            await ctx.gql(
+              `mutation UpdateCluster($c: Uuid!, $n: String, $p: String, $r: String, $b: String, $ns: [String!]) {
+                updateCluster(clusterUuid: $c, name: $n, provider: $p, region: $r, baseDomain: $b, namespaces: $ns) { id }
+              }`,
+              { c: c.id, n: v.name, p: v.provider, r: v.region, b: v.baseDomain || null, ns: pool(v.namespaces) },
+            );
+            ctx.navigate(back, `Cluster ${v.name} saved.`);
+          },
+        )
+      : null;
+    return h(
+      "tr",
+      { dataset: { clusterId: c.id, name: c.name, kind: c.kind } },
+      h("td", {}, c.name, edit ? h("details", {}, h("summary", {}, `Edit ${c.name}`), edit) : null),
+      h("td", {}, c.kind === "DEDICATED" ? "Dedicated" : "Shared"),
+      h("td", {}, c.provider),
+      h("td", {}, c.region),
+      h("td", {}, c.baseDomain),
+      h("td", {}, c.namespaces.length ? c.namespaces.join(", ") : "—"),
+      h(
+        "td",
+        { className: "actions" },
+        editable
+          ? dangerButton("Delete", async () => {
+              await ctx.gql("mutation DeleteCluster($c: Uuid!) { deleteCluster(clusterUuid: $c) { id } }", { c: c.id });
+              ctx.navigate(back, `Cluster ${c.name} deleted.`);
+            }, { className: "danger small delete", "aria-label": `Delete cluster ${c.name}` })
+          : null,
+      ),
+    );
+  });
+  const create = org.organizationCapabilities.canManageClusters
+    ? onSubmit(
+        h(
+          "form",
+          { id: "create-cluster", className: "card", noValidate: true },
+          h("h2", {}, "New dedicated cluster"),
+          h("p", { className: "muted" }, `Only ${org.name}'s workspaces deploy to it.`),
+          h("div", { className: "row" }, field("Name", h("input", { name: "name", required: true, maxLength: 255 })), ...clusterFields()),
+          h("button", { type: "submit" }, "Create cluster"),
+        ),
+        async (v) => {
+          await ctx.gql(
+            `mutation CreateCluster($o: Uuid, $n: String!, $p: String, $r: String, $b: String, $ns: [String!]) {
+              createCluster(type: DEDICATED, organizationUuid: $o, name: $n, provider: $p, region: $r, baseDomain: $b, namespaces: $ns) { id }
+            }`,
+            { o: org.id, n: v.name, p: v.provider || null, r: v.region || null, b: v.baseDomain || null, ns: pool(v.namespaces) },
+          );
+          ctx.navigate(back, `Cluster ${v.name} created.`);
+        },
+      )
+    : null;
   return h(
-    "table",
-    { id: "org-clusters" },
-    h("thead", {}, h("tr", {}, ["Cluster", "Kind", "Provider", "Region", "Base domain"].map((t) => h("th", { scope: "col" }, t)))),
-    h("tbody", {}, mine.map((c) => h("tr", { dataset: { clusterId: c.id } }, h("td", {}, c.name), h("td", {}, c.kind), h("td", {}, c.provider), h("td", {}, c.region), h("td", {}, c.baseDomain)))),
+    "div",
+    { id: "clusters-panel", dataset: { canCreate: String(org.organizationCapabilities.canManageClusters) } },
+    rows.length
+      ? h(
+          "div",
+          { className: "table-wrap" },
+          h(
+            "table",
+            { id: "org-clusters", className: "responsive" },
+            h("caption", { className: "visually-hidden" }, "Clusters"),
+            h("thead", {}, h("tr", {}, ["Cluster", "Kind", "Provider", "Region", "Base domain", "Namespaces", ""].map((t) => h("th", { scope: "col" }, t)))),
+            h("tbody", {}, rows),
+          ),
+        )
+      : h("p", { className: "muted", id: "no-clusters" }, "No cluster yet."),
+    create,
   );
 }
 

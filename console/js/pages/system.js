@@ -1,14 +1,17 @@
 // The installation (system roles only): every user with their system roles (grant and take away), every
-// workspace, and the mail outbox. Shown when the API's `can("system.users.get")` says so; changes are
-// offered when `can("system.iam.update")` does.
+// workspace, the system API keys, and the mail outbox. Shown when the API's `can("system.users.get")`
+// says so; changes are offered when `can("system.iam.update")` (and, for keys, `system.serviceAccounts.*`)
+// does.
 
 import { dangerButton, h, notify, roleName, select, when } from "../dom.js";
 import { tabs } from "./workspace.js";
 import { rolesOf } from "./users.js";
+import * as keys from "./keys.js";
 
 const TABS = [
   ["users", "Users"],
   ["workspaces", "Workspaces"],
+  ["keys", "API keys"],
   ["mail", "Mail outbox"],
 ];
 
@@ -79,6 +82,22 @@ async function workspacesTab(ctx) {
   );
 }
 
+/** System API keys: listed for `system.serviceAccounts.get`; create, rotate and delete as `can` says. */
+async function keysTab(ctx) {
+  const can = await ctx.gql(`query SystemKeyRights {
+    read: can(permission: "system.serviceAccounts.get")
+    create: can(permission: "system.serviceAccounts.create")
+    update: can(permission: "system.serviceAccounts.update")
+    remove: can(permission: "system.serviceAccounts.delete")
+  }`);
+  if (!can.read) return h("p", { id: "keys-hidden" }, "Your role does not show the installation's API keys.");
+  return keys.panel(ctx, {
+    scope: "system",
+    id: null,
+    caps: { canCreateServiceAccount: can.create, canUpdateServiceAccount: can.update, canDeleteServiceAccount: can.remove },
+  });
+}
+
 async function mailTab(ctx) {
   const { mailOutbox } = await ctx.gql("query Mail { mailOutbox { id recipient subject createdAt sentAt } }");
   if (!mailOutbox.length) return h("p", { className: "muted" }, "No mail.");
@@ -94,6 +113,7 @@ export async function render(ctx, tab) {
   let body;
   if (tab === "users") body = await usersTab(ctx);
   else if (tab === "workspaces") body = await workspacesTab(ctx);
+  else if (tab === "keys") body = await keysTab(ctx);
   else if (tab === "mail") body = await mailTab(ctx);
   else body = h("p", {}, "There is no such section.");
   return h("section", { dataset: { page: `system-${tab}` } }, h("h1", {}, "System"), tabs("#/system", TABS, tab), body);
