@@ -1037,3 +1037,181 @@ async fn system_api_keys_created_rotated_and_deleted_by_a_system_admin_and_only_
     assert_eq!(gone["errors"][0]["extensions"]["code"], "UNAUTHENTICATED", "{gone}");
     browser.close().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_audit_log_filtered_paged_and_exported_by_an_owner_and_hidden_from_a_member() {
+    let app = spawn(|config| config.public_signups = true).await;
+    let root = app.with_owners().await;
+    app.sign_up("grace@example.com", PASSWORD).await;
+    let workspace = app.create_workspace(&root, "Data Team").await;
+    for n in 0..27 {
+        ok(&app.gql(&format!("mutation {{ createTeam(name: \"team-{n}\") {{ id }} }}"), json!({}), Some(&root)).await);
+    }
+    let organization = app.text("SELECT id::text AS t FROM organizations WHERE is_default").await;
+    let all =
+        app.count(&format!("SELECT count(*) AS n FROM audit_events WHERE organization_id = '{organization}'")).await;
+    assert!(all > 27, "{all} events");
+
+    let browser = Browser::start().await;
+    sign_in(&browser, &app, "root@example.com").await;
+    browser.goto(&format!("{}/console/#/organization/audit", app.base)).await;
+    browser.wait_for(&format!("main[data-page='organization-audit'] #audit[data-total='{all}'][data-page='1']")).await;
+    let rows = "return document.querySelectorAll('#audit tbody tr').length";
+    assert_eq!(browser.run(rows, vec![]).await, json!(25));
+    // Older, then back to the newest.
+    browser.click("#audit-older").await;
+    browser.wait_for("#audit[data-page='2']").await;
+    assert_eq!(browser.run(rows, vec![]).await, json!(all - 25));
+    assert!(browser.wait_for("#audit-older").await.attr("disabled").await.unwrap().is_some(), "no older page");
+    browser.click("#audit-newer").await;
+    browser.wait_for("#audit[data-page='1']").await;
+
+    // Filters: by action, then by workspace.
+    browser.fill("#audit-filter input[name='action']", "team.create").await;
+    browser.click("#audit-filter button[type='submit']").await;
+    browser.wait_for("#audit[data-total='27']").await;
+    picture(&browser, "organization-audit").await;
+    browser.click("#audit-export").await;
+    browser.wait_for("#audit-export-status[data-lines='27']").await;
+    browser.fill("#audit-filter input[name='action']", "").await;
+    choose(&browser, "#audit-filter select[name='workspaceUuid']", &workspace).await;
+    browser.click("#audit-filter button[type='submit']").await;
+    let in_workspace =
+        app.count(&format!("SELECT count(*) AS n FROM audit_events WHERE workspace_id = '{workspace}'")).await;
+    browser.wait_for(&format!("#audit[data-total='{in_workspace}'] tr[data-action='workspace.create']")).await;
+
+    // A member: no audit log, no export.
+    sign_out(&browser).await;
+    sign_in(&browser, &app, "grace@example.com").await;
+    browser.goto(&format!("{}/console/#/organization/audit", app.base)).await;
+    browser.wait_for("main[data-page='organization-audit'] #audit-hidden").await;
+    for hidden in ["#audit", "#audit-export", "#audit-filter"] {
+        assert!(browser.client.find(fantoccini::Locator::Css(hidden)).await.is_err(), "{hidden} is not offered");
+    }
+    browser.close().await;
+}
+
+/// Problems an accessibility checker would call serious, found in the page as shown: form controls
+/// without a label (or `aria-label`), buttons and links without a name, duplicate ids, references
+/// (`for`, `aria-describedby`, `aria-labelledby`) to ids that do not exist, images without `alt`, a view
+/// without a heading, a document without a language.
+const ACCESSIBILITY_CHECK: &str = r#"
+const problems = [];
+const short = (el) => el.outerHTML.slice(0, 160);
+// What is hidden is not in the accessibility tree (the header's account links while signed out).
+const shown = (el) => !el.closest("[hidden]");
+const named = (el) => {
+  if ((el.getAttribute("aria-label") || "").trim()) return true;
+  const by = el.getAttribute("aria-labelledby");
+  if (by && by.split(/\s+/).some((id) => (document.getElementById(id)?.textContent || "").trim())) return true;
+  return [...(el.labels || [])].some((label) => label.textContent.trim());
+};
+for (const el of document.querySelectorAll("input:not([type=hidden]), select, textarea")) {
+  if (shown(el) && !named(el)) problems.push("a control without a label: " + short(el));
+}
+for (const el of document.querySelectorAll("button, a[href]")) {
+  if (shown(el) && !(el.textContent.trim() || (el.getAttribute("aria-label") || "").trim())) problems.push("no name: " + short(el));
+}
+const seen = new Set();
+for (const el of document.querySelectorAll("[id]")) {
+  if (seen.has(el.id)) problems.push("duplicate id " + el.id);
+  seen.add(el.id);
+}
+for (const el of document.querySelectorAll("label[for], [aria-describedby], [aria-labelledby]")) {
+  for (const attribute of ["for", "aria-describedby", "aria-labelledby"]) {
+    const ids = (el.getAttribute(attribute) || "").split(/\s+/).filter(Boolean);
+    for (const id of ids) if (!document.getElementById(id)) problems.push(attribute + " names no element: " + short(el));
+  }
+}
+for (const el of document.querySelectorAll("img:not([alt])")) problems.push("an image without alt: " + short(el));
+if (!document.querySelector("main h1")) problems.push("no h1 in the view");
+if (!document.documentElement.lang) problems.push("no lang on the document");
+for (const el of document.querySelectorAll("[tabindex]")) {
+  if (Number(el.getAttribute("tabindex")) > 0) problems.push("a positive tabindex: " + short(el));
+}
+return problems;
+"#;
+
+/// Opens `hash` in the console and waits until the view `page` is shown.
+async fn open_view(browser: &Browser, hash: &str, page: &str) {
+    browser
+        .run(
+            "document.getElementById('content').dataset.page = 'leaving'; location.hash = arguments[0];",
+            vec![json!(hash)],
+        )
+        .await;
+    browser.wait_for(&format!("main[data-page='{page}']:not([aria-busy])")).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_view_is_labelled_works_from_the_keyboard_and_fits_a_desktop_and_a_phone() {
+    let app = spawn(|config| config.public_signups = true).await;
+    let root = app.with_owners().await;
+    let workspace = app.create_workspace(&root, "Data Team").await;
+    let etl = app.create_deployment(&root, &workspace, "etl").await["id"].as_str().unwrap().to_owned();
+    let team = app.gql("mutation { createTeam(name: \"Analysts\") { id } }", json!({}), Some(&root)).await;
+    let team = ok(&team)["createTeam"]["id"].as_str().unwrap().to_owned();
+    let cluster =
+        "mutation { createCluster(name: \"shared\", type: STANDARD, provider: \"aws\", region: \"eu-west-1\") { id } }";
+    ok(&app.gql(cluster, json!({}), Some(&root)).await);
+
+    let browser = Browser::start().await;
+    // From the keyboard alone: type, Tab to the next field, Enter submits.
+    browser.goto(&format!("{}/", app.base)).await;
+    browser.wait_for("body[data-ready='true'] main[data-page='sign-in']").await;
+    let signed_out = browser.run(ACCESSIBILITY_CHECK, vec![]).await;
+    assert_eq!(signed_out, json!([]), "the sign-in page");
+    browser.click("#identity").await;
+    browser.wait_for("#identity").await.send_keys(&format!("root@example.com{}", '\u{E004}')).await.unwrap();
+    let focused = browser.run("return document.activeElement.id", vec![]).await;
+    assert_eq!(focused, "password", "Tab goes from the identity to the password");
+    browser.wait_for("#password").await.send_keys(&format!("{PASSWORD}{}", '\u{E007}')).await.unwrap();
+    browser.wait_for("main[data-page='dashboard']").await;
+
+    let views = [
+        ("#/new-workspace", "dashboard"),
+        ("#/", "dashboard"),
+        ("#/account", "account"),
+        ("#/organization/people", "organization-people"),
+        ("#/organization/teams", "organization-teams"),
+        (&format!("#/organization/teams/{team}") as &str, "organization-teams-one"),
+        ("#/organization/clusters", "organization-clusters"),
+        ("#/organization/audit", "organization-audit"),
+        ("#/organization/keys", "organization-keys"),
+        ("#/organization/sign-in", "organization-sign-in"),
+        ("#/organization/settings", "organization-settings"),
+        ("#/system/users", "system-users"),
+        ("#/system/workspaces", "system-workspaces"),
+        ("#/system/keys", "system-keys"),
+        ("#/system/mail", "system-mail"),
+        (&format!("#/workspaces/{workspace}/deployments"), "workspace-deployments"),
+        (&format!("#/workspaces/{workspace}/users"), "workspace-users"),
+        (&format!("#/workspaces/{workspace}/keys"), "workspace-keys"),
+        (&format!("#/workspaces/{workspace}/settings"), "workspace-settings"),
+        (&format!("#/deployments/{etl}/overview"), "deployment-overview"),
+        (&format!("#/deployments/{etl}/settings"), "deployment-settings"),
+        (&format!("#/deployments/{etl}/versions"), "deployment-versions"),
+        (&format!("#/deployments/{etl}/variables"), "deployment-variables"),
+        (&format!("#/deployments/{etl}/access"), "deployment-access"),
+        (&format!("#/deployments/{etl}/keys"), "deployment-keys"),
+    ];
+    for (width, height) in [(1280, 800), (390, 844)] {
+        browser.resize(width, height).await;
+        for (hash, page) in &views {
+            open_view(&browser, hash, page).await;
+            let problems = browser.run(ACCESSIBILITY_CHECK, vec![]).await;
+            assert_eq!(problems, json!([]), "{hash} at {width} px");
+            assert!(!overflows(&browser).await, "{hash} scrolls sideways at {width} px");
+        }
+    }
+    picture(&browser, "team-phone").await;
+
+    // The signed-out pages, at phone width too.
+    sign_out(&browser).await;
+    for (hash, page) in [("#/forgot-password", "forgot-password"), ("#/reset-password?token=ccr_x", "reset-password")] {
+        open_view(&browser, hash, page).await;
+        assert_eq!(browser.run(ACCESSIBILITY_CHECK, vec![]).await, json!([]), "{hash}");
+        assert!(!overflows(&browser).await, "{hash} scrolls sideways at phone width");
+    }
+    browser.close().await;
+}

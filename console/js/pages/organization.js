@@ -3,7 +3,8 @@
 // billing admins). What is offered comes from `organizationCapabilities`, and, where it has no field,
 // from the API's own `can(permission, scope)`.
 
-import { dangerButton, field, h, notify, onSubmit, roleName, select, when } from "../dom.js";
+import { getText } from "../api.js";
+import { dangerButton, field, h, notify, onSubmit, roleName, select, values, when } from "../dom.js";
 import { tabs } from "./workspace.js";
 import { rolesOf } from "./users.js";
 import * as keys from "./keys.js";
@@ -420,30 +421,109 @@ async function clusters(ctx, org) {
   );
 }
 
+const AUDIT_PAGE = 25;
+
+/** The filter form's values as `AuditEventFilter` (and `/v1/audit/export`'s parameters). */
+function auditFilter(org, v) {
+  const filter = { organizationUuid: org.id };
+  if (v.workspaceUuid) filter.workspaceUuid = v.workspaceUuid;
+  if (v.action) filter.action = v.action;
+  // `datetime-local` is the browser's local time; capcom wants RFC 3339.
+  if (v.from) filter.from = new Date(v.from).toISOString();
+  if (v.to) filter.to = new Date(v.to).toISOString();
+  return filter;
+}
+
+/**
+ * The organization's audit log (`canGetAuditLogs`): filter by workspace, action and time, page through it
+ * newest first (the connection's keyset cursor), and export what the filter selects as NDJSON
+ * (`GET /v1/audit/export`, the same rule as `auditEvents`).
+ */
 async function audit(ctx, org) {
   if (!org.organizationCapabilities.canGetAuditLogs) return h("p", { id: "audit-hidden" }, "Your role does not show the audit log.");
-  const { auditEvents } = await ctx.gql(
-    `query Audit($o: Uuid) { auditEvents(filter: { organizationUuid: $o }, first: 50) {
-      totalCount nodes { id occurredAt action targetType actor { label } requestId } } }`,
-    { o: org.id },
-  );
-  return h(
-    "div",
-    { className: "table-wrap" },
+  const workspaces = ctx.workspaces.filter((w) => w.organizationId === org.id);
+  const form = h(
+    "form",
+    { id: "audit-filter", className: "card", noValidate: true },
+    h("h2", {}, "Filter"),
     h(
-      "table",
-      { id: "audit", className: "responsive" },
-      h("caption", {}, `The latest ${auditEvents.nodes.length} of ${auditEvents.totalCount} events`),
-      h("thead", {}, h("tr", {}, ["When", "Who", "What", "Object", "Request"].map((t) => h("th", { scope: "col" }, t)))),
-      h(
-        "tbody",
-        {},
-        auditEvents.nodes.map((e) =>
-          h("tr", { dataset: { action: e.action } }, h("td", {}, when(e.occurredAt)), h("td", {}, e.actor.label), h("td", {}, h("code", {}, e.action)), h("td", {}, e.targetType), h("td", {}, h("code", {}, e.requestId ?? ""))),
-        ),
-      ),
+      "div",
+      { className: "row" },
+      field("Workspace", select("workspaceUuid", [["", "Any"], ...workspaces.map((w) => [w.id, w.label])], "")),
+      field("Action starts with", h("input", { name: "action", placeholder: "deployment." })),
+      field("From", h("input", { name: "from", type: "datetime-local" })),
+      field("Until", h("input", { name: "to", type: "datetime-local" })),
     ),
+    h("button", { type: "submit" }, "Show"),
+    " ",
+    h("button", { type: "button", className: "secondary", id: "audit-export" }, "Export (NDJSON)"),
+    " ",
+    h("span", { role: "status", className: "muted", id: "audit-export-status" }),
   );
+  const results = h("div", { id: "audit-results", "aria-live": "polite" });
+  // Cursors of the pages shown before the current one, for "Newer".
+  let filter = auditFilter(org, {});
+  let cursors = [];
+
+  async function show(after) {
+    const { auditEvents } = await ctx.gql(
+      `query Audit($f: AuditEventFilter, $after: String, $first: Int) { auditEvents(filter: $f, first: $first, after: $after) {
+        totalCount pageInfo { hasNextPage endCursor } nodes { id occurredAt action targetType actor { label } requestId } } }`,
+      { f: filter, after: after ?? null, first: AUDIT_PAGE },
+    );
+    const shownFrom = cursors.length * AUDIT_PAGE;
+    const older = h("button", { type: "button", className: "secondary small", id: "audit-older", disabled: !auditEvents.pageInfo.hasNextPage }, "Older");
+    const newer = h("button", { type: "button", className: "secondary small", id: "audit-newer", disabled: cursors.length === 0 }, "Newer");
+    older.onclick = () => {
+      cursors.push(after ?? null);
+      show(auditEvents.pageInfo.endCursor).catch(notify);
+    };
+    newer.onclick = () => show(cursors.pop()).catch(notify);
+    results.replaceChildren(
+      auditEvents.nodes.length
+        ? h(
+            "div",
+            { className: "table-wrap" },
+            h(
+              "table",
+              { id: "audit", className: "responsive", dataset: { total: String(auditEvents.totalCount), page: String(cursors.length + 1) } },
+              h("caption", {}, `Events ${shownFrom + 1}–${shownFrom + auditEvents.nodes.length} of ${auditEvents.totalCount}, newest first`),
+              h("thead", {}, h("tr", {}, ["When", "Who", "What", "Object", "Request"].map((t) => h("th", { scope: "col" }, t)))),
+              h(
+                "tbody",
+                {},
+                auditEvents.nodes.map((e) =>
+                  h("tr", { dataset: { action: e.action } }, h("td", {}, when(e.occurredAt)), h("td", {}, e.actor.label), h("td", {}, h("code", {}, e.action)), h("td", {}, e.targetType), h("td", {}, h("code", {}, e.requestId ?? ""))),
+                ),
+              ),
+            ),
+          )
+        : h("p", { className: "muted", id: "no-events" }, "No event matches."),
+      h("p", { className: "pager" }, newer, " ", older),
+    );
+  }
+
+  onSubmit(form, async (v) => {
+    filter = auditFilter(org, v);
+    cursors = [];
+    await show(null);
+  });
+  form.querySelector("#audit-export").onclick = async () => {
+    const status = form.querySelector("#audit-export-status");
+    const parameters = new URLSearchParams(auditFilter(org, values(form)));
+    try {
+      const text = await getText(`/v1/audit/export?${parameters}`);
+      const lines = text.split("\n").filter(Boolean).length;
+      const link = h("a", { href: URL.createObjectURL(new Blob([text], { type: "application/x-ndjson" })), download: `audit-${org.name}.ndjson` });
+      link.click();
+      status.textContent = `${lines} events exported.`;
+      status.dataset.lines = String(lines);
+    } catch (error) {
+      notify(error);
+    }
+  };
+  await show(null);
+  return h("div", {}, form, results);
 }
 
 /** Managed domains and identity providers (the API decides them with the organization's config permission). */
