@@ -269,6 +269,11 @@ async function start() {
 }
 
 function wireHeader() {
+  // The skip link moves focus to the view; followed as a link it would change the hash, which routes.
+  document.querySelector("a.skip").onclick = (event) => {
+    event.preventDefault();
+    $("content").focus();
+  };
   $("sign-out").onclick = () => signOut("You are signed out in this tab.");
   $("sign-out-everywhere").onclick = async () => {
     try {

@@ -990,15 +990,23 @@ async fn dedicated_clusters_created_edited_and_deleted_by_an_owner_and_only_read
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn system_api_keys_created_rotated_and_deleted_by_a_system_admin_and_only_read_by_a_system_viewer() {
+async fn system_api_keys_and_forced_password_resets_by_a_system_admin_and_only_read_by_a_system_viewer() {
     let app = spawn(|config| config.public_signups = true).await;
     let root = app.with_owners().await;
     let (_, grace) = app.sign_up("grace@example.com", PASSWORD).await;
     ok(&app.grant_system_role(&root, &grace, "SYSTEM_VIEWER").await);
+    app.sign_up("alan@example.com", PASSWORD).await;
 
     let browser = Browser::start().await;
     sign_in(&browser, &app, "root@example.com").await;
     browser.click("#system-link").await;
+    // A forced password reset: the password stops working and a reset link is mailed.
+    let alan = "#system-users tr[data-email='alan@example.com']";
+    browser.click(&format!("main[data-page='system-users'] {alan} button.force-reset")).await;
+    browser.click(&format!("{alan} button.confirm")).await;
+    notice_with(&browser, "OK", "alan@example.com's password was removed").await;
+    assert!(app.sign_in("alan@example.com", PASSWORD).await.get("errors").is_some(), "the password was removed");
+    reset_token(&app, "alan@example.com").await;
     browser.click("a[data-tab='keys']").await;
     browser.fill("main[data-page='system-keys'] #create-key input[name='label']", "monitoring").await;
     choose(&browser, "#create-key select[name='role']", "SYSTEM_VIEWER").await;
@@ -1025,6 +1033,9 @@ async fn system_api_keys_created_rotated_and_deleted_by_a_system_admin_and_only_
     for hidden in ["#create-key", "#keys button.rotate", "#keys button.delete"] {
         assert!(browser.client.find(fantoccini::Locator::Css(hidden)).await.is_err(), "{hidden} is not offered");
     }
+    browser.click("a[data-tab='users']").await;
+    browser.wait_for("main[data-page='system-users'] #system-users tr[data-email='alan@example.com']").await;
+    assert!(browser.client.find(fantoccini::Locator::Css("#system-users button.force-reset")).await.is_err());
 
     // The admin deletes it; it stops working.
     sign_out(&browser).await;
@@ -1167,6 +1178,11 @@ async fn every_view_is_labelled_works_from_the_keyboard_and_fits_a_desktop_and_a
     assert_eq!(focused, "password", "Tab goes from the identity to the password");
     browser.wait_for("#password").await.send_keys(&format!("{PASSWORD}{}", '\u{E007}')).await.unwrap();
     browser.wait_for("main[data-page='dashboard']").await;
+    // "Skip to content" moves the focus to the view and leaves the address (and so the view) alone.
+    let skipped = browser
+        .run("document.querySelector('a.skip').click(); return [document.activeElement.id, location.hash]", vec![])
+        .await;
+    assert_eq!(skipped, json!(["content", "#/"]));
 
     let views = [
         ("#/new-workspace", "dashboard"),

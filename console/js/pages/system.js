@@ -17,9 +17,10 @@ const TABS = [
 
 
 async function usersTab(ctx) {
-  const { users, roles, canUpdate } = await ctx.gql(`query SystemUsers {
+  const { users, roles, canUpdate, canReset } = await ctx.gql(`query SystemUsers {
     roles { role scope }
     canUpdate: can(permission: "system.iam.update")
+    canReset: can(permission: "system.user.delete")
     users { id username fullName status emails { address primary } roleBindings { role scope } }
   }`);
   const systemRoles = rolesOf(roles, "SYSTEM");
@@ -43,6 +44,20 @@ async function usersTab(ctx) {
         ),
       ),
     ];
+    if (canReset) {
+      // Removes the password, ends every session and mails a reset link (capcom refuses, with its
+      // message, for an account an identity provider manages).
+      cells.push(
+        h(
+          "td",
+          { className: "actions" },
+          dangerButton("Reset password", async () => {
+            await ctx.gql("mutation ForceReset($u: Uuid!) { forcePasswordReset(userUuid: $u) }", { u: user.id });
+            ctx.navigate("#/system/users", `${email}'s password was removed; a reset link is on its way.`);
+          }, { className: "danger small force-reset", "aria-label": `Reset the password of ${email}` }),
+        ),
+      );
+    }
     if (canUpdate) {
       const choice = select("role", [["", "Grant a system role…"], ...systemRoles.filter((r) => !held.includes(r)).map((r) => [r, roleName(r)])], "");
       choice.setAttribute("aria-label", `Grant ${email} a system role`);
@@ -66,7 +81,7 @@ async function usersTab(ctx) {
     h(
       "table",
       { id: "system-users", className: "responsive" },
-      h("thead", {}, h("tr", {}, ["Person", "Status", "System roles", canUpdate ? "" : null].filter((t) => t !== null).map((t) => h("th", { scope: "col" }, t)))),
+      h("thead", {}, h("tr", {}, ["Person", "Status", "System roles", canReset ? "Password" : null, canUpdate ? "" : null].filter((t) => t !== null).map((t) => h("th", { scope: "col" }, t)))),
       h("tbody", {}, rows),
     ),
   );
