@@ -209,6 +209,22 @@ async fn sign_up_from_an_invite_link_sign_in_by_password_or_provider_and_sign_ou
         )
         .await;
     assert!(mail.contains("no capcom password") && !mail.contains("token="), "{mail}");
+
+    // Acme's owner switches the provider off: the sign-in page no longer offers it.
+    sign_in(&browser, &app, "root@example.com").await;
+    choose(&browser, "#organization", &acme).await;
+    browser.wait_for(&format!("#organization option[value='{acme}']:checked")).await;
+    browser.goto(&format!("{}/console/#/organization/sign-in", app.base)).await;
+    let row = format!(
+        "main[data-page='organization-sign-in'] section[data-organization-id='{acme}'] tr[data-provider='acme']"
+    );
+    browser.click(&format!("{row}[data-enabled='true'] button.toggle")).await;
+    notice_with(&browser, "OK", "Acme SSO is switched off").await;
+    browser.wait_for(&format!("{row}[data-enabled='false']")).await;
+    assert_eq!(app.count("SELECT count(*) AS n FROM identity_providers WHERE name = 'acme' AND NOT enabled").await, 1);
+    sign_out(&browser).await;
+    browser.wait_for("main[data-page='sign-in'] .signed-out[data-auth-loaded='true']").await;
+    assert!(browser.client.find(fantoccini::Locator::Css("a.provider[data-provider='acme']")).await.is_err());
     browser.close().await;
 }
 

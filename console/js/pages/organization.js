@@ -531,7 +531,9 @@ async function signIn(ctx, org) {
   const { organizationDomains: domains, identityProviders: providers } = await ctx.gql(
     `query SignIn($o: Uuid!) {
       organizationDomains(organizationUuid: $o) { id domain verified verifiedAt recordName recordValue }
-      identityProviders(organizationUuid: $o) { id name displayName issuerUrl clientId clientSecretSource enabled }
+      identityProviders(organizationUuid: $o) {
+        id name displayName issuerUrl clientId clientSecretSource enabled scopes emailClaim nameClaim groupsClaim
+      }
     }`,
     { o: org.id },
   );
@@ -575,7 +577,7 @@ async function signIn(ctx, org) {
   const providerRows = providers.map((p) =>
     h(
       "tr",
-      { dataset: { provider: p.name } },
+      { dataset: { provider: p.name, enabled: String(p.enabled) } },
       h("td", {}, p.displayName, h("br"), h("code", { className: "muted" }, p.name)),
       h("td", {}, p.issuerUrl),
       h("td", {}, p.clientId),
@@ -584,6 +586,27 @@ async function signIn(ctx, org) {
       h(
         "td",
         { className: "actions" },
+        h("button", {
+          type: "button",
+          className: "secondary small toggle",
+          onclick: async () => {
+            // The update replaces the provider's settings: send them back as they are, but `enabled`.
+            const input = {
+              name: p.name, displayName: p.displayName, issuerUrl: p.issuerUrl, clientId: p.clientId, scopes: p.scopes,
+              emailClaim: p.emailClaim, nameClaim: p.nameClaim, groupsClaim: p.groupsClaim, enabled: !p.enabled,
+            };
+            try {
+              await ctx.gql(
+                "mutation ToggleProvider($o: Uuid!, $p: Uuid!, $i: IdentityProviderInput!) { updateIdentityProvider(organizationUuid: $o, providerUuid: $p, input: $i) { id } }",
+                { o: org.id, p: p.id, i: input },
+              );
+              ctx.navigate("#/organization/sign-in", `${p.displayName} is ${p.enabled ? "switched off: people no longer sign in through it" : "switched on"}.`);
+            } catch (error) {
+              notify(error);
+            }
+          },
+        }, p.enabled ? "Switch off" : "Switch on"),
+        " ",
         dangerButton("Delete", async () => {
           await ctx.gql("mutation DeleteProvider($o: Uuid!, $p: Uuid!) { deleteIdentityProvider(organizationUuid: $o, providerUuid: $p) { id } }", { o: org.id, p: p.id });
           ctx.navigate("#/organization/sign-in", `${p.displayName} deleted.`);
