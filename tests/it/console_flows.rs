@@ -838,6 +838,15 @@ async fn a_teams_members_and_organization_role_edited_by_an_owner_and_only_read_
     choose(&browser, "select#team-org-role", "ORGANIZATION_BILLING_ADMIN").await;
     notice_with(&browser, "OK", "Analysts is now Organization billing admin").await;
     assert_eq!(app.text(&team_role).await, "ORGANIZATION_BILLING_ADMIN");
+    // A system role for the team, given and taken away by a system admin.
+    let system_role =
+        format!("SELECT count(*) AS n FROM role_bindings WHERE team_id = '{team}' AND role = 'SYSTEM_VIEWER'");
+    choose(&browser, "select#team-system-role", "SYSTEM_VIEWER").await;
+    notice_with(&browser, "OK", "Analysts is now System viewer").await;
+    assert_eq!(app.count(&system_role).await, 1);
+    choose(&browser, "select#team-system-role", "").await;
+    notice_with(&browser, "OK", "Analysts holds no system role").await;
+    assert_eq!(app.count(&system_role).await, 0);
     browser.fill("#team-details input[name='description']", "Reports and dashboards").await;
     browser.click("#team-details button[type='submit']").await;
     notice_with(&browser, "OK", "Team Analysts saved").await;
@@ -866,6 +875,7 @@ async fn a_teams_members_and_organization_role_edited_by_an_owner_and_only_read_
         "#team-add-member",
         "#team-members button.remove",
         "select#team-org-role",
+        "#team-system-role",
         "#team-details button[type='submit']",
     ] {
         assert!(browser.client.find(fantoccini::Locator::Css(hidden)).await.is_err(), "{hidden} is not offered");

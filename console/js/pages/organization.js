@@ -188,11 +188,12 @@ function bindingPlace(binding) {
  */
 async function team(ctx, org, roles, teamId) {
   const caps = org.organizationCapabilities;
-  const { team: t, teamUsers } = await ctx.gql(
+  const { team: t, teamUsers, canSystem } = await ctx.gql(
     `query Team($t: Uuid!) {
       team(teamUuid: $t) { id name description organizationId
         roleBindings { role scope workspace { id label } deployment { id label } } }
       teamUsers(teamUuid: $t) { id username fullName emails { address primary } }
+      canSystem: can(permission: "system.iam.update")
     }`,
     { t: teamId },
   );
@@ -283,7 +284,29 @@ async function team(ctx, org, roles, teamId) {
     };
     orgRole = field("Organization role of its members", choice);
   }
-  const elsewhere = t.roleBindings.filter((b) => b.scope === "WORKSPACE" || b.scope === "DEPLOYMENT" || b.scope === "SYSTEM");
+  const elsewhere = t.roleBindings.filter((b) => b.scope === "WORKSPACE" || b.scope === "DEPLOYMENT" || (b.scope === "SYSTEM" && !canSystem));
+
+  // A system role for the team's members: offered to those who may change system roles.
+  let systemRole = null;
+  if (canSystem) {
+    const held = t.roleBindings.find((b) => b.scope === "SYSTEM")?.role ?? "";
+    const choice = select("systemRole", [["", "No system role"], ...rolesOf(roles, "SYSTEM").map((r) => [r, roleName(r)])], held);
+    choice.id = "team-system-role";
+    choice.onchange = async () => {
+      try {
+        if (choice.value) {
+          await ctx.gql("mutation TeamSystemRole($t: Uuid!, $r: Role!) { createTeamSystemRoleBinding(teamUuid: $t, role: $r) { role } }", { t: t.id, r: choice.value });
+        } else {
+          await ctx.gql("mutation TeamNoSystemRole($t: Uuid!, $r: Role!) { deleteTeamSystemRoleBinding(teamUuid: $t, role: $r) { role } }", { t: t.id, r: held });
+        }
+        ctx.navigate(back, choice.value ? `${t.name} is now ${roleName(choice.value)}.` : `${t.name} holds no system role.`);
+      } catch (error) {
+        choice.value = held;
+        notify(error);
+      }
+    };
+    systemRole = field("System role of its members", choice);
+  }
 
   return h(
     "div",
@@ -308,6 +331,7 @@ async function team(ctx, org, roles, teamId) {
       { className: "card" },
       h("h2", {}, "Roles"),
       orgRole,
+      systemRole,
       elsewhere.length
         ? h("ul", { id: "team-roles" }, elsewhere.map((b) => h("li", {}, roleName(b.role), " on ", bindingPlace(b))))
         : h("p", { className: "muted" }, "No workspace or deployment role: give it one on a workspace's Users & teams page."),
@@ -514,8 +538,10 @@ async function audit(ctx, org) {
     try {
       const text = await getText(`/v1/audit/export?${parameters}`);
       const lines = text.split("\n").filter(Boolean).length;
-      const link = h("a", { href: URL.createObjectURL(new Blob([text], { type: "application/x-ndjson" })), download: `audit-${org.name}.ndjson` });
-      link.click();
+      const url = URL.createObjectURL(new Blob([text], { type: "application/x-ndjson" }));
+      h("a", { href: url, download: `audit-${org.name}.ndjson` }).click();
+      // Long enough for the browser to have saved it.
+      setTimeout(() => URL.revokeObjectURL(url), 60_000);
       status.textContent = `${lines} events exported.`;
       status.dataset.lines = String(lines);
     } catch (error) {

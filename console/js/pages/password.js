@@ -3,7 +3,7 @@
 // (`changePassword`). Accounts an organization's identity provider or SCIM client manages have no capcom
 // password: capcom says so, and the console shows its message.
 
-import { gql } from "../api.js";
+import { gql, session } from "../api.js";
 import { field, h, onSubmit } from "../dom.js";
 
 /** The token of a reset link: the hash is `#/reset-password?token=…` (it never reaches a server). */
@@ -43,7 +43,10 @@ export function forgotView(ctx) {
     ),
     async ({ email }) => {
       await gql("mutation Forgot($email: String!) { requestPasswordReset(email: $email) }", { email });
-      ctx.signOut(`If ${email} belongs to an account here, a link to reset its password is on its way.`);
+      const sent = `If ${email} belongs to an account here, a link to reset its password is on its way.`;
+      // A tab that is signed in stays so: asking for a link changes nothing yet.
+      if (session.token) ctx.navigate("#/", sent);
+      else ctx.signOut(sent);
     },
   );
   return h("div", { className: "signed-out", dataset: { page: "forgot-password" } }, form);
