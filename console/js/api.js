@@ -59,3 +59,30 @@ export function websocketUrl() {
   url.protocol = url.protocol === "https:" ? "wss:" : "ws:";
   return url.toString();
 }
+
+/**
+ * GETs one of capcom's plain HTTP endpoints (`/v1/audit/export?…`) with the token and returns the body as
+ * text; a refusal (capcom's JSON `errors`) becomes an ApiError like `gql`'s.
+ */
+export async function getText(path) {
+  const headers = {};
+  const token = session.token;
+  if (token) headers.authorization = `Bearer ${token}`;
+  let response;
+  try {
+    response = await fetch(path, { headers });
+  } catch (error) {
+    throw new ApiError(`capcom could not be reached (${error.message})`, "NETWORK", null);
+  }
+  const requestId = response.headers.get("x-request-id");
+  const text = await response.text();
+  if (response.ok) return text;
+  let first = null;
+  try {
+    first = JSON.parse(text).errors?.[0] ?? null;
+  } catch {
+    // Not capcom's JSON: fall through to the status.
+  }
+  if (!first) throw new ApiError(`capcom answered HTTP ${response.status}`, "HTTP", requestId);
+  throw new ApiError(first.message, first.extensions?.code ?? "ERROR", requestId, first.extensions?.field);
+}

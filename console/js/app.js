@@ -14,6 +14,7 @@ import * as deployment from "./pages/deployment.js";
 import * as account from "./pages/account.js";
 import * as organization from "./pages/organization.js";
 import * as system from "./pages/system.js";
+import * as password from "./pages/password.js";
 
 const ORG_KEY = "capcom.console.organization";
 
@@ -58,6 +59,16 @@ const ctx = {
   },
   signedIn,
   signOut,
+  /** Ends the live connection (it holds the current token); the next subscription opens a new one. */
+  endLive() {
+    if (this.live) this.live.close();
+    this.live = null;
+  },
+  /** Replaces this tab's token (a password change revoked the old one and issued `token`). */
+  replaceToken(token) {
+    this.endLive();
+    session.token = token;
+  },
   subscribe(query, variables, sink) {
     if (!this.live) {
       this.live = new LiveConnection(websocketUrl(), session.token, {
@@ -100,14 +111,23 @@ async function signOut(message, everywhere = false) {
   if (message) notify(message);
 }
 
+/** Pages shown without signing in (a reset mail's link also opens in a tab that is signed in). */
+const SIGNED_OUT_PAGES = [
+  [/^#\/reset-password(?:\?|$)/, () => password.resetView(ctx)],
+  [/^#\/forgot-password$/, () => password.forgotView(ctx)],
+];
+
+const signedOutPage = () => SIGNED_OUT_PAGES.find(([pattern]) => pattern.test(location.hash))?.[1];
+
 function showSignedOut() {
   document.body.dataset.signedIn = "false";
   $("session").hidden = true;
   $("sidebar").hidden = true;
   $("org-switch").replaceChildren();
   const content = $("content");
-  content.dataset.page = "sign-in";
-  content.replaceChildren(signin.render(ctx));
+  const view = (signedOutPage() ?? (() => signin.render(ctx)))();
+  content.dataset.page = view.dataset.page;
+  content.replaceChildren(view);
 }
 
 // ---------------------------------------------------------------- frame
@@ -194,7 +214,7 @@ const ROUTES = [
   [/^#?\/?$/, () => dashboard.render(ctx)],
   [/^#\/new-workspace$/, () => dashboard.render(ctx, { creating: true })],
   [/^#\/account$/, () => account.render(ctx)],
-  [/^#\/organization(?:\/([a-z-]+))?$/, (tab) => organization.render(ctx, tab ?? "people")],
+  [/^#\/organization(?:\/([a-z-]+))?(?:\/([0-9a-f-]{36}))?$/, (tab, id) => organization.render(ctx, tab ?? "people", id)],
   [/^#\/system(?:\/([a-z-]+))?$/, (tab) => system.render(ctx, tab ?? "users")],
   [/^#\/workspaces\/([^/]+)(?:\/([a-z-]+))?$/, (id, tab) => workspace.render(ctx, id, tab ?? "deployments")],
   [/^#\/deployments\/([^/]+)(?:\/([a-z-]+))?$/, (id, tab) => deployment.render(ctx, id, tab ?? "overview")],
@@ -204,7 +224,11 @@ let routing = 0;
 let pendingMessage = null;
 
 async function route() {
-  if (!session.token || !ctx.user) return;
+  if (!session.token || signedOutPage()) {
+    leave();
+    return showSignedOut();
+  }
+  if (!ctx.user) return start();
   leave();
   const turn = ++routing;
   const hash = location.hash || "#/";
@@ -245,6 +269,11 @@ async function start() {
 }
 
 function wireHeader() {
+  // The skip link moves focus to the view; followed as a link it would change the hash, which routes.
+  document.querySelector("a.skip").onclick = (event) => {
+    event.preventDefault();
+    $("content").focus();
+  };
   $("sign-out").onclick = () => signOut("You are signed out in this tab.");
   $("sign-out-everywhere").onclick = async () => {
     try {
@@ -278,7 +307,7 @@ async function boot() {
     history.replaceState(null, "", "/console/");
     showSignedOut();
     notify({ message: refused, code: "SIGN_IN_ERROR" });
-  } else if (session.token && location.pathname !== "/invite") {
+  } else if (session.token && location.pathname !== "/invite" && !signedOutPage()) {
     await start();
   } else {
     showSignedOut();

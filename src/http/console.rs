@@ -33,6 +33,7 @@ const FILES: &[(&str, &[u8])] = embedded![
     "js/pages/deployment.js",
     "js/pages/keys.js",
     "js/pages/organization.js",
+    "js/pages/password.js",
     "js/pages/signin.js",
     "js/pages/system.js",
     "js/pages/users.js",

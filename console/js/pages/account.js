@@ -1,6 +1,8 @@
-// The caller's own account: name and username (`updateSelf`), addresses, and the roles it holds.
+// The caller's own account: name and username (`updateSelf`), password (`changePassword`), addresses,
+// and the roles it holds.
 
 import { field, h, onSubmit, roleName } from "../dom.js";
+import { changeForm } from "./password.js";
 
 export async function render(ctx) {
   const { self } = await ctx.gql(`query Account {
@@ -29,7 +31,7 @@ export async function render(ctx) {
     h(
       "div",
       { className: "columns" },
-      form,
+      h("div", {}, form, changeForm(ctx)),
       h(
         "div",
         { className: "card" },

@@ -1,5 +1,6 @@
 // A deployment: overview (names, versions, deploy tags, Airflow URLs, live status), settings (the API's
-// validation messages next to the fields) and deleting it, environment variables (secret values never
+// validation messages next to the fields) and deleting it, versions (request a runtime or Airflow
+// upgrade from the catalogue, cancel a runtime upgrade), environment variables (secret values never
 // shown, kept when left empty), Access (deployment roles) and API keys. What is offered comes from
 // `deploymentCapabilities`.
 
@@ -11,7 +12,7 @@ import * as keys from "./keys.js";
 const DEPLOYMENT = `query Deployment($id: String!) {
   deployment(where: { id: $id }) {
     id label description releaseName namespace version airflowVersion runtimeVersion runtimeAirflowVersion
-    desiredRuntimeVersion executor schedulerSize schedulerReplicas workerMin workerMax workerConcurrency
+    desiredRuntimeVersion desiredAirflowVersion executor schedulerSize schedulerReplicas workerMin workerMax workerConcurrency
     highAvailability enforceCicd dagDeployEnabled status clusterId airflowRole createdAt updatedAt
     urls { type url }
     deployInfo { current nextCli }
@@ -28,6 +29,7 @@ const STATUS = `subscription Status($id: Uuid) { deploymentStatus(deploymentUuid
 const TABS = [
   ["overview", "Overview"],
   ["settings", "Settings"],
+  ["versions", "Versions"],
   ["variables", "Variables"],
   ["access", "Access"],
   ["keys", "API keys"],
@@ -162,6 +164,101 @@ async function settings(ctx, d) {
       )
     : null;
   return h("div", {}, form, danger);
+}
+
+/**
+ * Runtime and Airflow versions: what runs, what was requested, and (for `canUpdateDeployment`) a request
+ * for a later version of the catalogue (`updateDeploymentRuntime`, `updateDeploymentAirflow`) or the
+ * withdrawal of a runtime request (`cancelRuntimeUpdate`). capcom decides what "later" means and says
+ * so next to the field when a choice is refused.
+ */
+async function versions(ctx, d) {
+  const caps = d.deploymentCapabilities;
+  const { deploymentConfig: config } = await ctx.gql("query Catalogue { deploymentConfig { runtimeReleases { version airflowVersion airflowDatabaseMigrations } } }");
+  const releases = config.runtimeReleases;
+  const back = `#/deployments/${d.id}/versions`;
+  // The catalogue is oldest first: offer what comes after the running version.
+  const runtimeAt = releases.findIndex((r) => r.version === d.runtimeVersion);
+  const laterRuntimes = releases.slice(runtimeAt + 1).filter((r) => r.version !== d.desiredRuntimeVersion);
+  const airflow = d.runtimeAirflowVersion || d.airflowVersion;
+  const airflows = [...new Set(releases.map((r) => r.airflowVersion))];
+  const laterAirflows = airflows.slice(airflows.indexOf(airflow) + 1).filter((v) => v !== d.desiredAirflowVersion);
+
+  let runtimeForm = null;
+  if (caps.canUpdateDeployment && laterRuntimes.length) {
+    const choices = laterRuntimes.map((r) => [r.version, `${r.version} (Airflow ${r.airflowVersion}${r.airflowDatabaseMigrations ? ", migrates the database" : ""})`]);
+    runtimeForm = onSubmit(
+      h(
+        "form",
+        { id: "runtime-upgrade", className: "row" },
+        field("Upgrade the runtime to", select("desiredRuntimeVersion", choices, laterRuntimes[0].version)),
+        h("div", { className: "field" }, h("button", { type: "submit" }, "Request upgrade")),
+      ),
+      async ({ desiredRuntimeVersion }) => {
+        await ctx.gql(
+          "mutation Upgrade($id: Uuid!, $v: String!) { updateDeploymentRuntime(deploymentUuid: $id, desiredRuntimeVersion: $v) { id } }",
+          { id: d.id, v: desiredRuntimeVersion },
+        );
+        ctx.navigate(back, `Runtime ${desiredRuntimeVersion} requested.`);
+      },
+    );
+  }
+  const cancel =
+    caps.canUpdateDeployment && d.desiredRuntimeVersion
+      ? h(
+          "span",
+          { id: "cancel-runtime-upgrade" },
+          dangerButton("Cancel the upgrade", async () => {
+            await ctx.gql("mutation Cancel($id: Uuid!) { cancelRuntimeUpdate(deploymentUuid: $id) { id } }", { id: d.id });
+            ctx.navigate(back, "The runtime upgrade was withdrawn.");
+          }, { className: "danger small" }),
+        )
+      : null;
+
+  let airflowForm = null;
+  if (caps.canUpdateDeployment && laterAirflows.length) {
+    airflowForm = onSubmit(
+      h(
+        "form",
+        { id: "airflow-upgrade", className: "row" },
+        field("Upgrade Airflow to", select("desiredAirflowVersion", laterAirflows, laterAirflows[0])),
+        h("div", { className: "field" }, h("button", { type: "submit" }, "Request upgrade")),
+      ),
+      async ({ desiredAirflowVersion }) => {
+        await ctx.gql(
+          "mutation UpgradeAirflow($id: Uuid!, $v: String!) { updateDeploymentAirflow(deploymentUuid: $id, desiredAirflowVersion: $v) { id } }",
+          { id: d.id, v: desiredAirflowVersion },
+        );
+        ctx.navigate(back, `Airflow ${desiredAirflowVersion} requested.`);
+      },
+    );
+  }
+  const latest = (what) => h("p", { className: "muted" }, `No later ${what} in the catalogue.`);
+  return h(
+    "div",
+    { id: "versions", className: "columns", dataset: { desiredRuntime: d.desiredRuntimeVersion ?? "", desiredAirflow: d.desiredAirflowVersion ?? "" } },
+    h(
+      "div",
+      { className: "card" },
+      h("h2", {}, "Runtime"),
+      facts([
+        ["Running", d.runtimeVersion ?? "—", "running-runtime"],
+        ["Requested", d.desiredRuntimeVersion ? h("span", {}, d.desiredRuntimeVersion, " ", cancel) : "no upgrade requested", "requested-runtime"],
+      ]),
+      caps.canUpdateDeployment ? (runtimeForm ?? latest("runtime")) : null,
+    ),
+    h(
+      "div",
+      { className: "card" },
+      h("h2", {}, "Airflow"),
+      facts([
+        ["Running", airflow, "running-airflow"],
+        ["Requested", d.desiredAirflowVersion ?? "no upgrade requested", "requested-airflow"],
+      ]),
+      caps.canUpdateDeployment ? (airflowForm ?? latest("Airflow version")) : null,
+    ),
+    caps.canUpdateDeployment ? null : h("p", { className: "muted", id: "versions-read-only" }, "Your role lets you read the versions only."),
+  );
 }
 
 function variableRow(variable, editable) {
@@ -319,6 +416,7 @@ export async function render(ctx, id, tab) {
   let body;
   if (tab === "overview") body = overview(ctx, d);
   else if (tab === "settings") body = await settings(ctx, d);
+  else if (tab === "versions") body = await versions(ctx, d);
   else if (tab === "variables") body = await variables(ctx, d);
   else if (tab === "access") body = await access(ctx, d);
   else if (tab === "keys") body = await keys.panel(ctx, { scope: "deployment", id: d.id, caps });

@@ -1,4 +1,4 @@
-// API keys (service accounts) of an organization, a workspace or a deployment: list with role, expiry and last use;
+// API keys (service accounts) of the installation (system keys), an organization, a workspace or a deployment: list with role, expiry and last use;
 // create with a role and an expiry (the key is shown once, with a copy button); rotate; delete. Offered
 // as `canCreateServiceAccount` / `canUpdateServiceAccount` / `canDeleteServiceAccount` of the scope's
 // capabilities say.
@@ -17,6 +17,15 @@ const SCOPES = {
     }`,
     remove: "mutation DeleteKey($id: Uuid!, $key: Uuid!) { deleteOrganizationServiceAccount(organizationUuid: $id, serviceAccountUuid: $key) { id } }",
     back: () => "#/organization/keys",
+  },
+  system: {
+    roleScope: "SYSTEM",
+    list: `query Keys { roles { role scope } keys: systemServiceAccounts { ${FIELDS} } }`,
+    create: `mutation CreateKey($label: String!, $category: String, $role: Role!, $days: Int) {
+      key: createSystemServiceAccount(label: $label, category: $category, role: $role, expiresInDays: $days) { label apiKey }
+    }`,
+    remove: "mutation DeleteKey($key: Uuid!) { deleteSystemServiceAccount(serviceAccountUuid: $key) { id } }",
+    back: () => "#/system/keys",
   },
   workspace: {
     roleScope: "WORKSPACE",
@@ -76,7 +85,8 @@ function revealKey(holder, label, apiKey) {
 
 export async function panel(ctx, { scope, id, caps }) {
   const kind = SCOPES[scope];
-  const { roles, keys } = await ctx.gql(kind.list, { id });
+  const scoped = (variables) => (id ? { id, ...variables } : variables);
+  const { roles, keys } = await ctx.gql(kind.list, scoped({}));
   const scopeRoles = rolesOf(roles, kind.roleScope);
   const reveal = h("div", { id: "key-reveal", "aria-live": "polite" });
 
@@ -109,7 +119,7 @@ export async function panel(ctx, { scope, id, caps }) {
           : null,
         caps.canDeleteServiceAccount
           ? dangerButton("Delete", async () => {
-              await ctx.gql(kind.remove, { id, key: key.id });
+              await ctx.gql(kind.remove, scoped({ key: key.id }));
               ctx.navigate(kind.back(id), `API key ${key.label} deleted.`);
             }, { className: "danger small delete" })
           : null,
@@ -135,13 +145,12 @@ export async function panel(ctx, { scope, id, caps }) {
         h("button", { type: "submit" }, "Create key"),
       ),
       async (v) => {
-        const data = await ctx.gql(kind.create, {
-          id,
+        const data = await ctx.gql(kind.create, scoped({
           label: v.label,
           category: v.category || null,
           role: v.role,
           days: v.expiresInDays ? Number(v.expiresInDays) : null,
-        });
+        }));
         // Show the key, then the list with the new account; the key box stays above it.
         const fresh = await panel(ctx, { scope, id, caps });
         revealKey(fresh.querySelector("#key-reveal"), data.key.label, data.key.apiKey);

@@ -3,7 +3,8 @@
 // billing admins). What is offered comes from `organizationCapabilities`, and, where it has no field,
 // from the API's own `can(permission, scope)`.
 
-import { dangerButton, field, h, notify, onSubmit, roleName, select, when } from "../dom.js";
+import { getText } from "../api.js";
+import { dangerButton, field, h, notify, onSubmit, roleName, select, values, when } from "../dom.js";
 import { tabs } from "./workspace.js";
 import { rolesOf } from "./users.js";
 import * as keys from "./keys.js";
@@ -133,7 +134,7 @@ async function teams(ctx, org) {
     h(
       "tr",
       { dataset: { teamId: team.id } },
-      h("td", {}, team.name, team.description ? h("span", { className: "muted" }, ` — ${team.description}`) : null),
+      h("td", {}, h("a", { href: `#/organization/teams/${team.id}`, className: "team-link" }, team.name), team.description ? h("span", { className: "muted" }, ` — ${team.description}`) : null),
       h("td", {}, String(team.users.length)),
       h("td", {}, team.roleBindings.map((b) => roleName(b.role)).join(", ") || "—"),
       caps.canManageTeams
@@ -173,41 +174,382 @@ async function teams(ctx, org) {
   );
 }
 
-async function clusters(ctx, org) {
-  const { clusters: list } = await ctx.gql("query Clusters { clusters { id name kind provider region organizationId baseDomain } }");
-  const mine = list.filter((c) => !c.organizationId || c.organizationId === org.id);
+/** Where a team's role applies, for people. */
+function bindingPlace(binding) {
+  if (binding.deployment) return h("a", { href: `#/deployments/${binding.deployment.id}` }, binding.deployment.label);
+  if (binding.workspace) return h("a", { href: `#/workspaces/${binding.workspace.id}/users` }, binding.workspace.label);
+  return binding.scope === "SYSTEM" ? "the installation" : "the organization";
+}
+
+/**
+ * One team: name and description, members (add from the organization's people, remove), its
+ * organization role, and where else it holds roles (changed on those workspaces' and deployments'
+ * pages). Changes are offered as `canManageTeams` (members, name) and `canUpdateIAM` (the role) say.
+ */
+async function team(ctx, org, roles, teamId) {
+  const caps = org.organizationCapabilities;
+  const { team: t, teamUsers, canSystem } = await ctx.gql(
+    `query Team($t: Uuid!) {
+      team(teamUuid: $t) { id name description organizationId
+        roleBindings { role scope workspace { id label } deployment { id label } } }
+      teamUsers(teamUuid: $t) { id username fullName emails { address primary } }
+      canSystem: can(permission: "system.iam.update")
+    }`,
+    { t: teamId },
+  );
+  const back = `#/organization/teams/${t.id}`;
+  const details = onSubmit(
+    h(
+      "form",
+      { id: "team-details", className: "card", noValidate: true },
+      h("h2", {}, "Team"),
+      h(
+        "div",
+        { className: "row" },
+        field("Name", h("input", { name: "name", value: t.name, required: true, maxLength: 255, disabled: !caps.canManageTeams })),
+        field("Description", h("input", { name: "description", value: t.description ?? "", maxLength: 4096, disabled: !caps.canManageTeams })),
+      ),
+      caps.canManageTeams ? h("button", { type: "submit" }, "Save") : null,
+    ),
+    async ({ name, description }) => {
+      await ctx.gql("mutation UpdateTeam($t: Uuid!, $n: String, $d: String) { updateTeam(teamUuid: $t, name: $n, description: $d) { id } }", { t: t.id, n: name, d: description });
+      ctx.navigate(back, `Team ${name} saved.`);
+    },
+  );
+
+  const memberIds = new Set(teamUsers.map((u) => u.id));
+  const rows = teamUsers.map((user) => {
+    const email = emailOf(user);
+    return h(
+      "tr",
+      { dataset: { userId: user.id, email } },
+      h("td", {}, user.fullName || user.username, h("br"), h("span", { className: "muted" }, email)),
+      caps.canManageTeams
+        ? h(
+            "td",
+            { className: "actions" },
+            dangerButton("Remove", async () => {
+              await ctx.gql("mutation TeamRemove($t: Uuid!, $u: Uuid!) { teamRemoveUser(teamUuid: $t, userUuid: $u) { id } }", { t: t.id, u: user.id });
+              ctx.navigate(back, `${email} left ${t.name}.`);
+            }, { className: "danger small remove", "aria-label": `Remove ${email} from ${t.name}` }),
+          )
+        : null,
+    );
+  });
+
+  let add = null;
+  if (caps.canManageTeams) {
+    const { organizationUsers } = await ctx.gql(
+      `query People($id: Uuid!) { organizationUsers(organizationUuid: $id, first: 100) {
+        nodes { user { id username fullName emails { address primary } } } } }`,
+      { id: org.id },
+    );
+    const candidates = organizationUsers.nodes.map((n) => n.user).filter((u) => !memberIds.has(u.id));
+    add = candidates.length
+      ? onSubmit(
+          h(
+            "form",
+            { id: "team-add-member", className: "row" },
+            field("Add a member of the organization", select("userId", candidates.map((u) => [u.id, emailOf(u)]), candidates[0].id)),
+            h("div", { className: "field" }, h("button", { type: "submit" }, "Add to team")),
+          ),
+          async ({ userId }) => {
+            await ctx.gql("mutation TeamAdd($t: Uuid!, $u: Uuid!) { teamAddUser(teamUuid: $t, userUuid: $u) { id } }", { t: t.id, u: userId });
+            const who = candidates.find((u) => u.id === userId);
+            ctx.navigate(back, `${who ? emailOf(who) : "The person"} joined ${t.name}.`);
+          },
+        )
+      : h("p", { className: "muted", id: "no-candidates" }, "Everyone in the organization is in this team.");
+  }
+
+  const orgBinding = t.roleBindings.find((b) => b.scope === "ORGANIZATION");
+  const orgRoles = rolesOf(roles, "ORGANIZATION");
+  let orgRole = h("p", { id: "team-org-role" }, orgBinding ? roleName(orgBinding.role) : "No organization role.");
+  if (caps.canUpdateIAM) {
+    const choices = orgRoles.map((r) => [r, roleName(r)]);
+    const choice = select("role", orgBinding ? choices : [["", "No organization role"], ...choices], orgBinding?.role ?? "");
+    choice.id = "team-org-role";
+    choice.onchange = async () => {
+      if (!choice.value) return;
+      try {
+        await ctx.gql(
+          "mutation TeamOrgRole($o: Uuid!, $t: Uuid!, $r: Role!) { organizationUpdateTeamRole(organizationUuid: $o, teamUuid: $t, role: $r) { role } }",
+          { o: org.id, t: t.id, r: choice.value },
+        );
+        ctx.navigate(back, `${t.name} is now ${roleName(choice.value)} of ${org.name}.`);
+      } catch (error) {
+        choice.value = orgBinding?.role ?? "";
+        notify(error);
+      }
+    };
+    orgRole = field("Organization role of its members", choice);
+  }
+  const elsewhere = t.roleBindings.filter((b) => b.scope === "WORKSPACE" || b.scope === "DEPLOYMENT" || (b.scope === "SYSTEM" && !canSystem));
+
+  // A system role for the team's members: offered to those who may change system roles.
+  let systemRole = null;
+  if (canSystem) {
+    const held = t.roleBindings.find((b) => b.scope === "SYSTEM")?.role ?? "";
+    const choice = select("systemRole", [["", "No system role"], ...rolesOf(roles, "SYSTEM").map((r) => [r, roleName(r)])], held);
+    choice.id = "team-system-role";
+    choice.onchange = async () => {
+      try {
+        if (choice.value) {
+          await ctx.gql("mutation TeamSystemRole($t: Uuid!, $r: Role!) { createTeamSystemRoleBinding(teamUuid: $t, role: $r) { role } }", { t: t.id, r: choice.value });
+        } else {
+          await ctx.gql("mutation TeamNoSystemRole($t: Uuid!, $r: Role!) { deleteTeamSystemRoleBinding(teamUuid: $t, role: $r) { role } }", { t: t.id, r: held });
+        }
+        ctx.navigate(back, choice.value ? `${t.name} is now ${roleName(choice.value)}.` : `${t.name} holds no system role.`);
+      } catch (error) {
+        choice.value = held;
+        notify(error);
+      }
+    };
+    systemRole = field("System role of its members", choice);
+  }
+
   return h(
-    "table",
-    { id: "org-clusters" },
-    h("thead", {}, h("tr", {}, ["Cluster", "Kind", "Provider", "Region", "Base domain"].map((t) => h("th", { scope: "col" }, t)))),
-    h("tbody", {}, mine.map((c) => h("tr", { dataset: { clusterId: c.id } }, h("td", {}, c.name), h("td", {}, c.kind), h("td", {}, c.provider), h("td", {}, c.region), h("td", {}, c.baseDomain)))),
+    "div",
+    { id: "team", dataset: { teamId: t.id, canManage: String(caps.canManageTeams) } },
+    h("p", {}, h("a", { href: "#/organization/teams" }, "← All teams")),
+    details,
+    h(
+      "div",
+      { className: "card" },
+      h("h2", {}, `Members (${rows.length})`),
+      rows.length
+        ? h(
+            "div",
+            { className: "table-wrap" },
+            h("table", { id: "team-members", className: "responsive" }, h("caption", { className: "visually-hidden" }, "Members"), h("tbody", {}, rows)),
+          )
+        : h("p", { className: "muted", id: "no-members" }, "No member yet."),
+      add,
+    ),
+    h(
+      "div",
+      { className: "card" },
+      h("h2", {}, "Roles"),
+      orgRole,
+      systemRole,
+      elsewhere.length
+        ? h("ul", { id: "team-roles" }, elsewhere.map((b) => h("li", {}, roleName(b.role), " on ", bindingPlace(b))))
+        : h("p", { className: "muted" }, "No workspace or deployment role: give it one on a workspace's Users & teams page."),
+    ),
   );
 }
 
-async function audit(ctx, org) {
-  if (!org.organizationCapabilities.canGetAuditLogs) return h("p", { id: "audit-hidden" }, "Your role does not show the audit log.");
-  const { auditEvents } = await ctx.gql(
-    `query Audit($o: Uuid) { auditEvents(filter: { organizationUuid: $o }, first: 50) {
-      totalCount nodes { id occurredAt action targetType actor { label } requestId } } }`,
-    { o: org.id },
-  );
+/**
+ * Clusters the organization can use: its dedicated ones and the shared (standard) ones. Owners
+ * (`canManageClusters`) create dedicated clusters, edit and delete them; shared clusters are changed by
+ * those the API's `can("system.clusters.update")` allows. capcom refuses deleting a cluster deployments
+ * still run on, with its reason.
+ */
+async function clusters(ctx, org) {
+  const { clusters: list, canSystem } = await ctx.gql(`query Clusters {
+    clusters { id name kind provider region organizationId baseDomain namespaces }
+    canSystem: can(permission: "system.clusters.update")
+  }`);
+  const mine = list.filter((c) => !c.organizationId || c.organizationId === org.id);
+  const mayChange = (c) => (c.kind === "DEDICATED" ? org.organizationCapabilities.canManageClusters : canSystem);
+  const back = "#/organization/clusters";
+  const clusterFields = (c = {}) => [
+    field("Provider", h("input", { name: "provider", value: c.provider ?? "", maxLength: 255, placeholder: "aws" })),
+    field("Region", h("input", { name: "region", value: c.region ?? "", maxLength: 255, placeholder: "eu-west-1" })),
+    field("Base domain", h("input", { name: "baseDomain", value: c.baseDomain ?? "", maxLength: 255, placeholder: "airflow.example.com" })),
+    field("Namespace pool", h("input", { name: "namespaces", value: (c.namespaces ?? []).join(", "), placeholder: "airflow-1, airflow-2" }), {
+      hint: "Pre-created Kubernetes namespaces, comma-separated; empty: capcom names one per deployment.",
+    }),
+  ];
+  const pool = (text) => text.split(",").map((n) => n.trim()).filter(Boolean);
+  const rows = mine.map((c) => {
+    const editable = mayChange(c);
+    const edit = editable
+      ? onSubmit(
+          h(
+            "form",
+            { className: "edit-cluster", noValidate: true },
+            h("div", { className: "row" }, field("Name", h("input", { name: "name", value: c.name, required: true, maxLength: 255 })), ...clusterFields(c)),
+            h("button", { type: "submit", className: "secondary small" }, "Save"),
+          ),
+          async (v) => {
+            await ctx.gql(
+              `mutation UpdateCluster($c: Uuid!, $n: String, $p: String, $r: String, $b: String, $ns: [String!]) {
+                updateCluster(clusterUuid: $c, name: $n, provider: $p, region: $r, baseDomain: $b, namespaces: $ns) { id }
+              }`,
+              { c: c.id, n: v.name, p: v.provider, r: v.region, b: v.baseDomain || null, ns: pool(v.namespaces) },
+            );
+            ctx.navigate(back, `Cluster ${v.name} saved.`);
+          },
+        )
+      : null;
+    return h(
+      "tr",
+      { dataset: { clusterId: c.id, name: c.name, kind: c.kind } },
+      h("td", {}, c.name, edit ? h("details", {}, h("summary", {}, `Edit ${c.name}`), edit) : null),
+      h("td", {}, c.kind === "DEDICATED" ? "Dedicated" : "Shared"),
+      h("td", {}, c.provider),
+      h("td", {}, c.region),
+      h("td", {}, c.baseDomain),
+      h("td", {}, c.namespaces.length ? c.namespaces.join(", ") : "—"),
+      h(
+        "td",
+        { className: "actions" },
+        editable
+          ? dangerButton("Delete", async () => {
+              await ctx.gql("mutation DeleteCluster($c: Uuid!) { deleteCluster(clusterUuid: $c) { id } }", { c: c.id });
+              ctx.navigate(back, `Cluster ${c.name} deleted.`);
+            }, { className: "danger small delete", "aria-label": `Delete cluster ${c.name}` })
+          : null,
+      ),
+    );
+  });
+  const create = org.organizationCapabilities.canManageClusters
+    ? onSubmit(
+        h(
+          "form",
+          { id: "create-cluster", className: "card", noValidate: true },
+          h("h2", {}, "New dedicated cluster"),
+          h("p", { className: "muted" }, `Only ${org.name}'s workspaces deploy to it.`),
+          h("div", { className: "row" }, field("Name", h("input", { name: "name", required: true, maxLength: 255 })), ...clusterFields()),
+          h("button", { type: "submit" }, "Create cluster"),
+        ),
+        async (v) => {
+          await ctx.gql(
+            `mutation CreateCluster($o: Uuid, $n: String!, $p: String, $r: String, $b: String, $ns: [String!]) {
+              createCluster(type: DEDICATED, organizationUuid: $o, name: $n, provider: $p, region: $r, baseDomain: $b, namespaces: $ns) { id }
+            }`,
+            { o: org.id, n: v.name, p: v.provider || null, r: v.region || null, b: v.baseDomain || null, ns: pool(v.namespaces) },
+          );
+          ctx.navigate(back, `Cluster ${v.name} created.`);
+        },
+      )
+    : null;
   return h(
     "div",
-    { className: "table-wrap" },
-    h(
-      "table",
-      { id: "audit", className: "responsive" },
-      h("caption", {}, `The latest ${auditEvents.nodes.length} of ${auditEvents.totalCount} events`),
-      h("thead", {}, h("tr", {}, ["When", "Who", "What", "Object", "Request"].map((t) => h("th", { scope: "col" }, t)))),
-      h(
-        "tbody",
-        {},
-        auditEvents.nodes.map((e) =>
-          h("tr", { dataset: { action: e.action } }, h("td", {}, when(e.occurredAt)), h("td", {}, e.actor.label), h("td", {}, h("code", {}, e.action)), h("td", {}, e.targetType), h("td", {}, h("code", {}, e.requestId ?? ""))),
-        ),
-      ),
-    ),
+    { id: "clusters-panel", dataset: { canCreate: String(org.organizationCapabilities.canManageClusters) } },
+    rows.length
+      ? h(
+          "div",
+          { className: "table-wrap" },
+          h(
+            "table",
+            { id: "org-clusters", className: "responsive" },
+            h("caption", { className: "visually-hidden" }, "Clusters"),
+            h("thead", {}, h("tr", {}, ["Cluster", "Kind", "Provider", "Region", "Base domain", "Namespaces", ""].map((t) => h("th", { scope: "col" }, t)))),
+            h("tbody", {}, rows),
+          ),
+        )
+      : h("p", { className: "muted", id: "no-clusters" }, "No cluster yet."),
+    create,
   );
+}
+
+const AUDIT_PAGE = 25;
+
+/** The filter form's values as `AuditEventFilter` (and `/v1/audit/export`'s parameters). */
+function auditFilter(org, v) {
+  const filter = { organizationUuid: org.id };
+  if (v.workspaceUuid) filter.workspaceUuid = v.workspaceUuid;
+  if (v.action) filter.action = v.action;
+  // `datetime-local` is the browser's local time; capcom wants RFC 3339.
+  if (v.from) filter.from = new Date(v.from).toISOString();
+  if (v.to) filter.to = new Date(v.to).toISOString();
+  return filter;
+}
+
+/**
+ * The organization's audit log (`canGetAuditLogs`): filter by workspace, action and time, page through it
+ * newest first (the connection's keyset cursor), and export what the filter selects as NDJSON
+ * (`GET /v1/audit/export`, the same rule as `auditEvents`).
+ */
+async function audit(ctx, org) {
+  if (!org.organizationCapabilities.canGetAuditLogs) return h("p", { id: "audit-hidden" }, "Your role does not show the audit log.");
+  const workspaces = ctx.workspaces.filter((w) => w.organizationId === org.id);
+  const form = h(
+    "form",
+    { id: "audit-filter", className: "card", noValidate: true },
+    h("h2", {}, "Filter"),
+    h(
+      "div",
+      { className: "row" },
+      field("Workspace", select("workspaceUuid", [["", "Any"], ...workspaces.map((w) => [w.id, w.label])], "")),
+      field("Action starts with", h("input", { name: "action", placeholder: "deployment." })),
+      field("From", h("input", { name: "from", type: "datetime-local" })),
+      field("Until", h("input", { name: "to", type: "datetime-local" })),
+    ),
+    h("button", { type: "submit" }, "Show"),
+    " ",
+    h("button", { type: "button", className: "secondary", id: "audit-export" }, "Export (NDJSON)"),
+    " ",
+    h("span", { role: "status", className: "muted", id: "audit-export-status" }),
+  );
+  const results = h("div", { id: "audit-results", "aria-live": "polite" });
+  // Cursors of the pages shown before the current one, for "Newer".
+  let filter = auditFilter(org, {});
+  let cursors = [];
+
+  async function show(after) {
+    const { auditEvents } = await ctx.gql(
+      `query Audit($f: AuditEventFilter, $after: String, $first: Int) { auditEvents(filter: $f, first: $first, after: $after) {
+        totalCount pageInfo { hasNextPage endCursor } nodes { id occurredAt action targetType actor { label } requestId } } }`,
+      { f: filter, after: after ?? null, first: AUDIT_PAGE },
+    );
+    const shownFrom = cursors.length * AUDIT_PAGE;
+    const older = h("button", { type: "button", className: "secondary small", id: "audit-older", disabled: !auditEvents.pageInfo.hasNextPage }, "Older");
+    const newer = h("button", { type: "button", className: "secondary small", id: "audit-newer", disabled: cursors.length === 0 }, "Newer");
+    older.onclick = () => {
+      cursors.push(after ?? null);
+      show(auditEvents.pageInfo.endCursor).catch(notify);
+    };
+    newer.onclick = () => show(cursors.pop()).catch(notify);
+    results.replaceChildren(
+      auditEvents.nodes.length
+        ? h(
+            "div",
+            { className: "table-wrap" },
+            h(
+              "table",
+              { id: "audit", className: "responsive", dataset: { total: String(auditEvents.totalCount), page: String(cursors.length + 1) } },
+              h("caption", {}, `Events ${shownFrom + 1}–${shownFrom + auditEvents.nodes.length} of ${auditEvents.totalCount}, newest first`),
+              h("thead", {}, h("tr", {}, ["When", "Who", "What", "Object", "Request"].map((t) => h("th", { scope: "col" }, t)))),
+              h(
+                "tbody",
+                {},
+                auditEvents.nodes.map((e) =>
+                  h("tr", { dataset: { action: e.action } }, h("td", {}, when(e.occurredAt)), h("td", {}, e.actor.label), h("td", {}, h("code", {}, e.action)), h("td", {}, e.targetType), h("td", {}, h("code", {}, e.requestId ?? ""))),
+                ),
+              ),
+            ),
+          )
+        : h("p", { className: "muted", id: "no-events" }, "No event matches."),
+      h("p", { className: "pager" }, newer, " ", older),
+    );
+  }
+
+  onSubmit(form, async (v) => {
+    filter = auditFilter(org, v);
+    cursors = [];
+    await show(null);
+  });
+  form.querySelector("#audit-export").onclick = async () => {
+    const status = form.querySelector("#audit-export-status");
+    const parameters = new URLSearchParams(auditFilter(org, values(form)));
+    try {
+      const text = await getText(`/v1/audit/export?${parameters}`);
+      const lines = text.split("\n").filter(Boolean).length;
+      const url = URL.createObjectURL(new Blob([text], { type: "application/x-ndjson" }));
+      h("a", { href: url, download: `audit-${org.name}.ndjson` }).click();
+      // Long enough for the browser to have saved it.
+      setTimeout(() => URL.revokeObjectURL(url), 60_000);
+      status.textContent = `${lines} events exported.`;
+      status.dataset.lines = String(lines);
+    } catch (error) {
+      notify(error);
+    }
+  };
+  await show(null);
+  return h("div", {}, form, results);
 }
 
 /** Managed domains and identity providers (the API decides them with the organization's config permission). */
@@ -215,7 +557,9 @@ async function signIn(ctx, org) {
   const { organizationDomains: domains, identityProviders: providers } = await ctx.gql(
     `query SignIn($o: Uuid!) {
       organizationDomains(organizationUuid: $o) { id domain verified verifiedAt recordName recordValue }
-      identityProviders(organizationUuid: $o) { id name displayName issuerUrl clientId clientSecretSource enabled }
+      identityProviders(organizationUuid: $o) {
+        id name displayName issuerUrl clientId clientSecretSource enabled scopes emailClaim nameClaim groupsClaim
+      }
     }`,
     { o: org.id },
   );
@@ -259,7 +603,7 @@ async function signIn(ctx, org) {
   const providerRows = providers.map((p) =>
     h(
       "tr",
-      { dataset: { provider: p.name } },
+      { dataset: { provider: p.name, enabled: String(p.enabled) } },
       h("td", {}, p.displayName, h("br"), h("code", { className: "muted" }, p.name)),
       h("td", {}, p.issuerUrl),
       h("td", {}, p.clientId),
@@ -268,6 +612,27 @@ async function signIn(ctx, org) {
       h(
         "td",
         { className: "actions" },
+        h("button", {
+          type: "button",
+          className: "secondary small toggle",
+          onclick: async () => {
+            // The update replaces the provider's settings: send them back as they are, but `enabled`.
+            const input = {
+              name: p.name, displayName: p.displayName, issuerUrl: p.issuerUrl, clientId: p.clientId, scopes: p.scopes,
+              emailClaim: p.emailClaim, nameClaim: p.nameClaim, groupsClaim: p.groupsClaim, enabled: !p.enabled,
+            };
+            try {
+              await ctx.gql(
+                "mutation ToggleProvider($o: Uuid!, $p: Uuid!, $i: IdentityProviderInput!) { updateIdentityProvider(organizationUuid: $o, providerUuid: $p, input: $i) { id } }",
+                { o: org.id, p: p.id, i: input },
+              );
+              ctx.navigate("#/organization/sign-in", `${p.displayName} is ${p.enabled ? "switched off: people no longer sign in through it" : "switched on"}.`);
+            } catch (error) {
+              notify(error);
+            }
+          },
+        }, p.enabled ? "Switch off" : "Switch on"),
+        " ",
         dangerButton("Delete", async () => {
           await ctx.gql("mutation DeleteProvider($o: Uuid!, $p: Uuid!) { deleteIdentityProvider(organizationUuid: $o, providerUuid: $p) { id } }", { o: org.id, p: p.id });
           ctx.navigate("#/organization/sign-in", `${p.displayName} deleted.`);
@@ -352,13 +717,13 @@ function settings(ctx, org) {
   });
 }
 
-export async function render(ctx, tab) {
+export async function render(ctx, tab, id) {
   if (!ctx.organization) return h("p", { dataset: { page: "organization" } }, "You belong to no organization.");
   const data = await ctx.gql(ORGANIZATION, { id: ctx.organization.id });
   const org = data.organization;
   let body;
   if (tab === "people") body = await people(ctx, org, data.roles);
-  else if (tab === "teams") body = await teams(ctx, org);
+  else if (tab === "teams") body = id ? await team(ctx, org, data.roles, id) : await teams(ctx, org);
   else if (tab === "clusters") body = await clusters(ctx, org);
   else if (tab === "audit") body = await audit(ctx, org);
   else if (tab === "keys")
@@ -372,7 +737,7 @@ export async function render(ctx, tab) {
   else body = h("p", {}, "There is no such section.");
   return h(
     "section",
-    { dataset: { page: `organization-${tab}`, organizationId: org.id } },
+    { dataset: { page: id ? `organization-${tab}-one` : `organization-${tab}`, organizationId: org.id } },
     h("h1", {}, org.name),
     org.description ? h("p", { className: "muted" }, org.description) : null,
     tabs("#/organization", TABS, tab),

@@ -14,6 +14,8 @@ function passwordForm(ctx, inviteToken) {
     field("Email or username", h("input", { id: "identity", name: "identity", autocomplete: "username", required: true })),
     field("Password", h("input", { id: "password", name: "password", type: "password", autocomplete: "current-password", required: true })),
     h("button", { type: "submit", id: "sign-in-button" }, "Sign in"),
+    " ",
+    h("a", { href: "#/forgot-password", id: "forgot-link" }, "Forgot your password?"),
   );
   return onSubmit(form, async ({ identity, password }) => {
     const data = await gql(

@@ -1,22 +1,26 @@
 // The installation (system roles only): every user with their system roles (grant and take away), every
-// workspace, and the mail outbox. Shown when the API's `can("system.users.get")` says so; changes are
-// offered when `can("system.iam.update")` does.
+// workspace, the system API keys, and the mail outbox. Shown when the API's `can("system.users.get")`
+// says so; changes are offered when `can("system.iam.update")` (and, for keys, `system.serviceAccounts.*`)
+// does.
 
 import { dangerButton, h, notify, roleName, select, when } from "../dom.js";
 import { tabs } from "./workspace.js";
 import { rolesOf } from "./users.js";
+import * as keys from "./keys.js";
 
 const TABS = [
   ["users", "Users"],
   ["workspaces", "Workspaces"],
+  ["keys", "API keys"],
   ["mail", "Mail outbox"],
 ];
 
 
 async function usersTab(ctx) {
-  const { users, roles, canUpdate } = await ctx.gql(`query SystemUsers {
+  const { users, roles, canUpdate, canReset } = await ctx.gql(`query SystemUsers {
     roles { role scope }
     canUpdate: can(permission: "system.iam.update")
+    canReset: can(permission: "system.user.delete")
     users { id username fullName status emails { address primary } roleBindings { role scope } }
   }`);
   const systemRoles = rolesOf(roles, "SYSTEM");
@@ -40,6 +44,20 @@ async function usersTab(ctx) {
         ),
       ),
     ];
+    if (canReset) {
+      // Removes the password, ends every session and mails a reset link (capcom refuses, with its
+      // message, for an account an identity provider manages).
+      cells.push(
+        h(
+          "td",
+          { className: "actions" },
+          dangerButton("Reset password", async () => {
+            await ctx.gql("mutation ForceReset($u: Uuid!) { forcePasswordReset(userUuid: $u) }", { u: user.id });
+            ctx.navigate("#/system/users", `${email}'s password was removed; a reset link is on its way.`);
+          }, { className: "danger small force-reset", "aria-label": `Reset the password of ${email}` }),
+        ),
+      );
+    }
     if (canUpdate) {
       const choice = select("role", [["", "Grant a system role…"], ...systemRoles.filter((r) => !held.includes(r)).map((r) => [r, roleName(r)])], "");
       choice.setAttribute("aria-label", `Grant ${email} a system role`);
@@ -63,7 +81,7 @@ async function usersTab(ctx) {
     h(
       "table",
       { id: "system-users", className: "responsive" },
-      h("thead", {}, h("tr", {}, ["Person", "Status", "System roles", canUpdate ? "" : null].filter((t) => t !== null).map((t) => h("th", { scope: "col" }, t)))),
+      h("thead", {}, h("tr", {}, ["Person", "Status", "System roles", canReset ? "Password" : null, canUpdate ? "" : null].filter((t) => t !== null).map((t) => h("th", { scope: "col" }, t)))),
       h("tbody", {}, rows),
     ),
   );
@@ -77,6 +95,22 @@ async function workspacesTab(ctx) {
     h("thead", {}, h("tr", {}, ["Workspace", "Organization", "Deployments"].map((t) => h("th", { scope: "col" }, t)))),
     h("tbody", {}, workspaces.map((w) => h("tr", { dataset: { workspaceId: w.id } }, h("td", {}, h("a", { href: `#/workspaces/${w.id}` }, w.label)), h("td", {}, w.organization?.name ?? ""), h("td", {}, String(w.deployments.length))))),
   );
+}
+
+/** System API keys: listed for `system.serviceAccounts.get`; create, rotate and delete as `can` says. */
+async function keysTab(ctx) {
+  const can = await ctx.gql(`query SystemKeyRights {
+    read: can(permission: "system.serviceAccounts.get")
+    create: can(permission: "system.serviceAccounts.create")
+    update: can(permission: "system.serviceAccounts.update")
+    remove: can(permission: "system.serviceAccounts.delete")
+  }`);
+  if (!can.read) return h("p", { id: "keys-hidden" }, "Your role does not show the installation's API keys.");
+  return keys.panel(ctx, {
+    scope: "system",
+    id: null,
+    caps: { canCreateServiceAccount: can.create, canUpdateServiceAccount: can.update, canDeleteServiceAccount: can.remove },
+  });
 }
 
 async function mailTab(ctx) {
@@ -94,6 +128,7 @@ export async function render(ctx, tab) {
   let body;
   if (tab === "users") body = await usersTab(ctx);
   else if (tab === "workspaces") body = await workspacesTab(ctx);
+  else if (tab === "keys") body = await keysTab(ctx);
   else if (tab === "mail") body = await mailTab(ctx);
   else body = h("p", {}, "There is no such section.");
   return h("section", { dataset: { page: `system-${tab}` } }, h("h1", {}, "System"), tabs("#/system", TABS, tab), body);
