@@ -428,6 +428,10 @@ pub const OPERATIONS: &[Operation] = &[
     op(M, "claimOrganizationDomain", on(&[OrganizationAuthenticationUpdate], ORG)),
     op(M, "verifyOrganizationDomain", on(&[OrganizationAuthenticationUpdate], ORG)),
     op(M, "deleteOrganizationDomain", on(&[OrganizationAuthenticationUpdate], ORG)),
+    // IP access list (docs/ip-access-list.md): who decides where the organization may be reached from
+    // decides who may reach it, like identity providers and domains: owners only, never billing admins.
+    op(Q, "organizationIpAccessList", on(&[OrganizationConfigGet, SystemOrganizationsGet], ORG)),
+    op(M, "updateOrganizationIpAccessList", on(&[OrganizationAuthenticationUpdate], ORG)),
     // Identity providers (OpenID Connect).
     op(Q, "identityProviders", on(&[OrganizationConfigGet, SystemOrganizationsGet], ORG)),
     op(M, "createIdentityProvider", on(&[OrganizationAuthenticationUpdate], ORG)),
