@@ -56,7 +56,11 @@ struct World {
 }
 
 async fn world() -> World {
-    let app = TestApp::spawn_with(|config| config.trusted_proxies = "127.0.0.1/32".parse().unwrap()).await;
+    let app = TestApp::spawn_with(|config| {
+        config.trusted_proxies = "127.0.0.1/32".parse().unwrap();
+        config.public_signups = true;
+    })
+    .await;
     let (root, _) = app.sign_up("root@example.com", PASSWORD).await;
     let (owner, _) = app.sign_up("owner2@example.com", PASSWORD).await;
     let orgs = app.gql("{ organizations { id } }", json!({}), Some(&owner)).await;
