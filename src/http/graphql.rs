@@ -575,7 +575,7 @@ async fn execute_within_deadline(
     if let Some(Extension(report)) = report {
         report.database(database);
     }
-    let client = client_of(&meta);
+    let client = client_of(meta);
     let principal = match resolve_principal_on(&app, &primary, database, credential, client).await {
         Ok(principal) => principal,
         Err(error) => return error_response(error, meta, media, report),
