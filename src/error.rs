@@ -34,6 +34,10 @@ pub const MSG_NOT_SIGNED_IN: &str = "You are not signed in";
 pub const MSG_INVALID_TOKEN: &str = "Your token has expired or is invalid. Please log in again.";
 /// Message for every permission failure; it never says whether the object exists.
 pub const MSG_FORBIDDEN: &str = "Access is Denied";
+/// Message for a refusal by an organization's IP access list (docs/ip-access-list.md): given only to a
+/// caller whose roles there would otherwise allow the operation, who therefore already knows the object.
+pub const MSG_IP_ACCESS_LIST: &str =
+    "Access is Denied: this request's address is not in the organization's IP access list (organizationIpAccessList)";
 /// Message for an absent object.
 pub const MSG_NOT_FOUND: &str = "The requested resource was not found";
 /// Message while the database cannot serve requests (SPEC §7).

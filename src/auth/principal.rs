@@ -22,6 +22,9 @@ pub struct UserPrincipal {
     /// When the credential it signed in with stops being valid (a token's `exp`); `None` when it signed in
     /// during this request.
     pub valid_until: Option<DateTime<Utc>>,
+    /// Bindings set aside by [`Principal::behind`]: their organization's IP access list does not hold the
+    /// request's address. They grant nothing; they only explain a refusal.
+    pub fenced: Vec<Binding>,
 }
 
 impl UserPrincipal {
@@ -38,6 +41,8 @@ pub struct ServiceAccountPrincipal {
     pub account: ServiceAccountRow,
     /// Its bindings.
     pub bindings: Vec<Binding>,
+    /// Bindings set aside by [`Principal::behind`] (see [`UserPrincipal::fenced`]).
+    pub fenced: Vec<Binding>,
 }
 
 /// Who is calling.
@@ -64,6 +69,40 @@ impl Principal {
             Principal::ServiceAccount(_) => Err(ApiError::Forbidden),
             Principal::Anonymous => Err(ApiError::NotSignedIn),
             Principal::Rejected => Err(ApiError::invalid_token()),
+        }
+    }
+
+    /// The principal as seen from a request from `client` (docs/ip-access-list.md): each binding whose
+    /// organization has an IP access list without the address is set aside ([`Principal::fenced`]), so no
+    /// decision about that organization's objects (the organization, its workspaces, deployments, teams,
+    /// keys, audit) can use it, whatever path reached them. System bindings are never set aside. Every
+    /// request entry point (GraphQL over HTTP and WebSocket, SCIM, the audit export) applies it.
+    pub fn behind(self, client: Option<std::net::IpAddr>) -> Principal {
+        fn split(bindings: Vec<Binding>, fenced: &mut Vec<Binding>, client: Option<std::net::IpAddr>) -> Vec<Binding> {
+            let (kept, set_aside): (Vec<Binding>, Vec<Binding>) =
+                bindings.into_iter().partition(|binding| binding.admits(client));
+            fenced.extend(set_aside);
+            kept
+        }
+        match self {
+            Principal::User(mut user) => {
+                user.bindings = split(std::mem::take(&mut user.bindings), &mut user.fenced, client);
+                Principal::User(user)
+            }
+            Principal::ServiceAccount(mut account) => {
+                account.bindings = split(std::mem::take(&mut account.bindings), &mut account.fenced, client);
+                Principal::ServiceAccount(account)
+            }
+            other => other,
+        }
+    }
+
+    /// The bindings [`Principal::behind`] set aside (empty for anyone else).
+    pub fn fenced(&self) -> &[Binding] {
+        match self {
+            Principal::User(user) => &user.fenced,
+            Principal::ServiceAccount(account) => &account.fenced,
+            Principal::Anonymous | Principal::Rejected => &[],
         }
     }
 
@@ -112,7 +151,11 @@ pub async fn check_api_key(conn: &mut AsyncPgConnection, now: DateTime<Utc>, key
     if !api_key::matches(key, &account.key_hash) || !account.active || account.expires_at.is_some_and(|at| at <= now) {
         return Ok(Principal::Rejected);
     }
-    Ok(Principal::ServiceAccount(ServiceAccountPrincipal { account, bindings: Binding::from_packed(&bindings) }))
+    Ok(Principal::ServiceAccount(ServiceAccountPrincipal {
+        account,
+        bindings: Binding::from_packed(&bindings),
+        fenced: Vec::new(),
+    }))
 }
 
 /// Writes `lastUsedAt` of a service-account principal if it is older than the granularity (nothing for
@@ -162,7 +205,7 @@ pub async fn load_user(conn: &mut AsyncPgConnection, user_id: uuid::Uuid) -> Api
     if user.status != "active" {
         return Ok(None);
     }
-    Ok(Some(UserPrincipal { user, bindings: Binding::from_packed(&bindings), valid_until: None }))
+    Ok(Some(UserPrincipal { user, bindings: Binding::from_packed(&bindings), valid_until: None, fenced: Vec::new() }))
 }
 
 /// Loads a service account with its bindings again (for a long-lived connection that re-checks access);
@@ -178,5 +221,5 @@ pub async fn reload_service_account(
     if fresh.id != account.id || !fresh.active || fresh.expires_at.is_some_and(|at| at <= now) {
         return Ok(None);
     }
-    Ok(Some(ServiceAccountPrincipal { account: fresh, bindings: Binding::from_packed(&bindings) }))
+    Ok(Some(ServiceAccountPrincipal { account: fresh, bindings: Binding::from_packed(&bindings), fenced: Vec::new() }))
 }

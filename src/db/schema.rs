@@ -241,6 +241,7 @@ diesel::table! {
         billing_company -> Nullable<Text>,
         billing_plan -> Nullable<Text>,
         joins -> Int8,
+        ip_access_list -> Array<Text>,
     }
 }
 

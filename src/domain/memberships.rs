@@ -782,8 +782,12 @@ pub async fn inviter_authority(
         if user.status != "active" {
             return Ok(None);
         }
-        let principal =
-            Principal::User(UserPrincipal { user, bindings: Binding::from_packed(&packed), valid_until: None });
+        let principal = Principal::User(UserPrincipal {
+            user,
+            bindings: Binding::from_packed(&packed),
+            valid_until: None,
+            fenced: Vec::new(),
+        });
         return Ok(Some(Authority::new(Arc::new(principal), matrix.clone())));
     }
     if let Some(id) = service_account_id {
@@ -794,8 +798,11 @@ pub async fn inviter_authority(
         if account.id != id || !account.active || account.expires_at.is_some_and(|at| at <= now) {
             return Ok(None);
         }
-        let principal =
-            Principal::ServiceAccount(ServiceAccountPrincipal { account, bindings: Binding::from_packed(&packed) });
+        let principal = Principal::ServiceAccount(ServiceAccountPrincipal {
+            account,
+            bindings: Binding::from_packed(&packed),
+            fenced: Vec::new(),
+        });
         return Ok(Some(Authority::new(Arc::new(principal), matrix.clone())));
     }
     Ok(None)

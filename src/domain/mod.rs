@@ -9,6 +9,7 @@ pub mod deploys;
 pub mod identity;
 pub mod identity_providers;
 pub mod invites;
+pub mod ip_access;
 pub mod managed_domains;
 pub mod memberships;
 pub mod organizations;
@@ -127,15 +128,35 @@ impl Authority {
         object: ScopeRef,
     ) -> ApiResult<()> {
         let bindings = self.principal.bindings()?;
-        let granted = match check::verdict(bindings, &self.matrix, permissions, &Ancestry::of(object)) {
+        if self.allows(conn, bindings, permissions, object).await? {
+            return Ok(());
+        }
+        // Refused: say so by the IP access list when a binding it set aside would have allowed it.
+        let fenced = self.principal.fenced();
+        if !fenced.is_empty() {
+            let all: Vec<crate::rbac::Binding> = bindings.iter().chain(fenced).cloned().collect();
+            if self.allows(conn, &all, permissions, object).await? {
+                return Err(ApiError::ForbiddenBy(crate::error::MSG_IP_ACCESS_LIST.to_owned()));
+            }
+        }
+        Err(ApiError::Forbidden)
+    }
+
+    async fn allows(
+        &self,
+        conn: &mut AsyncPgConnection,
+        bindings: &[crate::rbac::Binding],
+        permissions: &[Permission],
+        object: ScopeRef,
+    ) -> ApiResult<bool> {
+        Ok(match check::verdict(bindings, &self.matrix, permissions, &Ancestry::of(object)) {
             Verdict::Granted => true,
             Verdict::Denied => false,
             Verdict::NeedsAncestry => {
                 let at = self.ancestry(conn, object).await?;
                 check::allowed_any(bindings, &self.matrix, permissions, &at)
             }
-        };
-        if granted { Ok(()) } else { Err(ApiError::Forbidden) }
+        })
     }
 
     async fn ancestry(&self, conn: &mut AsyncPgConnection, object: ScopeRef) -> ApiResult<Ancestry> {

@@ -302,18 +302,23 @@ struct Inner {
     /// Ancestries looked up so far, by object id. They never change (SPEC §1: deployments never move
     /// between workspaces, workspaces never leave their organization).
     ancestries: Mutex<HashMap<Uuid, Ancestry>>,
+    /// The request's client address: principals loaded again during the request are seen from it
+    /// ([`Principal::behind`]).
+    client: Option<std::net::IpAddr>,
 }
 
 impl Access {
-    /// The authority of `principal`, drawing ancestries through `loader` and counting the objects it
-    /// admits against `budget`.
+    /// The authority of `principal` (already seen from `client`, [`Principal::behind`]), drawing
+    /// ancestries through `loader` and counting the objects it admits against `budget`.
     pub fn new(
         state: &AppState,
         principal: Principal,
         loader: Arc<DataLoader<DbLoader>>,
         budget: Arc<ReplyBudget>,
+        client: Option<std::net::IpAddr>,
     ) -> Access {
         Access(Arc::new(Inner {
+            client,
             principal: RwLock::new(Arc::new(principal)),
             state: state.clone(),
             loader,
@@ -380,7 +385,7 @@ impl Access {
             }
             Principal::Anonymous | Principal::Rejected => return Ok(()),
         };
-        self.set_principal(fresh.unwrap_or(Principal::Rejected));
+        self.set_principal(fresh.map(|p| p.behind(self.0.client)).unwrap_or(Principal::Rejected));
         Ok(())
     }
 
@@ -389,7 +394,7 @@ impl Access {
     pub async fn sign_in_as(&self, user_id: Uuid) -> ApiResult<()> {
         let mut conn = self.0.state.pool.get().await?;
         let user = load_user(&mut conn, user_id).await?;
-        self.set_principal(user.map(Principal::User).unwrap_or(Principal::Rejected));
+        self.set_principal(user.map(|u| Principal::User(u).behind(self.0.client)).unwrap_or(Principal::Rejected));
         Ok(())
     }
 
@@ -514,7 +519,29 @@ impl Access {
     /// FORBIDDEN unless the caller holds any of `permissions` on the object of `at`.
     pub async fn authorize(&self, permissions: &[Permission], at: Ancestry) -> ApiResult<()> {
         self.principal().bindings()?;
-        if self.allows(permissions, at).await? { Ok(()) } else { Err(ApiError::Forbidden) }
+        if self.allows(permissions, at).await? { Ok(()) } else { Err(self.refusal(permissions, at).await?) }
+    }
+
+    /// The error for a refused decision: FORBIDDEN naming the IP access list when a binding set aside by it
+    /// ([`Principal::behind`]) would have allowed the operation, plain FORBIDDEN otherwise. The bindings set
+    /// aside are looked at only here, after a refusal.
+    async fn refusal(&self, permissions: &[Permission], at: Ancestry) -> ApiResult<ApiError> {
+        let principal = self.principal();
+        if principal.fenced().is_empty() {
+            return Ok(ApiError::Forbidden);
+        }
+        let mut all = principal.bindings()?.to_vec();
+        all.extend_from_slice(principal.fenced());
+        let matrix = self.matrix();
+        let mut completed = [at];
+        if check::verdict(&all, matrix, permissions, &at) == Verdict::NeedsAncestry {
+            self.complete(&mut completed).await?;
+        }
+        Ok(if check::allowed_any(&all, matrix, permissions, &completed[0]) {
+            ApiError::ForbiddenBy(crate::error::MSG_IP_ACCESS_LIST.to_owned())
+        } else {
+            ApiError::Forbidden
+        })
     }
 
     /// The Airflow role the caller has on a deployment (SPEC §2 mapping).
@@ -644,7 +671,12 @@ impl Access {
     /// already authorized, such as a mutation's result).
     pub async fn admit_one<T: Scoped>(&self, row: T) -> ApiResult<Readable<T>> {
         self.principal().bindings()?;
-        self.admit(row).await?.ok_or(ApiError::Forbidden)
+        let at = row.ancestry();
+        let rule = operations::read_rule(row.kind(), at.object().scope());
+        match self.admit(row).await? {
+            Some(readable) => Ok(readable),
+            None => Err(self.refusal(rule, at).await?),
+        }
     }
 
     /// The error for an object that could not be found: NOT_FOUND for callers who hold one of the

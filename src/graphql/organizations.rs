@@ -69,6 +69,15 @@ impl OrganizationQuery {
         readable(ctx, organization_uuid.required("organizationUuid")?).await
     }
 
+    /// The organization's IP access list: the CIDR ranges (IPv4 and IPv6, canonical form such as
+    /// `192.0.2.0/24`) every request acting on the organization's objects must come from. Empty: from
+    /// anywhere. See docs/ip-access-list.md.
+    async fn organization_ip_access_list(&self, ctx: &Context<'_>, organization_uuid: Uuid) -> Result<Vec<String>> {
+        let id = organization_uuid.required("organizationUuid")?;
+        let mut conn = conn(ctx).await?;
+        Ok(crate::domain::ip_access::get(&mut conn, id).await?)
+    }
+
     /// The organization's members and their roles, by username (a Relay connection).
     async fn organization_users(
         &self,
@@ -153,6 +162,24 @@ impl OrganizationMutation {
             organizations::update(&mut conn, id, update, &authority, now, &actor(ctx)).await?
         };
         Ok(Organization::from(access.admit_one(updated).await?))
+    }
+
+    /// Replaces the organization's IP access list with `cidrs` (CIDR ranges or single addresses, IPv4 or
+    /// IPv6; an empty list lifts it) and answers the list as stored. Once set, every request acting on the
+    /// organization's objects must come from a listed range, else FORBIDDEN naming the list; system
+    /// administrators' installation-level operations are not subject to it. BAD_USER_INPUT naming `cidrs`
+    /// for a malformed range, or for a list that does not hold this request's own address (nothing
+    /// changes). Needs `organization.authentication.update` (owners). See docs/ip-access-list.md.
+    async fn update_organization_ip_access_list(
+        &self,
+        ctx: &Context<'_>,
+        organization_uuid: Uuid,
+        cidrs: Vec<String>,
+    ) -> Result<Vec<String>> {
+        let id = organization_uuid.required("organizationUuid")?;
+        let now = state(ctx)?.clock.now();
+        let mut conn = conn(ctx).await?;
+        Ok(crate::domain::ip_access::replace(&mut conn, id, &cidrs, now, &actor(ctx)).await?)
     }
 
     /// Invites a person to the organization with `role` (default ORGANIZATION_MEMBER). An invite is mailed

@@ -119,9 +119,11 @@ fn line(event: &AuditEvent) -> String {
 pub async fn export(
     State(state): State<HttpState>,
     request_id: Option<Extension<RequestId>>,
+    client: Option<Extension<crate::http::client::ClientAddress>>,
     headers: HeaderMap,
     Query(parameters): Query<HashMap<String, String>>,
 ) -> Response {
+    let client = client.map(|Extension(address)| address.0);
     let request_id =
         request_id.and_then(|Extension(id)| id.header_value().to_str().ok().map(str::to_owned)).unwrap_or_default();
     let filter = match filter(&parameters) {
@@ -129,8 +131,8 @@ pub async fn export(
         Err(error) => return refusal(&error, &request_id),
     };
     let credential = headers.get(header::AUTHORIZATION).and_then(|value| value.to_str().ok());
-    let access: Access = match crate::http::graphql::principal_for(&state.app, credential).await {
-        Ok(principal) => crate::http::graphql::subscription_access(&state.app, principal),
+    let access: Access = match crate::http::graphql::principal_for(&state.app, credential, client).await {
+        Ok(principal) => crate::http::graphql::subscription_access(&state.app, principal, client),
         Err(error) => return refusal(&error, &request_id),
     };
     if let Err(error) = access.check_operation("auditEvents", as_arguments(&filter)).await {

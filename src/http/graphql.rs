@@ -12,6 +12,7 @@
 //! Every request runs under a deadline (`CAPCOM_REQUEST_TIMEOUT_MS`).
 
 use std::future::Future;
+use std::net::IpAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::task::{Context, Poll, Wake, Waker};
@@ -59,23 +60,35 @@ fn request_meta(request_id: Option<Extension<RequestId>>, client: Option<Extensi
     }
 }
 
-/// The principal a credential names (for HTTP endpoints outside GraphQL).
-pub(crate) async fn principal_for(state: &AppState, credential: Option<&str>) -> ApiResult<Principal> {
-    resolve_principal(state, credential).await
+/// The principal a credential names, seen from the request's address `client` (for HTTP endpoints outside
+/// GraphQL).
+pub(crate) async fn principal_for(
+    state: &AppState,
+    credential: Option<&str>,
+    client: Option<IpAddr>,
+) -> ApiResult<Principal> {
+    resolve_principal(state, credential, client).await
 }
 
-/// Resolves the credential (if any) into a principal with its bindings: the one database round trip every
+/// Resolves the credential (if any) into a principal with its bindings, seen from `client` (the
+/// organizations' IP access lists, [`Principal::behind`]): the one database round trip every
 /// authenticated request pays before resolvers run.
-async fn resolve_principal(state: &AppState, credential: Option<&str>) -> ApiResult<Principal> {
+async fn resolve_principal(state: &AppState, credential: Option<&str>, client: Option<IpAddr>) -> ApiResult<Principal> {
     let Some(token) = credential.and_then(credential_from_header) else {
         return Ok(Principal::Anonymous);
     };
     let mut conn = state.pool.get().await?;
-    if crate::auth::api_key::is_api_key(token) {
-        resolve_api_key(&mut conn, state.clock.now(), token).await
+    let principal = if crate::auth::api_key::is_api_key(token) {
+        resolve_api_key(&mut conn, state.clock.now(), token).await?
     } else {
-        resolve_token(&mut conn, &state.keys, state.clock.now(), token).await
-    }
+        resolve_token(&mut conn, &state.keys, state.clock.now(), token).await?
+    };
+    Ok(principal.behind(client))
+}
+
+/// The request's client address as [`RequestMeta`] keeps it.
+pub(crate) fn client_of(meta: &RequestMeta) -> Option<IpAddr> {
+    meta.client_address.as_deref().and_then(|text| text.parse().ok())
 }
 
 /// [`resolve_principal`] on the database that serves the request (`state.pool`). On the standby an API
@@ -86,6 +99,7 @@ async fn resolve_principal_on(
     primary: &crate::db::DbPool,
     database: Database,
     credential: Option<&str>,
+    client: Option<IpAddr>,
 ) -> ApiResult<Principal> {
     let token = credential.and_then(credential_from_header);
     match (database, token) {
@@ -105,9 +119,9 @@ async fn resolve_principal_on(
                     }
                 }
             }
-            Ok(principal)
+            Ok(principal.behind(client))
         }
-        _ => resolve_principal(state, credential).await,
+        _ => resolve_principal(state, credential, client).await,
     }
 }
 
@@ -273,16 +287,17 @@ async fn run_with_batches<T>(
     .await
 }
 
-/// The caller's authority for one operation, with the operation's own reply budget
+/// The caller's authority for one operation from `client`, with the operation's own reply budget
 /// (`CAPCOM_MAX_REPLY_OBJECTS`; each operation of a batch has its own).
-fn new_access(state: &AppState, principal: Principal, batches: Batches) -> Access {
+fn new_access(state: &AppState, principal: Principal, batches: Batches, client: Option<IpAddr>) -> Access {
     let budget = ReplyBudget::new(state.config.max_reply_objects);
-    Access::new(state, principal, Arc::new(new_loader(state, batches, budget.clone())), budget)
+    Access::new(state, principal, Arc::new(new_loader(state, batches, budget.clone())), budget, client)
 }
 
-/// The caller's authority for one subscription (its loader's batches run on the runtime).
-pub(crate) fn subscription_access(state: &AppState, principal: Principal) -> Access {
-    new_access(state, principal, Batches::Spawned)
+/// The caller's authority for one subscription (its loader's batches run on the runtime), for a request
+/// from `client`.
+pub(crate) fn subscription_access(state: &AppState, principal: Principal, client: Option<IpAddr>) -> Access {
+    new_access(state, principal, Batches::Spawned, client)
 }
 
 /// The media type of a GraphQL response.
@@ -609,7 +624,8 @@ async fn execute_within_deadline(
     if let Some(Extension(report)) = report {
         report.database(database);
     }
-    let principal = match resolve_principal_on(&app, &primary, database, credential).await {
+    let client = client_of(meta);
+    let principal = match resolve_principal_on(&app, &primary, database, credential, client).await {
         Ok(principal) => principal,
         Err(error) => return error_response(error, meta, media, report),
     };
@@ -619,7 +635,7 @@ async fn execute_within_deadline(
     let (sender, receiver) = tokio::sync::mpsc::unbounded_channel();
     let mut accesses = Vec::new();
     let mut attach = |request: async_graphql::Request| {
-        let access = new_access(&app, principal.clone(), Batches::Local(sender.clone()));
+        let access = new_access(&app, principal.clone(), Batches::Local(sender.clone()), client);
         accesses.push(access.clone());
         request.data(access).data(meta.clone()).data(app.clone())
     };
@@ -840,6 +856,7 @@ pub async fn ws_handler(
     };
     let max_message = state.app.config.max_body_bytes;
     let app = state.app.clone();
+    let client = client_of(&meta);
     let session = ws::Session {
         protocol,
         schema: state.schema.clone(),
@@ -852,7 +869,7 @@ pub async fn ws_handler(
         move |socket| async move {
             ws::serve(socket, session, move |credential: Option<String>| {
                 let app = app.clone();
-                async move { resolve_principal(&app, credential.as_deref()).await }
+                async move { resolve_principal(&app, credential.as_deref(), client).await }
             })
             .await
         },

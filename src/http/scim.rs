@@ -152,7 +152,8 @@ pub fn api_base(state: &HttpState, headers: &HeaderMap) -> String {
 async fn authenticate(incoming: Incoming) -> ScimResult<Caller> {
     let Incoming { state, headers, request_id, client_address } = incoming;
     let credential = headers.get(header::AUTHORIZATION).and_then(|value| value.to_str().ok());
-    let principal = crate::http::graphql::principal_for(&state.app, credential)
+    let client = client_address.as_deref().and_then(|text| text.parse().ok());
+    let principal = crate::http::graphql::principal_for(&state.app, credential, client)
         .await
         .map_err(|e| ScimError::from_api(e, &request_id))?;
     let (organization_id, actor) = match &principal {

@@ -335,7 +335,11 @@ where
                             }
                         };
                         generation += 1;
-                        let access = crate::http::graphql::subscription_access(&session.app, principal);
+                        let access = crate::http::graphql::subscription_access(
+                            &session.app,
+                            principal,
+                            crate::http::graphql::client_of(&session.meta),
+                        );
                         let request = request.data(access).data(session.meta.clone());
                         let counted = crate::metrics::GaugeGuard::new(session.app.metrics.subscriptions());
                         let task =

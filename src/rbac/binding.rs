@@ -1,5 +1,8 @@
 //! A role binding as the decision procedure sees it.
 
+use std::net::IpAddr;
+
+use ipnet::IpNet;
 use uuid::Uuid;
 
 use crate::rbac::Role;
@@ -15,11 +18,17 @@ pub struct Binding {
     pub target: Option<Uuid>,
     /// The team through which a user holds it, if any.
     pub via_team: Option<Uuid>,
+    /// The IP access list of the organization the target belongs to (docs/ip-access-list.md): the ranges a
+    /// request must come from for the binding to count. Empty: from anywhere (and always for system roles,
+    /// whose installation-level operations no organization's list restricts).
+    pub allowed_from: Vec<IpNet>,
 }
 
 impl Binding {
     /// Reads the bindings of a principal as the principal query packs them (one JSON array per binding:
-    /// `[id, role, target, team]`, see `crate::db::models::principal`). Malformed entries are skipped.
+    /// `[id, role, target, team, ipAccessList]`, see `crate::db::models::principal`). Malformed entries are
+    /// skipped; a stored range that does not parse is kept as a range no address is in, so a damaged list
+    /// refuses rather than admits.
     pub fn from_packed(packed: &serde_json::Value) -> Vec<Binding> {
         let id = |value: &serde_json::Value| value.as_str().and_then(|text| text.parse::<Uuid>().ok());
         packed
@@ -32,8 +41,53 @@ impl Binding {
                     role: entry.get(1)?.as_str()?.parse::<Role>().ok()?,
                     target: entry.get(2).and_then(id),
                     via_team: entry.get(3).and_then(id),
+                    allowed_from: entry
+                        .get(4)
+                        .and_then(|list| list.as_array())
+                        .into_iter()
+                        .flatten()
+                        .map(|range| range.as_str().and_then(|text| text.parse::<IpNet>().ok()).unwrap_or_else(nowhere))
+                        .collect(),
                 })
             })
             .collect()
+    }
+
+    /// Whether a request from `client` may use this binding: its organization has no IP access list, or the
+    /// list has a range holding the address. A request whose address is unknown uses no listed binding.
+    pub fn admits(&self, client: Option<IpAddr>) -> bool {
+        list_admits(&self.allowed_from, client)
+    }
+}
+
+/// Whether an IP access list admits `client` (an empty list admits every request). IPv4-mapped IPv6
+/// addresses are compared as IPv4.
+pub fn list_admits(list: &[IpNet], client: Option<IpAddr>) -> bool {
+    if list.is_empty() {
+        return true;
+    }
+    let Some(client) = client.map(|address| address.to_canonical()) else { return false };
+    list.iter().any(|range| range.contains(&client))
+}
+
+/// A range no client address is in (stands for a stored range that does not parse).
+fn nowhere() -> IpNet {
+    IpNet::from(IpAddr::from([0u8, 0, 0, 0]))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lists_admit_their_ranges_in_both_families() {
+        let list: Vec<IpNet> = ["192.0.2.0/24", "2001:db8::/32"].iter().map(|r| r.parse().unwrap()).collect();
+        assert!(list_admits(&list, Some("192.0.2.7".parse().unwrap())));
+        assert!(list_admits(&list, Some("::ffff:192.0.2.7".parse().unwrap())));
+        assert!(list_admits(&list, Some("2001:db8:1::5".parse().unwrap())));
+        assert!(!list_admits(&list, Some("198.51.100.1".parse().unwrap())));
+        assert!(!list_admits(&list, Some("2001:db9::1".parse().unwrap())));
+        assert!(!list_admits(&list, None));
+        assert!(list_admits(&[], None));
     }
 }

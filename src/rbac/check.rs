@@ -328,7 +328,7 @@ mod tests {
     use super::*;
 
     fn binding(role: Role, target: Option<Uuid>) -> Binding {
-        Binding { id: Uuid::new_v4(), role, target, via_team: None }
+        Binding { id: Uuid::new_v4(), role, target, via_team: None, allowed_from: Vec::new() }
     }
 
     #[test]

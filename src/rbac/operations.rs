@@ -438,6 +438,10 @@ pub const OPERATIONS: &[Operation] = &[
     op(M, "claimOrganizationDomain", on(&[OrganizationAuthenticationUpdate], ORG)),
     op(M, "verifyOrganizationDomain", on(&[OrganizationAuthenticationUpdate], ORG)),
     op(M, "deleteOrganizationDomain", on(&[OrganizationAuthenticationUpdate], ORG)),
+    // IP access list (docs/ip-access-list.md): who decides where the organization may be reached from
+    // decides who may reach it, like identity providers and domains: owners only, never billing admins.
+    op(Q, "organizationIpAccessList", on(&[OrganizationConfigGet, SystemOrganizationsGet], ORG)),
+    op(M, "updateOrganizationIpAccessList", on(&[OrganizationAuthenticationUpdate], ORG)),
     // Identity providers (OpenID Connect).
     op(Q, "identityProviders", on(&[OrganizationConfigGet, SystemOrganizationsGet], ORG)),
     op(M, "createIdentityProvider", on(&[OrganizationAuthenticationUpdate], ORG)),
@@ -618,9 +622,12 @@ mod tests {
                     match on {
                         On::Nothing => assert!(scoped.is_empty(), "{field}: scoped permission without an object"),
                         On::Organization(_) => assert!(scoped.iter().all(|s| *s == Scope::Organization), "{field}"),
-                        On::Workspace(_) | On::Invite { .. } => {
-                            assert!(scoped.iter().all(|s| *s == Scope::Workspace), "{field}")
-                        }
+                        On::Workspace(_) => assert!(scoped.iter().all(|s| *s == Scope::Workspace), "{field}"),
+                        // An invite is a workspace's or an organization's: either scope's permission fits.
+                        On::Invite { .. } => assert!(
+                            scoped.iter().all(|s| matches!(s, Scope::Workspace | Scope::Organization)),
+                            "{field}"
+                        ),
                         On::Deployment(_) | On::DeploymentNamed { .. } => {
                             assert!(scoped.iter().all(|s| *s == Scope::Deployment), "{field}")
                         }

@@ -378,6 +378,12 @@ pub const OPS: &[Op] = &[
     )
     .either(&[M, B]),
     op(
+        "organizationIpAccessList",
+        Reads,
+        ORG_READ,
+        "query($org: Uuid!) { organizationIpAccessList(organizationUuid: $org) }",
+    ),
+    op(
         "identityProviders",
         Reads,
         &[O, SV, SE, SA],
@@ -864,6 +870,13 @@ pub const OPS: &[Op] = &[
     .either(&[SA, WA])
     .fresh(F::ClusterAllowed),
     // §2/§3.1 organization.authentication.update: owners only; billing admins may NOT.
+    op(
+        "updateOrganizationIpAccessList",
+        Organization,
+        OWNER,
+        "mutation($org: Uuid!) { updateOrganizationIpAccessList(organizationUuid: $org, cidrs: [\"127.0.0.0/8\"]) }",
+    )
+    .either(SA_SILENT),
     op(
         "claimOrganizationDomain",
         Organization,

@@ -377,7 +377,7 @@ async fn a_sign_up_through_an_invite_is_filed_under_the_inviting_organization() 
     const EVENTS: &str = "query($o: Uuid!) { auditEvents(filter: {organizationUuid: $o}, first: 100) { edges { node { action organizationId targetId before after } } } }";
     let seen = app.gql(EVENTS, json!({"o": default}), Some(&owner)).await;
     let text = ok(&seen).to_string();
-    for private in ["newbie@example.com", "Nora", "555", &newbie] {
+    for private in ["newbie@example.com", "Nora", "+1 555 0100", &newbie] {
         assert!(!text.contains(private), "{private} leaks into the default organization's events: {text}");
     }
     // Acme's log has the sign-up, without the private profile.

@@ -30,6 +30,7 @@ mod fuzz;
 mod grants;
 mod health;
 mod http;
+mod ip_access;
 mod jwt_attacks;
 mod limits;
 mod logs;

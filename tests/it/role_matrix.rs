@@ -603,6 +603,18 @@ const CASES: &[Case] = &[
         Contains("claim"),
     ),
     case(
+        "organizationIpAccessList",
+        Org,
+        "query($org: Uuid!) { organizationIpAccessList(organizationUuid: $org) }",
+        NonNull("/organizationIpAccessList"),
+    ),
+    case(
+        "updateOrganizationIpAccessList",
+        Org,
+        "mutation($org: Uuid!) { updateOrganizationIpAccessList(organizationUuid: $org, cidrs: [\"127.0.0.0/8\"]) }",
+        Sql("SELECT ip_access_list::text AS t FROM organizations WHERE id = '{org}'", "{127.0.0.0/8}"),
+    ),
+    case(
         "claimOrganizationDomain",
         Org,
         "mutation($org: Uuid!, $nd: String!) { claimOrganizationDomain(organizationUuid: $org, domain: $nd) { id } }",

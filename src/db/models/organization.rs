@@ -87,6 +87,25 @@ impl Organization {
         organizations::table.find(id).select(Organization::as_select()).for_update().first(conn).await.optional()
     }
 
+    /// The organization's IP access list (canonical CIDR texts; empty: from anywhere); `None` when there is
+    /// no such organization.
+    pub async fn ip_access_list(conn: &mut AsyncPgConnection, id: Uuid) -> QueryResult<Option<Vec<String>>> {
+        organizations::table.find(id).select(organizations::ip_access_list).first(conn).await.optional()
+    }
+
+    /// Replaces the organization's IP access list (the caller holds the row's lock).
+    pub async fn set_ip_access_list(
+        conn: &mut AsyncPgConnection,
+        id: Uuid,
+        list: &[String],
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> QueryResult<usize> {
+        diesel::update(organizations::table.find(id))
+            .set((organizations::ip_access_list.eq(list), organizations::updated_at.eq(now)))
+            .execute(conn)
+            .await
+    }
+
     /// The organizations with these ids (all when `None`), by name, at most `limit`.
     pub async fn list(
         conn: &mut AsyncPgConnection,

@@ -1,0 +1,280 @@
+//! Organization IP access lists (docs/ip-access-list.md): once an organization lists CIDR ranges, requests
+//! acting on its objects must come from one of them, else FORBIDDEN naming the list. The client's address
+//! is what the trusted proxy reports (`CAPCOM_TRUSTED_PROXIES=127.0.0.1/32` plus `X-Forwarded-For`), so one
+//! test server sees several clients. Expectations are written from issue 26 §5, not from the code.
+
+use serde_json::{Value, json};
+
+use crate::common::{TestApp, error_code, error_message};
+
+const PASSWORD: &str = "correct horse battery";
+const SET_LIST: &str = "mutation($org: Uuid!, $cidrs: [String!]!) { updateOrganizationIpAccessList(organizationUuid: $org, cidrs: $cidrs) }";
+const GET_LIST: &str = "query($org: Uuid!) { organizationIpAccessList(organizationUuid: $org) }";
+/// An address no list of these tests holds.
+const OUTSIDE: &str = "203.0.113.9";
+
+/// Sends one operation as if from `address` (the trusted proxy at 127.0.0.1 forwards it); `None` sends it
+/// straight from 127.0.0.1.
+async fn gql_from(app: &TestApp, address: Option<&str>, token: &str, query: &str, variables: Value) -> Value {
+    let mut request = app
+        .client
+        .post(format!("{}/v1", app.base))
+        .header("Authorization", token)
+        .json(&json!({"query": query, "variables": variables}));
+    if let Some(address) = address {
+        request = request.header("x-forwarded-for", address);
+    }
+    let response = request.send().await.expect("request");
+    assert_eq!(response.status(), 200);
+    response.json().await.expect("JSON body")
+}
+
+fn data(body: &Value) -> &Value {
+    assert!(body.get("errors").is_none(), "unexpected errors: {body}");
+    &body["data"]
+}
+
+/// FORBIDDEN, with the message that names the IP access list.
+fn refused_by_list(body: &Value) {
+    assert_eq!(error_code(body), "FORBIDDEN", "{body}");
+    let message = error_message(body);
+    assert!(message.starts_with("Access is Denied"), "{message}");
+    assert!(message.contains("IP access list"), "{message}");
+}
+
+/// The world: root (system admin, owner of the default organization and of Acme), owner2 (owner of the
+/// default organization only, no system role), a workspace W with a deployment D in the default
+/// organization.
+struct World {
+    app: TestApp,
+    root: String,
+    owner: String,
+    org: String,
+    acme: String,
+    workspace: String,
+    deployment: String,
+}
+
+async fn world() -> World {
+    let app = TestApp::spawn_with(|config| {
+        config.trusted_proxies = "127.0.0.1/32".parse().unwrap();
+        config.public_signups = true;
+    })
+    .await;
+    let (root, _) = app.sign_up("root@example.com", PASSWORD).await;
+    let (owner, _) = app.sign_up("owner2@example.com", PASSWORD).await;
+    let orgs = app.gql("{ organizations { id } }", json!({}), Some(&owner)).await;
+    let org = data(&orgs)["organizations"][0]["id"].as_str().unwrap().to_owned();
+    let acme = app.gql("mutation { createOrganization(name: \"Acme\") { id } }", json!({}), Some(&root)).await;
+    let acme = data(&acme)["createOrganization"]["id"].as_str().unwrap().to_owned();
+    let workspace = app.create_workspace(&owner, "W").await;
+    let deployment = app.create_deployment(&owner, &workspace, "D").await["id"].as_str().unwrap().to_owned();
+    World { app, root, owner, org, acme, workspace, deployment }
+}
+
+impl World {
+    async fn list(&self) -> String {
+        self.app.text(&format!("SELECT ip_access_list::text AS t FROM organizations WHERE id = '{}'", self.org)).await
+    }
+}
+
+#[tokio::test]
+async fn an_owner_sets_a_list_that_holds_their_address_and_requests_from_it_work() {
+    let w = world().await;
+    let cidrs = json!(["127.0.0.1/32", "192.0.2.7/24", "2001:db8::1/32"]);
+    let set = w.app.gql(SET_LIST, json!({"org": w.org, "cidrs": cidrs}), Some(&w.owner)).await;
+    assert_eq!(
+        data(&set)["updateOrganizationIpAccessList"],
+        json!(["127.0.0.1/32", "192.0.2.0/24", "2001:db8::/32"]),
+        "stored in canonical form"
+    );
+    let read = w.app.gql(GET_LIST, json!({"org": w.org}), Some(&w.owner)).await;
+    assert_eq!(data(&read)["organizationIpAccessList"], json!(["127.0.0.1/32", "192.0.2.0/24", "2001:db8::/32"]));
+    // From 127.0.0.1 (listed) everything of the organization works.
+    let body = w
+        .app
+        .gql(
+            "query($w: Uuid!) { workspace(workspaceUuid: $w) { id deployments { id } } }",
+            json!({"w": w.workspace}),
+            Some(&w.owner),
+        )
+        .await;
+    assert_eq!(data(&body)["workspace"]["deployments"][0]["id"], json!(w.deployment));
+    // The change is audited.
+    let events =
+        w.app.count("SELECT count(*) AS n FROM audit_events WHERE action = 'organization.ipAccessList.update'").await;
+    assert_eq!(events, 1);
+    // IPv6: a client inside 2001:db8::/32 is admitted, one outside is refused.
+    let inside = gql_from(
+        &w.app,
+        Some("2001:db8:5::7"),
+        &w.owner,
+        "query($w: Uuid!) { workspace(workspaceUuid: $w) { id } }",
+        json!({"w": w.workspace}),
+    )
+    .await;
+    assert_eq!(data(&inside)["workspace"]["id"], json!(w.workspace));
+    let outside = gql_from(
+        &w.app,
+        Some("2001:db9::7"),
+        &w.owner,
+        "query($w: Uuid!) { workspace(workspaceUuid: $w) { id } }",
+        json!({"w": w.workspace}),
+    )
+    .await;
+    refused_by_list(&outside);
+    // An empty list lifts it.
+    let cleared = w.app.gql(SET_LIST, json!({"org": w.org, "cidrs": []}), Some(&w.owner)).await;
+    assert_eq!(data(&cleared)["updateOrganizationIpAccessList"], json!([]));
+    let anywhere = gql_from(
+        &w.app,
+        Some(OUTSIDE),
+        &w.owner,
+        "query($w: Uuid!) { workspace(workspaceUuid: $w) { id } }",
+        json!({"w": w.workspace}),
+    )
+    .await;
+    assert_eq!(data(&anywhere)["workspace"]["id"], json!(w.workspace));
+}
+
+#[tokio::test]
+async fn a_list_that_would_lock_the_caller_out_or_does_not_parse_is_refused_and_changes_nothing() {
+    let w = world().await;
+    let before = (w.app.access_snapshot().await, w.list().await);
+    for cidrs in [json!(["10.0.0.0/8"]), json!(["2001:db8::/32"]), json!(["not-a-range"]), json!(["192.0.2.0/33"])] {
+        let body = w.app.gql(SET_LIST, json!({"org": w.org, "cidrs": cidrs}), Some(&w.owner)).await;
+        assert_eq!(error_code(&body), "BAD_USER_INPUT", "{cidrs}: {body}");
+        assert_eq!(body["errors"][0]["extensions"]["field"], "cidrs", "{body}");
+        assert_eq!((w.app.access_snapshot().await, w.list().await), before, "{cidrs} changed something");
+    }
+    // Behind the proxy, the caller's address is the forwarded one: 127.0.0.1 alone would shut it out.
+    let body =
+        gql_from(&w.app, Some("198.51.100.4"), &w.owner, SET_LIST, json!({"org": w.org, "cidrs": ["127.0.0.1"]})).await;
+    assert_eq!(error_code(&body), "BAD_USER_INPUT", "{body}");
+    assert!(error_message(&body).contains("198.51.100.4"), "{body}");
+    assert_eq!((w.app.access_snapshot().await, w.list().await), before);
+}
+
+#[tokio::test]
+async fn from_an_unlisted_address_the_organizations_objects_are_refused_and_others_are_not() {
+    let w = world().await;
+    let set = w.app.gql(SET_LIST, json!({"org": w.org, "cidrs": ["127.0.0.1/32"]}), Some(&w.owner)).await;
+    data(&set);
+    let from_outside = |token: &str, query: &'static str, variables: Value| {
+        let (app, token) = (&w.app, token.to_owned());
+        async move { gql_from(app, Some(OUTSIDE), &token, query, variables).await }
+    };
+    // Root fields on the organization, its workspace and its deployment.
+    refused_by_list(
+        &from_outside(&w.owner, "query($o: Uuid!) { organization(organizationUuid: $o) { id } }", json!({"o": w.org}))
+            .await,
+    );
+    refused_by_list(
+        &from_outside(&w.owner, "query($w: Uuid!) { workspace(workspaceUuid: $w) { id } }", json!({"w": w.workspace}))
+            .await,
+    );
+    refused_by_list(
+        &from_outside(
+            &w.owner,
+            "query($w: Uuid!) { workspaceDeployments(workspaceUuid: $w) { id } }",
+            json!({"w": w.workspace}),
+        )
+        .await,
+    );
+    refused_by_list(
+        &from_outside(
+            &w.owner,
+            "query($d: String!) { deployment(where: {id: $d}) { id } }",
+            json!({"d": w.deployment}),
+        )
+        .await,
+    );
+    refused_by_list(&from_outside(&w.owner, GET_LIST, json!({"org": w.org})).await);
+    // Nested paths and lists reach nothing of the organization: the caller's workspaces (and their
+    // deployments) and organizations are empty from there.
+    let lists =
+        from_outside(&w.owner, "{ workspaces { id deployments { id } } organizations { id } }", json!({})).await;
+    assert_eq!(data(&lists)["workspaces"], json!([]), "{lists}");
+    assert_eq!(data(&lists)["organizations"], json!([]), "{lists}");
+    // Mutations are refused and change nothing (the list itself included).
+    let before = (w.app.access_snapshot().await, w.app.deployment_snapshot().await, w.list().await);
+    refused_by_list(
+        &from_outside(
+            &w.owner,
+            "mutation($w: Uuid!) { updateWorkspace(workspaceUuid: $w, payload: {label: \"moved\"}) { id } }",
+            json!({"w": w.workspace}),
+        )
+        .await,
+    );
+    refused_by_list(&from_outside(&w.owner, SET_LIST, json!({"org": w.org, "cidrs": []})).await);
+    refused_by_list(
+        &from_outside(
+            &w.owner,
+            "mutation($o: Uuid!) { updateOrganization(organizationUuid: $o, payload: {description: \"x\"}) { id } }",
+            json!({"o": w.org}),
+        )
+        .await,
+    );
+    assert_eq!((w.app.access_snapshot().await, w.app.deployment_snapshot().await, w.list().await), before);
+
+    // Another organization without a list is unaffected: root owns Acme and changes it from outside.
+    let acme = from_outside(
+        &w.root,
+        "mutation($o: Uuid!) { updateOrganization(organizationUuid: $o, payload: {description: \"fine\"}) { id } }",
+        json!({"o": w.acme}),
+    )
+    .await;
+    assert_eq!(data(&acme)["updateOrganization"]["id"], json!(w.acme));
+    // Root's owner role on the listed organization is subject to the list...
+    refused_by_list(
+        &from_outside(
+            &w.root,
+            "mutation($o: Uuid!) { updateOrganization(organizationUuid: $o, payload: {description: \"x\"}) { id } }",
+            json!({"o": w.org}),
+        )
+        .await,
+    );
+    // ...but its installation-level operations as system admin are not.
+    let all = from_outside(&w.root, "{ organizations(all: true) { id } users { id } }", json!({})).await;
+    let ids: Vec<&str> =
+        data(&all)["organizations"].as_array().unwrap().iter().filter_map(|o| o["id"].as_str()).collect();
+    assert!(ids.contains(&w.org.as_str()) && ids.contains(&w.acme.as_str()), "{all}");
+    let created = from_outside(&w.root, "mutation { createOrganization(name: \"Outside\") { id } }", json!({})).await;
+    assert!(data(&created)["createOrganization"]["id"].is_string());
+
+    // Back from a listed address, everything works again.
+    let inside = gql_from(
+        &w.app,
+        Some("127.0.0.1"),
+        &w.owner,
+        "query($w: Uuid!) { workspace(workspaceUuid: $w) { id } }",
+        json!({"w": w.workspace}),
+    )
+    .await;
+    assert_eq!(data(&inside)["workspace"]["id"], json!(w.workspace));
+}
+
+#[tokio::test]
+async fn an_api_key_of_the_organization_is_subject_to_the_list_and_members_cannot_change_it() {
+    let w = world().await;
+    let key = w
+        .app
+        .gql(
+            "mutation($w: Uuid!) { createWorkspaceServiceAccount(label: \"ci\", category: \"ci\", workspaceUuid: $w, role: WORKSPACE_EDITOR) { apiKey } }",
+            json!({"w": w.workspace}),
+            Some(&w.owner),
+        )
+        .await;
+    let key = data(&key)["createWorkspaceServiceAccount"]["apiKey"].as_str().unwrap().to_owned();
+    data(&w.app.gql(SET_LIST, json!({"org": w.org, "cidrs": ["127.0.0.0/8"]}), Some(&w.owner)).await);
+    let query = "query($w: Uuid!) { workspaceDeployments(workspaceUuid: $w) { id } }";
+    let inside = gql_from(&w.app, Some("127.0.0.9"), &key, query, json!({"w": w.workspace})).await;
+    assert_eq!(data(&inside)["workspaceDeployments"][0]["id"], json!(w.deployment));
+    refused_by_list(&gql_from(&w.app, Some(OUTSIDE), &key, query, json!({"w": w.workspace})).await);
+    // A workspace key cannot change the organization's list (plain FORBIDDEN: it holds no role there).
+    let before = w.list().await;
+    let body = w.app.gql(SET_LIST, json!({"org": w.org, "cidrs": []}), Some(&key)).await;
+    assert_eq!(error_code(&body), "FORBIDDEN", "{body}");
+    assert_eq!(error_message(&body), "Access is Denied");
+    assert_eq!(w.list().await, before);
+}
