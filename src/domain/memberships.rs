@@ -735,7 +735,7 @@ async fn require_reach(
 }
 
 /// Whether an organization's SCIM client or identity provider may change the teams of `user_id`
-/// ([`require_reach`] as a yes or no): for a whole member list, where accounts out of reach are left as
+/// (the reach rule of [`add_team_member`] as a yes or no): for a whole member list, where accounts out of reach are left as
 /// they are rather than refused.
 pub async fn within_reach(
     tx: &mut AsyncPgConnection,
