@@ -1111,10 +1111,11 @@ pub async fn snapshot(app: &TestApp) -> String {
     ];
     let mut parts: Vec<String> = tables
         .iter()
+        // Every insert or update gives a row a new `xmin` and every delete removes one, so a table's row count
+        // and the sum of its rows' `xmin` change whenever anything in it is written, even to the same values:
+        // stricter than comparing contents, and a scan instead of serialising and sorting every row.
         .map(|table| {
-            format!(
-                "(SELECT '{table}:' || coalesce(md5(string_agg(t::text, '|' ORDER BY t::text)), '') FROM {table} t)"
-            )
+            format!("(SELECT '{table}:' || count(*) || ':' || coalesce(sum(xmin::text::bigint), 0) FROM {table})")
         })
         .collect();
     parts.push(
