@@ -11,8 +11,11 @@
 //!   frees large blocks after warm-up, whatever the load: memory is bounded by concurrency × 19 MiB;
 //! - a request may cause at most one hash (SPEC §7), however many aliases or batched operations ask for
 //!   one: each request holds a [`HashPermit`], and the hasher it uses ([`PasswordHasher::for_request`])
-//!   refuses a second hash at once with BAD_USER_INPUT ([`MSG_ONE_HASH_PER_REQUEST`]). Callers take the
-//!   permit only by hashing, so every cheap check (invite token, sign-up rules, throttles) runs first;
+//!   refuses a second hash at once with BAD_USER_INPUT ([`MSG_ONE_HASH_PER_REQUEST`]). The permit is taken
+//!   only by hashing, so every cheap check (invite token, sign-up rules, throttles) runs first. The
+//!   anonymous sign-up and sign-in fields also claim the request's one password check before anything
+//!   else ([`HashPermit::claim`]): the second `createUser` or `createToken` of a request is refused without
+//!   a statement, so 200 of them carrying a garbage invite token cost one lookup, not 200;
 //! - every hash computed is counted (`capcom_password_hashes_total`).
 
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -42,12 +45,25 @@ pub const MSG_ONE_HASH_PER_REQUEST: &str =
 #[derive(Debug, Default)]
 pub struct HashPermit {
     spent: AtomicBool,
+    /// Whether a sign-up or sign-in of the request claimed its one password check.
+    claimed: AtomicBool,
 }
 
 impl HashPermit {
     /// A fresh permit, shared by every operation of one request.
     pub fn new() -> Arc<HashPermit> {
         Arc::new(HashPermit::default())
+    }
+
+    /// Claims the request's one password check, before its cheap checks run (`createUser` and
+    /// `createToken`, SPEC §7): the first claim succeeds, every later one is refused at once with
+    /// BAD_USER_INPUT on `password` ([`MSG_ONE_HASH_PER_REQUEST`]), whether or not the first one hashed.
+    /// The hash itself still takes the permit, so a request never hashes twice either way.
+    pub fn claim(&self) -> ApiResult<()> {
+        if self.claimed.swap(true, Ordering::SeqCst) {
+            return Err(ApiError::bad_input("password", MSG_ONE_HASH_PER_REQUEST));
+        }
+        Ok(())
     }
 
     /// Takes the permit; false when it was taken already.

@@ -42,6 +42,15 @@ fn request_hasher(ctx: &Context<'_>, state: &AppState) -> PasswordHasher {
     state.passwords.for_request(permit)
 }
 
+/// Claims the request's one password check (SPEC §7) before any other work of a sign-up or sign-in: a
+/// second one in the same request (alias or batched operation) is refused without a statement.
+fn claim_password_check(ctx: &Context<'_>) -> Result<()> {
+    if let Some(permit) = ctx.data_opt::<Arc<HashPermit>>() {
+        permit.claim()?;
+    }
+    Ok(())
+}
+
 /// Identity mutations.
 #[derive(Default)]
 pub struct UserMutation;
@@ -70,6 +79,7 @@ impl UserMutation {
         profile: Option<Json<serde_json::Value>>,
         invite_token: Option<String>,
     ) -> Result<AuthUser> {
+        claim_password_check(ctx)?;
         let state = state(ctx)?;
         let mut conn = conn(ctx).await?;
         let actor = actor(ctx);
@@ -89,6 +99,7 @@ impl UserMutation {
 
     /// Signs in with an email address or username and a password.
     async fn create_token(&self, ctx: &Context<'_>, identity: Option<String>, password: String) -> Result<AuthUser> {
+        claim_password_check(ctx)?;
         let state = state(ctx)?;
         let mut conn = conn(ctx).await?;
         let passwords = request_hasher(ctx, state);
