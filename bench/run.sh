@@ -17,7 +17,7 @@ cd "$(dirname "$0")/.."
 ROOT=$PWD
 DURATION=${DURATION:-10}
 CLIENTS=${CLIENTS:-"1 16 64"}
-SCENARIOS=${SCENARIOS:-"dashboard dashboard_owner members self_token workspace_token workspace_key write"}
+SCENARIOS=${SCENARIOS:-"dashboard dashboard_mid dashboard_owner members self_token workspace_token workspace_key write"}
 PEER=${PEER:-1}
 OUT=${OUT:-$ROOT/bench/results.txt}
 PG_PORT=${PG_PORT:-55432}
@@ -84,6 +84,7 @@ psql_c "VACUUM ANALYZE" >/dev/null
 
 MEMBER_ID=$(psql_c "SELECT user_id FROM emails WHERE address = 'bench-member@bench.example.com'")
 OWNER_ID=$(psql_c "SELECT user_id FROM emails WHERE address = 'bench-owner@bench.example.com'")
+MID_ID=$(psql_c "SELECT user_id FROM emails WHERE address = 'bench-mid@bench.example.com'")
 ORG_ID=$(psql_c "SELECT id FROM organizations ORDER BY created_at LIMIT 1")
 WS1=$(psql_c "SELECT id FROM workspaces WHERE label = 'Workspace 001'")
 KEY_WS=$WS1 # the printed key is an editor of Workspace 001
@@ -174,6 +175,7 @@ start_peer() {
     PEER_PID=$(pgrep -f "postgraphile -C graphile.config.mjs" | head -1)
     PIDS+=("$PEER_SHELL")
     body bench/postgraphile/dashboard.graphql "{\"member\": \"$MEMBER_ID\"}" >"$WORK/pgl_dashboard.json"
+    body bench/postgraphile/dashboard_mid.graphql "{\"member\": \"$MID_ID\"}" >"$WORK/pgl_dashboard_mid.json"
     body bench/postgraphile/dashboard_owner.graphql "{\"organization\": \"$ORG_ID\"}" >"$WORK/pgl_dashboard_owner.json"
     body bench/postgraphile/members.graphql "{\"workspace\": \"$WS1\"}" >"$WORK/pgl_members.json"
     body bench/postgraphile/self.graphql "{\"user\": \"$MEMBER_ID\"}" >"$WORK/pgl_self.json"
@@ -195,11 +197,13 @@ for binary in "${BINARIES[@]}"; do
   }
   MEMBER_TOKEN=$(token bench-member@bench.example.com)
   OWNER_TOKEN=$(token bench-owner@bench.example.com)
+  MID_TOKEN=$(token bench-mid@bench.example.com)
   # Deleting a deployment takes a workspace admin: the write scenario's key is one, made by the owner.
   WRITE_KEY=$(curl -s -H 'content-type: application/json' -H "Authorization: Bearer $OWNER_TOKEN" --data \
     "{\"query\":\"mutation(\$w: Uuid!, \$l: String!) { createWorkspaceServiceAccount(label: \$l, category: \\\"bench\\\", workspaceUuid: \$w, role: WORKSPACE_ADMIN) { apiKey } }\",\"variables\":{\"w\":\"$KEY_WS\",\"l\":\"bench-write-$RANDOM$RANDOM\"}}" \
     "$URL" | python3 -c 'import json,sys; print(json.load(sys.stdin)["data"]["createWorkspaceServiceAccount"]["apiKey"])')
   body bench/queries/dashboard.graphql >"$WORK/dashboard.json"
+  body bench/queries/dashboard_mid.graphql >"$WORK/dashboard_mid.json"
   body bench/queries/dashboard_owner.graphql >"$WORK/dashboard_owner.json"
   body bench/queries/members.graphql "{\"workspaceUuid\": \"$WS1\"}" >"$WORK/members.json"
   body bench/queries/self.graphql >"$WORK/self.json"
@@ -209,6 +213,7 @@ for binary in "${BINARIES[@]}"; do
   for scenario in $SCENARIOS; do
     case $scenario in
       dashboard) file=dashboard.json auth="Bearer $MEMBER_TOKEN" peer=pgl_dashboard.json ;;
+      dashboard_mid) file=dashboard_mid.json auth="Bearer $MID_TOKEN" peer=pgl_dashboard_mid.json ;;
       dashboard_owner) file=dashboard_owner.json auth="Bearer $OWNER_TOKEN" peer=pgl_dashboard_owner.json ;;
       members) file=members.json auth="Bearer $MEMBER_TOKEN" peer=pgl_members.json ;;
       self_token) file=self.json auth="Bearer $MEMBER_TOKEN" peer=pgl_self.json ;;

@@ -171,6 +171,16 @@ pub struct Config {
     #[arg(long, env = "CAPCOM_MAX_BATCH", default_value_t = 10, global = true)]
     pub max_batch: usize,
 
+    /// Documents remembered parsed and checked, by their text (docs/limits.md, "Known documents"); 0
+    /// remembers none. Also bounded by 32 MiB.
+    #[arg(long, env = "CAPCOM_DOCUMENT_CACHE_ENTRIES", default_value_t = 1_000, global = true)]
+    pub document_cache_entries: usize,
+
+    /// Verified user tokens remembered by their SHA-256 (docs/limits.md, "Tokens"); 0 remembers none.
+    /// Also bounded by 16 MiB.
+    #[arg(long, env = "CAPCOM_TOKEN_CACHE_ENTRIES", default_value_t = 10_000, global = true)]
+    pub token_cache_entries: usize,
+
     /// Maximum significant tokens in one GraphQL document.
     #[arg(long, env = "CAPCOM_MAX_TOKENS", default_value_t = 10_000, global = true)]
     pub max_tokens: usize,

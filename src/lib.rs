@@ -7,6 +7,7 @@
 #![warn(missing_docs)]
 
 pub mod auth;
+pub mod bounded;
 pub mod config;
 pub mod db;
 pub mod dns;

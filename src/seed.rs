@@ -6,9 +6,11 @@
 //!   deploy each, two API keys. Passwords and keys are printed once.
 //! - `bench`: the benchmark's data set (`bench/README.md`): 1 organization, 200 workspaces, 2 000
 //!   deployments (10 per workspace, each with a deploy; 500 also with variables), 5 000 users, about 20 000
-//!   role bindings, 100 API keys, 10 000 audit events. Users beyond the first three are created by
-//!   [`crate::domain::users::import`] (one password hash for all, a thousand rows per statement) and
-//!   members by [`crate::domain::workspaces::add_members`] (one transaction per workspace).
+//!   role bindings, 100 API keys, 10 000 audit events; and the mid-size page's five workspaces (`Mid 1` …
+//!   `Mid 5`: 11 members, 20 deployments and an API key each) with their member `bench-mid`. Users beyond
+//!   the first three are created by [`crate::domain::users::import`] (one password hash for all, a
+//!   thousand rows per statement) and members by [`crate::domain::workspaces::add_members`] (one
+//!   transaction per workspace).
 //!
 //! A database that has users is refused unless `--force`, except one already seeded with the same
 //! profile: seeding is idempotent (what exists, found by its email address, label or name, is kept; only
@@ -348,6 +350,8 @@ impl Seeder<'_> {
         const DEPLOYMENTS_PER_WORKSPACE: usize = 10;
         const USERS: usize = 5000;
         const KEYS: usize = 100;
+        const MID_WORKSPACES: usize = 5;
+        const MID_DEPLOYMENTS: usize = 20;
         // Founders: sign-up makes the system admin and the organization's three owners.
         let admin = self.account(&format!("bench-admin@{DOMAIN}"), "Bench Admin").await?;
         self.account(&format!("bench-owner@{DOMAIN}"), "Bench Owner").await?;
@@ -355,6 +359,8 @@ impl Seeder<'_> {
         // Everyone else in one import: `bench-member` and user0001 … user4996.
         let mut wanted: Vec<String> = vec![format!("bench-member@{DOMAIN}")];
         wanted.extend((1..=USERS - 4).map(|n| format!("user{n:04}@{DOMAIN}")));
+        // The member of the mid-size page, last so that `user(n)` stays user{n:04}.
+        wanted.push(format!("bench-mid@{DOMAIN}"));
         let mut conn = self.conn().await?;
         let taken: HashSet<String> = bulk::taken_addresses(&mut conn, &wanted).await?.into_iter().collect();
         let missing: Vec<Person> = wanted
@@ -376,6 +382,7 @@ impl Seeder<'_> {
         let user_ids: Vec<Uuid> = user_ids.into_iter().collect::<ApiResult<_>>()?;
         drop(conn);
         let member = user_ids[0];
+        let mid_member = user_ids[wanted.len() - 1];
         let user = |n: usize| user_ids[n]; // user{n:04}, n ≥ 1
 
         // Workspace n is made by user n, who becomes its admin.
@@ -422,6 +429,23 @@ impl Seeder<'_> {
             }
         }
         self.deployments(jobs).await?;
+        // The mid-size page (`dashboard_mid`): bench-mid is an editor of Mid 1 … Mid 5, each made by user
+        // 4900+k with nine more members (users 4900+10k+1 … +9): 55 members, 20 deployments and one API key
+        // per workspace.
+        let mut mid_jobs = Vec::with_capacity(MID_WORKSPACES * MID_DEPLOYMENTS);
+        for k in 1..=MID_WORKSPACES {
+            let admin = user(4900 + k);
+            let workspace = self.workspace(&mut known, &format!("Mid {k}"), admin).await?;
+            let mut members = vec![(mid_member, Role::WorkspaceEditor)];
+            members.extend((1..=9).map(|j| {
+                let role = if j % 3 == 0 { Role::WorkspaceEditor } else { Role::WorkspaceViewer };
+                (user(4900 + 10 * k + j), role)
+            }));
+            self.members(workspace, admin, &members).await?;
+            mid_jobs.extend((1..=MID_DEPLOYMENTS).map(|d| (workspace, format!("mid-{k}-{d:02}"), admin, false)));
+            self.workspace_key(workspace, "bench-ci", Role::WorkspaceEditor, admin).await?;
+        }
+        self.deployments(mid_jobs).await?;
         // API keys: one per workspace for the first hundred; the first is printed for the write scenario.
         let mut keys = Vec::new();
         for (index, workspace) in workspace_ids.iter().take(KEYS).enumerate() {
@@ -439,6 +463,7 @@ impl Seeder<'_> {
                 (format!("bench-owner@{DOMAIN}"), "organization owner".into()),
                 (format!("bench-member@{DOMAIN}"), "editor in Workspace 001 … Workspace 020".into()),
                 (format!("user0001@{DOMAIN}"), "admin of Workspace 001 (200 members)".into()),
+                (format!("bench-mid@{DOMAIN}"), "editor in Mid 1 … Mid 5 (11 members, 20 deployments each)".into()),
             ],
             password: self.made_accounts.then(|| self.password.clone()),
             keys,

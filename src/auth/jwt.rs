@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
+use crate::bounded::BoundedMap;
 use crate::config::Config;
 
 /// Clock leeway for `exp` and `nbf`, in seconds.
@@ -81,7 +82,13 @@ pub struct JwtKeys {
     issuer: String,
     audience: String,
     lifetime_secs: i64,
+    /// Tokens whose signature, algorithm, issuer and audience were verified with these keys, by the
+    /// SHA-256 of the token (see [`JwtKeys::verify`]).
+    verified: BoundedMap<[u8; 32], Claims>,
 }
+
+/// At most this many bytes of verified tokens are remembered.
+pub const VERIFIED_TOKENS_MAX_BYTES: usize = 16 * 1024 * 1024;
 
 impl std::fmt::Debug for JwtKeys {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -130,6 +137,7 @@ impl JwtKeys {
             issuer: config.jwt_issuer.clone(),
             audience: config.jwt_audience.clone(),
             lifetime_secs: config.jwt_lifetime_secs,
+            verified: BoundedMap::new(config.token_cache_entries, VERIFIED_TOKENS_MAX_BYTES),
         })
     }
 
@@ -200,7 +208,34 @@ impl JwtKeys {
     }
 
     /// Verifies signature, algorithm, issuer and audience, then `exp`/`nbf` against `now`.
+    ///
+    /// The first part depends only on the token's text and these keys, so its outcome is remembered for a
+    /// token that passed it, by the token's SHA-256, in a map bounded by `CAPCOM_TOKEN_CACHE_ENTRIES` entries
+    /// (10 000) and [`VERIFIED_TOKENS_MAX_BYTES`]: a client sending the same token on every request pays the
+    /// signature check once. The time checks run on every call, and a token found expired is forgotten.
+    /// Revocation is not decided here: the caller compares `iat` with the user's `tokensValidAfter`, read
+    /// on every request ([`crate::auth::principal::resolve_token`]). Keys are per process and never
+    /// change while it runs, so a token signed with another key is never remembered.
     pub fn verify(&self, token: &str, now: DateTime<Utc>) -> Result<Claims, TokenError> {
+        let digest: [u8; 32] = Sha256::digest(token.as_bytes()).into();
+        if let Some(claims) = self.verified.get(&digest) {
+            return match check_time(&claims, now) {
+                Ok(()) => Ok(claims),
+                Err(error) => {
+                    self.verified.remove(&digest);
+                    Err(error)
+                }
+            };
+        }
+        let claims = self.verify_signed(token)?;
+        check_time(&claims, now)?;
+        self.verified.insert(digest, claims.clone(), token.len() + std::mem::size_of::<Claims>() + 256);
+        Ok(claims)
+    }
+
+    /// The claims of `token` once its signature, algorithm, issuer, audience and subject are checked
+    /// (not its times).
+    fn verify_signed(&self, token: &str) -> Result<Claims, TokenError> {
         let mut validation = Validation::new(self.algorithm);
         validation.set_issuer(&[&self.issuer]);
         validation.set_audience(&[&self.audience]);
@@ -211,18 +246,23 @@ impl JwtKeys {
         let data = jsonwebtoken::decode::<Claims>(token, &self.decoding, &validation)
             .map_err(|e| TokenError(e.to_string()))?;
         let claims = data.claims;
-        let now_secs = now.timestamp();
-        if claims.exp + LEEWAY_SECS <= now_secs {
-            return Err(TokenError("expired".into()));
-        }
-        if claims.nbf - LEEWAY_SECS > now_secs || claims.iat - LEEWAY_SECS > now_secs {
-            return Err(TokenError("not yet valid".into()));
-        }
         if claims.sub != claims.uuid.to_string() {
             return Err(TokenError("sub and uuid differ".into()));
         }
         Ok(claims)
     }
+}
+
+/// Refuses claims that expired or are not yet valid at `now` (with [`LEEWAY_SECS`] either way).
+fn check_time(claims: &Claims, now: DateTime<Utc>) -> Result<(), TokenError> {
+    let now_secs = now.timestamp();
+    if claims.exp + LEEWAY_SECS <= now_secs {
+        return Err(TokenError("expired".into()));
+    }
+    if claims.nbf - LEEWAY_SECS > now_secs || claims.iat - LEEWAY_SECS > now_secs {
+        return Err(TokenError("not yet valid".into()));
+    }
+    Ok(())
 }
 
 /// Longest lifetime of a deployment access token.

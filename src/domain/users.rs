@@ -584,12 +584,13 @@ pub async fn members_of_workspaces(
     Ok(User::members_of_workspaces(conn, workspace_ids).await?)
 }
 
-/// Every role binding on the given workspaces (one statement).
-pub async fn role_bindings_on_workspaces(
+/// Every role binding on the given workspaces with the service account holding it, if one does (one
+/// statement).
+pub async fn role_bindings_on_workspaces_with_accounts(
     conn: &mut AsyncPgConnection,
     workspace_ids: &[Uuid],
-) -> ApiResult<Vec<RoleBindingRow>> {
-    Ok(RoleBindingRow::for_workspaces(conn, workspace_ids).await?)
+) -> ApiResult<Vec<(RoleBindingRow, Option<crate::domain::service_accounts::ServiceAccount>)>> {
+    Ok(RoleBindingRow::for_workspaces_with_accounts(conn, workspace_ids).await?)
 }
 
 /// Users matching `filter` across the installation.

@@ -254,9 +254,20 @@ fn expanded_fragment_sizes<'a>(
 /// `max_list_items`. The error is BAD_USER_INPUT naming the variable or argument (`user.email`,
 /// `environmentVariables`).
 pub fn check_inputs(request: &Request, document: &ExecutableDocument, max_list_items: usize) -> Result<(), ApiError> {
+    check_variables(request, max_list_items)?;
+    check_literal_inputs(document, max_list_items)
+}
+
+/// The part of [`check_inputs`] that depends on the request: its variables.
+fn check_variables(request: &Request, max_list_items: usize) -> Result<(), ApiError> {
     for (name, value) in request.variables.iter() {
         check_value(value, name.as_str(), max_list_items)?;
     }
+    Ok(())
+}
+
+/// The part of [`check_inputs`] that depends only on the document: its literal arguments.
+fn check_literal_inputs(document: &ExecutableDocument, max_list_items: usize) -> Result<(), ApiError> {
     let mut sets: Vec<&SelectionSet> = Vec::new();
     for (_, operation) in document.operations.iter() {
         sets.push(&operation.node.selection_set.node);
@@ -355,18 +366,97 @@ fn check_value<V: InputValue>(value: &V, path: &str, max_list_items: usize) -> R
     }
 }
 
+/// At most this many bytes of admitted documents are remembered, counting [`DOCUMENT_BYTES_PER_CHAR`]
+/// bytes per character of text for the parsed form.
+pub const ADMITTED_DOCUMENTS_MAX_BYTES: usize = 32 * 1024 * 1024;
+
+/// A document longer than this many bytes of text is not remembered (clients send the same few short
+/// documents over and over; a long one is rarer and its parse a smaller share of its cost).
+pub const ADMITTED_DOCUMENT_MAX_TEXT: usize = 64 * 1024;
+
+/// What one character of a remembered document is counted as: the text and the parsed tree it becomes.
+pub const DOCUMENT_BYTES_PER_CHAR: usize = 32;
+
+/// Documents that passed [`check_text`], [`check_document`] and the literal part of [`check_inputs`],
+/// parsed, by their text: the astro CLI and the consoles send the same few documents on every request, so
+/// the lexing, parsing and checking of a known document is done once. Bounded by
+/// `CAPCOM_DOCUMENT_CACHE_ENTRIES` entries (1 000) and [`ADMITTED_DOCUMENTS_MAX_BYTES`]. Nothing here depends on the
+/// caller: the limits are the configuration's, and async-graphql's validation (types, depth, complexity)
+/// still runs on every request, as do the checks of the request's variables.
+pub struct AdmittedDocuments {
+    map: crate::bounded::BoundedMap<u64, std::sync::Arc<(String, ExecutableDocument)>>,
+    hasher: std::collections::hash_map::RandomState,
+}
+
+impl AdmittedDocuments {
+    /// An empty set holding at most `max_entries` documents (`CAPCOM_DOCUMENT_CACHE_ENTRIES`) and
+    /// [`ADMITTED_DOCUMENTS_MAX_BYTES`].
+    pub fn new(max_entries: usize) -> Self {
+        Self::with_bounds(max_entries, ADMITTED_DOCUMENTS_MAX_BYTES)
+    }
+
+    /// An empty set holding at most `max_entries` documents and `max_bytes` bytes.
+    pub fn with_bounds(max_entries: usize, max_bytes: usize) -> Self {
+        AdmittedDocuments {
+            map: crate::bounded::BoundedMap::new(max_entries, max_bytes),
+            hasher: std::collections::hash_map::RandomState::new(),
+        }
+    }
+
+    fn key(&self, text: &str) -> u64 {
+        use std::hash::BuildHasher;
+        self.hasher.hash_one(text)
+    }
+
+    /// The parsed form of `text`, if it was admitted before (the text itself is compared, not only its
+    /// hash).
+    fn get(&self, text: &str) -> Option<ExecutableDocument> {
+        let found = self.map.get(&self.key(text))?;
+        (found.0 == text).then(|| found.1.clone())
+    }
+
+    fn insert(&self, text: &str, document: &ExecutableDocument) {
+        if text.len() > ADMITTED_DOCUMENT_MAX_TEXT {
+            return;
+        }
+        let bytes = text.len().saturating_mul(DOCUMENT_BYTES_PER_CHAR).saturating_add(256);
+        self.map.insert(self.key(text), std::sync::Arc::new((text.to_owned(), document.clone())), bytes);
+    }
+
+    /// How many documents are remembered.
+    pub fn len(&self) -> usize {
+        self.map.len()
+    }
+
+    /// Whether none is.
+    pub fn is_empty(&self) -> bool {
+        self.map.is_empty()
+    }
+}
+
 /// Applies [`check_text`], [`check_document`] and [`check_inputs`] to a request before async-graphql
 /// parses, validates or executes it (every transport goes through it: `crate::graphql::GraphqlService`);
-/// the document parsed here is the one executed.
-pub fn admit(mut request: Request, limits: DocumentLimits) -> ServerResult<Request> {
-    check_text(&request.query, limits.max_tokens)?;
-    let document = async_graphql::parser::parse_query(&request.query)?;
-    check_document(&document, limits)?;
-    check_inputs(&request, &document, limits.max_list_items).map_err(|error| {
+/// the document parsed here is the one executed. A document found in `known` was checked and parsed
+/// before (with the same limits: one set belongs to one schema and its configuration); only the
+/// request's variables are checked then.
+pub fn admit(mut request: Request, limits: DocumentLimits, known: &AdmittedDocuments) -> ServerResult<Request> {
+    let as_server_error = |error: ApiError| {
         let mut error = async_graphql::Error::from(error).into_server_error(async_graphql::Pos::default());
         error.locations.clear();
         error
-    })?;
+    };
+    let document = match known.get(&request.query) {
+        Some(document) => document,
+        None => {
+            check_text(&request.query, limits.max_tokens)?;
+            let document = async_graphql::parser::parse_query(&request.query)?;
+            check_document(&document, limits)?;
+            check_literal_inputs(&document, limits.max_list_items).map_err(as_server_error)?;
+            known.insert(&request.query, &document);
+            document
+        }
+    };
+    check_variables(&request, limits.max_list_items).map_err(as_server_error)?;
     request.set_parsed_query(document);
     Ok(request)
 }
@@ -430,6 +520,29 @@ mod tests {
         assert!(check(&nested).err().is_some_and(|e| e.message.contains("nests")));
         let many = format!("{{ {} }}", "a ".repeat(10_001));
         assert!(check(&many).err().is_some_and(|e| e.message.contains("tokens")));
+    }
+
+    #[test]
+    fn a_remembered_document_still_has_each_requests_variables_checked() {
+        let known = AdmittedDocuments::with_bounds(2, 1 << 20);
+        let query = "query($ids: [Int]) { a(ids: $ids) }";
+        let request = |count: usize| {
+            let variables = serde_json::json!({"ids": (0..count).collect::<Vec<_>>()});
+            Request::new(query).variables(async_graphql::Variables::from_json(variables))
+        };
+        assert!(admit(request(3), limits(), &known).is_ok());
+        assert_eq!(known.len(), 1);
+        let refused = admit(request(1001), limits(), &known).err().map(|e| e.message).unwrap_or_default();
+        assert!(refused.contains("at most 1000 items"), "{refused}");
+        assert!(admit(request(3), limits(), &known).is_ok_and(|r| r.query == query));
+        // Refused documents are not remembered; the set keeps its bound.
+        assert!(admit(Request::new(doubling(60)), limits(), &known).is_err());
+        assert!(admit(Request::new(r#"{ a(x: "\u0000") }"#), limits(), &known).is_err());
+        assert_eq!(known.len(), 1);
+        for text in ["{ b }", "{ c }", "{ d }"] {
+            assert!(admit(Request::new(text), limits(), &known).is_ok());
+        }
+        assert_eq!(known.len(), 2);
     }
 
     #[test]

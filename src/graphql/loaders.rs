@@ -145,7 +145,9 @@ impl Loader<UsersOfWorkspace> for DbLoader {
 }
 
 impl Loader<RoleBindingsOfWorkspace> for DbLoader {
-    type Value = Vec<RoleBindingRow>;
+    /// Each binding with the service account holding it, if one does (read in the same statement: the
+    /// two are one to one).
+    type Value = Vec<(RoleBindingRow, Option<crate::domain::service_accounts::ServiceAccount>)>;
     type Error = Arc<ApiError>;
 
     async fn load(
@@ -153,8 +155,9 @@ impl Loader<RoleBindingsOfWorkspace> for DbLoader {
         keys: &[RoleBindingsOfWorkspace],
     ) -> Result<HashMap<RoleBindingsOfWorkspace, Self::Value>, Self::Error> {
         let mut conn = self.conn().await?;
-        let rows = users::role_bindings_on_workspaces(&mut conn, &ids(keys, |k| k.0)).await.map_err(Arc::new)?;
-        Ok(group(keys, rows, |row| RoleBindingsOfWorkspace(row.workspace_id.unwrap_or_default())))
+        let rows =
+            users::role_bindings_on_workspaces_with_accounts(&mut conn, &ids(keys, |k| k.0)).await.map_err(Arc::new)?;
+        Ok(group(keys, rows, |(row, _)| RoleBindingsOfWorkspace(row.workspace_id.unwrap_or_default())))
     }
 }
 

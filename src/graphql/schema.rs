@@ -18,7 +18,7 @@ use crate::graphql::RequestMeta;
 use crate::graphql::authz::Access;
 use crate::graphql::budget::{self, CostModel, ReplyBudget};
 use crate::graphql::errors;
-use crate::graphql::limits::{self, DocumentLimits};
+use crate::graphql::limits::{self, AdmittedDocuments, DocumentLimits};
 use crate::graphql::mutation::Mutation;
 use crate::graphql::order::{self, Shape};
 use crate::graphql::query::Query;
@@ -46,6 +46,8 @@ pub struct GraphqlService {
     max_reply_objects: usize,
     /// `CAPCOM_MAX_REPLY_BYTES` (checked here for WebSocket messages; HTTP checks the body it writes).
     max_reply_bytes: usize,
+    /// Documents admitted before, parsed (`crate::graphql::limits::AdmittedDocuments`).
+    documents: Arc<AdmittedDocuments>,
 }
 
 /// The reply budget of the operation `request` carries (through its `Access`), if any.
@@ -156,7 +158,7 @@ impl GraphqlService {
         let request_id = request_id_of(&request);
         let request = with_hash_permit(request, None);
         // The document's limits are checked first; it is then parsed once and the parsed form executed.
-        let response = match limits::admit(request, self.limits) {
+        let response = match limits::admit(request, self.limits, &self.documents) {
             Ok(mut request) => {
                 match prepare(&mut request).and_then(|shape| self.estimate(&mut request).map(|()| shape)) {
                     Ok(shape) => {
@@ -195,7 +197,7 @@ impl GraphqlService {
     pub fn execute_stream(&self, request: Request) -> BoxStream<'static, Response> {
         let request_id = request_id_of(&request);
         let request = with_hash_permit(request, None);
-        match limits::admit(request, self.limits) {
+        match limits::admit(request, self.limits, &self.documents) {
             Ok(mut request) => {
                 let shape = match prepare(&mut request).and_then(|shape| self.estimate(&mut request).map(|()| shape)) {
                     Ok(shape) => shape,
@@ -242,6 +244,7 @@ pub fn build_schema(state: AppState) -> GraphqlService {
         cost,
         max_reply_objects: config.max_reply_objects,
         max_reply_bytes: config.max_reply_bytes,
+        documents: Arc::new(AdmittedDocuments::new(config.document_cache_entries)),
     }
 }
 

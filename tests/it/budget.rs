@@ -89,3 +89,63 @@ async fn authentication_costs_one_statement_by_token_and_by_api_key() {
     assert_eq!(cost(&app, &read, &root).await.0, 2, "a workspace by token");
     assert_eq!(cost(&app, &read, &key).await.0, 2, "a workspace by API key");
 }
+
+/// A mid-size console page (`bench/queries/dashboard_mid.graphql`): members with addresses, role bindings
+/// with the user or API key holding each, deployments with settings and deploy tags.
+const DASHBOARD_MID: &str = include_str!("../../bench/queries/dashboard_mid.graphql");
+
+/// The mid-size page costs one statement per relation, however many workspaces, members, bindings and
+/// deployments it shows: the caller with its bindings (1); the workspaces (1); their members, role bindings
+/// and deployments (3); the members' emails and the bindings' service accounts (2)... with the users reached
+/// through `roleBindings.user` taken from the members loaded beside them, not loaded a second time.
+const DASHBOARD_MID_STATEMENTS: u64 = 6;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_mid_size_dashboard_loads_each_table_once_per_level() {
+    let app = TestApp::spawn_with(|config| config.public_signups = true).await;
+    let root = app.with_owners().await;
+    let (member, _) = app.sign_up("member@example.com", "correct horse battery").await;
+    for index in 0..3 {
+        app.sign_up(&format!("colleague{index}@example.com"), "correct horse battery").await;
+    }
+    let mut counts = Vec::new();
+    let mut created = 0;
+    for target in [1, 5] {
+        while created < target {
+            let workspace = app.create_workspace(&root, &format!("ws-{created}")).await;
+            app.add_to_workspace(&root, &workspace, "member@example.com", "WORKSPACE_VIEWER").await;
+            for index in 0..3 {
+                let colleague = format!("colleague{index}@example.com");
+                app.add_to_workspace(&root, &workspace, &colleague, "WORKSPACE_EDITOR").await;
+            }
+            let key = app
+                .gql(
+                    "mutation($w: Uuid!) { createWorkspaceServiceAccount(label: \"ci\", category: \"ci\", workspaceUuid: $w, role: WORKSPACE_EDITOR) { id } }",
+                    json!({"w": workspace}),
+                    Some(&root),
+                )
+                .await;
+            assert!(key.get("errors").is_none(), "{key}");
+            for index in 0..4 {
+                app.create_deployment(&root, &workspace, &format!("d{index}")).await;
+            }
+            created += 1;
+        }
+        let (statements, body) = cost(&app, DASHBOARD_MID, &member).await;
+        let workspaces = body["data"]["workspaces"].as_array().unwrap();
+        assert_eq!(workspaces.len(), target, "{body}");
+        for workspace in workspaces {
+            // The creator (an admin), the member and three colleagues; their bindings and the key's.
+            assert_eq!(workspace["users"].as_array().unwrap().len(), 5, "{workspace}");
+            let bindings = workspace["roleBindings"].as_array().unwrap();
+            assert_eq!(bindings.len(), 6, "{workspace}");
+            assert_eq!(bindings.iter().filter(|b| b["user"]["username"].is_string()).count(), 5, "{workspace}");
+            assert_eq!(bindings.iter().filter(|b| b["serviceAccount"]["label"] == "ci").count(), 1, "{workspace}");
+            assert_eq!(workspace["deployments"].as_array().unwrap().len(), 4, "{workspace}");
+        }
+        counts.push((target, statements));
+    }
+    for (workspaces, statements) in &counts {
+        assert_eq!(*statements, DASHBOARD_MID_STATEMENTS, "{workspaces} workspaces; all: {counts:?}");
+    }
+}

@@ -147,3 +147,44 @@ async fn tokens_issued_before_tokens_valid_after_are_refused() {
     let old = Claims { iat: now - 10, nbf: now - 10, ..claims };
     assert_refused(&app, &app.state.keys.sign(&old).unwrap(), "issued before logout").await;
 }
+
+/// Verified tokens are remembered (`JwtKeys::verify`): a token the server has already accepted is still
+/// refused once it is revoked, once it expires, and the same claims signed with another key are refused
+/// while the genuine token is remembered.
+#[tokio::test]
+async fn remembered_tokens_are_refused_once_revoked_expired_or_signed_elsewhere() {
+    let app = TestApp::spawn_with(|config| config.public_signups = true).await;
+    let (token, claims) = signed_up(&app).await;
+    for _ in 0..3 {
+        assert_accepted(&app, &token, "the token, accepted again and again").await;
+    }
+    let other_keys = JwtKeys::from_config(&test_config()).unwrap();
+    assert_refused(&app, &other_keys.sign(&claims).unwrap(), "the same claims signed with another key").await;
+    let mut tampered = claims.clone();
+    tampered.exp += 3600;
+    let forged = {
+        let mut parts: Vec<String> = token.split('.').map(str::to_owned).collect();
+        parts[1] = URL_SAFE_NO_PAD.encode(serde_json::to_vec(&tampered).unwrap());
+        parts.join(".")
+    };
+    assert_refused(&app, &forged, "the remembered token's claims changed, its signature kept").await;
+    assert_accepted(&app, &token, "the genuine token still").await;
+
+    // Revoked: signing out (with another token of the same user) refuses every earlier token.
+    let second = app.sign_in("ada@example.com", "correct horse battery").await;
+    let second = second["data"]["createToken"]["token"]["value"].as_str().unwrap().to_owned();
+    assert_accepted(&app, &second, "a second token").await;
+    app.clock.advance(chrono::Duration::seconds(2));
+    let body = app.gql("mutation { logout }", json!({}), Some(&second)).await;
+    assert_eq!(body["data"]["logout"], true, "{body}");
+    assert_refused(&app, &token, "the remembered token after logout").await;
+    assert_refused(&app, &second, "the token that signed out").await;
+
+    // Expired: a fresh token, remembered, then the clock passes its `exp` (+ leeway).
+    app.clock.advance(chrono::Duration::seconds(2));
+    let third = app.sign_in("ada@example.com", "correct horse battery").await;
+    let third = third["data"]["createToken"]["token"]["value"].as_str().unwrap().to_owned();
+    assert_accepted(&app, &third, "a token after the logout").await;
+    app.clock.advance(chrono::Duration::seconds(app.state.config.jwt_lifetime_secs + 61));
+    assert_refused(&app, &third, "the remembered token once expired").await;
+}

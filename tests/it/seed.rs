@@ -78,7 +78,7 @@ async fn the_bench_profile_has_the_benchmark_shape_and_is_idempotent() {
     let app = TestApp::spawn().await;
     let first = stdout(&seed(&app.db_url, &["--profile", "bench"]));
     let expected =
-        "5000 users, 200 workspaces, 2000 deployments, 19821 role bindings, 100 service accounts, 10000 audit events";
+        "5001 users, 205 workspaces, 2100 deployments, 19982 role bindings, 105 service accounts, 10216 audit events";
     assert_eq!(counts(&first), expected, "{first}");
     let members = |label: &str| {
         format!(
@@ -91,7 +91,17 @@ async fn the_bench_profile_has_the_benchmark_shape_and_is_idempotent() {
         app.count("SELECT count(*) AS n FROM role_bindings b JOIN emails e ON e.user_id = b.user_id WHERE e.address = 'bench-member@bench.example.com' AND b.scope = 'WORKSPACE'").await,
         20
     );
-    assert_eq!(app.count("SELECT count(*) AS n FROM deploys").await, 2000);
+    assert_eq!(app.count("SELECT count(*) AS n FROM deploys").await, 2100);
+    // The mid-size page's member: five workspaces of 11 members and 20 deployments each.
+    assert_eq!(
+        app.count("SELECT count(*) AS n FROM role_bindings b JOIN emails e ON e.user_id = b.user_id WHERE e.address = 'bench-mid@bench.example.com' AND b.scope = 'WORKSPACE'").await,
+        5
+    );
+    assert_eq!(app.count(&members("Mid 3")).await, 11);
+    assert_eq!(
+        app.count("SELECT count(*) AS n FROM deployments d JOIN workspaces w ON w.id = d.workspace_id WHERE w.label LIKE 'Mid %'").await,
+        100
+    );
     assert_eq!(app.count("SELECT count(DISTINCT deployment_id) AS n FROM environment_variables").await, 500);
     let second = stdout(&seed(&app.db_url, &["--profile", "bench"]));
     assert_eq!(counts(&second), expected, "a second run changes nothing");

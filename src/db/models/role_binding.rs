@@ -104,12 +104,22 @@ impl RoleBindingRow {
 }
 
 impl RoleBindingRow {
-    /// Bindings on these workspaces (any principal).
-    pub async fn for_workspaces(conn: &mut AsyncPgConnection, ids: &[Uuid]) -> QueryResult<Vec<RoleBindingRow>> {
+    /// Every binding on the given workspaces, each with the service account holding it (if one does): a
+    /// binding and its service account are one to one, so a page listing bindings with their API keys
+    /// reads both in one statement.
+    pub async fn for_workspaces_with_accounts(
+        conn: &mut AsyncPgConnection,
+        ids: &[Uuid],
+    ) -> QueryResult<Vec<(RoleBindingRow, Option<crate::db::models::service_account::ServiceAccountRow>)>> {
+        use crate::db::models::service_account::ServiceAccountRow;
+        use crate::db::schema::service_accounts;
         role_bindings::table
+            .left_join(
+                service_accounts::table.on(role_bindings::service_account_id.eq(service_accounts::id.nullable())),
+            )
             .filter(role_bindings::workspace_id.eq_any(ids))
             .order((role_bindings::created_at, role_bindings::id))
-            .select(RoleBindingRow::as_select())
+            .select((RoleBindingRow::as_select(), Option::<ServiceAccountRow>::as_select()))
             .load(conn)
             .await
     }

@@ -144,7 +144,7 @@ impl User {
                 row
             })
             .collect();
-        Ok(access.admit_all(rows).await?.into_iter().map(RoleBinding).collect())
+        Ok(access.admit_all(rows).await?.into_iter().map(RoleBinding::from).collect())
     }
 
     /// When the account was created.
@@ -181,11 +181,29 @@ impl Email {
 }
 
 /// A role held by a principal at one scope object. Only made from a binding the caller may read.
-pub struct RoleBinding(Readable<RoleBindingRow>);
+pub struct RoleBinding(Readable<RoleBindingRow>, Holder);
+
+/// The holder of a binding, when the list the binding came in loaded it already (a workspace's bindings
+/// come with their service accounts, and with the workspace's members when `user` is selected): the
+/// relation is then answered without loading it again. Access is decided the same way either way.
+#[derive(Default)]
+pub(crate) struct Holder {
+    /// The user holding the binding, found among the members loaded beside it.
+    pub(crate) user: Option<users::User>,
+    /// The service account holding the binding, read with it.
+    pub(crate) account: Option<crate::domain::service_accounts::ServiceAccount>,
+}
 
 impl From<Readable<RoleBindingRow>> for RoleBinding {
     fn from(binding: Readable<RoleBindingRow>) -> Self {
-        RoleBinding(binding)
+        RoleBinding(binding, Holder::default())
+    }
+}
+
+impl RoleBinding {
+    /// A binding whose holder was loaded with it.
+    pub(crate) fn with_holder(binding: Readable<RoleBindingRow>, holder: Holder) -> Self {
+        RoleBinding(binding, holder)
     }
 }
 
@@ -210,7 +228,13 @@ impl RoleBinding {
     /// The user holding it, if a user does (a member of the binding's object).
     async fn user(&self, ctx: &Context<'_>) -> Result<Option<User>> {
         let Some(id) = self.0.user_id else { return Ok(None) };
-        let Some(user) = loader(ctx)?.load_one(UserById(id)).await? else { return Ok(None) };
+        let user = match self.1.user.as_ref().filter(|user| user.id == id) {
+            Some(user) => user.clone(),
+            None => match loader(ctx)?.load_one(UserById(id)).await? {
+                Some(user) => user,
+                None => return Ok(None),
+            },
+        };
         let member = Member { user, via: self.0.ancestry() };
         Ok(access(ctx)?.admit(member).await?.map(User::from))
     }
@@ -241,7 +265,13 @@ impl RoleBinding {
     /// The service account holding it, if one does (null unless the caller may read it).
     async fn service_account(&self, ctx: &Context<'_>) -> Result<Option<ServiceAccount>> {
         let Some(id) = self.0.service_account_id else { return Ok(None) };
-        let Some(row) = loader(ctx)?.load_one(ServiceAccountById(id)).await? else { return Ok(None) };
+        let row = match self.1.account.as_ref().filter(|account| account.id == id) {
+            Some(account) => account.clone(),
+            None => match loader(ctx)?.load_one(ServiceAccountById(id)).await? {
+                Some(account) => account,
+                None => return Ok(None),
+            },
+        };
         Ok(access(ctx)?.admit(row).await?.map(ServiceAccount::listed))
     }
 

@@ -15,7 +15,7 @@ use crate::graphql::types::deployment::Deployment;
 use crate::graphql::types::invite::Invite;
 use crate::graphql::types::organization::Organization;
 use crate::graphql::types::team::Team;
-use crate::graphql::types::user::{RoleBinding, User};
+use crate::graphql::types::user::{Holder, RoleBinding, User};
 use crate::rbac::Ancestry;
 
 /// A group of deployments shared by a group of people. Only made from a workspace the caller may read.
@@ -73,9 +73,38 @@ impl Workspace {
     }
 
     /// Role bindings on the workspace (users, teams, service accounts) the caller may read.
+    ///
+    /// The users holding them are the workspace's members: when `user` is selected they are asked of the
+    /// members' loader, in the same batch as a `users` field beside this one, so a page selecting both
+    /// loads the users once. The service accounts come with the bindings.
     async fn role_bindings(&self, ctx: &Context<'_>) -> Result<Vec<RoleBinding>> {
-        let rows = loader(ctx)?.load_one(RoleBindingsOfWorkspace(self.0.id)).await?.unwrap_or_default();
-        Ok(access(ctx)?.admit_all(rows).await?.into_iter().map(RoleBinding::from).collect())
+        let loader = loader(ctx)?;
+        let want_users = ctx.look_ahead().field("user").exists();
+        let bindings = loader.load_one(RoleBindingsOfWorkspace(self.0.id));
+        let members = async { if want_users { loader.load_one(UsersOfWorkspace(self.0.id)).await } else { Ok(None) } };
+        let (rows, members) = futures_util::try_join!(bindings, members)?;
+        let members: std::collections::HashMap<uuid::Uuid, crate::domain::users::User> =
+            members.unwrap_or_default().into_iter().map(|user| (user.id, user)).collect();
+        let (rows, mut accounts): (Vec<_>, std::collections::HashMap<uuid::Uuid, _>) = rows
+            .unwrap_or_default()
+            .into_iter()
+            .map(|(row, account)| {
+                let id = row.id;
+                (row, (id, account))
+            })
+            .unzip();
+        Ok(access(ctx)?
+            .admit_all(rows)
+            .await?
+            .into_iter()
+            .map(|binding| {
+                let holder = Holder {
+                    user: binding.user_id.and_then(|id| members.get(&id).cloned()),
+                    account: accounts.remove(&binding.id).flatten(),
+                };
+                RoleBinding::with_holder(binding, holder)
+            })
+            .collect())
     }
 
     /// Pending invites to the workspace the caller may read.
