@@ -1,77 +1,67 @@
-//! A small map bounded by entries and by bytes, for the per-process caches of the request path (verified
-//! tokens, admitted documents). Eviction is first in, first out: the entries these caches hold are a
-//! few documents and tokens used over and over, so a recency order would buy little and cost a write on
-//! every hit.
+//! A map bounded by entries and by bytes, for the per-process caches of the request path (verified
+//! tokens, admitted documents). A thin shape over `moka`'s concurrent cache (already in the dependency
+//! tree through the DNS resolver): capcom decides what may be remembered and for how long, the cache
+//! decides what to forget.
 
-use std::collections::{HashMap, VecDeque};
 use std::hash::Hash;
-use std::sync::Mutex;
 
 /// A map holding at most `max_entries` entries whose sizes (as given on insertion) add up to at most
-/// `max_bytes`. Thread-safe; lookups clone the value (hold an `Arc` for anything large).
+/// `max_bytes`: each entry weighs its size, but never less than `max_bytes / max_entries`, so the one
+/// weight bound keeps both. Thread-safe; lookups clone the value (hold an `Arc` for anything large).
+/// Which entries leave first is the cache's policy (frequency and recency, `moka`'s TinyLFU), and an
+/// insertion may be declined when the entry would displace ones used more often.
 pub struct BoundedMap<K, V> {
-    inner: Mutex<Inner<K, V>>,
-    max_entries: usize,
+    cache: Option<moka::sync::Cache<K, Weighted<V>>>,
     max_bytes: usize,
 }
 
-struct Inner<K, V> {
-    map: HashMap<K, (V, usize)>,
-    order: VecDeque<K>,
-    bytes: usize,
-}
-
-impl<K: Hash + Eq + Clone, V: Clone> BoundedMap<K, V> {
+impl<K, V> BoundedMap<K, V>
+where
+    K: Hash + Eq + Send + Sync + 'static,
+    V: Clone + Send + Sync + 'static,
+{
     /// An empty map holding at most `max_entries` entries and `max_bytes` bytes (0 for either: holds
     /// nothing).
     pub fn new(max_entries: usize, max_bytes: usize) -> Self {
-        BoundedMap {
-            inner: Mutex::new(Inner { map: HashMap::new(), order: VecDeque::new(), bytes: 0 }),
-            max_entries,
-            max_bytes,
+        if max_entries == 0 || max_bytes == 0 {
+            return BoundedMap { cache: None, max_bytes };
         }
+        let floor = max_bytes.div_ceil(max_entries);
+        let cache = moka::sync::Cache::builder()
+            .max_capacity(u64::try_from(max_bytes).unwrap_or(u64::MAX))
+            .weigher(move |_key: &K, weighted: &Weighted<V>| {
+                u32::try_from(weighted.bytes.max(floor)).unwrap_or(u32::MAX)
+            })
+            .build();
+        BoundedMap { cache: Some(cache), max_bytes }
     }
 
     /// The value under `key`, if held.
     pub fn get(&self, key: &K) -> Option<V> {
-        let inner = self.inner.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        inner.map.get(key).map(|(value, _)| value.clone())
+        self.cache.as_ref()?.get(key).map(|weighted| weighted.value)
     }
 
-    /// Holds `value` under `key`, counted as `bytes`; the oldest entries leave to make room. A value larger
-    /// than the whole budget is not held.
+    /// Holds `value` under `key`, counted as `bytes`. A value larger than the whole budget is not held.
     pub fn insert(&self, key: K, value: V, bytes: usize) {
-        if self.max_entries == 0 || bytes > self.max_bytes {
+        let Some(cache) = &self.cache else { return };
+        if bytes > self.max_bytes {
             return;
         }
-        let mut inner = self.inner.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        if let Some((_, old)) = inner.map.remove(&key) {
-            inner.bytes -= old;
-            inner.order.retain(|held| held != &key);
-        }
-        while inner.map.len() >= self.max_entries || inner.bytes + bytes > self.max_bytes {
-            let Some(oldest) = inner.order.pop_front() else { break };
-            if let Some((_, size)) = inner.map.remove(&oldest) {
-                inner.bytes -= size;
-            }
-        }
-        inner.bytes += bytes;
-        inner.order.push_back(key.clone());
-        inner.map.insert(key, (value, bytes));
+        cache.insert(key, Weighted { value, bytes });
     }
 
     /// Forgets `key`.
     pub fn remove(&self, key: &K) {
-        let mut inner = self.inner.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        if let Some((_, size)) = inner.map.remove(key) {
-            inner.bytes -= size;
-            inner.order.retain(|held| held != key);
+        if let Some(cache) = &self.cache {
+            cache.invalidate(key);
         }
     }
 
-    /// How many entries are held.
+    /// How many entries are held (after the cache's pending evictions are applied).
     pub fn len(&self) -> usize {
-        self.inner.lock().unwrap_or_else(std::sync::PoisonError::into_inner).map.len()
+        let Some(cache) = &self.cache else { return 0 };
+        cache.run_pending_tasks();
+        usize::try_from(cache.entry_count()).unwrap_or(usize::MAX)
     }
 
     /// Whether nothing is held.
@@ -80,29 +70,43 @@ impl<K: Hash + Eq + Clone, V: Clone> BoundedMap<K, V> {
     }
 }
 
+/// A value with the size it was counted as.
+#[derive(Clone)]
+struct Weighted<V> {
+    value: V,
+    bytes: usize,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn entries_and_bytes_are_bounded_oldest_first() {
+    fn entries_and_bytes_are_bounded() {
         let map = BoundedMap::new(3, 100);
-        for key in 0..5 {
+        for key in 0..50 {
             map.insert(key, key * 10, 10);
         }
-        assert_eq!(map.len(), 3);
-        assert_eq!(map.get(&0), None);
-        assert_eq!(map.get(&4), Some(40));
-        map.insert(9, 90, 90);
-        assert_eq!(map.len(), 2, "90 bytes leave room for one 10-byte entry within 100");
-        assert_eq!((map.get(&3), map.get(&4)), (None, Some(40)));
-        map.insert(10, 0, 101);
-        assert_eq!(map.get(&10), None, "larger than the budget: not held");
-        map.remove(&9);
-        map.remove(&4);
+        assert!(map.len() <= 3, "at most 3 entries, held {}", map.len());
+        let heavy = BoundedMap::new(100, 100);
+        for key in 0..50 {
+            heavy.insert(key, key, 30);
+        }
+        assert!(heavy.len() <= 3, "at most 100 bytes of 30-byte entries, held {}", heavy.len());
+        heavy.insert(1000, 0, 101);
+        assert_eq!(heavy.get(&1000), None, "larger than the budget: not held");
+    }
+
+    #[test]
+    fn a_held_value_is_found_and_a_removed_one_is_not() {
+        let map = BoundedMap::new(10, 1000);
+        map.insert(1, "one", 10);
+        assert_eq!(map.get(&1), Some("one"));
+        map.remove(&1);
+        assert_eq!(map.get(&1), None);
         assert!(map.is_empty());
-        let empty = BoundedMap::new(0, 100);
-        empty.insert(1, 1, 1);
-        assert!(empty.is_empty());
+        let nothing = BoundedMap::new(0, 100);
+        nothing.insert(1, 1, 1);
+        assert!(nothing.is_empty());
     }
 }
