@@ -32,6 +32,7 @@ mod health;
 mod http;
 mod ip_access;
 mod jwt_attacks;
+mod lifecycle;
 mod limits;
 mod logs;
 mod mail;
