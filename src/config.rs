@@ -357,6 +357,11 @@ pub struct Config {
     #[arg(long, env = "CAPCOM_SMTP_TIMEOUT_MS", default_value_t = 30_000, global = true)]
     pub smtp_timeout_ms: u64,
 
+    /// Pause between two sweeps for expired deployments and due hibernation transitions, in milliseconds
+    /// (docs/operations.md); 0 runs no sweeper in this process (another replica must).
+    #[arg(long, env = "CAPCOM_SWEEP_INTERVAL_MS", default_value_t = 30_000, global = true)]
+    pub sweep_interval_ms: u64,
+
     /// Longest pause between two looks at the outbox, in milliseconds (new messages wake the mailer at once).
     #[arg(long, env = "CAPCOM_MAIL_POLL_MS", default_value_t = 10_000, global = true)]
     pub mail_poll_ms: u64,

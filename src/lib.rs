@@ -21,6 +21,7 @@ pub mod rbac;
 pub mod secrets;
 pub mod seed;
 pub mod state;
+pub mod sweeper;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -179,6 +180,7 @@ pub async fn run_server(config: Config) -> Result<(), StartError> {
     let metrics_listen = config.metrics_listen;
     let state = app_state(config, &database.url, Clock::system())?;
     let _mailer = start_mailer(&state, &database.url)?;
+    let _sweeper = sweeper::start(state.clone());
     let metrics_server = match metrics_listen {
         Some(address) => {
             let listener = TcpListener::bind(address).await.map_err(|source| StartError::Listen { address, source })?;

@@ -124,6 +124,9 @@ pub struct Metrics {
     websockets_open: IntGauge,
     subscriptions_open: IntGauge,
     outbox_pending: IntGauge,
+    pending_expiry: IntGauge,
+    hibernating: IntGauge,
+    lifecycle_events: IntCounterVec,
     mail_sent: IntCounter,
     mail_failures: IntCounterVec,
     sign_in_failures: IntCounterVec,
@@ -247,6 +250,22 @@ impl Metrics {
                 "capcom_mail_outbox_pending",
                 "Messages in the mail outbox not sent yet and not given up (read at each scrape).",
             ),
+            pending_expiry: gauge(
+                r,
+                "capcom_deployments_pending_expiry",
+                "Live deployments with an expiry (ephemeral deployments not deleted yet; read at each scrape).",
+            ),
+            hibernating: gauge(
+                r,
+                "capcom_deployments_hibernating",
+                "Live deployments hibernating now (read at each scrape).",
+            ),
+            lifecycle_events: counter_vec(
+                r,
+                "capcom_deployment_lifecycle_total",
+                "Changes the sweeper of this process made: expired (deleted), hibernated, woke.",
+                &["event"],
+            ),
             mail_sent: register(r, mail_sent),
             mail_failures: counter_vec(
                 r,
@@ -276,6 +295,9 @@ impl Metrics {
         }
         for kind in ["retry", "given_up"] {
             metrics.mail_failures.with_label_values(&[kind]);
+        }
+        for event in ["expired", "hibernated", "woke"] {
+            metrics.lifecycle_events.with_label_values(&[event]);
         }
         metrics
     }
@@ -314,6 +336,20 @@ impl Metrics {
     /// The counter of password hashes (`crate::auth::password::PasswordHasher::counting`).
     pub fn password_hashes(&self) -> IntCounter {
         self.password_hashes.clone()
+    }
+
+    /// Sets the gauges of ephemeral and hibernating deployments.
+    pub fn set_lifecycle(&self, pending_expiry: i64, hibernating: i64) {
+        self.pending_expiry.set(pending_expiry);
+        self.hibernating.set(hibernating);
+    }
+
+    /// Counts what one sweep did: `expired` deletions and the transitions (`true`: hibernated).
+    pub fn swept(&self, expired: usize, transitions: &[(uuid::Uuid, bool)]) {
+        self.lifecycle_events.with_label_values(&["expired"]).inc_by(u64::try_from(expired).unwrap_or(u64::MAX));
+        for (_, hibernated) in transitions {
+            self.lifecycle_events.with_label_values(&[if *hibernated { "hibernated" } else { "woke" }]).inc();
+        }
     }
 
     /// Counts a message the SMTP server accepted.

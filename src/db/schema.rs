@@ -77,6 +77,15 @@ diesel::table! {
         deleted_at -> Nullable<Timestamptz>,
         deploy_revision -> Int4,
         deploy_image_tag -> Nullable<Text>,
+        expires_at -> Nullable<Timestamptz>,
+        is_development_mode -> Bool,
+        hibernate_at_cron -> Nullable<Text>,
+        wake_at_cron -> Nullable<Text>,
+        hibernation_time_zone -> Nullable<Text>,
+        hibernate_until -> Nullable<Timestamptz>,
+        awake_until -> Nullable<Timestamptz>,
+        is_hibernating -> Bool,
+        hibernation_due_at -> Nullable<Timestamptz>,
     }
 }
 

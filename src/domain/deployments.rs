@@ -131,6 +131,10 @@ pub fn snapshot(d: &Deployment) -> serde_json::Value {
         "enforceCicd": d.enforce_cicd, "dagDeployEnabled": d.dag_deploy_enabled, "deletedAt": d.deleted_at,
         "namespace": d.namespace, "clusterId": d.cluster_id, "mode": d.mode,
         "desiredRuntimeVersion": d.desired_runtime_version, "desiredAirflowVersion": d.desired_airflow_version,
+        "status": d.status, "expiresAt": d.expires_at, "isDevelopmentMode": d.is_development_mode,
+        "hibernateAtCron": d.hibernate_at_cron, "wakeAtCron": d.wake_at_cron,
+        "hibernationTimeZone": d.hibernation_time_zone, "hibernateUntil": d.hibernate_until,
+        "awakeUntil": d.awake_until, "isHibernating": d.is_hibernating,
     })
 }
 
@@ -210,6 +214,10 @@ pub struct NewDeploymentRequest {
     pub config: Option<serde_json::Value>,
     /// Houston's free-form properties.
     pub properties: Option<serde_json::Value>,
+    /// When the deployment deletes itself (already resolved by [`crate::domain::lifecycle::expiry`]).
+    pub expires_at: Option<DateTime<Utc>>,
+    /// A development deployment (only these may hibernate; fixed at creation).
+    pub is_development_mode: bool,
 }
 
 fn pick_release(runtime: Option<&str>, airflow: Option<&str>) -> ApiResult<RuntimeRelease> {
@@ -362,6 +370,8 @@ pub async fn create(
                 mode: "helm".to_owned(),
                 status: "CREATING".to_owned(),
                 created_by: creator,
+                expires_at: request.expires_at,
+                is_development_mode: request.is_development_mode,
             };
             // A generated name may clash with an existing one: try another, inside a savepoint so the
             // transaction survives the failed insert.
@@ -438,6 +448,15 @@ impl Deployment {
             deleted_at: None,
             deploy_revision: 0,
             deploy_image_tag: None,
+            expires_at: None,
+            is_development_mode: false,
+            hibernate_at_cron: None,
+            wake_at_cron: None,
+            hibernation_time_zone: None,
+            hibernate_until: None,
+            awake_until: None,
+            is_hibernating: false,
+            hibernation_due_at: None,
         }
     }
 }
@@ -722,6 +741,8 @@ pub async fn adopt(
             mode: "operator".to_owned(),
             status: "UNKNOWN".to_owned(),
             created_by: creator,
+            expires_at: None,
+            is_development_mode: false,
         };
         let deployment = tx.transaction(async |sp| Deployment::insert(sp, &new).await).await.map_err(label_conflict)?;
         if let Some(user_id) = creator {
@@ -791,7 +812,19 @@ pub async fn delete(
     now: DateTime<Utc>,
     actor: &Actor,
 ) -> ApiResult<Deployment> {
-    change(conn, id, "deployment.delete", actor, |_| {
+    soft_delete(conn, id, now, "deployment.delete", actor).await
+}
+
+/// The soft deletion of [`delete`], recorded as `action`: `deleteDeployment` and the expiry of an
+/// ephemeral deployment (`deployment.expire`, [`crate::domain::lifecycle::expire_next`]) share it.
+pub(crate) async fn soft_delete(
+    conn: &mut AsyncPgConnection,
+    id: Uuid,
+    now: DateTime<Utc>,
+    action: &'static str,
+    actor: &Actor,
+) -> ApiResult<Deployment> {
+    change(conn, id, action, actor, |_| {
         Ok(DeploymentChanges { deleted_at: Some(Some(now)), updated_at: Some(now), ..DeploymentChanges::default() })
     })
     .await

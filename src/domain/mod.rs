@@ -10,6 +10,7 @@ pub mod identity;
 pub mod identity_providers;
 pub mod invites;
 pub mod ip_access;
+pub mod lifecycle;
 pub mod managed_domains;
 pub mod memberships;
 pub mod organizations;

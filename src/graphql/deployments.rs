@@ -2,9 +2,9 @@
 
 use async_graphql::{Context, Json, Object, Result, SimpleObject};
 
-use crate::domain::catalogue;
 use crate::domain::deployments::{self, DeploymentUpdate, NewDeploymentRequest, Policy, RoleChange, UserRef};
 use crate::domain::deploys::{self, DeployKind, DeployRequest, Deployer};
+use crate::domain::{catalogue, lifecycle};
 use crate::error::ApiError;
 use crate::graphql::authz::{Access, Member, Op, Readable, access};
 use crate::graphql::context::{actor, conn, principal, state};
@@ -308,6 +308,9 @@ pub struct DeploymentMutation;
 impl DeploymentMutation {
     /// Creates a deployment with SPEC defaults for everything not given; the caller becomes its
     /// DEPLOYMENT_ADMIN. The release name is generated unless the operator allows manual names.
+    /// `expiresAt` (future, at most 720 hours ahead) or `ttlHours` (1..=720), not both, make it ephemeral:
+    /// it deletes itself then (docs/ephemeral-deployments.md). `isDevelopmentMode` (default false, fixed
+    /// at creation) lets it hibernate (docs/hibernation.md).
     #[allow(clippy::too_many_arguments)]
     async fn create_deployment(
         &self,
@@ -324,9 +327,13 @@ impl DeploymentMutation {
         release_name: Option<String>,
         cluster_uuid: Option<Uuid>,
         settings: Option<DeploymentSettingsInput>,
+        expires_at: Option<chrono::DateTime<chrono::Utc>>,
+        ttl_hours: Option<i32>,
+        is_development_mode: Option<bool>,
     ) -> Result<Deployment> {
         let workspace_id = workspace_uuid.required("workspaceUuid")?;
         let state = state(ctx)?;
+        let expires_at = lifecycle::expiry(expires_at, ttl_hours, state.clock.now())?;
         let mut settings: deployments::Settings = settings.into();
         if settings.executor.is_none() {
             settings.executor = executor.map(|e| e.as_str().to_owned());
@@ -343,6 +350,8 @@ impl DeploymentMutation {
             settings,
             config: config.map(|c| c.0),
             properties: properties.map(|p| p.0),
+            expires_at,
+            is_development_mode: is_development_mode.unwrap_or(false),
         };
         let creator = principal(ctx).user().ok().map(|u| u.user.id);
         let mut conn = conn(ctx).await?;
@@ -376,6 +385,59 @@ impl DeploymentMutation {
         let mut conn = conn(ctx).await?;
         let updated =
             deployments::update(&mut conn, id, update, &policy(state), state.clock.now(), &actor(ctx)).await?;
+        drop(conn);
+        written(ctx, updated).await
+    }
+
+    /// Makes a deployment ephemeral, moves its expiry, or (with neither argument) makes it permanent:
+    /// `expiresAt` (future, at most 720 hours ahead) or `ttlHours` (1..=720 from now), not both;
+    /// BAD_USER_INPUT naming the argument otherwise. Needs what `updateDeployment` needs. See
+    /// docs/ephemeral-deployments.md.
+    async fn update_deployment_expiry(
+        &self,
+        ctx: &Context<'_>,
+        deployment_uuid: Uuid,
+        expires_at: Option<chrono::DateTime<chrono::Utc>>,
+        ttl_hours: Option<i32>,
+    ) -> Result<Deployment> {
+        let id = deployment_uuid.required("deploymentUuid")?;
+        let now = state(ctx)?.clock.now();
+        let expires_at = lifecycle::expiry(expires_at, ttl_hours, now)?;
+        let mut conn = conn(ctx).await?;
+        let updated = lifecycle::set_expiry(&mut conn, id, expires_at, now, &actor(ctx)).await?;
+        drop(conn);
+        written(ctx, updated).await
+    }
+
+    /// Replaces a development deployment's hibernation settings (an argument left out is cleared; none at
+    /// all clears them and wakes it): a schedule (`hibernateAtCron` and `wakeAtCron`, 5-field cron
+    /// expressions read in `hibernationTimeZone`, an IANA name, default UTC) and/or one override
+    /// (`hibernateUntil` or `awakeUntil`, in the future). The deployment takes the state they say at
+    /// once; `nextTransition` says what comes next. BAD_USER_INPUT naming the argument for a deployment
+    /// not in development mode, a bad expression or zone, or bad overrides. Needs what
+    /// `updateDeployment` needs. See docs/hibernation.md.
+    #[allow(clippy::too_many_arguments)] // one parameter per GraphQL argument
+    async fn update_deployment_hibernation(
+        &self,
+        ctx: &Context<'_>,
+        deployment_uuid: Uuid,
+        hibernate_at_cron: Option<String>,
+        wake_at_cron: Option<String>,
+        hibernation_time_zone: Option<String>,
+        hibernate_until: Option<chrono::DateTime<chrono::Utc>>,
+        awake_until: Option<chrono::DateTime<chrono::Utc>>,
+    ) -> Result<Deployment> {
+        let id = deployment_uuid.required("deploymentUuid")?;
+        let now = state(ctx)?.clock.now();
+        let input = lifecycle::HibernationInput {
+            hibernate_at_cron,
+            wake_at_cron,
+            time_zone: hibernation_time_zone,
+            hibernate_until,
+            awake_until,
+        };
+        let mut conn = conn(ctx).await?;
+        let updated = lifecycle::set_hibernation(&mut conn, id, input, now, &actor(ctx)).await?;
         drop(conn);
         written(ctx, updated).await
     }
@@ -621,6 +683,8 @@ impl DeploymentMutation {
             settings,
             config: None,
             properties: None,
+            expires_at: None,
+            is_development_mode: false,
         };
         let creator = principal(ctx).user().ok().map(|u| u.user.id);
         let mut conn = conn(ctx).await?;

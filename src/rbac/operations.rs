@@ -343,6 +343,9 @@ pub const OPERATIONS: &[Operation] = &[
     CREATE_DEPLOYMENT,
     UPDATE_DEPLOYMENT,
     op(M, "upgradeDeployment", on(DEPLOYMENT_CONFIG_UPDATE, DEP)),
+    // Issue 26 §2/§3: the same permission as updating the deployment.
+    op(M, "updateDeploymentExpiry", on(DEPLOYMENT_CONFIG_UPDATE, DEP)),
+    op(M, "updateDeploymentHibernation", on(DEPLOYMENT_CONFIG_UPDATE, DEP)),
     DELETE_DEPLOYMENT,
     op(M, "updateDeploymentRuntime", on(DEPLOYMENT_CONFIG_UPDATE, DEP)),
     op(M, "cancelRuntimeUpdate", on(DEPLOYMENT_CONFIG_UPDATE, DEP)),

@@ -509,6 +509,21 @@ pub const OPS: &[Op] = &[
         &[DE, DA, WE, WA, O, SA],
         "mutation($d: Uuid!, $n: String!) { updateDeployment(deploymentUuid: $d, payload: {description: $n}) { id } }",
     ),
+    // Issue 26 §2/§3: the expiry and the hibernation settings are deployment settings, so they need what
+    // updateDeployment needs (deployment.config.update | system.deployments.update). D is a development
+    // deployment (only those may hibernate).
+    op(
+        "updateDeploymentExpiry",
+        Deployment,
+        &[DE, DA, WE, WA, O, SA],
+        "mutation($d: Uuid!) { updateDeploymentExpiry(deploymentUuid: $d, ttlHours: 5) { id expiresAt } }",
+    ),
+    op(
+        "updateDeploymentHibernation",
+        Deployment,
+        &[DE, DA, WE, WA, O, SA],
+        "mutation($d: Uuid!) { updateDeploymentHibernation(deploymentUuid: $d, hibernateAtCron: \"0 20 * * *\", wakeAtCron: \"0 8 * * *\") { id nextTransition { at to } } }",
+    ),
     op(
         "updateDeploymentVariables",
         Deployment,
@@ -1142,6 +1157,11 @@ impl World {
         let w = app.create_workspace(&root, "W").await;
         let d = app.create_deployment(&root, &w, "etl").await;
         let (d_id, release) = (d["id"].as_str().unwrap().to_owned(), d["releaseName"].as_str().unwrap().to_owned());
+        // D may hibernate (updateDeploymentHibernation needs a development deployment).
+        app.text(&format!(
+            "WITH u AS (UPDATE deployments SET is_development_mode = true WHERE id = '{d_id}') SELECT 'x'::text AS t"
+        ))
+        .await;
 
         // Everyone signs up at once (they join A as members: the founders are taken).
         let names = ["sa", "se", "sv", "user", "billing", "member", "wa", "we", "wv", "da", "de", "dv", "target"];

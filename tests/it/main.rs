@@ -33,6 +33,7 @@ mod http;
 mod ip_access;
 mod jwt_attacks;
 mod licences;
+mod lifecycle;
 mod limits;
 mod logs;
 mod mail;

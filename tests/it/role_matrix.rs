@@ -64,6 +64,8 @@ enum Prep {
     NamespacePool,
     /// D has a runtime update to 12.4.0 requested.
     RuntimeRequested,
+    /// D is a development deployment (it may hibernate).
+    DevelopmentMode,
     /// `code`: a one-time sign-in code of the target user, as `/v1/oauth/callback` hands out.
     SignInCode,
     /// `reset`: a password-reset token of `victim`, a fresh user.
@@ -344,6 +346,19 @@ const CASES: &[Case] = &[
         "mutation($d: Uuid!) { cancelRuntimeUpdate(deploymentUuid: $d) { id } }",
         Prep::RuntimeRequested,
         Sql("SELECT coalesce(desired_runtime_version, 'none') AS t FROM deployments WHERE id = '{d}'", "none"),
+    ),
+    case(
+        "updateDeploymentExpiry",
+        D,
+        "mutation($d: Uuid!) { updateDeploymentExpiry(deploymentUuid: $d, ttlHours: 5) { id } }",
+        Sql("SELECT (expires_at IS NOT NULL)::text AS t FROM deployments WHERE id = '{d}'", "true"),
+    ),
+    prepared(
+        "updateDeploymentHibernation",
+        D,
+        "mutation($d: Uuid!) { updateDeploymentHibernation(deploymentUuid: $d, hibernateAtCron: \"0 20 * * *\", wakeAtCron: \"0 8 * * *\") { id } }",
+        Prep::DevelopmentMode,
+        Sql("SELECT coalesce(hibernate_at_cron, '') AS t FROM deployments WHERE id = '{d}'", "0 20 * * *"),
     ),
     case(
         "updateDeploymentAirflow",
@@ -1505,6 +1520,12 @@ impl Run {
                 )
                 .await;
                 v.insert("pool".into(), pool);
+            }
+            Prep::DevelopmentMode => {
+                app.text(&format!(
+                    "WITH u AS (UPDATE deployments SET is_development_mode = true WHERE id = '{d_id}') SELECT 'x'::text AS t"
+                ))
+                .await;
             }
             Prep::RuntimeRequested => {
                 ok(app, root, "mutation($d: Uuid!) { updateDeploymentRuntime(deploymentUuid: $d, desiredRuntimeVersion: \"12.4.0\") { id } }", json!({"d": d_id})).await;

@@ -75,6 +75,24 @@ pub struct Deployment {
     pub deploy_revision: i32,
     /// Image tag of the newest image deploy (`deployInfo.current`).
     pub deploy_image_tag: Option<String>,
+    /// When an ephemeral deployment deletes itself (docs/ephemeral-deployments.md).
+    pub expires_at: Option<DateTime<Utc>>,
+    /// A development deployment: only these may hibernate.
+    pub is_development_mode: bool,
+    /// Cron expression (5 fields) at which it hibernates.
+    pub hibernate_at_cron: Option<String>,
+    /// Cron expression (5 fields) at which it wakes.
+    pub wake_at_cron: Option<String>,
+    /// IANA time zone the cron expressions are read in.
+    pub hibernation_time_zone: Option<String>,
+    /// Override: hibernating until then, whatever the schedule says.
+    pub hibernate_until: Option<DateTime<Utc>>,
+    /// Override: awake until then, whatever the schedule says.
+    pub awake_until: Option<DateTime<Utc>>,
+    /// Whether it is hibernating now.
+    pub is_hibernating: bool,
+    /// When the sweeper next looks at its hibernation (null: no schedule or override).
+    pub hibernation_due_at: Option<DateTime<Utc>>,
 }
 
 /// Insert form of [`Deployment`].
@@ -129,6 +147,10 @@ pub struct NewDeployment {
     pub status: String,
     /// Creator.
     pub created_by: Option<Uuid>,
+    /// Expiry of an ephemeral deployment.
+    pub expires_at: Option<DateTime<Utc>>,
+    /// Development deployment.
+    pub is_development_mode: bool,
 }
 
 /// Update form of [`Deployment`]: `None` leaves a column unchanged.
@@ -169,6 +191,24 @@ pub struct DeploymentChanges {
     pub config: Option<serde_json::Value>,
     /// Soft deletion.
     pub deleted_at: Option<Option<DateTime<Utc>>>,
+    /// Status.
+    pub status: Option<String>,
+    /// Expiry (`Some(None)` makes it permanent).
+    pub expires_at: Option<Option<DateTime<Utc>>>,
+    /// Hibernation cron.
+    pub hibernate_at_cron: Option<Option<String>>,
+    /// Wake cron.
+    pub wake_at_cron: Option<Option<String>>,
+    /// Time zone of the crons.
+    pub hibernation_time_zone: Option<Option<String>>,
+    /// Hibernate-until override.
+    pub hibernate_until: Option<Option<DateTime<Utc>>>,
+    /// Awake-until override.
+    pub awake_until: Option<Option<DateTime<Utc>>>,
+    /// Hibernating now.
+    pub is_hibernating: Option<bool>,
+    /// Next look of the sweeper.
+    pub hibernation_due_at: Option<Option<DateTime<Utc>>>,
     /// Set on every change.
     pub updated_at: Option<DateTime<Utc>>,
 }
@@ -307,6 +347,60 @@ impl Deployment {
         diesel::update(deployments::table.find(id))
             .set(changes)
             .returning(Deployment::as_returning())
+            .get_result(conn)
+            .await
+    }
+
+    /// Claims the live deployment whose expiry is the oldest at or before `now`, locking its row; rows
+    /// another transaction holds are skipped (`FOR UPDATE SKIP LOCKED`), so concurrent sweepers never
+    /// claim the same one.
+    pub async fn claim_expired(conn: &mut AsyncPgConnection, now: DateTime<Utc>) -> QueryResult<Option<Deployment>> {
+        deployments::table
+            .filter(deployments::deleted_at.is_null())
+            .filter(deployments::expires_at.le(now))
+            .order((deployments::expires_at, deployments::id))
+            .select(Deployment::as_select())
+            .for_update()
+            .skip_locked()
+            .first(conn)
+            .await
+            .optional()
+    }
+
+    /// Claims the live deployment whose hibernation look is the oldest due at or before `now`, locking
+    /// its row (`FOR UPDATE SKIP LOCKED`, as [`Deployment::claim_expired`]).
+    pub async fn claim_hibernation_due(
+        conn: &mut AsyncPgConnection,
+        now: DateTime<Utc>,
+    ) -> QueryResult<Option<Deployment>> {
+        deployments::table
+            .filter(deployments::deleted_at.is_null())
+            .filter(deployments::hibernation_due_at.le(now))
+            .order((deployments::hibernation_due_at, deployments::id))
+            .select(Deployment::as_select())
+            .for_update()
+            .skip_locked()
+            .first(conn)
+            .await
+            .optional()
+    }
+
+    /// Live deployments with an expiry (pending deletion).
+    pub async fn pending_expiry_count(conn: &mut AsyncPgConnection) -> QueryResult<i64> {
+        deployments::table
+            .filter(deployments::deleted_at.is_null())
+            .filter(deployments::expires_at.is_not_null())
+            .count()
+            .get_result(conn)
+            .await
+    }
+
+    /// Live deployments hibernating now.
+    pub async fn hibernating_count(conn: &mut AsyncPgConnection) -> QueryResult<i64> {
+        deployments::table
+            .filter(deployments::deleted_at.is_null())
+            .filter(deployments::is_hibernating.eq(true))
+            .count()
             .get_result(conn)
             .await
     }

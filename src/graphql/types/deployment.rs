@@ -5,6 +5,7 @@ use chrono::{DateTime, Utc};
 
 use crate::domain::deployments::{self, Settings};
 use crate::domain::deploys;
+use crate::domain::lifecycle;
 use crate::graphql::authz::{Readable, access};
 use crate::graphql::context::loader;
 use crate::graphql::loaders::{RoleBindingsOfDeployment, WorkspaceById};
@@ -311,9 +312,60 @@ impl Deployment {
         Json(self.0.properties.clone())
     }
 
-    /// Status reported by the infrastructure layer.
+    /// Status reported by the infrastructure layer; `HIBERNATING` while hibernating (docs/hibernation.md),
+    /// `HEALTHY` once woken.
     async fn status(&self) -> &str {
         &self.0.status
+    }
+
+    /// When this ephemeral deployment deletes itself (null: it does not); see docs/ephemeral-deployments.md.
+    async fn expires_at(&self) -> Option<DateTime<Utc>> {
+        self.0.expires_at
+    }
+
+    /// A development deployment: only these may hibernate. Set at creation.
+    async fn is_development_mode(&self) -> bool {
+        self.0.is_development_mode
+    }
+
+    /// Cron expression (minute hour day-of-month month day-of-week) at which it hibernates.
+    async fn hibernate_at_cron(&self) -> Option<&str> {
+        self.0.hibernate_at_cron.as_deref()
+    }
+
+    /// Cron expression at which it wakes.
+    async fn wake_at_cron(&self) -> Option<&str> {
+        self.0.wake_at_cron.as_deref()
+    }
+
+    /// IANA time zone the cron expressions are read in.
+    async fn hibernation_time_zone(&self) -> Option<&str> {
+        self.0.hibernation_time_zone.as_deref()
+    }
+
+    /// Override: hibernating until then, whatever the schedule says.
+    async fn hibernate_until(&self) -> Option<DateTime<Utc>> {
+        self.0.hibernate_until
+    }
+
+    /// Override: awake until then, whatever the schedule says.
+    async fn awake_until(&self) -> Option<DateTime<Utc>> {
+        self.0.awake_until
+    }
+
+    /// Whether it is hibernating now.
+    async fn is_hibernating(&self) -> bool {
+        self.0.is_hibernating
+    }
+
+    /// The next change its hibernation settings make (null: none is coming).
+    async fn next_transition(&self, ctx: &Context<'_>) -> Result<Option<HibernationTransition>> {
+        let now = crate::graphql::context::state(ctx)?.clock.now();
+        let plan = lifecycle::plan(&lifecycle::HibernationSettings::of(&self.0), now);
+        Ok(plan.next_transition.map(|at| HibernationTransition {
+            at,
+            to: if plan.hibernating { HibernationState::Awake } else { HibernationState::Hibernating },
+        }))
     }
 
     /// The cluster it runs on.
@@ -596,4 +648,22 @@ pub enum AllowedDeploymentModeValues {
     Helm,
     /// With the Kubernetes operator.
     Operator,
+}
+
+/// A deployment's hibernation state.
+#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
+pub enum HibernationState {
+    /// Scaled down to nothing.
+    Hibernating,
+    /// Running.
+    Awake,
+}
+
+/// The next change a deployment's hibernation settings make.
+#[derive(SimpleObject)]
+pub struct HibernationTransition {
+    /// When.
+    pub at: DateTime<Utc>,
+    /// The state it enters then.
+    pub to: HibernationState,
 }
