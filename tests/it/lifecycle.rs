@@ -399,7 +399,8 @@ async fn a_schedule_in_a_time_zone_hibernates_and_wakes_with_overrides_in_betwee
     // 07:00 Berlin the next morning: awake.
     move_to(&app, noon + chrono::Duration::hours(24 + 7 - 12 - offset));
     assert_eq!(sweep(&app).await.transitions, vec![(dev.parse().unwrap(), false)]);
-    assert_eq!(next_message(&mut watcher).await["payload"]["data"]["deploymentStatus"]["status"], "HEALTHY");
+    let woke = next_message(&mut watcher).await;
+    assert_eq!(woke["payload"]["data"]["deploymentStatus"]["status"], "HEALTHY", "{woke}");
     assert_eq!(audit_count(&app, &dev, "deployment.wake").await, 1);
     assert_eq!(audit_count(&app, &dev, "deployment.hibernate").await, 2);
 

@@ -168,6 +168,7 @@ async fn metrics_move_by_exactly_the_traffic_sent() {
         ("state", &["idle", "in_use"]),
         ("reason", &["invalid_credentials", "throttled"]),
         ("kind", &["retry", "given_up"]),
+        ("event", &["expired", "hibernated", "woke"]),
     ];
     for sample in &after.samples {
         for (key, value) in sample.labels.iter() {
