@@ -483,7 +483,10 @@ impl From<diesel::result::Error> for Abort {
 /// Renames a domain function's field (`settings.workerMax`, `environmentVariables.0.key`) to its path in
 /// the file (`workers.max`, `environmentVariables[0].key`).
 fn in_file(error: ApiError) -> ApiError {
-    let ApiError::BadUserInput { field, message } = error else { return error };
+    let (field, message) = match error {
+        ApiError::BadUserInput { field, message } => (field, message),
+        other => return other,
+    };
     let renamed = match field.as_str() {
         "settings.executor" => "executor".to_owned(),
         "settings.schedulerSize" => "scheduler.size".to_owned(),
@@ -675,6 +678,7 @@ async fn run_role_steps(
     authority: &Authority,
     deployment_id: Uuid,
     steps: Vec<RoleStep>,
+    now: DateTime<Utc>,
     actor: &Actor,
 ) -> ApiResult<()> {
     let object = ScopeRef::Deployment(deployment_id);
@@ -683,7 +687,7 @@ async fn run_role_steps(
             RoleStep::Set { named: Named::User { id, address }, held, role } => {
                 let kind = if held.is_some() { RoleChange::Update(role) } else { RoleChange::Add(role) };
                 let user = UserRef { user_id: Some(id), email: address };
-                deployments::change_user_role_in(tx, deployment_id, user, kind, authority).await?;
+                deployments::change_user_role_in(tx, deployment_id, user, kind, authority, now, actor).await?;
             }
             RoleStep::Set { named: Named::Team(team), role, .. } => {
                 let team = Team::find_for_update(tx, team.id).await?.ok_or(ApiError::NotFound)?;
@@ -693,7 +697,16 @@ async fn run_role_steps(
                 (Some(user_id), _) => {
                     let address = addresses(tx, &[user_id]).await?.remove(&user_id).unwrap_or_default();
                     let user = UserRef { user_id: Some(user_id), email: address };
-                    deployments::change_user_role_in(tx, deployment_id, user, RoleChange::Remove, authority).await?;
+                    deployments::change_user_role_in(
+                        tx,
+                        deployment_id,
+                        user,
+                        RoleChange::Remove,
+                        authority,
+                        now,
+                        actor,
+                    )
+                    .await?;
                 }
                 (None, Some(team_id)) => {
                     let team = Team::find_for_update(tx, team_id).await?.ok_or(ApiError::NotFound)?;
@@ -845,7 +858,9 @@ pub async fn apply(conn: &mut AsyncPgConnection, request: ApplyRequest<'_>, acto
                 Some(deployment) => {
                     update_from_file(tx, &workspace, deployment, &file, policy, secrets, authority, now, actor).await?
                 }
-                None => create_from_file(tx, &workspace, &file, policy, secrets, authority, creator, actor).await?,
+                None => {
+                    create_from_file(tx, &workspace, &file, policy, secrets, authority, creator, now, actor).await?
+                }
             };
             if dry_run && !applied.changes.is_empty() {
                 let deployment_id = if applied.created { None } else { applied.deployment_id };
@@ -958,7 +973,7 @@ async fn update_from_file(
         let stored = current.environment_variables.clone().unwrap_or_default();
         variables::replace_in(tx, id, variable_inputs(list, &stored), secrets).await?;
     }
-    run_role_steps(tx, authority, id, steps, actor).await?;
+    run_role_steps(tx, authority, id, steps, now, actor).await?;
     let after = export(tx, id, true).await?;
     let changes = diff(&flatten(&current, &BTreeSet::new()), &flatten(&after, &secrets_set(file)));
     if !changes.is_empty() {
@@ -976,6 +991,7 @@ async fn create_from_file(
     secrets: &SecretBox,
     authority: &Authority,
     creator: Option<Uuid>,
+    now: DateTime<Utc>,
     actor: &Actor,
 ) -> ApiResult<Applied> {
     authority.require(tx, CREATE_DEPLOYMENT.rule.permissions(), ScopeRef::Workspace(workspace.id)).await?;
@@ -1024,7 +1040,7 @@ async fn create_from_file(
         };
         let steps = role_steps(&current_roles(tx, id).await?, &wanted, false)?;
         check_role_steps(tx, &authority, id, &steps).await?;
-        run_role_steps(tx, &authority, id, steps, actor).await?;
+        run_role_steps(tx, &authority, id, steps, now, actor).await?;
     }
     let after = export(tx, id, true).await?;
     let changes = diff(&[], &flatten(&after, &BTreeSet::new()));

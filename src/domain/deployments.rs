@@ -1039,7 +1039,7 @@ pub async fn change_user_role(
     actor: &Actor,
 ) -> ApiResult<RoleBindingRow> {
     conn.transaction(async |tx| {
-        let outcome = change_user_role_in(tx, deployment_id, user, change_kind, authority).await?;
+        let outcome = change_user_role_in(tx, deployment_id, user, change_kind, authority, now, actor).await?;
         // Tenancy (SPEC §2): the event is filed under the deployment's organization.
         let organization_id = Workspace::find(tx, outcome.workspace_id).await?.map(|w| w.organization_id);
         audit::record(
@@ -1077,13 +1077,16 @@ pub struct UserRoleOutcome {
     pub after: Option<&'static str>,
 }
 
-/// [`change_user_role`] in the caller's transaction, without its audit event.
+/// [`change_user_role`] in the caller's transaction, without its audit event (`actor` is recorded as the
+/// binding's grantor).
 pub async fn change_user_role_in(
     tx: &mut AsyncPgConnection,
     deployment_id: Uuid,
     user: UserRef,
     change_kind: RoleChange,
     authority: &Authority,
+    now: DateTime<Utc>,
+    actor: &Actor,
 ) -> ApiResult<UserRoleOutcome> {
     let email = validate::email("email", &user.email)?;
     match change_kind {
