@@ -181,6 +181,8 @@ pub struct FileRole {
 fn file_error(path: &str, line: Option<usize>, message: impl std::fmt::Display) -> ApiError {
     let field = if path.is_empty() || path == "." { "file".to_owned() } else { path.to_owned() };
     let message = message.to_string();
+    // The YAML parser's messages may already start with the path.
+    let message = message.strip_prefix(&format!("{field}: ")).map(str::to_owned).unwrap_or(message);
     let located = match line {
         Some(line) if !message.contains("line ") => format!("{field} (line {line}): {message}"),
         _ => format!("{field}: {message}"),

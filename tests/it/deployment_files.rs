@@ -232,7 +232,8 @@ async fn errors_name_the_path_and_the_line() {
         ("label: etl\n", "file", "apiVersion"),
         ("apiVersion: capcom/v9\nlabel: etl\n", "apiVersion", "capcom/v1"),
         ("apiVersion: capcom/v1\nlabel: etl\nworkers:\n  max: 100000\n", "workers.max", "at most"),
-        ("apiVersion: capcom/v1\nlabel: etl\nworkers: [1\n", "file", "line"),
+        ("apiVersion: capcom/v1\nlabel: etl\nworkers: [1\n", "workers", "line 3"),
+        ("apiVersion: capcom/v1\nlabel: 'etl\n", "file", "line"),
         (
             "apiVersion: capcom/v1\nlabel: etl\nenvironmentVariables:\n- key: bad-key\n",
             "environmentVariables[0].key",
