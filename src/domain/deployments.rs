@@ -288,6 +288,36 @@ pub async fn create(
     creator: Option<Uuid>,
     actor: &Actor,
 ) -> ApiResult<Deployment> {
+    conn.transaction(async |tx| {
+        let (deployment, workspace) = create_in(tx, request, policy, creator).await?;
+        audit::record(
+            tx,
+            actor,
+            Change {
+                action: "deployment.create",
+                target_type: "deployment",
+                target_id: Some(deployment.id),
+                organization_id: Some(workspace.organization_id),
+                workspace_id: Some(workspace.id),
+                deployment_id: Some(deployment.id),
+                after: Some(snapshot(&deployment)),
+                ..Change::default()
+            },
+        )
+        .await?;
+        Ok(deployment)
+    })
+    .await
+}
+
+/// [`create`] in the caller's transaction, without its audit event (for callers that record one event
+/// for a larger change, such as applying a deployment file). Returns the deployment and its workspace.
+pub async fn create_in(
+    tx: &mut AsyncPgConnection,
+    request: NewDeploymentRequest,
+    policy: &Policy,
+    creator: Option<Uuid>,
+) -> ApiResult<(Deployment, Workspace)> {
     let label = validate::label("label", &request.label, validate::MAX_LABEL)?;
     let description = validate::description("description", request.description.as_deref().unwrap_or_default())?;
     let release = pick_release(request.runtime_version.as_deref(), request.airflow_version.as_deref())?;
@@ -321,7 +351,7 @@ pub async fn create(
     let defaults = Deployment::defaults();
     let resolved = resolve_settings(&defaults, &settings, policy)?;
 
-    conn.transaction(async |tx| {
+    {
         let workspace = Workspace::find_for_update(tx, request.workspace_id).await?.ok_or(ApiError::NotFound)?;
         let clusters = Cluster::usable_by(tx, workspace.organization_id, workspace.id).await?;
         let cluster = match request.cluster_id {
@@ -391,24 +421,8 @@ pub async fn create(
         if let Some(user_id) = creator {
             memberships::grant_creator(tx, user_id, Role::DeploymentAdmin, ScopeRef::Deployment(deployment.id)).await?;
         }
-        audit::record(
-            tx,
-            actor,
-            Change {
-                action: "deployment.create",
-                target_type: "deployment",
-                target_id: Some(deployment.id),
-                organization_id: Some(workspace.organization_id),
-                workspace_id: Some(workspace.id),
-                deployment_id: Some(deployment.id),
-                after: Some(snapshot(&deployment)),
-                ..Change::default()
-            },
-        )
-        .await?;
-        Ok(deployment)
-    })
-    .await
+        Ok((deployment, workspace))
+    }
 }
 
 impl Deployment {
@@ -482,10 +496,7 @@ async fn change(
     build: impl FnOnce(&Deployment) -> ApiResult<DeploymentChanges> + Send,
 ) -> ApiResult<Deployment> {
     conn.transaction(async |tx| {
-        let before = Deployment::live_for_update(tx, id).await?.ok_or(ApiError::NotFound)?;
-        let changes = build(&before)?;
-        let after = Deployment::update(tx, id, &changes).await.map_err(label_conflict)?;
-        crate::db::notify::deployment_changed(tx, id).await?;
+        let (before, after) = change_in(tx, id, build).await?;
         audit::record(
             tx,
             actor,
@@ -506,6 +517,20 @@ async fn change(
     .await
 }
 
+/// Changes a live deployment (locked) as `build` says, in the caller's transaction, without an audit
+/// event; returns the deployment before and after.
+async fn change_in(
+    tx: &mut AsyncPgConnection,
+    id: Uuid,
+    build: impl FnOnce(&Deployment) -> ApiResult<DeploymentChanges> + Send,
+) -> ApiResult<(Deployment, Deployment)> {
+    let before = Deployment::live_for_update(tx, id).await?.ok_or(ApiError::NotFound)?;
+    let changes = build(&before)?;
+    let after = Deployment::update(tx, id, &changes).await.map_err(label_conflict)?;
+    crate::db::notify::deployment_changed(tx, id).await?;
+    Ok((before, after))
+}
+
 /// Applies `update` to a live deployment.
 pub async fn update(
     conn: &mut AsyncPgConnection,
@@ -523,19 +548,47 @@ pub async fn update(
         validate::json_object("config", config)?;
     }
     change(conn, id, "deployment.update", actor, |before| {
-        let mut settings = update.settings.clone();
-        if settings.executor.is_none() {
-            settings.executor =
-                update.config.as_ref().and_then(|c| c.get("executor")).and_then(|e| e.as_str()).map(str::to_owned);
-        }
-        let mut changes = resolve_settings(before, &settings, policy)?;
-        changes.label = label.clone();
-        changes.description = description.clone();
-        changes.config = update.config.clone();
-        changes.updated_at = Some(now);
-        Ok(changes)
+        build_update(before, &update, label, description, policy, now)
     })
     .await
+}
+
+fn build_update(
+    before: &Deployment,
+    update: &DeploymentUpdate,
+    label: Option<String>,
+    description: Option<String>,
+    policy: &Policy,
+    now: DateTime<Utc>,
+) -> ApiResult<DeploymentChanges> {
+    let mut settings = update.settings.clone();
+    if settings.executor.is_none() {
+        settings.executor =
+            update.config.as_ref().and_then(|c| c.get("executor")).and_then(|e| e.as_str()).map(str::to_owned);
+    }
+    let mut changes = resolve_settings(before, &settings, policy)?;
+    changes.label = label;
+    changes.description = description;
+    changes.config = update.config.clone();
+    changes.updated_at = Some(now);
+    Ok(changes)
+}
+
+/// [`update`] in the caller's transaction, without its audit event (label and description errors name
+/// `label` and `description`); returns the deployment before and after.
+pub async fn update_in(
+    tx: &mut AsyncPgConnection,
+    id: Uuid,
+    update: DeploymentUpdate,
+    policy: &Policy,
+    now: DateTime<Utc>,
+) -> ApiResult<(Deployment, Deployment)> {
+    let label = update.label.as_deref().map(|l| validate::label("label", l, validate::MAX_LABEL)).transpose()?;
+    let description = update.description.as_deref().map(|d| validate::description("description", d)).transpose()?;
+    if let Some(config) = &update.config {
+        validate::json_object("config", config)?;
+    }
+    change_in(tx, id, |before| build_update(before, &update, label, description, policy, now)).await
 }
 
 /// Moves a deployment to another runtime version of the catalogue.
@@ -548,18 +601,33 @@ pub async fn upgrade(
 ) -> ApiResult<Deployment> {
     let release = catalogue::release(version.trim())
         .ok_or_else(|| ApiError::bad_input("version", format!("{version:?} is not an available runtime version")))?;
-    change(conn, id, "deployment.upgrade", actor, |before| {
-        // A requested version that is now reached is no longer pending.
-        let reached = before.desired_runtime_version.as_deref() == Some(release.version);
-        Ok(DeploymentChanges {
-            runtime_version: Some(Some(release.version.to_owned())),
-            airflow_version: Some(release.airflow_version.to_owned()),
-            desired_runtime_version: reached.then_some(None),
-            updated_at: Some(now),
-            ..DeploymentChanges::default()
-        })
-    })
-    .await
+    change(conn, id, "deployment.upgrade", actor, |before| Ok(build_upgrade(before, release, now))).await
+}
+
+fn build_upgrade(before: &Deployment, release: RuntimeRelease, now: DateTime<Utc>) -> DeploymentChanges {
+    // A requested version that is now reached is no longer pending.
+    let reached = before.desired_runtime_version.as_deref() == Some(release.version);
+    DeploymentChanges {
+        runtime_version: Some(Some(release.version.to_owned())),
+        airflow_version: Some(release.airflow_version.to_owned()),
+        desired_runtime_version: reached.then_some(None),
+        updated_at: Some(now),
+        ..DeploymentChanges::default()
+    }
+}
+
+/// [`upgrade`] in the caller's transaction, without its audit event (an unknown version names
+/// `runtimeVersion`); returns the deployment before and after.
+pub async fn upgrade_in(
+    tx: &mut AsyncPgConnection,
+    id: Uuid,
+    version: &str,
+    now: DateTime<Utc>,
+) -> ApiResult<(Deployment, Deployment)> {
+    let release = catalogue::release(version.trim()).ok_or_else(|| {
+        ApiError::bad_input("runtimeVersion", format!("{version:?} is not an available runtime version"))
+    })?;
+    change_in(tx, id, |before| Ok(build_upgrade(before, release, now))).await
 }
 
 /// Orders dotted version numbers (`12.4.0` < `12.10.0`); `None` for text that is not one.
@@ -1003,15 +1071,65 @@ pub async fn change_user_role(
     now: DateTime<Utc>,
     actor: &Actor,
 ) -> ApiResult<RoleBindingRow> {
+    conn.transaction(async |tx| {
+        let outcome = change_user_role_in(tx, deployment_id, user, change_kind, authority, now, actor).await?;
+        // Tenancy (SPEC §2): the event is filed under the deployment's organization.
+        let organization_id = Workspace::find(tx, outcome.workspace_id).await?.map(|w| w.organization_id);
+        audit::record(
+            tx,
+            actor,
+            Change {
+                action: "deployment.user.role",
+                target_type: "user",
+                target_id: Some(outcome.user_id),
+                organization_id,
+                workspace_id: Some(outcome.workspace_id),
+                deployment_id: Some(deployment_id),
+                before: outcome.before.map(|role| json!({"role": role})),
+                after: outcome.after.map(|role| json!({"role": role})),
+            },
+        )
+        .await?;
+        Ok(outcome.binding)
+    })
+    .await
+}
+
+/// What [`change_user_role_in`] did.
+#[derive(Debug, Clone)]
+pub struct UserRoleOutcome {
+    /// The binding (as it was, for a removal).
+    pub binding: RoleBindingRow,
+    /// The user.
+    pub user_id: Uuid,
+    /// The deployment's workspace.
+    pub workspace_id: Uuid,
+    /// The role held before, if any.
+    pub before: Option<String>,
+    /// The role held after, if any.
+    pub after: Option<&'static str>,
+}
+
+/// [`change_user_role`] in the caller's transaction, without its audit event (`actor` is recorded as the
+/// binding's grantor).
+pub async fn change_user_role_in(
+    tx: &mut AsyncPgConnection,
+    deployment_id: Uuid,
+    user: UserRef,
+    change_kind: RoleChange,
+    authority: &Authority,
+    now: DateTime<Utc>,
+    actor: &Actor,
+) -> ApiResult<UserRoleOutcome> {
     let email = validate::email("email", &user.email)?;
     match change_kind {
         RoleChange::Add(role) | RoleChange::Update(role) => {
             deployment_role(role)?;
-            authority.require_grantable(conn, role, ScopeRef::Deployment(deployment_id)).await?;
+            authority.require_grantable(tx, role, ScopeRef::Deployment(deployment_id)).await?;
         }
         RoleChange::Remove => {}
     }
-    conn.transaction(async |tx| {
+    {
         let deployment = Deployment::live_for_update(tx, deployment_id).await?.ok_or(ApiError::NotFound)?;
         let pending = async |tx: &mut AsyncPgConnection, address: &str| {
             Invite::pending_in_workspace(tx, deployment.workspace_id, address, now).await
@@ -1082,26 +1200,8 @@ pub async fn change_user_role(
                 (row, Some(before), None)
             }
         };
-        // Tenancy (SPEC §2): the event is filed under the deployment's organization.
-        let organization_id = Workspace::find(tx, deployment.workspace_id).await?.map(|w| w.organization_id);
-        audit::record(
-            tx,
-            actor,
-            Change {
-                action: "deployment.user.role",
-                target_type: "user",
-                target_id: Some(target.id),
-                organization_id,
-                workspace_id: Some(deployment.workspace_id),
-                deployment_id: Some(deployment_id),
-                before: before.map(|role| json!({"role": role})),
-                after: after.map(|role| json!({"role": role})),
-            },
-        )
-        .await?;
-        Ok(binding)
-    })
-    .await
+        Ok(UserRoleOutcome { binding, user_id: target.id, workspace_id: deployment.workspace_id, before, after })
+    }
 }
 
 #[cfg(test)]

@@ -4,6 +4,7 @@
 pub mod audit;
 pub mod catalogue;
 pub mod clusters;
+pub mod deployment_files;
 pub mod deployments;
 pub mod deploys;
 pub mod identity;
@@ -166,6 +167,27 @@ impl Authority {
         // Only an ancestry of the same kind of object counts (an id named as a deployment may be a
         // workspace's).
         Ok(found.into_iter().find(|at| at.object().scope() == object.scope()).unwrap_or(Ancestry::of(object)))
+    }
+
+    /// This authority with DEPLOYMENT_ADMIN of `deployment_id` added, for a user who just created that
+    /// deployment in the current transaction (SPEC §1: its creator administers it); an API key gets no
+    /// role from creating one, so its authority is unchanged.
+    pub fn as_creator_of(&self, deployment_id: Uuid) -> Authority {
+        let principal = match self.principal.as_ref() {
+            Principal::User(user) => {
+                let mut user = user.clone();
+                user.bindings.push(crate::rbac::Binding {
+                    id: Uuid::nil(),
+                    role: Role::DeploymentAdmin,
+                    target: Some(deployment_id),
+                    via_team: None,
+                    allowed_from: Vec::new(),
+                });
+                Arc::new(Principal::User(user))
+            }
+            _ => self.principal.clone(),
+        };
+        Authority { principal, matrix: self.matrix.clone() }
     }
 
     /// FORBIDDEN unless the caller may grant `role` on `object` (SPEC §2 escalation rule). The object's

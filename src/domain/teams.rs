@@ -346,10 +346,12 @@ fn check_role_scope(object: ScopeRef, change: TeamRoleChange) -> ApiResult<()> {
     Ok(())
 }
 
-type RoleChangeOutcome = (RoleBindingRow, Option<&'static str>, Option<&'static str>);
+/// What [`change_role_in`] did: the binding, the role held before and after.
+pub type RoleChangeOutcome = (RoleBindingRow, Option<&'static str>, Option<&'static str>);
 
-/// The change itself, in the caller's transaction with the team locked.
-async fn change_role_in(
+/// The change itself, in the caller's transaction with the team locked, without an audit event: the
+/// binding and the roles held before and after.
+pub async fn change_role_in(
     tx: &mut AsyncPgConnection,
     team: &Team,
     object: ScopeRef,

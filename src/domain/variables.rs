@@ -113,6 +113,32 @@ pub async fn replace(
     secrets: &SecretBox,
     actor: &Actor,
 ) -> ApiResult<Vec<VariableView>> {
+    check_inputs(&inputs)?;
+    conn.transaction(async |tx| {
+        let (deployment, before, after) = replace_in(tx, deployment_id, inputs, secrets).await?;
+        audit::record(
+            tx,
+            actor,
+            Change {
+                action: "deployment.variables.update",
+                target_type: "deployment",
+                target_id: Some(deployment_id),
+                workspace_id: Some(deployment.workspace_id),
+                deployment_id: Some(deployment_id),
+                before: Some(snapshot(&before)),
+                after: Some(snapshot(&after)),
+                ..Change::default()
+            },
+        )
+        .await?;
+        Ok(after)
+    })
+    .await
+}
+
+/// Checks a list of inputs: count, keys (well-formed, not reserved, not repeated) and value lengths.
+/// Errors name `environmentVariables.<index>.<key|value>`.
+pub fn check_inputs(inputs: &[VariableInput]) -> ApiResult<()> {
     if inputs.len() > MAX_VARIABLES {
         return Err(ApiError::bad_input(
             "environmentVariables",
@@ -135,7 +161,19 @@ pub async fn replace(
             ));
         }
     }
-    conn.transaction(async |tx| {
+    Ok(())
+}
+
+/// [`replace`] in the caller's transaction, without its audit event (the inputs are checked with
+/// [`check_inputs`] first); returns the deployment (locked) and the variables before and after.
+pub async fn replace_in(
+    tx: &mut AsyncPgConnection,
+    deployment_id: Uuid,
+    inputs: Vec<VariableInput>,
+    secrets: &SecretBox,
+) -> ApiResult<(Deployment, Vec<VariableView>, Vec<VariableView>)> {
+    check_inputs(&inputs)?;
+    {
         let deployment = Deployment::live_for_update(tx, deployment_id).await?.ok_or(ApiError::NotFound)?;
         let existing: BTreeMap<String, VariableRow> = VariableRow::of_deployment(tx, deployment_id)
             .await?
@@ -179,24 +217,8 @@ pub async fn replace(
         let before: Vec<VariableView> = existing.values().map(view).collect();
         VariableRow::replace_all(tx, deployment_id, &rows).await?;
         let after: Vec<VariableView> = VariableRow::of_deployment(tx, deployment_id).await?.iter().map(view).collect();
-        audit::record(
-            tx,
-            actor,
-            Change {
-                action: "deployment.variables.update",
-                target_type: "deployment",
-                target_id: Some(deployment_id),
-                workspace_id: Some(deployment.workspace_id),
-                deployment_id: Some(deployment_id),
-                before: Some(snapshot(&before)),
-                after: Some(snapshot(&after)),
-                ..Change::default()
-            },
-        )
-        .await?;
-        Ok(after)
-    })
-    .await
+        Ok((deployment, before, after))
+    }
 }
 
 /// The clear values of a deployment's variables, for the infrastructure layer (never for API clients).

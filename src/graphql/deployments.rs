@@ -4,7 +4,7 @@ use async_graphql::{Context, Json, Object, Result, SimpleObject};
 
 use crate::domain::deployments::{self, DeploymentUpdate, NewDeploymentRequest, Policy, RoleChange, UserRef};
 use crate::domain::deploys::{self, DeployKind, DeployRequest, Deployer};
-use crate::domain::{catalogue, lifecycle};
+use crate::domain::{catalogue, deployment_files, lifecycle};
 use crate::error::ApiError;
 use crate::graphql::authz::{Access, Member, Op, Readable, access};
 use crate::graphql::context::{actor, conn, principal, state};
@@ -16,7 +16,7 @@ use crate::graphql::types::deployment::{
 };
 use crate::graphql::types::user::{RoleBinding, User};
 use crate::rbac::operations::FieldRule;
-use crate::rbac::{Role, ScopeRef};
+use crate::rbac::{Permission, Role, ScopeRef};
 use crate::state::AppState;
 
 /// Who deploys: the calling service account, or the calling person.
@@ -287,6 +287,31 @@ impl DeploymentQuery {
         // The answer is about the cluster: only those who may read it get it.
         access(ctx)?.admit_one(cluster).await?;
         Ok(free.into_iter().map(|name| Namespace { name }).collect())
+    }
+
+    /// The deployment's whole declared state as a deployment file (docs/deployment-file.md), in `format`
+    /// (default YAML): settings, environment variables (secrets by key, never their value) and, for
+    /// callers who may read the deployment's members, user and team roles. Applying it unchanged with
+    /// `applyDeploymentFile` changes nothing.
+    async fn deployment_file(
+        &self,
+        ctx: &Context<'_>,
+        deployment_uuid: Uuid,
+        #[graphql(default_with = "DeploymentFileFormat::Yaml")] format: DeploymentFileFormat,
+    ) -> Result<String> {
+        let id = deployment_uuid.required("deploymentUuid")?;
+        let access = access(ctx)?;
+        let at = access.ancestry_of(ScopeRef::Deployment(id)).await?;
+        // Roles are the deployment's members: only those who may read them get the section.
+        let with_roles = access.allows(&[Permission::DeploymentUsersGet, Permission::SystemUsersGet], at).await?;
+        let mut conn = conn(ctx).await?;
+        let file = deployment_files::export(&mut conn, id, with_roles).await?;
+        drop(conn);
+        let format = match format {
+            DeploymentFileFormat::Yaml => deployment_files::Format::Yaml,
+            DeploymentFileFormat::Json => deployment_files::Format::Json,
+        };
+        Ok(deployment_files::render(&file, format)?)
     }
 
     /// Clusters the caller's organizations may use.
@@ -712,6 +737,64 @@ impl DeploymentMutation {
         Ok(DeploymentAccessToken { value, airflow_role: role.to_owned(), expires_at })
     }
 
+    /// Applies a deployment file (docs/deployment-file.md, YAML or JSON, at most 256 KiB) to the
+    /// workspace: creates the deployment it names by label, or updates it to match, in one transaction
+    /// with one audit event. With `dryRun` nothing is written and the answer lists what would change.
+    /// Errors are BAD_USER_INPUT naming the path in the file (`workers.max`, `roles[1].user`) and, for
+    /// syntax errors, the line.
+    async fn apply_deployment_file(
+        &self,
+        ctx: &Context<'_>,
+        workspace_uuid: Uuid,
+        file: String,
+        #[graphql(default)] dry_run: bool,
+    ) -> Result<DeploymentFileApplication> {
+        let workspace_id = workspace_uuid.required("workspaceUuid")?;
+        let parsed = deployment_files::parse(&file)?;
+        drop(file);
+        let state = state(ctx)?;
+        let authority = access(ctx)?.authority()?;
+        let creator = principal(ctx).user().ok().map(|u| u.user.id);
+        let policy = policy(state);
+        let request = deployment_files::ApplyRequest {
+            workspace_id,
+            file: parsed,
+            dry_run,
+            policy: &policy,
+            secrets: &state.secrets,
+            authority: &authority,
+            creator,
+            now: state.clock.now(),
+        };
+        let mut conn = conn(ctx).await?;
+        let applied = deployment_files::apply(&mut conn, request, &actor(ctx)).await?;
+        let row = match applied.deployment_id {
+            Some(id) => Some(deployments::get(&mut conn, id).await?),
+            None => None,
+        };
+        drop(conn);
+        let deployment = match row {
+            Some(row) => {
+                if applied.created {
+                    // The creator now administers it: read the result with that role.
+                    access(ctx)?.reload().await?;
+                }
+                Some(written(ctx, row).await?)
+            }
+            None => None,
+        };
+        Ok(DeploymentFileApplication {
+            deployment,
+            created: applied.created,
+            dry_run: applied.dry_run,
+            changes: applied
+                .changes
+                .into_iter()
+                .map(|c| DeploymentFileChange { field: c.field, old: c.old, new: c.new })
+                .collect(),
+        })
+    }
+
     /// Gives a workspace member a deployment role (default DEPLOYMENT_VIEWER).
     async fn deployment_add_user_role(
         &self,
@@ -763,6 +846,40 @@ async fn role_change(
     let binding = deployments::change_user_role(&mut conn, id, user, change, &authority, now, &actor(ctx)).await?;
     drop(conn);
     Ok(RoleBinding::from(access(ctx)?.admit_one(binding).await?))
+}
+
+/// How `deploymentFile` writes the file.
+#[derive(async_graphql::Enum, Copy, Clone, Eq, PartialEq, Debug)]
+pub enum DeploymentFileFormat {
+    /// YAML.
+    Yaml,
+    /// JSON.
+    Json,
+}
+
+/// One field a deployment file changes (or would change): `old` → `new`; null when absent. Secret
+/// values never appear: a secret shows as `(secret)` or `(secret changed)`.
+#[derive(SimpleObject)]
+pub struct DeploymentFileChange {
+    /// Path in the file (`workers.max`, `environmentVariables.MY_KEY`, `roles[user:a@example.com]`).
+    pub field: String,
+    /// Value before.
+    pub old: Option<String>,
+    /// Value after.
+    pub new: Option<String>,
+}
+
+/// What `applyDeploymentFile` did.
+#[derive(SimpleObject)]
+pub struct DeploymentFileApplication {
+    /// The deployment (as it is now; null for a dry run that would create it).
+    pub deployment: Option<Deployment>,
+    /// Whether the file creates (would create) the deployment.
+    pub created: bool,
+    /// Whether nothing was written.
+    pub dry_run: bool,
+    /// The fields that changed (would change); empty when the deployment already matches the file.
+    pub changes: Vec<DeploymentFileChange>,
 }
 
 /// Houston's `deployment(where: …)` selector.

@@ -371,6 +371,13 @@ pub const OPERATIONS: &[Operation] = &[
     DEPLOYMENT_UPDATE_USER_ROLE,
     op(M, "deploymentRemoveUserRole", on(DEPLOYMENT_IAM, DEP_ID)),
     op(M, "updateDeploymentVariables", on(DEPLOYMENT_CONFIG_UPDATE, DEP)),
+    // Deployments as code (docs/deployment-file.md). The file holds the deployment and its members.
+    op(Q, "deploymentFile", on(READ_DEPLOYMENT, DEP)),
+    // The file names its deployment by label in the workspace: whoever sees the workspace's deployments
+    // may send one; the domain then requires the rows of `createDeployment` (a new label) or
+    // `updateDeployment` (an existing one) and, for role changes, `deploymentUpdateUserRole` with the
+    // grant rule, before anything is written.
+    op(M, "applyDeploymentFile", on(&[WorkspaceDeploymentsGet, SystemDeploymentsGet], WS)),
     op(S, "deploymentStatus", on(READ_DEPLOYMENT, DEP_NAMED)),
     op(S, "log", on(READ_DEPLOYMENT, DEP)),
     // Service accounts.

@@ -288,6 +288,7 @@ pub const OPS: &[Op] = &[
     // ---- Deployment reads (§2: deployment.*.get | system.*.get).
     op("deployment", Reads, D_READ, "query($d: String!) { deployment(where: {id: $d}) { id } }"),
     op("deploymentUsers", Reads, D_READ, "query($d: Id!) { deploymentUsers(deploymentId: $d) { id } }"),
+    op("deploymentFile", Reads, D_READ, "query($d: Uuid!) { deploymentFile(deploymentUuid: $d) }"),
     op(
         "deploymentVariables",
         Reads,
@@ -524,6 +525,16 @@ pub const OPS: &[Op] = &[
         &[DE, DA, WE, WA, O, SA],
         "mutation($d: Uuid!) { updateDeploymentHibernation(deploymentUuid: $d, hibernateAtCron: \"0 20 * * *\", wakeAtCron: \"0 8 * * *\") { id nextTransition { at to } } }",
     ),
+    // A deployment file naming a new label creates it (§2 workspace.deployments.create: WE WA, O); once it
+    // exists, the same file updates it (deployment.config.update there: the same roles through implied
+    // deployment roles, and SA through system.deployments.update, which cannot create: order-dependent).
+    op(
+        "applyDeploymentFile",
+        Workspace,
+        W_EDIT,
+        "mutation($w: Uuid!) { applyDeploymentFile(workspaceUuid: $w, file: \"apiVersion: capcom/v1\\nlabel: filed\\n\") { created } }",
+    )
+    .either(SA_SILENT),
     op(
         "updateDeploymentVariables",
         Deployment,

@@ -19,6 +19,7 @@ mod console_flows;
 mod cors;
 mod cost;
 mod deadlines;
+mod deployment_files;
 mod deployments;
 mod deploys;
 mod docs_examples;

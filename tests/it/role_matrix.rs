@@ -313,6 +313,14 @@ const CASES: &[Case] = &[
         "mutation($w: Uuid!) { createDeployment(workspaceUuid: $w, label: \"by the actor\") { id } }",
         Sql("SELECT count(*)::text AS t FROM deployments WHERE workspace_id = '{w}' AND label = 'by the actor'", "1"),
     ),
+    // The file creates a deployment labelled "from a file" in W.
+    case(
+        "applyDeploymentFile",
+        W,
+        "mutation($w: Uuid!) { applyDeploymentFile(workspaceUuid: $w, file: \"apiVersion: capcom/v1\\nlabel: from a file\\n\") { created } }",
+        Sql("SELECT count(*)::text AS t FROM deployments WHERE workspace_id = '{w}' AND label = 'from a file'", "1"),
+    ),
+    case("deploymentFile", D, "query($d: Uuid!) { deploymentFile(deploymentUuid: $d) }", NonNull("/deploymentFile")),
     case(
         "updateDeployment",
         D,
@@ -1188,6 +1196,11 @@ fn allowed(actor: &Actor, case: &Case) -> bool {
                 || (case.field == "rotateServiceAccountKey" && matches!(case.object, Obj::Org))))
     {
         return false;
+    }
+    // applyDeploymentFile's row only lets in those who see W's deployments; creating the file's new
+    // deployment then needs createDeployment's permission on W (docs/deployment-file.md).
+    if case.field == "applyDeploymentFile" {
+        return actor.kind != Kind::Anonymous && actor.holds(Permission::WorkspaceDeploymentsCreate, Obj::W);
     }
     match rule_of(case) {
         Rule::Public => true,

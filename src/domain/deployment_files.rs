@@ -1,0 +1,1091 @@
+//! Deployments as code (docs/deployment-file.md): a deployment's whole declared state as one YAML or
+//! JSON file, exported by `deploymentFile` and applied by `applyDeploymentFile`.
+//!
+//! Applying goes through the domain functions every other mutation uses (creation, settings, upgrades,
+//! variables, and the one grant path of [`crate::domain::memberships`] for roles), in one transaction
+//! that writes one audit event, `deployment.file.applied`, listing the fields that changed. Secret
+//! values never leave capcom: the file lists a secret by key with `isSecret`, and the diff and the audit
+//! event show `(secret)` / `(secret changed)`.
+//!
+//! The input is bounded before anything else: at most [`MAX_FILE_BYTES`], one document, unknown keys
+//! refused, `apiVersion` required and checked; YAML nesting and alias expansion are bounded by the parser
+//! (recursion limit, repetition limit), so a hostile file fails fast with BAD_USER_INPUT.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use chrono::{DateTime, Utc};
+use diesel_async::{AsyncConnection, AsyncPgConnection};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use uuid::Uuid;
+
+use crate::db::models::deployment::{Cluster, Deployment};
+use crate::db::models::role_binding::RoleBindingRow;
+use crate::db::models::team::Team;
+use crate::db::models::user::{Email, User};
+use crate::db::models::workspace::Workspace;
+use crate::domain::audit::{self, Change};
+use crate::domain::deployments::{self, DeploymentUpdate, NewDeploymentRequest, Policy, RoleChange, Settings, UserRef};
+use crate::domain::teams::{self, TeamRoleChange};
+use crate::domain::variables::{self, VariableInput};
+use crate::domain::{Actor, Authority, validate};
+use crate::error::{ApiError, ApiResult};
+use crate::rbac::operations::{CREATE_DEPLOYMENT, DEPLOYMENT_UPDATE_USER_ROLE, UPDATE_DEPLOYMENT};
+use crate::rbac::{Role, Scope, ScopeRef};
+use crate::secrets::SecretBox;
+
+/// The format version this server writes and reads (`apiVersion`).
+pub const API_VERSION: &str = "capcom/v1";
+/// The largest file accepted, in bytes (256 KiB).
+pub const MAX_FILE_BYTES: usize = 256 * 1024;
+/// Most role entries in one file.
+pub const MAX_ROLES: usize = 1000;
+
+/// How a file is written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// YAML (block style).
+    Yaml,
+    /// JSON (pretty-printed).
+    Json,
+}
+
+/// A deployment file, format v1 (docs/deployment-file.md). Keys are written in this order. Every field
+/// but `apiVersion` and `label` may be left out: on creation it takes its default, on update it stays as
+/// it is (for `environmentVariables` and `roles`: the whole list stays).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct DeploymentFile {
+    /// Always [`API_VERSION`].
+    pub api_version: String,
+    /// The deployment's label: names it within the workspace.
+    pub label: String,
+    /// Description.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// The cluster's name (fixed once the deployment exists).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cluster: Option<String>,
+    /// `CeleryExecutor`, `KubernetesExecutor` or `LocalExecutor`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub executor: Option<String>,
+    /// A runtime version of the catalogue.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub runtime_version: Option<String>,
+    /// Scheduler size and replicas.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scheduler: Option<SchedulerSection>,
+    /// Worker bounds and concurrency.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub workers: Option<WorkersSection>,
+    /// High availability.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub high_availability: Option<bool>,
+    /// Only API keys may deploy.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub enforce_cicd: Option<bool>,
+    /// DAG-only deploys allowed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dag_deploy_enabled: Option<bool>,
+    /// Environment variables; secrets are listed without their value.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub environment_variables: Option<Vec<FileVariable>>,
+    /// Hibernation schedule (documented; refused until the server has hibernation).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hibernation: Option<HibernationSection>,
+    /// Deployment roles of users (by address) and teams (by name).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub roles: Option<Vec<FileRole>>,
+}
+
+/// `scheduler:`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SchedulerSection {
+    /// `SMALL`, `MEDIUM` or `LARGE`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub size: Option<String>,
+    /// Replicas (1..4; at least 2 with high availability).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replicas: Option<i32>,
+}
+
+/// `workers:`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct WorkersSection {
+    /// Minimum workers (≥ 0).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min: Option<i32>,
+    /// Maximum workers (≥ min, ≤ the operator's ceiling).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max: Option<i32>,
+    /// Tasks per worker (1..256).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub concurrency: Option<i32>,
+}
+
+/// An entry of `environmentVariables:`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct FileVariable {
+    /// Key.
+    pub key: String,
+    /// Value: for a secret, present only to set a new value (never exported).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub value: Option<String>,
+    /// Whether the value is secret.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub is_secret: bool,
+}
+
+fn is_false(value: &bool) -> bool {
+    !*value
+}
+
+/// `hibernation:` (coming: see docs/deployment-file.md).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct HibernationSection {
+    /// Development mode (may hibernate).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub development_mode: Option<bool>,
+    /// When to hibernate (cron).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hibernate_at_cron: Option<String>,
+    /// When to wake (cron).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wake_at_cron: Option<String>,
+    /// Time zone of both schedules (IANA name).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time_zone: Option<String>,
+}
+
+/// An entry of `roles:`: a user (by address) or a team (by name) and its deployment role.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct FileRole {
+    /// A user's email address.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user: Option<String>,
+    /// A team's name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub team: Option<String>,
+    /// `DEPLOYMENT_ADMIN`, `DEPLOYMENT_EDITOR` or `DEPLOYMENT_VIEWER`.
+    pub role: String,
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Reading and writing files
+
+fn file_error(path: &str, line: Option<usize>, message: impl std::fmt::Display) -> ApiError {
+    let field = if path.is_empty() || path == "." { "file".to_owned() } else { path.to_owned() };
+    let message = message.to_string();
+    // The YAML parser's messages may already start with the path.
+    let message = message.strip_prefix(&format!("{field}: ")).map(str::to_owned).unwrap_or(message);
+    let located = match line {
+        Some(line) if !message.contains("line ") => format!("{field} (line {line}): {message}"),
+        _ => format!("{field}: {message}"),
+    };
+    ApiError::bad_input(field, located)
+}
+
+/// Parses a file: JSON when it starts with `{`, YAML otherwise. BAD_USER_INPUT naming the path in the
+/// file (`workers.max`, `roles[1].user`) and, where the parser knows it, the line: for a file over
+/// [`MAX_FILE_BYTES`], a syntax error, an unknown key, a wrong type, a missing or unknown `apiVersion`.
+pub fn parse(text: &str) -> ApiResult<DeploymentFile> {
+    if text.len() > MAX_FILE_BYTES {
+        return Err(ApiError::bad_input(
+            "file",
+            format!("A deployment file is at most {} KiB; this one has {} bytes", MAX_FILE_BYTES / 1024, text.len()),
+        ));
+    }
+    if text.trim().is_empty() {
+        return Err(ApiError::bad_input("file", "The deployment file is empty"));
+    }
+    let file: DeploymentFile = if text.trim_start().starts_with('{') {
+        let mut deserializer = serde_json::Deserializer::from_str(text);
+        let file = serde_path_to_error::deserialize(&mut deserializer).map_err(|error| {
+            let path = error.path().to_string();
+            let inner = error.into_inner();
+            file_error(&path, Some(inner.line()), inner)
+        })?;
+        deserializer.end().map_err(|error| file_error("", Some(error.line()), error))?;
+        file
+    } else {
+        let deserializer = serde_norway::Deserializer::from_str(text);
+        serde_path_to_error::deserialize(deserializer).map_err(|error| {
+            let path = error.path().to_string();
+            let inner = error.into_inner();
+            let line = inner.location().map(|at| at.line());
+            file_error(&path, line, inner)
+        })?
+    };
+    if file.api_version != API_VERSION {
+        return Err(ApiError::bad_input(
+            "apiVersion",
+            format!("apiVersion: {:?} is not a version this server reads (use {API_VERSION:?})", file.api_version),
+        ));
+    }
+    Ok(file)
+}
+
+/// Writes `file` as `format` (keys in the order of [`DeploymentFile`]).
+pub fn render(file: &DeploymentFile, format: Format) -> ApiResult<String> {
+    match format {
+        Format::Yaml => serde_norway::to_string(file).map_err(ApiError::internal),
+        Format::Json => serde_json::to_string_pretty(file).map(|text| text + "\n").map_err(ApiError::internal),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Export
+
+/// The primary (else first) address of each of these users.
+async fn addresses(conn: &mut AsyncPgConnection, user_ids: &[Uuid]) -> ApiResult<BTreeMap<Uuid, String>> {
+    let mut found = BTreeMap::new();
+    // Primary addresses come first.
+    for email in Email::for_users(conn, user_ids).await? {
+        found.entry(email.user_id).or_insert(email.address);
+    }
+    Ok(found)
+}
+
+/// The declared state of live deployment `id` (NOT_FOUND otherwise). With `with_roles` false the `roles`
+/// section is left out (applying such a file leaves roles alone).
+pub async fn export(conn: &mut AsyncPgConnection, id: Uuid, with_roles: bool) -> ApiResult<DeploymentFile> {
+    let deployment = deployments::get(conn, id).await?;
+    let cluster = Cluster::find_many(conn, &[deployment.cluster_id]).await?.into_iter().next().map(|c| c.name);
+    let environment_variables = variables::list(conn, id)
+        .await?
+        .into_iter()
+        .map(|v| FileVariable {
+            value: if v.is_secret { None } else { Some(v.value) },
+            key: v.key,
+            is_secret: v.is_secret,
+        })
+        .collect();
+    let roles =
+        if with_roles { Some(current_roles(conn, id).await?.into_values().map(|c| c.entry).collect()) } else { None };
+    Ok(DeploymentFile {
+        api_version: API_VERSION.to_owned(),
+        label: deployment.label,
+        description: Some(deployment.description),
+        cluster,
+        executor: Some(deployment.executor),
+        runtime_version: deployment.runtime_version,
+        scheduler: Some(SchedulerSection {
+            size: Some(deployment.scheduler_size),
+            replicas: Some(deployment.scheduler_replicas),
+        }),
+        workers: Some(WorkersSection {
+            min: Some(deployment.worker_min),
+            max: Some(deployment.worker_max),
+            concurrency: Some(deployment.worker_concurrency),
+        }),
+        high_availability: Some(deployment.high_availability),
+        enforce_cicd: Some(deployment.enforce_cicd),
+        dag_deploy_enabled: Some(deployment.dag_deploy_enabled),
+        environment_variables: Some(environment_variables),
+        hibernation: None,
+        roles,
+    })
+}
+
+/// A role binding on the deployment as the file names it.
+#[derive(Debug, Clone)]
+struct CurrentRole {
+    entry: FileRole,
+    row: RoleBindingRow,
+}
+
+/// The user and team roles on deployment `id`, by [`holder_key`] (users by address, then teams by name).
+async fn current_roles(conn: &mut AsyncPgConnection, id: Uuid) -> ApiResult<BTreeMap<String, CurrentRole>> {
+    let rows = RoleBindingRow::for_deployments(conn, &[id]).await?;
+    let user_ids: Vec<Uuid> = rows.iter().filter_map(|r| r.user_id).collect();
+    let team_ids: Vec<Uuid> = rows.iter().filter_map(|r| r.team_id).collect();
+    let addresses = addresses(conn, &user_ids).await?;
+    let teams: BTreeMap<Uuid, String> =
+        Team::find_many(conn, &team_ids).await?.into_iter().map(|t| (t.id, t.name)).collect();
+    let mut found = BTreeMap::new();
+    for row in rows {
+        let entry = match (row.user_id, row.team_id) {
+            (Some(user), _) => match addresses.get(&user) {
+                Some(address) => FileRole { user: Some(address.clone()), team: None, role: row.role.clone() },
+                None => continue,
+            },
+            (None, Some(team)) => match teams.get(&team) {
+                Some(name) => FileRole { user: None, team: Some(name.clone()), role: row.role.clone() },
+                None => continue,
+            },
+            // API keys' roles belong to the keys, not to the file.
+            (None, None) => continue,
+        };
+        found.insert(holder_key(&entry), CurrentRole { entry, row });
+    }
+    Ok(found)
+}
+
+/// `roles[user:<address>]` or `roles[team:<name>]`: how the diff names a role entry. Users sort before
+/// teams.
+fn holder_key(entry: &FileRole) -> String {
+    match (&entry.user, &entry.team) {
+        (Some(user), _) => format!("roles[user:{user}]"),
+        (None, Some(team)) => format!("roles[team:{team}]"),
+        (None, None) => "roles[?]".to_owned(),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Diffs
+
+/// One field that changes: `old` → `new` (`None`: absent).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldChange {
+    /// Path in the file (`workers.max`, `environmentVariables.MY_KEY`, `roles[user:a@example.com]`).
+    pub field: String,
+    /// Value before.
+    pub old: Option<String>,
+    /// Value after.
+    pub new: Option<String>,
+}
+
+const SECRET: &str = "(secret)";
+const SECRET_CHANGED: &str = "(secret changed)";
+
+/// The settings of a file as `(path, value)` pairs in file order (no variables, no roles).
+fn flat_settings(file: &DeploymentFile) -> Vec<(String, String)> {
+    let mut out = vec![("label".to_owned(), file.label.clone())];
+    let mut push = |name: &str, value: Option<String>| {
+        if let Some(value) = value {
+            out.push((name.to_owned(), value));
+        }
+    };
+    push("description", file.description.clone());
+    push("cluster", file.cluster.clone());
+    push("executor", file.executor.clone());
+    push("runtimeVersion", file.runtime_version.clone());
+    let scheduler = file.scheduler.clone().unwrap_or_default();
+    push("scheduler.size", scheduler.size);
+    push("scheduler.replicas", scheduler.replicas.map(|v| v.to_string()));
+    let workers = file.workers.clone().unwrap_or_default();
+    push("workers.min", workers.min.map(|v| v.to_string()));
+    push("workers.max", workers.max.map(|v| v.to_string()));
+    push("workers.concurrency", workers.concurrency.map(|v| v.to_string()));
+    push("highAvailability", file.high_availability.map(|v| v.to_string()));
+    push("enforceCicd", file.enforce_cicd.map(|v| v.to_string()));
+    push("dagDeployEnabled", file.dag_deploy_enabled.map(|v| v.to_string()));
+    out
+}
+
+/// Variables as `(environmentVariables.KEY, value)`; secrets show as `(secret)`, or `(secret changed)`
+/// when their key is in `set_secrets`.
+fn flat_variables(list: &[FileVariable], set_secrets: &BTreeSet<String>) -> Vec<(String, String)> {
+    list.iter()
+        .map(|v| {
+            let shown = match (v.is_secret, set_secrets.contains(&v.key)) {
+                (true, true) => SECRET_CHANGED.to_owned(),
+                (true, false) => SECRET.to_owned(),
+                (false, _) => v.value.clone().unwrap_or_default(),
+            };
+            (format!("environmentVariables.{}", v.key), shown)
+        })
+        .collect()
+}
+
+fn flat_roles(list: &[FileRole]) -> Vec<(String, String)> {
+    list.iter().map(|r| (holder_key(r), r.role.clone())).collect()
+}
+
+/// The whole state of an exported file, flattened, with `set_secrets` marked as changed.
+fn flatten(file: &DeploymentFile, set_secrets: &BTreeSet<String>) -> Vec<(String, String)> {
+    let mut out = flat_settings(file);
+    out.extend(flat_variables(file.environment_variables.as_deref().unwrap_or_default(), set_secrets));
+    out.extend(flat_roles(file.roles.as_deref().unwrap_or_default()));
+    out
+}
+
+/// What differs between `before` and `after`, in the order of `before` then the paths new in `after`.
+fn diff(before: &[(String, String)], after: &[(String, String)]) -> Vec<FieldChange> {
+    let old: BTreeMap<&str, &str> = before.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let new: BTreeMap<&str, &str> = after.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let mut changes = Vec::new();
+    for (key, value) in before {
+        match new.get(key.as_str()) {
+            Some(now) if *now == value => {}
+            now => changes.push(FieldChange {
+                field: key.clone(),
+                old: Some(value.clone()),
+                new: now.map(|v| (*v).to_owned()),
+            }),
+        }
+    }
+    for (key, value) in after {
+        if !old.contains_key(key.as_str()) {
+            changes.push(FieldChange { field: key.clone(), old: None, new: Some(value.clone()) });
+        }
+    }
+    changes
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Apply
+
+/// What applying a file asks for.
+pub struct ApplyRequest<'a> {
+    /// The workspace the file's deployment is (or will be) in.
+    pub workspace_id: Uuid,
+    /// The parsed file.
+    pub file: DeploymentFile,
+    /// Only report what would change.
+    pub dry_run: bool,
+    /// Operator limits.
+    pub policy: &'a Policy,
+    /// Seals secret values.
+    pub secrets: &'a SecretBox,
+    /// The caller's authority (permission checks and the grant rule).
+    pub authority: &'a Authority,
+    /// The calling user, who becomes DEPLOYMENT_ADMIN of a deployment the file creates.
+    pub creator: Option<Uuid>,
+    /// Now.
+    pub now: DateTime<Utc>,
+}
+
+/// What applying a file did (or, for a dry run, would do).
+#[derive(Debug, Clone)]
+pub struct Applied {
+    /// The deployment (`None` for a dry run that would create it).
+    pub deployment_id: Option<Uuid>,
+    /// Whether the deployment is (would be) created.
+    pub created: bool,
+    /// Whether nothing was written.
+    pub dry_run: bool,
+    /// Every field that changed (would change), old → new.
+    pub changes: Vec<FieldChange>,
+}
+
+/// Why the transaction ends without committing.
+enum Abort {
+    Failed(ApiError),
+    DryRun(Applied),
+}
+
+impl From<ApiError> for Abort {
+    fn from(error: ApiError) -> Self {
+        Abort::Failed(error)
+    }
+}
+
+impl From<diesel::result::Error> for Abort {
+    fn from(error: diesel::result::Error) -> Self {
+        Abort::Failed(ApiError::from(error))
+    }
+}
+
+/// Renames a domain function's field (`settings.workerMax`, `environmentVariables.0.key`) to its path in
+/// the file (`workers.max`, `environmentVariables[0].key`).
+fn in_file(error: ApiError) -> ApiError {
+    let (field, message) = match error {
+        ApiError::BadUserInput { field, message } => (field, message),
+        other => return other,
+    };
+    let renamed = match field.as_str() {
+        "settings.executor" => "executor".to_owned(),
+        "settings.schedulerSize" => "scheduler.size".to_owned(),
+        "settings.schedulerReplicas" => "scheduler.replicas".to_owned(),
+        "settings.workerMin" => "workers.min".to_owned(),
+        "settings.workerMax" => "workers.max".to_owned(),
+        "settings.workerConcurrency" => "workers.concurrency".to_owned(),
+        "payload.label" | "label" => "label".to_owned(),
+        "payload.description" | "description" => "description".to_owned(),
+        "version" | "runtimeVersion" | "airflowVersion" => "runtimeVersion".to_owned(),
+        "clusterUuid" => "cluster".to_owned(),
+        other => match other.strip_prefix("environmentVariables.").and_then(|rest| rest.split_once('.')) {
+            Some((index, part)) => format!("environmentVariables[{index}].{part}"),
+            None => other.to_owned(),
+        },
+    };
+    let message = if message.starts_with(&renamed) { message } else { format!("{renamed}: {message}") };
+    ApiError::BadUserInput { field: renamed, message }
+}
+
+/// Who a role entry of the file names, resolved.
+#[derive(Debug, Clone)]
+enum Named {
+    User { id: Uuid, address: String },
+    Team(Team),
+}
+
+/// A role entry of the file, resolved and checked.
+#[derive(Debug, Clone)]
+struct Wanted {
+    named: Named,
+    role: Role,
+    key: String,
+}
+
+/// Resolves the `roles` entries against the workspace: a user must hold a workspace role there (the same
+/// answer for an unknown address as for someone outside the workspace, so this tells nobody who has an
+/// account), a team must be the organization's and hold a workspace role there; roles are deployment
+/// roles; nobody is listed twice. Errors name `roles[i].user`, `roles[i].team`, `roles[i].role`.
+async fn resolve_roles(tx: &mut AsyncPgConnection, workspace: &Workspace, list: &[FileRole]) -> ApiResult<Vec<Wanted>> {
+    if list.len() > MAX_ROLES {
+        return Err(ApiError::bad_input("roles", format!("roles: at most {MAX_ROLES} entries")));
+    }
+    let mut teams: Option<Vec<Team>> = None;
+    let mut wanted: Vec<Wanted> = Vec::with_capacity(list.len());
+    for (index, entry) in list.iter().enumerate() {
+        let at = |part: &str| format!("roles[{index}].{part}");
+        let role: Role =
+            entry.role.trim().parse().map_err(|_| {
+                ApiError::bad_input(at("role"), format!("{}: {:?} is not a role", at("role"), entry.role))
+            })?;
+        if role.scope() != Some(Scope::Deployment) {
+            return Err(ApiError::bad_input(
+                at("role"),
+                format!(
+                    "{}: {role} is not a deployment role (DEPLOYMENT_ADMIN, DEPLOYMENT_EDITOR or DEPLOYMENT_VIEWER)",
+                    at("role")
+                ),
+            ));
+        }
+        let named = match (&entry.user, &entry.team) {
+            (Some(address), None) => {
+                let field = at("user");
+                let address = validate::email(&field, address)?;
+                let not_member = || {
+                    ApiError::bad_input(
+                        field.clone(),
+                        format!(
+                            "{field}: {address} has no role in the deployment's workspace; add them to the workspace first"
+                        ),
+                    )
+                };
+                let user = User::find_by_email(tx, &address).await?.ok_or_else(not_member)?;
+                if RoleBindingRow::user_in_workspace_for_update(tx, workspace.id, user.id).await?.is_none() {
+                    return Err(not_member());
+                }
+                let primary = addresses(tx, &[user.id]).await?.remove(&user.id).unwrap_or(address.clone());
+                Named::User { id: user.id, address: primary }
+            }
+            (None, Some(name)) => {
+                let field = at("team");
+                if teams.is_none() {
+                    teams = Some(Team::page(tx, Some(workspace.organization_id), None, i64::MAX).await?);
+                }
+                let wanted_name = name.trim().to_lowercase();
+                let team = teams.iter().flatten().find(|t| t.name.to_lowercase() == wanted_name).cloned().ok_or_else(
+                    || ApiError::bad_input(field.clone(), format!("{field}: the organization has no team {name:?}")),
+                )?;
+                let in_workspace =
+                    RoleBindingRow::team_on_for_update(tx, team.id, Scope::Workspace.as_str(), Some(workspace.id))
+                        .await?;
+                if in_workspace.is_none() {
+                    return Err(ApiError::bad_input(
+                        field.clone(),
+                        format!(
+                            "{field}: team {:?} has no role in the deployment's workspace; add it to the workspace first",
+                            team.name
+                        ),
+                    ));
+                }
+                Named::Team(team)
+            }
+            _ => {
+                return Err(ApiError::bad_input(
+                    format!("roles[{index}]"),
+                    format!("roles[{index}]: name either a user or a team"),
+                ));
+            }
+        };
+        let key = match &named {
+            Named::User { address, .. } => format!("roles[user:{address}]"),
+            Named::Team(team) => format!("roles[team:{}]", team.name),
+        };
+        if wanted.iter().any(|w| w.key == key) {
+            return Err(ApiError::bad_input(
+                format!("roles[{index}]"),
+                format!("roles[{index}]: {key} is listed twice"),
+            ));
+        }
+        wanted.push(Wanted { named, role, key });
+    }
+    Ok(wanted)
+}
+
+/// A role change the file asks for.
+#[derive(Debug, Clone)]
+enum RoleStep {
+    Set { named: Named, held: Option<Role>, role: Role },
+    Remove { row: RoleBindingRow, held: Role },
+}
+
+/// The role changes from `current` to `wanted`: every listed holder gets its role; with `exact`, holders
+/// not listed lose theirs.
+fn role_steps(current: &BTreeMap<String, CurrentRole>, wanted: &[Wanted], exact: bool) -> ApiResult<Vec<RoleStep>> {
+    let mut steps = Vec::new();
+    for w in wanted {
+        let held = match current.get(&w.key) {
+            Some(c) => Some(c.row.role.parse::<Role>().map_err(ApiError::internal)?),
+            None => None,
+        };
+        if held != Some(w.role) {
+            steps.push(RoleStep::Set { named: w.named.clone(), held, role: w.role });
+        }
+    }
+    if exact {
+        for (key, c) in current {
+            if !wanted.iter().any(|w| &w.key == key) {
+                steps.push(RoleStep::Remove {
+                    row: c.row.clone(),
+                    held: c.row.role.parse().map_err(ApiError::internal)?,
+                });
+            }
+        }
+    }
+    Ok(steps)
+}
+
+/// Every check of the role changes, before anything is written: the deployment's IAM permission (the
+/// operation table's row for deployment roles) and the grant rule for each role granted and each role
+/// taken away or replaced.
+async fn check_role_steps(
+    tx: &mut AsyncPgConnection,
+    authority: &Authority,
+    deployment_id: Uuid,
+    steps: &[RoleStep],
+) -> ApiResult<()> {
+    if steps.is_empty() {
+        return Ok(());
+    }
+    let object = ScopeRef::Deployment(deployment_id);
+    authority.require(tx, DEPLOYMENT_UPDATE_USER_ROLE.rule.permissions(), object).await?;
+    for step in steps {
+        match step {
+            RoleStep::Set { role, held, .. } => {
+                authority.require_grantable(tx, *role, object).await?;
+                if let Some(held) = held {
+                    authority.require_grantable(tx, *held, object).await?;
+                }
+            }
+            RoleStep::Remove { held, .. } => authority.require_grantable(tx, *held, object).await?,
+        }
+    }
+    Ok(())
+}
+
+/// Carries the role changes out through the grant path.
+async fn run_role_steps(
+    tx: &mut AsyncPgConnection,
+    authority: &Authority,
+    deployment_id: Uuid,
+    steps: Vec<RoleStep>,
+    now: DateTime<Utc>,
+    actor: &Actor,
+) -> ApiResult<()> {
+    let object = ScopeRef::Deployment(deployment_id);
+    for step in steps {
+        match step {
+            RoleStep::Set { named: Named::User { id, address }, held, role } => {
+                let kind = if held.is_some() { RoleChange::Update(role) } else { RoleChange::Add(role) };
+                let user = UserRef { user_id: Some(id), email: address };
+                deployments::change_user_role_in(tx, deployment_id, user, kind, authority, now, actor).await?;
+            }
+            RoleStep::Set { named: Named::Team(team), role, .. } => {
+                let team = Team::find_for_update(tx, team.id).await?.ok_or(ApiError::NotFound)?;
+                teams::change_role_in(tx, &team, object, TeamRoleChange::Set(role), authority, actor).await?;
+            }
+            RoleStep::Remove { row, .. } => match (row.user_id, row.team_id) {
+                (Some(user_id), _) => {
+                    let address = addresses(tx, &[user_id]).await?.remove(&user_id).unwrap_or_default();
+                    let user = UserRef { user_id: Some(user_id), email: address };
+                    deployments::change_user_role_in(
+                        tx,
+                        deployment_id,
+                        user,
+                        RoleChange::Remove,
+                        authority,
+                        now,
+                        actor,
+                    )
+                    .await?;
+                }
+                (None, Some(team_id)) => {
+                    let team = Team::find_for_update(tx, team_id).await?.ok_or(ApiError::NotFound)?;
+                    teams::change_role_in(tx, &team, object, TeamRoleChange::Remove(None), authority, actor).await?;
+                }
+                (None, None) => {}
+            },
+        }
+    }
+    Ok(())
+}
+
+/// The variables to store for a file's list: the file's entries in order (a secret without a value keeps
+/// its stored value), then the stored secrets the file does not name (kept).
+fn variable_inputs(list: &[FileVariable], current: &[FileVariable]) -> Vec<VariableInput> {
+    let mut inputs: Vec<VariableInput> = list
+        .iter()
+        .map(|v| VariableInput {
+            key: v.key.clone(),
+            value: v.value.clone().unwrap_or_default(),
+            is_secret: v.is_secret,
+        })
+        .collect();
+    for kept in current.iter().filter(|c| c.is_secret && !list.iter().any(|v| v.key == c.key)) {
+        inputs.push(VariableInput { key: kept.key.clone(), value: String::new(), is_secret: true });
+    }
+    inputs
+}
+
+/// The keys whose secret value the file sets.
+fn secrets_set(file: &DeploymentFile) -> BTreeSet<String> {
+    file.environment_variables
+        .iter()
+        .flatten()
+        .filter(|v| v.is_secret && v.value.as_deref().is_some_and(|value| !value.is_empty()))
+        .map(|v| v.key.clone())
+        .collect()
+}
+
+/// The state `file` asks for, over `current`: settings the file names replace the current ones; the
+/// variable list replaces the current one except for secrets it does not name; the role list (with
+/// `exact`) replaces the current roles.
+fn desired(current: &DeploymentFile, file: &DeploymentFile, wanted: &[Wanted], exact: bool) -> Vec<(String, String)> {
+    let mut merged = current.clone();
+    merged.label = file.label.trim().to_owned();
+    macro_rules! take {
+        ($field:ident) => {
+            if file.$field.is_some() {
+                merged.$field = file.$field.clone();
+            }
+        };
+    }
+    take!(description);
+    take!(cluster);
+    take!(executor);
+    take!(runtime_version);
+    take!(high_availability);
+    take!(enforce_cicd);
+    take!(dag_deploy_enabled);
+    if let Some(scheduler) = &file.scheduler {
+        let base = merged.scheduler.get_or_insert_with(SchedulerSection::default);
+        base.size = scheduler.size.clone().or(base.size.clone());
+        base.replicas = scheduler.replicas.or(base.replicas);
+    }
+    if let Some(workers) = &file.workers {
+        let base = merged.workers.get_or_insert_with(WorkersSection::default);
+        base.min = workers.min.or(base.min);
+        base.max = workers.max.or(base.max);
+        base.concurrency = workers.concurrency.or(base.concurrency);
+    }
+    if let Some(list) = &file.environment_variables {
+        let stored = current.environment_variables.clone().unwrap_or_default();
+        let mut variables = list.clone();
+        variables.extend(stored.into_iter().filter(|c| c.is_secret && !list.iter().any(|v| v.key == c.key)));
+        merged.environment_variables = Some(variables);
+    }
+    if file.roles.is_some() {
+        let listed = wanted.iter().map(|w| FileRole {
+            user: match &w.named {
+                Named::User { address, .. } => Some(address.clone()),
+                Named::Team(_) => None,
+            },
+            team: match &w.named {
+                Named::Team(team) => Some(team.name.clone()),
+                Named::User { .. } => None,
+            },
+            role: w.role.as_str().to_owned(),
+        });
+        let mut roles: Vec<FileRole> = if exact { Vec::new() } else { current.roles.clone().unwrap_or_default() };
+        for entry in listed {
+            roles.retain(|r| holder_key(r) != holder_key(&entry));
+            roles.push(entry);
+        }
+        merged.roles = Some(roles);
+    }
+    // Compared as sets of paths: the order of list entries is not state.
+    let mut flat = flatten(&merged, &secrets_set(file));
+    flat.sort();
+    flat
+}
+
+fn settings_of(file: &DeploymentFile) -> Settings {
+    let scheduler = file.scheduler.clone().unwrap_or_default();
+    let workers = file.workers.clone().unwrap_or_default();
+    Settings {
+        executor: file.executor.clone(),
+        scheduler_size: scheduler.size,
+        scheduler_replicas: scheduler.replicas,
+        worker_min: workers.min,
+        worker_max: workers.max,
+        worker_concurrency: workers.concurrency,
+        high_availability: file.high_availability,
+        enforce_cicd: file.enforce_cicd,
+        dag_deploy_enabled: file.dag_deploy_enabled,
+    }
+}
+
+/// Applies a file to workspace `workspace_id`: creates the deployment it names (by label, among the
+/// workspace's live deployments) or updates it to match, in one transaction with one audit event
+/// (`deployment.file.applied`, listing the changed fields, secrets shown as `(secret changed)`).
+///
+/// Rules (docs/deployment-file.md): creating needs the operation table's permission of
+/// `createDeployment` on the workspace, updating that of `updateDeployment` on the deployment, role
+/// changes that of `deploymentUpdateUserRole` and the grant rule for each role given or taken; all of
+/// them are checked before anything is written, and a refusal (or any error) leaves everything as it
+/// was. On update, `roles` lists every user and team role (others are removed); on creation the creator
+/// also keeps DEPLOYMENT_ADMIN unless the file gives them another role. Secrets without a value, and
+/// secrets the file leaves out, keep their stored value. A file that changes nothing writes nothing (no
+/// audit event). With `dry_run`, the same checks run and the same changes are computed, and then the
+/// transaction is rolled back: nothing is written.
+pub async fn apply(conn: &mut AsyncPgConnection, request: ApplyRequest<'_>, actor: &Actor) -> ApiResult<Applied> {
+    let ApplyRequest { workspace_id, file, dry_run, policy, secrets, authority, creator, now } = request;
+    if file.hibernation.is_some() {
+        return Err(ApiError::bad_input(
+            "hibernation",
+            "hibernation: this server does not manage hibernation yet; leave the section out (docs/deployment-file.md)",
+        ));
+    }
+    let label = validate::label("label", &file.label, validate::MAX_LABEL).map_err(in_file)?;
+    let outcome = conn
+        .transaction(async |tx| -> Result<Applied, Abort> {
+            let workspace = Workspace::find_for_update(tx, workspace_id).await?.ok_or(ApiError::NotFound)?;
+            let lower = label.to_lowercase();
+            let existing = Deployment::live_in_workspaces(tx, Some(&[workspace.id]), None, i64::MAX)
+                .await?
+                .into_iter()
+                .find(|d| d.label.to_lowercase() == lower);
+            let applied = match existing {
+                Some(deployment) => {
+                    update_from_file(tx, &workspace, deployment, &file, policy, secrets, authority, now, actor).await?
+                }
+                None => {
+                    create_from_file(tx, &workspace, &file, policy, secrets, authority, creator, now, actor).await?
+                }
+            };
+            if dry_run && !applied.changes.is_empty() {
+                let deployment_id = if applied.created { None } else { applied.deployment_id };
+                return Err(Abort::DryRun(Applied { dry_run: true, deployment_id, ..applied }));
+            }
+            Ok(Applied { dry_run, ..applied })
+        })
+        .await;
+    match outcome {
+        Ok(applied) => Ok(applied),
+        Err(Abort::DryRun(applied)) => Ok(applied),
+        Err(Abort::Failed(error)) => Err(in_file(error)),
+    }
+}
+
+fn changes_json(changes: &[FieldChange]) -> serde_json::Value {
+    json!(changes.iter().map(|c| json!({"field": c.field, "old": c.old, "new": c.new})).collect::<Vec<_>>())
+}
+
+async fn record(
+    tx: &mut AsyncPgConnection,
+    workspace: &Workspace,
+    deployment_id: Uuid,
+    created: bool,
+    changes: &[FieldChange],
+    actor: &Actor,
+) -> ApiResult<()> {
+    audit::record(
+        tx,
+        actor,
+        Change {
+            action: "deployment.file.applied",
+            target_type: "deployment",
+            target_id: Some(deployment_id),
+            organization_id: Some(workspace.organization_id),
+            workspace_id: Some(workspace.id),
+            deployment_id: Some(deployment_id),
+            before: None,
+            after: Some(json!({"created": created, "changes": changes_json(changes)})),
+        },
+    )
+    .await
+}
+
+#[allow(clippy::too_many_arguments)] // the parts of one apply
+async fn update_from_file(
+    tx: &mut AsyncPgConnection,
+    workspace: &Workspace,
+    deployment: Deployment,
+    file: &DeploymentFile,
+    policy: &Policy,
+    secrets: &SecretBox,
+    authority: &Authority,
+    now: DateTime<Utc>,
+    actor: &Actor,
+) -> ApiResult<Applied> {
+    let id = deployment.id;
+    // Every check before any write: the update permission first (so nothing below tells a caller
+    // without it anything about the deployment).
+    authority.require(tx, UPDATE_DEPLOYMENT.rule.permissions(), ScopeRef::Deployment(id)).await?;
+    let current = export(tx, id, true).await?;
+    if let (Some(wanted), Some(now_on)) = (&file.cluster, &current.cluster) {
+        if wanted != now_on {
+            return Err(ApiError::bad_input(
+                "cluster",
+                format!("cluster: a deployment cannot move to another cluster (it runs on {now_on:?})"),
+            ));
+        }
+    }
+    let wanted = match &file.roles {
+        Some(list) => resolve_roles(tx, workspace, list).await?,
+        None => Vec::new(),
+    };
+    let mut before = flatten(&current, &BTreeSet::new());
+    before.sort();
+    if desired(&current, file, &wanted, true) == before {
+        return Ok(Applied { deployment_id: Some(id), created: false, dry_run: false, changes: Vec::new() });
+    }
+    let steps = match &file.roles {
+        Some(_) => role_steps(&current_roles(tx, id).await?, &wanted, true)?,
+        None => Vec::new(),
+    };
+    check_role_steps(tx, authority, id, &steps).await?;
+    if let Some(version) = file.runtime_version.as_deref().map(str::trim).filter(|v| !v.is_empty()) {
+        if crate::domain::catalogue::release(version).is_none() {
+            return Err(ApiError::bad_input(
+                "runtimeVersion",
+                format!("runtimeVersion: {version:?} is not an available runtime version"),
+            ));
+        }
+    }
+    if let Some(list) = &file.environment_variables {
+        variables::check_inputs(&variable_inputs(list, &[]))?;
+    }
+    // Writes.
+    let label_changes = current.label != file.label.trim();
+    let update = DeploymentUpdate {
+        label: label_changes.then(|| file.label.clone()),
+        description: file.description.clone(),
+        settings: settings_of(file),
+        config: None,
+    };
+    deployments::update_in(tx, id, update, policy, now).await?;
+    if let Some(version) = file.runtime_version.as_deref().map(str::trim).filter(|v| !v.is_empty()) {
+        if current.runtime_version.as_deref() != Some(version) {
+            deployments::upgrade_in(tx, id, version, now).await?;
+        }
+    }
+    if let Some(list) = &file.environment_variables {
+        let stored = current.environment_variables.clone().unwrap_or_default();
+        variables::replace_in(tx, id, variable_inputs(list, &stored), secrets).await?;
+    }
+    run_role_steps(tx, authority, id, steps, now, actor).await?;
+    let after = export(tx, id, true).await?;
+    let changes = diff(&flatten(&current, &BTreeSet::new()), &flatten(&after, &secrets_set(file)));
+    if !changes.is_empty() {
+        record(tx, workspace, id, false, &changes, actor).await?;
+    }
+    Ok(Applied { deployment_id: Some(id), created: false, dry_run: false, changes })
+}
+
+#[allow(clippy::too_many_arguments)] // the parts of one apply
+async fn create_from_file(
+    tx: &mut AsyncPgConnection,
+    workspace: &Workspace,
+    file: &DeploymentFile,
+    policy: &Policy,
+    secrets: &SecretBox,
+    authority: &Authority,
+    creator: Option<Uuid>,
+    now: DateTime<Utc>,
+    actor: &Actor,
+) -> ApiResult<Applied> {
+    authority.require(tx, CREATE_DEPLOYMENT.rule.permissions(), ScopeRef::Workspace(workspace.id)).await?;
+    let cluster_id = match &file.cluster {
+        Some(name) => {
+            let clusters = Cluster::usable_by(tx, workspace.organization_id, workspace.id).await?;
+            let found = clusters.iter().find(|c| &c.name == name).ok_or_else(|| {
+                ApiError::bad_input("cluster", format!("cluster: this workspace may use no cluster named {name:?}"))
+            })?;
+            Some(found.id)
+        }
+        None => None,
+    };
+    let wanted = match &file.roles {
+        Some(list) => resolve_roles(tx, workspace, list).await?,
+        None => Vec::new(),
+    };
+    if let Some(list) = &file.environment_variables {
+        variables::check_inputs(&variable_inputs(list, &[]))?;
+    }
+    let request = NewDeploymentRequest {
+        workspace_id: workspace.id,
+        label: file.label.clone(),
+        description: file.description.clone(),
+        release_name: None,
+        runtime_version: file.runtime_version.clone(),
+        airflow_version: None,
+        cluster_id,
+        namespace: None,
+        settings: settings_of(file),
+        config: None,
+        properties: None,
+    };
+    let (deployment, _) = deployments::create_in(tx, request, policy, creator).await?;
+    let id = deployment.id;
+    if let Some(list) = &file.environment_variables {
+        if !list.is_empty() {
+            variables::replace_in(tx, id, variable_inputs(list, &[]), secrets).await?;
+        }
+    }
+    if file.roles.is_some() {
+        // The creator administers the new deployment (SPEC §1); what they may grant there follows.
+        let authority = match creator {
+            Some(_) => authority.as_creator_of(id),
+            None => authority.clone(),
+        };
+        let steps = role_steps(&current_roles(tx, id).await?, &wanted, false)?;
+        check_role_steps(tx, &authority, id, &steps).await?;
+        run_role_steps(tx, &authority, id, steps, now, actor).await?;
+    }
+    let after = export(tx, id, true).await?;
+    let changes = diff(&[], &flatten(&after, &BTreeSet::new()));
+    record(tx, workspace, id, true, &changes, actor).await?;
+    Ok(Applied { deployment_id: Some(id), created: true, dry_run: false, changes })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_and_lines_are_named() {
+        let error = parse("apiVersion: capcom/v1\nlabel: a\nworkers:\n  max: lots\n").unwrap_err();
+        let ApiError::BadUserInput { field, message } = error else { panic!("not bad input") };
+        assert_eq!(field, "workers.max");
+        assert!(message.contains("line 4"), "{message}");
+        let error = parse("{\"apiVersion\": \"capcom/v1\", \"label\": \"a\", \"workers\": {\"maxx\": 1}}").unwrap_err();
+        let ApiError::BadUserInput { field, message } = error else { panic!("not bad input") };
+        assert_eq!(field, "workers.maxx", "{message}");
+        assert!(message.contains("unknown field"), "{message}");
+    }
+
+    #[test]
+    fn version_is_required_and_checked() {
+        assert!(matches!(parse("label: a\n"), Err(ApiError::BadUserInput { .. })));
+        let Err(ApiError::BadUserInput { field, .. }) = parse("apiVersion: capcom/v9\nlabel: a\n") else {
+            panic!("accepted")
+        };
+        assert_eq!(field, "apiVersion");
+    }
+
+    #[test]
+    fn rendering_round_trips() {
+        let file = DeploymentFile {
+            api_version: API_VERSION.into(),
+            label: "a".into(),
+            workers: Some(WorkersSection { min: Some(0), max: Some(10), concurrency: Some(5) }),
+            environment_variables: Some(vec![FileVariable { key: "S".into(), value: None, is_secret: true }]),
+            ..DeploymentFile::default()
+        };
+        for format in [Format::Yaml, Format::Json] {
+            assert_eq!(parse(&render(&file, format).unwrap()).unwrap(), file);
+        }
+    }
+}

@@ -1,0 +1,383 @@
+//! Deployments as code (docs/deployment-file.md): `deploymentFile` exports a deployment's declared state,
+//! `applyDeploymentFile` creates or updates a deployment to match a file in one transaction with one
+//! audit event. Expectations are written by hand from the issue and the format's documentation.
+
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+use crate::common::{TestApp, error_code, error_message};
+
+const EXPORT: &str = "query($d: Uuid!, $f: DeploymentFileFormat) { deploymentFile(deploymentUuid: $d, format: $f) }";
+const APPLY: &str = "mutation($w: Uuid!, $file: String!, $dry: Boolean) { applyDeploymentFile(workspaceUuid: $w, file: $file, dryRun: $dry) { created dryRun deployment { id label workerMax } changes { field old new } } }";
+
+struct World {
+    app: TestApp,
+    root: String,
+    workspace: String,
+    deployment: String,
+    runtime: String,
+    cluster: String,
+}
+
+/// A workspace "Data" with deployment "etl": variables `PLAIN=1` and secret `TOKEN=hunter2`, and
+/// `editor@example.com` (WORKSPACE_VIEWER) holding DEPLOYMENT_EDITOR on it.
+async fn world() -> World {
+    let app = TestApp::spawn_with(|config| config.public_signups = true).await;
+    let root = app.with_owners().await;
+    let workspace = app.create_workspace(&root, "Data").await;
+    let deployment = app.create_deployment(&root, &workspace, "etl").await["id"].as_str().unwrap().to_owned();
+    let set = app
+        .gql(
+            "mutation($d: Uuid!) { updateDeploymentVariables(deploymentUuid: $d, environmentVariables: [{key: \"PLAIN\", value: \"1\"}, {key: \"TOKEN\", value: \"hunter2\", isSecret: true}]) { key } }",
+            json!({"d": deployment}),
+            Some(&root),
+        )
+        .await;
+    assert!(set.get("errors").is_none(), "{set}");
+    app.sign_up("editor@example.com", "correct horse battery").await;
+    assert!(
+        app.add_to_workspace(&root, &workspace, "editor@example.com", "WORKSPACE_VIEWER").await.get("errors").is_none()
+    );
+    let role = app
+        .gql(
+            "mutation($d: Id!) { deploymentAddUserRole(email: \"editor@example.com\", deploymentId: $d, role: DEPLOYMENT_EDITOR) { id } }",
+            json!({"d": deployment}),
+            Some(&root),
+        )
+        .await;
+    assert!(role.get("errors").is_none(), "{role}");
+    let config = app.gql("{ deploymentConfig { defaultRuntimeVersion } }", json!({}), Some(&root)).await;
+    let runtime = config["data"]["deploymentConfig"]["defaultRuntimeVersion"].as_str().unwrap().to_owned();
+    let cluster = app
+        .text(&format!(
+            "SELECT c.name AS t FROM clusters c JOIN deployments d ON d.cluster_id = c.id WHERE d.id = '{deployment}'"
+        ))
+        .await;
+    World { app, root, workspace, deployment, runtime, cluster }
+}
+
+async fn export(w: &World, format: &str, token: &str) -> Value {
+    w.app.gql(EXPORT, json!({"d": w.deployment, "f": format}), Some(token)).await
+}
+
+async fn apply(w: &World, file: &str, dry_run: bool, token: &str) -> Value {
+    w.app.gql(APPLY, json!({"w": w.workspace, "file": file, "dry": dry_run}), Some(token)).await
+}
+
+async fn events(app: &TestApp, action: &str) -> i64 {
+    app.count(&format!("SELECT count(*) AS n FROM audit_events WHERE action = '{action}'")).await
+}
+
+fn yaml_of(w: &World) -> String {
+    format!(
+        "apiVersion: capcom/v1\nlabel: etl\ndescription: ''\ncluster: {cluster}\nexecutor: CeleryExecutor\nruntimeVersion: {runtime}\nscheduler:\n  size: SMALL\n  replicas: 1\nworkers:\n  min: 0\n  max: 10\n  concurrency: 5\nhighAvailability: false\nenforceCicd: false\ndagDeployEnabled: false\nenvironmentVariables:\n- key: PLAIN\n  value: '1'\n- key: TOKEN\n  isSecret: true\nroles:\n- user: editor@example.com\n  role: DEPLOYMENT_EDITOR\n- user: root@example.com\n  role: DEPLOYMENT_ADMIN\n",
+        cluster = w.cluster,
+        runtime = w.runtime
+    )
+}
+
+#[tokio::test]
+async fn export_shapes_and_round_trip_without_a_write() {
+    let w = world().await;
+    let yaml = export(&w, "YAML", &w.root).await;
+    let text = yaml["data"]["deploymentFile"].as_str().unwrap_or_else(|| panic!("{yaml}"));
+    assert_eq!(text, yaml_of(&w));
+    assert!(!text.contains("hunter2"), "a secret's value is never exported");
+    let json_body = export(&w, "JSON", &w.root).await;
+    let json_text = json_body["data"]["deploymentFile"].as_str().unwrap_or_else(|| panic!("{json_body}"));
+    assert!(!json_text.contains("hunter2"));
+    let parsed: Value = serde_json::from_str(json_text).unwrap();
+    assert_eq!(parsed["apiVersion"], "capcom/v1");
+    assert_eq!(parsed["workers"], json!({"min": 0, "max": 10, "concurrency": 5}));
+    assert_eq!(
+        parsed["environmentVariables"],
+        json!([{"key": "PLAIN", "value": "1"}, {"key": "TOKEN", "isSecret": true}])
+    );
+    assert_eq!(
+        parsed["roles"],
+        json!([{"user": "editor@example.com", "role": "DEPLOYMENT_EDITOR"}, {"user": "root@example.com", "role": "DEPLOYMENT_ADMIN"}])
+    );
+    let keys: Vec<&String> = parsed.as_object().unwrap().keys().collect();
+    assert_eq!(
+        keys,
+        [
+            "apiVersion",
+            "label",
+            "description",
+            "cluster",
+            "executor",
+            "runtimeVersion",
+            "scheduler",
+            "workers",
+            "highAvailability",
+            "enforceCicd",
+            "dagDeployEnabled",
+            "environmentVariables",
+            "roles"
+        ]
+    );
+    // Round trip: applying either file unchanged changes nothing and records nothing.
+    let before = w.app.deployment_snapshot().await;
+    for file in [text, json_text] {
+        for dry_run in [false, true] {
+            let body = apply(&w, file, dry_run, &w.root).await;
+            let applied = &body["data"]["applyDeploymentFile"];
+            assert_eq!(applied["changes"], json!([]), "{body}");
+            assert_eq!(applied["created"], false);
+            assert_eq!(applied["deployment"]["id"], w.deployment.as_str());
+        }
+    }
+    assert_eq!(w.app.deployment_snapshot().await, before, "a round trip writes nothing, not even an audit event");
+}
+
+#[tokio::test]
+async fn a_dry_run_lists_each_change_and_writes_nothing_then_apply_writes_one_event() {
+    let w = world().await;
+    let file = yaml_of(&w).replace("  max: 10\n", "  max: 20\n").replace(
+        "- key: TOKEN\n  isSecret: true\n",
+        "- key: TOKEN\n  value: s3cret-value\n  isSecret: true\n- key: NEW\n  value: fresh\n",
+    );
+    let before = w.app.deployment_snapshot().await;
+    let body = apply(&w, &file, true, &w.root).await;
+    let expected = json!([
+        {"field": "workers.max", "old": "10", "new": "20"},
+        {"field": "environmentVariables.TOKEN", "old": "(secret)", "new": "(secret changed)"},
+        {"field": "environmentVariables.NEW", "old": null, "new": "fresh"},
+    ]);
+    assert_eq!(body["data"]["applyDeploymentFile"]["changes"], expected, "{body}");
+    assert_eq!(body["data"]["applyDeploymentFile"]["dryRun"], true);
+    assert_eq!(body["data"]["applyDeploymentFile"]["deployment"]["workerMax"], 10, "the answer shows it as it is");
+    assert_eq!(w.app.deployment_snapshot().await, before, "a dry run writes nothing, not even an audit event");
+
+    let body = apply(&w, &file, false, &w.root).await;
+    assert_eq!(body["data"]["applyDeploymentFile"]["changes"], expected, "{body}");
+    assert_eq!(body["data"]["applyDeploymentFile"]["deployment"]["workerMax"], 20);
+    assert_eq!(events(&w.app, "deployment.file.applied").await, 1);
+    assert_eq!(events(&w.app, "deployment.update").await, 0, "one event for the whole apply");
+    assert_eq!(events(&w.app, "deployment.variables.update").await, 1, "only the world's own update");
+    let audit = w.app.text("SELECT after::text AS t FROM audit_events WHERE action = 'deployment.file.applied'").await;
+    assert!(audit.contains("(secret changed)") && !audit.contains("s3cret-value"), "{audit}");
+    let stored = w
+        .app
+        .text(
+            "SELECT coalesce(value, '') || '|' || is_secret::text AS t FROM environment_variables WHERE key = 'TOKEN'",
+        )
+        .await;
+    assert_eq!(stored, "|true", "secrets are sealed");
+}
+
+#[tokio::test]
+async fn secrets_left_out_are_kept_and_settings_left_out_stay() {
+    let w = world().await;
+    let sealed = "SELECT encode(secret_ciphertext, 'hex') AS t FROM environment_variables WHERE key = 'TOKEN'";
+    let cipher = w.app.text(sealed).await;
+    let file = "apiVersion: capcom/v1\nlabel: etl\nenvironmentVariables:\n- key: PLAIN\n  value: '2'\n";
+    let body = apply(&w, file, false, &w.root).await;
+    assert_eq!(
+        body["data"]["applyDeploymentFile"]["changes"],
+        json!([{"field": "environmentVariables.PLAIN", "old": "1", "new": "2"}]),
+        "{body}"
+    );
+    assert_eq!(w.app.text(sealed).await, cipher, "a secret the file leaves out keeps its value");
+    assert_eq!(
+        w.app
+            .count("SELECT count(*) AS n FROM role_bindings WHERE deployment_id IS NOT NULL AND user_id IS NOT NULL")
+            .await,
+        2,
+        "roles left out stay"
+    );
+}
+
+#[tokio::test]
+async fn a_new_label_creates_the_deployment_with_one_event() {
+    let w = world().await;
+    let file = json!({
+        "apiVersion": "capcom/v1", "label": "reports", "executor": "KubernetesExecutor",
+        "workers": {"max": 4}, "environmentVariables": [{"key": "A", "value": "b"}],
+        "roles": [{"user": "editor@example.com", "role": "DEPLOYMENT_VIEWER"}],
+    })
+    .to_string();
+    let body = apply(&w, &file, true, &w.root).await;
+    assert_eq!(body["data"]["applyDeploymentFile"]["created"], true, "{body}");
+    assert_eq!(body["data"]["applyDeploymentFile"]["deployment"], Value::Null);
+    assert_eq!(w.app.count("SELECT count(*) AS n FROM deployments WHERE label = 'reports'").await, 0);
+    let body = apply(&w, &file, false, &w.root).await;
+    let applied = &body["data"]["applyDeploymentFile"];
+    assert_eq!(applied["created"], true, "{body}");
+    assert_eq!(applied["deployment"]["label"], "reports");
+    assert_eq!(applied["deployment"]["workerMax"], 4);
+    let changes = applied["changes"].as_array().unwrap();
+    assert!(changes.contains(&json!({"field": "executor", "old": null, "new": "KubernetesExecutor"})), "{body}");
+    assert!(
+        changes.contains(&json!({"field": "roles[user:editor@example.com]", "old": null, "new": "DEPLOYMENT_VIEWER"}))
+    );
+    assert!(
+        changes.contains(&json!({"field": "roles[user:root@example.com]", "old": null, "new": "DEPLOYMENT_ADMIN"})),
+        "the creator administers it"
+    );
+    assert_eq!(events(&w.app, "deployment.file.applied").await, 1);
+    assert_eq!(events(&w.app, "deployment.create").await, 1, "only the world's own createDeployment");
+    // Applied again: nothing to do.
+    let again = apply(&w, &file, false, &w.root).await;
+    assert_eq!(again["data"]["applyDeploymentFile"]["changes"], json!([]), "{again}");
+}
+
+#[tokio::test]
+async fn errors_name_the_path_and_the_line() {
+    let w = world().await;
+    let cases: &[(&str, &str, &str)] = &[
+        ("apiVersion: capcom/v1\nlabel: etl\nworkers:\n  max: lots\n", "workers.max", "line 4"),
+        ("apiVersion: capcom/v1\nlabel: etl\nworkers:\n  maximum: 3\n", "workers.maximum", "unknown field"),
+        ("label: etl\n", "file", "apiVersion"),
+        ("apiVersion: capcom/v9\nlabel: etl\n", "apiVersion", "capcom/v1"),
+        ("apiVersion: capcom/v1\nlabel: etl\nworkers:\n  max: 100000\n", "workers.max", "at most"),
+        ("apiVersion: capcom/v1\nlabel: etl\nworkers: [1\n", "workers", "line 3"),
+        ("apiVersion: capcom/v1\nlabel: 'etl\n", "file", "line"),
+        (
+            "apiVersion: capcom/v1\nlabel: etl\nenvironmentVariables:\n- key: bad-key\n",
+            "environmentVariables[0].key",
+            "not a valid key",
+        ),
+        (
+            "apiVersion: capcom/v1\nlabel: etl\nroles:\n- user: root@example.com\n  role: WORKSPACE_ADMIN\n",
+            "roles[0].role",
+            "not a deployment role",
+        ),
+        (
+            "apiVersion: capcom/v1\nlabel: etl\nhibernation:\n  developmentMode: true\n",
+            "hibernation",
+            "not manage hibernation",
+        ),
+    ];
+    let before = w.app.deployment_snapshot().await;
+    for (file, field, says) in cases {
+        let body = apply(&w, file, false, &w.root).await;
+        assert_eq!(error_code(&body), "BAD_USER_INPUT", "{file}: {body}");
+        assert_eq!(body["errors"][0]["extensions"]["field"], *field, "{file}: {body}");
+        assert!(error_message(&body).contains(says), "{file}: {body}");
+    }
+    // A member of the organization outside the workspace and an address nobody has get the same answer.
+    w.app.sign_up("outside@example.com", "correct horse battery").await;
+    let mut messages = Vec::new();
+    for address in ["outside@example.com", "nobody@example.com"] {
+        let file = format!(
+            "apiVersion: capcom/v1\nlabel: etl\nroles:\n- user: root@example.com\n  role: DEPLOYMENT_ADMIN\n- user: {address}\n  role: DEPLOYMENT_VIEWER\n"
+        );
+        let body = apply(&w, &file, false, &w.root).await;
+        assert_eq!(error_code(&body), "BAD_USER_INPUT", "{body}");
+        assert_eq!(body["errors"][0]["extensions"]["field"], "roles[1].user");
+        messages.push(error_message(&body).replace(address, "ADDRESS"));
+    }
+    assert_eq!(messages[0], messages[1], "absent and outside look the same");
+    assert_eq!(w.app.deployment_snapshot().await, before, "a refused file changes nothing");
+}
+
+#[tokio::test]
+async fn a_refused_apply_changes_nothing() {
+    let w = world().await;
+    w.app.sign_up("viewer@example.com", "correct horse battery").await;
+    assert!(
+        w.app
+            .add_to_workspace(&w.root, &w.workspace, "viewer@example.com", "WORKSPACE_VIEWER")
+            .await
+            .get("errors")
+            .is_none()
+    );
+    let viewer =
+        w.app.sign_in("viewer@example.com", "correct horse battery").await["data"]["createToken"]["token"]["value"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+    w.app.sign_up("wseditor@example.com", "correct horse battery").await;
+    assert!(
+        w.app
+            .add_to_workspace(&w.root, &w.workspace, "wseditor@example.com", "WORKSPACE_EDITOR")
+            .await
+            .get("errors")
+            .is_none()
+    );
+    let editor =
+        w.app.sign_in("wseditor@example.com", "correct horse battery").await["data"]["createToken"]["token"]["value"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+    let before = w.app.deployment_snapshot().await;
+    let bigger = yaml_of(&w).replace("  max: 10\n", "  max: 20\n");
+    for dry_run in [true, false] {
+        // A viewer may read the file but not apply a change, nor create a deployment.
+        let body = apply(&w, &bigger, dry_run, &viewer).await;
+        assert_eq!(error_code(&body), "FORBIDDEN", "{body}");
+        let body = apply(&w, "apiVersion: capcom/v1\nlabel: new one\n", dry_run, &viewer).await;
+        assert_eq!(error_code(&body), "FORBIDDEN", "{body}");
+        // An editor may change settings but not grant DEPLOYMENT_ADMIN: the whole file is refused.
+        let escalate = bigger.replace("role: DEPLOYMENT_EDITOR", "role: DEPLOYMENT_ADMIN");
+        let body = apply(&w, &escalate, dry_run, &editor).await;
+        assert_eq!(error_code(&body), "FORBIDDEN", "{body}");
+    }
+    assert_eq!(w.app.deployment_snapshot().await, before, "refused applies change nothing");
+    assert!(export(&w, "YAML", &viewer).await["data"]["deploymentFile"].is_string());
+    // Without role changes the editor's file goes through.
+    let body = apply(&w, &bigger, false, &editor).await;
+    assert_eq!(
+        body["data"]["applyDeploymentFile"]["changes"],
+        json!([{"field": "workers.max", "old": "10", "new": "20"}]),
+        "{body}"
+    );
+}
+
+#[tokio::test]
+async fn other_workspaces_and_outsiders_learn_nothing() {
+    let w = world().await;
+    let (other, _) = w.app.sign_up("other@example.com", "correct horse battery").await;
+    let theirs = w.app.create_workspace(&other, "Theirs").await;
+    let file = yaml_of(&w);
+    // Not a member of Data: the same refusal as for a workspace that does not exist.
+    let body = apply(&w, &file, true, &other).await;
+    assert_eq!(error_code(&body), "FORBIDDEN", "{body}");
+    let missing =
+        w.app.gql(APPLY, json!({"w": uuid::Uuid::new_v4().to_string(), "file": file, "dry": true}), Some(&other)).await;
+    assert_eq!(error_code(&missing), "FORBIDDEN", "{missing}");
+    assert_eq!(body["errors"][0]["message"], missing["errors"][0]["message"]);
+    assert_eq!(error_code(&export(&w, "YAML", &other).await), "FORBIDDEN");
+    // In their own workspace the label names nothing of Data: a new deployment would be created there.
+    let body = w
+        .app
+        .gql(APPLY, json!({"w": theirs, "file": "apiVersion: capcom/v1\nlabel: etl\n", "dry": true}), Some(&other))
+        .await;
+    assert_eq!(body["data"]["applyDeploymentFile"]["created"], true, "{body}");
+}
+
+#[tokio::test]
+async fn hostile_files_are_refused_quickly() {
+    let w = world().await;
+    let huge = format!("apiVersion: capcom/v1\nlabel: etl\ndescription: '{}'\n", "x".repeat(300 * 1024));
+    let deep =
+        format!("apiVersion: capcom/v1\nlabel: etl\ndescription: {}{}\n", "[".repeat(20_000), "]".repeat(20_000));
+    let deep_json = format!(
+        "{{\"apiVersion\": \"capcom/v1\", \"label\": \"etl\", \"description\": {}{}}}",
+        "[".repeat(20_000),
+        "]".repeat(20_000)
+    );
+    let mut bomb = String::from(
+        "apiVersion: capcom/v1\nlabel: etl\na: &a [\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\"]\n",
+    );
+    let names = ["b", "c", "d", "e", "f", "g", "h", "i"];
+    let mut previous = "a";
+    for name in names {
+        bomb.push_str(&format!("{name}: &{name} [*{previous},*{previous},*{previous},*{previous},*{previous},*{previous},*{previous},*{previous},*{previous}]\n"));
+        previous = name;
+    }
+    // The same bomb where a known key expects a list.
+    let mut bomb_in_field =
+        String::from("apiVersion: capcom/v1\nlabel: etl\nroles: &r0 [{role: DEPLOYMENT_VIEWER, team: x}]\n");
+    bomb_in_field.push_str("environmentVariables: [*r0, *r0, *r0]\n");
+    let before = w.app.deployment_snapshot().await;
+    for file in [&huge, &deep, &deep_json, &bomb, &bomb_in_field] {
+        let started = Instant::now();
+        let body = apply(&w, file, false, &w.root).await;
+        assert!(started.elapsed() < Duration::from_secs(5), "took {:?}", started.elapsed());
+        assert_eq!(error_code(&body), "BAD_USER_INPUT", "{}", &body.to_string()[..body.to_string().len().min(500)]);
+    }
+    assert_eq!(w.app.deployment_snapshot().await, before);
+}
