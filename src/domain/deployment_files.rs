@@ -1026,6 +1026,10 @@ async fn create_from_file(
         settings: settings_of(file),
         config: None,
         properties: None,
+        // The file's `hibernation` section (development mode, schedules) is not applied yet (it is refused
+        // while parsing, docs/deployment-file.md); a deployment made from a file is permanent.
+        expires_at: None,
+        is_development_mode: false,
     };
     let (deployment, _) = deployments::create_in(tx, request, policy, creator).await?;
     let id = deployment.id;
@@ -1035,12 +1039,14 @@ async fn create_from_file(
         }
     }
     if file.roles.is_some() {
-        // The creator administers the new deployment (SPEC §1); what they may grant there follows.
+        // The creator administers the new deployment (SPEC §1); what they may grant there follows. The
+        // file's list is exact on creation as on update (the creator's own role included), so applying the
+        // same file again changes nothing.
         let authority = match creator {
             Some(_) => authority.as_creator_of(id),
             None => authority.clone(),
         };
-        let steps = role_steps(&current_roles(tx, id).await?, &wanted, false)?;
+        let steps = role_steps(&current_roles(tx, id).await?, &wanted, true)?;
         check_role_steps(tx, &authority, id, &steps).await?;
         run_role_steps(tx, &authority, id, steps, now, actor).await?;
     }

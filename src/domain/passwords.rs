@@ -238,8 +238,12 @@ pub async fn reset(
     if !token.trim().starts_with(TOKEN_PREFIX) || token.len() > 128 {
         return Err(invalid());
     }
-    let hash = passwords.hash(password).await?;
+    // Cheap before dear (SPEC §7): a token that names no live reset costs a lookup, never a hash.
     let hashed_token = token_hash(token);
+    if !password_reset::is_live(conn, &hashed_token, now).await? {
+        return Err(invalid());
+    }
+    let hash = passwords.hash(password).await?;
     conn.transaction(async |tx| {
         let user_id = password_reset::take(tx, &hashed_token, now).await?.ok_or_else(invalid)?;
         let user = set_and_revoke(tx, user_id, Some(&hash), now).await?;

@@ -145,6 +145,9 @@ impl UserMutation {
     ) -> Result<AuthUser> {
         let caller = principal(ctx);
         let user_id = caller.user()?.user.id;
+        // One password change per request (it checks the current password and hashes the new one: two
+        // hashes, the most any request may cause).
+        claim_password_check(ctx)?;
         let state = state(ctx)?;
         let mut conn = conn(ctx).await?;
         let throttle = Throttle::from_state(state);
@@ -177,9 +180,11 @@ impl UserMutation {
     /// Sets a new password with the token of a reset mail (once, within the hour). Every token of the
     /// account stops working; sign in with the new password.
     async fn reset_password(&self, ctx: &Context<'_>, token: String, password: String) -> Result<bool> {
+        claim_password_check(ctx)?;
         let state = state(ctx)?;
         let mut conn = conn(ctx).await?;
-        passwords::reset(&mut conn, &token, password, state.clock.now(), &state.passwords, &actor(ctx)).await?;
+        let hasher = request_hasher(ctx, state);
+        passwords::reset(&mut conn, &token, password, state.clock.now(), &hasher, &actor(ctx)).await?;
         Ok(true)
     }
 

@@ -350,3 +350,57 @@ mod websocket {
         assert!(reply["payload"]["data"]["self"]["id"].is_string(), "{reply}");
     }
 }
+
+/// Every field that checks or sets a password takes the request's one password check (SPEC §7): reset links
+/// that name no live reset cost a lookup and no hash, however many aliases and batched operations carry
+/// them; a password change (which checks the current password and hashes the new one) happens once per
+/// request; and no mix of them goes past that.
+#[tokio::test]
+async fn password_resets_and_changes_are_one_per_request_and_garbage_tokens_cost_no_hash() {
+    let app = TestApp::spawn_with(|config| config.login_max_failures_per_address = 100_000).await;
+    let (root, _) = app.sign_up("root@example.com", "correct horse battery").await;
+
+    // 10 operations of 20 aliases of resetPassword with a token that names nothing: no hash at all.
+    let before = hashes(&app).await;
+    let resets = |b: usize| {
+        let aliases: String = (0..20)
+            .map(|i| format!("r{i}: resetPassword(token: \"ccr_garbage{b}x{i}\", password: \"a long new password\") "))
+            .collect();
+        format!("mutation {{ {aliases} }}")
+    };
+    let batch = Value::Array((0..10).map(|b| json!({"query": resets(b)})).collect());
+    let reply = post(&app, &batch).await;
+    let refused = errors(&reply);
+    assert_eq!(refused.len(), 200, "{reply}");
+    assert_eq!(refused[0]["extensions"]["field"], "token", "the first is refused on its token: {reply}");
+    for error in &refused[1..] {
+        assert_eq!(error["extensions"]["field"], "password", "{error}");
+    }
+    assert_eq!(hashes(&app).await, before, "a reset token that names nothing is refused before hashing");
+
+    // 20 aliases of changePassword (to the same password, so each would succeed): one change, two hashes.
+    let before = hashes(&app).await;
+    let aliases: String = (0..20)
+        .map(|i| {
+            format!(
+                "c{i}: changePassword(currentPassword: \"correct horse battery\", newPassword: \"correct horse battery\") {{ user {{ id }} }} "
+            )
+        })
+        .collect();
+    let reply = app.gql(&format!("mutation {{ {aliases} }}"), json!({}), Some(&root)).await;
+    let wrapped = Value::Array(vec![reply.clone()]);
+    let refused = errors(&wrapped);
+    assert_eq!(refused.len(), 19, "{reply}");
+    assert!(refused.iter().all(|error| error["extensions"]["field"] == "password"), "{reply}");
+    assert_eq!(hashes(&app).await, before + 2, "the current password checked and the new one hashed, once");
+
+    // A sign-in beside a reset: the second is refused without a hash.
+    let before = hashes(&app).await;
+    let reply = post(
+        &app,
+        &json!({"query": "mutation { a: createToken(identity: \"root@example.com\", password: \"wrong password\") { token { value } } b: resetPassword(token: \"ccr_x\", password: \"a long new password\") }"}),
+    )
+    .await;
+    assert_eq!(errors(&Value::Array(vec![reply.clone()])).len(), 2, "{reply}");
+    assert!(hashes(&app).await <= before + 1, "at most one hash for a sign-in and a reset together");
+}

@@ -350,7 +350,8 @@ async fn hibernation_settings_are_validated_and_only_development_deployments_hib
 
 #[tokio::test]
 async fn a_schedule_in_a_time_zone_hibernates_and_wakes_with_overrides_in_between() {
-    let app = TestApp::spawn().await;
+    // The test clock moves days ahead; the watcher's token must outlive that.
+    let app = TestApp::spawn_with(|config| config.jwt_lifetime_secs = 30 * 86_400).await;
     let (token, _) = app.sign_up("root@example.com", "correct horse battery").await;
     let workspace = app.create_workspace(&token, "Dev").await;
     let dev =

@@ -26,6 +26,16 @@ pub async fn insert(
         .map(|_| ())
 }
 
+/// Whether `token_hash` names a reset token that has not expired (without using it): the cheap check
+/// that runs before a new password is hashed.
+pub async fn is_live(conn: &mut AsyncPgConnection, token_hash: &[u8], now: DateTime<Utc>) -> QueryResult<bool> {
+    diesel::select(diesel::dsl::exists(
+        password_resets::table.find(token_hash).filter(password_resets::expires_at.gt(now)),
+    ))
+    .get_result(conn)
+    .await
+}
+
 /// Takes the token with this hash: deletes it and answers its user when it had not expired at `now`.
 /// One statement, so two uses of one token at once cannot both succeed.
 pub async fn take(conn: &mut AsyncPgConnection, token_hash: &[u8], now: DateTime<Utc>) -> QueryResult<Option<Uuid>> {
