@@ -27,6 +27,9 @@ pub const FIELD: &str = "cidrs";
 /// At most this many ranges in one list.
 pub const MAX_RANGES: usize = 200;
 
+/// The longest entry of an IP access list, in characters.
+pub const MAX_RANGE_TEXT: usize = 64;
+
 /// The ranges of `cidrs` in canonical form (`192.0.2.0/24`, `2001:db8::/32`), in the order given without
 /// repeats. A bare address is a one-address range (`/32`, `/128`); host bits are cleared (`192.0.2.7/24`
 /// is `192.0.2.0/24`); IPv4-mapped IPv6 ranges are not accepted (write the IPv4 range). BAD_USER_INPUT
@@ -38,6 +41,14 @@ pub fn parse(cidrs: &[String]) -> ApiResult<Vec<IpNet>> {
     let mut ranges: Vec<IpNet> = Vec::with_capacity(cidrs.len());
     for (index, text) in cidrs.iter().enumerate() {
         let text = text.trim();
+        // The longest range text is an IPv6 address with a prefix (under 50 characters); a longer entry is
+        // refused without being repeated in the answer.
+        if text.chars().count() > MAX_RANGE_TEXT {
+            return Err(ApiError::bad_input(
+                FIELD,
+                format!("cidrs[{index}] is longer than {MAX_RANGE_TEXT} characters: not a CIDR range"),
+            ));
+        }
         let range = text
             .parse::<IpNet>()
             .or_else(|_| text.parse::<IpAddr>().map(IpNet::from))
@@ -137,5 +148,20 @@ mod tests {
                 other => panic!("{bad:?}: {other:?}"),
             }
         }
+    }
+
+    #[test]
+    fn an_overlong_entry_is_refused_without_being_repeated() {
+        let long = "x".repeat(100_000);
+        match parse(&texts(&["192.0.2.0/24", &long])) {
+            Err(ApiError::BadUserInput { field, message }) => {
+                assert_eq!(field, FIELD);
+                assert!(message.starts_with("cidrs[1] is longer than 64"), "{message}");
+                assert!(message.len() < 100, "the entry is not repeated: {} bytes", message.len());
+            }
+            other => panic!("{other:?}"),
+        }
+        let longest = "2001:db8:aaaa:bbbb:cccc:dddd:eeee:ffff/128";
+        assert!(parse(&texts(&[longest])).is_ok());
     }
 }
