@@ -17,7 +17,7 @@ use crate::db::models::user::{Email, User};
 use crate::db::models::workspace::Workspace;
 use crate::domain::audit::{self, Change};
 use crate::domain::memberships::{self, DeploymentRoleRequest, Grantor, Join};
-use crate::domain::{Actor, Authority, validate};
+use crate::domain::{Actor, Authority, ip_access, validate};
 use crate::error::{ApiError, ApiResult};
 use crate::rbac::{Matrix, Role, Scope, ScopeRef};
 
@@ -403,12 +403,15 @@ pub struct Applied {
 
 /// Applies every pending invite for `email` to a newly signed-up user. An invite whose inviter may no
 /// longer grant what it carries is left pending and not applied (it grants nothing).
+/// An invite of an organization whose IP access list does not admit `client` is left pending too
+/// (docs/ip-access-list.md).
 pub async fn apply_pending_for_email(
     tx: &mut AsyncPgConnection,
     user_id: Uuid,
     email: &str,
     matrix: &Arc<Matrix>,
     now: DateTime<Utc>,
+    client: Option<&str>,
 ) -> ApiResult<Vec<Applied>> {
     let pending = Invite::pending_for_email(tx, email, now).await?;
     let mut applied = Vec::new();
@@ -419,6 +422,9 @@ pub async fn apply_pending_for_email(
             Err(other) => return Err(other),
         }
         let organization_id = organization_of(tx, invite).await?;
+        if !ip_access::admits(tx, organization_id, client).await? {
+            continue;
+        }
         apply(tx, invite, user_id, matrix, now).await?;
         applied.push(Applied { organization_id, snapshot: snapshot(invite) });
     }
@@ -448,6 +454,10 @@ pub async fn accept(
             return Err(ApiError::bad_input("token", "This invite was sent to another email address"));
         }
         let organization_id = organization_of(tx, &invite).await?;
+        // Joining an organization is acting on it: its IP access list applies (docs/ip-access-list.md).
+        if !ip_access::admits(tx, organization_id, actor.client_address.as_deref()).await? {
+            return Err(ApiError::ForbiddenBy(crate::error::MSG_IP_ACCESS_LIST.to_owned()));
+        }
         apply(tx, &invite, user_id, matrix, now).await?;
         audit::record(
             tx,

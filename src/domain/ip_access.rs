@@ -74,6 +74,25 @@ pub fn parse(cidrs: &[String]) -> ApiResult<Vec<IpNet>> {
     Ok(ranges)
 }
 
+/// Whether a request from `client` (the address as the trusted proxies report it) may act on
+/// organization `organization_id`'s objects without a binding: accepting an invite or signing up with one
+/// (docs/ip-access-list.md). `None` (an invite of no organization) always may. A stored range that does
+/// not parse admits nobody, as for bindings.
+pub async fn admits(
+    conn: &mut AsyncPgConnection,
+    organization_id: Option<Uuid>,
+    client: Option<&str>,
+) -> ApiResult<bool> {
+    let Some(id) = organization_id else { return Ok(true) };
+    let list = Organization::ip_access_list(conn, id).await?.unwrap_or_default();
+    let ranges: Vec<IpNet> = list
+        .iter()
+        .map(|text| text.parse::<IpNet>().unwrap_or_else(|_| IpNet::from(IpAddr::from([0u8, 0, 0, 0]))))
+        .collect();
+    let client = client.and_then(|text| text.parse::<IpAddr>().ok());
+    Ok(list_admits(&ranges, client))
+}
+
 /// The IP access list of organization `id` (canonical CIDR texts; empty: reachable from anywhere).
 /// NOT_FOUND when there is no such organization.
 pub async fn get(conn: &mut AsyncPgConnection, id: Uuid) -> ApiResult<Vec<String>> {

@@ -261,7 +261,8 @@ pub async fn sign_up(
         // with an invite token sent there): with public sign-ups, anyone could otherwise claim an address
         // and the roles waiting for it. Without a token they stay pending for `acceptInvite`.
         let invites_applied = if invite_token.is_some() {
-            invites::apply_pending_for_email(tx, user.id, &email, policy.matrix, now).await?
+            invites::apply_pending_for_email(tx, user.id, &email, policy.matrix, now, actor.client_address.as_deref())
+                .await?
         } else {
             Vec::new()
         };

@@ -278,3 +278,65 @@ async fn an_api_key_of_the_organization_is_subject_to_the_list_and_members_canno
     assert_eq!(error_message(&body), "Access is Denied");
     assert_eq!(w.list().await, before);
 }
+
+/// Joining an organization through an invite is acting on it: from an address its list does not hold,
+/// `acceptInvite` is refused naming the list and a sign-up with the invite's token leaves the invite
+/// pending (the account is made, with no role in the organization); from a listed address both work.
+#[tokio::test]
+async fn an_invite_of_a_listed_organization_is_accepted_only_from_a_listed_address() {
+    let w = world().await;
+    let set =
+        w.app.gql(SET_LIST, json!({"org": w.org, "cidrs": ["127.0.0.1/32", "192.0.2.0/24"]}), Some(&w.owner)).await;
+    data(&set);
+    let roles_in_workspace = |email: &'static str| {
+        let app = &w.app;
+        let workspace = w.workspace.clone();
+        async move {
+            app.count(&format!(
+                "SELECT count(*) AS n FROM role_bindings b JOIN emails e ON e.user_id = b.user_id WHERE e.address = '{email}' AND b.workspace_id = '{workspace}'"
+            ))
+            .await
+        }
+    };
+
+    // Signing up from outside with the invite's token: the account exists, the invite waits.
+    assert!(
+        w.app
+            .add_to_workspace(&w.owner, &w.workspace, "outside@example.com", "WORKSPACE_VIEWER")
+            .await
+            .get("errors")
+            .is_none()
+    );
+    let token = w.app.invite_token_for("outside@example.com").await;
+    let signed_up = w
+        .app
+        .client
+        .post(format!("{}/v1", w.app.base))
+        .header("x-forwarded-for", "198.51.100.9")
+        .json(&json!({
+            "query": "mutation($t: String!) { createUser(email: \"outside@example.com\", password: \"correct horse battery\", inviteToken: $t) { token { value } } }",
+            "variables": {"t": token},
+        }))
+        .send()
+        .await
+        .unwrap()
+        .json::<Value>()
+        .await
+        .unwrap();
+    let outside = data(&signed_up)["createUser"]["token"]["value"].as_str().unwrap().to_owned();
+    assert_eq!(roles_in_workspace("outside@example.com").await, 0, "the invite is not applied from outside the list");
+    let pending = w.app.count("SELECT count(*) AS n FROM invites WHERE email = 'outside@example.com'").await;
+    assert_eq!(pending, 1, "the invite waits");
+
+    // acceptInvite from outside: refused naming the list, nothing changes.
+    let accept = "mutation($t: String!) { acceptInvite(token: $t) { id } }";
+    let refused = gql_from(&w.app, Some("198.51.100.9"), &outside, accept, json!({"t": token})).await;
+    refused_by_list(&refused);
+    assert_eq!(roles_in_workspace("outside@example.com").await, 0);
+    assert_eq!(w.app.count("SELECT count(*) AS n FROM invites WHERE email = 'outside@example.com'").await, 1);
+
+    // From a listed address: accepted.
+    let accepted = gql_from(&w.app, Some("192.0.2.44"), &outside, accept, json!({"t": token})).await;
+    assert!(data(&accepted)["acceptInvite"]["id"].is_string(), "{accepted}");
+    assert_eq!(roles_in_workspace("outside@example.com").await, 1);
+}
