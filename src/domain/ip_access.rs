@@ -19,7 +19,7 @@ use crate::db::models::organization::Organization;
 use crate::domain::Actor;
 use crate::domain::audit::{self, Change};
 use crate::error::{ApiError, ApiResult};
-use crate::rbac::binding::list_admits;
+use crate::rbac::binding::{list_admits, stored_ranges};
 
 /// The argument a list is given in.
 pub const FIELD: &str = "cidrs";
@@ -85,10 +85,7 @@ pub async fn admits(
 ) -> ApiResult<bool> {
     let Some(id) = organization_id else { return Ok(true) };
     let list = Organization::ip_access_list(conn, id).await?.unwrap_or_default();
-    let ranges: Vec<IpNet> = list
-        .iter()
-        .map(|text| text.parse::<IpNet>().unwrap_or_else(|_| IpNet::from(IpAddr::from([0u8, 0, 0, 0]))))
-        .collect();
+    let ranges = stored_ranges(list.iter().map(String::as_str));
     let client = client.and_then(|text| text.parse::<IpAddr>().ok());
     Ok(list_admits(&ranges, client))
 }

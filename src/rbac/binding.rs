@@ -41,13 +41,14 @@ impl Binding {
                     role: entry.get(1)?.as_str()?.parse::<Role>().ok()?,
                     target: entry.get(2).and_then(id),
                     via_team: entry.get(3).and_then(id),
-                    allowed_from: entry
-                        .get(4)
-                        .and_then(|list| list.as_array())
-                        .into_iter()
-                        .flatten()
-                        .map(|range| range.as_str().and_then(|text| text.parse::<IpNet>().ok()).unwrap_or_else(nowhere))
-                        .collect(),
+                    allowed_from: stored_ranges(
+                        entry
+                            .get(4)
+                            .and_then(|list| list.as_array())
+                            .into_iter()
+                            .flatten()
+                            .map(|range| range.as_str().unwrap_or_default()),
+                    ),
                 })
             })
             .collect()
@@ -68,6 +69,12 @@ pub fn list_admits(list: &[IpNet], client: Option<IpAddr>) -> bool {
     }
     let Some(client) = client.map(|address| address.to_canonical()) else { return false };
     list.iter().any(|range| range.contains(&client))
+}
+
+/// An organization's stored IP access list as ranges; a stored range that does not parse is kept as a
+/// range no address is in, so a damaged list refuses rather than admits.
+pub fn stored_ranges<'a>(texts: impl IntoIterator<Item = &'a str>) -> Vec<IpNet> {
+    texts.into_iter().map(|text| text.parse::<IpNet>().unwrap_or_else(|_| nowhere())).collect()
 }
 
 /// A range no client address is in (stands for a stored range that does not parse).
