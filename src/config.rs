@@ -25,7 +25,8 @@
 //! | `CAPCOM_REQUEST_TIMEOUT_MS` | 30000 | deadline of one HTTP request |
 //! | `CAPCOM_GRAPHQL_CONCURRENCY` | pool size | GraphQL operations over HTTP executed at once (the rest wait their turn) |
 //! | `CAPCOM_WS_INIT_TIMEOUT_MS` | 10000 | time a WebSocket has to send `connection_init` |
-//! | `CAPCOM_WS_MAX_SOCKETS`, `CAPCOM_WS_MAX_SOCKETS_PER_PRINCIPAL`, `CAPCOM_WS_MAX_SUBSCRIPTIONS` | 1000, 20, 100 | WebSocket bounds |
+//! | `CAPCOM_WS_MAX_SOCKETS`, `CAPCOM_WS_MAX_SOCKETS_PER_PRINCIPAL`, `CAPCOM_WS_MAX_SUBSCRIPTIONS`, `CAPCOM_WS_MAX_SUBSCRIPTIONS_PER_PRINCIPAL` | 1000, 20, 100, 100 | WebSocket bounds |
+//! | `CAPCOM_MAX_INPUT_VALUES` | 10000 | JSON values in one request body or WebSocket message |
 //! | `CAPCOM_LIST_CAP` | 1000 | cap on Houston-style plain lists |
 //! | `CAPCOM_API_LEVEL` | `2.1.0` | API level reported by `appConfig.version` |
 //! | `CAPCOM_BASE_DOMAIN` | `localhost` | base domain reported to clients |
@@ -221,6 +222,20 @@ pub struct Config {
     /// Maximum subscriptions running at once on one WebSocket.
     #[arg(long, env = "CAPCOM_WS_MAX_SUBSCRIPTIONS", default_value_t = 100, global = true)]
     pub ws_max_subscriptions: usize,
+
+    /// Maximum subscriptions one principal runs at once, over all its WebSockets in this process (each
+    /// event is delivered once per subscription, so this, not sockets × subscriptions per socket, bounds
+    /// the work one account's subscriptions cost per event).
+    #[arg(long, env = "CAPCOM_WS_MAX_SUBSCRIPTIONS_PER_PRINCIPAL", default_value_t = 100, global = true)]
+    pub ws_max_subscriptions_per_principal: usize,
+
+    /// Maximum JSON values in one request body or WebSocket message (every null, boolean, number, string,
+    /// array and object counts one; object keys do not), counted while the JSON is read and before any of
+    /// it is kept: variables are otherwise the one input whose size in memory is not bounded by the
+    /// document limits (a 1 MiB body of nested empty lists holds about 350 000 values, ~390 bytes each
+    /// once read).
+    #[arg(long, env = "CAPCOM_MAX_INPUT_VALUES", default_value_t = 10_000, global = true)]
+    pub max_input_values: usize,
 
     /// Maximum request body size in bytes.
     #[arg(long, env = "CAPCOM_MAX_BODY_BYTES", default_value_t = 1_048_576, global = true)]

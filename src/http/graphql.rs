@@ -41,6 +41,7 @@ use crate::graphql::budget::{LimitedWriter, ReplyBudget, bytes_exceeded};
 use crate::graphql::loaders::DbLoader;
 use crate::graphql::{RequestMeta, errors, limits};
 use crate::http::client::ClientAddress;
+use crate::http::input::BoundedJsonError;
 use crate::http::operation::{OperationType, operation};
 use crate::http::router::HttpState;
 use crate::http::telemetry::RequestReport;
@@ -698,7 +699,7 @@ fn request_from_json(value: Value) -> Result<async_graphql::Request, String> {
 
 /// Reads a GET request's parameters: `query`, `operationName`, and `variables` / `extensions` as JSON
 /// text (async-graphql's own reader expects `operation_name`, not the specification's `operationName`).
-fn request_from_query_string(query_string: &str) -> Result<async_graphql::Request, String> {
+fn request_from_query_string(query_string: &str, max_values: usize) -> Result<async_graphql::Request, String> {
     #[derive(serde::Deserialize)]
     struct Parameters {
         query: Option<String>,
@@ -716,7 +717,10 @@ fn request_from_query_string(query_string: &str) -> Result<async_graphql::Reques
     }
     for (key, text) in [("variables", parameters.variables), ("extensions", parameters.extensions)] {
         if let Some(text) = text.filter(|text| !text.is_empty()) {
-            let value = serde_json::from_str(&text).map_err(|error| format!("{key} is not valid JSON: {error}"))?;
+            let value = crate::http::input::json_bounded(text.as_bytes(), max_values).map_err(|error| match error {
+                BoundedJsonError::Invalid(error) => format!("{key} is not valid JSON: {error}"),
+                error => format!("{key} {error}"),
+            })?;
             object.insert(key.to_owned(), value);
         }
     }
@@ -761,11 +765,12 @@ pub async fn post_handler(
         *response.status_mut() = StatusCode::UNSUPPORTED_MEDIA_TYPE;
         return response;
     }
-    let json: Value = match serde_json::from_slice(&body) {
+    let json: Value = match crate::http::input::json_bounded(&body, state.app.config.max_input_values) {
         Ok(json) => json,
-        Err(error) => {
+        Err(BoundedJsonError::Invalid(error)) => {
             return malformed(format!("The request body is not valid JSON: {error}"), &meta, media, &report);
         }
+        Err(error) => return malformed(format!("The request body {error}"), &meta, media, &report),
     };
     let batch = match json {
         Value::Array(items) if items.is_empty() => return malformed("The batch is empty", &meta, media, &report),
@@ -799,7 +804,7 @@ pub async fn get_handler(
         return graphiql::page(uri.path()).into_response();
     }
     let Some(media) = negotiate(accept) else { return not_acceptable() };
-    let request = match request_from_query_string(query_string) {
+    let request = match request_from_query_string(query_string, state.app.config.max_input_values) {
         Ok(request) => request,
         Err(message) => return malformed(message, &meta, media, &report),
     };

@@ -62,7 +62,11 @@ pub fn build_router(state: AppState) -> Router {
     // The GraphQL handlers answer within the configured deadline themselves (with a GraphQL error and the
     // statement cancelled); this outer limit only catches what has no deadline of its own.
     let outer_timeout = Duration::from_millis(state.config.request_timeout_ms.saturating_add(2_000));
-    let sockets = Arc::new(SocketRegistry::new(state.config.ws_max_sockets, state.config.ws_max_sockets_per_principal));
+    let sockets = Arc::new(SocketRegistry::new(
+        state.config.ws_max_sockets,
+        state.config.ws_max_sockets_per_principal,
+        state.config.ws_max_subscriptions_per_principal,
+    ));
     let metrics_here = state.config.metrics_listen.is_none();
     let metrics_routes = if metrics_here { metrics_router(state.clone()) } else { Router::new() };
     let origins = AllowedOrigins::new(&state.config.cors_origins.0);

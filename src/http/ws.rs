@@ -12,6 +12,8 @@
 //! | no `connection_init` within `CAPCOM_WS_INIT_TIMEOUT_MS` | close 4408 | `connection_error`, close 4408 |
 //! | missing, invalid, expired or revoked token | close 4403 | `connection_error` (the message), close |
 //! | principal already holds `CAPCOM_WS_MAX_SOCKETS_PER_PRINCIPAL` sockets | close 1013 | `connection_error`, close 1013 |
+//! | more than `CAPCOM_WS_MAX_SUBSCRIPTIONS` on the socket, or `CAPCOM_WS_MAX_SUBSCRIPTIONS_PER_PRINCIPAL` over all the principal's sockets | `error` for that id | `error` for that id |
+//! | a message of more than `CAPCOM_MAX_INPUT_VALUES` JSON values | close 4400 | close 4400 |
 //! | database unavailable during `connection_init` | close 1013 | `connection_error`, close 1013 |
 //! | second `connection_init` | close 4429 | `connection_error`, close 4429 |
 //! | `subscribe` before the acknowledgement | close 4401 | (`start` waits for the init in order) |
@@ -67,27 +69,46 @@ impl Protocol {
     }
 }
 
-/// Open sockets of this process: in total and per principal.
+/// Open sockets of this process, in total and per principal, and the subscriptions each principal runs.
 #[derive(Debug)]
 pub struct SocketRegistry {
     total: Arc<Semaphore>,
-    per_principal: Arc<Mutex<HashMap<String, usize>>>,
+    per_principal: Arc<Mutex<HashMap<String, Usage>>>,
     max_per_principal: usize,
+    max_subscriptions_per_principal: usize,
 }
 
-/// A principal's claim on one of its sockets; released when dropped.
-struct PrincipalClaim {
+/// What one principal holds in this process.
+#[derive(Debug, Default)]
+struct Usage {
+    sockets: usize,
+    subscriptions: usize,
+}
+
+/// Which count a [`Claim`] holds one of.
+#[derive(Debug, Clone, Copy)]
+enum Claimed {
+    Socket,
+    Subscription,
+}
+
+/// A principal's claim on one socket or one subscription; released when dropped.
+struct Claim {
     key: String,
-    per_principal: Arc<Mutex<HashMap<String, usize>>>,
+    what: Claimed,
+    per_principal: Arc<Mutex<HashMap<String, Usage>>>,
 }
 
-impl Drop for PrincipalClaim {
+impl Drop for Claim {
     fn drop(&mut self) {
-        if let Ok(mut counts) = self.per_principal.lock() {
-            if let Some(count) = counts.get_mut(&self.key) {
-                *count = count.saturating_sub(1);
-                if *count == 0 {
-                    counts.remove(&self.key);
+        if let Ok(mut usages) = self.per_principal.lock() {
+            if let Some(usage) = usages.get_mut(&self.key) {
+                match self.what {
+                    Claimed::Socket => usage.sockets = usage.sockets.saturating_sub(1),
+                    Claimed::Subscription => usage.subscriptions = usage.subscriptions.saturating_sub(1),
+                }
+                if usage.sockets == 0 && usage.subscriptions == 0 {
+                    usages.remove(&self.key);
                 }
             }
         }
@@ -95,12 +116,14 @@ impl Drop for PrincipalClaim {
 }
 
 impl SocketRegistry {
-    /// A registry allowing `max_total` sockets, `max_per_principal` of them per principal.
-    pub fn new(max_total: usize, max_per_principal: usize) -> Self {
+    /// A registry allowing `max_total` sockets, `max_per_principal` of them per principal, and
+    /// `max_subscriptions_per_principal` subscriptions per principal over all its sockets.
+    pub fn new(max_total: usize, max_per_principal: usize, max_subscriptions_per_principal: usize) -> Self {
         SocketRegistry {
             total: Arc::new(Semaphore::new(max_total.min(Semaphore::MAX_PERMITS))),
             per_principal: Arc::new(Mutex::new(HashMap::new())),
             max_per_principal,
+            max_subscriptions_per_principal,
         }
     }
 
@@ -109,14 +132,22 @@ impl SocketRegistry {
         self.total.clone().try_acquire_owned().ok()
     }
 
-    fn try_claim(&self, key: String) -> Option<PrincipalClaim> {
-        let mut counts = self.per_principal.lock().ok()?;
-        let count = counts.entry(key.clone()).or_default();
-        if *count >= self.max_per_principal {
+    /// One more of `what` for the principal `key`, if it holds fewer than its allowance.
+    fn try_claim(&self, key: &str, what: Claimed) -> Option<Claim> {
+        let mut usages = self.per_principal.lock().ok()?;
+        let usage = usages.entry(key.to_owned()).or_default();
+        let (count, max) = match what {
+            Claimed::Socket => (&mut usage.sockets, self.max_per_principal),
+            Claimed::Subscription => (&mut usage.subscriptions, self.max_subscriptions_per_principal),
+        };
+        if *count >= max {
+            if usage.sockets == 0 && usage.subscriptions == 0 {
+                usages.remove(key);
+            }
             return None;
         }
         *count += 1;
-        Some(PrincipalClaim { key, per_principal: self.per_principal.clone() })
+        Some(Claim { key: key.to_owned(), what, per_principal: self.per_principal.clone() })
     }
 }
 
@@ -143,6 +174,8 @@ enum Outgoing {
 
 struct Running {
     generation: u64,
+    /// The subscription's place in its principal's allowance, released with the entry.
+    _claim: Claim,
     /// Whether the client gave this id (a legacy `start` may not): replies then carry no `id`.
     id_given: bool,
     task: JoinHandle<()>,
@@ -191,15 +224,20 @@ where
     drop(session.permit);
 }
 
-/// Reads the next text message as JSON; `Ok(None)` when the client closed the socket.
-async fn next_message(socket: &mut WebSocket) -> Result<Option<Value>, Close> {
+/// Reads the next text message as JSON of at most `max_values` values (`CAPCOM_MAX_INPUT_VALUES`);
+/// `Ok(None)` when the client closed the socket.
+async fn next_message(socket: &mut WebSocket, max_values: usize) -> Result<Option<Value>, Close> {
     loop {
         return match socket.recv().await {
             None | Some(Err(_)) | Some(Ok(Message::Close(_))) => Ok(None),
             Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
-            Some(Ok(Message::Text(body))) => serde_json::from_str::<Value>(body.as_str())
-                .map(Some)
-                .map_err(|_| close(4400, "Invalid message received")),
+            Some(Ok(Message::Text(body))) => match crate::http::input::json_bounded(body.as_bytes(), max_values) {
+                Ok(value) => Ok(Some(value)),
+                Err(crate::http::input::BoundedJsonError::TooManyValues(max)) => {
+                    Err(close(4400, format!("The message holds more than {max} JSON values")))
+                }
+                Err(_) => Err(close(4400, "Invalid message received")),
+            },
             Some(Ok(Message::Binary(_))) => Err(close(4400, "Binary messages are not part of the protocol")),
         };
     }
@@ -219,7 +257,7 @@ where
     // 1. Wait for connection_init (answering pings), within the deadline.
     let payload = loop {
         let message = tokio::select! {
-            message = next_message(socket) => message?,
+            message = next_message(socket, session.app.config.max_input_values) => message?,
             () = tokio::time::sleep_until(init_deadline) => {
                 return Err(close(4408, "Connection initialisation timeout"));
             }
@@ -266,7 +304,7 @@ where
         Principal::Anonymous => return Err(refused(MSG_NOT_SIGNED_IN)),
         Principal::Rejected => return Err(refused(MSG_INVALID_TOKEN)),
     };
-    let Some(_claim) = session.registry.try_claim(key) else {
+    let Some(_claim) = session.registry.try_claim(&key, Claimed::Socket) else {
         return Err(close(1013, "Too many open WebSockets for this account; close one and try again"));
     };
     if socket.send(text(json!({"type": "connection_ack"}))).await.is_err() {
@@ -279,7 +317,7 @@ where
     let mut generation = 0u64;
     let result = loop {
         tokio::select! {
-            message = next_message(socket) => {
+            message = next_message(socket, session.app.config.max_input_values) => {
                 let message = match message {
                     Ok(Some(message)) => message,
                     Ok(None) => break Ok(()),
@@ -307,17 +345,31 @@ where
                                 old.task.abort();
                             }
                         }
-                        if running.len() >= session.app.config.ws_max_subscriptions {
-                            let error = json!([{"message": format!(
-                                "At most {} subscriptions may run on one socket", session.app.config.ws_max_subscriptions
-                            ), "extensions": {"code": crate::error::code::BAD_USER_INPUT}}]);
-                            let reply = match protocol {
-                                Protocol::TransportWs => json!({"type": "error", "id": id, "payload": error}),
-                                Protocol::LegacyWs => json!({"type": "error", "id": id, "payload": {"errors": error}}),
-                            };
-                            let _ = socket.send(text(reply)).await;
-                            continue;
-                        }
+                        let claim = if running.len() >= session.app.config.ws_max_subscriptions {
+                            Err(format!(
+                                "At most {} subscriptions may run on one socket",
+                                session.app.config.ws_max_subscriptions
+                            ))
+                        } else {
+                            session.registry.try_claim(&key, Claimed::Subscription).ok_or_else(|| {
+                                format!(
+                                    "At most {} subscriptions may run at once for one account, over all its sockets",
+                                    session.app.config.ws_max_subscriptions_per_principal
+                                )
+                            })
+                        };
+                        let claim = match claim {
+                            Ok(claim) => claim,
+                            Err(message) => {
+                                let error = json!([{"message": message, "extensions": {"code": crate::error::code::BAD_USER_INPUT}}]);
+                                let reply = match protocol {
+                                    Protocol::TransportWs => json!({"type": "error", "id": id, "payload": error}),
+                                    Protocol::LegacyWs => json!({"type": "error", "id": id, "payload": {"errors": error}}),
+                                };
+                                let _ = socket.send(text(reply)).await;
+                                continue;
+                            }
+                        };
                         let Ok(request) = serde_json::from_value::<async_graphql::Request>(
                             message.get("payload").cloned().unwrap_or(Value::Null),
                         ) else {
@@ -345,7 +397,7 @@ where
                         let task =
                             spawn_subscription(&session.schema, request, id.clone(), generation, sender.clone(), counted);
                         let id_given = message.get("id").is_some();
-                        running.insert(id, Running { generation, id_given, task });
+                        running.insert(id, Running { generation, _claim: claim, id_given, task });
                     }
                     (Protocol::TransportWs, "complete") | (Protocol::LegacyWs, "stop") => {
                         let id = message.get("id").and_then(Value::as_str).unwrap_or_default().to_owned();

@@ -265,3 +265,93 @@ async fn socket_replies_keep_the_query_order() {
     assert_eq!(keys(&reply["payload"]["data"]), ["workspaces", "appConfig"], "{reply}");
     assert_eq!(keys(&reply["payload"]["data"]["workspaces"][0]), ["deployments", "users", "id", "label"], "{reply}");
 }
+
+/// One account's subscriptions are bounded over all its sockets, not only per socket: each event is
+/// delivered once per subscription, so sockets × subscriptions per socket would let one account turn one
+/// event into thousands of deliveries (SPEC §7). A finished subscription gives its place back.
+#[tokio::test]
+async fn subscriptions_are_bounded_per_principal_over_all_its_sockets() {
+    let app = TestApp::spawn_with(|config| {
+        config.ws_max_subscriptions = 2;
+        config.ws_max_subscriptions_per_principal = 3;
+        config.public_signups = true;
+    })
+    .await;
+    let (token, deployment) = deployment(&app).await;
+    let (other, _) = app.sign_up("grace@example.com", "correct horse battery").await;
+    let subscribe =
+        |id: &str| json!({"id": id, "type": "subscribe", "payload": {"query": STATUS, "variables": {"d": deployment}}});
+    let mut sockets = Vec::new();
+    for _ in 0..2 {
+        let mut socket = open(&app, "graphql-transport-ws").await;
+        send(&mut socket, json!({"type": "connection_init", "payload": {"authorization": token}})).await;
+        assert_eq!(next(&mut socket).await["type"], "connection_ack");
+        sockets.push(socket);
+    }
+    // Two on the first socket (its own limit), one on the second: three in all.
+    for (socket, id) in [(0, "a"), (0, "b"), (1, "c")] {
+        send(&mut sockets[socket], subscribe(id)).await;
+        let reply = next(&mut sockets[socket]).await;
+        assert_eq!((reply["type"].as_str(), reply["id"].as_str()), (Some("next"), Some(id)), "{reply}");
+    }
+    // A fourth, on the second socket, which holds only one: refused for the account, naming the bound.
+    send(&mut sockets[1], subscribe("d")).await;
+    let reply = next(&mut sockets[1]).await;
+    assert_eq!((reply["type"].as_str(), reply["id"].as_str()), (Some("error"), Some("d")), "{reply}");
+    assert_eq!(reply["payload"][0]["extensions"]["code"], "BAD_USER_INPUT", "{reply}");
+    assert!(reply["payload"][0]["message"].as_str().unwrap().contains("At most 3 subscriptions"), "{reply}");
+    // Another account is not affected by this one's allowance (it may not read the deployment, but its
+    // subscription runs and is answered).
+    let mut third = open(&app, "graphql-transport-ws").await;
+    send(&mut third, json!({"type": "connection_init", "payload": {"authorization": other}})).await;
+    assert_eq!(next(&mut third).await["type"], "connection_ack");
+    send(&mut third, json!({"id": "x", "type": "subscribe", "payload": {"query": "{ self { id } }"}})).await;
+    assert_eq!(next(&mut third).await["type"], "next");
+    // Completing one gives its place back; so does closing a socket. The server sees either only when it
+    // reads the message or the close, so each is waited for by subscribing again until accepted (every
+    // refusal is an immediate answer: this does not sleep).
+    send(&mut sockets[0], json!({"id": "a", "type": "complete"})).await;
+    assert!(accepted_within(&mut sockets[1], &subscribe, "e").await, "a completed subscription gives its place back");
+    let first = sockets.remove(0);
+    drop(first);
+    let mut fresh = open(&app, "graphql-transport-ws").await;
+    send(&mut fresh, json!({"type": "connection_init", "payload": {"authorization": token}})).await;
+    assert_eq!(next(&mut fresh).await["type"], "connection_ack");
+    assert!(
+        accepted_within(&mut fresh, &subscribe, "f").await,
+        "a closed socket's subscriptions give their places back"
+    );
+}
+
+/// Subscribes with ids `{prefix}0`, `{prefix}1`… until one is accepted (at most 200 tries).
+async fn accepted_within(socket: &mut Socket, subscribe: &impl Fn(&str) -> Value, prefix: &str) -> bool {
+    for attempt in 0..200 {
+        send(socket, subscribe(&format!("{prefix}{attempt}"))).await;
+        let reply = next(socket).await;
+        if reply["type"] == "next" {
+            return true;
+        }
+        assert_eq!(reply["type"], "error", "{reply}");
+    }
+    false
+}
+
+/// A WebSocket message is read within `CAPCOM_MAX_INPUT_VALUES` JSON values, like a request body: past it
+/// the socket is closed with 4400 naming the bound, before the message is kept.
+#[tokio::test]
+async fn a_message_of_too_many_json_values_closes_the_socket() {
+    let app = TestApp::spawn_with(|config| config.max_input_values = 1000).await;
+    let (token, _) = app.sign_up("ada@example.com", "correct horse battery").await;
+    let mut socket = open(&app, "graphql-transport-ws").await;
+    send(&mut socket, json!({"type": "connection_init", "payload": {"authorization": token}})).await;
+    assert_eq!(next(&mut socket).await["type"], "connection_ack");
+    let nested: Vec<Value> = (0..1000).map(|_| json!([])).collect();
+    send(
+        &mut socket,
+        json!({"id": "1", "type": "subscribe", "payload": {"query": "{ self { id } }", "variables": {"x": nested}}}),
+    )
+    .await;
+    let reply = next(&mut socket).await;
+    assert_eq!(reply["code"], 4400, "{reply}");
+    assert!(reply["reason"].as_str().unwrap().contains("more than 1000 JSON values"), "{reply}");
+}
