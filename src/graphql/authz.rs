@@ -131,8 +131,13 @@ impl Scoped for RoleBindingRow {
     fn ancestry(&self) -> Ancestry {
         scope_of(self.organization_id, self.workspace_id, self.deployment_id)
     }
-    /// A principal always sees the roles it holds, directly or through its teams.
+    /// A principal always sees the roles it holds, directly or through its teams, except those its
+    /// organization's IP access list sets aside for this request (docs/ip-access-list.md): from outside
+    /// the list, even the caller's own roles there are not shown.
     fn belongs_to(&self, principal: &Principal) -> bool {
+        if principal.fenced().iter().any(|binding| binding.id == self.id) {
+            return false;
+        }
         match principal {
             Principal::User(user) => {
                 self.user_id == Some(user.user.id)

@@ -340,3 +340,39 @@ async fn an_invite_of_a_listed_organization_is_accepted_only_from_a_listed_addre
     assert!(data(&accepted)["acceptInvite"]["id"].is_string(), "{accepted}");
     assert_eq!(roles_in_workspace("outside@example.com").await, 1);
 }
+
+/// From outside an organization's list, a caller's own roles in that organization are not shown either
+/// (`self.roleBindings`): they grant nothing there and would tell an onlooker with the token which
+/// organizations, workspaces and deployments the account holds roles on. Roles elsewhere still are.
+#[tokio::test]
+async fn from_outside_the_list_a_callers_own_roles_in_the_organization_are_not_listed() {
+    let w = world().await;
+    const MINE: &str = "{ self { roleBindings { id role } } }";
+    let roles = |body: &Value| -> Vec<String> {
+        let mut roles: Vec<String> = data(body)["self"]["roleBindings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|binding| binding["role"].as_str().unwrap_or_default().to_owned())
+            .collect();
+        roles.sort();
+        roles
+    };
+    let before = roles(&gql_from(&w.app, Some(OUTSIDE), &w.owner, MINE, json!({})).await);
+    assert!(
+        before.contains(&"ORGANIZATION_OWNER".to_owned()) && before.contains(&"WORKSPACE_ADMIN".to_owned()),
+        "{before:?}"
+    );
+    let set = w.app.gql(SET_LIST, json!({"org": w.org, "cidrs": ["127.0.0.1/32"]}), Some(&w.owner)).await;
+    data(&set);
+    // owner2 holds roles only in the listed organization: from outside, none is listed.
+    let outside = roles(&gql_from(&w.app, Some(OUTSIDE), &w.owner, MINE, json!({})).await);
+    assert_eq!(outside, Vec::<String>::new());
+    // From a listed address, all of them.
+    let inside = roles(&gql_from(&w.app, None, &w.owner, MINE, json!({})).await);
+    assert_eq!(inside, before);
+    // A system admin's roles are all listed from anywhere: its system role, which no list fences, reads
+    // every organization's members (docs/ip-access-list.md).
+    let all = roles(&gql_from(&w.app, None, &w.root, MINE, json!({})).await);
+    assert_eq!(roles(&gql_from(&w.app, Some(OUTSIDE), &w.root, MINE, json!({})).await), all);
+}
