@@ -123,6 +123,10 @@ pub struct TestApp {
     pub mailer: Option<capcom::mail::Mailer>,
     /// The DNS the server asks for TXT records (tests have no DNS of their own).
     pub dns: capcom::dns::StaticTxt,
+    /// The tests' own connection to the database ([`TestApp::count`], [`TestApp::text`]), opened once:
+    /// PostgreSQL forks a process per connection, and opening one per probe was most of the matrix
+    /// tests' time.
+    sql: tokio::sync::Mutex<Option<AsyncPgConnection>>,
 }
 
 /// Default configuration for tests.
@@ -166,7 +170,7 @@ impl TestApp {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let base = format!("http://{}", listener.local_addr().expect("addr"));
         tokio::spawn(capcom::serve(listener, router, std::future::pending()));
-        TestApp { base, client: reqwest::Client::new(), state, db_url, clock, mailer, dns }
+        TestApp { base, client: reqwest::Client::new(), state, db_url, clock, mailer, dns, sql: Default::default() }
     }
 
     /// Sends one GraphQL operation to `POST /v1`; `token` goes in `Authorization` without `Bearer`, as the
@@ -214,10 +218,30 @@ impl TestApp {
             #[diesel(sql_type = diesel::sql_types::BigInt)]
             n: i64,
         }
-        let mut conn = AsyncPgConnection::establish(&self.db_url).await.expect("connect");
-        use diesel_async::RunQueryDsl;
-        let row: Row = diesel::sql_query(sql).get_result(&mut conn).await.expect("query");
+        let row: Row = self.query_one(sql).await;
         row.n
+    }
+
+    /// Runs `sql` for its one row on the tests' connection, opening it (again) when there is none or the
+    /// last use failed (a test may restart the server or the database under it).
+    async fn query_one<R: QueryableByName<diesel::pg::Pg> + Send + 'static>(&self, sql: &str) -> R {
+        use diesel_async::RunQueryDsl;
+        let mut held = self.sql.lock().await;
+        for attempt in 0..2 {
+            if held.is_none() {
+                *held = Some(AsyncPgConnection::establish(&self.db_url).await.expect("connect"));
+            }
+            let Some(conn) = held.as_mut() else { continue };
+            match diesel::sql_query(sql).get_result::<R>(conn).await {
+                Ok(row) => return row,
+                Err(error) if attempt == 0 => {
+                    eprintln!("retrying on a new connection after: {error}");
+                    *held = None;
+                }
+                Err(error) => panic!("query: {error}: {sql}"),
+            }
+        }
+        unreachable!("the second attempt returns or panics")
     }
 }
 
@@ -239,9 +263,7 @@ impl TestApp {
             #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Text>)]
             t: Option<String>,
         }
-        use diesel_async::RunQueryDsl;
-        let mut conn = AsyncPgConnection::establish(&self.db_url).await.expect("connect");
-        let row: Row = diesel::sql_query(sql).get_result(&mut conn).await.expect("query");
+        let row: Row = self.query_one(sql).await;
         row.t.unwrap_or_default()
     }
 
