@@ -615,13 +615,10 @@ impl<'a> IntrospectionWalk<'a> {
             },
             (Object::InputValue, "type") => self.each(set, Object::Type, &[item])?,
             (Object::Type, name) => match model.refs.get(item) {
-                Some(TypeRef::List(inner) | TypeRef::NonNull(inner)) => {
-                    if name == "ofType" {
-                        self.each(set, Object::Type, &[*inner])?
-                    } else {
-                        0
-                    }
+                Some(TypeRef::List(inner) | TypeRef::NonNull(inner)) if name == "ofType" => {
+                    self.each(set, Object::Type, &[*inner])?
                 }
+                Some(TypeRef::List(_) | TypeRef::NonNull(_)) => 0,
                 Some(TypeRef::Named(index)) => {
                     let Some(ty) = model.types.get(*index) else { return Ok(0) };
                     match name {
