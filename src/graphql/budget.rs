@@ -13,9 +13,13 @@
 //! 3. After it executes, the reply's objects and list items are counted exactly ([`count_objects`]) and
 //!    its serialized size is bounded by `CAPCOM_MAX_REPLY_BYTES` where it is written.
 //!
+//! Introspection (`__schema`, `__type`) is sized exactly, from the schema's introspection graph
+//! (`crate::graphql::introspection_cost`): what it returns is known before it runs.
+//!
 //! Past any of them the operation's answer is a request error naming the cap (BAD_USER_INPUT on `query`)
 //! and whatever was built is dropped.
 
+use std::cell::RefCell;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -28,6 +32,7 @@ use async_graphql::{Name, Value, Variables};
 use async_graphql_value::{ConstValue, Value as InputValue};
 
 use crate::error::ApiError;
+use crate::graphql::introspection_cost::{DESCRIPTIONS_ALLOWED, IntrospectionModel, IntrospectionWalk, OVER_CAP};
 
 /// The size assumed for a list whose arguments do not say how many items it returns (a plain list
 /// capped only by `CAPCOM_LIST_CAP`). Estimating such lists at the cap (1 000) would refuse the console's
@@ -51,12 +56,34 @@ pub fn objects_exceeded(max: usize) -> ApiError {
 
 /// The error for a reply estimated at `estimate` objects, more than `max`.
 pub fn estimate_exceeded(estimate: u64, max: usize) -> ApiError {
+    if estimate == OVER_CAP {
+        return ApiError::bad_input(
+            "query",
+            format!(
+                "The reply would hold more than the {max} objects allowed (CAPCOM_MAX_REPLY_OBJECTS): ask for fewer \
+                 nested lists or fewer introspection fields"
+            ),
+        );
+    }
     ApiError::bad_input(
         "query",
         format!(
             "The reply could hold about {estimate} objects, more than the {max} allowed (CAPCOM_MAX_REPLY_OBJECTS; \
              each list is counted at the size its first/take asks for, else {ASSUMED_LIST_SIZE}): ask for fewer \
              nested lists, or fewer items with first/take"
+        ),
+    )
+}
+
+/// The error for an operation whose introspection would return `estimate` objects, more than `allowance`
+/// (`crate::graphql::introspection_cost::DESCRIPTIONS_ALLOWED` complete descriptions of the schema).
+pub fn introspection_exceeded(estimate: u64, allowance: u64) -> ApiError {
+    ApiError::bad_input(
+        "query",
+        format!(
+            "The reply's introspection would hold {estimate} objects, more than the {allowance} allowed per operation \
+             ({DESCRIPTIONS_ALLOWED} complete descriptions of the schema; CAPCOM_MAX_REPLY_OBJECTS applies besides): \
+             ask for the schema once"
         ),
     )
 }
@@ -200,6 +227,8 @@ pub struct CostModel {
     fields: HashMap<String, HashMap<String, FieldInfo>>,
     roots: [String; 3],
     list_cap: u64,
+    /// The schema's introspection graph, for `__schema` and `__type`.
+    introspection: IntrospectionModel,
 }
 
 fn size_of(value: &ConstValue) -> Option<u64> {
@@ -219,21 +248,26 @@ impl CostModel {
             fields: HashMap::new(),
             roots: ["Query".to_owned(), "Mutation".to_owned(), "Subscription".to_owned()],
             list_cap: u64::try_from(list_cap).unwrap_or(u64::MAX),
+            introspection: IntrospectionModel::default(),
         };
         let Ok(document): Result<ServiceDocument, _> = async_graphql::parser::parse_schema(sdl) else {
             tracing::error!("the schema's SDL does not parse: replies are not estimated");
             return model;
         };
-        for definition in document.definitions {
-            match definition {
-                TypeSystemDefinition::Schema(schema) => {
-                    let schema = schema.node;
-                    for (slot, name) in [schema.query, schema.mutation, schema.subscription].into_iter().enumerate() {
-                        if let Some(name) = name {
-                            model.roots[slot] = name.node.to_string();
-                        }
+        for definition in &document.definitions {
+            if let TypeSystemDefinition::Schema(schema) = definition {
+                let schema = &schema.node;
+                for (slot, name) in [&schema.query, &schema.mutation, &schema.subscription].into_iter().enumerate() {
+                    if let Some(name) = name {
+                        model.roots[slot] = name.node.to_string();
                     }
                 }
+            }
+        }
+        model.introspection = IntrospectionModel::new(&document, &model.roots);
+        for definition in document.definitions {
+            match definition {
+                TypeSystemDefinition::Schema(_) => {}
                 TypeSystemDefinition::Type(definition) => {
                     let definition = definition.node;
                     let fields = match definition.kind {
@@ -276,21 +310,40 @@ impl CostModel {
     }
 
     /// The objects and list items the operation `operation_name` selects in `document` could return,
-    /// saturating. Fragments are sized once each, in dependency order (cycles were refused before).
+    /// saturating (see [`CostModel::sizes`]).
     pub fn estimate(&self, document: &ExecutableDocument, operation_name: Option<&str>, variables: &Variables) -> u64 {
+        self.sizes(document, operation_name, variables).objects
+    }
+
+    /// The objects the introspection of one operation may return
+    /// (`crate::graphql::introspection_cost::IntrospectionModel::allowance`).
+    pub fn introspection_allowance(&self) -> u64 {
+        self.introspection.allowance()
+    }
+
+    /// The objects and list items the operation `operation_name` selects in `document` could return, and
+    /// how many of them its introspection fields return (exactly), saturating. Fragments are sized once
+    /// each, in dependency order (cycles were refused before).
+    pub fn sizes(
+        &self,
+        document: &ExecutableDocument,
+        operation_name: Option<&str>,
+        variables: &Variables,
+    ) -> Estimate {
         let operation = match (&document.operations, operation_name) {
             (DocumentOperations::Single(operation), _) => Some(operation),
             (DocumentOperations::Multiple(operations), Some(name)) => operations.get(name),
             (DocumentOperations::Multiple(operations), None) if operations.len() == 1 => operations.values().next(),
             (DocumentOperations::Multiple(_), None) => None,
         };
-        let Some(operation) = operation else { return 0 };
+        let Some(operation) = operation else { return Estimate::default() };
         let root = match operation.node.ty {
             OperationType::Query => &self.roots[0],
             OperationType::Mutation => &self.roots[1],
             OperationType::Subscription => &self.roots[2],
         };
-        let mut walk = Walk { model: self, variables, fragments: HashMap::new() };
+        let introspection = RefCell::new(IntrospectionWalk::new(&self.introspection, document, variables));
+        let mut walk = Walk { model: self, variables, fragments: HashMap::new(), introspection };
         for name in fragment_order(document) {
             let cost = document
                 .fragments
@@ -302,8 +355,18 @@ impl CostModel {
                 .unwrap_or_default();
             walk.fragments.insert(name, cost);
         }
-        walk.set(&operation.node.selection_set.node, root, None)
+        let objects = walk.set(&operation.node.selection_set.node, root, None);
+        Estimate { objects, introspection: walk.introspection.borrow().returned() }
     }
+}
+
+/// What [`CostModel::sizes`] finds of one operation.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Estimate {
+    /// Objects and list items the whole reply could hold.
+    pub objects: u64,
+    /// Of them, those its introspection fields (`__schema`, `__type`) return, exactly.
+    pub introspection: u64,
 }
 
 struct Walk<'a> {
@@ -311,6 +374,8 @@ struct Walk<'a> {
     variables: &'a Variables,
     /// Each fragment's cost, by name (computed before any selection spreads it).
     fragments: HashMap<&'a str, u64>,
+    /// The operation's introspection fields, sized exactly.
+    introspection: RefCell<IntrospectionWalk<'a>>,
 }
 
 impl<'a> Walk<'a> {
@@ -331,8 +396,20 @@ impl<'a> Walk<'a> {
             let cost = match &selection.node {
                 Selection::Field(field) => {
                     let field = &field.node;
-                    let Some(info) = fields.and_then(|fields| fields.get(field.name.node.as_str())) else {
-                        // `__typename`, introspection, or a field validation will refuse.
+                    let name = field.name.node.as_str();
+                    if ty == self.model.roots[0] && name.starts_with("__") {
+                        let exact = self.introspection.borrow_mut().root_field(
+                            name,
+                            &field.arguments,
+                            &field.selection_set.node,
+                        );
+                        if let Some(cost) = exact {
+                            total = total.saturating_add(cost);
+                            continue;
+                        }
+                    }
+                    let Some(info) = fields.and_then(|fields| fields.get(name)) else {
+                        // `__typename`, or a field validation will refuse.
                         continue;
                     };
                     let asked = info.sizes.iter().find_map(|(name, default)| {

@@ -11,6 +11,7 @@ pub mod context;
 pub mod deployments;
 pub mod errors;
 pub mod identity_providers;
+pub mod introspection_cost;
 pub mod limits;
 pub mod loaders;
 pub mod managed_domains;

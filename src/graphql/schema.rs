@@ -115,19 +115,24 @@ fn finish(mut response: Response, request_id: &str) -> Response {
 
 impl GraphqlService {
     /// Refuses an admitted, prepared request whose reply is estimated at more than
-    /// `CAPCOM_MAX_REPLY_OBJECTS` objects, before anything executes.
+    /// `CAPCOM_MAX_REPLY_OBJECTS` objects, or whose introspection returns more than its allowance
+    /// (`crate::graphql::introspection_cost`), before anything executes.
     fn estimate(&self, request: &mut Request) -> Result<(), async_graphql::ServerError> {
         let operation_name = request.operation_name.take();
         let variables = std::mem::take(&mut request.variables);
         let estimate = match request.parsed_query() {
-            Ok(document) => self.cost.estimate(document, operation_name.as_deref(), &variables),
-            Err(_) => 0,
+            Ok(document) => self.cost.sizes(document, operation_name.as_deref(), &variables),
+            Err(_) => budget::Estimate::default(),
         };
         request.operation_name = operation_name;
         request.variables = variables;
+        let allowance = self.cost.introspection_allowance();
         match u64::try_from(self.max_reply_objects) {
-            Ok(max) if estimate > max => {
-                Err(request_error(budget::estimate_exceeded(estimate, self.max_reply_objects)))
+            Ok(max) if estimate.objects > max => {
+                Err(request_error(budget::estimate_exceeded(estimate.objects, self.max_reply_objects)))
+            }
+            _ if estimate.introspection > allowance => {
+                Err(request_error(budget::introspection_exceeded(estimate.introspection, allowance)))
             }
             _ => Ok(()),
         }

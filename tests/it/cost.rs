@@ -404,3 +404,45 @@ async fn password_resets_and_changes_are_one_per_request_and_garbage_tokens_cost
     assert_eq!(errors(&Value::Array(vec![reply.clone()])).len(), 2, "{reply}");
     assert!(hashes(&app).await <= before + 1, "at most one hash for a sign-in and a reset together");
 }
+
+/// GraphiQL's standard introspection query (graphql-js `getIntrospectionQuery`, every option on).
+const INTROSPECTION_QUERY: &str = include_str!("../../src/graphql/introspection_query.graphql");
+
+/// Issue 22, F4: introspection is sized exactly before execution. GraphiQL's own query is answered; 20
+/// aliases of a deep `__schema` (eleven descriptions of the schema) and fragments nesting
+/// `fields { type { … } }` ten levels deep are refused, anonymously, before anything executes.
+#[tokio::test]
+async fn introspection_is_sized_before_execution() {
+    let app = TestApp::spawn().await;
+    let reply = post(&app, &json!({"query": INTROSPECTION_QUERY})).await;
+    assert!(reply.get("errors").is_none(), "{reply}");
+    assert!(reply["data"]["__schema"]["types"].as_array().unwrap().len() > 50, "{reply}");
+
+    let aliases: Vec<String> = (0..20)
+        .map(|n| format!("a{n}: __schema {{ types {{ fields {{ type {{ ofType {{ ofType {{ name }} }} }} }} }} }}"))
+        .collect();
+    let started = std::time::Instant::now();
+    let reply = post(&app, &json!({"query": format!("{{ {} }}", aliases.join(" "))})).await;
+    let elapsed = started.elapsed();
+    assert_eq!(error_code(&reply), "BAD_USER_INPUT", "{reply}");
+    let message = reply["errors"][0]["message"].as_str().unwrap();
+    assert!(message.contains("introspection") && message.contains("complete descriptions of the schema"), "{message}");
+    assert!(reply.get("data").is_none_or(Value::is_null), "{reply}");
+    eprintln!("20 aliases of __schema refused in {elapsed:?}");
+
+    let mut nested = String::from("{ __schema { types { ...F10 } } } fragment F0 on __Type { name }");
+    for level in 1..=10 {
+        let below = level - 1;
+        nested.push_str(&format!(
+            " fragment F{level} on __Type {{ fields {{ type {{ ...F{below} ofType {{ ...F{below} ofType {{ ...F{below} }} }} }} }} }}"
+        ));
+    }
+    let started = std::time::Instant::now();
+    let reply = post(&app, &json!({"query": nested})).await;
+    let elapsed = started.elapsed();
+    assert_eq!(error_code(&reply), "BAD_USER_INPUT", "{reply}");
+    // Refused by the document limits (fields once fragments are expanded) before the estimate sees it.
+    let message = reply["errors"][0]["message"].as_str().unwrap();
+    assert!(message.contains("CAPCOM_MAX_REPLY_OBJECTS") || message.contains("too complex"), "{reply}");
+    eprintln!("nested introspection fragments refused in {elapsed:?}");
+}
