@@ -75,15 +75,33 @@ pub fn estimate_exceeded(estimate: u64, max: usize) -> ApiError {
     )
 }
 
-/// The error for an operation whose introspection would return `estimate` objects, more than `allowance`
+/// The introspection objects the operations of one request (a batch, or one WebSocket operation) have
+/// been allowed so far: shared by them, so that the allowance
+/// (`crate::graphql::introspection_cost::DESCRIPTIONS_ALLOWED` descriptions of the schema) holds for the
+/// request, not for each of its operations.
+#[derive(Debug, Clone, Default)]
+pub struct IntrospectionSpent(Arc<std::sync::atomic::AtomicU64>);
+
+impl IntrospectionSpent {
+    /// Counts `objects` more; the total so far, saturating.
+    pub fn add(&self, objects: u64) -> u64 {
+        let before = self
+            .0
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |spent| Some(spent.saturating_add(objects)))
+            .unwrap_or_else(|spent| spent);
+        before.saturating_add(objects)
+    }
+}
+
+/// The error for a request whose introspection would return `estimate` objects, more than `allowance`
 /// (`crate::graphql::introspection_cost::DESCRIPTIONS_ALLOWED` complete descriptions of the schema).
 pub fn introspection_exceeded(estimate: u64, allowance: u64) -> ApiError {
     ApiError::bad_input(
         "query",
         format!(
-            "The reply's introspection would hold {estimate} objects, more than the {allowance} allowed per operation \
-             ({DESCRIPTIONS_ALLOWED} complete descriptions of the schema; CAPCOM_MAX_REPLY_OBJECTS applies besides): \
-             ask for the schema once"
+            "The request's introspection would hold {estimate} objects, more than the {allowance} allowed per request \
+             ({DESCRIPTIONS_ALLOWED} complete descriptions of the schema, all batched operations together; \
+             CAPCOM_MAX_REPLY_OBJECTS applies besides): ask for the schema once"
         ),
     )
 }

@@ -32,9 +32,10 @@ use async_graphql_value::{ConstValue, Value as InputValue};
 pub const STANDARD_QUERY: &str = include_str!("introspection_query.graphql");
 
 /// How many complete descriptions of the schema (GraphiQL's standard query) the introspection of one
-/// operation may return. One is all an honest client asks for; the attack of issue 22 (20 aliases of
-/// `__schema { types { fields { type { ofType { ofType { name } } } } } }`) is eleven.
-pub const DESCRIPTIONS_ALLOWED: u64 = 4;
+/// request may return, all its operations (a batch) together. One is all an honest client asks for; the
+/// attack of issue 22 (20 aliases of `__schema { types { fields { type { ofType { ofType { name } } } } } }`)
+/// is eleven, and a batch of ten operations asking for the allowance each would be ten times it.
+pub const DESCRIPTIONS_ALLOWED: u64 = 2;
 
 /// The answer of a walk that passed [`WORK_CAP`]: more than any reply cap.
 pub const OVER_CAP: u64 = u64::MAX;
@@ -338,7 +339,7 @@ impl IntrospectionModel {
         walk.returned()
     }
 
-    /// The objects the introspection of one operation may return: [`DESCRIPTIONS_ALLOWED`] complete
+    /// The objects the introspection of one request may return: [`DESCRIPTIONS_ALLOWED`] complete
     /// descriptions of the schema (each measured as GraphiQL's standard query).
     pub fn allowance(&self) -> u64 {
         self.complete.saturating_mul(DESCRIPTIONS_ALLOWED)

@@ -127,15 +127,25 @@ impl GraphqlService {
         request.operation_name = operation_name;
         request.variables = variables;
         let allowance = self.cost.introspection_allowance();
-        match u64::try_from(self.max_reply_objects) {
-            Ok(max) if estimate.objects > max => {
-                Err(request_error(budget::estimate_exceeded(estimate.objects, self.max_reply_objects)))
+        if let Ok(max) = u64::try_from(self.max_reply_objects) {
+            if estimate.objects > max {
+                return Err(request_error(budget::estimate_exceeded(estimate.objects, self.max_reply_objects)));
             }
-            _ if estimate.introspection > allowance => {
-                Err(request_error(budget::introspection_exceeded(estimate.introspection, allowance)))
-            }
-            _ => Ok(()),
         }
+        if estimate.introspection == 0 {
+            return Ok(());
+        }
+        // Counted for the whole request: a batch shares one count (HTTP attaches it), anything else
+        // (one WebSocket operation) has its own.
+        let spent = request
+            .data
+            .get(&std::any::TypeId::of::<budget::IntrospectionSpent>())
+            .and_then(|data| data.downcast_ref::<budget::IntrospectionSpent>())
+            .map_or(estimate.introspection, |spent| spent.add(estimate.introspection));
+        if spent > allowance {
+            return Err(request_error(budget::introspection_exceeded(spent, allowance)));
+        }
+        Ok(())
     }
 
     /// Replaces a reply holding more than `CAPCOM_MAX_REPLY_OBJECTS` objects (or whose execution passed

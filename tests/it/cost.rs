@@ -445,4 +445,13 @@ async fn introspection_is_sized_before_execution() {
     let message = reply["errors"][0]["message"].as_str().unwrap();
     assert!(message.contains("CAPCOM_MAX_REPLY_OBJECTS") || message.contains("too complex"), "{reply}");
     eprintln!("nested introspection fragments refused in {elapsed:?}");
+
+    // The allowance (two descriptions of the schema) is the request's, not each batched operation's: of
+    // three batched copies of GraphiQL's query, the first two are answered and the third refused.
+    let batch: Vec<Value> = (0..3).map(|_| json!({"query": INTROSPECTION_QUERY})).collect();
+    let replies = post(&app, &json!(batch)).await;
+    let replies = replies.as_array().unwrap_or_else(|| panic!("a batch answer: {replies}"));
+    assert!(replies[0].get("errors").is_none() && replies[1].get("errors").is_none(), "{replies:?}");
+    assert_eq!(error_code(&replies[2]), "BAD_USER_INPUT", "{}", replies[2]);
+    assert!(replies[2]["errors"][0]["message"].as_str().unwrap().contains("per request"), "{}", replies[2]);
 }
