@@ -540,7 +540,7 @@ async fn resolve_roles(tx: &mut AsyncPgConnection, workspace: &Workspace, list: 
             entry.role.trim().parse().map_err(|_| {
                 ApiError::bad_input(at("role"), format!("{}: {:?} is not a role", at("role"), entry.role))
             })?;
-        if role.scope() != Some(Scope::Deployment) {
+        if role.is_custom() || role.scope() != Some(Scope::Deployment) {
             return Err(ApiError::bad_input(
                 at("role"),
                 format!(
@@ -687,13 +687,15 @@ async fn run_role_steps(
     for step in steps {
         match step {
             RoleStep::Set { named: Named::User { id, address }, held, role } => {
-                let kind = if held.is_some() { RoleChange::Update(role) } else { RoleChange::Add(role) };
+                let request = crate::domain::memberships::RoleRequest::Builtin(role);
+                let kind = if held.is_some() { RoleChange::Update(request) } else { RoleChange::Add(request) };
                 let user = UserRef { user_id: Some(id), email: address };
                 deployments::change_user_role_in(tx, deployment_id, user, kind, authority, now, actor).await?;
             }
             RoleStep::Set { named: Named::Team(team), role, .. } => {
                 let team = Team::find_for_update(tx, team.id).await?.ok_or(ApiError::NotFound)?;
-                teams::change_role_in(tx, &team, object, TeamRoleChange::Set(role), authority, actor).await?;
+                let request = crate::domain::memberships::RoleRequest::Builtin(role);
+                teams::change_role_in(tx, &team, object, TeamRoleChange::Set(request), authority, actor).await?;
             }
             RoleStep::Remove { row, .. } => match (row.user_id, row.team_id) {
                 (Some(user_id), _) => {
