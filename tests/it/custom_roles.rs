@@ -452,3 +452,70 @@ async fn deployment_roles_teams_and_api_keys_take_custom_roles_too() {
         .await;
     forbidden(&minted);
 }
+
+/// Statements the server ran while answering one request, and the answer.
+async fn cost(app: &TestApp, query: &str, variables: Value, token: &str) -> (u64, Value) {
+    use std::sync::atomic::Ordering;
+    let before = app.state.statements.load(Ordering::SeqCst);
+    let body = app.gql(query, variables, Some(token)).await;
+    assert!(body.get("errors").is_none(), "{body}");
+    (app.state.statements.load(Ordering::SeqCst) - before, body)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn custom_roles_cost_no_statement_per_check_nor_per_binding() {
+    let w = world().await;
+    let first = w.role("WORKSPACE", "First", &["workspace.config.get", "workspace.users.get"]).await;
+    let second = w.role("WORKSPACE", "Second", &["workspace.config.get", "workspace.users.get"]).await;
+    data(&w.assign(&w.owner, "alice@example.com", &first).await);
+    // A holder's authentication is still the one statement, its custom role read with its bindings.
+    let (statements, _) = cost(&w.app, "{ self { id } }", json!({}), &w.alice).await;
+    assert_eq!(statements, 1);
+    let query = "query($w: Uuid!) { workspaceUsers(workspaceUuid: $w) { roleBindings { role customRole { name } } } }";
+    let (few, _) = cost(&w.app, query, json!({"w": w.workspace}), &w.alice).await;
+    for (email, role) in [("bob@example.com", &second), ("carol@example.com", &first), ("dave@example.com", &second)] {
+        data(&w.assign(&w.owner, email, role).await);
+    }
+    let (many, body) = cost(&w.app, query, json!({"w": w.workspace}), &w.alice).await;
+    let names: Vec<Value> = body["data"]["workspaceUsers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|u| u["roleBindings"].as_array().unwrap().clone())
+        .filter(|b| b["role"] == "WORKSPACE_CUSTOM")
+        .map(|b| b["customRole"]["name"].clone())
+        .collect();
+    assert_eq!(names.len(), 4, "{body}");
+    assert_eq!(few, many, "the custom roles of every binding are loaded together");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deletion_racing_a_grant_never_leaves_a_binding_to_a_deleted_role() {
+    let w = world().await;
+    for email in ["alice@example.com", "bob@example.com", "carol@example.com"] {
+        data(&w.app.add_to_workspace(&w.owner, &w.workspace, email, "WORKSPACE_VIEWER").await);
+    }
+    for round in 0..6 {
+        let role = w.role("WORKSPACE", &format!("Racing {round}"), &["workspace.config.get"]).await;
+        let email = ["alice@example.com", "bob@example.com", "carol@example.com"][round % 3];
+        let (assigned, deleted) = tokio::join!(
+            w.app.gql(UPDATE_USER, json!({"w": w.workspace, "email": email, "custom": role}), Some(&w.owner)),
+            w.app.gql(DELETE, json!({"id": role}), Some(&w.owner)),
+        );
+        let assigned_ok = assigned.get("errors").is_none();
+        let deleted_ok = deleted.get("errors").is_none();
+        assert!(assigned_ok != deleted_ok, "exactly one wins: {assigned} / {deleted}");
+        if deleted_ok {
+            assert_eq!(error_code(&assigned), "NOT_FOUND", "{assigned}");
+        } else {
+            assert_eq!(error_code(&deleted), "CONFLICT", "{deleted}");
+            // Give the workspace role back so the next round can race again.
+            let back = json!({"w": w.workspace, "email": email, "role": "WORKSPACE_VIEWER"});
+            data(&w.app.gql(UPDATE_USER, back, Some(&w.owner)).await);
+        }
+        assert_eq!(
+            w.app.count("SELECT count(*) AS n FROM role_bindings b WHERE custom_role_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM custom_roles r WHERE r.id = b.custom_role_id)").await,
+            0
+        );
+    }
+}
