@@ -26,6 +26,7 @@ use crate::db::models::user::{Email, User};
 use crate::db::models::workspace::Workspace;
 use crate::domain::audit::{self, Change};
 use crate::domain::deployments::{self, DeploymentUpdate, NewDeploymentRequest, Policy, RoleChange, Settings, UserRef};
+use crate::domain::memberships;
 use crate::domain::teams::{self, TeamRoleChange};
 use crate::domain::variables::{self, VariableInput};
 use crate::domain::{Actor, Authority, validate};
@@ -540,7 +541,7 @@ async fn resolve_roles(tx: &mut AsyncPgConnection, workspace: &Workspace, list: 
             entry.role.trim().parse().map_err(|_| {
                 ApiError::bad_input(at("role"), format!("{}: {:?} is not a role", at("role"), entry.role))
             })?;
-        if role.is_custom() || role.scope() != Some(Scope::Deployment) {
+        if role.scope() != Some(Scope::Deployment) {
             return Err(ApiError::bad_input(
                 at("role"),
                 format!(
@@ -630,6 +631,18 @@ fn role_steps(current: &BTreeMap<String, CurrentRole>, wanted: &[Wanted], exact:
             None => None,
         };
         if held != Some(w.role) {
+            // A custom role (docs/custom-roles.md) appears in a file as DEPLOYMENT_CUSTOM so that the file
+            // round-trips; the file can keep one, not give one (that takes `customRoleUuid`).
+            if w.role.is_custom() {
+                return Err(ApiError::bad_input(
+                    format!("{}.role", w.key),
+                    format!(
+                        "{}.role: {} stands for a custom role, which a deployment file keeps but does not give; \
+                         assign it with deploymentAddUserRole or deploymentAddTeamRole (customRoleUuid)",
+                        w.key, w.role
+                    ),
+                ));
+            }
             steps.push(RoleStep::Set { named: w.named.clone(), held, role: w.role });
         }
     }
@@ -660,15 +673,44 @@ async fn check_role_steps(
     }
     let object = ScopeRef::Deployment(deployment_id);
     authority.require(tx, DEPLOYMENT_UPDATE_USER_ROLE.rule.permissions(), object).await?;
+    let grantor = memberships::Grantor::Caller(authority);
     for step in steps {
         match step {
-            RoleStep::Set { role, held, .. } => {
+            RoleStep::Set { role, held, named } => {
                 authority.require_grantable(tx, *role, object).await?;
-                if let Some(held) = held {
+                match held {
+                    // Replacing a custom role needs the authority to grant it (its permissions).
+                    Some(held) if held.is_custom() => {
+                        let row = match named {
+                            Named::User { id, .. } => {
+                                RoleBindingRow::user_on_deployment_for_update(tx, deployment_id, *id).await?
+                            }
+                            Named::Team(team) => {
+                                RoleBindingRow::team_on_for_update(
+                                    tx,
+                                    team.id,
+                                    Scope::Deployment.as_str(),
+                                    Some(deployment_id),
+                                )
+                                .await?
+                            }
+                        }
+                        .ok_or(ApiError::NotFound)?;
+                        let conferred = memberships::conferred_of(tx, &row).await?;
+                        memberships::check_grant(tx, &grantor, conferred, object).await?;
+                    }
+                    Some(held) => authority.require_grantable(tx, *held, object).await?,
+                    None => {}
+                }
+            }
+            RoleStep::Remove { held, row } => {
+                if held.is_custom() {
+                    let conferred = memberships::conferred_of(tx, row).await?;
+                    memberships::check_grant(tx, &grantor, conferred, object).await?;
+                } else {
                     authority.require_grantable(tx, *held, object).await?;
                 }
             }
-            RoleStep::Remove { held, .. } => authority.require_grantable(tx, *held, object).await?,
         }
     }
     Ok(())

@@ -519,3 +519,26 @@ async fn a_deletion_racing_a_grant_never_leaves_a_binding_to_a_deleted_role() {
         );
     }
 }
+
+#[tokio::test]
+async fn a_deployment_file_keeps_a_custom_role_but_does_not_give_one() {
+    let w = world().await;
+    let export = "query($d: Uuid!) { deploymentFile(deploymentUuid: $d, format: JSON) }";
+    let apply = "mutation($w: Uuid!, $file: String!) { applyDeploymentFile(workspaceUuid: $w, file: $file) { changes { field old new } } }";
+    let operator = w.role("DEPLOYMENT", "Operator", &["deployment.config.get"]).await;
+    data(&w.app.add_to_workspace(&w.owner, &w.workspace, "alice@example.com", "WORKSPACE_VIEWER").await);
+    data(&w.app.add_to_workspace(&w.owner, &w.workspace, "bob@example.com", "WORKSPACE_VIEWER").await);
+    let add = "mutation($d: Id!, $c: Uuid!) { deploymentAddUserRole(email: \"alice@example.com\", deploymentId: $d, customRoleUuid: $c) { id } }";
+    data(&w.app.gql(add, json!({"d": w.deployment, "c": operator}), Some(&w.owner)).await);
+    let file = w.app.gql(export, json!({"d": w.deployment}), Some(&w.owner)).await;
+    let file = data(&file)["deploymentFile"].as_str().unwrap().to_owned();
+    assert!(file.contains("DEPLOYMENT_CUSTOM"), "{file}");
+    // The round trip changes nothing.
+    let applied = w.app.gql(apply, json!({"w": w.workspace, "file": file}), Some(&w.owner)).await;
+    assert_eq!(data(&applied)["applyDeploymentFile"]["changes"], json!([]), "{applied}");
+    // A file cannot give the marker to someone else.
+    let given = file.replace("alice@example.com", "bob@example.com");
+    let refused = w.app.gql(apply, json!({"w": w.workspace, "file": given}), Some(&w.owner)).await;
+    assert_eq!(error_code(&refused), "BAD_USER_INPUT", "{refused}");
+    assert!(error_message(&refused).contains("custom role"), "{refused}");
+}
