@@ -199,6 +199,7 @@ pub struct ServiceAccountMutation;
 impl ServiceAccountMutation {
     /// Creates a workspace API key with `role` or, instead, the custom workspace role `customRoleUuid`
     /// (docs/custom-roles.md); the key is in `apiKey` of this response only.
+    #[allow(clippy::too_many_arguments)] // Houston's arguments, plus customRoleUuid.
     async fn create_workspace_service_account(
         &self,
         ctx: &Context<'_>,
@@ -223,6 +224,7 @@ impl ServiceAccountMutation {
 
     /// Creates a deployment API key with `role` or, instead, the custom deployment role `customRoleUuid`;
     /// the key is in `apiKey` of this response only.
+    #[allow(clippy::too_many_arguments)] // Houston's arguments, plus customRoleUuid.
     async fn create_deployment_service_account(
         &self,
         ctx: &Context<'_>,

@@ -51,20 +51,17 @@ impl Binding {
             .flatten()
             .filter_map(|entry| {
                 let role = entry.get(1)?.as_str()?.parse::<Role>().ok()?;
-                let custom = match entry.get(5).and_then(id) {
-                    Some(custom_id) => Some(CustomGrant {
-                        id: custom_id,
-                        permissions: PermissionSet::from_strings(
-                            entry
-                                .get(6)
-                                .and_then(|list| list.as_array())
-                                .into_iter()
-                                .flatten()
-                                .filter_map(|permission| permission.as_str()),
-                        ),
-                    }),
-                    None => None,
-                };
+                let custom = entry.get(5).and_then(id).map(|custom_id| CustomGrant {
+                    id: custom_id,
+                    permissions: PermissionSet::from_strings(
+                        entry
+                            .get(6)
+                            .and_then(|list| list.as_array())
+                            .into_iter()
+                            .flatten()
+                            .filter_map(|permission| permission.as_str()),
+                    ),
+                });
                 if role.is_custom() != custom.is_some() {
                     return None;
                 }
