@@ -277,7 +277,12 @@ impl Seeder<'_> {
             return Ok(None);
         }
         let authority = self.authority(creator).await?;
-        let request = NewAccountRequest { label: label.to_owned(), category: None, role, expires_in_days: None };
+        let request = NewAccountRequest {
+            label: label.to_owned(),
+            category: None,
+            role: crate::domain::memberships::RoleRequest::Builtin(role),
+            expires_in_days: None,
+        };
         let made = service_accounts::create(
             &mut conn,
             scope,

@@ -44,6 +44,20 @@ diesel::table! {
 }
 
 diesel::table! {
+    custom_roles (id) {
+        id -> Uuid,
+        organization_id -> Uuid,
+        scope -> Text,
+        name -> Text,
+        description -> Nullable<Text>,
+        permissions -> Array<Text>,
+        created_by -> Nullable<Uuid>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     deployments (id) {
         id -> Uuid,
         workspace_id -> Uuid,
@@ -178,6 +192,7 @@ diesel::table! {
         invited_by -> Nullable<Uuid>,
         created_at -> Timestamptz,
         invited_by_service_account_id -> Nullable<Uuid>,
+        custom_role_id -> Nullable<Uuid>,
     }
 }
 
@@ -275,6 +290,7 @@ diesel::table! {
         deployment_id -> Nullable<Uuid>,
         created_by -> Nullable<Uuid>,
         created_at -> Timestamptz,
+        custom_role_id -> Nullable<Uuid>,
     }
 }
 
@@ -400,6 +416,8 @@ diesel::joinable!(organization_domains -> organizations (organization_id));
 diesel::joinable!(organization_domains -> users (created_by));
 diesel::joinable!(organization_removals -> organizations (organization_id));
 diesel::joinable!(organization_removals -> users (user_id));
+diesel::joinable!(custom_roles -> organizations (organization_id));
+diesel::joinable!(role_bindings -> custom_roles (custom_role_id));
 diesel::joinable!(role_bindings -> deployments (deployment_id));
 diesel::joinable!(role_bindings -> organizations (organization_id));
 diesel::joinable!(role_bindings -> service_accounts (service_account_id));
@@ -422,6 +440,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     audit_events,
     cluster_workspaces,
     clusters,
+    custom_roles,
     deployments,
     deploys,
     emails,

@@ -26,6 +26,7 @@ use crate::db::models::user::{Email, User};
 use crate::db::models::workspace::Workspace;
 use crate::domain::audit::{self, Change};
 use crate::domain::deployments::{self, DeploymentUpdate, NewDeploymentRequest, Policy, RoleChange, Settings, UserRef};
+use crate::domain::memberships;
 use crate::domain::teams::{self, TeamRoleChange};
 use crate::domain::variables::{self, VariableInput};
 use crate::domain::{Actor, Authority, validate};
@@ -630,6 +631,18 @@ fn role_steps(current: &BTreeMap<String, CurrentRole>, wanted: &[Wanted], exact:
             None => None,
         };
         if held != Some(w.role) {
+            // A custom role (docs/custom-roles.md) appears in a file as DEPLOYMENT_CUSTOM so that the file
+            // round-trips; the file can keep one, not give one (that takes `customRoleUuid`).
+            if w.role.is_custom() {
+                return Err(ApiError::bad_input(
+                    format!("{}.role", w.key),
+                    format!(
+                        "{}.role: {} stands for a custom role, which a deployment file keeps but does not give; \
+                         assign it with deploymentAddUserRole or deploymentAddTeamRole (customRoleUuid)",
+                        w.key, w.role
+                    ),
+                ));
+            }
             steps.push(RoleStep::Set { named: w.named.clone(), held, role: w.role });
         }
     }
@@ -660,15 +673,44 @@ async fn check_role_steps(
     }
     let object = ScopeRef::Deployment(deployment_id);
     authority.require(tx, DEPLOYMENT_UPDATE_USER_ROLE.rule.permissions(), object).await?;
+    let grantor = memberships::Grantor::Caller(authority);
     for step in steps {
         match step {
-            RoleStep::Set { role, held, .. } => {
+            RoleStep::Set { role, held, named } => {
                 authority.require_grantable(tx, *role, object).await?;
-                if let Some(held) = held {
+                match held {
+                    // Replacing a custom role needs the authority to grant it (its permissions).
+                    Some(held) if held.is_custom() => {
+                        let row = match named {
+                            Named::User { id, .. } => {
+                                RoleBindingRow::user_on_deployment_for_update(tx, deployment_id, *id).await?
+                            }
+                            Named::Team(team) => {
+                                RoleBindingRow::team_on_for_update(
+                                    tx,
+                                    team.id,
+                                    Scope::Deployment.as_str(),
+                                    Some(deployment_id),
+                                )
+                                .await?
+                            }
+                        }
+                        .ok_or(ApiError::NotFound)?;
+                        let conferred = memberships::conferred_of(tx, &row).await?;
+                        memberships::check_grant(tx, &grantor, conferred, object).await?;
+                    }
+                    Some(held) => authority.require_grantable(tx, *held, object).await?,
+                    None => {}
+                }
+            }
+            RoleStep::Remove { held, row } => {
+                if held.is_custom() {
+                    let conferred = memberships::conferred_of(tx, row).await?;
+                    memberships::check_grant(tx, &grantor, conferred, object).await?;
+                } else {
                     authority.require_grantable(tx, *held, object).await?;
                 }
             }
-            RoleStep::Remove { held, .. } => authority.require_grantable(tx, *held, object).await?,
         }
     }
     Ok(())
@@ -687,13 +729,15 @@ async fn run_role_steps(
     for step in steps {
         match step {
             RoleStep::Set { named: Named::User { id, address }, held, role } => {
-                let kind = if held.is_some() { RoleChange::Update(role) } else { RoleChange::Add(role) };
+                let request = crate::domain::memberships::RoleRequest::Builtin(role);
+                let kind = if held.is_some() { RoleChange::Update(request) } else { RoleChange::Add(request) };
                 let user = UserRef { user_id: Some(id), email: address };
                 deployments::change_user_role_in(tx, deployment_id, user, kind, authority, now, actor).await?;
             }
             RoleStep::Set { named: Named::Team(team), role, .. } => {
                 let team = Team::find_for_update(tx, team.id).await?.ok_or(ApiError::NotFound)?;
-                teams::change_role_in(tx, &team, object, TeamRoleChange::Set(role), authority, actor).await?;
+                let request = crate::domain::memberships::RoleRequest::Builtin(role);
+                teams::change_role_in(tx, &team, object, TeamRoleChange::Set(request), authority, actor).await?;
             }
             RoleStep::Remove { row, .. } => match (row.user_id, row.team_id) {
                 (Some(user_id), _) => {

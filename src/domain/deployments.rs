@@ -13,7 +13,7 @@ use crate::db::models::user::{Email, User};
 use crate::db::models::workspace::Workspace;
 use crate::domain::audit::{self, Change};
 use crate::domain::catalogue::{self, RuntimeRelease};
-use crate::domain::memberships::{self, Grantor};
+use crate::domain::memberships::{self, Grantor, RoleRequest};
 use crate::domain::{Actor, Authority, Holder, validate};
 use crate::error::{ApiError, ApiResult};
 use crate::rbac::{Role, Scope, ScopeRef};
@@ -1029,6 +1029,7 @@ pub async fn users(
 }
 
 fn deployment_role(role: Role) -> ApiResult<Role> {
+    let role = memberships::built_in("role", role)?;
     if role.scope() == Some(Scope::Deployment) {
         Ok(role)
     } else {
@@ -1052,9 +1053,9 @@ pub struct UserRef {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RoleChange {
     /// Grant a role to someone without one here.
-    Add(Role),
+    Add(RoleRequest),
     /// Change the role someone holds here.
-    Update(Role),
+    Update(RoleRequest),
     /// Remove the role someone holds here.
     Remove,
 }
@@ -1123,11 +1124,11 @@ pub async fn change_user_role_in(
 ) -> ApiResult<UserRoleOutcome> {
     let email = validate::email("email", &user.email)?;
     match change_kind {
-        RoleChange::Add(role) | RoleChange::Update(role) => {
+        RoleChange::Add(RoleRequest::Builtin(role)) | RoleChange::Update(RoleRequest::Builtin(role)) => {
             deployment_role(role)?;
             authority.require_grantable(tx, role, ScopeRef::Deployment(deployment_id)).await?;
         }
-        RoleChange::Remove => {}
+        RoleChange::Add(RoleRequest::Custom(_)) | RoleChange::Update(RoleRequest::Custom(_)) | RoleChange::Remove => {}
     }
     {
         let deployment = Deployment::live_for_update(tx, deployment_id).await?.ok_or(ApiError::NotFound)?;
@@ -1176,7 +1177,9 @@ pub async fn change_user_role_in(
             (RoleChange::Add(_), Some(_)) => {
                 return Err(ApiError::conflict("This user already has a role on the deployment"));
             }
-            (RoleChange::Add(role), None) => {
+            (RoleChange::Add(request), None) => {
+                let role = request.resolve(tx, ScopeRef::Deployment(deployment_id)).await?;
+                let after = role.role().as_str();
                 let row = memberships::grant(
                     tx,
                     &grantor,
@@ -1186,13 +1189,15 @@ pub async fn change_user_role_in(
                     actor.user_id,
                 )
                 .await?;
-                (row, None, Some(role.as_str()))
+                (row, None, Some(after))
             }
             (RoleChange::Update(_) | RoleChange::Remove, None) => return Err(ApiError::NotFound),
-            (RoleChange::Update(role), Some(row)) => {
+            (RoleChange::Update(request), Some(row)) => {
+                let role = request.resolve(tx, ScopeRef::Deployment(deployment_id)).await?;
+                let after = role.role().as_str();
                 let before = row.role.clone();
                 let updated = memberships::set_role(tx, &grantor, &row, role).await?;
-                (updated, Some(before), Some(role.as_str()))
+                (updated, Some(before), Some(after))
             }
             (RoleChange::Remove, Some(row)) => {
                 memberships::revoke(tx, &grantor, &row).await?;

@@ -16,7 +16,7 @@ use crate::db::models::role_binding::RoleBindingRow;
 use crate::db::models::user::{Email, User};
 use crate::db::models::workspace::Workspace;
 use crate::domain::audit::{self, Change};
-use crate::domain::memberships::{self, DeploymentRoleRequest, Grantor, Join};
+use crate::domain::memberships::{self, Conferred, DeploymentRoleRequest, Grantor, Join, RoleRequest};
 use crate::domain::{Actor, Authority, ip_access, validate};
 use crate::error::{ApiError, ApiResult};
 use crate::rbac::{Matrix, Role, Scope, ScopeRef};
@@ -132,7 +132,7 @@ pub async fn create_workspace_invite(
     tx: &mut AsyncPgConnection,
     workspace: &Workspace,
     email: &str,
-    role: Role,
+    role: &Conferred,
     deployment_roles: &[DeploymentRoleRequest],
     settings: &InviteSettings,
     actor: &Actor,
@@ -147,12 +147,13 @@ pub async fn create_workspace_invite(
             scope: Scope::Workspace.as_str(),
             organization_id: None,
             workspace_id: Some(workspace.id),
-            role: Some(role.as_str().to_owned()),
+            role: Some(role.role().as_str().to_owned()),
             deployment_roles: serde_json::Value::Array(roles),
             token_hash: Vec::new(),
             expires_at: settings.now + settings.expiry,
             invited_by: actor.user_id,
             invited_by_service_account_id: actor.service_account_id,
+            custom_role_id: role.custom_id(),
         },
         &format!("the workspace \"{}\"", workspace.label),
         settings,
@@ -201,6 +202,7 @@ pub async fn invite_to_system(
                 expires_at: settings.now + settings.expiry,
                 invited_by: actor.user_id,
                 invited_by_service_account_id: actor.service_account_id,
+                custom_role_id: None,
             },
             "capcom",
             settings,
@@ -303,14 +305,14 @@ async fn check_inviter(
     matrix: &Arc<Matrix>,
     now: DateTime<Utc>,
 ) -> ApiResult<Option<Authority>> {
-    let Some(role) = invite.role.as_deref().and_then(|r| r.parse::<Role>().ok()) else { return Ok(None) };
+    let Some(role) = invite_role(tx, invite).await? else { return Ok(None) };
     let authority =
         memberships::inviter_authority(tx, invite.invited_by, invite.invited_by_service_account_id, matrix, now)
             .await?
             .ok_or(ApiError::Forbidden)?;
     let grantor = Grantor::Inviter(&authority);
     if let Some(id) = invite.organization_id {
-        memberships::check_grant(tx, &grantor, role, ScopeRef::Organization(id)).await?;
+        memberships::check_grant(tx, &grantor, role.clone(), ScopeRef::Organization(id)).await?;
     }
     if let Some(id) = invite.workspace_id {
         memberships::check_grant(tx, &grantor, role, ScopeRef::Workspace(id)).await?;
@@ -319,6 +321,18 @@ async fn check_inviter(
         }
     }
     Ok(Some(authority))
+}
+
+/// The role an invite grants, if any: its custom role read (and locked against deletion) when it names one.
+async fn invite_role(tx: &mut AsyncPgConnection, invite: &Invite) -> ApiResult<Option<Conferred>> {
+    let Some(role) = invite.role.as_deref().and_then(|r| r.parse::<Role>().ok()) else { return Ok(None) };
+    match (invite.custom_role_id, invite.workspace_id) {
+        (Some(id), Some(workspace_id)) => {
+            Ok(Some(RoleRequest::Custom(id).resolve(tx, ScopeRef::Workspace(workspace_id)).await?))
+        }
+        (Some(_), None) => Err(ApiError::internal("a custom role on an invite that is not a workspace's")),
+        (None, _) => Ok(Some(Conferred::Builtin(role))),
+    }
 }
 
 /// Turns an invite into bindings for `user_id` and deletes it (caller's transaction, invite locked),
@@ -331,7 +345,7 @@ async fn apply(
     matrix: &Arc<Matrix>,
     now: DateTime<Utc>,
 ) -> ApiResult<()> {
-    let role = invite.role.as_deref().and_then(|r| r.parse::<Role>().ok());
+    let role = invite_role(tx, invite).await?;
     let authority = check_inviter(tx, invite, matrix, now).await?;
     if let (Some(role), Some(authority)) = (role, authority.as_ref()) {
         let grantor = Grantor::Inviter(authority);
@@ -343,7 +357,7 @@ async fn apply(
                     &grantor,
                     &organization,
                     user_id,
-                    Join::Founders(Some(role)),
+                    Join::Founders(Some(role.role())),
                     invite.invited_by,
                 )
                 .await?;
@@ -358,13 +372,21 @@ async fn apply(
                     let requests = deployment_requests(invite);
                     let ids: Vec<Uuid> = requests.iter().map(|r| r.deployment_id).collect();
                     let live = crate::db::models::workspace::live_deployments_in(tx, workspace_id, &ids).await?;
-                    let granted: Vec<(Uuid, Role)> = requests
+                    let granted: Vec<(Uuid, Conferred)> = requests
                         .into_iter()
                         .filter(|r| live.contains(&r.deployment_id))
-                        .map(|r| (r.deployment_id, r.role))
+                        .map(|r| (r.deployment_id, Conferred::Builtin(r.role)))
                         .collect();
-                    memberships::add_to_workspace(tx, &grantor, &workspace, user_id, role, &granted, invite.invited_by)
-                        .await?;
+                    memberships::add_to_workspace(
+                        tx,
+                        &grantor,
+                        &workspace,
+                        user_id,
+                        role.clone(),
+                        &granted,
+                        invite.invited_by,
+                    )
+                    .await?;
                 }
             }
         }

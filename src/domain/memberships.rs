@@ -31,10 +31,11 @@ use crate::db::models::organization::{Organization, lock_installation};
 use crate::db::models::role_binding::{NewRoleBinding, RoleBindingRow};
 use crate::db::models::team::Team;
 use crate::db::models::workspace::Workspace;
+use crate::domain::custom_roles::CustomRole;
 use crate::domain::identity::{self, OutOfReach};
 use crate::domain::{Authority, Holder, binding};
 use crate::error::{ApiError, ApiResult};
-use crate::rbac::{Binding, Matrix, Role, Scope, ScopeRef};
+use crate::rbac::{Ancestry, Binding, Matrix, Role, Scope, ScopeRef};
 
 /// How many of an organization's first joins become owners (SPEC §1).
 pub const FOUNDING_OWNERS: i64 = 3;
@@ -46,6 +47,119 @@ pub struct DeploymentRoleRequest {
     pub deployment_id: Uuid,
     /// A DEPLOYMENT_* role.
     pub role: Role,
+}
+
+/// A role to confer or held: a built-in role, or one of an organization's custom roles (docs/custom-roles.md;
+/// resolved for a grant with [`crate::domain::custom_roles::for_grant`], which locks it and checks its
+/// organization and scope).
+#[derive(Debug, Clone)]
+pub enum Conferred {
+    /// A role of the matrix.
+    Builtin(Role),
+    /// A custom role.
+    Custom(CustomRole),
+}
+
+impl From<Role> for Conferred {
+    fn from(role: Role) -> Conferred {
+        Conferred::Builtin(role)
+    }
+}
+
+impl Conferred {
+    /// The role a binding stores: the built-in role, or the custom role's scope marker.
+    pub fn role(&self) -> Role {
+        match self {
+            Conferred::Builtin(role) => *role,
+            Conferred::Custom(custom) => custom.marker(),
+        }
+    }
+
+    /// The custom role's id, for a custom role.
+    pub fn custom_id(&self) -> Option<Uuid> {
+        match self {
+            Conferred::Builtin(_) => None,
+            Conferred::Custom(custom) => Some(custom.row.id),
+        }
+    }
+
+    fn same_as(&self, other: &Conferred) -> bool {
+        self.role() == other.role() && self.custom_id() == other.custom_id()
+    }
+}
+
+/// A role asked for by argument: a built-in role (`role`) or one of the organization's custom roles
+/// (`customRoleUuid`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RoleRequest {
+    /// A role of the matrix (never a custom-role marker).
+    Builtin(Role),
+    /// The custom role with this id.
+    Custom(Uuid),
+}
+
+impl RoleRequest {
+    /// The request made by a `role` argument and a `customRoleUuid` argument: exactly one of them
+    /// (`default` when neither is given, if the operation has a default role); BAD_USER_INPUT otherwise,
+    /// and for a custom-role marker given as `role`.
+    pub fn from_arguments(
+        role: Option<Role>,
+        custom_role: Option<Uuid>,
+        default: Option<Role>,
+    ) -> ApiResult<RoleRequest> {
+        match (role, custom_role) {
+            (Some(_), Some(_)) => Err(ApiError::bad_input(
+                crate::domain::custom_roles::CUSTOM_ROLE_FIELD,
+                "Give either role or customRoleUuid, not both",
+            )),
+            (Some(role), None) => Ok(RoleRequest::Builtin(built_in("role", role)?)),
+            (None, Some(id)) => Ok(RoleRequest::Custom(id)),
+            (None, None) => default
+                .map(RoleRequest::Builtin)
+                .ok_or_else(|| ApiError::bad_input("role", "Give a role or a customRoleUuid")),
+        }
+    }
+
+    /// The built-in role asked for, if that is what was asked.
+    pub fn builtin(self) -> Option<Role> {
+        match self {
+            RoleRequest::Builtin(role) => Some(role),
+            RoleRequest::Custom(_) => None,
+        }
+    }
+
+    /// What is asked for on `object`: the custom role read and locked against deletion for the rest of the
+    /// transaction (NOT_FOUND for a role of another organization, BAD_USER_INPUT for one of another scope).
+    pub async fn resolve(self, tx: &mut AsyncPgConnection, object: ScopeRef) -> ApiResult<Conferred> {
+        match self {
+            RoleRequest::Builtin(role) => Ok(Conferred::Builtin(role)),
+            RoleRequest::Custom(id) => {
+                Ok(Conferred::Custom(crate::domain::custom_roles::for_grant(tx, id, object).await?))
+            }
+        }
+    }
+}
+
+/// `role` unless it is a custom-role marker, which stands for a custom role and cannot be asked for by
+/// name (BAD_USER_INPUT naming `field`).
+pub fn built_in(field: &str, role: Role) -> ApiResult<Role> {
+    if role.is_custom() {
+        return Err(ApiError::bad_input(
+            field,
+            format!("{role} stands for a custom role: name the role with customRoleUuid instead"),
+        ));
+    }
+    Ok(role)
+}
+
+/// What binding `row` holds (its custom role read when it holds one).
+pub async fn conferred_of(tx: &mut AsyncPgConnection, row: &RoleBindingRow) -> ApiResult<Conferred> {
+    let role = parse_role(&row.role)?;
+    match row.custom_role_id {
+        None if !role.is_custom() => Ok(Conferred::Builtin(role)),
+        Some(id) if role.is_custom() => Ok(Conferred::Custom(crate::domain::custom_roles::get(tx, id).await?)),
+        _ => Err(ApiError::internal("a custom-role marker without its role, or the other way round")),
+    }
 }
 
 /// Who grants (or takes away) a role, and so which check applies.
@@ -85,9 +199,23 @@ fn system_refused() -> ApiError {
 pub async fn check_grant(
     tx: &mut AsyncPgConnection,
     grantor: &Grantor<'_>,
-    role: Role,
+    role: impl Into<Conferred>,
     object: ScopeRef,
 ) -> ApiResult<()> {
+    let role = match role.into() {
+        Conferred::Builtin(role) => role,
+        Conferred::Custom(custom) => {
+            // A custom role is held at a workspace or deployment only, never a system role: the grant
+            // rule is every one of its permissions on the object.
+            return match grantor {
+                Grantor::Caller(authority) | Grantor::Inviter(authority) | Grantor::Provisioning(authority) => {
+                    authority.require_permissions_grantable(tx, custom.permissions, Ancestry::of(object)).await
+                }
+                Grantor::IdentityProvider => Ok(()),
+                _ => Err(ApiError::internal("only a caller, an inviter or a provisioning client grants custom roles")),
+            };
+        }
+    };
     let system = role.scope() == Some(Scope::System);
     match grantor {
         Grantor::Caller(authority) | Grantor::Inviter(authority) => authority.require_grantable(tx, role, object).await,
@@ -138,7 +266,7 @@ pub async fn check_grant(
 async fn check_revoke(
     tx: &mut AsyncPgConnection,
     grantor: &Grantor<'_>,
-    held: Role,
+    held: impl Into<Conferred>,
     object: ScopeRef,
 ) -> ApiResult<()> {
     match grantor {
@@ -277,15 +405,19 @@ pub async fn grant(
     tx: &mut AsyncPgConnection,
     grantor: &Grantor<'_>,
     holder: Holder,
-    role: Role,
+    role: impl Into<Conferred>,
     object: ScopeRef,
     granted_by: Option<Uuid>,
 ) -> ApiResult<RoleBindingRow> {
+    let conferred = role.into();
+    let role = conferred.role();
     if role.scope() != Some(object.scope()) {
         return Err(ApiError::internal(format!("{role} is not a role of its object's scope")));
     }
-    check_grant(tx, grantor, role, object).await?;
-    Ok(RoleBindingRow::insert(tx, &binding(holder, role, object.id(), granted_by)).await?)
+    let custom_role_id = conferred.custom_id();
+    check_grant(tx, grantor, conferred, object).await?;
+    let new = NewRoleBinding { custom_role_id, ..binding(holder, role, object.id(), granted_by) };
+    Ok(RoleBindingRow::insert(tx, &new).await?)
 }
 
 /// Changes binding `row` to `role`: the grantor must be able to grant both the new role and the one held;
@@ -294,33 +426,36 @@ pub async fn set_role(
     tx: &mut AsyncPgConnection,
     grantor: &Grantor<'_>,
     row: &RoleBindingRow,
-    role: Role,
+    role: impl Into<Conferred>,
 ) -> ApiResult<RoleBindingRow> {
+    let conferred = role.into();
     let object = object_of(row);
-    let held = parse_role(&row.role)?;
+    let held = conferred_of(tx, row).await?;
+    let role = conferred.role();
     if role.scope() != Some(object.scope()) {
         return Err(ApiError::internal(format!("{role} is not a role of its object's scope")));
     }
-    check_grant(tx, grantor, role, object).await?;
-    check_revoke(tx, grantor, held, object).await?;
-    if held == role {
+    check_grant(tx, grantor, conferred.clone(), object).await?;
+    check_revoke(tx, grantor, held.clone(), object).await?;
+    if held.same_as(&conferred) {
         return Ok(row.clone());
     }
     if let (Some(user), Some(kept)) = (row.user_id, kept_role(object.scope())) {
-        if held == kept {
+        if held.role() == kept {
             lock_scope_of(tx, object).await?;
             keep_one(tx, object, &[user]).await?;
         }
     }
-    Ok(RoleBindingRow::set_role(tx, row.id, role.as_str()).await?)
+    Ok(RoleBindingRow::set_role(tx, row.id, role.as_str(), conferred.custom_id()).await?)
 }
 
 /// Takes binding `row` away (after the same checks as [`set_role`]); a workspace binding takes the
 /// holder's deployment roles in that workspace with it. Returns how many deployment roles went too.
 pub async fn revoke(tx: &mut AsyncPgConnection, grantor: &Grantor<'_>, row: &RoleBindingRow) -> ApiResult<usize> {
     let object = object_of(row);
-    let held = parse_role(&row.role)?;
-    check_revoke(tx, grantor, held, object).await?;
+    let conferred = conferred_of(tx, row).await?;
+    let held = conferred.role();
+    check_revoke(tx, grantor, conferred, object).await?;
     if let (Some(user), Some(kept)) = (row.user_id, kept_role(object.scope())) {
         if held == kept {
             lock_scope_of(tx, object).await?;
@@ -355,8 +490,12 @@ pub async fn grant_service_account(
     tx: &mut AsyncPgConnection,
     grantor: &Grantor<'_>,
     new: &NewRoleBinding<'_>,
+    conferred: Conferred,
 ) -> ApiResult<RoleBindingRow> {
     let role = parse_role(new.role)?;
+    if role != conferred.role() || new.custom_role_id != conferred.custom_id() {
+        return Err(ApiError::internal("a service account's binding stores the role it is granted"));
+    }
     let object = match (new.deployment_id, new.workspace_id, new.organization_id) {
         (Some(id), _, _) => ScopeRef::Deployment(id),
         (None, Some(id), _) => ScopeRef::Workspace(id),
@@ -366,7 +505,7 @@ pub async fn grant_service_account(
     if new.service_account_id.is_none() || role.scope() != Some(object.scope()) {
         return Err(ApiError::internal("a service account's binding names the account and matches its scope"));
     }
-    check_grant(tx, grantor, role, object).await?;
+    check_grant(tx, grantor, conferred, object).await?;
     Ok(RoleBindingRow::insert(tx, new).await?)
 }
 
@@ -600,7 +739,8 @@ pub async fn remove_from_organization(
     // team would (SPEC §2).
     let teams = Team::of_member_in(tx, organization_id, user_id).await?;
     for row in RoleBindingRow::of_teams(tx, &teams).await? {
-        check_revoke(tx, grantor, parse_role(&row.role)?, object_of(&row)).await?;
+        let held = conferred_of(tx, &row).await?;
+        check_revoke(tx, grantor, held, object_of(&row)).await?;
     }
     let teams_left = Team::remove_member_everywhere_in(tx, organization_id, user_id).await?;
     Organization::record_removal(tx, organization_id, user_id).await?;
@@ -618,39 +758,47 @@ pub async fn add_to_workspace(
     grantor: &Grantor<'_>,
     workspace: &Workspace,
     user_id: Uuid,
-    role: Role,
-    deployment_roles: &[(Uuid, Role)],
+    role: Conferred,
+    deployment_roles: &[(Uuid, Conferred)],
     granted_by: Option<Uuid>,
 ) -> ApiResult<()> {
-    check_grant(tx, grantor, role, ScopeRef::Workspace(workspace.id)).await?;
+    check_grant(tx, grantor, role.clone(), ScopeRef::Workspace(workspace.id)).await?;
     for (deployment, deployment_role) in deployment_roles {
-        check_grant(tx, grantor, *deployment_role, ScopeRef::Deployment(*deployment)).await?;
+        check_grant(tx, grantor, deployment_role.clone(), ScopeRef::Deployment(*deployment)).await?;
     }
     if RoleBindingRow::user_in_workspace_for_update(tx, workspace.id, user_id).await?.is_some() {
         return Err(ApiError::conflict("This user is already a member of the workspace"));
     }
     grant(tx, grantor, Holder::User(user_id), role, ScopeRef::Workspace(workspace.id), granted_by).await?;
     for (deployment, deployment_role) in deployment_roles {
-        grant(tx, grantor, Holder::User(user_id), *deployment_role, ScopeRef::Deployment(*deployment), granted_by)
-            .await?;
+        grant(
+            tx,
+            grantor,
+            Holder::User(user_id),
+            deployment_role.clone(),
+            ScopeRef::Deployment(*deployment),
+            granted_by,
+        )
+        .await?;
     }
     Ok(())
 }
 
-/// Changes a member's workspace role; returns `(held, new)`. The workspace keeps an admin.
+/// Changes a member's workspace role; returns the workspace and the role and custom role held before.
+/// The workspace keeps an admin.
 pub async fn set_workspace_role(
     tx: &mut AsyncPgConnection,
     grantor: &Grantor<'_>,
     workspace_id: Uuid,
     user_id: Uuid,
-    role: Role,
-) -> ApiResult<(Workspace, Role)> {
+    role: impl Into<Conferred>,
+) -> ApiResult<(Workspace, Role, Option<Uuid>)> {
     let workspace = lock_workspace(tx, workspace_id).await?;
     let current =
         RoleBindingRow::user_in_workspace_for_update(tx, workspace_id, user_id).await?.ok_or(ApiError::NotFound)?;
     let held = parse_role(&current.role)?;
     set_role(tx, grantor, &current, role).await?;
-    Ok((workspace, held))
+    Ok((workspace, held, current.custom_role_id))
 }
 
 /// Removes a member from a workspace with their deployment roles in it; returns the workspace, the role
@@ -686,7 +834,8 @@ pub async fn add_team_member(
     }
     require_reach(tx, grantor, team.organization_id, user_id).await?;
     for row in RoleBindingRow::of_teams(tx, &[team.id]).await? {
-        check_grant(tx, grantor, parse_role(&row.role)?, object_of(&row)).await?;
+        let held = conferred_of(tx, &row).await?;
+        check_grant(tx, grantor, held, object_of(&row)).await?;
     }
     Ok(Team::add_member(tx, team.id, user_id).await?)
 }
@@ -704,7 +853,8 @@ pub async fn remove_team_member(
         require_reach(tx, grantor, team.organization_id, user_id).await?;
     }
     for row in RoleBindingRow::of_teams(tx, &[team.id]).await? {
-        check_revoke(tx, grantor, parse_role(&row.role)?, object_of(&row)).await?;
+        let held = conferred_of(tx, &row).await?;
+        check_revoke(tx, grantor, held, object_of(&row)).await?;
     }
     Ok(Team::remove_member(tx, team.id, user_id).await?)
 }
@@ -758,7 +908,8 @@ pub async fn team_holds_system_role(tx: &mut AsyncPgConnection, team_id: Uuid) -
 /// Deletes a team: its members lose its roles. Taking them away needs the authority to grant them.
 pub async fn check_team_deletion(tx: &mut AsyncPgConnection, grantor: &Grantor<'_>, team: &Team) -> ApiResult<()> {
     for row in RoleBindingRow::of_teams(tx, &[team.id]).await? {
-        check_revoke(tx, grantor, parse_role(&row.role)?, object_of(&row)).await?;
+        let held = conferred_of(tx, &row).await?;
+        check_revoke(tx, grantor, held, object_of(&row)).await?;
     }
     Ok(())
 }

@@ -4,6 +4,7 @@
 pub mod audit;
 pub mod catalogue;
 pub mod clusters;
+pub mod custom_roles;
 pub mod deployment_files;
 pub mod deployments;
 pub mod deploys;
@@ -94,6 +95,7 @@ pub fn binding(
         workspace_id: on(Scope::Workspace),
         deployment_id: on(Scope::Deployment),
         created_by: granted_by,
+        custom_role_id: None,
     }
 }
 
@@ -182,6 +184,7 @@ impl Authority {
                     target: Some(deployment_id),
                     via_team: None,
                     allowed_from: Vec::new(),
+                    custom: None,
                 });
                 Arc::new(Principal::User(user))
             }
@@ -203,5 +206,31 @@ impl Authority {
             }
         };
         if granted { Ok(()) } else { Err(ApiError::Forbidden) }
+    }
+
+    /// FORBIDDEN unless the caller holds every one of `permissions` on the object of `at` (the grant rule
+    /// for a custom role, docs/custom-roles.md). An incomplete `at` is completed only when a binding of
+    /// the caller could imply a role through an ancestor.
+    pub async fn require_permissions_grantable(
+        &self,
+        conn: &mut AsyncPgConnection,
+        permissions: crate::rbac::permissions::PermissionSet,
+        at: Ancestry,
+    ) -> ApiResult<()> {
+        let bindings = self.principal.bindings()?;
+        let granted = match check::grant_permissions_verdict(bindings, &self.matrix, permissions, &at) {
+            Verdict::Granted => true,
+            Verdict::Denied => false,
+            Verdict::NeedsAncestry => {
+                let at = self.ancestry(conn, at.object()).await?;
+                check::may_grant_permissions(bindings, &self.matrix, permissions, &at)
+            }
+        };
+        if granted { Ok(()) } else { Err(ApiError::Forbidden) }
+    }
+
+    /// The matrix in force.
+    pub fn matrix(&self) -> &Matrix {
+        &self.matrix
     }
 }

@@ -263,6 +263,7 @@ pub async fn invite_user(
                 expires_at: settings.now + settings.expiry,
                 invited_by: actor.user_id,
                 invited_by_service_account_id: actor.service_account_id,
+                custom_role_id: None,
             },
             &format!("the organization \"{}\"", organization.name),
             settings,

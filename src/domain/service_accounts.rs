@@ -15,7 +15,7 @@ use crate::db::models::role_binding::{NewRoleBinding, RoleBindingRow};
 use crate::db::models::service_account::{NewServiceAccount, ServiceAccountChanges};
 use crate::db::models::workspace::Workspace;
 use crate::domain::audit::{self, Change};
-use crate::domain::memberships::{self, Grantor};
+use crate::domain::memberships::{self, Grantor, RoleRequest};
 use crate::domain::{Actor, Authority, validate};
 use crate::error::{ApiError, ApiResult};
 use crate::rbac::{Role, Scope, ScopeRef};
@@ -98,13 +98,14 @@ pub struct NewAccountRequest {
     pub label: String,
     /// Category.
     pub category: Option<String>,
-    /// Role (must match the scope).
-    pub role: Role,
+    /// Role (must match the scope): built-in, or a custom role of the scope's organization.
+    pub role: RoleRequest,
     /// Expiry in days from now.
     pub expires_in_days: Option<i64>,
 }
 
 fn matching_role(scope: AccountScope, role: Role) -> ApiResult<Role> {
+    let role = memberships::built_in("role", role)?;
     if role.scope() == Some(scope.scope()) {
         Ok(role)
     } else {
@@ -194,8 +195,10 @@ pub async fn create(
     now: DateTime<Utc>,
     actor: &Actor,
 ) -> ApiResult<WithKey> {
-    let role = matching_role(scope, request.role)?;
-    authority.require_grantable(conn, role, scope.scope_ref()).await?;
+    if let Some(role) = request.role.builtin() {
+        let role = matching_role(scope, role)?;
+        authority.require_grantable(conn, role, scope.scope_ref()).await?;
+    }
     let label = validate::label("label", &request.label, validate::MAX_LABEL)?;
     let category = category(request.category.as_deref())?;
     let expires_at = expiry(request.expires_in_days, max_days, now)?;
@@ -220,12 +223,15 @@ pub async fn create(
         )
         .await
         .map_err(label_conflict)?;
+        let conferred = request.role.resolve(tx, scope.scope_ref()).await?;
+        let role = conferred.role();
         memberships::grant_service_account(
             tx,
             &Grantor::Caller(authority),
             &NewRoleBinding {
                 id: Uuid::now_v7(),
                 role: role.as_str(),
+                custom_role_id: conferred.custom_id(),
                 user_id: None,
                 team_id: None,
                 service_account_id: Some(account.id),
@@ -235,6 +241,7 @@ pub async fn create(
                 deployment_id: account.deployment_id,
                 created_by: creator,
             },
+            conferred.clone(),
         )
         .await?;
         audit::record(
@@ -280,8 +287,8 @@ pub struct AccountUpdate {
     pub label: Option<String>,
     /// New category (empty clears it).
     pub category: Option<String>,
-    /// New role (same scope).
-    pub role: Option<Role>,
+    /// New role (same scope): built-in, or a custom role of the scope's organization.
+    pub role: Option<RoleRequest>,
     /// Enable or disable the key.
     pub active: Option<bool>,
 }
@@ -297,9 +304,10 @@ async fn locked_in_scope(
         return Err(ApiError::NotFound);
     }
     let binding = RoleBindingRow::of_service_account(tx, id).await?.into_iter().next().ok_or(ApiError::NotFound)?;
-    let role: Role = binding.role.parse().map_err(ApiError::internal)?;
+    let held = memberships::conferred_of(tx, &binding).await?;
+    let role = held.role();
     // Touching a key whose role the caller could not grant would hand them that role.
-    authority.require_grantable(tx, role, scope.scope_ref()).await?;
+    memberships::check_grant(tx, &Grantor::Caller(authority), held, scope.scope_ref()).await?;
     Ok((account, binding, role))
 }
 
@@ -319,12 +327,12 @@ pub async fn update(
         None => None,
         Some(text) => Some(category(Some(text))?),
     };
-    let new_role = update.role.map(|r| matching_role(scope, r)).transpose()?;
-    if let Some(role) = new_role {
+    if let Some(role) = update.role.and_then(RoleRequest::builtin) {
+        let role = matching_role(scope, role)?;
         authority.require_grantable(conn, role, scope.scope_ref()).await?;
     }
     conn.transaction(async |tx| {
-        let (before, binding, role) = locked_in_scope(tx, scope, id, authority).await?;
+        let (before, binding, _) = locked_in_scope(tx, scope, id, authority).await?;
         let after = ServiceAccount::update(
             tx,
             id,
@@ -338,11 +346,12 @@ pub async fn update(
         )
         .await
         .map_err(label_conflict)?;
-        let role_after = match new_role {
-            Some(new_role) if new_role != role => {
+        let role_after = match update.role {
+            Some(request) => {
+                let new_role = request.resolve(tx, scope.scope_ref()).await?;
                 memberships::set_role(tx, &Grantor::Caller(authority), &binding, new_role).await?.role
             }
-            _ => binding.role.clone(),
+            None => binding.role.clone(),
         };
         audit::record(
             tx,

@@ -13,7 +13,7 @@ use crate::db::models::team::TeamChanges;
 use crate::db::models::user::User;
 use crate::db::models::workspace::Workspace;
 use crate::domain::audit::{self, Change};
-use crate::domain::memberships::{self, Grantor};
+use crate::domain::memberships::{self, Grantor, RoleRequest};
 use crate::domain::{Actor, Authority, Holder, validate};
 use crate::error::{ApiError, ApiResult};
 use crate::rbac::{Role, Scope, ScopeRef};
@@ -242,11 +242,11 @@ pub async fn remove_member(
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TeamRoleChange {
     /// Grant a role the team does not hold there yet (CONFLICT if it holds one).
-    Add(Role),
+    Add(RoleRequest),
     /// Change the role it holds there (NOT_FOUND if none).
-    Update(Role),
+    Update(RoleRequest),
     /// Grant or change.
-    Set(Role),
+    Set(RoleRequest),
     /// Take the role away (NOT_FOUND if none); a team leaving a workspace also leaves its deployments.
     Remove(Option<Role>),
 }
@@ -308,7 +308,7 @@ pub async fn add_to_workspace(
     conn: &mut AsyncPgConnection,
     team_id: Uuid,
     workspace_id: Uuid,
-    role: Role,
+    role: RoleRequest,
     deployment_roles: &[crate::domain::workspaces::DeploymentRoleRequest],
     authority: &Authority,
     actor: &Actor,
@@ -316,7 +316,8 @@ pub async fn add_to_workspace(
     let object = ScopeRef::Workspace(workspace_id);
     check_role_scope(object, TeamRoleChange::Add(role))?;
     for request in deployment_roles {
-        check_role_scope(ScopeRef::Deployment(request.deployment_id), TeamRoleChange::Add(request.role)).map_err(
+        let deployment_role = RoleRequest::Builtin(request.role);
+        check_role_scope(ScopeRef::Deployment(request.deployment_id), TeamRoleChange::Add(deployment_role)).map_err(
             |_| ApiError::bad_input("deploymentRoles", format!("{} is not a deployment role", request.role)),
         )?;
     }
@@ -328,7 +329,8 @@ pub async fn add_to_workspace(
         let mut granted = Vec::new();
         for request in deployment_roles {
             let target = ScopeRef::Deployment(request.deployment_id);
-            change_role_in(tx, &team, target, TeamRoleChange::Set(request.role), authority, actor).await?;
+            let deployment_role = RoleRequest::Builtin(request.role);
+            change_role_in(tx, &team, target, TeamRoleChange::Set(deployment_role), authority, actor).await?;
             granted.push(json!({"deploymentId": request.deployment_id, "role": request.role.as_str()}));
         }
         record_role_change(tx, &team, object, before, after, &granted, actor).await
@@ -338,7 +340,11 @@ pub async fn add_to_workspace(
 
 fn check_role_scope(object: ScopeRef, change: TeamRoleChange) -> ApiResult<()> {
     let scope = object.scope();
-    if let TeamRoleChange::Add(role) | TeamRoleChange::Update(role) | TeamRoleChange::Set(role) = change {
+    if let TeamRoleChange::Add(RoleRequest::Builtin(role))
+    | TeamRoleChange::Update(RoleRequest::Builtin(role))
+    | TeamRoleChange::Set(RoleRequest::Builtin(role)) = change
+    {
+        let role = memberships::built_in("role", role)?;
         if role.scope() != Some(scope) {
             return Err(ApiError::bad_input("role", format!("{role} is not a {} role", scope.as_str().to_lowercase())));
         }
@@ -363,33 +369,46 @@ pub async fn change_role_in(
     let granting = !matches!(change, TeamRoleChange::Remove(_));
     check_object(tx, team, object, granting).await?;
     let grantor = Grantor::Caller(authority);
-    if let TeamRoleChange::Add(role) | TeamRoleChange::Update(role) | TeamRoleChange::Set(role) = change {
-        memberships::check_grant(tx, &grantor, role, object).await?;
-    }
+    let wanted = match change {
+        TeamRoleChange::Add(request) | TeamRoleChange::Update(request) | TeamRoleChange::Set(request) => {
+            let role = request.resolve(tx, object).await?;
+            memberships::check_grant(tx, &grantor, role.clone(), object).await?;
+            Some(role)
+        }
+        TeamRoleChange::Remove(_) => None,
+    };
     let current = RoleBindingRow::team_on_for_update(tx, team.id, scope.as_str(), object.id()).await?;
     let held = match &current {
-        Some(row) => Some(row.role.parse::<Role>().map_err(ApiError::internal)?),
+        Some(row) => Some(memberships::conferred_of(tx, row).await?),
         None => None,
     };
-    if let Some(held) = held {
-        memberships::check_grant(tx, &grantor, held, object).await?;
+    if let Some(held) = &held {
+        memberships::check_grant(tx, &grantor, held.clone(), object).await?;
     }
-    Ok(match (change, current, held) {
-        (TeamRoleChange::Add(_), Some(_), _) => return Err(ApiError::conflict("This team already holds a role here")),
-        (TeamRoleChange::Update(_) | TeamRoleChange::Remove(_), None, _) => return Err(ApiError::NotFound),
-        (TeamRoleChange::Remove(Some(role)), Some(_), Some(held)) if held != role => return Err(ApiError::NotFound),
-        (TeamRoleChange::Add(role) | TeamRoleChange::Set(role), None, _) => {
+    let held = held.map(|conferred| conferred.role());
+    Ok(match (change, current, held, wanted) {
+        (TeamRoleChange::Add(_), Some(_), _, _) => {
+            return Err(ApiError::conflict("This team already holds a role here"));
+        }
+        (TeamRoleChange::Update(_) | TeamRoleChange::Remove(_), None, _, _) => return Err(ApiError::NotFound),
+        (TeamRoleChange::Remove(Some(role)), Some(_), Some(held), _) if held != role => return Err(ApiError::NotFound),
+        (TeamRoleChange::Add(_) | TeamRoleChange::Set(_), None, _, Some(role)) => {
+            let after = role.role().as_str();
             let row = memberships::grant(tx, &grantor, Holder::Team(team.id), role, object, actor.user_id).await?;
-            (row, None, Some(role.as_str()))
+            (row, None, Some(after))
         }
-        (TeamRoleChange::Update(role) | TeamRoleChange::Set(role), Some(row), held) => {
+        (TeamRoleChange::Update(_) | TeamRoleChange::Set(_), Some(row), held, Some(role)) => {
+            let after = role.role().as_str();
             let updated = memberships::set_role(tx, &grantor, &row, role).await?;
-            (updated, held.map(Role::as_str), Some(role.as_str()))
+            (updated, held.map(Role::as_str), Some(after))
         }
-        (TeamRoleChange::Remove(_), Some(row), held) => {
+        (TeamRoleChange::Remove(_), Some(row), held, _) => {
             // A team leaving a workspace also leaves its deployments.
             memberships::revoke(tx, &grantor, &row).await?;
             (row, held.map(Role::as_str), None)
+        }
+        (TeamRoleChange::Add(_) | TeamRoleChange::Update(_) | TeamRoleChange::Set(_), _, _, None) => {
+            return Err(ApiError::internal("a grant without its role"));
         }
     })
 }

@@ -12,7 +12,7 @@ use crate::db::models::user::{User, UserFilter};
 use crate::db::models::workspace::WorkspaceChanges;
 use crate::domain::audit::{self, Change};
 use crate::domain::invites::{self, InviteSettings};
-use crate::domain::memberships::{self, Grantor};
+use crate::domain::memberships::{self, Conferred, Grantor, RoleRequest};
 use crate::domain::{Actor, Authority, user_binding, validate};
 use crate::error::{ApiError, ApiResult};
 use crate::rbac::{Role, Scope, ScopeRef};
@@ -38,6 +38,7 @@ fn label_conflict(error: diesel::result::Error) -> ApiError {
 
 /// Checks that `role` is a workspace role.
 pub fn workspace_role(field: &str, role: Role) -> ApiResult<Role> {
+    let role = memberships::built_in(field, role)?;
     if role.scope() == Some(Scope::Workspace) {
         Ok(role)
     } else {
@@ -207,16 +208,19 @@ pub async fn add_user(
     conn: &mut AsyncPgConnection,
     workspace_id: Uuid,
     email: &str,
-    role: Role,
+    role: RoleRequest,
     deployment_roles: Vec<DeploymentRoleRequest>,
     authority: &Authority,
     settings: &InviteSettings,
     actor: &Actor,
 ) -> ApiResult<AddUserOutcome> {
     let email = validate::email("email", email)?;
-    let role = workspace_role("role", role)?;
-    authority.require_grantable(conn, role, ScopeRef::Workspace(workspace_id)).await?;
+    if let Some(role) = role.builtin() {
+        let role = workspace_role("role", role)?;
+        authority.require_grantable(conn, role, ScopeRef::Workspace(workspace_id)).await?;
+    }
     for request in &deployment_roles {
+        memberships::built_in("deploymentRoles", request.role)?;
         if request.role.scope() != Some(Scope::Deployment) {
             return Err(ApiError::bad_input("deploymentRoles", format!("{} is not a deployment role", request.role)));
         }
@@ -226,8 +230,9 @@ pub async fn add_user(
         // A deployment of another workspace is NOT_FOUND (SPEC §2 rule 6) before anything else is decided.
         invites::check_deployments_in_workspace(tx, workspace_id, &deployment_roles).await?;
         let grantor = Grantor::Caller(authority);
+        let role = role.resolve(tx, ScopeRef::Workspace(workspace_id)).await?;
         // The grant rule applies to the invite as to a direct add: checked before either is decided.
-        memberships::check_grant(tx, &grantor, role, ScopeRef::Workspace(workspace_id)).await?;
+        memberships::check_grant(tx, &grantor, role.clone(), ScopeRef::Workspace(workspace_id)).await?;
         for request in &deployment_roles {
             memberships::check_grant(tx, &grantor, request.role, ScopeRef::Deployment(request.deployment_id)).await?;
         }
@@ -242,10 +247,12 @@ pub async fn add_user(
             None => false,
         };
         let Some(user) = existing.filter(|_| member_of_organization) else {
-            invites::create_workspace_invite(tx, &workspace, &email, role, &deployment_roles, settings, actor).await?;
+            invites::create_workspace_invite(tx, &workspace, &email, &role, &deployment_roles, settings, actor).await?;
             return Ok(AddUserOutcome::Invited);
         };
-        let requested: Vec<(Uuid, Role)> = deployment_roles.iter().map(|r| (r.deployment_id, r.role)).collect();
+        let requested: Vec<(Uuid, Conferred)> =
+            deployment_roles.iter().map(|r| (r.deployment_id, Conferred::Builtin(r.role))).collect();
+        let after = json!({"userId": user.id, "role": role.role().as_str(), "customRoleId": role.custom_id()});
         memberships::add_to_workspace(tx, &grantor, &workspace, user.id, role, &requested, actor.user_id).await?;
         audit::record(
             tx,
@@ -256,7 +263,7 @@ pub async fn add_user(
                 target_id: Some(user.id),
                 organization_id: Some(workspace.organization_id),
                 workspace_id: Some(workspace_id),
-                after: Some(json!({"userId": user.id, "role": role.as_str()})),
+                after: Some(after),
                 ..Change::default()
             },
         )
@@ -271,19 +278,24 @@ pub async fn update_user_role(
     conn: &mut AsyncPgConnection,
     workspace_id: Uuid,
     email: &str,
-    role: Role,
+    role: RoleRequest,
     authority: &Authority,
     actor: &Actor,
 ) -> ApiResult<Role> {
     let email = validate::email("email", email)?;
-    let role = workspace_role("role", role)?;
-    authority.require_grantable(conn, role, ScopeRef::Workspace(workspace_id)).await?;
+    if let Some(role) = role.builtin() {
+        let role = workspace_role("role", role)?;
+        authority.require_grantable(conn, role, ScopeRef::Workspace(workspace_id)).await?;
+    }
     conn.transaction(async |tx| {
         let user = User::find_by_email(tx, &email).await?.ok_or(ApiError::NotFound)?;
+        let conferred = role.resolve(tx, ScopeRef::Workspace(workspace_id)).await?;
+        let custom_role_id = conferred.custom_id();
+        let role = conferred.role();
         // Taking a role away needs the same authority as granting it; the workspace keeps an admin.
-        let (workspace, current_role) =
-            memberships::set_workspace_role(tx, &Grantor::Caller(authority), workspace_id, user.id, role).await?;
-        if current_role == role {
+        let (workspace, current_role, current_custom) =
+            memberships::set_workspace_role(tx, &Grantor::Caller(authority), workspace_id, user.id, conferred).await?;
+        if current_role == role && current_custom == custom_role_id {
             return Ok(role);
         }
         audit::record(
@@ -295,8 +307,8 @@ pub async fn update_user_role(
                 target_id: Some(user.id),
                 organization_id: Some(workspace.organization_id),
                 workspace_id: Some(workspace_id),
-                before: Some(json!({"role": current_role.as_str()})),
-                after: Some(json!({"role": role.as_str()})),
+                before: Some(json!({"role": current_role.as_str(), "customRoleId": current_custom})),
+                after: Some(json!({"role": role.as_str(), "customRoleId": custom_role_id})),
                 ..Change::default()
             },
         )

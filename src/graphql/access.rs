@@ -3,13 +3,13 @@
 
 use async_graphql::{Context, Object, Result};
 
-use crate::domain::{invites, system_roles, users};
+use crate::domain::{custom_roles, invites, system_roles, users};
 use crate::error::ApiError;
 use crate::graphql::authz::{AcceptedInvite, Member, Op, access};
 use crate::graphql::context::{actor, conn, principal, state};
 use crate::graphql::scalars::Uuid;
 use crate::graphql::types::invite::{Invite, MailMessage};
-use crate::graphql::types::rbac::{PermissionExplanation, RoleDefinition};
+use crate::graphql::types::rbac::{CustomRole, PermissionExplanation, RoleDefinition};
 use crate::graphql::types::user::{RoleBinding, User};
 use crate::graphql::workspaces::{InviteSearch, UserSearch, invite_settings};
 use crate::rbac::{Ancestry, Permission, Role, Scope, ScopeRef};
@@ -35,15 +35,53 @@ fn scope_object(permission: Permission, scope_id: Option<Uuid>) -> ScopeRef {
 
 #[Object(guard = "Op")]
 impl AccessQuery {
-    /// Every role and its permissions: the matrix in force.
-    async fn roles(&self, ctx: &Context<'_>) -> Result<Vec<RoleDefinition>> {
+    /// Every role and its permissions: the matrix in force; with `organizationUuid`, the organization's
+    /// custom roles too (docs/custom-roles.md).
+    async fn roles(&self, ctx: &Context<'_>, organization_uuid: Option<Uuid>) -> Result<Vec<RoleDefinition>> {
         let matrix = &state(ctx)?.matrix;
-        Ok(Role::ALL
+        let mut roles: Vec<RoleDefinition> = Role::ALL
             .into_iter()
+            .filter(|role| !role.is_custom())
             .map(|role| RoleDefinition {
                 role,
+                name: role.as_str().to_owned(),
+                custom_role_id: None,
                 scope: role.scope(),
                 permissions: matrix.permissions_of(role).map(|p| p.as_str().to_owned()).collect(),
+            })
+            .collect();
+        if let Some(organization) = organization_uuid.and_then(Uuid::get) {
+            for role in readable_custom_roles(ctx, organization).await? {
+                roles.push(RoleDefinition {
+                    role: role.marker(),
+                    name: role.row.name.clone(),
+                    custom_role_id: Some(role.row.id.into()),
+                    scope: Some(role.scope()),
+                    permissions: role.permissions.iter().map(|p| p.as_str().to_owned()).collect(),
+                });
+            }
+        }
+        Ok(roles)
+    }
+
+    /// The custom roles of an organization (docs/custom-roles.md), workspace roles first, then by name.
+    async fn custom_roles(&self, ctx: &Context<'_>, organization_uuid: Uuid) -> Result<Vec<CustomRole>> {
+        let organization = organization_uuid.required("organizationUuid")?;
+        Ok(readable_custom_roles(ctx, organization).await?.into_iter().map(CustomRole::from).collect())
+    }
+
+    /// The built-in roles of `scope` (WORKSPACE or DEPLOYMENT) with their permissions under the matrix in
+    /// force: templates to start a custom role from.
+    async fn role_templates(&self, ctx: &Context<'_>, scope: Scope) -> Result<Vec<RoleDefinition>> {
+        let matrix = &state(ctx)?.matrix;
+        Ok(custom_roles::templates(matrix, scope)?
+            .into_iter()
+            .map(|(role, permissions)| RoleDefinition {
+                role,
+                name: role.as_str().to_owned(),
+                custom_role_id: None,
+                scope: role.scope(),
+                permissions: permissions.into_iter().map(|p| p.as_str().to_owned()).collect(),
             })
             .collect())
     }
@@ -106,12 +144,80 @@ impl AccessQuery {
     }
 }
 
+/// The custom roles of `organization` the caller may read.
+async fn readable_custom_roles(
+    ctx: &Context<'_>,
+    organization: uuid::Uuid,
+) -> Result<Vec<crate::graphql::authz::Readable<custom_roles::CustomRole>>, ApiError> {
+    let mut conn = conn(ctx).await?;
+    let rows = custom_roles::list(&mut conn, organization, state(ctx)?.config.list_cap).await?;
+    drop(conn);
+    access(ctx)?.admit_all(rows).await
+}
+
 /// Access mutations.
 #[derive(Default)]
 pub struct AccessMutation;
 
 #[Object(guard = "Op")]
 impl AccessMutation {
+    /// Defines a custom workspace or deployment role of an organization (docs/custom-roles.md) from
+    /// permission strings of its scope (BAD_USER_INPUT naming `permissions` otherwise). The caller must
+    /// hold every one of them on every workspace (deployment) of the organization (grant rule). CONFLICT
+    /// if the organization has a role of that scope and name.
+    async fn create_custom_role(
+        &self,
+        ctx: &Context<'_>,
+        organization_uuid: Uuid,
+        scope: Scope,
+        name: String,
+        permissions: Vec<String>,
+        description: Option<String>,
+    ) -> Result<CustomRole> {
+        let organization = organization_uuid.required("organizationUuid")?;
+        let authority = access(ctx)?.authority()?;
+        let new = custom_roles::NewRole { organization_id: organization, scope, name, permissions, description };
+        let mut conn = conn(ctx).await?;
+        let role = custom_roles::create(&mut conn, &authority, new, &actor(ctx)).await?;
+        drop(conn);
+        Ok(CustomRole::from(access(ctx)?.admit_one(role).await?))
+    }
+
+    /// Changes a custom role: its name, its permissions (the whole list) or its description (an empty
+    /// one clears it). Every holder gets the new permissions at once. The caller must be able to grant
+    /// what it held and what it will hold.
+    async fn update_custom_role(
+        &self,
+        ctx: &Context<'_>,
+        custom_role_uuid: Uuid,
+        name: Option<String>,
+        permissions: Option<Vec<String>>,
+        description: Option<String>,
+    ) -> Result<CustomRole> {
+        let id = custom_role_uuid.required("customRoleUuid")?;
+        let authority = access(ctx)?.authority()?;
+        let change = custom_roles::RoleUpdate {
+            name,
+            permissions,
+            description: description.map(|text| Some(text).filter(|t| !t.trim().is_empty())),
+        };
+        let now = state(ctx)?.clock.now();
+        let mut conn = conn(ctx).await?;
+        let role = custom_roles::update(&mut conn, &authority, id, change, now, &actor(ctx)).await?;
+        drop(conn);
+        Ok(CustomRole::from(access(ctx)?.admit_one(role).await?))
+    }
+
+    /// Deletes a custom role; CONFLICT while a binding or a pending invite holds it.
+    async fn delete_custom_role(&self, ctx: &Context<'_>, custom_role_uuid: Uuid) -> Result<CustomRole> {
+        let id = custom_role_uuid.required("customRoleUuid")?;
+        let authority = access(ctx)?.authority()?;
+        let mut conn = conn(ctx).await?;
+        let role = custom_roles::delete(&mut conn, &authority, id, &actor(ctx)).await?;
+        drop(conn);
+        Ok(CustomRole::from(access(ctx)?.admit_one(role).await?))
+    }
+
     /// Invites a person to sign up. The token is only mailed (SPEC §4.4), never returned.
     async fn invite_user(&self, ctx: &Context<'_>, email: String) -> Result<Invite> {
         let settings = invite_settings(state(ctx)?);

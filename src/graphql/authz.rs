@@ -149,6 +149,21 @@ impl Scoped for RoleBindingRow {
     }
 }
 
+impl Scoped for crate::domain::custom_roles::CustomRole {
+    fn kind(&self) -> ObjectKind {
+        ObjectKind::CustomRole
+    }
+    fn ancestry(&self) -> Ancestry {
+        Ancestry::organization(self.row.organization_id)
+    }
+    /// A principal always sees the custom roles it holds, directly or through its teams.
+    fn belongs_to(&self, principal: &Principal) -> bool {
+        principal
+            .bindings()
+            .is_ok_and(|bindings| bindings.iter().any(|b| b.custom.is_some_and(|c| c.id == self.row.id)))
+    }
+}
+
 impl Scoped for Invite {
     fn kind(&self) -> ObjectKind {
         ObjectKind::Invite
@@ -787,6 +802,15 @@ impl Access {
                 Ok(found
                     .filter(|at| at.object().scope() == Scope::Deployment)
                     .map(|at| Ancestry::workspace(at.organization, at.workspace.unwrap_or(id))))
+            }
+            On::CustomRole(name) => {
+                let id = arguments.id(name)?;
+                let role = self
+                    .loader()
+                    .load_one(crate::graphql::loaders::CustomRoleById(id))
+                    .await
+                    .map_err(|e| (*e).clone())?;
+                Ok(role.map(|r| r.ancestry()))
             }
             On::Invite { invite, workspace } => {
                 if let Some(id) = arguments.optional_id(workspace)? {

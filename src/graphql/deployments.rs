@@ -1,5 +1,6 @@
 //! Deployment queries and mutations, with Houston's names and arguments.
 
+use crate::domain::memberships::RoleRequest;
 use async_graphql::{Context, Json, Object, Result, SimpleObject};
 
 use crate::domain::deployments::{self, DeploymentUpdate, NewDeploymentRequest, Policy, RoleChange, UserRef};
@@ -795,28 +796,35 @@ impl DeploymentMutation {
         })
     }
 
-    /// Gives a workspace member a deployment role (default DEPLOYMENT_VIEWER).
+    /// Gives a workspace member a deployment role: `role` (default DEPLOYMENT_VIEWER) or, instead, the
+    /// organization's custom deployment role `customRoleUuid` (docs/custom-roles.md).
     async fn deployment_add_user_role(
         &self,
         ctx: &Context<'_>,
         user_id: Option<Id>,
         email: String,
         deployment_id: Id,
-        #[graphql(default_with = "Role::DeploymentViewer")] role: Role,
+        role: Option<Role>,
+        custom_role_uuid: Option<Uuid>,
     ) -> Result<RoleBinding> {
-        role_change(ctx, user_id, email, deployment_id, RoleChange::Add(role)).await
+        let request =
+            RoleRequest::from_arguments(role, custom_role_uuid.and_then(Uuid::get), Some(Role::DeploymentViewer))?;
+        role_change(ctx, user_id, email, deployment_id, RoleChange::Add(request)).await
     }
 
-    /// Changes a user's deployment role.
+    /// Changes a user's deployment role to `role` or, instead, to the custom deployment role
+    /// `customRoleUuid`.
     async fn deployment_update_user_role(
         &self,
         ctx: &Context<'_>,
         user_id: Option<Id>,
         email: String,
         deployment_id: Id,
-        role: Role,
+        role: Option<Role>,
+        custom_role_uuid: Option<Uuid>,
     ) -> Result<RoleBinding> {
-        role_change(ctx, user_id, email, deployment_id, RoleChange::Update(role)).await
+        let request = RoleRequest::from_arguments(role, custom_role_uuid.and_then(Uuid::get), None)?;
+        role_change(ctx, user_id, email, deployment_id, RoleChange::Update(request)).await
     }
 
     /// Removes a user's deployment role.

@@ -293,6 +293,21 @@ impl Loader<TeamById> for DbLoader {
     }
 }
 
+/// Key: a custom role by id (docs/custom-roles.md).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct CustomRoleById(pub Uuid);
+
+impl Loader<CustomRoleById> for DbLoader {
+    type Value = crate::domain::custom_roles::CustomRole;
+    type Error = Arc<ApiError>;
+
+    async fn load(&self, keys: &[CustomRoleById]) -> Result<HashMap<CustomRoleById, Self::Value>, Self::Error> {
+        let mut conn = self.conn().await?;
+        let rows = crate::domain::custom_roles::by_ids(&mut conn, &ids(keys, |k| k.0)).await.map_err(Arc::new)?;
+        Ok(rows.into_iter().map(|role| (CustomRoleById(role.row.id), role)).collect())
+    }
+}
+
 /// Key: the members of a team.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct MembersOfTeam(pub Uuid);

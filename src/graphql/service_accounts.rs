@@ -2,6 +2,7 @@
 
 use async_graphql::{Context, Json, Object, Result};
 
+use crate::domain::memberships::RoleRequest;
 use crate::domain::service_accounts::{self, AccountScope, AccountUpdate, NewAccountRequest};
 use crate::error::ApiError;
 use crate::graphql::authz::{Access, Op, access};
@@ -15,14 +16,28 @@ async fn list(access: &Access, rows: Vec<service_accounts::ServiceAccount>) -> R
     Ok(access.admit_all(rows).await?.into_iter().map(ServiceAccount::listed).collect())
 }
 
-/// Reads Houston's update `payload`: `label`, `category`, `role`, `active`.
+/// Reads Houston's update `payload`: `label`, `category`, `role`, `active`, and capcom's `customRoleUuid`
+/// (a custom role instead of `role`, docs/custom-roles.md).
 fn account_update(payload: Option<Json<serde_json::Value>>) -> Result<AccountUpdate, ApiError> {
     let Some(Json(payload)) = payload else { return Ok(AccountUpdate::default()) };
-    let payload = Payload::parse(&payload, &["label", "category", "role", "active"], "this update")?;
-    let role = payload
+    let payload = Payload::parse(&payload, &["label", "category", "role", "active", "customRoleUuid"], "this update")?;
+    let builtin = payload
         .text("role")?
         .map(|text| text.parse::<Role>().map_err(|e| ApiError::bad_input("payload.role", e.to_string())))
         .transpose()?;
+    let custom = payload
+        .text("customRoleUuid")?
+        .filter(|text| !text.trim().is_empty())
+        .map(|text| {
+            text.trim()
+                .parse::<uuid::Uuid>()
+                .map_err(|_| ApiError::bad_input("payload.customRoleUuid", "payload.customRoleUuid must be a UUID"))
+        })
+        .transpose()?;
+    let role = match (builtin, custom) {
+        (None, None) => None,
+        (builtin, custom) => Some(RoleRequest::from_arguments(builtin, custom, None)?),
+    };
     Ok(AccountUpdate {
         label: payload.text("label")?,
         category: payload.text("category")?,
@@ -36,7 +51,7 @@ async fn create(
     scope: AccountScope,
     label: String,
     category: Option<String>,
-    role: Role,
+    role: RoleRequest,
     expires_in_days: Option<i32>,
 ) -> Result<ServiceAccount> {
     let state = state(ctx)?;
@@ -182,16 +197,20 @@ pub struct ServiceAccountMutation;
 
 #[Object(guard = "Op")]
 impl ServiceAccountMutation {
-    /// Creates a workspace API key; the key is in `apiKey` of this response only.
+    /// Creates a workspace API key with `role` or, instead, the custom workspace role `customRoleUuid`
+    /// (docs/custom-roles.md); the key is in `apiKey` of this response only.
+    #[allow(clippy::too_many_arguments)] // Houston's arguments, plus customRoleUuid.
     async fn create_workspace_service_account(
         &self,
         ctx: &Context<'_>,
         label: String,
         category: Option<String>,
         workspace_uuid: Uuid,
-        role: Role,
+        role: Option<Role>,
         expires_in_days: Option<i32>,
+        custom_role_uuid: Option<Uuid>,
     ) -> Result<ServiceAccount> {
+        let role = RoleRequest::from_arguments(role, custom_role_uuid.and_then(Uuid::get), None)?;
         create(
             ctx,
             AccountScope::Workspace(workspace_uuid.required("workspaceUuid")?),
@@ -203,16 +222,20 @@ impl ServiceAccountMutation {
         .await
     }
 
-    /// Creates a deployment API key; the key is in `apiKey` of this response only.
+    /// Creates a deployment API key with `role` or, instead, the custom deployment role `customRoleUuid`;
+    /// the key is in `apiKey` of this response only.
+    #[allow(clippy::too_many_arguments)] // Houston's arguments, plus customRoleUuid.
     async fn create_deployment_service_account(
         &self,
         ctx: &Context<'_>,
         label: String,
         category: Option<String>,
         deployment_uuid: Uuid,
-        role: Role,
+        role: Option<Role>,
         expires_in_days: Option<i32>,
+        custom_role_uuid: Option<Uuid>,
     ) -> Result<ServiceAccount> {
+        let role = RoleRequest::from_arguments(role, custom_role_uuid.and_then(Uuid::get), None)?;
         create(
             ctx,
             AccountScope::Deployment(deployment_uuid.required("deploymentUuid")?),
@@ -235,7 +258,7 @@ impl ServiceAccountMutation {
         expires_in_days: Option<i32>,
     ) -> Result<ServiceAccount> {
         let scope = AccountScope::Organization(organization_uuid.required("organizationUuid")?);
-        create(ctx, scope, label, category, role, expires_in_days).await
+        create(ctx, scope, label, category, RoleRequest::from_arguments(Some(role), None, None)?, expires_in_days).await
     }
 
     /// Changes an organization API key (`payload`: label, category, role, active).
@@ -274,6 +297,7 @@ impl ServiceAccountMutation {
         role: Role,
         expires_in_days: Option<i32>,
     ) -> Result<ServiceAccount> {
+        let role = RoleRequest::from_arguments(Some(role), None, None)?;
         create(ctx, AccountScope::System, label, category, role, expires_in_days).await
     }
 

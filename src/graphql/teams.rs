@@ -1,6 +1,7 @@
 //! Team queries and mutations: capcom's own names (`teams`, `createTeam`, …) and the names the astro CLI
 //! sends (`paginatedTeams`, `workspaceAddTeam`, …).
 
+use crate::domain::memberships::RoleRequest;
 use async_graphql::{Context, Object, Result, SimpleObject};
 use uuid::Uuid as RawUuid;
 
@@ -275,19 +276,24 @@ impl TeamMutation {
         role: Role,
     ) -> Result<RoleBinding> {
         let organization = organization_uuid.required("organizationUuid")?;
-        role_change(ctx, team_uuid, ScopeRef::Organization(organization), TeamRoleChange::Set(role)).await
+        let request = RoleRequest::from_arguments(Some(role), None, None)?;
+        role_change(ctx, team_uuid, ScopeRef::Organization(organization), TeamRoleChange::Set(request)).await
     }
 
-    /// Gives a team of the workspace's organization a workspace role (and deployment roles in it).
+    /// Gives a team of the workspace's organization a workspace role (and deployment roles in it): `role`
+    /// (default WORKSPACE_VIEWER) or, instead, the organization's custom workspace role `customRoleUuid`.
     async fn workspace_add_team(
         &self,
         ctx: &Context<'_>,
         workspace_uuid: Uuid,
         team_uuid: Uuid,
-        #[graphql(default_with = "Role::WorkspaceViewer")] role: Role,
+        role: Option<Role>,
         deployment_roles: Option<Vec<DeploymentRoles>>,
+        custom_role_uuid: Option<Uuid>,
     ) -> Result<Workspace> {
         let workspace = workspace_uuid.required("workspaceUuid")?;
+        let role =
+            RoleRequest::from_arguments(role, custom_role_uuid.and_then(Uuid::get), Some(Role::WorkspaceViewer))?;
         let team = team_uuid.required("teamUuid")?;
         let requests = deployment_roles
             .unwrap_or_default()
@@ -307,17 +313,21 @@ impl TeamMutation {
         readable_workspace(ctx, workspace).await
     }
 
-    /// Changes a team's workspace role; returns it.
+    /// Changes a team's workspace role to `role` or, instead, to the custom workspace role
+    /// `customRoleUuid`; returns it (`WORKSPACE_CUSTOM` for a custom role).
     async fn workspace_update_team_role(
         &self,
         ctx: &Context<'_>,
         workspace_uuid: Uuid,
         team_uuid: Uuid,
-        role: Role,
+        role: Option<Role>,
+        custom_role_uuid: Option<Uuid>,
     ) -> Result<Role> {
         let workspace = workspace_uuid.required("workspaceUuid")?;
-        role_change(ctx, team_uuid, ScopeRef::Workspace(workspace), TeamRoleChange::Update(role)).await?;
-        Ok(role)
+        let request = RoleRequest::from_arguments(role, custom_role_uuid.and_then(Uuid::get), None)?;
+        let binding =
+            role_change(ctx, team_uuid, ScopeRef::Workspace(workspace), TeamRoleChange::Update(request)).await?;
+        Ok(binding.stored_role()?)
     }
 
     /// Takes a team's workspace role away, and its deployment roles in the workspace.
@@ -332,28 +342,34 @@ impl TeamMutation {
         readable_workspace(ctx, workspace).await
     }
 
-    /// Gives a team a deployment role; the team must hold a role in the deployment's workspace.
+    /// Gives a team a deployment role (`role`, default DEPLOYMENT_VIEWER, or the custom deployment role
+    /// `customRoleUuid`); the team must hold a role in the deployment's workspace.
     async fn deployment_add_team_role(
         &self,
         ctx: &Context<'_>,
         team_uuid: Uuid,
         deployment_uuid: Uuid,
-        #[graphql(default_with = "Role::DeploymentViewer")] role: Role,
+        role: Option<Role>,
+        custom_role_uuid: Option<Uuid>,
     ) -> Result<RoleBinding> {
         let deployment = deployment_uuid.required("deploymentUuid")?;
-        role_change(ctx, team_uuid, ScopeRef::Deployment(deployment), TeamRoleChange::Add(role)).await
+        let request =
+            RoleRequest::from_arguments(role, custom_role_uuid.and_then(Uuid::get), Some(Role::DeploymentViewer))?;
+        role_change(ctx, team_uuid, ScopeRef::Deployment(deployment), TeamRoleChange::Add(request)).await
     }
 
-    /// Changes a team's deployment role.
+    /// Changes a team's deployment role to `role` or to the custom deployment role `customRoleUuid`.
     async fn deployment_update_team_role(
         &self,
         ctx: &Context<'_>,
         deployment_uuid: Uuid,
         team_uuid: Uuid,
-        role: Role,
+        role: Option<Role>,
+        custom_role_uuid: Option<Uuid>,
     ) -> Result<RoleBinding> {
         let deployment = deployment_uuid.required("deploymentUuid")?;
-        role_change(ctx, team_uuid, ScopeRef::Deployment(deployment), TeamRoleChange::Update(role)).await
+        let request = RoleRequest::from_arguments(role, custom_role_uuid.and_then(Uuid::get), None)?;
+        role_change(ctx, team_uuid, ScopeRef::Deployment(deployment), TeamRoleChange::Update(request)).await
     }
 
     /// Takes a team's deployment role away.
@@ -374,7 +390,8 @@ impl TeamMutation {
         team_uuid: Uuid,
         role: Role,
     ) -> Result<RoleBinding> {
-        role_change(ctx, team_uuid, ScopeRef::System, TeamRoleChange::Set(role)).await
+        let request = RoleRequest::from_arguments(Some(role), None, None)?;
+        role_change(ctx, team_uuid, ScopeRef::System, TeamRoleChange::Set(request)).await
     }
 
     /// Takes a system role from a team.

@@ -1,5 +1,6 @@
 //! Workspace queries and mutations, with Houston's names and arguments.
 
+use crate::domain::memberships::RoleRequest;
 use async_graphql::{Context, InputObject, Json, Object, Result};
 use chrono::Duration;
 
@@ -296,16 +297,20 @@ impl WorkspaceMutation {
     /// Gives a person a workspace role (default WORKSPACE_VIEWER), with optional deployment roles in it:
     /// at once to a member of the workspace's organization; anyone else (with an account or not) gets an
     /// invite mailed to them, so the answer never tells whether an address is registered. The caller
-    /// must be able to grant every role asked for (SPEC §2 grant rule; FORBIDDEN otherwise).
+    /// must be able to grant every role asked for (SPEC §2 grant rule; FORBIDDEN otherwise). The role is
+    /// `role` or, instead, the organization's custom workspace role `customRoleUuid` (docs/custom-roles.md).
     async fn workspace_add_user(
         &self,
         ctx: &Context<'_>,
         workspace_uuid: Uuid,
         email: String,
-        #[graphql(default_with = "Role::WorkspaceViewer")] role: Role,
+        role: Option<Role>,
         deployment_roles: Option<Vec<DeploymentRoles>>,
+        custom_role_uuid: Option<Uuid>,
     ) -> Result<Workspace> {
         let id = workspace_uuid.required("workspaceUuid")?;
+        let role =
+            RoleRequest::from_arguments(role, custom_role_uuid.and_then(Uuid::get), Some(Role::WorkspaceViewer))?;
         let requests = deployment_roles
             .unwrap_or_default()
             .into_iter()
@@ -324,15 +329,18 @@ impl WorkspaceMutation {
         readable_workspace(ctx, id).await
     }
 
-    /// Changes a member's workspace role; returns the new role.
+    /// Changes a member's workspace role to `role` or, instead, to the organization's custom workspace role
+    /// `customRoleUuid`; returns the new role (`WORKSPACE_CUSTOM` for a custom role).
     async fn workspace_update_user_role(
         &self,
         ctx: &Context<'_>,
         workspace_uuid: Uuid,
         email: String,
-        role: Role,
+        role: Option<Role>,
+        custom_role_uuid: Option<Uuid>,
     ) -> Result<Role> {
         let id = workspace_uuid.required("workspaceUuid")?;
+        let role = RoleRequest::from_arguments(role, custom_role_uuid.and_then(Uuid::get), None)?;
         let authority = access(ctx)?.authority()?;
         let mut conn = conn(ctx).await?;
         Ok(workspaces::update_user_role(&mut conn, id, &email, role, &authority, &actor(ctx)).await?)
@@ -347,12 +355,13 @@ impl WorkspaceMutation {
         role: Role,
     ) -> Result<Role> {
         let id = workspace_uuid.required("workspaceUuid")?;
+        let request = RoleRequest::from_arguments(Some(role), None, None)?;
         let settings = invite_settings(state(ctx)?);
         let authority = access(ctx)?.authority()?;
         let mut conn = conn(ctx).await?;
-        match workspaces::update_user_role(&mut conn, id, &email, role, &authority, &actor(ctx)).await {
+        match workspaces::update_user_role(&mut conn, id, &email, request, &authority, &actor(ctx)).await {
             Err(ApiError::NotFound) => {
-                workspaces::add_user(&mut conn, id, &email, role, Vec::new(), &authority, &settings, &actor(ctx))
+                workspaces::add_user(&mut conn, id, &email, request, Vec::new(), &authority, &settings, &actor(ctx))
                     .await?;
                 Ok(role)
             }

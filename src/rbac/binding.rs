@@ -6,6 +6,7 @@ use ipnet::IpNet;
 use uuid::Uuid;
 
 use crate::rbac::Role;
+use crate::rbac::permissions::PermissionSet;
 
 /// One role held by a principal on one scope object.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -22,12 +23,25 @@ pub struct Binding {
     /// request must come from for the binding to count. Empty: from anywhere (and always for system roles,
     /// whose installation-level operations no organization's list restricts).
     pub allowed_from: Vec<IpNet>,
+    /// For a custom role (`role` is then `WORKSPACE_CUSTOM` or `DEPLOYMENT_CUSTOM`): which one, and its
+    /// permissions, read with the binding so that checks on it stay in memory.
+    pub custom: Option<CustomGrant>,
+}
+
+/// The custom role a binding holds, as the decision procedure needs it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CustomGrant {
+    /// The custom role's id.
+    pub id: Uuid,
+    /// Its permissions (all of the binding's scope).
+    pub permissions: PermissionSet,
 }
 
 impl Binding {
     /// Reads the bindings of a principal as the principal query packs them (one JSON array per binding:
-    /// `[id, role, target, team, ipAccessList]`, see `crate::db::models::principal`). Malformed entries are
-    /// skipped; a stored range that does not parse is kept as a range no address is in, so a damaged list
+    /// `[id, role, target, team, ipAccessList, customRoleId, customPermissions]`, see
+    /// `crate::db::models::principal`). Malformed entries are skipped, and so is a custom-role marker
+    /// without its role (it grants nothing); a stored range that does not parse is kept as a range no address is in, so a damaged list
     /// refuses rather than admits.
     pub fn from_packed(packed: &serde_json::Value) -> Vec<Binding> {
         let id = |value: &serde_json::Value| value.as_str().and_then(|text| text.parse::<Uuid>().ok());
@@ -36,9 +50,25 @@ impl Binding {
             .into_iter()
             .flatten()
             .filter_map(|entry| {
+                let role = entry.get(1)?.as_str()?.parse::<Role>().ok()?;
+                let custom = entry.get(5).and_then(id).map(|custom_id| CustomGrant {
+                    id: custom_id,
+                    permissions: PermissionSet::from_strings(
+                        entry
+                            .get(6)
+                            .and_then(|list| list.as_array())
+                            .into_iter()
+                            .flatten()
+                            .filter_map(|permission| permission.as_str()),
+                    ),
+                });
+                if role.is_custom() != custom.is_some() {
+                    return None;
+                }
                 Some(Binding {
                     id: id(entry.get(0)?)?,
-                    role: entry.get(1)?.as_str()?.parse::<Role>().ok()?,
+                    role,
+                    custom,
                     target: entry.get(2).and_then(id),
                     via_team: entry.get(3).and_then(id),
                     allowed_from: stored_ranges(

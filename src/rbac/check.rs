@@ -13,7 +13,7 @@
 use uuid::Uuid;
 
 use crate::rbac::matrix::Matrix;
-use crate::rbac::permissions::Permission;
+use crate::rbac::permissions::{Permission, PermissionSet};
 use crate::rbac::{Binding, Role, Scope};
 
 /// An object named by its scope kind and id: what a permission is checked against.
@@ -156,6 +156,17 @@ pub struct Grant {
     pub implied_by: Option<Scope>,
 }
 
+impl Grant {
+    /// Whether this grant gives `permission`: a custom role's own permissions for a custom binding held
+    /// directly (custom roles imply nothing below their object), the matrix's for a built-in role.
+    pub fn holds(&self, matrix: &Matrix, permission: Permission) -> bool {
+        match (self.implied_by, self.binding.custom) {
+            (None, Some(custom)) => custom.permissions.contains(permission),
+            _ => matrix.grants(self.role, permission),
+        }
+    }
+}
+
 /// Every role the bindings give on the deepest object of `at` (direct ones first), for permissions of
 /// that object's scope.
 fn grants_on<'b>(bindings: &'b [Binding], at: &'b Ancestry, scope: Scope) -> impl Iterator<Item = Grant> + 'b {
@@ -200,8 +211,12 @@ pub fn decide(bindings: &[Binding], matrix: &Matrix, permission: Permission, at:
             explanation: format!("{permission} is checked against a {scope_word} and none was named"),
         };
     }
-    if let Some(grant) = grants_on(bindings, at, scope).find(|g| matrix.grants(g.role, permission)) {
+    if let Some(grant) = grants_on(bindings, at, scope).find(|g| g.holds(matrix, permission)) {
         let mut explanation = match (grant.implied_by, grant.binding.target, at.target(scope)) {
+            (None, _, Some(object)) if grant.binding.custom.is_some() => format!(
+                "granted by the custom role {} on {scope_word} {object}",
+                grant.binding.custom.map(|c| c.id.to_string()).unwrap_or_default()
+            ),
             (None, _, Some(object)) => format!("granted by {} on {scope_word} {object}", grant.role),
             (None, _, None) => format!("granted by the system role {}", grant.role),
             (Some(from), Some(ancestor), object) => format!(
@@ -218,7 +233,12 @@ pub fn decide(bindings: &[Binding], matrix: &Matrix, permission: Permission, at:
         }
         return Decision { granted: true, grant: Some(grant), explanation };
     }
-    let held: Vec<String> = grants_on(bindings, at, scope).map(|g| g.role.to_string()).collect();
+    let held: Vec<String> = grants_on(bindings, at, scope)
+        .map(|g| match g.binding.custom {
+            Some(custom) if g.implied_by.is_none() => format!("custom role {}", custom.id),
+            _ => g.role.to_string(),
+        })
+        .collect();
     let granting: Vec<&str> = Role::ALL.iter().filter(|r| matrix.grants(**r, permission)).map(|r| r.as_str()).collect();
     let explanation = if held.is_empty() {
         format!("no role at this {scope_word} grants {permission} (it needs one of {})", granting.join(", "))
@@ -240,7 +260,7 @@ pub fn granted(bindings: &[Binding], matrix: &Matrix, permission: Permission, at
     if scope != Scope::System && at.target(scope).is_none() {
         return false;
     }
-    grants_on(bindings, at, scope).any(|grant| matrix.grants(grant.role, permission))
+    grants_on(bindings, at, scope).any(|grant| grant.holds(matrix, permission))
 }
 
 /// Whether any of `permissions` is granted on `at`: `system.*` alternatives ignore the target.
@@ -292,10 +312,36 @@ pub fn grant_verdict(bindings: &[Binding], matrix: &Matrix, role: Role, at: &Anc
 /// could make a viewer key an admin key and take its secret on rotation. System roles always need every
 /// permission of the role granted.
 pub fn may_grant(bindings: &[Binding], matrix: &Matrix, role: Role, at: &Ancestry) -> bool {
+    // A custom-role marker alone names no permissions: granting one means granting a custom role
+    // (`may_grant_permissions`), never the marker.
+    if role.is_custom() {
+        return false;
+    }
     if role.scope() != Some(Scope::System) && holds_every_system_permission(bindings, matrix) {
         return true;
     }
     matrix.permissions_of(role).all(|permission| granted(bindings, matrix, permission, at))
+}
+
+/// The grant rule for a custom role (docs/custom-roles.md): a principal may create, change or grant a
+/// custom role holding `permissions` on the object of `at` only if it holds every one of them there; as
+/// for built-in roles, the principal holding every `system.*` permission may grant any.
+pub fn may_grant_permissions(bindings: &[Binding], matrix: &Matrix, permissions: PermissionSet, at: &Ancestry) -> bool {
+    if holds_every_system_permission(bindings, matrix) {
+        return true;
+    }
+    permissions.iter().all(|permission| granted(bindings, matrix, permission, at))
+}
+
+/// Whether a custom role holding `permissions` may be granted on the object of `at`
+/// ([`may_grant_permissions`]), from the ancestors known so far.
+pub fn grant_permissions_verdict(
+    bindings: &[Binding],
+    matrix: &Matrix,
+    permissions: PermissionSet,
+    at: &Ancestry,
+) -> Verdict {
+    Verdict::of(may_grant_permissions(bindings, matrix, permissions, at), bindings, at)
 }
 
 /// Whether `bindings` grant every `system.*` permission of the matrix.
@@ -328,7 +374,7 @@ mod tests {
     use super::*;
 
     fn binding(role: Role, target: Option<Uuid>) -> Binding {
-        Binding { id: Uuid::new_v4(), role, target, via_team: None, allowed_from: Vec::new() }
+        Binding { id: Uuid::new_v4(), role, target, via_team: None, allowed_from: Vec::new(), custom: None }
     }
 
     #[test]
@@ -393,6 +439,41 @@ mod tests {
         assert!(may_grant(&system_admin, &matrix, Role::WorkspaceAdmin, &at));
         assert!(!may_grant(&system_editor, &matrix, Role::SystemAdmin, &Ancestry::SYSTEM));
         assert!(may_grant(&system_editor, &matrix, Role::SystemViewer, &Ancestry::SYSTEM));
+    }
+
+    #[test]
+    fn a_custom_binding_grants_its_own_permissions_on_its_object_only() {
+        use crate::rbac::binding::CustomGrant;
+        let matrix = Matrix::default();
+        let (org, ws, dep) = (Uuid::new_v4(), Uuid::new_v4(), Uuid::new_v4());
+        let permissions: PermissionSet =
+            [Permission::WorkspaceConfigGet, Permission::WorkspaceDeploymentsCreate].into_iter().collect();
+        let custom = Binding {
+            custom: Some(CustomGrant { id: Uuid::new_v4(), permissions }),
+            ..binding(Role::WorkspaceCustom, Some(ws))
+        };
+        let bindings = vec![custom];
+        let here = Ancestry::workspace(Some(org), ws);
+        assert!(decide(&bindings, &matrix, Permission::WorkspaceDeploymentsCreate, &here).granted);
+        assert!(!decide(&bindings, &matrix, Permission::WorkspaceConfigUpdate, &here).granted);
+        assert!(!granted(
+            &bindings,
+            &matrix,
+            Permission::WorkspaceConfigGet,
+            &Ancestry::workspace(Some(org), Uuid::new_v4())
+        ));
+        // Nothing implied below the workspace.
+        assert!(!granted(
+            &bindings,
+            &matrix,
+            Permission::DeploymentConfigGet,
+            &Ancestry::deployment(Some(org), Some(ws), dep)
+        ));
+        assert!(may_grant_permissions(&bindings, &matrix, permissions, &here));
+        let more: PermissionSet =
+            [Permission::WorkspaceConfigGet, Permission::WorkspaceIamUpdate].into_iter().collect();
+        assert!(!may_grant_permissions(&bindings, &matrix, more, &here));
+        assert!(!may_grant(&bindings, &matrix, Role::WorkspaceViewer, &here));
     }
 
     #[test]

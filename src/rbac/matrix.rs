@@ -62,6 +62,12 @@ pub const DEFAULT_MATRIX: &[(Permission, &[Role])] = &[
     // SCIM provisioning (docs/sso.md): meant for an organization API key with the owner role; not in
     // SPEC §2's table, which predates it.
     (OrganizationScimProvision, &[OO]),
+    // Custom roles (docs/custom-roles.md, issue 26 §4): members see the organization's roles (to know what
+    // a colleague holds, as they see its teams); owners, who hold every workspace and deployment
+    // permission of the organization by implication, define them. Not in SPEC §2's table, which predates
+    // them.
+    (OrganizationCustomRolesGet, &[OM, OB, OO]),
+    (OrganizationCustomRolesUpdate, &[OO]),
     (WorkspaceConfigGet, &[WV, WE, WA]),
     (WorkspaceUsersGet, &[WV, WE, WA]),
     (WorkspaceTeamsGet, &[WV, WE, WA]),
@@ -156,6 +162,9 @@ impl Matrix {
         for (role_name, change) in overrides {
             let role: Role = role_name.parse().map_err(|e| format!("{e}"))?;
             let scope = role.scope().ok_or_else(|| format!("{role} is implicit and cannot hold permissions"))?;
+            if role.is_custom() {
+                return Err(format!("{role} stands for an organization's custom roles: change those instead"));
+            }
             let set = self.grants.entry(role).or_default();
             for name in &change.add {
                 let permission: Permission = name.parse().map_err(|e| format!("{e} (for {role})"))?;
@@ -200,6 +209,9 @@ mod tests {
         ("organization.authentication.update", "O"),
         // Added with SCIM provisioning (docs/sso.md).
         ("organization.scim.provision", "O"),
+        // Added with custom roles (docs/custom-roles.md).
+        ("organization.customRoles.get", "M B O"),
+        ("organization.customRoles.update", "O"),
         (
             "organization.iam.update, organization.users.invite, organization.teams.update, organization.serviceAccounts.get/create/update/delete, organization.auditLogs.get, organization.clusters.update",
             "O",
@@ -286,6 +298,7 @@ mod tests {
         for bad in [
             r#"{"WORKSPACE_EDITOR": {"add": ["system.iam.update"]}}"#,
             r#"{"NOBODY": {"add": []}}"#,
+            r#"{"WORKSPACE_CUSTOM": {"add": ["workspace.config.get"]}}"#,
             r#"{"WORKSPACE_EDITOR": {"add": ["workspace.nothing"]}}"#,
         ] {
             let overrides: BTreeMap<String, RoleOverride> = serde_json::from_str(bad).unwrap();

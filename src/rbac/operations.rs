@@ -56,6 +56,8 @@ pub enum On {
     /// The workspace of the deployment the argument names (for permissions that exist at workspace scope
     /// only, such as reading the audit log).
     WorkspaceOfDeployment(&'static str),
+    /// The organization of the custom role the argument names.
+    CustomRole(&'static str),
 }
 
 /// An operator setting a rule can depend on.
@@ -140,6 +142,9 @@ const WORKSPACE_USERS_GET: &[Permission] = &[WorkspaceUsersGet, SystemUsersGet];
 const WORKSPACE_IAM: &[Permission] = &[WorkspaceIamUpdate, SystemIamUpdate];
 // SPEC §2 names system IAM as the alternative for workspace IAM only.
 const DEPLOYMENT_IAM: &[Permission] = &[DeploymentIamUpdate];
+const CUSTOM_ROLES_GET: &[Permission] = &[OrganizationCustomRolesGet, SystemOrganizationsGet];
+const CUSTOM_ROLES_UPDATE: &[Permission] = &[OrganizationCustomRolesUpdate];
+const CUSTOM_ROLE: On = On::CustomRole("customRoleUuid");
 
 /// `updateWorkspace`: a row of [`OPERATIONS`] that a capability names.
 pub const UPDATE_WORKSPACE: Operation = op(M, "updateWorkspace", on(&[WorkspaceConfigUpdate], WS));
@@ -303,7 +308,15 @@ pub const OPERATIONS: &[Operation] = &[
     op(M, "workspaceUpsertUserRole", on(WORKSPACE_IAM, WS)),
     op(M, "workspaceRemoveUser", on(WORKSPACE_IAM, WS)),
     // Access: the matrix, users, invites, system roles, mail.
-    op(Q, "roles", SignedIn),
+    // With an organization, `roles` also lists its custom roles (docs/custom-roles.md).
+    op(Q, "roles", Rule::Forms(&[(Some("organizationUuid"), on(CUSTOM_ROLES_GET, ORG)), (None, SignedIn)])),
+    // Custom roles (docs/custom-roles.md). Defining one also applies the grant rule in the domain: the
+    // caller holds every permission of the role on every workspace (deployment) of the organization.
+    op(Q, "customRoles", on(CUSTOM_ROLES_GET, ORG)),
+    op(Q, "roleTemplates", SignedIn),
+    op(M, "createCustomRole", on(CUSTOM_ROLES_UPDATE, ORG)),
+    op(M, "updateCustomRole", on(CUSTOM_ROLES_UPDATE, CUSTOM_ROLE)),
+    op(M, "deleteCustomRole", on(CUSTOM_ROLES_UPDATE, CUSTOM_ROLE)),
     op(Q, "can", SignedIn),
     op(Q, "explainPermission", SignedIn),
     op(Q, "users", system(&[SystemUsersGet])),
@@ -533,6 +546,8 @@ pub enum ObjectKind {
     AuditEvent,
     /// A setting of an organization (a claimed domain, an identity provider).
     OrganizationSetting,
+    /// A custom role of an organization (its holders always see it).
+    CustomRole,
 }
 
 /// The permissions, any of which lets a caller read an object of `kind` whose scope is `scope`
@@ -566,6 +581,7 @@ pub fn read_rule(kind: ObjectKind, scope: Scope) -> &'static [Permission] {
         (K::AuditEvent, Sys) => &[SystemAuditLogsGet],
         (K::AuditEvent, Org) => &[OrganizationAuditLogsGet, SystemAuditLogsGet],
         (K::AuditEvent, Ws | Dep) => WORKSPACE_AUDIT,
+        (K::CustomRole, _) => CUSTOM_ROLES_GET,
     }
 }
 
@@ -642,7 +658,9 @@ mod tests {
                             assert!(scoped.iter().all(|s| *s == Scope::Deployment), "{field}")
                         }
                         On::ServiceAccount(_) | On::Cluster(_) => {}
-                        On::Team(_) => assert!(scoped.iter().all(|s| *s == Scope::Organization), "{field}"),
+                        On::Team(_) | On::CustomRole(_) => {
+                            assert!(scoped.iter().all(|s| *s == Scope::Organization), "{field}")
+                        }
                         On::WorkspaceOfDeployment(_) => {
                             assert!(scoped.iter().all(|s| *s == Scope::Workspace), "{field}")
                         }

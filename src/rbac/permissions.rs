@@ -73,6 +73,8 @@ permissions! {
     OrganizationAuditLogsGet => "organization.auditLogs.get",
     OrganizationClustersUpdate => "organization.clusters.update",
     OrganizationScimProvision => "organization.scim.provision",
+    OrganizationCustomRolesGet => "organization.customRoles.get",
+    OrganizationCustomRolesUpdate => "organization.customRoles.update",
     WorkspaceConfigGet => "workspace.config.get",
     WorkspaceUsersGet => "workspace.users.get",
     WorkspaceTeamsGet => "workspace.teams.get",
@@ -118,6 +120,57 @@ impl Permission {
 impl fmt::Display for Permission {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
+    }
+}
+
+/// A set of permissions, as bits (one per permission of [`Permission::ALL`]): what a custom role holds.
+/// Copy and allocation-free, so a binding carries its custom role's permissions and a check on it costs
+/// a mask test.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub struct PermissionSet(u128);
+
+// Every permission has a bit.
+const _: () = assert!(Permission::ALL.len() <= 128);
+
+impl PermissionSet {
+    fn bit(permission: Permission) -> u128 {
+        1u128 << (permission as usize)
+    }
+
+    /// Whether the set holds `permission`.
+    pub fn contains(self, permission: Permission) -> bool {
+        self.0 & Self::bit(permission) != 0
+    }
+
+    /// Adds `permission`.
+    pub fn insert(&mut self, permission: Permission) {
+        self.0 |= Self::bit(permission);
+    }
+
+    /// The permissions of the set, in [`Permission::ALL`] order.
+    pub fn iter(self) -> impl Iterator<Item = Permission> {
+        Permission::ALL.iter().copied().filter(move |p| self.contains(*p))
+    }
+
+    /// Whether the set is empty.
+    pub fn is_empty(self) -> bool {
+        self.0 == 0
+    }
+
+    /// The set of the permission strings that parse; unknown strings (a permission an operator's upgrade
+    /// removed) are left out, so a stored role never grants more than the strings it names.
+    pub fn from_strings<'a>(texts: impl IntoIterator<Item = &'a str>) -> PermissionSet {
+        texts.into_iter().filter_map(|text| text.parse::<Permission>().ok()).collect()
+    }
+}
+
+impl FromIterator<Permission> for PermissionSet {
+    fn from_iter<I: IntoIterator<Item = Permission>>(iter: I) -> Self {
+        let mut set = PermissionSet::default();
+        for permission in iter {
+            set.insert(permission);
+        }
+        set
     }
 }
 

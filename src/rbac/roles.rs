@@ -51,19 +51,27 @@ pub enum Role {
     WorkspaceEditor,
     /// Reads a workspace.
     WorkspaceViewer,
+    /// A custom workspace role of the organization (docs/custom-roles.md): the binding's `customRole` says
+    /// which, and its permissions are that role's. Not accepted as a `role` argument: name the role with
+    /// `customRoleUuid`.
+    WorkspaceCustom,
     /// Manages a deployment and its users.
     DeploymentAdmin,
     /// Changes a deployment's settings and deploys to it.
     DeploymentEditor,
     /// Reads a deployment.
     DeploymentViewer,
+    /// A custom deployment role of the organization (docs/custom-roles.md): the binding's `customRole`
+    /// says which. Not accepted as a `role` argument: name the role with `customRoleUuid`.
+    DeploymentCustom,
     /// Any signed-in principal.
     User,
 }
 
 impl Role {
-    /// Every role, in matrix order.
-    pub const ALL: [Role; 13] = [
+    /// Every role, in matrix order, with the two custom-role markers (which hold no permission of the
+    /// matrix: a custom binding's permissions are its custom role's).
+    pub const ALL: [Role; 15] = [
         Role::SystemAdmin,
         Role::SystemEditor,
         Role::SystemViewer,
@@ -73,9 +81,11 @@ impl Role {
         Role::WorkspaceAdmin,
         Role::WorkspaceEditor,
         Role::WorkspaceViewer,
+        Role::WorkspaceCustom,
         Role::DeploymentAdmin,
         Role::DeploymentEditor,
         Role::DeploymentViewer,
+        Role::DeploymentCustom,
         Role::User,
     ];
 
@@ -91,9 +101,11 @@ impl Role {
             Role::WorkspaceAdmin => "WORKSPACE_ADMIN",
             Role::WorkspaceEditor => "WORKSPACE_EDITOR",
             Role::WorkspaceViewer => "WORKSPACE_VIEWER",
+            Role::WorkspaceCustom => "WORKSPACE_CUSTOM",
             Role::DeploymentAdmin => "DEPLOYMENT_ADMIN",
             Role::DeploymentEditor => "DEPLOYMENT_EDITOR",
             Role::DeploymentViewer => "DEPLOYMENT_VIEWER",
+            Role::DeploymentCustom => "DEPLOYMENT_CUSTOM",
             Role::User => "USER",
         }
     }
@@ -105,10 +117,33 @@ impl Role {
             Role::OrganizationOwner | Role::OrganizationBillingAdmin | Role::OrganizationMember => {
                 Some(Scope::Organization)
             }
-            Role::WorkspaceAdmin | Role::WorkspaceEditor | Role::WorkspaceViewer => Some(Scope::Workspace),
-            Role::DeploymentAdmin | Role::DeploymentEditor | Role::DeploymentViewer => Some(Scope::Deployment),
+            Role::WorkspaceAdmin | Role::WorkspaceEditor | Role::WorkspaceViewer | Role::WorkspaceCustom => {
+                Some(Scope::Workspace)
+            }
+            Role::DeploymentAdmin | Role::DeploymentEditor | Role::DeploymentViewer | Role::DeploymentCustom => {
+                Some(Scope::Deployment)
+            }
             Role::User => None,
         }
+    }
+
+    /// Whether this is the marker of a custom role (`WORKSPACE_CUSTOM`, `DEPLOYMENT_CUSTOM`).
+    pub fn is_custom(self) -> bool {
+        matches!(self, Role::WorkspaceCustom | Role::DeploymentCustom)
+    }
+
+    /// The custom-role marker of `scope`, if custom roles exist there (workspaces and deployments).
+    pub fn custom_marker(scope: Scope) -> Option<Role> {
+        match scope {
+            Scope::Workspace => Some(Role::WorkspaceCustom),
+            Scope::Deployment => Some(Role::DeploymentCustom),
+            _ => None,
+        }
+    }
+
+    /// The built-in roles of `scope` (custom markers and `USER` excluded), for role templates.
+    pub fn built_in_of(scope: Scope) -> impl Iterator<Item = Role> {
+        Role::ALL.into_iter().filter(move |role| !role.is_custom() && role.scope() == Some(scope))
     }
 }
 

@@ -102,6 +102,8 @@ pub enum Fresh {
     Claim,
     /// `$idp`: an identity provider of A.
     Idp,
+    /// `$cr`: a custom workspace role of A that nobody holds.
+    CustomRole,
     /// `$fw`: an empty workspace of A where the principal holds what it holds on W (an API key of W is
     /// replaced by the same key of `$fw`).
     MirrorW,
@@ -182,6 +184,12 @@ pub const OPS: &[Op] = &[
     op("authConfig", Reads, &[USER, ANON], "{ authConfig { localEnabled } }"),
     // §2: `roles` exports the matrix; SPEC silent about who reads it (it holds nothing private).
     op("roles", Reads, ANYONE, "{ roles { role } }").either(&[ANON]),
+    // Custom roles (issue 26 §4, docs/custom-roles.md): an organization's roles are organization data,
+    // read like its teams (M B O | system.organizations.get); `roles` with an organization lists them too.
+    op("roles(organizationUuid)", Reads, ORG_READ, "query($org: Uuid!) { roles(organizationUuid: $org) { role } }"),
+    op("customRoles", Reads, ORG_READ, "query($org: Uuid!) { customRoles(organizationUuid: $org) { id } }"),
+    // The built-in roles' permissions, as `roles` shows them: anyone signed in.
+    op("roleTemplates", Reads, ANYONE, "{ roleTemplates(scope: WORKSPACE) { role } }").either(&[ANON]),
     // §6: `can` answers about the caller itself.
     op("can", Reads, ANYONE, "query($w: Uuid!) { can(permission: \"workspace.config.get\", scopeId: $w) }"),
     op(
@@ -949,6 +957,26 @@ pub const OPS: &[Op] = &[
     )
     .either(SA_SILENT)
     .fresh(F::Idp),
+    // Issue 26 §4: defining custom roles is membership policy, the owners' (as organization.iam.update);
+    // the grant rule holds for them (an owner holds every workspace permission of A by implication).
+    op(
+        "createCustomRole",
+        Organization,
+        OWNER,
+        "mutation($org: Uuid!, $n: String!) { createCustomRole(organizationUuid: $org, scope: WORKSPACE, name: $n, permissions: [\"workspace.config.get\"]) { id } }",
+    )
+    .either(SA_SILENT),
+    op(
+        "updateCustomRole",
+        Organization,
+        OWNER,
+        "mutation($cr: Uuid!) { updateCustomRole(customRoleUuid: $cr, description: \"changed\") { id } }",
+    )
+    .either(SA_SILENT)
+    .fresh(F::CustomRole),
+    op("deleteCustomRole", Organization, OWNER, "mutation($cr: Uuid!) { deleteCustomRole(customRoleUuid: $cr) { id } }")
+        .either(SA_SILENT)
+        .fresh(F::CustomRole),
     // ---- System IAM and users (§2 system.iam.update SE SA; grant rule).
     op("inviteUser", System, &[SA], "mutation($ne: String!) { inviteUser(email: $ne) { id } }"),
     // Grant rule: SE holds every permission of SYSTEM_VIEWER, not of SYSTEM_ADMIN.
@@ -1131,6 +1159,7 @@ pub async fn snapshot(app: &TestApp) -> String {
         "cluster_workspaces",
         "organization_domains",
         "identity_providers",
+        "custom_roles",
         "scim_users",
         "scim_groups",
         "external_identities",
@@ -1517,6 +1546,10 @@ impl World {
             F::Idp => {
                 let data = ok(app, root, "mutation($o: Uuid!, $n: String!) { createIdentityProvider(organizationUuid: $o, input: {name: $n, issuerUrl: \"https://idp.example.test\", clientId: \"c\"}) { id } }", json!({"o": org, "n": format!("idp-made{n}")})).await;
                 v.insert("idp".into(), id_of(&data, "createIdentityProvider"));
+            }
+            F::CustomRole => {
+                let data = ok(app, root, "mutation($o: Uuid!, $n: String!) { createCustomRole(organizationUuid: $o, scope: WORKSPACE, name: $n, permissions: [\"workspace.config.get\"]) { id } }", json!({"o": org, "n": format!("role-made{n}")})).await;
+                v.insert("cr".into(), id_of(&data, "createCustomRole"));
             }
             F::MirrorW => {
                 let fw = id_of(

@@ -18,6 +18,7 @@ mod console;
 mod console_flows;
 mod cors;
 mod cost;
+mod custom_roles;
 mod deadlines;
 mod deployment_files;
 mod deployments;

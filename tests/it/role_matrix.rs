@@ -218,6 +218,35 @@ const CASES: &[Case] = &[
     ),
     // Access.
     case("roles", Obj::None, "{ roles { role permissions } }", NonNull("/roles/0/role")),
+    Case {
+        field: "roles",
+        form: Some("organizationUuid"),
+        object: Org,
+        document: "query($org: Uuid!) { roles(organizationUuid: $org) { name } }",
+        prep: Prep::Nothing,
+        effect: Contains("crn"),
+    },
+    // Custom roles (docs/custom-roles.md).
+    case("customRoles", Org, "query($org: Uuid!) { customRoles(organizationUuid: $org) { id } }", Contains("cr")),
+    case("roleTemplates", Obj::None, "{ roleTemplates(scope: DEPLOYMENT) { role } }", NonNull("/roleTemplates/0/role")),
+    case(
+        "createCustomRole",
+        Org,
+        "mutation($org: Uuid!, $np: String!) { createCustomRole(organizationUuid: $org, scope: DEPLOYMENT, name: $np, permissions: [\"deployment.config.get\"]) { id } }",
+        Sql("SELECT count(*)::text AS t FROM custom_roles WHERE name = '{np}'", "1"),
+    ),
+    case(
+        "updateCustomRole",
+        Org,
+        "mutation($cr: Uuid!) { updateCustomRole(customRoleUuid: $cr, description: \"Changed\") { id } }",
+        Sql("SELECT description AS t FROM custom_roles WHERE id = '{cr}'", "Changed"),
+    ),
+    case(
+        "deleteCustomRole",
+        Org,
+        "mutation($cr: Uuid!) { deleteCustomRole(customRoleUuid: $cr) { id } }",
+        Sql("SELECT count(*)::text AS t FROM custom_roles WHERE id = '{cr}'", "0"),
+    ),
     case(
         "can",
         Obj::None,
@@ -1423,6 +1452,10 @@ impl Run {
         let idp = ok(app, root, "mutation($org: Uuid!, $n: String!) { createIdentityProvider(organizationUuid: $org, input: {name: $n, issuerUrl: \"https://idp.example.test\", clientId: \"c\"}) { id } }", json!({"org": v["org"], "n": format!("idp{n}")})).await["createIdentityProvider"]["id"].as_str().unwrap().to_owned();
         v.insert("idp".into(), idp);
         v.insert("idpn".into(), format!("idp{n}"));
+        // A custom workspace role of the organization that nobody holds.
+        let cr = ok(app, root, "mutation($org: Uuid!, $n: String!) { createCustomRole(organizationUuid: $org, scope: WORKSPACE, name: $n, permissions: [\"workspace.config.get\"]) { id } }", json!({"org": v["org"], "n": format!("role{n}")})).await["createCustomRole"]["id"].as_str().unwrap().to_owned();
+        v.insert("cr".into(), cr);
+        v.insert("crn".into(), format!("role{n}"));
         let cluster = ok(app, root, "mutation($org: Uuid!, $n: String!) { createCluster(name: $n, type: DEDICATED, organizationUuid: $org) { id } }", json!({"org": v["org"], "n": format!("cluster {n}")})).await["createCluster"]["id"].as_str().unwrap().to_owned();
         for (name, value) in [
             ("team", team.clone()),
@@ -1600,6 +1633,7 @@ impl Run {
             "cluster_workspaces",
             "organization_domains",
             "identity_providers",
+            "custom_roles",
             "sign_in_codes",
         ];
         let mut parts: Vec<String> = tables

@@ -35,6 +35,8 @@ pub struct Invite {
     pub created_at: DateTime<Utc>,
     /// Inviting API key (when a service account invited).
     pub invited_by_service_account_id: Option<Uuid>,
+    /// The custom workspace role the invite grants (`role` is then `WORKSPACE_CUSTOM`).
+    pub custom_role_id: Option<Uuid>,
 }
 
 /// Insert form of [`Invite`].
@@ -63,6 +65,8 @@ pub struct NewInvite {
     pub invited_by: Option<Uuid>,
     /// Inviting API key.
     pub invited_by_service_account_id: Option<Uuid>,
+    /// The custom workspace role the invite grants (`role` is then `WORKSPACE_CUSTOM`).
+    pub custom_role_id: Option<Uuid>,
 }
 
 /// Filter of invite lists; empty fields are ignored.

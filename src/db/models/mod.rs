@@ -2,6 +2,7 @@
 
 pub mod audit_event;
 pub mod bulk;
+pub mod custom_role;
 pub mod deploy;
 pub mod deployment;
 pub mod identity;

@@ -38,6 +38,8 @@ pub struct RoleBindingRow {
     pub created_by: Option<Uuid>,
     /// When.
     pub created_at: DateTime<Utc>,
+    /// The custom role held (`role` is then the scope's marker, `WORKSPACE_CUSTOM` or `DEPLOYMENT_CUSTOM`).
+    pub custom_role_id: Option<Uuid>,
 }
 
 /// Insert form of [`RoleBindingRow`].
@@ -64,6 +66,8 @@ pub struct NewRoleBinding<'a> {
     pub deployment_id: Option<Uuid>,
     /// Granting user.
     pub created_by: Option<Uuid>,
+    /// The custom role held, with a marker `role`.
+    pub custom_role_id: Option<Uuid>,
 }
 
 impl RoleBindingRow {
@@ -173,9 +177,14 @@ impl RoleBindingRow {
     }
 
     /// Changes a binding's role.
-    pub async fn set_role(conn: &mut AsyncPgConnection, id: Uuid, role: &str) -> QueryResult<RoleBindingRow> {
+    pub async fn set_role(
+        conn: &mut AsyncPgConnection,
+        id: Uuid,
+        role: &str,
+        custom_role_id: Option<Uuid>,
+    ) -> QueryResult<RoleBindingRow> {
         diesel::update(role_bindings::table.find(id))
-            .set(role_bindings::role.eq(role))
+            .set((role_bindings::role.eq(role), role_bindings::custom_role_id.eq(custom_role_id)))
             .returning(RoleBindingRow::as_returning())
             .get_result(conn)
             .await

@@ -1,14 +1,21 @@
 //! The matrix as data: `RoleDefinition`, `PermissionExplanation`.
 
-use async_graphql::SimpleObject;
+use async_graphql::{Object, SimpleObject};
+use chrono::{DateTime, Utc};
 
+use crate::graphql::authz::Readable;
+use crate::graphql::scalars::Uuid;
 use crate::rbac::{Role, Scope};
 
 /// A role and the permissions it holds.
 #[derive(SimpleObject)]
 pub struct RoleDefinition {
-    /// The role.
+    /// The role (`WORKSPACE_CUSTOM` or `DEPLOYMENT_CUSTOM` for a custom role).
     pub role: Role,
+    /// The role's name: the built-in role's, or the custom role's.
+    pub name: String,
+    /// For a custom role, its id (docs/custom-roles.md).
+    pub custom_role_id: Option<Uuid>,
     /// Where it applies (none for the implicit USER).
     pub scope: Option<Scope>,
     /// Its permissions, as SPEC strings.
@@ -30,4 +37,63 @@ pub struct PermissionExplanation {
     pub team_id: Option<crate::graphql::scalars::Uuid>,
     /// A sentence explaining the decision.
     pub explanation: String,
+}
+
+/// One of an organization's custom workspace or deployment roles (docs/custom-roles.md): assignable
+/// wherever a built-in role of its scope is, with `customRoleUuid`.
+pub struct CustomRole(Readable<crate::domain::custom_roles::CustomRole>);
+
+impl From<Readable<crate::domain::custom_roles::CustomRole>> for CustomRole {
+    fn from(role: Readable<crate::domain::custom_roles::CustomRole>) -> Self {
+        CustomRole(role)
+    }
+}
+
+/// A custom role.
+#[Object]
+impl CustomRole {
+    /// Its id (the `customRoleUuid` that assigns it).
+    async fn id(&self) -> Uuid {
+        self.0.row.id.into()
+    }
+
+    /// The organization that defined it; it is held only there.
+    async fn organization_id(&self) -> Uuid {
+        self.0.row.organization_id.into()
+    }
+
+    /// WORKSPACE or DEPLOYMENT.
+    async fn scope(&self) -> Scope {
+        self.0.scope()
+    }
+
+    /// The role a binding holding it shows (`WORKSPACE_CUSTOM` or `DEPLOYMENT_CUSTOM`).
+    async fn role(&self) -> Role {
+        self.0.marker()
+    }
+
+    /// Its name, unique in the organization for its scope.
+    async fn name(&self) -> &str {
+        &self.0.row.name
+    }
+
+    /// Free text.
+    async fn description(&self) -> Option<&str> {
+        self.0.row.description.as_deref()
+    }
+
+    /// Its permissions, as SPEC strings, all of its scope.
+    async fn permissions(&self) -> Vec<String> {
+        self.0.permissions.iter().map(|p| p.as_str().to_owned()).collect()
+    }
+
+    /// When it was defined.
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.row.created_at
+    }
+
+    /// When it last changed.
+    async fn updated_at(&self) -> DateTime<Utc> {
+        self.0.row.updated_at
+    }
 }

@@ -5,6 +5,7 @@ use chrono::{DateTime, Utc};
 
 use crate::auth::Principal;
 use crate::domain::users::{self, RoleBindingRow};
+use crate::error::{ApiError, ApiResult};
 use crate::graphql::authz::{Member, Readable, Scoped, TeamReached, access};
 use crate::graphql::context::loader;
 use crate::graphql::loaders::{
@@ -201,6 +202,11 @@ impl From<Readable<RoleBindingRow>> for RoleBinding {
 }
 
 impl RoleBinding {
+    /// The role the binding stores (`WORKSPACE_CUSTOM` or `DEPLOYMENT_CUSTOM` for a custom role).
+    pub(crate) fn stored_role(&self) -> ApiResult<Role> {
+        self.0.role.parse().map_err(ApiError::internal)
+    }
+
     /// A binding whose holder was loaded with it.
     pub(crate) fn with_holder(binding: Readable<RoleBindingRow>, holder: Holder) -> Self {
         RoleBinding(binding, holder)
@@ -273,6 +279,16 @@ impl RoleBinding {
             },
         };
         Ok(access(ctx)?.admit(row).await?.map(ServiceAccount::listed))
+    }
+
+    /// The custom role it holds, for a `WORKSPACE_CUSTOM` or `DEPLOYMENT_CUSTOM` binding (null unless the
+    /// caller may read the organization's custom roles or holds this one).
+    async fn custom_role(&self, ctx: &Context<'_>) -> Result<Option<crate::graphql::types::rbac::CustomRole>> {
+        let Some(id) = self.0.custom_role_id else { return Ok(None) };
+        let Some(role) = loader(ctx)?.load_one(crate::graphql::loaders::CustomRoleById(id)).await? else {
+            return Ok(None);
+        };
+        Ok(access(ctx)?.admit(role).await?.map(crate::graphql::types::rbac::CustomRole::from))
     }
 
     /// When it was granted.

@@ -1,0 +1,11 @@
+DELETE FROM invites WHERE custom_role_id IS NOT NULL;
+ALTER TABLE invites DROP COLUMN custom_role_id;
+DELETE FROM role_bindings WHERE custom_role_id IS NOT NULL;
+ALTER TABLE role_bindings DROP COLUMN custom_role_id;
+ALTER TABLE role_bindings DROP CONSTRAINT role_bindings_role_check;
+ALTER TABLE role_bindings ADD CONSTRAINT role_bindings_role_check CHECK (role IN (
+    'SYSTEM_ADMIN', 'SYSTEM_EDITOR', 'SYSTEM_VIEWER',
+    'ORGANIZATION_OWNER', 'ORGANIZATION_BILLING_ADMIN', 'ORGANIZATION_MEMBER',
+    'WORKSPACE_ADMIN', 'WORKSPACE_EDITOR', 'WORKSPACE_VIEWER',
+    'DEPLOYMENT_ADMIN', 'DEPLOYMENT_EDITOR', 'DEPLOYMENT_VIEWER'));
+DROP TABLE custom_roles;

@@ -1,0 +1,396 @@
+//! Custom roles (docs/custom-roles.md; issue 26 §4): an organization's own workspace and deployment roles,
+//! each a set of permission strings of its scope.
+//!
+//! - A role's permissions are all of its scope (`workspace.*` for a workspace role, `deployment.*` for a
+//!   deployment role); anything else is BAD_USER_INPUT naming `permissions`.
+//! - The grant rule applies to defining a role as to granting one: whoever creates, changes or deletes a
+//!   role must hold every permission it holds (before and after) on every workspace (or deployment) of the
+//!   organization, that is through their organization-level roles (owners do, by implication) or as the
+//!   installation's administrator; whoever grants one must hold every permission of it on the object
+//!   ([`crate::domain::memberships`]).
+//! - A role is held only inside its organization and at its scope; it implies nothing below its object
+//!   (a custom workspace role gives no deployment role).
+//! - Deleting a role that a binding or a pending invite holds is CONFLICT. The role row is locked
+//!   `FOR UPDATE` by changes and deletion and `FOR SHARE` by every grant, so a deletion never races a grant.
+
+use chrono::{DateTime, Utc};
+use diesel_async::{AsyncConnection, AsyncPgConnection};
+use serde_json::json;
+use uuid::Uuid;
+
+use crate::db::models::custom_role::{CustomRoleChanges, CustomRoleRow, NewCustomRole};
+use crate::domain::audit::{self, Change};
+use crate::domain::memberships::lock_organization;
+use crate::domain::{Actor, Authority, validate};
+use crate::error::{ApiError, ApiResult};
+use crate::rbac::permissions::PermissionSet;
+use crate::rbac::{Ancestry, Matrix, Permission, Role, Scope, ScopeRef};
+
+/// The argument naming a role's permissions.
+pub const PERMISSIONS_FIELD: &str = "permissions";
+/// The argument naming a custom role where one is granted.
+pub const CUSTOM_ROLE_FIELD: &str = "customRoleUuid";
+
+/// Most permissions one role names (more than every permission of a scope is a mistake).
+const MAX_PERMISSIONS: usize = 128;
+
+/// A custom role as read: the row and its permissions as a set.
+#[derive(Debug, Clone)]
+pub struct CustomRole {
+    /// The stored row.
+    pub row: CustomRoleRow,
+    /// Its permissions (those of its strings that are permissions of the matrix).
+    pub permissions: PermissionSet,
+}
+
+impl CustomRole {
+    fn from_row(row: CustomRoleRow) -> CustomRole {
+        let permissions = PermissionSet::from_strings(row.permissions.iter().map(String::as_str));
+        CustomRole { row, permissions }
+    }
+
+    /// The role's scope.
+    pub fn scope(&self) -> Scope {
+        if self.row.scope == Scope::Deployment.as_str() { Scope::Deployment } else { Scope::Workspace }
+    }
+
+    /// The marker role a binding holding it stores (`WORKSPACE_CUSTOM`, `DEPLOYMENT_CUSTOM`).
+    pub fn marker(&self) -> Role {
+        match self.scope() {
+            Scope::Deployment => Role::DeploymentCustom,
+            _ => Role::WorkspaceCustom,
+        }
+    }
+
+    /// The organization it belongs to, as an ancestry.
+    pub fn ancestry(&self) -> Ancestry {
+        Ancestry::organization(self.row.organization_id)
+    }
+
+    fn snapshot(&self) -> serde_json::Value {
+        json!({
+            "name": self.row.name,
+            "scope": self.row.scope,
+            "description": self.row.description,
+            "permissions": self.row.permissions,
+        })
+    }
+}
+
+/// The scopes a custom role can have.
+pub fn check_scope(scope: Scope) -> ApiResult<()> {
+    match scope {
+        Scope::Workspace | Scope::Deployment => Ok(()),
+        _ => Err(ApiError::bad_input("scope", "A custom role is a WORKSPACE or a DEPLOYMENT role")),
+    }
+}
+
+/// The permissions of a role of `scope` named by `texts`, without repeats, in the matrix's order.
+/// BAD_USER_INPUT naming `permissions` for an unknown string, one of another scope, or an empty list.
+pub fn parse_permissions(scope: Scope, texts: &[String]) -> ApiResult<PermissionSet> {
+    if texts.is_empty() {
+        return Err(ApiError::bad_input(PERMISSIONS_FIELD, "A custom role holds at least one permission"));
+    }
+    if texts.len() > MAX_PERMISSIONS {
+        return Err(ApiError::bad_input(
+            PERMISSIONS_FIELD,
+            format!("A custom role names at most {MAX_PERMISSIONS} permissions"),
+        ));
+    }
+    let mut set = PermissionSet::default();
+    for (index, text) in texts.iter().enumerate() {
+        let permission: Permission = text.trim().parse().map_err(|_| {
+            let shown: String = text.chars().take(64).collect();
+            ApiError::bad_input(
+                PERMISSIONS_FIELD,
+                format!("permissions[{index}] ({shown:?}) is not a permission (see the roleTemplates query)"),
+            )
+        })?;
+        if permission.scope() != scope {
+            return Err(ApiError::bad_input(
+                PERMISSIONS_FIELD,
+                format!(
+                    "permissions[{index}] ({permission}) is a {} permission: a {} role holds {} permissions only",
+                    permission.scope().as_str().to_lowercase(),
+                    scope.as_str().to_lowercase(),
+                    scope.as_str().to_lowercase()
+                ),
+            ));
+        }
+        set.insert(permission);
+    }
+    Ok(set)
+}
+
+/// Every workspace (or deployment) of organization `organization_id` at once: an object of `scope` in the
+/// organization that no binding names, so only the organization-level roles' implications (and system
+/// permissions) give anything on it. Defining a role is checked there.
+fn anywhere_in(organization_id: Uuid, scope: Scope) -> Ancestry {
+    match scope {
+        Scope::Deployment => Ancestry::deployment(Some(organization_id), Some(Uuid::nil()), Uuid::nil()),
+        _ => Ancestry::workspace(Some(organization_id), Uuid::nil()),
+    }
+}
+
+/// What a new role is made of.
+#[derive(Debug, Clone)]
+pub struct NewRole {
+    /// Its organization.
+    pub organization_id: Uuid,
+    /// WORKSPACE or DEPLOYMENT.
+    pub scope: Scope,
+    /// Its name.
+    pub name: String,
+    /// Its permission strings.
+    pub permissions: Vec<String>,
+    /// Free text.
+    pub description: Option<String>,
+}
+
+/// Creates a custom role: validated, the grant rule applied to the caller, one transaction with its
+/// `customRole.create` audit event. CONFLICT if the organization has a role of that scope and name.
+pub async fn create(
+    conn: &mut AsyncPgConnection,
+    authority: &Authority,
+    new: NewRole,
+    actor: &Actor,
+) -> ApiResult<CustomRole> {
+    check_scope(new.scope)?;
+    let name = validate::label("name", &new.name, 255)?;
+    let description = new.description.as_deref().map(|d| validate::description("description", d)).transpose()?;
+    let permissions = parse_permissions(new.scope, &new.permissions)?;
+    let texts: Vec<String> = permissions.iter().map(|p| p.as_str().to_owned()).collect();
+    conn.transaction(async |tx| {
+        lock_organization(tx, new.organization_id).await?;
+        authority.require_permissions_grantable(tx, permissions, anywhere_in(new.organization_id, new.scope)).await?;
+        let row = CustomRoleRow::insert(
+            tx,
+            &NewCustomRole {
+                id: Uuid::now_v7(),
+                organization_id: new.organization_id,
+                scope: new.scope.as_str(),
+                name: &name,
+                description: description.as_deref().filter(|d| !d.is_empty()),
+                permissions: &texts,
+                created_by: actor.user_id,
+            },
+        )
+        .await?
+        .ok_or_else(|| {
+            ApiError::conflict(format!("The organization has a {} role named {name:?} already", new.scope.as_str()))
+        })?;
+        let role = CustomRole::from_row(row);
+        audit::record(
+            tx,
+            actor,
+            Change {
+                action: "customRole.create",
+                target_type: "customRole",
+                target_id: Some(role.row.id),
+                organization_id: Some(role.row.organization_id),
+                after: Some(role.snapshot()),
+                ..Change::default()
+            },
+        )
+        .await?;
+        Ok(role)
+    })
+    .await
+}
+
+/// A change to a role: `None` leaves a field as it is; `description: Some(None)` clears it.
+#[derive(Debug, Clone, Default)]
+pub struct RoleUpdate {
+    /// New name.
+    pub name: Option<String>,
+    /// New permission strings (the whole list).
+    pub permissions: Option<Vec<String>>,
+    /// New description.
+    pub description: Option<Option<String>>,
+}
+
+/// Changes custom role `id` (NOT_FOUND if there is none): the caller must be able to grant what it held and
+/// what it will hold (grant rule); the change reaches every holder at once. One transaction with its
+/// `customRole.update` audit event.
+pub async fn update(
+    conn: &mut AsyncPgConnection,
+    authority: &Authority,
+    id: Uuid,
+    change: RoleUpdate,
+    now: DateTime<Utc>,
+    actor: &Actor,
+) -> ApiResult<CustomRole> {
+    let name = change.name.as_deref().map(|n| validate::label("name", n, 255)).transpose()?;
+    let description = match &change.description {
+        Some(Some(text)) => Some(Some(validate::description("description", text)?).filter(|d| !d.is_empty())),
+        Some(None) => Some(None),
+        None => None,
+    };
+    conn.transaction(async |tx| {
+        let before = CustomRole::from_row(CustomRoleRow::find_for_update(tx, id).await?.ok_or(ApiError::NotFound)?);
+        let scope = before.scope();
+        let anywhere = anywhere_in(before.row.organization_id, scope);
+        authority.require_permissions_grantable(tx, before.permissions, anywhere).await?;
+        let permissions = change.permissions.as_deref().map(|texts| parse_permissions(scope, texts)).transpose()?;
+        if let Some(set) = permissions {
+            authority.require_permissions_grantable(tx, set, anywhere).await?;
+        }
+        let changes = CustomRoleChanges {
+            name: name.clone(),
+            description: description.clone(),
+            permissions: permissions.map(|set| set.iter().map(|p| p.as_str().to_owned()).collect()),
+            updated_at: Some(now),
+        };
+        let row = CustomRoleRow::update(tx, id, &changes).await?.ok_or_else(|| {
+            ApiError::conflict(format!(
+                "The organization has a {} role named {:?} already",
+                scope.as_str(),
+                name.clone().unwrap_or_default()
+            ))
+        })?;
+        let after = CustomRole::from_row(row);
+        audit::record(
+            tx,
+            actor,
+            Change {
+                action: "customRole.update",
+                target_type: "customRole",
+                target_id: Some(id),
+                organization_id: Some(after.row.organization_id),
+                before: Some(before.snapshot()),
+                after: Some(after.snapshot()),
+                ..Change::default()
+            },
+        )
+        .await?;
+        Ok(after)
+    })
+    .await
+}
+
+/// Deletes custom role `id`: CONFLICT while a binding or a pending invite holds it; the caller must be
+/// able to grant it. One transaction with its `customRole.delete` audit event. Returns the role deleted.
+pub async fn delete(
+    conn: &mut AsyncPgConnection,
+    authority: &Authority,
+    id: Uuid,
+    actor: &Actor,
+) -> ApiResult<CustomRole> {
+    conn.transaction(async |tx| {
+        let role = CustomRole::from_row(CustomRoleRow::find_for_update(tx, id).await?.ok_or(ApiError::NotFound)?);
+        authority
+            .require_permissions_grantable(tx, role.permissions, anywhere_in(role.row.organization_id, role.scope()))
+            .await?;
+        let (bindings, invites) = CustomRoleRow::uses(tx, id).await?;
+        if bindings > 0 || invites > 0 {
+            return Err(ApiError::conflict(format!(
+                "The role {:?} is in use ({bindings} role bindings, {invites} pending invites): give the holders \
+                 another role first",
+                role.row.name
+            )));
+        }
+        CustomRoleRow::delete(tx, id).await?;
+        audit::record(
+            tx,
+            actor,
+            Change {
+                action: "customRole.delete",
+                target_type: "customRole",
+                target_id: Some(id),
+                organization_id: Some(role.row.organization_id),
+                before: Some(role.snapshot()),
+                ..Change::default()
+            },
+        )
+        .await?;
+        Ok(role)
+    })
+    .await
+}
+
+/// An organization's custom roles, workspace roles first, then by name.
+pub async fn list(conn: &mut AsyncPgConnection, organization_id: Uuid, limit: usize) -> ApiResult<Vec<CustomRole>> {
+    let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+    Ok(CustomRoleRow::of_organization(conn, organization_id, limit)
+        .await?
+        .into_iter()
+        .map(CustomRole::from_row)
+        .collect())
+}
+
+/// The custom roles with these ids (for loaders: one statement).
+pub async fn by_ids(conn: &mut AsyncPgConnection, ids: &[Uuid]) -> ApiResult<Vec<CustomRole>> {
+    Ok(CustomRoleRow::find_many(conn, ids).await?.into_iter().map(CustomRole::from_row).collect())
+}
+
+/// Custom role `id` (NOT_FOUND if there is none).
+pub async fn get(conn: &mut AsyncPgConnection, id: Uuid) -> ApiResult<CustomRole> {
+    by_ids(conn, &[id]).await?.into_iter().next().ok_or(ApiError::NotFound)
+}
+
+/// The built-in roles of `scope` with their permissions under `matrix`: templates to start a custom role
+/// from.
+pub fn templates(matrix: &Matrix, scope: Scope) -> ApiResult<Vec<(Role, Vec<Permission>)>> {
+    check_scope(scope)?;
+    Ok(Role::built_in_of(scope).map(|role| (role, matrix.permissions_of(role).collect())).collect())
+}
+
+/// Custom role `id` for a grant on `object`, locked `FOR SHARE` until the transaction ends (a deletion
+/// waits, then sees the new binding). NOT_FOUND when there is no such role or it belongs to another
+/// organization than the object's (SPEC §2 rule 6); BAD_USER_INPUT naming `customRoleUuid` when its scope
+/// is not the object's.
+pub async fn for_grant(tx: &mut AsyncPgConnection, id: Uuid, object: ScopeRef) -> ApiResult<CustomRole> {
+    let role = CustomRole::from_row(CustomRoleRow::find_for_share(tx, id).await?.ok_or(ApiError::NotFound)?);
+    let organization = match object {
+        ScopeRef::Organization(id) => Some(id),
+        ScopeRef::Workspace(id) | ScopeRef::Deployment(id) => crate::db::models::workspace::ancestry(tx, &[id])
+            .await?
+            .into_iter()
+            .find(|at| at.object().scope() == object.scope())
+            .and_then(|at| at.organization),
+        ScopeRef::System => None,
+    };
+    if organization != Some(role.row.organization_id) {
+        return Err(ApiError::NotFound);
+    }
+    if role.scope() != object.scope() {
+        return Err(ApiError::bad_input(
+            CUSTOM_ROLE_FIELD,
+            format!(
+                "{:?} is a {} role; this grant needs a {} role",
+                role.row.name,
+                role.row.scope,
+                object.scope().as_str()
+            ),
+        ));
+    }
+    Ok(role)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn texts(items: &[&str]) -> Vec<String> {
+        items.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn permissions_must_be_of_the_roles_scope() {
+        let set =
+            parse_permissions(Scope::Workspace, &texts(&["workspace.config.get", "workspace.config.get"])).unwrap();
+        assert_eq!(set.iter().collect::<Vec<_>>(), [Permission::WorkspaceConfigGet]);
+        for (scope, bad) in [
+            (Scope::Workspace, vec!["deployment.config.get"]),
+            (Scope::Deployment, vec!["workspace.config.get"]),
+            (Scope::Workspace, vec!["system.users.get"]),
+            (Scope::Workspace, vec!["workspace.nothing.get"]),
+            (Scope::Workspace, vec![]),
+        ] {
+            match parse_permissions(scope, &texts(&bad)) {
+                Err(ApiError::BadUserInput { field, .. }) => assert_eq!(field, PERMISSIONS_FIELD),
+                other => panic!("{bad:?}: {other:?}"),
+            }
+        }
+    }
+}

@@ -1,0 +1,544 @@
+//! Custom roles (docs/custom-roles.md; issue 26 §4), over HTTP. Expectations are written from the issue
+//! and SPEC §2 (the grant rule: nobody creates or assigns a role holding a permission they lack there), not
+//! from the code: owners define roles from permission strings of one scope; a role is assignable where a
+//! built-in role of its scope is (users, teams, invites, API keys) and only in its own organization; its
+//! holders can do exactly what its permissions say; deleting a role in use is CONFLICT.
+
+use serde_json::{Value, json};
+
+use crate::common::{TestApp, error_code, error_message};
+
+const PASSWORD: &str = "correct horse battery";
+
+const CREATE: &str = "mutation($org: Uuid!, $scope: RoleScope!, $name: String!, $permissions: [String!]!) { createCustomRole(organizationUuid: $org, scope: $scope, name: $name, permissions: $permissions, description: \"made in a test\") { id name scope role permissions description } }";
+const UPDATE: &str = "mutation($id: Uuid!, $permissions: [String!]) { updateCustomRole(customRoleUuid: $id, permissions: $permissions) { id permissions } }";
+const DELETE: &str = "mutation($id: Uuid!) { deleteCustomRole(customRoleUuid: $id) { id name } }";
+const ADD_USER: &str = "mutation($w: Uuid!, $email: String!, $custom: Uuid!) { workspaceAddUser(workspaceUuid: $w, email: $email, customRoleUuid: $custom) { id } }";
+const UPDATE_USER: &str = "mutation($w: Uuid!, $email: String!, $role: Role, $custom: Uuid) { workspaceUpdateUserRole(workspaceUuid: $w, email: $email, role: $role, customRoleUuid: $custom) }";
+const CREATE_DEPLOYMENT: &str =
+    "mutation($w: Uuid!, $label: String!) { createDeployment(workspaceUuid: $w, label: $label) { id } }";
+const UPDATE_WORKSPACE: &str =
+    "mutation($w: Uuid!) { updateWorkspace(workspaceUuid: $w, payload: {description: \"changed\"}) { id } }";
+
+fn data(body: &Value) -> &Value {
+    assert!(body.get("errors").is_none(), "unexpected errors: {body}");
+    &body["data"]
+}
+
+fn forbidden(body: &Value) {
+    assert_eq!(error_code(body), "FORBIDDEN", "{body}");
+}
+
+fn bad_input(body: &Value, field: &str) {
+    assert_eq!(error_code(body), "BAD_USER_INPUT", "{body}");
+    assert_eq!(body["errors"][0]["extensions"]["field"], field, "{body}");
+}
+
+/// The world: root (system admin; owner of the default organization and of Acme), owner2 and owner3
+/// (owners of the default organization), plain members alice, bob, carol and dave; workspace W (admin:
+/// owner2) with deployment D.
+struct World {
+    app: TestApp,
+    root: String,
+    owner: String,
+    org: String,
+    acme: String,
+    workspace: String,
+    deployment: String,
+    alice: String,
+    bob: String,
+    carol: String,
+}
+
+async fn world() -> World {
+    let app = TestApp::spawn_with(|config| config.public_signups = true).await;
+    let root = app.with_owners().await;
+    let owner = app.sign_in("owner2@example.com", PASSWORD).await["data"]["createToken"]["token"]["value"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let mut members = Vec::new();
+    for name in ["alice", "bob", "carol", "dave"] {
+        members.push(app.sign_up(&format!("{name}@example.com"), PASSWORD).await.0);
+    }
+    let orgs = app.gql("{ organizations { id } }", json!({}), Some(&owner)).await;
+    let org = data(&orgs)["organizations"][0]["id"].as_str().unwrap().to_owned();
+    let acme = app.gql("mutation { createOrganization(name: \"Acme\") { id } }", json!({}), Some(&root)).await;
+    let acme = data(&acme)["createOrganization"]["id"].as_str().unwrap().to_owned();
+    let workspace = app.create_workspace(&owner, "W").await;
+    let deployment = app.create_deployment(&owner, &workspace, "D").await["id"].as_str().unwrap().to_owned();
+    let carol = members.remove(2);
+    let bob = members.remove(1);
+    let alice = members.remove(0);
+    World { app, root, owner, org, acme, workspace, deployment, alice, bob, carol }
+}
+
+impl World {
+    async fn create(&self, token: &str, org: &str, scope: &str, name: &str, permissions: &[&str]) -> Value {
+        self.app
+            .gql(CREATE, json!({"org": org, "scope": scope, "name": name, "permissions": permissions}), Some(token))
+            .await
+    }
+
+    /// Creates a role as owner2 in the default organization; returns its id.
+    async fn role(&self, scope: &str, name: &str, permissions: &[&str]) -> String {
+        let body = self.create(&self.owner, &self.org, scope, name, permissions).await;
+        data(&body)["createCustomRole"]["id"].as_str().unwrap().to_owned()
+    }
+
+    async fn assign(&self, token: &str, email: &str, role: &str) -> Value {
+        self.app.gql(ADD_USER, json!({"w": self.workspace, "email": email, "custom": role}), Some(token)).await
+    }
+}
+
+#[tokio::test]
+async fn owners_define_roles_of_one_scope_members_read_them_and_names_are_unique() {
+    let w = world().await;
+    let created = w
+        .create(&w.owner, &w.org, "WORKSPACE", "Deployer", &["workspace.config.get", "workspace.deployments.create"])
+        .await;
+    let role = &data(&created)["createCustomRole"];
+    assert_eq!(role["scope"], "WORKSPACE");
+    assert_eq!(role["role"], "WORKSPACE_CUSTOM");
+    assert_eq!(role["permissions"], json!(["workspace.config.get", "workspace.deployments.create"]));
+    assert_eq!(w.app.count("SELECT count(*) AS n FROM audit_events WHERE action = 'customRole.create'").await, 1);
+
+    // Permissions of another scope, unknown strings and an empty list name `permissions`.
+    for (scope, permissions) in [
+        ("WORKSPACE", vec!["deployment.config.get"]),
+        ("WORKSPACE", vec!["organization.iam.update"]),
+        ("WORKSPACE", vec!["system.users.get"]),
+        ("DEPLOYMENT", vec!["workspace.config.get"]),
+        ("WORKSPACE", vec!["workspace.everything.do"]),
+        ("WORKSPACE", vec![]),
+    ] {
+        let body = w.create(&w.owner, &w.org, scope, "Other", &permissions).await;
+        bad_input(&body, "permissions");
+    }
+    // Only workspace and deployment roles exist.
+    bad_input(&w.create(&w.owner, &w.org, "ORGANIZATION", "Org", &["organization.config.get"]).await, "scope");
+    // The same name again (whatever its case) in the same scope: CONFLICT; in the other scope: fine.
+    let again = w.create(&w.owner, &w.org, "WORKSPACE", "deployer", &["workspace.config.get"]).await;
+    assert_eq!(error_code(&again), "CONFLICT", "{again}");
+    data(&w.create(&w.owner, &w.org, "DEPLOYMENT", "Deployer", &["deployment.config.get"]).await);
+
+    // A member may read the organization's roles but not define one.
+    forbidden(&w.create(&w.alice, &w.org, "WORKSPACE", "Mine", &["workspace.config.get"]).await);
+    let listed = w
+        .app
+        .gql(
+            "query($org: Uuid!) { customRoles(organizationUuid: $org) { name scope } }",
+            json!({"org": w.org}),
+            Some(&w.alice),
+        )
+        .await;
+    assert_eq!(
+        data(&listed)["customRoles"],
+        json!([{"name": "Deployer", "scope": "WORKSPACE"}, {"name": "Deployer", "scope": "DEPLOYMENT"}])
+    );
+    let roles = w
+        .app
+        .gql(
+            "query($org: Uuid!) { roles(organizationUuid: $org) { role name permissions } }",
+            json!({"org": w.org}),
+            Some(&w.alice),
+        )
+        .await;
+    let roles = data(&roles)["roles"].as_array().unwrap().clone();
+    assert!(roles.iter().any(|r| r["role"] == "WORKSPACE_CUSTOM" && r["name"] == "Deployer"), "{roles:?}");
+    assert!(roles.iter().any(|r| r["role"] == "WORKSPACE_ADMIN"), "{roles:?}");
+    // Acme's roles are not the default organization's members' business.
+    forbidden(
+        &w.app
+            .gql(
+                "query($org: Uuid!) { customRoles(organizationUuid: $org) { name } }",
+                json!({"org": w.acme}),
+                Some(&w.alice),
+            )
+            .await,
+    );
+    assert_eq!(w.app.count("SELECT count(*) AS n FROM audit_events WHERE action = 'customRole.create'").await, 2);
+}
+
+#[tokio::test]
+async fn templates_are_the_built_in_roles_of_the_scope() {
+    let w = world().await;
+    let body = w.app.gql("{ roleTemplates(scope: WORKSPACE) { role permissions } }", json!({}), Some(&w.alice)).await;
+    let templates = data(&body)["roleTemplates"].as_array().unwrap().clone();
+    let names: Vec<&str> = templates.iter().map(|t| t["role"].as_str().unwrap()).collect();
+    assert_eq!(names, ["WORKSPACE_ADMIN", "WORKSPACE_EDITOR", "WORKSPACE_VIEWER"]);
+    let viewer = &templates[2]["permissions"];
+    assert!(viewer.as_array().unwrap().contains(&json!("workspace.config.get")), "{viewer}");
+    assert!(!viewer.as_array().unwrap().contains(&json!("workspace.config.update")), "{viewer}");
+    let deployment = w.app.gql("{ roleTemplates(scope: DEPLOYMENT) { role } }", json!({}), Some(&w.alice)).await;
+    assert_eq!(data(&deployment)["roleTemplates"].as_array().unwrap().len(), 3);
+    bad_input(&w.app.gql("{ roleTemplates(scope: SYSTEM) { role } }", json!({}), Some(&w.alice)).await, "scope");
+}
+
+#[tokio::test]
+async fn a_custom_role_gives_its_holder_exactly_its_permissions_and_a_change_reaches_them() {
+    let w = world().await;
+    let deployer = w
+        .role(
+            "WORKSPACE",
+            "Deployer",
+            &["workspace.config.get", "workspace.deployments.get", "workspace.deployments.create"],
+        )
+        .await;
+    data(&w.assign(&w.owner, "alice@example.com", &deployer).await);
+
+    // The binding shows the marker and names its role.
+    let me = w
+        .app
+        .gql("{ self { roleBindings { role customRole { id name permissions } } } }", json!({}), Some(&w.alice))
+        .await;
+    let bindings = data(&me)["self"]["roleBindings"].as_array().unwrap().clone();
+    let custom = bindings.iter().find(|b| b["role"] == "WORKSPACE_CUSTOM").unwrap_or_else(|| panic!("{bindings:?}"));
+    assert_eq!(custom["customRole"]["id"], deployer.as_str());
+    assert_eq!(custom["customRole"]["name"], "Deployer");
+
+    // Allowed: what the role holds; refused: the rest.
+    data(&w.app.gql(CREATE_DEPLOYMENT, json!({"w": w.workspace, "label": "by-alice"}), Some(&w.alice)).await);
+    forbidden(&w.app.gql(UPDATE_WORKSPACE, json!({"w": w.workspace}), Some(&w.alice)).await);
+    let caps = w
+        .app
+        .gql("query($w: Uuid!) { workspace(workspaceUuid: $w) { workspaceCapabilities { canCreateDeployment canUpdateWorkspace canUpdateIAM } } }", json!({"w": w.workspace}), Some(&w.alice))
+        .await;
+    assert_eq!(
+        data(&caps)["workspace"]["workspaceCapabilities"],
+        json!({"canCreateDeployment": true, "canUpdateWorkspace": false, "canUpdateIAM": false})
+    );
+    // A workspace role implies nothing on the workspace's deployments.
+    let deployment = w
+        .app
+        .gql(
+            "query($d: Uuid!) { deploymentVariables(deploymentUuid: $d) { key } }",
+            json!({"d": w.deployment}),
+            Some(&w.alice),
+        )
+        .await;
+    forbidden(&deployment);
+
+    // Taking a permission away from the role takes it from every holder at once.
+    let updated = w
+        .app
+        .gql(
+            UPDATE,
+            json!({"id": deployer, "permissions": ["workspace.config.get", "workspace.deployments.get"]}),
+            Some(&w.owner),
+        )
+        .await;
+    data(&updated);
+    forbidden(&w.app.gql(CREATE_DEPLOYMENT, json!({"w": w.workspace, "label": "again"}), Some(&w.alice)).await);
+    let permissions_invalid =
+        w.app.gql(UPDATE, json!({"id": deployer, "permissions": ["deployment.config.get"]}), Some(&w.owner)).await;
+    bad_input(&permissions_invalid, "permissions");
+    forbidden(
+        &w.app.gql(UPDATE, json!({"id": deployer, "permissions": ["workspace.config.get"]}), Some(&w.alice)).await,
+    );
+}
+
+#[tokio::test]
+async fn nobody_assigns_or_defines_a_role_holding_a_permission_they_lack() {
+    let w = world().await;
+    let iam =
+        w.role("WORKSPACE", "IAM", &["workspace.config.get", "workspace.users.get", "workspace.iam.update"]).await;
+    let deployer = w.role("WORKSPACE", "Deployer", &["workspace.config.get", "workspace.deployments.create"]).await;
+    let reader = w.role("WORKSPACE", "Reader", &["workspace.config.get"]).await;
+    data(&w.assign(&w.owner, "carol@example.com", &iam).await);
+
+    // Carol runs workspace IAM through her custom role, but grants only what she holds.
+    let before = w.app.access_snapshot().await;
+    forbidden(&w.assign(&w.carol, "bob@example.com", &deployer).await);
+    // WORKSPACE_VIEWER holds workspace.teams.get, which she lacks.
+    forbidden(&w.app.add_to_workspace(&w.carol, &w.workspace, "bob@example.com", "WORKSPACE_VIEWER").await);
+    assert_eq!(before, w.app.access_snapshot().await, "a refused grant changes nothing");
+    data(&w.assign(&w.carol, "bob@example.com", &reader).await);
+    // …and she may not raise bob to a role holding more than she holds.
+    let raise = w
+        .app
+        .gql(UPDATE_USER, json!({"w": w.workspace, "email": "bob@example.com", "custom": deployer}), Some(&w.carol))
+        .await;
+    forbidden(&raise);
+    let same = w
+        .app
+        .gql(UPDATE_USER, json!({"w": w.workspace, "email": "bob@example.com", "custom": iam}), Some(&w.carol))
+        .await;
+    assert_eq!(data(&same)["workspaceUpdateUserRole"], "WORKSPACE_CUSTOM");
+    // Nor define roles: that is the owners' (organization.customRoles.update).
+    forbidden(&w.create(&w.carol, &w.org, "WORKSPACE", "Mine", &["workspace.config.get"]).await);
+
+    // A role's permissions are granted only by the role: the marker cannot be asked for by name, and a role
+    // is named once.
+    bad_input(&w.app.add_to_workspace(&w.owner, &w.workspace, "dave@example.com", "WORKSPACE_CUSTOM").await, "role");
+    let both = w
+        .app
+        .gql("mutation($w: Uuid!, $c: Uuid!) { workspaceAddUser(workspaceUuid: $w, email: \"dave@example.com\", role: WORKSPACE_VIEWER, customRoleUuid: $c) { id } }", json!({"w": w.workspace, "c": reader}), Some(&w.owner))
+        .await;
+    bad_input(&both, "customRoleUuid");
+}
+
+#[tokio::test]
+async fn deleting_a_role_in_use_is_a_conflict_and_an_unused_one_goes() {
+    let w = world().await;
+    let reader = w.role("WORKSPACE", "Reader", &["workspace.config.get"]).await;
+    data(&w.assign(&w.owner, "alice@example.com", &reader).await);
+    // In use by a binding.
+    let refused = w.app.gql(DELETE, json!({"id": reader}), Some(&w.owner)).await;
+    assert_eq!(error_code(&refused), "CONFLICT", "{refused}");
+    assert!(error_message(&refused).contains("in use"), "{refused}");
+    // In use by a pending invite (an address outside the organization is invited).
+    let invited = w.role("WORKSPACE", "Invited", &["workspace.config.get"]).await;
+    data(&w.assign(&w.owner, "newcomer@example.com", &invited).await);
+    assert_eq!(w.app.count(&format!("SELECT count(*) AS n FROM invites WHERE custom_role_id = '{invited}'")).await, 1);
+    assert_eq!(error_code(&w.app.gql(DELETE, json!({"id": invited}), Some(&w.owner)).await), "CONFLICT");
+    // A member may not delete one.
+    forbidden(&w.app.gql(DELETE, json!({"id": reader}), Some(&w.alice)).await);
+
+    // Once nobody holds it, it goes, with its audit event.
+    let back = w
+        .app
+        .gql(
+            UPDATE_USER,
+            json!({"w": w.workspace, "email": "alice@example.com", "role": "WORKSPACE_VIEWER"}),
+            Some(&w.owner),
+        )
+        .await;
+    assert_eq!(data(&back)["workspaceUpdateUserRole"], "WORKSPACE_VIEWER");
+    data(&w.app.gql(DELETE, json!({"id": reader}), Some(&w.owner)).await);
+    assert_eq!(w.app.count(&format!("SELECT count(*) AS n FROM custom_roles WHERE id = '{reader}'")).await, 0);
+    assert_eq!(w.app.count("SELECT count(*) AS n FROM audit_events WHERE action = 'customRole.delete'").await, 1);
+    // Gone: it names no organization any more, so the answer does not say whether it existed (SPEC §7).
+    assert_eq!(error_code(&w.app.gql(DELETE, json!({"id": reader}), Some(&w.owner)).await), "FORBIDDEN");
+}
+
+#[tokio::test]
+async fn an_invite_with_a_custom_role_grants_it_on_sign_up() {
+    let w = world().await;
+    let reader = w.role("WORKSPACE", "Reader", &["workspace.config.get", "workspace.deployments.get"]).await;
+    data(&w.assign(&w.owner, "newcomer@example.com", &reader).await);
+    let token = w.app.invite_token_for("newcomer@example.com").await;
+    let signed_up = w
+        .app
+        .gql(
+            "mutation($t: String!) { createUser(email: \"newcomer@example.com\", password: \"correct horse battery\", inviteToken: $t) { token { value } } }",
+            json!({"t": token}),
+            None,
+        )
+        .await;
+    let newcomer = data(&signed_up)["createUser"]["token"]["value"].as_str().unwrap().to_owned();
+    let read = w
+        .app
+        .gql(
+            "query($w: Uuid!) { workspaceDeployments(workspaceUuid: $w) { id } }",
+            json!({"w": w.workspace}),
+            Some(&newcomer),
+        )
+        .await;
+    data(&read);
+    forbidden(&w.app.gql(UPDATE_WORKSPACE, json!({"w": w.workspace}), Some(&newcomer)).await);
+}
+
+#[tokio::test]
+async fn a_role_of_one_organization_cannot_be_held_in_another_nor_at_another_scope() {
+    let w = world().await;
+    // Root owns both organizations: Acme's role still cannot be held in the default organization's workspace.
+    let acme_role = w.create(&w.root, &w.acme, "WORKSPACE", "Acme reader", &["workspace.config.get"]).await;
+    let acme_role = data(&acme_role)["createCustomRole"]["id"].as_str().unwrap().to_owned();
+    let before = w.app.access_snapshot().await;
+    assert_eq!(error_code(&w.assign(&w.root, "alice@example.com", &acme_role).await), "NOT_FOUND");
+    assert_eq!(error_code(&w.assign(&w.owner, "alice@example.com", &acme_role).await), "NOT_FOUND");
+    // Nor changed or deleted by the default organization's owners.
+    forbidden(&w.app.gql(DELETE, json!({"id": acme_role}), Some(&w.owner)).await);
+    assert_eq!(before, w.app.access_snapshot().await);
+
+    // A deployment role is not a workspace role, and the other way round.
+    let deployment_role = w.role("DEPLOYMENT", "Operator", &["deployment.config.get"]).await;
+    bad_input(&w.assign(&w.owner, "alice@example.com", &deployment_role).await, "customRoleUuid");
+    let workspace_role = w.role("WORKSPACE", "Reader", &["workspace.config.get"]).await;
+    data(&w.assign(&w.owner, "alice@example.com", &workspace_role).await);
+    let wrong = w
+        .app
+        .gql("mutation($d: Id!, $c: Uuid!) { deploymentAddUserRole(email: \"alice@example.com\", deploymentId: $d, customRoleUuid: $c) { id } }", json!({"d": w.deployment, "c": workspace_role}), Some(&w.owner))
+        .await;
+    bad_input(&wrong, "customRoleUuid");
+}
+
+#[tokio::test]
+async fn deployment_roles_teams_and_api_keys_take_custom_roles_too() {
+    let w = world().await;
+    let operator = w.role("DEPLOYMENT", "Operator", &["deployment.config.get", "deployment.config.update"]).await;
+    let reader = w.role("WORKSPACE", "Reader", &["workspace.config.get", "workspace.deployments.get"]).await;
+
+    // A user: a deployment role needs a workspace role first.
+    data(&w.assign(&w.owner, "alice@example.com", &reader).await);
+    let added = w
+        .app
+        .gql("mutation($d: Id!, $c: Uuid!) { deploymentAddUserRole(email: \"alice@example.com\", deploymentId: $d, customRoleUuid: $c) { role customRole { name } } }", json!({"d": w.deployment, "c": operator}), Some(&w.owner))
+        .await;
+    assert_eq!(
+        data(&added)["deploymentAddUserRole"],
+        json!({"role": "DEPLOYMENT_CUSTOM", "customRole": {"name": "Operator"}})
+    );
+    let update =
+        "mutation($d: Uuid!) { updateDeployment(deploymentUuid: $d, payload: {description: \"tuned\"}) { id } }";
+    data(&w.app.gql(update, json!({"d": w.deployment}), Some(&w.alice)).await);
+    let delete = "mutation($d: Uuid!) { deleteDeployment(deploymentUuid: $d) { id } }";
+    forbidden(&w.app.gql(delete, json!({"d": w.deployment}), Some(&w.alice)).await);
+
+    // A team: its members hold the role.
+    let team = w
+        .app
+        .gql(
+            "mutation($org: Uuid!) { createTeam(organizationUuid: $org, name: \"Readers\") { id } }",
+            json!({"org": w.org}),
+            Some(&w.owner),
+        )
+        .await;
+    let team = data(&team)["createTeam"]["id"].as_str().unwrap().to_owned();
+    let bob_id = w.app.text("SELECT user_id::text AS t FROM emails WHERE address = 'bob@example.com'").await;
+    data(
+        &w.app
+            .gql(
+                "mutation($t: Uuid!, $u: Uuid!) { teamAddUser(teamUuid: $t, userUuid: $u) { id } }",
+                json!({"t": team, "u": bob_id}),
+                Some(&w.owner),
+            )
+            .await,
+    );
+    forbidden(
+        &w.app
+            .gql(
+                "query($w: Uuid!) { workspaceDeployments(workspaceUuid: $w) { id } }",
+                json!({"w": w.workspace}),
+                Some(&w.bob),
+            )
+            .await,
+    );
+    let add_team = "mutation($w: Uuid!, $t: Uuid!, $c: Uuid!) { workspaceAddTeam(workspaceUuid: $w, teamUuid: $t, customRoleUuid: $c) { id } }";
+    data(&w.app.gql(add_team, json!({"w": w.workspace, "t": team, "c": reader}), Some(&w.owner)).await);
+    data(
+        &w.app
+            .gql(
+                "query($w: Uuid!) { workspaceDeployments(workspaceUuid: $w) { id } }",
+                json!({"w": w.workspace}),
+                Some(&w.bob),
+            )
+            .await,
+    );
+    forbidden(&w.app.gql(UPDATE_WORKSPACE, json!({"w": w.workspace}), Some(&w.bob)).await);
+    assert_eq!(error_code(&w.app.gql(DELETE, json!({"id": reader}), Some(&w.owner)).await), "CONFLICT");
+
+    // An API key: it can do what its role holds.
+    let key = w
+        .app
+        .gql("mutation($w: Uuid!, $c: Uuid!) { createWorkspaceServiceAccount(label: \"ci\", workspaceUuid: $w, customRoleUuid: $c) { apiKey } }", json!({"w": w.workspace, "c": reader}), Some(&w.owner))
+        .await;
+    let key = data(&key)["createWorkspaceServiceAccount"]["apiKey"].as_str().unwrap().to_owned();
+    data(
+        &w.app
+            .gql(
+                "query($w: Uuid!) { workspaceDeployments(workspaceUuid: $w) { id } }",
+                json!({"w": w.workspace}),
+                Some(&key),
+            )
+            .await,
+    );
+    forbidden(&w.app.gql(CREATE_DEPLOYMENT, json!({"w": w.workspace, "label": "by-key"}), Some(&key)).await);
+    // Alice (holding Reader, no IAM and no key permissions) cannot mint one.
+    let minted = w
+        .app
+        .gql("mutation($w: Uuid!, $c: Uuid!) { createWorkspaceServiceAccount(label: \"mine\", workspaceUuid: $w, customRoleUuid: $c) { apiKey } }", json!({"w": w.workspace, "c": reader}), Some(&w.alice))
+        .await;
+    forbidden(&minted);
+}
+
+/// Statements the server ran while answering one request, and the answer.
+async fn cost(app: &TestApp, query: &str, variables: Value, token: &str) -> (u64, Value) {
+    use std::sync::atomic::Ordering;
+    let before = app.state.statements.load(Ordering::SeqCst);
+    let body = app.gql(query, variables, Some(token)).await;
+    assert!(body.get("errors").is_none(), "{body}");
+    (app.state.statements.load(Ordering::SeqCst) - before, body)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn custom_roles_cost_no_statement_per_check_nor_per_binding() {
+    let w = world().await;
+    let first = w.role("WORKSPACE", "First", &["workspace.config.get", "workspace.users.get"]).await;
+    let second = w.role("WORKSPACE", "Second", &["workspace.config.get", "workspace.users.get"]).await;
+    data(&w.assign(&w.owner, "alice@example.com", &first).await);
+    // A holder's authentication is still the one statement, its custom role read with its bindings.
+    let (statements, _) = cost(&w.app, "{ self { id } }", json!({}), &w.alice).await;
+    assert_eq!(statements, 1);
+    let query = "query($w: Uuid!) { workspaceUsers(workspaceUuid: $w) { roleBindings { role customRole { name } } } }";
+    let (few, _) = cost(&w.app, query, json!({"w": w.workspace}), &w.alice).await;
+    for (email, role) in [("bob@example.com", &second), ("carol@example.com", &first), ("dave@example.com", &second)] {
+        data(&w.assign(&w.owner, email, role).await);
+    }
+    let (many, body) = cost(&w.app, query, json!({"w": w.workspace}), &w.alice).await;
+    let names: Vec<Value> = body["data"]["workspaceUsers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|u| u["roleBindings"].as_array().unwrap().clone())
+        .filter(|b| b["role"] == "WORKSPACE_CUSTOM")
+        .map(|b| b["customRole"]["name"].clone())
+        .collect();
+    assert_eq!(names.len(), 4, "{body}");
+    assert_eq!(few, many, "the custom roles of every binding are loaded together");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deletion_racing_a_grant_never_leaves_a_binding_to_a_deleted_role() {
+    let w = world().await;
+    for email in ["alice@example.com", "bob@example.com", "carol@example.com"] {
+        data(&w.app.add_to_workspace(&w.owner, &w.workspace, email, "WORKSPACE_VIEWER").await);
+    }
+    for round in 0..6 {
+        let role = w.role("WORKSPACE", &format!("Racing {round}"), &["workspace.config.get"]).await;
+        let email = ["alice@example.com", "bob@example.com", "carol@example.com"][round % 3];
+        let (assigned, deleted) = tokio::join!(
+            w.app.gql(UPDATE_USER, json!({"w": w.workspace, "email": email, "custom": role}), Some(&w.owner)),
+            w.app.gql(DELETE, json!({"id": role}), Some(&w.owner)),
+        );
+        let assigned_ok = assigned.get("errors").is_none();
+        let deleted_ok = deleted.get("errors").is_none();
+        assert!(assigned_ok != deleted_ok, "exactly one wins: {assigned} / {deleted}");
+        if deleted_ok {
+            assert_eq!(error_code(&assigned), "NOT_FOUND", "{assigned}");
+        } else {
+            assert_eq!(error_code(&deleted), "CONFLICT", "{deleted}");
+            // Give the workspace role back so the next round can race again.
+            let back = json!({"w": w.workspace, "email": email, "role": "WORKSPACE_VIEWER"});
+            data(&w.app.gql(UPDATE_USER, back, Some(&w.owner)).await);
+        }
+        assert_eq!(
+            w.app.count("SELECT count(*) AS n FROM role_bindings b WHERE custom_role_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM custom_roles r WHERE r.id = b.custom_role_id)").await,
+            0
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_deployment_file_keeps_a_custom_role_but_does_not_give_one() {
+    let w = world().await;
+    let export = "query($d: Uuid!) { deploymentFile(deploymentUuid: $d, format: JSON) }";
+    let apply = "mutation($w: Uuid!, $file: String!) { applyDeploymentFile(workspaceUuid: $w, file: $file) { changes { field old new } } }";
+    let operator = w.role("DEPLOYMENT", "Operator", &["deployment.config.get"]).await;
+    data(&w.app.add_to_workspace(&w.owner, &w.workspace, "alice@example.com", "WORKSPACE_VIEWER").await);
+    data(&w.app.add_to_workspace(&w.owner, &w.workspace, "bob@example.com", "WORKSPACE_VIEWER").await);
+    let add = "mutation($d: Id!, $c: Uuid!) { deploymentAddUserRole(email: \"alice@example.com\", deploymentId: $d, customRoleUuid: $c) { id } }";
+    data(&w.app.gql(add, json!({"d": w.deployment, "c": operator}), Some(&w.owner)).await);
+    let file = w.app.gql(export, json!({"d": w.deployment}), Some(&w.owner)).await;
+    let file = data(&file)["deploymentFile"].as_str().unwrap().to_owned();
+    assert!(file.contains("DEPLOYMENT_CUSTOM"), "{file}");
+    // The round trip changes nothing.
+    let applied = w.app.gql(apply, json!({"w": w.workspace, "file": file}), Some(&w.owner)).await;
+    assert_eq!(data(&applied)["applyDeploymentFile"]["changes"], json!([]), "{applied}");
+    // A file cannot give the marker to someone else.
+    let given = file.replace("alice@example.com", "bob@example.com");
+    let refused = w.app.gql(apply, json!({"w": w.workspace, "file": given}), Some(&w.owner)).await;
+    assert_eq!(error_code(&refused), "BAD_USER_INPUT", "{refused}");
+    assert!(error_message(&refused).contains("custom role"), "{refused}");
+}
