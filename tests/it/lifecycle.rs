@@ -416,16 +416,18 @@ async fn a_schedule_in_a_time_zone_hibernates_and_wakes_with_overrides_in_betwee
 async fn two_servers_sweeping_one_database_make_each_transition_once() {
     let a = TestApp::spawn_with(|config| config.sweep_interval_ms = 5).await;
     let b = TestApp::spawn_on((*a.state.config).clone(), a.db_url.clone()).await;
-    let (token, _) = a.sign_up("root@example.com", "correct horse battery").await;
-    let workspace = a.create_workspace(&token, "Dev").await;
-    let mut ids = Vec::new();
+    // The clocks move first, so that the token is issued at noon and is still valid eight hours later
+    // whatever the time of day the test runs at.
     let noon = tomorrow_at(12);
     for app in [&a, &b] {
         move_to(app, noon);
     }
+    let (token, _) = a.sign_up("root@example.com", "correct horse battery").await;
+    let workspace = a.create_workspace(&token, "Dev").await;
+    let mut ids = Vec::new();
     for n in 0..4 {
         let body = create(&a, &token, &workspace, &format!("dev-{n}"), ", isDevelopmentMode: true").await;
-        let id = body["data"]["createDeployment"]["id"].as_str().unwrap().to_owned();
+        let id = body["data"]["createDeployment"]["id"].as_str().unwrap_or_else(|| panic!("{body}")).to_owned();
         let set =
             set_hibernation(&a, &token, &id, ", hibernateAtCron: \"0 20 * * *\", wakeAtCron: \"0 8 * * *\"").await;
         assert_eq!(set["data"]["updateDeploymentHibernation"]["isHibernating"], false, "{set}");
