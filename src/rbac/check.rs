@@ -305,7 +305,7 @@ pub fn grant_verdict(bindings: &[Binding], matrix: &Matrix, role: Role, at: &Anc
 }
 
 /// Escalation rule (SPEC §2): a principal may grant `role` on the object of `at` only if it holds every
-/// permission of that role there. The one principal that holds everything everywhere — every `system.*`
+/// permission of that role there, and of every role it implies below (on every child object). The one principal that holds everything everywhere — every `system.*`
 /// permission of the matrix, in the default matrix SYSTEM_ADMIN — may grant any non-system role. Holding
 /// `system.iam.update` alone (SYSTEM_EDITOR) lets a principal run IAM operations (SPEC §2: "workspace IAM
 /// as alternative") but not confer a role whose permissions it lacks at that scope: otherwise an editor
@@ -321,6 +321,30 @@ pub fn may_grant(bindings: &[Binding], matrix: &Matrix, role: Role, at: &Ancestr
         return true;
     }
     matrix.permissions_of(role).all(|permission| granted(bindings, matrix, permission, at))
+        && implied_below(role, at).into_iter().flatten().all(|(implied, below)| {
+            matrix.permissions_of(implied).all(|permission| granted(bindings, matrix, permission, &below))
+        })
+}
+
+/// The roles `role` held on the object of `at` implies below it (SPEC §2 step 2), each with the ancestry
+/// of a child object that stands for every child, present and future: a nil id, so that only what the
+/// grantor holds on `at` and above counts, never a role on one particular child. Granting WORKSPACE_VIEWER
+/// gives DEPLOYMENT_VIEWER on every deployment of the workspace, so the grantor must hold that too: a
+/// custom workspace role, which implies nothing below, does not.
+fn implied_below(role: Role, at: &Ancestry) -> [Option<(Role, Ancestry)>; 2] {
+    let child = Uuid::nil();
+    match at.object() {
+        ScopeRef::Organization(organization) => [
+            implied_role(role, Scope::Workspace).map(|r| (r, Ancestry::workspace(Some(organization), child))),
+            implied_role(role, Scope::Deployment).map(|r| (r, Ancestry::deployment(Some(organization), None, child))),
+        ],
+        ScopeRef::Workspace(workspace) => [
+            implied_role(role, Scope::Deployment)
+                .map(|r| (r, Ancestry::deployment(at.organization, Some(workspace), child))),
+            None,
+        ],
+        ScopeRef::Deployment(_) | ScopeRef::System => [None, None],
+    }
 }
 
 /// The grant rule for a custom role (docs/custom-roles.md): a principal may create, change or grant a

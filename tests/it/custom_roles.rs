@@ -542,3 +542,95 @@ async fn a_deployment_file_keeps_a_custom_role_but_does_not_give_one() {
     assert_eq!(error_code(&refused), "BAD_USER_INPUT", "{refused}");
     assert!(error_message(&refused).contains("custom role"), "{refused}");
 }
+
+/// Granting a built-in workspace role also gives its deployment role on every deployment of the workspace,
+/// present and future (SPEC §2 step 2), so the grant rule asks the grantor to hold that too. A custom
+/// workspace role implies nothing on deployments: a holder of every permission of WORKSPACE_VIEWER (or of
+/// WORKSPACE_ADMIN) plus workspace IAM may not hand out WORKSPACE_VIEWER (or raise itself to
+/// WORKSPACE_ADMIN) and so reach the deployments it cannot read. The built-in admin still may.
+#[tokio::test]
+async fn a_built_in_workspace_role_is_granted_only_by_who_holds_what_it_gives_on_the_deployments() {
+    let w = world().await;
+    let templates =
+        w.app.gql("{ roleTemplates(scope: WORKSPACE) { role permissions } }", json!({}), Some(&w.owner)).await;
+    let permissions_of = |role: &str| -> Vec<String> {
+        data(&templates)["roleTemplates"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|template| template["role"] == role)
+            .unwrap_or_else(|| panic!("{role} in {templates}"))["permissions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|permission| permission.as_str().unwrap().to_owned())
+            .collect()
+    };
+    let mut viewer_and_iam = permissions_of("WORKSPACE_VIEWER");
+    viewer_and_iam.push("workspace.iam.update".to_owned());
+    let admin = permissions_of("WORKSPACE_ADMIN");
+    assert!(admin.contains(&"workspace.iam.update".to_owned()), "{admin:?}");
+    let viewer_and_iam = w
+        .app
+        .gql(
+            CREATE,
+            json!({"org": w.org, "scope": "WORKSPACE", "name": "Viewer and IAM", "permissions": viewer_and_iam}),
+            Some(&w.owner),
+        )
+        .await;
+    let viewer_and_iam = data(&viewer_and_iam)["createCustomRole"]["id"].as_str().unwrap().to_owned();
+    let full = w
+        .app
+        .gql(CREATE, json!({"org": w.org, "scope": "WORKSPACE", "name": "Full", "permissions": admin}), Some(&w.owner))
+        .await;
+    let full = data(&full)["createCustomRole"]["id"].as_str().unwrap().to_owned();
+    data(&w.assign(&w.owner, "carol@example.com", &viewer_and_iam).await);
+    data(&w.assign(&w.owner, "bob@example.com", &full).await);
+
+    let reads_deployment = |token: String| {
+        let app = &w.app;
+        let deployment = w.deployment.clone();
+        async move {
+            let body = app
+                .gql(
+                    "query($d: String!) { deployment(where: {id: $d}) { id } }",
+                    json!({"d": deployment}),
+                    Some(&token),
+                )
+                .await;
+            body["data"]["deployment"]["id"] == deployment.as_str()
+        }
+    };
+    assert!(!reads_deployment(w.carol.clone()).await, "a custom workspace role gives nothing on deployments");
+
+    let before = w.app.access_snapshot().await;
+    forbidden(&w.app.add_to_workspace(&w.carol, &w.workspace, "dave@example.com", "WORKSPACE_VIEWER").await);
+    forbidden(&w.app.add_to_workspace(&w.bob, &w.workspace, "dave@example.com", "WORKSPACE_VIEWER").await);
+    let raise = w
+        .app
+        .gql(
+            UPDATE_USER,
+            json!({"w": w.workspace, "email": "bob@example.com", "role": "WORKSPACE_ADMIN"}),
+            Some(&w.bob),
+        )
+        .await;
+    forbidden(&raise);
+    assert_eq!(before, w.app.access_snapshot().await, "the refused grants changed nothing");
+    let can_delete = w
+        .app
+        .gql(
+            "query($d: Uuid!) { can(permission: \"deployment.config.delete\", scopeId: $d) }",
+            json!({"d": w.deployment}),
+            Some(&w.bob),
+        )
+        .await;
+    assert_eq!(data(&can_delete)["can"], false);
+
+    // The built-in workspace admin holds DEPLOYMENT_ADMIN on every deployment of the workspace: it may.
+    data(&w.app.add_to_workspace(&w.owner, &w.workspace, "dave@example.com", "WORKSPACE_VIEWER").await);
+    let dave = w.app.sign_in("dave@example.com", PASSWORD).await["data"]["createToken"]["token"]["value"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(reads_deployment(dave).await, "WORKSPACE_VIEWER reads the workspace's deployments");
+}
