@@ -39,6 +39,58 @@ use crate::secrets::SecretBox;
 pub const API_VERSION: &str = "capcom/v1";
 /// The largest file accepted, in bytes (256 KiB).
 pub const MAX_FILE_BYTES: usize = 256 * 1024;
+
+/// The deepest nesting a file may have, checked on the text before the YAML parser sees it: the parser's
+/// work grows with the square of the nesting (120 000 nested `[` in 240 KB cost 53 s of CPU), and a
+/// deployment file's own structure is four levels deep.
+pub const MAX_NESTING: usize = 32;
+
+/// One request (all its batched operations and aliases together) applies at most one deployment file:
+/// reading one costs up to tens of milliseconds, and twenty aliases of a 220 KB file cost a second.
+#[derive(Debug, Default)]
+pub struct FilePermit(std::sync::atomic::AtomicBool);
+
+impl FilePermit {
+    /// Claims the request's one file; BAD_USER_INPUT on `file` for every later claim.
+    pub fn claim(&self) -> ApiResult<()> {
+        if self.0.swap(true, std::sync::atomic::Ordering::SeqCst) {
+            return Err(ApiError::bad_input(
+                "file",
+                "One request applies at most one deployment file: send the others in requests of their own",
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// The line (1-based) where `text` first nests deeper than [`MAX_NESTING`], counting every `[` and `{`
+/// not yet closed (in quoted text too: a conservative count), and on each line the compact block entries
+/// it opens (`- - - x`, `? - x`). `None` when it never does.
+fn too_deep(text: &str) -> Option<usize> {
+    let mut flow = 0usize;
+    for (number, line) in text.lines().enumerate() {
+        let mut compact = 0usize;
+        let mut rest = line.trim_start();
+        while let Some(after) = rest.strip_prefix("- ").or_else(|| rest.strip_prefix("? ")) {
+            compact += 1;
+            rest = after.trim_start();
+        }
+        for byte in line.bytes() {
+            match byte {
+                b'[' | b'{' => flow += 1,
+                b']' | b'}' => flow = flow.saturating_sub(1),
+                _ => {}
+            }
+            if flow > MAX_NESTING {
+                return Some(number + 1);
+            }
+        }
+        if compact > MAX_NESTING {
+            return Some(number + 1);
+        }
+    }
+    None
+}
 /// Most role entries in one file.
 pub const MAX_ROLES: usize = 1000;
 
@@ -203,6 +255,12 @@ pub fn parse(text: &str) -> ApiResult<DeploymentFile> {
     }
     if text.trim().is_empty() {
         return Err(ApiError::bad_input("file", "The deployment file is empty"));
+    }
+    if let Some(line) = too_deep(text) {
+        return Err(ApiError::bad_input(
+            "file",
+            format!("line {line}: the file nests lists or maps more than {MAX_NESTING} deep"),
+        ));
     }
     let file: DeploymentFile = if text.trim_start().starts_with('{') {
         let mut deserializer = serde_json::Deserializer::from_str(text);
@@ -1103,6 +1161,26 @@ async fn create_from_file(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn nesting_is_bounded_before_the_parser_runs() {
+        let deep =
+            format!("apiVersion: capcom/v1\nlabel: a\ndescription: {}{}\n", "[".repeat(120_000), "]".repeat(120_000));
+        let started = std::time::Instant::now();
+        let error = parse(&deep).unwrap_err();
+        let ApiError::BadUserInput { field, message } = error else { panic!("not bad input") };
+        assert_eq!(field, "file");
+        assert!(message.contains("line 3") && message.contains("32 deep"), "{message}");
+        assert!(started.elapsed() < std::time::Duration::from_secs(1), "refused before parsing");
+        let compact = format!("apiVersion: capcom/v1\nlabel: a\nroles:\n  {}x\n", "- ".repeat(33));
+        assert!(parse(&compact).unwrap_err().to_string().contains("32 deep"));
+        // Thirty-two levels still reach the parser (which then refuses what the format does not allow).
+        let shallow = format!("apiVersion: capcom/v1\nlabel: a\ndescription: {}{}\n", "[".repeat(32), "]".repeat(32));
+        assert!(!parse(&shallow).err().map(|e| e.to_string()).unwrap_or_default().contains("deep"));
+        // One file per request: the second claim is refused.
+        let permit = FilePermit::default();
+        assert!(permit.claim().is_ok() && permit.claim().is_err());
+    }
 
     #[test]
     fn paths_and_lines_are_named() {

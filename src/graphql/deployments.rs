@@ -751,6 +751,10 @@ impl DeploymentMutation {
         #[graphql(default)] dry_run: bool,
     ) -> Result<DeploymentFileApplication> {
         let workspace_id = workspace_uuid.required("workspaceUuid")?;
+        // The request's one file (SPEC §7): aliases and batched operations do not multiply the parse.
+        if let Ok(permit) = ctx.data::<std::sync::Arc<deployment_files::FilePermit>>() {
+            permit.claim()?;
+        }
         let parsed = deployment_files::parse(&file)?;
         drop(file);
         let state = state(ctx)?;

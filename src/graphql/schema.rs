@@ -99,10 +99,15 @@ fn prepare(request: &mut Request) -> Result<Option<Shape>, async_graphql::Server
 /// `request` holding a password-hash permit (SPEC §7: one hash per request): `permit`, or a fresh one
 /// when it holds none yet.
 fn with_hash_permit(request: Request, permit: Option<Arc<HashPermit>>) -> Request {
-    match permit {
+    let request = match permit {
         Some(permit) => request.data(permit),
         None if request.data.contains_key(&TypeId::of::<Arc<HashPermit>>()) => request,
         None => request.data(HashPermit::new()),
+    };
+    if request.data.contains_key(&TypeId::of::<Arc<crate::domain::deployment_files::FilePermit>>()) {
+        request
+    } else {
+        request.data(Arc::new(crate::domain::deployment_files::FilePermit::default()))
     }
 }
 
@@ -200,7 +205,10 @@ impl GraphqlService {
             BatchRequest::Batch(requests) => {
                 // The batch is one request: one password hash at most, whichever operation asks first.
                 let permit = HashPermit::new();
-                let requests = requests.into_iter().map(|request| with_hash_permit(request, Some(permit.clone())));
+                let file = Arc::new(crate::domain::deployment_files::FilePermit::default());
+                let requests = requests
+                    .into_iter()
+                    .map(|request| with_hash_permit(request.data(file.clone()), Some(permit.clone())));
                 BatchResponse::Batch(
                     async_graphql::futures_util::future::join_all(requests.map(|r| self.execute(r))).await,
                 )

@@ -382,3 +382,45 @@ async fn hostile_files_are_refused_quickly() {
     }
     assert_eq!(w.app.deployment_snapshot().await, before);
 }
+
+/// What one request may cost in deployment files (SPEC §7): a file nested deeper than 32 levels is
+/// refused before the YAML parser sees it (120 000 nested `[` used to cost 53 s of CPU), and one request
+/// applies one file however many aliases or batched operations it holds.
+#[tokio::test]
+async fn deep_files_are_refused_before_parsing_and_a_request_applies_one_file() {
+    let w = world().await;
+    let deep =
+        format!("apiVersion: capcom/v1\nlabel: etl\ndescription: {}{}\n", "[".repeat(120_000), "]".repeat(120_000));
+    let body = apply(&w, &deep, true, &w.root).await;
+    assert_eq!(error_code(&body), "BAD_USER_INPUT", "{body}");
+    assert!(body["errors"][0]["message"].as_str().unwrap().contains("more than 32 deep"), "{body}");
+
+    let file = yaml_of(&w);
+    let aliases: Vec<String> = (0..3)
+        .map(|n| format!("a{n}: applyDeploymentFile(workspaceUuid: $w, file: $file, dryRun: true) {{ dryRun }}"))
+        .collect();
+    let document = format!("mutation($w: Uuid!, $file: String!) {{ {} }}", aliases.join(" "));
+    let body = w.app.gql(&document, json!({"w": w.workspace, "file": file}), Some(&w.root)).await;
+    let errors = body["errors"].as_array().cloned().unwrap_or_default();
+    assert_eq!(errors.len(), 2, "two of three aliases refused: {body}");
+    for error in &errors {
+        assert_eq!(error["extensions"]["code"], "BAD_USER_INPUT", "{body}");
+        assert!(error["message"].as_str().unwrap().contains("at most one deployment file"), "{body}");
+    }
+    let batch: Vec<Value> =
+        (0..2).map(|_| json!({"query": APPLY, "variables": {"w": w.workspace, "file": file, "dry": true}})).collect();
+    let replies: Value = w
+        .app
+        .client
+        .post(format!("{}/v1", w.app.base))
+        .header("Authorization", &w.root)
+        .json(&batch)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(replies[0].get("errors").is_none(), "{replies}");
+    assert_eq!(error_code(&replies[1]), "BAD_USER_INPUT", "{replies}");
+}
