@@ -5,8 +5,8 @@
 //!   deployment role); anything else is BAD_USER_INPUT naming `permissions`.
 //! - The grant rule applies to defining a role as to granting one: whoever creates, changes or deletes a
 //!   role must hold every permission it holds (before and after) on every workspace (or deployment) of the
-//!   organization, that is through their organization-level roles (owners do, by implication) or as the
-//!   installation's administrator; whoever grants one must hold every permission of it on the object
+//!   organization, that is through their organization-level roles (owners do, by implication; defining
+//!   roles is the owners' `organization.customRoles.update`); whoever grants one must hold every permission of it on the object
 //!   ([`crate::domain::memberships`]).
 //! - A role is held only inside its organization and at its scope; it implies nothing below its object
 //!   (a custom workspace role gives no deployment role).
@@ -340,7 +340,9 @@ pub fn templates(matrix: &Matrix, scope: Scope) -> ApiResult<Vec<(Role, Vec<Perm
 /// organization than the object's (SPEC §2 rule 6); BAD_USER_INPUT naming `customRoleUuid` when its scope
 /// is not the object's.
 pub async fn for_grant(tx: &mut AsyncPgConnection, id: Uuid, object: ScopeRef) -> ApiResult<CustomRole> {
-    let role = CustomRole::from_row(CustomRoleRow::find_for_share(tx, id).await?.ok_or(ApiError::NotFound)?);
+    // Read unlocked first: another organization's role is refused before this transaction can hold a lock
+    // on it (a wait would tell the caller it exists while its owner edits it).
+    let unlocked = CustomRoleRow::find_many(tx, &[id]).await?.into_iter().next().ok_or(ApiError::NotFound)?;
     let organization = match object {
         ScopeRef::Organization(id) => Some(id),
         ScopeRef::Workspace(id) | ScopeRef::Deployment(id) => crate::db::models::workspace::ancestry(tx, &[id])
@@ -350,9 +352,11 @@ pub async fn for_grant(tx: &mut AsyncPgConnection, id: Uuid, object: ScopeRef) -
             .and_then(|at| at.organization),
         ScopeRef::System => None,
     };
-    if organization != Some(role.row.organization_id) {
+    if organization != Some(unlocked.organization_id) {
         return Err(ApiError::NotFound);
     }
+    // Then locked, and read again: the organization of a role never changes, its permissions may have.
+    let role = CustomRole::from_row(CustomRoleRow::find_for_share(tx, id).await?.ok_or(ApiError::NotFound)?);
     if role.scope() != object.scope() {
         return Err(ApiError::bad_input(
             CUSTOM_ROLE_FIELD,

@@ -25,10 +25,10 @@ const USER_BINDINGS: &str = "(SELECT coalesce(jsonb_agg(jsonb_build_array(rb.id,
      coalesce(rb.organization_id, rb.workspace_id, rb.deployment_id), rb.team_id, o.ip_access_list, \
      rb.custom_role_id, cr.permissions)), '[]'::jsonb) \
      FROM role_bindings rb \
-     LEFT JOIN custom_roles cr ON cr.id = rb.custom_role_id \
      LEFT JOIN deployments d ON d.id = rb.deployment_id \
      LEFT JOIN workspaces w ON w.id = coalesce(rb.workspace_id, d.workspace_id) \
      LEFT JOIN organizations o ON o.id = coalesce(rb.organization_id, w.organization_id) \
+     LEFT JOIN custom_roles cr ON cr.id = rb.custom_role_id AND cr.organization_id = o.id \
      WHERE rb.user_id = users.id \
      OR rb.team_id = ANY(ARRAY(SELECT tm.team_id FROM team_members tm WHERE tm.user_id = users.id)))";
 
@@ -37,10 +37,10 @@ const SERVICE_ACCOUNT_BINDINGS: &str = "(SELECT coalesce(jsonb_agg(jsonb_build_a
      coalesce(rb.organization_id, rb.workspace_id, rb.deployment_id), rb.team_id, o.ip_access_list, \
      rb.custom_role_id, cr.permissions)), '[]'::jsonb) \
      FROM role_bindings rb \
-     LEFT JOIN custom_roles cr ON cr.id = rb.custom_role_id \
      LEFT JOIN deployments d ON d.id = rb.deployment_id \
      LEFT JOIN workspaces w ON w.id = coalesce(rb.workspace_id, d.workspace_id) \
      LEFT JOIN organizations o ON o.id = coalesce(rb.organization_id, w.organization_id) \
+     LEFT JOIN custom_roles cr ON cr.id = rb.custom_role_id AND cr.organization_id = o.id \
      WHERE rb.service_account_id = service_accounts.id)";
 
 /// A user and its packed bindings: one statement.

@@ -234,7 +234,15 @@ impl TestApp {
             let Some(conn) = held.as_mut() else { continue };
             match diesel::sql_query(sql).get_result::<R>(conn).await {
                 Ok(row) => return row,
-                Err(error) if attempt == 0 => {
+                // Only a connection that broke (the server or the database restarted under the test) is
+                // opened again; any other error would only happen twice.
+                Err(
+                    error @ (diesel::result::Error::BrokenTransactionManager
+                    | diesel::result::Error::DatabaseError(
+                        diesel::result::DatabaseErrorKind::ClosedConnection,
+                        _,
+                    )),
+                ) if attempt == 0 => {
                     eprintln!("retrying on a new connection after: {error}");
                     *held = None;
                 }
