@@ -289,7 +289,14 @@ pub async fn delete(
                 role.row.name
             )));
         }
+        // Holders on deleted deployments cannot be given another role: their bindings go with the role,
+        // and the audit event counts them.
+        let leftovers = CustomRoleRow::drop_leftovers(tx, id).await?;
         CustomRoleRow::delete(tx, id).await?;
+        let mut before = role.snapshot();
+        if let Some(object) = before.as_object_mut() {
+            object.insert("bindingsOnDeletedDeployments".to_owned(), serde_json::json!(leftovers));
+        }
         audit::record(
             tx,
             actor,
@@ -298,7 +305,7 @@ pub async fn delete(
                 target_type: "customRole",
                 target_id: Some(id),
                 organization_id: Some(role.row.organization_id),
-                before: Some(role.snapshot()),
+                before: Some(before),
                 ..Change::default()
             },
         )

@@ -634,3 +634,33 @@ async fn a_built_in_workspace_role_is_granted_only_by_who_holds_what_it_gives_on
         .to_owned();
     assert!(reads_deployment(dave).await, "WORKSPACE_VIEWER reads the workspace's deployments");
 }
+
+/// A deployment role held only on deleted deployments is not "in use": nobody can use those bindings or
+/// give their holders another role, so deleting the role succeeds, takes them along and says so in its
+/// audit event. Held on a live deployment, it is still CONFLICT.
+#[tokio::test]
+async fn a_role_held_only_on_deleted_deployments_can_be_deleted() {
+    let w = world().await;
+    let role = w.role("DEPLOYMENT", "Reader", &["deployment.config.get"]).await;
+    data(&w.app.add_to_workspace(&w.owner, &w.workspace, "alice@example.com", "WORKSPACE_VIEWER").await);
+    let gone = w.app.create_deployment(&w.owner, &w.workspace, "gone").await["id"].as_str().unwrap().to_owned();
+    let give = "mutation($d: Id!, $c: Uuid!) { deploymentAddUserRole(email: \"alice@example.com\", deploymentId: $d, customRoleUuid: $c) { id } }";
+    data(&w.app.gql(give, json!({"d": gone, "c": role}), Some(&w.owner)).await);
+    data(&w.app.gql(give, json!({"d": w.deployment, "c": role}), Some(&w.owner)).await);
+    let delete_deployment = "mutation($d: Uuid!) { deleteDeployment(deploymentUuid: $d) { id } }";
+    data(&w.app.gql(delete_deployment, json!({"d": gone}), Some(&w.owner)).await);
+    // Still held on the live deployment D.
+    assert_eq!(error_code(&w.app.gql(DELETE, json!({"id": role}), Some(&w.owner)).await), "CONFLICT");
+    data(&w.app.gql(delete_deployment, json!({"d": w.deployment}), Some(&w.owner)).await);
+    let deleted = w.app.gql(DELETE, json!({"id": role}), Some(&w.owner)).await;
+    assert_eq!(data(&deleted)["deleteCustomRole"]["id"], role.as_str());
+    let left = w.app.count(&format!("SELECT count(*) AS n FROM role_bindings WHERE custom_role_id = '{role}'")).await;
+    assert_eq!(left, 0);
+    let noted = w
+        .app
+        .text(&format!(
+            "SELECT (before ->> 'bindingsOnDeletedDeployments') AS t FROM audit_events WHERE action = 'customRole.delete' AND target_id = '{role}'"
+        ))
+        .await;
+    assert_eq!(noted, "2");
+}

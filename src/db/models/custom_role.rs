@@ -5,7 +5,7 @@ use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use uuid::Uuid;
 
-use crate::db::schema::{custom_roles, invites, role_bindings};
+use crate::db::schema::{custom_roles, deployments, invites, role_bindings};
 
 /// A custom role row.
 #[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
@@ -134,11 +134,30 @@ impl CustomRoleRow {
         diesel::delete(custom_roles::table.find(id)).execute(conn).await
     }
 
-    /// How many role bindings and pending invites hold role `id`.
+    /// How many role bindings and pending invites hold role `id`. Bindings on deleted deployments do not
+    /// count: nobody can use them or give their holders another role ([`CustomRoleRow::drop_leftovers`]).
     pub async fn uses(conn: &mut AsyncPgConnection, id: Uuid) -> QueryResult<(i64, i64)> {
-        let bindings: i64 =
-            role_bindings::table.filter(role_bindings::custom_role_id.eq(id)).count().get_result(conn).await?;
+        let live = deployments::table.filter(deployments::deleted_at.is_null()).select(deployments::id);
+        let bindings: i64 = role_bindings::table
+            .filter(role_bindings::custom_role_id.eq(id))
+            .filter(role_bindings::deployment_id.is_null().or(role_bindings::deployment_id.eq_any(live.nullable())))
+            .count()
+            .get_result(conn)
+            .await?;
         let pending: i64 = invites::table.filter(invites::custom_role_id.eq(id)).count().get_result(conn).await?;
         Ok((bindings, pending))
+    }
+
+    /// Deletes the bindings of role `id` left on deleted deployments (before the role itself goes); the
+    /// number deleted.
+    pub async fn drop_leftovers(conn: &mut AsyncPgConnection, id: Uuid) -> QueryResult<usize> {
+        let deleted = deployments::table.filter(deployments::deleted_at.is_not_null()).select(deployments::id);
+        diesel::delete(
+            role_bindings::table
+                .filter(role_bindings::custom_role_id.eq(id))
+                .filter(role_bindings::deployment_id.eq_any(deleted.nullable())),
+        )
+        .execute(conn)
+        .await
     }
 }
