@@ -752,9 +752,11 @@ impl DeploymentMutation {
     ) -> Result<DeploymentFileApplication> {
         let workspace_id = workspace_uuid.required("workspaceUuid")?;
         // The request's one file (SPEC §7): aliases and batched operations do not multiply the parse.
-        if let Ok(permit) = ctx.data::<std::sync::Arc<deployment_files::FilePermit>>() {
-            permit.claim()?;
-        }
+        // Every executed request carries one (`GraphqlService` attaches it); without it the bound would not
+        // hold, so its absence refuses rather than lets the parse through.
+        ctx.data_opt::<std::sync::Arc<deployment_files::FilePermit>>()
+            .ok_or_else(|| ApiError::internal("a request without its deployment-file permit"))?
+            .claim()?;
         let parsed = deployment_files::parse(&file)?;
         drop(file);
         let state = state(ctx)?;
