@@ -105,6 +105,20 @@ impl ApiError {
         ApiError::BadUserInput { field: field.into(), message: message.into() }
     }
 
+    /// The same error with a BAD_USER_INPUT's field named inside the argument `argument`, as the client
+    /// sent it (`payload.customRoleUuid` for `customRoleUuid` of a `payload`); a field named there already,
+    /// and every other error, unchanged.
+    pub fn within(self, argument: &str) -> Self {
+        match self {
+            ApiError::BadUserInput { field, message }
+                if field != argument && !field.starts_with(&format!("{argument}.")) =>
+            {
+                ApiError::BadUserInput { field: format!("{argument}.{field}"), message }
+            }
+            other => other,
+        }
+    }
+
     /// A conflict with a readable reason.
     pub fn conflict(message: impl Into<String>) -> Self {
         ApiError::Conflict(message.into())
@@ -260,6 +274,18 @@ mod tests {
             assert_eq!(error.code(), expected_code, "{error:?}");
             assert_eq!(error.to_string(), expected_message, "{error:?}");
         }
+    }
+
+    #[test]
+    fn a_field_of_an_input_object_is_named_by_its_path() {
+        let field_of = |error: ApiError| match error {
+            ApiError::BadUserInput { field, .. } => field,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(field_of(ApiError::bad_input("customRoleUuid", "x").within("payload")), "payload.customRoleUuid");
+        assert_eq!(field_of(ApiError::bad_input("payload.label", "x").within("payload")), "payload.label");
+        assert_eq!(field_of(ApiError::bad_input("payload", "x").within("payload")), "payload");
+        assert!(matches!(ApiError::NotFound.within("payload"), ApiError::NotFound));
     }
 
     #[test]

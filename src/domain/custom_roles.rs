@@ -335,6 +335,18 @@ pub async fn get(conn: &mut AsyncPgConnection, id: Uuid) -> ApiResult<CustomRole
     by_ids(conn, &[id]).await?.into_iter().next().ok_or(ApiError::NotFound)
 }
 
+/// The custom roles `ids` that bindings already hold (a team's, for a decision on its members), read in
+/// one statement and locked `FOR SHARE` until the transaction ends, in id order, as [`for_grant`] locks
+/// the role it grants: a change or deletion of one of them waits for the decision made from its
+/// permissions. No unlocked read comes first, unlike [`for_grant`]: these ids come from stored bindings,
+/// not from the caller, so waiting on one tells the caller nothing. A role gone is simply not returned.
+pub async fn held(tx: &mut AsyncPgConnection, ids: &[Uuid]) -> ApiResult<Vec<CustomRole>> {
+    let mut ids = ids.to_vec();
+    ids.sort();
+    ids.dedup();
+    Ok(CustomRoleRow::find_many_for_share(tx, &ids).await?.into_iter().map(CustomRole::from_row).collect())
+}
+
 /// The built-in roles of `scope` with their permissions under `matrix`: templates to start a custom role
 /// from.
 pub fn templates(matrix: &Matrix, scope: Scope) -> ApiResult<Vec<(Role, Vec<Permission>)>> {

@@ -984,14 +984,41 @@ fn changes_json(changes: &[FieldChange]) -> serde_json::Value {
     json!(changes.iter().map(|c| json!({"field": c.field, "old": c.old, "new": c.new})).collect::<Vec<_>>())
 }
 
+/// Which custom role each changed role entry held before (by the entry's path): what the
+/// `DEPLOYMENT_CUSTOM` of a change's `old` stands for, by id and by name at the change. Empty when no
+/// entry changed held one.
+async fn custom_roles_replaced(
+    tx: &mut AsyncPgConnection,
+    held_before: Option<&BTreeMap<String, CurrentRole>>,
+    changes: &[FieldChange],
+) -> ApiResult<serde_json::Map<String, serde_json::Value>> {
+    let Some(held_before) = held_before else { return Ok(serde_json::Map::new()) };
+    let entries: Vec<(&str, &RoleBindingRow)> = changes
+        .iter()
+        .filter_map(|change| held_before.get(&change.field).map(|held| (change.field.as_str(), &held.row)))
+        .filter(|(_, row)| row.custom_role_id.is_some())
+        .collect();
+    if entries.is_empty() {
+        return Ok(serde_json::Map::new());
+    }
+    let rows: Vec<RoleBindingRow> = entries.iter().map(|(_, row)| (*row).clone()).collect();
+    let held = memberships::conferred_of_all(tx, &rows).await?;
+    Ok(entries.iter().zip(held).map(|((field, _), role)| ((*field).to_owned(), role.snapshot())).collect())
+}
+
 async fn record(
     tx: &mut AsyncPgConnection,
     workspace: &Workspace,
     deployment_id: Uuid,
     created: bool,
     changes: &[FieldChange],
+    custom_roles: serde_json::Map<String, serde_json::Value>,
     actor: &Actor,
 ) -> ApiResult<()> {
+    let mut after = json!({"created": created, "changes": changes_json(changes)});
+    if !custom_roles.is_empty() {
+        after["customRolesBefore"] = serde_json::Value::Object(custom_roles);
+    }
     audit::record(
         tx,
         actor,
@@ -1003,7 +1030,7 @@ async fn record(
             workspace_id: Some(workspace.id),
             deployment_id: Some(deployment_id),
             before: None,
-            after: Some(json!({"created": created, "changes": changes_json(changes)})),
+            after: Some(after),
         },
     )
     .await
@@ -1043,8 +1070,12 @@ async fn update_from_file(
     if desired(&current, file, &wanted, true) == before {
         return Ok(Applied { deployment_id: Some(id), created: false, dry_run: false, changes: Vec::new() });
     }
-    let steps = match &file.roles {
-        Some(_) => role_steps(&current_roles(tx, id).await?, &wanted, true)?,
+    let held_before = match &file.roles {
+        Some(_) => Some(current_roles(tx, id).await?),
+        None => None,
+    };
+    let steps = match &held_before {
+        Some(held) => role_steps(held, &wanted, true)?,
         None => Vec::new(),
     };
     check_role_steps(tx, authority, id, &steps).await?;
@@ -1081,7 +1112,8 @@ async fn update_from_file(
     let after = export(tx, id, true).await?;
     let changes = diff(&flatten(&current, &BTreeSet::new()), &flatten(&after, &secrets_set(file)));
     if !changes.is_empty() {
-        record(tx, workspace, id, false, &changes, actor).await?;
+        let replaced = custom_roles_replaced(tx, held_before.as_ref(), &changes).await?;
+        record(tx, workspace, id, false, &changes, replaced, actor).await?;
     }
     Ok(Applied { deployment_id: Some(id), created: false, dry_run: false, changes })
 }
@@ -1154,7 +1186,7 @@ async fn create_from_file(
     }
     let after = export(tx, id, true).await?;
     let changes = diff(&[], &flatten(&after, &BTreeSet::new()));
-    record(tx, workspace, id, true, &changes, actor).await?;
+    record(tx, workspace, id, true, &changes, serde_json::Map::new(), actor).await?;
     Ok(Applied { deployment_id: Some(id), created: true, dry_run: false, changes })
 }
 

@@ -13,7 +13,7 @@ use crate::db::models::user::{Email, User};
 use crate::db::models::workspace::Workspace;
 use crate::domain::audit::{self, Change};
 use crate::domain::catalogue::{self, RuntimeRelease};
-use crate::domain::memberships::{self, Grantor, RoleRequest};
+use crate::domain::memberships::{self, Conferred, Grantor, RoleRequest};
 use crate::domain::{Actor, Authority, Holder, validate};
 use crate::error::{ApiError, ApiResult};
 use crate::rbac::{Role, Scope, ScopeRef};
@@ -1086,8 +1086,8 @@ pub async fn change_user_role(
                 organization_id,
                 workspace_id: Some(outcome.workspace_id),
                 deployment_id: Some(deployment_id),
-                before: outcome.before.map(|role| json!({"role": role})),
-                after: outcome.after.map(|role| json!({"role": role})),
+                before: outcome.before.as_ref().map(Conferred::snapshot),
+                after: outcome.after.as_ref().map(Conferred::snapshot),
             },
         )
         .await?;
@@ -1105,10 +1105,10 @@ pub struct UserRoleOutcome {
     pub user_id: Uuid,
     /// The deployment's workspace.
     pub workspace_id: Uuid,
-    /// The role held before, if any.
-    pub before: Option<String>,
-    /// The role held after, if any.
-    pub after: Option<&'static str>,
+    /// The role held before, if any (with its custom role, if it was one).
+    pub before: Option<Conferred>,
+    /// The role held after, if any (with its custom role, if it is one).
+    pub after: Option<Conferred>,
 }
 
 /// [`change_user_role`] in the caller's transaction, without its audit event (`actor` is recorded as the
@@ -1179,7 +1179,7 @@ pub async fn change_user_role_in(
             }
             (RoleChange::Add(request), None) => {
                 let role = request.resolve(tx, ScopeRef::Deployment(deployment_id)).await?;
-                let after = role.role().as_str();
+                let after = role.clone();
                 let row = memberships::grant(
                     tx,
                     &grantor,
@@ -1194,14 +1194,14 @@ pub async fn change_user_role_in(
             (RoleChange::Update(_) | RoleChange::Remove, None) => return Err(ApiError::NotFound),
             (RoleChange::Update(request), Some(row)) => {
                 let role = request.resolve(tx, ScopeRef::Deployment(deployment_id)).await?;
-                let after = role.role().as_str();
-                let before = row.role.clone();
-                let updated = memberships::set_role(tx, &grantor, &row, role).await?;
+                let after = role.clone();
+                let before = memberships::conferred_of(tx, &row).await?;
+                let updated = memberships::set_held_role(tx, &grantor, &row, before.clone(), role).await?;
                 (updated, Some(before), Some(after))
             }
             (RoleChange::Remove, Some(row)) => {
-                memberships::revoke(tx, &grantor, &row).await?;
-                let before = row.role.clone();
+                let before = memberships::conferred_of(tx, &row).await?;
+                memberships::revoke_held(tx, &grantor, &row, before.clone()).await?;
                 (row, Some(before), None)
             }
         };

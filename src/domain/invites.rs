@@ -57,10 +57,17 @@ pub fn token_hash(token: &str) -> Vec<u8> {
     Sha256::digest(token.trim().as_bytes()).to_vec()
 }
 
-/// Audit snapshot of an invite (never the token or its hash).
-pub fn snapshot(invite: &Invite) -> serde_json::Value {
-    json!({"id": invite.id, "email": invite.email, "scope": invite.scope, "role": invite.role,
-           "workspaceId": invite.workspace_id, "deploymentRoles": invite.deployment_roles, "expiresAt": invite.expires_at})
+/// Audit snapshot of an invite (never the token or its hash). `role` is the role it carries as read for
+/// the change, when it was: a custom role is then named by id and by its name at the change; without it
+/// the snapshot still names the custom role's id.
+pub fn snapshot(invite: &Invite, role: Option<&Conferred>) -> serde_json::Value {
+    let snapshot = json!({"id": invite.id, "email": invite.email, "scope": invite.scope, "role": invite.role,
+           "customRoleId": invite.custom_role_id, "workspaceId": invite.workspace_id,
+           "deploymentRoles": invite.deployment_roles, "expiresAt": invite.expires_at});
+    match role {
+        Some(role) => role.snapshot_with(snapshot),
+        None => snapshot,
+    }
 }
 
 fn pending_conflict(error: diesel::result::Error) -> ApiError {
@@ -168,7 +175,7 @@ pub async fn create_workspace_invite(
             target_id: Some(created.invite.id),
             organization_id: Some(workspace.organization_id),
             workspace_id: Some(workspace.id),
-            after: Some(snapshot(&created.invite)),
+            after: Some(snapshot(&created.invite, Some(role))),
             ..Change::default()
         },
     )
@@ -215,7 +222,7 @@ pub async fn invite_to_system(
                 action: "invite.create",
                 target_type: "invite",
                 target_id: Some(created.invite.id),
-                after: Some(snapshot(&created.invite)),
+                after: Some(snapshot(&created.invite, None)),
                 ..Change::default()
             },
         )
@@ -248,6 +255,13 @@ pub async fn delete(
             return Err(ApiError::NotFound);
         }
         let organization_id = organization_of(tx, &invite).await?;
+        // The custom role it carried, for its name in the record (read, not locked: nothing is granted).
+        let role = match invite.custom_role_id {
+            Some(role_id) => {
+                crate::domain::custom_roles::by_ids(tx, &[role_id]).await?.into_iter().next().map(Conferred::Custom)
+            }
+            None => None,
+        };
         Invite::delete(tx, id).await?;
         audit::record(
             tx,
@@ -258,7 +272,7 @@ pub async fn delete(
                 target_id: Some(id),
                 organization_id,
                 workspace_id: invite.workspace_id,
-                before: Some(snapshot(&invite)),
+                before: Some(snapshot(&invite, role.as_ref())),
                 ..Change::default()
             },
         )
@@ -337,15 +351,17 @@ async fn invite_role(tx: &mut AsyncPgConnection, invite: &Invite) -> ApiResult<O
 
 /// Turns an invite into bindings for `user_id` and deletes it (caller's transaction, invite locked),
 /// after re-checking its inviter. A workspace invite also makes the user a member of the workspace's
-/// organization. The caller records the audit event of the operation that applied it.
+/// organization. The caller records the audit event of the operation that applied it. Returns the role
+/// the invite carried, as read (and locked) for the grant.
 async fn apply(
     tx: &mut AsyncPgConnection,
     invite: &Invite,
     user_id: Uuid,
     matrix: &Arc<Matrix>,
     now: DateTime<Utc>,
-) -> ApiResult<()> {
+) -> ApiResult<Option<Conferred>> {
     let role = invite_role(tx, invite).await?;
+    let carried = role.clone();
     let authority = check_inviter(tx, invite, matrix, now).await?;
     if let (Some(role), Some(authority)) = (role, authority.as_ref()) {
         let grantor = Grantor::Inviter(authority);
@@ -392,7 +408,7 @@ async fn apply(
         }
     }
     Invite::delete(tx, invite.id).await?;
-    Ok(())
+    Ok(carried)
 }
 
 /// Checks a sign-up's invite token: it must be pending and sent to `email`.
@@ -447,8 +463,8 @@ pub async fn apply_pending_for_email(
         if !ip_access::admits(tx, organization_id, client).await? {
             continue;
         }
-        apply(tx, invite, user_id, matrix, now).await?;
-        applied.push(Applied { organization_id, snapshot: snapshot(invite) });
+        let role = apply(tx, invite, user_id, matrix, now).await?;
+        applied.push(Applied { organization_id, snapshot: snapshot(invite, role.as_ref()) });
     }
     Ok(applied)
 }
@@ -480,7 +496,7 @@ pub async fn accept(
         if !ip_access::admits(tx, organization_id, actor.client_address.as_deref()).await? {
             return Err(ApiError::ForbiddenBy(crate::error::MSG_IP_ACCESS_LIST.to_owned()));
         }
-        apply(tx, &invite, user_id, matrix, now).await?;
+        let role = apply(tx, &invite, user_id, matrix, now).await?;
         audit::record(
             tx,
             actor,
@@ -490,7 +506,7 @@ pub async fn accept(
                 target_id: Some(invite.id),
                 organization_id,
                 workspace_id: invite.workspace_id,
-                before: Some(snapshot(&invite)),
+                before: Some(snapshot(&invite, role.as_ref())),
                 after: Some(json!({"userId": user_id})),
                 ..Change::default()
             },

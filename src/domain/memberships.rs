@@ -33,7 +33,7 @@ use crate::db::models::team::Team;
 use crate::db::models::workspace::Workspace;
 use crate::domain::custom_roles::CustomRole;
 use crate::domain::identity::{self, OutOfReach};
-use crate::domain::{Authority, Holder, binding};
+use crate::domain::{Authority, GrantAsk, Holder, binding};
 use crate::error::{ApiError, ApiResult};
 use crate::rbac::{Ancestry, Binding, Matrix, Role, Scope, ScopeRef};
 
@@ -81,6 +81,43 @@ impl Conferred {
             Conferred::Builtin(_) => None,
             Conferred::Custom(custom) => Some(custom.row.id),
         }
+    }
+
+    /// The fields an audit event names this role by: `role` (for a custom role its marker), `customRoleId`
+    /// (null for a built-in role) and, for a custom role, `customRoleName` as it was at the change (a later
+    /// rename does not rewrite the record).
+    pub fn audit_fields(&self) -> serde_json::Map<String, serde_json::Value> {
+        let mut fields = serde_json::Map::new();
+        fields.insert("role".to_owned(), serde_json::Value::from(self.role().as_str()));
+        fields.insert("customRoleId".to_owned(), serde_json::json!(self.custom_id()));
+        if let Conferred::Custom(custom) = self {
+            fields.insert("customRoleName".to_owned(), serde_json::Value::from(custom.row.name.clone()));
+        }
+        fields
+    }
+
+    /// An audit snapshot of the role alone ([`Conferred::audit_fields`] as an object).
+    pub fn snapshot(&self) -> serde_json::Value {
+        serde_json::Value::Object(self.audit_fields())
+    }
+
+    /// `snapshot` (an object) with the fields naming this role added.
+    pub fn snapshot_with(&self, mut snapshot: serde_json::Value) -> serde_json::Value {
+        if let Some(object) = snapshot.as_object_mut() {
+            object.extend(self.audit_fields());
+        }
+        snapshot
+    }
+
+    fn ask(&self) -> GrantAsk {
+        match self {
+            Conferred::Builtin(role) => GrantAsk::Role(*role),
+            Conferred::Custom(custom) => GrantAsk::Permissions(custom.permissions),
+        }
+    }
+
+    fn is_system(&self) -> bool {
+        self.role().scope() == Some(Scope::System)
     }
 
     fn same_as(&self, other: &Conferred) -> bool {
@@ -152,14 +189,38 @@ pub fn built_in(field: &str, role: Role) -> ApiResult<Role> {
     Ok(role)
 }
 
-/// What binding `row` holds (its custom role read when it holds one).
+/// What binding `row` holds (its custom role read, and locked `FOR SHARE`, when it holds one): see
+/// [`conferred_of_all`].
 pub async fn conferred_of(tx: &mut AsyncPgConnection, row: &RoleBindingRow) -> ApiResult<Conferred> {
-    let role = parse_role(&row.role)?;
-    match row.custom_role_id {
-        None if !role.is_custom() => Ok(Conferred::Builtin(role)),
-        Some(id) if role.is_custom() => Ok(Conferred::Custom(crate::domain::custom_roles::get(tx, id).await?)),
-        _ => Err(ApiError::internal("a custom-role marker without its role, or the other way round")),
-    }
+    conferred_of_all(tx, std::slice::from_ref(row))
+        .await?
+        .pop()
+        .ok_or_else(|| ApiError::internal("a binding without what it holds"))
+}
+
+/// What each of `rows` holds, in their order. Their custom roles are read together in one statement
+/// (none when no row holds one), so the cost does not grow with the number of bindings, and locked
+/// `FOR SHARE` until the transaction ends, as every grant locks the role it grants
+/// ([`crate::domain::custom_roles::held`]): a change to a role's permissions or its deletion waits for
+/// the decision made from them.
+pub async fn conferred_of_all(tx: &mut AsyncPgConnection, rows: &[RoleBindingRow]) -> ApiResult<Vec<Conferred>> {
+    let ids: Vec<Uuid> = rows.iter().filter_map(|row| row.custom_role_id).collect();
+    let custom = if ids.is_empty() { Vec::new() } else { crate::domain::custom_roles::held(tx, &ids).await? };
+    rows.iter()
+        .map(|row| {
+            let role = parse_role(&row.role)?;
+            match row.custom_role_id {
+                None if !role.is_custom() => Ok(Conferred::Builtin(role)),
+                Some(id) if role.is_custom() => custom
+                    .iter()
+                    .find(|held| held.row.id == id)
+                    .cloned()
+                    .map(Conferred::Custom)
+                    .ok_or(ApiError::NotFound),
+                _ => Err(ApiError::internal("a custom-role marker without its role, or the other way round")),
+            }
+        })
+        .collect()
 }
 
 /// Who grants (or takes away) a role, and so which check applies.
@@ -260,6 +321,54 @@ pub async fn check_grant(
             }
         }
     }
+}
+
+/// FORBIDDEN unless `grantor` may grant every one of `roles` on its object (the grant rule for a team's
+/// roles, all conferred by one membership). For a caller, an inviter or a provisioning client the
+/// decisions are made together ([`Authority::require_all_grantable`]): one statement at most, however
+/// many roles.
+pub async fn check_grants(
+    tx: &mut AsyncPgConnection,
+    grantor: &Grantor<'_>,
+    roles: &[(Conferred, ScopeRef)],
+) -> ApiResult<()> {
+    match grantor {
+        Grantor::Caller(authority) | Grantor::Inviter(authority) | Grantor::Provisioning(authority) => {
+            if matches!(grantor, Grantor::Provisioning(_)) && roles.iter().any(|(role, _)| role.is_system()) {
+                return Err(system_refused());
+            }
+            let asks: Vec<(GrantAsk, ScopeRef)> = roles.iter().map(|(role, object)| (role.ask(), *object)).collect();
+            authority.require_all_grantable(tx, &asks).await
+        }
+        // The other grantors' rules read nothing.
+        _ => {
+            for (role, object) in roles {
+                check_grant(tx, grantor, role.clone(), *object).await?;
+            }
+            Ok(())
+        }
+    }
+}
+
+/// FORBIDDEN unless `grantor` may take every one of `held` away: [`check_grants`], as
+/// [`check_revoke`] is [`check_grant`].
+async fn check_revokes(
+    tx: &mut AsyncPgConnection,
+    grantor: &Grantor<'_>,
+    held: &[(Conferred, ScopeRef)],
+) -> ApiResult<()> {
+    match grantor {
+        Grantor::Caller(_) | Grantor::Provisioning(_) | Grantor::IdentityProvider => {
+            check_grants(tx, grantor, held).await
+        }
+        _ => Err(ApiError::internal("only a caller or a provisioning client takes roles away")),
+    }
+}
+
+/// What the team bindings `rows` hold, each with its object: one statement for the custom roles.
+async fn held_by_teams(tx: &mut AsyncPgConnection, rows: &[RoleBindingRow]) -> ApiResult<Vec<(Conferred, ScopeRef)>> {
+    let held = conferred_of_all(tx, rows).await?;
+    Ok(held.into_iter().zip(rows.iter().map(object_of)).collect())
 }
 
 /// FORBIDDEN unless `grantor` may take `held` away on `object`: the same authority as granting it.
@@ -428,9 +537,20 @@ pub async fn set_role(
     row: &RoleBindingRow,
     role: impl Into<Conferred>,
 ) -> ApiResult<RoleBindingRow> {
+    let held = conferred_of(tx, row).await?;
+    set_held_role(tx, grantor, row, held, role).await
+}
+
+/// [`set_role`] for a caller that read what `row` holds already ([`conferred_of`]): `held`.
+pub async fn set_held_role(
+    tx: &mut AsyncPgConnection,
+    grantor: &Grantor<'_>,
+    row: &RoleBindingRow,
+    held: Conferred,
+    role: impl Into<Conferred>,
+) -> ApiResult<RoleBindingRow> {
     let conferred = role.into();
     let object = object_of(row);
-    let held = conferred_of(tx, row).await?;
     let role = conferred.role();
     if role.scope() != Some(object.scope()) {
         return Err(ApiError::internal(format!("{role} is not a role of its object's scope")));
@@ -452,8 +572,18 @@ pub async fn set_role(
 /// Takes binding `row` away (after the same checks as [`set_role`]); a workspace binding takes the
 /// holder's deployment roles in that workspace with it. Returns how many deployment roles went too.
 pub async fn revoke(tx: &mut AsyncPgConnection, grantor: &Grantor<'_>, row: &RoleBindingRow) -> ApiResult<usize> {
-    let object = object_of(row);
     let conferred = conferred_of(tx, row).await?;
+    revoke_held(tx, grantor, row, conferred).await
+}
+
+/// [`revoke`] for a caller that read what `row` holds already ([`conferred_of`]): `conferred`.
+pub async fn revoke_held(
+    tx: &mut AsyncPgConnection,
+    grantor: &Grantor<'_>,
+    row: &RoleBindingRow,
+    conferred: Conferred,
+) -> ApiResult<usize> {
+    let object = object_of(row);
     let held = conferred.role();
     check_revoke(tx, grantor, conferred, object).await?;
     if let (Some(user), Some(kept)) = (row.user_id, kept_role(object.scope())) {
@@ -732,16 +862,16 @@ pub async fn remove_from_organization(
             )
         })?;
     }
-    RoleBindingRow::delete(tx, current.id).await?;
-    let roles_below = RoleBindingRow::delete_user_roles_below_organization(tx, organization_id, user_id).await?;
     // Leaving the organization leaves its teams, and with them every role they hold (system roles
     // included): taking those away needs the authority to grant them, as removing the person from each
-    // team would (SPEC §2).
+    // team would (SPEC §2). Decided before anything is deleted, and the teams' custom roles locked before
+    // the person's bindings are (as a role's deletion locks the role before the bindings it deletes).
     let teams = Team::of_member_in(tx, organization_id, user_id).await?;
-    for row in RoleBindingRow::of_teams(tx, &teams).await? {
-        let held = conferred_of(tx, &row).await?;
-        check_revoke(tx, grantor, held, object_of(&row)).await?;
-    }
+    let rows = RoleBindingRow::of_teams(tx, &teams).await?;
+    let team_roles = held_by_teams(tx, &rows).await?;
+    check_revokes(tx, grantor, &team_roles).await?;
+    RoleBindingRow::delete(tx, current.id).await?;
+    let roles_below = RoleBindingRow::delete_user_roles_below_organization(tx, organization_id, user_id).await?;
     let teams_left = Team::remove_member_everywhere_in(tx, organization_id, user_id).await?;
     Organization::record_removal(tx, organization_id, user_id).await?;
     Ok(OrganizationRemoval { organization, role: held, roles_below, teams_left })
@@ -784,36 +914,37 @@ pub async fn add_to_workspace(
     Ok(())
 }
 
-/// Changes a member's workspace role; returns the workspace and the role and custom role held before.
-/// The workspace keeps an admin.
+/// Changes a member's workspace role; returns the workspace and the role held before (with its custom
+/// role, if it was one). The workspace keeps an admin.
 pub async fn set_workspace_role(
     tx: &mut AsyncPgConnection,
     grantor: &Grantor<'_>,
     workspace_id: Uuid,
     user_id: Uuid,
     role: impl Into<Conferred>,
-) -> ApiResult<(Workspace, Role, Option<Uuid>)> {
+) -> ApiResult<(Workspace, Conferred)> {
     let workspace = lock_workspace(tx, workspace_id).await?;
     let current =
         RoleBindingRow::user_in_workspace_for_update(tx, workspace_id, user_id).await?.ok_or(ApiError::NotFound)?;
-    let held = parse_role(&current.role)?;
-    set_role(tx, grantor, &current, role).await?;
-    Ok((workspace, held, current.custom_role_id))
+    let held = conferred_of(tx, &current).await?;
+    set_held_role(tx, grantor, &current, held.clone(), role).await?;
+    Ok((workspace, held))
 }
 
 /// Removes a member from a workspace with their deployment roles in it; returns the workspace, the role
-/// held and how many deployment roles went. The workspace keeps an admin.
+/// held (with its custom role, if it was one) and how many deployment roles went. The workspace keeps an
+/// admin.
 pub async fn remove_from_workspace(
     tx: &mut AsyncPgConnection,
     grantor: &Grantor<'_>,
     workspace_id: Uuid,
     user_id: Uuid,
-) -> ApiResult<(Workspace, Role, usize)> {
+) -> ApiResult<(Workspace, Conferred, usize)> {
     let workspace = lock_workspace(tx, workspace_id).await?;
     let current =
         RoleBindingRow::user_in_workspace_for_update(tx, workspace_id, user_id).await?.ok_or(ApiError::NotFound)?;
-    let held = parse_role(&current.role)?;
-    let below = revoke(tx, grantor, &current).await?;
+    let held = conferred_of(tx, &current).await?;
+    let below = revoke_held(tx, grantor, &current, held.clone()).await?;
     Ok((workspace, held, below))
 }
 
@@ -833,10 +964,9 @@ pub async fn add_team_member(
         return Err(ApiError::bad_input("userUuid", "This user is not a member of the team's organization"));
     }
     require_reach(tx, grantor, team.organization_id, user_id).await?;
-    for row in RoleBindingRow::of_teams(tx, &[team.id]).await? {
-        let held = conferred_of(tx, &row).await?;
-        check_grant(tx, grantor, held, object_of(&row)).await?;
-    }
+    let rows = RoleBindingRow::of_teams(tx, &[team.id]).await?;
+    let held = held_by_teams(tx, &rows).await?;
+    check_grants(tx, grantor, &held).await?;
     Ok(Team::add_member(tx, team.id, user_id).await?)
 }
 
@@ -852,10 +982,9 @@ pub async fn remove_team_member(
     if Team::is_member(tx, team.id, user_id).await? {
         require_reach(tx, grantor, team.organization_id, user_id).await?;
     }
-    for row in RoleBindingRow::of_teams(tx, &[team.id]).await? {
-        let held = conferred_of(tx, &row).await?;
-        check_revoke(tx, grantor, held, object_of(&row)).await?;
-    }
+    let rows = RoleBindingRow::of_teams(tx, &[team.id]).await?;
+    let held = held_by_teams(tx, &rows).await?;
+    check_revokes(tx, grantor, &held).await?;
     Ok(Team::remove_member(tx, team.id, user_id).await?)
 }
 
@@ -907,11 +1036,9 @@ pub async fn team_holds_system_role(tx: &mut AsyncPgConnection, team_id: Uuid) -
 
 /// Deletes a team: its members lose its roles. Taking them away needs the authority to grant them.
 pub async fn check_team_deletion(tx: &mut AsyncPgConnection, grantor: &Grantor<'_>, team: &Team) -> ApiResult<()> {
-    for row in RoleBindingRow::of_teams(tx, &[team.id]).await? {
-        let held = conferred_of(tx, &row).await?;
-        check_revoke(tx, grantor, held, object_of(&row)).await?;
-    }
-    Ok(())
+    let rows = RoleBindingRow::of_teams(tx, &[team.id]).await?;
+    let held = held_by_teams(tx, &rows).await?;
+    check_revokes(tx, grantor, &held).await
 }
 
 // ---------------------------------------------------------------------------------------------------

@@ -117,6 +117,15 @@ pub struct Authority {
     matrix: Arc<Matrix>,
 }
 
+/// What granting one role asks of the grantor ([`Authority::require_all_grantable`]).
+#[derive(Debug, Clone, Copy)]
+pub enum GrantAsk {
+    /// A built-in role: everything it gives there (and implies below).
+    Role(Role),
+    /// A custom role: each of its permissions there.
+    Permissions(crate::rbac::permissions::PermissionSet),
+}
+
 impl Authority {
     /// The authority of `principal` under `matrix`.
     pub fn new(principal: Arc<Principal>, matrix: Arc<Matrix>) -> Authority {
@@ -227,6 +236,55 @@ impl Authority {
             }
         };
         if granted { Ok(()) } else { Err(ApiError::Forbidden) }
+    }
+
+    /// FORBIDDEN unless the caller may grant every one of `asks` on its object: the grant rule for many
+    /// roles at once (joining a team grants every role the team holds). The ancestries the decisions need
+    /// are read together, in one statement at most, so the cost does not grow with the number of roles.
+    /// Refuses with the first ask (in order) decided without an ancestry, then with those that needed one.
+    pub async fn require_all_grantable(
+        &self,
+        conn: &mut AsyncPgConnection,
+        asks: &[(GrantAsk, ScopeRef)],
+    ) -> ApiResult<()> {
+        let bindings = self.principal.bindings()?;
+        let verdict = |ask: &GrantAsk, at: &Ancestry| match ask {
+            GrantAsk::Role(role) => check::grant_verdict(bindings, &self.matrix, *role, at),
+            GrantAsk::Permissions(permissions) => {
+                check::grant_permissions_verdict(bindings, &self.matrix, *permissions, at)
+            }
+        };
+        let mut undecided: Vec<(&GrantAsk, ScopeRef)> = Vec::new();
+        for (ask, object) in asks {
+            match verdict(ask, &Ancestry::of(*object)) {
+                Verdict::Granted => {}
+                Verdict::Denied => return Err(ApiError::Forbidden),
+                Verdict::NeedsAncestry => undecided.push((ask, *object)),
+            }
+        }
+        if undecided.is_empty() {
+            return Ok(());
+        }
+        let mut ids: Vec<Uuid> = undecided.iter().filter_map(|(_, object)| object.id()).collect();
+        ids.sort();
+        ids.dedup();
+        let found =
+            if ids.is_empty() { Vec::new() } else { crate::db::models::workspace::ancestry(conn, &ids).await? };
+        for (ask, object) in undecided {
+            // Only an ancestry of the same kind of object counts (an id named as a deployment may be a
+            // workspace's), as in a single check.
+            let at = found.iter().find(|at| at.object() == object).copied().unwrap_or(Ancestry::of(object));
+            let granted = match ask {
+                GrantAsk::Role(role) => check::may_grant(bindings, &self.matrix, *role, &at),
+                GrantAsk::Permissions(permissions) => {
+                    check::may_grant_permissions(bindings, &self.matrix, *permissions, &at)
+                }
+            };
+            if !granted {
+                return Err(ApiError::Forbidden);
+            }
+        }
+        Ok(())
     }
 
     /// The matrix in force.

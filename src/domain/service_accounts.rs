@@ -15,7 +15,7 @@ use crate::db::models::role_binding::{NewRoleBinding, RoleBindingRow};
 use crate::db::models::service_account::{NewServiceAccount, ServiceAccountChanges};
 use crate::db::models::workspace::Workspace;
 use crate::domain::audit::{self, Change};
-use crate::domain::memberships::{self, Grantor, RoleRequest};
+use crate::domain::memberships::{self, Conferred, Grantor, RoleRequest};
 use crate::domain::{Actor, Authority, validate};
 use crate::error::{ApiError, ApiResult};
 use crate::rbac::{Role, Scope, ScopeRef};
@@ -104,13 +104,15 @@ pub struct NewAccountRequest {
     pub expires_in_days: Option<i64>,
 }
 
-fn matching_role(scope: AccountScope, role: Role) -> ApiResult<Role> {
-    let role = memberships::built_in("role", role)?;
+/// `role` if it is a built-in role of the account's scope; BAD_USER_INPUT naming `field` (`role`, or
+/// `payload.role` in an update) otherwise.
+fn matching_role(field: &str, scope: AccountScope, role: Role) -> ApiResult<Role> {
+    let role = memberships::built_in(field, role)?;
     if role.scope() == Some(scope.scope()) {
         Ok(role)
     } else {
         Err(ApiError::bad_input(
-            "role",
+            field,
             format!(
                 "A {} service account needs a {}_* role, not {role}",
                 scope.scope().as_str().to_lowercase(),
@@ -120,9 +122,10 @@ fn matching_role(scope: AccountScope, role: Role) -> ApiResult<Role> {
     }
 }
 
-fn category(raw: Option<&str>) -> ApiResult<Option<String>> {
+/// A category (empty is none); BAD_USER_INPUT naming `field` (`category`, or `payload.category`).
+fn category(field: &str, raw: Option<&str>) -> ApiResult<Option<String>> {
     match raw.map(str::trim).filter(|c| !c.is_empty()) {
-        Some(text) => Ok(Some(validate::label("category", text, validate::MAX_LABEL)?)),
+        Some(text) => Ok(Some(validate::label(field, text, validate::MAX_LABEL)?)),
         None => Ok(None),
     }
 }
@@ -154,10 +157,12 @@ fn label_conflict(error: diesel::result::Error) -> ApiError {
     }
 }
 
-/// Audit snapshot (never the key or its hash).
-fn snapshot(account: &ServiceAccount, role: Option<&str>) -> serde_json::Value {
-    json!({"id": account.id, "label": account.label, "category": account.category, "scope": account.scope,
-           "role": role, "active": account.active, "expiresAt": account.expires_at, "keyPrefix": account.key_prefix})
+/// Audit snapshot (never the key or its hash), with the role the key holds (its custom role named when
+/// it holds one).
+fn snapshot(account: &ServiceAccount, role: &Conferred) -> serde_json::Value {
+    role.snapshot_with(json!({"id": account.id, "label": account.label, "category": account.category,
+           "scope": account.scope, "active": account.active, "expiresAt": account.expires_at,
+           "keyPrefix": account.key_prefix}))
 }
 
 /// Locks the scope object; returns `(organization, workspace, deployment)` of the scope as far as they
@@ -196,11 +201,11 @@ pub async fn create(
     actor: &Actor,
 ) -> ApiResult<WithKey> {
     if let Some(role) = request.role.builtin() {
-        let role = matching_role(scope, role)?;
+        let role = matching_role("role", scope, role)?;
         authority.require_grantable(conn, role, scope.scope_ref()).await?;
     }
     let label = validate::label("label", &request.label, validate::MAX_LABEL)?;
-    let category = category(request.category.as_deref())?;
+    let category = category("category", request.category.as_deref())?;
     let expires_at = expiry(request.expires_in_days, max_days, now)?;
     let minted = api_key::mint().map_err(|e| ApiError::internal(format!("randomness: {e}")))?;
     conn.transaction(async |tx| {
@@ -254,7 +259,7 @@ pub async fn create(
                 organization_id,
                 workspace_id,
                 deployment_id,
-                after: Some(snapshot(&account, Some(role.as_str()))),
+                after: Some(snapshot(&account, &conferred)),
                 ..Change::default()
             },
         )
@@ -298,20 +303,25 @@ async fn locked_in_scope(
     scope: AccountScope,
     id: Uuid,
     authority: &Authority,
-) -> ApiResult<(ServiceAccount, RoleBindingRow, Role)> {
+) -> ApiResult<(ServiceAccount, RoleBindingRow, Conferred)> {
     let account = ServiceAccount::find_for_update(tx, id).await?.ok_or(ApiError::NotFound)?;
     if !scope.holds(&account) {
         return Err(ApiError::NotFound);
     }
     let binding = RoleBindingRow::of_service_account(tx, id).await?.into_iter().next().ok_or(ApiError::NotFound)?;
     let held = memberships::conferred_of(tx, &binding).await?;
-    let role = held.role();
     // Touching a key whose role the caller could not grant would hand them that role.
-    memberships::check_grant(tx, &Grantor::Caller(authority), held, scope.scope_ref()).await?;
-    Ok((account, binding, role))
+    memberships::check_grant(tx, &Grantor::Caller(authority), held.clone(), scope.scope_ref()).await?;
+    Ok((account, binding, held))
 }
 
-/// Applies `update` to a service account of `scope`.
+/// An update's BAD_USER_INPUT names the field inside `payload`, where the client sent it.
+fn in_payload(error: ApiError) -> ApiError {
+    error.within("payload")
+}
+
+/// Applies `update` to a service account of `scope` (Houston's `payload`: every BAD_USER_INPUT names
+/// `payload.<field>`).
 pub async fn update(
     conn: &mut AsyncPgConnection,
     scope: AccountScope,
@@ -325,14 +335,14 @@ pub async fn update(
         update.label.as_deref().map(|l| validate::label("payload.label", l, validate::MAX_LABEL)).transpose()?;
     let category = match update.category.as_deref() {
         None => None,
-        Some(text) => Some(category(Some(text))?),
+        Some(text) => Some(category("payload.category", Some(text))?),
     };
     if let Some(role) = update.role.and_then(RoleRequest::builtin) {
-        let role = matching_role(scope, role)?;
+        let role = matching_role("payload.role", scope, role)?;
         authority.require_grantable(conn, role, scope.scope_ref()).await?;
     }
     conn.transaction(async |tx| {
-        let (before, binding, _) = locked_in_scope(tx, scope, id, authority).await?;
+        let (before, binding, held) = locked_in_scope(tx, scope, id, authority).await?;
         let after = ServiceAccount::update(
             tx,
             id,
@@ -348,10 +358,12 @@ pub async fn update(
         .map_err(label_conflict)?;
         let role_after = match update.role {
             Some(request) => {
-                let new_role = request.resolve(tx, scope.scope_ref()).await?;
-                memberships::set_role(tx, &Grantor::Caller(authority), &binding, new_role).await?.role
+                let new_role = request.resolve(tx, scope.scope_ref()).await.map_err(in_payload)?;
+                memberships::set_held_role(tx, &Grantor::Caller(authority), &binding, held.clone(), new_role.clone())
+                    .await?;
+                new_role
             }
-            None => binding.role.clone(),
+            None => held.clone(),
         };
         audit::record(
             tx,
@@ -363,8 +375,8 @@ pub async fn update(
                 organization_id: after.organization_id,
                 workspace_id: after.workspace_id,
                 deployment_id: after.deployment_id,
-                before: Some(snapshot(&before, Some(&binding.role))),
-                after: Some(snapshot(&after, Some(&role_after))),
+                before: Some(snapshot(&before, &held)),
+                after: Some(snapshot(&after, &role_after)),
             },
         )
         .await?;
@@ -382,7 +394,7 @@ pub async fn delete(
     actor: &Actor,
 ) -> ApiResult<ServiceAccount> {
     conn.transaction(async |tx| {
-        let (account, binding, _) = locked_in_scope(tx, scope, id, authority).await?;
+        let (account, _, held) = locked_in_scope(tx, scope, id, authority).await?;
         ServiceAccount::delete(tx, id).await?;
         audit::record(
             tx,
@@ -394,7 +406,7 @@ pub async fn delete(
                 organization_id: account.organization_id,
                 workspace_id: account.workspace_id,
                 deployment_id: account.deployment_id,
-                before: Some(snapshot(&account, Some(&binding.role))),
+                before: Some(snapshot(&account, &held)),
                 ..Change::default()
             },
         )
@@ -415,7 +427,7 @@ pub async fn rotate(
 ) -> ApiResult<WithKey> {
     let minted = api_key::mint().map_err(|e| ApiError::internal(format!("randomness: {e}")))?;
     conn.transaction(async |tx| {
-        let (before, binding, _) = locked_in_scope(tx, scope, id, authority).await?;
+        let (before, _, held) = locked_in_scope(tx, scope, id, authority).await?;
         let account = ServiceAccount::update(
             tx,
             id,
@@ -437,8 +449,8 @@ pub async fn rotate(
                 organization_id: account.organization_id,
                 workspace_id: account.workspace_id,
                 deployment_id: account.deployment_id,
-                before: Some(snapshot(&before, Some(&binding.role))),
-                after: Some(snapshot(&account, Some(&binding.role))),
+                before: Some(snapshot(&before, &held)),
+                after: Some(snapshot(&account, &held)),
             },
         )
         .await?;

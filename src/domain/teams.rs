@@ -13,7 +13,7 @@ use crate::db::models::team::TeamChanges;
 use crate::db::models::user::User;
 use crate::db::models::workspace::Workspace;
 use crate::domain::audit::{self, Change};
-use crate::domain::memberships::{self, Grantor, RoleRequest};
+use crate::domain::memberships::{self, Conferred, Grantor, RoleRequest};
 use crate::domain::{Actor, Authority, Holder, validate};
 use crate::error::{ApiError, ApiResult};
 use crate::rbac::{Role, Scope, ScopeRef};
@@ -296,7 +296,7 @@ pub async fn change_role(
     conn.transaction(async |tx| {
         let team = Team::find_for_update(tx, team_id).await?.ok_or(ApiError::NotFound)?;
         let (row, before, after) = change_role_in(tx, &team, object, change, authority, actor).await?;
-        record_role_change(tx, &team, object, before, after, &[], actor).await?;
+        record_role_change(tx, &team, object, before.as_ref(), after.as_ref(), &[], actor).await?;
         Ok(row)
     })
     .await
@@ -333,7 +333,7 @@ pub async fn add_to_workspace(
             change_role_in(tx, &team, target, TeamRoleChange::Set(deployment_role), authority, actor).await?;
             granted.push(json!({"deploymentId": request.deployment_id, "role": request.role.as_str()}));
         }
-        record_role_change(tx, &team, object, before, after, &granted, actor).await
+        record_role_change(tx, &team, object, before.as_ref(), after.as_ref(), &granted, actor).await
     })
     .await
 }
@@ -352,8 +352,8 @@ fn check_role_scope(object: ScopeRef, change: TeamRoleChange) -> ApiResult<()> {
     Ok(())
 }
 
-/// What [`change_role_in`] did: the binding, the role held before and after.
-pub type RoleChangeOutcome = (RoleBindingRow, Option<&'static str>, Option<&'static str>);
+/// What [`change_role_in`] did: the binding, the role held before and after (with their custom roles).
+pub type RoleChangeOutcome = (RoleBindingRow, Option<Conferred>, Option<Conferred>);
 
 /// The change itself, in the caller's transaction with the team locked, without an audit event: the
 /// binding and the roles held before and after.
@@ -385,28 +385,30 @@ pub async fn change_role_in(
     if let Some(held) = &held {
         memberships::check_grant(tx, &grantor, held.clone(), object).await?;
     }
-    let held = held.map(|conferred| conferred.role());
     Ok(match (change, current, held, wanted) {
         (TeamRoleChange::Add(_), Some(_), _, _) => {
             return Err(ApiError::conflict("This team already holds a role here"));
         }
         (TeamRoleChange::Update(_) | TeamRoleChange::Remove(_), None, _, _) => return Err(ApiError::NotFound),
-        (TeamRoleChange::Remove(Some(role)), Some(_), Some(held), _) if held != role => return Err(ApiError::NotFound),
+        (TeamRoleChange::Remove(Some(role)), Some(_), Some(held), _) if held.role() != role => {
+            return Err(ApiError::NotFound);
+        }
         (TeamRoleChange::Add(_) | TeamRoleChange::Set(_), None, _, Some(role)) => {
-            let after = role.role().as_str();
+            let after = role.clone();
             let row = memberships::grant(tx, &grantor, Holder::Team(team.id), role, object, actor.user_id).await?;
             (row, None, Some(after))
         }
-        (TeamRoleChange::Update(_) | TeamRoleChange::Set(_), Some(row), held, Some(role)) => {
-            let after = role.role().as_str();
-            let updated = memberships::set_role(tx, &grantor, &row, role).await?;
-            (updated, held.map(Role::as_str), Some(after))
+        (TeamRoleChange::Update(_) | TeamRoleChange::Set(_), Some(row), Some(held), Some(role)) => {
+            let after = role.clone();
+            let updated = memberships::set_held_role(tx, &grantor, &row, held.clone(), role).await?;
+            (updated, Some(held), Some(after))
         }
-        (TeamRoleChange::Remove(_), Some(row), held, _) => {
+        (TeamRoleChange::Remove(_), Some(row), Some(held), _) => {
             // A team leaving a workspace also leaves its deployments.
-            memberships::revoke(tx, &grantor, &row).await?;
-            (row, held.map(Role::as_str), None)
+            memberships::revoke_held(tx, &grantor, &row, held.clone()).await?;
+            (row, Some(held), None)
         }
+        (_, Some(_), None, _) => return Err(ApiError::internal("a binding without what it holds")),
         (TeamRoleChange::Add(_) | TeamRoleChange::Update(_) | TeamRoleChange::Set(_), _, _, None) => {
             return Err(ApiError::internal("a grant without its role"));
         }
@@ -417,8 +419,8 @@ async fn record_role_change(
     tx: &mut AsyncPgConnection,
     team: &Team,
     object: ScopeRef,
-    before: Option<&str>,
-    after: Option<&str>,
+    before: Option<&Conferred>,
+    after: Option<&Conferred>,
     deployment_roles: &[serde_json::Value],
     actor: &Actor,
 ) -> ApiResult<()> {
@@ -428,7 +430,7 @@ async fn record_role_change(
         ScopeRef::Deployment(id) => (None, Some(id)),
         ScopeRef::System | ScopeRef::Organization(_) => (None, None),
     };
-    let mut after_snapshot = after.map(|role| json!({"role": role, "scope": scope.as_str()}));
+    let mut after_snapshot = after.map(|role| role.snapshot_with(json!({"scope": scope.as_str()})));
     if let (Some(snapshot), false) = (after_snapshot.as_mut(), deployment_roles.is_empty()) {
         snapshot["deploymentRoles"] = json!(deployment_roles);
     }
@@ -442,7 +444,7 @@ async fn record_role_change(
             organization_id: Some(team.organization_id),
             workspace_id,
             deployment_id,
-            before: before.map(|role| json!({"role": role, "scope": scope.as_str()})),
+            before: before.map(|role| role.snapshot_with(json!({"scope": scope.as_str()}))),
             after: after_snapshot,
         },
     )

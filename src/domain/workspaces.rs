@@ -252,7 +252,7 @@ pub async fn add_user(
         };
         let requested: Vec<(Uuid, Conferred)> =
             deployment_roles.iter().map(|r| (r.deployment_id, Conferred::Builtin(r.role))).collect();
-        let after = json!({"userId": user.id, "role": role.role().as_str(), "customRoleId": role.custom_id()});
+        let after = role.snapshot_with(json!({"userId": user.id}));
         memberships::add_to_workspace(tx, &grantor, &workspace, user.id, role, &requested, actor.user_id).await?;
         audit::record(
             tx,
@@ -290,12 +290,13 @@ pub async fn update_user_role(
     conn.transaction(async |tx| {
         let user = User::find_by_email(tx, &email).await?.ok_or(ApiError::NotFound)?;
         let conferred = role.resolve(tx, ScopeRef::Workspace(workspace_id)).await?;
-        let custom_role_id = conferred.custom_id();
         let role = conferred.role();
+        let after = conferred.snapshot();
         // Taking a role away needs the same authority as granting it; the workspace keeps an admin.
-        let (workspace, current_role, current_custom) =
-            memberships::set_workspace_role(tx, &Grantor::Caller(authority), workspace_id, user.id, conferred).await?;
-        if current_role == role && current_custom == custom_role_id {
+        let (workspace, held) =
+            memberships::set_workspace_role(tx, &Grantor::Caller(authority), workspace_id, user.id, conferred.clone())
+                .await?;
+        if held.role() == role && held.custom_id() == conferred.custom_id() {
             return Ok(role);
         }
         audit::record(
@@ -307,8 +308,8 @@ pub async fn update_user_role(
                 target_id: Some(user.id),
                 organization_id: Some(workspace.organization_id),
                 workspace_id: Some(workspace_id),
-                before: Some(json!({"role": current_role.as_str(), "customRoleId": current_custom})),
-                after: Some(json!({"role": role.as_str(), "customRoleId": custom_role_id})),
+                before: Some(held.snapshot()),
+                after: Some(after),
                 ..Change::default()
             },
         )
@@ -327,7 +328,7 @@ pub async fn remove_user(
     actor: &Actor,
 ) -> ApiResult<Workspace> {
     conn.transaction(async |tx| {
-        let (workspace, current_role, removed_deployment_roles) =
+        let (workspace, held, removed_deployment_roles) =
             memberships::remove_from_workspace(tx, &Grantor::Caller(authority), workspace_id, user_id).await?;
         audit::record(
             tx,
@@ -338,7 +339,7 @@ pub async fn remove_user(
                 target_id: Some(user_id),
                 organization_id: Some(workspace.organization_id),
                 workspace_id: Some(workspace_id),
-                before: Some(json!({"role": current_role.as_str(), "deploymentRoles": removed_deployment_roles})),
+                before: Some(held.snapshot_with(json!({"deploymentRoles": removed_deployment_roles}))),
                 ..Change::default()
             },
         )

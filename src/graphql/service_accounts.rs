@@ -36,7 +36,8 @@ fn account_update(payload: Option<Json<serde_json::Value>>) -> Result<AccountUpd
         .transpose()?;
     let role = match (builtin, custom) {
         (None, None) => None,
-        (builtin, custom) => Some(RoleRequest::from_arguments(builtin, custom, None)?),
+        // Named inside `payload`, where the client sent them.
+        (builtin, custom) => Some(RoleRequest::from_arguments(builtin, custom, None).map_err(|e| e.within("payload"))?),
     };
     Ok(AccountUpdate {
         label: payload.text("label")?,

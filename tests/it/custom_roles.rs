@@ -664,3 +664,410 @@ async fn a_role_held_only_on_deleted_deployments_can_be_deleted() {
         .await;
     assert_eq!(noted, "2");
 }
+
+// ---- Audit events name the custom role ------------------------------------------------------------
+
+impl World {
+    /// The newest audit event matching `filter` whose action starts with `action`, as owner2 reads it
+    /// over GraphQL.
+    async fn event(&self, mut filter: Value, action: &str) -> Value {
+        filter["action"] = json!(action);
+        let body = self
+            .app
+            .gql(
+                "query($f: AuditEventFilter!) { auditEvents(filter: $f, first: 1) { edges { node { action before after } } } }",
+                json!({"f": filter}),
+                Some(&self.owner),
+            )
+            .await;
+        let node = data(&body)["auditEvents"]["edges"][0]["node"].clone();
+        assert_eq!(node["action"], action, "no {action} event: {body}");
+        node
+    }
+}
+
+/// `snapshot` names custom role `id` called `name` (and the marker role).
+fn names_role(snapshot: &Value, marker: &str, id: &str, name: &str) {
+    assert_eq!(snapshot["role"], marker, "{snapshot}");
+    assert_eq!(snapshot["customRoleId"], id, "{snapshot}");
+    assert_eq!(snapshot["customRoleName"], name, "{snapshot}");
+}
+
+/// Every audit event of a role change records which custom role was granted or taken away, by id and by
+/// its name at the change, not only the WORKSPACE_CUSTOM / DEPLOYMENT_CUSTOM marker: users' workspace and
+/// deployment roles, teams' roles, API keys and invites (created, deleted, accepted, applied at sign-up).
+#[tokio::test]
+async fn every_role_change_names_the_custom_role_in_its_audit_event() {
+    let w = world().await;
+    let reader = w.role("WORKSPACE", "Reader", &["workspace.config.get", "workspace.deployments.get"]).await;
+    let auditor = w.role("WORKSPACE", "Auditor", &["workspace.config.get", "workspace.users.get"]).await;
+    let operator = w.role("DEPLOYMENT", "Operator", &["deployment.config.get", "deployment.config.update"]).await;
+    let watcher = w.role("DEPLOYMENT", "Watcher", &["deployment.config.get"]).await;
+    let in_workspace = json!({"workspaceUuid": w.workspace});
+    let in_deployment = json!({"deploymentUuid": w.deployment});
+
+    // A user's workspace role: added, changed, removed.
+    data(&w.assign(&w.owner, "alice@example.com", &reader).await);
+    names_role(
+        &w.event(in_workspace.clone(), "workspace.user.add").await["after"],
+        "WORKSPACE_CUSTOM",
+        &reader,
+        "Reader",
+    );
+    let changed = json!({"w": w.workspace, "email": "alice@example.com", "custom": auditor});
+    data(&w.app.gql(UPDATE_USER, changed, Some(&w.owner)).await);
+    let event = w.event(in_workspace.clone(), "workspace.user.updateRole").await;
+    names_role(&event["before"], "WORKSPACE_CUSTOM", &reader, "Reader");
+    names_role(&event["after"], "WORKSPACE_CUSTOM", &auditor, "Auditor");
+
+    // A user's deployment role: added, changed, removed.
+    let add = "mutation($d: Id!, $c: Uuid!) { deploymentAddUserRole(email: \"alice@example.com\", deploymentId: $d, customRoleUuid: $c) { id } }";
+    data(&w.app.gql(add, json!({"d": w.deployment, "c": operator}), Some(&w.owner)).await);
+    let event = w.event(in_deployment.clone(), "deployment.user.role").await;
+    assert!(event["before"].is_null(), "{event}");
+    names_role(&event["after"], "DEPLOYMENT_CUSTOM", &operator, "Operator");
+    let update = "mutation($d: Id!, $c: Uuid!) { deploymentUpdateUserRole(email: \"alice@example.com\", deploymentId: $d, customRoleUuid: $c) { id } }";
+    data(&w.app.gql(update, json!({"d": w.deployment, "c": watcher}), Some(&w.owner)).await);
+    let event = w.event(in_deployment.clone(), "deployment.user.role").await;
+    names_role(&event["before"], "DEPLOYMENT_CUSTOM", &operator, "Operator");
+    names_role(&event["after"], "DEPLOYMENT_CUSTOM", &watcher, "Watcher");
+    let remove =
+        "mutation($d: Id!) { deploymentRemoveUserRole(email: \"alice@example.com\", deploymentId: $d) { id } }";
+    data(&w.app.gql(remove, json!({"d": w.deployment}), Some(&w.owner)).await);
+    let event = w.event(in_deployment.clone(), "deployment.user.role").await;
+    names_role(&event["before"], "DEPLOYMENT_CUSTOM", &watcher, "Watcher");
+    assert!(event["after"].is_null(), "{event}");
+    // A role renamed later: the record keeps the name it had at the change.
+    let rename = "mutation($id: Uuid!) { updateCustomRole(customRoleUuid: $id, name: \"Former auditor\") { id } }";
+    data(&w.app.gql(rename, json!({"id": auditor}), Some(&w.owner)).await);
+    let alice_id = w.app.text("SELECT user_id::text AS t FROM emails WHERE address = 'alice@example.com'").await;
+    let remove_user = "mutation($w: Uuid!, $u: Uuid!) { workspaceRemoveUser(workspaceUuid: $w, userUuid: $u) { id } }";
+    data(&w.app.gql(remove_user, json!({"w": w.workspace, "u": alice_id}), Some(&w.owner)).await);
+    names_role(
+        &w.event(in_workspace.clone(), "workspace.user.remove").await["before"],
+        "WORKSPACE_CUSTOM",
+        &auditor,
+        "Former auditor",
+    );
+    let earlier = w.event(in_workspace.clone(), "workspace.user.updateRole").await;
+    assert_eq!(earlier["after"]["customRoleName"], "Auditor", "{earlier}");
+
+    // A team's roles on the workspace and on a deployment.
+    let team = w
+        .app
+        .gql(
+            "mutation($org: Uuid!) { createTeam(organizationUuid: $org, name: \"Readers\") { id } }",
+            json!({"org": w.org}),
+            Some(&w.owner),
+        )
+        .await;
+    let team = data(&team)["createTeam"]["id"].as_str().unwrap().to_owned();
+    let add_team = "mutation($w: Uuid!, $t: Uuid!, $c: Uuid!) { workspaceAddTeam(workspaceUuid: $w, teamUuid: $t, customRoleUuid: $c) { id } }";
+    data(&w.app.gql(add_team, json!({"w": w.workspace, "t": team, "c": reader}), Some(&w.owner)).await);
+    names_role(&w.event(in_workspace.clone(), "team.role").await["after"], "WORKSPACE_CUSTOM", &reader, "Reader");
+    let update_team = "mutation($w: Uuid!, $t: Uuid!, $c: Uuid!) { workspaceUpdateTeamRole(workspaceUuid: $w, teamUuid: $t, customRoleUuid: $c) }";
+    data(&w.app.gql(update_team, json!({"w": w.workspace, "t": team, "c": auditor}), Some(&w.owner)).await);
+    let event = w.event(in_workspace.clone(), "team.role").await;
+    names_role(&event["before"], "WORKSPACE_CUSTOM", &reader, "Reader");
+    names_role(&event["after"], "WORKSPACE_CUSTOM", &auditor, "Former auditor");
+    let add_team_role = "mutation($d: Uuid!, $t: Uuid!, $c: Uuid!) { deploymentAddTeamRole(teamUuid: $t, deploymentUuid: $d, customRoleUuid: $c) { id } }";
+    data(&w.app.gql(add_team_role, json!({"d": w.deployment, "t": team, "c": operator}), Some(&w.owner)).await);
+    names_role(&w.event(in_deployment.clone(), "team.role").await["after"], "DEPLOYMENT_CUSTOM", &operator, "Operator");
+    let remove_team_role =
+        "mutation($d: Uuid!, $t: Uuid!) { deploymentRemoveTeamRole(deploymentUuid: $d, teamUuid: $t) { id } }";
+    data(&w.app.gql(remove_team_role, json!({"d": w.deployment, "t": team}), Some(&w.owner)).await);
+    names_role(
+        &w.event(in_deployment.clone(), "team.role").await["before"],
+        "DEPLOYMENT_CUSTOM",
+        &operator,
+        "Operator",
+    );
+
+    // An API key: created, changed, rotated, deleted.
+    let create_key = "mutation($w: Uuid!, $c: Uuid!) { createWorkspaceServiceAccount(label: \"ci\", workspaceUuid: $w, customRoleUuid: $c) { id } }";
+    let key = w.app.gql(create_key, json!({"w": w.workspace, "c": reader}), Some(&w.owner)).await;
+    let key = data(&key)["createWorkspaceServiceAccount"]["id"].as_str().unwrap().to_owned();
+    names_role(
+        &w.event(in_workspace.clone(), "serviceAccount.create").await["after"],
+        "WORKSPACE_CUSTOM",
+        &reader,
+        "Reader",
+    );
+    let update_key = "mutation($w: Uuid!, $k: Uuid!, $p: JSON) { updateWorkspaceServiceAccount(serviceAccountUuid: $k, workspaceUuid: $w, payload: $p) { id } }";
+    let payload = json!({"customRoleUuid": auditor});
+    data(&w.app.gql(update_key, json!({"w": w.workspace, "k": key, "p": payload}), Some(&w.owner)).await);
+    let event = w.event(in_workspace.clone(), "serviceAccount.update").await;
+    names_role(&event["before"], "WORKSPACE_CUSTOM", &reader, "Reader");
+    names_role(&event["after"], "WORKSPACE_CUSTOM", &auditor, "Former auditor");
+    let payload = json!({"label": "ci-renamed"});
+    data(&w.app.gql(update_key, json!({"w": w.workspace, "k": key, "p": payload}), Some(&w.owner)).await);
+    let event = w.event(in_workspace.clone(), "serviceAccount.update").await;
+    names_role(&event["after"], "WORKSPACE_CUSTOM", &auditor, "Former auditor");
+    let rotate = "mutation($k: Uuid!) { rotateServiceAccountKey(serviceAccountUuid: $k) { id } }";
+    data(&w.app.gql(rotate, json!({"k": key}), Some(&w.owner)).await);
+    names_role(
+        &w.event(in_workspace.clone(), "serviceAccount.rotate").await["after"],
+        "WORKSPACE_CUSTOM",
+        &auditor,
+        "Former auditor",
+    );
+    let delete_key = "mutation($w: Uuid!, $k: Uuid!) { deleteWorkspaceServiceAccount(serviceAccountUuid: $k, workspaceUuid: $w) { id } }";
+    data(&w.app.gql(delete_key, json!({"w": w.workspace, "k": key}), Some(&w.owner)).await);
+    names_role(
+        &w.event(in_workspace.clone(), "serviceAccount.delete").await["before"],
+        "WORKSPACE_CUSTOM",
+        &auditor,
+        "Former auditor",
+    );
+
+    // Invites: created and deleted; created and accepted by an existing account; applied at sign-up.
+    data(&w.assign(&w.owner, "first@example.com", &reader).await);
+    names_role(&w.event(in_workspace.clone(), "invite.create").await["after"], "WORKSPACE_CUSTOM", &reader, "Reader");
+    let invite = w.app.text("SELECT id::text AS t FROM invites WHERE email = 'first@example.com'").await;
+    let delete_invite = "mutation($i: Uuid!) { deleteInviteToken(inviteUuid: $i) { id } }";
+    data(&w.app.gql(delete_invite, json!({"i": invite}), Some(&w.owner)).await);
+    names_role(&w.event(in_workspace.clone(), "invite.delete").await["before"], "WORKSPACE_CUSTOM", &reader, "Reader");
+
+    data(&w.assign(&w.owner, "second@example.com", &reader).await);
+    let token = w.app.invite_token_for("second@example.com").await;
+    // Signed up without the token (public sign-ups): the invite waits for acceptInvite.
+    let (second, _) = w.app.sign_up("second@example.com", PASSWORD).await;
+    let accept = "mutation($t: String!) { acceptInvite(token: $t) { id } }";
+    data(&w.app.gql(accept, json!({"t": token}), Some(&second)).await);
+    names_role(&w.event(in_workspace.clone(), "invite.accept").await["before"], "WORKSPACE_CUSTOM", &reader, "Reader");
+
+    data(&w.assign(&w.owner, "third@example.com", &auditor).await);
+    let token = w.app.invite_token_for("third@example.com").await;
+    let signed_up = w
+        .app
+        .gql(
+            "mutation($t: String!) { createUser(email: \"third@example.com\", password: \"correct horse battery\", inviteToken: $t) { token { value } } }",
+            json!({"t": token}),
+            None,
+        )
+        .await;
+    data(&signed_up);
+    let event = w.event(json!({"organizationUuid": w.org}), "user.create").await;
+    let applied = &event["after"]["invitesApplied"];
+    assert_eq!(applied.as_array().map(Vec::len), Some(1), "{event}");
+    names_role(&applied[0], "WORKSPACE_CUSTOM", &auditor, "Former auditor");
+
+    // A deployment file replacing a custom role: its DEPLOYMENT_CUSTOM is named in the record.
+    data(&w.app.add_to_workspace(&w.owner, &w.workspace, "bob@example.com", "WORKSPACE_VIEWER").await);
+    let give = "mutation($d: Id!, $c: Uuid!) { deploymentAddUserRole(email: \"bob@example.com\", deploymentId: $d, customRoleUuid: $c) { id } }";
+    data(&w.app.gql(give, json!({"d": w.deployment, "c": operator}), Some(&w.owner)).await);
+    let export = "query($d: Uuid!) { deploymentFile(deploymentUuid: $d, format: JSON) }";
+    let file = w.app.gql(export, json!({"d": w.deployment}), Some(&w.owner)).await;
+    let file = data(&file)["deploymentFile"].as_str().unwrap().to_owned();
+    assert_eq!(file.matches("DEPLOYMENT_CUSTOM").count(), 1, "{file}");
+    let file = file.replace("DEPLOYMENT_CUSTOM", "DEPLOYMENT_VIEWER");
+    let apply = "mutation($w: Uuid!, $file: String!) { applyDeploymentFile(workspaceUuid: $w, file: $file) { changes { field old new } } }";
+    data(&w.app.gql(apply, json!({"w": w.workspace, "file": file}), Some(&w.owner)).await);
+    let event = w.event(in_deployment.clone(), "deployment.file.applied").await;
+    names_role(
+        &event["after"]["customRolesBefore"]["roles[user:bob@example.com]"],
+        "DEPLOYMENT_CUSTOM",
+        &operator,
+        "Operator",
+    );
+}
+
+// ---- Joining or leaving a team reads its custom roles together ------------------------------------
+
+/// Adding someone to a team (or removing them) checks the grant rule for every role the team holds; the
+/// team's custom roles are read in one statement and the objects' ancestries in one more, so a team with
+/// five custom-role bindings costs what a team with one costs. The grantor, owner3, is an owner who
+/// administers none of the workspaces directly (the decisions need each object's organization).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn joining_a_team_costs_the_same_however_many_custom_roles_it_holds() {
+    let w = world().await;
+    let owner3 = w.app.sign_in("owner3@example.com", PASSWORD).await["data"]["createToken"]["token"]["value"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let reader = w.role("WORKSPACE", "Reader", &["workspace.config.get", "workspace.deployments.get"]).await;
+    let auditor = w.role("WORKSPACE", "Auditor", &["workspace.config.get", "workspace.users.get"]).await;
+    let operator = w.role("DEPLOYMENT", "Operator", &["deployment.config.get", "deployment.config.update"]).await;
+    let second = w.app.create_workspace(&w.owner, "W2").await;
+    let third = w.app.create_workspace(&w.owner, "W3").await;
+    let second_deployment = w.app.create_deployment(&w.owner, &second, "D2").await["id"].as_str().unwrap().to_owned();
+    let create_team = "mutation($org: Uuid!, $n: String!) { createTeam(organizationUuid: $org, name: $n) { id } }";
+    let add_team = "mutation($w: Uuid!, $t: Uuid!, $c: Uuid!) { workspaceAddTeam(workspaceUuid: $w, teamUuid: $t, customRoleUuid: $c) { id } }";
+    let add_team_role = "mutation($d: Uuid!, $t: Uuid!, $c: Uuid!) { deploymentAddTeamRole(teamUuid: $t, deploymentUuid: $d, customRoleUuid: $c) { id } }";
+    let one = w.app.gql(create_team, json!({"org": w.org, "n": "One"}), Some(&w.owner)).await;
+    let one = data(&one)["createTeam"]["id"].as_str().unwrap().to_owned();
+    data(&w.app.gql(add_team, json!({"w": w.workspace, "t": one, "c": reader}), Some(&w.owner)).await);
+    let five = w.app.gql(create_team, json!({"org": w.org, "n": "Five"}), Some(&w.owner)).await;
+    let five = data(&five)["createTeam"]["id"].as_str().unwrap().to_owned();
+    for (workspace, role) in [(&w.workspace, &reader), (&second, &auditor), (&third, &reader)] {
+        data(&w.app.gql(add_team, json!({"w": workspace, "t": five, "c": role}), Some(&w.owner)).await);
+    }
+    for deployment in [&w.deployment, &second_deployment] {
+        data(&w.app.gql(add_team_role, json!({"d": deployment, "t": five, "c": operator}), Some(&w.owner)).await);
+    }
+    let held = |team: &str| {
+        format!("SELECT count(*) AS n FROM role_bindings WHERE team_id = '{team}' AND custom_role_id IS NOT NULL")
+    };
+    assert_eq!(w.app.count(&held(&one)).await, 1);
+    assert_eq!(w.app.count(&held(&five)).await, 5);
+
+    let alice_id = w.app.text("SELECT user_id::text AS t FROM emails WHERE address = 'alice@example.com'").await;
+    let bob_id = w.app.text("SELECT user_id::text AS t FROM emails WHERE address = 'bob@example.com'").await;
+    let join = "mutation($t: Uuid!, $u: Uuid!) { teamAddUser(teamUuid: $t, userUuid: $u) { id } }";
+    let leave = "mutation($t: Uuid!, $u: Uuid!) { teamRemoveUser(teamUuid: $t, userUuid: $u) { id } }";
+    let (join_one, _) = cost(&w.app, join, json!({"t": one, "u": alice_id}), &owner3).await;
+    let (join_five, _) = cost(&w.app, join, json!({"t": five, "u": bob_id}), &owner3).await;
+    assert_eq!(join_one, join_five, "teamAddUser: one custom role vs five");
+    let (leave_one, _) = cost(&w.app, leave, json!({"t": one, "u": alice_id}), &owner3).await;
+    let (leave_five, _) = cost(&w.app, leave, json!({"t": five, "u": bob_id}), &owner3).await;
+    assert_eq!(leave_one, leave_five, "teamRemoveUser: one custom role vs five");
+    // The member did get the team's roles.
+    data(&w.app.gql(join, json!({"t": five, "u": bob_id}), Some(&owner3)).await);
+    let reads = w
+        .app
+        .gql("query($w: Uuid!) { workspaceDeployments(workspaceUuid: $w) { id } }", json!({"w": third}), Some(&w.bob))
+        .await;
+    data(&reads);
+}
+
+/// SPEC §2: joining a team grants every role it holds, so whoever adds someone must hold every permission
+/// of each of the team's custom roles on its object. An operator lets organization members manage teams
+/// (the roles file), so the grantor can lack what a team's roles hold; each refusal changes nothing.
+#[tokio::test]
+async fn adding_a_team_member_needs_every_permission_of_the_teams_custom_roles() {
+    let roles_file = std::env::temp_dir().join(format!("capcom-roles-{}.json", uuid::Uuid::new_v4()));
+    std::fs::write(&roles_file, r#"{"ORGANIZATION_MEMBER": {"add": ["organization.teams.update"]}}"#).unwrap();
+    let path = roles_file.clone();
+    let app = TestApp::spawn_with(move |config| {
+        config.public_signups = true;
+        config.roles_file = Some(path);
+    })
+    .await;
+    app.with_owners().await;
+    let owner = app.sign_in("owner2@example.com", PASSWORD).await["data"]["createToken"]["token"]["value"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (carol, _) = app.sign_up("carol@example.com", PASSWORD).await;
+    let (_, bob_id) = app.sign_up("bob@example.com", PASSWORD).await;
+    let orgs = app.gql("{ organizations { id } }", json!({}), Some(&owner)).await;
+    let org = data(&orgs)["organizations"][0]["id"].as_str().unwrap().to_owned();
+    let workspace = app.create_workspace(&owner, "W").await;
+    let deployment = app.create_deployment(&owner, &workspace, "D").await["id"].as_str().unwrap().to_owned();
+    let role = |scope: &'static str, name: &'static str, permissions: &'static [&'static str]| {
+        let app = &app;
+        let owner = owner.clone();
+        let org = org.clone();
+        async move {
+            let body = app
+                .gql(
+                    CREATE,
+                    json!({"org": org, "scope": scope, "name": name, "permissions": permissions}),
+                    Some(&owner),
+                )
+                .await;
+            data(&body)["createCustomRole"]["id"].as_str().unwrap().to_owned()
+        }
+    };
+    let deployer = role("WORKSPACE", "Deployer", &["workspace.config.get", "workspace.deployments.create"]).await;
+    let reader = role("WORKSPACE", "Reader", &["workspace.config.get"]).await;
+    let operator = role("DEPLOYMENT", "Operator", &["deployment.config.get", "deployment.config.update"]).await;
+    let team = app
+        .gql(
+            "mutation($org: Uuid!) { createTeam(organizationUuid: $org, name: \"Builders\") { id } }",
+            json!({"org": org}),
+            Some(&owner),
+        )
+        .await;
+    let team = data(&team)["createTeam"]["id"].as_str().unwrap().to_owned();
+    let add_team = "mutation($w: Uuid!, $t: Uuid!, $c: Uuid!) { workspaceAddTeam(workspaceUuid: $w, teamUuid: $t, customRoleUuid: $c) { id } }";
+    data(&app.gql(add_team, json!({"w": workspace, "t": team, "c": deployer}), Some(&owner)).await);
+    let add_team_role = "mutation($d: Uuid!, $t: Uuid!, $c: Uuid!) { deploymentAddTeamRole(teamUuid: $t, deploymentUuid: $d, customRoleUuid: $c) { id } }";
+    data(&app.gql(add_team_role, json!({"d": deployment, "t": team, "c": operator}), Some(&owner)).await);
+
+    let join = "mutation($t: Uuid!, $u: Uuid!) { teamAddUser(teamUuid: $t, userUuid: $u) { id } }";
+    let members = format!("SELECT count(*) AS n FROM team_members WHERE team_id = '{team}'");
+    let refused = async |why: &str| {
+        let before = app.access_snapshot().await;
+        let body = app.gql(join, json!({"t": team, "u": bob_id}), Some(&carol)).await;
+        assert_eq!(error_code(&body), "FORBIDDEN", "{why}: {body}");
+        assert_eq!(app.count(&members).await, 0, "{why}: nobody joined");
+        assert_eq!(before, app.access_snapshot().await, "{why}: the refusal changed nothing");
+    };
+    // Carol manages teams (the operator's matrix) but holds nothing in the workspace.
+    refused("no workspace role").await;
+    // A role lacking one permission of Deployer (workspace.deployments.create).
+    let add_user = "mutation($w: Uuid!, $c: Uuid!) { workspaceAddUser(workspaceUuid: $w, email: \"carol@example.com\", customRoleUuid: $c) { id } }";
+    data(&app.gql(add_user, json!({"w": workspace, "c": reader}), Some(&owner)).await);
+    refused("Reader lacks workspace.deployments.create").await;
+    // Every permission of Deployer, none of Operator's on the deployment.
+    let update_user = "mutation($w: Uuid!, $c: Uuid!) { workspaceUpdateUserRole(workspaceUuid: $w, email: \"carol@example.com\", customRoleUuid: $c) }";
+    data(&app.gql(update_user, json!({"w": workspace, "c": deployer}), Some(&owner)).await);
+    refused("nothing on the deployment").await;
+    // Deployment viewer: deployment.config.get but not deployment.config.update.
+    let add_deployment_role = "mutation($d: Id!, $r: Role!) { deploymentAddUserRole(email: \"carol@example.com\", deploymentId: $d, role: $r) { id } }";
+    data(&app.gql(add_deployment_role, json!({"d": deployment, "r": "DEPLOYMENT_VIEWER"}), Some(&owner)).await);
+    refused("DEPLOYMENT_VIEWER lacks deployment.config.update").await;
+    // Every permission of both roles: allowed.
+    let update_deployment_role = "mutation($d: Id!, $c: Uuid!) { deploymentUpdateUserRole(email: \"carol@example.com\", deploymentId: $d, customRoleUuid: $c) { id } }";
+    data(&app.gql(update_deployment_role, json!({"d": deployment, "c": operator}), Some(&owner)).await);
+    data(&app.gql(join, json!({"t": team, "u": bob_id}), Some(&carol)).await);
+    assert_eq!(app.count(&members).await, 1);
+    std::fs::remove_file(roles_file).ok();
+}
+
+// ---- An API key's update payload names its fields as sent -------------------------------------------
+
+/// Errors on the `payload` of an API-key update name the field by its path in the request
+/// (`payload.customRoleUuid`, `payload.role`, `payload.category`), whatever rule refused it; a refused
+/// update changes nothing.
+#[tokio::test]
+async fn an_api_key_update_names_the_payload_field_at_fault() {
+    let w = world().await;
+    let reader = w.role("WORKSPACE", "Reader", &["workspace.config.get"]).await;
+    let operator = w.role("DEPLOYMENT", "Operator", &["deployment.config.get"]).await;
+    let create = "mutation($w: Uuid!, $c: Uuid!) { createWorkspaceServiceAccount(label: \"ci\", workspaceUuid: $w, customRoleUuid: $c) { id } }";
+    let key = w.app.gql(create, json!({"w": w.workspace, "c": reader}), Some(&w.owner)).await;
+    let key = data(&key)["createWorkspaceServiceAccount"]["id"].as_str().unwrap().to_owned();
+    let update = "mutation($w: Uuid!, $k: Uuid!, $p: JSON) { updateWorkspaceServiceAccount(serviceAccountUuid: $k, workspaceUuid: $w, payload: $p) { id } }";
+    let long = "x".repeat(300);
+    let before = w.app.access_snapshot().await;
+    for (payload, field) in [
+        // A deployment role for a workspace key.
+        (json!({"customRoleUuid": operator}), "payload.customRoleUuid"),
+        (json!({"role": "WORKSPACE_VIEWER", "customRoleUuid": reader}), "payload.customRoleUuid"),
+        (json!({"customRoleUuid": "not a uuid"}), "payload.customRoleUuid"),
+        (json!({"role": "WORKSPACE_CUSTOM"}), "payload.role"),
+        (json!({"role": "DEPLOYMENT_VIEWER"}), "payload.role"),
+        (json!({"role": "NOBODY"}), "payload.role"),
+        (json!({"category": long}), "payload.category"),
+        (json!({"label": long}), "payload.label"),
+        (json!({"active": "yes"}), "payload.active"),
+        (json!({"owner": "me"}), "payload.owner"),
+    ] {
+        let body = w.app.gql(update, json!({"w": w.workspace, "k": key, "p": payload}), Some(&w.owner)).await;
+        assert_eq!(error_code(&body), "BAD_USER_INPUT", "{payload}: {body}");
+        assert_eq!(body["errors"][0]["extensions"]["field"], field, "{payload}: {body}");
+    }
+    assert_eq!(before, w.app.access_snapshot().await, "the refused updates changed nothing");
+
+    // The same on a deployment key.
+    let create = "mutation($d: Uuid!, $c: Uuid!) { createDeploymentServiceAccount(label: \"ci\", deploymentUuid: $d, customRoleUuid: $c) { id } }";
+    let key = w.app.gql(create, json!({"d": w.deployment, "c": operator}), Some(&w.owner)).await;
+    let key = data(&key)["createDeploymentServiceAccount"]["id"].as_str().unwrap().to_owned();
+    let update = "mutation($d: Uuid!, $k: Uuid!, $p: JSON) { updateDeploymentServiceAccount(serviceAccountUuid: $k, deploymentUuid: $d, payload: $p) { id } }";
+    for (payload, field) in [
+        (json!({"customRoleUuid": reader}), "payload.customRoleUuid"),
+        (json!({"role": "WORKSPACE_VIEWER"}), "payload.role"),
+    ] {
+        let body = w.app.gql(update, json!({"d": w.deployment, "k": key, "p": payload}), Some(&w.owner)).await;
+        assert_eq!(error_code(&body), "BAD_USER_INPUT", "{payload}: {body}");
+        assert_eq!(body["errors"][0]["extensions"]["field"], field, "{payload}: {body}");
+    }
+    // A valid payload still works.
+    let body = w
+        .app
+        .gql(update, json!({"d": w.deployment, "k": key, "p": {"role": "DEPLOYMENT_VIEWER"}}), Some(&w.owner))
+        .await;
+    data(&body);
+}

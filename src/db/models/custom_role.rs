@@ -94,6 +94,18 @@ impl CustomRoleRow {
         custom_roles::table.find(id).select(CustomRoleRow::as_select()).for_share().first(conn).await.optional()
     }
 
+    /// The roles with these ids, each locked `FOR SHARE` (as [`CustomRoleRow::find_for_share`]), in id
+    /// order: every transaction that locks several roles at once takes them in the same order.
+    pub async fn find_many_for_share(conn: &mut AsyncPgConnection, ids: &[Uuid]) -> QueryResult<Vec<CustomRoleRow>> {
+        custom_roles::table
+            .filter(custom_roles::id.eq_any(ids))
+            .order(custom_roles::id)
+            .select(CustomRoleRow::as_select())
+            .for_share()
+            .load(conn)
+            .await
+    }
+
     /// An organization's roles, by scope then name.
     pub async fn of_organization(
         conn: &mut AsyncPgConnection,
