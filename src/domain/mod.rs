@@ -178,7 +178,8 @@ impl Authority {
         let principal = match self.principal.as_ref() {
             Principal::User(user) => {
                 let mut user = user.clone();
-                user.bindings.push(crate::rbac::Binding {
+                let mut bindings = user.bindings.to_vec();
+                bindings.push(crate::rbac::Binding {
                     id: Uuid::nil(),
                     role: Role::DeploymentAdmin,
                     target: Some(deployment_id),
@@ -186,6 +187,7 @@ impl Authority {
                     allowed_from: Vec::new(),
                     custom: None,
                 });
+                user.bindings = bindings.into();
                 Arc::new(Principal::User(user))
             }
             _ => self.principal.clone(),
