@@ -76,7 +76,10 @@ impl BindingsCache {
     pub fn insert(&self, holder: Holder, principal_id: Uuid, version: AuthzVersion, bindings: Arc<[Binding]>) {
         let bytes = std::mem::size_of::<HeldBindings>()
             + bindings.len() * std::mem::size_of::<Binding>()
-            + bindings.iter().map(|binding| binding.allowed_from.len() * std::mem::size_of::<ipnet::IpNet>()).sum::<usize>();
+            + bindings
+                .iter()
+                .map(|binding| binding.allowed_from.len() * std::mem::size_of::<ipnet::IpNet>())
+                .sum::<usize>();
         self.held.insert(holder, HeldBindings { principal_id, version, bindings }, bytes);
     }
 

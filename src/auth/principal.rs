@@ -81,7 +81,11 @@ impl Principal {
     /// keys, audit) can use it, whatever path reached them. System bindings are never set aside. Every
     /// request entry point (GraphQL over HTTP and WebSocket, SCIM, the audit export) applies it.
     pub fn behind(self, client: Option<std::net::IpAddr>) -> Principal {
-        fn split(bindings: Arc<[Binding]>, fenced: &mut Vec<Binding>, client: Option<std::net::IpAddr>) -> Arc<[Binding]> {
+        fn split(
+            bindings: Arc<[Binding]>,
+            fenced: &mut Vec<Binding>,
+            client: Option<std::net::IpAddr>,
+        ) -> Arc<[Binding]> {
             // The usual case (no list sets anything aside) keeps the shared bindings without a copy.
             if bindings.iter().all(|binding| binding.admits(client)) {
                 return bindings;
@@ -97,7 +101,8 @@ impl Principal {
                 Principal::User(user)
             }
             Principal::ServiceAccount(mut account) => {
-                account.bindings = split(std::mem::replace(&mut account.bindings, Arc::new([])), &mut account.fenced, client);
+                account.bindings =
+                    split(std::mem::replace(&mut account.bindings, Arc::new([])), &mut account.fenced, client);
                 Principal::ServiceAccount(account)
             }
             other => other,

@@ -946,7 +946,8 @@ pub async fn inviter_authority(
     if let Some(id) = service_account_id {
         let Some(account) = ServiceAccountRow::find_many(tx, &[id]).await?.into_iter().next() else { return Ok(None) };
         let held = principal::AuthzVersion::NONE;
-        let Some((account, _, packed)) = principal::service_account_with_bindings(tx, &account.key_prefix, held).await?
+        let Some((account, _, packed)) =
+            principal::service_account_with_bindings(tx, &account.key_prefix, held).await?
         else {
             return Ok(None);
         };

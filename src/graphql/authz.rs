@@ -401,7 +401,9 @@ impl Access {
             }
             Principal::ServiceAccount(account) => {
                 let mut conn = self.0.state.pool.get().await?;
-                reload_service_account(&mut conn, &self.0.state.principals, &account.account, now).await?.map(Principal::ServiceAccount)
+                reload_service_account(&mut conn, &self.0.state.principals, &account.account, now)
+                    .await?
+                    .map(Principal::ServiceAccount)
             }
             Principal::Anonymous | Principal::Rejected => return Ok(()),
         };

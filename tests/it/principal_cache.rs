@@ -14,7 +14,8 @@ const PASSWORD: &str = "correct horse battery";
 /// A workspace read: needs `workspace.config.get` on it (WORKSPACE_VIEWER and up, SPEC §2).
 const READ: &str = "query($w: Uuid!) { workspace(workspaceUuid: $w) { id } }";
 /// A workspace write: needs `workspace.config.update` (WORKSPACE_EDITOR and up).
-const WRITE: &str = "mutation($w: Uuid!) { updateWorkspace(workspaceUuid: $w, payload: {description: \"edited\"}) { id } }";
+const WRITE: &str =
+    "mutation($w: Uuid!) { updateWorkspace(workspaceUuid: $w, payload: {description: \"edited\"}) { id } }";
 
 fn data(body: &Value) -> &Value {
     assert!(body.get("errors").is_none(), "unexpected errors: {body}");
@@ -43,7 +44,11 @@ pub(crate) async fn world_on(app: TestApp) -> World {
     let org = data(&orgs)["organizations"][0]["id"].as_str().unwrap().to_owned();
     let workspace = app.create_workspace(&root, "W").await;
     let team = app
-        .gql("mutation($o: Uuid!) { createTeam(organizationUuid: $o, name: \"Readers\") { id } }", json!({"o": org}), Some(&owner))
+        .gql(
+            "mutation($o: Uuid!) { createTeam(organizationUuid: $o, name: \"Readers\") { id } }",
+            json!({"o": org}),
+            Some(&owner),
+        )
         .await;
     let team = data(&team)["createTeam"]["id"].as_str().unwrap().to_owned();
     World { app, root, owner, mia, mia_id, org, workspace, team }
@@ -184,7 +189,8 @@ async fn a_custom_roles_permissions_are_seen_by_its_holders_on_the_next_request(
         assert!(reads(&w.app, token, &w.workspace).await, "the role grants workspace.config.get");
         assert_held(&w.app, token).await;
     }
-    let update = "mutation($id: Uuid!, $p: [String!]) { updateCustomRole(customRoleUuid: $id, permissions: $p) { id } }";
+    let update =
+        "mutation($id: Uuid!, $p: [String!]) { updateCustomRole(customRoleUuid: $id, permissions: $p) { id } }";
     w.ok(&w.owner, update, json!({"id": role, "p": ["workspace.users.get"]})).await;
     for token in [&w.mia, &tom] {
         assert!(!reads(&w.app, token, &w.workspace).await, "the permission left the role: refused at once");
