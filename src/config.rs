@@ -182,6 +182,11 @@ pub struct Config {
     #[arg(long, env = "CAPCOM_TOKEN_CACHE_ENTRIES", default_value_t = 10_000, global = true)]
     pub token_cache_entries: usize,
 
+    /// Principals whose decoded role bindings are remembered, by the version the authentication statement
+    /// reads with them (docs/limits.md, "Principals"); 0 remembers none. Also bounded by 64 MiB.
+    #[arg(long, env = "CAPCOM_PRINCIPAL_CACHE_ENTRIES", default_value_t = 10_000, global = true)]
+    pub principal_cache_entries: usize,
+
     /// Maximum significant tokens in one GraphQL document.
     #[arg(long, env = "CAPCOM_MAX_TOKENS", default_value_t = 10_000, global = true)]
     pub max_tokens: usize,

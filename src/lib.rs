@@ -110,6 +110,7 @@ pub fn app_state(config: Config, database_url: &str, clock: Clock) -> Result<App
     let pool = db::build_pool(database_url, config.pool_size, config.statement_timeout_ms, statements.clone())
         .map_err(|e| StartError::Database(e.to_string()))?;
     let keys = JwtKeys::from_config(&config)?;
+    let principal_cache_entries = config.principal_cache_entries;
     let secrets = secrets::SecretBox::from_config(config.secret_key.as_deref(), &config.data_dir)?;
     let metrics = Arc::new(metrics::Metrics::new());
     let passwords = Arc::new(auth::password::PasswordHasher::from_config(&config).counting(metrics.password_hashes()));
@@ -145,6 +146,7 @@ pub fn app_state(config: Config, database_url: &str, clock: Clock) -> Result<App
         metrics,
         routing,
         dns: Arc::new(dns::SystemResolver::default()),
+        principals: Arc::new(auth::bindings::BindingsCache::new(principal_cache_entries)),
     })
 }
 

@@ -174,7 +174,7 @@ impl Seeder<'_> {
 
     async fn authority(&self, user_id: Uuid) -> ApiResult<Authority> {
         let mut conn = self.conn().await?;
-        let user = load_user(&mut conn, user_id).await?.ok_or(ApiError::NotFound)?;
+        let user = load_user(&mut conn, &self.state.principals, user_id).await?.ok_or(ApiError::NotFound)?;
         Ok(Authority::new(Arc::new(Principal::User(user)), self.state.matrix.clone()))
     }
 

@@ -66,6 +66,9 @@ pub struct AppState {
     pub routing: Option<Arc<crate::db::routing::ReadRouting>>,
     /// Answers the DNS questions of managed-domain proofs.
     pub dns: Arc<dyn crate::dns::TxtResolver>,
+    /// Principals' decoded bindings, by the version the database last answered (docs/limits.md,
+    /// "Principals").
+    pub principals: Arc<crate::auth::bindings::BindingsCache>,
 }
 
 impl AppState {

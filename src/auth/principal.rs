@@ -1,9 +1,12 @@
 //! The principal of a request, resolved once from its credentials together with its role bindings.
 
+use std::sync::Arc;
+
 use chrono::{DateTime, Utc};
 use diesel_async::AsyncPgConnection;
 
 use crate::auth::api_key;
+use crate::auth::bindings::{BindingsCache, Holder, settle};
 use crate::auth::jwt::{JwtKeys, ceil_secs};
 use crate::db::models::principal;
 use crate::db::models::service_account::ServiceAccountRow;
@@ -17,8 +20,8 @@ use crate::rbac::{Binding, Role};
 pub struct UserPrincipal {
     /// The user row as loaded for this request.
     pub user: User,
-    /// Its bindings.
-    pub bindings: Vec<Binding>,
+    /// Its bindings (shared with the process's [`BindingsCache`] while nothing sets one aside).
+    pub bindings: Arc<[Binding]>,
     /// When the credential it signed in with stops being valid (a token's `exp`); `None` when it signed in
     /// during this request.
     pub valid_until: Option<DateTime<Utc>>,
@@ -39,8 +42,8 @@ impl UserPrincipal {
 pub struct ServiceAccountPrincipal {
     /// The service account as loaded for this request.
     pub account: ServiceAccountRow,
-    /// Its bindings.
-    pub bindings: Vec<Binding>,
+    /// Its bindings (shared with the process's [`BindingsCache`] while nothing sets one aside).
+    pub bindings: Arc<[Binding]>,
     /// Bindings set aside by [`Principal::behind`] (see [`UserPrincipal::fenced`]).
     pub fenced: Vec<Binding>,
 }
@@ -78,19 +81,28 @@ impl Principal {
     /// keys, audit) can use it, whatever path reached them. System bindings are never set aside. Every
     /// request entry point (GraphQL over HTTP and WebSocket, SCIM, the audit export) applies it.
     pub fn behind(self, client: Option<std::net::IpAddr>) -> Principal {
-        fn split(bindings: Vec<Binding>, fenced: &mut Vec<Binding>, client: Option<std::net::IpAddr>) -> Vec<Binding> {
+        fn split(
+            bindings: Arc<[Binding]>,
+            fenced: &mut Vec<Binding>,
+            client: Option<std::net::IpAddr>,
+        ) -> Arc<[Binding]> {
+            // The usual case (no list sets anything aside) keeps the shared bindings without a copy.
+            if bindings.iter().all(|binding| binding.admits(client)) {
+                return bindings;
+            }
             let (kept, set_aside): (Vec<Binding>, Vec<Binding>) =
-                bindings.into_iter().partition(|binding| binding.admits(client));
+                bindings.iter().cloned().partition(|binding| binding.admits(client));
             fenced.extend(set_aside);
-            kept
+            kept.into()
         }
         match self {
             Principal::User(mut user) => {
-                user.bindings = split(std::mem::take(&mut user.bindings), &mut user.fenced, client);
+                user.bindings = split(std::mem::replace(&mut user.bindings, Arc::new([])), &mut user.fenced, client);
                 Principal::User(user)
             }
             Principal::ServiceAccount(mut account) => {
-                account.bindings = split(std::mem::take(&mut account.bindings), &mut account.fenced, client);
+                account.bindings =
+                    split(std::mem::replace(&mut account.bindings, Arc::new([])), &mut account.fenced, client);
                 Principal::ServiceAccount(account)
             }
             other => other,
@@ -128,22 +140,37 @@ pub fn credential_from_header(value: &str) -> Option<&str> {
     (!token.is_empty()).then_some(token)
 }
 
-/// Resolves an API key: found by its public prefix together with its bindings (one statement), compared
-/// in constant time, refused when inactive, expired or rotated away. `lastUsedAt` is written at most once
-/// a minute per key (a second statement then).
-pub async fn resolve_api_key(conn: &mut AsyncPgConnection, now: DateTime<Utc>, key: &str) -> ApiResult<Principal> {
-    let principal = check_api_key(conn, now, key).await?;
+/// Resolves an API key: found by its public prefix together with its bindings (one statement; the
+/// bindings are taken from `cache` when it holds them at the current version), compared in constant time,
+/// refused when inactive, expired or rotated away. `lastUsedAt` is written at most once a minute per key (a
+/// second statement then).
+pub async fn resolve_api_key(
+    conn: &mut AsyncPgConnection,
+    cache: &BindingsCache,
+    now: DateTime<Utc>,
+    key: &str,
+) -> ApiResult<Principal> {
+    let principal = check_api_key(conn, cache, now, key).await?;
     touch_api_key(conn, &principal, now).await?;
     Ok(principal)
 }
 
 /// [`resolve_api_key`] without writing `lastUsedAt` (for a read-only connection: the caller writes it on
 /// the primary with [`touch_api_key`]).
-pub async fn check_api_key(conn: &mut AsyncPgConnection, now: DateTime<Utc>, key: &str) -> ApiResult<Principal> {
+pub async fn check_api_key(
+    conn: &mut AsyncPgConnection,
+    cache: &BindingsCache,
+    now: DateTime<Utc>,
+    key: &str,
+) -> ApiResult<Principal> {
     let Some(prefix) = api_key::prefix_of(key) else {
         return Ok(Principal::Rejected);
     };
-    let Some((account, bindings)) = principal::service_account_with_bindings(conn, prefix).await? else {
+    let holder = Holder::ServiceAccountKey(prefix.to_owned());
+    let held = cache.get(&holder);
+    let loaded =
+        principal::service_account_with_bindings(conn, prefix, BindingsCache::version_of(held.as_ref())).await?;
+    let Some((account, version, packed)) = loaded else {
         // Same work as a found key, so timing does not say whether the prefix exists.
         let _ = api_key::matches(key, &[0u8; 32]);
         return Ok(Principal::Rejected);
@@ -151,11 +178,8 @@ pub async fn check_api_key(conn: &mut AsyncPgConnection, now: DateTime<Utc>, key
     if !api_key::matches(key, &account.key_hash) || !account.active || account.expires_at.is_some_and(|at| at <= now) {
         return Ok(Principal::Rejected);
     }
-    Ok(Principal::ServiceAccount(ServiceAccountPrincipal {
-        account,
-        bindings: Binding::from_packed(&bindings),
-        fenced: Vec::new(),
-    }))
+    let bindings = settle(cache, holder, account.id, version, packed, held).ok_or_else(unsettled)?;
+    Ok(Principal::ServiceAccount(ServiceAccountPrincipal { account, bindings, fenced: Vec::new() }))
 }
 
 /// Writes `lastUsedAt` of a service-account principal if it is older than the granularity (nothing for
@@ -181,6 +205,7 @@ pub const LAST_USED_GRANULARITY_SECS: i64 = 60;
 /// `tokensValidAfter` decides revocation) with its bindings. One statement, whatever the user can reach.
 pub async fn resolve_token(
     conn: &mut AsyncPgConnection,
+    cache: &BindingsCache,
     keys: &JwtKeys,
     now: DateTime<Utc>,
     token: &str,
@@ -188,7 +213,7 @@ pub async fn resolve_token(
     let Ok(claims) = keys.verify(token, now) else {
         return Ok(Principal::Rejected);
     };
-    let Some(user) = load_user(conn, claims.uuid).await? else {
+    let Some(user) = load_user(conn, cache, claims.uuid).await? else {
         return Ok(Principal::Rejected);
     };
     if claims.iat < ceil_secs(user.user.tokens_valid_after) {
@@ -197,29 +222,50 @@ pub async fn resolve_token(
     Ok(Principal::User(UserPrincipal { valid_until: DateTime::from_timestamp(claims.exp, 0), ..user }))
 }
 
-/// Loads an active user with its bindings (one statement); `None` when the user is gone or not active.
-pub async fn load_user(conn: &mut AsyncPgConnection, user_id: uuid::Uuid) -> ApiResult<Option<UserPrincipal>> {
-    let Some((user, bindings)) = principal::user_with_bindings(conn, user_id).await? else {
+/// Loads an active user with its bindings (one statement; the bindings are taken from `cache` when it
+/// holds them at the current version); `None` when the user is gone or not active.
+pub async fn load_user(
+    conn: &mut AsyncPgConnection,
+    cache: &BindingsCache,
+    user_id: uuid::Uuid,
+) -> ApiResult<Option<UserPrincipal>> {
+    let holder = Holder::User(user_id);
+    let held = cache.get(&holder);
+    let loaded = principal::user_with_bindings(conn, user_id, BindingsCache::version_of(held.as_ref())).await?;
+    let Some((user, version, packed)) = loaded else {
         return Ok(None);
     };
     if user.status != "active" {
         return Ok(None);
     }
-    Ok(Some(UserPrincipal { user, bindings: Binding::from_packed(&bindings), valid_until: None, fenced: Vec::new() }))
+    let bindings = settle(cache, holder, user.id, version, packed, held).ok_or_else(unsettled)?;
+    Ok(Some(UserPrincipal { user, bindings, valid_until: None, fenced: Vec::new() }))
+}
+
+/// The statement packed no bindings although the numbers sent were not current: refused, never guessed.
+fn unsettled() -> ApiError {
+    ApiError::Internal("the authentication statement answered no bindings for numbers it did not hold".to_owned())
 }
 
 /// Loads a service account with its bindings again (for a long-lived connection that re-checks access);
 /// `None` when the account is gone, inactive or expired.
 pub async fn reload_service_account(
     conn: &mut AsyncPgConnection,
+    cache: &BindingsCache,
     account: &ServiceAccountRow,
     now: DateTime<Utc>,
 ) -> ApiResult<Option<ServiceAccountPrincipal>> {
-    let Some((fresh, bindings)) = principal::service_account_with_bindings(conn, &account.key_prefix).await? else {
+    let holder = Holder::ServiceAccountKey(account.key_prefix.clone());
+    let held = cache.get(&holder);
+    let loaded =
+        principal::service_account_with_bindings(conn, &account.key_prefix, BindingsCache::version_of(held.as_ref()))
+            .await?;
+    let Some((fresh, version, packed)) = loaded else {
         return Ok(None);
     };
     if fresh.id != account.id || !fresh.active || fresh.expires_at.is_some_and(|at| at <= now) {
         return Ok(None);
     }
-    Ok(Some(ServiceAccountPrincipal { account: fresh, bindings: Binding::from_packed(&bindings), fenced: Vec::new() }))
+    let bindings = settle(cache, holder, fresh.id, version, packed, held).ok_or_else(unsettled)?;
+    Ok(Some(ServiceAccountPrincipal { account: fresh, bindings, fenced: Vec::new() }))
 }

@@ -21,6 +21,13 @@ diesel::table! {
 }
 
 diesel::table! {
+    authz_epoch (singleton) {
+        singleton -> Bool,
+        epoch -> Int8,
+    }
+}
+
+diesel::table! {
     cluster_workspaces (cluster_id, workspace_id) {
         cluster_id -> Uuid,
         workspace_id -> Uuid,
@@ -337,6 +344,7 @@ diesel::table! {
         created_by -> Nullable<Uuid>,
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
+        authz_version -> Int8,
     }
 }
 
@@ -377,6 +385,7 @@ diesel::table! {
         tokens_valid_after -> Timestamptz,
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
+        authz_version -> Int8,
     }
 }
 
@@ -438,6 +447,7 @@ diesel::joinable!(workspaces -> organizations (organization_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     audit_events,
+    authz_epoch,
     cluster_workspaces,
     clusters,
     custom_roles,

@@ -1056,13 +1056,15 @@ pub async fn inviter_authority(
     use crate::db::models::principal;
     use crate::db::models::service_account::ServiceAccountRow;
     if let Some(id) = user_id {
-        let Some((user, packed)) = principal::user_with_bindings(tx, id).await? else { return Ok(None) };
+        // Read inside the transaction, never from a cache: the numbers sent are none, so it packs.
+        let held = principal::AuthzVersion::NONE;
+        let Some((user, _, packed)) = principal::user_with_bindings(tx, id, held).await? else { return Ok(None) };
         if user.status != "active" {
             return Ok(None);
         }
         let principal = Principal::User(UserPrincipal {
             user,
-            bindings: Binding::from_packed(&packed),
+            bindings: Binding::from_packed(&packed.unwrap_or_default()).into(),
             valid_until: None,
             fenced: Vec::new(),
         });
@@ -1070,7 +1072,10 @@ pub async fn inviter_authority(
     }
     if let Some(id) = service_account_id {
         let Some(account) = ServiceAccountRow::find_many(tx, &[id]).await?.into_iter().next() else { return Ok(None) };
-        let Some((account, packed)) = principal::service_account_with_bindings(tx, &account.key_prefix).await? else {
+        let held = principal::AuthzVersion::NONE;
+        let Some((account, _, packed)) =
+            principal::service_account_with_bindings(tx, &account.key_prefix, held).await?
+        else {
             return Ok(None);
         };
         if account.id != id || !account.active || account.expires_at.is_some_and(|at| at <= now) {
@@ -1078,7 +1083,7 @@ pub async fn inviter_authority(
         }
         let principal = Principal::ServiceAccount(ServiceAccountPrincipal {
             account,
-            bindings: Binding::from_packed(&packed),
+            bindings: Binding::from_packed(&packed.unwrap_or_default()).into(),
             fenced: Vec::new(),
         });
         return Ok(Some(Authority::new(Arc::new(principal), matrix.clone())));

@@ -187,7 +187,8 @@ impl Authority {
         let principal = match self.principal.as_ref() {
             Principal::User(user) => {
                 let mut user = user.clone();
-                user.bindings.push(crate::rbac::Binding {
+                let mut bindings = user.bindings.to_vec();
+                bindings.push(crate::rbac::Binding {
                     id: Uuid::nil(),
                     role: Role::DeploymentAdmin,
                     target: Some(deployment_id),
@@ -195,6 +196,7 @@ impl Authority {
                     allowed_from: Vec::new(),
                     custom: None,
                 });
+                user.bindings = bindings.into();
                 Arc::new(Principal::User(user))
             }
             _ => self.principal.clone(),

@@ -394,14 +394,16 @@ impl Access {
             Principal::User(user) if user.valid_until.is_some_and(|until| until <= now) => None,
             Principal::User(user) => {
                 let mut conn = self.0.state.pool.get().await?;
-                let loaded = load_user(&mut conn, user.user.id).await?;
+                let loaded = load_user(&mut conn, &self.0.state.principals, user.user.id).await?;
                 loaded
                     .filter(|u| u.user.tokens_valid_after <= user.user.tokens_valid_after)
                     .map(|u| Principal::User(UserPrincipal { valid_until: user.valid_until, ..u }))
             }
             Principal::ServiceAccount(account) => {
                 let mut conn = self.0.state.pool.get().await?;
-                reload_service_account(&mut conn, &account.account, now).await?.map(Principal::ServiceAccount)
+                reload_service_account(&mut conn, &self.0.state.principals, &account.account, now)
+                    .await?
+                    .map(Principal::ServiceAccount)
             }
             Principal::Anonymous | Principal::Rejected => return Ok(()),
         };
@@ -413,7 +415,7 @@ impl Access {
     /// signed-in user and anything below it) is read as that user.
     pub async fn sign_in_as(&self, user_id: Uuid) -> ApiResult<()> {
         let mut conn = self.0.state.pool.get().await?;
-        let user = load_user(&mut conn, user_id).await?;
+        let user = load_user(&mut conn, &self.0.state.principals, user_id).await?;
         self.set_principal(user.map(|u| Principal::User(u).behind(self.0.client)).unwrap_or(Principal::Rejected));
         Ok(())
     }

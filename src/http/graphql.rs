@@ -80,9 +80,9 @@ async fn resolve_principal(state: &AppState, credential: Option<&str>, client: O
     };
     let mut conn = state.pool.get().await?;
     let principal = if crate::auth::api_key::is_api_key(token) {
-        resolve_api_key(&mut conn, state.clock.now(), token).await?
+        resolve_api_key(&mut conn, &state.principals, state.clock.now(), token).await?
     } else {
-        resolve_token(&mut conn, &state.keys, state.clock.now(), token).await?
+        resolve_token(&mut conn, &state.principals, &state.keys, state.clock.now(), token).await?
     };
     Ok(principal.behind(client))
 }
@@ -107,7 +107,7 @@ async fn resolve_principal_on(
         (Database::Standby, Some(token)) if crate::auth::api_key::is_api_key(token) => {
             let principal = {
                 let mut conn = state.pool.get().await?;
-                check_api_key(&mut conn, state.clock.now(), token).await?
+                check_api_key(&mut conn, &state.principals, state.clock.now(), token).await?
             };
             if let Principal::ServiceAccount(account) = &principal {
                 if crate::auth::principal::touch_due(account, state.clock.now()) {

@@ -149,3 +149,33 @@ async fn the_mid_size_dashboard_loads_each_table_once_per_level() {
         assert_eq!(*statements, DASHBOARD_MID_STATEMENTS, "{workspaces} workspaces; all: {counts:?}");
     }
 }
+
+/// Authentication costs one statement whatever the caller holds (issue 24): a member holding one binding
+/// and an administrator holding one per workspace they created, on their first request to a server (the
+/// bindings are packed and decoded) and on the next ones (the server holds them; the statement only says
+/// they are current and packs nothing).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn authentication_costs_one_statement_whatever_the_caller_holds() {
+    let app = TestApp::spawn_with(|config| config.public_signups = true).await;
+    let root = app.with_owners().await;
+    let (member, member_id) = app.sign_up("member@example.com", "correct horse battery").await;
+    for index in 0..40 {
+        app.create_workspace(&root, &format!("ws-{index}")).await;
+    }
+    let held = |id: &str| format!("SELECT count(*) AS n FROM role_bindings WHERE user_id = '{id}'");
+    assert_eq!(app.count(&held(&member_id)).await, 1, "the member holds its organization membership");
+    let root_id = app.text("SELECT user_id::text AS t FROM emails WHERE address = 'root@example.com'").await;
+    assert!(app.count(&held(&root_id)).await >= 42, "system admin, owner, and admin of 40 workspaces");
+    // A second server on the same database holds nothing yet: its first request for each caller packs.
+    let fresh = TestApp::spawn_on((*app.state.config).clone(), app.db_url.clone()).await;
+    let cache = &fresh.state.principals;
+    for (who, token) in [("one binding", &member), ("42 bindings", &root)] {
+        let packed = cache.packed_count();
+        assert_eq!(cost(&fresh, "{ self { id } }", token).await.0, 1, "{who}, first request");
+        assert_eq!(cache.packed_count(), packed + 1, "{who}: the first request packs the bindings");
+        for _ in 0..3 {
+            assert_eq!(cost(&fresh, "{ self { id } }", token).await.0, 1, "{who}, bindings held");
+        }
+        assert_eq!(cache.packed_count(), packed + 1, "{who}: held bindings are not packed again");
+    }
+}

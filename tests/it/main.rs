@@ -44,6 +44,7 @@ mod migrations;
 mod oidc;
 mod organizations;
 mod passwords;
+mod principal_cache;
 mod proxies;
 mod read_checks;
 mod replicas;

@@ -166,3 +166,40 @@ async fn two_servers_on_one_database_keep_every_invariant() {
         assert_eq!(admins, 1, "round {round}");
     }
 }
+
+/// Bindings one server holds never outlive a change made through another (docs/limits.md, "Principals"):
+/// a grant, a removal and a team's role made through server A are seen by server B on the caller's very
+/// next request, although B held the caller's bindings from before.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_change_through_one_server_is_seen_by_the_other_servers_held_bindings() {
+    use crate::principal_cache::{assert_held, reads, world_on};
+    let a = TestApp::spawn_with(|config| config.public_signups = true).await;
+    let b = TestApp::spawn_on((*a.state.config).clone(), a.db_url.clone()).await;
+    let w = world_on(a).await;
+    assert!(!reads(&b, &w.mia, &w.workspace).await, "no role yet");
+    assert_held(&b, &w.mia).await;
+    let added = w.app.add_to_workspace(&w.root, &w.workspace, "mia@example.com", "WORKSPACE_VIEWER").await;
+    assert!(added.get("errors").is_none(), "{added}");
+    assert!(reads(&b, &w.mia, &w.workspace).await, "granted through A: B reads at once");
+    assert_held(&b, &w.mia).await;
+    let remove = "mutation($w: Uuid!, $u: Uuid!) { workspaceRemoveUser(workspaceUuid: $w, userUuid: $u) { id } }";
+    let removed = w.app.gql(remove, json!({"w": w.workspace, "u": w.mia_id}), Some(&w.root)).await;
+    assert!(removed.get("errors").is_none(), "{removed}");
+    assert!(!reads(&b, &w.mia, &w.workspace).await, "removed through A: B refuses at once");
+    assert_held(&b, &w.mia).await;
+    // Through a team: mia joins on B, the team gains and loses its role on A.
+    let join = "mutation($t: Uuid!, $u: Uuid!) { teamAddUser(teamUuid: $t, userUuid: $u) { id } }";
+    let joined = b.gql(join, json!({"t": w.team, "u": w.mia_id}), Some(&w.owner)).await;
+    assert!(joined.get("errors").is_none(), "{joined}");
+    assert!(!reads(&b, &w.mia, &w.workspace).await, "the team holds no role yet");
+    assert_held(&b, &w.mia).await;
+    let add_team = "mutation($w: Uuid!, $t: Uuid!) { workspaceAddTeam(workspaceUuid: $w, teamUuid: $t, role: WORKSPACE_VIEWER) { id } }";
+    let team_added = w.app.gql(add_team, json!({"w": w.workspace, "t": w.team}), Some(&w.root)).await;
+    assert!(team_added.get("errors").is_none(), "{team_added}");
+    assert!(reads(&b, &w.mia, &w.workspace).await, "the team's role made on A counts on B at once");
+    assert_held(&b, &w.mia).await;
+    let remove_team = "mutation($w: Uuid!, $t: Uuid!) { workspaceRemoveTeam(workspaceUuid: $w, teamUuid: $t) { id } }";
+    let team_removed = w.app.gql(remove_team, json!({"w": w.workspace, "t": w.team}), Some(&w.root)).await;
+    assert!(team_removed.get("errors").is_none(), "{team_removed}");
+    assert!(!reads(&b, &w.mia, &w.workspace).await, "the team's role removed on A is gone on B at once");
+}
