@@ -754,8 +754,9 @@ impl DeploymentMutation {
         // The request's one file (SPEC §7): aliases and batched operations do not multiply the parse.
         // Every executed request carries one (`GraphqlService` attaches it); without it the bound would not
         // hold, so its absence refuses rather than lets the parse through.
-        ctx.data_opt::<std::sync::Arc<deployment_files::FilePermit>>()
-            .ok_or_else(|| ApiError::internal("a request without its deployment-file permit"))?
+        ctx.data_opt::<std::sync::Arc<crate::graphql::allowance::RequestAllowance>>()
+            .ok_or_else(|| ApiError::internal("a request without its allowance"))?
+            .file
             .claim()?;
         let parsed = deployment_files::parse(&file)?;
         drop(file);
