@@ -246,19 +246,25 @@ fn hibernating_at(settings: &HibernationSettings, schedule: Option<&Schedule>, t
     schedule.is_some_and(|s| scheduled_hibernating(s, t))
 }
 
-/// The first moment after `t` at which something may change: an override ends or an expression fires.
-fn next_event(settings: &HibernationSettings, schedule: Option<&Schedule>, t: DateTime<Utc>) -> Option<DateTime<Utc>> {
-    let mut events: Vec<DateTime<Utc>> =
-        [settings.hibernate_until, settings.awake_until].into_iter().flatten().filter(|u| *u > t).collect();
-    if let Some(s) = schedule {
-        let local = t.with_timezone(&s.zone);
-        for cron in [&s.hibernate, &s.wake] {
-            if let Ok(next) = cron.find_next_occurrence(&local, false) {
-                events.push(next.with_timezone(&Utc));
-            }
-        }
+/// The first moment after `t` at which a state of `hibernating` may change: the end of an override in
+/// force (nothing else matters while one is), else the next firing of the expression that says the
+/// opposite (a wake while hibernating, a hibernation while awake). Firings that repeat the current state
+/// are skipped here rather than looked through one by one: a wake every minute must not hide a
+/// hibernation once a year (`0 0 29 2 *` fires every fourth February).
+fn next_event(
+    settings: &HibernationSettings,
+    schedule: Option<&Schedule>,
+    t: DateTime<Utc>,
+    hibernating: bool,
+) -> Option<DateTime<Utc>> {
+    let overrides = [settings.hibernate_until, settings.awake_until].into_iter().flatten().filter(|u| *u > t).min();
+    if overrides.is_some() {
+        return overrides;
     }
-    events.into_iter().min()
+    let s = schedule?;
+    let local = t.with_timezone(&s.zone);
+    let opposite = if hibernating { &s.wake } else { &s.hibernate };
+    opposite.find_next_occurrence(&local, false).ok().map(|next| next.with_timezone(&Utc))
 }
 
 /// A deployment's hibernation at one moment.
@@ -272,8 +278,8 @@ pub struct Plan {
     pub due_at: Option<DateTime<Utc>>,
 }
 
-/// Most events looked through for the next transition (a schedule whose expressions fire often without
-/// changing the state, such as a wake every minute); past it, the sweeper looks again later.
+/// Most events looked through for the next transition (firings that change nothing: a hibernation at the
+/// very minute a wake fires, where waking wins); past it, the sweeper looks again later.
 const MAX_EVENTS: usize = 256;
 
 /// What `settings` say at `now` and when that changes.
@@ -283,7 +289,7 @@ pub fn plan(settings: &HibernationSettings, now: DateTime<Utc>) -> Plan {
     let hibernating = hibernating_at(settings, schedule, now);
     let mut cursor = now;
     for _ in 0..MAX_EVENTS {
-        let Some(event) = next_event(settings, schedule, cursor) else {
+        let Some(event) = next_event(settings, schedule, cursor, hibernating) else {
             return Plan { hibernating, next_transition: None, due_at: None };
         };
         if hibernating_at(settings, schedule, event) != hibernating {
@@ -514,6 +520,38 @@ mod tests {
             plan(&settings, at(2026, 12, 7, 21, 0)),
             Plan { hibernating: false, next_transition: None, due_at: None }
         );
+    }
+
+    #[test]
+    fn a_transition_years_ahead_is_found_past_firings_that_change_nothing() {
+        let now = at(2026, 12, 7, 12, 0);
+        let every_minute = "0-59 0-23 1-31 1-12 0-7";
+        // Hibernates on 29 February only (next: 2028), wakes every morning: awake until then.
+        let leap = HibernationSettings {
+            hibernate_at_cron: Some("0 0 29 2 *".into()),
+            wake_at_cron: Some("0 8 * * *".into()),
+            time_zone: Some("UTC".into()),
+            ..HibernationSettings::default()
+        };
+        let p = plan(&leap, now);
+        assert!(!p.hibernating);
+        assert_eq!(p.next_transition, Some(at(2028, 2, 29, 0, 0)));
+        assert_eq!(p.due_at, Some(at(2028, 2, 29, 0, 0)));
+        // Hibernates every minute, wakes on 29 February: asleep now, awake at that minute (waking wins).
+        let sleepy = HibernationSettings {
+            hibernate_at_cron: Some(every_minute.into()),
+            wake_at_cron: Some("0 0 29 2 *".into()),
+            time_zone: Some("UTC".into()),
+            ..HibernationSettings::default()
+        };
+        let p = plan(&sleepy, now);
+        assert!(p.hibernating);
+        assert_eq!(p.next_transition, Some(at(2028, 2, 29, 0, 0)));
+        // An override in force hides the schedule until it ends.
+        let held = HibernationSettings { awake_until: Some(at(2026, 12, 7, 12, 30)), ..sleepy };
+        let p = plan(&held, now);
+        assert!(!p.hibernating);
+        assert_eq!(p.next_transition, Some(at(2026, 12, 7, 12, 30)));
     }
 
     #[test]

@@ -14,21 +14,53 @@ use crate::domain::audit::{self, Change};
 use crate::error::{ApiError, ApiResult};
 use crate::secrets::SecretBox;
 
-/// Keys Airflow's deployment machinery owns; users may not set them.
+/// Keys Airflow's deployment machinery owns; users may not set them (SPEC §5.3), nor their `_CMD` and
+/// `_SECRET` forms ([`RESERVED_SUFFIXES`]), through which Airflow reads the same option from a command's
+/// output or a secrets backend.
+///
+/// Besides what the platform sets (executor, metadata database, fernet key, Celery broker and result
+/// backend, web server address and signing keys, namespace, folders), the keys that choose how Airflow
+/// authenticates its API and UI are reserved: with them a deployment editor, whom Airflow knows as a
+/// "User", could open the deployment's API to anyone (`airflow.api.auth.backend.default`). Airflow 3's
+/// names for the same options are listed too.
 pub const RESERVED_KEYS: &[&str] = &[
     "AIRFLOW_HOME",
     "AIRFLOW__CORE__EXECUTOR",
     "AIRFLOW__CORE__SQL_ALCHEMY_CONN",
     "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN",
+    "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN_ASYNC",
     "AIRFLOW__CORE__FERNET_KEY",
     "AIRFLOW__CELERY__BROKER_URL",
     "AIRFLOW__CELERY__RESULT_BACKEND",
     "AIRFLOW__WEBSERVER__BASE_URL",
     "AIRFLOW__WEBSERVER__SECRET_KEY",
+    "AIRFLOW__API__BASE_URL",
+    "AIRFLOW__API__SECRET_KEY",
+    "AIRFLOW__API_AUTH__JWT_SECRET",
+    "AIRFLOW__CORE__INTERNAL_API_SECRET_KEY",
+    "AIRFLOW__API__AUTH_BACKEND",
+    "AIRFLOW__API__AUTH_BACKENDS",
+    "AIRFLOW__FAB__AUTH_BACKENDS",
+    "AIRFLOW__WEBSERVER__AUTH_BACKEND",
+    "AIRFLOW__WEBSERVER__AUTHENTICATE",
+    "AIRFLOW__WEBSERVER__RBAC",
+    "AIRFLOW__CORE__AUTH_MANAGER",
     "AIRFLOW__KUBERNETES__NAMESPACE",
     "AIRFLOW__KUBERNETES_EXECUTOR__NAMESPACE",
     "AIRFLOW__CORE__DAGS_FOLDER",
 ];
+
+/// Suffixes with which Airflow reads an option from elsewhere: `_CMD` (a shell command's output) and
+/// `_SECRET` (a key in the secrets backend). A reserved key is reserved with either.
+pub const RESERVED_SUFFIXES: &[&str] = &["_CMD", "_SECRET"];
+
+/// Whether `key` is reserved: one of [`RESERVED_KEYS`], alone or with one of [`RESERVED_SUFFIXES`].
+pub fn is_reserved(key: &str) -> bool {
+    RESERVED_KEYS.contains(&key)
+        || RESERVED_SUFFIXES
+            .iter()
+            .any(|suffix| key.strip_suffix(suffix).is_some_and(|base| RESERVED_KEYS.contains(&base)))
+}
 
 /// Most variables per deployment.
 pub const MAX_VARIABLES: usize = 1000;
@@ -80,7 +112,7 @@ pub fn check_key(index: usize, key: &str) -> ApiResult<()> {
             ),
         ));
     }
-    if RESERVED_KEYS.contains(&key) {
+    if is_reserved(key) {
         return Err(ApiError::bad_input(field, format!("{key} is set by the platform and cannot be changed")));
     }
     Ok(())
@@ -252,6 +284,34 @@ mod tests {
         }
         for bad in ["", "a", "1A", "MY-VAR", "___", "AIRFLOW__CORE__FERNET_KEY", "AIRFLOW__CORE__SQL_ALCHEMY_CONN"] {
             assert!(check_key(0, bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn reserved_options_are_reserved_in_every_form_airflow_reads() {
+        // Written out by hand from Airflow's configuration reference: the option itself, its `_cmd` and
+        // `_secret` forms, and the authentication choices.
+        for reserved in [
+            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN_CMD",
+            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN_SECRET",
+            "AIRFLOW__CORE__SQL_ALCHEMY_CONN_CMD",
+            "AIRFLOW__CORE__FERNET_KEY_CMD",
+            "AIRFLOW__CORE__FERNET_KEY_SECRET",
+            "AIRFLOW__CELERY__BROKER_URL_CMD",
+            "AIRFLOW__CELERY__BROKER_URL_SECRET",
+            "AIRFLOW__CELERY__RESULT_BACKEND_CMD",
+            "AIRFLOW__WEBSERVER__SECRET_KEY_CMD",
+            "AIRFLOW__API__AUTH_BACKENDS",
+            "AIRFLOW__API__AUTH_BACKEND",
+            "AIRFLOW__WEBSERVER__AUTH_BACKEND",
+            "AIRFLOW__API__SECRET_KEY",
+        ] {
+            assert!(check_key(0, reserved).is_err(), "{reserved}");
+        }
+        for free in
+            ["AIRFLOW__CORE__PARALLELISM_CMD", "MY_CMD", "_CMD", "AIRFLOW__SECRETS__BACKEND", "AIRFLOW_CONN_MY_DB"]
+        {
+            assert!(check_key(0, free).is_ok(), "{free}");
         }
     }
 }

@@ -16,8 +16,8 @@ use crate::graphql::types::deployment::{
     ExecutorType, Namespace, TriggererInput,
 };
 use crate::graphql::types::user::{RoleBinding, User};
-use crate::rbac::operations::FieldRule;
-use crate::rbac::{Permission, Role, ScopeRef};
+use crate::rbac::operations::{self, FieldRule, ObjectKind};
+use crate::rbac::{Permission, Role, Scope, ScopeRef};
 use crate::state::AppState;
 
 /// Who deploys: the calling service account, or the calling person.
@@ -278,15 +278,25 @@ impl DeploymentQuery {
     }
 
     /// The namespaces of a cluster's pool that no live deployment uses, in the operator's order (empty when
-    /// the cluster has no pool). NOT_FOUND for a cluster the caller may not see.
+    /// the cluster has no pool). FORBIDDEN alike for a cluster the caller may not read and for one that does
+    /// not exist (NOT_FOUND for the latter only to callers who may read every cluster).
     async fn available_namespaces(&self, ctx: &Context<'_>, cluster_id: Uuid) -> Result<Vec<Namespace>> {
         let id = cluster_id.required("clusterId")?;
-        let (cluster, free) = {
+        let access = access(ctx)?;
+        let found = {
             let mut conn = conn(ctx).await?;
-            deployments::available_namespaces(&mut conn, id).await?
+            deployments::available_namespaces(&mut conn, id).await
+        };
+        let (cluster, free) = match found {
+            Ok(found) => found,
+            // Absence answers as a refusal would: another organization's cluster is not told apart.
+            Err(ApiError::NotFound) => {
+                return Err(access.absent(operations::read_rule(ObjectKind::Cluster, Scope::System)).into());
+            }
+            Err(error) => return Err(error.into()),
         };
         // The answer is about the cluster: only those who may read it get it.
-        access(ctx)?.admit_one(cluster).await?;
+        access.admit_one(cluster).await?;
         Ok(free.into_iter().map(|name| Namespace { name }).collect())
     }
 
@@ -754,8 +764,9 @@ impl DeploymentMutation {
         // The request's one file (SPEC §7): aliases and batched operations do not multiply the parse.
         // Every executed request carries one (`GraphqlService` attaches it); without it the bound would not
         // hold, so its absence refuses rather than lets the parse through.
-        ctx.data_opt::<std::sync::Arc<deployment_files::FilePermit>>()
-            .ok_or_else(|| ApiError::internal("a request without its deployment-file permit"))?
+        ctx.data_opt::<std::sync::Arc<crate::graphql::allowance::RequestAllowance>>()
+            .ok_or_else(|| ApiError::internal("a request without its allowance"))?
+            .file
             .claim()?;
         let parsed = deployment_files::parse(&file)?;
         drop(file);

@@ -2,6 +2,7 @@
 //! (HTTP, WebSocket) lives in `crate::http`; business rules in `crate::domain`.
 
 pub mod access;
+pub mod allowance;
 pub mod audit;
 pub mod authz;
 pub mod budget;

@@ -12,9 +12,9 @@ use std::sync::Arc;
 use async_graphql::futures_util::stream::{BoxStream, StreamExt};
 use async_graphql::{BatchRequest, BatchResponse, Request, Response, Schema, SchemaBuilder};
 
-use crate::auth::password::HashPermit;
 use crate::config::Config;
 use crate::graphql::RequestMeta;
+use crate::graphql::allowance::RequestAllowance;
 use crate::graphql::authz::Access;
 use crate::graphql::budget::{self, CostModel, ReplyBudget};
 use crate::graphql::errors;
@@ -96,21 +96,6 @@ fn prepare(request: &mut Request) -> Result<Option<Shape>, async_graphql::Server
     prepared
 }
 
-/// `request` holding a password-hash permit (SPEC §7: one hash per request): `permit`, or a fresh one
-/// when it holds none yet.
-fn with_hash_permit(request: Request, permit: Option<Arc<HashPermit>>) -> Request {
-    let request = match permit {
-        Some(permit) => request.data(permit),
-        None if request.data.contains_key(&TypeId::of::<Arc<HashPermit>>()) => request,
-        None => request.data(HashPermit::new()),
-    };
-    if request.data.contains_key(&TypeId::of::<Arc<crate::domain::deployment_files::FilePermit>>()) {
-        request
-    } else {
-        request.data(Arc::new(crate::domain::deployment_files::FilePermit::default()))
-    }
-}
-
 fn finish(mut response: Response, request_id: &str) -> Response {
     for error in &mut response.errors {
         errors::apply(error, request_id);
@@ -142,11 +127,8 @@ impl GraphqlService {
         }
         // Counted for the whole request: a batch shares one count (HTTP attaches it), anything else
         // (one WebSocket operation) has its own.
-        let spent = request
-            .data
-            .get(&std::any::TypeId::of::<budget::IntrospectionSpent>())
-            .and_then(|data| data.downcast_ref::<budget::IntrospectionSpent>())
-            .map_or(estimate.introspection, |spent| spent.add(estimate.introspection));
+        let spent = RequestAllowance::of(request)
+            .map_or(estimate.introspection, |allowance| allowance.introspection.add(estimate.introspection));
         if spent > allowance {
             return Err(request_error(budget::introspection_exceeded(spent, allowance)));
         }
@@ -172,11 +154,11 @@ impl GraphqlService {
         }
     }
 
-    /// Executes one operation (a request of its own: it gets its own password-hash permit unless it
+    /// Executes one operation (a request of its own: it gets its own [`RequestAllowance`] unless it
     /// already holds one).
     pub async fn execute(&self, request: Request) -> Response {
         let request_id = request_id_of(&request);
-        let request = with_hash_permit(request, None);
+        let request = RequestAllowance::attach(request, &RequestAllowance::new());
         // The document's limits are checked first; it is then parsed once and the parsed form executed.
         let response = match limits::admit(request, self.limits, &self.documents) {
             Ok(mut request) => {
@@ -203,12 +185,9 @@ impl GraphqlService {
         match batch {
             BatchRequest::Single(request) => BatchResponse::Single(self.execute(request).await),
             BatchRequest::Batch(requests) => {
-                // The batch is one request: one password hash at most, whichever operation asks first.
-                let permit = HashPermit::new();
-                let file = Arc::new(crate::domain::deployment_files::FilePermit::default());
-                let requests = requests
-                    .into_iter()
-                    .map(|request| with_hash_permit(request.data(file.clone()), Some(permit.clone())));
+                // The batch is one request: one allowance for all its operations, whichever asks first.
+                let allowance = RequestAllowance::new();
+                let requests = requests.into_iter().map(|request| RequestAllowance::attach(request, &allowance));
                 BatchResponse::Batch(
                     async_graphql::futures_util::future::join_all(requests.map(|r| self.execute(r))).await,
                 )
@@ -219,7 +198,7 @@ impl GraphqlService {
     /// Executes a subscription (or any operation sent on a WebSocket) as a stream of responses.
     pub fn execute_stream(&self, request: Request) -> BoxStream<'static, Response> {
         let request_id = request_id_of(&request);
-        let request = with_hash_permit(request, None);
+        let request = RequestAllowance::attach(request, &RequestAllowance::new());
         match limits::admit(request, self.limits, &self.documents) {
             Ok(mut request) => {
                 let shape = match prepare(&mut request).and_then(|shape| self.estimate(&mut request).map(|()| shape)) {

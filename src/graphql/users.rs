@@ -8,6 +8,7 @@ use crate::auth::password::{HashPermit, PasswordHasher};
 use crate::domain::passwords;
 use crate::domain::users::{self, SelfChanges, SignUp, SignUpPolicy, Throttle};
 use crate::error::ApiError;
+use crate::graphql::allowance::RequestAllowance;
 use crate::graphql::authz::{Access, Member, Op, access};
 use crate::graphql::context::{actor, conn, principal, state};
 use crate::graphql::payload::Payload;
@@ -35,18 +36,18 @@ async fn own(access: &Access, user: users::User) -> Result<User> {
     Ok(User::from(access.admit_one(Member { user, via: Ancestry::SYSTEM }).await?))
 }
 
-/// The password hasher of this request: at most one hash per request (its [`HashPermit`], put in the
-/// request data by `crate::graphql::GraphqlService`), SPEC §7.
+/// The password hasher of this request: at most one hash per request (the [`HashPermit`] of its
+/// [`RequestAllowance`], put in the request data by `crate::graphql::GraphqlService`), SPEC §7.
 fn request_hasher(ctx: &Context<'_>, state: &AppState) -> PasswordHasher {
-    let permit = ctx.data_opt::<Arc<HashPermit>>().cloned().unwrap_or_else(HashPermit::new);
+    let permit = ctx.data_opt::<Arc<RequestAllowance>>().map_or_else(HashPermit::new, |a| a.password.clone());
     state.passwords.for_request(permit)
 }
 
 /// Claims the request's one password check (SPEC §7) before any other work of a sign-up or sign-in: a
 /// second one in the same request (alias or batched operation) is refused without a statement.
 fn claim_password_check(ctx: &Context<'_>) -> Result<()> {
-    if let Some(permit) = ctx.data_opt::<Arc<HashPermit>>() {
-        permit.claim()?;
+    if let Some(allowance) = ctx.data_opt::<Arc<RequestAllowance>>() {
+        allowance.password.claim()?;
     }
     Ok(())
 }

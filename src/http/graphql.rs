@@ -635,12 +635,12 @@ async fn execute_within_deadline(
     }
     let (sender, receiver) = tokio::sync::mpsc::unbounded_channel();
     let mut accesses = Vec::new();
-    // One introspection allowance for the whole request, however many operations it batches.
-    let introspection = crate::graphql::budget::IntrospectionSpent::default();
+    // One allowance for the whole request, however many operations it batches.
+    let allowance = crate::graphql::allowance::RequestAllowance::new();
     let mut attach = |request: async_graphql::Request| {
         let access = new_access(&app, principal.clone(), Batches::Local(sender.clone()), client);
         accesses.push(access.clone());
-        request.data(access).data(meta.clone()).data(app.clone()).data(introspection.clone())
+        request.data(access).data(meta.clone()).data(app.clone()).data(allowance.clone())
     };
     let batch = match batch {
         BatchRequest::Single(request) => BatchRequest::Single(attach(request)),

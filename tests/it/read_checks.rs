@@ -562,3 +562,28 @@ async fn explanations_do_not_say_what_an_id_names() {
         assert_eq!(answer["explanation"], random["explanation"], "{id}");
     }
 }
+
+/// A cluster the caller may not read and one that does not exist get the same answer: FORBIDDEN
+/// (SPEC §7: a refusal never says whether the object exists).
+#[tokio::test]
+async fn another_organizations_cluster_is_told_apart_from_no_cluster_nowhere() {
+    let fixture = fixture().await;
+    let namespaces = async |id: &str| {
+        fixture
+            .app
+            .gql(
+                "query($c: Uuid!) { availableNamespaces(clusterId: $c) { name } }",
+                json!({"c": id}),
+                Some(&fixture.viewer),
+            )
+            .await
+    };
+    let random = namespaces(&uuid::Uuid::new_v4().to_string()).await;
+    let other = namespaces(&fixture.b.cluster).await;
+    assert_eq!(crate::common::error_code(&random), "FORBIDDEN", "{random}");
+    assert_eq!(other["errors"][0]["message"], random["errors"][0]["message"], "{other}");
+    assert_eq!(other["errors"][0]["extensions"]["code"], random["errors"][0]["extensions"]["code"], "{other}");
+    // Its own organization's cluster still answers.
+    let own = namespaces(&fixture.a.cluster).await;
+    assert!(own.get("errors").is_none(), "{own}");
+}

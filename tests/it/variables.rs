@@ -104,6 +104,24 @@ async fn variable_rules_are_enforced_and_change_nothing() {
             "environmentVariables.1.key",
         ),
         (json!([{"key": "TWICE", "value": "x"}, {"key": "TWICE", "value": "y"}]), "environmentVariables.1.key"),
+        // Airflow reads a reserved option from `<KEY>_CMD` (a shell command) and `<KEY>_SECRET` too.
+        (
+            json!([{"key": "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN_CMD", "value": "sh -c 'echo postgresql://evil'"}]),
+            "environmentVariables.0.key",
+        ),
+        (
+            json!([{"key": "AIRFLOW__CORE__FERNET_KEY_SECRET", "value": "x", "isSecret": true}]),
+            "environmentVariables.0.key",
+        ),
+        (
+            json!([{"key": "KEEP", "value": "1"}, {"key": "AIRFLOW__CELERY__BROKER_URL_CMD", "value": "x"}]),
+            "environmentVariables.1.key",
+        ),
+        // How Airflow authenticates its API is the platform's: `default` would let anyone in.
+        (
+            json!([{"key": "AIRFLOW__API__AUTH_BACKENDS", "value": "airflow.api.auth.backend.default"}]),
+            "environmentVariables.0.key",
+        ),
         (json!([{"key": "NEW_SECRET", "value": "", "isSecret": true}]), "environmentVariables.0.value"),
     ];
     for (vars, field) in cases {
