@@ -2,7 +2,8 @@
 //! JSON file, exported by `deploymentFile` and applied by `applyDeploymentFile`.
 //!
 //! Applying goes through the domain functions every other mutation uses (creation, settings, upgrades,
-//! variables, and the one grant path of [`crate::domain::memberships`] for roles), in one transaction
+//! variables, hibernation schedules, and the one grant path of [`crate::domain::memberships`] for roles),
+//! with the permissions of the mutations they stand for, in one transaction
 //! that writes one audit event, `deployment.file.applied`, listing the fields that changed. Secret
 //! values never leave capcom: the file lists a secret by key with `isSecret`, and the diff and the audit
 //! event show `(secret)` / `(secret changed)`.
@@ -26,12 +27,15 @@ use crate::db::models::user::{Email, User};
 use crate::db::models::workspace::Workspace;
 use crate::domain::audit::{self, Change};
 use crate::domain::deployments::{self, DeploymentUpdate, NewDeploymentRequest, Policy, RoleChange, Settings, UserRef};
+use crate::domain::lifecycle::{self, HibernationInput, HibernationSettings};
 use crate::domain::memberships;
 use crate::domain::teams::{self, TeamRoleChange};
 use crate::domain::variables::{self, VariableInput};
 use crate::domain::{Actor, Authority, validate};
 use crate::error::{ApiError, ApiResult};
-use crate::rbac::operations::{CREATE_DEPLOYMENT, DEPLOYMENT_UPDATE_USER_ROLE, UPDATE_DEPLOYMENT};
+use crate::rbac::operations::{
+    CREATE_DEPLOYMENT, DEPLOYMENT_UPDATE_USER_ROLE, UPDATE_DEPLOYMENT, UPDATE_DEPLOYMENT_HIBERNATION,
+};
 use crate::rbac::{Role, Scope, ScopeRef};
 use crate::secrets::SecretBox;
 
@@ -105,7 +109,7 @@ pub enum Format {
 
 /// A deployment file, format v1 (docs/deployment-file.md). Keys are written in this order. Every field
 /// but `apiVersion` and `label` may be left out: on creation it takes its default, on update it stays as
-/// it is (for `environmentVariables` and `roles`: the whole list stays).
+/// it is (for `environmentVariables`, `hibernation` and `roles`: the whole list or schedule stays).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct DeploymentFile {
@@ -143,7 +147,7 @@ pub struct DeploymentFile {
     /// Environment variables; secrets are listed without their value.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub environment_variables: Option<Vec<FileVariable>>,
-    /// Hibernation schedule (documented; refused until the server has hibernation).
+    /// Development mode and the hibernation schedule (docs/hibernation.md).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hibernation: Option<HibernationSection>,
     /// Deployment roles of users (by address) and teams (by name).
@@ -196,20 +200,24 @@ fn is_false(value: &bool) -> bool {
     !*value
 }
 
-/// `hibernation:` (coming: see docs/deployment-file.md).
+/// `hibernation:`: whether the deployment is a development deployment, and its schedule. The section is
+/// one setting, as `updateDeploymentHibernation`'s arguments are: when a file has it, its schedule is the
+/// whole schedule (no cron expressions: none; no time zone: UTC); when a file leaves it out, the schedule
+/// stays. The one-off overrides (`hibernateUntil`, `awakeUntil`) are actions in time, not declared state:
+/// they are not part of the file, and applying one keeps an override in force.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct HibernationSection {
-    /// Development mode (may hibernate).
+    /// Development mode (may hibernate); fixed when the deployment is created (default false).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub development_mode: Option<bool>,
-    /// When to hibernate (cron).
+    /// When to hibernate: a 5-field cron expression.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hibernate_at_cron: Option<String>,
-    /// When to wake (cron).
+    /// When to wake: a 5-field cron expression.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub wake_at_cron: Option<String>,
-    /// Time zone of both schedules (IANA name).
+    /// The IANA time zone both expressions are read in (default `UTC`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub time_zone: Option<String>,
 }
@@ -346,7 +354,12 @@ pub async fn export(conn: &mut AsyncPgConnection, id: Uuid, with_roles: bool) ->
         enforce_cicd: Some(deployment.enforce_cicd),
         dag_deploy_enabled: Some(deployment.dag_deploy_enabled),
         environment_variables: Some(environment_variables),
-        hibernation: None,
+        hibernation: Some(HibernationSection {
+            development_mode: Some(deployment.is_development_mode),
+            hibernate_at_cron: deployment.hibernate_at_cron,
+            wake_at_cron: deployment.wake_at_cron,
+            time_zone: deployment.hibernation_time_zone,
+        }),
         roles,
     })
 }
@@ -412,7 +425,8 @@ pub struct FieldChange {
 const SECRET: &str = "(secret)";
 const SECRET_CHANGED: &str = "(secret changed)";
 
-/// The settings of a file as `(path, value)` pairs in file order (no variables, no roles).
+/// The settings of a file (the hibernation section included) as `(path, value)` pairs in file order (no
+/// variables, no roles).
 fn flat_settings(file: &DeploymentFile) -> Vec<(String, String)> {
     let mut out = vec![("label".to_owned(), file.label.clone())];
     let mut push = |name: &str, value: Option<String>| {
@@ -434,6 +448,11 @@ fn flat_settings(file: &DeploymentFile) -> Vec<(String, String)> {
     push("highAvailability", file.high_availability.map(|v| v.to_string()));
     push("enforceCicd", file.enforce_cicd.map(|v| v.to_string()));
     push("dagDeployEnabled", file.dag_deploy_enabled.map(|v| v.to_string()));
+    let hibernation = file.hibernation.clone().unwrap_or_default();
+    push("hibernation.developmentMode", hibernation.development_mode.map(|v| v.to_string()));
+    push("hibernation.hibernateAtCron", hibernation.hibernate_at_cron);
+    push("hibernation.wakeAtCron", hibernation.wake_at_cron);
+    push("hibernation.timeZone", hibernation.time_zone);
     out
 }
 
@@ -559,10 +578,21 @@ fn in_file(error: ApiError) -> ApiError {
         "payload.description" | "description" => "description".to_owned(),
         "version" | "runtimeVersion" | "airflowVersion" => "runtimeVersion".to_owned(),
         "clusterUuid" => "cluster".to_owned(),
+        // `updateDeploymentHibernation`'s arguments, as the `hibernation:` section names them.
+        "isDevelopmentMode" => "hibernation.developmentMode".to_owned(),
+        "hibernateAtCron" => "hibernation.hibernateAtCron".to_owned(),
+        "wakeAtCron" => "hibernation.wakeAtCron".to_owned(),
+        "hibernationTimeZone" => "hibernation.timeZone".to_owned(),
         other => match other.strip_prefix("environmentVariables.").and_then(|rest| rest.split_once('.')) {
             Some((index, part)) => format!("environmentVariables[{index}].{part}"),
             None => other.to_owned(),
         },
+    };
+    let message = if renamed.starts_with("hibernation.") {
+        // The mutation's messages name its arguments; say the file's keys instead.
+        message.replace("isDevelopmentMode", "developmentMode").replace("hibernationTimeZone", "timeZone")
+    } else {
+        message
     };
     let message = if message.starts_with(&renamed) { message } else { format!("{renamed}: {message}") };
     ApiError::BadUserInput { field: renamed, message }
@@ -850,9 +880,10 @@ fn secrets_set(file: &DeploymentFile) -> BTreeSet<String> {
         .collect()
 }
 
-/// The state `file` asks for, over `current`: settings the file names replace the current ones; the
-/// variable list replaces the current one except for secrets it does not name; the role list (with
-/// `exact`) replaces the current roles.
+/// The state `file` asks for, over `current`: settings the file names replace the current ones (the
+/// hibernation section as a whole, normalised by [`declared_hibernation`]); the variable list replaces the
+/// current one except for secrets it does not name; the role list (with `exact`) replaces the current
+/// roles.
 fn desired(current: &DeploymentFile, file: &DeploymentFile, wanted: &[Wanted], exact: bool) -> Vec<(String, String)> {
     let mut merged = current.clone();
     merged.label = file.label.trim().to_owned();
@@ -870,6 +901,8 @@ fn desired(current: &DeploymentFile, file: &DeploymentFile, wanted: &[Wanted], e
     take!(high_availability);
     take!(enforce_cicd);
     take!(dag_deploy_enabled);
+    // The section is one setting (see [`HibernationSection`]); `file`'s is already normalised.
+    take!(hibernation);
     if let Some(scheduler) = &file.scheduler {
         let base = merged.scheduler.get_or_insert_with(SchedulerSection::default);
         base.size = scheduler.size.clone().or(base.size.clone());
@@ -933,22 +966,18 @@ fn settings_of(file: &DeploymentFile) -> Settings {
 /// (`deployment.file.applied`, listing the changed fields, secrets shown as `(secret changed)`).
 ///
 /// Rules (docs/deployment-file.md): creating needs the operation table's permission of
-/// `createDeployment` on the workspace, updating that of `updateDeployment` on the deployment, role
-/// changes that of `deploymentUpdateUserRole` and the grant rule for each role given or taken; all of
-/// them are checked before anything is written, and a refusal (or any error) leaves everything as it
-/// was. On update, `roles` lists every user and team role (others are removed); on creation the creator
-/// also keeps DEPLOYMENT_ADMIN unless the file gives them another role. Secrets without a value, and
+/// `createDeployment` on the workspace, updating that of `updateDeployment` on the deployment, a change
+/// of the hibernation schedule that of `updateDeploymentHibernation` on the deployment (with that
+/// mutation's validation: development deployments only, cron expressions, time zone), role changes that
+/// of `deploymentUpdateUserRole` and the grant rule for each role given or taken; on update all of them
+/// are checked before anything is written (on creation, those about the new deployment once it exists),
+/// and a refusal (or any error) leaves everything as it was. On update, `roles` lists every user and
+/// team role (others are removed); on creation the creator also keeps DEPLOYMENT_ADMIN unless the file gives them another role. Secrets without a value, and
 /// secrets the file leaves out, keep their stored value. A file that changes nothing writes nothing (no
 /// audit event). With `dry_run`, the same checks run and the same changes are computed, and then the
 /// transaction is rolled back: nothing is written.
 pub async fn apply(conn: &mut AsyncPgConnection, request: ApplyRequest<'_>, actor: &Actor) -> ApiResult<Applied> {
     let ApplyRequest { workspace_id, file, dry_run, policy, secrets, authority, creator, now } = request;
-    if file.hibernation.is_some() {
-        return Err(ApiError::bad_input(
-            "hibernation",
-            "hibernation: this server does not manage hibernation yet; leave the section out (docs/deployment-file.md)",
-        ));
-    }
     let label = validate::label("label", &file.label, validate::MAX_LABEL).map_err(in_file)?;
     let outcome = conn
         .transaction(async |tx| -> Result<Applied, Abort> {
@@ -980,6 +1009,75 @@ pub async fn apply(conn: &mut AsyncPgConnection, request: ApplyRequest<'_>, acto
     }
 }
 
+/// What a `hibernation:` section asks for, checked as `updateDeploymentHibernation` checks its arguments.
+#[derive(Debug, Clone)]
+struct DeclaredHibernation {
+    /// The arguments of [`lifecycle::set_hibernation_in`]: the section's schedule, and the stored
+    /// overrides still in force (the file does not hold them, so it keeps them).
+    input: HibernationInput,
+    /// The section as the deployment exports it once applied (trimmed, the time zone `UTC` by default).
+    section: HibernationSection,
+    /// Whether the schedule differs from the stored one (only then is anything written).
+    changes: bool,
+}
+
+/// Checks `section` for a deployment with `is_development_mode` whose stored settings are `stored`, by
+/// the rules of `updateDeploymentHibernation` ([`HibernationInput::validate`]); BAD_USER_INPUT naming the
+/// mutation's argument, which [`in_file`] renames to the section's path.
+fn declared_hibernation(
+    section: &HibernationSection,
+    is_development_mode: bool,
+    stored: &HibernationSettings,
+    now: DateTime<Utc>,
+) -> ApiResult<DeclaredHibernation> {
+    let input = HibernationInput {
+        hibernate_at_cron: section.hibernate_at_cron.clone(),
+        wake_at_cron: section.wake_at_cron.clone(),
+        time_zone: section.time_zone.clone(),
+        // An override that has ended is the sweeper's to clear; one in force stays.
+        hibernate_until: stored.hibernate_until.filter(|until| *until > now),
+        awake_until: stored.awake_until.filter(|until| *until > now),
+    };
+    let settings = input.clone().validate(is_development_mode, now)?;
+    let changes = (&settings.hibernate_at_cron, &settings.wake_at_cron, &settings.time_zone)
+        != (&stored.hibernate_at_cron, &stored.wake_at_cron, &stored.time_zone);
+    let section = HibernationSection {
+        development_mode: Some(is_development_mode),
+        hibernate_at_cron: settings.hibernate_at_cron,
+        wake_at_cron: settings.wake_at_cron,
+        time_zone: settings.time_zone,
+    };
+    Ok(DeclaredHibernation { input, section, changes })
+}
+
+/// FORBIDDEN unless `authority` may do what `updateDeploymentHibernation` needs on deployment `id`, when
+/// `declared` changes the schedule.
+async fn check_hibernation(
+    tx: &mut AsyncPgConnection,
+    authority: &Authority,
+    id: Uuid,
+    declared: Option<&DeclaredHibernation>,
+) -> ApiResult<()> {
+    if declared.is_some_and(|d| d.changes) {
+        authority.require(tx, UPDATE_DEPLOYMENT_HIBERNATION.rule.permissions(), ScopeRef::Deployment(id)).await?;
+    }
+    Ok(())
+}
+
+/// Sets the schedule `declared` asks for on deployment `id` through the domain function of
+/// `updateDeploymentHibernation` (checked by [`check_hibernation`] first), when it changes. Returns the
+/// new hibernation state when the deployment hibernated or woke at once.
+async fn apply_hibernation(
+    tx: &mut AsyncPgConnection,
+    id: Uuid,
+    declared: Option<DeclaredHibernation>,
+    now: DateTime<Utc>,
+) -> ApiResult<Option<bool>> {
+    let Some(declared) = declared.filter(|d| d.changes) else { return Ok(None) };
+    let (before, after) = lifecycle::set_hibernation_in(tx, id, declared.input, now).await?;
+    Ok((before.is_hibernating != after.is_hibernating).then_some(after.is_hibernating))
+}
+
 fn changes_json(changes: &[FieldChange]) -> serde_json::Value {
     json!(changes.iter().map(|c| json!({"field": c.field, "old": c.old, "new": c.new})).collect::<Vec<_>>())
 }
@@ -1006,6 +1104,7 @@ async fn custom_roles_replaced(
     Ok(entries.iter().zip(held).map(|((field, _), role)| ((*field).to_owned(), role.snapshot())).collect())
 }
 
+#[allow(clippy::too_many_arguments)] // one parameter per part of the audit event
 async fn record(
     tx: &mut AsyncPgConnection,
     workspace: &Workspace,
@@ -1013,11 +1112,17 @@ async fn record(
     created: bool,
     changes: &[FieldChange],
     custom_roles: serde_json::Map<String, serde_json::Value>,
+    hibernating: Option<bool>,
     actor: &Actor,
 ) -> ApiResult<()> {
     let mut after = json!({"created": created, "changes": changes_json(changes)});
     if !custom_roles.is_empty() {
         after["customRolesBefore"] = serde_json::Value::Object(custom_roles);
+    }
+    // A new schedule that hibernates or wakes the deployment at once says so, as the snapshot of
+    // `deployment.hibernation.update` does.
+    if let (Some(hibernating), Some(fields)) = (hibernating, after.as_object_mut()) {
+        fields.insert("isHibernating".to_owned(), json!(hibernating));
     }
     audit::record(
         tx,
@@ -1061,6 +1166,31 @@ async fn update_from_file(
             ));
         }
     }
+    let hibernation = match &file.hibernation {
+        Some(section) => {
+            let row = Deployment::live_for_update(tx, id).await?.ok_or(ApiError::NotFound)?;
+            if section.development_mode.is_some_and(|wanted| wanted != row.is_development_mode) {
+                return Err(ApiError::bad_input(
+                    "hibernation.developmentMode",
+                    format!(
+                        "hibernation.developmentMode: fixed when a deployment is created (this one's is {})",
+                        row.is_development_mode
+                    ),
+                ));
+            }
+            Some(declared_hibernation(section, row.is_development_mode, &HibernationSettings::of(&row), now)?)
+        }
+        None => None,
+    };
+    // The file as the comparison reads it: its hibernation section normalised as it would be stored.
+    let normalised;
+    let file = match &hibernation {
+        Some(declared) => {
+            normalised = DeploymentFile { hibernation: Some(declared.section.clone()), ..file.clone() };
+            &normalised
+        }
+        None => file,
+    };
     let wanted = match &file.roles {
         Some(list) => resolve_roles(tx, workspace, list).await?,
         None => Vec::new(),
@@ -1079,6 +1209,7 @@ async fn update_from_file(
         None => Vec::new(),
     };
     check_role_steps(tx, authority, id, &steps).await?;
+    check_hibernation(tx, authority, id, hibernation.as_ref()).await?;
     if let Some(version) = file.runtime_version.as_deref().map(str::trim).filter(|v| !v.is_empty()) {
         if crate::domain::catalogue::release(version).is_none() {
             return Err(ApiError::bad_input(
@@ -1108,12 +1239,13 @@ async fn update_from_file(
         let stored = current.environment_variables.clone().unwrap_or_default();
         variables::replace_in(tx, id, variable_inputs(list, &stored), secrets).await?;
     }
+    let hibernating = apply_hibernation(tx, id, hibernation, now).await?;
     run_role_steps(tx, authority, id, steps, now, actor).await?;
     let after = export(tx, id, true).await?;
     let changes = diff(&flatten(&current, &BTreeSet::new()), &flatten(&after, &secrets_set(file)));
     if !changes.is_empty() {
         let replaced = custom_roles_replaced(tx, held_before.as_ref(), &changes).await?;
-        record(tx, workspace, id, false, &changes, replaced, actor).await?;
+        record(tx, workspace, id, false, &changes, replaced, hibernating, actor).await?;
     }
     Ok(Applied { deployment_id: Some(id), created: false, dry_run: false, changes })
 }
@@ -1148,6 +1280,15 @@ async fn create_from_file(
     if let Some(list) = &file.environment_variables {
         variables::check_inputs(&variable_inputs(list, &[]))?;
     }
+    // `developmentMode` is `createDeployment`'s `isDevelopmentMode`; the schedule is then set as
+    // `updateDeploymentHibernation` sets it, with its permission on the new deployment.
+    let is_development_mode = file.hibernation.as_ref().and_then(|h| h.development_mode).unwrap_or(false);
+    let hibernation = match &file.hibernation {
+        Some(section) => {
+            Some(declared_hibernation(section, is_development_mode, &HibernationSettings::default(), now)?)
+        }
+        None => None,
+    };
     let request = NewDeploymentRequest {
         workspace_id: workspace.id,
         label: file.label.clone(),
@@ -1160,33 +1301,34 @@ async fn create_from_file(
         settings: settings_of(file),
         config: None,
         properties: None,
-        // The file's `hibernation` section (development mode, schedules) is not applied yet (it is refused
-        // while parsing, docs/deployment-file.md); a deployment made from a file is permanent.
+        // A deployment made from a file is permanent (expiry is not part of the format).
         expires_at: None,
-        is_development_mode: false,
+        is_development_mode,
     };
     let (deployment, _) = deployments::create_in(tx, request, policy, creator).await?;
     let id = deployment.id;
+    // The creator administers the new deployment (SPEC §1); what they may do there follows.
+    let authority = match creator {
+        Some(_) => authority.as_creator_of(id),
+        None => authority.clone(),
+    };
+    check_hibernation(tx, &authority, id, hibernation.as_ref()).await?;
     if let Some(list) = &file.environment_variables {
         if !list.is_empty() {
             variables::replace_in(tx, id, variable_inputs(list, &[]), secrets).await?;
         }
     }
+    let hibernating = apply_hibernation(tx, id, hibernation, now).await?;
     if file.roles.is_some() {
-        // The creator administers the new deployment (SPEC §1); what they may grant there follows. The
-        // file's list is exact on creation as on update (the creator's own role included), so applying the
-        // same file again changes nothing.
-        let authority = match creator {
-            Some(_) => authority.as_creator_of(id),
-            None => authority.clone(),
-        };
+        // The file's list is exact on creation as on update (the creator's own role included), so applying
+        // the same file again changes nothing.
         let steps = role_steps(&current_roles(tx, id).await?, &wanted, true)?;
         check_role_steps(tx, &authority, id, &steps).await?;
         run_role_steps(tx, &authority, id, steps, now, actor).await?;
     }
     let after = export(tx, id, true).await?;
     let changes = diff(&[], &flatten(&after, &BTreeSet::new()));
-    record(tx, workspace, id, true, &changes, serde_json::Map::new(), actor).await?;
+    record(tx, workspace, id, true, &changes, serde_json::Map::new(), hibernating, actor).await?;
     Ok(Applied { deployment_id: Some(id), created: true, dry_run: false, changes })
 }
 
@@ -1242,10 +1384,59 @@ mod tests {
             label: "a".into(),
             workers: Some(WorkersSection { min: Some(0), max: Some(10), concurrency: Some(5) }),
             environment_variables: Some(vec![FileVariable { key: "S".into(), value: None, is_secret: true }]),
+            hibernation: Some(HibernationSection {
+                development_mode: Some(true),
+                hibernate_at_cron: Some("0 20 * * MON-FRI".into()),
+                wake_at_cron: Some("*/30 8 * * *".into()),
+                time_zone: Some("Europe/Berlin".into()),
+            }),
             ..DeploymentFile::default()
         };
         for format in [Format::Yaml, Format::Json] {
             assert_eq!(parse(&render(&file, format).unwrap()).unwrap(), file);
         }
+    }
+
+    #[test]
+    fn hibernation_is_checked_by_the_mutations_rules_and_errors_name_the_section() {
+        let now = Utc::now();
+        let section = |h: Option<&str>, w: Option<&str>, z: Option<&str>| HibernationSection {
+            development_mode: Some(true),
+            hibernate_at_cron: h.map(str::to_owned),
+            wake_at_cron: w.map(str::to_owned),
+            time_zone: z.map(str::to_owned),
+        };
+        let stored = HibernationSettings {
+            hibernate_at_cron: Some("0 20 * * *".into()),
+            wake_at_cron: Some("0 8 * * *".into()),
+            time_zone: Some("UTC".into()),
+            hibernate_until: None,
+            awake_until: Some(now + chrono::Duration::hours(1)),
+        };
+        // The zone defaults to UTC, values are trimmed: the same schedule, no change; the override stays.
+        let same =
+            declared_hibernation(&section(Some(" 0 20 * * * "), Some("0 8 * * *"), None), true, &stored, now).unwrap();
+        assert!(!same.changes);
+        assert_eq!(same.section.time_zone.as_deref(), Some("UTC"));
+        assert_eq!(same.input.awake_until, stored.awake_until);
+        // No expressions: no schedule, a change.
+        let cleared = declared_hibernation(&section(None, None, None), true, &stored, now).unwrap();
+        assert!(cleared.changes && cleared.section.hibernate_at_cron.is_none());
+        let field_of = |error: ApiError| match in_file(error) {
+            ApiError::BadUserInput { field, message } => {
+                assert!(message.starts_with(&field), "{message}");
+                assert!(!message.contains("hibernationTimeZone") && !message.contains("isDevelopmentMode"));
+                field
+            }
+            other => panic!("{other:?}"),
+        };
+        let bad = |h, w, z, dev| field_of(declared_hibernation(&section(h, w, z), dev, &stored, now).unwrap_err());
+        assert_eq!(bad(Some("0 25 * * *"), Some("0 8 * * *"), None, true), "hibernation.hibernateAtCron");
+        assert_eq!(bad(Some("0 20 * * *"), None, None, true), "hibernation.wakeAtCron");
+        assert_eq!(bad(Some("0 20 * * *"), Some("0 8 * * *"), Some("Mars/Olympus"), true), "hibernation.timeZone");
+        assert_eq!(bad(None, None, Some("UTC"), true), "hibernation.timeZone");
+        let plain = HibernationSettings::default();
+        let refused = declared_hibernation(&section(Some("0 20 * * *"), Some("0 8 * * *"), None), false, &plain, now);
+        assert_eq!(field_of(refused.unwrap_err()), "hibernation.hibernateAtCron");
     }
 }

@@ -323,26 +323,42 @@ pub async fn set_hibernation(
     actor: &Actor,
 ) -> ApiResult<Deployment> {
     conn.transaction(async |tx| {
-        let before = Deployment::live_for_update(tx, id).await?.ok_or(ApiError::NotFound)?;
-        let settings = input.validate(before.is_development_mode, now)?;
-        let plan = plan(&settings, now);
-        let mut changes = DeploymentChanges {
-            hibernate_at_cron: Some(settings.hibernate_at_cron.clone()),
-            wake_at_cron: Some(settings.wake_at_cron.clone()),
-            hibernation_time_zone: Some(settings.time_zone.clone()),
-            hibernate_until: Some(settings.hibernate_until),
-            awake_until: Some(settings.awake_until),
-            hibernation_due_at: Some(plan.due_at),
-            updated_at: Some(now),
-            ..DeploymentChanges::default()
-        };
-        if let Some((hibernating, status)) = transition(&before, &plan) {
-            changes.is_hibernating = Some(hibernating);
-            changes.status = Some(status.to_owned());
-        }
-        record(tx, &before, &changes, "deployment.hibernation.update", actor).await
+        let (before, after) = set_hibernation_in(tx, id, input, now).await?;
+        audit_change(tx, &before, &after, "deployment.hibernation.update", actor).await?;
+        Ok(after)
     })
     .await
+}
+
+/// [`set_hibernation`] in the caller's transaction, without its audit event (for callers that record
+/// one event for a larger change, such as applying a deployment file): locks the live row, validates,
+/// writes the settings and the state they say now, and announces the change (`deploymentStatus`).
+/// Returns the deployment before and after.
+pub async fn set_hibernation_in(
+    tx: &mut AsyncPgConnection,
+    id: Uuid,
+    input: HibernationInput,
+    now: DateTime<Utc>,
+) -> ApiResult<(Deployment, Deployment)> {
+    let before = Deployment::live_for_update(tx, id).await?.ok_or(ApiError::NotFound)?;
+    let settings = input.validate(before.is_development_mode, now)?;
+    let plan = plan(&settings, now);
+    let mut changes = DeploymentChanges {
+        hibernate_at_cron: Some(settings.hibernate_at_cron.clone()),
+        wake_at_cron: Some(settings.wake_at_cron.clone()),
+        hibernation_time_zone: Some(settings.time_zone.clone()),
+        hibernate_until: Some(settings.hibernate_until),
+        awake_until: Some(settings.awake_until),
+        hibernation_due_at: Some(plan.due_at),
+        updated_at: Some(now),
+        ..DeploymentChanges::default()
+    };
+    if let Some((hibernating, status)) = transition(&before, &plan) {
+        changes.is_hibernating = Some(hibernating);
+        changes.status = Some(status.to_owned());
+    }
+    let after = write(tx, &before, &changes).await?;
+    Ok((before, after))
 }
 
 /// Sets or clears deployment `id`'s expiry (`updateDeploymentExpiry`); `expires_at` was resolved by
@@ -363,17 +379,22 @@ pub async fn set_expiry(
     .await
 }
 
-/// Writes `changes` to the locked row `before`, announces the change (`deploymentStatus`) and records the
-/// audit event, all in the caller's transaction.
-async fn record(
-    tx: &mut AsyncPgConnection,
-    before: &Deployment,
-    changes: &DeploymentChanges,
-    action: &'static str,
-    actor: &Actor,
-) -> ApiResult<Deployment> {
+/// Writes `changes` to the locked row `before` and announces the change (`deploymentStatus`), in the
+/// caller's transaction.
+async fn write(tx: &mut AsyncPgConnection, before: &Deployment, changes: &DeploymentChanges) -> ApiResult<Deployment> {
     let after = Deployment::update(tx, before.id, changes).await?;
     crate::db::notify::deployment_changed(tx, before.id).await?;
+    Ok(after)
+}
+
+/// Records the audit event `action` for the change of `before` into `after`.
+async fn audit_change(
+    tx: &mut AsyncPgConnection,
+    before: &Deployment,
+    after: &Deployment,
+    action: &'static str,
+    actor: &Actor,
+) -> ApiResult<()> {
     audit::record(
         tx,
         actor,
@@ -384,11 +405,24 @@ async fn record(
             workspace_id: Some(before.workspace_id),
             deployment_id: Some(before.id),
             before: Some(crate::domain::deployments::snapshot(before)),
-            after: Some(crate::domain::deployments::snapshot(&after)),
+            after: Some(crate::domain::deployments::snapshot(after)),
             ..Change::default()
         },
     )
-    .await?;
+    .await
+}
+
+/// Writes `changes` to the locked row `before`, announces the change (`deploymentStatus`) and records the
+/// audit event, all in the caller's transaction.
+async fn record(
+    tx: &mut AsyncPgConnection,
+    before: &Deployment,
+    changes: &DeploymentChanges,
+    action: &'static str,
+    actor: &Actor,
+) -> ApiResult<Deployment> {
+    let after = write(tx, before, changes).await?;
+    audit_change(tx, before, &after, action, actor).await?;
     Ok(after)
 }
 

@@ -301,8 +301,9 @@ impl DeploymentQuery {
     }
 
     /// The deployment's whole declared state as a deployment file (docs/deployment-file.md), in `format`
-    /// (default YAML): settings, environment variables (secrets by key, never their value) and, for
-    /// callers who may read the deployment's members, user and team roles. Applying it unchanged with
+    /// (default YAML): settings, environment variables (secrets by key, never their value), development
+    /// mode and hibernation schedule and, for callers who may read the deployment's members, user and
+    /// team roles. Applying it unchanged with
     /// `applyDeploymentFile` changes nothing.
     async fn deployment_file(
         &self,

@@ -186,6 +186,11 @@ pub const AUDIT_EVENTS: Operation = op(
 );
 /// `updateDeployment`: a row of [`OPERATIONS`] that a capability names.
 pub const UPDATE_DEPLOYMENT: Operation = op(M, "updateDeployment", on(DEPLOYMENT_CONFIG_UPDATE, DEP));
+/// `updateDeploymentHibernation`: a row of [`OPERATIONS`] that applying a deployment file names (a file
+/// that changes the schedule needs what this mutation needs). Issue 26 §3: the same permission as
+/// updating the deployment.
+pub const UPDATE_DEPLOYMENT_HIBERNATION: Operation =
+    op(M, "updateDeploymentHibernation", on(DEPLOYMENT_CONFIG_UPDATE, DEP));
 /// `deleteDeployment`: a row of [`OPERATIONS`] that a capability names.
 pub const DELETE_DEPLOYMENT: Operation =
     op(M, "deleteDeployment", on(&[DeploymentConfigDelete, SystemDeploymentsDelete], DEP));
@@ -358,7 +363,7 @@ pub const OPERATIONS: &[Operation] = &[
     op(M, "upgradeDeployment", on(DEPLOYMENT_CONFIG_UPDATE, DEP)),
     // Issue 26 §2/§3: the same permission as updating the deployment.
     op(M, "updateDeploymentExpiry", on(DEPLOYMENT_CONFIG_UPDATE, DEP)),
-    op(M, "updateDeploymentHibernation", on(DEPLOYMENT_CONFIG_UPDATE, DEP)),
+    UPDATE_DEPLOYMENT_HIBERNATION,
     DELETE_DEPLOYMENT,
     op(M, "updateDeploymentRuntime", on(DEPLOYMENT_CONFIG_UPDATE, DEP)),
     op(M, "cancelRuntimeUpdate", on(DEPLOYMENT_CONFIG_UPDATE, DEP)),
