@@ -140,6 +140,9 @@ impl AccessQuery {
     async fn mail_outbox(&self, ctx: &Context<'_>) -> Result<Vec<MailMessage>> {
         let mut conn = conn(ctx).await?;
         let rows = invites::outbox(&mut conn, state(ctx)?.config.list_cap).await?;
+        drop(conn);
+        let bytes = rows.iter().map(|row| row.recipient.len() + row.subject.len() + row.body_text.len()).sum();
+        access(ctx)?.charge_items(rows.len(), bytes)?;
         Ok(rows.into_iter().map(MailMessage::from).collect())
     }
 }

@@ -372,6 +372,21 @@ impl Access {
         &self.0.budget
     }
 
+    /// Charges `bytes` of text the reply will hold against the request's `CAPCOM_MAX_REPLY_BYTES`
+    /// (SPEC §7); past it, the cap's error, and every later statement or admission of the request is
+    /// refused ([`ReplyBudget::check`]).
+    pub fn charge_bytes(&self, bytes: usize) -> ApiResult<()> {
+        self.0.budget.spend_bytes(bytes)
+    }
+
+    /// Counts `items` list items that reach the reply without being admitted one by one (values the
+    /// caller may read with the object that holds them): against `CAPCOM_MAX_REPLY_OBJECTS`, and their
+    /// `bytes` of text against `CAPCOM_MAX_REPLY_BYTES`.
+    pub fn charge_items(&self, items: usize, bytes: usize) -> ApiResult<()> {
+        self.0.budget.spend(items)?;
+        self.0.budget.spend_bytes(bytes)
+    }
+
     /// The request's loader.
     pub fn loader(&self) -> &DataLoader<DbLoader> {
         &self.0.loader
@@ -950,6 +965,20 @@ impl Access {
 /// The request's [`Access`].
 pub fn access<'a>(ctx: &Context<'a>) -> ApiResult<&'a Access> {
     ctx.data::<Access>().map_err(|_| ApiError::internal("request authority missing"))
+}
+
+/// `text`, charged against the request's reply bytes (`CAPCOM_MAX_REPLY_BYTES`, SPEC §7): for fields whose
+/// text can be large (values, descriptions). Past the cap, the cap's error.
+pub fn charged<'t>(ctx: &Context<'_>, text: &'t str) -> ApiResult<&'t str> {
+    access(ctx)?.charge_bytes(text.len())?;
+    Ok(text)
+}
+
+/// `value`, charged at its size written as JSON against the request's reply bytes (for free-form JSON
+/// fields: configuration, audit snapshots, profiles). Past the cap, the cap's error.
+pub fn charged_json(ctx: &Context<'_>, value: &serde_json::Value) -> ApiResult<async_graphql::Json<serde_json::Value>> {
+    access(ctx)?.charge_bytes(crate::graphql::budget::json_len(value))?;
+    Ok(async_graphql::Json(value.clone()))
 }
 
 /// The guard of every root field: the field's row of the operation table, applied to its arguments.

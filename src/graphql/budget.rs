@@ -114,20 +114,79 @@ pub fn bytes_exceeded(max: usize) -> ApiError {
     )
 }
 
-/// The objects one operation has admitted into its reply so far, against the cap. Shared by the
-/// operation's [`crate::graphql::authz::Access`] (which counts) and its loader (which stops issuing
-/// statements once the cap is passed).
+/// The bytes of text the operations of one request have put into their replies so far, against
+/// `CAPCOM_MAX_REPLY_BYTES` (SPEC §7). Shared by every operation of the request (an HTTP batch is one
+/// request; a WebSocket operation is one, each event of a subscription counted on its own). What is
+/// charged is what the reply will hold (variable values, descriptions, JSON documents, deployment files),
+/// a lower bound of its serialized size: a reply under the cap is never refused by the charge, and one
+/// over it stops being built once the charge passes the cap.
 #[derive(Debug)]
-pub struct ReplyBudget {
+pub struct ReplyBytes {
     max: usize,
     used: AtomicUsize,
     exceeded: AtomicBool,
 }
 
+impl ReplyBytes {
+    /// A budget of `max` bytes.
+    pub fn new(max: usize) -> Arc<ReplyBytes> {
+        Arc::new(ReplyBytes { max, used: AtomicUsize::new(0), exceeded: AtomicBool::new(false) })
+    }
+
+    /// Counts `bytes` more; past the cap, marks the budget exceeded and refuses.
+    pub fn spend(&self, bytes: usize) -> Result<(), ApiError> {
+        let used = self
+            .used
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |used| Some(used.saturating_add(bytes)))
+            .unwrap_or_else(|used| used)
+            .saturating_add(bytes);
+        if used > self.max {
+            self.exceeded.store(true, Ordering::Relaxed);
+            return Err(bytes_exceeded(self.max));
+        }
+        Ok(())
+    }
+
+    /// Whether the cap was passed.
+    pub fn exceeded(&self) -> bool {
+        self.exceeded.load(Ordering::Relaxed)
+    }
+
+    /// The cap, in bytes.
+    pub fn max(&self) -> usize {
+        self.max
+    }
+
+    fn reset(&self) {
+        self.used.store(0, Ordering::Relaxed);
+        self.exceeded.store(false, Ordering::Relaxed);
+    }
+}
+
+/// The size of `value` written as JSON, without keeping it.
+pub fn json_len(value: &serde_json::Value) -> usize {
+    let mut counter = LimitedWriter::new(std::io::sink(), usize::MAX);
+    // Writing a `serde_json::Value` to a sink cannot fail.
+    let _ = serde_json::to_writer(&mut counter, value);
+    counter.written
+}
+
+/// What one operation's reply holds so far: its objects against the cap (the operation's own), and the
+/// bytes of text of its request ([`ReplyBytes`], shared with the request's other operations). Shared by
+/// the operation's [`crate::graphql::authz::Access`] (which counts) and its loader (which stops issuing
+/// statements once a cap is passed).
+#[derive(Debug)]
+pub struct ReplyBudget {
+    max: usize,
+    used: AtomicUsize,
+    exceeded: AtomicBool,
+    bytes: Arc<ReplyBytes>,
+}
+
 impl ReplyBudget {
-    /// A budget of `max` objects.
-    pub fn new(max: usize) -> Arc<ReplyBudget> {
-        Arc::new(ReplyBudget { max, used: AtomicUsize::new(0), exceeded: AtomicBool::new(false) })
+    /// A budget of `max` objects, charging text to the request's `bytes`.
+    pub fn new(max: usize, bytes: Arc<ReplyBytes>) -> Arc<ReplyBudget> {
+        Arc::new(ReplyBudget { max, used: AtomicUsize::new(0), exceeded: AtomicBool::new(false), bytes })
     }
 
     /// The cap, in objects.
@@ -145,20 +204,37 @@ impl ReplyBudget {
         Ok(())
     }
 
-    /// Refuses once the cap was passed (more work would be thrown away).
-    pub fn check(&self) -> Result<(), ApiError> {
-        if self.exceeded() { Err(objects_exceeded(self.max)) } else { Ok(()) }
+    /// Counts `bytes` of text more against the request's reply bytes; past the cap, refuses.
+    pub fn spend_bytes(&self, bytes: usize) -> Result<(), ApiError> {
+        self.bytes.spend(bytes)
     }
 
-    /// Whether the cap was passed.
+    /// Refuses once a cap was passed (more work would be thrown away).
+    pub fn check(&self) -> Result<(), ApiError> {
+        if self.exceeded() {
+            Err(objects_exceeded(self.max))
+        } else if self.bytes.exceeded() {
+            Err(bytes_exceeded(self.bytes.max))
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Whether the cap on objects was passed.
     pub fn exceeded(&self) -> bool {
         self.exceeded.load(Ordering::Relaxed)
     }
 
-    /// Starts again from zero (before each event of a subscription).
+    /// The request's reply bytes.
+    pub fn bytes(&self) -> &Arc<ReplyBytes> {
+        &self.bytes
+    }
+
+    /// Starts again from zero (before each event of a subscription, a request of its own).
     pub fn reset(&self) {
         self.used.store(0, Ordering::Relaxed);
         self.exceeded.store(false, Ordering::Relaxed);
+        self.bytes.reset();
     }
 }
 

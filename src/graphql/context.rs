@@ -62,7 +62,16 @@ pub fn actor(ctx: &Context<'_>) -> Actor {
     actor
 }
 
-/// A pooled connection for one resolver.
+/// A pooled connection for one resolver. Refused once the reply is over a budget (SPEC §7): the reply will
+/// be refused anyway, so no more statements run for it (checked again once a connection was waited for).
 pub async fn conn(ctx: &Context<'_>) -> ApiResult<DbConn> {
-    Ok(state(ctx)?.pool.get().await?)
+    let budget = access(ctx).ok().map(|access| access.budget().clone());
+    if let Some(budget) = &budget {
+        budget.check()?;
+    }
+    let conn = state(ctx)?.pool.get().await?;
+    if let Some(budget) = &budget {
+        budget.check()?;
+    }
+    Ok(conn)
 }

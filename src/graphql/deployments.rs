@@ -7,7 +7,7 @@ use crate::domain::deployments::{self, DeploymentUpdate, NewDeploymentRequest, P
 use crate::domain::deploys::{self, DeployKind, DeployRequest, Deployer};
 use crate::domain::{catalogue, deployment_files, lifecycle};
 use crate::error::ApiError;
-use crate::graphql::authz::{Access, Member, Op, Readable, access};
+use crate::graphql::authz::{Access, Member, Op, Readable, access, charged};
 use crate::graphql::context::{actor, conn, principal, state};
 use crate::graphql::payload::Payload;
 use crate::graphql::scalars::{Id, Uuid};
@@ -323,7 +323,9 @@ impl DeploymentQuery {
             DeploymentFileFormat::Yaml => deployment_files::Format::Yaml,
             DeploymentFileFormat::Json => deployment_files::Format::Json,
         };
-        Ok(deployment_files::render(&file, format)?)
+        let rendered = deployment_files::render(&file, format)?;
+        access.charge_bytes(rendered.len())?;
+        Ok(rendered)
     }
 
     /// Clusters the caller's organizations may use.
@@ -956,7 +958,6 @@ pub struct InputEnvironmentVariable {
 }
 
 /// An environment variable of a deployment.
-#[derive(SimpleObject)]
 pub struct EnvironmentVariable {
     /// Key.
     pub key: String,
@@ -964,6 +965,25 @@ pub struct EnvironmentVariable {
     pub value: String,
     /// Whether the value is secret.
     pub is_secret: bool,
+}
+
+/// An environment variable of a deployment.
+#[Object]
+impl EnvironmentVariable {
+    /// Key.
+    async fn key(&self) -> &str {
+        &self.key
+    }
+
+    /// Value; always empty for secrets.
+    async fn value(&self, ctx: &Context<'_>) -> Result<&str> {
+        Ok(charged(ctx, &self.value)?)
+    }
+
+    /// Whether the value is secret.
+    async fn is_secret(&self) -> bool {
+        self.is_secret
+    }
 }
 
 impl From<Readable<crate::domain::variables::VariableView>> for EnvironmentVariable {

@@ -136,8 +136,13 @@ impl GraphqlService {
     }
 
     /// Replaces a reply holding more than `CAPCOM_MAX_REPLY_OBJECTS` objects (or whose execution passed
-    /// the budget) by a request error naming the cap; the reply built so far is dropped.
+    /// the budget of objects, or the request's of bytes) by a request error naming the cap; the reply
+    /// built so far is dropped.
     fn bound_objects(&self, response: &mut Response, budget: Option<&ReplyBudget>) {
+        if let Some(bytes) = budget.map(ReplyBudget::bytes).filter(|bytes| bytes.exceeded()) {
+            *response = Response::from_errors(vec![request_error(budget::bytes_exceeded(bytes.max()))]);
+            return;
+        }
         let exceeded = budget.is_some_and(ReplyBudget::exceeded)
             || budget::count_objects(&response.data, self.max_reply_objects) > self.max_reply_objects;
         if exceeded {

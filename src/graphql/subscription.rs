@@ -53,9 +53,7 @@ impl Subscription {
                             // Deleted: the stream ends.
                             Ok(None) => None,
                             // Refused (access lost): this error is the last item.
-                            Err(error @ (ApiError::Forbidden | ApiError::Unauthenticated(_))) => {
-                                Some((Err(error.into()), None))
-                            }
+                            Err(error) if ends_stream(&error) => Some((Err(error.into()), None)),
                             Err(error) => Some((Err(error.into()), Some((receiver, state, access, id)))),
                         };
                     }
@@ -94,9 +92,7 @@ impl Subscription {
                 match audit_event(&state, &access, id, organization).await {
                     Ok(Some(event)) => return Some((Ok(event), Some((receiver, state, access)))),
                     Ok(None) => continue,
-                    Err(error @ (ApiError::Forbidden | ApiError::Unauthenticated(_))) => {
-                        return Some((Err(error.into()), None));
-                    }
+                    Err(error) if ends_stream(&error) => return Some((Err(error.into()), None)),
                     Err(error) => return Some((Err(error.into()), Some((receiver, state, access)))),
                 }
             }
@@ -113,6 +109,17 @@ impl Subscription {
     ) -> Result<stream::Empty<Result<DeploymentLog>>> {
         Err(logs_not_supported().into())
     }
+}
+
+/// Whether an event's `error` says the caller lost access, so that it is the stream's last item: a role
+/// or the credential lost (FORBIDDEN, UNAUTHENTICATED) and a refusal by a setting of the object such as
+/// the organization's IP access list no longer holding the request's address (FORBIDDEN with its own
+/// message). Access given back later does not resume the stream: the caller subscribes again.
+fn ends_stream(error: &ApiError) -> bool {
+    matches!(
+        error,
+        ApiError::Forbidden | ApiError::ForbiddenBy(_) | ApiError::Unauthenticated(_) | ApiError::NotSignedIn
+    )
 }
 
 /// The audit event `id` if it belongs to `organization`, read-checked with the caller's roles as they are

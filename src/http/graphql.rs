@@ -37,7 +37,7 @@ use crate::auth::principal::{check_api_key, credential_from_header, resolve_api_
 use crate::db::routing::{self, Route};
 use crate::error::{ApiError, ApiResult, code};
 use crate::graphql::authz::Access;
-use crate::graphql::budget::{LimitedWriter, ReplyBudget, bytes_exceeded};
+use crate::graphql::budget::{LimitedWriter, ReplyBudget, ReplyBytes, bytes_exceeded};
 use crate::graphql::loaders::DbLoader;
 use crate::graphql::{RequestMeta, errors, limits};
 use crate::http::client::ClientAddress;
@@ -289,16 +289,23 @@ async fn run_with_batches<T>(
 }
 
 /// The caller's authority for one operation from `client`, with the operation's own reply budget
-/// (`CAPCOM_MAX_REPLY_OBJECTS`; each operation of a batch has its own).
-fn new_access(state: &AppState, principal: Principal, batches: Batches, client: Option<IpAddr>) -> Access {
-    let budget = ReplyBudget::new(state.config.max_reply_objects);
+/// (`CAPCOM_MAX_REPLY_OBJECTS`; each operation of a batch has its own) charging text to the request's
+/// `bytes` (`CAPCOM_MAX_REPLY_BYTES`, shared by the operations of a batch).
+fn new_access(
+    state: &AppState,
+    principal: Principal,
+    batches: Batches,
+    client: Option<IpAddr>,
+    bytes: Arc<ReplyBytes>,
+) -> Access {
+    let budget = ReplyBudget::new(state.config.max_reply_objects, bytes);
     Access::new(state, principal, Arc::new(new_loader(state, batches, budget.clone())), budget, client)
 }
 
 /// The caller's authority for one subscription (its loader's batches run on the runtime), for a request
-/// from `client`.
+/// from `client`: one WebSocket operation is a request of its own, with its own reply bytes.
 pub(crate) fn subscription_access(state: &AppState, principal: Principal, client: Option<IpAddr>) -> Access {
-    new_access(state, principal, Batches::Spawned, client)
+    new_access(state, principal, Batches::Spawned, client, ReplyBytes::new(state.config.max_reply_bytes))
 }
 
 /// The media type of a GraphQL response.
@@ -637,8 +644,11 @@ async fn execute_within_deadline(
     let mut accesses = Vec::new();
     // One allowance for the whole request, however many operations it batches.
     let allowance = crate::graphql::allowance::RequestAllowance::new();
+    // One reply, one byte budget: the text the batched operations put into it is counted together, so
+    // that building it stops once it passes CAPCOM_MAX_REPLY_BYTES.
+    let bytes = ReplyBytes::new(state.app.config.max_reply_bytes);
     let mut attach = |request: async_graphql::Request| {
-        let access = new_access(&app, principal.clone(), Batches::Local(sender.clone()), client);
+        let access = new_access(&app, principal.clone(), Batches::Local(sender.clone()), client, bytes.clone());
         accesses.push(access.clone());
         request.data(access).data(meta.clone()).data(app.clone()).data(allowance.clone())
     };
@@ -656,7 +666,16 @@ async fn execute_within_deadline(
     let Ok(_turn) = state.executions.acquire_many(operations.clamp(1, state.execution_turns)).await else {
         return error_response(ApiError::unavailable("the server is shutting down"), meta, media, report);
     };
-    let response = run_with_batches(state.schema.execute_batch(batch), receiver).await;
+    let mut response = run_with_batches(state.schema.execute_batch(batch), receiver).await;
+    let too_large = bytes.exceeded();
+    if too_large {
+        // Whatever the operations built is dropped: the reply is refused as one that is too large.
+        let mut error =
+            async_graphql::Error::from(bytes_exceeded(bytes.max())).into_server_error(async_graphql::Pos::default());
+        error.locations.clear();
+        errors::apply(&mut error, &meta.request_id);
+        response = BatchResponse::Single(GqlResponse::from_errors(vec![error]));
+    }
     if let (Some(routing), true) = (&state.app.routing, shape.writes) {
         // The caller as it was and as it is now (a sign-up or sign-in becomes the new user).
         let mut keys: Vec<String> = fence_key(credential).into_iter().collect();
@@ -665,7 +684,7 @@ async fn execute_within_deadline(
         keys.dedup();
         routing.record_write(&primary, &keys).await;
     }
-    reply(response, media, false, report, state.app.config.max_reply_bytes)
+    reply(response, media, too_large, report, state.app.config.max_reply_bytes)
 }
 
 /// Reads one request object of a POST body: `query` must be a string; `operationName` a string or null;

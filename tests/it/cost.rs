@@ -288,13 +288,105 @@ async fn a_reply_larger_than_the_byte_cap_is_a_request_error() {
     assert!(reply["data"]["self"]["id"].is_string(), "a small reply is unaffected: {reply}");
 }
 
+/// A deployment with 100 plain environment variables of 950 bytes (95 000 bytes of values), on a server
+/// whose replies are capped at 250 000 bytes and whose pool has two connections; its owner's token and the
+/// deployment's id.
+async fn deployment_with_large_variables(app: &TestApp) -> (String, String) {
+    let (token, _) = app.sign_up("owner@example.com", "correct horse battery").await;
+    let workspace = app.create_workspace(&token, "Data").await;
+    let deployment = app.create_deployment(&token, &workspace, "etl").await["id"].as_str().unwrap().to_owned();
+    let variables: Vec<Value> =
+        (0..100).map(|n| json!({"key": format!("KEY_{n}"), "value": "v".repeat(950), "isSecret": false})).collect();
+    let stored = app
+        .gql(
+            "mutation($d: Uuid!, $v: [InputEnvironmentVariable!]!) { updateDeploymentVariables(deploymentUuid: $d, environmentVariables: $v) { key } }",
+            json!({"d": deployment, "v": variables}),
+            Some(&token),
+        )
+        .await;
+    assert_eq!(stored["data"]["updateDeploymentVariables"].as_array().map(Vec::len), Some(100), "{stored}");
+    (token, deployment)
+}
+
+/// `aliases` aliases of `deploymentVariables(deploymentUuid: $d) { key value }`.
+fn variables_aliases(aliases: usize) -> String {
+    let fields: Vec<String> =
+        (0..aliases).map(|n| format!("a{n}: deploymentVariables(deploymentUuid: $d) {{ key value }}")).collect();
+    format!("query($d: Uuid!) {{ {} }}", fields.join(" "))
+}
+
+fn small_pool_and_byte_cap(config: &mut capcom::config::Config) {
+    config.max_reply_bytes = 250_000;
+    config.pool_size = 2;
+}
+
+/// The most statements a refused request below may cost once the text it built passes the cap: the
+/// caller's authentication, then for each alias that starts before the cap is passed (three carry the
+/// cap's worth of values, and at most one more per pooled connection was already running) the deployment
+/// and its variables, plus one ancestry lookup per wave. Without the bound each of the aliases would run
+/// its two statements: 40 for one operation, 400 for a batch of ten.
+const STOPPED_EARLY: u64 = 20;
+
+/// SPEC §7: the text a reply holds (here environment variable values) is counted against
+/// CAPCOM_MAX_REPLY_BYTES while the reply is built, for the whole request: once the count passes the cap the
+/// request is refused naming it, and the aliases and batched operations that were still to run issue no
+/// statements. A large reply under the cap is answered whole.
+#[tokio::test]
+async fn the_text_a_reply_holds_is_counted_while_it_is_built_for_the_whole_request() {
+    let app = TestApp::spawn_with(small_pool_and_byte_cap).await;
+    let (token, deployment) = deployment_with_large_variables(&app).await;
+    let statements = || app.state.statements.load(std::sync::atomic::Ordering::SeqCst);
+
+    // Two aliases: 190 000 bytes of values, under the cap, answered whole.
+    let reply = app.gql(&variables_aliases(2), json!({"d": deployment}), Some(&token)).await;
+    assert!(reply.get("errors").is_none(), "{reply}");
+    for alias in ["a0", "a1"] {
+        let items = reply["data"][alias].as_array().unwrap_or_else(|| panic!("{alias}: {reply}"));
+        assert_eq!(items.len(), 100);
+        assert!(items.iter().all(|item| item["value"].as_str().map(str::len) == Some(950)));
+    }
+
+    // Twenty aliases (1.9 MB of values, a document of 1 KB): refused, and the work stopped near the cap.
+    let document = variables_aliases(20);
+    assert!(document.len() < 1500, "{} bytes", document.len());
+    let before = statements();
+    let reply = app.gql(&document, json!({"d": deployment}), Some(&token)).await;
+    let spent = statements() - before;
+    assert_cap_error(&reply, "larger than 250000 bytes (CAPCOM_MAX_REPLY_BYTES)");
+    assert!(spent <= STOPPED_EARLY, "{spent} statements for a reply refused at its fourth alias");
+
+    // Ten such operations in one batch are one request: one count, one refusal for the whole reply.
+    let batch: Vec<Value> = (0..10).map(|_| json!({"query": document, "variables": {"d": deployment}})).collect();
+    let before = statements();
+    let response = app.client.post(format!("{}/v1", app.base)).header("Authorization", &token).json(&batch);
+    let reply: Value = response.send().await.unwrap().json().await.unwrap();
+    let spent = statements() - before;
+    assert_cap_error(&reply, "larger than 250000 bytes (CAPCOM_MAX_REPLY_BYTES)");
+    assert!(spent <= STOPPED_EARLY, "{spent} statements for a batch refused at its fourth alias");
+
+    // The same batch with an operation of two aliases and small ones is answered: the count is of what
+    // the reply holds.
+    let batch = json!([
+        {"query": variables_aliases(2), "variables": {"d": deployment}},
+        {"query": "{ self { id } }"},
+    ]);
+    let response = app.client.post(format!("{}/v1", app.base)).header("Authorization", &token).json(&batch);
+    let reply: Value = response.send().await.unwrap().json().await.unwrap();
+    assert!(reply[0].get("errors").is_none() && reply[1].get("errors").is_none(), "{reply}");
+    assert_eq!(reply[0]["data"]["a1"].as_array().map(Vec::len), Some(100));
+    assert!(reply[1]["data"]["self"]["id"].is_string(), "{reply}");
+}
+
 mod websocket {
     use futures_util::{SinkExt, StreamExt};
     use serde_json::{Value, json};
     use tokio_tungstenite::tungstenite::Message;
     use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
-    use super::{DASHBOARD, assert_cap_error, fan_out, member_of};
+    use super::{
+        DASHBOARD, STOPPED_EARLY, assert_cap_error, deployment_with_large_variables, fan_out, member_of,
+        small_pool_and_byte_cap, variables_aliases,
+    };
     use crate::common::TestApp;
 
     type Socket = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
@@ -348,6 +440,36 @@ mod websocket {
         let reply = run(&mut socket, "small", "{ self { id } }").await;
         assert_eq!(reply["type"], "next", "{reply}");
         assert!(reply["payload"]["data"]["self"]["id"].is_string(), "{reply}");
+    }
+
+    /// On a socket each operation is a request: its text is counted while it runs, and once the count
+    /// passes CAPCOM_MAX_REPLY_BYTES the operation is refused and stops issuing statements.
+    #[tokio::test]
+    async fn a_websocket_operation_stops_once_its_text_passes_the_byte_cap() {
+        let app = TestApp::spawn_with(small_pool_and_byte_cap).await;
+        let (token, deployment) = deployment_with_large_variables(&app).await;
+        let statements = || app.state.statements.load(std::sync::atomic::Ordering::SeqCst);
+        let mut socket = connect(&app, &token).await;
+        let operation = |id: &str, aliases: usize| {
+            json!({"type": "subscribe", "id": id, "payload": {
+                "query": variables_aliases(aliases), "variables": {"d": deployment}
+            }})
+        };
+
+        let before = statements();
+        socket.send(Message::Text(operation("large", 20).to_string().into())).await.unwrap();
+        let reply = next(&mut socket).await;
+        let spent = statements() - before;
+        assert_eq!(reply["type"], "error", "{reply}");
+        assert_cap_error(&json!({"errors": reply["payload"]}), "larger than 250000 bytes (CAPCOM_MAX_REPLY_BYTES)");
+        // Authentication again for the operation, then as over HTTP.
+        assert!(spent <= STOPPED_EARLY + 1, "{spent} statements for an operation refused at its fourth alias");
+
+        // The next operation on the socket has a count of its own.
+        socket.send(Message::Text(operation("honest", 2).to_string().into())).await.unwrap();
+        let reply = next(&mut socket).await;
+        assert_eq!(reply["type"], "next", "{reply}");
+        assert_eq!(reply["payload"]["data"]["a1"].as_array().map(Vec::len), Some(100), "{reply}");
     }
 }
 

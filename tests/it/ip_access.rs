@@ -376,3 +376,125 @@ async fn from_outside_the_list_a_callers_own_roles_in_the_organization_are_not_l
     let all = roles(&gql_from(&w.app, None, &w.root, MINE, json!({})).await);
     assert_eq!(roles(&gql_from(&w.app, Some(OUTSIDE), &w.root, MINE, json!({})).await), all);
 }
+
+type Socket = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// A WebSocket speaking `protocol`, opened as if from `address` (forwarded by the trusted proxy) and
+/// initialised with `token`.
+async fn socket_from(app: &TestApp, protocol: &str, address: &str, token: &str) -> Socket {
+    use futures_util::SinkExt;
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    let mut request = format!("{}/ws", app.base.replace("http://", "ws://")).into_client_request().unwrap();
+    request.headers_mut().insert("Sec-WebSocket-Protocol", protocol.parse().unwrap());
+    request.headers_mut().insert("x-forwarded-for", address.parse().unwrap());
+    let (mut socket, _) = tokio_tungstenite::connect_async(request).await.unwrap();
+    let init = json!({"type": "connection_init", "payload": {"authorization": token}});
+    socket.send(tokio_tungstenite::tungstenite::Message::Text(init.to_string().into())).await.unwrap();
+    assert_eq!(next_message(&mut socket).await["type"], "connection_ack");
+    socket
+}
+
+/// The next protocol message (pings answered, keep-alives skipped), waiting at most 20 s.
+async fn next_message(socket: &mut Socket) -> Value {
+    use futures_util::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::Message;
+    let wait = async {
+        loop {
+            match socket.next().await {
+                Some(Ok(Message::Text(text))) => {
+                    let message: Value = serde_json::from_str(&text).unwrap();
+                    match message["type"].as_str() {
+                        Some("ping") => {
+                            socket.send(Message::Text(json!({"type": "pong"}).to_string().into())).await.unwrap();
+                        }
+                        Some("ka") => {}
+                        _ => return message,
+                    }
+                }
+                Some(Ok(_)) => continue,
+                other => panic!("socket ended: {other:?}"),
+            }
+        }
+    };
+    tokio::time::timeout(std::time::Duration::from_secs(20), wait).await.expect("a message within 20 s")
+}
+
+/// A subscription whose caller an organization's IP access list stops admitting receives FORBIDDEN naming
+/// the list at the next event, and the stream ends (`complete`), as when a role is lost: putting the
+/// address back on the list later does not resume it. Every subscription field, on both protocols.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_subscription_the_ip_access_list_shuts_out_ends() {
+    use futures_util::SinkExt;
+    use tokio_tungstenite::tungstenite::Message;
+    let w = world().await;
+    let both = json!(["127.0.0.2/32", "127.0.0.3/32"]);
+    data(&gql_from(&w.app, Some("127.0.0.2"), &w.owner, SET_LIST, json!({"org": w.org, "cidrs": both})).await);
+    const STATUS: &str = "subscription($d: Uuid) { deploymentStatus(deploymentUuid: $d) { id workerMax } }";
+    const AUDIT: &str = "subscription($o: Uuid!) { auditEventAdded(organizationUuid: $o) { action } }";
+    const UPDATE: &str =
+        "mutation($d: Uuid!, $n: Int!) { updateDeployment(deploymentUuid: $d, settings: {workerMax: $n}) { id } }";
+    let mut workers = 10;
+    for protocol in ["graphql-transport-ws", "graphql-ws"] {
+        let (start, item) = if protocol == "graphql-ws" { ("start", "data") } else { ("subscribe", "next") };
+        let mut socket = socket_from(&w.app, protocol, "127.0.0.2", &w.owner).await;
+        for (id, query, variables) in
+            [("status", STATUS, json!({"d": w.deployment})), ("audit", AUDIT, json!({"o": w.org}))]
+        {
+            let message = json!({"id": id, "type": start, "payload": {"query": query, "variables": variables}});
+            socket.send(Message::Text(message.to_string().into())).await.unwrap();
+        }
+        let first = next_message(&mut socket).await;
+        assert_eq!((first["id"].as_str(), first["type"].as_str()), (Some("status"), Some(item)), "{protocol}: {first}");
+        assert_eq!(first["payload"]["data"]["deploymentStatus"]["id"], json!(w.deployment), "{protocol}: {first}");
+
+        // From .3 the list drops .2 (an audit event of the organization), then the deployment changes.
+        let only = json!(["127.0.0.3/32"]);
+        data(&gql_from(&w.app, Some("127.0.0.3"), &w.owner, SET_LIST, json!({"org": w.org, "cidrs": only})).await);
+        workers += 1;
+        data(&gql_from(&w.app, Some("127.0.0.3"), &w.owner, UPDATE, json!({"d": w.deployment, "n": workers})).await);
+
+        // Each stream: one FORBIDDEN naming the list, then `complete`; nothing of the organization.
+        let mut refused = Vec::new();
+        let mut completed = Vec::new();
+        while completed.len() < 2 {
+            let message = next_message(&mut socket).await;
+            let id = message["id"].as_str().unwrap_or_default().to_owned();
+            assert!(!completed.contains(&id), "{protocol}: a message after `complete`: {message}");
+            match message["type"].as_str() {
+                Some(kind) if kind == item => {
+                    assert!(!refused.contains(&id), "{protocol}: a second item after FORBIDDEN: {message}");
+                    let payload = &message["payload"];
+                    let data = &payload["data"];
+                    assert!(
+                        data.is_null() || data.as_object().is_some_and(|o| o.values().all(Value::is_null)),
+                        "{protocol}: nothing of the organization: {message}"
+                    );
+                    refused_by_list(payload);
+                    refused.push(id);
+                }
+                Some("complete") => {
+                    assert!(refused.contains(&id), "{protocol}: FORBIDDEN comes before `complete`: {message}");
+                    completed.push(id);
+                }
+                _ => panic!("{protocol}: unexpected {message}"),
+            }
+        }
+        completed.sort();
+        assert_eq!(completed, ["audit", "status"], "{protocol}");
+
+        // The list takes .2 back and the deployment changes again: the ended streams stay ended; a new
+        // subscription on the same socket works.
+        data(&gql_from(&w.app, Some("127.0.0.3"), &w.owner, SET_LIST, json!({"org": w.org, "cidrs": both})).await);
+        let message =
+            json!({"id": "again", "type": start, "payload": {"query": STATUS, "variables": {"d": w.deployment}}});
+        socket.send(Message::Text(message.to_string().into())).await.unwrap();
+        let again = next_message(&mut socket).await;
+        assert_eq!(again["id"], "again", "{protocol}: only the new stream speaks: {again}");
+        assert_eq!(again["payload"]["data"]["deploymentStatus"]["workerMax"], workers, "{protocol}: {again}");
+        workers += 1;
+        data(&gql_from(&w.app, Some("127.0.0.3"), &w.owner, UPDATE, json!({"d": w.deployment, "n": workers})).await);
+        let pushed = next_message(&mut socket).await;
+        assert_eq!(pushed["id"], "again", "{protocol}: the ended streams do not resume: {pushed}");
+        assert_eq!(pushed["payload"]["data"]["deploymentStatus"]["workerMax"], workers, "{protocol}: {pushed}");
+    }
+}

@@ -1,10 +1,10 @@
 //! `AuditEvent`.
 
-use async_graphql::{Json, Object, SimpleObject};
+use async_graphql::{Context, Json, Object, Result, SimpleObject};
 use chrono::{DateTime, Utc};
 
 use crate::domain::audit::AuditEvent as AuditEventRow;
-use crate::graphql::authz::Readable;
+use crate::graphql::authz::{Readable, charged_json};
 use crate::graphql::scalars::Uuid;
 
 /// An immutable record of one change (SPEC §7). Only made from an event the caller may read.
@@ -90,12 +90,12 @@ impl AuditEvent {
     }
 
     /// The object before the change, secrets removed.
-    async fn before(&self) -> Option<Json<serde_json::Value>> {
-        self.0.before.clone().map(Json)
+    async fn before(&self, ctx: &Context<'_>) -> Result<Option<Json<serde_json::Value>>> {
+        Ok(self.0.before.as_ref().map(|value| charged_json(ctx, value)).transpose()?)
     }
 
     /// The object after the change, secrets removed.
-    async fn after(&self) -> Option<Json<serde_json::Value>> {
-        self.0.after.clone().map(Json)
+    async fn after(&self, ctx: &Context<'_>) -> Result<Option<Json<serde_json::Value>>> {
+        Ok(self.0.after.as_ref().map(|value| charged_json(ctx, value)).transpose()?)
     }
 }

@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use crate::domain::deployments::{self, Settings};
 use crate::domain::deploys;
 use crate::domain::lifecycle;
-use crate::graphql::authz::{Readable, access};
+use crate::graphql::authz::{Readable, access, charged, charged_json};
 use crate::graphql::context::loader;
 use crate::graphql::loaders::{RoleBindingsOfDeployment, WorkspaceById};
 use crate::graphql::scalars::Uuid;
@@ -208,8 +208,8 @@ impl Deployment {
     }
 
     /// Description.
-    async fn description(&self) -> &str {
-        &self.0.description
+    async fn description(&self, ctx: &Context<'_>) -> Result<&str> {
+        Ok(charged(ctx, &self.0.description)?)
     }
 
     /// Release name (a DNS label, unique for ever).
@@ -303,13 +303,13 @@ impl Deployment {
     }
 
     /// Houston's free-form configuration.
-    async fn config(&self) -> Json<serde_json::Value> {
-        Json(self.0.config.clone())
+    async fn config(&self, ctx: &Context<'_>) -> Result<Json<serde_json::Value>> {
+        Ok(charged_json(ctx, &self.0.config)?)
     }
 
     /// Houston's free-form properties.
-    async fn properties(&self) -> Json<serde_json::Value> {
-        Json(self.0.properties.clone())
+    async fn properties(&self, ctx: &Context<'_>) -> Result<Json<serde_json::Value>> {
+        Ok(charged_json(ctx, &self.0.properties)?)
     }
 
     /// Status reported by the infrastructure layer; `HIBERNATING` while hibernating (docs/hibernation.md),
@@ -587,8 +587,8 @@ impl Deploy {
     }
 
     /// Description.
-    async fn description(&self) -> &str {
-        &self.0.description
+    async fn description(&self, ctx: &Context<'_>) -> Result<&str> {
+        Ok(charged(ctx, &self.0.description)?)
     }
 
     /// The deploying user, if a user deployed.

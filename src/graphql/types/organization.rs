@@ -4,7 +4,7 @@ use async_graphql::{Context, Object, Result, SimpleObject};
 use chrono::{DateTime, Utc};
 
 use crate::domain::organizations::OrganizationRow;
-use crate::graphql::authz::{Readable, Scoped, access};
+use crate::graphql::authz::{Readable, Scoped, access, charged};
 use crate::graphql::scalars::Uuid;
 use crate::graphql::types::user::User;
 use crate::rbac::Role;
@@ -42,8 +42,8 @@ impl Organization {
     }
 
     /// Description.
-    async fn description(&self) -> &str {
-        &self.0.description
+    async fn description(&self, ctx: &Context<'_>) -> Result<&str> {
+        Ok(charged(ctx, &self.0.description)?)
     }
 
     /// Whether sign-ups without an invite join this organization.

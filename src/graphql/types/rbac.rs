@@ -1,9 +1,9 @@
 //! The matrix as data: `RoleDefinition`, `PermissionExplanation`.
 
-use async_graphql::{Object, SimpleObject};
+use async_graphql::{Context, Object, Result, SimpleObject};
 use chrono::{DateTime, Utc};
 
-use crate::graphql::authz::Readable;
+use crate::graphql::authz::{Readable, charged};
 use crate::graphql::scalars::Uuid;
 use crate::rbac::{Role, Scope};
 
@@ -78,8 +78,8 @@ impl CustomRole {
     }
 
     /// Free text.
-    async fn description(&self) -> Option<&str> {
-        self.0.row.description.as_deref()
+    async fn description(&self, ctx: &Context<'_>) -> Result<Option<&str>> {
+        Ok(self.0.row.description.as_deref().map(|text| charged(ctx, text)).transpose()?)
     }
 
     /// Its permissions, as SPEC strings, all of its scope.

@@ -3,7 +3,7 @@
 use async_graphql::{Context, Object, Result};
 use chrono::{DateTime, Utc};
 
-use crate::graphql::authz::{Member, Readable, Scoped, TeamReached, access};
+use crate::graphql::authz::{Member, Readable, Scoped, TeamReached, access, charged};
 use crate::graphql::context::loader;
 use crate::graphql::loaders::{MembersOfTeam, RoleBindingsOfTeam};
 use crate::graphql::scalars::Uuid;
@@ -40,8 +40,8 @@ impl Team {
     }
 
     /// Description.
-    async fn description(&self) -> &str {
-        &self.0.team.description
+    async fn description(&self, ctx: &Context<'_>) -> Result<&str> {
+        Ok(charged(ctx, &self.0.team.description)?)
     }
 
     /// The organization it belongs to.

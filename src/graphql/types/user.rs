@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use crate::auth::Principal;
 use crate::domain::users::{self, RoleBindingRow};
 use crate::error::{ApiError, ApiResult};
-use crate::graphql::authz::{Member, Readable, Scoped, TeamReached, access};
+use crate::graphql::authz::{Member, Readable, Scoped, TeamReached, access, charged_json};
 use crate::graphql::context::loader;
 use crate::graphql::loaders::{
     DeploymentById, EmailsOfUser, RoleBindingsOfUser, ServiceAccountById, TeamById, UserById, WorkspaceById,
@@ -115,7 +115,7 @@ impl User {
         let access = access(ctx)?;
         let own = matches!(access.principal().as_ref(), Principal::User(u) if u.user.id == self.row().id);
         if own || access.allows(FieldRule::UserProfile.permissions(), Ancestry::SYSTEM).await? {
-            Ok(Some(Json(self.row().profile.clone())))
+            Ok(Some(charged_json(ctx, &self.row().profile)?))
         } else {
             Ok(None)
         }
@@ -127,6 +127,8 @@ impl User {
             Some(emails) => emails.clone(),
             None => loader(ctx)?.load_one(EmailsOfUser(self.row().id)).await?.unwrap_or_default(),
         };
+        // Read with the user, not admitted one by one: counted here (SPEC §7).
+        access(ctx)?.charge_items(emails.len(), 0)?;
         Ok(emails.into_iter().map(Email).collect())
     }
 

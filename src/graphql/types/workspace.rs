@@ -4,7 +4,7 @@ use async_graphql::{Context, Object, Result, SimpleObject};
 use chrono::{DateTime, Utc};
 
 use crate::domain::workspaces;
-use crate::graphql::authz::{Member, Readable, Scoped, TeamReached, access};
+use crate::graphql::authz::{Member, Readable, Scoped, TeamReached, access, charged};
 use crate::graphql::context::loader;
 use crate::graphql::loaders::{
     DeploymentsOfWorkspace, InvitesOfWorkspace, OrganizationById, RoleBindingsOfWorkspace, TeamBindingsOn, TeamById,
@@ -41,8 +41,8 @@ impl Workspace {
     }
 
     /// Description.
-    async fn description(&self) -> &str {
-        &self.0.description
+    async fn description(&self, ctx: &Context<'_>) -> Result<&str> {
+        Ok(charged(ctx, &self.0.description)?)
     }
 
     /// The organization it belongs to.
