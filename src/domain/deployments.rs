@@ -864,13 +864,16 @@ pub async fn unadopt(conn: &mut AsyncPgConnection, id: Uuid, actor: &Actor) -> A
     .await
 }
 
-/// The namespaces of cluster `cluster_id`'s pool that no live deployment uses, in the pool's order,
-/// with the cluster (NOT_FOUND when there is none).
-pub async fn available_namespaces(conn: &mut AsyncPgConnection, cluster_id: Uuid) -> ApiResult<(Cluster, Vec<String>)> {
-    let cluster = Cluster::find_many(conn, &[cluster_id]).await?.into_iter().next().ok_or(ApiError::NotFound)?;
-    let used = Deployment::live_namespaces_on(conn, cluster_id).await?;
-    let free = cluster.namespaces.iter().filter(|n| !used.contains(n)).cloned().collect();
-    Ok((cluster, free))
+/// Cluster `cluster_id` (NOT_FOUND when there is none), to be read-checked before
+/// [`available_namespaces`] says anything about it.
+pub async fn cluster(conn: &mut AsyncPgConnection, cluster_id: Uuid) -> ApiResult<Cluster> {
+    Cluster::find_many(conn, &[cluster_id]).await?.into_iter().next().ok_or(ApiError::NotFound)
+}
+
+/// The namespaces of `cluster`'s pool that no live deployment uses, in the pool's order.
+pub async fn available_namespaces(conn: &mut AsyncPgConnection, cluster: &Cluster) -> ApiResult<Vec<String>> {
+    let used = Deployment::live_namespaces_on(conn, cluster.id).await?;
+    Ok(cluster.namespaces.iter().filter(|n| !used.contains(n)).cloned().collect())
 }
 
 /// Soft-deletes a deployment: hidden from lists; its release name stays reserved.

@@ -953,7 +953,8 @@ pub async fn remove_from_workspace(
 
 /// Adds `user_id` to `team` (locked by the caller). Joining a team grants every role the team holds, at
 /// every scope, system roles included: the grantor must be able to grant each of them (SPEC §2).
-/// BAD_USER_INPUT for someone outside the team's organization; returns `false` if they were a member.
+/// NOT_FOUND for someone outside the team's organization, as for an id that names nobody (SPEC §2 rule 6:
+/// whether the id names a user elsewhere is not told); returns `false` if they were a member.
 pub async fn add_team_member(
     tx: &mut AsyncPgConnection,
     grantor: &Grantor<'_>,
@@ -961,7 +962,7 @@ pub async fn add_team_member(
     user_id: Uuid,
 ) -> ApiResult<bool> {
     if RoleBindingRow::user_in_organization_for_update(tx, team.organization_id, user_id).await?.is_none() {
-        return Err(ApiError::bad_input("userUuid", "This user is not a member of the team's organization"));
+        return Err(ApiError::NotFound);
     }
     require_reach(tx, grantor, team.organization_id, user_id).await?;
     let rows = RoleBindingRow::of_teams(tx, &[team.id]).await?;

@@ -21,10 +21,13 @@ use crate::secrets::SecretBox;
 /// Besides what the platform sets (executor, metadata database, fernet key, Celery broker and result
 /// backend, web server address and signing keys, namespace, folders), the keys that choose how Airflow
 /// authenticates its API and UI are reserved: with them a deployment editor, whom Airflow knows as a
-/// "User", could open the deployment's API to anyone (`airflow.api.auth.backend.default`). Airflow 3's
-/// names for the same options are listed too.
+/// "User", could open the deployment's API to anyone (`airflow.api.auth.backend.default`), make every
+/// user an admin, or point the web server at a Python configuration file of its own (which runs in the
+/// web server and can grant the public role), or replace the whole configuration file (`AIRFLOW_CONFIG`,
+/// past every key reserved here). Airflow 3's names for the same options are listed too.
 pub const RESERVED_KEYS: &[&str] = &[
     "AIRFLOW_HOME",
+    "AIRFLOW_CONFIG",
     "AIRFLOW__CORE__EXECUTOR",
     "AIRFLOW__CORE__SQL_ALCHEMY_CONN",
     "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN",
@@ -36,7 +39,6 @@ pub const RESERVED_KEYS: &[&str] = &[
     "AIRFLOW__WEBSERVER__SECRET_KEY",
     "AIRFLOW__API__BASE_URL",
     "AIRFLOW__API__SECRET_KEY",
-    "AIRFLOW__API_AUTH__JWT_SECRET",
     "AIRFLOW__CORE__INTERNAL_API_SECRET_KEY",
     "AIRFLOW__API__AUTH_BACKEND",
     "AIRFLOW__API__AUTH_BACKENDS",
@@ -45,18 +47,34 @@ pub const RESERVED_KEYS: &[&str] = &[
     "AIRFLOW__WEBSERVER__AUTHENTICATE",
     "AIRFLOW__WEBSERVER__RBAC",
     "AIRFLOW__CORE__AUTH_MANAGER",
+    "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS",
+    "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS",
+    "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE",
+    "AIRFLOW__WEBSERVER__CONFIG_FILE",
+    "AIRFLOW__FAB__CONFIG_FILE",
+    "AIRFLOW__WEBSERVER__AUTH_ROLE_PUBLIC",
+    "AIRFLOW__FAB__AUTH_ROLE_PUBLIC",
+    "AIRFLOW__WEBSERVER__ENABLE_PROXY_FIX",
+    "AIRFLOW__API__ACCESS_CONTROL_ALLOW_ORIGINS",
+    "AIRFLOW__API__ACCESS_CONTROL_ALLOW_ORIGIN",
     "AIRFLOW__KUBERNETES__NAMESPACE",
     "AIRFLOW__KUBERNETES_EXECUTOR__NAMESPACE",
     "AIRFLOW__CORE__DAGS_FOLDER",
 ];
 
+/// Sections reserved as a whole: `[api_auth]` (Airflow 3) says which tokens the API trusts (its signing
+/// secret, a JWKS address, issuer and audience); with any of them a caller could mint its own tokens.
+pub const RESERVED_SECTIONS: &[&str] = &["AIRFLOW__API_AUTH__"];
+
 /// Suffixes with which Airflow reads an option from elsewhere: `_CMD` (a shell command's output) and
 /// `_SECRET` (a key in the secrets backend). A reserved key is reserved with either.
 pub const RESERVED_SUFFIXES: &[&str] = &["_CMD", "_SECRET"];
 
-/// Whether `key` is reserved: one of [`RESERVED_KEYS`], alone or with one of [`RESERVED_SUFFIXES`].
+/// Whether `key` is reserved: one of [`RESERVED_KEYS`], alone or with one of [`RESERVED_SUFFIXES`], or
+/// any key of a [`RESERVED_SECTIONS`] section.
 pub fn is_reserved(key: &str) -> bool {
     RESERVED_KEYS.contains(&key)
+        || RESERVED_SECTIONS.iter().any(|section| key.starts_with(section))
         || RESERVED_SUFFIXES
             .iter()
             .any(|suffix| key.strip_suffix(suffix).is_some_and(|base| RESERVED_KEYS.contains(&base)))
@@ -305,6 +323,13 @@ mod tests {
             "AIRFLOW__API__AUTH_BACKEND",
             "AIRFLOW__WEBSERVER__AUTH_BACKEND",
             "AIRFLOW__API__SECRET_KEY",
+            "AIRFLOW__API_AUTH__JWT_SECRET",
+            "AIRFLOW__API_AUTH__TRUSTED_JWKS_URL",
+            "AIRFLOW__WEBSERVER__CONFIG_FILE",
+            "AIRFLOW__FAB__CONFIG_FILE",
+            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS",
+            "AIRFLOW_CONFIG",
+            "AIRFLOW__WEBSERVER__AUTH_ROLE_PUBLIC",
         ] {
             assert!(check_key(0, reserved).is_err(), "{reserved}");
         }

@@ -285,18 +285,23 @@ impl DeploymentQuery {
         let access = access(ctx)?;
         let found = {
             let mut conn = conn(ctx).await?;
-            deployments::available_namespaces(&mut conn, id).await
+            deployments::cluster(&mut conn, id).await
         };
-        let (cluster, free) = match found {
-            Ok(found) => found,
+        let cluster = match found {
+            Ok(cluster) => cluster,
             // Absence answers as a refusal would: another organization's cluster is not told apart.
             Err(ApiError::NotFound) => {
                 return Err(access.absent(operations::read_rule(ObjectKind::Cluster, Scope::System)).into());
             }
             Err(error) => return Err(error.into()),
         };
-        // The answer is about the cluster: only those who may read it get it.
-        access.admit_one(cluster).await?;
+        // The answer is about the cluster: only those who may read it get it, and the pool is read only
+        // then (the same statements whether the cluster is absent or unreadable).
+        let cluster = access.admit_one(cluster).await?.into_inner();
+        let free = {
+            let mut conn = conn(ctx).await?;
+            deployments::available_namespaces(&mut conn, &cluster).await?
+        };
         Ok(free.into_iter().map(|name| Namespace { name }).collect())
     }
 

@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use async_graphql::{Context, Json, Object, Result};
 
-use crate::auth::password::{HashPermit, PasswordHasher};
+use crate::auth::password::PasswordHasher;
 use crate::domain::passwords;
 use crate::domain::users::{self, SelfChanges, SignUp, SignUpPolicy, Throttle};
 use crate::error::ApiError;
@@ -36,19 +36,24 @@ async fn own(access: &Access, user: users::User) -> Result<User> {
     Ok(User::from(access.admit_one(Member { user, via: Ancestry::SYSTEM }).await?))
 }
 
-/// The password hasher of this request: at most one hash per request (the [`HashPermit`] of its
-/// [`RequestAllowance`], put in the request data by `crate::graphql::GraphqlService`), SPEC §7.
-fn request_hasher(ctx: &Context<'_>, state: &AppState) -> PasswordHasher {
-    let permit = ctx.data_opt::<Arc<RequestAllowance>>().map_or_else(HashPermit::new, |a| a.password.clone());
-    state.passwords.for_request(permit)
+/// The request's allowance (SPEC §7: one password check and one hash per request). Every executed
+/// request carries one (`crate::graphql::GraphqlService` attaches it); without it the bound would not
+/// hold, so its absence refuses (INTERNAL) rather than lets a hash through.
+fn allowance<'a>(ctx: &'a Context<'_>) -> Result<&'a Arc<RequestAllowance>> {
+    Ok(ctx.data_opt::<Arc<RequestAllowance>>().ok_or_else(|| ApiError::internal("a request without its allowance"))?)
+}
+
+/// The password hasher of this request: at most one hash per request (the
+/// [`HashPermit`](crate::auth::password::HashPermit) of its
+/// [`RequestAllowance`]), SPEC §7.
+fn request_hasher(ctx: &Context<'_>, state: &AppState) -> Result<PasswordHasher> {
+    Ok(state.passwords.for_request(allowance(ctx)?.password.clone()))
 }
 
 /// Claims the request's one password check (SPEC §7) before any other work of a sign-up or sign-in: a
 /// second one in the same request (alias or batched operation) is refused without a statement.
 fn claim_password_check(ctx: &Context<'_>) -> Result<()> {
-    if let Some(allowance) = ctx.data_opt::<Arc<RequestAllowance>>() {
-        allowance.password.claim()?;
-    }
+    allowance(ctx)?.password.claim()?;
     Ok(())
 }
 
@@ -87,7 +92,7 @@ impl UserMutation {
         let address =
             users::admit_sign_up_attempt(&mut conn, state.clock.now(), Throttle::from_state(state), &actor).await?;
         let input = SignUp { email, password, username, profile: profile.map(|p| p.0), invite_token };
-        let passwords = request_hasher(ctx, state);
+        let passwords = request_hasher(ctx, state)?;
         let policy = SignUpPolicy { passwords: &passwords, ..SignUpPolicy::from_state(state) };
         let user = users::sign_up(&mut conn, input, policy, state.clock.now(), &actor).await?;
         // Best effort: the account exists; a failure here only leaves the attempt counted.
@@ -103,7 +108,7 @@ impl UserMutation {
         claim_password_check(ctx)?;
         let state = state(ctx)?;
         let mut conn = conn(ctx).await?;
-        let passwords = request_hasher(ctx, state);
+        let passwords = request_hasher(ctx, state)?;
         let throttle = Throttle { passwords: &passwords, ..Throttle::from_state(state) };
         let identity = identity.unwrap_or_default();
         let user = users::sign_in(&mut conn, &identity, password, state.clock.now(), throttle, &actor(ctx)).await?;
@@ -184,7 +189,7 @@ impl UserMutation {
         claim_password_check(ctx)?;
         let state = state(ctx)?;
         let mut conn = conn(ctx).await?;
-        let hasher = request_hasher(ctx, state);
+        let hasher = request_hasher(ctx, state)?;
         passwords::reset(&mut conn, &token, password, state.clock.now(), &hasher, &actor(ctx)).await?;
         Ok(true)
     }

@@ -598,3 +598,21 @@ async fn an_owner_removed_while_the_other_is_demoted_leaves_an_owner() {
         );
     }
 }
+
+/// SPEC §2 rule 6 and §7: a user named next to a team must be in the team's organization, else
+/// NOT_FOUND; a user of another organization gets the same answer as an id that names nobody.
+#[tokio::test]
+async fn adding_someone_from_another_organization_to_a_team_is_answered_as_nobody() {
+    let app = public_app().await;
+    let root = app.with_owners().await;
+    let outsider_id = app.text("SELECT user_id::text AS t FROM emails WHERE address = 'owner2@example.com'").await;
+    let acme = create_organization(&app, &root, "Acme").await;
+    let team = create_team(&app, &root, &acme, "Acme team").await;
+    let before = snapshot(&app).await;
+    let random = app.gql(TEAM_ADD, json!({"t": team, "u": uuid::Uuid::new_v4().to_string()}), Some(&root)).await;
+    let other = app.gql(TEAM_ADD, json!({"t": team, "u": outsider_id}), Some(&root)).await;
+    assert_eq!(error_code(&random), "NOT_FOUND", "{random}");
+    assert_eq!(error_code(&other), "NOT_FOUND", "{other}");
+    assert_eq!(other["errors"][0]["message"], random["errors"][0]["message"]);
+    assert_eq!(snapshot(&app).await, before, "nothing changed");
+}
