@@ -29,6 +29,19 @@ CREATE TABLE authz_epoch (
 );
 INSERT INTO authz_epoch (epoch) VALUES (nextval('authz_version_seq'));
 
+-- Every authentication reads the epoch row: without it every caller would be refused (INTERNAL) and every
+-- move of the epoch would update nothing, silently. So the row cannot go: DELETE and TRUNCATE are refused
+-- here, a second row by the singleton key, a null epoch by NOT NULL. Only DROP TABLE (down.sql) removes it.
+CREATE FUNCTION authz_epoch_keep_row() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    RAISE EXCEPTION 'authz_epoch keeps its one row (% refused)', TG_OP USING ERRCODE = 'restrict_violation';
+END
+$$;
+CREATE TRIGGER authz_epoch_no_delete BEFORE DELETE ON authz_epoch
+    FOR EACH ROW EXECUTE FUNCTION authz_epoch_keep_row();
+CREATE TRIGGER authz_epoch_no_truncate BEFORE TRUNCATE ON authz_epoch
+    FOR EACH STATEMENT EXECUTE FUNCTION authz_epoch_keep_row();
+
 -- Moves the versions of these users and service accounts, and the shared epoch when `shared`. Rows are
 -- locked in id order first, so two transactions moving overlapping sets cannot deadlock on each other.
 CREATE FUNCTION authz_move(user_ids uuid[], account_ids uuid[], shared boolean) RETURNS void
@@ -50,7 +63,8 @@ $$;
 
 -- role_bindings: every column is an input (the principal, role, target, custom role), so any insert,
 -- update or delete moves the principal named by the old and the new row: the user or service account
--- itself, or everybody (a team's binding, shared by its members).
+-- itself, or everybody (a team's binding, shared by its members). A statement that touched no row has
+-- empty transition tables: empty arrays and no team, so it moves nothing.
 CREATE FUNCTION role_bindings_move_authz() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     IF TG_OP = 'INSERT' THEN
@@ -82,7 +96,8 @@ CREATE TRIGGER role_bindings_authz_update AFTER UPDATE ON role_bindings
 CREATE TRIGGER role_bindings_authz_delete AFTER DELETE ON role_bindings
     REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION role_bindings_move_authz();
 
--- team_members: a membership decides which team bindings a user holds; it moves that user's version.
+-- team_members: a membership decides which team bindings a user holds; it moves that user's version (no
+-- user, nothing moved, for a statement that touched no row).
 CREATE FUNCTION team_members_move_authz() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     IF TG_OP = 'INSERT' THEN
@@ -127,25 +142,49 @@ CREATE TRIGGER deployments_authz_update AFTER UPDATE ON deployments FOR EACH ROW
     WHEN (OLD.workspace_id IS DISTINCT FROM NEW.workspace_id OR OLD.id IS DISTINCT FROM NEW.id)
     EXECUTE FUNCTION authz_move_epoch();
 -- Rows leaving: the bindings that name them go first or with them (foreign keys), which moves what they
--- reach already; the epoch moves as well, so nothing depends on that order.
+-- reach already; the epoch moves as well, so nothing depends on that order. A statement-level trigger
+-- fires for a statement that deleted nothing too (a delete of an id that is not there, each step of a
+-- cascade that found no child): the transition table says whether rows went, and only then does the
+-- epoch move, so a not-found delete costs no principal a load.
+CREATE FUNCTION authz_move_epoch_if_deleted() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF EXISTS (SELECT 1 FROM old_rows) THEN
+        PERFORM authz_move('{}', '{}', true);
+    END IF;
+    RETURN NULL;
+END
+$$;
 CREATE TRIGGER custom_roles_authz_delete AFTER DELETE ON custom_roles
-    FOR EACH STATEMENT EXECUTE FUNCTION authz_move_epoch();
+    REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION authz_move_epoch_if_deleted();
 CREATE TRIGGER organizations_authz_delete AFTER DELETE ON organizations
-    FOR EACH STATEMENT EXECUTE FUNCTION authz_move_epoch();
+    REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION authz_move_epoch_if_deleted();
 CREATE TRIGGER workspaces_authz_delete AFTER DELETE ON workspaces
-    FOR EACH STATEMENT EXECUTE FUNCTION authz_move_epoch();
+    REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION authz_move_epoch_if_deleted();
 CREATE TRIGGER deployments_authz_delete AFTER DELETE ON deployments
-    FOR EACH STATEMENT EXECUTE FUNCTION authz_move_epoch();
--- TRUNCATE fires no row or transition-table trigger: it moves the epoch.
-CREATE TRIGGER role_bindings_authz_truncate AFTER TRUNCATE ON role_bindings
-    FOR EACH STATEMENT EXECUTE FUNCTION authz_move_epoch();
-CREATE TRIGGER team_members_authz_truncate AFTER TRUNCATE ON team_members
-    FOR EACH STATEMENT EXECUTE FUNCTION authz_move_epoch();
-CREATE TRIGGER custom_roles_authz_truncate AFTER TRUNCATE ON custom_roles
-    FOR EACH STATEMENT EXECUTE FUNCTION authz_move_epoch();
-CREATE TRIGGER organizations_authz_truncate AFTER TRUNCATE ON organizations
-    FOR EACH STATEMENT EXECUTE FUNCTION authz_move_epoch();
-CREATE TRIGGER workspaces_authz_truncate AFTER TRUNCATE ON workspaces
-    FOR EACH STATEMENT EXECUTE FUNCTION authz_move_epoch();
-CREATE TRIGGER deployments_authz_truncate AFTER TRUNCATE ON deployments
-    FOR EACH STATEMENT EXECUTE FUNCTION authz_move_epoch();
+    REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION authz_move_epoch_if_deleted();
+-- TRUNCATE fires no row or transition-table trigger: it moves the epoch when the table held rows. The
+-- trigger runs before the rows go (every table of the statement is locked ACCESS EXCLUSIVE by then, so
+-- what it sees is what goes); an empty table's TRUNCATE moves nothing.
+CREATE FUNCTION authz_move_epoch_unless_empty() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+    held_rows boolean;
+BEGIN
+    EXECUTE format('SELECT EXISTS (SELECT 1 FROM %I.%I)', TG_TABLE_SCHEMA, TG_TABLE_NAME) INTO held_rows;
+    IF held_rows THEN
+        PERFORM authz_move('{}', '{}', true);
+    END IF;
+    RETURN NULL;
+END
+$$;
+CREATE TRIGGER role_bindings_authz_truncate BEFORE TRUNCATE ON role_bindings
+    FOR EACH STATEMENT EXECUTE FUNCTION authz_move_epoch_unless_empty();
+CREATE TRIGGER team_members_authz_truncate BEFORE TRUNCATE ON team_members
+    FOR EACH STATEMENT EXECUTE FUNCTION authz_move_epoch_unless_empty();
+CREATE TRIGGER custom_roles_authz_truncate BEFORE TRUNCATE ON custom_roles
+    FOR EACH STATEMENT EXECUTE FUNCTION authz_move_epoch_unless_empty();
+CREATE TRIGGER organizations_authz_truncate BEFORE TRUNCATE ON organizations
+    FOR EACH STATEMENT EXECUTE FUNCTION authz_move_epoch_unless_empty();
+CREATE TRIGGER workspaces_authz_truncate BEFORE TRUNCATE ON workspaces
+    FOR EACH STATEMENT EXECUTE FUNCTION authz_move_epoch_unless_empty();
+CREATE TRIGGER deployments_authz_truncate BEFORE TRUNCATE ON deployments
+    FOR EACH STATEMENT EXECUTE FUNCTION authz_move_epoch_unless_empty();

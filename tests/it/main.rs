@@ -8,6 +8,7 @@ mod advisories;
 mod astro_cli;
 mod attacks;
 mod auth;
+mod authz_versions;
 mod backup;
 mod binary;
 mod budget;

@@ -275,6 +275,18 @@ impl TestApp {
         row.t.unwrap_or_default()
     }
 
+    /// Runs one statement on the tests' connection, outside any transaction; returns the number of rows it
+    /// affected, or PostgreSQL's error message (for a statement the test expects to be refused).
+    pub async fn execute(&self, sql: &str) -> Result<usize, String> {
+        use diesel_async::RunQueryDsl;
+        let mut held = self.sql.lock().await;
+        if held.is_none() {
+            *held = Some(AsyncPgConnection::establish(&self.db_url).await.expect("connect"));
+        }
+        let conn = held.as_mut().expect("opened above");
+        diesel::sql_query(sql).execute(conn).await.map_err(|error| error.to_string())
+    }
+
     /// The token of the newest invite mailed to `email`, read from the mail outbox (SPEC §4.4: tokens are
     /// delivered only by mail, never returned by the API). Panics when no invite mail was sent there.
     pub async fn invite_token_for(&self, email: &str) -> String {
