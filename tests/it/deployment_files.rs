@@ -795,3 +795,28 @@ async fn a_schedule_change_needs_the_hibernation_mutations_permission() {
         1
     );
 }
+
+/// SPEC §7: a small file does not become a large one. Aliases of a 65 000-byte value repeated a thousand
+/// times (an 89 KB file) used to store 65 MB of variables; the file is refused before anything is built,
+/// dry or not, and nothing changes.
+#[tokio::test]
+async fn aliases_that_repeat_large_values_are_refused_before_anything_is_built() {
+    let w = world().await;
+    let mut bomb = format!(
+        "apiVersion: capcom/v1\nlabel: bomb\nenvironmentVariables:\n- key: K0\n  value: &v '{}'\n",
+        "A".repeat(65_000)
+    );
+    for n in 1..1000 {
+        bomb.push_str(&format!("- key: K{n}\n  value: *v\n"));
+    }
+    let before = w.app.deployment_snapshot().await;
+    let variables = w.app.count("SELECT count(*) AS n FROM environment_variables").await;
+    for dry in [true, false] {
+        let body = apply(&w, &bomb, dry, &w.root).await;
+        assert_eq!(error_code(&body), "BAD_USER_INPUT", "{body}");
+        assert_eq!(body["errors"][0]["extensions"]["field"], "file", "{body}");
+        assert!(body["errors"][0]["message"].as_str().unwrap().contains("aliases"), "{body}");
+    }
+    assert_eq!(w.app.deployment_snapshot().await, before);
+    assert_eq!(w.app.count("SELECT count(*) AS n FROM environment_variables").await, variables);
+}
