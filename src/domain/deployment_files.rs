@@ -1433,6 +1433,11 @@ async fn create_from_file(
         Some(_) => authority.as_creator_of(id),
         None => authority.clone(),
     };
+    // The answer names the new deployment: whoever creates it must be able to read it (an API key gets no
+    // role on what it creates), else the apply is refused here and nothing is written, rather than
+    // committed and then answered FORBIDDEN.
+    let read = crate::rbac::operations::read_rule(crate::rbac::operations::ObjectKind::Deployment, Scope::Deployment);
+    authority.require(tx, read, ScopeRef::Deployment(id)).await?;
     check_hibernation(tx, &authority, id, hibernation.as_ref()).await?;
     if let Some(list) = &file.environment_variables {
         if !list.is_empty() {
