@@ -9,8 +9,9 @@
 //! event show `(secret)` / `(secret changed)`.
 //!
 //! The input is bounded before anything else: at most [`MAX_FILE_BYTES`], one document, unknown keys
-//! refused, `apiVersion` required and checked; YAML nesting and alias expansion are bounded by the parser
-//! (recursion limit, repetition limit), so a hostile file fails fast with BAD_USER_INPUT.
+//! refused, `apiVersion` required and checked; YAML nesting is bounded before the parser runs
+//! ([`MAX_NESTING`]) and what aliases expand to before anything is built ([`MAX_EXPANDED_BYTES`]), so a
+//! hostile file fails fast with BAD_USER_INPUT.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -65,6 +66,116 @@ impl FilePermit {
         }
         Ok(())
     }
+}
+
+/// The most a YAML file may hold once its aliases are followed, counted as the bytes of its scalars (map
+/// keys included) plus one per node: twice [`MAX_FILE_BYTES`]. A file without aliases never comes near
+/// it; aliases that repeat a block are allowed up to it. Without this bound an alias of a 64 KB value
+/// repeated a thousand times made an 89 KB file into 65 MB of variables (SPEC §7: a small request does
+/// not build a large one).
+pub const MAX_EXPANDED_BYTES: usize = 2 * MAX_FILE_BYTES;
+
+/// Sizes a YAML document with its aliases followed, without building anything: scalars are seen as
+/// borrowed text, and the walk stops at the first byte past the allowance.
+struct Expanded<'a> {
+    left: &'a std::cell::Cell<usize>,
+    exhausted: &'a std::cell::Cell<bool>,
+}
+
+impl Expanded<'_> {
+    fn again(&self) -> Self {
+        Expanded { left: self.left, exhausted: self.exhausted }
+    }
+
+    fn spend<E: serde::de::Error>(&self, bytes: usize) -> Result<(), E> {
+        let cost = bytes.saturating_add(1);
+        match self.left.get().checked_sub(cost) {
+            Some(left) => {
+                self.left.set(left);
+                Ok(())
+            }
+            None => {
+                self.exhausted.set(true);
+                Err(E::custom("expanded past the allowance"))
+            }
+        }
+    }
+}
+
+impl<'de> serde::de::DeserializeSeed<'de> for Expanded<'_> {
+    type Value = ();
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+        deserializer.deserialize_any(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for Expanded<'_> {
+    type Value = ();
+
+    fn expecting(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter.write_str("a YAML value")
+    }
+
+    fn visit_bool<E: serde::de::Error>(self, _: bool) -> Result<(), E> {
+        self.spend(0)
+    }
+
+    fn visit_i64<E: serde::de::Error>(self, _: i64) -> Result<(), E> {
+        self.spend(8)
+    }
+
+    fn visit_u64<E: serde::de::Error>(self, _: u64) -> Result<(), E> {
+        self.spend(8)
+    }
+
+    fn visit_f64<E: serde::de::Error>(self, _: f64) -> Result<(), E> {
+        self.spend(8)
+    }
+
+    fn visit_str<E: serde::de::Error>(self, text: &str) -> Result<(), E> {
+        self.spend(text.len())
+    }
+
+    fn visit_bytes<E: serde::de::Error>(self, bytes: &[u8]) -> Result<(), E> {
+        self.spend(bytes.len())
+    }
+
+    fn visit_unit<E: serde::de::Error>(self) -> Result<(), E> {
+        self.spend(0)
+    }
+
+    fn visit_none<E: serde::de::Error>(self) -> Result<(), E> {
+        self.spend(0)
+    }
+
+    fn visit_some<D: serde::Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+        deserializer.deserialize_any(self)
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut items: A) -> Result<(), A::Error> {
+        self.spend(0)?;
+        while items.next_element_seed(self.again())?.is_some() {}
+        Ok(())
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut entries: A) -> Result<(), A::Error> {
+        self.spend(0)?;
+        while entries.next_key_seed(self.again())?.is_some() {
+            entries.next_value_seed(self.again())?;
+        }
+        Ok(())
+    }
+}
+
+/// Whether YAML `text`, its aliases followed, holds more than [`MAX_EXPANDED_BYTES`]. Other faults of
+/// the text are left to the parse proper, which names them.
+fn expands_too_far(text: &str) -> bool {
+    let left = std::cell::Cell::new(MAX_EXPANDED_BYTES);
+    let exhausted = std::cell::Cell::new(false);
+    let seed = Expanded { left: &left, exhausted: &exhausted };
+    let _ = serde::de::DeserializeSeed::deserialize(seed, serde_norway::Deserializer::from_str(text));
+    exhausted.get()
 }
 
 /// The line (1-based) where `text` first nests deeper than [`MAX_NESTING`], counting every `[` and `{`
@@ -280,6 +391,16 @@ pub fn parse(text: &str) -> ApiResult<DeploymentFile> {
         deserializer.end().map_err(|error| file_error("", Some(error.line()), error))?;
         file
     } else {
+        if expands_too_far(text) {
+            return Err(ApiError::bad_input(
+                "file",
+                format!(
+                    "The file's aliases (*name) repeat more than {} KiB of text; write the values out or repeat \
+                     less",
+                    MAX_EXPANDED_BYTES / 1024
+                ),
+            ));
+        }
         let deserializer = serde_norway::Deserializer::from_str(text);
         serde_path_to_error::deserialize(deserializer).map_err(|error| {
             let path = error.path().to_string();
@@ -1312,6 +1433,11 @@ async fn create_from_file(
         Some(_) => authority.as_creator_of(id),
         None => authority.clone(),
     };
+    // The answer names the new deployment: whoever creates it must be able to read it (an API key gets no
+    // role on what it creates), else the apply is refused here and nothing is written, rather than
+    // committed and then answered FORBIDDEN.
+    let read = crate::rbac::operations::read_rule(crate::rbac::operations::ObjectKind::Deployment, Scope::Deployment);
+    authority.require(tx, read, ScopeRef::Deployment(id)).await?;
     check_hibernation(tx, &authority, id, hibernation.as_ref()).await?;
     if let Some(list) = &file.environment_variables {
         if !list.is_empty() {
@@ -1354,6 +1480,32 @@ mod tests {
         // One file per request: the second claim is refused.
         let permit = FilePermit::default();
         assert!(permit.claim().is_ok() && permit.claim().is_err());
+    }
+
+    #[test]
+    fn aliases_repeat_a_bounded_amount_of_text() {
+        let file = |copies: usize, value: &str| {
+            let mut text =
+                format!("apiVersion: capcom/v1\nlabel: a\nenvironmentVariables:\n- key: K0\n  value: &v '{value}'\n");
+            for n in 1..copies {
+                text.push_str(&format!("- key: K{n}\n  value: *v\n"));
+            }
+            text
+        };
+        // The attack: an 89 KB file whose thousand aliases of a 65 000-byte value made 65 MB.
+        let big = file(1000, &"A".repeat(65_000));
+        assert!(big.len() < 100_000);
+        let Err(ApiError::BadUserInput { field, message }) = parse(&big) else { panic!("accepted") };
+        assert_eq!(field, "file");
+        assert!(message.contains("aliases") && message.contains("512 KiB"), "{message}");
+        // Four copies of 100 KB (400 KB once expanded) are within the bound; so is a plain file of the
+        // largest size, and an alias used for what it is for: a short value repeated.
+        let parsed = parse(&file(4, &"B".repeat(100_000))).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(parsed.environment_variables.map(|v| v.len()), Some(4));
+        assert!(parse(&file(9, &"C".repeat(100_000))).is_err());
+        let plain = format!("apiVersion: capcom/v1\nlabel: a\ndescription: '{}'\n", "D".repeat(MAX_FILE_BYTES - 100));
+        assert!(!expands_too_far(&plain));
+        assert!(parse(&file(50, "shared")).is_ok());
     }
 
     #[test]

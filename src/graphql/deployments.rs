@@ -344,6 +344,23 @@ impl DeploymentQuery {
     }
 }
 
+/// A creator that is not a user gets no role on the deployment it creates (SPEC §1 makes only a user its
+/// admin): it must already read the workspace's deployments through its own roles, else the deployment
+/// would be written and its creator then refused the answer. Checked before anything is written, on a
+/// stand-in deployment of the workspace (nil id: only roles on the workspace or above count).
+async fn may_read_what_it_creates(access: &Access, creator: Option<uuid::Uuid>, workspace: uuid::Uuid) -> Result<()> {
+    if creator.is_some() {
+        return Ok(());
+    }
+    let at = access.ancestry_of(ScopeRef::Workspace(workspace)).await?;
+    let new = crate::rbac::Ancestry::deployment(at.organization, Some(workspace), uuid::Uuid::nil());
+    if access.allows(operations::read_rule(ObjectKind::Deployment, Scope::Deployment), new).await? {
+        Ok(())
+    } else {
+        Err(ApiError::Forbidden.into())
+    }
+}
+
 /// Deployment mutations.
 #[derive(Default)]
 pub struct DeploymentMutation;
@@ -398,6 +415,7 @@ impl DeploymentMutation {
             is_development_mode: is_development_mode.unwrap_or(false),
         };
         let creator = principal(ctx).user().ok().map(|u| u.user.id);
+        may_read_what_it_creates(access(ctx)?, creator, workspace_id).await?;
         let mut conn = conn(ctx).await?;
         let created = deployments::create(&mut conn, request, &policy(state), creator, &actor(ctx)).await?;
         drop(conn);
@@ -731,6 +749,7 @@ impl DeploymentMutation {
             is_development_mode: false,
         };
         let creator = principal(ctx).user().ok().map(|u| u.user.id);
+        may_read_what_it_creates(access(ctx)?, creator, workspace_id).await?;
         let mut conn = conn(ctx).await?;
         let created = deployments::create(&mut conn, request, &policy(state), creator, &actor(ctx)).await?;
         drop(conn);

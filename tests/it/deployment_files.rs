@@ -749,8 +749,10 @@ async fn a_schedule_change_needs_the_hibernation_mutations_permission() {
     assert_eq!(w.app.deployment_snapshot().await, before, "nothing changed");
     assert_eq!(hibernation_of(&w, &dev).await["hibernateAtCron"], "0 20 * * MON-FRI");
 
-    // An API key that may create deployments in the workspace, and holds nothing on them: it may create a
-    // development deployment (createDeployment) but not give it a schedule (updateDeploymentHibernation).
+    // An API key that may create deployments in the workspace but could not read them (a custom workspace
+    // role implies nothing on deployments, and a key gets no role on what it creates): creating is refused
+    // before anything is written, by createDeployment and by a file alike, schedule or not. (Before, the
+    // deployment was written and the key answered FORBIDDEN, so CI retried into orphans.)
     let creator = role(
         "WORKSPACE",
         "Creator",
@@ -767,31 +769,68 @@ async fn a_schedule_change_needs_the_hibernation_mutations_permission() {
         .await;
     let key =
         key["data"]["createWorkspaceServiceAccount"]["apiKey"].as_str().unwrap_or_else(|| panic!("{key}")).to_owned();
-    w.app
+    let before = w.app.deployment_snapshot().await;
+    let created = w
+        .app
         .gql(
             "mutation($w: Uuid!) { createDeployment(workspaceUuid: $w, label: \"by key\", isDevelopmentMode: true) { id } }",
             json!({"w": w.workspace}),
             Some(&key),
         )
         .await;
-    // (The answer may not show it: the key cannot read what it created. The row is there.)
-    let by_key = w.app.text("SELECT id::text AS t FROM deployments WHERE label = 'by key'").await;
-    assert!(!by_key.is_empty(), "the key creates deployments");
-    let direct =
-        w.app.gql(SET_HIBERNATION, json!({"d": by_key, "h": "0 21 * * *", "w": "0 7 * * *"}), Some(&key)).await;
-    assert_eq!(error_code(&direct), "FORBIDDEN", "the mutation itself: {direct}");
-    let before = w.app.deployment_snapshot().await;
+    assert_eq!(error_code(&created), "FORBIDDEN", "{created}");
     let scheduled = "apiVersion: capcom/v1\nlabel: keyed\nhibernation:\n  developmentMode: true\n  hibernateAtCron: '0 21 * * *'\n  wakeAtCron: '0 7 * * *'\n";
-    for dry_run in [true, false] {
-        let body = apply(&w, scheduled, dry_run, &key).await;
-        assert_eq!(error_code(&body), "FORBIDDEN", "{body}");
+    let plain = "apiVersion: capcom/v1\nlabel: keyed\nhibernation:\n  developmentMode: true\n";
+    for file in [scheduled, plain] {
+        for dry_run in [true, false] {
+            let body = apply(&w, file, dry_run, &key).await;
+            assert_eq!(error_code(&body), "FORBIDDEN", "{body}");
+        }
     }
     assert_eq!(w.app.deployment_snapshot().await, before, "nothing created");
-    // Without the schedule the same file goes through (as createDeployment does; the answer may again
-    // not show the deployment to the key).
-    apply(&w, "apiVersion: capcom/v1\nlabel: keyed\nhibernation:\n  developmentMode: true\n", false, &key).await;
+    assert_eq!(w.app.count("SELECT count(*) AS n FROM deployments WHERE label IN ('by key', 'keyed')").await, 0);
+    // The same key with a built-in role that reads the workspace's deployments creates them.
+    let editor = w
+        .app
+        .gql(
+            "mutation($w: Uuid!) { createWorkspaceServiceAccount(label: \"ci2\", workspaceUuid: $w, role: WORKSPACE_EDITOR) { apiKey } }",
+            json!({"w": w.workspace}),
+            Some(&w.root),
+        )
+        .await;
+    let editor = editor["data"]["createWorkspaceServiceAccount"]["apiKey"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{editor}"))
+        .to_owned();
+    let body = apply(&w, plain, false, &editor).await;
+    assert!(body.get("errors").is_none(), "{body}");
     assert_eq!(
         w.app.count("SELECT count(*) AS n FROM deployments WHERE label = 'keyed' AND is_development_mode").await,
         1
     );
+}
+
+/// SPEC §7: a small file does not become a large one. Aliases of a 65 000-byte value repeated a thousand
+/// times (an 89 KB file) used to store 65 MB of variables; the file is refused before anything is built,
+/// dry or not, and nothing changes.
+#[tokio::test]
+async fn aliases_that_repeat_large_values_are_refused_before_anything_is_built() {
+    let w = world().await;
+    let mut bomb = format!(
+        "apiVersion: capcom/v1\nlabel: bomb\nenvironmentVariables:\n- key: K0\n  value: &v '{}'\n",
+        "A".repeat(65_000)
+    );
+    for n in 1..1000 {
+        bomb.push_str(&format!("- key: K{n}\n  value: *v\n"));
+    }
+    let before = w.app.deployment_snapshot().await;
+    let variables = w.app.count("SELECT count(*) AS n FROM environment_variables").await;
+    for dry in [true, false] {
+        let body = apply(&w, &bomb, dry, &w.root).await;
+        assert_eq!(error_code(&body), "BAD_USER_INPUT", "{body}");
+        assert_eq!(body["errors"][0]["extensions"]["field"], "file", "{body}");
+        assert!(body["errors"][0]["message"].as_str().unwrap().contains("aliases"), "{body}");
+    }
+    assert_eq!(w.app.deployment_snapshot().await, before);
+    assert_eq!(w.app.count("SELECT count(*) AS n FROM environment_variables").await, variables);
 }
