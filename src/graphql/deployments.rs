@@ -616,6 +616,7 @@ impl DeploymentMutation {
             }),
         };
         let creator = principal(ctx).user().ok().map(|u| u.user.id);
+        may_read_what_it_creates(access(ctx)?, creator, request.workspace_id).await?;
         let mut conn = conn(ctx).await?;
         let adopted = deployments::adopt(&mut conn, request, creator, &actor(ctx)).await?;
         drop(conn);

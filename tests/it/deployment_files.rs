@@ -779,6 +779,16 @@ async fn a_schedule_change_needs_the_hibernation_mutations_permission() {
         )
         .await;
     assert_eq!(error_code(&created), "FORBIDDEN", "{created}");
+    let cluster = w.app.text("SELECT id::text AS t FROM clusters ORDER BY created_at LIMIT 1").await;
+    let adopted = w
+        .app
+        .gql(
+            "mutation($w: Uuid!, $c: Uuid!) { adoptDeployment(workspaceUuid: $w, clusterId: $c, crNamespace: \"adopt-ns\", crName: \"adopted-one\", label: \"adopted\") { id } }",
+            json!({"w": w.workspace, "c": cluster}),
+            Some(&key),
+        )
+        .await;
+    assert_eq!(error_code(&adopted), "FORBIDDEN", "{adopted}");
     let scheduled = "apiVersion: capcom/v1\nlabel: keyed\nhibernation:\n  developmentMode: true\n  hibernateAtCron: '0 21 * * *'\n  wakeAtCron: '0 7 * * *'\n";
     let plain = "apiVersion: capcom/v1\nlabel: keyed\nhibernation:\n  developmentMode: true\n";
     for file in [scheduled, plain] {
@@ -788,7 +798,10 @@ async fn a_schedule_change_needs_the_hibernation_mutations_permission() {
         }
     }
     assert_eq!(w.app.deployment_snapshot().await, before, "nothing created");
-    assert_eq!(w.app.count("SELECT count(*) AS n FROM deployments WHERE label IN ('by key', 'keyed')").await, 0);
+    assert_eq!(
+        w.app.count("SELECT count(*) AS n FROM deployments WHERE label IN ('by key', 'keyed', 'adopted')").await,
+        0
+    );
     // The same key with a built-in role that reads the workspace's deployments creates them.
     let editor = w
         .app
