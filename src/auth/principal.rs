@@ -28,6 +28,10 @@ pub struct UserPrincipal {
     /// Bindings set aside by [`Principal::behind`]: their organization's IP access list does not hold the
     /// request's address. They grant nothing; they only explain a refusal.
     pub fenced: Vec<Binding>,
+    /// The request's address once [`Principal::behind`] has placed the principal behind it (`Some`, the
+    /// address itself possibly unknown), so that bindings read again later in the request
+    /// ([`reloaded_in`]) are set aside by the same lists.
+    pub client: Option<Option<std::net::IpAddr>>,
 }
 
 impl UserPrincipal {
@@ -46,6 +50,8 @@ pub struct ServiceAccountPrincipal {
     pub bindings: Arc<[Binding]>,
     /// Bindings set aside by [`Principal::behind`] (see [`UserPrincipal::fenced`]).
     pub fenced: Vec<Binding>,
+    /// The request's address (see [`UserPrincipal::client`]).
+    pub client: Option<Option<std::net::IpAddr>>,
 }
 
 /// Who is calling.
@@ -98,11 +104,13 @@ impl Principal {
         match self {
             Principal::User(mut user) => {
                 user.bindings = split(std::mem::replace(&mut user.bindings, Arc::new([])), &mut user.fenced, client);
+                user.client = Some(client);
                 Principal::User(user)
             }
             Principal::ServiceAccount(mut account) => {
                 account.bindings =
                     split(std::mem::replace(&mut account.bindings, Arc::new([])), &mut account.fenced, client);
+                account.client = Some(client);
                 Principal::ServiceAccount(account)
             }
             other => other,
@@ -127,6 +135,50 @@ impl Principal {
             Principal::Rejected => Err(ApiError::invalid_token()),
         }
     }
+}
+
+/// The principal as `conn` now sees it (the writes of the transaction it belongs to included), read again
+/// without the process's cache (never caching what a transaction has not committed), with the bindings
+/// the request's IP access lists set aside set aside again. For a rule about what a change leaves the
+/// caller holding (docs/deployment-file.md: a file may not take away its applier's own access). A caller
+/// gone or no longer active meanwhile is [`Principal::Rejected`]. One statement.
+pub async fn reloaded_in(principal: &Principal, conn: &mut AsyncPgConnection) -> ApiResult<Principal> {
+    let held = principal::AuthzVersion::NONE;
+    let fresh = match principal {
+        Principal::User(current) => match principal::user_with_bindings(conn, current.user.id, held).await? {
+            Some((user, _, packed)) if user.status == "active" => Principal::User(UserPrincipal {
+                user,
+                bindings: Binding::from_packed(&packed.unwrap_or_default()).into(),
+                valid_until: current.valid_until,
+                fenced: Vec::new(),
+                client: None,
+            }),
+            _ => Principal::Rejected,
+        },
+        Principal::ServiceAccount(current) => {
+            match principal::service_account_with_bindings(conn, &current.account.key_prefix, held).await? {
+                Some((account, _, packed)) if account.id == current.account.id && account.active => {
+                    Principal::ServiceAccount(ServiceAccountPrincipal {
+                        account,
+                        bindings: Binding::from_packed(&packed.unwrap_or_default()).into(),
+                        fenced: Vec::new(),
+                        client: None,
+                    })
+                }
+                _ => Principal::Rejected,
+            }
+        }
+        Principal::Anonymous | Principal::Rejected => return Ok(principal.clone()),
+    };
+    let client = match principal {
+        Principal::User(user) => user.client,
+        Principal::ServiceAccount(account) => account.client,
+        Principal::Anonymous | Principal::Rejected => None,
+    };
+    Ok(match client {
+        Some(address) => fresh.behind(address),
+        None => fresh,
+    })
 }
 
 /// The credential in an `Authorization` header value: `Bearer <token>` or, as Houston accepted, the bare
@@ -179,7 +231,7 @@ pub async fn check_api_key(
         return Ok(Principal::Rejected);
     }
     let bindings = settle(cache, holder, account.id, version, packed, held).ok_or_else(unsettled)?;
-    Ok(Principal::ServiceAccount(ServiceAccountPrincipal { account, bindings, fenced: Vec::new() }))
+    Ok(Principal::ServiceAccount(ServiceAccountPrincipal { account, bindings, fenced: Vec::new(), client: None }))
 }
 
 /// Writes `lastUsedAt` of a service-account principal if it is older than the granularity (nothing for
@@ -239,7 +291,7 @@ pub async fn load_user(
         return Ok(None);
     }
     let bindings = settle(cache, holder, user.id, version, packed, held).ok_or_else(unsettled)?;
-    Ok(Some(UserPrincipal { user, bindings, valid_until: None, fenced: Vec::new() }))
+    Ok(Some(UserPrincipal { user, bindings, valid_until: None, fenced: Vec::new(), client: None }))
 }
 
 /// The statement packed no bindings although the numbers sent were not current: refused, never guessed.
@@ -267,5 +319,5 @@ pub async fn reload_service_account(
         return Ok(None);
     }
     let bindings = settle(cache, holder, fresh.id, version, packed, held).ok_or_else(unsettled)?;
-    Ok(Some(ServiceAccountPrincipal { account: fresh, bindings, fenced: Vec::new() }))
+    Ok(Some(ServiceAccountPrincipal { account: fresh, bindings, fenced: Vec::new(), client: None }))
 }

@@ -925,6 +925,25 @@ async fn check_role_steps(
     Ok(())
 }
 
+/// BAD_USER_INPUT naming `roles` unless the applier can still read deployment `id` with the bindings the
+/// role changes just written leave them (docs/deployment-file.md): the list is exact, so a list that
+/// leaves out the applier's own role would take away their access to what they just applied, and the
+/// answer, which names the deployment, would be FORBIDDEN after the change was committed (its dry run
+/// saying success). As the IP access list refuses a change that shuts its author out, the apply is
+/// refused, in the transaction, and nothing is written. Reading through a workspace or organization
+/// role, or as a team member, counts.
+async fn still_reads(tx: &mut AsyncPgConnection, authority: &Authority, id: Uuid) -> ApiResult<()> {
+    let read = crate::rbac::operations::read_rule(crate::rbac::operations::ObjectKind::Deployment, Scope::Deployment);
+    match authority.as_now(tx).await?.require(tx, read, ScopeRef::Deployment(id)).await {
+        Err(ApiError::Forbidden | ApiError::ForbiddenBy(_)) => Err(ApiError::bad_input(
+            "roles",
+            "roles: this list would leave you no role that can read the deployment; \
+             list yourself (or a team you belong to) with a deployment role, or apply it as a workspace admin",
+        )),
+        other => other,
+    }
+}
+
 /// Carries the role changes out through the grant path.
 async fn run_role_steps(
     tx: &mut AsyncPgConnection,
@@ -1361,7 +1380,11 @@ async fn update_from_file(
         variables::replace_in(tx, id, variable_inputs(list, &stored), secrets).await?;
     }
     let hibernating = apply_hibernation(tx, id, hibernation, now).await?;
+    let any_role_step = !steps.is_empty();
     run_role_steps(tx, authority, id, steps, now, actor).await?;
+    if any_role_step {
+        still_reads(tx, authority, id).await?;
+    }
     let after = export(tx, id, true).await?;
     let changes = diff(&flatten(&current, &BTreeSet::new()), &flatten(&after, &secrets_set(file)));
     if !changes.is_empty() {
@@ -1450,7 +1473,11 @@ async fn create_from_file(
         // the same file again changes nothing.
         let steps = role_steps(&current_roles(tx, id).await?, &wanted, true)?;
         check_role_steps(tx, &authority, id, &steps).await?;
+        let any_role_step = !steps.is_empty();
         run_role_steps(tx, &authority, id, steps, now, actor).await?;
+        if any_role_step {
+            still_reads(tx, &authority, id).await?;
+        }
     }
     let after = export(tx, id, true).await?;
     let changes = diff(&[], &flatten(&after, &BTreeSet::new()));

@@ -1068,6 +1068,7 @@ pub async fn inviter_authority(
             bindings: Binding::from_packed(&packed.unwrap_or_default()).into(),
             valid_until: None,
             fenced: Vec::new(),
+            client: None,
         });
         return Ok(Some(Authority::new(Arc::new(principal), matrix.clone())));
     }
@@ -1086,6 +1087,7 @@ pub async fn inviter_authority(
             account,
             bindings: Binding::from_packed(&packed.unwrap_or_default()).into(),
             fenced: Vec::new(),
+            client: None,
         });
         return Ok(Some(Authority::new(Arc::new(principal), matrix.clone())));
     }

@@ -180,6 +180,14 @@ impl Authority {
         Ok(found.into_iter().find(|at| at.object().scope() == object.scope()).unwrap_or(Ancestry::of(object)))
     }
 
+    /// This authority as the current transaction leaves it: the caller's bindings read again through
+    /// `conn` (its uncommitted writes included, the IP access lists applied as for the request), for a
+    /// rule about what a change leaves its author holding. One statement.
+    pub async fn as_now(&self, conn: &mut AsyncPgConnection) -> ApiResult<Authority> {
+        let principal = crate::auth::principal::reloaded_in(&self.principal, conn).await?;
+        Ok(Authority { principal: Arc::new(principal), matrix: self.matrix.clone() })
+    }
+
     /// This authority with DEPLOYMENT_ADMIN of `deployment_id` added, for a user who just created that
     /// deployment in the current transaction (SPEC §1: its creator administers it); an API key gets no
     /// role from creating one, so its authority is unchanged.

@@ -33,6 +33,32 @@ fn scope_object(permission: Permission, scope_id: Option<Uuid>) -> ScopeRef {
     }
 }
 
+/// The caller's decision on `permission` over the object `scope_id` names, granted only on an object
+/// that is live: a binding on a deleted deployment (or a system role asked about an id that names
+/// nothing) would otherwise say "granted" where every operation answers NOT_FOUND. The object is looked
+/// up only when the bindings grant the permission, so a caller refused anyway learns nothing about it.
+async fn decide_live(
+    ctx: &Context<'_>,
+    permission: Permission,
+    scope_id: Option<Uuid>,
+) -> Result<crate::rbac::check::Decision, ApiError> {
+    let object = scope_object(permission, scope_id);
+    let decision = access(ctx)?.decide(permission, object).await?;
+    if !decision.granted || object == ScopeRef::System {
+        return Ok(decision);
+    }
+    let mut conn = conn(ctx).await?;
+    if crate::db::models::workspace::is_live(&mut conn, object).await? {
+        return Ok(decision);
+    }
+    let kind = object.scope().as_str().to_lowercase();
+    Ok(crate::rbac::check::Decision {
+        granted: false,
+        grant: None,
+        explanation: format!("no live {kind} has this id, so nothing is granted on it"),
+    })
+}
+
 #[Object(guard = "Op")]
 impl AccessQuery {
     /// Every role and its permissions: the matrix in force; with `organizationUuid`, the organization's
@@ -88,12 +114,16 @@ impl AccessQuery {
 
     /// Whether the caller holds `permission` on the object `scopeId` (an organization, workspace or
     /// deployment id, as the permission's scope says; ignored for `system.*`).
+    ///
+    /// An object that does not exist, or a deployment that was deleted, grants nothing: `false`, as every
+    /// operation on it is refused.
     async fn can(&self, ctx: &Context<'_>, permission: String, scope_id: Option<Uuid>) -> Result<bool> {
         let permission = parse_permission(&permission)?;
-        Ok(access(ctx)?.decide(permission, scope_object(permission, scope_id)).await?.granted)
+        Ok(decide_live(ctx, permission, scope_id).await?.granted)
     }
 
-    /// Which of the caller's bindings grants `permission` on `scopeId`, or why none does.
+    /// Which of the caller's bindings grants `permission` on `scopeId`, or why none does (nothing is
+    /// granted on an object that does not exist or a deleted deployment, as for `can`).
     async fn explain_permission(
         &self,
         ctx: &Context<'_>,
@@ -101,7 +131,7 @@ impl AccessQuery {
         scope_id: Option<Uuid>,
     ) -> Result<PermissionExplanation> {
         let parsed = parse_permission(&permission)?;
-        let decision = access(ctx)?.decide(parsed, scope_object(parsed, scope_id)).await?;
+        let decision = decide_live(ctx, parsed, scope_id).await?;
         Ok(PermissionExplanation {
             permission,
             granted: decision.granted,

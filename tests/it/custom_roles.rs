@@ -1071,3 +1071,78 @@ async fn an_api_key_update_names_the_payload_field_at_fault() {
         .await;
     data(&body);
 }
+
+// ---- A deployment file may not take away its applier's own access -----------------------------------
+
+/// docs/deployment-file.md: a file's `roles` list is exact, so a list without its applier takes away the
+/// role they hold on the deployment. Alice holds a custom workspace role that may create deployments but
+/// reads none of them (a custom workspace role implies nothing on deployments): she reads what she
+/// creates only through the DEPLOYMENT_ADMIN its creator gets. A file that lists nobody, created or
+/// applied to her deployment, would leave her unable to read what she applied (the answer FORBIDDEN after
+/// the write): refused as BAD_USER_INPUT naming `roles`, dry or not, with nothing written. Listing herself
+/// goes through; so does the owner's `roles: []`, who reads through the workspace.
+#[tokio::test]
+async fn a_deployment_file_that_leaves_its_applier_no_read_is_refused_and_writes_nothing() {
+    let w = world().await;
+    let creator = w.role("WORKSPACE", "Creator", &["workspace.deployments.create", "workspace.deployments.get"]).await;
+    data(&w.assign(&w.owner, "alice@example.com", &creator).await);
+    let apply = "mutation($w: Uuid!, $file: String!, $dry: Boolean) { applyDeploymentFile(workspaceUuid: $w, file: $file, dryRun: $dry) { created deployment { id label } changes { field old new } } }";
+    let count = |label: &str| format!("SELECT count(*) AS n FROM deployments WHERE label = '{label}'");
+    let applied =
+        "SELECT count(*) AS n FROM audit_events WHERE action IN ('deployment.file.applied', 'deployment.create')";
+
+    // Creating: the list leaves her out.
+    let events_before = w.app.count(applied).await;
+    let bindings_before = w.app.count("SELECT count(*) AS n FROM role_bindings").await;
+    for dry in [true, false] {
+        let file = "apiVersion: capcom/v1\nlabel: nobody\nroles: []\n";
+        let body = w.app.gql(apply, json!({"w": w.workspace, "file": file, "dry": dry}), Some(&w.alice)).await;
+        bad_input(&body, "roles");
+        assert!(error_message(&body).contains("read"), "{body}");
+    }
+    assert_eq!(w.app.count(&count("nobody")).await, 0, "nothing was created");
+    assert_eq!(w.app.count(applied).await, events_before);
+    assert_eq!(w.app.count("SELECT count(*) AS n FROM role_bindings").await, bindings_before);
+
+    // Listing herself: created, and the answer reads it.
+    let mine = "apiVersion: capcom/v1\nlabel: mine\nroles:\n- user: alice@example.com\n  role: DEPLOYMENT_ADMIN\n";
+    let body = w.app.gql(apply, json!({"w": w.workspace, "file": mine, "dry": false}), Some(&w.alice)).await;
+    assert_eq!(data(&body)["applyDeploymentFile"]["created"], true);
+    let id = data(&body)["applyDeploymentFile"]["deployment"]["id"].as_str().unwrap().to_owned();
+    assert_eq!(data(&body)["applyDeploymentFile"]["deployment"]["label"], "mine");
+
+    // Updating her deployment with a list that drops her: refused, her role kept.
+    let held = format!(
+        "SELECT count(*) AS n FROM role_bindings b JOIN emails e ON e.user_id = b.user_id \
+         WHERE e.address = 'alice@example.com' AND b.deployment_id = '{id}' AND b.role = 'DEPLOYMENT_ADMIN'"
+    );
+    assert_eq!(w.app.count(&held).await, 1);
+    let snapshot = w.app.deployment_snapshot().await;
+    for dry in [true, false] {
+        let drop = "apiVersion: capcom/v1\nlabel: mine\nroles: []\n";
+        let body = w.app.gql(apply, json!({"w": w.workspace, "file": drop, "dry": dry}), Some(&w.alice)).await;
+        bad_input(&body, "roles");
+    }
+    assert_eq!(w.app.count(&held).await, 1, "her role is kept");
+    assert_eq!(w.app.deployment_snapshot().await, snapshot);
+    let reads =
+        w.app.gql("query($d: String!) { deployment(where: {id: $d}) { id } }", json!({"d": id}), Some(&w.alice)).await;
+    assert_eq!(data(&reads)["deployment"]["id"], id.as_str());
+
+    // The owner reads every deployment of the workspace: an empty list is theirs to apply.
+    let body = w
+        .app
+        .gql(
+            apply,
+            json!({"w": w.workspace, "file": "apiVersion: capcom/v1\nlabel: mine\nroles: []\n", "dry": false}),
+            Some(&w.owner),
+        )
+        .await;
+    let changes = data(&body)["applyDeploymentFile"]["changes"].clone();
+    assert_eq!(
+        changes,
+        json!([{"field": "roles[user:alice@example.com]", "old": "DEPLOYMENT_ADMIN", "new": null}]),
+        "{body}"
+    );
+    assert_eq!(w.app.count(&held).await, 0);
+}

@@ -563,3 +563,55 @@ async fn removing_a_user_keeps_an_owner_in_every_organization() {
     assert_eq!(error_code(&refused), "CONFLICT", "the organization's last owner: {refused}");
     assert_eq!(app.count(&format!("SELECT count(*) AS n FROM users WHERE id = '{root_id}'")).await, 1);
 }
+
+/// `can` and `explainPermission` grant nothing on what does not exist: every operation on a deleted
+/// deployment answers NOT_FOUND, so `can` answers false there, for its admin and for the system admin,
+/// and false for ids that name nothing, even for the system admin whose role reaches everything. A
+/// system permission, which names no object, is still answered from the role. (Root created D, so its
+/// DEPLOYMENT_ADMIN is what grants it there.)
+#[tokio::test]
+async fn can_grants_nothing_on_a_deleted_deployment_or_an_id_that_names_nothing() {
+    let app = public_app().await;
+    let root = app.with_owners().await;
+    let (viewer, _) = app.sign_up("viewer@example.com", "correct horse battery").await;
+    let workspace = app.create_workspace(&root, "W").await;
+    let deployment = app.create_deployment(&root, &workspace, "D").await["id"].as_str().unwrap().to_owned();
+    assert!(
+        app.add_to_workspace(&root, &workspace, "viewer@example.com", "WORKSPACE_VIEWER").await.get("errors").is_none()
+    );
+    let ask = "query($d: Uuid, $w: Uuid, $x: Uuid) { \
+        config: can(permission: \"deployment.config.get\", scopeId: $d) \
+        workspace: can(permission: \"workspace.users.get\", scopeId: $w) \
+        nothing: can(permission: \"deployment.config.get\", scopeId: $x) \
+        noWorkspace: can(permission: \"workspace.users.get\", scopeId: $x) \
+        noOrganization: can(permission: \"organization.users.get\", scopeId: $x) \
+        explained: explainPermission(permission: \"deployment.config.get\", scopeId: $d) { granted role } }";
+    let random = uuid::Uuid::new_v4().to_string();
+    let vars = json!({"d": deployment, "w": workspace, "x": random});
+    let before = app.gql(ask, vars.clone(), Some(&root)).await;
+    assert_eq!(
+        before["data"],
+        json!({"config": true, "workspace": true, "nothing": false, "noWorkspace": false, "noOrganization": false,
+               "explained": {"granted": true, "role": "DEPLOYMENT_ADMIN"}}),
+        "{before}"
+    );
+    let viewer_before = app.gql(ask, vars.clone(), Some(&viewer)).await;
+    assert_eq!(viewer_before["data"]["config"], true, "{viewer_before}");
+
+    let deleted = app
+        .gql(
+            "mutation($d: Uuid!) { deleteDeployment(deploymentUuid: $d) { id } }",
+            json!({"d": deployment}),
+            Some(&root),
+        )
+        .await;
+    assert!(deleted.get("errors").is_none(), "{deleted}");
+    for token in [&root, &viewer] {
+        let after = app.gql(ask, vars.clone(), Some(token)).await;
+        assert_eq!(after["data"]["config"], false, "{after}");
+        assert_eq!(after["data"]["workspace"], true, "the workspace is still there: {after}");
+        assert_eq!(after["data"]["explained"], json!({"granted": false, "role": null}), "{after}");
+    }
+    let system = app.gql("{ can(permission: \"system.user.invite\") }", json!({}), Some(&root)).await;
+    assert_eq!(system["data"]["can"], true, "{system}");
+}

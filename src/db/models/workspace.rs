@@ -126,6 +126,23 @@ impl Workspace {
     }
 }
 
+/// Whether `object` exists (a deployment: and is not soft-deleted): one statement; always true for the
+/// installation.
+pub async fn is_live(conn: &mut AsyncPgConnection, object: crate::rbac::ScopeRef) -> QueryResult<bool> {
+    use crate::db::schema::{deployments, organizations, workspaces};
+    use crate::rbac::ScopeRef;
+    use diesel::dsl::exists;
+    let query = match object {
+        ScopeRef::System => return Ok(true),
+        ScopeRef::Organization(id) => diesel::select(exists(organizations::table.find(id))).into_boxed(),
+        ScopeRef::Workspace(id) => diesel::select(exists(workspaces::table.find(id))).into_boxed(),
+        ScopeRef::Deployment(id) => {
+            diesel::select(exists(deployments::table.find(id).filter(deployments::deleted_at.is_null()))).into_boxed()
+        }
+    };
+    query.get_result(conn).await
+}
+
 /// The ancestry of each of `ids` that is a workspace or a deployment (live or soft-deleted): one statement.
 /// Workspaces never leave their organization and deployments never leave their workspace, so an ancestry,
 /// once read, stays true.
