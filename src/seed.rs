@@ -220,10 +220,11 @@ impl Seeder<'_> {
 
     /// Makes a deployment with a deploy and, when `with_variables`, three variables (one secret).
     async fn deployment(&self, workspace: Uuid, label: String, creator: Uuid, with_variables: bool) -> ApiResult<()> {
+        let authority = self.authority(creator).await?;
         let mut conn = self.conn().await?;
         let by = actor(creator, "seed");
         let request = NewDeploymentRequest { workspace_id: workspace, label, ..NewDeploymentRequest::default() };
-        let made = deployments::create(&mut conn, request, &self.policy(), Some(creator), &by).await?;
+        let made = deployments::create(&mut conn, request, &self.policy(), &authority, &by).await?;
         if with_variables {
             let inputs = vec![
                 VariableInput { key: "ENVIRONMENT".into(), value: "demo".into(), is_secret: false },

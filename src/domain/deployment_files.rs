@@ -642,10 +642,9 @@ pub struct ApplyRequest<'a> {
     pub policy: &'a Policy,
     /// Seals secret values.
     pub secrets: &'a SecretBox,
-    /// The caller's authority (permission checks and the grant rule).
+    /// The caller's authority (permission checks and the grant rule); a person becomes DEPLOYMENT_ADMIN
+    /// of a deployment the file creates.
     pub authority: &'a Authority,
-    /// The calling user, who becomes DEPLOYMENT_ADMIN of a deployment the file creates.
-    pub creator: Option<Uuid>,
     /// Now.
     pub now: DateTime<Utc>,
 }
@@ -1117,7 +1116,7 @@ fn settings_of(file: &DeploymentFile) -> Settings {
 /// audit event). With `dry_run`, the same checks run and the same changes are computed, and then the
 /// transaction is rolled back: nothing is written.
 pub async fn apply(conn: &mut AsyncPgConnection, request: ApplyRequest<'_>, actor: &Actor) -> ApiResult<Applied> {
-    let ApplyRequest { workspace_id, file, dry_run, policy, secrets, authority, creator, now } = request;
+    let ApplyRequest { workspace_id, file, dry_run, policy, secrets, authority, now } = request;
     let label = validate::label("label", &file.label, validate::MAX_LABEL).map_err(in_file)?;
     let outcome = conn
         .transaction(async |tx| -> Result<Applied, Abort> {
@@ -1131,9 +1130,7 @@ pub async fn apply(conn: &mut AsyncPgConnection, request: ApplyRequest<'_>, acto
                 Some(deployment) => {
                     update_from_file(tx, &workspace, deployment, &file, policy, secrets, authority, now, actor).await?
                 }
-                None => {
-                    create_from_file(tx, &workspace, &file, policy, secrets, authority, creator, now, actor).await?
-                }
+                None => create_from_file(tx, &workspace, &file, policy, secrets, authority, now, actor).await?,
             };
             if dry_run && !applied.changes.is_empty() {
                 let deployment_id = if applied.created { None } else { applied.deployment_id };
@@ -1402,7 +1399,6 @@ async fn create_from_file(
     policy: &Policy,
     secrets: &SecretBox,
     authority: &Authority,
-    creator: Option<Uuid>,
     now: DateTime<Utc>,
     actor: &Actor,
 ) -> ApiResult<Applied> {
@@ -1449,18 +1445,14 @@ async fn create_from_file(
         expires_at: None,
         is_development_mode,
     };
-    let (deployment, _) = deployments::create_in(tx, request, policy, creator).await?;
+    // `create_in` refuses a creator that could not read the new deployment (the answer names it).
+    let (deployment, _) = deployments::create_in(tx, request, policy, authority).await?;
     let id = deployment.id;
     // The creator administers the new deployment (SPEC §1); what they may do there follows.
-    let authority = match creator {
+    let authority = match authority.person() {
         Some(_) => authority.as_creator_of(id),
         None => authority.clone(),
     };
-    // The answer names the new deployment: whoever creates it must be able to read it (an API key gets no
-    // role on what it creates), else the apply is refused here and nothing is written, rather than
-    // committed and then answered FORBIDDEN.
-    let read = crate::rbac::operations::read_rule(crate::rbac::operations::ObjectKind::Deployment, Scope::Deployment);
-    authority.require(tx, read, ScopeRef::Deployment(id)).await?;
     check_hibernation(tx, &authority, id, hibernation.as_ref()).await?;
     if let Some(list) = &file.environment_variables {
         if !list.is_empty() {

@@ -16,7 +16,8 @@ use crate::domain::catalogue::{self, RuntimeRelease};
 use crate::domain::memberships::{self, Conferred, Grantor, RoleRequest};
 use crate::domain::{Actor, Authority, Holder, validate};
 use crate::error::{ApiError, ApiResult};
-use crate::rbac::{Role, Scope, ScopeRef};
+use crate::rbac::operations::ObjectKind;
+use crate::rbac::{Ancestry, Role, Scope, ScopeRef};
 
 pub use crate::db::models::deployment::{Cluster as ClusterRow, Deployment};
 
@@ -280,16 +281,32 @@ async fn require_available_namespace(
     Ok(())
 }
 
-/// Creates a deployment; its creator becomes DEPLOYMENT_ADMIN.
+/// FORBIDDEN unless whoever creates a deployment in `workspace` (create, upsert, adopt, a deployment
+/// file) can read it once it exists: the answer names the new deployment. A person becomes its
+/// DEPLOYMENT_ADMIN (SPEC §1) and so always can; an API key gets no role on what it creates, and a key
+/// whose role reaches none of the workspace's deployments (a custom role that may create but not read)
+/// would otherwise have the deployment written and then be refused the answer, and retry into orphans.
+/// Decided from the workspace's ancestry, before anything is written.
+pub fn require_creator_reads(authority: &Authority, workspace: &Workspace) -> ApiResult<()> {
+    if authority.person().is_some() {
+        return Ok(());
+    }
+    let read = crate::rbac::operations::read_rule(ObjectKind::Deployment, Scope::Deployment);
+    let new = Ancestry::deployment(Some(workspace.organization_id), Some(workspace.id), Uuid::nil());
+    authority.require_at(read, &new)
+}
+
+/// Creates a deployment; a person who creates it becomes its DEPLOYMENT_ADMIN. FORBIDDEN, with nothing
+/// written, when the creator could not read it ([`require_creator_reads`]).
 pub async fn create(
     conn: &mut AsyncPgConnection,
     request: NewDeploymentRequest,
     policy: &Policy,
-    creator: Option<Uuid>,
+    authority: &Authority,
     actor: &Actor,
 ) -> ApiResult<Deployment> {
     conn.transaction(async |tx| {
-        let (deployment, workspace) = create_in(tx, request, policy, creator).await?;
+        let (deployment, workspace) = create_in(tx, request, policy, authority).await?;
         audit::record(
             tx,
             actor,
@@ -316,8 +333,9 @@ pub async fn create_in(
     tx: &mut AsyncPgConnection,
     request: NewDeploymentRequest,
     policy: &Policy,
-    creator: Option<Uuid>,
+    authority: &Authority,
 ) -> ApiResult<(Deployment, Workspace)> {
+    let creator = authority.person();
     let label = validate::label("label", &request.label, validate::MAX_LABEL)?;
     let description = validate::description("description", request.description.as_deref().unwrap_or_default())?;
     let release = pick_release(request.runtime_version.as_deref(), request.airflow_version.as_deref())?;
@@ -353,6 +371,7 @@ pub async fn create_in(
 
     {
         let workspace = Workspace::find_for_update(tx, request.workspace_id).await?.ok_or(ApiError::NotFound)?;
+        require_creator_reads(authority, &workspace)?;
         let clusters = Cluster::usable_by(tx, workspace.organization_id, workspace.id).await?;
         let cluster = match request.cluster_id {
             Some(id) => clusters.iter().find(|c| c.id == id).ok_or_else(|| {
@@ -757,9 +776,10 @@ pub struct AdoptRequest {
 pub async fn adopt(
     conn: &mut AsyncPgConnection,
     request: AdoptRequest,
-    creator: Option<Uuid>,
+    authority: &Authority,
     actor: &Actor,
 ) -> ApiResult<Deployment> {
+    let creator = authority.person();
     let name = request.name.trim();
     if !valid_release_name(name) {
         return Err(ApiError::bad_input(
@@ -780,6 +800,7 @@ pub async fn adopt(
     let defaults = Deployment::defaults();
     conn.transaction(async |tx| {
         let workspace = Workspace::find_for_update(tx, request.workspace_id).await?.ok_or(ApiError::NotFound)?;
+        require_creator_reads(authority, &workspace)?;
         let clusters = Cluster::usable_by(tx, workspace.organization_id, workspace.id).await?;
         let cluster = clusters.iter().find(|c| c.id == request.cluster_id).ok_or_else(|| {
             ApiError::bad_input("clusterId", "This workspace may not use that cluster (or it does not exist)")

@@ -180,6 +180,33 @@ impl Authority {
         Ok(found.into_iter().find(|at| at.object().scope() == object.scope()).unwrap_or(Ancestry::of(object)))
     }
 
+    /// The signed-in person's user id; `None` for an API key. A person who creates a deployment or a
+    /// workspace becomes its admin (SPEC §1); an API key gets no role from what it creates.
+    pub fn person(&self) -> Option<Uuid> {
+        match self.principal.as_ref() {
+            Principal::User(user) => Some(user.user.id),
+            _ => None,
+        }
+    }
+
+    /// FORBIDDEN unless the caller holds one of `permissions` on the object of `at`, an ancestry known in
+    /// full (for an object not written yet, such as the deployment about to be created). Decided in
+    /// memory: nothing is read.
+    pub fn require_at(&self, permissions: &[Permission], at: &Ancestry) -> ApiResult<()> {
+        let bindings = self.principal.bindings()?;
+        if check::allowed_any(bindings, &self.matrix, permissions, at) {
+            return Ok(());
+        }
+        let fenced = self.principal.fenced();
+        if !fenced.is_empty() {
+            let all: Vec<crate::rbac::Binding> = bindings.iter().chain(fenced).cloned().collect();
+            if check::allowed_any(&all, &self.matrix, permissions, at) {
+                return Err(ApiError::ForbiddenBy(crate::error::MSG_IP_ACCESS_LIST.to_owned()));
+            }
+        }
+        Err(ApiError::Forbidden)
+    }
+
     /// This authority as the current transaction leaves it: the caller's bindings read again through
     /// `conn` (its uncommitted writes included, the IP access lists applied as for the request), for a
     /// rule about what a change leaves its author holding. One statement.

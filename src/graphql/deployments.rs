@@ -344,23 +344,6 @@ impl DeploymentQuery {
     }
 }
 
-/// A creator that is not a user gets no role on the deployment it creates (SPEC §1 makes only a user its
-/// admin): it must already read the workspace's deployments through its own roles, else the deployment
-/// would be written and its creator then refused the answer. Checked before anything is written, on a
-/// stand-in deployment of the workspace (nil id: only roles on the workspace or above count).
-async fn may_read_what_it_creates(access: &Access, creator: Option<uuid::Uuid>, workspace: uuid::Uuid) -> Result<()> {
-    if creator.is_some() {
-        return Ok(());
-    }
-    let at = access.ancestry_of(ScopeRef::Workspace(workspace)).await?;
-    let new = crate::rbac::Ancestry::deployment(at.organization, Some(workspace), uuid::Uuid::nil());
-    if access.allows(operations::read_rule(ObjectKind::Deployment, Scope::Deployment), new).await? {
-        Ok(())
-    } else {
-        Err(ApiError::Forbidden.into())
-    }
-}
-
 /// Deployment mutations.
 #[derive(Default)]
 pub struct DeploymentMutation;
@@ -414,10 +397,9 @@ impl DeploymentMutation {
             expires_at,
             is_development_mode: is_development_mode.unwrap_or(false),
         };
-        let creator = principal(ctx).user().ok().map(|u| u.user.id);
-        may_read_what_it_creates(access(ctx)?, creator, workspace_id).await?;
+        let authority = access(ctx)?.authority()?;
         let mut conn = conn(ctx).await?;
-        let created = deployments::create(&mut conn, request, &policy(state), creator, &actor(ctx)).await?;
+        let created = deployments::create(&mut conn, request, &policy(state), &authority, &actor(ctx)).await?;
         drop(conn);
         // The creator now administers it: read the result with that role.
         access(ctx)?.reload().await?;
@@ -615,10 +597,9 @@ impl DeploymentMutation {
                 "acceptIncompatibilities": accept_incompatibilities.unwrap_or(false),
             }),
         };
-        let creator = principal(ctx).user().ok().map(|u| u.user.id);
-        may_read_what_it_creates(access(ctx)?, creator, request.workspace_id).await?;
+        let authority = access(ctx)?.authority()?;
         let mut conn = conn(ctx).await?;
-        let adopted = deployments::adopt(&mut conn, request, creator, &actor(ctx)).await?;
+        let adopted = deployments::adopt(&mut conn, request, &authority, &actor(ctx)).await?;
         drop(conn);
         // The adopter now administers it: read the result with that role.
         access(ctx)?.reload().await?;
@@ -749,10 +730,9 @@ impl DeploymentMutation {
             expires_at: None,
             is_development_mode: false,
         };
-        let creator = principal(ctx).user().ok().map(|u| u.user.id);
-        may_read_what_it_creates(access(ctx)?, creator, workspace_id).await?;
+        let authority = access(ctx)?.authority()?;
         let mut conn = conn(ctx).await?;
-        let created = deployments::create(&mut conn, request, &policy(state), creator, &actor(ctx)).await?;
+        let created = deployments::create(&mut conn, request, &policy(state), &authority, &actor(ctx)).await?;
         drop(conn);
         access(ctx)?.reload().await?;
         written(ctx, created).await
@@ -800,7 +780,6 @@ impl DeploymentMutation {
         drop(file);
         let state = state(ctx)?;
         let authority = access(ctx)?.authority()?;
-        let creator = principal(ctx).user().ok().map(|u| u.user.id);
         let policy = policy(state);
         let request = deployment_files::ApplyRequest {
             workspace_id,
@@ -809,7 +788,6 @@ impl DeploymentMutation {
             policy: &policy,
             secrets: &state.secrets,
             authority: &authority,
-            creator,
             now: state.clock.now(),
         };
         let mut conn = conn(ctx).await?;
