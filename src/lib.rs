@@ -66,6 +66,9 @@ pub enum StartError {
     /// `capcom seed` stopped.
     #[error("seed: {0}")]
     Seed(#[from] crate::seed::SeedError),
+    /// An operator command (such as `capcom lift-ip-access-list`) was refused.
+    #[error("{0}")]
+    Command(#[from] crate::error::ApiError),
     /// The listen address could not be bound.
     #[error("cannot listen on {address}: {source}")]
     Listen {

@@ -47,6 +47,14 @@ enum Command {
         #[arg(long, env = "CAPCOM_SEED_PASSWORD", hide_env_values = true)]
         password: Option<String>,
     },
+    /// Lift an organization's IP access list, for owners it shuts out (their address changed): run where
+    /// the server runs, with its database settings. Records an `organization.ipAccessList.update` audit
+    /// event by the operator and prints the list it removed.
+    LiftIpAccessList {
+        /// The organization's id.
+        #[arg(long)]
+        organization: uuid::Uuid,
+    },
 }
 
 fn init_tracing(format: LogFormat) {
@@ -73,6 +81,7 @@ async fn main() -> ExitCode {
         Command::Seed { profile, force, password } => {
             seed(cli.config, capcom::seed::SeedOptions { profile, force, password }).await
         }
+        Command::LiftIpAccessList { organization } => lift_ip_access_list(cli.config, organization).await,
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
@@ -103,6 +112,43 @@ async fn seed(config: Config, options: capcom::seed::SeedOptions) -> Result<(), 
         }
         Err(error) => Err(capcom::StartError::Seed(error)),
     }
+}
+
+async fn lift_ip_access_list(config: Config, organization: uuid::Uuid) -> Result<(), capcom::StartError> {
+    let database = capcom::open_database(&config).await?;
+    if !config.skip_migrations {
+        capcom::db::migrate::run_pending(&database.url).await?;
+    }
+    let state = capcom::app_state(config, &database.url, capcom::state::Clock::system())?;
+    let actor = capcom::domain::Actor {
+        label: "operator (capcom lift-ip-access-list)".to_owned(),
+        request_id: Some(format!("cli-{}", uuid::Uuid::now_v7())),
+        ..capcom::domain::Actor::default()
+    };
+    let outcome = async {
+        let mut conn = state.pool.get().await.map_err(capcom::error::ApiError::from)?;
+        capcom::domain::ip_access::lift(&mut conn, organization, state.clock.now(), &actor).await
+    }
+    .await;
+    drop(state);
+    if let Some(mut server) = database.embedded {
+        tokio::task::spawn_blocking(move || server.stop())
+            .await
+            .map_err(|e| capcom::StartError::Database(e.to_string()))?;
+    }
+    let before = outcome.map_err(|error| match error {
+        capcom::error::ApiError::NotFound => capcom::StartError::Command(capcom::error::ApiError::bad_input(
+            "organization",
+            format!("no organization has the id {organization}"),
+        )),
+        other => capcom::StartError::Command(other),
+    })?;
+    if before.is_empty() {
+        println!("organization {organization} has no IP access list; nothing changed");
+    } else {
+        println!("lifted the IP access list of organization {organization} (it held: {})", before.join(", "));
+    }
+    Ok(())
 }
 
 async fn migrate(config: Config) -> Result<(), capcom::StartError> {

@@ -145,6 +145,19 @@ pub async fn replace(
     .await
 }
 
+/// Lifts the IP access list of organization `id` (`capcom lift-ip-access-list`, docs/ip-access-list.md):
+/// the way back in for owners a list shuts out, as when their address changed, run by the installation's
+/// operator where the server runs. The same change as [`replace`] with an empty list, with its audit event
+/// by `actor`, in one transaction; nothing at all when there is no list. Returns the list as it was;
+/// NOT_FOUND for no such organization.
+pub async fn lift(conn: &mut AsyncPgConnection, id: Uuid, now: DateTime<Utc>, actor: &Actor) -> ApiResult<Vec<String>> {
+    let before = get(conn, id).await?;
+    if !before.is_empty() {
+        replace(conn, id, &[], now, actor).await?;
+    }
+    Ok(before)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -498,3 +498,61 @@ async fn a_subscription_the_ip_access_list_shuts_out_ends() {
         assert_eq!(pushed["payload"]["data"]["deploymentStatus"]["workerMax"], workers, "{protocol}: {pushed}");
     }
 }
+
+/// The way back in (docs/ip-access-list.md, "Locked out"): owners whose address left the list (a new
+/// office, a changed dynamic address) are refused everywhere in the organization, and so cannot change
+/// the list themselves; the installation's operator lifts it with `capcom lift-ip-access-list` against
+/// the server's database. Requests from anywhere then work, the change is an audit event by the operator
+/// with the list it removed, and an unknown organization or one without a list changes nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_operator_lifts_a_list_that_shuts_the_owners_out() {
+    let w = world().await;
+    let lift = |organization: &str| {
+        let data_dir = tempfile::Builder::new().prefix("capcom-lift-").tempdir_in(std::env::temp_dir()).unwrap();
+        std::process::Command::new(env!("CARGO_BIN_EXE_capcom"))
+            .args(["lift-ip-access-list", "--organization", organization])
+            .env("DATABASE_URL", &w.app.db_url)
+            .env("CAPCOM_DATA_DIR", data_dir.path())
+            .env("RUST_LOG", "warn")
+            .output()
+            .unwrap()
+    };
+    let no_list = lift(&w.org);
+    assert!(no_list.status.success(), "{}", String::from_utf8_lossy(&no_list.stderr));
+    assert!(String::from_utf8_lossy(&no_list.stdout).contains("no IP access list"));
+    let audited = "SELECT count(*) AS n FROM audit_events WHERE action = 'organization.ipAccessList.update'";
+    assert_eq!(w.app.count(audited).await, 0, "nothing to lift, nothing recorded");
+
+    // The owner's list holds only the office they worked from; now they work from elsewhere.
+    let office = "198.51.100.20";
+    let set =
+        gql_from(&w.app, Some(office), &w.owner, SET_LIST, json!({"org": w.org, "cidrs": ["198.51.100.0/24"]})).await;
+    data(&set);
+    let workspace = "query($w: Uuid!) { workspace(workspaceUuid: $w) { id } }";
+    refused_by_list(&gql_from(&w.app, Some(OUTSIDE), &w.owner, workspace, json!({"w": w.workspace})).await);
+    let retry = gql_from(&w.app, Some(OUTSIDE), &w.owner, SET_LIST, json!({"org": w.org, "cidrs": []})).await;
+    refused_by_list(&retry);
+
+    // An unknown organization: refused, nothing changes.
+    let unknown = lift(&uuid::Uuid::new_v4().to_string());
+    assert!(!unknown.status.success());
+    assert!(String::from_utf8_lossy(&unknown.stderr).contains("no organization has the id"), "{unknown:?}");
+    assert_eq!(w.list().await, "{198.51.100.0/24}");
+
+    let lifted = lift(&w.org);
+    assert!(lifted.status.success(), "{}", String::from_utf8_lossy(&lifted.stderr));
+    assert!(String::from_utf8_lossy(&lifted.stdout).contains("198.51.100.0/24"), "{lifted:?}");
+    assert_eq!(w.list().await, "{}");
+    data(&gql_from(&w.app, Some(OUTSIDE), &w.owner, workspace, json!({"w": w.workspace})).await);
+    let event = w
+        .app
+        .text(
+            "SELECT json_build_object('label', actor_label, 'before', before, 'after', after)::text AS t \
+             FROM audit_events WHERE action = 'organization.ipAccessList.update' ORDER BY occurred_at DESC LIMIT 1",
+        )
+        .await;
+    let event: Value = serde_json::from_str(&event).unwrap();
+    assert_eq!(event["label"], "operator (capcom lift-ip-access-list)", "{event}");
+    assert_eq!(event["before"], json!({"cidrs": ["198.51.100.0/24"]}), "{event}");
+    assert_eq!(event["after"], json!({"cidrs": []}), "{event}");
+}
