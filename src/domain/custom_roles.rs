@@ -85,6 +85,17 @@ pub fn check_scope(scope: Scope) -> ApiResult<()> {
     }
 }
 
+/// A custom role's name, trimmed: BAD_USER_INPUT naming `name` when it is empty, longer than 255
+/// characters, or a built-in role's name in any case (`WORKSPACE_ADMIN`), which a console or an audit
+/// record would show as the built-in role.
+fn role_name(text: &str) -> ApiResult<String> {
+    let name = validate::label("name", text, 255)?;
+    if let Some(role) = Role::ALL.into_iter().find(|role| role.as_str().eq_ignore_ascii_case(name.trim())) {
+        return Err(ApiError::bad_input("name", format!("{role} is a built-in role's name; choose another")));
+    }
+    Ok(name)
+}
+
 /// The permissions of a role of `scope` named by `texts`, without repeats, in the matrix's order.
 /// BAD_USER_INPUT naming `permissions` for an unknown string, one of another scope, or an empty list.
 pub fn parse_permissions(scope: Scope, texts: &[String]) -> ApiResult<PermissionSet> {
@@ -118,6 +129,19 @@ pub fn parse_permissions(scope: Scope, texts: &[String]) -> ApiResult<Permission
             ));
         }
         set.insert(permission);
+    }
+    // A role that may change something must be able to read what the change answers with, else the
+    // change would be committed and then answered FORBIDDEN (Permission::reads_needed).
+    for permission in set.iter() {
+        if let Some(missing) = permission.reads_needed().iter().find(|needed| !set.contains(**needed)) {
+            return Err(ApiError::bad_input(
+                PERMISSIONS_FIELD,
+                format!(
+                    "{permission} needs {missing} in the same role: what it changes is answered with what \
+                     {missing} reads (start from a template: roleTemplates)"
+                ),
+            ));
+        }
     }
     Ok(set)
 }
@@ -156,7 +180,7 @@ pub async fn create(
     actor: &Actor,
 ) -> ApiResult<CustomRole> {
     check_scope(new.scope)?;
-    let name = validate::label("name", &new.name, 255)?;
+    let name = role_name(&new.name)?;
     let description = new.description.as_deref().map(|d| validate::description("description", d)).transpose()?;
     let permissions = parse_permissions(new.scope, &new.permissions)?;
     let texts: Vec<String> = permissions.iter().map(|p| p.as_str().to_owned()).collect();
@@ -220,7 +244,7 @@ pub async fn update(
     now: DateTime<Utc>,
     actor: &Actor,
 ) -> ApiResult<CustomRole> {
-    let name = change.name.as_deref().map(|n| validate::label("name", n, 255)).transpose()?;
+    let name = change.name.as_deref().map(role_name).transpose()?;
     let description = match &change.description {
         Some(Some(text)) => Some(Some(validate::description("description", text)?).filter(|d| !d.is_empty())),
         Some(None) => Some(None),
@@ -413,6 +437,55 @@ mod tests {
             match parse_permissions(scope, &texts(&bad)) {
                 Err(ApiError::BadUserInput { field, .. }) => assert_eq!(field, PERMISSIONS_FIELD),
                 other => panic!("{bad:?}: {other:?}"),
+            }
+        }
+    }
+
+    /// A role that changes something also reads what the change answers with (written by hand from the
+    /// answers: a deployment, an API key, the members).
+    #[test]
+    fn a_role_that_changes_something_reads_what_it_answers_with() {
+        for (scope, refused) in [
+            (Scope::Deployment, vec!["deployment.config.update"]),
+            (Scope::Deployment, vec!["deployment.config.delete"]),
+            (Scope::Deployment, vec!["deployment.images.push"]),
+            (Scope::Deployment, vec!["deployment.config.get", "deployment.serviceAccounts.create"]),
+            (Scope::Deployment, vec!["deployment.config.get", "deployment.iam.update"]),
+            (Scope::Workspace, vec!["workspace.config.update"]),
+            (Scope::Workspace, vec!["workspace.config.get", "workspace.serviceAccounts.create"]),
+            (Scope::Workspace, vec!["workspace.config.get", "workspace.iam.update"]),
+        ] {
+            match parse_permissions(scope, &texts(&refused)) {
+                Err(ApiError::BadUserInput { field, message }) => {
+                    assert_eq!(field, PERMISSIONS_FIELD);
+                    assert!(message.contains(" needs "), "{message}");
+                }
+                other => panic!("{refused:?}: {other:?}"),
+            }
+        }
+        for (scope, accepted) in [
+            (Scope::Deployment, vec!["deployment.config.get"]),
+            (Scope::Deployment, vec!["deployment.config.get", "deployment.config.update", "deployment.images.push"]),
+            (
+                Scope::Deployment,
+                vec!["deployment.config.get", "deployment.serviceAccounts.get", "deployment.serviceAccounts.create"],
+            ),
+            (Scope::Workspace, vec!["workspace.deployments.create", "workspace.deployments.get"]),
+            (Scope::Workspace, vec!["workspace.users.get"]),
+            (Scope::Workspace, vec!["workspace.config.get", "workspace.users.get", "workspace.iam.update"]),
+        ] {
+            assert!(parse_permissions(scope, &texts(&accepted)).is_ok(), "{accepted:?}");
+        }
+    }
+
+    /// The built-in workspace and deployment roles, the templates custom roles start from, pass the rule.
+    #[test]
+    fn every_built_in_role_template_passes_it() {
+        let matrix = Matrix::default();
+        for scope in [Scope::Workspace, Scope::Deployment] {
+            for (role, permissions) in templates(&matrix, scope).unwrap() {
+                let strings: Vec<String> = permissions.iter().map(|p| p.as_str().to_owned()).collect();
+                assert!(parse_permissions(scope, &strings).is_ok(), "{role}: {strings:?}");
             }
         }
     }

@@ -367,11 +367,22 @@ pub async fn set_expiry(
     conn: &mut AsyncPgConnection,
     id: Uuid,
     expires_at: Option<DateTime<Utc>>,
+    authority: &crate::domain::Authority,
     now: DateTime<Utc>,
     actor: &Actor,
 ) -> ApiResult<Deployment> {
     conn.transaction(async |tx| {
         let before = Deployment::live_for_update(tx, id).await?.ok_or(ApiError::NotFound)?;
+        // An expiry is a deletion scheduled: giving a permanent deployment one, or bringing one forward,
+        // needs what `deleteDeployment` needs, else an editor could delete by setting an expiry a minute
+        // ahead. Putting one off or removing it deletes nothing and needs only the update permission
+        // (the operation table's row for this mutation).
+        if let Some(at) = expires_at {
+            if before.expires_at.is_none_or(|current| at < current) {
+                let delete = crate::rbac::operations::DELETE_DEPLOYMENT.rule.permissions();
+                authority.require(tx, delete, crate::rbac::ScopeRef::Deployment(id)).await?;
+            }
+        }
         let changes =
             DeploymentChanges { expires_at: Some(expires_at), updated_at: Some(now), ..DeploymentChanges::default() };
         record(tx, &before, &changes, "deployment.expiry.update", actor).await

@@ -24,7 +24,9 @@ use crate::secrets::SecretBox;
 /// "User", could open the deployment's API to anyone (`airflow.api.auth.backend.default`), make every
 /// user an admin, or point the web server at a Python configuration file of its own (which runs in the
 /// web server and can grant the public role), or replace the whole configuration file (`AIRFLOW_CONFIG`,
-/// past every key reserved here). Airflow 3's names for the same options are listed too.
+/// past every key reserved here). Airflow 3's names for the same options are listed too. So are the
+/// options that show the configuration (and with it the platform's secrets) to Airflow's users, and those
+/// that import a Python path or pass arguments into the platform's own connections.
 pub const RESERVED_KEYS: &[&str] = &[
     "AIRFLOW_HOME",
     "AIRFLOW_CONFIG",
@@ -60,6 +62,20 @@ pub const RESERVED_KEYS: &[&str] = &[
     "AIRFLOW__KUBERNETES__NAMESPACE",
     "AIRFLOW__KUBERNETES_EXECUTOR__NAMESPACE",
     "AIRFLOW__CORE__DAGS_FOLDER",
+    "AIRFLOW__CORE__PLUGINS_FOLDER",
+    // Showing the configuration in the UI or the API shows the platform's secrets with it (fernet key,
+    // metadata database, web server key).
+    "AIRFLOW__WEBSERVER__EXPOSE_CONFIG",
+    "AIRFLOW__API__EXPOSE_CONFIG",
+    // Options that import a Python path or pass arguments into the platform's own connections: the
+    // metadata database, the Celery broker, logging, the workers' pod template.
+    "AIRFLOW__DATABASE__SQL_ALCHEMY_CONNECT_ARGS",
+    "AIRFLOW__DATABASE__SQL_ALCHEMY_ENGINE_ARGS",
+    "AIRFLOW__CORE__SQL_ALCHEMY_CONNECT_ARGS",
+    "AIRFLOW__CELERY__CELERY_CONFIG_OPTIONS",
+    "AIRFLOW__LOGGING__LOGGING_CONFIG_CLASS",
+    "AIRFLOW__KUBERNETES__POD_TEMPLATE_FILE",
+    "AIRFLOW__KUBERNETES_EXECUTOR__POD_TEMPLATE_FILE",
 ];
 
 /// Sections reserved as a whole: `[api_auth]` (Airflow 3) says which tokens the API trusts (its signing

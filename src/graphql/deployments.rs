@@ -435,8 +435,9 @@ impl DeploymentMutation {
 
     /// Makes a deployment ephemeral, moves its expiry, or (with neither argument) makes it permanent:
     /// `expiresAt` (future, at most 720 hours ahead) or `ttlHours` (1..=720 from now), not both;
-    /// BAD_USER_INPUT naming the argument otherwise. Needs what `updateDeployment` needs. See
-    /// docs/ephemeral-deployments.md.
+    /// BAD_USER_INPUT naming the argument otherwise. Needs what `updateDeployment` needs; giving a
+    /// permanent deployment an expiry, or bringing one forward, also needs what `deleteDeployment` needs
+    /// (an expiry is a deletion scheduled). See docs/ephemeral-deployments.md.
     async fn update_deployment_expiry(
         &self,
         ctx: &Context<'_>,
@@ -447,8 +448,9 @@ impl DeploymentMutation {
         let id = deployment_uuid.required("deploymentUuid")?;
         let now = state(ctx)?.clock.now();
         let expires_at = lifecycle::expiry(expires_at, ttl_hours, now)?;
+        let authority = access(ctx)?.authority()?;
         let mut conn = conn(ctx).await?;
-        let updated = lifecycle::set_expiry(&mut conn, id, expires_at, now, &actor(ctx)).await?;
+        let updated = lifecycle::set_expiry(&mut conn, id, expires_at, &authority, now, &actor(ctx)).await?;
         drop(conn);
         written(ctx, updated).await
     }

@@ -718,9 +718,12 @@ async fn a_schedule_change_needs_the_hibernation_mutations_permission() {
     };
 
     // A user with every deployment right but the settings': reads, deploys, manages members.
-    let deployer =
-        role("DEPLOYMENT", "Deployer", &["deployment.config.get", "deployment.images.push", "deployment.iam.update"])
-            .await;
+    let deployer = role(
+        "DEPLOYMENT",
+        "Deployer",
+        &["deployment.config.get", "deployment.users.get", "deployment.images.push", "deployment.iam.update"],
+    )
+    .await;
     w.app.sign_up("deployer@example.com", "correct horse battery").await;
     let added = w.app.add_to_workspace(&w.root, &w.workspace, "deployer@example.com", "WORKSPACE_VIEWER").await;
     assert!(added.get("errors").is_none(), "{added}");

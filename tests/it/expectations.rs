@@ -521,10 +521,12 @@ pub const OPS: &[Op] = &[
     // Issue 26 §2/§3: the expiry and the hibernation settings are deployment settings, so they need what
     // updateDeployment needs (deployment.config.update | system.deployments.update). D is a development
     // deployment (only those may hibernate).
+    // Giving a permanent deployment an expiry schedules its deletion: it also needs what deleteDeployment
+    // needs (deployment.config.delete | system.deployments.delete: DA, and WA, O through implied roles, SA).
     op(
         "updateDeploymentExpiry",
         Deployment,
-        &[DE, DA, WE, WA, O, SA],
+        &[DA, WA, O, SA],
         "mutation($d: Uuid!) { updateDeploymentExpiry(deploymentUuid: $d, ttlHours: 5) { id expiresAt } }",
     ),
     op(

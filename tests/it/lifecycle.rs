@@ -181,6 +181,57 @@ async fn expiry_arguments_are_validated_and_can_be_moved_or_removed() {
     );
 }
 
+/// An expiry is a deletion scheduled (docs/ephemeral-deployments.md): a workspace editor, who may update
+/// a deployment but not delete it, may put an expiry off or remove it, but may not give a permanent
+/// deployment one nor bring one forward (else a minute-ahead expiry would delete it); each refusal
+/// changes nothing. The workspace admin may do both.
+#[tokio::test]
+async fn only_who_may_delete_a_deployment_may_give_it_an_expiry_or_bring_one_forward() {
+    let app = TestApp::spawn_with(|config| config.public_signups = true).await;
+    let root = app.with_owners().await;
+    let workspace = app.create_workspace(&root, "CI").await;
+    let (editor, _) = app.sign_up("editor@example.com", "correct horse battery").await;
+    assert!(
+        app.add_to_workspace(&root, &workspace, "editor@example.com", "WORKSPACE_EDITOR").await.get("errors").is_none()
+    );
+    let permanent = create(&app, &root, &workspace, "main", "").await["data"]["createDeployment"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let preview = create(&app, &root, &workspace, "pr-3", ", ttlHours: 24").await["data"]["createDeployment"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let set = async |token: &str, deployment: &str, extra: &str| {
+        let query =
+            format!("mutation($d: Uuid!) {{ updateDeploymentExpiry(deploymentUuid: $d{extra}) {{ expiresAt }} }}");
+        app.gql(&query, json!({"d": deployment}), Some(token)).await
+    };
+    let soon = (app.state.clock.now() + chrono::Duration::minutes(1)).to_rfc3339();
+    let before = app.deployment_snapshot().await;
+    for (deployment, extra) in [
+        (&permanent, ", ttlHours: 1".to_owned()),
+        (&permanent, format!(", expiresAt: \"{soon}\"")),
+        (&preview, ", ttlHours: 2".to_owned()),
+        (&preview, format!(", expiresAt: \"{soon}\"")),
+    ] {
+        let body = set(&editor, deployment, &extra).await;
+        assert_eq!(error_code(&body), "FORBIDDEN", "{extra}: {body}");
+    }
+    assert_eq!(app.deployment_snapshot().await, before, "refusals change nothing");
+    // Putting the preview's expiry off, then keeping it, deletes nothing: the editor may.
+    let later = set(&editor, &preview, ", ttlHours: 48").await;
+    assert!(
+        time(&later["data"]["updateDeploymentExpiry"]["expiresAt"])
+            > app.state.clock.now() + chrono::Duration::hours(47)
+    );
+    let kept = set(&editor, &preview, "").await;
+    assert!(kept["data"]["updateDeploymentExpiry"]["expiresAt"].is_null(), "{kept}");
+    // The admin (the creator) may give the permanent one an expiry.
+    let given = set(&root, &permanent, ", ttlHours: 1").await;
+    assert!(given["data"]["updateDeploymentExpiry"]["expiresAt"].is_string(), "{given}");
+}
+
 type Socket = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
 async fn subscribe(app: &TestApp, token: &str, deployment: &str) -> Socket {

@@ -66,6 +66,8 @@ enum Prep {
     RuntimeRequested,
     /// D is a development deployment (it may hibernate).
     DevelopmentMode,
+    /// D expires in 30 days (an ephemeral deployment).
+    Ephemeral,
     /// `code`: a one-time sign-in code of the target user, as `/v1/oauth/callback` hands out.
     SignInCode,
     /// `reset`: a password-reset token of `victim`, a fresh user.
@@ -384,11 +386,15 @@ const CASES: &[Case] = &[
         Prep::RuntimeRequested,
         Sql("SELECT coalesce(desired_runtime_version, 'none') AS t FROM deployments WHERE id = '{d}'", "none"),
     ),
-    case(
+    // The row's own permission: making an ephemeral D permanent. Giving a deployment an expiry (or
+    // bringing one forward) also needs deleteDeployment's permission, decided from the data
+    // (docs/ephemeral-deployments.md); expectations.rs and lifecycle.rs test that side by hand.
+    prepared(
         "updateDeploymentExpiry",
         D,
-        "mutation($d: Uuid!) { updateDeploymentExpiry(deploymentUuid: $d, ttlHours: 5) { id } }",
-        Sql("SELECT (expires_at IS NOT NULL)::text AS t FROM deployments WHERE id = '{d}'", "true"),
+        "mutation($d: Uuid!) { updateDeploymentExpiry(deploymentUuid: $d) { id } }",
+        Prep::Ephemeral,
+        Sql("SELECT (expires_at IS NULL)::text AS t FROM deployments WHERE id = '{d}'", "true"),
     ),
     prepared(
         "updateDeploymentHibernation",
@@ -1570,6 +1576,12 @@ impl Run {
             Prep::DevelopmentMode => {
                 app.text(&format!(
                     "WITH u AS (UPDATE deployments SET is_development_mode = true WHERE id = '{d_id}') SELECT 'x'::text AS t"
+                ))
+                .await;
+            }
+            Prep::Ephemeral => {
+                app.text(&format!(
+                    "WITH u AS (UPDATE deployments SET expires_at = now() + interval '30 days' WHERE id = '{d_id}') SELECT 'x'::text AS t"
                 ))
                 .await;
             }

@@ -122,6 +122,14 @@ async fn variable_rules_are_enforced_and_change_nothing() {
             json!([{"key": "AIRFLOW__API__AUTH_BACKENDS", "value": "airflow.api.auth.backend.default"}]),
             "environmentVariables.0.key",
         ),
+        // Showing the configuration would show the platform's secrets; the broker's options are the
+        // platform's.
+        (json!([{"key": "AIRFLOW__WEBSERVER__EXPOSE_CONFIG", "value": "True"}]), "environmentVariables.0.key"),
+        (json!([{"key": "AIRFLOW__API__EXPOSE_CONFIG", "value": "True"}]), "environmentVariables.0.key"),
+        (
+            json!([{"key": "AIRFLOW__CELERY__CELERY_CONFIG_OPTIONS", "value": "evil.module.CONFIG"}]),
+            "environmentVariables.0.key",
+        ),
         (json!([{"key": "NEW_SECRET", "value": "", "isSecret": true}]), "environmentVariables.0.value"),
     ];
     for (vars, field) in cases {
