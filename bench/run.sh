@@ -17,7 +17,7 @@ cd "$(dirname "$0")/.."
 ROOT=$PWD
 DURATION=${DURATION:-10}
 CLIENTS=${CLIENTS:-"1 16 64"}
-SCENARIOS=${SCENARIOS:-"dashboard dashboard_mid dashboard_owner members self_token self_owner workspace_token workspace_key write"}
+SCENARIOS=${SCENARIOS:-"dashboard dashboard_mid dashboard_owner members self_token self_apq self_owner workspace_token workspace_key write"}
 PEER=${PEER:-1}
 OUT=${OUT:-$ROOT/bench/results.txt}
 PG_PORT=${PG_PORT:-55432}
@@ -110,6 +110,16 @@ KEY_WS=$WS1 # the printed key is an editor of Workspace 001
 # body FILE [VARIABLES_JSON]: a GraphQL POST body for the document in FILE.
 body() {
   python3 -c 'import json,sys; print(json.dumps({"query": open(sys.argv[1]).read(), "variables": json.loads(sys.argv[2])}))' "$1" "${2:-{\}}"
+}
+
+# persisted FILE register|hash: the body of an automatic persisted query (Apollo's protocol) for the document
+# in FILE: its text with its SHA-256 (which registers it), or the hash alone.
+persisted() {
+  python3 -c 'import hashlib,json,sys
+q = open(sys.argv[1]).read()
+body = {"extensions": {"persistedQuery": {"version": 1, "sha256Hash": hashlib.sha256(q.encode()).hexdigest()}}}
+if sys.argv[2] == "register": body["query"] = q
+print(json.dumps(body))' "$1" "$2"
 }
 
 # load NAME URL BODY_FILE AUTH PID: wrk at each client count; prints one line per run.
@@ -227,6 +237,8 @@ for binary in "${BINARIES[@]}"; do
   body bench/queries/dashboard_owner.graphql >"$WORK/dashboard_owner.json"
   body bench/queries/members.graphql "{\"workspaceUuid\": \"$WS1\"}" >"$WORK/members.json"
   body bench/queries/self.graphql >"$WORK/self.json"
+  persisted bench/queries/self.graphql register >"$WORK/self_apq_register.json"
+  persisted bench/queries/self.graphql hash >"$WORK/self_apq.json"
   body bench/queries/key_workspace.graphql "{\"workspaceUuid\": \"$KEY_WS\"}" >"$WORK/key_workspace.json"
   echo "## capcom $binary ($(git -C "$(dirname "$binary")" rev-parse --short HEAD 2>/dev/null || echo '?'))" | tee -a "$OUT"
 
@@ -238,6 +250,10 @@ for binary in "${BINARIES[@]}"; do
       members) file=members.json auth="Bearer $MEMBER_TOKEN" peer=pgl_members.json ;;
       self_token) file=self.json auth="Bearer $MEMBER_TOKEN" peer=pgl_self.json ;;
       self_owner) file=self.json auth="Bearer $MANY_TOKEN" peer="" ;;
+      # The self_token document sent by its hash alone, once registered (PostGraphile has no APQ).
+      self_apq) file=self_apq.json auth="Bearer $MEMBER_TOKEN" peer=""
+        curl -s -o /dev/null -H 'content-type: application/json' -H "Authorization: $auth" \
+          --data-binary "@$WORK/self_apq_register.json" "$URL" ;;
       workspace_token) file=key_workspace.json auth="Bearer $MEMBER_TOKEN" peer="" ;;
       workspace_key) file=key_workspace.json auth="$API_KEY" peer="" ;;
       write) file="" auth="$WRITE_KEY" peer="" ;;

@@ -26,6 +26,8 @@
 //! | `CAPCOM_GRAPHQL_CONCURRENCY` | pool size | GraphQL operations over HTTP executed at once (the rest wait their turn) |
 //! | `CAPCOM_WS_INIT_TIMEOUT_MS` | 10000 | time a WebSocket has to send `connection_init` |
 //! | `CAPCOM_WS_MAX_SOCKETS`, `CAPCOM_WS_MAX_SOCKETS_PER_PRINCIPAL`, `CAPCOM_WS_MAX_SUBSCRIPTIONS`, `CAPCOM_WS_MAX_SUBSCRIPTIONS_PER_PRINCIPAL` | 1000, 20, 100, 100 | WebSocket bounds |
+//! | `CAPCOM_DOCUMENT_CACHE_ENTRIES` | 1000 | documents remembered parsed and checked, by their text |
+//! | `CAPCOM_PERSISTED_QUERY_ENTRIES` | 1000 | documents remembered by their SHA-256 for Apollo's persisted queries (0: off) |
 //! | `CAPCOM_MAX_INPUT_VALUES` | 10000 | JSON values in one request body or WebSocket message |
 //! | `CAPCOM_LIST_CAP` | 1000 | cap on Houston-style plain lists |
 //! | `CAPCOM_API_LEVEL` | `2.1.0` | API level reported by `appConfig.version` |
@@ -176,6 +178,12 @@ pub struct Config {
     /// remembers none. Also bounded by 32 MiB.
     #[arg(long, env = "CAPCOM_DOCUMENT_CACHE_ENTRIES", default_value_t = 1_000, global = true)]
     pub document_cache_entries: usize,
+
+    /// Documents remembered by their SHA-256 for Apollo's automatic persisted queries (docs/limits.md,
+    /// "Persisted queries"); 0 turns persisted queries off (clients are told `PersistedQueryNotSupported`).
+    /// Also bounded by 16 MiB.
+    #[arg(long, env = "CAPCOM_PERSISTED_QUERY_ENTRIES", default_value_t = 1_000, global = true)]
+    pub persisted_query_entries: usize,
 
     /// Verified user tokens remembered by their SHA-256 (docs/limits.md, "Tokens"); 0 remembers none.
     /// Also bounded by 16 MiB.

@@ -20,6 +20,7 @@ pub mod mutation;
 pub mod order;
 pub mod organizations;
 pub mod payload;
+pub mod persisted;
 pub mod query;
 pub mod scalars;
 pub mod schema;

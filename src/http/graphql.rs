@@ -39,6 +39,7 @@ use crate::error::{ApiError, ApiResult, code};
 use crate::graphql::authz::Access;
 use crate::graphql::budget::{LimitedWriter, ReplyBudget, ReplyBytes, bytes_exceeded};
 use crate::graphql::loaders::DbLoader;
+use crate::graphql::persisted::{self, PersistedQueries, QueryHash, Unresolved};
 use crate::graphql::{RequestMeta, errors, limits};
 use crate::http::client::ClientAddress;
 use crate::http::input::BoundedJsonError;
@@ -573,16 +574,21 @@ fn accept_header(headers: &HeaderMap) -> Option<&str> {
     headers.get(header::ACCEPT).and_then(|value| value.to_str().ok())
 }
 
+/// Executes `batch` within the request's deadline. `refused` are the operations of a batch that could not
+/// be resolved (a persisted query: `crate::graphql::persisted`), with their place in it: they are answered
+/// there with their error, and do not execute.
 async fn execute(
     state: &HttpState,
     headers: &HeaderMap,
     meta: RequestMeta,
     batch: BatchRequest,
+    refused: Vec<(usize, Unresolved)>,
     media: MediaType,
     report: &Report,
 ) -> Response {
     let deadline = Duration::from_millis(state.app.config.request_timeout_ms);
-    match tokio::time::timeout(deadline, execute_within_deadline(state, headers, &meta, batch, media, report)).await {
+    let work = execute_within_deadline(state, headers, &meta, batch, refused, media, report);
+    match tokio::time::timeout(deadline, work).await {
         Ok(response) => response,
         // Dropping the work cancels whatever SQL statement it was waiting for (`crate::db::pool`).
         Err(_) => error_response(
@@ -599,6 +605,7 @@ async fn execute_within_deadline(
     headers: &HeaderMap,
     meta: &RequestMeta,
     batch: BatchRequest,
+    refused: Vec<(usize, Unresolved)>,
     media: MediaType,
     report: &Report,
 ) -> Response {
@@ -607,9 +614,14 @@ async fn execute_within_deadline(
         report.graphql(shape.request_type, shape.names.clone());
     }
     if let BatchRequest::Batch(requests) = &batch {
-        if requests.len() > state.app.config.max_batch {
+        if requests.len() + refused.len() > state.app.config.max_batch {
             let message = format!("At most {} operations may be batched in one request", state.app.config.max_batch);
             return error_response(ApiError::bad_input("batch", message), meta, media, report);
+        }
+        if requests.is_empty() {
+            // Nothing to run: no caller to authenticate.
+            let answers = refused_in_place(BatchResponse::Batch(Vec::new()), refused, &meta.request_id);
+            return with_protocol_headers(reply(answers, media, false, report, state.app.config.max_reply_bytes));
         }
     }
     let credential = headers.get(header::AUTHORIZATION).and_then(|value| value.to_str().ok());
@@ -684,18 +696,95 @@ async fn execute_within_deadline(
         keys.dedup();
         routing.record_write(&primary, &keys).await;
     }
-    reply(response, media, too_large, report, state.app.config.max_reply_bytes)
+    let refusals = !refused.is_empty();
+    let response = refused_in_place(response, refused, &meta.request_id);
+    let reply = reply(response, media, too_large, report, state.app.config.max_reply_bytes);
+    if refusals { with_protocol_headers(reply) } else { reply }
+}
+
+/// `responses` (a batch's) with the answer of each operation of `refused` put back at its place.
+fn refused_in_place(responses: BatchResponse, refused: Vec<(usize, Unresolved)>, request_id: &str) -> BatchResponse {
+    let BatchResponse::Batch(mut responses) = responses else { return responses };
+    // Ascending positions, each inserted where it was: the ones before it are already in place.
+    for (index, unresolved) in refused {
+        let mut error = unresolved.into_server_error();
+        errors::apply(&mut error, request_id);
+        responses.insert(index.min(responses.len()), GqlResponse::from_errors(vec![error]));
+    }
+    BatchResponse::Batch(responses)
+}
+
+/// `response` marked as Apollo Server marks an answer holding one of its persisted-query errors: not to
+/// be kept by any cache (a `GET` by hash answered "not found" must not stay so once the text is known).
+fn with_protocol_headers(mut response: Response) -> Response {
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("private, no-cache, must-revalidate"));
+    response
+}
+
+/// The answer to a request naming a persisted query that cannot run. Apollo's own two errors
+/// (`PersistedQueryNotFound`, `PersistedQueryNotSupported`) are answered with HTTP 200 whatever the media
+/// type, as Apollo Server answers them and as its clients expect before they retry; a malformed or
+/// mismatched hash is a request error like any other (BAD_USER_INPUT).
+fn unresolved_response(unresolved: Unresolved, meta: &RequestMeta, media: MediaType, report: &Report) -> Response {
+    if let Some(Extension(report)) = report {
+        report.graphql(RequestType::Invalid, Vec::new());
+    }
+    let protocol = unresolved.is_protocol();
+    let mut error = unresolved.into_server_error();
+    errors::apply(&mut error, &meta.request_id);
+    let mut response =
+        reply(BatchResponse::Single(GqlResponse::from_errors(vec![error])), media, true, report, usize::MAX);
+    if protocol {
+        *response.status_mut() = StatusCode::OK;
+        response = with_protocol_headers(response);
+    }
+    response
+}
+
+/// One operation as a request carries it, before the persisted query it names (if any) is resolved.
+struct Incoming {
+    /// The operation; its `query` is empty when the client sent only a hash.
+    request: async_graphql::Request,
+    /// The hash `extensions.persistedQuery` names, if any, or why it cannot be read.
+    persisted: Result<Option<QueryHash>, ApiError>,
+}
+
+impl Incoming {
+    /// The operation to run: the request itself, or the document its persisted query names (Apollo's
+    /// protocol, `crate::graphql::persisted`), registering the text it sent under its hash.
+    fn resolve(self, store: &PersistedQueries) -> Result<async_graphql::Request, Unresolved> {
+        let mut request = self.request;
+        match self.persisted.map_err(Unresolved::Invalid)? {
+            None => Ok(request),
+            Some(hash) => {
+                let sent = std::mem::take(&mut request.query);
+                request.query = store.resolve(Some(sent), hash)?;
+                Ok(request)
+            }
+        }
+    }
 }
 
 /// Reads one request object of a POST body: `query` must be a string; `operationName` a string or null;
 /// `variables` and `extensions` objects or null. Other properties are ignored (the specification says so).
-fn request_from_json(value: Value) -> Result<async_graphql::Request, String> {
+/// `query` may be left out when `extensions.persistedQuery` names a hash instead (Apollo's automatic
+/// persisted queries).
+fn request_from_json(value: Value) -> Result<Incoming, String> {
     let Value::Object(mut object) = value else {
         return Err("The request body must be a JSON object (or an array of them)".to_owned());
     };
     let query = match object.remove("query") {
-        Some(Value::String(query)) => query,
+        Some(Value::String(query)) => Some(query),
         Some(_) => return Err("query must be a string".to_owned()),
+        None => None,
+    };
+    let persisted = persisted::requested_hash(object.get("extensions"));
+    let query = match query {
+        Some(query) => query,
+        // A hash stands for the text; a malformed persistedQuery entry is answered as such.
+        None if !matches!(persisted, Ok(None)) => String::new(),
         None => return Err("The request has no query".to_owned()),
     };
     let mut request = async_graphql::Request::new(query);
@@ -715,12 +804,12 @@ fn request_from_json(value: Value) -> Result<async_graphql::Request, String> {
         None | Some(Value::Null) | Some(Value::Object(_)) => {}
         Some(_) => return Err("extensions must be an object".to_owned()),
     }
-    Ok(request)
+    Ok(Incoming { request, persisted })
 }
 
 /// Reads a GET request's parameters: `query`, `operationName`, and `variables` / `extensions` as JSON
 /// text (async-graphql's own reader expects `operation_name`, not the specification's `operationName`).
-fn request_from_query_string(query_string: &str, max_values: usize) -> Result<async_graphql::Request, String> {
+fn request_from_query_string(query_string: &str, max_values: usize) -> Result<Incoming, String> {
     #[derive(serde::Deserialize)]
     struct Parameters {
         query: Option<String>,
@@ -793,18 +882,32 @@ pub async fn post_handler(
         }
         Err(error) => return malformed(format!("The request body {error}"), &meta, media, &report),
     };
-    let batch = match json {
+    let store = &state.persisted;
+    let (batch, refused) = match json {
         Value::Array(items) if items.is_empty() => return malformed("The batch is empty", &meta, media, &report),
         Value::Array(items) => match items.into_iter().map(request_from_json).collect::<Result<Vec<_>, _>>() {
-            Ok(requests) => BatchRequest::Batch(requests),
+            // Each operation of a batch is resolved on its own: one whose hash is unknown is answered
+            // PersistedQueryNotFound in its place, and the others run.
+            Ok(items) => {
+                let mut requests = Vec::with_capacity(items.len());
+                let mut refused = Vec::new();
+                for (index, item) in items.into_iter().enumerate() {
+                    match item.resolve(store) {
+                        Ok(request) => requests.push(request),
+                        Err(unresolved) => refused.push((index, unresolved)),
+                    }
+                }
+                (BatchRequest::Batch(requests), refused)
+            }
             Err(message) => return malformed(message, &meta, media, &report),
         },
-        single => match request_from_json(single) {
-            Ok(request) => BatchRequest::Single(request),
+        single => match request_from_json(single).map(|incoming| incoming.resolve(store)) {
+            Ok(Ok(request)) => (BatchRequest::Single(request), Vec::new()),
+            Ok(Err(unresolved)) => return unresolved_response(unresolved, &meta, media, &report),
             Err(message) => return malformed(message, &meta, media, &report),
         },
     };
-    execute(&state, &headers, meta, batch, media, &report).await
+    execute(&state, &headers, meta, batch, refused, media, &report).await
 }
 
 /// `GET /v1`, `GET /graphql`: GraphiQL for a browser, otherwise a query from the URL (never a mutation:
@@ -826,10 +929,14 @@ pub async fn get_handler(
     }
     let Some(media) = negotiate(accept) else { return not_acceptable() };
     let request = match request_from_query_string(query_string, state.app.config.max_input_values) {
-        Ok(request) => request,
+        Ok(incoming) => match incoming.resolve(&state.persisted) {
+            Ok(request) => request,
+            Err(unresolved) => return unresolved_response(unresolved, &meta, media, &report),
+        },
         Err(message) => return malformed(message, &meta, media, &report),
     };
-    // The document is checked for size before it is parsed to see which operation it selects.
+    // The document (the one a hash names, when it came by hash) is checked for size before it is parsed
+    // to see which operation it selects.
     if let Err(error) = limits::check_text(&request.query, state.app.config.max_tokens) {
         return malformed(error.message, &meta, media, &report);
     }
@@ -845,7 +952,7 @@ pub async fn get_handler(
             return response;
         }
     }
-    execute(&state, &headers, meta, BatchRequest::Single(request), media, &report).await
+    execute(&state, &headers, meta, BatchRequest::Single(request), Vec::new(), media, &report).await
 }
 
 /// `GET /ws`: GraphQL over WebSocket, `graphql-transport-ws` and the legacy `graphql-ws` protocol (see

@@ -12,6 +12,7 @@ use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, RequestId
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
+use crate::graphql::persisted::PersistedQueries;
 use crate::graphql::{GraphqlService, build_schema};
 use crate::http::client::{self, ProxyTrust};
 use crate::http::cors::{self, AllowedOrigins};
@@ -38,6 +39,8 @@ pub struct HttpState {
     pub executions: Arc<tokio::sync::Semaphore>,
     /// How many turns there are.
     pub execution_turns: u32,
+    /// Documents registered by hash (Apollo's automatic persisted queries, `CAPCOM_PERSISTED_QUERY_ENTRIES`).
+    pub persisted: Arc<PersistedQueries>,
 }
 
 /// Whether a client-sent request id is kept: short, printable, no spaces (it goes into every log line and
@@ -74,7 +77,9 @@ pub fn build_router(state: AppState) -> Router {
     let pool_size = u32::try_from(state.config.pool_size).unwrap_or(u32::MAX);
     let execution_turns = state.config.graphql_concurrency.unwrap_or(pool_size).clamp(1, 100_000);
     let executions = Arc::new(tokio::sync::Semaphore::new(execution_turns as usize));
-    let http_state = HttpState { app: state, schema, sockets, origins: origins.clone(), executions, execution_turns };
+    let persisted = Arc::new(PersistedQueries::new(state.config.persisted_query_entries));
+    let http_state =
+        HttpState { app: state, schema, sockets, origins: origins.clone(), executions, execution_turns, persisted };
     let request_id = HeaderName::from_static(REQUEST_ID_HEADER);
     let trust = ProxyTrust {
         proxies: http_state.app.config.trusted_proxies.clone(),

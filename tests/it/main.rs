@@ -45,6 +45,7 @@ mod migrations;
 mod oidc;
 mod organizations;
 mod passwords;
+mod persisted_queries;
 mod principal_cache;
 mod proxies;
 mod read_checks;
