@@ -414,6 +414,39 @@ pub async fn for_grant(tx: &mut AsyncPgConnection, id: Uuid, object: ScopeRef) -
     Ok(role)
 }
 
+/// Custom roles `ids` for grants on objects of organization `organization_id` (the deployment roles given
+/// with a workspace role, and those an invite carries), in two statements whatever their number: read
+/// unlocked first, so that another organization's role is refused before this transaction can hold a lock
+/// on it (as [`for_grant`] does), then the organization's own locked `FOR SHARE` in id order until the
+/// transaction ends (a deletion waits, then sees the new bindings). Each id answers in its place: `None`
+/// when no role of that organization has it, whether it names nothing or another organization's role, so
+/// the answer tells nothing about other organizations. The caller checks each role's scope.
+pub async fn for_grants(
+    tx: &mut AsyncPgConnection,
+    ids: &[Uuid],
+    organization_id: Uuid,
+) -> ApiResult<Vec<Option<CustomRole>>> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut ours: Vec<Uuid> = CustomRoleRow::find_many(tx, ids)
+        .await?
+        .into_iter()
+        .filter(|row| row.organization_id == organization_id)
+        .map(|row| row.id)
+        .collect();
+    ours.sort();
+    ours.dedup();
+    // Locked, and read again: the organization of a role never changes, its permissions may have (and a
+    // role deleted meanwhile is simply not returned).
+    let locked: Vec<CustomRole> = if ours.is_empty() {
+        Vec::new()
+    } else {
+        CustomRoleRow::find_many_for_share(tx, &ours).await?.into_iter().map(CustomRole::from_row).collect()
+    };
+    Ok(ids.iter().map(|id| locked.iter().find(|role| role.row.id == *id).cloned()).collect())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

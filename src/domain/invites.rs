@@ -16,6 +16,7 @@ use crate::db::models::role_binding::RoleBindingRow;
 use crate::db::models::user::{Email, User};
 use crate::db::models::workspace::Workspace;
 use crate::domain::audit::{self, Change};
+use crate::domain::custom_roles::CustomRole;
 use crate::domain::memberships::{self, Conferred, DeploymentRoleRequest, Grantor, Join, RoleRequest};
 use crate::domain::{Actor, Authority, ip_access, validate};
 use crate::error::{ApiError, ApiResult};
@@ -59,11 +60,30 @@ pub fn token_hash(token: &str) -> Vec<u8> {
 
 /// Audit snapshot of an invite (never the token or its hash). `role` is the role it carries as read for
 /// the change, when it was: a custom role is then named by id and by its name at the change; without it
-/// the snapshot still names the custom role's id.
-pub fn snapshot(invite: &Invite, role: Option<&Conferred>) -> serde_json::Value {
+/// the snapshot still names the custom role's id. Each of its deployment roles is named the same way
+/// (`deploymentId`, `role`, `customRoleId`, and `customRoleName` for a custom role found in `custom`, the
+/// custom roles read for the change).
+pub fn snapshot(invite: &Invite, role: Option<&Conferred>, custom: &[CustomRole]) -> serde_json::Value {
+    let deployment_roles: Vec<serde_json::Value> = invite
+        .deployment_roles
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|entry| {
+            let custom_role_id = entry.get("customRoleId").and_then(|id| id.as_str()).and_then(|id| id.parse().ok());
+            let named = custom_role_id.and_then(|id: Uuid| custom.iter().find(|role| role.row.id == id));
+            match named {
+                Some(role) => {
+                    Conferred::Custom(role.clone()).snapshot_with(json!({"deploymentId": entry.get("deploymentId")}))
+                }
+                None => json!({"deploymentId": entry.get("deploymentId"), "role": entry.get("role"),
+                               "customRoleId": custom_role_id}),
+            }
+        })
+        .collect();
     let snapshot = json!({"id": invite.id, "email": invite.email, "scope": invite.scope, "role": invite.role,
            "customRoleId": invite.custom_role_id, "workspaceId": invite.workspace_id,
-           "deploymentRoles": invite.deployment_roles, "expiresAt": invite.expires_at});
+           "deploymentRoles": deployment_roles, "expiresAt": invite.expires_at});
     match role {
         Some(role) => role.snapshot_with(snapshot),
         None => snapshot,
@@ -120,32 +140,38 @@ pub(crate) async fn insert_and_mail(
     Ok(CreatedInvite { invite })
 }
 
-/// Deployments named in `requests` must belong to the workspace (else NOT_FOUND).
-pub async fn check_deployments_in_workspace(
-    tx: &mut AsyncPgConnection,
-    workspace_id: Uuid,
-    requests: &[DeploymentRoleRequest],
-) -> ApiResult<()> {
-    if requests.is_empty() {
-        return Ok(());
-    }
-    let ids: Vec<Uuid> = requests.iter().map(|r| r.deployment_id).collect();
-    let found = crate::db::models::workspace::live_deployments_in(tx, workspace_id, &ids).await?;
-    if ids.iter().all(|id| found.contains(id)) { Ok(()) } else { Err(ApiError::NotFound) }
-}
-
 /// Creates a workspace invite (the caller holds the workspace lock).
 pub async fn create_workspace_invite(
     tx: &mut AsyncPgConnection,
     workspace: &Workspace,
     email: &str,
     role: &Conferred,
-    deployment_roles: &[DeploymentRoleRequest],
+    deployment_roles: &[(Uuid, Conferred)],
     settings: &InviteSettings,
     actor: &Actor,
 ) -> ApiResult<CreatedInvite> {
-    let roles: Vec<serde_json::Value> =
-        deployment_roles.iter().map(|r| json!({"deploymentId": r.deployment_id, "role": r.role.as_str()})).collect();
+    // Stored as `[{"deploymentId", "role", "customRoleId"?}]`: a custom role by its id (the marker in
+    // `role`), re-read and re-checked against the inviter when the invite is accepted.
+    let roles: Vec<serde_json::Value> = deployment_roles
+        .iter()
+        .map(|(deployment, role)| {
+            let mut entry = json!({"deploymentId": deployment, "role": role.role().as_str()});
+            if let Some(id) = role.custom_id() {
+                entry["customRoleId"] = json!(id);
+            }
+            entry
+        })
+        .collect();
+    let mut custom: Vec<CustomRole> = deployment_roles
+        .iter()
+        .filter_map(|(_, role)| match role {
+            Conferred::Custom(custom) => Some(custom.clone()),
+            Conferred::Builtin(_) => None,
+        })
+        .collect();
+    if let Conferred::Custom(own) = role {
+        custom.push(own.clone());
+    }
     let created = insert_and_mail(
         tx,
         NewInvite {
@@ -175,7 +201,7 @@ pub async fn create_workspace_invite(
             target_id: Some(created.invite.id),
             organization_id: Some(workspace.organization_id),
             workspace_id: Some(workspace.id),
-            after: Some(snapshot(&created.invite, Some(role))),
+            after: Some(snapshot(&created.invite, Some(role), &custom)),
             ..Change::default()
         },
     )
@@ -222,7 +248,7 @@ pub async fn invite_to_system(
                 action: "invite.create",
                 target_type: "invite",
                 target_id: Some(created.invite.id),
-                after: Some(snapshot(&created.invite, None)),
+                after: Some(snapshot(&created.invite, None, &[])),
                 ..Change::default()
             },
         )
@@ -255,13 +281,18 @@ pub async fn delete(
             return Err(ApiError::NotFound);
         }
         let organization_id = organization_of(tx, &invite).await?;
-        // The custom role it carried, for its name in the record (read, not locked: nothing is granted).
-        let role = match invite.custom_role_id {
-            Some(role_id) => {
-                crate::domain::custom_roles::by_ids(tx, &[role_id]).await?.into_iter().next().map(Conferred::Custom)
-            }
-            None => None,
-        };
+        // The custom roles it carried (its own and its deployment roles'), for their names in the record:
+        // read together, not locked (nothing is granted).
+        let mut ids: Vec<Uuid> = invite.custom_role_id.into_iter().collect();
+        ids.extend(deployment_requests(&invite).into_iter().filter_map(|r| match r.role {
+            RoleRequest::Custom(id) => Some(id),
+            RoleRequest::Builtin(_) => None,
+        }));
+        let custom = if ids.is_empty() { Vec::new() } else { crate::domain::custom_roles::by_ids(tx, &ids).await? };
+        let role = invite
+            .custom_role_id
+            .and_then(|id| custom.iter().find(|role| role.row.id == id).cloned())
+            .map(Conferred::Custom);
         Invite::delete(tx, id).await?;
         audit::record(
             tx,
@@ -272,7 +303,7 @@ pub async fn delete(
                 target_id: Some(id),
                 organization_id,
                 workspace_id: invite.workspace_id,
-                before: Some(snapshot(&invite, role.as_ref())),
+                before: Some(snapshot(&invite, role.as_ref(), &custom)),
                 ..Change::default()
             },
         )
@@ -290,10 +321,11 @@ fn deployment_requests(invite: &Invite) -> Vec<DeploymentRoleRequest> {
         .into_iter()
         .flatten()
         .filter_map(|entry| {
-            Some(DeploymentRoleRequest {
-                deployment_id: entry.get("deploymentId")?.as_str()?.parse().ok()?,
-                role: entry.get("role")?.as_str()?.parse().ok()?,
-            })
+            let role = match entry.get("customRoleId").and_then(|id| id.as_str()) {
+                Some(id) => RoleRequest::Custom(id.parse().ok()?),
+                None => RoleRequest::Builtin(entry.get("role")?.as_str()?.parse().ok()?),
+            };
+            Some(DeploymentRoleRequest { deployment_id: entry.get("deploymentId")?.as_str()?.parse().ok()?, role })
         })
         .collect()
 }
@@ -309,62 +341,120 @@ pub async fn organization_of(tx: &mut AsyncPgConnection, invite: &Invite) -> Api
     }
 }
 
+/// What an invite grants, as read (and locked) for its acceptance.
+#[derive(Debug, Clone)]
+struct Carried {
+    /// Its role: at the organization, or at the workspace.
+    role: Conferred,
+    /// The deployment roles of a workspace invite on deployments still live in the workspace (those on
+    /// deleted deployments grant nothing).
+    deployment_roles: Vec<(Uuid, Conferred)>,
+    /// Every custom role it names that still exists, for the audit record.
+    custom: Vec<CustomRole>,
+}
+
 /// The inviter's authority as it is now, after checking that they may still grant every role the invite
-/// carries (SPEC §2: an invite applies the grant rule when it is created and when it is accepted).
-/// FORBIDDEN when the inviter is gone, disabled, or lost the right; `None` for an invite that grants no
-/// role (`inviteUser`: an invitation to sign up only).
+/// carries (SPEC §2: an invite applies the grant rule when it is created and when it is accepted), with
+/// what it carries. FORBIDDEN when the inviter is gone, disabled, or lost the right; `None` for an invite
+/// that grants no role (`inviteUser`: an invitation to sign up only). The deployment roles are decided
+/// together ([`memberships::check_grants`]), whatever their number.
 async fn check_inviter(
     tx: &mut AsyncPgConnection,
     invite: &Invite,
     matrix: &Arc<Matrix>,
     now: DateTime<Utc>,
-) -> ApiResult<Option<Authority>> {
-    let Some(role) = invite_role(tx, invite).await? else { return Ok(None) };
+) -> ApiResult<Option<(Authority, Carried)>> {
+    let Some(carried) = carried(tx, invite).await? else { return Ok(None) };
     let authority =
         memberships::inviter_authority(tx, invite.invited_by, invite.invited_by_service_account_id, matrix, now)
             .await?
             .ok_or(ApiError::Forbidden)?;
     let grantor = Grantor::Inviter(&authority);
     if let Some(id) = invite.organization_id {
-        memberships::check_grant(tx, &grantor, role.clone(), ScopeRef::Organization(id)).await?;
+        memberships::check_grant(tx, &grantor, carried.role.clone(), ScopeRef::Organization(id)).await?;
     }
     if let Some(id) = invite.workspace_id {
-        memberships::check_grant(tx, &grantor, role, ScopeRef::Workspace(id)).await?;
-        for request in deployment_requests(invite) {
-            memberships::check_grant(tx, &grantor, request.role, ScopeRef::Deployment(request.deployment_id)).await?;
-        }
+        let mut asks = vec![(carried.role.clone(), ScopeRef::Workspace(id))];
+        asks.extend(
+            carried.deployment_roles.iter().map(|(deployment, role)| (role.clone(), ScopeRef::Deployment(*deployment))),
+        );
+        memberships::check_grants(tx, &grantor, &asks).await?;
     }
-    Ok(Some(authority))
+    Ok(Some((authority, carried)))
 }
 
-/// The role an invite grants, if any: its custom role read (and locked against deletion) when it names one.
-async fn invite_role(tx: &mut AsyncPgConnection, invite: &Invite) -> ApiResult<Option<Conferred>> {
+/// What an invite grants, if any: its role, its custom role read (and locked against deletion) when it names
+/// one, and for a workspace invite its deployment roles on live deployments, their custom roles read and
+/// locked together. A custom role gone since the invite was made is NOT_FOUND, as for the invite's own
+/// (deleting a role an invite holds is refused, so this does not happen while the invite is pending).
+async fn carried(tx: &mut AsyncPgConnection, invite: &Invite) -> ApiResult<Option<Carried>> {
     let Some(role) = invite.role.as_deref().and_then(|r| r.parse::<Role>().ok()) else { return Ok(None) };
-    match (invite.custom_role_id, invite.workspace_id) {
+    let role = match (invite.custom_role_id, invite.workspace_id) {
         (Some(id), Some(workspace_id)) => {
-            Ok(Some(RoleRequest::Custom(id).resolve(tx, ScopeRef::Workspace(workspace_id)).await?))
+            RoleRequest::Custom(id).resolve(tx, ScopeRef::Workspace(workspace_id)).await?
         }
-        (Some(_), None) => Err(ApiError::internal("a custom role on an invite that is not a workspace's")),
-        (None, _) => Ok(Some(Conferred::Builtin(role))),
+        (Some(_), None) => return Err(ApiError::internal("a custom role on an invite that is not a workspace's")),
+        (None, _) => Conferred::Builtin(role),
+    };
+    let mut custom: Vec<CustomRole> = match &role {
+        Conferred::Custom(own) => vec![own.clone()],
+        Conferred::Builtin(_) => Vec::new(),
+    };
+    let requests = deployment_requests(invite);
+    let workspace = match invite.workspace_id {
+        Some(id) if !requests.is_empty() => Workspace::find(tx, id).await?,
+        _ => None,
+    };
+    let Some(workspace) = workspace else { return Ok(Some(Carried { role, deployment_roles: Vec::new(), custom })) };
+    // Deployments deleted since the invite was made are skipped.
+    let ids: Vec<Uuid> = requests.iter().map(|r| r.deployment_id).collect();
+    let live = crate::db::models::workspace::live_deployments_in(tx, workspace.id, &ids).await?;
+    let custom_ids: Vec<Uuid> = requests
+        .iter()
+        .filter_map(|r| match r.role {
+            RoleRequest::Custom(id) => Some(id),
+            RoleRequest::Builtin(_) => None,
+        })
+        .collect();
+    let mut found =
+        crate::domain::custom_roles::for_grants(tx, &custom_ids, workspace.organization_id).await?.into_iter();
+    let mut deployment_roles = Vec::new();
+    for request in requests {
+        let conferred = match request.role {
+            RoleRequest::Builtin(role) => Some(Conferred::Builtin(role)),
+            RoleRequest::Custom(_) => found.next().flatten().map(|role| {
+                custom.push(role.clone());
+                Conferred::Custom(role)
+            }),
+        };
+        if !live.contains(&request.deployment_id) {
+            continue;
+        }
+        match conferred {
+            Some(conferred) if conferred.role().scope() == Some(Scope::Deployment) => {
+                deployment_roles.push((request.deployment_id, conferred));
+            }
+            _ => return Err(ApiError::NotFound),
+        }
     }
+    Ok(Some(Carried { role, deployment_roles, custom }))
 }
 
 /// Turns an invite into bindings for `user_id` and deletes it (caller's transaction, invite locked),
 /// after re-checking its inviter. A workspace invite also makes the user a member of the workspace's
 /// organization. The caller records the audit event of the operation that applied it. Returns the role
-/// the invite carried, as read (and locked) for the grant.
+/// the invite carried and the custom roles it names, as read (and locked) for the grant.
 async fn apply(
     tx: &mut AsyncPgConnection,
     invite: &Invite,
     user_id: Uuid,
     matrix: &Arc<Matrix>,
     now: DateTime<Utc>,
-) -> ApiResult<Option<Conferred>> {
-    let role = invite_role(tx, invite).await?;
-    let carried = role.clone();
-    let authority = check_inviter(tx, invite, matrix, now).await?;
-    if let (Some(role), Some(authority)) = (role, authority.as_ref()) {
+) -> ApiResult<(Option<Conferred>, Vec<CustomRole>)> {
+    let checked = check_inviter(tx, invite, matrix, now).await?;
+    if let Some((authority, carried)) = &checked {
         let grantor = Grantor::Inviter(authority);
+        let role = &carried.role;
         if let Some(organization_id) = invite.organization_id {
             let organization = memberships::lock_organization(tx, organization_id).await?;
             if RoleBindingRow::user_in_organization_for_update(tx, organization_id, user_id).await?.is_none() {
@@ -384,22 +474,13 @@ async fn apply(
                 memberships::ensure_member(tx, &grantor, workspace.organization_id, user_id, invite.invited_by).await?;
                 let workspace = memberships::lock_workspace(tx, workspace_id).await?;
                 if RoleBindingRow::user_in_workspace_for_update(tx, workspace_id, user_id).await?.is_none() {
-                    // Deployments deleted since the invite was made are skipped.
-                    let requests = deployment_requests(invite);
-                    let ids: Vec<Uuid> = requests.iter().map(|r| r.deployment_id).collect();
-                    let live = crate::db::models::workspace::live_deployments_in(tx, workspace_id, &ids).await?;
-                    let granted: Vec<(Uuid, Conferred)> = requests
-                        .into_iter()
-                        .filter(|r| live.contains(&r.deployment_id))
-                        .map(|r| (r.deployment_id, Conferred::Builtin(r.role)))
-                        .collect();
                     memberships::add_to_workspace(
                         tx,
                         &grantor,
                         &workspace,
                         user_id,
                         role.clone(),
-                        &granted,
+                        &carried.deployment_roles,
                         invite.invited_by,
                     )
                     .await?;
@@ -408,7 +489,7 @@ async fn apply(
         }
     }
     Invite::delete(tx, invite.id).await?;
-    Ok(carried)
+    Ok(checked.map(|(_, carried)| (Some(carried.role), carried.custom)).unwrap_or_default())
 }
 
 /// Checks a sign-up's invite token: it must be pending and sent to `email`.
@@ -463,8 +544,8 @@ pub async fn apply_pending_for_email(
         if !ip_access::admits(tx, organization_id, client).await? {
             continue;
         }
-        let role = apply(tx, invite, user_id, matrix, now).await?;
-        applied.push(Applied { organization_id, snapshot: snapshot(invite, role.as_ref()) });
+        let (role, custom) = apply(tx, invite, user_id, matrix, now).await?;
+        applied.push(Applied { organization_id, snapshot: snapshot(invite, role.as_ref(), &custom) });
     }
     Ok(applied)
 }
@@ -496,7 +577,7 @@ pub async fn accept(
         if !ip_access::admits(tx, organization_id, actor.client_address.as_deref()).await? {
             return Err(ApiError::ForbiddenBy(crate::error::MSG_IP_ACCESS_LIST.to_owned()));
         }
-        let role = apply(tx, &invite, user_id, matrix, now).await?;
+        let (role, custom) = apply(tx, &invite, user_id, matrix, now).await?;
         audit::record(
             tx,
             actor,
@@ -506,7 +587,7 @@ pub async fn accept(
                 target_id: Some(invite.id),
                 organization_id,
                 workspace_id: invite.workspace_id,
-                before: Some(snapshot(&invite, role.as_ref())),
+                before: Some(snapshot(&invite, role.as_ref(), &custom)),
                 after: Some(json!({"userId": user_id})),
                 ..Change::default()
             },

@@ -40,13 +40,110 @@ use crate::rbac::{Ancestry, Binding, Matrix, Role, Scope, ScopeRef};
 /// How many of an organization's first joins become owners (SPEC §1).
 pub const FOUNDING_OWNERS: i64 = 3;
 
-/// A deployment role requested with a workspace role (`workspaceAddUser`, workspace invites, teams).
+/// The argument that lists deployment roles given with a workspace role; its items are named
+/// `deploymentRoles[<index>].<field>` in errors ([`deployment_role_field`]).
+pub const DEPLOYMENT_ROLES_FIELD: &str = "deploymentRoles";
+
+/// The name of `field` of item `index` of `deploymentRoles`, as the client sent it
+/// (`deploymentRoles[2].deploymentId`).
+pub fn deployment_role_field(index: usize, field: &str) -> String {
+    format!("{DEPLOYMENT_ROLES_FIELD}[{index}].{field}")
+}
+
+/// A deployment role requested with a workspace role (`workspaceAddUser`, workspace invites, teams): a
+/// built-in DEPLOYMENT_* role or one of the organization's custom deployment roles. Requests are kept in
+/// the order they were sent, so that an error names the item by its index.
 #[derive(Debug, Clone)]
 pub struct DeploymentRoleRequest {
     /// The deployment (must belong to the workspace).
     pub deployment_id: Uuid,
-    /// A DEPLOYMENT_* role.
-    pub role: Role,
+    /// A DEPLOYMENT_* role, or a custom deployment role.
+    pub role: RoleRequest,
+}
+
+/// Checks what can be checked of `requests` without reading anything: a built-in role must be a
+/// deployment role (BAD_USER_INPUT naming `deploymentRoles[i].role`), and a deployment is named once
+/// (one binding per principal and deployment; BAD_USER_INPUT naming the later item's `deploymentId`).
+pub fn check_deployment_requests(requests: &[DeploymentRoleRequest]) -> ApiResult<()> {
+    for (index, request) in requests.iter().enumerate() {
+        if let RoleRequest::Builtin(role) = request.role {
+            let field = deployment_role_field(index, "role");
+            let role = built_in(&field, role)?;
+            if role.scope() != Some(Scope::Deployment) {
+                return Err(ApiError::bad_input(
+                    field,
+                    format!(
+                        "{role} is not a deployment role (DEPLOYMENT_ADMIN, DEPLOYMENT_EDITOR or DEPLOYMENT_VIEWER)"
+                    ),
+                ));
+            }
+        }
+        if requests[..index].iter().any(|earlier| earlier.deployment_id == request.deployment_id) {
+            return Err(ApiError::bad_input(
+                deployment_role_field(index, "deploymentId"),
+                "This deployment is named twice: give it one role",
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The deployment roles `requests` (checked with [`check_deployment_requests`]) as granted in
+/// `workspace`, in their order, whatever their number in at most three statements: their deployments must
+/// be live deployments of the workspace (else NOT_FOUND, SPEC §2 rule 6), and their custom roles are read
+/// and locked against deletion together ([`crate::domain::custom_roles::for_grants`]). A custom role that
+/// is not a deployment role of the workspace's organization is BAD_USER_INPUT naming the item's
+/// `customRoleUuid`; an id of another organization's role gets the same answer as an id that names
+/// nothing, so nothing is told about other organizations.
+pub async fn resolve_deployment_roles(
+    tx: &mut AsyncPgConnection,
+    workspace: &Workspace,
+    requests: &[DeploymentRoleRequest],
+) -> ApiResult<Vec<(Uuid, Conferred)>> {
+    if requests.is_empty() {
+        return Ok(Vec::new());
+    }
+    let ids: Vec<Uuid> = requests.iter().map(|r| r.deployment_id).collect();
+    let live = crate::db::models::workspace::live_deployments_in(tx, workspace.id, &ids).await?;
+    if !ids.iter().all(|id| live.contains(id)) {
+        return Err(ApiError::NotFound);
+    }
+    let custom_ids: Vec<Uuid> = requests
+        .iter()
+        .filter_map(|r| match r.role {
+            RoleRequest::Custom(id) => Some(id),
+            RoleRequest::Builtin(_) => None,
+        })
+        .collect();
+    let mut found =
+        crate::domain::custom_roles::for_grants(tx, &custom_ids, workspace.organization_id).await?.into_iter();
+    let mut resolved = Vec::with_capacity(requests.len());
+    for (index, request) in requests.iter().enumerate() {
+        let conferred = match request.role {
+            RoleRequest::Builtin(role) => Conferred::Builtin(role),
+            RoleRequest::Custom(_) => {
+                let field = deployment_role_field(index, crate::domain::custom_roles::CUSTOM_ROLE_FIELD);
+                let Some(role) = found.next().flatten() else {
+                    return Err(ApiError::bad_input(field, "No custom role of this organization has this id"));
+                };
+                if role.scope() != Scope::Deployment {
+                    return Err(ApiError::bad_input(
+                        field,
+                        format!("{:?} is a {} role; a deployment role is needed here", role.row.name, role.row.scope),
+                    ));
+                }
+                Conferred::Custom(role)
+            }
+        };
+        resolved.push((request.deployment_id, conferred));
+    }
+    Ok(resolved)
+}
+
+/// The audit record of deployment roles granted with a workspace role: each deployment with the fields
+/// naming its role ([`Conferred::audit_fields`]: a custom role by id and name).
+pub fn deployment_roles_snapshot(roles: &[(Uuid, Conferred)]) -> Vec<serde_json::Value> {
+    roles.iter().map(|(deployment, role)| role.snapshot_with(serde_json::json!({"deploymentId": deployment}))).collect()
 }
 
 /// A role to confer or held: a built-in role, or one of an organization's custom roles (docs/custom-roles.md;
@@ -881,8 +978,10 @@ pub async fn remove_from_organization(
 // Workspaces
 
 /// Gives a member of the workspace's organization the workspace role `role` and deployment roles in it
-/// (`(deployment, role)`, deployments checked to be live in the workspace by the caller). CONFLICT if
-/// they hold a workspace role already. The caller locked the workspace with [`lock_workspace`].
+/// (`(deployment, role)`, deployments checked to be live in the workspace by the caller, e.g. with
+/// [`resolve_deployment_roles`]). CONFLICT if they hold a workspace role already. The caller locked the
+/// workspace with [`lock_workspace`]. The grant rule is decided for every role at once and the deployment
+/// roles are written together ([`grant_deployment_roles`]): the cost does not grow with their number.
 pub async fn add_to_workspace(
     tx: &mut AsyncPgConnection,
     grantor: &Grantor<'_>,
@@ -892,25 +991,60 @@ pub async fn add_to_workspace(
     deployment_roles: &[(Uuid, Conferred)],
     granted_by: Option<Uuid>,
 ) -> ApiResult<()> {
-    check_grant(tx, grantor, role.clone(), ScopeRef::Workspace(workspace.id)).await?;
-    for (deployment, deployment_role) in deployment_roles {
-        check_grant(tx, grantor, deployment_role.clone(), ScopeRef::Deployment(*deployment)).await?;
-    }
+    let mut asks = vec![(role.clone(), ScopeRef::Workspace(workspace.id))];
+    asks.extend(deployment_roles.iter().map(|(deployment, role)| (role.clone(), ScopeRef::Deployment(*deployment))));
+    check_grants(tx, grantor, &asks).await?;
     if RoleBindingRow::user_in_workspace_for_update(tx, workspace.id, user_id).await?.is_some() {
         return Err(ApiError::conflict("This user is already a member of the workspace"));
     }
     grant(tx, grantor, Holder::User(user_id), role, ScopeRef::Workspace(workspace.id), granted_by).await?;
-    for (deployment, deployment_role) in deployment_roles {
-        grant(
-            tx,
-            grantor,
-            Holder::User(user_id),
-            deployment_role.clone(),
-            ScopeRef::Deployment(*deployment),
-            granted_by,
-        )
-        .await?;
+    grant_deployment_roles(tx, grantor, Holder::User(user_id), deployment_roles, granted_by).await
+}
+
+/// Grants `holder` each of `roles` (`(deployment, role)`, one per deployment) after the grant rule, in a
+/// constant number of statements whatever their number: the decisions together ([`check_grants`]), the
+/// holder's bindings on those deployments read and locked in one statement, and the new bindings written
+/// in one. A role the holder already holds on one of them is replaced, which needs the authority to grant
+/// it (as [`set_role`]). The caller checked that the deployments are live in a workspace where the holder
+/// now holds a role.
+pub async fn grant_deployment_roles(
+    tx: &mut AsyncPgConnection,
+    grantor: &Grantor<'_>,
+    holder: Holder,
+    roles: &[(Uuid, Conferred)],
+    granted_by: Option<Uuid>,
+) -> ApiResult<()> {
+    if roles.is_empty() {
+        return Ok(());
     }
+    if roles.iter().any(|(_, role)| role.role().scope() != Some(Scope::Deployment)) {
+        return Err(ApiError::internal("a deployment binding holds a deployment role"));
+    }
+    let asks: Vec<(Conferred, ScopeRef)> =
+        roles.iter().map(|(deployment, role)| (role.clone(), ScopeRef::Deployment(*deployment))).collect();
+    check_grants(tx, grantor, &asks).await?;
+    let (user_id, team_id) = match holder {
+        Holder::User(id) => (Some(id), None),
+        Holder::Team(id) => (None, Some(id)),
+    };
+    let deployments: Vec<Uuid> = roles.iter().map(|(deployment, _)| *deployment).collect();
+    let existing = RoleBindingRow::holder_on_deployments_for_update(tx, user_id, team_id, &deployments).await?;
+    if !existing.is_empty() {
+        // Taking a role away needs the same authority as granting it (the rule of `check_revoke`, which an
+        // inviter is held to as well here: what it replaces is what it grants).
+        let held = held_by_teams(tx, &existing).await?;
+        check_grants(tx, grantor, &held).await?;
+        let ids: Vec<Uuid> = existing.iter().map(|row| row.id).collect();
+        RoleBindingRow::delete_many(tx, &ids).await?;
+    }
+    let rows: Vec<NewRoleBinding<'static>> = roles
+        .iter()
+        .map(|(deployment, role)| NewRoleBinding {
+            custom_role_id: role.custom_id(),
+            ..binding(holder, role.role(), Some(*deployment), granted_by)
+        })
+        .collect();
+    RoleBindingRow::insert_many(tx, &rows).await?;
     Ok(())
 }
 

@@ -277,7 +277,7 @@ pub async fn invite_user(
                 target_type: "invite",
                 target_id: Some(created.invite.id),
                 organization_id: Some(organization_id),
-                after: Some(invites::snapshot(&created.invite, None)),
+                after: Some(invites::snapshot(&created.invite, None, &[])),
                 ..Change::default()
             },
         )

@@ -303,36 +303,34 @@ pub async fn change_role(
 }
 
 /// Gives a team a workspace role together with deployment roles in that workspace (Houston's
-/// `workspaceAddTeam`), in one transaction.
+/// `workspaceAddTeam`), in one transaction. Deployment roles are built-in or custom
+/// ([`memberships::resolve_deployment_roles`]); the grant rule applies to each, and they are decided and
+/// written together, so their number does not change how many statements the change costs.
 pub async fn add_to_workspace(
     conn: &mut AsyncPgConnection,
     team_id: Uuid,
     workspace_id: Uuid,
     role: RoleRequest,
-    deployment_roles: &[crate::domain::workspaces::DeploymentRoleRequest],
+    deployment_roles: &[memberships::DeploymentRoleRequest],
     authority: &Authority,
     actor: &Actor,
 ) -> ApiResult<()> {
     let object = ScopeRef::Workspace(workspace_id);
     check_role_scope(object, TeamRoleChange::Add(role))?;
-    for request in deployment_roles {
-        let deployment_role = RoleRequest::Builtin(request.role);
-        check_role_scope(ScopeRef::Deployment(request.deployment_id), TeamRoleChange::Add(deployment_role)).map_err(
-            |_| ApiError::bad_input("deploymentRoles", format!("{} is not a deployment role", request.role)),
-        )?;
-    }
+    memberships::check_deployment_requests(deployment_roles)?;
     conn.transaction(async |tx| {
         let team = Team::find_for_update(tx, team_id).await?.ok_or(ApiError::NotFound)?;
-        // Deployments of another workspace are NOT_FOUND before anything else is decided.
-        crate::domain::invites::check_deployments_in_workspace(tx, workspace_id, deployment_roles).await?;
-        let (_, before, after) = change_role_in(tx, &team, object, TeamRoleChange::Add(role), authority, actor).await?;
-        let mut granted = Vec::new();
-        for request in deployment_roles {
-            let target = ScopeRef::Deployment(request.deployment_id);
-            let deployment_role = RoleRequest::Builtin(request.role);
-            change_role_in(tx, &team, target, TeamRoleChange::Set(deployment_role), authority, actor).await?;
-            granted.push(json!({"deploymentId": request.deployment_id, "role": request.role.as_str()}));
+        let workspace = Workspace::find(tx, workspace_id).await?.ok_or(ApiError::NotFound)?;
+        if workspace.organization_id != team.organization_id {
+            return Err(ApiError::NotFound);
         }
+        // Deployments of another workspace are NOT_FOUND before anything else is decided.
+        let requested = memberships::resolve_deployment_roles(tx, &workspace, deployment_roles).await?;
+        let (_, before, after) = change_role_in(tx, &team, object, TeamRoleChange::Add(role), authority, actor).await?;
+        // The team holds a role in the workspace now: its deployment roles there may follow.
+        let grantor = Grantor::Caller(authority);
+        memberships::grant_deployment_roles(tx, &grantor, Holder::Team(team.id), &requested, actor.user_id).await?;
+        let granted = memberships::deployment_roles_snapshot(&requested);
         record_role_change(tx, &team, object, before.as_ref(), after.as_ref(), &granted, actor).await
     })
     .await

@@ -12,7 +12,7 @@ use crate::db::models::user::{User, UserFilter};
 use crate::db::models::workspace::WorkspaceChanges;
 use crate::domain::audit::{self, Change};
 use crate::domain::invites::{self, InviteSettings};
-use crate::domain::memberships::{self, Conferred, Grantor, RoleRequest};
+use crate::domain::memberships::{self, Grantor, RoleRequest};
 use crate::domain::{Actor, Authority, user_binding, validate};
 use crate::error::{ApiError, ApiResult};
 use crate::rbac::{Role, Scope, ScopeRef};
@@ -202,7 +202,9 @@ pub enum AddUserOutcome {
 pub use crate::domain::memberships::DeploymentRoleRequest;
 
 /// Gives `email` the workspace role `role`: at once to a member of the workspace's organization,
-/// otherwise by invite (whether or not the address has an account).
+/// otherwise by invite (whether or not the address has an account). `deployment_roles` go with it, built-in
+/// or custom ([`memberships::resolve_deployment_roles`]); the grant rule applies to each of them, and their
+/// number does not change how many statements the change costs.
 #[allow(clippy::too_many_arguments)]
 pub async fn add_user(
     conn: &mut AsyncPgConnection,
@@ -219,23 +221,18 @@ pub async fn add_user(
         let role = workspace_role("role", role)?;
         authority.require_grantable(conn, role, ScopeRef::Workspace(workspace_id)).await?;
     }
-    for request in &deployment_roles {
-        memberships::built_in("deploymentRoles", request.role)?;
-        if request.role.scope() != Some(Scope::Deployment) {
-            return Err(ApiError::bad_input("deploymentRoles", format!("{} is not a deployment role", request.role)));
-        }
-    }
+    memberships::check_deployment_requests(&deployment_roles)?;
     conn.transaction(async |tx| {
         let workspace = memberships::lock_workspace(tx, workspace_id).await?;
         // A deployment of another workspace is NOT_FOUND (SPEC §2 rule 6) before anything else is decided.
-        invites::check_deployments_in_workspace(tx, workspace_id, &deployment_roles).await?;
+        let requested = memberships::resolve_deployment_roles(tx, &workspace, &deployment_roles).await?;
         let grantor = Grantor::Caller(authority);
         let role = role.resolve(tx, ScopeRef::Workspace(workspace_id)).await?;
-        // The grant rule applies to the invite as to a direct add: checked before either is decided.
-        memberships::check_grant(tx, &grantor, role.clone(), ScopeRef::Workspace(workspace_id)).await?;
-        for request in &deployment_roles {
-            memberships::check_grant(tx, &grantor, request.role, ScopeRef::Deployment(request.deployment_id)).await?;
-        }
+        // The grant rule applies to the invite as to a direct add: checked before either is decided, for
+        // every role at once.
+        let mut asks = vec![(role.clone(), ScopeRef::Workspace(workspace_id))];
+        asks.extend(requested.iter().map(|(deployment, role)| (role.clone(), ScopeRef::Deployment(*deployment))));
+        memberships::check_grants(tx, &grantor, &asks).await?;
         // Someone outside the workspace's organization is invited, whether or not they have an account:
         // adding them at once would show their name and addresses to the caller (and tell that the
         // account exists) without their consent.
@@ -247,12 +244,13 @@ pub async fn add_user(
             None => false,
         };
         let Some(user) = existing.filter(|_| member_of_organization) else {
-            invites::create_workspace_invite(tx, &workspace, &email, &role, &deployment_roles, settings, actor).await?;
+            invites::create_workspace_invite(tx, &workspace, &email, &role, &requested, settings, actor).await?;
             return Ok(AddUserOutcome::Invited);
         };
-        let requested: Vec<(Uuid, Conferred)> =
-            deployment_roles.iter().map(|r| (r.deployment_id, Conferred::Builtin(r.role))).collect();
-        let after = role.snapshot_with(json!({"userId": user.id}));
+        let mut after = role.snapshot_with(json!({"userId": user.id}));
+        if !requested.is_empty() {
+            after["deploymentRoles"] = json!(memberships::deployment_roles_snapshot(&requested));
+        }
         memberships::add_to_workspace(tx, &grantor, &workspace, user.id, role, &requested, actor.user_id).await?;
         audit::record(
             tx,

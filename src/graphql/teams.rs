@@ -6,7 +6,6 @@ use async_graphql::{Context, Object, Result, SimpleObject};
 use uuid::Uuid as RawUuid;
 
 use crate::domain::teams::{self, Team as TeamRow, TeamRoleChange};
-use crate::domain::workspaces::DeploymentRoleRequest;
 use crate::error::ApiError;
 use crate::graphql::authz::{Access, Member, Op, TeamReached, access};
 use crate::graphql::context::{actor, conn, loader, state};
@@ -16,7 +15,7 @@ use crate::graphql::types::connection::{self, Page};
 use crate::graphql::types::team::Team;
 use crate::graphql::types::user::{RoleBinding, User};
 use crate::graphql::types::workspace::{Workspace, teams_of};
-use crate::graphql::workspaces::{DeploymentRoles, readable_workspace};
+use crate::graphql::workspaces::{DeploymentRoles, deployment_role_requests, readable_workspace};
 use crate::rbac::{Ancestry, Role, ScopeRef};
 
 /// Houston's page of teams: the page and the size of the whole list.
@@ -281,7 +280,8 @@ impl TeamMutation {
     }
 
     /// Gives a team of the workspace's organization a workspace role (and deployment roles in it): `role`
-    /// (default WORKSPACE_VIEWER) or, instead, the organization's custom workspace role `customRoleUuid`.
+    /// (default WORKSPACE_VIEWER) or, instead, the organization's custom workspace role `customRoleUuid`;
+    /// each of `deploymentRoles` a DEPLOYMENT_* role or, with its `customRoleUuid`, a custom deployment role.
     async fn workspace_add_team(
         &self,
         ctx: &Context<'_>,
@@ -295,16 +295,7 @@ impl TeamMutation {
         let role =
             RoleRequest::from_arguments(role, custom_role_uuid.and_then(Uuid::get), Some(Role::WorkspaceViewer))?;
         let team = team_uuid.required("teamUuid")?;
-        let requests = deployment_roles
-            .unwrap_or_default()
-            .into_iter()
-            .map(|r| {
-                Ok(DeploymentRoleRequest {
-                    deployment_id: r.deployment_id.required("deploymentRoles.deploymentId")?,
-                    role: r.role,
-                })
-            })
-            .collect::<Result<Vec<_>, ApiError>>()?;
+        let requests = deployment_role_requests(deployment_roles)?;
         let authority = access(ctx)?.authority()?;
         {
             let mut conn = conn(ctx).await?;

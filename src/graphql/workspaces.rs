@@ -1,6 +1,6 @@
 //! Workspace queries and mutations, with Houston's names and arguments.
 
-use crate::domain::memberships::RoleRequest;
+use crate::domain::memberships::{DEPLOYMENT_ROLES_FIELD, RoleRequest, deployment_role_field};
 use async_graphql::{Context, InputObject, Json, Object, Result};
 use chrono::Duration;
 
@@ -57,13 +57,38 @@ pub struct InviteSearch {
     pub email: Option<String>,
 }
 
-/// Houston's `DeploymentRoles`: a deployment role to grant together with a workspace role.
+/// Houston's `DeploymentRoles`: a deployment role to grant together with a workspace role: `role` or,
+/// instead, the organization's custom deployment role `customRoleUuid` (docs/custom-roles.md). Errors name
+/// the item (`deploymentRoles[1].customRoleUuid`).
 #[derive(InputObject)]
 pub struct DeploymentRoles {
     /// The deployment (in the same workspace).
     pub deployment_id: Id,
-    /// A DEPLOYMENT_* role.
-    pub role: Role,
+    /// A DEPLOYMENT_* role; leave it out when giving `customRoleUuid`.
+    pub role: Option<Role>,
+    /// One of the organization's custom deployment roles, instead of `role` (the binding then shows
+    /// `DEPLOYMENT_CUSTOM`).
+    pub custom_role_uuid: Option<Uuid>,
+}
+
+/// The requests of a `deploymentRoles` argument, in the order sent: each item names a deployment and
+/// exactly one of `role` and `customRoleUuid`, as `role` and `customRoleUuid` of the operation itself do
+/// (RoleRequest::from_arguments, without a default); errors name the item
+/// (`deploymentRoles[2].deploymentId`).
+pub(crate) fn deployment_role_requests(
+    items: Option<Vec<DeploymentRoles>>,
+) -> Result<Vec<DeploymentRoleRequest>, ApiError> {
+    items
+        .unwrap_or_default()
+        .into_iter()
+        .enumerate()
+        .map(|(index, item)| {
+            let deployment_id = item.deployment_id.required(&deployment_role_field(index, "deploymentId"))?;
+            let role = RoleRequest::from_arguments(item.role, item.custom_role_uuid.and_then(Uuid::get), None)
+                .map_err(|error| error.within(&format!("{DEPLOYMENT_ROLES_FIELD}[{index}]")))?;
+            Ok(DeploymentRoleRequest { deployment_id, role })
+        })
+        .collect()
 }
 
 /// Houston-style paging of a plain list: `take` (default all, at most the list cap) items of page
@@ -298,7 +323,8 @@ impl WorkspaceMutation {
     /// at once to a member of the workspace's organization; anyone else (with an account or not) gets an
     /// invite mailed to them, so the answer never tells whether an address is registered. The caller
     /// must be able to grant every role asked for (SPEC §2 grant rule; FORBIDDEN otherwise). The role is
-    /// `role` or, instead, the organization's custom workspace role `customRoleUuid` (docs/custom-roles.md).
+    /// `role` or, instead, the organization's custom workspace role `customRoleUuid` (docs/custom-roles.md);
+    /// each of `deploymentRoles` likewise a DEPLOYMENT_* role or a custom deployment role.
     async fn workspace_add_user(
         &self,
         ctx: &Context<'_>,
@@ -311,16 +337,7 @@ impl WorkspaceMutation {
         let id = workspace_uuid.required("workspaceUuid")?;
         let role =
             RoleRequest::from_arguments(role, custom_role_uuid.and_then(Uuid::get), Some(Role::WorkspaceViewer))?;
-        let requests = deployment_roles
-            .unwrap_or_default()
-            .into_iter()
-            .map(|r| {
-                Ok(DeploymentRoleRequest {
-                    deployment_id: r.deployment_id.required("deploymentRoles.deploymentId")?,
-                    role: r.role,
-                })
-            })
-            .collect::<Result<Vec<_>, ApiError>>()?;
+        let requests = deployment_role_requests(deployment_roles)?;
         let settings = invite_settings(state(ctx)?);
         let authority = access(ctx)?.authority()?;
         let mut conn = conn(ctx).await?;

@@ -179,3 +179,101 @@ async fn authentication_costs_one_statement_whatever_the_caller_holds() {
         assert_eq!(cache.packed_count(), packed + 1, "{who}: held bindings are not packed again");
     }
 }
+
+/// Statements the server ran while answering one request with `variables`, and the answer.
+async fn cost_with(app: &TestApp, query: &str, variables: Value, token: Option<&str>) -> (u64, Value) {
+    let before = app.state.statements.load(Ordering::SeqCst);
+    let body = app.gql(query, variables, token).await;
+    assert!(body.get("errors").is_none(), "{body}");
+    (app.state.statements.load(Ordering::SeqCst) - before, body)
+}
+
+/// Deployment roles given with a workspace role (`deploymentRoles` of `workspaceAddUser` and
+/// `workspaceAddTeam`; issue 26 §4, docs/custom-roles.md) are decided and written together: five items,
+/// built-in and custom, cost the statements one item costs, whether a member is added at once, someone
+/// outside the organization is invited, a team is added, or the invite is accepted (`acceptInvite`:
+/// a sign-up would add the sign-in throttle's occasional clean-up, which has nothing to do with roles).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deployment_roles_given_with_a_workspace_role_cost_the_same_for_one_item_as_for_five() {
+    const PASSWORD: &str = "correct horse battery";
+    let app = TestApp::spawn_with(|config| config.public_signups = true).await;
+    app.with_owners().await;
+    let owner = app.sign_in("owner2@example.com", PASSWORD).await;
+    let owner = owner["data"]["createToken"]["token"]["value"].as_str().unwrap().to_owned();
+    let orgs = app.gql("{ organizations { id } }", json!({}), Some(&owner)).await;
+    let org = orgs["data"]["organizations"][0]["id"].as_str().unwrap().to_owned();
+    let remove = "mutation($o: Uuid!, $u: Uuid!) { organizationRemoveUser(organizationUuid: $o, userUuid: $u) }";
+    for size in ["one", "five"] {
+        app.sign_up(&format!("member-{size}@example.com"), PASSWORD).await;
+        // Someone with an account outside the organization: invited, then accepting.
+        let (_, outsider) = app.sign_up(&format!("outsider-{size}@example.com"), PASSWORD).await;
+        let removed = app.gql(remove, json!({"o": org, "u": outsider}), Some(&owner)).await;
+        assert!(removed.get("errors").is_none(), "{removed}");
+    }
+    let workspace = app.create_workspace(&owner, "W").await;
+    let mut deployments = Vec::new();
+    for index in 0..5 {
+        deployments.push(app.create_deployment(&owner, &workspace, &format!("d{index}")).await["id"].clone());
+    }
+    let mut custom = Vec::new();
+    for name in ["Operator", "Watcher", "Deployer"] {
+        let created = app
+            .gql(
+                "mutation($org: Uuid!, $n: String!) { createCustomRole(organizationUuid: $org, scope: DEPLOYMENT, name: $n, permissions: [\"deployment.config.get\", \"deployment.config.update\"]) { id } }",
+                json!({"org": org, "n": name}),
+                Some(&owner),
+            )
+            .await;
+        let id = created["data"]["createCustomRole"]["id"].as_str().unwrap_or_else(|| panic!("{created}"));
+        custom.push(id.to_owned());
+    }
+    let one = json!([{"deploymentId": deployments[0], "customRoleUuid": custom[0]}]);
+    let five = json!([
+        {"deploymentId": deployments[0], "customRoleUuid": custom[0]},
+        {"deploymentId": deployments[1], "role": "DEPLOYMENT_VIEWER"},
+        {"deploymentId": deployments[2], "customRoleUuid": custom[1]},
+        {"deploymentId": deployments[3], "role": "DEPLOYMENT_EDITOR"},
+        {"deploymentId": deployments[4], "customRoleUuid": custom[2]},
+    ]);
+    let add_user = "mutation($w: Uuid!, $e: String!, $d: [DeploymentRoles!]) { workspaceAddUser(workspaceUuid: $w, email: $e, role: WORKSPACE_VIEWER, deploymentRoles: $d) { id } }";
+    let add_team = "mutation($w: Uuid!, $t: Uuid!, $d: [DeploymentRoles!]) { workspaceAddTeam(workspaceUuid: $w, teamUuid: $t, role: WORKSPACE_VIEWER, deploymentRoles: $d) { id } }";
+    let accept = "mutation($t: String!) { acceptInvite(token: $t) { id } }";
+    let mut counts = Vec::new();
+    for (size, items) in [("one", &one), ("five", &five)] {
+        let member = format!("member-{size}@example.com");
+        let (added, _) =
+            cost_with(&app, add_user, json!({"w": workspace, "e": member, "d": items}), Some(&owner)).await;
+        let outsider = format!("outsider-{size}@example.com");
+        let (invited, _) =
+            cost_with(&app, add_user, json!({"w": workspace, "e": outsider, "d": items}), Some(&owner)).await;
+        let team = app
+            .gql(
+                "mutation($org: Uuid!, $n: String!) { createTeam(organizationUuid: $org, name: $n) { id } }",
+                json!({"org": org, "n": format!("team-{size}")}),
+                Some(&owner),
+            )
+            .await;
+        let team = team["data"]["createTeam"]["id"].as_str().unwrap().to_owned();
+        let (team_added, _) =
+            cost_with(&app, add_team, json!({"w": workspace, "t": team, "d": items}), Some(&owner)).await;
+        let token = app.invite_token_for(&outsider).await;
+        let signed_in = app.sign_in(&outsider, PASSWORD).await;
+        let outsider_token = signed_in["data"]["createToken"]["token"]["value"].as_str().unwrap().to_owned();
+        let (accepted, _) = cost_with(&app, accept, json!({"t": token}), Some(&outsider_token)).await;
+        counts.push((size, [added, invited, team_added, accepted]));
+    }
+    // Each was granted: one binding per item for each member, outsider and team.
+    let custom_held =
+        "SELECT count(*) AS n FROM role_bindings WHERE scope = 'DEPLOYMENT' AND custom_role_id IS NOT NULL";
+    assert_eq!(app.count(custom_held).await, 3 * (1 + 3), "{counts:?}");
+    let built_in_held =
+        "SELECT count(*) AS n FROM role_bindings WHERE role IN ('DEPLOYMENT_VIEWER', 'DEPLOYMENT_EDITOR')";
+    assert_eq!(app.count(built_in_held).await, 3 * 2, "{counts:?}");
+    eprintln!("deploymentRoles, statements with one item and with five: {counts:?}");
+    let (with_one, with_five) = (counts[0].1, counts[1].1);
+    let operations =
+        ["workspaceAddUser (a member)", "workspaceAddUser (an invite)", "workspaceAddTeam", "acceptInvite"];
+    for (index, what) in operations.iter().enumerate() {
+        assert_eq!(with_one[index], with_five[index], "{what}: one item vs five; all: {counts:?}");
+    }
+}

@@ -1145,4 +1145,409 @@ async fn a_deployment_file_that_leaves_its_applier_no_read_is_refused_and_writes
         "{body}"
     );
     assert_eq!(w.app.count(&held).await, 0);
+
+// ---- Custom deployment roles given with a workspace role (`deploymentRoles`) ------------------------
+
+const ADD_WITH_DEPLOYMENTS: &str = "mutation($w: Uuid!, $email: String!, $role: Role, $custom: Uuid, $d: [DeploymentRoles!]) { workspaceAddUser(workspaceUuid: $w, email: $email, role: $role, customRoleUuid: $custom, deploymentRoles: $d) { id } }";
+const TEAM_WITH_DEPLOYMENTS: &str = "mutation($w: Uuid!, $t: Uuid!, $custom: Uuid, $d: [DeploymentRoles!]) { workspaceAddTeam(workspaceUuid: $w, teamUuid: $t, customRoleUuid: $custom, deploymentRoles: $d) { id } }";
+const UPDATE_DEPLOYMENT: &str =
+    "mutation($d: Uuid!) { updateDeployment(deploymentUuid: $d, payload: {description: \"tuned\"}) { id } }";
+const DELETE_DEPLOYMENT: &str = "mutation($d: Uuid!) { deleteDeployment(deploymentUuid: $d) { id } }";
+const CAN: &str = "query($p: String!, $s: Uuid!) { can(permission: $p, scopeId: $s) }";
+
+impl World {
+    /// `workspaceAddUser(email, role | customRoleUuid, deploymentRoles)` as `token`.
+    async fn add_with(
+        &self,
+        token: &str,
+        email: &str,
+        role: Option<&str>,
+        custom: Option<&str>,
+        items: Value,
+    ) -> Value {
+        let variables = json!({"w": self.workspace, "email": email, "role": role, "custom": custom, "d": items});
+        self.app.gql(ADD_WITH_DEPLOYMENTS, variables, Some(token)).await
+    }
+
+    /// `workspaceAddTeam(team, role | customRoleUuid, deploymentRoles)` as `token`.
+    async fn add_team_with(&self, token: &str, team: &str, custom: Option<&str>, items: Value) -> Value {
+        let variables = json!({"w": self.workspace, "t": team, "custom": custom, "d": items});
+        self.app.gql(TEAM_WITH_DEPLOYMENTS, variables, Some(token)).await
+    }
+
+    /// A new team of the default organization (made by owner2); returns its id.
+    async fn team(&self, name: &str) -> String {
+        let body = self
+            .app
+            .gql(
+                "mutation($org: Uuid!, $n: String!) { createTeam(organizationUuid: $org, name: $n) { id } }",
+                json!({"org": self.org, "n": name}),
+                Some(&self.owner),
+            )
+            .await;
+        data(&body)["createTeam"]["id"].as_str().unwrap().to_owned()
+    }
+
+    async fn user_id(&self, email: &str) -> String {
+        self.app.text(&format!("SELECT user_id::text AS t FROM emails WHERE address = '{email}'")).await
+    }
+
+    /// How many bindings on `deployment` hold custom role `role`.
+    async fn holders_on(&self, deployment: &str, role: &str) -> i64 {
+        self.app
+            .count(&format!(
+                "SELECT count(*) AS n FROM role_bindings WHERE deployment_id = '{deployment}' AND role = 'DEPLOYMENT_CUSTOM' AND custom_role_id = '{role}'"
+            ))
+            .await
+    }
+
+    /// Whether the holder of `token` has `permission` on `scope` (the `can` query).
+    async fn can(&self, token: &str, permission: &str, scope: &str) -> bool {
+        let body = self.app.gql(CAN, json!({"p": permission, "s": scope}), Some(token)).await;
+        data(&body)["can"].as_bool().unwrap()
+    }
+}
+
+/// docs/custom-roles.md: a custom role is assignable wherever a built-in role of its scope is, so each
+/// item of `deploymentRoles` names a DEPLOYMENT_* role or, with `customRoleUuid`, a custom deployment
+/// role. A workspace admin gives one with a workspace role; the holder gets exactly its permissions there,
+/// the binding and the audit event name it, and the role cannot be deleted while it is held.
+#[tokio::test]
+async fn a_workspace_admin_gives_a_custom_deployment_role_with_workspace_add_user() {
+    let w = world().await;
+    let operator = w.role("DEPLOYMENT", "Operator", &["deployment.config.get", "deployment.config.update"]).await;
+    let second = w.app.create_deployment(&w.owner, &w.workspace, "D2").await["id"].as_str().unwrap().to_owned();
+    // Carol administers the workspace (built-in WORKSPACE_ADMIN, not an organization owner).
+    data(&w.app.add_to_workspace(&w.owner, &w.workspace, "carol@example.com", "WORKSPACE_ADMIN").await);
+
+    let items = json!([
+        {"deploymentId": w.deployment, "customRoleUuid": operator},
+        {"deploymentId": second, "role": "DEPLOYMENT_EDITOR"},
+    ]);
+    data(&w.add_with(&w.carol, "alice@example.com", Some("WORKSPACE_VIEWER"), None, items).await);
+    assert_eq!(w.holders_on(&w.deployment, &operator).await, 1);
+    let alice_id = w.user_id("alice@example.com").await;
+    let editor = format!(
+        "SELECT count(*) AS n FROM role_bindings WHERE user_id = '{alice_id}' AND deployment_id = '{second}' AND role = 'DEPLOYMENT_EDITOR' AND custom_role_id IS NULL"
+    );
+    assert_eq!(w.app.count(&editor).await, 1);
+
+    // What alice's bindings show.
+    let me = w.app.gql("{ self { roleBindings { role customRole { name } } } }", json!({}), Some(&w.alice)).await;
+    let bindings = data(&me)["self"]["roleBindings"].as_array().unwrap().clone();
+    assert!(
+        bindings.iter().any(|b| b["role"] == "DEPLOYMENT_CUSTOM" && b["customRole"]["name"] == "Operator"),
+        "{bindings:?}"
+    );
+    // Exactly the role's permissions on D (WORKSPACE_VIEWER adds DEPLOYMENT_VIEWER's, not config.update).
+    data(&w.app.gql(UPDATE_DEPLOYMENT, json!({"d": w.deployment}), Some(&w.alice)).await);
+    forbidden(&w.app.gql(DELETE_DEPLOYMENT, json!({"d": w.deployment}), Some(&w.alice)).await);
+    assert!(w.can(&w.alice, "deployment.config.update", &w.deployment).await);
+    assert!(!w.can(&w.alice, "deployment.iam.update", &w.deployment).await);
+
+    // The audit event names each deployment role, the custom one by id and name.
+    let event = w.event(json!({"workspaceUuid": w.workspace}), "workspace.user.add").await;
+    let roles = event["after"]["deploymentRoles"].as_array().unwrap_or_else(|| panic!("{event}")).clone();
+    assert_eq!(roles.len(), 2, "{event}");
+    let on_d = roles.iter().find(|r| r["deploymentId"] == w.deployment.as_str()).unwrap();
+    names_role(on_d, "DEPLOYMENT_CUSTOM", &operator, "Operator");
+    let on_second = roles.iter().find(|r| r["deploymentId"] == second.as_str()).unwrap();
+    assert_eq!(on_second["role"], "DEPLOYMENT_EDITOR", "{event}");
+    assert!(on_second["customRoleId"].is_null(), "{event}");
+
+    // Held through this binding: deleting the role is CONFLICT.
+    let refused = w.app.gql(DELETE, json!({"id": operator}), Some(&w.owner)).await;
+    assert_eq!(error_code(&refused), "CONFLICT", "{refused}");
+    // A custom workspace role and a custom deployment role together.
+    let reader = w.role("WORKSPACE", "Reader", &["workspace.config.get"]).await;
+    let items = json!([{"deploymentId": second, "customRoleUuid": operator}]);
+    data(&w.add_with(&w.owner, "bob@example.com", None, Some(&reader), items).await);
+    assert_eq!(w.holders_on(&second, &operator).await, 1);
+}
+
+/// Each item names `role` or `customRoleUuid`, exactly as the operation's own pair (both, or neither, is
+/// BAD_USER_INPUT; a marker cannot be asked for by name); the custom role must be a deployment role of the
+/// workspace's organization. Errors name the item at fault; another organization's role gets the very
+/// answer an id naming nothing gets. Each refusal changes nothing, for a member, a newcomer (an invite)
+/// and a team.
+#[tokio::test]
+async fn deployment_roles_name_the_item_at_fault_and_tell_nothing_of_other_organizations() {
+    let w = world().await;
+    let operator = w.role("DEPLOYMENT", "Operator", &["deployment.config.get"]).await;
+    let reader = w.role("WORKSPACE", "Reader", &["workspace.config.get"]).await;
+    let acme_role = w.create(&w.root, &w.acme, "DEPLOYMENT", "Acme operator", &["deployment.config.get"]).await;
+    let acme_role = data(&acme_role)["createCustomRole"]["id"].as_str().unwrap().to_owned();
+    let second = w.app.create_deployment(&w.owner, &w.workspace, "D2").await["id"].as_str().unwrap().to_owned();
+    let third = w.app.create_deployment(&w.owner, &w.workspace, "D3").await["id"].as_str().unwrap().to_owned();
+    let elsewhere = w.app.create_workspace(&w.owner, "Elsewhere").await;
+    let foreign = w.app.create_deployment(&w.owner, &elsewhere, "F").await["id"].as_str().unwrap().to_owned();
+    let team = w.team("Ops").await;
+    let random = uuid::Uuid::new_v4().to_string();
+    let d = &w.deployment;
+
+    let before = w.app.access_snapshot().await;
+    let cases: Vec<(Value, &str)> = vec![
+        // Both, on the second item.
+        (
+            json!([{"deploymentId": d, "role": "DEPLOYMENT_VIEWER"}, {"deploymentId": second, "role": "DEPLOYMENT_CUSTOM", "customRoleUuid": operator}]),
+            "deploymentRoles[1].customRoleUuid",
+        ),
+        (
+            json!([{"deploymentId": d, "role": "DEPLOYMENT_VIEWER", "customRoleUuid": operator}]),
+            "deploymentRoles[0].customRoleUuid",
+        ),
+        // Neither.
+        (json!([{"deploymentId": d}]), "deploymentRoles[0].role"),
+        // The marker by name, and a role of another scope.
+        (json!([{"deploymentId": d, "role": "DEPLOYMENT_CUSTOM"}]), "deploymentRoles[0].role"),
+        (
+            json!([{"deploymentId": d, "customRoleUuid": operator}, {"deploymentId": second, "role": "WORKSPACE_VIEWER"}]),
+            "deploymentRoles[1].role",
+        ),
+        // A custom workspace role.
+        (
+            json!([{"deploymentId": d, "role": "DEPLOYMENT_VIEWER"}, {"deploymentId": second, "customRoleUuid": reader}]),
+            "deploymentRoles[1].customRoleUuid",
+        ),
+        // An empty deployment id on the third item.
+        (
+            json!([{"deploymentId": d, "role": "DEPLOYMENT_VIEWER"}, {"deploymentId": second, "role": "DEPLOYMENT_VIEWER"}, {"deploymentId": "", "role": "DEPLOYMENT_VIEWER"}]),
+            "deploymentRoles[2].deploymentId",
+        ),
+        // The same deployment twice.
+        (
+            json!([{"deploymentId": d, "role": "DEPLOYMENT_VIEWER"}, {"deploymentId": d, "customRoleUuid": operator}]),
+            "deploymentRoles[1].deploymentId",
+        ),
+    ];
+    for (items, field) in &cases {
+        for (who, body) in [
+            ("member", w.add_with(&w.owner, "alice@example.com", None, None, items.clone()).await),
+            ("newcomer", w.add_with(&w.owner, "newcomer@example.com", None, None, items.clone()).await),
+            ("team", w.add_team_with(&w.owner, &team, Some(&reader), items.clone()).await),
+        ] {
+            assert_eq!(error_code(&body), "BAD_USER_INPUT", "{who} {items}: {body}");
+            assert_eq!(body["errors"][0]["extensions"]["field"], *field, "{who} {items}: {body}");
+        }
+    }
+
+    // Another organization's role (its owner asking, who sees both organizations) and an id that names
+    // nothing: the same answer, naming the item.
+    let mut answers = Vec::new();
+    for id in [&acme_role, &random] {
+        let items =
+            json!([{"deploymentId": d, "role": "DEPLOYMENT_VIEWER"}, {"deploymentId": third, "customRoleUuid": id}]);
+        for (who, body) in [
+            ("member", w.add_with(&w.root, "alice@example.com", None, None, items.clone()).await),
+            ("newcomer", w.add_with(&w.root, "newcomer@example.com", None, None, items.clone()).await),
+            ("team", w.add_team_with(&w.root, &team, Some(&reader), items.clone()).await),
+        ] {
+            assert_eq!(error_code(&body), "BAD_USER_INPUT", "{who}: {body}");
+            assert_eq!(body["errors"][0]["extensions"]["field"], "deploymentRoles[1].customRoleUuid", "{who}: {body}");
+            answers.push(error_message(&body).to_owned());
+        }
+    }
+    assert!(answers.iter().all(|a| *a == answers[0]), "{answers:?}");
+    assert!(!answers[0].contains("Acme"), "{answers:?}");
+
+    // A deployment of another workspace is NOT_FOUND (SPEC §2 rule 6).
+    let items = json!([{"deploymentId": foreign, "customRoleUuid": operator}]);
+    assert_eq!(error_code(&w.add_with(&w.owner, "alice@example.com", None, None, items.clone()).await), "NOT_FOUND");
+    assert_eq!(error_code(&w.add_team_with(&w.owner, &team, Some(&reader), items).await), "NOT_FOUND");
+    assert_eq!(before, w.app.access_snapshot().await, "the refused requests changed nothing");
+    assert_eq!(w.app.count("SELECT count(*) AS n FROM invites").await, 0);
+}
+
+/// SPEC §2 grant rule, per item: nobody assigns a custom deployment role holding a permission they lack on
+/// that deployment. Carol runs workspace IAM through a custom workspace role and holds the custom role
+/// Watcher (`deployment.config.get`) on D: she may give Watcher there, not Operator (which adds
+/// `deployment.config.update`), to a member, a newcomer or a team; each refusal writes nothing.
+#[tokio::test]
+async fn nobody_gives_a_custom_deployment_role_holding_a_permission_they_lack() {
+    let w = world().await;
+    let iam =
+        w.role("WORKSPACE", "IAM", &["workspace.config.get", "workspace.users.get", "workspace.iam.update"]).await;
+    let reader = w.role("WORKSPACE", "Reader", &["workspace.config.get"]).await;
+    let watcher = w.role("DEPLOYMENT", "Watcher", &["deployment.config.get"]).await;
+    let operator = w.role("DEPLOYMENT", "Operator", &["deployment.config.get", "deployment.config.update"]).await;
+    data(&w.assign(&w.owner, "carol@example.com", &iam).await);
+    let give = "mutation($d: Id!, $c: Uuid!) { deploymentAddUserRole(email: \"carol@example.com\", deploymentId: $d, customRoleUuid: $c) { id } }";
+    data(&w.app.gql(give, json!({"d": w.deployment, "c": watcher}), Some(&w.owner)).await);
+    let team = w.team("Ops").await;
+
+    let second = w.app.create_deployment(&w.owner, &w.workspace, "D2").await["id"].as_str().unwrap().to_owned();
+
+    let before = w.app.access_snapshot().await;
+    let lacking = json!([{"deploymentId": w.deployment, "customRoleUuid": operator}]);
+    forbidden(&w.add_with(&w.carol, "alice@example.com", None, Some(&reader), lacking.clone()).await);
+    forbidden(&w.add_with(&w.carol, "newcomer@example.com", None, Some(&reader), lacking.clone()).await);
+    forbidden(&w.add_team_with(&w.carol, &team, Some(&reader), lacking).await);
+    // A held item does not let a lacking one through: carol holds nothing on D2.
+    let one_lacking = json!([
+        {"deploymentId": w.deployment, "customRoleUuid": watcher},
+        {"deploymentId": second, "customRoleUuid": watcher},
+    ]);
+    forbidden(&w.add_with(&w.carol, "alice@example.com", None, Some(&reader), one_lacking.clone()).await);
+    forbidden(&w.add_team_with(&w.carol, &team, Some(&reader), one_lacking).await);
+    // Built-in DEPLOYMENT_VIEWER holds more than Watcher (deployment.users.get, …).
+    let viewer = json!([{"deploymentId": w.deployment, "role": "DEPLOYMENT_VIEWER"}]);
+    forbidden(&w.add_with(&w.carol, "alice@example.com", None, Some(&reader), viewer).await);
+    assert_eq!(before, w.app.access_snapshot().await, "the refused grants changed nothing");
+    assert_eq!(w.holders_on(&w.deployment, &operator).await, 0);
+    assert_eq!(w.app.count("SELECT count(*) AS n FROM invites").await, 0);
+    assert_eq!(
+        w.app.count(&format!("SELECT count(*) AS n FROM role_bindings WHERE team_id = '{team}'")).await,
+        0,
+        "the team got neither its workspace role nor a deployment role"
+    );
+
+    // What she holds, she may give: to a member, a newcomer and a team.
+    let held = json!([{"deploymentId": w.deployment, "customRoleUuid": watcher}]);
+    data(&w.add_with(&w.carol, "alice@example.com", None, Some(&reader), held.clone()).await);
+    data(&w.add_with(&w.carol, "newcomer@example.com", None, Some(&reader), held.clone()).await);
+    data(&w.add_team_with(&w.carol, &team, Some(&reader), held).await);
+    assert_eq!(w.holders_on(&w.deployment, &watcher).await, 3, "carol, alice and the team");
+    assert_eq!(w.app.count("SELECT count(*) AS n FROM invites WHERE email = 'newcomer@example.com'").await, 1);
+}
+
+/// A team given a workspace role with custom deployment roles: its members hold them, the `team.role`
+/// event names them, and the roles cannot be deleted while the team holds them.
+#[tokio::test]
+async fn workspace_add_team_gives_custom_deployment_roles() {
+    let w = world().await;
+    let reader = w.role("WORKSPACE", "Reader", &["workspace.config.get", "workspace.deployments.get"]).await;
+    let operator = w.role("DEPLOYMENT", "Operator", &["deployment.config.get", "deployment.config.update"]).await;
+    let team = w.team("Ops").await;
+    let bob_id = w.user_id("bob@example.com").await;
+    let join = "mutation($t: Uuid!, $u: Uuid!) { teamAddUser(teamUuid: $t, userUuid: $u) { id } }";
+    data(&w.app.gql(join, json!({"t": team, "u": bob_id}), Some(&w.owner)).await);
+    forbidden(&w.app.gql(UPDATE_DEPLOYMENT, json!({"d": w.deployment}), Some(&w.bob)).await);
+
+    let items = json!([{"deploymentId": w.deployment, "customRoleUuid": operator}]);
+    data(&w.add_team_with(&w.owner, &team, Some(&reader), items).await);
+    let held = format!(
+        "SELECT count(*) AS n FROM role_bindings WHERE team_id = '{team}' AND deployment_id = '{}' AND custom_role_id = '{operator}'",
+        w.deployment
+    );
+    assert_eq!(w.app.count(&held).await, 1);
+    data(&w.app.gql(UPDATE_DEPLOYMENT, json!({"d": w.deployment}), Some(&w.bob)).await);
+    forbidden(&w.app.gql(DELETE_DEPLOYMENT, json!({"d": w.deployment}), Some(&w.bob)).await);
+
+    let event = w.event(json!({"workspaceUuid": w.workspace}), "team.role").await;
+    names_role(&event["after"], "WORKSPACE_CUSTOM", &reader, "Reader");
+    names_role(&event["after"]["deploymentRoles"][0], "DEPLOYMENT_CUSTOM", &operator, "Operator");
+    assert_eq!(event["after"]["deploymentRoles"][0]["deploymentId"], w.deployment.as_str(), "{event}");
+    assert_eq!(error_code(&w.app.gql(DELETE, json!({"id": operator}), Some(&w.owner)).await), "CONFLICT");
+
+    // Leaving the workspace takes the deployment role too; then the role can go.
+    let leave = "mutation($w: Uuid!, $t: Uuid!) { workspaceRemoveTeam(workspaceUuid: $w, teamUuid: $t) { id } }";
+    data(&w.app.gql(leave, json!({"w": w.workspace, "t": team}), Some(&w.owner)).await);
+    assert_eq!(w.app.count(&held).await, 0);
+    data(&w.app.gql(DELETE, json!({"id": operator}), Some(&w.owner)).await);
+}
+
+/// An invite carries its custom deployment roles: stored by id, named in its audit events, re-checked
+/// against the inviter as they are at acceptance (SPEC §2: when it is created and when it is accepted),
+/// and granted on acceptance, by sign-up or by `acceptInvite`. While it is pending the role cannot be
+/// deleted (as for an invite's custom workspace role); a deployment deleted meanwhile grants nothing and no
+/// longer holds its role.
+#[tokio::test]
+async fn an_invite_carries_custom_deployment_roles_and_grants_them_when_accepted() {
+    let w = world().await;
+    let reader = w.role("WORKSPACE", "Reader", &["workspace.config.get", "workspace.deployments.get"]).await;
+    let operator = w.role("DEPLOYMENT", "Operator", &["deployment.config.get", "deployment.config.update"]).await;
+    let temporary = w.role("DEPLOYMENT", "Temporary", &["deployment.config.get"]).await;
+    let doomed = w.app.create_deployment(&w.owner, &w.workspace, "doomed").await["id"].as_str().unwrap().to_owned();
+
+    // Sign-up through the invite.
+    let items = json!([
+        {"deploymentId": w.deployment, "customRoleUuid": operator},
+        {"deploymentId": doomed, "customRoleUuid": temporary},
+    ]);
+    data(&w.add_with(&w.owner, "newcomer@example.com", None, Some(&reader), items).await);
+    let stored = w
+        .app
+        .count(&format!(
+            "SELECT count(*) AS n FROM invites WHERE email = 'newcomer@example.com' AND deployment_roles @> '[{{\"deploymentId\": \"{}\", \"customRoleId\": \"{operator}\"}}]'",
+            w.deployment
+        ))
+        .await;
+    assert_eq!(stored, 1, "the invite names the custom role by id");
+    let created = w.event(json!({"workspaceUuid": w.workspace}), "invite.create").await;
+    let entries = created["after"]["deploymentRoles"].as_array().unwrap_or_else(|| panic!("{created}")).clone();
+    let on_d = entries.iter().find(|e| e["deploymentId"] == w.deployment.as_str()).unwrap();
+    names_role(on_d, "DEPLOYMENT_CUSTOM", &operator, "Operator");
+    // Pending: the roles it carries cannot be deleted.
+    assert_eq!(error_code(&w.app.gql(DELETE, json!({"id": operator}), Some(&w.owner)).await), "CONFLICT");
+    assert_eq!(error_code(&w.app.gql(DELETE, json!({"id": temporary}), Some(&w.owner)).await), "CONFLICT");
+    // Once its deployment is deleted, an entry holds its role no more.
+    data(&w.app.gql(DELETE_DEPLOYMENT, json!({"d": doomed}), Some(&w.owner)).await);
+    data(&w.app.gql(DELETE, json!({"id": temporary}), Some(&w.owner)).await);
+
+    let token = w.app.invite_token_for("newcomer@example.com").await;
+    let signed_up = w
+        .app
+        .gql(
+            "mutation($t: String!) { createUser(email: \"newcomer@example.com\", password: \"correct horse battery\", inviteToken: $t) { token { value } } }",
+            json!({"t": token}),
+            None,
+        )
+        .await;
+    let newcomer = data(&signed_up)["createUser"]["token"]["value"].as_str().unwrap().to_owned();
+    assert_eq!(w.holders_on(&w.deployment, &operator).await, 1);
+    data(&w.app.gql(UPDATE_DEPLOYMENT, json!({"d": w.deployment}), Some(&newcomer)).await);
+    forbidden(&w.app.gql(DELETE_DEPLOYMENT, json!({"d": w.deployment}), Some(&newcomer)).await);
+    let event = w.event(json!({"organizationUuid": w.org}), "user.create").await;
+    let applied = &event["after"]["invitesApplied"][0];
+    let on_d = applied["deploymentRoles"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{event}"))
+        .iter()
+        .find(|e| e["deploymentId"] == w.deployment.as_str())
+        .unwrap()
+        .clone();
+    names_role(&on_d, "DEPLOYMENT_CUSTOM", &operator, "Operator");
+
+    // `acceptInvite` by someone outside the organization, invited by carol, who runs workspace IAM
+    // through a custom role and holds Operator on D: re-checked against carol as she is at acceptance.
+    let iam =
+        w.role("WORKSPACE", "IAM", &["workspace.config.get", "workspace.users.get", "workspace.iam.update"]).await;
+    let narrow = w.role("WORKSPACE", "Narrow", &["workspace.config.get"]).await;
+    data(&w.assign(&w.owner, "carol@example.com", &iam).await);
+    let give = "mutation($d: Id!, $c: Uuid!) { deploymentAddUserRole(email: \"carol@example.com\", deploymentId: $d, customRoleUuid: $c) { id } }";
+    data(&w.app.gql(give, json!({"d": w.deployment, "c": operator}), Some(&w.owner)).await);
+    let dave_id = w.user_id("dave@example.com").await;
+    let remove = "mutation($o: Uuid!, $u: Uuid!) { organizationRemoveUser(organizationUuid: $o, userUuid: $u) }";
+    data(&w.app.gql(remove, json!({"o": w.org, "u": dave_id}), Some(&w.owner)).await);
+    let items = json!([{"deploymentId": w.deployment, "customRoleUuid": operator}]);
+    data(&w.add_with(&w.carol, "dave@example.com", None, Some(&narrow), items).await);
+    assert_eq!(w.app.count("SELECT count(*) AS n FROM invites WHERE email = 'dave@example.com'").await, 1);
+    let token = w.app.invite_token_for("dave@example.com").await;
+    let dave = w.app.sign_in("dave@example.com", PASSWORD).await["data"]["createToken"]["token"]["value"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let accept = "mutation($t: String!) { acceptInvite(token: $t) { id } }";
+
+    // Carol gives up Operator on D for Watcher: she can no longer grant it, so the invite grants nothing.
+    let watcher = w.role("DEPLOYMENT", "Watcher", &["deployment.config.get"]).await;
+    let change = "mutation($d: Id!, $c: Uuid!) { deploymentUpdateUserRole(email: \"carol@example.com\", deploymentId: $d, customRoleUuid: $c) { id } }";
+    data(&w.app.gql(change, json!({"d": w.deployment, "c": watcher}), Some(&w.owner)).await);
+    let before = w.app.access_snapshot().await;
+    forbidden(&w.app.gql(accept, json!({"t": token}), Some(&dave)).await);
+    assert_eq!(before, w.app.access_snapshot().await, "a refused acceptance changes nothing");
+    assert_eq!(w.holders_on(&w.deployment, &operator).await, 1, "only the newcomer holds Operator");
+
+    // Operator back: the acceptance grants it.
+    data(&w.app.gql(change, json!({"d": w.deployment, "c": operator}), Some(&w.owner)).await);
+    data(&w.app.gql(accept, json!({"t": token}), Some(&dave)).await);
+    let dave_holds = format!(
+        "SELECT count(*) AS n FROM role_bindings WHERE user_id = '{dave_id}' AND deployment_id = '{}' AND custom_role_id = '{operator}'",
+        w.deployment
+    );
+    assert_eq!(w.app.count(&dave_holds).await, 1);
+    assert!(w.can(&dave, "deployment.config.update", &w.deployment).await);
+    let accepted = w.event(json!({"workspaceUuid": w.workspace}), "invite.accept").await;
+    names_role(&accepted["before"]["deploymentRoles"][0], "DEPLOYMENT_CUSTOM", &operator, "Operator");
+    assert_eq!(w.app.count("SELECT count(*) AS n FROM invites").await, 0);
 }

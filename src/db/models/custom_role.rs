@@ -5,7 +5,7 @@ use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use uuid::Uuid;
 
-use crate::db::schema::{custom_roles, deployments, invites, role_bindings};
+use crate::db::schema::{custom_roles, deployments, role_bindings};
 
 /// A custom role row.
 #[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
@@ -156,7 +156,26 @@ impl CustomRoleRow {
             .count()
             .get_result(conn)
             .await?;
-        let pending: i64 = invites::table.filter(invites::custom_role_id.eq(id)).count().get_result(conn).await?;
+        // An invite holds it as its workspace role, or as a deployment role it carries
+        // (`[{"deploymentId", "role", "customRoleId"}]`) on a live deployment: entries on deleted
+        // deployments grant nothing when the invite is accepted, as bindings on them are not counted.
+        #[derive(QueryableByName)]
+        struct Count {
+            #[diesel(sql_type = diesel::sql_types::BigInt)]
+            n: i64,
+        }
+        let pending = diesel::sql_query(
+            "SELECT count(*) AS n FROM invites i \
+             WHERE i.custom_role_id = $1 \
+                OR (i.deployment_roles @> jsonb_build_array(jsonb_build_object('customRoleId', $1::text)) \
+                    AND EXISTS (SELECT 1 FROM jsonb_array_elements(i.deployment_roles) e \
+                                JOIN deployments d ON d.id::text = e->>'deploymentId' AND d.deleted_at IS NULL \
+                                WHERE e->>'customRoleId' = $1::text))",
+        )
+        .bind::<diesel::sql_types::Uuid, _>(id)
+        .get_result::<Count>(conn)
+        .await?
+        .n;
         Ok((bindings, pending))
     }
 

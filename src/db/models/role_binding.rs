@@ -230,6 +230,44 @@ impl RoleBindingRow {
             .await
     }
 
+    /// The bindings a user or a team (exactly one of `user_id`, `team_id`; the other `None`) holds
+    /// directly on these deployments, locked, in one statement.
+    pub async fn holder_on_deployments_for_update(
+        conn: &mut AsyncPgConnection,
+        user_id: Option<Uuid>,
+        team_id: Option<Uuid>,
+        deployment_ids: &[Uuid],
+    ) -> QueryResult<Vec<RoleBindingRow>> {
+        if user_id.is_none() && team_id.is_none() {
+            return Ok(Vec::new());
+        }
+        role_bindings::table
+            .filter(role_bindings::deployment_id.eq_any(deployment_ids))
+            .filter(role_bindings::user_id.is_not_distinct_from(user_id))
+            .filter(role_bindings::team_id.is_not_distinct_from(team_id))
+            .order(role_bindings::id)
+            .select(RoleBindingRow::as_select())
+            .for_update()
+            .load(conn)
+            .await
+    }
+
+    /// Inserts bindings in one statement.
+    pub async fn insert_many(conn: &mut AsyncPgConnection, rows: &[NewRoleBinding<'_>]) -> QueryResult<usize> {
+        if rows.is_empty() {
+            return Ok(0);
+        }
+        diesel::insert_into(role_bindings::table).values(rows).execute(conn).await
+    }
+
+    /// Deletes bindings by id in one statement.
+    pub async fn delete_many(conn: &mut AsyncPgConnection, ids: &[Uuid]) -> QueryResult<usize> {
+        if ids.is_empty() {
+            return Ok(0);
+        }
+        diesel::delete(role_bindings::table.filter(role_bindings::id.eq_any(ids))).execute(conn).await
+    }
+
     /// A user's direct binding on a deployment, locked.
     pub async fn user_on_deployment_for_update(
         conn: &mut AsyncPgConnection,
