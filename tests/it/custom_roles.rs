@@ -1145,6 +1145,7 @@ async fn a_deployment_file_that_leaves_its_applier_no_read_is_refused_and_writes
         "{body}"
     );
     assert_eq!(w.app.count(&held).await, 0);
+}
 
 // ---- Custom deployment roles given with a workspace role (`deploymentRoles`) ------------------------
 
