@@ -116,9 +116,8 @@ async fn seed(config: Config, options: capcom::seed::SeedOptions) -> Result<(), 
 
 async fn lift_ip_access_list(config: Config, organization: uuid::Uuid) -> Result<(), capcom::StartError> {
     let database = capcom::open_database(&config).await?;
-    if !config.skip_migrations {
-        capcom::db::migrate::run_pending(&database.url).await?;
-    }
+    // Never migrate here: this runs against the database of a live server, which may be older than this
+    // binary. A schema this binary does not know is refused instead.
     let state = capcom::app_state(config, &database.url, capcom::state::Clock::system())?;
     let actor = capcom::domain::Actor {
         label: "operator (capcom lift-ip-access-list)".to_owned(),
@@ -127,6 +126,17 @@ async fn lift_ip_access_list(config: Config, organization: uuid::Uuid) -> Result
     };
     let outcome = async {
         let mut conn = state.pool.get().await.map_err(capcom::error::ApiError::from)?;
+        let applied = capcom::db::migrate::newest_applied(&mut conn).await.ok().flatten().unwrap_or_default();
+        if applied != capcom::db::migrate::newest_version() {
+            return Err(capcom::error::ApiError::bad_input(
+                "database",
+                format!(
+                    "the database's schema is at migration {applied:?}, this capcom expects {:?}: run this \
+                     command with the capcom binary the server runs (or run `capcom migrate` first)",
+                    capcom::db::migrate::newest_version()
+                ),
+            ));
+        }
         capcom::domain::ip_access::lift(&mut conn, organization, state.clock.now(), &actor).await
     }
     .await;

@@ -160,7 +160,7 @@ pub async fn reloaded_in(principal: &Principal, conn: &mut AsyncPgConnection) ->
                 Some((account, _, packed)) if account.id == current.account.id && account.active => {
                     Principal::ServiceAccount(ServiceAccountPrincipal {
                         account,
-                        bindings: Binding::from_packed(&packed.unwrap_or_default()).into(),
+                        bindings: Binding::from_packed(&packed.ok_or_else(unsettled)?).into(),
                         fenced: Vec::new(),
                         client: None,
                     })

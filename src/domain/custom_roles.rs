@@ -90,7 +90,17 @@ pub fn check_scope(scope: Scope) -> ApiResult<()> {
 /// record would show as the built-in role.
 fn role_name(text: &str) -> ApiResult<String> {
     let name = validate::label("name", text, 255)?;
-    if let Some(role) = Role::ALL.into_iter().find(|role| role.as_str().eq_ignore_ascii_case(name.trim())) {
+    // Compared as it reads: fullwidth forms (`ＤEPLOYMENT_ADMIN`) as their ASCII letters, invisible
+    // characters (zero-width spaces and joiners, the byte-order mark) left out.
+    let reads_as: String = name
+        .chars()
+        .filter(|c| !matches!(c, '\u{200B}'..='\u{200F}' | '\u{2060}'..='\u{2064}' | '\u{FEFF}' | '\u{00AD}'))
+        .map(|c| match c {
+            '\u{FF01}'..='\u{FF5E}' => char::from_u32(u32::from(c) - 0xFEE0).unwrap_or(c),
+            other => other,
+        })
+        .collect();
+    if let Some(role) = Role::ALL.into_iter().find(|role| role.as_str().eq_ignore_ascii_case(reads_as.trim())) {
         return Err(ApiError::bad_input("name", format!("{role} is a built-in role's name; choose another")));
     }
     Ok(name)
@@ -487,6 +497,7 @@ mod tests {
             (Scope::Workspace, vec!["workspace.config.update"]),
             (Scope::Workspace, vec!["workspace.config.get", "workspace.serviceAccounts.create"]),
             (Scope::Workspace, vec!["workspace.config.get", "workspace.iam.update"]),
+            (Scope::Workspace, vec!["workspace.config.get", "workspace.users.get", "workspace.iam.update"]),
         ] {
             match parse_permissions(scope, &texts(&refused)) {
                 Err(ApiError::BadUserInput { field, message }) => {
@@ -505,10 +516,31 @@ mod tests {
             ),
             (Scope::Workspace, vec!["workspace.deployments.create", "workspace.deployments.get"]),
             (Scope::Workspace, vec!["workspace.users.get"]),
-            (Scope::Workspace, vec!["workspace.config.get", "workspace.users.get", "workspace.iam.update"]),
+            (
+                Scope::Workspace,
+                vec!["workspace.config.get", "workspace.users.get", "workspace.invites.get", "workspace.iam.update"],
+            ),
         ] {
             assert!(parse_permissions(scope, &texts(&accepted)).is_ok(), "{accepted:?}");
         }
+    }
+
+    /// A custom role may not pass for a built-in one: its name, as it reads, is none of theirs.
+    #[test]
+    fn built_in_role_names_are_refused_however_written() {
+        for name in [
+            "WORKSPACE_ADMIN",
+            "deployment_viewer",
+            " Deployment_Admin ",
+            "\u{FF24}EPLOYMENT_ADMIN",
+            "DEPLOYMENT\u{200B}_ADMIN",
+        ] {
+            match role_name(name) {
+                Err(ApiError::BadUserInput { field, .. }) => assert_eq!(field, "name", "{name:?}"),
+                other => panic!("{name:?}: {other:?}"),
+            }
+        }
+        assert_eq!(role_name(" Deployment operator ").ok().as_deref(), Some("Deployment operator"));
     }
 
     /// The built-in workspace and deployment roles, the templates custom roles start from, pass the rule.

@@ -934,7 +934,9 @@ async fn check_role_steps(
 async fn still_reads(tx: &mut AsyncPgConnection, authority: &Authority, id: Uuid) -> ApiResult<()> {
     let read = crate::rbac::operations::read_rule(crate::rbac::operations::ObjectKind::Deployment, Scope::Deployment);
     match authority.as_now(tx).await?.require(tx, read, ScopeRef::Deployment(id)).await {
-        Err(ApiError::Forbidden | ApiError::ForbiddenBy(_)) => Err(ApiError::bad_input(
+        // (A refusal by the IP access list is passed on as it is: it is about where the request comes
+        // from, not about the list.)
+        Err(ApiError::Forbidden) => Err(ApiError::bad_input(
             "roles",
             "roles: this list would leave you no role that can read the deployment; \
              list yourself (or a team you belong to) with a deployment role, or apply it as a workspace admin",

@@ -147,15 +147,34 @@ pub async fn replace(
 
 /// Lifts the IP access list of organization `id` (`capcom lift-ip-access-list`, docs/ip-access-list.md):
 /// the way back in for owners a list shuts out, as when their address changed, run by the installation's
-/// operator where the server runs. The same change as [`replace`] with an empty list, with its audit event
-/// by `actor`, in one transaction; nothing at all when there is no list. Returns the list as it was;
-/// NOT_FOUND for no such organization.
+/// operator where the server runs. The change [`replace`] makes with an empty list, with its audit event
+/// by `actor`, in one transaction that also reads the list it removes (the organization row locked);
+/// nothing at all when there is no list. Returns the list as it was; NOT_FOUND for no such organization.
 pub async fn lift(conn: &mut AsyncPgConnection, id: Uuid, now: DateTime<Utc>, actor: &Actor) -> ApiResult<Vec<String>> {
-    let before = get(conn, id).await?;
-    if !before.is_empty() {
-        replace(conn, id, &[], now, actor).await?;
-    }
-    Ok(before)
+    conn.transaction(async |tx| {
+        Organization::find_for_update(tx, id).await?.ok_or(ApiError::NotFound)?;
+        let before = Organization::ip_access_list(tx, id).await?.unwrap_or_default();
+        if before.is_empty() {
+            return Ok(before);
+        }
+        Organization::set_ip_access_list(tx, id, &[], now).await?;
+        audit::record(
+            tx,
+            actor,
+            Change {
+                action: "organization.ipAccessList.update",
+                target_type: "organization",
+                target_id: Some(id),
+                organization_id: Some(id),
+                before: Some(json!({ "cidrs": before })),
+                after: Some(json!({ "cidrs": Vec::<String>::new() })),
+                ..Change::default()
+            },
+        )
+        .await?;
+        Ok(before)
+    })
+    .await
 }
 
 #[cfg(test)]

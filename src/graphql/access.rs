@@ -34,9 +34,9 @@ fn scope_object(permission: Permission, scope_id: Option<Uuid>) -> ScopeRef {
 }
 
 /// The caller's decision on `permission` over the object `scope_id` names, granted only on an object
-/// that is live: a binding on a deleted deployment (or a system role asked about an id that names
-/// nothing) would otherwise say "granted" where every operation answers NOT_FOUND. The object is looked
-/// up only when the bindings grant the permission, so a caller refused anyway learns nothing about it.
+/// that is live: a binding on a deleted deployment (a soft delete keeps its bindings and ancestry) would
+/// otherwise say "granted" where every operation answers NOT_FOUND. The object is looked up only when the
+/// bindings grant the permission, so a caller refused anyway learns nothing about it.
 async fn decide_live(
     ctx: &Context<'_>,
     permission: Permission,

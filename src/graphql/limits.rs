@@ -254,16 +254,56 @@ fn expanded_fragment_sizes<'a>(
 /// `max_list_items`. The error is BAD_USER_INPUT naming the variable or argument (`user.email`,
 /// `environmentVariables`).
 pub fn check_inputs(request: &Request, document: &ExecutableDocument, max_list_items: usize) -> Result<(), ApiError> {
-    check_variables(request, max_list_items)?;
+    check_variables(request, document, max_list_items)?;
     check_literal_inputs(document, max_list_items)
 }
 
-/// The part of [`check_inputs`] that depends on the request: its variables.
-fn check_variables(request: &Request, max_list_items: usize) -> Result<(), ApiError> {
+/// The part of [`check_inputs`] that depends on the request: its variables. A refused variable is named
+/// by the argument it is passed as (`permissions`, `payload.role`), which is what the schema and the
+/// documentation call it; by its own name only when the document uses it nowhere as an argument.
+fn check_variables(request: &Request, document: &ExecutableDocument, max_list_items: usize) -> Result<(), ApiError> {
     for (name, value) in request.variables.iter() {
-        check_value(value, name.as_str(), max_list_items)?;
+        if check_value(value, name.as_str(), max_list_items).is_err() {
+            // Only on a refusal: the walk costs nothing on the path every request takes.
+            let argument = argument_using(document, name.as_str()).unwrap_or_else(|| name.to_string());
+            check_value(value, &argument, max_list_items)?;
+        }
     }
     Ok(())
+}
+
+/// The path of the first argument (or field of an input-object argument) that `$variable` is passed as
+/// in `document`: `permissions`, `payload.role`.
+fn argument_using(document: &ExecutableDocument, variable: &str) -> Option<String> {
+    fn in_value(value: &async_graphql_value::Value, variable: &str, path: &str) -> Option<String> {
+        use async_graphql_value::Value;
+        match value {
+            Value::Variable(name) if name.as_str() == variable => Some(path.to_owned()),
+            Value::List(items) => items.iter().find_map(|item| in_value(item, variable, path)),
+            Value::Object(fields) => {
+                fields.iter().find_map(|(key, item)| in_value(item, variable, &format!("{path}.{key}")))
+            }
+            _ => None,
+        }
+    }
+    fn in_set(set: &SelectionSet, variable: &str) -> Option<String> {
+        set.items.iter().find_map(|selection| match &selection.node {
+            Selection::Field(field) => field
+                .node
+                .arguments
+                .iter()
+                .find_map(|(name, value)| in_value(&value.node, variable, name.node.as_str()))
+                .or_else(|| in_set(&field.node.selection_set.node, variable)),
+            Selection::InlineFragment(fragment) => in_set(&fragment.node.selection_set.node, variable),
+            Selection::FragmentSpread(_) => None,
+        })
+    }
+    document
+        .operations
+        .iter()
+        .map(|(_, operation)| &operation.node.selection_set.node)
+        .chain(document.fragments.values().map(|fragment| &fragment.node.selection_set.node))
+        .find_map(|set| in_set(set, variable))
 }
 
 /// The part of [`check_inputs`] that depends only on the document: its literal arguments.
@@ -459,7 +499,7 @@ pub fn admit(mut request: Request, limits: DocumentLimits, known: &AdmittedDocum
             document
         }
     };
-    check_variables(&request, limits.max_list_items).map_err(as_server_error)?;
+    check_variables(&request, &document, limits.max_list_items).map_err(as_server_error)?;
     request.set_parsed_query(document);
     Ok(request)
 }
@@ -560,5 +600,38 @@ mod tests {
         let document = async_graphql::parser::parse_query("query($ids: [Int]) { a(ids: $ids) }").ok();
         let error = document.and_then(|document| check_inputs(&request, &document, 10).err());
         assert!(matches!(error, Some(ApiError::BadUserInput { ref field, .. }) if field == "ids"), "{error:?}");
+
+        // A variable is named by the argument it is passed as, not by its own name.
+        for (query, variables, expected) in [
+            (
+                "mutation($p: [String!]!) { createCustomRole(permissions: $p) { id } }",
+                serde_json::json!({"p": ["a\u{0}b"]}),
+                "permissions",
+            ),
+            (
+                "mutation($p: String!) { m(payload: {role: $p}) { id } }",
+                serde_json::json!({"p": "x\u{0}"}),
+                "payload.role",
+            ),
+            (
+                "mutation($q: In!) { m(payload: $q) { id } }",
+                serde_json::json!({"q": {"name": "x\u{0}"}}),
+                "payload.name",
+            ),
+            (
+                "query($p: [String!]!) { a { ...F } } fragment F on A { b(names: $p) }",
+                serde_json::json!({"p": ["x\u{0}"]}),
+                "names",
+            ),
+            ("query($p: [String!]) { a }", serde_json::json!({"p": ["x\u{0}"]}), "p"),
+        ] {
+            let request = Request::new("").variables(async_graphql::Variables::from_json(variables));
+            let document = async_graphql::parser::parse_query(query).ok();
+            let error = document.and_then(|document| check_inputs(&request, &document, 10).err());
+            assert!(
+                matches!(error, Some(ApiError::BadUserInput { ref field, .. }) if field == expected),
+                "{query}: {error:?}"
+            );
+        }
     }
 }

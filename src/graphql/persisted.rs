@@ -14,7 +14,11 @@
 //! parsed), validated by async-graphql (types, depth, complexity), costed, authorized and executed for its
 //! caller. Nothing remembered here depends on a caller. Bounded by entries (`CAPCOM_PERSISTED_QUERY_ENTRIES`) and by
 //! [`PERSISTED_QUERIES_MAX_BYTES`]; texts longer than [`crate::graphql::limits::ADMITTED_DOCUMENT_MAX_TEXT`]
-//! are not registered (their clients keep sending the text, which Apollo's protocol handles). See
+//! are not registered (their clients keep sending the text, which Apollo's protocol handles), nor are
+//! texts outside the document limits `crate::graphql::limits::admit` checks before parsing (tokens,
+//! fragments, fields, directives, aliases) or that do not parse: those are run, and refused, as sent. A
+//! text that parses but fails the schema's validation (an unknown field, too deep) is registered and
+//! refused each time it is named, at the cost of that validation. See
 //! `docs/limits.md`, "Persisted queries".
 
 use std::sync::Arc;
@@ -25,7 +29,7 @@ use sha2::{Digest, Sha256};
 
 use crate::bounded::BoundedMap;
 use crate::error::ApiError;
-use crate::graphql::limits::ADMITTED_DOCUMENT_MAX_TEXT;
+use crate::graphql::limits::{self, ADMITTED_DOCUMENT_MAX_TEXT, DocumentLimits};
 
 /// The message of the error Apollo clients answer by sending the text with the hash.
 pub const NOT_FOUND_MESSAGE: &str = "PersistedQueryNotFound";
@@ -157,18 +161,35 @@ impl Unresolved {
 pub struct PersistedQueries {
     texts: BoundedMap<QueryHash, Arc<str>>,
     enabled: bool,
+    /// The limits a text must be within to be registered (those `crate::graphql::limits::admit` checks
+    /// before parsing): a text refused there is run (and refused) but never kept.
+    limits: DocumentLimits,
 }
 
 impl PersistedQueries {
     /// A store holding at most `max_entries` texts (`CAPCOM_PERSISTED_QUERY_ENTRIES`; 0 turns persisted queries
     /// off) and [`PERSISTED_QUERIES_MAX_BYTES`].
-    pub fn new(max_entries: usize) -> Self {
-        Self::with_bounds(max_entries, PERSISTED_QUERIES_MAX_BYTES)
+    pub fn new(max_entries: usize, limits: DocumentLimits) -> Self {
+        Self::with_bounds(max_entries, PERSISTED_QUERIES_MAX_BYTES, limits)
     }
 
-    /// A store holding at most `max_entries` texts and `max_bytes` bytes.
-    pub fn with_bounds(max_entries: usize, max_bytes: usize) -> Self {
-        PersistedQueries { texts: BoundedMap::new(max_entries, max_bytes), enabled: max_entries > 0 && max_bytes > 0 }
+    /// A store holding at most `max_entries` texts and `max_bytes` bytes, registering only texts within
+    /// `limits`.
+    pub fn with_bounds(max_entries: usize, max_bytes: usize, limits: DocumentLimits) -> Self {
+        PersistedQueries {
+            texts: BoundedMap::new(max_entries, max_bytes),
+            enabled: max_entries > 0 && max_bytes > 0,
+            limits,
+        }
+    }
+
+    /// Whether `text` may be kept: short enough, within the document limits and parsed. (Checked once per
+    /// registration, which a client sends once per document.)
+    fn admissible(&self, text: &str) -> bool {
+        text.len() <= ADMITTED_DOCUMENT_MAX_TEXT
+            && limits::check_text(text, self.limits.max_tokens).is_ok()
+            && async_graphql::parser::parse_query(text)
+                .is_ok_and(|document| limits::check_document(&document, self.limits).is_ok())
     }
 
     /// The text a request naming `hash` runs: its own `query` when it sent one (then registered under
@@ -185,7 +206,7 @@ impl PersistedQueries {
                         "extensions.persistedQuery.sha256Hash is not the SHA-256 of the query sent with it",
                     )));
                 }
-                if query.len() <= ADMITTED_DOCUMENT_MAX_TEXT {
+                if self.admissible(&query) {
                     let bytes = query.len().saturating_add(ENTRY_OVERHEAD);
                     self.texts.insert(hash, Arc::from(query.as_str()), bytes);
                 }
@@ -247,7 +268,7 @@ mod tests {
 
     #[test]
     fn a_text_is_registered_only_under_its_own_hash() {
-        let store = PersistedQueries::with_bounds(2, 1 << 20);
+        let store = PersistedQueries::with_bounds(2, 1 << 20, test_limits());
         let hash = QueryHash::of(TYPENAME);
         assert!(matches!(store.resolve(None, hash), Err(Unresolved::NotFound)));
         assert!(matches!(store.resolve(Some(String::new()), hash), Err(Unresolved::NotFound)));
@@ -269,9 +290,33 @@ mod tests {
         assert!(matches!(store.resolve(None, long_hash), Err(Unresolved::NotFound)));
     }
 
+    fn test_limits() -> DocumentLimits {
+        DocumentLimits {
+            max_tokens: 200,
+            max_fragments: 5,
+            max_selections: 100,
+            max_directives: 5,
+            max_aliases: 5,
+            max_list_items: 100,
+        }
+    }
+
+    #[test]
+    fn texts_outside_the_document_limits_or_that_do_not_parse_are_run_but_not_kept() {
+        let store = PersistedQueries::with_bounds(10, 1 << 20, test_limits());
+        let many_tokens = format!("{{ {} }}", "a ".repeat(300));
+        let many_aliases = format!("{{ {} }}", (0..6).map(|n| format!("x{n}: a")).collect::<Vec<_>>().join(" "));
+        for text in [many_tokens, many_aliases, "{ a ".to_owned()] {
+            let hash = QueryHash::of(&text);
+            assert_eq!(store.resolve(Some(text.clone()), hash).ok(), Some(text.clone()), "run as sent");
+            assert!(matches!(store.resolve(None, hash), Err(Unresolved::NotFound)), "{text} not kept");
+        }
+        assert!(store.is_empty());
+    }
+
     #[test]
     fn off_means_not_supported() {
-        let store = PersistedQueries::new(0);
+        let store = PersistedQueries::new(0, test_limits());
         let hash = QueryHash::of(TYPENAME);
         assert!(matches!(store.resolve(None, hash), Err(Unresolved::NotSupported)));
         assert!(matches!(store.resolve(Some(TYPENAME.to_owned()), hash), Err(Unresolved::NotSupported)));

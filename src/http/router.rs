@@ -77,7 +77,10 @@ pub fn build_router(state: AppState) -> Router {
     let pool_size = u32::try_from(state.config.pool_size).unwrap_or(u32::MAX);
     let execution_turns = state.config.graphql_concurrency.unwrap_or(pool_size).clamp(1, 100_000);
     let executions = Arc::new(tokio::sync::Semaphore::new(execution_turns as usize));
-    let persisted = Arc::new(PersistedQueries::new(state.config.persisted_query_entries));
+    let persisted = Arc::new(PersistedQueries::new(
+        state.config.persisted_query_entries,
+        crate::graphql::limits::DocumentLimits::from_config(&state.config),
+    ));
     let http_state =
         HttpState { app: state, schema, sockets, origins: origins.clone(), executions, execution_turns, persisted };
     let request_id = HeaderName::from_static(REQUEST_ID_HEADER);

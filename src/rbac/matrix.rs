@@ -180,6 +180,17 @@ impl Matrix {
                 let permission: Permission = name.parse().map_err(|e| format!("{e} (for {role})"))?;
                 set.remove(&permission);
             }
+            // A role that changes something reads what the change answers with, as a custom role must
+            // (Permission::reads_needed): otherwise its holders' changes would be committed and then
+            // answered FORBIDDEN.
+            for permission in set.iter() {
+                if let Some(missing) = permission.reads_needed().iter().find(|needed| !set.contains(needed)) {
+                    return Err(format!(
+                        "{role} would hold {permission} without {missing}, which reads what {permission} answers \
+                         with: give {role} {missing} too, or take {permission} away"
+                    ));
+                }
+            }
         }
         Ok(self)
     }
@@ -300,6 +311,9 @@ mod tests {
             r#"{"NOBODY": {"add": []}}"#,
             r#"{"WORKSPACE_CUSTOM": {"add": ["workspace.config.get"]}}"#,
             r#"{"WORKSPACE_EDITOR": {"add": ["workspace.nothing"]}}"#,
+            // A role that changes a deployment reads it (it is what the change answers with).
+            r#"{"DEPLOYMENT_EDITOR": {"remove": ["deployment.config.get"]}}"#,
+            r#"{"DEPLOYMENT_ADMIN": {"remove": ["deployment.users.get"]}}"#,
         ] {
             let overrides: BTreeMap<String, RoleOverride> = serde_json::from_str(bad).unwrap();
             assert!(Matrix::default().apply(overrides).is_err(), "{bad}");

@@ -122,7 +122,8 @@ impl Permission {
     /// be read (SPEC §7: an answer is read-checked like any object): changing or deleting a deployment or
     /// a workspace answers with it (`*.config.get`), pushing an image with the deploy (read as the
     /// deployment), making or changing an API key with the key (`*.serviceAccounts.get`), giving a role
-    /// with the binding and its members (`*.users.get`). A custom role must hold them
+    /// with the binding and its members (`*.users.get`), deleting an invite with the invite
+    /// (`workspace.invites.get`). A custom role must hold them
     /// (docs/custom-roles.md): without them a write would be committed and then answered FORBIDDEN. Empty
     /// for permissions that change nothing capcom answers with (reads, image pulls, Airflow roles), for
     /// creating a deployment (its creator is decided on by `deployments::require_creator_reads`), and for
@@ -134,7 +135,9 @@ impl Permission {
             WorkspaceServiceAccountsCreate | WorkspaceServiceAccountsUpdate | WorkspaceServiceAccountsDelete => {
                 &[WorkspaceServiceAccountsGet]
             }
-            WorkspaceIamUpdate => &[WorkspaceConfigGet, WorkspaceUsersGet],
+            // Giving or taking roles answers with the workspace and its members; deleting an invite
+            // answers with the invite.
+            WorkspaceIamUpdate => &[WorkspaceConfigGet, WorkspaceUsersGet, WorkspaceInvitesGet],
             DeploymentConfigUpdate | DeploymentConfigDelete | DeploymentImagesPush => &[DeploymentConfigGet],
             DeploymentServiceAccountsCreate | DeploymentServiceAccountsUpdate | DeploymentServiceAccountsDelete => {
                 &[DeploymentServiceAccountsGet]

@@ -241,8 +241,13 @@ async fn a_custom_role_gives_its_holder_exactly_its_permissions_and_a_change_rea
 #[tokio::test]
 async fn nobody_assigns_or_defines_a_role_holding_a_permission_they_lack() {
     let w = world().await;
-    let iam =
-        w.role("WORKSPACE", "IAM", &["workspace.config.get", "workspace.users.get", "workspace.iam.update"]).await;
+    let iam = w
+        .role(
+            "WORKSPACE",
+            "IAM",
+            &["workspace.config.get", "workspace.users.get", "workspace.invites.get", "workspace.iam.update"],
+        )
+        .await;
     let deployer = w.role("WORKSPACE", "Deployer", &["workspace.config.get", "workspace.deployments.create"]).await;
     let reader = w.role("WORKSPACE", "Reader", &["workspace.config.get"]).await;
     data(&w.assign(&w.owner, "carol@example.com", &iam).await);
@@ -1366,8 +1371,13 @@ async fn deployment_roles_name_the_item_at_fault_and_tell_nothing_of_other_organ
 #[tokio::test]
 async fn nobody_gives_a_custom_deployment_role_holding_a_permission_they_lack() {
     let w = world().await;
-    let iam =
-        w.role("WORKSPACE", "IAM", &["workspace.config.get", "workspace.users.get", "workspace.iam.update"]).await;
+    let iam = w
+        .role(
+            "WORKSPACE",
+            "IAM",
+            &["workspace.config.get", "workspace.users.get", "workspace.invites.get", "workspace.iam.update"],
+        )
+        .await;
     let reader = w.role("WORKSPACE", "Reader", &["workspace.config.get"]).await;
     let watcher = w.role("DEPLOYMENT", "Watcher", &["deployment.config.get"]).await;
     let operator = w.role("DEPLOYMENT", "Operator", &["deployment.config.get", "deployment.config.update"]).await;
@@ -1511,8 +1521,13 @@ async fn an_invite_carries_custom_deployment_roles_and_grants_them_when_accepted
 
     // `acceptInvite` by someone outside the organization, invited by carol, who runs workspace IAM
     // through a custom role and holds Operator on D: re-checked against carol as she is at acceptance.
-    let iam =
-        w.role("WORKSPACE", "IAM", &["workspace.config.get", "workspace.users.get", "workspace.iam.update"]).await;
+    let iam = w
+        .role(
+            "WORKSPACE",
+            "IAM",
+            &["workspace.config.get", "workspace.users.get", "workspace.invites.get", "workspace.iam.update"],
+        )
+        .await;
     let narrow = w.role("WORKSPACE", "Narrow", &["workspace.config.get"]).await;
     data(&w.assign(&w.owner, "carol@example.com", &iam).await);
     let give = "mutation($d: Id!, $c: Uuid!) { deploymentAddUserRole(email: \"carol@example.com\", deploymentId: $d, customRoleUuid: $c) { id } }";
