@@ -41,7 +41,7 @@ pub const NOT_SUPPORTED_MESSAGE: &str = "PersistedQueryNotSupported";
 pub const NOT_SUPPORTED_CODE: &str = "PERSISTED_QUERY_NOT_SUPPORTED";
 
 /// At most this many bytes of registered text are remembered (each entry counted as its text plus
-/// [`ENTRY_OVERHEAD`]).
+/// `ENTRY_OVERHEAD`).
 pub const PERSISTED_QUERIES_MAX_BYTES: usize = 16 * 1024 * 1024;
 
 /// What an entry is counted as besides its text: the key, the `Arc` and the cache's own bookkeeping.
