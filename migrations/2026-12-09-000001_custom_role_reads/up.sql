@@ -4,7 +4,8 @@
 --   Permission::reads_needed in src/rbac/permissions.rs): without them a holder's change was committed
 --   and then answered FORBIDDEN. The reads are added; the role's changes keep working and are now
 --   answered. (Taking the writes away instead would stop holders doing what they did.)
--- * No role carries a built-in role's name: such a role is renamed `<name> (custom)`.
+-- * No role carries a built-in role's name: such a role is renamed `<name> (custom <its id>)`, a name no
+--   other role can hold (the id is the role's own), so the rename never meets the unique index.
 --
 -- Each statement is idempotent; a role changed here moves the authorization epoch (its trigger), so
 -- every holder's bindings are read again on its next request.
@@ -56,7 +57,7 @@ WHERE EXISTS (
     WHERE n.holding = ANY (r.permissions) AND NOT n.needed = ANY (r.permissions));
 
 UPDATE custom_roles
-SET name = btrim(name) || ' (custom)', updated_at = now()
+SET name = btrim(name) || ' (custom ' || id::text || ')', updated_at = now()
 WHERE upper(btrim(name)) IN (
     'SYSTEM_ADMIN', 'SYSTEM_EDITOR', 'SYSTEM_VIEWER', 'ORGANIZATION_OWNER', 'ORGANIZATION_BILLING_ADMIN',
     'ORGANIZATION_MEMBER', 'WORKSPACE_ADMIN', 'WORKSPACE_EDITOR', 'WORKSPACE_VIEWER', 'WORKSPACE_CUSTOM',

@@ -86,15 +86,20 @@ pub fn check_scope(scope: Scope) -> ApiResult<()> {
 }
 
 /// A custom role's name, trimmed: BAD_USER_INPUT naming `name` when it is empty, longer than 255
-/// characters, or a built-in role's name in any case (`WORKSPACE_ADMIN`), which a console or an audit
-/// record would show as the built-in role.
+/// characters, holds an invisible character, or could pass for a built-in role in a console or an audit
+/// record: a built-in role's name in any case or with fullwidth letters (`ＤEPLOYMENT_ADMIN`), or any
+/// name written as built-in names are, in capitals joined by `_`, `-`, `.` or the like without a space
+/// (`DEPLOYMENT_ΑDMIN` with a Greek capital, `OPS_ADMIN`): those are the built-in roles' style.
 fn role_name(text: &str) -> ApiResult<String> {
     let name = validate::label("name", text, 255)?;
-    // Compared as it reads: fullwidth forms (`ＤEPLOYMENT_ADMIN`) as their ASCII letters, invisible
-    // characters (zero-width spaces and joiners, the byte-order mark) left out.
+    if name.chars().any(is_invisible) {
+        return Err(ApiError::bad_input(
+            "name",
+            "name must not contain invisible characters (zero-width, direction or tag characters, fillers)",
+        ));
+    }
     let reads_as: String = name
         .chars()
-        .filter(|c| !matches!(c, '\u{200B}'..='\u{200F}' | '\u{2060}'..='\u{2064}' | '\u{FEFF}' | '\u{00AD}'))
         .map(|c| match c {
             '\u{FF01}'..='\u{FF5E}' => char::from_u32(u32::from(c) - 0xFEE0).unwrap_or(c),
             other => other,
@@ -103,7 +108,42 @@ fn role_name(text: &str) -> ApiResult<String> {
     if let Some(role) = Role::ALL.into_iter().find(|role| role.as_str().eq_ignore_ascii_case(reads_as.trim())) {
         return Err(ApiError::bad_input("name", format!("{role} is a built-in role's name; choose another")));
     }
+    let built_in_style = !reads_as.chars().any(|c| c.is_ascii_lowercase() || c.is_whitespace())
+        && reads_as.chars().any(|c| !c.is_alphanumeric());
+    if built_in_style {
+        return Err(ApiError::bad_input(
+            "name",
+            "Capitals joined by _ (or another mark) without a space are how built-in roles are named; \
+             write a custom role's name otherwise (for example \"Deployment operator\")",
+        ));
+    }
     Ok(name)
+}
+
+/// Characters that show nothing (or reorder what is shown) yet make two names differ: zero-width spaces
+/// and joiners, direction marks and overrides, invisible operators, the byte-order mark, the soft hyphen,
+/// the combining grapheme joiner, Hangul and Mongolian fillers, the braille blank and tag characters.
+fn is_invisible(c: char) -> bool {
+    matches!(
+        c,
+        '\u{00AD}'
+            | '\u{034F}'
+            | '\u{061C}'
+            | '\u{115F}'
+            | '\u{1160}'
+            | '\u{17B4}'
+            | '\u{17B5}'
+            | '\u{180B}'..='\u{180F}'
+            | '\u{200B}'..='\u{200F}'
+            | '\u{202A}'..='\u{202E}'
+            | '\u{2060}'..='\u{206F}'
+            | '\u{2800}'
+            | '\u{3164}'
+            | '\u{FE00}'..='\u{FE0F}'
+            | '\u{FEFF}'
+            | '\u{FFA0}'
+            | '\u{E0000}'..='\u{E007F}'
+    )
 }
 
 /// The permissions of a role of `scope` named by `texts`, without repeats, in the matrix's order.
@@ -534,13 +574,25 @@ mod tests {
             " Deployment_Admin ",
             "\u{FF24}EPLOYMENT_ADMIN",
             "DEPLOYMENT\u{200B}_ADMIN",
+            "DEPLOYMENT_ADMIN.",
+            "DEPLOYMENT\u{2010}ADMIN",
+            "DEPLOYMENT_\u{391}DMIN",
+            "DEPLOYMENT_\u{410}DMIN",
+            "DEPLOYMENT_ADMI\u{301}N",
+            "\u{202E}NIMDA_TNEMYOLPED",
+            "DEPLOYMENT_ADMIN\u{E0001}",
+            "\u{3164}DEPLOYMENT_ADMIN",
+            "\u{1D30}\u{1D31}\u{1D3E}_\u{1D2C}\u{1D30}",
+            "OPS_ADMIN",
         ] {
             match role_name(name) {
                 Err(ApiError::BadUserInput { field, .. }) => assert_eq!(field, "name", "{name:?}"),
                 other => panic!("{name:?}: {other:?}"),
             }
         }
-        assert_eq!(role_name(" Deployment operator ").ok().as_deref(), Some("Deployment operator"));
+        for fine in ["Deployment operator", "SRE", "Data-platform lead", "Opérateur", "CI deployer (main)"] {
+            assert_eq!(role_name(&format!(" {fine} ")).ok().as_deref(), Some(fine));
+        }
     }
 
     /// The built-in workspace and deployment roles, the templates custom roles start from, pass the rule.

@@ -307,7 +307,7 @@ fn argument_using(document: &ExecutableDocument, variable: &str) -> Option<Strin
 }
 
 /// The part of [`check_inputs`] that depends only on the document: its literal arguments.
-fn check_literal_inputs(document: &ExecutableDocument, max_list_items: usize) -> Result<(), ApiError> {
+pub fn check_literal_inputs(document: &ExecutableDocument, max_list_items: usize) -> Result<(), ApiError> {
     let mut sets: Vec<&SelectionSet> = Vec::new();
     for (_, operation) in document.operations.iter() {
         sets.push(&operation.node.selection_set.node);
@@ -389,20 +389,35 @@ impl InputValue for async_graphql_value::Value {
 fn check_value<V: InputValue>(value: &V, path: &str, max_list_items: usize) -> Result<(), ApiError> {
     match value.visit() {
         Visit::Text(text) if text.contains('\0') => {
-            Err(ApiError::bad_input(path, format!("{path} must not contain a NUL character (\\u0000)")))
+            let path = shown(path);
+            Err(ApiError::bad_input(&path, format!("{path} must not contain a NUL character (\\u0000)")))
         }
         Visit::List(items) if items.len() > max_list_items => {
-            Err(ApiError::bad_input(path, format!("{path} may hold at most {max_list_items} items")))
+            let path = shown(path);
+            Err(ApiError::bad_input(&path, format!("{path} may hold at most {max_list_items} items")))
         }
         Visit::List(items) => items.iter().try_for_each(|item| check_value(item, path, max_list_items)),
         Visit::Object(fields) => fields.into_iter().try_for_each(|(key, item)| {
             let nested = format!("{path}.{key}");
             if key.as_str().contains('\0') {
-                return Err(ApiError::bad_input(path, format!("{path} must not contain a NUL character (\\u0000)")));
+                let path = shown(path);
+                return Err(ApiError::bad_input(&path, format!("{path} must not contain a NUL character (\\u0000)")));
             }
             check_value(item, &nested, max_list_items)
         }),
         _ => Ok(()),
+    }
+}
+
+/// At most this many characters of an input's path (the names a client sent: variables, object keys) are
+/// repeated in an error, so that an answer never grows with a name the client made up.
+const SHOWN_PATH_CHARS: usize = 64;
+
+/// `path`, cut to [`SHOWN_PATH_CHARS`] characters (an ellipsis marks a cut).
+fn shown(path: &str) -> String {
+    match path.char_indices().nth(SHOWN_PATH_CHARS) {
+        Some((cut, _)) => format!("{}…", &path[..cut]),
+        None => path.to_owned(),
     }
 }
 
@@ -600,6 +615,19 @@ mod tests {
         let document = async_graphql::parser::parse_query("query($ids: [Int]) { a(ids: $ids) }").ok();
         let error = document.and_then(|document| check_inputs(&request, &document, 10).err());
         assert!(matches!(error, Some(ApiError::BadUserInput { ref field, .. }) if field == "ids"), "{error:?}");
+
+        // A name the client made up is repeated at most SHOWN_PATH_CHARS characters long.
+        let long = "v".repeat(10_000);
+        let request =
+            Request::new("").variables(async_graphql::Variables::from_json(serde_json::json!({long.clone(): "\u{0}"})));
+        let document = async_graphql::parser::parse_query("{ a }").ok();
+        match document.and_then(|document| check_inputs(&request, &document, 10).err()) {
+            Some(ApiError::BadUserInput { field, message }) => {
+                assert_eq!(field.chars().count(), SHOWN_PATH_CHARS + 1, "{field}");
+                assert!(message.len() < 200, "{message}");
+            }
+            other => panic!("{other:?}"),
+        }
 
         // A variable is named by the argument it is passed as, not by its own name.
         for (query, variables, expected) in [

@@ -16,7 +16,8 @@
 //! [`PERSISTED_QUERIES_MAX_BYTES`]; texts longer than [`crate::graphql::limits::ADMITTED_DOCUMENT_MAX_TEXT`]
 //! are not registered (their clients keep sending the text, which Apollo's protocol handles), nor are
 //! texts outside the document limits `crate::graphql::limits::admit` checks before parsing (tokens,
-//! fragments, fields, directives, aliases) or that do not parse: those are run, and refused, as sent. A
+//! fragments, fields, directives, aliases), whose literal inputs it refuses (a NUL, an overlong list),
+//! or that do not parse: those are run, and refused, as sent. A
 //! text that parses but fails the schema's validation (an unknown field, too deep) is registered and
 //! refused each time it is named, at the cost of that validation. See
 //! `docs/limits.md`, "Persisted queries".
@@ -188,8 +189,10 @@ impl PersistedQueries {
     fn admissible(&self, text: &str) -> bool {
         text.len() <= ADMITTED_DOCUMENT_MAX_TEXT
             && limits::check_text(text, self.limits.max_tokens).is_ok()
-            && async_graphql::parser::parse_query(text)
-                .is_ok_and(|document| limits::check_document(&document, self.limits).is_ok())
+            && async_graphql::parser::parse_query(text).is_ok_and(|document| {
+                limits::check_document(&document, self.limits).is_ok()
+                    && limits::check_literal_inputs(&document, self.limits.max_list_items).is_ok()
+            })
     }
 
     /// The text a request naming `hash` runs: its own `query` when it sent one (then registered under

@@ -297,6 +297,22 @@ mod tests {
         }
     }
 
+    /// The built-in roles as SPEC §2 gives them hold, with every permission that changes something, the
+    /// reads its answers need (Permission::reads_needed), so that a roles file is refused only for what
+    /// it changes.
+    #[test]
+    fn every_built_in_role_reads_what_its_changes_answer_with() {
+        let matrix = Matrix::default();
+        for role in Role::ALL {
+            let held: BTreeSet<Permission> = matrix.permissions_of(role).collect();
+            for permission in &held {
+                for needed in permission.reads_needed() {
+                    assert!(held.contains(needed), "{role} holds {permission} without {needed}");
+                }
+            }
+        }
+    }
+
     #[test]
     fn overrides_add_and_remove_and_bad_ones_are_refused() {
         let overrides: BTreeMap<String, RoleOverride> = serde_json::from_str(
@@ -314,6 +330,8 @@ mod tests {
             // A role that changes a deployment reads it (it is what the change answers with).
             r#"{"DEPLOYMENT_EDITOR": {"remove": ["deployment.config.get"]}}"#,
             r#"{"DEPLOYMENT_ADMIN": {"remove": ["deployment.users.get"]}}"#,
+            r#"{"ORGANIZATION_BILLING_ADMIN": {"remove": ["organization.config.get"]}}"#,
+            r#"{"ORGANIZATION_OWNER": {"remove": ["organization.teams.get"]}}"#,
         ] {
             let overrides: BTreeMap<String, RoleOverride> = serde_json::from_str(bad).unwrap();
             assert!(Matrix::default().apply(overrides).is_err(), "{bad}");

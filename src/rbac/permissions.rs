@@ -127,7 +127,7 @@ impl Permission {
     /// (docs/custom-roles.md): without them a write would be committed and then answered FORBIDDEN. Empty
     /// for permissions that change nothing capcom answers with (reads, image pulls, Airflow roles), for
     /// creating a deployment (its creator is decided on by `deployments::require_creator_reads`), and for
-    /// organization and system permissions (no custom role holds those).
+    /// system permissions (the grant rule and the system roles' own reads decide there).
     pub fn reads_needed(self) -> &'static [Permission] {
         use Permission::*;
         match self {
@@ -143,6 +143,18 @@ impl Permission {
                 &[DeploymentServiceAccountsGet]
             }
             DeploymentIamUpdate => &[DeploymentConfigGet, DeploymentUsersGet],
+            // Organization permissions are held only by built-in roles, which an operator's roles file may
+            // change (crate::rbac::matrix): the same rule holds there.
+            OrganizationConfigUpdate
+            | OrganizationBillingUpdate
+            | OrganizationAuthenticationUpdate
+            | OrganizationClustersUpdate
+            | OrganizationCustomRolesUpdate => &[OrganizationConfigGet],
+            OrganizationIamUpdate | OrganizationUsersInvite => &[OrganizationConfigGet, OrganizationUsersGet],
+            OrganizationTeamsUpdate => &[OrganizationConfigGet, OrganizationTeamsGet],
+            OrganizationServiceAccountsCreate
+            | OrganizationServiceAccountsUpdate
+            | OrganizationServiceAccountsDelete => &[OrganizationServiceAccountsGet],
             _ => &[],
         }
     }

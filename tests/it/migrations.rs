@@ -38,6 +38,9 @@ async fn the_custom_role_migration_gives_stored_roles_their_reads_and_new_names(
     app.execute(&insert("Inviter", "WORKSPACE", &["workspace.iam.update"])).await.unwrap();
     app.execute(&insert("Reader", "DEPLOYMENT", &["deployment.config.get"])).await.unwrap();
     app.execute(&insert("Deployment_Viewer", "DEPLOYMENT", &["deployment.config.get"])).await.unwrap();
+    // A name the rename could have chosen is already taken: the migration must still run.
+    app.execute(&insert("Deployment_Viewer (custom)", "DEPLOYMENT", &["deployment.config.get"])).await.unwrap();
+    let renamed_id = app.text("SELECT id::text AS t FROM custom_roles WHERE name = 'Deployment_Viewer'").await;
     // One role per write permission of the two scopes a custom role may have.
     let all: Vec<capcom::rbac::Permission> = capcom::rbac::Permission::ALL
         .iter()
@@ -59,6 +62,9 @@ async fn the_custom_role_migration_gives_stored_roles_their_reads_and_new_names(
         "workspace.config.get,workspace.iam.update,workspace.invites.get,workspace.users.get"
     );
     assert_eq!(app.text(&permissions_of("Reader")).await, "deployment.config.get", "a read needs nothing");
+    let renamed =
+        format!("SELECT count(*) AS n FROM custom_roles WHERE name = 'Deployment_Viewer (custom {renamed_id})'");
+    assert_eq!(app.count(&renamed).await, 1);
     assert_eq!(app.count("SELECT count(*) AS n FROM custom_roles WHERE name = 'Deployment_Viewer (custom)'").await, 1);
     for permission in &all {
         let stored = app.text(&permissions_of(&format!("only {permission}"))).await;
