@@ -97,12 +97,13 @@ async fn nul_characters_are_bad_user_input_naming_the_field_wherever_a_text_ente
     assert_eq!(error_code(&body), "BAD_USER_INPUT", "{body}");
     assert_eq!(body["errors"][0]["extensions"]["field"], "identity");
 
-    // Inside JSON scalars too (PostgreSQL's jsonb refuses \u0000 as well), keys included.
+    // Inside JSON scalars too (PostgreSQL's jsonb refuses \u0000 as well), keys included; a variable is
+    // named by the argument it is passed as (`payload`), not by its own name (`$p`).
     let update = "mutation($p: JSON!) { updateSelf(payload: $p) { id } }";
     for payload in [json!({"profile": {"bio": "x\u{0}y"}}), json!({"profile": {"k\u{0}": 1}})] {
         let body = post(&app, update, json!({"p": payload}), Some(&root)).await;
         assert_eq!(error_code(&body), "BAD_USER_INPUT", "{body}");
-        assert!(body["errors"][0]["extensions"]["field"].as_str().unwrap().starts_with("p.profile"), "{body}");
+        assert!(body["errors"][0]["extensions"]["field"].as_str().unwrap().starts_with("payload.profile"), "{body}");
     }
     let label = r#"mutation { createWorkspace(label: "a\u0000b") { id } }"#;
     let body = post(&app, label, json!({}), Some(&root)).await;
@@ -125,7 +126,7 @@ async fn list_inputs_longer_than_the_list_cap_are_bad_user_input() {
     )
     .await;
     assert_eq!(error_code(&body), "BAD_USER_INPUT", "{body}");
-    assert_eq!(body["errors"][0]["extensions"]["field"], "v");
+    assert_eq!(body["errors"][0]["extensions"]["field"], "environmentVariables", "the argument, not `$v`");
 }
 
 #[tokio::test]
