@@ -9,52 +9,32 @@
 --
 -- Each statement is idempotent; a role changed here moves the authorization epoch (its trigger), so
 -- every holder's bindings are read again on its next request.
+WITH needs (holding, needed) AS (VALUES
+    ('workspace.config.update', 'workspace.config.get'),
+    ('workspace.config.delete', 'workspace.config.get'),
+    ('workspace.serviceAccounts.create', 'workspace.serviceAccounts.get'),
+    ('workspace.serviceAccounts.update', 'workspace.serviceAccounts.get'),
+    ('workspace.serviceAccounts.delete', 'workspace.serviceAccounts.get'),
+    ('workspace.iam.update', 'workspace.config.get'),
+    ('workspace.iam.update', 'workspace.users.get'),
+    ('workspace.iam.update', 'workspace.invites.get'),
+    ('deployment.config.update', 'deployment.config.get'),
+    ('deployment.config.delete', 'deployment.config.get'),
+    ('deployment.images.push', 'deployment.config.get'),
+    ('deployment.serviceAccounts.create', 'deployment.serviceAccounts.get'),
+    ('deployment.serviceAccounts.update', 'deployment.serviceAccounts.get'),
+    ('deployment.serviceAccounts.delete', 'deployment.serviceAccounts.get'),
+    ('deployment.iam.update', 'deployment.config.get'),
+    ('deployment.iam.update', 'deployment.users.get')
+)
 UPDATE custom_roles r
 SET permissions = ARRAY(
-        SELECT DISTINCT p FROM unnest(r.permissions || ARRAY(
-            SELECT n.needed
-            FROM (VALUES
-                ('workspace.config.update', 'workspace.config.get'),
-                ('workspace.config.delete', 'workspace.config.get'),
-                ('workspace.serviceAccounts.create', 'workspace.serviceAccounts.get'),
-                ('workspace.serviceAccounts.update', 'workspace.serviceAccounts.get'),
-                ('workspace.serviceAccounts.delete', 'workspace.serviceAccounts.get'),
-                ('workspace.iam.update', 'workspace.config.get'),
-                ('workspace.iam.update', 'workspace.users.get'),
-                ('workspace.iam.update', 'workspace.invites.get'),
-                ('deployment.config.update', 'deployment.config.get'),
-                ('deployment.config.delete', 'deployment.config.get'),
-                ('deployment.images.push', 'deployment.config.get'),
-                ('deployment.serviceAccounts.create', 'deployment.serviceAccounts.get'),
-                ('deployment.serviceAccounts.update', 'deployment.serviceAccounts.get'),
-                ('deployment.serviceAccounts.delete', 'deployment.serviceAccounts.get'),
-                ('deployment.iam.update', 'deployment.config.get'),
-                ('deployment.iam.update', 'deployment.users.get')
-            ) AS n (holding, needed)
-            WHERE n.holding = ANY (r.permissions))) AS p
+        SELECT DISTINCT p
+        FROM unnest(r.permissions || ARRAY(SELECT n.needed FROM needs n WHERE n.holding = ANY (r.permissions))) AS p
         ORDER BY p),
     updated_at = now()
 WHERE EXISTS (
-    SELECT 1
-    FROM (VALUES
-        ('workspace.config.update', 'workspace.config.get'),
-        ('workspace.config.delete', 'workspace.config.get'),
-        ('workspace.serviceAccounts.create', 'workspace.serviceAccounts.get'),
-        ('workspace.serviceAccounts.update', 'workspace.serviceAccounts.get'),
-        ('workspace.serviceAccounts.delete', 'workspace.serviceAccounts.get'),
-        ('workspace.iam.update', 'workspace.config.get'),
-        ('workspace.iam.update', 'workspace.users.get'),
-        ('workspace.iam.update', 'workspace.invites.get'),
-        ('deployment.config.update', 'deployment.config.get'),
-        ('deployment.config.delete', 'deployment.config.get'),
-        ('deployment.images.push', 'deployment.config.get'),
-        ('deployment.serviceAccounts.create', 'deployment.serviceAccounts.get'),
-        ('deployment.serviceAccounts.update', 'deployment.serviceAccounts.get'),
-        ('deployment.serviceAccounts.delete', 'deployment.serviceAccounts.get'),
-        ('deployment.iam.update', 'deployment.config.get'),
-        ('deployment.iam.update', 'deployment.users.get')
-    ) AS n (holding, needed)
-    WHERE n.holding = ANY (r.permissions) AND NOT n.needed = ANY (r.permissions));
+    SELECT 1 FROM needs n WHERE n.holding = ANY (r.permissions) AND NOT n.needed = ANY (r.permissions));
 
 UPDATE custom_roles
 SET name = btrim(name) || ' (custom ' || id::text || ')', updated_at = now()

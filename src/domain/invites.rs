@@ -409,13 +409,7 @@ async fn carried(tx: &mut AsyncPgConnection, invite: &Invite) -> ApiResult<Optio
     // Deployments deleted since the invite was made are skipped.
     let ids: Vec<Uuid> = requests.iter().map(|r| r.deployment_id).collect();
     let live = crate::db::models::workspace::live_deployments_in(tx, workspace.id, &ids).await?;
-    let custom_ids: Vec<Uuid> = requests
-        .iter()
-        .filter_map(|r| match r.role {
-            RoleRequest::Custom(id) => Some(id),
-            RoleRequest::Builtin(_) => None,
-        })
-        .collect();
+    let custom_ids = crate::domain::memberships::custom_role_ids(&requests);
     let mut found =
         crate::domain::custom_roles::for_grants(tx, &custom_ids, workspace.organization_id).await?.into_iter();
     let mut deployment_roles = Vec::new();

@@ -125,21 +125,7 @@ pub async fn replace(
     conn.transaction(async |tx| {
         Organization::find_for_update(tx, id).await?.ok_or(ApiError::NotFound)?;
         let before = Organization::ip_access_list(tx, id).await?.unwrap_or_default();
-        Organization::set_ip_access_list(tx, id, &list, now).await?;
-        audit::record(
-            tx,
-            actor,
-            Change {
-                action: "organization.ipAccessList.update",
-                target_type: "organization",
-                target_id: Some(id),
-                organization_id: Some(id),
-                before: Some(json!({ "cidrs": before })),
-                after: Some(json!({ "cidrs": list })),
-                ..Change::default()
-            },
-        )
-        .await?;
+        write(tx, id, &before, &list, now, actor).await?;
         Ok(list.clone())
     })
     .await
@@ -157,24 +143,38 @@ pub async fn lift(conn: &mut AsyncPgConnection, id: Uuid, now: DateTime<Utc>, ac
         if before.is_empty() {
             return Ok(before);
         }
-        Organization::set_ip_access_list(tx, id, &[], now).await?;
-        audit::record(
-            tx,
-            actor,
-            Change {
-                action: "organization.ipAccessList.update",
-                target_type: "organization",
-                target_id: Some(id),
-                organization_id: Some(id),
-                before: Some(json!({ "cidrs": before })),
-                after: Some(json!({ "cidrs": Vec::<String>::new() })),
-                ..Change::default()
-            },
-        )
-        .await?;
+        write(tx, id, &before, &[], now, actor).await?;
         Ok(before)
     })
     .await
+}
+
+/// Stores `list` as organization `id`'s IP access list (the row locked by the caller) with its
+/// `organization.ipAccessList.update` audit event holding the lists before and after.
+async fn write(
+    tx: &mut AsyncPgConnection,
+    id: Uuid,
+    before: &[String],
+    list: &[String],
+    now: DateTime<Utc>,
+    actor: &Actor,
+) -> ApiResult<()> {
+    Organization::set_ip_access_list(tx, id, list, now).await?;
+    audit::record(
+        tx,
+        actor,
+        Change {
+            action: "organization.ipAccessList.update",
+            target_type: "organization",
+            target_id: Some(id),
+            organization_id: Some(id),
+            before: Some(json!({ "cidrs": before })),
+            after: Some(json!({ "cidrs": list })),
+            ..Change::default()
+        },
+    )
+    .await?;
+    Ok(())
 }
 
 #[cfg(test)]

@@ -88,6 +88,18 @@ pub fn check_deployment_requests(requests: &[DeploymentRoleRequest]) -> ApiResul
     Ok(())
 }
 
+/// The custom roles `requests` name, in their order (what `custom_roles::for_grants` reads, one
+/// statement for all).
+pub fn custom_role_ids(requests: &[DeploymentRoleRequest]) -> Vec<Uuid> {
+    requests
+        .iter()
+        .filter_map(|r| match r.role {
+            RoleRequest::Custom(id) => Some(id),
+            RoleRequest::Builtin(_) => None,
+        })
+        .collect()
+}
+
 /// The deployment roles `requests` (checked with [`check_deployment_requests`]) as granted in
 /// `workspace`, in their order, whatever their number in at most three statements: their deployments must
 /// be live deployments of the workspace (else NOT_FOUND, SPEC §2 rule 6), and their custom roles are read
@@ -108,15 +120,9 @@ pub async fn resolve_deployment_roles(
     if !ids.iter().all(|id| live.contains(id)) {
         return Err(ApiError::NotFound);
     }
-    let custom_ids: Vec<Uuid> = requests
-        .iter()
-        .filter_map(|r| match r.role {
-            RoleRequest::Custom(id) => Some(id),
-            RoleRequest::Builtin(_) => None,
-        })
-        .collect();
-    let mut found =
-        crate::domain::custom_roles::for_grants(tx, &custom_ids, workspace.organization_id).await?.into_iter();
+    let mut found = crate::domain::custom_roles::for_grants(tx, &custom_role_ids(requests), workspace.organization_id)
+        .await?
+        .into_iter();
     let mut resolved = Vec::with_capacity(requests.len());
     for (index, request) in requests.iter().enumerate() {
         let conferred = match request.role {
