@@ -85,31 +85,47 @@ pub fn check_scope(scope: Scope) -> ApiResult<()> {
     }
 }
 
-/// A custom role's name, trimmed: BAD_USER_INPUT naming `name` when it is empty, longer than 255
-/// characters, holds an invisible character, or could pass for a built-in role in a console or an audit
-/// record: a built-in role's name in any case or with fullwidth letters (`ＤEPLOYMENT_ADMIN`), or any
-/// name written as built-in names are, in capitals joined by `_`, `-`, `.` or the like without a space
-/// (`DEPLOYMENT_ΑDMIN` with a Greek capital, `OPS_ADMIN`): those are the built-in roles' style.
+/// A custom role's name in Unicode's compatibility form (NFKC: fullwidth letters, ligatures and the
+/// many spaces become the plain ones), trimmed. BAD_USER_INPUT naming `name` when it is empty, longer than
+/// 255 characters, or could pass for another name in a console or an audit record (Unicode TR #39's
+/// concerns):
+/// - it holds an invisible character or a space other than U+0020 that NFKC keeps (line separators);
+/// - it mixes letters of scripts that share shapes (Latin with Greek, Cyrillic, Armenian, Cherokee,
+///   Lisu, Coptic or phonetic capitals: `deployment_аdmin` with a Cyrillic `а`);
+/// - its letters and digits are a built-in role's, whatever the case and the marks between them
+///   (`Deployment admin`, `DEPLOYMENT_AD MIN`);
+/// - it is written as built-in names are, in capitals joined by `_`, `-`, `.` or the like without a
+///   space or a lower-case letter (`OPS_ADMIN`).
+///
+/// Two names that are one in NFKC are one name (the uniqueness rule compares what is stored).
 fn role_name(text: &str) -> ApiResult<String> {
-    let name = validate::label("name", text, 255)?;
-    if name.chars().any(is_invisible) {
+    use unicode_normalization::UnicodeNormalization;
+    let folded: String = text.nfkc().collect();
+    let name = validate::label("name", &folded, 255)?;
+    if name.chars().any(|c| is_invisible(c) || (c.is_whitespace() && c != ' ')) {
         return Err(ApiError::bad_input(
             "name",
-            "name must not contain invisible characters (zero-width, direction or tag characters, fillers)",
+            "name must not contain invisible characters (zero-width, direction or tag characters, fillers) \
+             nor spaces other than the plain one",
         ));
     }
-    let reads_as: String = name
-        .chars()
-        .map(|c| match c {
-            '\u{FF01}'..='\u{FF5E}' => char::from_u32(u32::from(c) - 0xFEE0).unwrap_or(c),
-            other => other,
-        })
-        .collect();
-    if let Some(role) = Role::ALL.into_iter().find(|role| role.as_str().eq_ignore_ascii_case(reads_as.trim())) {
-        return Err(ApiError::bad_input("name", format!("{role} is a built-in role's name; choose another")));
+    let scripts: Vec<LookAlike> = name.chars().filter_map(look_alike_script).collect();
+    if scripts.iter().any(|script| *script != scripts[0]) {
+        return Err(ApiError::bad_input(
+            "name",
+            "name mixes letters of scripts that look alike (such as Latin with Greek or Cyrillic); \
+             write it in one of them",
+        ));
     }
-    let built_in_style = !reads_as.chars().any(|c| c.is_ascii_lowercase() || c.is_whitespace())
-        && reads_as.chars().any(|c| !c.is_alphanumeric());
+    let skeleton: String = name.chars().filter(|c| c.is_alphanumeric()).flat_map(char::to_uppercase).collect();
+    if let Some(role) = Role::ALL.into_iter().find(|role| role.as_str().replace('_', "") == skeleton) {
+        return Err(ApiError::bad_input(
+            "name",
+            format!("{name:?} reads as {role}, a built-in role's name; choose another"),
+        ));
+    }
+    let built_in_style =
+        !name.chars().any(|c| c.is_lowercase() || c == ' ') && name.chars().any(|c| !c.is_alphanumeric());
     if built_in_style {
         return Err(ApiError::bad_input(
             "name",
@@ -118,6 +134,41 @@ fn role_name(text: &str) -> ApiResult<String> {
         ));
     }
     Ok(name)
+}
+
+/// Scripts whose letters share shapes with Latin's or with one another's (Unicode TR #39 §5): a name
+/// holds letters of one of them at most.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum LookAlike {
+    Latin,
+    Greek,
+    Cyrillic,
+    Armenian,
+    Cherokee,
+    Lisu,
+    Coptic,
+    /// Small capitals and modifier letters (U+1D00–U+1DBF) that read as Latin capitals.
+    Phonetic,
+}
+
+/// The look-alike script of a letter (`None` for other letters, digits and marks).
+fn look_alike_script(c: char) -> Option<LookAlike> {
+    if !c.is_alphabetic() {
+        return None;
+    }
+    Some(match u32::from(c) {
+        0x0041..=0x005A | 0x0061..=0x007A | 0x00C0..=0x024F | 0x1E00..=0x1EFF | 0x2C60..=0x2C7F | 0xA720..=0xA7FF => {
+            LookAlike::Latin
+        }
+        0x0370..=0x03FF | 0x1F00..=0x1FFF => LookAlike::Greek,
+        0x0400..=0x052F | 0x1C80..=0x1C8F | 0x2DE0..=0x2DFF | 0xA640..=0xA69F => LookAlike::Cyrillic,
+        0x0530..=0x058F => LookAlike::Armenian,
+        0x13A0..=0x13FF | 0xAB70..=0xABBF => LookAlike::Cherokee,
+        0xA4D0..=0xA4FF => LookAlike::Lisu,
+        0x2C80..=0x2CFF => LookAlike::Coptic,
+        0x1D00..=0x1DBF => LookAlike::Phonetic,
+        _ => return None,
+    })
 }
 
 /// Characters that show nothing (or reorder what is shown) yet make two names differ: zero-width spaces
@@ -428,14 +479,25 @@ pub fn templates(matrix: &Matrix, scope: Scope) -> ApiResult<Vec<(Role, Vec<Perm
     Ok(Role::built_in_of(scope).map(|role| (role, matrix.permissions_of(role).collect())).collect())
 }
 
+/// The answer to a custom-role id that names no role of the organization granted in: BAD_USER_INPUT
+/// naming `customRoleUuid`, the same for an id of another organization's role, of a deleted role and of
+/// nothing, so that nothing is told about other organizations (SPEC §2 rule 6). A `deploymentRoles` item
+/// gets the same answer, naming the item.
+pub fn no_such_role() -> ApiError {
+    ApiError::bad_input(CUSTOM_ROLE_FIELD, NO_SUCH_ROLE)
+}
+
+/// The message of [`no_such_role`].
+pub const NO_SUCH_ROLE: &str = "No custom role of this organization has this id";
+
 /// Custom role `id` for a grant on `object`, locked `FOR SHARE` until the transaction ends (a deletion
-/// waits, then sees the new binding). NOT_FOUND when there is no such role or it belongs to another
-/// organization than the object's (SPEC §2 rule 6); BAD_USER_INPUT naming `customRoleUuid` when its scope
-/// is not the object's.
+/// waits, then sees the new binding). BAD_USER_INPUT naming `customRoleUuid` when there is no such role or
+/// it belongs to another organization than the object's ([`no_such_role`]), or when its scope is not the
+/// object's.
 pub async fn for_grant(tx: &mut AsyncPgConnection, id: Uuid, object: ScopeRef) -> ApiResult<CustomRole> {
     // Read unlocked first: another organization's role is refused before this transaction can hold a lock
     // on it (a wait would tell the caller it exists while its owner edits it).
-    let unlocked = CustomRoleRow::find_many(tx, &[id]).await?.into_iter().next().ok_or(ApiError::NotFound)?;
+    let unlocked = CustomRoleRow::find_many(tx, &[id]).await?.into_iter().next().ok_or_else(no_such_role)?;
     let organization = match object {
         ScopeRef::Organization(id) => Some(id),
         ScopeRef::Workspace(id) | ScopeRef::Deployment(id) => crate::db::models::workspace::ancestry(tx, &[id])
@@ -446,10 +508,11 @@ pub async fn for_grant(tx: &mut AsyncPgConnection, id: Uuid, object: ScopeRef) -
         ScopeRef::System => None,
     };
     if organization != Some(unlocked.organization_id) {
-        return Err(ApiError::NotFound);
+        return Err(no_such_role());
     }
-    // Then locked, and read again: the organization of a role never changes, its permissions may have.
-    let role = CustomRole::from_row(CustomRoleRow::find_for_share(tx, id).await?.ok_or(ApiError::NotFound)?);
+    // Then locked, and read again: the organization of a role never changes, its permissions may have (a
+    // role deleted meanwhile names nothing).
+    let role = CustomRole::from_row(CustomRoleRow::find_for_share(tx, id).await?.ok_or_else(no_such_role)?);
     if role.scope() != object.scope() {
         return Err(ApiError::bad_input(
             CUSTOM_ROLE_FIELD,
@@ -584,15 +647,39 @@ mod tests {
             "\u{3164}DEPLOYMENT_ADMIN",
             "\u{1D30}\u{1D31}\u{1D3E}_\u{1D2C}\u{1D30}",
             "OPS_ADMIN",
+            // Unicode spaces, line separators and confusable lower-case letters.
+            "DEPLOYMENT_AD\u{200A}MIN",
+            "DEPLOYMENT\u{2009}ADMIN",
+            "WORKSPACE\u{3000}ADMIN",
+            "WORKSPACE_ADMIN\u{2028}x",
+            "deployment_\u{430}dmin",
+            "W\u{43E}rkspace_admin",
+            "Deployment admin",
+            "workspace-admin",
+            "Workspace Admin",
+            "\u{1D403}\u{1D404}PLOYMENT_ADMIN",
         ] {
             match role_name(name) {
                 Err(ApiError::BadUserInput { field, .. }) => assert_eq!(field, "name", "{name:?}"),
                 other => panic!("{name:?}: {other:?}"),
             }
         }
-        for fine in ["Deployment operator", "SRE", "Data-platform lead", "Opérateur", "CI deployer (main)"] {
+        for fine in [
+            "Deployment operator",
+            "SRE",
+            "Data-platform lead",
+            "Opérateur",
+            "CI deployer (main)",
+            "Équipe données",
+            "運用チーム",
+            "Команда данных",
+            "Workspace admin (read only)",
+        ] {
             assert_eq!(role_name(&format!(" {fine} ")).ok().as_deref(), Some(fine));
         }
+        // Names that NFKC makes one are one name: stored as NFKC, the uniqueness rule sees them equal.
+        assert_eq!(role_name("\u{FF24}eployer").ok().as_deref(), Some("Deployer"));
+        assert_eq!(role_name("Night\u{00A0}shift").ok().as_deref(), Some("Night shift"));
     }
 
     /// The built-in workspace and deployment roles, the templates custom roles start from, pass the rule.

@@ -37,7 +37,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::rbac::operations::{
     CREATE_DEPLOYMENT, DEPLOYMENT_UPDATE_USER_ROLE, UPDATE_DEPLOYMENT, UPDATE_DEPLOYMENT_HIBERNATION,
 };
-use crate::rbac::{Role, Scope, ScopeRef};
+use crate::rbac::{Ancestry, Role, Scope, ScopeRef};
 use crate::secrets::SecretBox;
 
 /// The format version this server writes and reads (`apiVersion`).
@@ -409,6 +409,12 @@ pub fn parse(text: &str) -> ApiResult<DeploymentFile> {
             file_error(&path, line, inner)
         })?
     };
+    // PostgreSQL stores no NUL character: a text of the file holding one (written `\0` or `\u0000` in a
+    // quoted string) is bad input naming its path, as it is in a GraphQL argument (SPEC §8).
+    let parsed = serde_json::to_value(&file).map_err(ApiError::internal)?;
+    if let Some(path) = crate::domain::validate::nul_in_json(&parsed) {
+        return Err(file_error(&path, None, "must not contain a NUL character (\\u0000)"));
+    }
     if file.api_version != API_VERSION {
         return Err(ApiError::bad_input(
             "apiVersion",
@@ -737,7 +743,17 @@ struct Wanted {
 /// answer for an unknown address as for someone outside the workspace, so this tells nobody who has an
 /// account), a team must be the organization's and hold a workspace role there; roles are deployment
 /// roles; nobody is listed twice. Errors name `roles[i].user`, `roles[i].team`, `roles[i].role`.
-async fn resolve_roles(tx: &mut AsyncPgConnection, workspace: &Workspace, list: &[FileRole]) -> ApiResult<Vec<Wanted>> {
+async fn resolve_roles(
+    tx: &mut AsyncPgConnection,
+    workspace: &Workspace,
+    list: &[FileRole],
+    may_change_roles: bool,
+) -> ApiResult<Vec<Wanted>> {
+    // Whether an address or a team name means anyone in the workspace is what `workspaceUsers` and
+    // `workspaceTeams` tell: a caller who may not change the deployment's roles gets FORBIDDEN for a name
+    // that means no one, as it does for a member it would give a role to, so a dry run is no oracle of
+    // who is in the workspace. (Holders of a role on the deployment are in its exported file already.)
+    let unknown = |error: ApiError| if may_change_roles { error } else { ApiError::Forbidden };
     if list.len() > MAX_ROLES {
         return Err(ApiError::bad_input("roles", format!("roles: at most {MAX_ROLES} entries")));
     }
@@ -770,9 +786,9 @@ async fn resolve_roles(tx: &mut AsyncPgConnection, workspace: &Workspace, list: 
                         ),
                     )
                 };
-                let user = User::find_by_email(tx, &address).await?.ok_or_else(not_member)?;
+                let user = User::find_by_email(tx, &address).await?.ok_or_else(|| unknown(not_member()))?;
                 if RoleBindingRow::user_in_workspace_for_update(tx, workspace.id, user.id).await?.is_none() {
-                    return Err(not_member());
+                    return Err(unknown(not_member()));
                 }
                 let primary = addresses(tx, &[user.id]).await?.remove(&user.id).unwrap_or(address.clone());
                 Named::User { id: user.id, address: primary }
@@ -784,19 +800,24 @@ async fn resolve_roles(tx: &mut AsyncPgConnection, workspace: &Workspace, list: 
                 }
                 let wanted_name = name.trim().to_lowercase();
                 let team = teams.iter().flatten().find(|t| t.name.to_lowercase() == wanted_name).cloned().ok_or_else(
-                    || ApiError::bad_input(field.clone(), format!("{field}: the organization has no team {name:?}")),
+                    || {
+                        unknown(ApiError::bad_input(
+                            field.clone(),
+                            format!("{field}: the organization has no team {name:?}"),
+                        ))
+                    },
                 )?;
                 let in_workspace =
                     RoleBindingRow::team_on_for_update(tx, team.id, Scope::Workspace.as_str(), Some(workspace.id))
                         .await?;
                 if in_workspace.is_none() {
-                    return Err(ApiError::bad_input(
+                    return Err(unknown(ApiError::bad_input(
                         field.clone(),
                         format!(
                             "{field}: team {:?} has no role in the deployment's workspace; add it to the workspace first",
                             team.name
                         ),
-                    ));
+                    )));
                 }
                 Named::Team(team)
             }
@@ -1331,7 +1352,11 @@ async fn update_from_file(
         None => file,
     };
     let wanted = match &file.roles {
-        Some(list) => resolve_roles(tx, workspace, list).await?,
+        Some(list) => {
+            let iam = DEPLOYMENT_UPDATE_USER_ROLE.rule.permissions();
+            let may_change_roles = authority.require(tx, iam, ScopeRef::Deployment(id)).await.is_ok();
+            resolve_roles(tx, workspace, list, may_change_roles).await?
+        }
         None => Vec::new(),
     };
     let mut before = flatten(&current, &BTreeSet::new());
@@ -1416,7 +1441,14 @@ async fn create_from_file(
         None => None,
     };
     let wanted = match &file.roles {
-        Some(list) => resolve_roles(tx, workspace, list).await?,
+        Some(list) => {
+            // A person administers what they create (SPEC §1); an API key holds on the new deployment only
+            // what its roles imply there.
+            let iam = DEPLOYMENT_UPDATE_USER_ROLE.rule.permissions();
+            let new = Ancestry::deployment(Some(workspace.organization_id), Some(workspace.id), Uuid::nil());
+            let may_change_roles = authority.person().is_some() || authority.require_at(iam, &new).is_ok();
+            resolve_roles(tx, workspace, list, may_change_roles).await?
+        }
         None => Vec::new(),
     };
     if let Some(list) = &file.environment_variables {

@@ -390,8 +390,12 @@ async fn check_inviter(
 async fn carried(tx: &mut AsyncPgConnection, invite: &Invite) -> ApiResult<Option<Carried>> {
     let Some(role) = invite.role.as_deref().and_then(|r| r.parse::<Role>().ok()) else { return Ok(None) };
     let role = match (invite.custom_role_id, invite.workspace_id) {
+        // The acceptor named no role: a role gone is the invite's fault, not bad input of theirs.
         (Some(id), Some(workspace_id)) => {
-            RoleRequest::Custom(id).resolve(tx, ScopeRef::Workspace(workspace_id)).await?
+            match RoleRequest::Custom(id).resolve(tx, ScopeRef::Workspace(workspace_id)).await {
+                Err(ApiError::BadUserInput { .. }) => return Err(ApiError::NotFound),
+                other => other?,
+            }
         }
         (Some(_), None) => return Err(ApiError::internal("a custom role on an invite that is not a workspace's")),
         (None, _) => Conferred::Builtin(role),
@@ -492,7 +496,7 @@ pub async fn check_token_for_sign_up(
     token: &str,
     email: &str,
     now: DateTime<Utc>,
-) -> ApiResult<()> {
+) -> ApiResult<Invite> {
     let invalid =
         || ApiError::bad_input("inviteToken", "This invite token is not valid (it may have expired or been used)");
     let invite = Invite::find_by_token_for_update(tx, &token_hash(token)).await?.ok_or_else(invalid)?;
@@ -502,7 +506,21 @@ pub async fn check_token_for_sign_up(
     if invite.email != email {
         return Err(ApiError::bad_input("inviteToken", "This invite was sent to another email address"));
     }
-    Ok(())
+    Ok(invite)
+}
+
+/// FORBIDDEN unless the inviter of the invite a sign-up's token names may still grant what it carries.
+/// Accepting is atomic (SPEC §4.4): where sign-ups need an invite, a token admits its holder because its
+/// invite grants something, so a demoted inviter's token opens no account, not even a bare one in the
+/// default organization. (An invite the organization's IP access list keeps pending still grants: it
+/// is accepted later from a listed address, docs/ip-access-list.md.)
+pub async fn check_admits(
+    tx: &mut AsyncPgConnection,
+    invite: &Invite,
+    matrix: &Arc<Matrix>,
+    now: DateTime<Utc>,
+) -> ApiResult<()> {
+    check_inviter(tx, invite, matrix, now).await.map(|_| ())
 }
 
 /// An invite applied at sign-up: the organization it concerns and its audit snapshot.

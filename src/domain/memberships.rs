@@ -130,7 +130,7 @@ pub async fn resolve_deployment_roles(
             RoleRequest::Custom(_) => {
                 let field = deployment_role_field(index, crate::domain::custom_roles::CUSTOM_ROLE_FIELD);
                 let Some(role) = found.next().flatten() else {
-                    return Err(ApiError::bad_input(field, "No custom role of this organization has this id"));
+                    return Err(ApiError::bad_input(field, crate::domain::custom_roles::NO_SUCH_ROLE));
                 };
                 if role.scope() != Scope::Deployment {
                     return Err(ApiError::bad_input(
@@ -269,7 +269,8 @@ impl RoleRequest {
     }
 
     /// What is asked for on `object`: the custom role read and locked against deletion for the rest of the
-    /// transaction (NOT_FOUND for a role of another organization, BAD_USER_INPUT for one of another scope).
+    /// transaction (BAD_USER_INPUT for an id of no role of the organization, or of a role of another scope:
+    /// [`crate::domain::custom_roles::no_such_role`]).
     pub async fn resolve(self, tx: &mut AsyncPgConnection, object: ScopeRef) -> ApiResult<Conferred> {
         match self {
             RoleRequest::Builtin(role) => Ok(Conferred::Builtin(role)),
@@ -461,10 +462,11 @@ async fn check_revokes(
     held: &[(Conferred, ScopeRef)],
 ) -> ApiResult<()> {
     match grantor {
-        Grantor::Caller(_) | Grantor::Provisioning(_) | Grantor::IdentityProvider => {
+        // An inviter takes away only what an accepted invite replaces, held to the rule as they are now.
+        Grantor::Caller(_) | Grantor::Inviter(_) | Grantor::Provisioning(_) | Grantor::IdentityProvider => {
             check_grants(tx, grantor, held).await
         }
-        _ => Err(ApiError::internal("only a caller or a provisioning client takes roles away")),
+        _ => Err(ApiError::internal("only a caller, an inviter or a provisioning client takes roles away")),
     }
 }
 
@@ -1036,10 +1038,10 @@ pub async fn grant_deployment_roles(
     let deployments: Vec<Uuid> = roles.iter().map(|(deployment, _)| *deployment).collect();
     let existing = RoleBindingRow::holder_on_deployments_for_update(tx, user_id, team_id, &deployments).await?;
     if !existing.is_empty() {
-        // Taking a role away needs the same authority as granting it (the rule of `check_revoke`, which an
-        // inviter is held to as well here: what it replaces is what it grants).
+        // What a role replaces is taken away: the revoke rule (`check_revokes`), which an inviter is held
+        // to as well here.
         let held = held_by_teams(tx, &existing).await?;
-        check_grants(tx, grantor, &held).await?;
+        check_revokes(tx, grantor, &held).await?;
         let ids: Vec<Uuid> = existing.iter().map(|row| row.id).collect();
         RoleBindingRow::delete_many(tx, &ids).await?;
     }

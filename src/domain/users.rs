@@ -201,7 +201,8 @@ pub async fn sign_up(
         let first_user = lock_installation(tx).await?;
         let is_first = first_user.is_none();
         if let Some(token) = &invite_token {
-            invites::check_token_for_sign_up(tx, token, &email, now).await?;
+            let invite = invites::check_token_for_sign_up(tx, token, &email, now).await?;
+            invites::check_admits(tx, &invite, policy.matrix, now).await?;
         } else if !is_first && !policy.public_signups {
             return Err(sign_ups_closed());
         } else if !is_first

@@ -94,6 +94,28 @@ pub fn description(field: &str, raw: &str) -> ApiResult<String> {
     Ok(text.to_owned())
 }
 
+/// The JSON path (`emails[0].value`, `externalId`) of the first string or key holding a NUL character in
+/// `value`, if any. Nesting is bounded by the JSON parser's own depth limit.
+pub fn nul_in_json(value: &serde_json::Value) -> Option<String> {
+    fn walk(value: &serde_json::Value, path: &str) -> Option<String> {
+        match value {
+            serde_json::Value::String(text) if text.contains('\0') => Some(path.to_owned()),
+            serde_json::Value::Array(items) => {
+                items.iter().enumerate().find_map(|(i, item)| walk(item, &format!("{path}[{i}]")))
+            }
+            serde_json::Value::Object(fields) => fields.iter().find_map(|(key, item)| {
+                // A key holding a NUL is named with the NUL written out, never echoed as it is.
+                let held = key.contains('\0');
+                let key = key.replace('\0', "\\u0000");
+                let inner = if path.is_empty() { key } else { format!("{path}.{key}") };
+                if held { Some(inner) } else { walk(item, &inner) }
+            }),
+            _ => None,
+        }
+    }
+    walk(value, "")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -351,8 +351,14 @@ async fn a_role_of_one_organization_cannot_be_held_in_another_nor_at_another_sco
     let acme_role = w.create(&w.root, &w.acme, "WORKSPACE", "Acme reader", &["workspace.config.get"]).await;
     let acme_role = data(&acme_role)["createCustomRole"]["id"].as_str().unwrap().to_owned();
     let before = w.app.access_snapshot().await;
-    assert_eq!(error_code(&w.assign(&w.root, "alice@example.com", &acme_role).await), "NOT_FOUND");
-    assert_eq!(error_code(&w.assign(&w.owner, "alice@example.com", &acme_role).await), "NOT_FOUND");
+    // Another organization's role is answered as an id that names nothing: BAD_USER_INPUT naming the field.
+    for caller in [&w.root, &w.owner] {
+        let assigned = w.assign(caller, "alice@example.com", &acme_role).await;
+        assert_eq!(error_code(&assigned), "BAD_USER_INPUT", "{assigned}");
+        assert_eq!(assigned["errors"][0]["extensions"]["field"], "customRoleUuid", "{assigned}");
+        let nothing = w.assign(caller, "alice@example.com", &uuid::Uuid::new_v4().to_string()).await;
+        assert_eq!(nothing["errors"][0]["message"], assigned["errors"][0]["message"], "{nothing}");
+    }
     // Nor changed or deleted by the default organization's owners.
     forbidden(&w.app.gql(DELETE, json!({"id": acme_role}), Some(&w.owner)).await);
     assert_eq!(before, w.app.access_snapshot().await);
@@ -511,7 +517,8 @@ async fn a_deletion_racing_a_grant_never_leaves_a_binding_to_a_deleted_role() {
         let deleted_ok = deleted.get("errors").is_none();
         assert!(assigned_ok != deleted_ok, "exactly one wins: {assigned} / {deleted}");
         if deleted_ok {
-            assert_eq!(error_code(&assigned), "NOT_FOUND", "{assigned}");
+            // The role the grant named is gone: as an id that names nothing.
+            assert_eq!(error_code(&assigned), "BAD_USER_INPUT", "{assigned}");
         } else {
             assert_eq!(error_code(&deleted), "CONFLICT", "{deleted}");
             // Give the workspace role back so the next round can race again.

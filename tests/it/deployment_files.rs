@@ -850,3 +850,92 @@ async fn aliases_that_repeat_large_values_are_refused_before_anything_is_built()
     assert_eq!(w.app.deployment_snapshot().await, before);
     assert_eq!(w.app.count("SELECT count(*) AS n FROM environment_variables").await, variables);
 }
+
+/// PostgreSQL stores no NUL character: one in any text of a file (a description, a variable's key or
+/// value, a secret, a role's user or team, the schedule, written `\0` in YAML or `\u0000` in JSON) is
+/// BAD_USER_INPUT naming its path, dry run or not, on update and on create, and nothing is written.
+#[tokio::test]
+async fn a_nul_anywhere_in_a_file_is_bad_input_naming_its_path() {
+    let w = world().await;
+    let before = w.app.deployment_snapshot().await;
+    let events_before = w.app.count("SELECT count(*) AS n FROM audit_events").await;
+    let base = yaml_of(&w);
+    let cases: Vec<(String, &str)> = vec![
+        (base.replace("description: ''", "description: \"a\\0b\""), "description"),
+        (base.replace("  value: '1'", "  value: \"1\\0\""), "environmentVariables[0].value"),
+        (base.replace("- key: PLAIN", "- key: \"PL\\0AIN\""), "environmentVariables[0].key"),
+        (base.replace("  isSecret: true", "  isSecret: true\n  value: \"x\\0\""), "environmentVariables[1].value"),
+        (base.replace("- user: editor@example.com", "- user: \"editor\\0@example.com\""), "roles[0].user"),
+        (
+            base.replace("hibernation:\n  developmentMode: false", "hibernation:\n  developmentMode: true\n  timeZone: \"UTC\\0\""),
+            "hibernation.timeZone",
+        ),
+        ("apiVersion: capcom/v1\nlabel: brand new\ndescription: \"\\0\"\n".to_owned(), "description"),
+        (
+            r#"{"apiVersion": "capcom/v1", "label": "etl", "environmentVariables": [{"key": "X", "value": "a\u0000b"}]}"#.to_owned(),
+            "environmentVariables[0].value",
+        ),
+        (r#"{"apiVersion": "capcom/v1", "label": "json new", "description": "\u0000"}"#.to_owned(), "description"),
+    ];
+    for (file, field) in &cases {
+        for dry_run in [true, false] {
+            let body = apply(&w, file, dry_run, &w.root).await;
+            assert_eq!(error_code(&body), "BAD_USER_INPUT", "{file}: {body}");
+            assert_eq!(body["errors"][0]["extensions"]["field"], *field, "{file}: {body}");
+            let message = body["errors"][0]["message"].as_str().unwrap();
+            assert!(message.contains("NUL"), "{message}");
+            assert!(!message.contains('\0'), "the value is not echoed: {message:?}");
+        }
+    }
+    assert_eq!(w.app.deployment_snapshot().await, before);
+    assert_eq!(w.app.count("SELECT count(*) AS n FROM audit_events").await, events_before);
+}
+
+/// Who is in the workspace is what `workspaceUsers` tells: an applier who may not change the
+/// deployment's roles gets the same FORBIDDEN for a name that means a member, someone outside the
+/// workspace, no one, and no team, dry run or not; one who may gets BAD_USER_INPUT naming the entry.
+#[tokio::test]
+async fn the_roles_section_is_no_oracle_of_who_is_in_the_workspace() {
+    let w = world().await;
+    let editor =
+        w.app.sign_in("editor@example.com", "correct horse battery").await["data"]["createToken"]["token"]["value"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+    // A member of the workspace without a role on the deployment, and someone outside it.
+    w.app.sign_up("member@example.com", "correct horse battery").await;
+    let added = w.app.add_to_workspace(&w.root, &w.workspace, "member@example.com", "WORKSPACE_VIEWER").await;
+    assert!(added.get("errors").is_none(), "{added}");
+    w.app.sign_up("outsider@example.com", "correct horse battery").await;
+    let with = |entry: &str| format!("{}- {entry}\n  role: DEPLOYMENT_VIEWER\n", yaml_of(&w));
+    let before = w.app.deployment_snapshot().await;
+    for dry_run in [true, false] {
+        let mut answers = Vec::new();
+        for entry in
+            ["user: member@example.com", "user: outsider@example.com", "user: nobody@example.com", "team: No such team"]
+        {
+            let body = apply(&w, &with(entry), dry_run, &editor).await;
+            assert_eq!(error_code(&body), "FORBIDDEN", "{entry}: {body}");
+            answers.push(body["errors"][0]["message"].clone());
+        }
+        assert!(answers.iter().all(|a| *a == answers[0]), "{answers:?}");
+        // The workspace's admin is told what is wrong.
+        for (entry, field) in [
+            ("user: outsider@example.com", "roles[2].user"),
+            ("user: nobody@example.com", "roles[2].user"),
+            ("team: No such team", "roles[2].team"),
+        ] {
+            let body = apply(&w, &with(entry), dry_run, &w.root).await;
+            assert_eq!(error_code(&body), "BAD_USER_INPUT", "{entry}: {body}");
+            assert_eq!(body["errors"][0]["extensions"]["field"], field, "{body}");
+        }
+    }
+    assert_eq!(w.app.deployment_snapshot().await, before);
+    // The editor's own file, roles unchanged, still applies.
+    let body = apply(&w, &yaml_of(&w).replace("  max: 10\n", "  max: 11\n"), false, &editor).await;
+    assert_eq!(
+        body["data"]["applyDeploymentFile"]["changes"],
+        json!([{"field": "workers.max", "old": "10", "new": "11"}]),
+        "{body}"
+    );
+}

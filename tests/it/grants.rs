@@ -616,3 +616,41 @@ async fn adding_someone_from_another_organization_to_a_team_is_answered_as_nobod
     assert_eq!(other["errors"][0]["message"], random["errors"][0]["message"]);
     assert_eq!(snapshot(&app).await, before, "nothing changed");
 }
+
+/// Accepting is atomic (SPEC §4.4): a sign-up with the token of an invite whose inviter may no longer
+/// grant it is FORBIDDEN and creates nothing, no account and no membership of the default organization;
+/// once the inviter may grant it again, the same token signs up and applies the invite.
+#[tokio::test]
+async fn a_demoted_inviters_token_opens_no_account() {
+    let app = public_app().await;
+    let root = app.with_owners().await;
+    app.sign_up("admin@example.com", PASSWORD).await;
+    let workspace = app.create_workspace(&root, "Data").await;
+    ok(&app.add_to_workspace(&root, &workspace, "admin@example.com", "WORKSPACE_ADMIN").await);
+    let admin = token_of(&app, "admin@example.com").await;
+    ok(&app.add_to_workspace(&admin, &workspace, "guest@example.com", "WORKSPACE_EDITOR").await);
+    let token = invite_token(&app, "guest@example.com").await;
+    const SET_ROLE: &str = "mutation($w: Uuid!, $r: Role!) { workspaceUpdateUserRole(workspaceUuid: $w, email: \"admin@example.com\", role: $r) }";
+    ok(&app.gql(SET_ROLE, json!({"w": workspace, "r": "WORKSPACE_VIEWER"}), Some(&root)).await);
+
+    const SIGN_UP: &str = "mutation($t: String!) { createUser(email: \"guest@example.com\", password: \"correct horse battery\", inviteToken: $t) { user { id } } }";
+    let before = snapshot(&app).await;
+    let refused = app.gql(SIGN_UP, json!({"t": token}), None).await;
+    assert_eq!(error_code(&refused), "FORBIDDEN", "{refused}");
+    assert_eq!(refused["errors"][0]["message"], "Access is Denied", "{refused}");
+    assert_eq!(snapshot(&app).await, before, "nothing changed");
+    assert_eq!(app.count("SELECT count(*) AS n FROM emails WHERE address = 'guest@example.com'").await, 0);
+    assert_eq!(app.count("SELECT count(*) AS n FROM invites WHERE email = 'guest@example.com'").await, 1);
+
+    // The inviter may grant it again: the token signs up and the invite applies.
+    ok(&app.gql(SET_ROLE, json!({"w": workspace, "r": "WORKSPACE_ADMIN"}), Some(&root)).await);
+    let signed_up = app.gql(SIGN_UP, json!({"t": token}), None).await;
+    let guest = ok(&signed_up)["createUser"]["user"]["id"].as_str().unwrap().to_owned();
+    assert_eq!(
+        app.text(&format!(
+            "SELECT role AS t FROM role_bindings WHERE user_id = '{guest}' AND workspace_id = '{workspace}'"
+        ))
+        .await,
+        "WORKSPACE_EDITOR"
+    );
+}
