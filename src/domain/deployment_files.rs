@@ -953,8 +953,7 @@ async fn check_role_steps(
 /// refused, in the transaction, and nothing is written. Reading through a workspace or organization
 /// role, or as a team member, counts.
 async fn still_reads(tx: &mut AsyncPgConnection, authority: &Authority, id: Uuid) -> ApiResult<()> {
-    let read = crate::rbac::operations::read_rule(crate::rbac::operations::ObjectKind::Deployment, Scope::Deployment);
-    match authority.as_now(tx).await?.require(tx, read, ScopeRef::Deployment(id)).await {
+    match deployments::require_author_reads(tx, authority, deployments::Written::RolesChanged(id)).await {
         // (A refusal by the IP access list is passed on as it is: it is about where the request comes
         // from, not about the list.)
         Err(ApiError::Forbidden) => Err(ApiError::bad_input(

@@ -281,23 +281,44 @@ async fn require_available_namespace(
     Ok(())
 }
 
-/// FORBIDDEN unless whoever creates a deployment in `workspace` (create, upsert, adopt, a deployment
-/// file) can read it once it exists: the answer names the new deployment. A person becomes its
-/// DEPLOYMENT_ADMIN (SPEC §1) and so always can; an API key gets no role on what it creates, and a key
-/// whose role reaches none of the workspace's deployments (a custom role that may create but not read)
-/// would otherwise have the deployment written and then be refused the answer, and retry into orphans.
-/// Decided from the workspace's ancestry, before anything is written.
-pub fn require_creator_reads(authority: &Authority, workspace: &Workspace) -> ApiResult<()> {
-    if authority.person().is_some() {
-        return Ok(());
-    }
+/// A write after which its author must still read the deployment it wrote ([`require_author_reads`]).
+#[derive(Debug, Clone, Copy)]
+pub enum Written<'a> {
+    /// A deployment about to be created in this workspace (create, upsert, adopt, a deployment file):
+    /// decided from the workspace's ancestry, before anything is written.
+    New(&'a Workspace),
+    /// Deployment `id`, whose role bindings the transaction has just changed (a deployment file's roles
+    /// section): decided with the bindings the change leaves, read through the transaction.
+    RolesChanged(Uuid),
+}
+
+/// FORBIDDEN unless the author of a write can read the deployment it leaves, since the answer names that
+/// deployment and is read-checked like any object (SPEC §2 rule 5): otherwise the write would be
+/// committed and then answered FORBIDDEN, and a client would retry into orphans. One rule for both ways
+/// of losing the read:
+/// - creating: a person becomes the new deployment's DEPLOYMENT_ADMIN (SPEC §1) and so always reads it;
+///   an API key gets no role on what it creates, and one whose role reaches none of the workspace's
+///   deployments (a custom role that may create but not read) is refused;
+/// - changing roles: the author's bindings as the change leaves them (IP access lists applied as for the
+///   request) must still grant the read.
+pub async fn require_author_reads(
+    conn: &mut AsyncPgConnection,
+    authority: &Authority,
+    written: Written<'_>,
+) -> ApiResult<()> {
     let read = crate::rbac::operations::read_rule(ObjectKind::Deployment, Scope::Deployment);
-    let new = Ancestry::deployment(Some(workspace.organization_id), Some(workspace.id), Uuid::nil());
-    authority.require_at(read, &new)
+    match written {
+        Written::New(_) if authority.person().is_some() => Ok(()),
+        Written::New(workspace) => {
+            let new = Ancestry::deployment(Some(workspace.organization_id), Some(workspace.id), Uuid::nil());
+            authority.require_at(read, &new)
+        }
+        Written::RolesChanged(id) => authority.as_now(conn).await?.require(conn, read, ScopeRef::Deployment(id)).await,
+    }
 }
 
 /// Creates a deployment; a person who creates it becomes its DEPLOYMENT_ADMIN. FORBIDDEN, with nothing
-/// written, when the creator could not read it ([`require_creator_reads`]).
+/// written, when the creator could not read it ([`require_author_reads`]).
 pub async fn create(
     conn: &mut AsyncPgConnection,
     request: NewDeploymentRequest,
@@ -371,7 +392,7 @@ pub async fn create_in(
 
     {
         let workspace = Workspace::find_for_update(tx, request.workspace_id).await?.ok_or(ApiError::NotFound)?;
-        require_creator_reads(authority, &workspace)?;
+        require_author_reads(tx, authority, Written::New(&workspace)).await?;
         let clusters = Cluster::usable_by(tx, workspace.organization_id, workspace.id).await?;
         let cluster = match request.cluster_id {
             Some(id) => clusters.iter().find(|c| c.id == id).ok_or_else(|| {
@@ -800,7 +821,7 @@ pub async fn adopt(
     let defaults = Deployment::defaults();
     conn.transaction(async |tx| {
         let workspace = Workspace::find_for_update(tx, request.workspace_id).await?.ok_or(ApiError::NotFound)?;
-        require_creator_reads(authority, &workspace)?;
+        require_author_reads(tx, authority, Written::New(&workspace)).await?;
         let clusters = Cluster::usable_by(tx, workspace.organization_id, workspace.id).await?;
         let cluster = clusters.iter().find(|c| c.id == request.cluster_id).ok_or_else(|| {
             ApiError::bad_input("clusterId", "This workspace may not use that cluster (or it does not exist)")

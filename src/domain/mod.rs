@@ -109,6 +109,12 @@ pub fn user_binding(
     binding(Holder::User(user_id), role, target, granted_by)
 }
 
+/// The refusal of a request whose roles would allow it but for the IP access list (docs/ip-access-list.md):
+/// FORBIDDEN naming the list.
+fn fenced_out() -> ApiError {
+    ApiError::ForbiddenBy(crate::error::MSG_IP_ACCESS_LIST.to_owned())
+}
+
 /// The caller's authority, for the rules that depend on it (escalation: nobody grants a role with
 /// permissions they lack at that scope).
 #[derive(Debug, Clone)]
@@ -145,14 +151,22 @@ impl Authority {
             return Ok(());
         }
         // Refused: say so by the IP access list when a binding it set aside would have allowed it.
-        let fenced = self.principal.fenced();
-        if !fenced.is_empty() {
-            let all: Vec<crate::rbac::Binding> = bindings.iter().chain(fenced).cloned().collect();
+        if let Some(all) = self.unfenced()? {
             if self.allows(conn, &all, permissions, object).await? {
-                return Err(ApiError::ForbiddenBy(crate::error::MSG_IP_ACCESS_LIST.to_owned()));
+                return Err(fenced_out());
             }
         }
         Err(ApiError::Forbidden)
+    }
+
+    /// The caller's bindings with those the IP access list set aside, when it set any aside: what a
+    /// refusal is tried again with, to tell a refusal by the list ([`fenced_out`]) from one by the roles.
+    fn unfenced(&self) -> ApiResult<Option<Vec<crate::rbac::Binding>>> {
+        let fenced = self.principal.fenced();
+        if fenced.is_empty() {
+            return Ok(None);
+        }
+        Ok(Some(self.principal.bindings()?.iter().chain(fenced).cloned().collect()))
     }
 
     async fn allows(
@@ -197,14 +211,10 @@ impl Authority {
         if check::allowed_any(bindings, &self.matrix, permissions, at) {
             return Ok(());
         }
-        let fenced = self.principal.fenced();
-        if !fenced.is_empty() {
-            let all: Vec<crate::rbac::Binding> = bindings.iter().chain(fenced).cloned().collect();
-            if check::allowed_any(&all, &self.matrix, permissions, at) {
-                return Err(ApiError::ForbiddenBy(crate::error::MSG_IP_ACCESS_LIST.to_owned()));
-            }
+        match self.unfenced()? {
+            Some(all) if check::allowed_any(&all, &self.matrix, permissions, at) => Err(fenced_out()),
+            _ => Err(ApiError::Forbidden),
         }
-        Err(ApiError::Forbidden)
     }
 
     /// This authority as the current transaction leaves it: the caller's bindings read again through

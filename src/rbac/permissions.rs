@@ -126,7 +126,7 @@ impl Permission {
     /// (`workspace.invites.get`). A custom role must hold them
     /// (docs/custom-roles.md): without them a write would be committed and then answered FORBIDDEN. Empty
     /// for permissions that change nothing capcom answers with (reads, image pulls, Airflow roles), for
-    /// creating a deployment (its creator is decided on by `deployments::require_creator_reads`), and for
+    /// creating a deployment (its creator is decided on by `deployments::require_author_reads`), and for
     /// system permissions (the grant rule and the system roles' own reads decide there).
     pub fn reads_needed(self) -> &'static [Permission] {
         use Permission::*;
