@@ -11,6 +11,9 @@ import re
 import sys
 
 PARAMETER = re.compile(r"\$(\d+) = ('(?:[^']|'')*'|NULL)")
+APPLICATION = re.compile(r"^\d+ \[[^\]]*\] ")
+# What diesel-async and capcom's pool run once on every new connection (not counted as the request's).
+CONNECTION_SETUP = re.compile(r"SET (TIME ZONE|CLIENT_ENCODING|statement_timeout|application_name)\b", re.I)
 
 
 def parameters_of(lines, index):
@@ -42,7 +45,14 @@ def main(path):
         match = re.search(r"duration: [\d.]+ ms  execute [^:]*: (.*)$", line)
         if not match:
             continue
+        # Only capcom's connections (`log_line_prefix = '%p [%a] '`): another server on the same database
+        # (PostGraphile, run beside it) is not part of the request.
+        if APPLICATION.search(line) and not line.split(" ", 2)[1] == "[capcom]":
+            continue
         sql = match.group(1)
+        if CONNECTION_SETUP.match(sql):
+            # A connection the pool opened during the capture: its set-up is not the request's.
+            continue
         detail = parameters_of(lines, index)
         if detail:
             values = dict((int(n), v) for n, v in PARAMETER.findall(detail.group(1)))

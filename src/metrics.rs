@@ -6,8 +6,8 @@
 //! pool states, failure kinds): never a token, an email address, an id or an operation name, so the number of
 //! series cannot grow with traffic.
 
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, OnceLock};
 
 use prometheus::{
     Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry, TextEncoder,
@@ -31,6 +31,10 @@ pub enum RequestType {
 }
 
 impl RequestType {
+    fn index(self) -> usize {
+        self as usize
+    }
+
     /// The label value.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -107,8 +111,24 @@ pub struct PoolUse {
     pub waiting: usize,
 }
 
+/// The series one request type records into, looked up once (a label lookup hashes the values and takes the
+/// vector's lock) and made on first use, so that a scrape shows only the types that were seen.
+#[derive(Default)]
+struct TypeSeries {
+    ok: OnceLock<IntCounter>,
+    error: OnceLock<IntCounter>,
+    duration: OnceLock<prometheus::Histogram>,
+    statements: OnceLock<prometheus::Histogram>,
+}
+
 /// Every instrument capcom records, in one registry.
 pub struct Metrics {
+    /// Per [`RequestType::index`].
+    by_type: [TypeSeries; 5],
+    /// `errors` per entry of [`ERROR_CODES`], then `OTHER`.
+    errors_by_code: [OnceLock<IntCounter>; ERROR_CODES.len() + 1],
+    /// `routed` per database (primary, standby).
+    routed_by: [OnceLock<IntCounter>; 2],
     registry: Registry,
     requests: IntCounterVec,
     request_duration: HistogramVec,
@@ -191,6 +211,9 @@ impl Metrics {
         )
         .unwrap_or_else(|_| unreachable!("metric names are valid constants"));
         let metrics = Metrics {
+            by_type: Default::default(),
+            errors_by_code: Default::default(),
+            routed_by: Default::default(),
             requests: counter_vec(
                 r,
                 "capcom_graphql_requests_total",
@@ -313,18 +336,27 @@ impl Metrics {
         statements: u64,
         database: Option<Database>,
     ) {
-        let outcome = if error_codes.is_empty() { "ok" } else { "error" };
+        let series = &self.by_type[request_type.index()];
         let label = request_type.as_str();
-        self.requests.with_label_values(&[label, outcome]).inc();
-        self.request_duration.with_label_values(&[label]).observe(seconds);
+        let (outcome, cell) = if error_codes.is_empty() { ("ok", &series.ok) } else { ("error", &series.error) };
+        cell.get_or_init(|| self.requests.with_label_values(&[label, outcome])).inc();
+        series.duration.get_or_init(|| self.request_duration.with_label_values(&[label])).observe(seconds);
         // Exact up to 2^53 statements, far beyond one request's.
         #[allow(clippy::cast_precision_loss)]
-        self.statements_per_request.with_label_values(&[label]).observe(statements as f64);
+        series
+            .statements
+            .get_or_init(|| self.statements_per_request.with_label_values(&[label]))
+            .observe(statements as f64);
         for code in error_codes {
-            self.errors.with_label_values(&[code]).inc();
+            let index = ERROR_CODES.iter().position(|known| known == code).unwrap_or(ERROR_CODES.len());
+            self.errors_by_code[index].get_or_init(|| self.errors.with_label_values(&[code])).inc();
         }
         if let Some(database) = database {
-            self.routed.with_label_values(&[database.as_str()]).inc();
+            let index = match database {
+                Database::Primary => 0,
+                Database::Standby => 1,
+            };
+            self.routed_by[index].get_or_init(|| self.routed.with_label_values(&[database.as_str()])).inc();
         }
     }
 

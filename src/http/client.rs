@@ -46,12 +46,18 @@ pub struct ProxyTrust {
 /// connect info, see [`crate::serve`]) and headers. A request without a peer (a router called directly,
 /// without a socket) gets none.
 pub async fn resolve(State(trust): State<ProxyTrust>, mut request: Request, next: Next) -> Response {
+    attach(&mut request, &trust);
+    next.run(request).await
+}
+
+/// What [`resolve`] does before the inner service: puts the request's [`ClientAddress`] into its
+/// extensions (for a middleware that does more around the same call, `crate::http::router`).
+pub fn attach<B>(request: &mut axum::http::Request<B>, trust: &ProxyTrust) {
     let peer = request.extensions().get::<ConnectInfo<SocketAddr>>().map(|ConnectInfo(address)| address.ip());
     if let Some(peer) = peer {
-        let address = client_address(peer, request.headers(), &trust);
+        let address = client_address(peer, request.headers(), trust);
         request.extensions_mut().insert(ClientAddress(address));
     }
-    next.run(request).await
 }
 
 /// The client's address for a request from `peer` with `headers` (see the module documentation).

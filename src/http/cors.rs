@@ -38,13 +38,14 @@ pub const PREFLIGHT_MAX_AGE: Duration = Duration::from_secs(7200);
 /// The origins of `CAPCOM_CORS_ORIGINS`, as browsers write them in `Origin`.
 #[derive(Debug, Clone, Default)]
 pub struct AllowedOrigins {
-    origins: HashSet<String>,
+    /// Shared: the middleware clones its state on every request.
+    origins: std::sync::Arc<HashSet<String>>,
 }
 
 impl AllowedOrigins {
     /// The allowlist of `origins`.
     pub fn new(origins: &[Origin]) -> Self {
-        AllowedOrigins { origins: origins.iter().map(Origin::to_string).collect() }
+        AllowedOrigins { origins: std::sync::Arc::new(origins.iter().map(Origin::to_string).collect()) }
     }
 
     /// Whether `origin` (an `Origin` header's value) is on the list.
@@ -95,21 +96,47 @@ fn same_authority(origin: &Origin, host: &str) -> bool {
 /// adds the methods, headers, max-age and exposed headers whatever the origin; they would tell another
 /// site what capcom accepts, and mean nothing without `Access-Control-Allow-Origin`).
 pub async fn finish(State(origins): State<AllowedOrigins>, request: Request<Body>, next: Next) -> Response {
-    let allowed = request.headers().get(header::ORIGIN).is_some_and(|origin| origins.allows(origin));
-    let options = request.method() == Method::OPTIONS;
+    let finishing = Finishing::of(&origins, &request);
     let mut response = next.run(request).await;
-    if !allowed {
-        let names: Vec<HeaderName> =
-            response.headers().keys().filter(|name| name.as_str().starts_with("access-control-")).cloned().collect();
-        for name in names {
-            response.headers_mut().remove(name);
+    finishing.apply(&mut response);
+    response
+}
+
+/// What [`finish`] does to a response, told from its request before the request is served (for a
+/// middleware that does more around the same call, `crate::http::router`).
+#[derive(Debug, Clone, Copy)]
+pub struct Finishing {
+    allowed: bool,
+    options: bool,
+}
+
+impl Finishing {
+    /// How the response to `request` is finished.
+    pub fn of<B>(origins: &AllowedOrigins, request: &axum::http::Request<B>) -> Finishing {
+        Finishing {
+            allowed: request.headers().get(header::ORIGIN).is_some_and(|origin| origins.allows(origin)),
+            options: request.method() == Method::OPTIONS,
         }
     }
-    // The layer answers every OPTIONS request itself, with 200 and an empty body.
-    if options && response.status() == StatusCode::OK {
-        *response.status_mut() = StatusCode::NO_CONTENT;
+
+    /// Finishes `response` (see [`finish`]).
+    pub fn apply(self, response: &mut Response) {
+        if !self.allowed {
+            let names: Vec<HeaderName> = response
+                .headers()
+                .keys()
+                .filter(|name| name.as_str().starts_with("access-control-"))
+                .cloned()
+                .collect();
+            for name in names {
+                response.headers_mut().remove(name);
+            }
+        }
+        // The layer answers every OPTIONS request itself, with 200 and an empty body.
+        if self.options && response.status() == StatusCode::OK {
+            *response.status_mut() = StatusCode::NO_CONTENT;
+        }
     }
-    response
 }
 
 #[cfg(test)]

@@ -23,8 +23,7 @@ use tower_http::request_id::RequestId;
 
 use crate::auth::Principal;
 use crate::http::client::ClientAddress;
-use crate::http::router::HttpState;
-use crate::metrics::{Database, RequestType};
+use crate::metrics::{Database, Metrics, RequestType};
 
 /// Longest operation-name text kept for the log line (names are client-chosen).
 const MAX_OPERATION_TEXT: usize = 200;
@@ -92,65 +91,91 @@ fn is_probe(path: &str) -> bool {
 }
 
 /// The middleware: see the module documentation.
-pub async fn track(State(state): State<HttpState>, mut request: Request, next: Next) -> Response {
-    let started = Instant::now();
-    let report = Arc::new(RequestReport::default());
-    request.extensions_mut().insert(report.clone());
-    let request_id = request
-        .extensions()
-        .get::<RequestId>()
-        .and_then(|id| id.header_value().to_str().ok())
-        .unwrap_or_default()
-        .to_owned();
-    let client_address = request.extensions().get::<ClientAddress>().map(|address| address.text()).unwrap_or_default();
-    let method = request.method().clone();
-    let path = request.uri().path().to_owned();
+pub async fn track(State(metrics): State<Arc<Metrics>>, mut request: Request, next: Next) -> Response {
+    let tracked = Tracked::start(&mut request);
     let response = next.run(request).await;
-    let elapsed = started.elapsed();
-    let statements = report.statements.load(Ordering::Relaxed);
-    let facts = report.facts.lock().map(|mut facts| std::mem::take(&mut *facts)).unwrap_or_default();
-    if let Some(request_type) = facts.graphql {
-        state.app.metrics.record_request(request_type, &facts.codes, elapsed.as_secs_f64(), statements, facts.database);
-    }
-    let mut operation = facts.operations.join(",");
-    if operation.len() > MAX_OPERATION_TEXT {
-        let mut cut = MAX_OPERATION_TEXT;
-        while !operation.is_char_boundary(cut) {
-            cut -= 1;
-        }
-        operation.truncate(cut);
-    }
-    let codes = facts.codes.join(",");
-    let operation_type = facts.graphql.map(RequestType::as_str).unwrap_or_default();
-    let principal = facts.principal.unwrap_or_default();
-    let database = facts.database.map(Database::as_str).unwrap_or_default();
-    let duration_ms = elapsed.as_secs_f64() * 1000.0;
-    let status = response.status().as_u16();
-    macro_rules! line {
-        ($level:expr) => {
-            tracing::event!(
-                target: "capcom::request",
-                $level,
-                request_id = %request_id,
-                client_address = %client_address,
-                method = %method,
-                path = %path,
-                status,
-                operation_type,
-                operation = %operation,
-                principal = %principal,
-                duration_ms,
-                sql_statements = statements,
-                database,
-                error_code = %codes,
-                "request"
-            )
-        };
-    }
-    if is_probe(&path) {
-        line!(tracing::Level::DEBUG);
-    } else {
-        line!(tracing::Level::INFO);
-    }
+    tracked.finish(&metrics, &response);
     response
+}
+
+/// One request being tracked: what [`track`] does before and after the inner service, for a middleware
+/// that does more around the same call (`crate::http::router`).
+pub struct Tracked {
+    started: Instant,
+    report: Arc<RequestReport>,
+    request_id: String,
+    client_address: String,
+    method: axum::http::Method,
+    path: String,
+}
+
+impl Tracked {
+    /// Gives `request` its [`RequestReport`] and notes what its log line says of it.
+    pub fn start(request: &mut Request) -> Tracked {
+        let started = Instant::now();
+        let report = Arc::new(RequestReport::default());
+        request.extensions_mut().insert(report.clone());
+        let request_id = request
+            .extensions()
+            .get::<RequestId>()
+            .and_then(|id| id.header_value().to_str().ok())
+            .unwrap_or_default()
+            .to_owned();
+        let client_address =
+            request.extensions().get::<ClientAddress>().map(|address| address.text()).unwrap_or_default();
+        let method = request.method().clone();
+        let path = request.uri().path().to_owned();
+        Tracked { started, report, request_id, client_address, method, path }
+    }
+
+    /// Records the request's metrics and writes its log line, for `response`.
+    pub fn finish(self, metrics: &Metrics, response: &Response) {
+        let Tracked { started, report, request_id, client_address, method, path } = self;
+        let elapsed = started.elapsed();
+        let statements = report.statements.load(Ordering::Relaxed);
+        let facts = report.facts.lock().map(|mut facts| std::mem::take(&mut *facts)).unwrap_or_default();
+        if let Some(request_type) = facts.graphql {
+            metrics.record_request(request_type, &facts.codes, elapsed.as_secs_f64(), statements, facts.database);
+        }
+        let mut operation = facts.operations.join(",");
+        if operation.len() > MAX_OPERATION_TEXT {
+            let mut cut = MAX_OPERATION_TEXT;
+            while !operation.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            operation.truncate(cut);
+        }
+        let codes = facts.codes.join(",");
+        let operation_type = facts.graphql.map(RequestType::as_str).unwrap_or_default();
+        let principal = facts.principal.unwrap_or_default();
+        let database = facts.database.map(Database::as_str).unwrap_or_default();
+        let duration_ms = elapsed.as_secs_f64() * 1000.0;
+        let status = response.status().as_u16();
+        macro_rules! line {
+            ($level:expr) => {
+                tracing::event!(
+                    target: "capcom::request",
+                    $level,
+                    request_id = %request_id,
+                    client_address = %client_address,
+                    method = %method,
+                    path = %path,
+                    status,
+                    operation_type,
+                    operation = %operation,
+                    principal = %principal,
+                    duration_ms,
+                    sql_statements = statements,
+                    database,
+                    error_code = %codes,
+                    "request"
+                )
+            };
+        }
+        if is_probe(&path) {
+            line!(tracing::Level::DEBUG);
+        } else {
+            line!(tracing::Level::INFO);
+        }
+    }
 }
