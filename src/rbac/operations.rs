@@ -162,25 +162,31 @@ const CUSTOM_ROLES_UPDATE: &[Permission] = &[OrganizationCustomRolesUpdate];
 const CUSTOM_ROLE: On = On::CustomRole("customRoleUuid");
 
 /// `updateWorkspace`: a row of [`OPERATIONS`] that a capability names.
-pub const UPDATE_WORKSPACE: Operation = op(M, "updateWorkspace", on(&[WorkspaceConfigUpdate], WS)).answering(&[K::Workspace]);
+pub const UPDATE_WORKSPACE: Operation =
+    op(M, "updateWorkspace", on(&[WorkspaceConfigUpdate], WS)).answering(&[K::Workspace]);
 /// `deleteWorkspace`: a row of [`OPERATIONS`] that a capability names.
 pub const DELETE_WORKSPACE: Operation =
     op(M, "deleteWorkspace", on(&[WorkspaceConfigDelete, SystemWorkspaceDelete], WS)).answering(&[K::Workspace]);
 /// `workspaceUpdateUserRole`: a row of [`OPERATIONS`] that a capability names.
-pub const WORKSPACE_UPDATE_USER_ROLE: Operation = op(M, "workspaceUpdateUserRole", on(WORKSPACE_IAM, WS)).answering(&[]);
+pub const WORKSPACE_UPDATE_USER_ROLE: Operation =
+    op(M, "workspaceUpdateUserRole", on(WORKSPACE_IAM, WS)).answering(&[]);
 /// `workspaceAddUser`: a row of [`OPERATIONS`] that a capability names.
 pub const WORKSPACE_ADD_USER: Operation = op(M, "workspaceAddUser", on(WORKSPACE_IAM, WS)).answering(&[K::Workspace]);
 /// `createDeployment`: a row of [`OPERATIONS`] that a capability names.
-pub const CREATE_DEPLOYMENT: Operation = op(M, "createDeployment", on(&[WorkspaceDeploymentsCreate], WS)).answering(&[K::Deployment]);
+pub const CREATE_DEPLOYMENT: Operation =
+    op(M, "createDeployment", on(&[WorkspaceDeploymentsCreate], WS)).answering(&[K::Deployment]);
 /// `createWorkspaceServiceAccount`: a row of [`OPERATIONS`] that a capability names.
 pub const CREATE_WORKSPACE_SERVICE_ACCOUNT: Operation =
-    op(M, "createWorkspaceServiceAccount", on(&[WorkspaceServiceAccountsCreate, SystemServiceAccountsCreate], WS)).answering(&[K::ServiceAccount]);
+    op(M, "createWorkspaceServiceAccount", on(&[WorkspaceServiceAccountsCreate, SystemServiceAccountsCreate], WS))
+        .answering(&[K::ServiceAccount]);
 /// `updateWorkspaceServiceAccount`: a row of [`OPERATIONS`] that a capability names.
 pub const UPDATE_WORKSPACE_SERVICE_ACCOUNT: Operation =
-    op(M, "updateWorkspaceServiceAccount", on(&[WorkspaceServiceAccountsUpdate, SystemServiceAccountsUpdate], WS)).answering(&[K::ServiceAccount]);
+    op(M, "updateWorkspaceServiceAccount", on(&[WorkspaceServiceAccountsUpdate, SystemServiceAccountsUpdate], WS))
+        .answering(&[K::ServiceAccount]);
 /// `deleteWorkspaceServiceAccount`: a row of [`OPERATIONS`] that a capability names.
 pub const DELETE_WORKSPACE_SERVICE_ACCOUNT: Operation =
-    op(M, "deleteWorkspaceServiceAccount", on(&[WorkspaceServiceAccountsDelete, SystemServiceAccountsDelete], WS)).answering(&[K::ServiceAccount]);
+    op(M, "deleteWorkspaceServiceAccount", on(&[WorkspaceServiceAccountsDelete, SystemServiceAccountsDelete], WS))
+        .answering(&[K::ServiceAccount]);
 /// `workspaceUsers`: a row of [`OPERATIONS`] that a capability names.
 pub const WORKSPACE_USERS: Operation = op(Q, "workspaceUsers", on(WORKSPACE_USERS_GET, WS));
 /// `workspaceAddTeam`: a row of [`OPERATIONS`] that a capability names.
@@ -200,7 +206,8 @@ pub const AUDIT_EVENTS: Operation = op(
     ]),
 );
 /// `updateDeployment`: a row of [`OPERATIONS`] that a capability names.
-pub const UPDATE_DEPLOYMENT: Operation = op(M, "updateDeployment", on(DEPLOYMENT_CONFIG_UPDATE, DEP)).answering(&[K::Deployment]);
+pub const UPDATE_DEPLOYMENT: Operation =
+    op(M, "updateDeployment", on(DEPLOYMENT_CONFIG_UPDATE, DEP)).answering(&[K::Deployment]);
 /// `updateDeploymentHibernation`: a row of [`OPERATIONS`] that applying a deployment file names (a file
 /// that changes the schedule needs what this mutation needs). Issue 26 §3: the same permission as
 /// updating the deployment.
@@ -221,24 +228,30 @@ pub const SCHEDULE_DEPLOYMENT_DELETION: Rule = DELETE_DEPLOYMENT.rule;
 /// `createDeploy`: a row of [`OPERATIONS`] that a capability names.
 pub const CREATE_DEPLOY: Operation = op(M, "createDeploy", on(&[DeploymentImagesPush], DEP)).answering(&[K::Deploy]);
 /// `deploymentUpdateUserRole`: a row of [`OPERATIONS`] that a capability names.
-pub const DEPLOYMENT_UPDATE_USER_ROLE: Operation = op(M, "deploymentUpdateUserRole", on(DEPLOYMENT_IAM, DEP_ID)).answering(&[K::MemberBinding]);
+pub const DEPLOYMENT_UPDATE_USER_ROLE: Operation =
+    op(M, "deploymentUpdateUserRole", on(DEPLOYMENT_IAM, DEP_ID)).answering(&[K::MemberBinding]);
 /// `createDeploymentServiceAccount`: a row of [`OPERATIONS`] that a capability names.
 pub const CREATE_DEPLOYMENT_SERVICE_ACCOUNT: Operation =
-    op(M, "createDeploymentServiceAccount", on(&[DeploymentServiceAccountsCreate, SystemServiceAccountsCreate], DEP)).answering(&[K::ServiceAccount]);
+    op(M, "createDeploymentServiceAccount", on(&[DeploymentServiceAccountsCreate, SystemServiceAccountsCreate], DEP))
+        .answering(&[K::ServiceAccount]);
 /// `updateDeploymentServiceAccount`: a row of [`OPERATIONS`] that a capability names.
 pub const UPDATE_DEPLOYMENT_SERVICE_ACCOUNT: Operation =
-    op(M, "updateDeploymentServiceAccount", on(&[DeploymentServiceAccountsUpdate, SystemServiceAccountsUpdate], DEP)).answering(&[K::ServiceAccount]);
+    op(M, "updateDeploymentServiceAccount", on(&[DeploymentServiceAccountsUpdate, SystemServiceAccountsUpdate], DEP))
+        .answering(&[K::ServiceAccount]);
 /// `deleteDeploymentServiceAccount`: a row of [`OPERATIONS`] that a capability names.
 pub const DELETE_DEPLOYMENT_SERVICE_ACCOUNT: Operation =
-    op(M, "deleteDeploymentServiceAccount", on(&[DeploymentServiceAccountsDelete, SystemServiceAccountsDelete], DEP)).answering(&[K::ServiceAccount]);
+    op(M, "deleteDeploymentServiceAccount", on(&[DeploymentServiceAccountsDelete, SystemServiceAccountsDelete], DEP))
+        .answering(&[K::ServiceAccount]);
 /// `deploymentUsers`: a row of [`OPERATIONS`] that a capability names.
 pub const DEPLOYMENT_USERS: Operation = op(Q, "deploymentUsers", on(&[DeploymentUsersGet, SystemUsersGet], DEP_ID));
 /// `deploymentVariables`: a row of [`OPERATIONS`] that a capability names.
 pub const DEPLOYMENT_VARIABLES: Operation = op(Q, "deploymentVariables", on(READ_DEPLOYMENT, DEP_NAMED));
 /// `updateOrganization`: a row of [`OPERATIONS`] that a capability names.
-pub const UPDATE_ORGANIZATION: Operation = op(M, "updateOrganization", on(&[OrganizationConfigUpdate], ORG)).answering(&[K::Organization]);
+pub const UPDATE_ORGANIZATION: Operation =
+    op(M, "updateOrganization", on(&[OrganizationConfigUpdate], ORG)).answering(&[K::Organization]);
 /// `organizationInviteUser`: a row of [`OPERATIONS`] that a capability names.
-pub const ORGANIZATION_INVITE_USER: Operation = op(M, "organizationInviteUser", on(&[OrganizationUsersInvite], ORG)).answering(&[K::Invite]);
+pub const ORGANIZATION_INVITE_USER: Operation =
+    op(M, "organizationInviteUser", on(&[OrganizationUsersInvite], ORG)).answering(&[K::Invite]);
 /// `organizationUpdateUserRole`: a row of [`OPERATIONS`] that a capability names.
 pub const ORGANIZATION_UPDATE_USER_ROLE: Operation =
     op(M, "organizationUpdateUserRole", on(&[OrganizationIamUpdate], ORG)).answering(&[]);
@@ -246,7 +259,8 @@ pub const ORGANIZATION_UPDATE_USER_ROLE: Operation =
 pub const CREATE_TEAM: Operation = op(M, "createTeam", on(&[OrganizationTeamsUpdate], ORG)).answering(&[K::Team]);
 /// `createWorkspace`: a row of [`OPERATIONS`] that a capability names.
 pub const CREATE_WORKSPACE: Operation =
-    op(M, "createWorkspace", person_on(&[OrganizationWorkspacesCreate], On::Organization("organizationUuid"))).answering(&[K::Workspace]);
+    op(M, "createWorkspace", person_on(&[OrganizationWorkspacesCreate], On::Organization("organizationUuid")))
+        .answering(&[K::Workspace]);
 /// `createCluster`: a row of [`OPERATIONS`] that a capability names.
 pub const CREATE_CLUSTER: Operation = op(
     M,
@@ -255,7 +269,8 @@ pub const CREATE_CLUSTER: Operation = op(
         (Some("organizationUuid"), on(&[OrganizationClustersUpdate], ORG)),
         (None, system(&[SystemClustersUpdate])),
     ]),
-).answering(&[K::Cluster]);
+)
+.answering(&[K::Cluster]);
 
 /// The operations the `…Capabilities` objects report on, by capability object: whether the caller may
 /// perform each of them on the object. Resolvers name these constants directly, so a capability cannot
@@ -363,7 +378,8 @@ pub const OPERATIONS: &[Operation] = &[
             &[WorkspaceIamUpdate, SystemIamUpdate, OrganizationUsersInvite],
             On::Invite { invite: "inviteUuid", workspace: "workspaceUuid" },
         ),
-    ).answering(&[K::Invite]),
+    )
+    .answering(&[K::Invite]),
     op(M, "acceptInvite", Person).answering(&[]),
     op(M, "createSystemRoleBinding", system(&[SystemIamUpdate])).answering(&[K::MemberBinding]),
     op(M, "deleteSystemRoleBinding", system(&[SystemIamUpdate])).answering(&[K::MemberBinding]),
@@ -407,7 +423,8 @@ pub const OPERATIONS: &[Operation] = &[
             (Some("image"), on(&[DeploymentImagesPush], DEP_NAMED)),
             (None, on(&[WorkspaceDeploymentsCreate], WS)),
         ]),
-    ).answering(&[K::Deployment]),
+    )
+    .answering(&[K::Deployment]),
     op(M, "deploymentAccessToken", person_on(&[DeploymentAirflowGet, SystemAirflowGet], DEP)).answering(&[]),
     op(M, "deploymentAddUserRole", on(DEPLOYMENT_IAM, DEP_ID)).answering(&[K::MemberBinding]),
     DEPLOYMENT_UPDATE_USER_ROLE,
@@ -442,17 +459,20 @@ pub const OPERATIONS: &[Operation] = &[
         M,
         "createOrganizationServiceAccount",
         on(&[OrganizationServiceAccountsCreate, SystemServiceAccountsCreate], ORG),
-    ).answering(&[K::ServiceAccount]),
+    )
+    .answering(&[K::ServiceAccount]),
     op(
         M,
         "updateOrganizationServiceAccount",
         on(&[OrganizationServiceAccountsUpdate, SystemServiceAccountsUpdate], ORG),
-    ).answering(&[K::ServiceAccount]),
+    )
+    .answering(&[K::ServiceAccount]),
     op(
         M,
         "deleteOrganizationServiceAccount",
         on(&[OrganizationServiceAccountsDelete, SystemServiceAccountsDelete], ORG),
-    ).answering(&[K::ServiceAccount]),
+    )
+    .answering(&[K::ServiceAccount]),
     op(
         M,
         "rotateServiceAccountKey",
@@ -465,7 +485,8 @@ pub const OPERATIONS: &[Operation] = &[
             ],
             On::ServiceAccount("serviceAccountUuid"),
         ),
-    ).answering(&[K::ServiceAccount]),
+    )
+    .answering(&[K::ServiceAccount]),
     // Organizations.
     op(Q, "organizations", Rule::Forms(&[(Some("all"), system(&[SystemOrganizationsGet])), (None, SignedIn)])),
     op(Q, "organization", on(&[OrganizationConfigGet, SystemOrganizationsGet], ORG)),
@@ -477,7 +498,8 @@ pub const OPERATIONS: &[Operation] = &[
             &Person,
             &person_on(&[SystemOrganizationsCreate], On::Nothing),
         ),
-    ).answering(&[K::Organization]),
+    )
+    .answering(&[K::Organization]),
     // Billing details need organization.billing.update as well (checked by the domain when they change).
     UPDATE_ORGANIZATION,
     op(Q, "organizationUsers", on(&[OrganizationUsersGet, SystemUsersGet], ORG)),
@@ -488,8 +510,10 @@ pub const OPERATIONS: &[Operation] = &[
     // Managed domains.
     op(Q, "organizationDomains", on(&[OrganizationConfigGet, SystemOrganizationsGet], ORG)),
     op(M, "claimOrganizationDomain", on(&[OrganizationAuthenticationUpdate], ORG)).answering(&[K::OrganizationSetting]),
-    op(M, "verifyOrganizationDomain", on(&[OrganizationAuthenticationUpdate], ORG)).answering(&[K::OrganizationSetting]),
-    op(M, "deleteOrganizationDomain", on(&[OrganizationAuthenticationUpdate], ORG)).answering(&[K::OrganizationSetting]),
+    op(M, "verifyOrganizationDomain", on(&[OrganizationAuthenticationUpdate], ORG))
+        .answering(&[K::OrganizationSetting]),
+    op(M, "deleteOrganizationDomain", on(&[OrganizationAuthenticationUpdate], ORG))
+        .answering(&[K::OrganizationSetting]),
     // IP access list (docs/ip-access-list.md): who decides where the organization may be reached from
     // decides who may reach it, like identity providers and domains: owners only, never billing admins.
     op(Q, "organizationIpAccessList", on(&[OrganizationConfigGet, SystemOrganizationsGet], ORG)),
