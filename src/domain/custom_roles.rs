@@ -23,6 +23,7 @@ use crate::domain::audit::{self, Change};
 use crate::domain::memberships::lock_organization;
 use crate::domain::{Actor, Authority, validate};
 use crate::error::{ApiError, ApiResult};
+use crate::rbac::operations;
 use crate::rbac::permissions::PermissionSet;
 use crate::rbac::{Ancestry, Matrix, Permission, Role, Scope, ScopeRef};
 
@@ -232,9 +233,10 @@ pub fn parse_permissions(scope: Scope, texts: &[String]) -> ApiResult<Permission
         set.insert(permission);
     }
     // A role that may change something must be able to read what the change answers with, else the
-    // change would be committed and then answered FORBIDDEN (Permission::reads_needed).
+    // change would be committed and then answered FORBIDDEN (derived from the operation table:
+    // operations::reads_needed).
     for permission in set.iter() {
-        if let Some(missing) = permission.reads_needed().iter().find(|needed| !set.contains(**needed)) {
+        if let Some(missing) = operations::reads_needed(permission).iter().find(|needed| !set.contains(*needed)) {
             return Err(ApiError::bad_input(
                 PERMISSIONS_FIELD,
                 format!(

@@ -374,13 +374,12 @@ pub async fn set_expiry(
     conn.transaction(async |tx| {
         let before = Deployment::live_for_update(tx, id).await?.ok_or(ApiError::NotFound)?;
         // An expiry is a deletion scheduled: giving a permanent deployment one, or bringing one forward,
-        // needs what `deleteDeployment` needs, else an editor could delete by setting an expiry a minute
-        // ahead. Putting one off or removing it deletes nothing and needs only the update permission
-        // (the operation table's row for this mutation).
+        // needs the operation table's SCHEDULE_DEPLOYMENT_DELETION on top of this mutation's row. Putting
+        // one off or removing it deletes nothing and needs only the row.
         if let Some(at) = expires_at {
             if before.expires_at.is_none_or(|current| at < current) {
-                let delete = crate::rbac::operations::DELETE_DEPLOYMENT.rule.permissions();
-                authority.require(tx, delete, crate::rbac::ScopeRef::Deployment(id)).await?;
+                let schedule = crate::rbac::operations::SCHEDULE_DEPLOYMENT_DELETION.permissions();
+                authority.require(tx, schedule, crate::rbac::ScopeRef::Deployment(id)).await?;
             }
         }
         let changes =

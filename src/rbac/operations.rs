@@ -7,6 +7,7 @@
 
 use crate::rbac::Permission::{self, *};
 use crate::rbac::Scope;
+use crate::rbac::permissions::PermissionSet;
 
 /// The root type a field belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -102,10 +103,23 @@ pub struct Operation {
     pub field: &'static str,
     /// What it needs.
     pub rule: Rule,
+    /// For a mutation: the kinds of object its answer is, each read-checked against the caller like any
+    /// object of its kind (SPEC §2 rule 5); empty when it answers a plain value (a role name, a boolean)
+    /// or only the caller's own records. Whoever may run the mutation must be able to read them, else
+    /// the change is committed and then answered FORBIDDEN: [`reads_needed`] is derived from this.
+    /// `None` for queries and subscriptions (a test checks that every mutation names its answer).
+    pub answers: Option<&'static [ObjectKind]>,
 }
 
 const fn op(root: Root, field: &'static str, rule: Rule) -> Operation {
-    Operation { root, field, rule }
+    Operation { root, field, rule, answers: None }
+}
+
+impl Operation {
+    /// This mutation row, answering with objects of `kinds`.
+    const fn answering(self, kinds: &'static [ObjectKind]) -> Operation {
+        Operation { answers: Some(kinds), ..self }
+    }
 }
 
 const fn on(any_of: &'static [Permission], on: On) -> Rule {
@@ -120,6 +134,7 @@ const fn person_on(any_of: &'static [Permission], on: On) -> Rule {
     Rule::Permission { any_of, on, person_only: true }
 }
 
+use ObjectKind as K;
 use On::{Deployment as D, Workspace as W};
 use Root::{Mutation as M, Query as Q, Subscription as S};
 use Rule::{Person, Public, SignedIn};
@@ -147,29 +162,35 @@ const CUSTOM_ROLES_UPDATE: &[Permission] = &[OrganizationCustomRolesUpdate];
 const CUSTOM_ROLE: On = On::CustomRole("customRoleUuid");
 
 /// `updateWorkspace`: a row of [`OPERATIONS`] that a capability names.
-pub const UPDATE_WORKSPACE: Operation = op(M, "updateWorkspace", on(&[WorkspaceConfigUpdate], WS));
+pub const UPDATE_WORKSPACE: Operation =
+    op(M, "updateWorkspace", on(&[WorkspaceConfigUpdate], WS)).answering(&[K::Workspace]);
 /// `deleteWorkspace`: a row of [`OPERATIONS`] that a capability names.
 pub const DELETE_WORKSPACE: Operation =
-    op(M, "deleteWorkspace", on(&[WorkspaceConfigDelete, SystemWorkspaceDelete], WS));
+    op(M, "deleteWorkspace", on(&[WorkspaceConfigDelete, SystemWorkspaceDelete], WS)).answering(&[K::Workspace]);
 /// `workspaceUpdateUserRole`: a row of [`OPERATIONS`] that a capability names.
-pub const WORKSPACE_UPDATE_USER_ROLE: Operation = op(M, "workspaceUpdateUserRole", on(WORKSPACE_IAM, WS));
+pub const WORKSPACE_UPDATE_USER_ROLE: Operation =
+    op(M, "workspaceUpdateUserRole", on(WORKSPACE_IAM, WS)).answering(&[]);
 /// `workspaceAddUser`: a row of [`OPERATIONS`] that a capability names.
-pub const WORKSPACE_ADD_USER: Operation = op(M, "workspaceAddUser", on(WORKSPACE_IAM, WS));
+pub const WORKSPACE_ADD_USER: Operation = op(M, "workspaceAddUser", on(WORKSPACE_IAM, WS)).answering(&[K::Workspace]);
 /// `createDeployment`: a row of [`OPERATIONS`] that a capability names.
-pub const CREATE_DEPLOYMENT: Operation = op(M, "createDeployment", on(&[WorkspaceDeploymentsCreate], WS));
+pub const CREATE_DEPLOYMENT: Operation =
+    op(M, "createDeployment", on(&[WorkspaceDeploymentsCreate], WS)).answering(&[K::Deployment]);
 /// `createWorkspaceServiceAccount`: a row of [`OPERATIONS`] that a capability names.
 pub const CREATE_WORKSPACE_SERVICE_ACCOUNT: Operation =
-    op(M, "createWorkspaceServiceAccount", on(&[WorkspaceServiceAccountsCreate, SystemServiceAccountsCreate], WS));
+    op(M, "createWorkspaceServiceAccount", on(&[WorkspaceServiceAccountsCreate, SystemServiceAccountsCreate], WS))
+        .answering(&[K::ServiceAccount]);
 /// `updateWorkspaceServiceAccount`: a row of [`OPERATIONS`] that a capability names.
 pub const UPDATE_WORKSPACE_SERVICE_ACCOUNT: Operation =
-    op(M, "updateWorkspaceServiceAccount", on(&[WorkspaceServiceAccountsUpdate, SystemServiceAccountsUpdate], WS));
+    op(M, "updateWorkspaceServiceAccount", on(&[WorkspaceServiceAccountsUpdate, SystemServiceAccountsUpdate], WS))
+        .answering(&[K::ServiceAccount]);
 /// `deleteWorkspaceServiceAccount`: a row of [`OPERATIONS`] that a capability names.
 pub const DELETE_WORKSPACE_SERVICE_ACCOUNT: Operation =
-    op(M, "deleteWorkspaceServiceAccount", on(&[WorkspaceServiceAccountsDelete, SystemServiceAccountsDelete], WS));
+    op(M, "deleteWorkspaceServiceAccount", on(&[WorkspaceServiceAccountsDelete, SystemServiceAccountsDelete], WS))
+        .answering(&[K::ServiceAccount]);
 /// `workspaceUsers`: a row of [`OPERATIONS`] that a capability names.
 pub const WORKSPACE_USERS: Operation = op(Q, "workspaceUsers", on(WORKSPACE_USERS_GET, WS));
 /// `workspaceAddTeam`: a row of [`OPERATIONS`] that a capability names.
-pub const WORKSPACE_ADD_TEAM: Operation = op(M, "workspaceAddTeam", on(WORKSPACE_IAM, WS));
+pub const WORKSPACE_ADD_TEAM: Operation = op(M, "workspaceAddTeam", on(WORKSPACE_IAM, WS)).answering(&[K::Workspace]);
 /// `auditEvents`: a row of [`OPERATIONS`] that a capability names.
 pub const AUDIT_EVENTS: Operation = op(
     Q,
@@ -185,44 +206,61 @@ pub const AUDIT_EVENTS: Operation = op(
     ]),
 );
 /// `updateDeployment`: a row of [`OPERATIONS`] that a capability names.
-pub const UPDATE_DEPLOYMENT: Operation = op(M, "updateDeployment", on(DEPLOYMENT_CONFIG_UPDATE, DEP));
+pub const UPDATE_DEPLOYMENT: Operation =
+    op(M, "updateDeployment", on(DEPLOYMENT_CONFIG_UPDATE, DEP)).answering(&[K::Deployment]);
 /// `updateDeploymentHibernation`: a row of [`OPERATIONS`] that applying a deployment file names (a file
 /// that changes the schedule needs what this mutation needs). Issue 26 §3: the same permission as
 /// updating the deployment.
 pub const UPDATE_DEPLOYMENT_HIBERNATION: Operation =
-    op(M, "updateDeploymentHibernation", on(DEPLOYMENT_CONFIG_UPDATE, DEP));
+    op(M, "updateDeploymentHibernation", on(DEPLOYMENT_CONFIG_UPDATE, DEP)).answering(&[K::Deployment]);
 /// `deleteDeployment`: a row of [`OPERATIONS`] that a capability names.
 pub const DELETE_DEPLOYMENT: Operation =
-    op(M, "deleteDeployment", on(&[DeploymentConfigDelete, SystemDeploymentsDelete], DEP));
+    op(M, "deleteDeployment", on(&[DeploymentConfigDelete, SystemDeploymentsDelete], DEP)).answering(&[K::Deployment]);
+/// Giving an existing permanent deployment an expiry, or bringing its expiry forward
+/// (`updateDeploymentExpiry`, checked by `lifecycle::set_expiry`): an expiry is a deletion scheduled, so
+/// it needs what [`DELETE_DEPLOYMENT`] needs, on the deployment, on top of the mutation's own row; else an
+/// editor could delete by setting an expiry a minute ahead. Putting an expiry off or removing one deletes
+/// nothing and needs only the row. Creating a deployment with an expiry (`createDeployment` with
+/// `expiresAt` or `ttlHours`) deletes nothing that was there before and needs only `createDeployment`'s
+/// row (a CI key with WORKSPACE_EDITOR makes previews that way: docs/ephemeral-deployments.md);
+/// `upsertDeployment`, `adoptDeployment` and deployment files cannot set an expiry.
+pub const SCHEDULE_DEPLOYMENT_DELETION: Rule = DELETE_DEPLOYMENT.rule;
 /// `createDeploy`: a row of [`OPERATIONS`] that a capability names.
-pub const CREATE_DEPLOY: Operation = op(M, "createDeploy", on(&[DeploymentImagesPush], DEP));
+pub const CREATE_DEPLOY: Operation = op(M, "createDeploy", on(&[DeploymentImagesPush], DEP)).answering(&[K::Deploy]);
 /// `deploymentUpdateUserRole`: a row of [`OPERATIONS`] that a capability names.
-pub const DEPLOYMENT_UPDATE_USER_ROLE: Operation = op(M, "deploymentUpdateUserRole", on(DEPLOYMENT_IAM, DEP_ID));
+pub const DEPLOYMENT_UPDATE_USER_ROLE: Operation =
+    op(M, "deploymentUpdateUserRole", on(DEPLOYMENT_IAM, DEP_ID)).answering(&[K::MemberBinding]);
 /// `createDeploymentServiceAccount`: a row of [`OPERATIONS`] that a capability names.
 pub const CREATE_DEPLOYMENT_SERVICE_ACCOUNT: Operation =
-    op(M, "createDeploymentServiceAccount", on(&[DeploymentServiceAccountsCreate, SystemServiceAccountsCreate], DEP));
+    op(M, "createDeploymentServiceAccount", on(&[DeploymentServiceAccountsCreate, SystemServiceAccountsCreate], DEP))
+        .answering(&[K::ServiceAccount]);
 /// `updateDeploymentServiceAccount`: a row of [`OPERATIONS`] that a capability names.
 pub const UPDATE_DEPLOYMENT_SERVICE_ACCOUNT: Operation =
-    op(M, "updateDeploymentServiceAccount", on(&[DeploymentServiceAccountsUpdate, SystemServiceAccountsUpdate], DEP));
+    op(M, "updateDeploymentServiceAccount", on(&[DeploymentServiceAccountsUpdate, SystemServiceAccountsUpdate], DEP))
+        .answering(&[K::ServiceAccount]);
 /// `deleteDeploymentServiceAccount`: a row of [`OPERATIONS`] that a capability names.
 pub const DELETE_DEPLOYMENT_SERVICE_ACCOUNT: Operation =
-    op(M, "deleteDeploymentServiceAccount", on(&[DeploymentServiceAccountsDelete, SystemServiceAccountsDelete], DEP));
+    op(M, "deleteDeploymentServiceAccount", on(&[DeploymentServiceAccountsDelete, SystemServiceAccountsDelete], DEP))
+        .answering(&[K::ServiceAccount]);
 /// `deploymentUsers`: a row of [`OPERATIONS`] that a capability names.
 pub const DEPLOYMENT_USERS: Operation = op(Q, "deploymentUsers", on(&[DeploymentUsersGet, SystemUsersGet], DEP_ID));
 /// `deploymentVariables`: a row of [`OPERATIONS`] that a capability names.
 pub const DEPLOYMENT_VARIABLES: Operation = op(Q, "deploymentVariables", on(READ_DEPLOYMENT, DEP_NAMED));
 /// `updateOrganization`: a row of [`OPERATIONS`] that a capability names.
-pub const UPDATE_ORGANIZATION: Operation = op(M, "updateOrganization", on(&[OrganizationConfigUpdate], ORG));
+pub const UPDATE_ORGANIZATION: Operation =
+    op(M, "updateOrganization", on(&[OrganizationConfigUpdate], ORG)).answering(&[K::Organization]);
 /// `organizationInviteUser`: a row of [`OPERATIONS`] that a capability names.
-pub const ORGANIZATION_INVITE_USER: Operation = op(M, "organizationInviteUser", on(&[OrganizationUsersInvite], ORG));
+pub const ORGANIZATION_INVITE_USER: Operation =
+    op(M, "organizationInviteUser", on(&[OrganizationUsersInvite], ORG)).answering(&[K::Invite]);
 /// `organizationUpdateUserRole`: a row of [`OPERATIONS`] that a capability names.
 pub const ORGANIZATION_UPDATE_USER_ROLE: Operation =
-    op(M, "organizationUpdateUserRole", on(&[OrganizationIamUpdate], ORG));
+    op(M, "organizationUpdateUserRole", on(&[OrganizationIamUpdate], ORG)).answering(&[]);
 /// `createTeam`: a row of [`OPERATIONS`] that a capability names.
-pub const CREATE_TEAM: Operation = op(M, "createTeam", on(&[OrganizationTeamsUpdate], ORG));
+pub const CREATE_TEAM: Operation = op(M, "createTeam", on(&[OrganizationTeamsUpdate], ORG)).answering(&[K::Team]);
 /// `createWorkspace`: a row of [`OPERATIONS`] that a capability names.
 pub const CREATE_WORKSPACE: Operation =
-    op(M, "createWorkspace", person_on(&[OrganizationWorkspacesCreate], On::Organization("organizationUuid")));
+    op(M, "createWorkspace", person_on(&[OrganizationWorkspacesCreate], On::Organization("organizationUuid")))
+        .answering(&[K::Workspace]);
 /// `createCluster`: a row of [`OPERATIONS`] that a capability names.
 pub const CREATE_CLUSTER: Operation = op(
     M,
@@ -231,7 +269,8 @@ pub const CREATE_CLUSTER: Operation = op(
         (Some("organizationUuid"), on(&[OrganizationClustersUpdate], ORG)),
         (None, system(&[SystemClustersUpdate])),
     ]),
-);
+)
+.answering(&[K::Cluster]);
 
 /// The operations the `…Capabilities` objects report on, by capability object: whether the caller may
 /// perform each of them on the object. Resolvers name these constants directly, so a capability cannot
@@ -287,16 +326,16 @@ pub const OPERATIONS: &[Operation] = &[
     op(Q, "self", Person),
     op(Q, "appConfig", Public),
     op(Q, "authConfig", Public),
-    op(M, "createUser", Public),
-    op(M, "createToken", Public),
-    op(M, "exchangeSignInCode", Public),
-    op(M, "updateSelf", Person),
-    op(M, "logout", Person),
-    op(M, "changePassword", Person),
-    op(M, "requestPasswordReset", Public),
-    op(M, "resetPassword", Public),
+    op(M, "createUser", Public).answering(&[]),
+    op(M, "createToken", Public).answering(&[]),
+    op(M, "exchangeSignInCode", Public).answering(&[]),
+    op(M, "updateSelf", Person).answering(&[]),
+    op(M, "logout", Person).answering(&[]),
+    op(M, "changePassword", Person).answering(&[]),
+    op(M, "requestPasswordReset", Public).answering(&[]),
+    op(M, "resetPassword", Public).answering(&[]),
     // Whoever may delete an account may take its password away (SPEC §2 gives system.user.* to SYSTEM_ADMIN).
-    op(M, "forcePasswordReset", system(&[SystemUserDelete])),
+    op(M, "forcePasswordReset", system(&[SystemUserDelete])).answering(&[]),
     // Workspaces.
     op(Q, "workspaces", Rule::Forms(&[(Some("all"), system(&[SystemWorkspaceGet])), (None, SignedIn)])),
     op(Q, "paginatedWorkspaces", SignedIn),
@@ -310,8 +349,8 @@ pub const OPERATIONS: &[Operation] = &[
     DELETE_WORKSPACE,
     WORKSPACE_ADD_USER,
     WORKSPACE_UPDATE_USER_ROLE,
-    op(M, "workspaceUpsertUserRole", on(WORKSPACE_IAM, WS)),
-    op(M, "workspaceRemoveUser", on(WORKSPACE_IAM, WS)),
+    op(M, "workspaceUpsertUserRole", on(WORKSPACE_IAM, WS)).answering(&[]),
+    op(M, "workspaceRemoveUser", on(WORKSPACE_IAM, WS)).answering(&[K::Workspace]),
     // Access: the matrix, users, invites, system roles, mail.
     // With an organization, `roles` also lists its custom roles (docs/custom-roles.md).
     op(Q, "roles", Rule::Forms(&[(Some("organizationUuid"), on(CUSTOM_ROLES_GET, ORG)), (None, SignedIn)])),
@@ -319,16 +358,16 @@ pub const OPERATIONS: &[Operation] = &[
     // caller holds every permission of the role on every workspace (deployment) of the organization.
     op(Q, "customRoles", on(CUSTOM_ROLES_GET, ORG)),
     op(Q, "roleTemplates", SignedIn),
-    op(M, "createCustomRole", on(CUSTOM_ROLES_UPDATE, ORG)),
-    op(M, "updateCustomRole", on(CUSTOM_ROLES_UPDATE, CUSTOM_ROLE)),
-    op(M, "deleteCustomRole", on(CUSTOM_ROLES_UPDATE, CUSTOM_ROLE)),
+    op(M, "createCustomRole", on(CUSTOM_ROLES_UPDATE, ORG)).answering(&[K::CustomRole]),
+    op(M, "updateCustomRole", on(CUSTOM_ROLES_UPDATE, CUSTOM_ROLE)).answering(&[K::CustomRole]),
+    op(M, "deleteCustomRole", on(CUSTOM_ROLES_UPDATE, CUSTOM_ROLE)).answering(&[K::CustomRole]),
     op(Q, "can", SignedIn),
     op(Q, "explainPermission", SignedIn),
     op(Q, "users", system(&[SystemUsersGet])),
     op(Q, "invites", system(&[SystemInvitesGet])),
     // The outbox holds invite tokens: only those who may invite anyone may read it.
     op(Q, "mailOutbox", system(&[SystemUserInvite])),
-    op(M, "inviteUser", system(&[SystemUserInvite])),
+    op(M, "inviteUser", system(&[SystemUserInvite])).answering(&[K::Invite]),
     // An invite is revoked by whoever may make it at its scope: workspace IAM (or system IAM) for a
     // workspace invite, `organization.users.invite` for an organization's (SPEC §2; owners hold both, as
     // ORGANIZATION_OWNER implies WORKSPACE_ADMIN, so the third permission adds nothing for workspaces).
@@ -339,11 +378,12 @@ pub const OPERATIONS: &[Operation] = &[
             &[WorkspaceIamUpdate, SystemIamUpdate, OrganizationUsersInvite],
             On::Invite { invite: "inviteUuid", workspace: "workspaceUuid" },
         ),
-    ),
-    op(M, "acceptInvite", Person),
-    op(M, "createSystemRoleBinding", system(&[SystemIamUpdate])),
-    op(M, "deleteSystemRoleBinding", system(&[SystemIamUpdate])),
-    op(M, "removeUser", system(&[SystemUserDelete])),
+    )
+    .answering(&[K::Invite]),
+    op(M, "acceptInvite", Person).answering(&[]),
+    op(M, "createSystemRoleBinding", system(&[SystemIamUpdate])).answering(&[K::MemberBinding]),
+    op(M, "deleteSystemRoleBinding", system(&[SystemIamUpdate])).answering(&[K::MemberBinding]),
+    op(M, "removeUser", system(&[SystemUserDelete])).answering(&[K::Member]),
     // Deployments.
     op(Q, "workspaceDeployments", on(&[WorkspaceDeploymentsGet, SystemDeploymentsGet], WS)),
     op(Q, "workspaceDeployment", on(&[WorkspaceDeploymentsGet, SystemDeploymentsGet], WS)),
@@ -360,18 +400,18 @@ pub const OPERATIONS: &[Operation] = &[
     DEPLOYMENT_VARIABLES,
     CREATE_DEPLOYMENT,
     UPDATE_DEPLOYMENT,
-    op(M, "upgradeDeployment", on(DEPLOYMENT_CONFIG_UPDATE, DEP)),
+    op(M, "upgradeDeployment", on(DEPLOYMENT_CONFIG_UPDATE, DEP)).answering(&[K::Deployment]),
     // Issue 26 §2/§3: the same permission as updating the deployment.
-    op(M, "updateDeploymentExpiry", on(DEPLOYMENT_CONFIG_UPDATE, DEP)),
+    op(M, "updateDeploymentExpiry", on(DEPLOYMENT_CONFIG_UPDATE, DEP)).answering(&[K::Deployment]),
     UPDATE_DEPLOYMENT_HIBERNATION,
     DELETE_DEPLOYMENT,
-    op(M, "updateDeploymentRuntime", on(DEPLOYMENT_CONFIG_UPDATE, DEP)),
-    op(M, "cancelRuntimeUpdate", on(DEPLOYMENT_CONFIG_UPDATE, DEP)),
-    op(M, "updateDeploymentAirflow", on(DEPLOYMENT_CONFIG_UPDATE, DEP)),
+    op(M, "updateDeploymentRuntime", on(DEPLOYMENT_CONFIG_UPDATE, DEP)).answering(&[K::Deployment]),
+    op(M, "cancelRuntimeUpdate", on(DEPLOYMENT_CONFIG_UPDATE, DEP)).answering(&[K::Deployment]),
+    op(M, "updateDeploymentAirflow", on(DEPLOYMENT_CONFIG_UPDATE, DEP)).answering(&[K::Deployment]),
     // Adopting records a deployment in the workspace, as creating one does; forgetting one removes it
     // from capcom, as deleting does.
-    op(M, "adoptDeployment", on(&[WorkspaceDeploymentsCreate], WS)),
-    op(M, "unadoptDeployment", on(&[DeploymentConfigDelete, SystemDeploymentsDelete], DEP)),
+    op(M, "adoptDeployment", on(&[WorkspaceDeploymentsCreate], WS)).answering(&[K::Deployment]),
+    op(M, "unadoptDeployment", on(&[DeploymentConfigDelete, SystemDeploymentsDelete], DEP)).answering(&[K::Deployment]),
     CREATE_DEPLOY,
     op(
         M,
@@ -383,19 +423,20 @@ pub const OPERATIONS: &[Operation] = &[
             (Some("image"), on(&[DeploymentImagesPush], DEP_NAMED)),
             (None, on(&[WorkspaceDeploymentsCreate], WS)),
         ]),
-    ),
-    op(M, "deploymentAccessToken", person_on(&[DeploymentAirflowGet, SystemAirflowGet], DEP)),
-    op(M, "deploymentAddUserRole", on(DEPLOYMENT_IAM, DEP_ID)),
+    )
+    .answering(&[K::Deployment]),
+    op(M, "deploymentAccessToken", person_on(&[DeploymentAirflowGet, SystemAirflowGet], DEP)).answering(&[]),
+    op(M, "deploymentAddUserRole", on(DEPLOYMENT_IAM, DEP_ID)).answering(&[K::MemberBinding]),
     DEPLOYMENT_UPDATE_USER_ROLE,
-    op(M, "deploymentRemoveUserRole", on(DEPLOYMENT_IAM, DEP_ID)),
-    op(M, "updateDeploymentVariables", on(DEPLOYMENT_CONFIG_UPDATE, DEP)),
+    op(M, "deploymentRemoveUserRole", on(DEPLOYMENT_IAM, DEP_ID)).answering(&[K::MemberBinding]),
+    op(M, "updateDeploymentVariables", on(DEPLOYMENT_CONFIG_UPDATE, DEP)).answering(&[K::EnvironmentVariable]),
     // Deployments as code (docs/deployment-file.md). The file holds the deployment and its members.
     op(Q, "deploymentFile", on(READ_DEPLOYMENT, DEP)),
     // The file names its deployment by label in the workspace: whoever sees the workspace's deployments
     // may send one; the domain then requires the rows of `createDeployment` (a new label) or
     // `updateDeployment` (an existing one) and, for role changes, `deploymentUpdateUserRole` with the
     // grant rule, before anything is written.
-    op(M, "applyDeploymentFile", on(&[WorkspaceDeploymentsGet, SystemDeploymentsGet], WS)),
+    op(M, "applyDeploymentFile", on(&[WorkspaceDeploymentsGet, SystemDeploymentsGet], WS)).answering(&[K::Deployment]),
     op(S, "deploymentStatus", on(READ_DEPLOYMENT, DEP_NAMED)),
     op(S, "log", on(READ_DEPLOYMENT, DEP)),
     // Service accounts.
@@ -406,29 +447,32 @@ pub const OPERATIONS: &[Operation] = &[
     op(Q, "systemServiceAccounts", system(&[SystemServiceAccountsGet])),
     CREATE_WORKSPACE_SERVICE_ACCOUNT,
     CREATE_DEPLOYMENT_SERVICE_ACCOUNT,
-    op(M, "createSystemServiceAccount", system(&[SystemServiceAccountsCreate])),
+    op(M, "createSystemServiceAccount", system(&[SystemServiceAccountsCreate])).answering(&[K::ServiceAccount]),
     UPDATE_WORKSPACE_SERVICE_ACCOUNT,
     UPDATE_DEPLOYMENT_SERVICE_ACCOUNT,
     DELETE_WORKSPACE_SERVICE_ACCOUNT,
     DELETE_DEPLOYMENT_SERVICE_ACCOUNT,
-    op(M, "deleteSystemServiceAccount", system(&[SystemServiceAccountsDelete])),
+    op(M, "deleteSystemServiceAccount", system(&[SystemServiceAccountsDelete])).answering(&[K::ServiceAccount]),
     op(Q, "organizationServiceAccounts", on(&[OrganizationServiceAccountsGet, SystemServiceAccountsGet], ORG)),
     op(Q, "organizationServiceAccount", on(&[OrganizationServiceAccountsGet, SystemServiceAccountsGet], ORG)),
     op(
         M,
         "createOrganizationServiceAccount",
         on(&[OrganizationServiceAccountsCreate, SystemServiceAccountsCreate], ORG),
-    ),
+    )
+    .answering(&[K::ServiceAccount]),
     op(
         M,
         "updateOrganizationServiceAccount",
         on(&[OrganizationServiceAccountsUpdate, SystemServiceAccountsUpdate], ORG),
-    ),
+    )
+    .answering(&[K::ServiceAccount]),
     op(
         M,
         "deleteOrganizationServiceAccount",
         on(&[OrganizationServiceAccountsDelete, SystemServiceAccountsDelete], ORG),
-    ),
+    )
+    .answering(&[K::ServiceAccount]),
     op(
         M,
         "rotateServiceAccountKey",
@@ -441,7 +485,8 @@ pub const OPERATIONS: &[Operation] = &[
             ],
             On::ServiceAccount("serviceAccountUuid"),
         ),
-    ),
+    )
+    .answering(&[K::ServiceAccount]),
     // Organizations.
     op(Q, "organizations", Rule::Forms(&[(Some("all"), system(&[SystemOrganizationsGet])), (None, SignedIn)])),
     op(Q, "organization", on(&[OrganizationConfigGet, SystemOrganizationsGet], ORG)),
@@ -453,28 +498,31 @@ pub const OPERATIONS: &[Operation] = &[
             &Person,
             &person_on(&[SystemOrganizationsCreate], On::Nothing),
         ),
-    ),
+    )
+    .answering(&[K::Organization]),
     // Billing details need organization.billing.update as well (checked by the domain when they change).
     UPDATE_ORGANIZATION,
     op(Q, "organizationUsers", on(&[OrganizationUsersGet, SystemUsersGet], ORG)),
     ORGANIZATION_INVITE_USER,
     ORGANIZATION_UPDATE_USER_ROLE,
-    op(M, "organizationRemoveUser", on(&[OrganizationIamUpdate], ORG)),
-    op(M, "organizationUpdateTeamRole", on(&[OrganizationIamUpdate], ORG)),
+    op(M, "organizationRemoveUser", on(&[OrganizationIamUpdate], ORG)).answering(&[]),
+    op(M, "organizationUpdateTeamRole", on(&[OrganizationIamUpdate], ORG)).answering(&[K::MemberBinding]),
     // Managed domains.
     op(Q, "organizationDomains", on(&[OrganizationConfigGet, SystemOrganizationsGet], ORG)),
-    op(M, "claimOrganizationDomain", on(&[OrganizationAuthenticationUpdate], ORG)),
-    op(M, "verifyOrganizationDomain", on(&[OrganizationAuthenticationUpdate], ORG)),
-    op(M, "deleteOrganizationDomain", on(&[OrganizationAuthenticationUpdate], ORG)),
+    op(M, "claimOrganizationDomain", on(&[OrganizationAuthenticationUpdate], ORG)).answering(&[K::OrganizationSetting]),
+    op(M, "verifyOrganizationDomain", on(&[OrganizationAuthenticationUpdate], ORG))
+        .answering(&[K::OrganizationSetting]),
+    op(M, "deleteOrganizationDomain", on(&[OrganizationAuthenticationUpdate], ORG))
+        .answering(&[K::OrganizationSetting]),
     // IP access list (docs/ip-access-list.md): who decides where the organization may be reached from
     // decides who may reach it, like identity providers and domains: owners only, never billing admins.
     op(Q, "organizationIpAccessList", on(&[OrganizationConfigGet, SystemOrganizationsGet], ORG)),
-    op(M, "updateOrganizationIpAccessList", on(&[OrganizationAuthenticationUpdate], ORG)),
+    op(M, "updateOrganizationIpAccessList", on(&[OrganizationAuthenticationUpdate], ORG)).answering(&[]),
     // Identity providers (OpenID Connect).
     op(Q, "identityProviders", on(&[OrganizationConfigGet, SystemOrganizationsGet], ORG)),
-    op(M, "createIdentityProvider", on(&[OrganizationAuthenticationUpdate], ORG)),
-    op(M, "updateIdentityProvider", on(&[OrganizationAuthenticationUpdate], ORG)),
-    op(M, "deleteIdentityProvider", on(&[OrganizationAuthenticationUpdate], ORG)),
+    op(M, "createIdentityProvider", on(&[OrganizationAuthenticationUpdate], ORG)).answering(&[K::OrganizationSetting]),
+    op(M, "updateIdentityProvider", on(&[OrganizationAuthenticationUpdate], ORG)).answering(&[K::OrganizationSetting]),
+    op(M, "deleteIdentityProvider", on(&[OrganizationAuthenticationUpdate], ORG)).answering(&[K::OrganizationSetting]),
     // Teams.
     op(Q, "teams", on(ORGANIZATION_TEAMS, ORG)),
     op(
@@ -491,24 +539,24 @@ pub const OPERATIONS: &[Operation] = &[
     op(Q, "workspaceTeams", on(WORKSPACE_TEAMS, WS)),
     op(Q, "deploymentTeams", on(&[DeploymentUsersGet, SystemUsersGet], DEP)),
     CREATE_TEAM,
-    op(M, "updateTeam", on(&[OrganizationTeamsUpdate], TEAM)),
-    op(M, "deleteTeam", on(&[OrganizationTeamsUpdate], TEAM)),
-    op(M, "teamAddUser", on(&[OrganizationTeamsUpdate], TEAM)),
-    op(M, "teamRemoveUser", on(&[OrganizationTeamsUpdate], TEAM)),
+    op(M, "updateTeam", on(&[OrganizationTeamsUpdate], TEAM)).answering(&[K::Team]),
+    op(M, "deleteTeam", on(&[OrganizationTeamsUpdate], TEAM)).answering(&[K::Team]),
+    op(M, "teamAddUser", on(&[OrganizationTeamsUpdate], TEAM)).answering(&[K::Team]),
+    op(M, "teamRemoveUser", on(&[OrganizationTeamsUpdate], TEAM)).answering(&[K::Team]),
     WORKSPACE_ADD_TEAM,
-    op(M, "workspaceUpdateTeamRole", on(WORKSPACE_IAM, WS)),
-    op(M, "workspaceRemoveTeam", on(WORKSPACE_IAM, WS)),
-    op(M, "deploymentAddTeamRole", on(DEPLOYMENT_IAM, DEP)),
-    op(M, "deploymentUpdateTeamRole", on(DEPLOYMENT_IAM, DEP)),
-    op(M, "deploymentRemoveTeamRole", on(DEPLOYMENT_IAM, DEP)),
-    op(M, "createTeamSystemRoleBinding", system(&[SystemIamUpdate])),
-    op(M, "deleteTeamSystemRoleBinding", system(&[SystemIamUpdate])),
+    op(M, "workspaceUpdateTeamRole", on(WORKSPACE_IAM, WS)).answering(&[]),
+    op(M, "workspaceRemoveTeam", on(WORKSPACE_IAM, WS)).answering(&[K::Workspace]),
+    op(M, "deploymentAddTeamRole", on(DEPLOYMENT_IAM, DEP)).answering(&[K::MemberBinding]),
+    op(M, "deploymentUpdateTeamRole", on(DEPLOYMENT_IAM, DEP)).answering(&[K::MemberBinding]),
+    op(M, "deploymentRemoveTeamRole", on(DEPLOYMENT_IAM, DEP)).answering(&[K::MemberBinding]),
+    op(M, "createTeamSystemRoleBinding", system(&[SystemIamUpdate])).answering(&[K::MemberBinding]),
+    op(M, "deleteTeamSystemRoleBinding", system(&[SystemIamUpdate])).answering(&[K::MemberBinding]),
     // Clusters.
     CREATE_CLUSTER,
-    op(M, "updateCluster", on(MANAGE_CLUSTER, CLUSTER)),
-    op(M, "deleteCluster", on(MANAGE_CLUSTER, CLUSTER)),
-    op(M, "workspaceAllowCluster", on(MANAGE_CLUSTER, CLUSTER)),
-    op(M, "workspaceDisallowCluster", on(MANAGE_CLUSTER, CLUSTER)),
+    op(M, "updateCluster", on(MANAGE_CLUSTER, CLUSTER)).answering(&[K::Cluster]),
+    op(M, "deleteCluster", on(MANAGE_CLUSTER, CLUSTER)).answering(&[K::Cluster]),
+    op(M, "workspaceAllowCluster", on(MANAGE_CLUSTER, CLUSTER)).answering(&[K::Cluster]),
+    op(M, "workspaceDisallowCluster", on(MANAGE_CLUSTER, CLUSTER)).answering(&[K::Cluster]),
     // The audit log: an organization's owners read their organization's, a workspace's admins their
     // workspace's (a deployment's events are its workspace's), system viewers everything.
     AUDIT_EVENTS,
@@ -558,7 +606,6 @@ pub enum ObjectKind {
 /// The permissions, any of which lets a caller read an object of `kind` whose scope is `scope`
 /// (SPEC §2 rule 5). The `system.*` alternative of each holds everywhere.
 pub fn read_rule(kind: ObjectKind, scope: Scope) -> &'static [Permission] {
-    use ObjectKind as K;
     use Scope::{Deployment as Dep, Organization as Org, System as Sys, Workspace as Ws};
     match (kind, scope) {
         (K::Organization | K::OrganizationSetting, _) => &[OrganizationConfigGet, SystemOrganizationsGet],
@@ -588,6 +635,51 @@ pub fn read_rule(kind: ObjectKind, scope: Scope) -> &'static [Permission] {
         (K::AuditEvent, Ws | Dep) => WORKSPACE_AUDIT,
         (K::CustomRole, _) => CUSTOM_ROLES_GET,
     }
+}
+
+/// Whether `rule` lets a holder of `permission` in (in any of its forms or settings).
+fn admits(rule: &Rule, permission: Permission) -> bool {
+    match rule {
+        Rule::Permission { any_of, .. } => any_of.contains(&permission),
+        Rule::Forms(forms) => forms.iter().any(|(_, rule)| admits(rule, permission)),
+        Rule::Configured(_, on, off) => admits(on, permission) || admits(off, permission),
+        Rule::Public | Rule::SignedIn | Rule::Person => false,
+    }
+}
+
+/// The read permissions a role holding `permission` must also hold so that what the mutations it
+/// admits answer with can be read (SPEC §2 rule 5: an answer is read-checked like any object): for every
+/// mutation row whose rule admits `permission` (in any form), for every kind of object it answers with
+/// ([`Operation::answers`]), the read rule of that kind at `permission`'s scope, less its `system.*`
+/// alternative. Without them a holder's change would be committed and then answered FORBIDDEN. Custom
+/// roles ([`crate::domain::custom_roles`]) and the roles of an operator's roles file
+/// ([`crate::rbac::Matrix`]) must hold them.
+///
+/// Empty for `system.*` permissions (the grant rule and the system roles' own reads decide there) and
+/// for permissions whose answers are read at another scope: creating a deployment or a workspace
+/// answers with an object its creator then administers (`deployments::require_author_reads` decides
+/// for API keys). Each read rule has at most one alternative of a scope (a test checks it), so the
+/// reads form a set, all of them needed.
+pub fn reads_needed(permission: Permission) -> PermissionSet {
+    let scope = permission.scope();
+    let mut needed = PermissionSet::default();
+    if scope == Scope::System {
+        return needed;
+    }
+    for operation in OPERATIONS {
+        let Some(kinds) = operation.answers else { continue };
+        if !admits(&operation.rule, permission) {
+            continue;
+        }
+        for kind in kinds {
+            for read in read_rule(*kind, scope) {
+                if read.scope() == scope {
+                    needed.insert(*read);
+                }
+            }
+        }
+    }
+    needed
 }
 
 /// The rules of fields below the root whose answer needs a permission of its own, beyond reading the
@@ -688,6 +780,98 @@ mod tests {
         for operation in OPERATIONS {
             check(operation.field, &operation.rule);
         }
+    }
+
+    #[test]
+    fn every_mutation_names_what_it_answers_with() {
+        for operation in OPERATIONS {
+            assert_eq!(
+                operation.answers.is_some(),
+                operation.root == Root::Mutation,
+                "{}: a mutation names its answer, nothing else does",
+                operation.field
+            );
+        }
+    }
+
+    /// `reads_needed` asks for every read it derives: each read rule has at most one alternative of a
+    /// scope other than `system`.
+    #[test]
+    fn read_rules_have_one_alternative_per_scope() {
+        use ObjectKind::*;
+        let kinds = [
+            Organization,
+            Workspace,
+            Deployment,
+            Deploy,
+            EnvironmentVariable,
+            MemberBinding,
+            ServiceAccountBinding,
+            Invite,
+            ServiceAccount,
+            Member,
+            Cluster,
+            Team,
+            AuditEvent,
+            OrganizationSetting,
+            CustomRole,
+        ];
+        for kind in kinds {
+            for scope in [Scope::Organization, Scope::Workspace, Scope::Deployment] {
+                let of_scope = read_rule(kind, scope).iter().filter(|p| p.scope() == scope).count();
+                assert!(of_scope <= 1, "{kind:?} at {scope:?}");
+            }
+        }
+    }
+
+    /// The reads each permission of a non-system scope needs, written by hand from the mutations' answers
+    /// (SPEC §2 and §6): a workspace or a deployment, an API key, a binding, an invite, a team, a cluster.
+    #[test]
+    fn reads_needed_are_what_the_answers_are_read_with() {
+        let expected: &[(&str, &[&str])] = &[
+            ("workspace.config.update", &["workspace.config.get"]),
+            ("workspace.config.delete", &["workspace.config.get"]),
+            ("workspace.serviceAccounts.create", &["workspace.serviceAccounts.get"]),
+            ("workspace.serviceAccounts.update", &["workspace.serviceAccounts.get"]),
+            ("workspace.serviceAccounts.delete", &["workspace.serviceAccounts.get"]),
+            // Adding and removing members and teams answers with the workspace; changing a role with the
+            // role's name; deleting an invite with the invite.
+            ("workspace.iam.update", &["workspace.config.get", "workspace.invites.get"]),
+            ("deployment.config.update", &["deployment.config.get"]),
+            ("deployment.config.delete", &["deployment.config.get"]),
+            ("deployment.images.push", &["deployment.config.get"]),
+            ("deployment.serviceAccounts.create", &["deployment.serviceAccounts.get"]),
+            ("deployment.serviceAccounts.update", &["deployment.serviceAccounts.get"]),
+            ("deployment.serviceAccounts.delete", &["deployment.serviceAccounts.get"]),
+            // Every deployment IAM mutation answers with the binding.
+            ("deployment.iam.update", &["deployment.users.get"]),
+            ("organization.config.update", &["organization.config.get"]),
+            ("organization.authentication.update", &["organization.config.get"]),
+            ("organization.iam.update", &["organization.users.get"]),
+            ("organization.users.invite", &["organization.users.get"]),
+            ("organization.teams.update", &["organization.teams.get"]),
+            ("organization.serviceAccounts.create", &["organization.serviceAccounts.get"]),
+            ("organization.serviceAccounts.update", &["organization.serviceAccounts.get"]),
+            ("organization.serviceAccounts.delete", &["organization.serviceAccounts.get"]),
+            ("organization.clusters.update", &["organization.clusters.get"]),
+            ("organization.customRoles.update", &["organization.customRoles.get"]),
+        ];
+        for permission in Permission::ALL.iter().copied() {
+            let derived: Vec<&str> = reads_needed(permission).iter().map(Permission::as_str).collect();
+            let mut wanted: Vec<&str> = expected
+                .iter()
+                .find(|(name, _)| *name == permission.as_str())
+                .map(|(_, reads)| reads.to_vec())
+                .unwrap_or_default();
+            wanted.sort_by_key(|name| Permission::ALL.iter().position(|p| p.as_str() == *name));
+            assert_eq!(derived, wanted, "{permission}");
+        }
+    }
+
+    #[test]
+    fn scheduling_a_deletion_needs_what_deleting_needs() {
+        assert_eq!(SCHEDULE_DEPLOYMENT_DELETION, DELETE_DEPLOYMENT.rule);
+        assert!(matches!(SCHEDULE_DEPLOYMENT_DELETION, Rule::Permission { on: On::Deployment(_), .. }));
     }
 
     #[test]

@@ -117,49 +117,6 @@ impl Permission {
     }
 }
 
-impl Permission {
-    /// The read permissions whoever holds `self` also needs, so that what its operations answer with can
-    /// be read (SPEC §7: an answer is read-checked like any object): changing or deleting a deployment or
-    /// a workspace answers with it (`*.config.get`), pushing an image with the deploy (read as the
-    /// deployment), making or changing an API key with the key (`*.serviceAccounts.get`), giving a role
-    /// with the binding and its members (`*.users.get`), deleting an invite with the invite
-    /// (`workspace.invites.get`). A custom role must hold them
-    /// (docs/custom-roles.md): without them a write would be committed and then answered FORBIDDEN. Empty
-    /// for permissions that change nothing capcom answers with (reads, image pulls, Airflow roles), for
-    /// creating a deployment (its creator is decided on by `deployments::require_author_reads`), and for
-    /// system permissions (the grant rule and the system roles' own reads decide there).
-    pub fn reads_needed(self) -> &'static [Permission] {
-        use Permission::*;
-        match self {
-            WorkspaceConfigUpdate | WorkspaceConfigDelete => &[WorkspaceConfigGet],
-            WorkspaceServiceAccountsCreate | WorkspaceServiceAccountsUpdate | WorkspaceServiceAccountsDelete => {
-                &[WorkspaceServiceAccountsGet]
-            }
-            // Giving or taking roles answers with the workspace and its members; deleting an invite
-            // answers with the invite.
-            WorkspaceIamUpdate => &[WorkspaceConfigGet, WorkspaceUsersGet, WorkspaceInvitesGet],
-            DeploymentConfigUpdate | DeploymentConfigDelete | DeploymentImagesPush => &[DeploymentConfigGet],
-            DeploymentServiceAccountsCreate | DeploymentServiceAccountsUpdate | DeploymentServiceAccountsDelete => {
-                &[DeploymentServiceAccountsGet]
-            }
-            DeploymentIamUpdate => &[DeploymentConfigGet, DeploymentUsersGet],
-            // Organization permissions are held only by built-in roles, which an operator's roles file may
-            // change (crate::rbac::matrix): the same rule holds there.
-            OrganizationConfigUpdate
-            | OrganizationBillingUpdate
-            | OrganizationAuthenticationUpdate
-            | OrganizationClustersUpdate
-            | OrganizationCustomRolesUpdate => &[OrganizationConfigGet],
-            OrganizationIamUpdate | OrganizationUsersInvite => &[OrganizationConfigGet, OrganizationUsersGet],
-            OrganizationTeamsUpdate => &[OrganizationConfigGet, OrganizationTeamsGet],
-            OrganizationServiceAccountsCreate
-            | OrganizationServiceAccountsUpdate
-            | OrganizationServiceAccountsDelete => &[OrganizationServiceAccountsGet],
-            _ => &[],
-        }
-    }
-}
-
 impl fmt::Display for Permission {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())

@@ -23,6 +23,8 @@ use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
 use crate::common::TestApp;
 
+mod custom_role_holders;
+
 /// The object a case's permission is checked against.
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum Obj {
