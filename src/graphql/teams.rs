@@ -182,14 +182,23 @@ pub struct TeamMutation;
 
 /// Applies a role change and returns the binding as the caller may read it.
 async fn role_change(ctx: &Context<'_>, team: Uuid, object: ScopeRef, change: TeamRoleChange) -> Result<RoleBinding> {
+    let row = changed_role(ctx, team, object, change).await?;
+    Ok(RoleBinding::from(access(ctx)?.admit_one(row).await?))
+}
+
+/// The change of [`role_change`] for a field that does not answer with the binding (a role's name, the
+/// workspace): the binding is not read-checked, since it is not shown, so the operation table's answer
+/// of the field is all the caller must read (`crate::rbac::operations::reads_needed`).
+async fn changed_role(
+    ctx: &Context<'_>,
+    team: Uuid,
+    object: ScopeRef,
+    change: TeamRoleChange,
+) -> Result<crate::db::models::role_binding::RoleBindingRow> {
     let team = team.required("teamUuid")?;
-    let access = access(ctx)?;
-    let authority = access.authority()?;
-    let row = {
-        let mut conn = conn(ctx).await?;
-        teams::change_role(&mut conn, team, object, change, &authority, &actor(ctx)).await?
-    };
-    Ok(RoleBinding::from(access.admit_one(row).await?))
+    let authority = access(ctx)?.authority()?;
+    let mut conn = conn(ctx).await?;
+    Ok(teams::change_role(&mut conn, team, object, change, &authority, &actor(ctx)).await?)
 }
 
 #[Object(guard = "Op")]
@@ -317,8 +326,8 @@ impl TeamMutation {
         let workspace = workspace_uuid.required("workspaceUuid")?;
         let request = RoleRequest::from_arguments(role, custom_role_uuid.and_then(Uuid::get), None)?;
         let binding =
-            role_change(ctx, team_uuid, ScopeRef::Workspace(workspace), TeamRoleChange::Update(request)).await?;
-        Ok(binding.stored_role()?)
+            changed_role(ctx, team_uuid, ScopeRef::Workspace(workspace), TeamRoleChange::Update(request)).await?;
+        Ok(binding.role.parse::<Role>().map_err(ApiError::internal)?)
     }
 
     /// Takes a team's workspace role away, and its deployment roles in the workspace.
@@ -329,7 +338,7 @@ impl TeamMutation {
         team_uuid: Uuid,
     ) -> Result<Workspace> {
         let workspace = workspace_uuid.required("workspaceUuid")?;
-        role_change(ctx, team_uuid, ScopeRef::Workspace(workspace), TeamRoleChange::Remove(None)).await?;
+        changed_role(ctx, team_uuid, ScopeRef::Workspace(workspace), TeamRoleChange::Remove(None)).await?;
         readable_workspace(ctx, workspace).await
     }
 

@@ -204,11 +204,6 @@ impl From<Readable<RoleBindingRow>> for RoleBinding {
 }
 
 impl RoleBinding {
-    /// The role the binding stores (`WORKSPACE_CUSTOM` or `DEPLOYMENT_CUSTOM` for a custom role).
-    pub(crate) fn stored_role(&self) -> ApiResult<Role> {
-        self.0.role.parse().map_err(ApiError::internal)
-    }
-
     /// A binding whose holder was loaded with it.
     pub(crate) fn with_holder(binding: Readable<RoleBindingRow>, holder: Holder) -> Self {
         RoleBinding(binding, holder)
