@@ -5,7 +5,6 @@ use chrono::{DateTime, Utc};
 
 use crate::auth::Principal;
 use crate::domain::users::{self, RoleBindingRow};
-use crate::error::{ApiError, ApiResult};
 use crate::graphql::authz::{Member, Readable, Scoped, TeamReached, access, charged_json};
 use crate::graphql::context::loader;
 use crate::graphql::loaders::{
