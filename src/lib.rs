@@ -15,7 +15,6 @@ pub mod domain;
 pub mod error;
 pub mod graphql;
 pub mod http;
-pub mod log_writer;
 pub mod mail;
 pub mod metrics;
 pub mod rbac;

@@ -57,20 +57,17 @@ enum Command {
     },
 }
 
-/// Sets up the log; the guard writes out the lines still buffered when it is dropped (at the end of `main`).
-fn init_tracing(format: LogFormat) -> capcom::log_writer::LogFlush {
+fn init_tracing(format: LogFormat) {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,tower_http=warn"));
-    let (writer, flush) = capcom::log_writer::LogWriter::new();
     // Colours only for a person at a terminal: written to a file or a pipe (a service's log), the escape
     // codes are noise, and styling every field of every request's line cost ~3 % of a small request's CPU
     // (bench/README.md, "Results, part 5").
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(writer).with_ansi(ansi);
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(ansi);
     match format {
         LogFormat::Json => builder.json().init(),
         LogFormat::Text => builder.init(),
     }
-    flush
 }
 
 #[tokio::main]
@@ -81,7 +78,7 @@ async fn main() -> ExitCode {
         print!("{}", capcom::graphql::sdl());
         return ExitCode::SUCCESS;
     }
-    let log = init_tracing(cli.config.log_format);
+    init_tracing(cli.config.log_format);
     let outcome = match command {
         Command::Serve | Command::ExportSchema => capcom::run_server(cli.config).await,
         Command::Migrate => migrate(cli.config).await,
@@ -90,8 +87,6 @@ async fn main() -> ExitCode {
         }
         Command::LiftIpAccessList { organization } => lift_ip_access_list(cli.config, organization).await,
     };
-    // The log's last lines before anything printed here.
-    drop(log);
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {

@@ -91,55 +91,40 @@ where
     }
 }
 
-/// Generated request ids: random-looking version-4 UUIDs, unique within the process (a counter mixed by a
-/// bijection) and across processes (58 bits drawn at start), without a call to the system's random
-/// source per request.
+/// Generated request ids: version-4 UUIDs whose 122 free bits are SipHash (std's keyed hash, a
+/// pseudo-random function) of a counter under keys drawn from the system's random source once per process:
+/// distinct in practice (a repeat is as likely as two random UUIDs meeting), and neither the count of
+/// requests nor the next id can be read from ids a client has seen, without a call to the random source
+/// per request.
 #[derive(Clone)]
 struct RequestIds(Arc<IdSource>);
 
 struct IdSource {
-    process: u64,
-    key: u64,
+    keys: std::collections::hash_map::RandomState,
     counter: std::sync::atomic::AtomicU64,
 }
 
 impl RequestIds {
     fn new() -> RequestIds {
-        let mut seed = [0u8; 16];
-        if getrandom::fill(&mut seed).is_err() {
-            // Not secret, only distinct: the time and the process id will do.
-            let nanos = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(0, |elapsed| elapsed.as_nanos());
-            seed = (nanos ^ (u128::from(std::process::id()) << 64)).to_le_bytes();
-        }
-        let [process, key] =
-            [&seed[..8], &seed[8..]].map(|half| u64::from_le_bytes(half.try_into().unwrap_or_default()));
-        RequestIds(Arc::new(IdSource { process, key, counter: std::sync::atomic::AtomicU64::new(0) }))
+        RequestIds(Arc::new(IdSource {
+            keys: std::collections::hash_map::RandomState::new(),
+            counter: std::sync::atomic::AtomicU64::new(0),
+        }))
     }
 
-    /// The `n`th id of a process whose start drew `process` and `key`.
-    fn id(process: u64, key: u64, n: u64) -> uuid::Uuid {
-        // SplitMix64's finalizer: each step is a bijection of u64, so distinct counts give distinct bits.
-        let mut z = n ^ key;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^= z >> 31;
-        // 122 free bits: 58 of the process's and the 64 mixed ones, around the version and variant bits.
-        let value = (u128::from(process >> 6) << 64) | u128::from(z);
-        let bits = ((value >> 74) << 80)
-            | (0x4 << 76)
-            | (((value >> 62) & 0xfff) << 64)
-            | (0b10 << 62)
-            | (value & ((1 << 62) - 1));
-        uuid::Uuid::from_u128(bits)
+    /// The `n`th id under `keys`.
+    fn id(keys: &std::collections::hash_map::RandomState, n: u64) -> uuid::Uuid {
+        use std::hash::BuildHasher;
+        let [high, low] = [0u8, 1].map(|half| keys.hash_one((n, half)));
+        let bits = (u128::from(high) << 64) | u128::from(low);
+        uuid::Builder::from_random_bytes(bits.to_le_bytes()).into_uuid()
     }
 }
 
 impl MakeRequestId for RequestIds {
     fn make_request_id<B>(&mut self, _request: &Request<B>) -> Option<RequestId> {
         let n = self.0.counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let id = RequestIds::id(self.0.process, self.0.key, n);
+        let id = RequestIds::id(&self.0.keys, n);
         let mut text = [0u8; uuid::fmt::Hyphenated::LENGTH];
         let text = id.hyphenated().encode_lower(&mut text);
         axum::http::HeaderValue::from_str(text).ok().map(RequestId::new)
@@ -296,10 +281,11 @@ mod tests {
             assert_eq!(parsed.get_variant(), uuid::Variant::RFC4122);
             assert!(seen.insert(text), "ids repeat");
         }
-        // Every free bit is used: ids of the same count differ with the process's draw, and neighbouring
-        // counts differ in many bits.
-        assert_ne!(RequestIds::id(1 << 6, 0, 0), RequestIds::id(2 << 6, 0, 0));
-        let (a, b) = (RequestIds::id(0, 7, 0).as_u128(), RequestIds::id(0, 7, 1).as_u128());
+        // Ids of the same count differ between processes (keys), and neighbouring counts differ in many bits.
+        let (one, two) =
+            (std::collections::hash_map::RandomState::new(), std::collections::hash_map::RandomState::new());
+        assert_ne!(RequestIds::id(&one, 0), RequestIds::id(&two, 0));
+        let (a, b) = (RequestIds::id(&one, 0).as_u128(), RequestIds::id(&one, 1).as_u128());
         assert!((a ^ b).count_ones() > 10);
     }
 }
