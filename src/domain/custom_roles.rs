@@ -110,6 +110,13 @@ fn role_name(text: &str) -> ApiResult<String> {
              nor spaces other than the plain one",
         ));
     }
+    if name.chars().any(is_phonetic) {
+        return Err(ApiError::bad_input(
+            "name",
+            "name must not use phonetic letters (IPA, small capitals, modifier letters): they pass for other \
+             letters",
+        ));
+    }
     let scripts: Vec<LookAlike> = name.chars().filter_map(look_alike_script).collect();
     if scripts.iter().any(|script| *script != scripts[0]) {
         return Err(ApiError::bad_input(
@@ -148,8 +155,12 @@ enum LookAlike {
     Cherokee,
     Lisu,
     Coptic,
-    /// Small capitals and modifier letters (U+1D00–U+1DBF) that read as Latin capitals.
-    Phonetic,
+}
+
+/// Phonetic letters, which NFKC keeps and which read as plain Latin letters (`ᴅᴇᴘʟᴏʏᴍᴇɴᴛ`, `ɑdmin`): the
+/// IPA and modifier letters, the phonetic extensions (small capitals), Latin Extended-E, -F and -G.
+fn is_phonetic(c: char) -> bool {
+    matches!(u32::from(c), 0x0250..=0x02FF | 0x1D00..=0x1DBF | 0xAB30..=0xAB6F | 0x10780..=0x107BF | 0x1DF00..=0x1DFFF)
 }
 
 /// The look-alike script of a letter (`None` for other letters, digits and marks).
@@ -167,14 +178,15 @@ fn look_alike_script(c: char) -> Option<LookAlike> {
         0x13A0..=0x13FF | 0xAB70..=0xABBF => LookAlike::Cherokee,
         0xA4D0..=0xA4FF => LookAlike::Lisu,
         0x2C80..=0x2CFF => LookAlike::Coptic,
-        0x1D00..=0x1DBF => LookAlike::Phonetic,
         _ => return None,
     })
 }
 
 /// Characters that show nothing (or reorder what is shown) yet make two names differ: zero-width spaces
 /// and joiners, direction marks and overrides, invisible operators, the byte-order mark, the soft hyphen,
-/// the combining grapheme joiner, Hangul and Mongolian fillers, the braille blank and tag characters.
+/// the combining grapheme joiner, Hangul and Mongolian fillers, the braille blank, variation selectors,
+/// tag characters, the interlinear annotation and object replacement specials, and the shorthand and
+/// musical format controls (Unicode's Default_Ignorable_Code_Point and its kin).
 fn is_invisible(c: char) -> bool {
     matches!(
         c,
@@ -194,7 +206,10 @@ fn is_invisible(c: char) -> bool {
             | '\u{FE00}'..='\u{FE0F}'
             | '\u{FEFF}'
             | '\u{FFA0}'
-            | '\u{E0000}'..='\u{E007F}'
+            | '\u{FFF0}'..='\u{FFFB}'
+            | '\u{1BCA0}'..='\u{1BCA3}'
+            | '\u{1D173}'..='\u{1D17A}'
+            | '\u{E0000}'..='\u{E0FFF}'
     )
 }
 
@@ -660,6 +675,13 @@ mod tests {
             "workspace-admin",
             "Workspace Admin",
             "\u{1D403}\u{1D404}PLOYMENT_ADMIN",
+            // Phonetic letters and format controls (attack run 5).
+            "\u{1D05}\u{1D07}\u{1D18}\u{029F}\u{1D0F}\u{028F}\u{1D0D}\u{1D07}\u{0274}\u{1D1B} \u{1D00}\u{1D05}\u{1D0D}\u{026A}\u{0274}",
+            "Workspace \u{0251}dmin",
+            "Workspace adm\u{0269}n",
+            "Deployment \u{AB64}dmin",
+            "Deployer\u{E0100}",
+            "Deployer\u{1D173}",
         ] {
             match role_name(name) {
                 Err(ApiError::BadUserInput { field, .. }) => assert_eq!(field, "name", "{name:?}"),

@@ -35,7 +35,8 @@ use crate::domain::variables::{self, VariableInput};
 use crate::domain::{Actor, Authority, validate};
 use crate::error::{ApiError, ApiResult};
 use crate::rbac::operations::{
-    CREATE_DEPLOYMENT, DEPLOYMENT_UPDATE_USER_ROLE, UPDATE_DEPLOYMENT, UPDATE_DEPLOYMENT_HIBERNATION,
+    CREATE_DEPLOYMENT, DEPLOYMENT_UPDATE_USER_ROLE, ObjectKind, UPDATE_DEPLOYMENT, UPDATE_DEPLOYMENT_HIBERNATION,
+    read_rule,
 };
 use crate::rbac::{Ancestry, Role, Scope, ScopeRef};
 use crate::secrets::SecretBox;
@@ -750,10 +751,18 @@ async fn resolve_roles(
     may_change_roles: bool,
 ) -> ApiResult<Vec<Wanted>> {
     // Whether an address or a team name means anyone in the workspace is what `workspaceUsers` and
-    // `workspaceTeams` tell: a caller who may not change the deployment's roles gets FORBIDDEN for a name
-    // that means no one, as it does for a member it would give a role to, so a dry run is no oracle of
-    // who is in the workspace. (Holders of a role on the deployment are in its exported file already.)
-    let unknown = |error: ApiError| if may_change_roles { error } else { ApiError::Forbidden };
+    // `workspaceTeams` tell: a caller who may not change the deployment's roles gets FORBIDDEN for any
+    // entry the section cannot take (a name that means no one, a name listed twice, as resolved), as it
+    // does for a member it would give a role to, so a dry run is no oracle of who is in the workspace.
+    // (Holders of a role on the deployment are in the file its member readers export already.)
+    match resolve_named(tx, workspace, list).await {
+        Err(ApiError::BadUserInput { .. }) if !may_change_roles => Err(ApiError::Forbidden),
+        other => other,
+    }
+}
+
+/// [`resolve_roles`]' resolution: each entry's role and holder, BAD_USER_INPUT naming the entry.
+async fn resolve_named(tx: &mut AsyncPgConnection, workspace: &Workspace, list: &[FileRole]) -> ApiResult<Vec<Wanted>> {
     if list.len() > MAX_ROLES {
         return Err(ApiError::bad_input("roles", format!("roles: at most {MAX_ROLES} entries")));
     }
@@ -786,9 +795,9 @@ async fn resolve_roles(
                         ),
                     )
                 };
-                let user = User::find_by_email(tx, &address).await?.ok_or_else(|| unknown(not_member()))?;
+                let user = User::find_by_email(tx, &address).await?.ok_or_else(not_member)?;
                 if RoleBindingRow::user_in_workspace_for_update(tx, workspace.id, user.id).await?.is_none() {
-                    return Err(unknown(not_member()));
+                    return Err(not_member());
                 }
                 let primary = addresses(tx, &[user.id]).await?.remove(&user.id).unwrap_or(address.clone());
                 Named::User { id: user.id, address: primary }
@@ -800,24 +809,19 @@ async fn resolve_roles(
                 }
                 let wanted_name = name.trim().to_lowercase();
                 let team = teams.iter().flatten().find(|t| t.name.to_lowercase() == wanted_name).cloned().ok_or_else(
-                    || {
-                        unknown(ApiError::bad_input(
-                            field.clone(),
-                            format!("{field}: the organization has no team {name:?}"),
-                        ))
-                    },
+                    || ApiError::bad_input(field.clone(), format!("{field}: the organization has no team {name:?}")),
                 )?;
                 let in_workspace =
                     RoleBindingRow::team_on_for_update(tx, team.id, Scope::Workspace.as_str(), Some(workspace.id))
                         .await?;
                 if in_workspace.is_none() {
-                    return Err(unknown(ApiError::bad_input(
+                    return Err(ApiError::bad_input(
                         field.clone(),
                         format!(
                             "{field}: team {:?} has no role in the deployment's workspace; add it to the workspace first",
                             team.name
                         ),
-                    )));
+                    ));
                 }
                 Named::Team(team)
             }
@@ -1352,6 +1356,11 @@ async fn update_from_file(
     };
     let wanted = match &file.roles {
         Some(list) => {
+            // A roles section is compared with the deployment's role holders: whoever may not read them
+            // (`deploymentUsers`) is refused it outright, or "no change" against FORBIDDEN would tell
+            // them who holds what. (Their export has no roles section, so their round trip holds.)
+            let members = read_rule(ObjectKind::Member, Scope::Deployment);
+            authority.require(tx, members, ScopeRef::Deployment(id)).await?;
             let iam = DEPLOYMENT_UPDATE_USER_ROLE.rule.permissions();
             let may_change_roles = authority.require(tx, iam, ScopeRef::Deployment(id)).await.is_ok();
             resolve_roles(tx, workspace, list, may_change_roles).await?

@@ -104,8 +104,10 @@ pub struct Operation {
     /// What it needs.
     pub rule: Rule,
     /// For a mutation: the kinds of object its answer is, each read-checked against the caller like any
-    /// object of its kind (SPEC §2 rule 5); empty when it answers a plain value (a role name, a boolean)
-    /// or only the caller's own records. Whoever may run the mutation must be able to read them, else
+    /// object of its kind (SPEC §2 rule 5), and the kinds its answer tells about, data or error (giving a
+    /// member a workspace role answers CONFLICT for someone already a member and NOT_FOUND for someone
+    /// who is not: it tells who the members are, `Member`); empty when it answers a plain value (a role
+    /// name, a boolean) or only the caller's own records. Whoever may run the mutation must be able to read them, else
     /// the change is committed and then answered FORBIDDEN: [`reads_needed`] is derived from this.
     /// `None` for queries and subscriptions (a test checks that every mutation names its answer).
     pub answers: Option<&'static [ObjectKind]>,
@@ -169,9 +171,10 @@ pub const DELETE_WORKSPACE: Operation =
     op(M, "deleteWorkspace", on(&[WorkspaceConfigDelete, SystemWorkspaceDelete], WS)).answering(&[K::Workspace]);
 /// `workspaceUpdateUserRole`: a row of [`OPERATIONS`] that a capability names.
 pub const WORKSPACE_UPDATE_USER_ROLE: Operation =
-    op(M, "workspaceUpdateUserRole", on(WORKSPACE_IAM, WS)).answering(&[]);
+    op(M, "workspaceUpdateUserRole", on(WORKSPACE_IAM, WS)).answering(&[K::Member]);
 /// `workspaceAddUser`: a row of [`OPERATIONS`] that a capability names.
-pub const WORKSPACE_ADD_USER: Operation = op(M, "workspaceAddUser", on(WORKSPACE_IAM, WS)).answering(&[K::Workspace]);
+pub const WORKSPACE_ADD_USER: Operation =
+    op(M, "workspaceAddUser", on(WORKSPACE_IAM, WS)).answering(&[K::Workspace, K::Member]);
 /// `createDeployment`: a row of [`OPERATIONS`] that a capability names.
 pub const CREATE_DEPLOYMENT: Operation =
     op(M, "createDeployment", on(&[WorkspaceDeploymentsCreate], WS)).answering(&[K::Deployment]);
@@ -349,8 +352,8 @@ pub const OPERATIONS: &[Operation] = &[
     DELETE_WORKSPACE,
     WORKSPACE_ADD_USER,
     WORKSPACE_UPDATE_USER_ROLE,
-    op(M, "workspaceUpsertUserRole", on(WORKSPACE_IAM, WS)).answering(&[]),
-    op(M, "workspaceRemoveUser", on(WORKSPACE_IAM, WS)).answering(&[K::Workspace]),
+    op(M, "workspaceUpsertUserRole", on(WORKSPACE_IAM, WS)).answering(&[K::Member]),
+    op(M, "workspaceRemoveUser", on(WORKSPACE_IAM, WS)).answering(&[K::Workspace, K::Member]),
     // Access: the matrix, users, invites, system roles, mail.
     // With an organization, `roles` also lists its custom roles (docs/custom-roles.md).
     op(Q, "roles", Rule::Forms(&[(Some("organizationUuid"), on(CUSTOM_ROLES_GET, ORG)), (None, SignedIn)])),
@@ -835,8 +838,9 @@ mod tests {
             ("workspace.serviceAccounts.update", &["workspace.serviceAccounts.get"]),
             ("workspace.serviceAccounts.delete", &["workspace.serviceAccounts.get"]),
             // Adding and removing members and teams answers with the workspace; changing a role with the
-            // role's name; deleting an invite with the invite.
-            ("workspace.iam.update", &["workspace.config.get", "workspace.invites.get"]),
+            // role's name; deleting an invite with the invite; and giving, changing or taking a member's
+            // role tells whether the address or id is a member's (CONFLICT, NOT_FOUND).
+            ("workspace.iam.update", &["workspace.config.get", "workspace.users.get", "workspace.invites.get"]),
             ("deployment.config.update", &["deployment.config.get"]),
             ("deployment.config.delete", &["deployment.config.get"]),
             ("deployment.images.push", &["deployment.config.get"]),

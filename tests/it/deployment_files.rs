@@ -911,9 +911,14 @@ async fn the_roles_section_is_no_oracle_of_who_is_in_the_workspace() {
     let before = w.app.deployment_snapshot().await;
     for dry_run in [true, false] {
         let mut answers = Vec::new();
-        for entry in
-            ["user: member@example.com", "user: outsider@example.com", "user: nobody@example.com", "team: No such team"]
-        {
+        // (`editor@example.com` is listed already: listed twice, as resolved, tells the same nothing.)
+        for entry in [
+            "user: member@example.com",
+            "user: outsider@example.com",
+            "user: nobody@example.com",
+            "team: No such team",
+            "user: editor@example.com",
+        ] {
             let body = apply(&w, &with(entry), dry_run, &editor).await;
             assert_eq!(error_code(&body), "FORBIDDEN", "{entry}: {body}");
             answers.push(body["errors"][0]["message"].clone());
@@ -936,6 +941,61 @@ async fn the_roles_section_is_no_oracle_of_who_is_in_the_workspace() {
     assert_eq!(
         body["data"]["applyDeploymentFile"]["changes"],
         json!([{"field": "workers.max", "old": "10", "new": "11"}]),
+        "{body}"
+    );
+}
+
+/// A roles section is compared with who holds what on the deployment: an applier who may not read its
+/// members (`deploymentUsers`) is refused any file with one, even the exact current list, so "no change"
+/// against FORBIDDEN tells nothing; their own export has no roles section and applies.
+#[tokio::test]
+async fn a_roles_section_needs_reading_the_deployments_members() {
+    let w = world().await;
+    let org =
+        w.app.text(&format!("SELECT organization_id::text AS t FROM workspaces WHERE id = '{}'", w.workspace)).await;
+    const CREATE: &str = "mutation($o: Uuid!, $s: RoleScope!, $n: String!, $p: [String!]!) { createCustomRole(organizationUuid: $o, scope: $s, name: $n, permissions: $p) { id } }";
+    let lister = w
+        .app
+        .gql(
+            CREATE,
+            json!({"o": org, "s": "WORKSPACE", "n": "Lister", "p": ["workspace.deployments.get"]}),
+            Some(&w.root),
+        )
+        .await;
+    let lister = lister["data"]["createCustomRole"]["id"].as_str().unwrap_or_else(|| panic!("{lister}")).to_owned();
+    let tuner = w.app.gql(CREATE, json!({"o": org, "s": "DEPLOYMENT", "n": "Tuner", "p": ["deployment.config.get", "deployment.config.update"]}), Some(&w.root)).await;
+    let tuner = tuner["data"]["createCustomRole"]["id"].as_str().unwrap_or_else(|| panic!("{tuner}")).to_owned();
+    w.app.sign_up("tuner@example.com", "correct horse battery").await;
+    let added = w.app.gql("mutation($w: Uuid!, $r: Uuid!) { workspaceAddUser(workspaceUuid: $w, email: \"tuner@example.com\", customRoleUuid: $r) { id } }", json!({"w": w.workspace, "r": lister}), Some(&w.root)).await;
+    assert!(added.get("errors").is_none(), "{added}");
+    let given = w.app.gql("mutation($d: Id!, $r: Uuid!) { deploymentAddUserRole(email: \"tuner@example.com\", deploymentId: $d, customRoleUuid: $r) { id } }", json!({"d": w.deployment, "r": tuner}), Some(&w.root)).await;
+    assert!(given.get("errors").is_none(), "{given}");
+    let token =
+        w.app.sign_in("tuner@example.com", "correct horse battery").await["data"]["createToken"]["token"]["value"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+    let members = w
+        .app
+        .gql("query($d: Id!) { deploymentUsers(deploymentId: $d) { id } }", json!({"d": w.deployment}), Some(&token))
+        .await;
+    assert_eq!(error_code(&members), "FORBIDDEN", "{members}");
+    // The exact current list (with the tuner's own custom role), and a wrong guess: the same FORBIDDEN.
+    let exact = format!("{}- user: tuner@example.com\n  role: DEPLOYMENT_CUSTOM\n", yaml_of(&w));
+    let guess = exact.replace("role: DEPLOYMENT_EDITOR", "role: DEPLOYMENT_VIEWER");
+    let before = w.app.deployment_snapshot().await;
+    for file in [&exact, &guess] {
+        let body = apply(&w, file, true, &token).await;
+        assert_eq!(error_code(&body), "FORBIDDEN", "{body}");
+    }
+    assert_eq!(w.app.deployment_snapshot().await, before);
+    // Their own export has no roles section, and a change to it applies.
+    let own = export(&w, "YAML", &token).await["data"]["deploymentFile"].as_str().unwrap().to_owned();
+    assert!(!own.contains("roles:"), "{own}");
+    let body = apply(&w, &own.replace("  max: 10\n", "  max: 12\n"), false, &token).await;
+    assert_eq!(
+        body["data"]["applyDeploymentFile"]["changes"],
+        json!([{"field": "workers.max", "old": "10", "new": "12"}]),
         "{body}"
     );
 }
