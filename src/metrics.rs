@@ -32,7 +32,14 @@ pub enum RequestType {
 
 impl RequestType {
     fn index(self) -> usize {
-        self as usize
+        // Exhaustive, so a new kind of request cannot index past the series (`by_type`).
+        match self {
+            RequestType::Query => 0,
+            RequestType::Mutation => 1,
+            RequestType::Subscription => 2,
+            RequestType::Batch => 3,
+            RequestType::Invalid => 4,
+        }
     }
 
     /// The label value.

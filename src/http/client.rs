@@ -14,10 +14,8 @@
 
 use std::net::{IpAddr, SocketAddr};
 
-use axum::extract::{ConnectInfo, Request, State};
+use axum::extract::ConnectInfo;
 use axum::http::HeaderMap;
-use axum::middleware::Next;
-use axum::response::Response;
 
 use crate::config::{ProxyHeader, TrustedProxies};
 
@@ -42,16 +40,10 @@ pub struct ProxyTrust {
     pub header: ProxyHeader,
 }
 
-/// The middleware: sets the request's [`ClientAddress`] from its socket peer (the server is run with
-/// connect info, see [`crate::serve`]) and headers. A request without a peer (a router called directly,
-/// without a socket) gets none.
-pub async fn resolve(State(trust): State<ProxyTrust>, mut request: Request, next: Next) -> Response {
-    attach(&mut request, &trust);
-    next.run(request).await
-}
-
-/// What [`resolve`] does before the inner service: puts the request's [`ClientAddress`] into its
-/// extensions (for a middleware that does more around the same call, `crate::http::router`).
+/// Puts the request's [`ClientAddress`] into its extensions, from its socket peer (the server is run with
+/// connect info, see [`crate::serve`]) and headers, before the inner service (the router's edge
+/// middleware, `crate::http::router`). A request without a peer (a router called directly, without a
+/// socket) gets none.
 pub fn attach<B>(request: &mut axum::http::Request<B>, trust: &ProxyTrust) {
     let peer = request.extensions().get::<ConnectInfo<SocketAddr>>().map(|ConnectInfo(address)| address.ip());
     if let Some(peer) = peer {

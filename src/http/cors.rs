@@ -22,10 +22,7 @@
 use std::collections::HashSet;
 use std::time::Duration;
 
-use axum::body::Body;
-use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, header};
-use axum::middleware::Next;
 use axum::response::Response;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
@@ -95,15 +92,8 @@ fn same_authority(origin: &Origin, host: &str) -> bool {
 /// that is not on the list, or to a request with no `Origin`, keeps no `Access-Control-*` header (the layer
 /// adds the methods, headers, max-age and exposed headers whatever the origin; they would tell another
 /// site what capcom accepts, and mean nothing without `Access-Control-Allow-Origin`).
-pub async fn finish(State(origins): State<AllowedOrigins>, request: Request<Body>, next: Next) -> Response {
-    let finishing = Finishing::of(&origins, &request);
-    let mut response = next.run(request).await;
-    finishing.apply(&mut response);
-    response
-}
-
-/// What [`finish`] does to a response, told from its request before the request is served (for a
-/// middleware that does more around the same call, `crate::http::router`).
+/// Told from the request before it is served, applied to the response after (by the router's edge
+/// middleware, `crate::http::router`).
 #[derive(Debug, Clone, Copy)]
 pub struct Finishing {
     allowed: bool,
@@ -119,7 +109,7 @@ impl Finishing {
         }
     }
 
-    /// Finishes `response` (see [`finish`]).
+    /// Finishes `response` (see [`Finishing`]).
     pub fn apply(self, response: &mut Response) {
         if !self.allowed {
             let names: Vec<HeaderName> = response

@@ -139,8 +139,8 @@ struct Edge {
     origins: AllowedOrigins,
 }
 
-/// The client's address ([`client::resolve`]), the request's log line and metrics ([`telemetry::track`])
-/// and the finishing of CORS answers ([`cors::finish`]), in that order from the outside, as one
+/// The client's address ([`client::attach`]), the request's log line and metrics ([`telemetry::Tracked`])
+/// and the finishing of CORS answers ([`cors::Finishing`]), in that order from the outside, as one
 /// middleware (each middleware function boxes its call and clones the services inside it per request).
 async fn edge_middleware(
     axum::extract::State(edge): axum::extract::State<Edge>,

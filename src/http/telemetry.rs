@@ -16,8 +16,7 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
-use axum::extract::{Request, State};
-use axum::middleware::Next;
+use axum::extract::Request;
 use axum::response::Response;
 use tower_http::request_id::RequestId;
 
@@ -90,16 +89,8 @@ fn is_probe(path: &str) -> bool {
     matches!(path, "/healthz" | "/readyz" | "/metrics" | "/.well-known/jwks.json") || path.starts_with("/graphiql/")
 }
 
-/// The middleware: see the module documentation.
-pub async fn track(State(metrics): State<Arc<Metrics>>, mut request: Request, next: Next) -> Response {
-    let tracked = Tracked::start(&mut request);
-    let response = next.run(request).await;
-    tracked.finish(&metrics, &response);
-    response
-}
-
-/// One request being tracked: what [`track`] does before and after the inner service, for a middleware
-/// that does more around the same call (`crate::http::router`).
+/// One request being tracked: its metrics and log line, taken before and after the inner service by the
+/// router's edge middleware (`crate::http::router`).
 pub struct Tracked {
     started: Instant,
     report: Arc<RequestReport>,

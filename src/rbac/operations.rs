@@ -874,8 +874,15 @@ mod tests {
 
     #[test]
     fn scheduling_a_deletion_needs_what_deleting_needs() {
-        assert_eq!(SCHEDULE_DEPLOYMENT_DELETION, DELETE_DEPLOYMENT.rule);
-        assert!(matches!(SCHEDULE_DEPLOYMENT_DELETION, Rule::Permission { on: On::Deployment(_), .. }));
+        // Written by hand from SPEC §2: deleting a deployment is deployment.config.delete, or
+        // system.deployments.delete for the system admins.
+        match SCHEDULE_DEPLOYMENT_DELETION {
+            Rule::Permission { any_of, on: On::Deployment(_), person_only: false } => {
+                let names: Vec<&str> = any_of.iter().map(|p| p.as_str()).collect();
+                assert_eq!(names, ["deployment.config.delete", "system.deployments.delete"]);
+            }
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]

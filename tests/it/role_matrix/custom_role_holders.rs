@@ -343,6 +343,11 @@ async fn every_mutation_works_for_the_holder_of_the_smallest_custom_role_that_le
         let what = format!("{} ({:?}) by a holder of {held:?}", case.field, case.form);
         if let Some((_, why)) = UNWORKABLE.iter().find(|(field, _)| *field == case.field) {
             assert_eq!(body["errors"][0]["extensions"]["code"], "FORBIDDEN", "{what} works now ({why}): {body}");
+            let written = run.app.count("SELECT count(*) AS n FROM audit_events").await - audit_before;
+            assert_eq!(written, 0, "{what}: refused, yet {written} audit events written");
+            if let (Some(sql), Some(before)) = (&probe, &probe_before) {
+                assert_eq!(&run.app.text(sql).await, before, "{what}: refused, yet changed");
+            }
             continue;
         }
         if body.get("errors").is_some_and(|errors| !errors.is_null()) {
