@@ -90,50 +90,78 @@ pub fn check_scope(scope: Scope) -> ApiResult<()> {
 /// many spaces become the plain ones), trimmed. BAD_USER_INPUT naming `name` when it is empty, longer than
 /// 255 characters, or could pass for another name in a console or an audit record (Unicode TR #39's
 /// concerns):
-/// - it holds an invisible character or a space other than U+0020 that NFKC keeps (line separators);
-/// - it mixes letters of scripts that share shapes (Latin with Greek, Cyrillic, Armenian, Cherokee,
-///   Lisu, Coptic or phonetic capitals: `deployment_аdmin` with a Cyrillic `а`);
-/// - its letters and digits are a built-in role's, whatever the case and the marks between them
-///   (`Deployment admin`, `DEPLOYMENT_AD MIN`);
-/// - it is written as built-in names are, in capitals joined by `_`, `-`, `.` or the like without a
-///   space or a lower-case letter (`OPS_ADMIN`).
+/// - it holds a character that shows nothing: a format or control character, an unassigned or private
+///   one, a space other than U+0020, or one of [`is_invisible`]'s;
+/// - it holds phonetic letters ([`is_phonetic`]), or Latin letters that are not a plain letter with
+///   accents (`Ʀ`, `ǀ`, `Ɩ`: they read as `R`, `I`, `l`);
+/// - it mixes letters of two scripts, Han, kana and Hangul aside (Latin with Greek, Cyrillic, Arabic's
+///   tatweel or Runic: `deployment_аdmin` with a Cyrillic `а`);
+/// - its ASCII letters and digits, accents taken off, are a built-in role's whatever the case and the
+///   marks, spaces or other characters between them (`Deployment admin`, `SYSTEM ADMİN`,
+///   `Workspaceーadmin`);
+/// - it is written as built-in names are, in ASCII capitals joined by `_`, `-`, `.` or any other
+///   character without a space or a lower-case letter (`OPS_ADMIN`, `DEPLOYMENT一EDITOR`).
 ///
 /// Two names that are one in NFKC are one name (the uniqueness rule compares what is stored).
 fn role_name(text: &str) -> ApiResult<String> {
     use unicode_normalization::UnicodeNormalization;
+    use unicode_properties::{GeneralCategory as G, UnicodeGeneralCategory};
     let folded: String = text.nfkc().collect();
     let name = validate::label("name", &folded, 255)?;
-    if name.chars().any(|c| is_invisible(c) || (c.is_whitespace() && c != ' ')) {
+    let hidden = |c: char| {
+        is_invisible(c)
+            || (c.is_whitespace() && c != ' ')
+            || matches!(
+                c.general_category(),
+                G::Format
+                    | G::Control
+                    | G::Unassigned
+                    | G::PrivateUse
+                    | G::Surrogate
+                    | G::LineSeparator
+                    | G::ParagraphSeparator
+                    | G::SpaceSeparator
+            ) && c != ' '
+    };
+    if name.chars().any(hidden) {
         return Err(ApiError::bad_input(
             "name",
-            "name must not contain invisible characters (zero-width, direction or tag characters, fillers) \
-             nor spaces other than the plain one",
+            "name must not contain invisible characters (format or control characters, zero-width, direction \
+             or tag characters, fillers) nor spaces other than the plain one",
         ));
     }
-    if name.chars().any(is_phonetic) {
+    let odd_latin = |c: char| {
+        script_of(c) == Some(Script::Latin)
+            && !c.is_ascii()
+            && !c.nfkd().next().is_some_and(|base| base.is_ascii_alphabetic())
+            && !"ßæÆøØđĐłŁþÞðÐœŒħĦŋŊŧŦ".contains(c)
+    };
+    if name.chars().any(|c| is_phonetic(c) || odd_latin(c)) {
         return Err(ApiError::bad_input(
             "name",
-            "name must not use phonetic letters (IPA, small capitals, modifier letters): they pass for other \
-             letters",
+            "name must not use phonetic letters (IPA, small capitals, modifier letters) nor Latin letters \
+             other than plain and accented ones (such as Ʀ or ǀ): they pass for other letters",
         ));
     }
-    let scripts: Vec<LookAlike> = name.chars().filter_map(look_alike_script).collect();
+    let mut scripts: Vec<Script> = name.chars().filter_map(script_of).filter(|s| *s != Script::Cjk).collect();
+    scripts.dedup();
     if scripts.iter().any(|script| *script != scripts[0]) {
         return Err(ApiError::bad_input(
             "name",
-            "name mixes letters of scripts that look alike (such as Latin with Greek or Cyrillic); \
-             write it in one of them",
+            "name mixes letters of different scripts (such as Latin with Greek, Cyrillic or Arabic); write it \
+             in one of them (Han, kana and Hangul go with any)",
         ));
     }
-    let skeleton: String = name.chars().filter(|c| c.is_alphanumeric()).flat_map(char::to_uppercase).collect();
+    let skeleton: String = name.nfkd().filter(|c| c.is_ascii_alphanumeric()).map(|c| c.to_ascii_uppercase()).collect();
     if let Some(role) = Role::ALL.into_iter().find(|role| role.as_str().replace('_', "") == skeleton) {
         return Err(ApiError::bad_input(
             "name",
             format!("{name:?} reads as {role}, a built-in role's name; choose another"),
         ));
     }
-    let built_in_style =
-        !name.chars().any(|c| c.is_lowercase() || c == ' ') && name.chars().any(|c| !c.is_alphanumeric());
+    let built_in_style = name.chars().any(|c| c.is_ascii_uppercase())
+        && !name.chars().any(|c| c.is_lowercase() || c == ' ')
+        && name.chars().any(|c| !(c.is_ascii_uppercase() || c.is_ascii_digit()));
     if built_in_style {
         return Err(ApiError::bad_input(
             "name",
@@ -144,10 +172,11 @@ fn role_name(text: &str) -> ApiResult<String> {
     Ok(name)
 }
 
-/// Scripts whose letters share shapes with Latin's or with one another's (Unicode TR #39 §5): a name
-/// holds letters of one of them at most.
+/// The script of a letter as the name rule tells them apart (`None` for what is not a letter): the
+/// scripts whose letters share shapes with Latin's or with one another's (Unicode TR #39 §5), Han, kana
+/// and Hangul together (they go with any script), and every other script as one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum LookAlike {
+enum Script {
     Latin,
     Greek,
     Cyrillic,
@@ -155,31 +184,49 @@ enum LookAlike {
     Cherokee,
     Lisu,
     Coptic,
+    Cjk,
+    Other,
+}
+
+/// [`Script`] of `c`.
+fn script_of(c: char) -> Option<Script> {
+    if !c.is_alphabetic() {
+        return None;
+    }
+    Some(match u32::from(c) {
+        0x0041..=0x005A
+        | 0x0061..=0x007A
+        | 0x00AA
+        | 0x00BA
+        | 0x00C0..=0x024F
+        | 0x1E00..=0x1EFF
+        | 0x2C60..=0x2C7F
+        | 0xA720..=0xA7FF
+        | 0xAB30..=0xAB6F => Script::Latin,
+        0x0370..=0x03FF | 0x1F00..=0x1FFF => Script::Greek,
+        0x0400..=0x052F | 0x1C80..=0x1C8F | 0x2DE0..=0x2DFF | 0xA640..=0xA69F => Script::Cyrillic,
+        0x0530..=0x058F => Script::Armenian,
+        0x13A0..=0x13FF | 0xAB70..=0xABBF => Script::Cherokee,
+        0xA4D0..=0xA4FF => Script::Lisu,
+        0x2C80..=0x2CFF => Script::Coptic,
+        0x1100..=0x11FF
+        | 0x3005..=0x3007
+        | 0x3040..=0x30FF
+        | 0x3130..=0x318F
+        | 0x31F0..=0x31FF
+        | 0x3400..=0x4DBF
+        | 0x4E00..=0x9FFF
+        | 0xAC00..=0xD7AF
+        | 0xF900..=0xFAFF
+        | 0x20000..=0x3FFFF => Script::Cjk,
+        _ => Script::Other,
+    })
 }
 
 /// Phonetic letters, which NFKC keeps and which read as plain Latin letters (`ᴅᴇᴘʟᴏʏᴍᴇɴᴛ`, `ɑdmin`): the
 /// IPA and modifier letters, the phonetic extensions (small capitals), Latin Extended-E, -F and -G.
 fn is_phonetic(c: char) -> bool {
     matches!(u32::from(c), 0x0250..=0x02FF | 0x1D00..=0x1DBF | 0xAB30..=0xAB6F | 0x10780..=0x107BF | 0x1DF00..=0x1DFFF)
-}
-
-/// The look-alike script of a letter (`None` for other letters, digits and marks).
-fn look_alike_script(c: char) -> Option<LookAlike> {
-    if !c.is_alphabetic() {
-        return None;
-    }
-    Some(match u32::from(c) {
-        0x0041..=0x005A | 0x0061..=0x007A | 0x00C0..=0x024F | 0x1E00..=0x1EFF | 0x2C60..=0x2C7F | 0xA720..=0xA7FF => {
-            LookAlike::Latin
-        }
-        0x0370..=0x03FF | 0x1F00..=0x1FFF => LookAlike::Greek,
-        0x0400..=0x052F | 0x1C80..=0x1C8F | 0x2DE0..=0x2DFF | 0xA640..=0xA69F => LookAlike::Cyrillic,
-        0x0530..=0x058F => LookAlike::Armenian,
-        0x13A0..=0x13FF | 0xAB70..=0xABBF => LookAlike::Cherokee,
-        0xA4D0..=0xA4FF => LookAlike::Lisu,
-        0x2C80..=0x2CFF => LookAlike::Coptic,
-        _ => return None,
-    })
 }
 
 /// Characters that show nothing (or reorder what is shown) yet make two names differ: zero-width spaces
@@ -682,6 +729,22 @@ mod tests {
             "Deployment \u{AB64}dmin",
             "Deployer\u{E0100}",
             "Deployer\u{1D173}",
+            // Attack run 6: stand-ins for `_`, look-alike letters of other scripts, format characters.
+            "WORKSPACE\u{0640}ADMIN",
+            "WORKSPACE\u{30FC}ADMIN",
+            "Workspace\u{30FC}admin",
+            "DEPLOYMENT\u{4E00}EDITOR",
+            "WORKSPACE\u{07FA}ADMIN",
+            "SYSTEM ADM\u{A7AE}N",
+            "SYSTEM ADM\u{16C1}N",
+            "SYSTEM ADM\u{2D4F}N",
+            "SYSTEM ADM\u{01C0}N",
+            "SYSTEM ADM\u{0196}N",
+            "SYSTEM ADM\u{0130}N",
+            "ORGANIZATION OWNE\u{01A6}",
+            "Deployer\u{13430}",
+            "Deployer\u{0890}",
+            "Deployer\u{E000}",
         ] {
             match role_name(name) {
                 Err(ApiError::BadUserInput { field, .. }) => assert_eq!(field, "name", "{name:?}"),
@@ -698,6 +761,9 @@ mod tests {
             "運用チーム",
             "Команда данных",
             "Workspace admin (read only)",
+            "CI 運用",
+            "データ基盤",
+            "Straße crew",
         ] {
             assert_eq!(role_name(&format!(" {fine} ")).ok().as_deref(), Some(fine));
         }

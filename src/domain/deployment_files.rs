@@ -744,21 +744,73 @@ struct Wanted {
 /// answer for an unknown address as for someone outside the workspace, so this tells nobody who has an
 /// account), a team must be the organization's and hold a workspace role there; roles are deployment
 /// roles; nobody is listed twice. Errors name `roles[i].user`, `roles[i].team`, `roles[i].role`.
+/// What an applier may learn from a roles section ([`resolve_roles`]).
+struct Insight<'a> {
+    /// Whether they may change the deployment's roles (`deployment.iam.update`).
+    may_change_roles: bool,
+    /// Whether they may list the workspace's members and teams (`workspaceUsers`, `workspaceTeams`).
+    reads_workspace_members: bool,
+    /// The signed-in person applying, if any.
+    person: Option<Uuid>,
+    /// The entries' keys of the deployment's current role holders (in the file its member readers
+    /// export).
+    holders: &'a BTreeSet<String>,
+}
+
+impl Insight<'_> {
+    /// What `authority` may learn from a roles section of deployment `deployment` (`None`: one not
+    /// created yet) in `workspace`.
+    async fn of<'a>(
+        tx: &mut AsyncPgConnection,
+        authority: &Authority,
+        workspace: &Workspace,
+        deployment: Option<Uuid>,
+        holders: &'a BTreeSet<String>,
+    ) -> ApiResult<Insight<'a>> {
+        let iam = DEPLOYMENT_UPDATE_USER_ROLE.rule.permissions();
+        let may_change_roles = match deployment {
+            Some(id) => authority.require(tx, iam, ScopeRef::Deployment(id)).await.is_ok(),
+            // A person administers what they create (SPEC §1); an API key holds on the new deployment
+            // only what its roles imply there.
+            None => {
+                let new = Ancestry::deployment(Some(workspace.organization_id), Some(workspace.id), Uuid::nil());
+                authority.person().is_some() || authority.require_at(iam, &new).is_ok()
+            }
+        };
+        let at = ScopeRef::Workspace(workspace.id);
+        let users = authority.require(tx, read_rule(ObjectKind::Member, Scope::Workspace), at).await.is_ok();
+        let teams = authority.require(tx, read_rule(ObjectKind::Team, Scope::Workspace), at).await.is_ok();
+        Ok(Insight { may_change_roles, reads_workspace_members: users && teams, person: authority.person(), holders })
+    }
+}
+
+/// The entries of a roles section resolved against the workspace ([`resolve_named`]), as far as the
+/// applier may learn who is in it. Whether an address or a team name means anyone in the workspace is
+/// what `workspaceUsers` and `workspaceTeams` tell: an applier who may not read those names in a section
+/// only themselves and the deployment's current holders, and gets FORBIDDEN for any other entry and any
+/// entry the section cannot take (a name that means no one, a name listed twice, as resolved), as an
+/// applier who may not change the deployment's roles does. So neither a dry run nor the file of a new
+/// deployment is an oracle of who is in the workspace.
 async fn resolve_roles(
     tx: &mut AsyncPgConnection,
     workspace: &Workspace,
     list: &[FileRole],
-    may_change_roles: bool,
+    insight: &Insight<'_>,
 ) -> ApiResult<Vec<Wanted>> {
-    // Whether an address or a team name means anyone in the workspace is what `workspaceUsers` and
-    // `workspaceTeams` tell: a caller who may not change the deployment's roles gets FORBIDDEN for any
-    // entry the section cannot take (a name that means no one, a name listed twice, as resolved), as it
-    // does for a member it would give a role to, so a dry run is no oracle of who is in the workspace.
-    // (Holders of a role on the deployment are in the file its member readers export already.)
-    match resolve_named(tx, workspace, list).await {
-        Err(ApiError::BadUserInput { .. }) if !may_change_roles => Err(ApiError::Forbidden),
-        other => other,
+    let told = insight.may_change_roles && insight.reads_workspace_members;
+    let wanted = match resolve_named(tx, workspace, list).await {
+        Err(ApiError::BadUserInput { .. }) if !told => return Err(ApiError::Forbidden),
+        other => other?,
+    };
+    if !insight.reads_workspace_members {
+        let known = |w: &Wanted| {
+            insight.holders.contains(&w.key) || matches!(w.named, Named::User { id, .. } if Some(id) == insight.person)
+        };
+        if !wanted.iter().all(known) {
+            return Err(ApiError::Forbidden);
+        }
     }
+    Ok(wanted)
 }
 
 /// [`resolve_roles`]' resolution: each entry's role and holder, BAD_USER_INPUT naming the entry.
@@ -1361,9 +1413,9 @@ async fn update_from_file(
             // them who holds what. (Their export has no roles section, so their round trip holds.)
             let members = read_rule(ObjectKind::Member, Scope::Deployment);
             authority.require(tx, members, ScopeRef::Deployment(id)).await?;
-            let iam = DEPLOYMENT_UPDATE_USER_ROLE.rule.permissions();
-            let may_change_roles = authority.require(tx, iam, ScopeRef::Deployment(id)).await.is_ok();
-            resolve_roles(tx, workspace, list, may_change_roles).await?
+            let holders: BTreeSet<String> = current.roles.iter().flatten().map(holder_key).collect();
+            let insight = Insight::of(tx, authority, workspace, Some(id), &holders).await?;
+            resolve_roles(tx, workspace, list, &insight).await?
         }
         None => Vec::new(),
     };
@@ -1450,12 +1502,9 @@ async fn create_from_file(
     };
     let wanted = match &file.roles {
         Some(list) => {
-            // A person administers what they create (SPEC §1); an API key holds on the new deployment only
-            // what its roles imply there.
-            let iam = DEPLOYMENT_UPDATE_USER_ROLE.rule.permissions();
-            let new = Ancestry::deployment(Some(workspace.organization_id), Some(workspace.id), Uuid::nil());
-            let may_change_roles = authority.person().is_some() || authority.require_at(iam, &new).is_ok();
-            resolve_roles(tx, workspace, list, may_change_roles).await?
+            let none = BTreeSet::new();
+            let insight = Insight::of(tx, authority, workspace, None, &none).await?;
+            resolve_roles(tx, workspace, list, &insight).await?
         }
         None => Vec::new(),
     };

@@ -1,7 +1,7 @@
 //! The client's address: the socket's peer, or, when the peer is a trusted proxy (`CAPCOM_TRUSTED_PROXIES`),
 //! the address the proxies recorded in their forwarding header (`CAPCOM_TRUSTED_PROXY_HEADER`).
 //!
-//! [`resolve`] runs before every route and puts a [`ClientAddress`] into the request's extensions; the
+//! [`attach`], in the router's edge middleware, runs before every route and puts a [`ClientAddress`] into the request's extensions; the
 //! per-address sign-in and sign-up throttles, the audit events' `clientAddress` and the request log line
 //! read it from there, never the socket or the headers themselves.
 //!
@@ -19,7 +19,7 @@ use axum::http::HeaderMap;
 
 use crate::config::{ProxyHeader, TrustedProxies};
 
-/// The address of the client a request came from (in the request's extensions, set by [`resolve`]).
+/// The address of the client a request came from (in the request's extensions, set by [`attach`]).
 /// IPv4-mapped IPv6 addresses are given as IPv4.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ClientAddress(pub IpAddr);
@@ -31,7 +31,7 @@ impl ClientAddress {
     }
 }
 
-/// What [`resolve`] needs from the configuration.
+/// What [`attach`] needs from the configuration.
 #[derive(Debug, Clone)]
 pub struct ProxyTrust {
     /// The trusted proxies.

@@ -1,6 +1,6 @@
 //! One log line and the metrics of every HTTP request.
 //!
-//! [`track`] wraps every route: it gives the request a [`RequestReport`] (in the request's extensions),
+//! [`Tracked`] wraps every route (in the router's edge middleware): it gives the request a [`RequestReport`] (in the request's extensions),
 //! which the GraphQL handlers fill in (operation type and names, principal, error codes, database), counts
 //! the SQL statements the request runs, and when the response is ready writes one log line (target
 //! `capcom::request`, JSON with `CAPCOM_LOG_FORMAT=json`) and records the request's metrics.

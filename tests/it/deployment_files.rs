@@ -999,3 +999,56 @@ async fn a_roles_section_needs_reading_the_deployments_members() {
         "{body}"
     );
 }
+
+/// Whether an address means a member of the workspace is what `workspaceUsers` tells: a person who may
+/// create deployments but not list the workspace's members may name only themselves in the roles
+/// section of a new deployment's file; a member, an outsider and no one all get the same FORBIDDEN, dry
+/// run or not.
+#[tokio::test]
+async fn a_new_deployments_file_is_no_oracle_of_who_is_in_the_workspace() {
+    let w = world().await;
+    let org =
+        w.app.text(&format!("SELECT organization_id::text AS t FROM workspaces WHERE id = '{}'", w.workspace)).await;
+    let role = w
+        .app
+        .gql(
+            "mutation($o: Uuid!) { createCustomRole(organizationUuid: $o, scope: WORKSPACE, name: \"Creator\", permissions: [\"workspace.config.get\", \"workspace.deployments.get\", \"workspace.deployments.create\"]) { id } }",
+            json!({"o": org}),
+            Some(&w.root),
+        )
+        .await;
+    let role = role["data"]["createCustomRole"]["id"].as_str().unwrap_or_else(|| panic!("{role}")).to_owned();
+    w.app.sign_up("maker@example.com", "correct horse battery").await;
+    w.app.sign_up("outsider@example.com", "correct horse battery").await;
+    let added = w
+        .app
+        .gql(
+            "mutation($w: Uuid!, $r: Uuid!) { workspaceAddUser(workspaceUuid: $w, email: \"maker@example.com\", customRoleUuid: $r) { id } }",
+            json!({"w": w.workspace, "r": role}),
+            Some(&w.root),
+        )
+        .await;
+    assert!(added.get("errors").is_none(), "{added}");
+    let maker =
+        w.app.sign_in("maker@example.com", "correct horse battery").await["data"]["createToken"]["token"]["value"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+    let file = |other: &str| {
+        format!(
+            "apiVersion: capcom/v1\nlabel: probe\nroles:\n- user: maker@example.com\n  role: DEPLOYMENT_ADMIN\n- user: {other}\n  role: DEPLOYMENT_VIEWER\n"
+        )
+    };
+    let before = w.app.deployment_snapshot().await;
+    for dry_run in [true, false] {
+        for other in ["editor@example.com", "outsider@example.com", "nobody@example.com"] {
+            let body = apply(&w, &file(other), dry_run, &maker).await;
+            assert_eq!(error_code(&body), "FORBIDDEN", "{other}: {body}");
+        }
+    }
+    assert_eq!(w.app.deployment_snapshot().await, before);
+    // Naming only themselves, the file creates the deployment.
+    let own = "apiVersion: capcom/v1\nlabel: probe\nroles:\n- user: maker@example.com\n  role: DEPLOYMENT_ADMIN\n";
+    let body = apply(&w, own, false, &maker).await;
+    assert_eq!(body["data"]["applyDeploymentFile"]["created"], true, "{body}");
+}
