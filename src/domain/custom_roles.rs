@@ -108,6 +108,8 @@ fn role_name(text: &str) -> ApiResult<String> {
     use unicode_properties::{GeneralCategory as G, UnicodeGeneralCategory};
     let folded: String = text.nfkc().collect();
     let name = validate::label("name", &folded, 255)?;
+    // Runs of spaces show as one in a console: they make no other name.
+    let name = name.split(' ').filter(|word| !word.is_empty()).collect::<Vec<_>>().join(" ");
     let hidden = |c: char| {
         is_invisible(c)
             || (c.is_whitespace() && c != ' ')
@@ -134,9 +136,11 @@ fn role_name(text: &str) -> ApiResult<String> {
         script_of(c) == Some(Script::Latin)
             && !c.is_ascii()
             && !c.nfkd().next().is_some_and(|base| base.is_ascii_alphabetic())
-            && !"ßæÆøØđĐłŁþÞðÐœŒħĦŋŊŧŦ".contains(c)
+            && !"ßẞæÆøØđĐłŁþÞðÐœŒħĦŋŊŧŦıəƏ".contains(c)
     };
-    if name.chars().any(|c| is_phonetic(c) || odd_latin(c)) {
+    // The ʻokina and the modifier apostrophe are letters of Hawaiian, Uzbek and others, not look-alikes.
+    let phonetic = |c: char| is_phonetic(c) && !matches!(c, '\u{02BB}' | '\u{02BC}') && !matches!(c, 'ə' | 'Ə');
+    if name.chars().any(|c| phonetic(c) || odd_latin(c)) {
         return Err(ApiError::bad_input(
             "name",
             "name must not use phonetic letters (IPA, small capitals, modifier letters) nor Latin letters \
@@ -159,9 +163,11 @@ fn role_name(text: &str) -> ApiResult<String> {
             format!("{name:?} reads as {role}, a built-in role's name; choose another"),
         ));
     }
+    // What joins the capitals: a mark, or a letter of another script standing in for one (`ー`, `一`).
+    let joins = |c: char| !c.is_alphanumeric() || (c.is_alphabetic() && script_of(c) != Some(Script::Latin));
     let built_in_style = name.chars().any(|c| c.is_ascii_uppercase())
         && !name.chars().any(|c| c.is_lowercase() || c == ' ')
-        && name.chars().any(|c| !(c.is_ascii_uppercase() || c.is_ascii_digit()));
+        && name.chars().any(joins);
     if built_in_style {
         return Err(ApiError::bad_input(
             "name",
@@ -190,7 +196,8 @@ enum Script {
 
 /// [`Script`] of `c`.
 fn script_of(c: char) -> Option<Script> {
-    if !c.is_alphabetic() {
+    // The ʻokina and the modifier apostrophe go with Latin letters (Hawaiian, Uzbek) and read as marks.
+    if !c.is_alphabetic() || matches!(c, '\u{02BB}' | '\u{02BC}') {
         return None;
     }
     Some(match u32::from(c) {
@@ -764,12 +771,18 @@ mod tests {
             "CI 運用",
             "データ基盤",
             "Straße crew",
+            "Altyapı ekibi",
+            "Ekip Ə",
+            "STRAẞE",
+            "Hawaiʻi ops",
+            "ÉQUIPE",
         ] {
             assert_eq!(role_name(&format!(" {fine} ")).ok().as_deref(), Some(fine));
         }
         // Names that NFKC makes one are one name: stored as NFKC, the uniqueness rule sees them equal.
         assert_eq!(role_name("\u{FF24}eployer").ok().as_deref(), Some("Deployer"));
         assert_eq!(role_name("Night\u{00A0}shift").ok().as_deref(), Some("Night shift"));
+        assert_eq!(role_name("Night  shift").ok().as_deref(), Some("Night shift"));
     }
 
     /// The built-in workspace and deployment roles, the templates custom roles start from, pass the rule.

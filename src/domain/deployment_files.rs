@@ -859,10 +859,30 @@ async fn resolve_named(tx: &mut AsyncPgConnection, workspace: &Workspace, list: 
                 if teams.is_none() {
                     teams = Some(Team::page(tx, Some(workspace.organization_id), None, i64::MAX).await?);
                 }
-                let wanted_name = name.trim().to_lowercase();
-                let team = teams.iter().flatten().find(|t| t.name.to_lowercase() == wanted_name).cloned().ok_or_else(
-                    || ApiError::bad_input(field.clone(), format!("{field}: the organization has no team {name:?}")),
-                )?;
+                // The name as written first (a file exported names each team so); else the one team whose
+                // name it is in another case. Two teams may differ only in case (the names are unique in
+                // ASCII case only): such a name is refused rather than given to either of them.
+                let written = name.trim();
+                let exact = teams.iter().flatten().find(|t| t.name == written);
+                let lowered = written.to_lowercase();
+                let mut folded = teams.iter().flatten().filter(|t| t.name.to_lowercase() == lowered);
+                let team = match (exact, folded.next(), folded.next()) {
+                    (Some(team), _, _) | (None, Some(team), None) => team.clone(),
+                    (None, Some(_), Some(_)) => {
+                        return Err(ApiError::bad_input(
+                            field.clone(),
+                            format!(
+                                "{field}: more than one team of the organization is named {name:?} in some case; write its name exactly"
+                            ),
+                        ));
+                    }
+                    (None, None, _) => {
+                        return Err(ApiError::bad_input(
+                            field.clone(),
+                            format!("{field}: the organization has no team {name:?}"),
+                        ));
+                    }
+                };
                 let in_workspace =
                     RoleBindingRow::team_on_for_update(tx, team.id, Scope::Workspace.as_str(), Some(workspace.id))
                         .await?;

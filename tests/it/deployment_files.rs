@@ -1052,3 +1052,48 @@ async fn a_new_deployments_file_is_no_oracle_of_who_is_in_the_workspace() {
     let body = apply(&w, own, false, &maker).await;
     assert_eq!(body["data"]["applyDeploymentFile"]["created"], true, "{body}");
 }
+
+/// Team names are unique in ASCII case only, so `équipe` and `Équipe` may both exist: a file names a
+/// team as written first (the export writes each team's name exactly, so applying it back changes
+/// nothing), and a name two teams share in some case is refused rather than given to either.
+#[tokio::test]
+async fn a_team_is_named_as_written_and_a_name_two_teams_share_is_refused() {
+    let w = world().await;
+    let org =
+        w.app.text(&format!("SELECT organization_id::text AS t FROM workspaces WHERE id = '{}'", w.workspace)).await;
+    let mut teams = Vec::new();
+    for name in ["équipe", "Équipe"] {
+        let team = w
+            .app
+            .gql(
+                "mutation($o: Uuid, $n: String!) { createTeam(organizationUuid: $o, name: $n) { id } }",
+                json!({"o": org, "n": name}),
+                Some(&w.root),
+            )
+            .await;
+        let team = team["data"]["createTeam"]["id"].as_str().unwrap_or_else(|| panic!("{team}")).to_owned();
+        let added = w
+            .app
+            .gql("mutation($w: Uuid!, $t: Uuid!) { workspaceAddTeam(workspaceUuid: $w, teamUuid: $t, role: WORKSPACE_VIEWER) { id } }", json!({"w": w.workspace, "t": team}), Some(&w.root))
+            .await;
+        assert!(added.get("errors").is_none(), "{added}");
+        teams.push(team);
+    }
+    let given = w
+        .app
+        .gql("mutation($t: Uuid!, $d: Uuid!) { deploymentAddTeamRole(teamUuid: $t, deploymentUuid: $d, role: DEPLOYMENT_EDITOR) { id } }", json!({"t": teams[0], "d": w.deployment}), Some(&w.root))
+        .await;
+    assert!(given.get("errors").is_none(), "{given}");
+    let exported = export(&w, "YAML", &w.root).await["data"]["deploymentFile"].as_str().unwrap().to_owned();
+    assert!(exported.contains("team: équipe"), "{exported}");
+    let body = apply(&w, &exported, true, &w.root).await;
+    assert_eq!(body["data"]["applyDeploymentFile"]["changes"], json!([]), "the export applies back unchanged: {body}");
+    let shared = exported.replace("team: équipe", "team: ÉQUIPE");
+    let body = apply(&w, &shared, true, &w.root).await;
+    assert_eq!(error_code(&body), "BAD_USER_INPUT", "{body}");
+    assert_eq!(
+        body["errors"][0]["extensions"]["field"].as_str().unwrap_or_default().ends_with(".team"),
+        true,
+        "{body}"
+    );
+}
