@@ -1091,9 +1091,5 @@ async fn a_team_is_named_as_written_and_a_name_two_teams_share_is_refused() {
     let shared = exported.replace("team: équipe", "team: ÉQUIPE");
     let body = apply(&w, &shared, true, &w.root).await;
     assert_eq!(error_code(&body), "BAD_USER_INPUT", "{body}");
-    assert_eq!(
-        body["errors"][0]["extensions"]["field"].as_str().unwrap_or_default().ends_with(".team"),
-        true,
-        "{body}"
-    );
+    assert!(body["errors"][0]["extensions"]["field"].as_str().unwrap_or_default().ends_with(".team"), "{body}");
 }
