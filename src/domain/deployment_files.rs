@@ -862,7 +862,9 @@ async fn resolve_named(tx: &mut AsyncPgConnection, workspace: &Workspace, list: 
                 // The name as written first (a file exported names each team so); else the one team whose
                 // name it is in another case. Two teams may differ only in case (the names are unique in
                 // ASCII case only): such a name is refused rather than given to either of them.
-                let written = name.trim();
+                // Team names are stored in NFKC (`createTeam`): a name written decomposed is the same name.
+                let written: String = unicode_normalization::UnicodeNormalization::nfkc(name.trim()).collect();
+                let written = written.trim();
                 let exact = teams.iter().flatten().find(|t| t.name == written);
                 let lowered = written.to_lowercase();
                 let mut folded = teams.iter().flatten().filter(|t| t.name.to_lowercase() == lowered);

@@ -1088,6 +1088,10 @@ async fn a_team_is_named_as_written_and_a_name_two_teams_share_is_refused() {
     assert!(exported.contains("team: équipe"), "{exported}");
     let body = apply(&w, &exported, true, &w.root).await;
     assert_eq!(body["data"]["applyDeploymentFile"]["changes"], json!([]), "the export applies back unchanged: {body}");
+    // Written decomposed (`e` and a combining acute), as some editors write it: the same team.
+    let decomposed = exported.replace("team: équipe", "team: e\u{301}quipe");
+    let body = apply(&w, &decomposed, true, &w.root).await;
+    assert_eq!(body["data"]["applyDeploymentFile"]["changes"], json!([]), "{body}");
     let shared = exported.replace("team: équipe", "team: ÉQUIPE");
     let body = apply(&w, &shared, true, &w.root).await;
     assert_eq!(error_code(&body), "BAD_USER_INPUT", "{body}");
