@@ -110,9 +110,9 @@ fn role_name(text: &str) -> ApiResult<String> {
     let name = validate::label("name", &folded, 255)?;
     // Runs of spaces show as one in a console: they make no other name.
     let name = name.split(' ').filter(|word| !word.is_empty()).collect::<Vec<_>>().join(" ");
+    // (Tabs and line breaks are control characters; the other spaces, separators.)
     let hidden = |c: char| {
         is_invisible(c)
-            || (c.is_whitespace() && c != ' ')
             || matches!(
                 c.general_category(),
                 G::Format
@@ -136,20 +136,19 @@ fn role_name(text: &str) -> ApiResult<String> {
         script_of(c) == Some(Script::Latin)
             && !c.is_ascii()
             && !c.nfkd().next().is_some_and(|base| base.is_ascii_alphabetic())
-            && !"ßẞæÆøØđĐłŁþÞðÐœŒħĦŋŊŧŦıəƏ".contains(c)
+            && !"ßẞæÆøØđĐłŁþÞðÐœŒħĦŋŊŧŦıƏ".contains(c)
     };
-    // The ʻokina and the modifier apostrophe are letters of Hawaiian, Uzbek and others, not look-alikes.
-    let phonetic = |c: char| is_phonetic(c) && !matches!(c, '\u{02BB}' | '\u{02BC}') && !matches!(c, 'ə' | 'Ə');
-    if name.chars().any(|c| phonetic(c) || odd_latin(c)) {
+    if name.chars().any(|c| is_phonetic(c) || odd_latin(c)) {
         return Err(ApiError::bad_input(
             "name",
             "name must not use phonetic letters (IPA, small capitals, modifier letters) nor Latin letters \
              other than plain and accented ones (such as Ʀ or ǀ): they pass for other letters",
         ));
     }
-    let mut scripts: Vec<Script> = name.chars().filter_map(script_of).filter(|s| *s != Script::Cjk).collect();
-    scripts.dedup();
-    if scripts.iter().any(|script| *script != scripts[0]) {
+    let mut scripts = name.chars().filter_map(script_of).filter(|s| *s != Script::Cjk);
+    if let Some(first) = scripts.next()
+        && scripts.any(|script| script != first)
+    {
         return Err(ApiError::bad_input(
             "name",
             "name mixes letters of different scripts (such as Latin with Greek, Cyrillic or Arabic); write it \
@@ -231,9 +230,12 @@ fn script_of(c: char) -> Option<Script> {
 }
 
 /// Phonetic letters, which NFKC keeps and which read as plain Latin letters (`ᴅᴇᴘʟᴏʏᴍᴇɴᴛ`, `ɑdmin`): the
-/// IPA and modifier letters, the phonetic extensions (small capitals), Latin Extended-E, -F and -G.
+/// IPA and modifier letters, the phonetic extensions (small capitals), Latin Extended-E, -F and -G. Not
+/// the letters of living languages among them: `ə` (Azerbaijani), the ʻokina and the modifier apostrophe
+/// (Hawaiian, Uzbek).
 fn is_phonetic(c: char) -> bool {
-    matches!(u32::from(c), 0x0250..=0x02FF | 0x1D00..=0x1DBF | 0xAB30..=0xAB6F | 0x10780..=0x107BF | 0x1DF00..=0x1DFFF)
+    !matches!(c, 'ə' | '\u{02BB}' | '\u{02BC}')
+        && matches!(u32::from(c), 0x0250..=0x02FF | 0x1D00..=0x1DBF | 0xAB30..=0xAB6F | 0x10780..=0x107BF | 0x1DF00..=0x1DFFF)
 }
 
 /// Characters that show nothing (or reorder what is shown) yet make two names differ: zero-width spaces

@@ -759,28 +759,24 @@ struct Insight<'a> {
 
 impl Insight<'_> {
     /// What `authority` may learn from a roles section of deployment `deployment` (`None`: one not
-    /// created yet) in `workspace`.
-    async fn of<'a>(
-        tx: &mut AsyncPgConnection,
+    /// created yet) in `workspace`. Decided in memory from the workspace's ancestry: nothing is read.
+    fn of<'a>(
         authority: &Authority,
         workspace: &Workspace,
         deployment: Option<Uuid>,
         holders: &'a BTreeSet<String>,
-    ) -> ApiResult<Insight<'a>> {
-        let iam = DEPLOYMENT_UPDATE_USER_ROLE.rule.permissions();
-        let may_change_roles = match deployment {
-            Some(id) => authority.require(tx, iam, ScopeRef::Deployment(id)).await.is_ok(),
-            // A person administers what they create (SPEC §1); an API key holds on the new deployment
-            // only what its roles imply there.
-            None => {
-                let new = Ancestry::deployment(Some(workspace.organization_id), Some(workspace.id), Uuid::nil());
-                authority.person().is_some() || authority.require_at(iam, &new).is_ok()
-            }
-        };
-        let at = ScopeRef::Workspace(workspace.id);
-        let users = authority.require(tx, read_rule(ObjectKind::Member, Scope::Workspace), at).await.is_ok();
-        let teams = authority.require(tx, read_rule(ObjectKind::Team, Scope::Workspace), at).await.is_ok();
-        Ok(Insight { may_change_roles, reads_workspace_members: users && teams, person: authority.person(), holders })
+    ) -> Insight<'a> {
+        let organization = Some(workspace.organization_id);
+        let here = Ancestry::deployment(organization, Some(workspace.id), deployment.unwrap_or(Uuid::nil()));
+        // A person administers what they create (SPEC §1); an API key holds on a new deployment only what
+        // its roles imply there.
+        let creator = deployment.is_none() && authority.person().is_some();
+        let may_change_roles =
+            creator || authority.require_at(DEPLOYMENT_UPDATE_USER_ROLE.rule.permissions(), &here).is_ok();
+        let at = Ancestry::workspace(organization, workspace.id);
+        let reads = |kind| authority.require_at(read_rule(kind, Scope::Workspace), &at).is_ok();
+        let reads_workspace_members = reads(ObjectKind::Member) && reads(ObjectKind::Team);
+        Insight { may_change_roles, reads_workspace_members, person: authority.person(), holders }
     }
 }
 
@@ -1433,10 +1429,10 @@ async fn update_from_file(
             // A roles section is compared with the deployment's role holders: whoever may not read them
             // (`deploymentUsers`) is refused it outright, or "no change" against FORBIDDEN would tell
             // them who holds what. (Their export has no roles section, so their round trip holds.)
-            let members = read_rule(ObjectKind::Member, Scope::Deployment);
-            authority.require(tx, members, ScopeRef::Deployment(id)).await?;
+            let here = Ancestry::deployment(Some(workspace.organization_id), Some(workspace.id), id);
+            authority.require_at(read_rule(ObjectKind::Member, Scope::Deployment), &here)?;
             let holders: BTreeSet<String> = current.roles.iter().flatten().map(holder_key).collect();
-            let insight = Insight::of(tx, authority, workspace, Some(id), &holders).await?;
+            let insight = Insight::of(authority, workspace, Some(id), &holders);
             resolve_roles(tx, workspace, list, &insight).await?
         }
         None => Vec::new(),
@@ -1525,7 +1521,7 @@ async fn create_from_file(
     let wanted = match &file.roles {
         Some(list) => {
             let none = BTreeSet::new();
-            let insight = Insight::of(tx, authority, workspace, None, &none).await?;
+            let insight = Insight::of(authority, workspace, None, &none);
             resolve_roles(tx, workspace, list, &insight).await?
         }
         None => Vec::new(),

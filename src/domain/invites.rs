@@ -509,20 +509,6 @@ pub async fn check_token_for_sign_up(
     Ok(invite)
 }
 
-/// FORBIDDEN unless the inviter of the invite a sign-up's token names may still grant what it carries.
-/// Accepting is atomic (SPEC §4.4): where sign-ups need an invite, a token admits its holder because its
-/// invite grants something, so a demoted inviter's token opens no account, not even a bare one in the
-/// default organization. (An invite the organization's IP access list keeps pending still grants: it
-/// is accepted later from a listed address, docs/ip-access-list.md.)
-pub async fn check_admits(
-    tx: &mut AsyncPgConnection,
-    invite: &Invite,
-    matrix: &Arc<Matrix>,
-    now: DateTime<Utc>,
-) -> ApiResult<()> {
-    check_inviter(tx, invite, matrix, now).await.map(|_| ())
-}
-
 /// An invite applied at sign-up: the organization it concerns and its audit snapshot.
 #[derive(Debug, Clone)]
 pub struct Applied {
@@ -533,7 +519,12 @@ pub struct Applied {
 }
 
 /// Applies every pending invite for `email` to a newly signed-up user. An invite whose inviter may no
-/// longer grant what it carries is left pending and not applied (it grants nothing).
+/// longer grant what it carries is left pending and not applied (it grants nothing), except the one the
+/// sign-up's token names (`token_invite`): that refusal is the sign-up's (FORBIDDEN). Accepting is atomic
+/// (SPEC §4.4): where sign-ups need an invite, a token admits its holder because its invite grants
+/// something, so a demoted inviter's token opens no account, not even a bare one in the default
+/// organization. (An invite the organization's IP access list keeps pending still grants: it is accepted
+/// later from a listed address, docs/ip-access-list.md.)
 /// An invite of an organization whose IP access list does not admit `client` is left pending too
 /// (docs/ip-access-list.md).
 pub async fn apply_pending_for_email(
@@ -543,13 +534,14 @@ pub async fn apply_pending_for_email(
     matrix: &Arc<Matrix>,
     now: DateTime<Utc>,
     client: Option<&str>,
+    token_invite: Option<Uuid>,
 ) -> ApiResult<Vec<Applied>> {
     let pending = Invite::pending_for_email(tx, email, now).await?;
     let mut applied = Vec::new();
     for invite in &pending {
         match check_inviter(tx, invite, matrix, now).await {
             Ok(_) => {}
-            Err(ApiError::Forbidden | ApiError::ForbiddenBy(_)) => continue,
+            Err(ApiError::Forbidden | ApiError::ForbiddenBy(_)) if token_invite != Some(invite.id) => continue,
             Err(other) => return Err(other),
         }
         let organization_id = organization_of(tx, invite).await?;

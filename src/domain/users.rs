@@ -200,9 +200,9 @@ pub async fn sign_up(
     conn.transaction(async |tx| {
         let first_user = lock_installation(tx).await?;
         let is_first = first_user.is_none();
+        let mut token_invite = None;
         if let Some(token) = &invite_token {
-            let invite = invites::check_token_for_sign_up(tx, token, &email, now).await?;
-            invites::check_admits(tx, &invite, policy.matrix, now).await?;
+            token_invite = Some(invites::check_token_for_sign_up(tx, token, &email, now).await?.id);
         } else if !is_first && !policy.public_signups {
             return Err(sign_ups_closed());
         } else if !is_first
@@ -262,8 +262,8 @@ pub async fn sign_up(
         // with an invite token sent there): with public sign-ups, anyone could otherwise claim an address
         // and the roles waiting for it. Without a token they stay pending for `acceptInvite`.
         let invites_applied = if invite_token.is_some() {
-            invites::apply_pending_for_email(tx, user.id, &email, policy.matrix, now, actor.client_address.as_deref())
-                .await?
+            let client = actor.client_address.as_deref();
+            invites::apply_pending_for_email(tx, user.id, &email, policy.matrix, now, client, token_invite).await?
         } else {
             Vec::new()
         };

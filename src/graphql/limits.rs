@@ -307,7 +307,7 @@ fn argument_using(document: &ExecutableDocument, variable: &str) -> Option<Strin
 }
 
 /// The part of [`check_inputs`] that depends only on the document: its literal arguments.
-pub fn check_literal_inputs(document: &ExecutableDocument, max_list_items: usize) -> Result<(), ApiError> {
+fn check_literal_inputs(document: &ExecutableDocument, max_list_items: usize) -> Result<(), ApiError> {
     let mut sets: Vec<&SelectionSet> = Vec::new();
     for (_, operation) in document.operations.iter() {
         sets.push(&operation.node.selection_set.node);
@@ -498,18 +498,10 @@ impl AdmittedDocuments {
 /// before (with the same limits: one set belongs to one schema and its configuration); only the
 /// request's variables are checked then.
 pub fn admit(mut request: Request, limits: DocumentLimits, known: &AdmittedDocuments) -> ServerResult<Request> {
-    let as_server_error = |error: ApiError| {
-        let mut error = async_graphql::Error::from(error).into_server_error(async_graphql::Pos::default());
-        error.locations.clear();
-        error
-    };
     let document = match known.get(&request.query) {
         Some(document) => document,
         None => {
-            check_text(&request.query, limits.max_tokens)?;
-            let document = async_graphql::parser::parse_query(&request.query)?;
-            check_document(&document, limits)?;
-            check_literal_inputs(&document, limits.max_list_items).map_err(as_server_error)?;
+            let document = parse_within(&request.query, limits)?;
             known.insert(&request.query, &document);
             document
         }
@@ -517,6 +509,24 @@ pub fn admit(mut request: Request, limits: DocumentLimits, known: &AdmittedDocum
     check_variables(&request, &document, limits.max_list_items).map_err(as_server_error)?;
     request.set_parsed_query(document);
     Ok(request)
+}
+
+/// `text` parsed, within `limits` before parsing (tokens) and after (fragments, fields, directives,
+/// aliases), its literal inputs checked: what [`admit`] asks of a text it has not seen, and what a
+/// persisted query must pass to be kept (`crate::graphql::persisted`).
+pub fn parse_within(text: &str, limits: DocumentLimits) -> ServerResult<ExecutableDocument> {
+    check_text(text, limits.max_tokens)?;
+    let document = async_graphql::parser::parse_query(text)?;
+    check_document(&document, limits)?;
+    check_literal_inputs(&document, limits.max_list_items).map_err(as_server_error)?;
+    Ok(document)
+}
+
+/// An input refusal as the server error [`admit`] answers with (no location: it is about the input).
+fn as_server_error(error: ApiError) -> ServerError {
+    let mut error = async_graphql::Error::from(error).into_server_error(async_graphql::Pos::default());
+    error.locations.clear();
+    error
 }
 
 /// Whether the operation `operation_name` selects in `document` is a mutation (GET must not run one).

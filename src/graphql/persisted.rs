@@ -187,12 +187,7 @@ impl PersistedQueries {
     /// Whether `text` may be kept: short enough, within the document limits and parsed. (Checked once per
     /// registration, which a client sends once per document.)
     fn admissible(&self, text: &str) -> bool {
-        text.len() <= ADMITTED_DOCUMENT_MAX_TEXT
-            && limits::check_text(text, self.limits.max_tokens).is_ok()
-            && async_graphql::parser::parse_query(text).is_ok_and(|document| {
-                limits::check_document(&document, self.limits).is_ok()
-                    && limits::check_literal_inputs(&document, self.limits.max_list_items).is_ok()
-            })
+        text.len() <= ADMITTED_DOCUMENT_MAX_TEXT && limits::parse_within(text, self.limits).is_ok()
     }
 
     /// The text a request naming `hash` runs: its own `query` when it sent one (then registered under

@@ -107,8 +107,9 @@ pub struct Operation {
     /// object of its kind (SPEC §2 rule 5), and the kinds its answer tells about, data or error (giving a
     /// member a workspace role answers CONFLICT for someone already a member and NOT_FOUND for someone
     /// who is not: it tells who the members are, `Member`); empty when it answers a plain value (a role
-    /// name, a boolean) or only the caller's own records. Whoever may run the mutation must be able to read them, else
-    /// the change is committed and then answered FORBIDDEN: [`reads_needed`] is derived from this.
+    /// name, a boolean) or only the caller's own records. Whoever may run the mutation must be able to
+    /// read them, else the change is committed and then answered FORBIDDEN: [`reads_needed`] is derived
+    /// from this.
     /// `None` for queries and subscriptions (a test checks that every mutation names its answer).
     pub answers: Option<&'static [ObjectKind]>,
 }
@@ -606,6 +607,27 @@ pub enum ObjectKind {
     CustomRole,
 }
 
+impl ObjectKind {
+    /// Every kind, in declaration order.
+    pub const ALL: [ObjectKind; 15] = [
+        ObjectKind::Organization,
+        ObjectKind::Workspace,
+        ObjectKind::Deployment,
+        ObjectKind::Deploy,
+        ObjectKind::EnvironmentVariable,
+        ObjectKind::MemberBinding,
+        ObjectKind::ServiceAccountBinding,
+        ObjectKind::Invite,
+        ObjectKind::ServiceAccount,
+        ObjectKind::Member,
+        ObjectKind::Cluster,
+        ObjectKind::Team,
+        ObjectKind::AuditEvent,
+        ObjectKind::OrganizationSetting,
+        ObjectKind::CustomRole,
+    ];
+}
+
 /// The permissions, any of which lets a caller read an object of `kind` whose scope is `scope`
 /// (SPEC §2 rule 5). The `system.*` alternative of each holds everywhere.
 pub fn read_rule(kind: ObjectKind, scope: Scope) -> &'static [Permission] {
@@ -801,25 +823,7 @@ mod tests {
     /// scope other than `system`.
     #[test]
     fn read_rules_have_one_alternative_per_scope() {
-        use ObjectKind::*;
-        let kinds = [
-            Organization,
-            Workspace,
-            Deployment,
-            Deploy,
-            EnvironmentVariable,
-            MemberBinding,
-            ServiceAccountBinding,
-            Invite,
-            ServiceAccount,
-            Member,
-            Cluster,
-            Team,
-            AuditEvent,
-            OrganizationSetting,
-            CustomRole,
-        ];
-        for kind in kinds {
+        for kind in ObjectKind::ALL {
             for scope in [Scope::Organization, Scope::Workspace, Scope::Deployment] {
                 let of_scope = read_rule(kind, scope).iter().filter(|p| p.scope() == scope).count();
                 assert!(of_scope <= 1, "{kind:?} at {scope:?}");
