@@ -436,16 +436,8 @@ impl Access {
     }
 
     fn remember(&self, ancestry: Ancestry) {
-        if !ancestry.is_complete() {
-            return;
-        }
-        if let (Ok(mut known), Some(id)) = (self.0.ancestries.lock(), ancestry.object().id()) {
-            // An id already known as another kind of object keeps that entry: a reference naming a
-            // workspace id as a deployment (or the reverse) must not rewrite what the id is.
-            let entry = known.entry(id).or_insert(ancestry);
-            if entry.object().scope() == ancestry.object().scope() {
-                *entry = ancestry;
-            }
+        if let Ok(mut known) = self.0.ancestries.lock() {
+            remember_in(&mut known, ancestry);
         }
     }
 
@@ -455,20 +447,19 @@ impl Access {
         self.remember(ancestry);
     }
 
-    /// `ancestry` with the organization filled in when its workspace is already known (a deployment row
-    /// names its workspace only), so that later references to the object need no lookup.
-    fn completed_from_known(&self, mut ancestry: Ancestry) -> Ancestry {
-        if ancestry.organization.is_none() {
-            if let Some(workspace) = ancestry.workspace.and_then(|id| self.known_workspace(id)) {
-                ancestry.organization = workspace.organization;
+    /// [`Access::learn`] for each of `ancestries`, in order, under one lock (a list of role bindings
+    /// brings one per binding).
+    pub fn learn_all(&self, ancestries: impl IntoIterator<Item = Ancestry>) {
+        if let Ok(mut known) = self.0.ancestries.lock() {
+            for ancestry in ancestries {
+                remember_in(&mut known, ancestry);
             }
         }
-        ancestry
     }
 
     /// The known ancestry of workspace `id` (never that of another kind of object with the same id).
     fn known_workspace(&self, id: Uuid) -> Option<Ancestry> {
-        self.known(id).filter(|found| matches!(found.object(), ScopeRef::Workspace(w) if w == id))
+        self.0.ancestries.lock().ok().and_then(|known| known_workspace_in(&known, id))
     }
 
     fn known(&self, id: Uuid) -> Option<Ancestry> {
@@ -693,8 +684,12 @@ impl Access {
         }
         let admitted: Vec<Readable<T>> =
             rows.into_iter().zip(verdicts).filter(|(_, readable)| *readable).map(|(row, _)| Readable(row)).collect();
-        for row in &admitted {
-            self.remember(self.completed_from_known(row.ancestry()));
+        // One lock for the whole list, each row completed from what the rows before it taught.
+        if let Ok(mut known) = self.0.ancestries.lock() {
+            for row in &admitted {
+                let at = completed_from_known(&known, row.ancestry());
+                remember_in(&mut known, at);
+            }
         }
         Ok(admitted)
     }
@@ -887,6 +882,36 @@ impl Access {
             deployments: ids(Scope::Deployment, None),
         })
     }
+}
+
+/// Records `ancestry` in `known` (an [`Access`]'s ancestries); incomplete ancestries are ignored.
+fn remember_in(known: &mut HashMap<Uuid, Ancestry>, ancestry: Ancestry) {
+    if !ancestry.is_complete() {
+        return;
+    }
+    let Some(id) = ancestry.object().id() else { return };
+    // An id already known as another kind of object keeps that entry: a reference naming a workspace id
+    // as a deployment (or the reverse) must not rewrite what the id is.
+    let entry = known.entry(id).or_insert(ancestry);
+    if entry.object().scope() == ancestry.object().scope() {
+        *entry = ancestry;
+    }
+}
+
+/// The ancestry of workspace `id` in `known` (never that of another kind of object with the same id).
+fn known_workspace_in(known: &HashMap<Uuid, Ancestry>, id: Uuid) -> Option<Ancestry> {
+    known.get(&id).copied().filter(|found| matches!(found.object(), ScopeRef::Workspace(w) if w == id))
+}
+
+/// `ancestry` with the organization filled in when its workspace is in `known` (a deployment row names
+/// its workspace only), so that later references to the object need no lookup.
+fn completed_from_known(known: &HashMap<Uuid, Ancestry>, mut ancestry: Ancestry) -> Ancestry {
+    if ancestry.organization.is_none() {
+        if let Some(workspace) = ancestry.workspace.and_then(|id| known_workspace_in(known, id)) {
+            ancestry.organization = workspace.organization;
+        }
+    }
+    ancestry
 }
 
 /// The objects a caller's bindings name directly: the candidates of "my workspaces"-style lists.
