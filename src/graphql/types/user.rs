@@ -1,5 +1,8 @@
 //! `User`, `Email`, `RoleBinding`.
 
+use std::collections::HashMap;
+use std::sync::Arc;
+
 use async_graphql::{Context, Json, Object, Result};
 use chrono::{DateTime, Utc};
 
@@ -23,14 +26,23 @@ use crate::rbac::{Ancestry, Role};
 pub struct User {
     member: Readable<Member>,
     /// The user's addresses, when the list the user came in loaded them for all its users at once.
-    emails: Option<Vec<users::Email>>,
+    emails: Option<Arc<[users::Email]>>,
     /// The user's direct bindings with their objects' ancestry, loaded the same way.
-    bindings: Option<Vec<(RoleBindingRow, Ancestry)>>,
+    bindings: Option<Arc<[(RoleBindingRow, Ancestry)]>>,
+    /// The workspaces of the bindings of every user of the list, when the query selects
+    /// `roleBindings { workspace }` (see [`BindingWorkspaces`]).
+    workspaces: Option<BindingWorkspaces>,
 }
+
+/// The live workspaces the role bindings of a list of users are on, loaded for the whole list by one
+/// `load_many` rather than one `load_one` per binding (the statement is the same: the loader batched the
+/// `load_one`s into it), and shared by the bindings. A workspace missing here is one the loader would not
+/// have found either. Each binding's `workspace` still admits its workspace itself.
+pub(crate) type BindingWorkspaces = Arc<HashMap<WorkspaceById, crate::domain::workspaces::Workspace>>;
 
 impl From<Readable<Member>> for User {
     fn from(member: Readable<Member>) -> Self {
-        User { member, emails: None, bindings: None }
+        User { member, emails: None, bindings: None, workspaces: None }
     }
 }
 
@@ -53,6 +65,7 @@ impl User {
         let loader = loader(ctx)?;
         let want_emails = ahead.field("emails").exists();
         let want_bindings = ahead.field("roleBindings").exists();
+        let want_workspaces = ahead.field("roleBindings").field("workspace").exists();
         let emails = async {
             if want_emails {
                 loader.load_many(members.iter().map(|member| EmailsOfUser(member.user.id))).await.map(Some)
@@ -68,16 +81,30 @@ impl User {
             }
         };
         let (emails, bindings) = futures_util::try_join!(emails, bindings)?;
+        let workspaces = match &bindings {
+            Some(found) if want_workspaces => {
+                let mut ids: Vec<WorkspaceById> = found
+                    .values()
+                    .flat_map(|rows| rows.iter().filter_map(|(row, _)| row.workspace_id))
+                    .map(WorkspaceById)
+                    .collect();
+                ids.sort_unstable_by_key(|key| key.0);
+                ids.dedup();
+                Some(Arc::new(loader.load_many(ids).await?))
+            }
+            _ => None,
+        };
         Ok(members
             .into_iter()
             .map(|member| {
                 let id = member.user.id;
                 User {
-                    // Copied rather than taken: a user may come twice in a list.
-                    emails: emails.as_ref().map(|found| found.get(&EmailsOfUser(id)).cloned().unwrap_or_default()),
+                    // Shared rather than taken: a user may come twice in a list.
+                    emails: emails.as_ref().map(|found| found.get(&EmailsOfUser(id)).cloned().unwrap_or_else(no_rows)),
                     bindings: bindings
                         .as_ref()
-                        .map(|found| found.get(&RoleBindingsOfUser(id)).cloned().unwrap_or_default()),
+                        .map(|found| found.get(&RoleBindingsOfUser(id)).cloned().unwrap_or_else(no_rows)),
+                    workspaces: workspaces.clone(),
                     member,
                 }
             })
@@ -124,29 +151,29 @@ impl User {
     async fn emails(&self, ctx: &Context<'_>) -> Result<Vec<Email>> {
         let emails = match &self.emails {
             Some(emails) => emails.clone(),
-            None => loader(ctx)?.load_one(EmailsOfUser(self.row().id)).await?.unwrap_or_default(),
+            None => loader(ctx)?.load_one(EmailsOfUser(self.row().id)).await?.unwrap_or_else(no_rows),
         };
         // Read with the user, not admitted one by one: counted here (SPEC §7).
         access(ctx)?.charge_items(emails.len(), 0)?;
-        Ok(emails.into_iter().map(Email).collect())
+        Ok(emails.iter().cloned().map(Email).collect())
     }
 
     /// Roles the user holds directly, on the objects whose members the caller may read.
     async fn role_bindings(&self, ctx: &Context<'_>) -> Result<Vec<RoleBinding>> {
         let rows = match &self.bindings {
             Some(rows) => rows.clone(),
-            None => loader(ctx)?.load_one(RoleBindingsOfUser(self.row().id)).await?.unwrap_or_default(),
+            None => loader(ctx)?.load_one(RoleBindingsOfUser(self.row().id)).await?.unwrap_or_else(no_rows),
         };
         let access = access(ctx)?;
         // The bindings came with their objects' ancestry: deciding needs no lookup.
-        let rows = rows
+        access.learn_all(rows.iter().map(|(_, at)| *at));
+        let rows = rows.iter().map(|(row, _)| row.clone()).collect();
+        Ok(access
+            .admit_all(rows)
+            .await?
             .into_iter()
-            .map(|(row, at)| {
-                access.learn(at);
-                row
-            })
-            .collect();
-        Ok(access.admit_all(rows).await?.into_iter().map(RoleBinding::from).collect())
+            .map(|row| RoleBinding(row, Holder::default(), self.workspaces.clone()))
+            .collect())
     }
 
     /// When the account was created.
@@ -182,8 +209,9 @@ impl Email {
     }
 }
 
-/// A role held by a principal at one scope object. Only made from a binding the caller may read.
-pub struct RoleBinding(Readable<RoleBindingRow>, Holder);
+/// A role held by a principal at one scope object. Only made from a binding the caller may read. The
+/// workspaces, when the binding came in a list of users that loaded them (`User::list`).
+pub struct RoleBinding(Readable<RoleBindingRow>, Holder, Option<BindingWorkspaces>);
 
 /// The holder of a binding, when the list the binding came in loaded it already (a workspace's bindings
 /// come with their service accounts, and with the workspace's members when `user` is selected): the
@@ -196,16 +224,21 @@ pub(crate) struct Holder {
     pub(crate) account: Option<crate::domain::service_accounts::ServiceAccount>,
 }
 
+/// No rows: what a relation's loader answers for a key it found nothing for.
+fn no_rows<T>() -> Arc<[T]> {
+    Arc::from(Vec::new())
+}
+
 impl From<Readable<RoleBindingRow>> for RoleBinding {
     fn from(binding: Readable<RoleBindingRow>) -> Self {
-        RoleBinding(binding, Holder::default())
+        RoleBinding(binding, Holder::default(), None)
     }
 }
 
 impl RoleBinding {
     /// A binding whose holder was loaded with it.
     pub(crate) fn with_holder(binding: Readable<RoleBindingRow>, holder: Holder) -> Self {
-        RoleBinding(binding, holder)
+        RoleBinding(binding, holder, None)
     }
 }
 
@@ -244,7 +277,12 @@ impl RoleBinding {
     /// The workspace it applies to, for workspace bindings (null unless the caller may read it).
     async fn workspace(&self, ctx: &Context<'_>) -> Result<Option<Workspace>> {
         let Some(id) = self.0.workspace_id else { return Ok(None) };
-        let Some(row) = loader(ctx)?.load_one(WorkspaceById(id)).await? else { return Ok(None) };
+        let row = match &self.2 {
+            // Loaded with the list this binding came in, for all its bindings.
+            Some(found) => found.get(&WorkspaceById(id)).cloned(),
+            None => loader(ctx)?.load_one(WorkspaceById(id)).await?,
+        };
+        let Some(row) = row else { return Ok(None) };
         Ok(access(ctx)?.admit(row).await?.map(Workspace::from))
     }
 
