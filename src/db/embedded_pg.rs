@@ -303,6 +303,9 @@ impl EmbeddedPostgres {
                 if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGINT) != 0 {
                     return Err(std::io::Error::last_os_error());
                 }
+                // capcom turns transparent huge pages off for itself (`main.rs`), and children inherit
+                // that: PostgreSQL keeps the system's setting. Ignored where the kernel lacks it.
+                libc::prctl(libc::PR_SET_THP_DISABLE, 0, 0, 0, 0);
                 Ok(())
             });
         }
