@@ -111,19 +111,37 @@ impl Shape {
     pub fn apply(&self, value: &mut Value) {
         match value {
             Value::Object(map) => {
-                let position = |key: &Name| self.keys.get_index_of(key).unwrap_or(usize::MAX);
-                if !map.keys().map(position).is_sorted() {
-                    map.sort_by(|a, _, b, _| position(a).cmp(&position(b)));
-                }
+                // Each key is looked up once, both to order the object and to shape what is below it.
+                let mut sorted = true;
+                let mut previous = 0;
                 for (key, value) in map.iter_mut() {
-                    if let Some(Some(shape)) = self.keys.get(key) {
+                    let position = self.position(key);
+                    sorted &= previous <= position;
+                    previous = position;
+                    if let Some((_, Some(shape))) = self.keys.get_index(position) {
                         shape.apply(value);
                     }
+                }
+                if !sorted {
+                    map.sort_by(|a, _, b, _| self.position(a).cmp(&self.position(b)));
                 }
             }
             Value::List(items) => items.iter_mut().for_each(|item| self.apply(item)),
             _ => {}
         }
+    }
+
+    /// The place of `key` in the query's order; keys the shape does not know go last. An object of a
+    /// query has a few keys: comparing their short names is cheaper than hashing them, and a reply of
+    /// thousands of objects does it for every key of every object.
+    fn position(&self, key: &Name) -> usize {
+        const LINEAR: usize = 8;
+        let found = if self.keys.len() <= LINEAR {
+            self.keys.keys().position(|known| known == key)
+        } else {
+            self.keys.get_index_of(key)
+        };
+        found.unwrap_or(usize::MAX)
     }
 }
 
