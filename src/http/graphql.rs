@@ -525,6 +525,10 @@ fn reply(
     response
 }
 
+/// What the reply buffer starts with (16 KiB): replies smaller than this take one allocation, larger
+/// ones are doubled from here rather than from nothing.
+const REPLY_BUFFER: usize = 16 * 1024;
+
 /// Why a body could not be written.
 enum Written {
     /// It would be larger than the cap.
@@ -535,7 +539,9 @@ enum Written {
 
 /// `value` as JSON, unless it would be larger than `max_bytes`.
 fn write_limited(value: &impl serde::Serialize, max_bytes: usize) -> Result<Vec<u8>, Written> {
-    let mut writer = LimitedWriter::new(Vec::new(), max_bytes);
+    // Started at a size that holds most replies whole: grown from nothing, a reply of a hundred KiB is
+    // copied a dozen times on its way.
+    let mut writer = LimitedWriter::new(Vec::with_capacity(REPLY_BUFFER.min(max_bytes)), max_bytes);
     match serde_json::to_writer(&mut writer, value) {
         Ok(()) => Ok(writer.into_inner()),
         Err(_) if writer.exceeded => Err(Written::TooLarge),
