@@ -209,6 +209,7 @@ start_peer() {
     body bench/postgraphile/dashboard_owner.graphql "{\"organization\": \"$ORG_ID\"}" >"$WORK/pgl_dashboard_owner.json"
     body bench/postgraphile/members.graphql "{\"workspace\": \"$WS1\"}" >"$WORK/pgl_members.json"
     body bench/postgraphile/self.graphql "{\"user\": \"$MEMBER_ID\"}" >"$WORK/pgl_self.json"
+    body bench/postgraphile/workspace.graphql "{\"workspace\": \"$KEY_WS\"}" >"$WORK/pgl_workspace.json"
   fi
 }
 
@@ -256,8 +257,8 @@ for binary in "${BINARIES[@]}"; do
       self_apq) file=self_apq.json auth="Bearer $MEMBER_TOKEN" peer=""
         curl -s -o /dev/null -H 'content-type: application/json' -H "Authorization: $auth" \
           --data-binary "@$WORK/self_apq_register.json" "$URL" ;;
-      workspace_token) file=key_workspace.json auth="Bearer $MEMBER_TOKEN" peer="" ;;
-      workspace_key) file=key_workspace.json auth="$API_KEY" peer="" ;;
+      workspace_token) file=key_workspace.json auth="Bearer $MEMBER_TOKEN" peer=pgl_workspace.json ;;
+      workspace_key) file=key_workspace.json auth="$API_KEY" peer=pgl_workspace.json ;;
       write) file="" auth="$WRITE_KEY" peer="" ;;
     esac
     if [ "$scenario" = write ]; then

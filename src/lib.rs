@@ -18,6 +18,7 @@ pub mod http;
 pub mod mail;
 pub mod metrics;
 pub mod rbac;
+pub mod request_id;
 pub mod secrets;
 pub mod seed;
 pub mod state;

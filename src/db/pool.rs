@@ -133,12 +133,14 @@ impl Drop for DbConn {
         // Out of the pool for good: nobody else may ever get this connection.
         let connection = Object::take(object);
         let cancel = self.cancel.clone();
+        // The task spawned below serves no request: it takes the request's id along for its lines.
+        let request_id = crate::request_id::current();
         if let Ok(runtime) = tokio::runtime::Handle::try_current() {
             runtime.spawn(async move {
                 if let Err(error) = cancel.cancel_query(tokio_postgres::NoTls).await {
-                    tracing::warn!(%error, "could not cancel an abandoned SQL statement");
+                    tracing::warn!(%request_id, %error, "could not cancel an abandoned SQL statement");
                 } else {
-                    tracing::info!("cancelled the SQL statement of an abandoned request");
+                    tracing::info!(%request_id, "cancelled the SQL statement of an abandoned request");
                 }
                 drop(connection);
             });

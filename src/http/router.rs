@@ -10,7 +10,6 @@ use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::request_id::{MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer};
 use tower_http::timeout::TimeoutLayer;
-use tower_http::trace::TraceLayer;
 
 use crate::graphql::persisted::PersistedQueries;
 use crate::graphql::{GraphqlService, build_schema};
@@ -150,7 +149,7 @@ async fn edge_middleware(
     client::attach(&mut request, &edge.trust);
     let tracked = telemetry::Tracked::start(&mut request);
     let finishing = cors::Finishing::of(&edge.origins, &request);
-    let mut response = next.run(request).await;
+    let mut response = crate::request_id::serving(tracked.request_id(), next.run(request)).await;
     finishing.apply(&mut response);
     tracked.finish(&edge.metrics, &response);
     response
@@ -244,15 +243,6 @@ pub fn build_router(state: AppState) -> Router {
     let layers = tower::ServiceBuilder::new()
         .layer(tower::layer::layer_fn(|inner| SanitizeRequestId { inner }))
         .layer(SetRequestIdLayer::new(HeaderName::from_static(REQUEST_ID_HEADER), RequestIds::new()))
-        .layer(TraceLayer::new_for_http().make_span_with(|request: &Request<_>| {
-            let id = request
-                .extensions()
-                .get::<RequestId>()
-                .and_then(|id| id.header_value().to_str().ok())
-                .unwrap_or_default()
-                .to_owned();
-            tracing::info_span!("request", request_id = %id, method = %request.method(), path = %request.uri().path())
-        }))
         .layer(PropagateRequestIdLayer::new(HeaderName::from_static(REQUEST_ID_HEADER)))
         .layer(axum::middleware::from_fn_with_state(edge, edge_middleware))
         .layer(origins.layer())

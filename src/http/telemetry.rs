@@ -10,6 +10,9 @@
 //! count, the database that served it and the error codes. GraphQL and WebSocket requests are logged at
 //! INFO; probes (`/healthz`, `/readyz`, `/metrics`) and static files at DEBUG, so that a load balancer's
 //! checks do not drown the log.
+//!
+//! Other lines written while a request is served name it too, with the id [`crate::request_id`]
+//! carries with the request's task.
 
 use std::sync::Arc;
 use std::sync::Mutex;
@@ -94,7 +97,7 @@ fn is_probe(path: &str) -> bool {
 pub struct Tracked {
     started: Instant,
     report: Arc<RequestReport>,
-    request_id: String,
+    request_id: Arc<str>,
     client_address: String,
     method: axum::http::Method,
     path: String,
@@ -111,12 +114,17 @@ impl Tracked {
             .get::<RequestId>()
             .and_then(|id| id.header_value().to_str().ok())
             .unwrap_or_default()
-            .to_owned();
+            .into();
         let client_address =
             request.extensions().get::<ClientAddress>().map(|address| address.text()).unwrap_or_default();
         let method = request.method().clone();
         let path = request.uri().path().to_owned();
         Tracked { started, report, request_id, client_address, method, path }
+    }
+
+    /// The request's id (for [`crate::request_id::serving`]).
+    pub fn request_id(&self) -> Arc<str> {
+        self.request_id.clone()
     }
 
     /// Records the request's metrics and writes its log line, for `response`.

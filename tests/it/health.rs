@@ -1,6 +1,6 @@
 //! `/healthz`, `/readyz`, JWKS, GraphiQL served offline.
 
-use crate::common::{TestApp, empty_database, test_config};
+use crate::common::{TestApp, captured_logs, empty_database, test_config};
 
 #[tokio::test]
 async fn ready_when_migrated_and_not_otherwise() {
@@ -21,6 +21,12 @@ async fn ready_when_migrated_and_not_otherwise() {
     let unreachable = TestApp::spawn_on(config, format!("postgres://capcom:x@127.0.0.1:{closed_port}/capcom")).await;
     let response = app.client.get(format!("{}/readyz", unreachable.base)).send().await.unwrap();
     assert_eq!(response.status(), 503);
+    // The warning written while serving it names the request (docs/operations.md, "Request logs").
+    let request_id = response.headers()["x-request-id"].to_str().unwrap().to_owned();
+    let logs = captured_logs();
+    let warning =
+        logs.lines().find(|line| line.contains("readiness: database unreachable") && line.contains(&request_id));
+    assert!(warning.is_some(), "a warning names the request {request_id}");
     assert_eq!(app.client.get(format!("{}/healthz", unreachable.base)).send().await.unwrap().status(), 200);
 }
 
