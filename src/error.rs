@@ -188,7 +188,7 @@ impl From<diesel::result::Error> for ApiError {
             // same request sent again succeeds: a conflict, not an internal error. Domain code takes its
             // locks in one order (crate::domain::memberships) so this stays rare.
             Error::DatabaseError(DatabaseErrorKind::Unknown, info) if info.message() == "deadlock detected" => {
-                tracing::warn!(request_id = %crate::request_id::current(), details = ?info.details(), "a transaction was chosen as a deadlock victim");
+                tracing::warn!(details = ?info.details(), "a transaction was chosen as a deadlock victim");
                 ApiError::conflict("A concurrent change touched the same data; retry the request")
             }
             // A CHECK constraint is the last line behind validation: the value is the client's, so the

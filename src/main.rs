@@ -64,9 +64,14 @@ fn init_tracing(format: LogFormat) {
     // (bench/README.md, "Results, part 5").
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
     let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(ansi);
+    // Every line written while a request is served names it (`capcom::request_id::Lines`).
+    let lines = tracing_subscriber::fmt::format().with_ansi(ansi);
     match format {
-        LogFormat::Json => builder.json().init(),
-        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder
+            .fmt_fields(tracing_subscriber::fmt::format::JsonFields::new())
+            .event_format(capcom::request_id::Lines::json(lines.json()))
+            .init(),
+        LogFormat::Text => builder.event_format(capcom::request_id::Lines::text(lines)).init(),
     }
 }
 

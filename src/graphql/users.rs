@@ -97,7 +97,7 @@ impl UserMutation {
         let user = users::sign_up(&mut conn, input, policy, state.clock.now(), &actor).await?;
         // Best effort: the account exists; a failure here only leaves the attempt counted.
         if let Err(error) = users::sign_up_succeeded(&mut conn, address.as_deref()).await {
-            tracing::warn!(request_id = %crate::request_id::current(), %error, "could not give back a sign-up attempt");
+            tracing::warn!(%error, "could not give back a sign-up attempt");
         }
         drop(conn);
         auth_user(state, access(ctx)?, user).await

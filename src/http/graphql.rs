@@ -117,7 +117,7 @@ async fn resolve_principal_on(
                         touch_api_key(&mut conn, &principal, state.clock.now()).await
                     };
                     if let Err(error) = touched.await {
-                        tracing::warn!(request_id = %crate::request_id::current(), %error, "could not record an API key's last use");
+                        tracing::warn!(%error, "could not record an API key's last use");
                     }
                 }
             }
@@ -517,7 +517,7 @@ fn reply(
     // Serialising a tree of strings, numbers and maps with string keys cannot fail; should it ever, the
     // client gets the policy's INTERNAL error rather than a half-written body.
     let body = body.unwrap_or_else(|error| {
-        tracing::error!(request_id = %crate::request_id::current(), %error, "a GraphQL response could not be serialised");
+        tracing::error!(%error, "a GraphQL response could not be serialised");
         br#"{"errors":[{"message":"Internal error","extensions":{"code":"INTERNAL"}}]}"#.to_vec()
     });
     let mut response = (status, body).into_response();
@@ -976,7 +976,7 @@ pub async fn ws_handler(
     let meta = request_meta(request_id, client);
     if !state.origins.allows_websocket(&headers, uri.authority().map(|authority| authority.as_str())) {
         let origin = headers.get(header::ORIGIN).and_then(|value| value.to_str().ok()).unwrap_or_default();
-        tracing::info!(request_id = %crate::request_id::current(), origin, "WebSocket refused: the page's origin is not in CAPCOM_CORS_ORIGINS");
+        tracing::info!(origin, "WebSocket refused: the page's origin is not in CAPCOM_CORS_ORIGINS");
         return (
             StatusCode::FORBIDDEN,
             [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],

@@ -18,7 +18,7 @@ async fn database_ready(pool: &crate::db::DbPool, expected: &str) -> Result<(), 
     let mut conn = match pool.get().await {
         Ok(conn) => conn,
         Err(error) => {
-            tracing::warn!(request_id = %crate::request_id::current(), %error, "readiness: database unreachable");
+            tracing::warn!(%error, "readiness: database unreachable");
             return Err("database unreachable");
         }
     };
@@ -26,7 +26,7 @@ async fn database_ready(pool: &crate::db::DbPool, expected: &str) -> Result<(), 
         Ok(Some(version)) if version == expected => Ok(()),
         Ok(_) => Err("migrations pending"),
         Err(error) => {
-            tracing::warn!(request_id = %crate::request_id::current(), %error, "readiness: migration state unreadable");
+            tracing::warn!(%error, "readiness: migration state unreadable");
             Err("migrations not applied")
         }
     }

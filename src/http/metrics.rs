@@ -32,13 +32,13 @@ pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
     match outbox_pending(&state).await {
         Ok(pending) => state.metrics.set_outbox_pending(pending),
         Err(error) => {
-            tracing::warn!(request_id = %crate::request_id::current(), %error, "metrics: the outbox depth could not be read")
+            tracing::warn!(%error, "metrics: the outbox depth could not be read")
         }
     }
     match lifecycle_counts(&state).await {
         Ok((pending, hibernating)) => state.metrics.set_lifecycle(pending, hibernating),
         Err(error) => {
-            tracing::warn!(request_id = %crate::request_id::current(), %error, "metrics: the deployment lifecycle gauges could not be read")
+            tracing::warn!(%error, "metrics: the deployment lifecycle gauges could not be read")
         }
     }
     state.metrics.observe_pool(Database::Primary, state.pool.usage(), state.pool.statements());

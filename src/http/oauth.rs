@@ -118,12 +118,12 @@ async fn client_for(state: &HttpState, headers: &HeaderMap, provider: &IdentityP
     let issuer =
         IssuerUrl::new(provider.issuer_url.clone()).map_err(|_| "The provider's issuer URL is invalid".to_owned())?;
     let metadata = CoreProviderMetadata::discover_async(issuer, http).await.map_err(|error| {
-        tracing::warn!(request_id = %crate::request_id::current(), provider = %provider.name, %error, "OpenID Connect discovery failed");
+        tracing::warn!(provider = %provider.name, %error, "OpenID Connect discovery failed");
         "The identity provider cannot be reached; try again later".to_owned()
     })?;
     let policy = secret_policy(&state.app);
     let secret = read_secret(provider.organization_id, &provider.name, &policy).map_err(|error| {
-        tracing::error!(request_id = %crate::request_id::current(), provider = %provider.name, %error, "the provider's client secret cannot be read");
+        tracing::error!(provider = %provider.name, %error, "the provider's client secret cannot be read");
         "The identity provider is misconfigured; tell an administrator".to_owned()
     })?;
     let redirect = RedirectUrl::new(format!("{}/v1/oauth/callback", api_base(state, headers)))

@@ -39,7 +39,7 @@ async fn every_request_is_one_json_line_without_secrets() {
         .env("CAPCOM_LISTEN", format!("127.0.0.1:{port}"))
         .env("CAPCOM_METRICS_LISTEN", format!("127.0.0.1:{metrics_port}"))
         .env("CAPCOM_LOG_FORMAT", "json")
-        .env("RUST_LOG", "info")
+        .env("RUST_LOG", "info,capcom::sql=trace")
         .env("CAPCOM_PUBLIC_SIGNUPS", "true")
         .stdout(Stdio::null())
         .stderr(std::fs::File::create(&log_path).unwrap())
@@ -84,13 +84,21 @@ async fn every_request_is_one_json_line_without_secrets() {
     let log = std::fs::read_to_string(&log_path).unwrap();
 
     let mut lines: HashMap<String, Vec<Value>> = HashMap::new();
+    let mut statements: HashMap<String, usize> = HashMap::new();
     for line in log.lines() {
         let entry: Value = serde_json::from_str(line).unwrap_or_else(|_| panic!("every line is JSON: {line}"));
         if entry["target"] == "capcom::request" {
             let id = entry["fields"]["request_id"].as_str().unwrap().to_owned();
             lines.entry(id).or_default().push(entry["fields"].clone());
         }
+        if entry["target"] == "capcom::sql" {
+            let id = entry["fields"]["request_id"].as_str().unwrap_or_default().to_owned();
+            *statements.entry(id).or_default() += 1;
+        }
     }
+    // The lines written while serving a request name it too: its SQL statements at TRACE.
+    assert_eq!(statements.get("proxy-2.me"), Some(&1), "the statement of `self` names its request: {statements:?}");
+    assert!(statements.get("proxy-1.sign-up").is_some_and(|count| *count > 1), "{statements:?}");
     for id in ["proxy-1.sign-up", "proxy-2.me", "proxy-3.stale"] {
         assert_eq!(lines.get(id).map(Vec::len), Some(1), "one line for {id}: {lines:?}");
     }

@@ -418,6 +418,7 @@ pub fn install_log_capture() {
                 "debug,tokio_postgres=info,hyper=info,capcom::sql=trace",
             ))
             .with_ansi(false)
+            .event_format(capcom::request_id::Lines::text(tracing_subscriber::fmt::format().with_ansi(false)))
             .with_writer(|| Capture)
             .finish();
         let _ = tracing::subscriber::set_global_default(subscriber);
