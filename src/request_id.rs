@@ -58,8 +58,12 @@ where
     F: FormatEvent<S, N>,
 {
     fn format_event(&self, ctx: &FmtContext<'_, S, N>, mut writer: Writer<'_>, event: &Event<'_>) -> std::fmt::Result {
+        // A line naming its request itself (the request line) is written as it is, without looking up the id.
+        if event.metadata().fields().field("request_id").is_some() {
+            return self.inner.format_event(ctx, writer, event);
+        }
         let id = current();
-        if id.is_empty() || event.metadata().fields().field("request_id").is_some() {
+        if id.is_empty() {
             return self.inner.format_event(ctx, writer, event);
         }
         let mut line = String::new();

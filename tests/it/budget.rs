@@ -150,6 +150,58 @@ async fn the_mid_size_dashboard_loads_each_table_once_per_level() {
     }
 }
 
+/// What `astro workspace user list` sends (`bench/queries/members.graphql`).
+const MEMBERS: &str = include_str!("../../bench/queries/members.graphql");
+
+/// A workspace's members with their addresses and their bindings' workspaces cost one statement per
+/// relation, however many members: the caller with its bindings (1); the workspace, whose row also gives
+/// its organization for the read checks (1); its members (1); their emails and their bindings (2); the
+/// bindings' workspaces, once for the whole list (1). Bindings on a workspace the caller may not read
+/// are left out.
+const MEMBERS_STATEMENTS: u64 = 6;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_workspaces_members_cost_the_same_few_statements_at_any_size() {
+    let app = TestApp::spawn_with(|config| config.public_signups = true).await;
+    let root = app.with_owners().await;
+    let (member, _) = app.sign_up("member@example.com", "correct horse battery").await;
+    let shown = app.create_workspace(&root, "shown").await;
+    let hidden = app.create_workspace(&root, "hidden").await;
+    app.add_to_workspace(&root, &shown, "member@example.com", "WORKSPACE_VIEWER").await;
+    let mut counts = Vec::new();
+    let mut colleagues = 0;
+    for target in [1, 4] {
+        while colleagues < target {
+            let colleague = format!("colleague{colleagues}@example.com");
+            app.sign_up(&colleague, "correct horse battery").await;
+            app.add_to_workspace(&root, &shown, &colleague, "WORKSPACE_EDITOR").await;
+            app.add_to_workspace(&root, &hidden, &colleague, "WORKSPACE_ADMIN").await;
+            colleagues += 1;
+        }
+        let before = app.state.statements.load(Ordering::SeqCst);
+        let body = app.gql(MEMBERS, json!({"workspaceUuid": shown}), Some(&member)).await;
+        let statements = app.state.statements.load(Ordering::SeqCst) - before;
+        assert!(body.get("errors").is_none(), "{body}");
+        let users = body["data"]["workspaceUsers"].as_array().unwrap();
+        // The creator, the member and the colleagues.
+        assert_eq!(users.len(), 2 + target, "{body}");
+        for user in users.iter().filter(|user| user["emails"][0]["address"].as_str().unwrap().starts_with("colleague"))
+        {
+            let bindings = user["roleBindings"].as_array().unwrap();
+            assert!(
+                bindings.iter().any(|b| b["workspace"]["id"] == shown.as_str() && b["role"] == "WORKSPACE_EDITOR"),
+                "{user}"
+            );
+            assert!(!bindings.iter().any(|b| b["workspace"]["id"] == hidden.as_str()), "{user}");
+            assert!(!bindings.iter().any(|b| b["role"] == "WORKSPACE_ADMIN"), "{user}");
+        }
+        counts.push((target, statements));
+    }
+    for (colleagues, statements) in &counts {
+        assert_eq!(*statements, MEMBERS_STATEMENTS, "{colleagues} colleagues; all: {counts:?}");
+    }
+}
+
 /// Authentication costs one statement whatever the caller holds (issue 24): a member holding one binding
 /// and an administrator holding one per workspace they created, on their first request to a server (the
 /// bindings are packed and decoded) and on the next ones (the server holds them; the statement only says
