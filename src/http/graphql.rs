@@ -931,7 +931,8 @@ pub async fn get_handler(
     let meta = request_meta(request_id, client);
     let query_string = uri.query().unwrap_or_default();
     if wants_html && !query_string.contains("query=") {
-        return graphiql::page(uri.path()).into_response();
+        // The route's own path, as a constant: nothing of the request reaches the page.
+        return graphiql::page(if uri.path() == "/graphql" { "/graphql" } else { "/v1" });
     }
     let Some(media) = negotiate(accept) else { return not_acceptable() };
     let request = match request_from_query_string(query_string, state.app.config.max_input_values) {

@@ -1,5 +1,6 @@
 //! `/healthz`, `/readyz`, JWKS, GraphiQL served offline.
 
+use crate::common::browser::Browser;
 use crate::common::{TestApp, captured_logs, empty_database, test_config};
 
 #[tokio::test]
@@ -36,14 +37,78 @@ async fn graphiql_and_its_assets_are_served_by_capcom() {
     let page = app.client.get(format!("{}/v1", app.base)).header("accept", "text/html").send().await.unwrap();
     assert_eq!(page.status(), 200);
     assert!(page.headers().get("x-request-id").is_some());
+    let page_policy = page.headers()["content-security-policy"].to_str().unwrap().to_owned();
+    assert_eq!(page.headers()["x-frame-options"], "DENY");
+    assert_eq!(page.headers()["x-content-type-options"], "nosniff");
+    assert_eq!(page.headers()["referrer-policy"], "no-referrer");
     let html = page.text().await.unwrap();
     assert!(!html.contains("https://"), "no CDN: every asset comes from capcom");
-    for asset in ["graphiql.min.js", "graphiql.min.css", "react.production.min.js", "react-dom.production.min.js"] {
+    // Written from docs/security.md, "Browser pages": capcom's own scripts only, no framing.
+    assert_eq!(
+        page_policy,
+        "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; \
+         font-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+    );
+    assert!(!html.contains("<script>"), "no inline script: the policy would refuse it");
+    for asset in
+        ["graphiql.min.js", "graphiql.min.css", "react.production.min.js", "react-dom.production.min.js", "start.js"]
+    {
         assert!(html.contains(&format!("/graphiql/{asset}")));
         let response = app.client.get(format!("{}/graphiql/{asset}", app.base)).send().await.unwrap();
         assert_eq!(response.status(), 200, "{asset}");
-        assert!(response.bytes().await.unwrap().len() > 1000);
+        assert_eq!(response.headers()["x-content-type-options"], "nosniff", "{asset}");
+        assert!(response.bytes().await.unwrap().len() > 500, "{asset}");
     }
+}
+
+/// GraphiQL in a real browser under its policy: it starts, runs its default query against capcom with
+/// nothing refused, and a script injected into the page does not run.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn graphiql_runs_its_query_under_its_policy_and_refuses_injected_script() {
+    let app = TestApp::spawn().await;
+    let browser = Browser::start().await;
+    browser.goto(&format!("{}/v1", app.base)).await;
+    browser.wait_for(".graphiql-container .graphiql-query-editor .CodeMirror").await;
+    browser.click(".graphiql-execute-button").await;
+    let answer = browser
+        .run_async(
+            r#"const done = arguments[arguments.length - 1];
+               const started = Date.now();
+               (function poll() {
+                 const text = document.querySelector(".result-window")?.innerText ?? "";
+                 if (text.includes("version") || Date.now() - started > 15000) done(text);
+                 else setTimeout(poll, 50);
+               })();"#,
+            vec![],
+        )
+        .await;
+    let answer = answer.as_str().unwrap_or_default().to_owned();
+    assert!(answer.contains("\"appConfig\"") && answer.contains("\"version\""), "the default query's answer: {answer}");
+    let refused: Vec<serde_json::Value> = browser
+        .log()
+        .await
+        .into_iter()
+        .filter(|entry| entry["message"].as_str().is_some_and(|message| message.contains("Content Security Policy")))
+        .collect();
+    assert!(refused.is_empty(), "GraphiQL needs nothing the policy refuses: {refused:?}");
+    let ran = browser
+        .run(
+            r#"const script = document.createElement("script");
+               script.textContent = "window.injected = true";
+               document.body.appendChild(script);
+               return window.injected === true;"#,
+            vec![],
+        )
+        .await;
+    assert_eq!(ran, serde_json::Value::Bool(false), "an inline script injected into the page does not run");
+    let log = browser.log().await;
+    assert!(
+        log.iter().any(|entry| entry["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("inline script") && m.contains("Content Security Policy"))),
+        "the browser refused it for the policy: {log:?}"
+    );
+    browser.close().await;
 }
 
 #[tokio::test]
