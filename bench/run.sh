@@ -9,8 +9,12 @@
 # With no binary, builds `cargo build --release` and measures target/release/capcom. Several binaries
 # (for example the release build of an older commit, then this one) are measured one after the other on
 # the same database. Environment: DURATION (seconds per run, default 10), CLIENTS (default "1 16 64"),
-# SCENARIOS (default all), PEER=0 to skip PostGraphile, REPLAY=0 to skip the pgbench replays, OUT (results
-# file, default bench/results.txt).
+# SCENARIOS (default all), PEER=0 to skip PostGraphile, REPLAY=0 to skip the pgbench replays, FLOOR=0 to
+# skip the floor, OUT (results file, default bench/results.txt).
+#
+# The floor (bench/floor.rs, the binary capcom-bench-floor built beside the last capcom binary) answers
+# `self_token`, `workspace_token` and `workspace_key` on capcom's own stack without GraphQL: what the HTTP
+# server, the pool, authentication and the statements cost by themselves on this machine.
 #
 # Installs what it needs the way the README tells a user: Debian's wrk and PostgreSQL (pgbench), and the
 # npm packages of bench/postgraphile (PostGraphile 5 and a Node 22 to run it).
@@ -21,6 +25,7 @@ DURATION=${DURATION:-10}
 CLIENTS=${CLIENTS:-"1 16 64"}
 SCENARIOS=${SCENARIOS:-"dashboard dashboard_mid dashboard_owner members self_token self_apq self_owner workspace_token workspace_key write"}
 PEER=${PEER:-1}
+FLOOR=${FLOOR:-1}
 OUT=${OUT:-$ROOT/bench/results.txt}
 PG_PORT=${PG_PORT:-55432}
 CAPCOM_PORT=${CAPCOM_PORT:-58080}
@@ -43,7 +48,7 @@ fi
 
 BINARIES=("$@")
 if ((${#BINARIES[@]} == 0)); then
-  cargo build --release --quiet
+  cargo build --release --quiet --bin capcom --bin capcom-bench-floor
   BINARIES=("$ROOT/target/release/capcom")
 fi
 
@@ -213,6 +218,15 @@ start_peer() {
   fi
 }
 
+FLOOR_BIN=""
+if [ "$FLOOR" = 1 ]; then
+  if [ -x "$(dirname "${BINARIES[-1]}")/capcom-bench-floor" ]; then
+    FLOOR_BIN=$(dirname "${BINARIES[-1]}")/capcom-bench-floor
+  else
+    echo "no capcom-bench-floor beside ${BINARIES[-1]}: the floor is not measured" >&2
+  fi
+fi
+floor_scenarios=()
 for binary in "${BINARIES[@]}"; do
   # Default configuration, logging included (one line per request, as in production).
   DATABASE_URL=$DB CAPCOM_LISTEN=127.0.0.1:$CAPCOM_PORT "$binary" >"$WORK/capcom.log" 2>&1 &
@@ -283,6 +297,14 @@ for binary in "${BINARIES[@]}"; do
         echo "# $scenario on PostGraphile: skipped, its document answers errors" | tee -a "$OUT"
       fi
     fi
+    if [ "$binary" = "${BINARIES[-1]}" ] && [ -n "$FLOOR_BIN" ]; then
+      case $scenario in
+        self_token | workspace_token | workspace_key)
+          curl -s -H 'content-type: application/json' -H "Authorization: $auth" --data-binary "@$WORK/$file" "$URL" \
+            >"$WORK/$scenario.reply"
+          floor_scenarios+=("$scenario|$file|$auth") ;;
+      esac
+    fi
     if [ "$binary" = "${BINARIES[-1]}" ] && [ "${REPLAY:-1}" = 1 ]; then
       # The ceiling of this scenario: its own statements, as capcom ran them for one request (captured
       # after the load, so that the caches are as the load left them: an API key's lastUsedAt, written at
@@ -302,14 +324,39 @@ for binary in "${BINARIES[@]}"; do
   done
   kill -INT "$CAPCOM_PID"; wait "$CAPCOM_PID" 2>/dev/null || true
 done
-# Ratios of the last binary measured: capcom ÷ PostGraphile and capcom ÷ pgbench, per scenario and client count.
+# The floor, on the last binary's port with its configuration (its tokens verify with the same key).
+if ((${#floor_scenarios[@]})); then
+  DATABASE_URL=$DB CAPCOM_LISTEN=127.0.0.1:$CAPCOM_PORT "$FLOOR_BIN" >"$WORK/floor.log" 2>&1 &
+  FLOOR_PID=$!
+  PIDS+=("$FLOOR_PID")
+  for _ in $(seq 1 300); do curl -s -o /dev/null -X POST "http://127.0.0.1:$CAPCOM_PORT/v1" && break; sleep 0.1; done
+  kill -0 "$FLOOR_PID" 2>/dev/null || { echo "the floor did not start: $(tail -3 "$WORK/floor.log")" >&2; exit 1; }
+  echo "## floor $FLOOR_BIN (capcom's stack without GraphQL: bench/floor.rs)" | tee -a "$OUT"
+  for entry in "${floor_scenarios[@]}"; do
+    IFS='|' read -r scenario file auth <<<"$entry"
+    # The floor must answer what capcom answered, byte for byte, or it measures something else.
+    curl -sf -H 'content-type: application/json' -H "Authorization: $auth" --data-binary "@$WORK/$file" \
+      "http://127.0.0.1:$CAPCOM_PORT/v1" >"$WORK/$scenario.floor.reply" ||
+      { echo "the floor refused $scenario" >&2; exit 1; }
+    cmp -s "$WORK/$scenario.reply" "$WORK/$scenario.floor.reply" ||
+      { echo "the floor's $scenario reply differs from capcom's" >&2; exit 1; }
+    echo "# $scenario on the floor: $(wc -c <"$WORK/$scenario.floor.reply") bytes of JSON, the same as capcom's" | tee -a "$OUT"
+    load "floor $scenario" "http://127.0.0.1:$CAPCOM_PORT/v1" "$WORK/$file" "$auth" "$FLOOR_PID" | tee -a "$OUT"
+  done
+  kill -INT "$FLOOR_PID"; wait "$FLOOR_PID" 2>/dev/null || true
+fi
+# Ratios of the last binary measured: capcom ÷ PostGraphile, ÷ pgbench and ÷ the floor, per scenario and client
+# count.
 python3 - "$OUT" "$(basename "${BINARIES[-1]}")" <<'PY' | tee -a "$OUT"
 import re, sys
 lines = open(sys.argv[1]).read().splitlines()
 last = max((i for i, line in enumerate(lines) if line.startswith("## capcom ")), default=0)
 rps = {}
 for line in lines[last:]:
-    m = re.match(r"(capcom|postgraphile) (\S+)\s+c=(\d+)\s+rps=\s*([\d.]+)", line)
+    m = re.match(r"(capcom|postgraphile|floor) (\S+)\s+c=(\d+)\s+rps=\s*([\d.]+)", line)
+    # A run that answered errors or refusals measured something else: no ratio from it.
+    if m and ("failures=0" not in line or "non2xx=" in line):
+        continue
     if m:
         rps[(m.group(1), m.group(2), int(m.group(3)))] = float(m.group(4))
     m = re.match(r"pgbench (\S+)\s+c=(\d+) tps=([\d.]+)", line)
@@ -320,7 +367,7 @@ for (who, scenario, clients), value in sorted(rps.items()):
     if who != "capcom":
         continue
     parts = []
-    for peer in ("postgraphile", "pgbench"):
+    for peer in ("postgraphile", "pgbench", "floor"):
         other = rps.get((peer, scenario, clients))
         if other:
             parts.append(f"÷ {peer} = {value / other:.2f}")

@@ -108,6 +108,21 @@ pub async fn open_database(config: &Config) -> Result<Database, StartError> {
     Ok(Database { url: server.url(EMBEDDED_DATABASE), embedded: Some(server) })
 }
 
+/// Turns transparent huge pages off for this process, as `MIMALLOC_ALLOW_THP=0` would. mimalloc asks for
+/// huge pages on its arenas; a request's memory is then faulted in 2 MiB at a time, each zeroed whole,
+/// and what mimalloc purges after a second is faulted in again: on the members bench (`bench/run.sh`),
+/// 9 % of capcom's CPU went to zeroing pages, and resident memory was a quarter higher. A private
+/// PostgreSQL gets the system's setting back (`db::embedded_pg`). The server and the
+/// load benchmark's floor (`bench/floor.rs`) call it first thing.
+pub fn without_transparent_huge_pages() {
+    #[cfg(target_os = "linux")]
+    // SAFETY: PR_SET_THP_DISABLE takes integers only and sets a flag of this process; a kernel without it
+    // answers EINVAL, which leaves things as they were.
+    unsafe {
+        libc::prctl(libc::PR_SET_THP_DISABLE, 1, 0, 0, 0);
+    }
+}
+
 /// Builds the application state for a database URL.
 pub fn app_state(config: Config, database_url: &str, clock: Clock) -> Result<AppState, StartError> {
     let statements = Arc::new(std::sync::atomic::AtomicU64::new(0));

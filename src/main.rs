@@ -75,23 +75,9 @@ fn init_tracing(format: LogFormat) {
     }
 }
 
-/// Turns transparent huge pages off for this process, as `MIMALLOC_ALLOW_THP=0` would. mimalloc asks for
-/// huge pages on its arenas; a request's memory is then faulted in 2 MiB at a time, each zeroed whole,
-/// and what mimalloc purges after a second is faulted in again: on the members bench (`bench/run.sh`),
-/// 9 % of capcom's CPU went to zeroing pages, and resident memory was a quarter higher. A private
-/// PostgreSQL gets the system's setting back (`capcom::db::embedded_pg`).
-fn without_transparent_huge_pages() {
-    #[cfg(target_os = "linux")]
-    // SAFETY: PR_SET_THP_DISABLE takes integers only and sets a flag of this process; a kernel without it
-    // answers EINVAL, which leaves things as they were.
-    unsafe {
-        libc::prctl(libc::PR_SET_THP_DISABLE, 1, 0, 0, 0);
-    }
-}
-
 #[tokio::main]
 async fn main() -> ExitCode {
-    without_transparent_huge_pages();
+    capcom::without_transparent_huge_pages();
     let cli = Cli::parse();
     let command = cli.command.unwrap_or(Command::Serve);
     if let Command::ExportSchema = command {
