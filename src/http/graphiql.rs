@@ -12,7 +12,7 @@ const REACT_JS: &[u8] = include_bytes!("../../assets/graphiql/react.production.m
 const REACT_DOM_JS: &[u8] = include_bytes!("../../assets/graphiql/react-dom.production.min.js");
 
 /// The page's policy (docs/security.md, "Browser pages"): scripts only from capcom's own files (the page
-/// has no inline script: [`START_JS`] reads the endpoint from the page), so markup injected into the page
+/// has no inline script: `/graphiql/start.js` reads the endpoint from the page), so markup injected into the page
 /// cannot run and cannot read the tokens GraphiQL keeps in the browser's storage; requests only to this
 /// capcom (HTTP and its WebSocket); style sheets from capcom and inline (the page's own `<style>`, and
 /// those GraphiQL's dialogs add), fonts and images from capcom or inline data; no plugins, no framing, no
