@@ -141,6 +141,9 @@ struct Edge {
 /// The client's address ([`client::attach`]), the request's log line and metrics ([`telemetry::Tracked`])
 /// and the finishing of CORS answers ([`cors::Finishing`]), in that order from the outside, as one
 /// middleware (each middleware function boxes its call and clones the services inside it per request).
+/// Every response is marked `X-Content-Type-Options: nosniff`: a browser then runs as a script only what
+/// capcom serves as one, so the pages' `script-src 'self'` (docs/security.md, "Browser pages") cannot be
+/// turned against them by loading a JSON or text answer of the same origin with `<script src>`.
 async fn edge_middleware(
     axum::extract::State(edge): axum::extract::State<Edge>,
     mut request: Request<axum::body::Body>,
@@ -151,6 +154,9 @@ async fn edge_middleware(
     let finishing = cors::Finishing::of(&edge.origins, &request);
     let mut response = crate::request_id::serving(tracked.request_id(), next.run(request)).await;
     finishing.apply(&mut response);
+    response
+        .headers_mut()
+        .insert(axum::http::header::X_CONTENT_TYPE_OPTIONS, axum::http::HeaderValue::from_static("nosniff"));
     tracked.finish(&edge.metrics, &response);
     response
 }

@@ -111,6 +111,35 @@ async fn graphiql_runs_its_query_under_its_policy_and_refuses_injected_script() 
     browser.close().await;
 }
 
+/// Every answer of capcom's origin is marked `nosniff` (docs/security.md, "Browser pages"): JSON and text
+/// answers cannot be loaded as scripts by a page of the origin, whose policy trusts the origin's scripts.
+#[tokio::test]
+async fn every_answer_is_marked_nosniff() {
+    let app = TestApp::spawn().await;
+    let answers = [
+        app.client.get(format!("{}/healthz", app.base)).send().await.unwrap(),
+        app.client.get(format!("{}/readyz", app.base)).send().await.unwrap(),
+        app.client.get(format!("{}/.well-known/jwks.json", app.base)).send().await.unwrap(),
+        app.client.get(format!("{}/v1?query=%7B__typename%7D", app.base)).send().await.unwrap(),
+        app.client
+            .post(format!("{}/v1", app.base))
+            .json(&serde_json::json!({"query": "{ __typename }"}))
+            .send()
+            .await
+            .unwrap(),
+        app.client.post(format!("{}/v1", app.base)).body("not json").send().await.unwrap(),
+        app.client.get(format!("{}/no-such-page", app.base)).send().await.unwrap(),
+    ];
+    for answer in answers {
+        let url = answer.url().to_string();
+        assert_eq!(
+            answer.headers().get("x-content-type-options").map(|v| v.to_str().unwrap()),
+            Some("nosniff"),
+            "{url}"
+        );
+    }
+}
+
 #[tokio::test]
 async fn jwks_publishes_the_public_key_only() {
     let app = TestApp::spawn().await;
