@@ -917,8 +917,24 @@ pub async fn post_handler(
 }
 
 /// `GET /v1`, `GET /graphql`: GraphiQL for a browser, otherwise a query from the URL (never a mutation:
-/// a GET must not change anything, so one is answered 405 with `Allow: POST`).
+/// a GET must not change anything, so one is answered 405 with `Allow: POST`). Every answer names `Accept`
+/// in `Vary` (RFC 9110 §12.5.5): what it is (the page, `application/json` or
+/// `application/graphql-response+json`) depends on it, so a cache must not hand one client's to another.
 pub async fn get_handler(
+    state: State<HttpState>,
+    request_id: Option<Extension<RequestId>>,
+    client: Option<Extension<ClientAddress>>,
+    report: Report,
+    headers: HeaderMap,
+    uri: Uri,
+) -> Response {
+    let mut response = answer_get(state, request_id, client, report, headers, uri).await;
+    response.headers_mut().append(header::VARY, HeaderValue::from_static("accept"));
+    response
+}
+
+/// The answer of [`get_handler`], before `Vary`.
+async fn answer_get(
     State(state): State<HttpState>,
     request_id: Option<Extension<RequestId>>,
     client: Option<Extension<ClientAddress>>,

@@ -140,6 +140,31 @@ async fn every_answer_is_marked_nosniff() {
     }
 }
 
+/// `GET /v1` answers the page or JSON by `Accept`, so every answer names it in `Vary` (RFC 9110 §12.5.5):
+/// a shared cache must not hand the page to an API client, or JSON to a browser.
+#[tokio::test]
+async fn a_get_answer_varies_by_accept() {
+    let app = TestApp::spawn().await;
+    let asks = [
+        ("/v1", "text/html"),
+        ("/graphql", "text/html"),
+        ("/v1?query=%7B__typename%7D", "application/json"),
+        ("/v1?query=%7B__typename%7D", "application/graphql-response+json"),
+        ("/v1?query=%7B", "application/json"),
+    ];
+    for (path, accept) in asks {
+        let answer = app.client.get(format!("{}{path}", app.base)).header("accept", accept).send().await.unwrap();
+        let vary: Vec<String> = answer
+            .headers()
+            .get_all("vary")
+            .iter()
+            .flat_map(|value| value.to_str().unwrap().split(','))
+            .map(|item| item.trim().to_ascii_lowercase())
+            .collect();
+        assert!(vary.contains(&"accept".to_owned()), "{path} as {accept}: Vary {vary:?}");
+    }
+}
+
 #[tokio::test]
 async fn jwks_publishes_the_public_key_only() {
     let app = TestApp::spawn().await;
