@@ -856,6 +856,14 @@ fn is_json_content_type(content_type: &str) -> bool {
     media.eq_ignore_ascii_case(JSON) && utf8
 }
 
+/// Names `Accept` in the `Vary` of a [`get_handler`] answer (RFC 9110 §12.5.5): what it is (the page,
+/// `application/json` or `application/graphql-response+json`) depends on it, so a cache must not hand one
+/// client's answer to another.
+pub async fn varies_by_accept(mut response: Response) -> Response {
+    response.headers_mut().append(header::VARY, HeaderValue::from_static("accept"));
+    response
+}
+
 /// `POST /v1`, `POST /graphql`.
 pub async fn post_handler(
     State(state): State<HttpState>,
@@ -917,24 +925,9 @@ pub async fn post_handler(
 }
 
 /// `GET /v1`, `GET /graphql`: GraphiQL for a browser, otherwise a query from the URL (never a mutation:
-/// a GET must not change anything, so one is answered 405 with `Allow: POST`). Every answer names `Accept`
-/// in `Vary` (RFC 9110 §12.5.5): what it is (the page, `application/json` or
-/// `application/graphql-response+json`) depends on it, so a cache must not hand one client's to another.
+/// a GET must not change anything, so one is answered 405 with `Allow: POST`). The router names `Accept`
+/// in each answer's `Vary` ([`varies_by_accept`]).
 pub async fn get_handler(
-    state: State<HttpState>,
-    request_id: Option<Extension<RequestId>>,
-    client: Option<Extension<ClientAddress>>,
-    report: Report,
-    headers: HeaderMap,
-    uri: Uri,
-) -> Response {
-    let mut response = answer_get(state, request_id, client, report, headers, uri).await;
-    response.headers_mut().append(header::VARY, HeaderValue::from_static("accept"));
-    response
-}
-
-/// The answer of [`get_handler`], before `Vary`.
-async fn answer_get(
     State(state): State<HttpState>,
     request_id: Option<Extension<RequestId>>,
     client: Option<Extension<ClientAddress>>,

@@ -161,6 +161,11 @@ async fn edge_middleware(
     response
 }
 
+/// The GraphQL routes' `GET`: its answers vary by `Accept` ([`graphql::varies_by_accept`]).
+fn graphql_get() -> axum::routing::MethodRouter<HttpState> {
+    get(graphql::get_handler).layer(axum::middleware::map_response(graphql::varies_by_accept))
+}
+
 /// A router serving only `/metrics` (for `CAPCOM_METRICS_LISTEN`).
 pub fn metrics_router(state: AppState) -> Router {
     Router::new().route("/metrics", get(metrics::metrics)).with_state(state)
@@ -214,8 +219,8 @@ pub fn build_router(state: AppState) -> Router {
             .route("/console/{*path}", get(console::asset));
     }
     let routes = router
-        .route("/v1", get(graphql::get_handler).post(graphql::post_handler))
-        .route("/graphql", get(graphql::get_handler).post(graphql::post_handler))
+        .route("/v1", graphql_get().post(graphql::post_handler))
+        .route("/graphql", graphql_get().post(graphql::post_handler))
         .route("/ws", get(graphql::ws_handler))
         .route("/v1/audit/export", get(audit_export::export))
         .route("/v1/oauth/start", get(oauth::start))
