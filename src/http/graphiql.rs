@@ -38,7 +38,7 @@ const START_JS: &str = r##"(function () {
 "##;
 
 /// The GraphiQL page for the endpoint at `endpoint` (one of the GraphQL routes' own paths), with its
-/// [`CONTENT_SECURITY_POLICY`].
+/// [`CONTENT_SECURITY_POLICY`] (`nosniff`, like every answer, comes from `crate::http::router`).
 pub fn page(endpoint: &str) -> Response {
     let endpoint: String =
         endpoint.chars().filter(|c| c.is_ascii_alphanumeric() || matches!(c, '/' | '-' | '_' | '.')).collect();
@@ -63,7 +63,6 @@ pub fn page(endpoint: &str) -> Response {
     let mut response = Html(html).into_response();
     let headers = response.headers_mut();
     headers.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CONTENT_SECURITY_POLICY));
-    headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
     headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
     headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     response
@@ -81,13 +80,5 @@ pub async fn asset(Path(file): Path<String>) -> Response {
         "start.js" => (START_JS.as_bytes(), "text/javascript; charset=utf-8", "no-cache"),
         _ => return StatusCode::NOT_FOUND.into_response(),
     };
-    (
-        [
-            (header::CONTENT_TYPE, content_type),
-            (header::CACHE_CONTROL, cache),
-            (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
-        ],
-        body,
-    )
-        .into_response()
+    ([(header::CONTENT_TYPE, content_type), (header::CACHE_CONTROL, cache)], body).into_response()
 }
