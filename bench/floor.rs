@@ -16,10 +16,9 @@
 //!
 //! `cargo build --release --bin capcom-bench-floor`, then `target/release/capcom-bench-floor` with capcom's
 //! own configuration (`DATABASE_URL`, `CAPCOM_LISTEN`, …: the same flags and variables; `bench/run.sh` runs
-//! it after the last capcom binary). It runs on tokio's multi-threaded runtime, as capcom does; with
-//! `FLOOR_RUNTIMES=N` it runs N single-threaded runtimes instead, each with its own listener on the same
-//! port (`SO_REUSEPORT`) and its own pool of `CAPCOM_POOL_SIZE` connections: the thread-per-core layout
-//! (bench/README.md, "Results, part 7").
+//! it after the last capcom binary). It runs its runtimes as capcom does: one multi-threaded runtime, or
+//! with `CAPCOM_RUNTIMES=N` N single-threaded ones sharing the port and the pool's shards
+//! (`capcom::runtimes`).
 
 use axum::Router;
 use axum::body::Bytes;
@@ -146,49 +145,18 @@ async fn answer(
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    // As the server does: the same memory set-up for the same work.
+    // As the server does: the same memory set-up and runtimes for the same work.
     capcom::without_transparent_huge_pages();
     let config = Cli::parse().config;
     let url = config.database_url.clone().ok_or("the floor needs DATABASE_URL")?;
-    let runtimes: usize = std::env::var("FLOOR_RUNTIMES").ok().and_then(|n| n.parse().ok()).unwrap_or(0);
-    if runtimes == 0 {
-        let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
-        return runtime.block_on(serve(config, url, false));
-    }
-    let threads: Vec<_> = (0..runtimes)
-        .map(|_| {
-            let (config, url) = (config.clone(), url.clone());
-            std::thread::spawn(move || {
-                let runtime =
-                    tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| e.to_string())?;
-                // A runtime that cannot serve stops the floor at once: it must not run short-handed.
-                if let Err(error) = runtime.block_on(serve(config, url, true)) {
-                    eprintln!("capcom-bench-floor: {error}");
-                    std::process::exit(1);
-                }
-                Ok::<(), String>(())
-            })
-        })
-        .collect();
-    for thread in threads {
-        thread.join().map_err(|_| "a runtime panicked")??;
-    }
-    Ok(())
+    capcom::runtimes::runtime(config.runtimes)?.block_on(serve(config, url))
 }
 
-/// Serves the two answers on `config.listen` until Ctrl-C, sharing the port with the other runtimes when
-/// `reuse_port`.
-async fn serve(config: Config, url: String, reuse_port: bool) -> Result<(), Box<dyn std::error::Error>> {
-    let listen = config.listen;
+/// Serves the two answers on `config.listen` until Ctrl-C, on `config.runtimes` runtimes as capcom does.
+async fn serve(config: Config, url: String) -> Result<(), Box<dyn std::error::Error>> {
+    let listeners = capcom::runtimes::Listeners::bind(config.listen, config.runtimes)?;
     let state = capcom::app_state(config, &url, Clock::system())?;
     let router = Router::new().route("/v1", post(answer)).with_state(state);
-    let socket = if listen.is_ipv4() { tokio::net::TcpSocket::new_v4()? } else { tokio::net::TcpSocket::new_v6()? };
-    socket.set_reuseaddr(true)?;
-    socket.set_reuseport(reuse_port)?;
-    socket.bind(listen)?;
-    let listener = socket.listen(1024)?;
-    axum::serve(listener, router.into_make_service_with_connect_info::<std::net::SocketAddr>())
-        .with_graceful_shutdown(async { drop(tokio::signal::ctrl_c().await) })
-        .await?;
+    listeners.serve(router, async { drop(tokio::signal::ctrl_c().await) }).await?;
     Ok(())
 }

@@ -10,6 +10,7 @@
 //! | `CAPCOM_PG_BIN_DIR` | search | folder holding `initdb` and `postgres` |
 //! | `CAPCOM_SKIP_MIGRATIONS` | false | do not apply migrations at start |
 //! | `CAPCOM_POOL_SIZE` | 16 | database connections per process |
+//! | `CAPCOM_RUNTIMES` | 0 | serving threads each with a runtime of its own (0: one runtime for all cores; docs/operations.md) |
 //! | `CAPCOM_STATEMENT_TIMEOUT_MS` | 5000 | per-statement time limit |
 //! | `CAPCOM_PUBLIC_SIGNUPS` | false | allow sign-up without an invite |
 //! | `CAPCOM_ORG_SELF_SERVICE` | false | let any signed-in person create an organization |
@@ -98,6 +99,13 @@ pub struct Config {
     /// Maximum database connections held by this process.
     #[arg(long, env = "CAPCOM_POOL_SIZE", default_value_t = 16, global = true)]
     pub pool_size: usize,
+
+    /// Serving threads, each with a single-threaded runtime, its own listening socket on the same address
+    /// (SO_REUSEPORT) and its share of the pool (0: one multi-threaded runtime for all cores; at most 256 and
+    /// at most CAPCOM_POOL_SIZE).
+    #[arg(long, env = "CAPCOM_RUNTIMES", default_value_t = 0, global = true,
+          value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(0..=256))]
+    pub runtimes: usize,
 
     /// Time limit for one SQL statement, in milliseconds (set on every pooled connection).
     #[arg(long, env = "CAPCOM_STATEMENT_TIMEOUT_MS", default_value_t = 5000, global = true)]
@@ -215,7 +223,8 @@ pub struct Config {
     /// GraphQL operations over HTTP executed at once (1 to 100000); the others wait for a turn, first come
     /// first served, within their deadline. Bounds the memory large replies hold while they are built.
     /// Default: the database pool's size (`CAPCOM_POOL_SIZE`), so that no request waits for a turn that
-    /// would not have waited for a connection anyway.
+    /// would not have waited for a connection anyway. With `CAPCOM_RUNTIMES`, split between the runtimes
+    /// as the pool is (one turn each at least).
     #[arg(long, env = "CAPCOM_GRAPHQL_CONCURRENCY", global = true, value_parser = clap::value_parser!(u32).range(1..=100_000))]
     pub graphql_concurrency: Option<u32>,
 

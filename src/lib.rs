@@ -19,6 +19,7 @@ pub mod mail;
 pub mod metrics;
 pub mod rbac;
 pub mod request_id;
+pub mod runtimes;
 pub mod secrets;
 pub mod seed;
 pub mod state;
@@ -70,6 +71,20 @@ pub enum StartError {
     /// An operator command (such as `capcom lift-ip-access-list`) was refused.
     #[error("{0}")]
     Command(#[from] crate::error::ApiError),
+    /// More serving runtimes than pool connections (`CAPCOM_RUNTIMES`, `CAPCOM_POOL_SIZE`).
+    #[error(
+        "CAPCOM_RUNTIMES ({runtimes}) is larger than CAPCOM_POOL_SIZE ({pool_size}): each runtime needs a database \
+         connection of its own"
+    )]
+    TooManyRuntimes {
+        /// `CAPCOM_RUNTIMES`.
+        runtimes: usize,
+        /// `CAPCOM_POOL_SIZE`.
+        pool_size: usize,
+    },
+    /// Serving stopped with an error (a serving runtime ended early, or a thread could not be started).
+    #[error("serving: {0}")]
+    Serve(#[source] std::io::Error),
     /// The listen address could not be bound.
     #[error("cannot listen on {address}: {source}")]
     Listen {
@@ -123,10 +138,22 @@ pub fn without_transparent_huge_pages() {
     }
 }
 
+/// Refuses more serving runtimes than pool connections: each runtime checks connections out of a shard of
+/// its own ([`db::DbPool`]).
+fn check_runtimes(config: &Config) -> Result<(), StartError> {
+    if config.runtimes > config.pool_size {
+        return Err(StartError::TooManyRuntimes { runtimes: config.runtimes, pool_size: config.pool_size });
+    }
+    Ok(())
+}
+
 /// Builds the application state for a database URL.
 pub fn app_state(config: Config, database_url: &str, clock: Clock) -> Result<AppState, StartError> {
     let statements = Arc::new(std::sync::atomic::AtomicU64::new(0));
-    let pool = db::build_pool(database_url, config.pool_size, config.statement_timeout_ms, statements.clone())
+    // One shard of the pool per serving runtime (`runtimes`), each with a connection at least.
+    check_runtimes(&config)?;
+    let shards = config.runtimes.max(1);
+    let pool = db::build_pool(database_url, config.pool_size, shards, config.statement_timeout_ms, statements.clone())
         .map_err(|e| StartError::Database(e.to_string()))?;
     let keys = JwtKeys::from_config(&config)?;
     let principal_cache_entries = config.principal_cache_entries;
@@ -142,6 +169,7 @@ pub fn app_state(config: Config, database_url: &str, clock: Clock) -> Result<App
             let standby = db::build_pool(
                 read_url,
                 config.pool_size,
+                shards,
                 config.statement_timeout_ms,
                 Arc::new(std::sync::atomic::AtomicU64::new(0)),
             )
@@ -189,6 +217,8 @@ pub async fn serve(
 /// `capcom serve`: database, migrations, HTTP server until SIGINT or SIGTERM, then the private
 /// PostgreSQL is stopped.
 pub async fn run_server(config: Config) -> Result<(), StartError> {
+    // Before the private PostgreSQL is started for nothing.
+    check_runtimes(&config)?;
     let database = open_database(&config).await?;
     if !config.skip_migrations {
         let applied = db::migrate::run_pending(&database.url).await?;
@@ -197,6 +227,7 @@ pub async fn run_server(config: Config) -> Result<(), StartError> {
         }
     }
     let listen = config.listen;
+    let runtime_count = config.runtimes;
     let console = config.console;
     let metrics_listen = config.metrics_listen;
     let state = app_state(config, &database.url, Clock::system())?;
@@ -211,8 +242,10 @@ pub async fn run_server(config: Config) -> Result<(), StartError> {
         None => None,
     };
     let router = build_router(state);
-    let listener = TcpListener::bind(listen).await.map_err(|source| StartError::Listen { address: listen, source })?;
-    let address = listener.local_addr().map_err(|source| StartError::Listen { address: listen, source })?;
+    // This thread serves as runtime 0; with `CAPCOM_RUNTIMES` above 1, the others share its address.
+    let listeners = runtimes::Listeners::bind(listen, runtime_count)
+        .map_err(|source| StartError::Listen { address: listen, source })?;
+    let address = listeners.address();
     match &database.embedded {
         Some(server) => {
             tracing::info!(cluster = %server.cluster_dir().display(), "using the private PostgreSQL server")
@@ -227,7 +260,7 @@ pub async fn run_server(config: Config) -> Result<(), StartError> {
             "capcom is ready: GraphiQL at http://{address}/v1 (GraphQL POST /v1, WebSocket /ws). Ctrl-C stops it."
         );
     }
-    let served = serve(listener, router, shutdown_signal()).await;
+    let served = listeners.serve(router, shutdown_signal()).await;
     tracing::info!("HTTP server stopped");
     if let Some(task) = metrics_server {
         task.abort();
@@ -236,7 +269,7 @@ pub async fn run_server(config: Config) -> Result<(), StartError> {
         tokio::task::spawn_blocking(move || server.stop()).await.map_err(|e| StartError::Database(e.to_string()))?;
         tracing::info!("private PostgreSQL server stopped");
     }
-    served.map_err(|source| StartError::Listen { address, source })
+    served.map_err(StartError::Serve)
 }
 
 /// Completes on SIGINT (Ctrl-C) or SIGTERM.

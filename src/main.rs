@@ -75,8 +75,7 @@ fn init_tracing(format: LogFormat) {
     }
 }
 
-#[tokio::main]
-async fn main() -> ExitCode {
+fn main() -> ExitCode {
     capcom::without_transparent_huge_pages();
     let cli = Cli::parse();
     let command = cli.command.unwrap_or(Command::Serve);
@@ -85,13 +84,34 @@ async fn main() -> ExitCode {
         return ExitCode::SUCCESS;
     }
     init_tracing(cli.config.log_format);
-    let outcome = match command {
-        Command::Serve | Command::ExportSchema => capcom::run_server(cli.config).await,
-        Command::Migrate => migrate(cli.config).await,
-        Command::Seed { profile, force, password } => {
-            seed(cli.config, capcom::seed::SeedOptions { profile, force, password }).await
+    // `CAPCOM_RUNTIMES` shapes serving only (`capcom::runtimes`): the other commands run on one
+    // multi-threaded runtime with the whole pool.
+    let mut config = cli.config;
+    let runtime = match command {
+        Command::Serve => capcom::runtimes::runtime(config.runtimes),
+        _ => {
+            config.runtimes = 0;
+            capcom::runtimes::runtime(0)
         }
-        Command::LiftIpAccessList { organization } => lift_ip_access_list(cli.config, organization).await,
+    };
+    let runtime = match runtime {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("error: cannot start the Tokio runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    runtime.block_on(run(config, command))
+}
+
+async fn run(config: Config, command: Command) -> ExitCode {
+    let outcome = match command {
+        Command::Serve | Command::ExportSchema => capcom::run_server(config).await,
+        Command::Migrate => migrate(config).await,
+        Command::Seed { profile, force, password } => {
+            seed(config, capcom::seed::SeedOptions { profile, force, password }).await
+        }
+        Command::LiftIpAccessList { organization } => lift_ip_access_list(config, organization).await,
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,

@@ -49,6 +49,10 @@ pub struct Events {
     database_url: String,
     sender: broadcast::Sender<Event>,
     listening: OnceCell<()>,
+    /// The runtime the listening connection is opened and driven on: the one that made this value
+    /// (runtime 0 for `capcom serve`), not whichever serving runtime subscribes first, which may be busy
+    /// with a long request or gone first at shutdown (`crate::runtimes`).
+    home: Option<tokio::runtime::Handle>,
 }
 
 impl std::fmt::Debug for Events {
@@ -99,7 +103,12 @@ impl Events {
     /// Events for the database at `database_url`; nothing is opened until the first subscription.
     pub fn new(database_url: &str) -> Self {
         let (sender, _) = broadcast::channel(1024);
-        Events { database_url: database_url.to_owned(), sender, listening: OnceCell::new() }
+        Events {
+            database_url: database_url.to_owned(),
+            sender,
+            listening: OnceCell::new(),
+            home: tokio::runtime::Handle::try_current().ok(),
+        }
     }
 
     /// A receiver of change events. Returns once this process is listening, so that no change committed
@@ -108,9 +117,16 @@ impl Events {
         let receiver = self.sender.subscribe();
         self.listening
             .get_or_try_init(|| async {
-                let conn = open_listener(&self.database_url).await?;
-                tokio::spawn(forward(conn, self.database_url.clone(), self.sender.clone()));
-                Ok::<(), ListenError>(())
+                let (url, sender) = (self.database_url.clone(), self.sender.clone());
+                let listen = async move {
+                    let conn = open_listener(&url).await?;
+                    tokio::spawn(forward(conn, url, sender));
+                    Ok::<(), ListenError>(())
+                };
+                match &self.home {
+                    Some(home) => home.spawn(listen).await.map_err(|error| ListenError(error.to_string()))?,
+                    None => listen.await,
+                }
             })
             .await?;
         Ok(receiver)

@@ -263,11 +263,11 @@ impl ReadRouting {
     }
 }
 
-/// Whether `pool` can serve: it holds connections already, or one can be opened now. (A pool with
+/// Whether `pool` can serve: this thread's shard of it holds connections already, or one can be opened now. (A pool with
 /// connections is taken at its word; a request that finds them broken is answered UNAVAILABLE and the pool
 /// discards them, so a server that went away is noticed within a few requests.)
 async fn reachable(pool: &DbPool) -> bool {
-    pool.status().size > 0 || pool.get().await.is_ok()
+    pool.open_here() > 0 || pool.get().await.is_ok()
 }
 
 #[cfg(test)]

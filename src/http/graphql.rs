@@ -681,7 +681,9 @@ async fn execute_within_deadline(
         BatchRequest::Single(_) => 1,
         BatchRequest::Batch(requests) => u32::try_from(requests.len()).unwrap_or(u32::MAX),
     };
-    let Ok(_turn) = state.executions.acquire_many(operations.clamp(1, state.execution_turns)).await else {
+    let share = crate::db::DbPool::this_thread_shard(state.executions.len());
+    let Ok(_turn) = state.executions[share].acquire_many(operations.clamp(1, state.execution_turns[share])).await
+    else {
         return error_response(ApiError::unavailable("the server is shutting down"), meta, media, report);
     };
     let mut response = run_with_batches(state.schema.execute_batch(batch), receiver).await;

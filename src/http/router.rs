@@ -46,10 +46,12 @@ pub struct HttpShared {
     /// Origins of other sites allowed to call capcom from a browser (`CAPCOM_CORS_ORIGINS`).
     pub origins: AllowedOrigins,
     /// Turns to execute a GraphQL request over HTTP (`CAPCOM_GRAPHQL_CONCURRENCY`; tokio's semaphore is
-    /// fair, so waiting requests are served in arrival order). A batch takes a turn per operation.
-    pub executions: Arc<tokio::sync::Semaphore>,
-    /// How many turns there are.
-    pub execution_turns: u32,
+    /// fair, so waiting requests are served in arrival order). A batch takes a turn per operation. Split
+    /// like the pool, one share per serving runtime (`CAPCOM_RUNTIMES`): a runtime's requests wait for turns
+    /// of their own as they wait for connections of their own shard ([`crate::db::DbPool::this_thread_shard`]).
+    pub executions: Arc<[tokio::sync::Semaphore]>,
+    /// How many turns each share has.
+    pub execution_turns: Arc<[u32]>,
     /// Documents registered by hash (Apollo's automatic persisted queries, `CAPCOM_PERSISTED_QUERY_ENTRIES`).
     pub persisted: Arc<PersistedQueries>,
 }
@@ -189,8 +191,12 @@ pub fn build_router(state: AppState) -> Router {
     let origins = AllowedOrigins::new(&state.config.cors_origins.0);
     let serve_console = state.config.console;
     let pool_size = u32::try_from(state.config.pool_size).unwrap_or(u32::MAX);
-    let execution_turns = state.config.graphql_concurrency.unwrap_or(pool_size).clamp(1, 100_000);
-    let executions = Arc::new(tokio::sync::Semaphore::new(execution_turns as usize));
+    let turns = state.config.graphql_concurrency.unwrap_or(pool_size).clamp(1, 100_000);
+    // Each share has a turn at least, as each shard of the pool has a connection at least.
+    let execution_turns: Arc<[u32]> = crate::db::pool::split_evenly(turns as usize, state.config.runtimes)
+        .map(|share| u32::try_from(share.max(1)).unwrap_or(u32::MAX))
+        .collect();
+    let executions = execution_turns.iter().map(|&share| tokio::sync::Semaphore::new(share as usize)).collect();
     let persisted = Arc::new(PersistedQueries::new(
         state.config.persisted_query_entries,
         crate::graphql::limits::DocumentLimits::from_config(&state.config),

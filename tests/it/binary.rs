@@ -120,6 +120,7 @@ fn help_documents_every_option_and_its_variable() {
         "DATABASE_URL",
         "CAPCOM_LISTEN",
         "CAPCOM_DATA_DIR",
+        "CAPCOM_RUNTIMES",
         "CAPCOM_PUBLIC_SIGNUPS",
         "CAPCOM_JWT_SECRET",
         "CAPCOM_REQUEST_TIMEOUT_MS",
@@ -145,4 +146,121 @@ fn help_documents_every_option_and_its_variable() {
     for command in ["serve", "migrate", "export-schema", "seed"] {
         assert!(help.contains(command), "--help lists {command}");
     }
+}
+
+/// Listening sockets on `port` in `/proc/net/tcp` (state `0A` is LISTEN; the port is hexadecimal).
+fn listening_sockets(port: u16) -> usize {
+    let table = std::fs::read_to_string("/proc/net/tcp").unwrap();
+    let wanted = format!(":{port:04X}");
+    table
+        .lines()
+        .skip(1)
+        .filter(|line| {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            fields.len() > 3 && fields[1].ends_with(&wanted) && fields[3] == "0A"
+        })
+        .count()
+}
+
+/// `CAPCOM_RUNTIMES=3` (docs/operations.md, "Runtimes"): three sockets listen on the one address, requests on
+/// many connections (spread over the sockets by the kernel) are all answered, and Ctrl-C still stops the
+/// server and its PostgreSQL cleanly.
+#[tokio::test]
+async fn several_runtimes_share_the_address_and_stop_on_sigint() {
+    let data = tempfile::Builder::new().prefix("capcom-bin-").tempdir_in(std::env::temp_dir()).unwrap();
+    let port = free_port();
+    let base = format!("http://127.0.0.1:{port}");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_capcom"))
+        .env_remove("DATABASE_URL")
+        .env("CAPCOM_DATA_DIR", data.path())
+        .env("CAPCOM_LISTEN", format!("127.0.0.1:{port}"))
+        .env("CAPCOM_RUNTIMES", "3")
+        .env("CAPCOM_POOL_SIZE", "4")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    // Bounded: a runtime that accepts and never answers fails the test instead of hanging it.
+    let client = reqwest::Client::builder().timeout(Duration::from_secs(30)).build().unwrap();
+    wait_ready(&client, &base, &mut child).await;
+    assert_eq!(listening_sockets(port), 3, "one socket per runtime");
+
+    let body = post(
+        &client,
+        &base,
+        "mutation { createUser(email: \"ada@example.com\", password: \"correct horse\") { token { value } } }",
+    )
+    .await;
+    let token = body["data"]["createUser"]["token"]["value"].as_str().expect("a token").to_owned();
+    // Each request on a connection of its own, all at once: with three sockets, 48 connections all landing
+    // on one socket would be a 1-in-3^47 chance, so every runtime serves some of them.
+    let requests = (0..48).map(|_| {
+        let (base, token) = (base.clone(), token.clone());
+        async move {
+            let client =
+                reqwest::Client::builder().pool_max_idle_per_host(0).timeout(Duration::from_secs(30)).build().unwrap();
+            let response = client
+                .post(format!("{base}/v1"))
+                .bearer_auth(token)
+                .json(&json!({"query": "{ self { username } }"}))
+                .send()
+                .await
+                .unwrap();
+            response.json::<serde_json::Value>().await.unwrap()
+        }
+    });
+    for body in futures_util::future::join_all(requests).await {
+        assert_eq!(body["data"]["self"]["username"], "ada@example.com", "{body}");
+    }
+    // The pool is split between the runtimes (2 + 1 + 1 connections), never grown by them, and each
+    // runtime opened connections of its own share: a runtime drawing on another's share (all on shard 0,
+    // which holds 2) would leave fewer than 3 open.
+    let metrics = client.get(format!("{base}/metrics")).send().await.unwrap().text().await.unwrap();
+    assert!(metrics.lines().any(|line| line == "capcom_db_pool_max_connections{database=\"primary\"} 4"), "{metrics}");
+    let open: f64 = metrics
+        .lines()
+        .filter(|line| line.starts_with("capcom_db_pool_connections{database=\"primary\""))
+        .filter_map(|line| line.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum();
+    assert!(open >= 3.0, "every runtime opened connections of its own share: {metrics}");
+
+    let postgres = postmaster_pid(data.path());
+    interrupt_and_wait(child).await;
+    assert!(!process_exists(postgres), "the PostgreSQL capcom started is gone");
+    assert_eq!(listening_sockets(port), 0, "every socket is closed");
+}
+
+/// More runtimes than pool connections is refused at start, naming both settings, before anything is
+/// started (docs/operations.md, "Runtimes").
+#[test]
+fn more_runtimes_than_connections_is_refused() {
+    let data = tempfile::Builder::new().prefix("capcom-bin-").tempdir_in(std::env::temp_dir()).unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_capcom"))
+        .env_remove("DATABASE_URL")
+        .env("CAPCOM_DATA_DIR", data.path())
+        .env("CAPCOM_LISTEN", format!("127.0.0.1:{}", free_port()))
+        .env("CAPCOM_RUNTIMES", "5")
+        .env("CAPCOM_POOL_SIZE", "4")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Bounded: a capcom that accepted the settings would serve on; it fails the test instead of hanging it.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("capcom started with more runtimes than connections");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(!status.success());
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
+    assert!(stderr.contains("CAPCOM_RUNTIMES (5) is larger than CAPCOM_POOL_SIZE (4)"), "{stderr}");
+    assert!(!data.path().join("pg").exists(), "no PostgreSQL was set up for a server that cannot start");
 }
