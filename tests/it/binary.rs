@@ -148,6 +148,25 @@ fn help_documents_every_option_and_its_variable() {
     }
 }
 
+/// Stops the server it holds when dropped (Ctrl-C, so that it stops its PostgreSQL too; killed after 10 s):
+/// a failed assertion must not leave it running, holding its port, its PostgreSQL and what its parent left
+/// open.
+struct KillOnDrop(Option<Child>);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.0.take() {
+            let _ = kill(Pid::from_raw(child.id() as i32), Signal::SIGINT);
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while matches!(child.try_wait(), Ok(None)) && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
 /// Listening sockets on `port` in `/proc/net/tcp` (state `0A` is LISTEN; the port is hexadecimal).
 fn listening_sockets(port: u16) -> usize {
     let table = std::fs::read_to_string("/proc/net/tcp").unwrap();
@@ -170,19 +189,21 @@ async fn several_runtimes_share_the_address_and_stop_on_sigint() {
     let data = tempfile::Builder::new().prefix("capcom-bin-").tempdir_in(std::env::temp_dir()).unwrap();
     let port = free_port();
     let base = format!("http://127.0.0.1:{port}");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_capcom"))
-        .env_remove("DATABASE_URL")
-        .env("CAPCOM_DATA_DIR", data.path())
-        .env("CAPCOM_LISTEN", format!("127.0.0.1:{port}"))
-        .env("CAPCOM_RUNTIMES", "3")
-        .env("CAPCOM_POOL_SIZE", "4")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut server = KillOnDrop(Some(
+        Command::new(env!("CARGO_BIN_EXE_capcom"))
+            .env_remove("DATABASE_URL")
+            .env("CAPCOM_DATA_DIR", data.path())
+            .env("CAPCOM_LISTEN", format!("127.0.0.1:{port}"))
+            .env("CAPCOM_RUNTIMES", "3")
+            .env("CAPCOM_POOL_SIZE", "4")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    ));
     // Bounded: a runtime that accepts and never answers fails the test instead of hanging it.
     let client = reqwest::Client::builder().timeout(Duration::from_secs(30)).build().unwrap();
-    wait_ready(&client, &base, &mut child).await;
+    wait_ready(&client, &base, server.0.as_mut().unwrap()).await;
     assert_eq!(listening_sockets(port), 3, "one socket per runtime");
 
     let body = post(
@@ -225,7 +246,7 @@ async fn several_runtimes_share_the_address_and_stop_on_sigint() {
     assert!(open >= 3.0, "every runtime opened connections of its own share: {metrics}");
 
     let postgres = postmaster_pid(data.path());
-    interrupt_and_wait(child).await;
+    interrupt_and_wait(server.0.take().unwrap()).await;
     assert!(!process_exists(postgres), "the PostgreSQL capcom started is gone");
     assert_eq!(listening_sockets(port), 0, "every socket is closed");
 }
