@@ -56,6 +56,13 @@ impl Listeners {
     /// (the first socket belongs to it). Errors: the address is in use or cannot be bound.
     pub fn bind(listen: SocketAddr, count: usize) -> std::io::Result<Listeners> {
         let shared = count > 1;
+        if shared && listen.port() != 0 {
+            // Sockets with SO_REUSEPORT would join those of another process of this user already on the
+            // address (a second capcom started by mistake) and take a share of its connections: a bind
+            // without it first refuses the address in use, as with one runtime. A process binding after this
+            // check can still join (docs/operations.md, "Runtimes").
+            drop(bind(listen, false)?);
+        }
         let first = bind(listen, shared)?;
         let address = first.local_addr()?;
         let others = (1..count).map(|_| bind(address, shared)?.into_std()).collect::<Result<_, _>>()?;
@@ -86,7 +93,13 @@ impl Listeners {
             let (router, stopped, ended) = (router.clone(), stopped.clone(), ended.clone());
             let thread = std::thread::Builder::new()
                 .name(format!("capcom-serve-{index}"))
-                .spawn(move || serve_thread(index, listener, router, stopped, ended));
+                .spawn(move || serve_thread(index, listener, router, stopped, ended))
+                .map_err(|error| {
+                    std::io::Error::new(
+                        error.kind(),
+                        format!("cannot start the thread of serving runtime {index}: {error}"),
+                    )
+                });
             match thread {
                 Ok(thread) => threads.push(thread),
                 Err(error) => {
@@ -167,15 +180,17 @@ fn serve_thread(
     ended: mpsc::UnboundedSender<(usize, std::io::Result<()>)>,
 ) -> std::io::Result<()> {
     let mut report = Report { index, ended, outcome: None };
-    let outcome = shard_runtime(index).and_then(|runtime| {
-        runtime.block_on(async move {
-            let listener = TcpListener::from_std(listener)?;
-            crate::serve(listener, router, async move {
-                let _ = stopped.wait_for(|stop| *stop).await;
+    let outcome = shard_runtime(index)
+        .map_err(|error| std::io::Error::new(error.kind(), format!("cannot make the runtime: {error}")))
+        .and_then(|runtime| {
+            runtime.block_on(async move {
+                let listener = TcpListener::from_std(listener)?;
+                crate::serve(listener, router, async move {
+                    let _ = stopped.wait_for(|stop| *stop).await;
+                })
+                .await
             })
-            .await
-        })
-    });
+        });
     let result = outcome.as_ref().map(|_| ()).map_err(|error| std::io::Error::new(error.kind(), error.to_string()));
     report.outcome = Some(outcome);
     result

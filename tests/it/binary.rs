@@ -206,6 +206,33 @@ async fn several_runtimes_share_the_address_and_stop_on_sigint() {
     wait_ready(&client, &base, server.0.as_mut().unwrap()).await;
     assert_eq!(listening_sockets(port), 3, "one socket per runtime");
 
+    // A second capcom started by mistake on the same address is refused, as with one runtime, instead of
+    // joining the sockets and taking a share of the connections.
+    let other = tempfile::Builder::new().prefix("capcom-bin-").tempdir_in(std::env::temp_dir()).unwrap();
+    let mut second = KillOnDrop(Some(
+        Command::new(env!("CARGO_BIN_EXE_capcom"))
+            .env_remove("DATABASE_URL")
+            .env("CAPCOM_DATA_DIR", other.path())
+            .env("CAPCOM_LISTEN", format!("127.0.0.1:{port}"))
+            .env("CAPCOM_RUNTIMES", "2")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    ));
+    let deadline = Instant::now() + Duration::from_secs(90);
+    let status = loop {
+        if let Some(status) = second.0.as_mut().unwrap().try_wait().unwrap() {
+            break status;
+        }
+        assert!(Instant::now() < deadline, "a second capcom on the address kept running");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut second.0.take().unwrap().stderr.take().unwrap(), &mut stderr).unwrap();
+    assert!(!status.success() && stderr.contains("Address already in use"), "{status}: {stderr}");
+    assert_eq!(listening_sockets(port), 3, "the first capcom's sockets only");
+
     let body = post(
         &client,
         &base,
