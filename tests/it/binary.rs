@@ -12,15 +12,38 @@ fn free_port() -> u16 {
 }
 
 fn start(data_dir: &std::path::Path, port: u16) -> Child {
+    start_with(data_dir, port, &[], Stdio::null())
+}
+
+/// `capcom serve` as a new user runs it, with `settings` (variable, value) added and its stderr to `stderr`.
+fn start_with(data_dir: &std::path::Path, port: u16, settings: &[(&str, &str)], stderr: Stdio) -> Child {
     Command::new(env!("CARGO_BIN_EXE_capcom"))
         .env_remove("DATABASE_URL")
         .env("CAPCOM_DATA_DIR", data_dir)
         .env("CAPCOM_LISTEN", format!("127.0.0.1:{port}"))
         .env("CAPCOM_PUBLIC_SIGNUPS", "false")
+        .envs(settings.iter().copied())
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .stderr(stderr)
         .spawn()
         .unwrap()
+}
+
+/// Waits (bounded) for a capcom that must refuse to start to exit; its exit status and stderr (piped). A
+/// capcom that started instead would serve on: it fails the test (`refusal`) rather than hanging it.
+fn refused(mut server: KillOnDrop, refusal: &str) -> (std::process::ExitStatus, String) {
+    let deadline = Instant::now() + Duration::from_secs(90);
+    let child = server.0.as_mut().unwrap();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(Instant::now() < deadline, "{refusal}");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
+    (status, stderr)
 }
 
 /// Polls `/readyz` until it answers 200 (bounded: PostgreSQL's initdb takes a few seconds).
@@ -189,18 +212,8 @@ async fn several_runtimes_share_the_address_and_stop_on_sigint() {
     let data = tempfile::Builder::new().prefix("capcom-bin-").tempdir_in(std::env::temp_dir()).unwrap();
     let port = free_port();
     let base = format!("http://127.0.0.1:{port}");
-    let mut server = KillOnDrop(Some(
-        Command::new(env!("CARGO_BIN_EXE_capcom"))
-            .env_remove("DATABASE_URL")
-            .env("CAPCOM_DATA_DIR", data.path())
-            .env("CAPCOM_LISTEN", format!("127.0.0.1:{port}"))
-            .env("CAPCOM_RUNTIMES", "3")
-            .env("CAPCOM_POOL_SIZE", "4")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    ));
+    let settings = [("CAPCOM_RUNTIMES", "3"), ("CAPCOM_POOL_SIZE", "4")];
+    let mut server = KillOnDrop(Some(start_with(data.path(), port, &settings, Stdio::null())));
     // Bounded: a runtime that accepts and never answers fails the test instead of hanging it.
     let client = reqwest::Client::builder().timeout(Duration::from_secs(30)).build().unwrap();
     wait_ready(&client, &base, server.0.as_mut().unwrap()).await;
@@ -209,27 +222,8 @@ async fn several_runtimes_share_the_address_and_stop_on_sigint() {
     // A second capcom started by mistake on the same address is refused, as with one runtime, instead of
     // joining the sockets and taking a share of the connections.
     let other = tempfile::Builder::new().prefix("capcom-bin-").tempdir_in(std::env::temp_dir()).unwrap();
-    let mut second = KillOnDrop(Some(
-        Command::new(env!("CARGO_BIN_EXE_capcom"))
-            .env_remove("DATABASE_URL")
-            .env("CAPCOM_DATA_DIR", other.path())
-            .env("CAPCOM_LISTEN", format!("127.0.0.1:{port}"))
-            .env("CAPCOM_RUNTIMES", "2")
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap(),
-    ));
-    let deadline = Instant::now() + Duration::from_secs(90);
-    let status = loop {
-        if let Some(status) = second.0.as_mut().unwrap().try_wait().unwrap() {
-            break status;
-        }
-        assert!(Instant::now() < deadline, "a second capcom on the address kept running");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    };
-    let mut stderr = String::new();
-    std::io::Read::read_to_string(&mut second.0.take().unwrap().stderr.take().unwrap(), &mut stderr).unwrap();
+    let second = KillOnDrop(Some(start_with(other.path(), port, &[("CAPCOM_RUNTIMES", "2")], Stdio::piped())));
+    let (status, stderr) = refused(second, "a second capcom on the address kept running");
     assert!(!status.success() && stderr.contains("Address already in use"), "{status}: {stderr}");
     assert_eq!(listening_sockets(port), 3, "the first capcom's sockets only");
 
@@ -283,32 +277,10 @@ async fn several_runtimes_share_the_address_and_stop_on_sigint() {
 #[test]
 fn more_runtimes_than_connections_is_refused() {
     let data = tempfile::Builder::new().prefix("capcom-bin-").tempdir_in(std::env::temp_dir()).unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_capcom"))
-        .env_remove("DATABASE_URL")
-        .env("CAPCOM_DATA_DIR", data.path())
-        .env("CAPCOM_LISTEN", format!("127.0.0.1:{}", free_port()))
-        .env("CAPCOM_RUNTIMES", "5")
-        .env("CAPCOM_POOL_SIZE", "4")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    // Bounded: a capcom that accepted the settings would serve on; it fails the test instead of hanging it.
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("capcom started with more runtimes than connections");
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    };
+    let settings = [("CAPCOM_RUNTIMES", "5"), ("CAPCOM_POOL_SIZE", "4")];
+    let server = KillOnDrop(Some(start_with(data.path(), free_port(), &settings, Stdio::piped())));
+    let (status, stderr) = refused(server, "capcom started with more runtimes than connections");
     assert!(!status.success());
-    let mut stderr = String::new();
-    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
     assert!(stderr.contains("CAPCOM_RUNTIMES (5) is larger than CAPCOM_POOL_SIZE (4)"), "{stderr}");
     assert!(!data.path().join("pg").exists(), "no PostgreSQL was set up for a server that cannot start");
 }
