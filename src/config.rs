@@ -157,8 +157,10 @@ pub struct Config {
     #[arg(long, env = "CAPCOM_LOGIN_MAX_FAILURES_PER_ADDRESS", default_value_t = 50, global = true)]
     pub login_max_failures_per_address: i32,
 
-    /// Password hashes computed at once (each holds 19 MiB while it runs); default: the number of cores.
-    #[arg(long, env = "CAPCOM_PASSWORD_HASHING_CONCURRENCY", global = true)]
+    /// Password hashes computed at once, each on a thread of its own started with capcom and holding 19 MiB
+    /// once it has hashed (1 to 256); default: the number of cores.
+    #[arg(long, env = "CAPCOM_PASSWORD_HASHING_CONCURRENCY", global = true,
+          value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=256))]
     pub password_hashing_concurrency: Option<usize>,
 
     /// Longest time a sign-in or sign-up waits for its turn to hash a password before it is answered
@@ -215,9 +217,11 @@ pub struct Config {
     #[arg(long, env = "CAPCOM_MAX_DIRECTIVES", default_value_t = 100, global = true)]
     pub max_directives: usize,
 
-    /// Deadline of one HTTP request, in milliseconds: past it the request is abandoned, its SQL statement
-    /// cancelled on the server, and the client answered UNAVAILABLE.
-    #[arg(long, env = "CAPCOM_REQUEST_TIMEOUT_MS", default_value_t = 30_000, global = true)]
+    /// Deadline of one HTTP request, in milliseconds (1 to 3600000): past it the request is abandoned, its SQL
+    /// statement cancelled on the server, and the client answered UNAVAILABLE. Also the longest wait for a
+    /// request's headers, and, plus three seconds, for open connections when stopping.
+    #[arg(long, env = "CAPCOM_REQUEST_TIMEOUT_MS", default_value_t = 30_000, global = true,
+          value_parser = clap::value_parser!(u64).range(1..=3_600_000))]
     pub request_timeout_ms: u64,
 
     /// GraphQL operations over HTTP executed at once (1 to 100000); the others wait for a turn, first come

@@ -27,6 +27,7 @@ pub mod sweeper;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use tokio::net::TcpListener;
 
@@ -85,6 +86,9 @@ pub enum StartError {
     /// Serving stopped with an error (a serving runtime ended early, or a thread could not be started).
     #[error("serving: {0}")]
     Serve(#[source] std::io::Error),
+    /// What a command prints could not be written (standard output closed, a full disk).
+    #[error("cannot write to standard output: {0}")]
+    Output(#[source] std::io::Error),
     /// The listen address could not be bound.
     #[error("cannot listen on {address}: {source}")]
     Listen {
@@ -159,7 +163,8 @@ pub fn app_state(config: Config, database_url: &str, clock: Clock) -> Result<App
     let principal_cache_entries = config.principal_cache_entries;
     let secrets = secrets::SecretBox::from_config(config.secret_key.as_deref(), &config.data_dir)?;
     let metrics = Arc::new(metrics::Metrics::new());
-    let passwords = Arc::new(auth::password::PasswordHasher::from_config(&config).counting(metrics.password_hashes()));
+    let passwords = auth::password::PasswordHasher::from_config(&config).map_err(StartError::Serve)?;
+    let passwords = Arc::new(passwords.counting(metrics.password_hashes()));
     let matrix = match &config.roles_file {
         Some(path) => rbac::Matrix::with_overrides_file(path)?,
         None => rbac::Matrix::default(),
@@ -203,15 +208,15 @@ pub fn start_mailer(state: &AppState, database_url: &str) -> Result<Option<mail:
     Ok(mail::start(&state.config, state.pool.clone(), state.metrics.clone(), database_url)?)
 }
 
-/// Serves `router` on `listener` until `shutdown` completes, then drains in-flight requests.
-pub async fn serve(
-    listener: TcpListener,
-    router: axum::Router,
-    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
-    axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
-        .with_graceful_shutdown(shutdown)
-        .await
+/// Writes `text` to standard output and flushes it. Unlike `print!`, a closed output is an error to
+/// handle, not a panic.
+///
+/// # Errors
+/// [`StartError::Output`].
+pub fn write_out(text: &str) -> Result<(), StartError> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    out.write_all(text.as_bytes()).and_then(|()| out.flush()).map_err(StartError::Output)
 }
 
 /// `capcom serve`: database, migrations, HTTP server until SIGINT or SIGTERM, then the private
@@ -230,17 +235,24 @@ pub async fn run_server(config: Config) -> Result<(), StartError> {
     let runtime_count = config.runtimes;
     let console = config.console;
     let metrics_listen = config.metrics_listen;
+    let times = http::server::ConnectionTimes::for_request_timeout(Duration::from_millis(config.request_timeout_ms));
     let state = app_state(config, &database.url, Clock::system())?;
-    let _mailer = start_mailer(&state, &database.url)?;
-    let _sweeper = sweeper::start(state.clone());
+    let mailer = start_mailer(&state, &database.url)?;
+    let sweeper = sweeper::start(state.clone());
     let metrics_server = match metrics_listen {
         Some(address) => {
             let listener = TcpListener::bind(address).await.map_err(|source| StartError::Listen { address, source })?;
             tracing::info!(%address, "serving /metrics");
-            Some(tokio::spawn(serve(listener, http::metrics_router(state.clone()), std::future::pending())))
+            Some(tokio::spawn(http::server::serve(
+                listener,
+                http::metrics_router(state.clone()),
+                std::future::pending(),
+                times,
+            )))
         }
         None => None,
     };
+    let events = state.events.clone();
     let router = build_router(state);
     // This thread serves as runtime 0; with `CAPCOM_RUNTIMES` above 1, the others share its address.
     let listeners = runtimes::Listeners::bind(listen, runtime_count)
@@ -252,19 +264,28 @@ pub async fn run_server(config: Config) -> Result<(), StartError> {
         }
         None => tracing::info!("using the PostgreSQL server of DATABASE_URL"),
     }
-    if console {
-        println!("capcom is ready: the console at http://{address}/ and GraphiQL at http://{address}/v1");
-        println!("(GraphQL POST /v1, WebSocket /ws). Ctrl-C stops it.");
+    let ready = if console {
+        format!(
+            "capcom is ready: the console at http://{address}/ and GraphiQL at http://{address}/v1\n(GraphQL POST \
+             /v1, WebSocket /ws). Ctrl-C stops it.\n"
+        )
     } else {
-        println!(
-            "capcom is ready: GraphiQL at http://{address}/v1 (GraphQL POST /v1, WebSocket /ws). Ctrl-C stops it."
-        );
+        format!(
+            "capcom is ready: GraphiQL at http://{address}/v1 (GraphQL POST /v1, WebSocket /ws). Ctrl-C stops it.\n"
+        )
+    };
+    // For the person who started it; a closed standard output (a service's) is no reason not to serve.
+    if let Err(error) = write_out(&ready) {
+        tracing::warn!(%error, "the ready line could not be printed");
     }
-    let served = listeners.serve(router, shutdown_signal()).await;
+    let served = listeners.serve(router, shutdown_signal(), times).await;
     tracing::info!("HTTP server stopped");
     if let Some(task) = metrics_server {
         task.abort();
     }
+    // Nothing of this process uses the database past this point.
+    events.stop();
+    drop((mailer, sweeper));
     if let Some(mut server) = database.embedded {
         tokio::task::spawn_blocking(move || server.stop()).await.map_err(|e| StartError::Database(e.to_string()))?;
         tracing::info!("private PostgreSQL server stopped");

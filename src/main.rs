@@ -80,8 +80,17 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let command = cli.command.unwrap_or(Command::Serve);
     if let Command::ExportSchema = command {
-        print!("{}", capcom::graphql::sdl());
-        return ExitCode::SUCCESS;
+        return match capcom::write_out(&capcom::graphql::sdl()) {
+            Ok(()) => ExitCode::SUCCESS,
+            // The reader took what it wanted (`capcom export-schema | head`).
+            Err(capcom::StartError::Output(error)) if error.kind() == std::io::ErrorKind::BrokenPipe => {
+                ExitCode::SUCCESS
+            }
+            Err(error) => {
+                eprintln!("error: {error}");
+                ExitCode::FAILURE
+            }
+        };
     }
     init_tracing(cli.config.log_format);
     // `CAPCOM_RUNTIMES` shapes serving only (`capcom::runtimes`): the other commands run on one
@@ -136,10 +145,7 @@ async fn seed(config: Config, options: capcom::seed::SeedOptions) -> Result<(), 
             .map_err(|e| capcom::StartError::Database(e.to_string()))?;
     }
     match outcome {
-        Ok(report) => {
-            print!("{}", report.render());
-            Ok(())
-        }
+        Ok(report) => capcom::write_out(&report.render()),
         Err(error) => Err(capcom::StartError::Seed(error)),
     }
 }
@@ -184,16 +190,17 @@ async fn lift_ip_access_list(config: Config, organization: uuid::Uuid) -> Result
         other => capcom::StartError::Command(other),
     })?;
     if before.is_empty() {
-        println!("organization {organization} has no IP access list; nothing changed");
+        capcom::write_out(&format!("organization {organization} has no IP access list; nothing changed\n"))
     } else {
-        println!("lifted the IP access list of organization {organization} (it held: {})", before.join(", "));
+        capcom::write_out(&format!(
+            "lifted the IP access list of organization {organization} (it held: {})\n",
+            before.join(", ")
+        ))
     }
-    Ok(())
 }
 
 async fn migrate(config: Config) -> Result<(), capcom::StartError> {
     let database = capcom::open_database(&config).await?;
     let applied = capcom::db::migrate::run_pending(&database.url).await?;
-    println!("applied {} migration(s)", applied.len());
-    Ok(())
+    capcom::write_out(&format!("applied {} migration(s)\n", applied.len()))
 }

@@ -21,6 +21,7 @@ use tokio::runtime::Runtime;
 use tokio::sync::{mpsc, watch};
 
 use crate::db::DbPool;
+use crate::http::server::{ConnectionTimes, serve};
 
 /// The runtime the serving thread runs: multi-threaded for `count` 0, single-threaded (runtime 0 of
 /// `count`) otherwise. Errors: the runtime cannot be made (threads, the I/O driver).
@@ -83,6 +84,7 @@ impl Listeners {
         self,
         router: axum::Router,
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+        times: ConnectionTimes,
     ) -> std::io::Result<()> {
         let Listeners { first, others, .. } = self;
         let (stop, stopped) = watch::channel(false);
@@ -93,7 +95,7 @@ impl Listeners {
             let (router, stopped, ended) = (router.clone(), stopped.clone(), ended.clone());
             let thread = std::thread::Builder::new()
                 .name(format!("capcom-serve-{index}"))
-                .spawn(move || serve_thread(index, listener, router, stopped, ended))
+                .spawn(move || serve_thread(index, listener, router, stopped, ended, times))
                 .map_err(|error| {
                     std::io::Error::new(
                         error.kind(),
@@ -115,7 +117,7 @@ impl Listeners {
         drop(ended);
         let early = Arc::new(Mutex::new(None));
         let noted = early.clone();
-        let served = crate::serve(first, router, async move {
+        let stopping = async move {
             tokio::select! {
                 () = shutdown => {}
                 Some((index, outcome)) = ends.recv() => {
@@ -130,8 +132,8 @@ impl Listeners {
                 }
             }
             let _ = stop.send(true);
-        })
-        .await;
+        };
+        let served = serve(first, router, stopping, times).await;
         let others = join(threads).await;
         let early = early.lock().ok().and_then(|mut slot| slot.take());
         match (served, early, others) {
@@ -178,6 +180,7 @@ fn serve_thread(
     router: axum::Router,
     mut stopped: watch::Receiver<bool>,
     ended: mpsc::UnboundedSender<(usize, std::io::Result<()>)>,
+    times: ConnectionTimes,
 ) -> std::io::Result<()> {
     let mut report = Report { index, ended, outcome: None };
     let outcome = shard_runtime(index)
@@ -185,10 +188,10 @@ fn serve_thread(
         .and_then(|runtime| {
             runtime.block_on(async move {
                 let listener = TcpListener::from_std(listener)?;
-                crate::serve(listener, router, async move {
+                let stopping = async move {
                     let _ = stopped.wait_for(|stop| *stop).await;
-                })
-                .await
+                };
+                serve(listener, router, stopping, times).await
             })
         });
     let result = outcome.as_ref().map(|_| ()).map_err(|error| std::io::Error::new(error.kind(), error.to_string()));

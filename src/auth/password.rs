@@ -7,8 +7,12 @@
 //! - at most `CAPCOM_PASSWORD_HASHING_CONCURRENCY` hashes run at once (default: the number of cores, as
 //!   more cannot run faster); the others wait for a turn, in order, for at most
 //!   `CAPCOM_PASSWORD_HASHING_WAIT_MS`, after which they are answered UNAVAILABLE;
-//! - the working memory is allocated once per concurrent hash and reused, so hashing never allocates or
-//!   frees large blocks after warm-up, whatever the load: memory is bounded by concurrency × 19 MiB;
+//! - the hashes run on threads of their own, one per turn, started with the hasher: a hash never waits for
+//!   (or fails for want of) a thread created on demand. A hash that ran on a blocking thread spawned per
+//!   hash kept its turn queued for good when the system refused the thread (a pids limit): after
+//!   `concurrency` refusals every sign-in answered UNAVAILABLE until capcom restarted;
+//! - each thread allocates its working memory once and reuses it, so hashing never allocates or frees large
+//!   blocks after warm-up, whatever the load: memory is bounded by concurrency × 19 MiB;
 //! - a request may cause at most one hash (SPEC §7), however many aliases or batched operations ask for
 //!   one: each request holds a [`HashPermit`], and the hasher it uses ([`PasswordHasher::for_request`])
 //!   refuses a second hash at once with BAD_USER_INPUT ([`MSG_ONE_HASH_PER_REQUEST`]). The permit is taken
@@ -18,7 +22,9 @@
 //!   a statement, so 200 of them carrying a garbage invite token cost one lookup, not 200;
 //! - every hash computed is counted (`capcom_password_hashes_total`).
 
+use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{Receiver, Sender};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
@@ -72,12 +78,21 @@ impl HashPermit {
     }
 }
 
-/// Hashes and verifies passwords with a bounded number of reusable argon2 working areas.
+/// Most password hashes computed at once (`CAPCOM_PASSWORD_HASHING_CONCURRENCY`): each holds a thread and
+/// 19 MiB of working memory for as long as capcom runs.
+pub const MAX_CONCURRENCY: usize = 256;
+
+/// One hash for a hashing thread, given the thread's working memory.
+type Job = Box<dyn FnOnce(&mut Vec<Block>) + Send>;
+
+/// Hashes and verifies passwords on a fixed set of threads, each with its own reusable argon2 working area.
+/// The threads end when the last clone of the hasher is dropped.
 #[derive(Debug, Clone)]
 pub struct PasswordHasher {
     turns: Arc<Semaphore>,
-    /// Working memory of finished hashes, ready for the next one.
-    spare_memory: Arc<Mutex<Vec<Vec<Block>>>>,
+    /// The hashing threads' queue; a job is sent only with a turn, so it never waits behind more than
+    /// the threads' own work.
+    jobs: Sender<Job>,
     wait: Duration,
     /// Hashes computed (`capcom_password_hashes_total`).
     hashes: prometheus::IntCounter,
@@ -86,16 +101,27 @@ pub struct PasswordHasher {
 }
 
 impl PasswordHasher {
-    /// A hasher running at most `concurrency` hashes at once (at least 1); a hash waits at most `wait` for
-    /// its turn.
-    pub fn new(concurrency: usize, wait: Duration) -> Self {
-        PasswordHasher {
-            turns: Arc::new(Semaphore::new(concurrency.max(1))),
-            spare_memory: Arc::new(Mutex::new(Vec::new())),
+    /// A hasher running at most `concurrency` hashes at once (clamped to 1..=[`MAX_CONCURRENCY`]), on as
+    /// many threads started now (`capcom-hash-K`); a hash waits at most `wait` for its turn.
+    ///
+    /// # Errors
+    /// The system refused a thread.
+    pub fn new(concurrency: usize, wait: Duration) -> std::io::Result<Self> {
+        let concurrency = concurrency.clamp(1, MAX_CONCURRENCY);
+        let (jobs, queue) = std::sync::mpsc::channel::<Job>();
+        let queue = Arc::new(Mutex::new(queue));
+        for k in 0..concurrency {
+            let queue = queue.clone();
+            // On an error the threads already started end with the dropped sender.
+            std::thread::Builder::new().name(format!("capcom-hash-{k}")).spawn(move || hash_on_this_thread(&queue))?;
+        }
+        Ok(PasswordHasher {
+            turns: Arc::new(Semaphore::new(concurrency)),
+            jobs,
             wait,
             hashes: unregistered_counter(),
             permit: None,
-        }
+        })
     }
 
     /// The same hasher, counting every hash it computes in `hashes`.
@@ -111,7 +137,10 @@ impl PasswordHasher {
 
     /// A hasher sized by the configuration: `CAPCOM_PASSWORD_HASHING_CONCURRENCY` (default: the cores) and
     /// `CAPCOM_PASSWORD_HASHING_WAIT_MS`.
-    pub fn from_config(config: &crate::config::Config) -> Self {
+    ///
+    /// # Errors
+    /// The system refused a hashing thread.
+    pub fn from_config(config: &crate::config::Config) -> std::io::Result<Self> {
         let cores = std::thread::available_parallelism().map(usize::from).unwrap_or(1);
         Self::new(
             config.password_hashing_concurrency.unwrap_or(cores),
@@ -119,8 +148,8 @@ impl PasswordHasher {
         )
     }
 
-    /// Runs `work` on a blocking thread with working memory of at least `blocks` blocks, once a turn is
-    /// free. The turn and the memory are given back when `work` ends, even if the caller stopped waiting.
+    /// Runs `work` on a hashing thread with working memory of at least `blocks` blocks, once a turn is free.
+    /// The turn is given back when `work` ends, even if the caller stopped waiting.
     async fn run<T: Send + 'static>(
         &self,
         blocks: usize,
@@ -139,23 +168,20 @@ impl PasswordHasher {
                 )));
             }
         };
-        let spare_memory = self.spare_memory.clone();
-        self.hashes.inc();
-        tokio::task::spawn_blocking(move || {
-            let reused = spare_memory.lock().ok().and_then(|mut spare| spare.pop());
-            let mut memory = match reused {
-                Some(memory) if memory.len() >= blocks => memory,
-                _ => vec![Block::new(); blocks],
-            };
-            let result = work(&mut memory);
-            if let Ok(mut spare) = spare_memory.lock() {
-                spare.push(memory);
+        let (done, result) = tokio::sync::oneshot::channel();
+        let job: Job = Box::new(move |memory: &mut Vec<Block>| {
+            if memory.len() < blocks {
+                memory.resize(blocks, Block::new());
             }
+            let result = work(memory);
             drop(turn);
-            result
-        })
-        .await
-        .map_err(ApiError::from)
+            // The caller may have stopped waiting; the hash is done all the same.
+            let _ = done.send(result);
+        });
+        self.hashes.inc();
+        // A job that cannot be queued or that panics drops its turn with it.
+        self.jobs.send(job).map_err(|_| ApiError::internal("password hashing: the hashing threads are gone"))?;
+        result.await.map_err(|_| ApiError::internal("password hashing: the hash panicked"))
     }
 
     /// Hashes `password` into a PHC string (argon2id, default parameters, random salt).
@@ -183,6 +209,24 @@ impl PasswordHasher {
             .run(params.block_count(), move |memory| verify_with(&parsed, &params, password.as_bytes(), memory))
             .await?;
         Ok(known && matches)
+    }
+}
+
+/// A hashing thread: takes the next job from `queue` until every hasher is gone, reusing one working area.
+fn hash_on_this_thread(queue: &Mutex<Receiver<Job>>) {
+    let mut memory = Vec::new();
+    loop {
+        // One idle thread waits on the queue at a time; the others wait for the lock.
+        let next = match queue.lock() {
+            Ok(queue) => queue.recv(),
+            Err(_) => return,
+        };
+        let Ok(job) = next else { return };
+        // A panicking hash answers its caller INTERNAL (its result channel is dropped) and gives its turn
+        // back; the thread goes on, with fresh memory.
+        if std::panic::catch_unwind(AssertUnwindSafe(|| job(&mut memory))).is_err() {
+            memory = Vec::new();
+        }
     }
 }
 
@@ -235,7 +279,7 @@ mod tests {
 
     #[tokio::test]
     async fn hashes_verify_and_are_standard_phc_strings() {
-        let hasher = PasswordHasher::new(1, Duration::from_secs(60));
+        let hasher = PasswordHasher::new(1, Duration::from_secs(60)).unwrap_or_else(|e| panic!("{e}"));
         let hash = hasher.hash("correct horse".to_owned()).await.unwrap_or_default();
         assert!(hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{hash}");
         assert_eq!(hasher.verify("correct horse".to_owned(), Some(hash.clone())).await.ok(), Some(true));
@@ -248,7 +292,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_caller_that_cannot_get_a_turn_in_time_is_told_to_retry() {
-        let hasher = Arc::new(PasswordHasher::new(1, Duration::from_millis(1)));
+        let hasher = Arc::new(PasswordHasher::new(1, Duration::from_millis(1)).unwrap_or_else(|e| panic!("{e}")));
         let busy = hasher.clone();
         let first = tokio::spawn(async move { busy.hash("first password".to_owned()).await });
         tokio::task::yield_now().await;
@@ -259,7 +303,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_request_gets_one_hash() {
-        let hasher = PasswordHasher::new(1, Duration::from_secs(60));
+        let hasher = PasswordHasher::new(1, Duration::from_secs(60)).unwrap_or_else(|e| panic!("{e}"));
         let request = hasher.for_request(HashPermit::new());
         assert!(request.verify("first password".to_owned(), None).await.is_ok());
         let second = request.hash("second password".to_owned()).await;
@@ -268,5 +312,25 @@ mod tests {
         // Another request has its own permit.
         assert!(hasher.for_request(HashPermit::new()).hash("third password".to_owned()).await.is_ok());
         assert_eq!(hasher.hashes.get(), 2);
+    }
+
+    #[tokio::test]
+    async fn hashes_run_on_the_threads_started_with_the_hasher() {
+        let hasher = PasswordHasher::new(2, Duration::from_secs(60)).unwrap_or_else(|e| panic!("{e}"));
+        for _ in 0..4 {
+            let name = hasher.run(1, |_| std::thread::current().name().map(str::to_owned)).await.ok().flatten();
+            assert!(name.as_deref().is_some_and(|name| name.starts_with("capcom-hash-")), "{name:?}");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_hash_that_panics_gives_its_turn_and_thread_back() {
+        let hasher = PasswordHasher::new(1, Duration::from_millis(500)).unwrap_or_else(|e| panic!("{e}"));
+        for _ in 0..3 {
+            let failed = hasher.run(1, |_| -> () { panic!("a hash that panics") }).await;
+            assert_eq!(failed.err().map(|e| e.code()), Some(crate::error::code::INTERNAL));
+        }
+        // With one turn and one thread, either lost would leave this hash waiting until UNAVAILABLE.
+        assert!(hasher.hash("after the panics".to_owned()).await.is_ok());
     }
 }

@@ -344,27 +344,46 @@ impl EmbeddedPostgres {
         Ok(server)
     }
 
+    /// Makes a new cluster at `cluster_dir` and writes its superuser password to `password_file`.
+    ///
+    /// initdb works in a staging folder beside the cluster's (`<cluster>.init`), which becomes the cluster
+    /// by a rename only once initdb succeeded and the password is written: a start stopped half-way
+    /// (killed during initdb) leaves no half-made cluster, nor a cluster without its password, only a
+    /// staging folder and password file that the next start removes before trying again.
     fn init_cluster(
         cluster_dir: &Path,
         bin_dir: &Path,
         server_user: Option<&User>,
         password_file: &Path,
     ) -> Result<String, EmbeddedPgError> {
-        fs::create_dir_all(cluster_dir).map_err(io_error("creating the cluster folder", cluster_dir))?;
-        fs::set_permissions(cluster_dir, fs::Permissions::from_mode(0o700))
-            .map_err(io_error("restricting the cluster folder", cluster_dir))?;
-        if let Some(user) = server_user {
-            chown(cluster_dir, Some(user.uid), Some(user.gid))
-                .map_err(|e| io_error("changing owner", cluster_dir)(std::io::Error::from(e)))?;
-        }
-        let password = random_hex(24)?;
+        let staging = cluster_dir.with_extension("init");
         // initdb reads the password from a file; it must be readable by the server user and is removed at once.
         let initdb_password_file = cluster_dir.with_extension("pwfile");
+        match fs::remove_file(&initdb_password_file) {
+            Err(error) if error.kind() != std::io::ErrorKind::NotFound => {
+                return Err(io_error("removing an interrupted start's password file", &initdb_password_file)(error));
+            }
+            _ => {}
+        }
+        match fs::remove_dir_all(&staging) {
+            Err(error) if error.kind() != std::io::ErrorKind::NotFound => {
+                return Err(io_error("removing an interrupted start's cluster folder", &staging)(error));
+            }
+            _ => {}
+        }
+        fs::create_dir_all(&staging).map_err(io_error("creating the cluster folder", &staging))?;
+        fs::set_permissions(&staging, fs::Permissions::from_mode(0o700))
+            .map_err(io_error("restricting the cluster folder", &staging))?;
+        if let Some(user) = server_user {
+            chown(&staging, Some(user.uid), Some(user.gid))
+                .map_err(|e| io_error("changing owner", &staging)(std::io::Error::from(e)))?;
+        }
+        let password = random_hex(24)?;
         write_private_file(&initdb_password_file, &password, server_user)?;
         let mut command = Command::new(bin_dir.join("initdb"));
         command
             .arg("-D")
-            .arg(cluster_dir)
+            .arg(&staging)
             .args(["-U", SUPERUSER, "-E", "UTF8", "--no-locale", "--auth=scram-sha-256"])
             .arg(format!("--pwfile={}", initdb_password_file.display()))
             .stdin(Stdio::null());
@@ -380,6 +399,8 @@ impl EmbeddedPostgres {
             )));
         }
         write_private_file(password_file, &password, None)?;
+        // An empty cluster folder (made by hand, or by an older capcom stopped before initdb) is replaced.
+        fs::rename(&staging, cluster_dir).map_err(io_error("moving the new cluster into place", cluster_dir))?;
         Ok(password)
     }
 

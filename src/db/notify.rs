@@ -53,6 +53,10 @@ pub struct Events {
     /// (runtime 0 for `capcom serve`), not whichever serving runtime subscribes first, which may be busy
     /// with a long request or gone first at shutdown (`crate::runtimes`).
     home: Option<tokio::runtime::Handle>,
+    /// The task forwarding notifications, once listening; aborted by [`Events::stop`].
+    forwarding: std::sync::Mutex<Option<tokio::task::AbortHandle>>,
+    /// Set by [`Events::stop`]: a later subscription is refused rather than listening again.
+    stopped: std::sync::atomic::AtomicBool,
 }
 
 impl std::fmt::Debug for Events {
@@ -108,27 +112,44 @@ impl Events {
             sender,
             listening: OnceCell::new(),
             home: tokio::runtime::Handle::try_current().ok(),
+            forwarding: std::sync::Mutex::new(None),
+            stopped: std::sync::atomic::AtomicBool::new(false),
         }
     }
 
     /// A receiver of change events. Returns once this process is listening, so that no change committed
     /// after the call is missed.
     pub async fn subscribe(&self) -> Result<broadcast::Receiver<Event>, ListenError> {
+        if std::sync::atomic::AtomicBool::load(&self.stopped, std::sync::atomic::Ordering::SeqCst) {
+            return Err(ListenError("capcom is stopping".to_owned()));
+        }
         let receiver = self.sender.subscribe();
         self.listening
             .get_or_try_init(|| async {
                 let (url, sender) = (self.database_url.clone(), self.sender.clone());
                 let listen = async move {
                     let conn = open_listener(&url).await?;
-                    tokio::spawn(forward(conn, url, sender));
-                    Ok::<(), ListenError>(())
+                    Ok::<_, ListenError>(tokio::spawn(forward(conn, url, sender)).abort_handle())
                 };
-                match &self.home {
-                    Some(home) => home.spawn(listen).await.map_err(|error| ListenError(error.to_string()))?,
-                    None => listen.await,
+                let forwarding = match &self.home {
+                    Some(home) => home.spawn(listen).await.map_err(|error| ListenError(error.to_string()))??,
+                    None => listen.await?,
+                };
+                if let Ok(mut slot) = self.forwarding.lock() {
+                    *slot = Some(forwarding);
                 }
+                Ok::<(), ListenError>(())
             })
             .await?;
         Ok(receiver)
+    }
+
+    /// Stops listening, before the database goes away at shutdown: losing the connection then is no
+    /// fault to warn about and reconnect from. Subscribers receive nothing more.
+    pub fn stop(&self) {
+        self.stopped.store(true, std::sync::atomic::Ordering::SeqCst);
+        if let Some(forwarding) = self.forwarding.lock().ok().and_then(|mut slot| slot.take()) {
+            forwarding.abort();
+        }
     }
 }

@@ -41,7 +41,7 @@ pub struct ProxyTrust {
 }
 
 /// Puts the request's [`ClientAddress`] into its extensions, from its socket peer (the server is run with
-/// connect info, see [`crate::serve`]) and headers, before the inner service (the router's edge
+/// connect info, see [`crate::http::server::serve`]) and headers, before the inner service (the router's edge
 /// middleware, `crate::http::router`). A request without a peer (a router called directly, without a
 /// socket) gets none.
 pub fn attach<B>(request: &mut axum::http::Request<B>, trust: &ProxyTrust) {

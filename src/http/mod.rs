@@ -14,6 +14,7 @@ pub mod oauth;
 pub mod operation;
 pub mod router;
 pub mod scim;
+pub mod server;
 pub mod telemetry;
 pub mod ws;
 

@@ -284,3 +284,118 @@ fn more_runtimes_than_connections_is_refused() {
     assert!(stderr.contains("CAPCOM_RUNTIMES (5) is larger than CAPCOM_POOL_SIZE (4)"), "{stderr}");
     assert!(!data.path().join("pg").exists(), "no PostgreSQL was set up for a server that cannot start");
 }
+
+/// A client that never finishes its request's headers (slowloris) is disconnected once the request deadline
+/// has passed, and does not hold up Ctrl-C (docs/operations.md, "Stopping"): before, it held its socket for
+/// good, and the stop waited for it.
+#[tokio::test]
+async fn a_client_that_never_finishes_its_headers_neither_keeps_its_connection_nor_delays_the_stop() {
+    use std::io::{Read, Write};
+    let data = tempfile::Builder::new().prefix("capcom-bin-").tempdir_in(std::env::temp_dir()).unwrap();
+    let port = free_port();
+    let base = format!("http://127.0.0.1:{port}");
+    let settings = [("CAPCOM_REQUEST_TIMEOUT_MS", "1500")];
+    let mut server = KillOnDrop(Some(start_with(data.path(), port, &settings, Stdio::null())));
+    let client = reqwest::Client::new();
+    wait_ready(&client, &base, server.0.as_mut().unwrap()).await;
+
+    let slow = |port: u16| {
+        let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+        stream.write_all(b"POST /v1 HTTP/1.1\r\nHost: capcom\r\nX-Slow: ").unwrap();
+        // Bounded: a connection kept open fails the test instead of hanging it.
+        stream.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+        stream
+    };
+    let mut first = slow(port);
+    let mut answer = Vec::new();
+    let closed = first.read_to_end(&mut answer);
+    assert!(closed.is_ok(), "capcom closed the connection of a client that never finished its headers: {closed:?}");
+
+    // Another such client is open when Ctrl-C arrives: the stop completes all the same.
+    let _second = slow(port);
+    let postgres = postmaster_pid(data.path());
+    let mut child = server.0.take().unwrap();
+    kill(Pid::from_raw(child.id() as i32), Signal::SIGINT).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if Instant::now() > deadline {
+            server.0 = Some(child);
+            panic!("capcom still waits for a client that never finishes its headers");
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert!(status.success(), "{status}");
+    assert!(!process_exists(postgres), "the PostgreSQL capcom started is gone");
+}
+
+/// A first start killed while initdb runs leaves nothing that stops the next start: the cluster is made in
+/// a staging folder and moved into place with its password (docs/operations.md, "The private PostgreSQL"). Before, it
+/// left a cluster without its password file (the next start refused to run) and initdb's password file.
+#[tokio::test]
+async fn a_start_killed_during_initdb_does_not_stop_the_next() {
+    let data = tempfile::Builder::new().prefix("capcom-bin-").tempdir_in(std::env::temp_dir()).unwrap();
+    let first = KillOnDrop(Some(start(data.path(), free_port())));
+    let capcom = first.0.as_ref().unwrap().id() as i32;
+    // Killed once initdb has begun the cluster (its PG_VERSION is among the first files it writes), in
+    // the folder this capcom makes it in or in the cluster's own (bounded: initdb runs for a second or more).
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !["pg.init", "pg"].iter().any(|folder| data.path().join(folder).join("PG_VERSION").exists()) {
+        assert!(Instant::now() < deadline, "capcom never ran initdb");
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    let initdb = initdb_of(capcom).expect("initdb runs");
+    kill(Pid::from_raw(capcom), Signal::SIGKILL).unwrap();
+    drop(first);
+    // initdb, orphaned, ends on its own (at its next line of progress, on the closed pipe).
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while std::fs::read_to_string(format!("/proc/{initdb}/stat")).is_ok_and(|stat| !stat.contains(") Z ")) {
+        assert!(Instant::now() < deadline, "initdb did not end");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    let port = free_port();
+    let base = format!("http://127.0.0.1:{port}");
+    let client = reqwest::Client::new();
+    let mut server = KillOnDrop(Some(start(data.path(), port)));
+    wait_ready(&client, &base, server.0.as_mut().unwrap()).await;
+    let body = post(
+        &client,
+        &base,
+        "mutation { createUser(email: \"ada@example.com\", password: \"correct horse\") { user { id } } }",
+    )
+    .await;
+    assert!(body["data"]["createUser"]["user"]["id"].is_string(), "{body}");
+    let left: Vec<_> = std::fs::read_dir(data.path()).unwrap().map(|entry| entry.unwrap().file_name()).collect();
+    assert!(!data.path().join("pg.pwfile").exists() && !data.path().join("pg.init").exists(), "{left:?}");
+    interrupt_and_wait(server.0.take().unwrap()).await;
+}
+
+/// The initdb process whose parent is `parent`, if one runs.
+fn initdb_of(parent: i32) -> Option<i32> {
+    std::fs::read_dir("/proc").unwrap().filter_map(Result::ok).find_map(|entry| {
+        let pid: i32 = entry.file_name().to_str()?.parse().ok()?;
+        let stat = std::fs::read_to_string(entry.path().join("stat")).ok()?;
+        let (name, rest) = stat.split_once(") ")?;
+        let ppid: i32 = rest.split_whitespace().nth(1)?.parse().ok()?;
+        (name.ends_with("(initdb") && ppid == parent).then_some(pid)
+    })
+}
+
+/// `capcom export-schema | head`: a reader that stops reading (here, one gone before anything is written)
+/// ends the command quietly with success, as for any Unix filter, instead of a panic.
+#[test]
+fn export_schema_into_a_closed_pipe_exits_quietly() {
+    let (reader, writer) = nix::unistd::pipe().unwrap();
+    drop(reader);
+    let output = Command::new(env!("CARGO_BIN_EXE_capcom"))
+        .arg("export-schema")
+        .stdout(Stdio::from(writer))
+        .stderr(Stdio::piped())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success() && stderr.is_empty(), "{}: {stderr}", output.status);
+}
