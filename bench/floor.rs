@@ -155,11 +155,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 /// Serves the two answers on `config.listen` until Ctrl-C, on `config.runtimes` runtimes as capcom does.
 async fn serve(config: Config, url: String) -> Result<(), Box<dyn std::error::Error>> {
     let listeners = capcom::runtimes::Listeners::bind(config.listen, config.runtimes)?;
-    let times = capcom::http::server::ConnectionTimes::for_request_timeout(std::time::Duration::from_millis(
-        config.request_timeout_ms,
-    ));
+    let times = capcom::http::server::ConnectionTimes::from_config(&config);
     let state = capcom::app_state(config, &url, Clock::system())?;
+    let upgraded = state.upgraded.clone();
     let router = Router::new().route("/v1", post(answer)).with_state(state);
-    listeners.serve(router, async { drop(tokio::signal::ctrl_c().await) }, times).await?;
+    listeners.serve(router, async { drop(tokio::signal::ctrl_c().await) }, times, upgraded).await?;
     Ok(())
 }

@@ -20,10 +20,11 @@
 //! | `CAPCOM_JWT_ISSUER` / `CAPCOM_JWT_AUDIENCE` | `capcom` | `iss` / `aud` claims |
 //! | `CAPCOM_LOGIN_MAX_FAILURES` / `CAPCOM_LOGIN_WINDOW_SECS` | 5 / 900 | sign-in throttling per identity |
 //! | `CAPCOM_LOGIN_MAX_FAILURES_PER_ADDRESS` | 50 | sign-in throttling per client address (IPv6: per /64) |
-//! | `CAPCOM_PASSWORD_HASHING_CONCURRENCY` / `CAPCOM_PASSWORD_HASHING_WAIT_MS` | cores / 5000 | password hashes at once; longest wait for a turn |
+//! | `CAPCOM_PASSWORD_HASHING_CONCURRENCY` / `CAPCOM_PASSWORD_HASHING_WAIT_MS` | cores / 5000 | password hashes at once, on as many threads (1 to 256); longest wait for a turn |
 //! | `CAPCOM_MAX_DEPTH`, `CAPCOM_MAX_COMPLEXITY`, `CAPCOM_MAX_ALIASES`, `CAPCOM_MAX_BATCH`, `CAPCOM_MAX_BODY_BYTES` | 15, 10000, 20, 10, 1048576 | request limits |
 //! | `CAPCOM_MAX_TOKENS`, `CAPCOM_MAX_FRAGMENTS`, `CAPCOM_MAX_DIRECTIVES` | 10000, 100, 100 | document limits (`docs/limits.md`) |
-//! | `CAPCOM_REQUEST_TIMEOUT_MS` | 30000 | deadline of one HTTP request |
+//! | `CAPCOM_REQUEST_TIMEOUT_MS` | 30000 | deadline of one HTTP request (1 to 3600000); plus 3 s, the longest wait for connections at a stop |
+//! | `CAPCOM_HEADER_TIMEOUT_MS` | 75000 | longest wait for a request's head, idle keep-alive included (1000 to 3600000) |
 //! | `CAPCOM_GRAPHQL_CONCURRENCY` | pool size | GraphQL operations over HTTP executed at once (the rest wait their turn) |
 //! | `CAPCOM_WS_INIT_TIMEOUT_MS` | 10000 | time a WebSocket has to send `connection_init` |
 //! | `CAPCOM_WS_MAX_SOCKETS`, `CAPCOM_WS_MAX_SOCKETS_PER_PRINCIPAL`, `CAPCOM_WS_MAX_SUBSCRIPTIONS`, `CAPCOM_WS_MAX_SUBSCRIPTIONS_PER_PRINCIPAL` | 1000, 20, 100, 100 | WebSocket bounds |
@@ -160,7 +161,8 @@ pub struct Config {
     /// Password hashes computed at once, each on a thread of its own started with capcom and holding 19 MiB
     /// once it has hashed (1 to 256); default: the number of cores.
     #[arg(long, env = "CAPCOM_PASSWORD_HASHING_CONCURRENCY", global = true,
-          value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=256))]
+          value_parser = clap::builder::RangedU64ValueParser::<usize>::new()
+              .range(1..=crate::auth::password::MAX_CONCURRENCY as u64))]
     pub password_hashing_concurrency: Option<usize>,
 
     /// Longest time a sign-in or sign-up waits for its turn to hash a password before it is answered
@@ -218,11 +220,19 @@ pub struct Config {
     pub max_directives: usize,
 
     /// Deadline of one HTTP request, in milliseconds (1 to 3600000): past it the request is abandoned, its SQL
-    /// statement cancelled on the server, and the client answered UNAVAILABLE. Also the longest wait for a
-    /// request's headers, and, plus three seconds, for open connections when stopping.
+    /// statement cancelled on the server, and the client answered UNAVAILABLE. When stopping, open
+    /// connections are waited for this long and three seconds more.
     #[arg(long, env = "CAPCOM_REQUEST_TIMEOUT_MS", default_value_t = 30_000, global = true,
           value_parser = clap::value_parser!(u64).range(1..=3_600_000))]
     pub request_timeout_ms: u64,
+
+    /// Longest wait for a request's head (request line and headers) on an HTTP connection, idle
+    /// keep-alive included, in milliseconds (1000 to 3600000); then the connection is closed. The default
+    /// outlasts the 60 s idle timeout of common proxies (nginx, AWS load balancers), so that the proxy,
+    /// not capcom, closes an idle upstream connection.
+    #[arg(long, env = "CAPCOM_HEADER_TIMEOUT_MS", default_value_t = 75_000, global = true,
+          value_parser = clap::value_parser!(u64).range(1_000..=3_600_000))]
+    pub header_timeout_ms: u64,
 
     /// GraphQL operations over HTTP executed at once (1 to 100000); the others wait for a turn, first come
     /// first served, within their deadline. Bounds the memory large replies hold while they are built.

@@ -86,6 +86,9 @@ pub enum StartError {
     /// Serving stopped with an error (a serving runtime ended early, or a thread could not be started).
     #[error("serving: {0}")]
     Serve(#[source] std::io::Error),
+    /// The system refused a thread capcom starts with (the password-hashing threads).
+    #[error("cannot start a thread: {0}")]
+    Threads(#[source] std::io::Error),
     /// What a command prints could not be written (standard output closed, a full disk).
     #[error("cannot write to standard output: {0}")]
     Output(#[source] std::io::Error),
@@ -163,7 +166,7 @@ pub fn app_state(config: Config, database_url: &str, clock: Clock) -> Result<App
     let principal_cache_entries = config.principal_cache_entries;
     let secrets = secrets::SecretBox::from_config(config.secret_key.as_deref(), &config.data_dir)?;
     let metrics = Arc::new(metrics::Metrics::new());
-    let passwords = auth::password::PasswordHasher::from_config(&config).map_err(StartError::Serve)?;
+    let passwords = auth::password::PasswordHasher::from_config(&config).map_err(StartError::Threads)?;
     let passwords = Arc::new(passwords.counting(metrics.password_hashes()));
     let matrix = match &config.roles_file {
         Some(path) => rbac::Matrix::with_overrides_file(path)?,
@@ -199,6 +202,7 @@ pub fn app_state(config: Config, database_url: &str, clock: Clock) -> Result<App
         routing,
         dns: Arc::new(dns::SystemResolver::default()),
         principals: Arc::new(auth::bindings::BindingsCache::new(principal_cache_entries)),
+        upgraded: Arc::default(),
     })
 }
 
@@ -235,7 +239,7 @@ pub async fn run_server(config: Config) -> Result<(), StartError> {
     let runtime_count = config.runtimes;
     let console = config.console;
     let metrics_listen = config.metrics_listen;
-    let times = http::server::ConnectionTimes::for_request_timeout(Duration::from_millis(config.request_timeout_ms));
+    let times = http::server::ConnectionTimes::from_config(&config);
     let state = app_state(config, &database.url, Clock::system())?;
     let mailer = start_mailer(&state, &database.url)?;
     let sweeper = sweeper::start(state.clone());
@@ -248,11 +252,12 @@ pub async fn run_server(config: Config) -> Result<(), StartError> {
                 http::metrics_router(state.clone()),
                 std::future::pending(),
                 times,
+                state.upgraded.clone(),
             )))
         }
         None => None,
     };
-    let events = state.events.clone();
+    let (events, upgraded) = (state.events.clone(), state.upgraded.clone());
     let router = build_router(state);
     // This thread serves as runtime 0; with `CAPCOM_RUNTIMES` above 1, the others share its address.
     let listeners = runtimes::Listeners::bind(listen, runtime_count)
@@ -278,12 +283,13 @@ pub async fn run_server(config: Config) -> Result<(), StartError> {
     if let Err(error) = write_out(&ready) {
         tracing::warn!(%error, "the ready line could not be printed");
     }
-    let served = listeners.serve(router, shutdown_signal(), times).await;
+    let served = listeners.serve(router, shutdown_signal(), times, upgraded).await;
     tracing::info!("HTTP server stopped");
     if let Some(task) = metrics_server {
         task.abort();
     }
-    // Nothing of this process uses the database past this point.
+    // Every runtime has drained its connections and its WebSocket sessions (`http::server::serve`):
+    // nothing of this process uses the database past this point but the background work stopped here.
     events.stop();
     drop((mailer, sweeper));
     if let Some(mut server) = database.embedded {

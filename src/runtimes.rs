@@ -76,8 +76,9 @@ impl Listeners {
     }
 
     /// Serves `router` on every socket: the first on the calling runtime, each other on a thread of its own
-    /// (runtime 1, 2, …), until `shutdown` completes; then every runtime drains its requests and this
-    /// returns once all have ended. A runtime that ends early (its thread failed or panicked) stops them
+    /// (runtime 1, 2, …), until `shutdown` completes; then every runtime drains its connections within
+    /// `times.drain` and closes the rest, the WebSocket sessions of `upgraded` are told to close, and this
+    /// returns once all have ended ([`crate::http::server::serve`]). A runtime that ends early (its thread failed or panicked) stops them
     /// all: capcom does not run short-handed. Errors: a thread could not be started, a runtime ended early,
     /// or serving failed.
     pub async fn serve(
@@ -85,6 +86,7 @@ impl Listeners {
         router: axum::Router,
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,
         times: ConnectionTimes,
+        upgraded: Arc<Upgraded>,
     ) -> std::io::Result<()> {
         let Listeners { first, others, .. } = self;
         let (stop, stopped) = watch::channel(false);
@@ -92,10 +94,10 @@ impl Listeners {
         let mut threads = Vec::with_capacity(others.len());
         for (offset, listener) in others.into_iter().enumerate() {
             let index = offset + 1;
-            let (router, stopped, ended) = (router.clone(), stopped.clone(), ended.clone());
+            let (router, stopped, ended, upgraded) = (router.clone(), stopped.clone(), ended.clone(), upgraded.clone());
             let thread = std::thread::Builder::new()
                 .name(format!("capcom-serve-{index}"))
-                .spawn(move || serve_thread(index, listener, router, stopped, ended, times))
+                .spawn(move || serve_thread(index, listener, router, stopped, ended, times, upgraded))
                 .map_err(|error| {
                     std::io::Error::new(
                         error.kind(),
@@ -133,7 +135,7 @@ impl Listeners {
             }
             let _ = stop.send(true);
         };
-        let served = serve(first, router, stopping, times).await;
+        let served = serve(first, router, stopping, times, upgraded).await;
         let others = join(threads).await;
         let early = early.lock().ok().and_then(|mut slot| slot.take());
         match (served, early, others) {
@@ -181,6 +183,7 @@ fn serve_thread(
     mut stopped: watch::Receiver<bool>,
     ended: mpsc::UnboundedSender<(usize, std::io::Result<()>)>,
     times: ConnectionTimes,
+    upgraded: Arc<Upgraded>,
 ) -> std::io::Result<()> {
     let mut report = Report { index, ended, outcome: None };
     let outcome = shard_runtime(index)
@@ -191,7 +194,7 @@ fn serve_thread(
                 let stopping = async move {
                     let _ = stopped.wait_for(|stop| *stop).await;
                 };
-                serve(listener, router, stopping, times).await
+                serve(listener, router, stopping, times, upgraded).await
             })
         });
     let result = outcome.as_ref().map(|_| ()).map_err(|error| std::io::Error::new(error.kind(), error.to_string()));

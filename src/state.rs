@@ -69,6 +69,8 @@ pub struct AppState {
     /// Principals' decoded bindings, by the version the database last answered (docs/limits.md,
     /// "Principals").
     pub principals: Arc<crate::auth::bindings::BindingsCache>,
+    /// The WebSocket sessions of this process, told to close at the stop (`http::server`).
+    pub upgraded: Arc<crate::http::server::Upgraded>,
 }
 
 impl AppState {

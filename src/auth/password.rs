@@ -279,7 +279,7 @@ mod tests {
 
     #[tokio::test]
     async fn hashes_verify_and_are_standard_phc_strings() {
-        let hasher = PasswordHasher::new(1, Duration::from_secs(60)).unwrap_or_else(|e| panic!("{e}"));
+        let hasher = PasswordHasher::new(1, Duration::from_secs(60)).expect("hashing threads");
         let hash = hasher.hash("correct horse".to_owned()).await.unwrap_or_default();
         assert!(hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{hash}");
         assert_eq!(hasher.verify("correct horse".to_owned(), Some(hash.clone())).await.ok(), Some(true));
@@ -292,7 +292,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_caller_that_cannot_get_a_turn_in_time_is_told_to_retry() {
-        let hasher = Arc::new(PasswordHasher::new(1, Duration::from_millis(1)).unwrap_or_else(|e| panic!("{e}")));
+        let hasher = Arc::new(PasswordHasher::new(1, Duration::from_millis(1)).expect("hashing threads"));
         let busy = hasher.clone();
         let first = tokio::spawn(async move { busy.hash("first password".to_owned()).await });
         tokio::task::yield_now().await;
@@ -303,7 +303,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_request_gets_one_hash() {
-        let hasher = PasswordHasher::new(1, Duration::from_secs(60)).unwrap_or_else(|e| panic!("{e}"));
+        let hasher = PasswordHasher::new(1, Duration::from_secs(60)).expect("hashing threads");
         let request = hasher.for_request(HashPermit::new());
         assert!(request.verify("first password".to_owned(), None).await.is_ok());
         let second = request.hash("second password".to_owned()).await;
@@ -316,7 +316,7 @@ mod tests {
 
     #[tokio::test]
     async fn hashes_run_on_the_threads_started_with_the_hasher() {
-        let hasher = PasswordHasher::new(2, Duration::from_secs(60)).unwrap_or_else(|e| panic!("{e}"));
+        let hasher = PasswordHasher::new(2, Duration::from_secs(60)).expect("hashing threads");
         for _ in 0..4 {
             let name = hasher.run(1, |_| std::thread::current().name().map(str::to_owned)).await.ok().flatten();
             assert!(name.as_deref().is_some_and(|name| name.starts_with("capcom-hash-")), "{name:?}");
@@ -325,9 +325,9 @@ mod tests {
 
     #[tokio::test]
     async fn a_hash_that_panics_gives_its_turn_and_thread_back() {
-        let hasher = PasswordHasher::new(1, Duration::from_millis(500)).unwrap_or_else(|e| panic!("{e}"));
+        let hasher = PasswordHasher::new(1, Duration::from_millis(500)).expect("hashing threads");
         for _ in 0..3 {
-            let failed = hasher.run(1, |_| -> () { panic!("a hash that panics") }).await;
+            let failed: ApiResult<()> = hasher.run(1, |_| panic!("a hash that panics")).await;
             assert_eq!(failed.err().map(|e| e.code()), Some(crate::error::code::INTERNAL));
         }
         // With one turn and one thread, either lost would leave this hash waiting until UNAVAILABLE.

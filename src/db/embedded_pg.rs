@@ -197,6 +197,40 @@ fn free_port() -> Result<u16, EmbeddedPgError> {
     listener.local_addr().map(|a| a.port()).map_err(io_error("finding a free port", Path::new("127.0.0.1")))
 }
 
+/// Removes the file at `path`; a file already gone is fine.
+fn remove_if_present(path: &Path) -> Result<(), EmbeddedPgError> {
+    match fs::remove_file(path) {
+        Err(error) if error.kind() != std::io::ErrorKind::NotFound => Err(io_error("removing", path)(error)),
+        _ => Ok(()),
+    }
+}
+
+/// Removes everything inside the folder `path` (a missing folder is fine), but not the folder, and never
+/// through a symbolic link.
+fn empty_folder(path: &Path) -> Result<(), EmbeddedPgError> {
+    let entries = match fs::symlink_metadata(path) {
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(error) => return Err(io_error("reading", path)(error)),
+        Ok(metadata) if !metadata.is_dir() => {
+            return Err(EmbeddedPgError::Server(format!(
+                "{} should be the cluster folder of an interrupted start, but is not a folder",
+                path.display()
+            )));
+        }
+        Ok(_) => fs::read_dir(path).map_err(io_error("reading", path))?,
+    };
+    for entry in entries {
+        let entry = entry.map_err(io_error("reading", path))?;
+        let inside = entry.path();
+        let removed = match entry.file_type() {
+            Ok(kind) if kind.is_dir() => fs::remove_dir_all(&inside),
+            _ => fs::remove_file(&inside),
+        };
+        removed.map_err(io_error("removing an interrupted start's file", &inside))?;
+    }
+    Ok(())
+}
+
 fn write_private_file(path: &Path, content: &str, owner: Option<&User>) -> Result<(), EmbeddedPgError> {
     let mut file = fs::OpenOptions::new()
         .write(true)
@@ -254,7 +288,9 @@ impl EmbeddedPostgres {
         }
 
         let password_file = data_dir.join("pg-password");
-        let password = if cluster_dir.join("PG_VERSION").is_file() {
+        // Present from before a first initdb until its cluster's password is written (`init_cluster`).
+        let unfinished = data_dir.join("pg-initializing");
+        let password = if cluster_dir.join("PG_VERSION").is_file() && !unfinished.exists() {
             fs::read_to_string(&password_file)
                 .map_err(|_| {
                     EmbeddedPgError::Server(format!(
@@ -266,7 +302,7 @@ impl EmbeddedPostgres {
                 .trim()
                 .to_owned()
         } else {
-            Self::init_cluster(&cluster_dir, bin_dir, server_user.as_ref(), &password_file)?
+            Self::init_cluster(&cluster_dir, bin_dir, server_user.as_ref(), &password_file, &unfinished)?
         };
 
         clear_earlier_server(&cluster_dir)?;
@@ -346,44 +382,39 @@ impl EmbeddedPostgres {
 
     /// Makes a new cluster at `cluster_dir` and writes its superuser password to `password_file`.
     ///
-    /// initdb works in a staging folder beside the cluster's (`<cluster>.init`), which becomes the cluster
-    /// by a rename only once initdb succeeded and the password is written: a start stopped half-way
-    /// (killed during initdb) leaves no half-made cluster, nor a cluster without its password, only a
-    /// staging folder and password file that the next start removes before trying again.
+    /// `unfinished` (in the data folder) exists from before initdb starts until the password is written: a
+    /// start stopped half-way (killed during initdb) leaves it, and the next start empties the half-made
+    /// cluster folder (never a symbolic link, never a cluster that was finished) and makes it again,
+    /// instead of finding a cluster without its password. The folder itself is kept, so that it may be a
+    /// mount point.
     fn init_cluster(
         cluster_dir: &Path,
         bin_dir: &Path,
         server_user: Option<&User>,
         password_file: &Path,
+        unfinished: &Path,
     ) -> Result<String, EmbeddedPgError> {
-        let staging = cluster_dir.with_extension("init");
+        let interrupted = unfinished.exists();
+        write_private_file(unfinished, "", None)?;
         // initdb reads the password from a file; it must be readable by the server user and is removed at once.
         let initdb_password_file = cluster_dir.with_extension("pwfile");
-        match fs::remove_file(&initdb_password_file) {
-            Err(error) if error.kind() != std::io::ErrorKind::NotFound => {
-                return Err(io_error("removing an interrupted start's password file", &initdb_password_file)(error));
-            }
-            _ => {}
+        remove_if_present(&initdb_password_file)?;
+        if interrupted {
+            empty_folder(cluster_dir)?;
         }
-        match fs::remove_dir_all(&staging) {
-            Err(error) if error.kind() != std::io::ErrorKind::NotFound => {
-                return Err(io_error("removing an interrupted start's cluster folder", &staging)(error));
-            }
-            _ => {}
-        }
-        fs::create_dir_all(&staging).map_err(io_error("creating the cluster folder", &staging))?;
-        fs::set_permissions(&staging, fs::Permissions::from_mode(0o700))
-            .map_err(io_error("restricting the cluster folder", &staging))?;
+        fs::create_dir_all(cluster_dir).map_err(io_error("creating the cluster folder", cluster_dir))?;
+        fs::set_permissions(cluster_dir, fs::Permissions::from_mode(0o700))
+            .map_err(io_error("restricting the cluster folder", cluster_dir))?;
         if let Some(user) = server_user {
-            chown(&staging, Some(user.uid), Some(user.gid))
-                .map_err(|e| io_error("changing owner", &staging)(std::io::Error::from(e)))?;
+            chown(cluster_dir, Some(user.uid), Some(user.gid))
+                .map_err(|e| io_error("changing owner", cluster_dir)(std::io::Error::from(e)))?;
         }
         let password = random_hex(24)?;
         write_private_file(&initdb_password_file, &password, server_user)?;
         let mut command = Command::new(bin_dir.join("initdb"));
         command
             .arg("-D")
-            .arg(&staging)
+            .arg(cluster_dir)
             .args(["-U", SUPERUSER, "-E", "UTF8", "--no-locale", "--auth=scram-sha-256"])
             .arg(format!("--pwfile={}", initdb_password_file.display()))
             .stdin(Stdio::null());
@@ -399,8 +430,7 @@ impl EmbeddedPostgres {
             )));
         }
         write_private_file(password_file, &password, None)?;
-        // An empty cluster folder (made by hand, or by an older capcom stopped before initdb) is replaced.
-        fs::rename(&staging, cluster_dir).map_err(io_error("moving the new cluster into place", cluster_dir))?;
+        fs::remove_file(unfinished).map_err(io_error("removing", unfinished))?;
         Ok(password)
     }
 

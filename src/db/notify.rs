@@ -5,6 +5,8 @@
 //! that transaction commits. Each process keeps one dedicated listening connection (opened on the first
 //! subscription, re-opened if it drops) and fans events out to its subscribers through a broadcast channel.
 
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use diesel::sql_types::Text;
@@ -41,8 +43,23 @@ pub async fn deployment_changed(conn: &mut AsyncPgConnection, id: Uuid) -> diese
 
 /// Why listening could not start.
 #[derive(Debug, thiserror::Error)]
-#[error("listening for changes: {0}")]
-pub struct ListenError(String);
+pub enum ListenError {
+    /// The listening connection could not be opened.
+    #[error("listening for changes: {0}")]
+    Database(String),
+    /// capcom is stopping ([`Events::stop`]): a subscription now is answered UNAVAILABLE.
+    #[error("capcom is stopping")]
+    Stopping,
+}
+
+impl From<ListenError> for crate::error::ApiError {
+    fn from(error: ListenError) -> Self {
+        match error {
+            ListenError::Stopping => crate::error::ApiError::unavailable(error.to_string()),
+            ListenError::Database(_) => crate::error::ApiError::internal(error.to_string()),
+        }
+    }
+}
 
 /// This process's view of change events (deployments changed, audit events written).
 pub struct Events {
@@ -54,9 +71,9 @@ pub struct Events {
     /// with a long request or gone first at shutdown (`crate::runtimes`).
     home: Option<tokio::runtime::Handle>,
     /// The task forwarding notifications, once listening; aborted by [`Events::stop`].
-    forwarding: std::sync::Mutex<Option<tokio::task::AbortHandle>>,
+    forwarding: Mutex<Option<tokio::task::AbortHandle>>,
     /// Set by [`Events::stop`]: a later subscription is refused rather than listening again.
-    stopped: std::sync::atomic::AtomicBool,
+    stopped: AtomicBool,
 }
 
 impl std::fmt::Debug for Events {
@@ -67,12 +84,12 @@ impl std::fmt::Debug for Events {
 }
 
 async fn open_listener(url: &str) -> Result<AsyncPgConnection, ListenError> {
-    let mut conn = AsyncPgConnection::establish(url).await.map_err(|e| ListenError(e.to_string()))?;
+    let mut conn = AsyncPgConnection::establish(url).await.map_err(|e| ListenError::Database(e.to_string()))?;
     for channel in [DEPLOYMENT_CHANNEL, AUDIT_CHANNEL] {
         diesel::sql_query(format!("LISTEN {channel}"))
             .execute(&mut conn)
             .await
-            .map_err(|e| ListenError(e.to_string()))?;
+            .map_err(|e| ListenError::Database(e.to_string()))?;
     }
     Ok(conn)
 }
@@ -112,16 +129,16 @@ impl Events {
             sender,
             listening: OnceCell::new(),
             home: tokio::runtime::Handle::try_current().ok(),
-            forwarding: std::sync::Mutex::new(None),
-            stopped: std::sync::atomic::AtomicBool::new(false),
+            forwarding: Mutex::new(None),
+            stopped: AtomicBool::new(false),
         }
     }
 
     /// A receiver of change events. Returns once this process is listening, so that no change committed
     /// after the call is missed.
     pub async fn subscribe(&self) -> Result<broadcast::Receiver<Event>, ListenError> {
-        if std::sync::atomic::AtomicBool::load(&self.stopped, std::sync::atomic::Ordering::SeqCst) {
-            return Err(ListenError("capcom is stopping".to_owned()));
+        if self.is_stopped() {
+            return Err(ListenError::Stopping);
         }
         let receiver = self.sender.subscribe();
         self.listening
@@ -132,11 +149,17 @@ impl Events {
                     Ok::<_, ListenError>(tokio::spawn(forward(conn, url, sender)).abort_handle())
                 };
                 let forwarding = match &self.home {
-                    Some(home) => home.spawn(listen).await.map_err(|error| ListenError(error.to_string()))??,
+                    Some(home) => {
+                        home.spawn(listen).await.map_err(|error| ListenError::Database(error.to_string()))??
+                    }
                     None => listen.await?,
                 };
                 if let Ok(mut slot) = self.forwarding.lock() {
                     *slot = Some(forwarding);
+                }
+                // A stop that came while the connection opened found no task to abort.
+                if self.is_stopped() {
+                    self.stop();
                 }
                 Ok::<(), ListenError>(())
             })
@@ -144,10 +167,16 @@ impl Events {
         Ok(receiver)
     }
 
+    /// Whether [`Events::stop`] was called. (`AtomicBool::load` by path: diesel's `RunQueryDsl::load`, which
+    /// takes `self` by value, would be picked first.)
+    fn is_stopped(&self) -> bool {
+        AtomicBool::load(&self.stopped, Ordering::SeqCst)
+    }
+
     /// Stops listening, before the database goes away at shutdown: losing the connection then is no
     /// fault to warn about and reconnect from. Subscribers receive nothing more.
     pub fn stop(&self) {
-        self.stopped.store(true, std::sync::atomic::Ordering::SeqCst);
+        self.stopped.store(true, Ordering::SeqCst);
         if let Some(forwarding) = self.forwarding.lock().ok().and_then(|mut slot| slot.take()) {
             forwarding.abort();
         }

@@ -36,7 +36,7 @@ impl Subscription {
         let state = state(ctx)?.clone();
         let access = access(ctx)?.clone();
         // Subscribe before reading the current state, so that no change falls between the two.
-        let receiver = state.events.subscribe().await.map_err(ApiError::internal)?;
+        let receiver = state.events.subscribe().await.map_err(ApiError::from)?;
         let current = {
             let mut conn = state.pool.get().await.map_err(ApiError::from)?;
             deployments::get(&mut conn, id).await?
@@ -75,7 +75,7 @@ impl Subscription {
         let organization = organization_uuid.required("organizationUuid")?;
         let state = state(ctx)?.clone();
         let access = access(ctx)?.clone();
-        let receiver = state.events.subscribe().await.map_err(ApiError::internal)?;
+        let receiver = state.events.subscribe().await.map_err(ApiError::from)?;
         Ok(stream::unfold(Some((receiver, state, access)), move |context| async move {
             let (mut receiver, state, access) = context?;
             loop {

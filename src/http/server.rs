@@ -4,18 +4,19 @@
 //! Two limits keep a client from holding a connection, or capcom's stop, for as long as it likes:
 //!
 //! - **Headers:** a request's head (its request line and headers) must arrive within
-//!   [`ConnectionTimes::header_read`] of the connection becoming ready for it, or the connection is
-//!   closed. This also closes a kept-alive connection that sends nothing. Without it, a client sending
-//!   one header byte at a time (slowloris) held its socket and file descriptor for good, and Ctrl-C
-//!   waited for it.
+//!   [`ConnectionTimes::header_read`] of the connection becoming ready for it (`CAPCOM_HEADER_TIMEOUT_MS`),
+//!   or the connection is closed. hyper runs the same timer while a kept-alive connection waits for its
+//!   next request, so this is also the idle limit. Without it, a client sending one header byte at a
+//!   time (slowloris) held its socket and file descriptor for good, and Ctrl-C waited for it.
 //! - **Draining:** once stopping, capcom stops accepting, lets every connection finish the request it
 //!   is serving (and closes idle ones), but waits for them at most [`ConnectionTimes::drain`]; the
 //!   connections still open then (a client that does not read its answer) are closed.
 //!
-//! Upgraded connections (WebSockets) leave this accounting when upgraded: their sessions end on their
-//! own at the stop (`http::ws`).
+//! Upgraded connections (WebSockets) leave hyper's hands at the upgrade: they are told to close through
+//! [`Upgraded`] when the stop begins, and waited for (briefly) once the HTTP connections are drained.
 
 use std::pin::pin;
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::ConnectInfo;
@@ -24,6 +25,9 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tower::ServiceExt;
+
+/// How long upgraded connections are given, once told to close, to send their close frame.
+const UPGRADED_CLOSE: Duration = Duration::from_secs(2);
 
 /// How long a client may take (see the module documentation).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -35,12 +39,56 @@ pub struct ConnectionTimes {
 }
 
 impl ConnectionTimes {
-    /// The times for a request deadline (`CAPCOM_REQUEST_TIMEOUT_MS`): a head must arrive within the
-    /// deadline, as the rest of the request must, and a stop waits for the deadline and three seconds
-    /// more: the router's outer deadline gives a request two seconds past its own to be answered
-    /// (`http::router`), and the answer one more to be written.
-    pub fn for_request_timeout(request_timeout: Duration) -> Self {
-        ConnectionTimes { header_read: request_timeout, drain: request_timeout + Duration::from_secs(3) }
+    /// The times of the configuration: the head within `CAPCOM_HEADER_TIMEOUT_MS`; a stop waits for
+    /// `CAPCOM_REQUEST_TIMEOUT_MS` and three seconds more, as the router's outer deadline gives a request
+    /// two seconds past its own to be answered (`http::router`), and the answer one more to be written.
+    pub fn from_config(config: &crate::config::Config) -> Self {
+        ConnectionTimes {
+            header_read: Duration::from_millis(config.header_timeout_ms),
+            drain: Duration::from_millis(config.request_timeout_ms).saturating_add(Duration::from_secs(3)),
+        }
+    }
+}
+
+/// The upgraded connections (WebSocket sessions) of this process, which the stop tells to close and
+/// waits for: each session holds an [`UpgradedHold`] for as long as it runs.
+#[derive(Debug)]
+pub struct Upgraded {
+    closing: watch::Sender<bool>,
+}
+
+/// One session's place in [`Upgraded`].
+#[derive(Debug)]
+pub struct UpgradedHold(watch::Receiver<bool>);
+
+impl Default for Upgraded {
+    fn default() -> Self {
+        Upgraded { closing: watch::Sender::new(false) }
+    }
+}
+
+impl Upgraded {
+    /// A place for one session, held until it ends.
+    pub fn hold(&self) -> UpgradedHold {
+        UpgradedHold(self.closing.subscribe())
+    }
+
+    /// Tells every session, present and future, to close.
+    pub fn close(&self) {
+        self.closing.send_replace(true);
+    }
+
+    /// Waits, at most `within`, for every session to end; whether they all did.
+    pub async fn ended(&self, within: Duration) -> bool {
+        tokio::time::timeout(within, self.closing.closed()).await.is_ok()
+    }
+}
+
+impl UpgradedHold {
+    /// Completes once the process is stopping.
+    pub async fn closing(&mut self) {
+        // An error means the process's `Upgraded` is gone: stopping as well.
+        let _ = self.0.wait_for(|closing| *closing).await;
     }
 }
 
@@ -55,8 +103,9 @@ enum Phase {
 }
 
 /// Serves `router` on `listener` (HTTP/1.1, with upgrades; each request carries its peer's address as a
-/// [`ConnectInfo`]) until `shutdown` completes, then drains the open connections within
-/// `times.drain` and closes the rest.
+/// [`ConnectInfo`]) until `shutdown` completes. Then it tells `upgraded` sessions to close, drains the
+/// open connections within `times.drain` and closes the rest, and gives the sessions
+/// [`UPGRADED_CLOSE`] to end.
 ///
 /// # Errors
 /// None today: failures to accept a connection are logged and retried (a process out of file
@@ -66,6 +115,7 @@ pub async fn serve(
     router: axum::Router,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     times: ConnectionTimes,
+    upgraded: Arc<Upgraded>,
 ) -> std::io::Result<()> {
     let mut builder = hyper::server::conn::http1::Builder::new();
     builder.timer(TokioTimer::new()).header_read_timeout(times.header_read);
@@ -88,30 +138,34 @@ pub async fn serve(
             router.clone().oneshot(request)
         });
         let connection = builder.serve_connection(TokioIo::new(stream), service).with_upgrades();
-        let mut phase = connections.clone();
+        let mut told = connections.clone();
         tokio::spawn(async move {
             let mut connection = pin!(connection);
             tokio::select! {
                 served = connection.as_mut() => return log_ended(served),
-                _ = phase.wait_for(|phase| *phase >= Phase::Draining) => connection.as_mut().graceful_shutdown(),
+                _ = told.wait_for(|phase| *phase >= Phase::Draining) => connection.as_mut().graceful_shutdown(),
             }
             tokio::select! {
                 served = connection.as_mut() => log_ended(served),
-                _ = phase.wait_for(|phase| *phase >= Phase::Closing) => {}
+                _ = told.wait_for(|phase| *phase >= Phase::Closing) => {}
             }
         });
     }
     drop(listener);
     drop(connections);
-    let _ = phase.send(Phase::Draining);
+    upgraded.close();
+    phase.send_replace(Phase::Draining);
     if tokio::time::timeout(times.drain, phase.closed()).await.is_err() {
         tracing::warn!(
             open = phase.receiver_count(),
-            drain_ms = times.drain.as_millis() as u64,
+            drain_ms = u64::try_from(times.drain.as_millis()).unwrap_or(u64::MAX),
             "connections still open after the drain time; closing them"
         );
-        let _ = phase.send(Phase::Closing);
+        phase.send_replace(Phase::Closing);
         phase.closed().await;
+    }
+    if !upgraded.ended(UPGRADED_CLOSE).await {
+        tracing::warn!("WebSocket sessions still open after being told to close");
     }
     Ok(())
 }
@@ -133,4 +187,57 @@ async fn accept_failed(error: std::io::Error) {
     }
     tracing::error!(%error, "cannot accept a connection; retrying in a second");
     tokio::time::sleep(Duration::from_secs(1)).await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::routing::get;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    /// A request that never ends does not hold the stop past the drain time: its connection is closed.
+    #[tokio::test]
+    async fn the_stop_closes_what_the_drain_time_did_not_see_end() {
+        let entered = Arc::new(tokio::sync::Notify::new());
+        let handler = {
+            let entered = entered.clone();
+            move || async move {
+                entered.notify_one();
+                std::future::pending::<()>().await
+            }
+        };
+        let router = axum::Router::new().route("/", get(handler));
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let address = listener.local_addr().expect("address");
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let times = ConnectionTimes { header_read: Duration::from_secs(60), drain: Duration::from_millis(200) };
+        let upgraded = Arc::new(Upgraded::default());
+        let server = tokio::spawn(serve(listener, router, async { drop(stopped.await) }, times, upgraded));
+
+        let mut client = tokio::net::TcpStream::connect(address).await.expect("connect");
+        client.write_all(b"GET / HTTP/1.1\r\nHost: capcom\r\n\r\n").await.expect("request");
+        // The request is being served (it never ends) when the stop begins.
+        entered.notified().await;
+        let _ = stop.send(());
+        // Bounded: without the drain time, the server waits for the request for ever.
+        let stopped = tokio::time::timeout(Duration::from_secs(20), server).await;
+        assert!(matches!(stopped, Ok(Ok(Ok(())))), "{stopped:?}");
+        let mut rest = Vec::new();
+        let closed = tokio::time::timeout(Duration::from_secs(20), client.read_to_end(&mut rest)).await;
+        assert!(matches!(closed, Ok(Ok(_))), "the connection was closed: {closed:?}");
+    }
+
+    /// Sessions are told to close when the stop begins, and the stop waits for them.
+    #[tokio::test]
+    async fn sessions_are_told_to_close_and_waited_for() {
+        let upgraded = Upgraded::default();
+        let mut hold = upgraded.hold();
+        assert!(!upgraded.ended(Duration::from_millis(10)).await, "a session holds its place");
+        upgraded.close();
+        hold.closing().await;
+        drop(hold);
+        assert!(upgraded.ended(Duration::from_secs(20)).await);
+        // A session that starts after the stop began is told at once.
+        upgraded.hold().closing().await;
+    }
 }

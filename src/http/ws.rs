@@ -204,7 +204,10 @@ pub fn is_request_error(response: &Response) -> bool {
         && response.errors.iter().all(|error| error.path.is_empty())
 }
 
-/// Serves one socket until either side closes it. `authenticate` turns the `connection_init` credential
+/// Why a session is closed (1001, "going away") when capcom stops.
+pub const MSG_STOPPING: &str = "capcom is stopping";
+
+/// Serves one socket until either side closes it, or capcom stops. `authenticate` turns the `connection_init` credential
 /// into a principal; it runs again for every operation the socket starts, so that a credential revoked,
 /// expired or stripped of roles since the socket opened stops working there too (SPEC §3).
 pub async fn serve<A, F>(mut socket: WebSocket, session: Session, authenticate: A)
@@ -214,7 +217,12 @@ where
 {
     let protocol = session.protocol;
     let _open = crate::metrics::GaugeGuard::new(session.app.metrics.websockets());
-    let outcome = run(&mut socket, &session, authenticate).await;
+    // Held until the session ends: the stop tells it to close, then waits for it (`http::server`).
+    let mut hold = session.app.upgraded.hold();
+    let outcome = tokio::select! {
+        outcome = run(&mut socket, &session, authenticate) => outcome,
+        () = hold.closing() => Err(close(1001, MSG_STOPPING)),
+    };
     if let Err(Close { code, reason }) = outcome {
         if protocol == Protocol::LegacyWs && code != 4400 {
             let _ = socket.send(text(json!({"type": "connection_error", "payload": {"message": reason}}))).await;

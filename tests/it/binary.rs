@@ -285,16 +285,17 @@ fn more_runtimes_than_connections_is_refused() {
     assert!(!data.path().join("pg").exists(), "no PostgreSQL was set up for a server that cannot start");
 }
 
-/// A client that never finishes its request's headers (slowloris) is disconnected once the request deadline
-/// has passed, and does not hold up Ctrl-C (docs/operations.md, "Stopping"): before, it held its socket for
-/// good, and the stop waited for it.
+/// A client that never finishes its request's headers (slowloris) is disconnected once
+/// `CAPCOM_HEADER_TIMEOUT_MS` has passed, and does not hold up Ctrl-C (docs/operations.md, "Stopping"):
+/// before, it held its socket for good, and the stop waited for it. The bounds (10 s) are well under
+/// hyper's own default (30 s) and the stop's drain time (33 s), so that neither can pass for the setting.
 #[tokio::test]
 async fn a_client_that_never_finishes_its_headers_neither_keeps_its_connection_nor_delays_the_stop() {
     use std::io::{Read, Write};
     let data = tempfile::Builder::new().prefix("capcom-bin-").tempdir_in(std::env::temp_dir()).unwrap();
     let port = free_port();
     let base = format!("http://127.0.0.1:{port}");
-    let settings = [("CAPCOM_REQUEST_TIMEOUT_MS", "1500")];
+    let settings = [("CAPCOM_HEADER_TIMEOUT_MS", "1500")];
     let mut server = KillOnDrop(Some(start_with(data.path(), port, &settings, Stdio::null())));
     let client = reqwest::Client::new();
     wait_ready(&client, &base, server.0.as_mut().unwrap()).await;
@@ -303,7 +304,7 @@ async fn a_client_that_never_finishes_its_headers_neither_keeps_its_connection_n
         let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
         stream.write_all(b"POST /v1 HTTP/1.1\r\nHost: capcom\r\nX-Slow: ").unwrap();
         // Bounded: a connection kept open fails the test instead of hanging it.
-        stream.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+        stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
         stream
     };
     let mut first = slow(port);
@@ -316,7 +317,7 @@ async fn a_client_that_never_finishes_its_headers_neither_keeps_its_connection_n
     let postgres = postmaster_pid(data.path());
     let mut child = server.0.take().unwrap();
     kill(Pid::from_raw(child.id() as i32), Signal::SIGINT).unwrap();
-    let deadline = Instant::now() + Duration::from_secs(30);
+    let deadline = Instant::now() + Duration::from_secs(10);
     let status = loop {
         if let Some(status) = child.try_wait().unwrap() {
             break status;
@@ -331,18 +332,18 @@ async fn a_client_that_never_finishes_its_headers_neither_keeps_its_connection_n
     assert!(!process_exists(postgres), "the PostgreSQL capcom started is gone");
 }
 
-/// A first start killed while initdb runs leaves nothing that stops the next start: the cluster is made in
-/// a staging folder and moved into place with its password (docs/operations.md, "The private PostgreSQL"). Before, it
-/// left a cluster without its password file (the next start refused to run) and initdb's password file.
+/// A first start killed while initdb runs leaves nothing that stops the next start: the half-made cluster is
+/// made again (docs/operations.md, "The private PostgreSQL"). Before, it left a cluster without its password
+/// file, and the next start refused to run.
 #[tokio::test]
 async fn a_start_killed_during_initdb_does_not_stop_the_next() {
     let data = tempfile::Builder::new().prefix("capcom-bin-").tempdir_in(std::env::temp_dir()).unwrap();
     let first = KillOnDrop(Some(start(data.path(), free_port())));
     let capcom = first.0.as_ref().unwrap().id() as i32;
-    // Killed once initdb has begun the cluster (its PG_VERSION is among the first files it writes), in
-    // the folder this capcom makes it in or in the cluster's own (bounded: initdb runs for a second or more).
+    // Killed once initdb has begun the cluster (its PG_VERSION is among the first files it writes; bounded:
+    // initdb runs for a second or more).
     let deadline = Instant::now() + Duration::from_secs(60);
-    while !["pg.init", "pg"].iter().any(|folder| data.path().join(folder).join("PG_VERSION").exists()) {
+    while !data.path().join("pg/PG_VERSION").exists() {
         assert!(Instant::now() < deadline, "capcom never ran initdb");
         std::thread::sleep(Duration::from_millis(1));
     }
@@ -369,7 +370,7 @@ async fn a_start_killed_during_initdb_does_not_stop_the_next() {
     .await;
     assert!(body["data"]["createUser"]["user"]["id"].is_string(), "{body}");
     let left: Vec<_> = std::fs::read_dir(data.path()).unwrap().map(|entry| entry.unwrap().file_name()).collect();
-    assert!(!data.path().join("pg.pwfile").exists() && !data.path().join("pg.init").exists(), "{left:?}");
+    assert!(!data.path().join("pg.pwfile").exists() && !data.path().join("pg-initializing").exists(), "{left:?}");
     interrupt_and_wait(server.0.take().unwrap()).await;
 }
 
@@ -388,7 +389,8 @@ fn initdb_of(parent: i32) -> Option<i32> {
 /// ends the command quietly with success, as for any Unix filter, instead of a panic.
 #[test]
 fn export_schema_into_a_closed_pipe_exits_quietly() {
-    let (reader, writer) = nix::unistd::pipe().unwrap();
+    // Close-on-exec: a capcom another test starts meanwhile must not inherit (and hold open) the read end.
+    let (reader, writer) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).unwrap();
     drop(reader);
     let output = Command::new(env!("CARGO_BIN_EXE_capcom"))
         .arg("export-schema")
@@ -398,4 +400,102 @@ fn export_schema_into_a_closed_pipe_exits_quietly() {
         .unwrap();
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(output.status.success() && stderr.is_empty(), "{}: {stderr}", output.status);
+}
+
+/// Ctrl-C with a WebSocket subscription running: the session gets a close frame 1001 ("going away")
+/// instead of a dropped connection, and the change listener it started stops with the server, without
+/// a warning that it lost its database (docs/operations.md, "Stopping").
+#[tokio::test]
+async fn a_stop_closes_websocket_sessions_and_the_change_listener_quietly() {
+    use futures_util::SinkExt;
+    use tokio_tungstenite::tungstenite::Message;
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+
+    let data = tempfile::Builder::new().prefix("capcom-bin-").tempdir_in(std::env::temp_dir()).unwrap();
+    let port = free_port();
+    let base = format!("http://127.0.0.1:{port}");
+    let mut server = KillOnDrop(Some(start_with(data.path(), port, &[], Stdio::piped())));
+    let client = reqwest::Client::new();
+    wait_ready(&client, &base, server.0.as_mut().unwrap()).await;
+    let body = post(
+        &client,
+        &base,
+        "mutation { createUser(email: \"ada@example.com\", password: \"correct horse\") { token { value } } }",
+    )
+    .await;
+    let token = body["data"]["createUser"]["token"]["value"].as_str().expect("a token").to_owned();
+    let organization = client
+        .post(format!("{base}/v1"))
+        .bearer_auth(&token)
+        .json(&json!({"query": "mutation { createOrganization(name: \"Acme\") { id } }"}))
+        .send()
+        .await
+        .unwrap()
+        .json::<serde_json::Value>()
+        .await
+        .unwrap();
+    let organization = organization["data"]["createOrganization"]["id"].as_str().expect("an organization").to_owned();
+
+    let mut request = format!("ws://127.0.0.1:{port}/ws").into_client_request().unwrap();
+    request.headers_mut().insert("Sec-WebSocket-Protocol", "graphql-transport-ws".parse().unwrap());
+    let (mut socket, _) = tokio_tungstenite::connect_async(request).await.unwrap();
+    let send = |message: serde_json::Value| Message::Text(message.to_string().into());
+    socket.send(send(json!({"type": "connection_init", "payload": {"authorization": token}}))).await.unwrap();
+    let subscribe = json!({"id": "1", "type": "subscribe", "payload": {
+        "query": format!("subscription {{ auditEventAdded(organizationUuid: \"{organization}\") {{ id }} }}")
+    }});
+    socket.send(send(subscribe)).await.unwrap();
+    assert_eq!(next(&mut socket).await["type"], "connection_ack");
+    // The subscription is running once an event written after it reaches it.
+    let renamed = client
+        .post(format!("{base}/v1"))
+        .bearer_auth(&token)
+        .json(&json!({"query": format!(
+            "mutation {{ updateOrganization(organizationUuid: \"{organization}\", payload: {{ name: \"Acme Two\" }}) {{ id }} }}"
+        )}))
+        .send()
+        .await
+        .unwrap()
+        .json::<serde_json::Value>()
+        .await
+        .unwrap();
+    assert!(renamed["errors"].is_null(), "{renamed}");
+    let event = next(&mut socket).await;
+    assert_eq!(event["type"], "next", "{event}");
+
+    let mut child = server.0.take().unwrap();
+    kill(Pid::from_raw(child.id() as i32), Signal::SIGINT).unwrap();
+    let closed = next(&mut socket).await;
+    assert_eq!(closed, json!({"type": "closed", "code": 1001, "reason": "capcom is stopping"}));
+    let status = tokio::task::spawn_blocking(move || {
+        let status = child.wait().unwrap();
+        let mut stderr = String::new();
+        std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
+        (status, stderr)
+    })
+    .await
+    .unwrap();
+    let (status, stderr) = status;
+    assert!(status.success(), "{status}: {stderr}");
+    assert!(!stderr.contains("lost its database connection"), "{stderr}");
+}
+
+type WebSocket = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// The next text message as JSON, `{"type": "closed", "code", "reason"}` for a close frame, or
+/// `{"type": "dropped"}` when the connection ended without one; bounded (20 s).
+async fn next(socket: &mut WebSocket) -> serde_json::Value {
+    use futures_util::StreamExt;
+    use tokio_tungstenite::tungstenite::Message;
+    loop {
+        match tokio::time::timeout(Duration::from_secs(20), socket.next()).await.expect("a message in time") {
+            Some(Ok(Message::Text(text))) => return serde_json::from_str(&text).unwrap(),
+            Some(Ok(Message::Close(frame))) => {
+                let (code, reason) = frame.map(|f| (u16::from(f.code), f.reason.to_string())).unwrap_or_default();
+                return json!({"type": "closed", "code": code, "reason": reason});
+            }
+            Some(Ok(_)) => continue,
+            other => return json!({"type": "dropped", "detail": format!("{other:?}")}),
+        }
+    }
 }

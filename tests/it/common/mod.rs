@@ -166,13 +166,17 @@ impl TestApp {
         let dns = capcom::dns::StaticTxt::default();
         state.dns = Arc::new(dns.clone());
         let mailer = capcom::start_mailer(&state, &db_url).expect("mailer");
-        let times = capcom::http::server::ConnectionTimes::for_request_timeout(std::time::Duration::from_millis(
-            state.config.request_timeout_ms,
-        ));
+        let times = capcom::http::server::ConnectionTimes::from_config(&state.config);
         let router = capcom::build_router(state.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let base = format!("http://{}", listener.local_addr().expect("addr"));
-        tokio::spawn(capcom::http::server::serve(listener, router, std::future::pending(), times));
+        tokio::spawn(capcom::http::server::serve(
+            listener,
+            router,
+            std::future::pending(),
+            times,
+            state.upgraded.clone(),
+        ));
         TestApp { base, client: reqwest::Client::new(), state, db_url, clock, mailer, dns, sql: Default::default() }
     }
 
