@@ -21,7 +21,7 @@ use tokio::runtime::Runtime;
 use tokio::sync::{mpsc, watch};
 
 use crate::db::DbPool;
-use crate::http::server::{ConnectionTimes, serve};
+use crate::http::server::{ConnectionTimes, Upgraded, serve};
 
 /// The runtime the serving thread runs: multi-threaded for `count` 0, single-threaded (runtime 0 of
 /// `count`) otherwise. Errors: the runtime cannot be made (threads, the I/O driver).
