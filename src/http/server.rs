@@ -105,7 +105,7 @@ enum Phase {
 /// Serves `router` on `listener` (HTTP/1.1, with upgrades; each request carries its peer's address as a
 /// [`ConnectInfo`]) until `shutdown` completes. Then it tells `upgraded` sessions to close, drains the
 /// open connections within `times.drain` and closes the rest, and gives the sessions
-/// [`UPGRADED_CLOSE`] to end.
+/// two seconds to end.
 ///
 /// # Errors
 /// None today: failures to accept a connection are logged and retried (a process out of file
