@@ -148,7 +148,8 @@ impl Tracked {
         let operation_type = facts.graphql.map(RequestType::as_str).unwrap_or_default();
         let principal = facts.principal.unwrap_or_default();
         let database = facts.database.map(Database::as_str).unwrap_or_default();
-        let duration_ms = elapsed.as_secs_f64() * 1000.0;
+        // Whole microseconds divided once, so that the line says `1.234`, not `1.2340000000000002`.
+        let duration_ms = u32::try_from(elapsed.as_micros()).map_or(f64::from(u32::MAX), f64::from) / 1000.0;
         let status = response.status().as_u16();
         macro_rules! line {
             ($level:expr) => {

@@ -113,6 +113,9 @@ async fn every_request_is_one_json_line_without_secrets() {
     assert_eq!(me["principal"], format!("user:{user_id}"));
     assert_eq!(me["status"], 200);
     assert!(me["duration_ms"].as_f64().unwrap() > 0.0);
+    // Milliseconds to the microsecond, without a float's artefacts (`1.2340000000000002`).
+    let duration = me["duration_ms"].to_string();
+    assert!(duration.split('.').nth(1).map_or(0, str::len) <= 3, "{duration}");
     assert_eq!(me["sql_statements"], 1, "self costs the one statement that loads the caller");
     let stale = &lines["proxy-3.stale"][0];
     assert_eq!(stale["principal"], "rejected");
