@@ -291,11 +291,17 @@ pub async fn run_server(config: Config) -> Result<(), StartError> {
     // nothing of this process uses the database past this point but the background work stopped here.
     events.stop();
     drop((mailer, sweeper));
-    if let Some(mut server) = database.embedded {
-        tokio::task::spawn_blocking(move || server.stop()).await.map_err(|e| StartError::Database(e.to_string()))?;
+    if let Some(server) = database.embedded {
+        stop_private_server(server);
         tracing::info!("private PostgreSQL server stopped");
     }
     served.map_err(StartError::Serve)
+}
+
+/// Stops the private PostgreSQL at the end of a command, on the calling thread: nothing else runs by then,
+/// and a stop must not need a new thread (`spawn_blocking` panicked when the system refused one).
+pub fn stop_private_server(mut server: EmbeddedPostgres) {
+    server.stop();
 }
 
 /// Completes on SIGINT (Ctrl-C) or SIGTERM.

@@ -141,10 +141,8 @@ async fn seed(config: Config, options: capcom::seed::SeedOptions) -> Result<(), 
     let state = capcom::app_state(config, &database.url, capcom::state::Clock::system())?;
     let outcome = capcom::seed::run(&state, options).await;
     drop(state);
-    if let Some(mut server) = database.embedded {
-        tokio::task::spawn_blocking(move || server.stop())
-            .await
-            .map_err(|e| capcom::StartError::Database(e.to_string()))?;
+    if let Some(server) = database.embedded {
+        capcom::stop_private_server(server);
     }
     match outcome {
         Ok(report) => capcom::write_out(&report.render()),
@@ -179,10 +177,8 @@ async fn lift_ip_access_list(config: Config, organization: uuid::Uuid) -> Result
     }
     .await;
     drop(state);
-    if let Some(mut server) = database.embedded {
-        tokio::task::spawn_blocking(move || server.stop())
-            .await
-            .map_err(|e| capcom::StartError::Database(e.to_string()))?;
+    if let Some(server) = database.embedded {
+        capcom::stop_private_server(server);
     }
     let before = outcome.map_err(|error| match error {
         capcom::error::ApiError::NotFound => capcom::StartError::Command(capcom::error::ApiError::bad_input(

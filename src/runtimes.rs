@@ -18,7 +18,7 @@ use std::sync::{Arc, Mutex};
 
 use tokio::net::{TcpListener, TcpSocket};
 use tokio::runtime::Runtime;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::db::DbPool;
 use crate::http::server::{ConnectionTimes, Upgraded, serve};
@@ -95,9 +95,14 @@ impl Listeners {
         for (offset, listener) in others.into_iter().enumerate() {
             let index = offset + 1;
             let (router, stopped, ended, upgraded) = (router.clone(), stopped.clone(), ended.clone(), upgraded.clone());
+            let (done, finished) = oneshot::channel::<()>();
             let thread = std::thread::Builder::new()
                 .name(format!("capcom-serve-{index}"))
-                .spawn(move || serve_thread(index, listener, router, stopped, ended, times, upgraded))
+                .spawn(move || {
+                    // Dropped last, however the thread ends: `join` awaits it instead of blocking.
+                    let _done = done;
+                    serve_thread(index, listener, router, stopped, ended, times, upgraded)
+                })
                 .map_err(|error| {
                     std::io::Error::new(
                         error.kind(),
@@ -105,7 +110,7 @@ impl Listeners {
                     )
                 });
             match thread {
-                Ok(thread) => threads.push(thread),
+                Ok(thread) => threads.push((thread, finished)),
                 Err(error) => {
                     let _ = stop.send(true);
                     // The error that stops capcom is this one; the threads started only stop.
@@ -202,15 +207,24 @@ fn serve_thread(
     result
 }
 
-/// Waits (off the runtime, which keeps serving what it holds) for `threads` to end; the first error one
-/// ended with. A thread's failure was already reported through its [`Report`].
-async fn join(threads: Vec<std::thread::JoinHandle<std::io::Result<()>>>) -> std::io::Result<()> {
-    let joined =
-        tokio::task::spawn_blocking(move || threads.into_iter().map(|thread| thread.join()).collect::<Vec<_>>())
-            .await
-            .map_err(|error| std::io::Error::other(error.to_string()))?;
-    for outcome in joined {
-        outcome.map_err(|_| std::io::Error::other("a serving thread panicked"))??;
+/// Waits for `threads` to end, each with the signal it sends last; the first error one ended with. A
+/// thread's failure was already reported through its [`Report`].
+///
+/// The wait is an `await` (the runtime keeps serving what it holds), then each join is immediate. It
+/// starts no thread: a stop must work when the system refuses new threads (`spawn_blocking` then
+/// panicked).
+async fn join(
+    threads: Vec<(std::thread::JoinHandle<std::io::Result<()>>, oneshot::Receiver<()>)>,
+) -> std::io::Result<()> {
+    let mut first_error = Ok(());
+    for (thread, finished) in threads {
+        // An error means the sender is gone: the thread has ended.
+        let _ = finished.await;
+        let outcome =
+            thread.join().map_err(|_| std::io::Error::other("a serving thread panicked")).and_then(|ended| ended);
+        if first_error.is_ok() {
+            first_error = outcome;
+        }
     }
-    Ok(())
+    first_error
 }

@@ -32,6 +32,8 @@ use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 use std::sync::{Arc, Mutex, mpsc};
 use std::time::{Duration, Instant};
 
+use nix::errno::Errno;
+use nix::fcntl::{Flock, FlockArg};
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::{Pid, User, chown, geteuid};
 use sha2::{Digest, Sha256};
@@ -65,6 +67,17 @@ pub enum EmbeddedPgError {
     /// `initdb` or `postgres` failed; the text includes their output.
     #[error("{0}")]
     Server(String),
+    /// Another capcom runs on the same data folder (it holds `<data>/capcom.lock`).
+    #[error(
+        "another capcom ({holder}) uses the data folder {data_dir}: stop it first, or give this one a \
+         CAPCOM_DATA_DIR of its own"
+    )]
+    DataFolderInUse {
+        /// The data folder.
+        data_dir: PathBuf,
+        /// What the lock file says of its holder (`pid N`), or `unknown pid`.
+        holder: String,
+    },
 }
 
 fn io_error(what: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> EmbeddedPgError + use<> {
@@ -87,6 +100,8 @@ pub struct EmbeddedPostgres {
     stopping: Arc<AtomicBool>,
     /// Signalled by the supervisor thread when the postmaster has exited for good; taken by [`Self::stop`].
     exited: Mutex<Option<mpsc::Receiver<()>>>,
+    /// This process's hold on the data folder, released when it ends however it ends ([`lock_data_folder`]).
+    _data_folder: Flock<fs::File>,
 }
 
 /// The pid in a cluster's `postmaster.pid`, if that process is a running `postgres`.
@@ -231,6 +246,39 @@ fn empty_folder(path: &Path) -> Result<(), EmbeddedPgError> {
     Ok(())
 }
 
+/// Takes `<data>/capcom.lock` for as long as this process runs (an advisory `flock`, which the kernel
+/// releases when the process ends, even killed), and writes this process's pid into it. Without it, a
+/// second capcom started on the same data folder took the first one's PostgreSQL for a server left
+/// behind by a killed capcom, stopped it, and started its own on the cluster.
+fn lock_data_folder(data_dir: &Path) -> Result<Flock<fs::File>, EmbeddedPgError> {
+    let path = data_dir.join("capcom.lock");
+    let file = fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .mode(0o600)
+        .open(&path)
+        .map_err(io_error("opening the data folder's lock", &path))?;
+    let mut lock = match Flock::lock(file, FlockArg::LockExclusiveNonblock) {
+        Ok(lock) => lock,
+        Err((mut file, Errno::EWOULDBLOCK)) => {
+            let mut holder = String::new();
+            let _ = std::io::Read::read_to_string(&mut file, &mut holder);
+            let holder = holder.trim();
+            return Err(EmbeddedPgError::DataFolderInUse {
+                data_dir: data_dir.to_owned(),
+                holder: if holder.is_empty() { "unknown pid".to_owned() } else { holder.to_owned() },
+            });
+        }
+        Err((_, errno)) => return Err(io_error("locking the data folder", &path)(std::io::Error::from(errno))),
+    };
+    lock.set_len(0).map_err(io_error("writing the data folder's lock", &path))?;
+    lock.write_all(format!("pid {}\n", std::process::id()).as_bytes())
+        .map_err(io_error("writing the data folder's lock", &path))?;
+    Ok(lock)
+}
+
 fn write_private_file(path: &Path, content: &str, owner: Option<&User>) -> Result<(), EmbeddedPgError> {
     let mut file = fs::OpenOptions::new()
         .write(true)
@@ -268,6 +316,7 @@ impl EmbeddedPostgres {
     pub fn start_on(data_dir: &Path, bin_dir: &Path, port: Option<u16>) -> Result<Self, EmbeddedPgError> {
         fs::create_dir_all(data_dir).map_err(io_error("creating the data folder", data_dir))?;
         let data_dir = fs::canonicalize(data_dir).map_err(io_error("resolving the data folder", data_dir))?;
+        let data_folder = lock_data_folder(&data_dir)?;
 
         let server_user = if geteuid().is_root() {
             Some(User::from_name("postgres").ok().flatten().ok_or(EmbeddedPgError::NoPostgresUser)?)
@@ -374,6 +423,7 @@ impl EmbeddedPostgres {
             pid: current_pid,
             stopping,
             exited: Mutex::new(Some(exit_rx)),
+            _data_folder: data_folder,
         };
         server.wait_ready(&log_path)?;
         ready.store(true, Ordering::SeqCst);
@@ -419,6 +469,17 @@ impl EmbeddedPostgres {
             .arg(format!("--pwfile={}", initdb_password_file.display()))
             .stdin(Stdio::null());
         run_as(&mut command, server_user);
+        // initdb dies with this thread (which waits for it), so that a capcom killed during its first start
+        // leaves no initdb writing into the cluster folder that the next start empties and makes again.
+        // SAFETY: prctl is async-signal-safe and touches only the calling (child) process.
+        unsafe {
+            command.pre_exec(|| {
+                if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
         let output = command.output();
         let _ = fs::remove_file(&initdb_password_file);
         let output = output.map_err(io_error("running initdb", bin_dir))?;

@@ -5,8 +5,8 @@
 //! that transaction commits. Each process keeps one dedicated listening connection (opened on the first
 //! subscription, re-opened if it drops) and fans events out to its subscribers through a broadcast channel.
 
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use diesel::sql_types::Text;
@@ -73,7 +73,7 @@ pub struct Events {
     /// The task forwarding notifications, once listening; aborted by [`Events::stop`].
     forwarding: Mutex<Option<tokio::task::AbortHandle>>,
     /// Set by [`Events::stop`]: a later subscription is refused rather than listening again.
-    stopped: AtomicBool,
+    stopped: Arc<AtomicBool>,
 }
 
 impl std::fmt::Debug for Events {
@@ -94,7 +94,9 @@ async fn open_listener(url: &str) -> Result<AsyncPgConnection, ListenError> {
     Ok(conn)
 }
 
-async fn forward(mut conn: AsyncPgConnection, url: String, sender: broadcast::Sender<Event>) {
+/// Forwards notifications to `sender` until `stopped` (a lost connection then ends it quietly: capcom is
+/// stopping its database), reconnecting when the connection is lost otherwise.
+async fn forward(mut conn: AsyncPgConnection, url: String, sender: broadcast::Sender<Event>, stopped: Arc<AtomicBool>) {
     loop {
         {
             let mut notifications = std::pin::pin!(conn.notifications_stream());
@@ -108,6 +110,9 @@ async fn forward(mut conn: AsyncPgConnection, url: String, sender: broadcast::Se
                 // No receiver at the moment is fine: nobody is watching.
                 let _ = sender.send(event);
             }
+        }
+        if AtomicBool::load(&stopped, Ordering::SeqCst) {
+            return;
         }
         tracing::warn!("the change listener lost its database connection; reconnecting");
         conn = loop {
@@ -130,7 +135,7 @@ impl Events {
             listening: OnceCell::new(),
             home: tokio::runtime::Handle::try_current().ok(),
             forwarding: Mutex::new(None),
-            stopped: AtomicBool::new(false),
+            stopped: Arc::new(AtomicBool::new(false)),
         }
     }
 
@@ -143,10 +148,12 @@ impl Events {
         let receiver = self.sender.subscribe();
         self.listening
             .get_or_try_init(|| async {
-                let (url, sender) = (self.database_url.clone(), self.sender.clone());
+                let (url, sender, stopped) = (self.database_url.clone(), self.sender.clone(), self.stopped.clone());
+                // Runs to its end even if the subscriber stops waiting (a session closed at the stop): the
+                // forwarding task it starts always knows whether capcom is stopping.
                 let listen = async move {
                     let conn = open_listener(&url).await?;
-                    Ok::<_, ListenError>(tokio::spawn(forward(conn, url, sender)).abort_handle())
+                    Ok::<_, ListenError>(tokio::spawn(forward(conn, url, sender, stopped)).abort_handle())
                 };
                 let forwarding = match &self.home {
                     Some(home) => {

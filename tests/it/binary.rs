@@ -63,8 +63,27 @@ async fn wait_ready(client: &reqwest::Client, base: &str, child: &mut Child) {
 
 /// Sends one GraphQL document to `POST /v1`.
 async fn post(client: &reqwest::Client, base: &str, query: &str) -> serde_json::Value {
-    let response = client.post(format!("{base}/v1")).json(&json!({"query": query})).send().await.unwrap();
-    response.json().await.unwrap()
+    post_as(client, base, None, query).await
+}
+
+/// Sends one GraphQL document to `POST /v1`, with `token` as the bearer when given.
+async fn post_as(client: &reqwest::Client, base: &str, token: Option<&str>, query: &str) -> serde_json::Value {
+    let mut request = client.post(format!("{base}/v1")).json(&json!({"query": query}));
+    if let Some(token) = token {
+        request = request.bearer_auth(token);
+    }
+    request.send().await.unwrap().json().await.unwrap()
+}
+
+/// Signs up ada@example.com (the first account: the system admin) and returns her token.
+async fn sign_up(client: &reqwest::Client, base: &str) -> String {
+    let body = post(
+        client,
+        base,
+        "mutation { createUser(email: \"ada@example.com\", password: \"correct horse\") { token { value } } }",
+    )
+    .await;
+    body["data"]["createUser"]["token"]["value"].as_str().unwrap_or_else(|| panic!("a token: {body}")).to_owned()
 }
 
 fn postmaster_pid(data_dir: &std::path::Path) -> i32 {
@@ -91,13 +110,7 @@ async fn cargo_run_starts_its_own_postgres_and_stops_it_on_sigint() {
 
     let mut child = start(data.path(), port);
     wait_ready(&client, &base, &mut child).await;
-    let body = post(
-        &client,
-        &base,
-        "mutation { createUser(email: \"ada@example.com\", password: \"correct horse\") { user { id } } }",
-    )
-    .await;
-    assert!(body["data"]["createUser"]["user"]["id"].is_string(), "{body}");
+    sign_up(&client, &base).await;
     let postgres = postmaster_pid(data.path());
     assert!(process_exists(postgres));
     interrupt_and_wait(child).await;
@@ -227,13 +240,7 @@ async fn several_runtimes_share_the_address_and_stop_on_sigint() {
     assert!(!status.success() && stderr.contains("Address already in use"), "{status}: {stderr}");
     assert_eq!(listening_sockets(port), 3, "the first capcom's sockets only");
 
-    let body = post(
-        &client,
-        &base,
-        "mutation { createUser(email: \"ada@example.com\", password: \"correct horse\") { token { value } } }",
-    )
-    .await;
-    let token = body["data"]["createUser"]["token"]["value"].as_str().expect("a token").to_owned();
+    let token = sign_up(&client, &base).await;
     // Each request on a connection of its own, all at once: with three sockets, 48 connections all landing
     // on one socket would be a 1-in-3^47 chance, so every runtime serves some of them.
     let requests = (0..48).map(|_| {
@@ -362,13 +369,7 @@ async fn a_start_killed_during_initdb_does_not_stop_the_next() {
     let client = reqwest::Client::new();
     let mut server = KillOnDrop(Some(start(data.path(), port)));
     wait_ready(&client, &base, server.0.as_mut().unwrap()).await;
-    let body = post(
-        &client,
-        &base,
-        "mutation { createUser(email: \"ada@example.com\", password: \"correct horse\") { user { id } } }",
-    )
-    .await;
-    assert!(body["data"]["createUser"]["user"]["id"].is_string(), "{body}");
+    sign_up(&client, &base).await;
     let left: Vec<_> = std::fs::read_dir(data.path()).unwrap().map(|entry| entry.unwrap().file_name()).collect();
     assert!(!data.path().join("pg.pwfile").exists() && !data.path().join("pg-initializing").exists(), "{left:?}");
     interrupt_and_wait(server.0.take().unwrap()).await;
@@ -417,23 +418,9 @@ async fn a_stop_closes_websocket_sessions_and_the_change_listener_quietly() {
     let mut server = KillOnDrop(Some(start_with(data.path(), port, &[], Stdio::piped())));
     let client = reqwest::Client::new();
     wait_ready(&client, &base, server.0.as_mut().unwrap()).await;
-    let body = post(
-        &client,
-        &base,
-        "mutation { createUser(email: \"ada@example.com\", password: \"correct horse\") { token { value } } }",
-    )
-    .await;
-    let token = body["data"]["createUser"]["token"]["value"].as_str().expect("a token").to_owned();
-    let organization = client
-        .post(format!("{base}/v1"))
-        .bearer_auth(&token)
-        .json(&json!({"query": "mutation { createOrganization(name: \"Acme\") { id } }"}))
-        .send()
-        .await
-        .unwrap()
-        .json::<serde_json::Value>()
-        .await
-        .unwrap();
+    let token = sign_up(&client, &base).await;
+    let organization =
+        post_as(&client, &base, Some(&token), "mutation { createOrganization(name: \"Acme\") { id } }").await;
     let organization = organization["data"]["createOrganization"]["id"].as_str().expect("an organization").to_owned();
 
     let mut request = format!("ws://127.0.0.1:{port}/ws").into_client_request().unwrap();
@@ -447,18 +434,10 @@ async fn a_stop_closes_websocket_sessions_and_the_change_listener_quietly() {
     socket.send(send(subscribe)).await.unwrap();
     assert_eq!(next(&mut socket).await["type"], "connection_ack");
     // The subscription is running once an event written after it reaches it.
-    let renamed = client
-        .post(format!("{base}/v1"))
-        .bearer_auth(&token)
-        .json(&json!({"query": format!(
-            "mutation {{ updateOrganization(organizationUuid: \"{organization}\", payload: {{ name: \"Acme Two\" }}) {{ id }} }}"
-        )}))
-        .send()
-        .await
-        .unwrap()
-        .json::<serde_json::Value>()
-        .await
-        .unwrap();
+    let rename = format!(
+        "mutation {{ updateOrganization(organizationUuid: \"{organization}\", payload: {{ name: \"Acme Two\" }}) {{ id }} }}"
+    );
+    let renamed = post_as(&client, &base, Some(&token), &rename).await;
     assert!(renamed["errors"].is_null(), "{renamed}");
     let event = next(&mut socket).await;
     assert_eq!(event["type"], "next", "{event}");
@@ -498,4 +477,28 @@ async fn next(socket: &mut WebSocket) -> serde_json::Value {
             other => return json!({"type": "dropped", "detail": format!("{other:?}")}),
         }
     }
+}
+
+/// A second capcom started on a data folder a running one uses (here on another port, so that the address
+/// does not refuse it first) is refused at once, naming the first one, and leaves the first one's
+/// PostgreSQL alone (docs/operations.md, "The private PostgreSQL"). Before, it stopped that PostgreSQL as
+/// one left behind by a killed capcom, and started its own on the cluster.
+#[tokio::test]
+async fn a_second_capcom_on_the_same_data_folder_is_refused_and_leaves_the_first_alone() {
+    let data = tempfile::Builder::new().prefix("capcom-bin-").tempdir_in(std::env::temp_dir()).unwrap();
+    let port = free_port();
+    let base = format!("http://127.0.0.1:{port}");
+    let client = reqwest::Client::new();
+    let mut first = KillOnDrop(Some(start(data.path(), port)));
+    wait_ready(&client, &base, first.0.as_mut().unwrap()).await;
+    let postgres = postmaster_pid(data.path());
+
+    let second = KillOnDrop(Some(start_with(data.path(), free_port(), &[], Stdio::piped())));
+    let (status, stderr) = refused(second, "a second capcom on the data folder kept running");
+    let holder = format!("pid {}", first.0.as_ref().unwrap().id());
+    assert!(!status.success() && stderr.contains("uses the data folder") && stderr.contains(&holder), "{stderr}");
+    assert_eq!(postmaster_pid(data.path()), postgres, "the first capcom's PostgreSQL is the one running");
+    assert!(process_exists(postgres));
+    sign_up(&client, &base).await;
+    interrupt_and_wait(first.0.take().unwrap()).await;
 }
