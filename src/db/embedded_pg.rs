@@ -220,6 +220,39 @@ fn remove_if_present(path: &Path) -> Result<(), EmbeddedPgError> {
     }
 }
 
+/// Waits, at most `within`, until no process has `folder` as its working directory (PostgreSQL's
+/// processes work in their cluster's folder). Errors: some still do then, named by pid.
+fn wait_until_nothing_works_in(folder: &Path, within: Duration) -> Result<(), EmbeddedPgError> {
+    let Ok(folder) = fs::canonicalize(folder) else { return Ok(()) };
+    let deadline = Instant::now() + within;
+    let mut first_look = true;
+    loop {
+        let working: Vec<String> = fs::read_dir("/proc")
+            .map_err(io_error("reading", Path::new("/proc")))?
+            .filter_map(|entry| {
+                let entry = entry.ok()?;
+                let pid = entry.file_name().to_str()?.parse::<u32>().ok()?;
+                (fs::read_link(entry.path().join("cwd")).ok()? == folder).then(|| pid.to_string())
+            })
+            .collect();
+        if working.is_empty() {
+            return Ok(());
+        }
+        if first_look {
+            tracing::info!(pids = %working.join(", "), folder = %folder.display(), "waiting for processes an interrupted first start left");
+            first_look = false;
+        }
+        if Instant::now() >= deadline {
+            return Err(EmbeddedPgError::Server(format!(
+                "processes {} still work in {}, left by an interrupted first start: stop them and start again",
+                working.join(", "),
+                folder.display()
+            )));
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
 /// Removes everything inside the folder `path` (a missing folder is fine), but not the folder, and never
 /// through a symbolic link.
 fn empty_folder(path: &Path) -> Result<(), EmbeddedPgError> {
@@ -450,6 +483,10 @@ impl EmbeddedPostgres {
         let initdb_password_file = cluster_dir.with_extension("pwfile");
         remove_if_present(&initdb_password_file)?;
         if interrupted {
+            // initdb dies with the capcom that ran it, but the PostgreSQL it was running (bootstrap and
+            // single-user mode, working in the cluster folder) ends only when it reads the end of initdb's
+            // script, a moment later; emptying the folder under it would race it.
+            wait_until_nothing_works_in(cluster_dir, Duration::from_secs(30))?;
             empty_folder(cluster_dir)?;
         }
         fs::create_dir_all(cluster_dir).map_err(io_error("creating the cluster folder", cluster_dir))?;

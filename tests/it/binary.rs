@@ -55,7 +55,13 @@ async fn wait_ready(client: &reqwest::Client, base: &str, child: &mut Child) {
                 return;
             }
         }
-        assert!(child.try_wait().unwrap().is_none(), "capcom exited before becoming ready");
+        if child.try_wait().unwrap().is_some() {
+            let mut stderr = String::new();
+            if let Some(mut pipe) = child.stderr.take() {
+                let _ = std::io::Read::read_to_string(&mut pipe, &mut stderr);
+            }
+            panic!("capcom exited before becoming ready: {stderr}");
+        }
         assert!(Instant::now() < deadline, "capcom did not become ready");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
@@ -367,7 +373,7 @@ async fn a_start_killed_during_initdb_does_not_stop_the_next() {
     let port = free_port();
     let base = format!("http://127.0.0.1:{port}");
     let client = reqwest::Client::new();
-    let mut server = KillOnDrop(Some(start(data.path(), port)));
+    let mut server = KillOnDrop(Some(start_with(data.path(), port, &[], Stdio::piped())));
     wait_ready(&client, &base, server.0.as_mut().unwrap()).await;
     sign_up(&client, &base).await;
     let left: Vec<_> = std::fs::read_dir(data.path()).unwrap().map(|entry| entry.unwrap().file_name()).collect();
