@@ -292,16 +292,27 @@ pub async fn run_server(config: Config) -> Result<(), StartError> {
     events.stop();
     drop((mailer, sweeper));
     if let Some(server) = database.embedded {
-        stop_private_server(server);
+        stop_private_server(server).await;
         tracing::info!("private PostgreSQL server stopped");
     }
     served.map_err(StartError::Serve)
 }
 
-/// Stops the private PostgreSQL at the end of a command, on the calling thread: nothing else runs by then,
-/// and a stop must not need a new thread (`spawn_blocking` panicked when the system refused one).
-pub fn stop_private_server(mut server: EmbeddedPostgres) {
-    server.stop();
+/// Stops the private PostgreSQL at the end of a command, on a thread of its own while this runtime keeps
+/// running (a connection it is opening must be able to finish, or PostgreSQL's fast shutdown waits for
+/// it); when the system refuses the thread, on the calling thread (`spawn_blocking` panicked then).
+pub async fn stop_private_server(server: EmbeddedPostgres) {
+    let (done, stopped) = tokio::sync::oneshot::channel::<()>();
+    // On a refused thread, the closure and the server in it are dropped here, and dropping the server
+    // stops it (`EmbeddedPostgres`'s `Drop`).
+    let stopping = std::thread::Builder::new().name("capcom-pg-stop".into()).spawn(move || {
+        let mut server = server;
+        server.stop();
+        drop(done);
+    });
+    if stopping.is_ok() {
+        let _ = stopped.await;
+    }
 }
 
 /// Completes on SIGINT (Ctrl-C) or SIGTERM.

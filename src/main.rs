@@ -142,7 +142,7 @@ async fn seed(config: Config, options: capcom::seed::SeedOptions) -> Result<(), 
     let outcome = capcom::seed::run(&state, options).await;
     drop(state);
     if let Some(server) = database.embedded {
-        capcom::stop_private_server(server);
+        capcom::stop_private_server(server).await;
     }
     match outcome {
         Ok(report) => capcom::write_out(&report.render()),
@@ -178,7 +178,7 @@ async fn lift_ip_access_list(config: Config, organization: uuid::Uuid) -> Result
     .await;
     drop(state);
     if let Some(server) = database.embedded {
-        capcom::stop_private_server(server);
+        capcom::stop_private_server(server).await;
     }
     let before = outcome.map_err(|error| match error {
         capcom::error::ApiError::NotFound => capcom::StartError::Command(capcom::error::ApiError::bad_input(

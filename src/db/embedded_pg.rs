@@ -220,6 +220,15 @@ fn remove_if_present(path: &Path) -> Result<(), EmbeddedPgError> {
     }
 }
 
+/// Whether the marker `unfinished` says that the cluster at `cluster_dir` was left half-made: it names this
+/// folder (a marker left for the `/var/tmp` folder says nothing of `<data>/pg`), and no server has ever
+/// run on the folder (PostgreSQL writes `postmaster.opts` at every start, and capcom starts one only
+/// after removing the marker). A marker that fails either test never empties anything.
+fn unfinished_here(unfinished: &Path, cluster_dir: &Path) -> bool {
+    fs::read_to_string(unfinished).is_ok_and(|named| Path::new(named.trim()) == cluster_dir)
+        && !cluster_dir.join("postmaster.opts").exists()
+}
+
 /// Waits, at most `within`, until no process has `folder` as its working directory (PostgreSQL's
 /// processes work in their cluster's folder). Errors: some still do then, named by pid.
 fn wait_until_nothing_works_in(folder: &Path, within: Duration) -> Result<(), EmbeddedPgError> {
@@ -279,36 +288,46 @@ fn empty_folder(path: &Path) -> Result<(), EmbeddedPgError> {
     Ok(())
 }
 
-/// Takes `<data>/capcom.lock` for as long as this process runs (an advisory `flock`, which the kernel
-/// releases when the process ends, even killed), and writes this process's pid into it. Without it, a
-/// second capcom started on the same data folder took the first one's PostgreSQL for a server left
-/// behind by a killed capcom, stopped it, and started its own on the cluster.
+/// Takes the data folder for as long as this process runs: an advisory `flock` on the folder itself (so
+/// that no file removed or replaced inside it can let a second holder in), which the kernel releases when
+/// the process ends, even killed. Without it, a second capcom started on the same data folder took the
+/// first one's PostgreSQL for a server left behind by a killed capcom, stopped it, and started its own on
+/// the cluster. `<data>/capcom.lock` says which process holds the folder, for the refusal's message only;
+/// it is never opened through a symbolic link.
 fn lock_data_folder(data_dir: &Path) -> Result<Flock<fs::File>, EmbeddedPgError> {
-    let path = data_dir.join("capcom.lock");
-    let file = fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .mode(0o600)
-        .open(&path)
-        .map_err(io_error("opening the data folder's lock", &path))?;
-    let mut lock = match Flock::lock(file, FlockArg::LockExclusiveNonblock) {
+    let folder = fs::File::open(data_dir).map_err(io_error("opening the data folder", data_dir))?;
+    let holder_file = data_dir.join("capcom.lock");
+    let lock = match Flock::lock(folder, FlockArg::LockExclusiveNonblock) {
         Ok(lock) => lock,
-        Err((mut file, Errno::EWOULDBLOCK)) => {
-            let mut holder = String::new();
-            let _ = std::io::Read::read_to_string(&mut file, &mut holder);
-            let holder = holder.trim();
+        Err((_, Errno::EWOULDBLOCK)) => {
+            let holder = fs::OpenOptions::new()
+                .read(true)
+                .custom_flags(libc::O_NOFOLLOW)
+                .open(&holder_file)
+                .and_then(|mut file| {
+                    let mut text = String::new();
+                    std::io::Read::read_to_string(&mut file, &mut text).map(|_| text)
+                })
+                .unwrap_or_default();
+            let holder = holder.trim().chars().take(40).collect::<String>();
             return Err(EmbeddedPgError::DataFolderInUse {
                 data_dir: data_dir.to_owned(),
-                holder: if holder.is_empty() { "unknown pid".to_owned() } else { holder.to_owned() },
+                holder: if holder.is_empty() { "unknown pid".to_owned() } else { holder },
             });
         }
-        Err((_, errno)) => return Err(io_error("locking the data folder", &path)(std::io::Error::from(errno))),
+        Err((_, errno)) => return Err(io_error("locking the data folder", data_dir)(std::io::Error::from(errno))),
     };
-    lock.set_len(0).map_err(io_error("writing the data folder's lock", &path))?;
-    lock.write_all(format!("pid {}\n", std::process::id()).as_bytes())
-        .map_err(io_error("writing the data folder's lock", &path))?;
+    let _ = fs::remove_file(&holder_file);
+    let written = fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(&holder_file)
+        .and_then(|mut file| file.write_all(format!("pid {}\n", std::process::id()).as_bytes()));
+    if let Err(error) = written {
+        tracing::warn!(%error, path = %holder_file.display(), "cannot say in the data folder which process holds it");
+    }
     Ok(lock)
 }
 
@@ -372,7 +391,7 @@ impl EmbeddedPostgres {
         let password_file = data_dir.join("pg-password");
         // Present from before a first initdb until its cluster's password is written (`init_cluster`).
         let unfinished = data_dir.join("pg-initializing");
-        let password = if cluster_dir.join("PG_VERSION").is_file() && !unfinished.exists() {
+        let password = if cluster_dir.join("PG_VERSION").is_file() && !unfinished_here(&unfinished, &cluster_dir) {
             fs::read_to_string(&password_file)
                 .map_err(|_| {
                     EmbeddedPgError::Server(format!(
@@ -465,11 +484,11 @@ impl EmbeddedPostgres {
 
     /// Makes a new cluster at `cluster_dir` and writes its superuser password to `password_file`.
     ///
-    /// `unfinished` (in the data folder) exists from before initdb starts until the password is written: a
-    /// start stopped half-way (killed during initdb) leaves it, and the next start empties the half-made
-    /// cluster folder (never a symbolic link, never a cluster that was finished) and makes it again,
-    /// instead of finding a cluster without its password. The folder itself is kept, so that it may be a
-    /// mount point.
+    /// `unfinished` (in the data folder) names the cluster folder from before initdb starts until the
+    /// password is written: a start stopped half-way (killed during initdb) leaves it, and the next start
+    /// empties the half-made cluster folder (never a symbolic link, never another folder than the one named,
+    /// never a cluster a server has run on: [`unfinished_here`]) and makes it again, instead of finding a
+    /// cluster without its password. The folder itself is kept, so that it may be a mount point.
     fn init_cluster(
         cluster_dir: &Path,
         bin_dir: &Path,
@@ -477,8 +496,8 @@ impl EmbeddedPostgres {
         password_file: &Path,
         unfinished: &Path,
     ) -> Result<String, EmbeddedPgError> {
-        let interrupted = unfinished.exists();
-        write_private_file(unfinished, "", None)?;
+        let interrupted = unfinished_here(unfinished, cluster_dir);
+        write_private_file(unfinished, &cluster_dir.to_string_lossy(), None)?;
         // initdb reads the password from a file; it must be readable by the server user and is removed at once.
         let initdb_password_file = cluster_dir.with_extension("pwfile");
         remove_if_present(&initdb_password_file)?;

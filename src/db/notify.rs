@@ -170,7 +170,9 @@ impl Events {
                 }
                 Ok::<(), ListenError>(())
             })
-            .await?;
+            .await
+            // A listener that failed to open while capcom stops (its database going away) is the stop.
+            .map_err(|error| if self.is_stopped() { ListenError::Stopping } else { error })?;
         Ok(receiver)
     }
 

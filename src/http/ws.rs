@@ -204,6 +204,9 @@ pub fn is_request_error(response: &Response) -> bool {
         && response.errors.iter().all(|error| error.path.is_empty())
 }
 
+/// How long a socket closed by capcom waits for the client's side of the closing handshake.
+const CLOSING_HANDSHAKE: Duration = Duration::from_secs(1);
+
 /// Why a session is closed (1001, "going away") when capcom stops.
 pub const MSG_STOPPING: &str = "capcom is stopping";
 
@@ -223,13 +226,25 @@ where
         outcome = run(&mut socket, &session, authenticate) => outcome,
         () = hold.closing() => Err(close(1001, MSG_STOPPING)),
     };
+    // The session is over: its place in the process's total is free while the socket closes.
+    drop(session.permit);
     if let Err(Close { code, reason }) = outcome {
         if protocol == Protocol::LegacyWs && code != 4400 {
             let _ = socket.send(text(json!({"type": "connection_error", "payload": {"message": reason}}))).await;
         }
         let _ = socket.send(Message::Close(Some(CloseFrame { code, reason: Utf8Bytes::from(reason) }))).await;
+        // The closing handshake (RFC 6455 §7.1.1): read, and drop, what the client still sends until its own
+        // Close or the end, for at most a second. Dropping the socket with the client's messages unread made
+        // the kernel answer with a reset, which discards the Close frame not yet delivered.
+        let _ = tokio::time::timeout(CLOSING_HANDSHAKE, async {
+            while let Some(Ok(message)) = socket.recv().await {
+                if matches!(message, Message::Close(_)) {
+                    break;
+                }
+            }
+        })
+        .await;
     }
-    drop(session.permit);
 }
 
 /// Reads the next text message as JSON of at most `max_values` values (`CAPCOM_MAX_INPUT_VALUES`);

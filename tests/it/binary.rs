@@ -379,6 +379,23 @@ async fn a_start_killed_during_initdb_does_not_stop_the_next() {
     let left: Vec<_> = std::fs::read_dir(data.path()).unwrap().map(|entry| entry.unwrap().file_name()).collect();
     assert!(!data.path().join("pg.pwfile").exists() && !data.path().join("pg-initializing").exists(), "{left:?}");
     interrupt_and_wait(server.0.take().unwrap()).await;
+
+    // A marker naming this cluster, planted (or left) next to a cluster a server has run on, empties
+    // nothing: ada's account is still there.
+    let cluster = std::fs::canonicalize(data.path().join("pg")).unwrap();
+    std::fs::write(data.path().join("pg-initializing"), cluster.to_string_lossy().as_bytes()).unwrap();
+    let port = free_port();
+    let base = format!("http://127.0.0.1:{port}");
+    let mut server = KillOnDrop(Some(start_with(data.path(), port, &[], Stdio::piped())));
+    wait_ready(&client, &base, server.0.as_mut().unwrap()).await;
+    let signed_in = post(
+        &client,
+        &base,
+        "mutation { createToken(identity: \"ada@example.com\", password: \"correct horse\") { token { value } } }",
+    )
+    .await;
+    assert!(signed_in["data"]["createToken"]["token"]["value"].is_string(), "{signed_in}");
+    interrupt_and_wait(server.0.take().unwrap()).await;
 }
 
 /// The initdb process whose parent is `parent`, if one runs.
@@ -503,6 +520,11 @@ async fn a_second_capcom_on_the_same_data_folder_is_refused_and_leaves_the_first
     let (status, stderr) = refused(second, "a second capcom on the data folder kept running");
     let holder = format!("pid {}", first.0.as_ref().unwrap().id());
     assert!(!status.success() && stderr.contains("uses the data folder") && stderr.contains(&holder), "{stderr}");
+    // The lock is on the folder, not the file that names its holder: removing that file lets no one in.
+    std::fs::remove_file(data.path().join("capcom.lock")).unwrap();
+    let third = KillOnDrop(Some(start_with(data.path(), free_port(), &[], Stdio::piped())));
+    let (status, stderr) = refused(third, "a capcom on the data folder kept running once the lock file was removed");
+    assert!(!status.success() && stderr.contains("uses the data folder"), "{stderr}");
     assert_eq!(postmaster_pid(data.path()), postgres, "the first capcom's PostgreSQL is the one running");
     assert!(process_exists(postgres));
     sign_up(&client, &base).await;
