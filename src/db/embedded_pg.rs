@@ -220,6 +220,29 @@ fn remove_if_present(path: &Path) -> Result<(), EmbeddedPgError> {
     }
 }
 
+/// Refuses, before capcom (as root) touches anything there, the cluster folder `cluster_dir` in the
+/// world-writable `/var/tmp`, and its `.log` and `.pwfile` siblings, when one exists as a symbolic link or
+/// belongs to someone other than root or the server's user `owner`: anyone can plant them at that
+/// predictable path, and root would otherwise chmod and chown the target, append PostgreSQL's log to it,
+/// or write initdb's password through it.
+fn refuse_planted(cluster_dir: &Path, owner: &User) -> Result<(), EmbeddedPgError> {
+    for path in [cluster_dir.to_owned(), cluster_dir.with_extension("log"), cluster_dir.with_extension("pwfile")] {
+        let metadata = match fs::symlink_metadata(&path) {
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(error) => return Err(io_error("checking", &path)(error)),
+            Ok(metadata) => metadata,
+        };
+        if metadata.file_type().is_symlink() || ![0, owner.uid.as_raw()].contains(&metadata.uid()) {
+            return Err(EmbeddedPgError::Server(format!(
+                "{} is a symbolic link or belongs to another user, so capcom (running as root) will not use it: \
+                 remove it, or give the postgres user a way into the data folder",
+                path.display()
+            )));
+        }
+    }
+    Ok(())
+}
+
 /// Whether the marker `unfinished` says that the cluster at `cluster_dir` was left half-made: it names this
 /// folder (a marker left for the `/var/tmp` folder says nothing of `<data>/pg`), and no server has ever
 /// run on the folder (PostgreSQL writes `postmaster.opts` at every start, and capcom starts one only
@@ -337,6 +360,7 @@ fn write_private_file(path: &Path, content: &str, owner: Option<&User>) -> Resul
         .create(true)
         .truncate(true)
         .mode(0o600)
+        .custom_flags(libc::O_NOFOLLOW)
         .open(path)
         .map_err(io_error("writing", path))?;
     file.write_all(content.as_bytes()).map_err(io_error("writing", path))?;
@@ -385,6 +409,7 @@ impl EmbeddedPostgres {
                     cluster = %cluster_dir.display(),
                     "the postgres user cannot reach the data folder; keeping the PostgreSQL cluster in /var/tmp"
                 );
+                refuse_planted(&cluster_dir, user)?;
             }
         }
 
@@ -415,6 +440,7 @@ impl EmbeddedPostgres {
         let log = fs::OpenOptions::new()
             .create(true)
             .append(true)
+            .custom_flags(libc::O_NOFOLLOW)
             .open(&log_path)
             .map_err(io_error("opening the PostgreSQL log", &log_path))?;
         let log_err = log.try_clone().map_err(io_error("opening the PostgreSQL log", &log_path))?;

@@ -530,3 +530,39 @@ async fn a_second_capcom_on_the_same_data_folder_is_refused_and_leaves_the_first
     sign_up(&client, &base).await;
     interrupt_and_wait(first.0.take().unwrap()).await;
 }
+
+/// As root, with a data folder the postgres user cannot reach, the cluster goes to a predictable path in
+/// the world-writable /var/tmp. A symbolic link planted there is refused before capcom touches anything
+/// (docs/operations.md, "The private PostgreSQL"): before, root chmodded and chowned its target and made the
+/// cluster there. Not root, capcom never uses /var/tmp and there is nothing to attack.
+#[test]
+fn a_symbolic_link_planted_in_var_tmp_is_refused() {
+    use sha2::Digest;
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    if !nix::unistd::geteuid().is_root() {
+        return;
+    }
+    let data = tempfile::Builder::new().prefix("capcom-bin-").tempdir_in(std::env::temp_dir()).unwrap();
+    std::fs::set_permissions(data.path(), std::fs::Permissions::from_mode(0o700)).unwrap();
+    let canonical = std::fs::canonicalize(data.path()).unwrap();
+    let digest = sha2::Sha256::digest(canonical.as_os_str().as_encoded_bytes());
+    let tag: String = digest.iter().take(8).map(|b| format!("{b:02x}")).collect();
+    let planted = std::path::PathBuf::from(format!("/var/tmp/capcom-pg-{tag}"));
+    let victim = tempfile::Builder::new().prefix("capcom-victim-").tempdir_in(std::env::temp_dir()).unwrap();
+    std::fs::set_permissions(victim.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::os::unix::fs::symlink(victim.path(), &planted).unwrap();
+    struct Unplant(std::path::PathBuf);
+    impl Drop for Unplant {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_file(&self.0);
+        }
+    }
+    let _unplant = Unplant(planted.clone());
+
+    let server = KillOnDrop(Some(start_with(data.path(), free_port(), &[], Stdio::piped())));
+    let (status, stderr) = refused(server, "capcom used a symbolic link planted in /var/tmp");
+    assert!(!status.success() && stderr.contains("is a symbolic link or belongs to another user"), "{stderr}");
+    let after = std::fs::metadata(victim.path()).unwrap();
+    assert_eq!((after.mode() & 0o777, after.uid()), (0o755, 0), "the link's target is untouched");
+    assert_eq!(std::fs::read_dir(victim.path()).unwrap().count(), 0, "nothing was made in it");
+}
