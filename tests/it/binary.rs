@@ -456,13 +456,21 @@ async fn a_stop_closes_websocket_sessions_and_the_change_listener_quietly() {
     }});
     socket.send(send(subscribe)).await.unwrap();
     assert_eq!(next(&mut socket).await["type"], "connection_ack");
-    // The subscription is running once an event written after it reaches it.
-    let rename = format!(
-        "mutation {{ updateOrganization(organizationUuid: \"{organization}\", payload: {{ name: \"Acme Two\" }}) {{ id }} }}"
-    );
-    let renamed = post_as(&client, &base, Some(&token), &rename).await;
-    assert!(renamed["errors"].is_null(), "{renamed}");
-    let event = next(&mut socket).await;
+    // The subscription is running once an event written after it reaches it. Its listener may still be
+    // opening when the first change commits (that event is then not for it), so changes are made until one
+    // arrives (bounded: ten changes, two seconds each).
+    let mut event = json!(null);
+    for attempt in 0..10 {
+        let rename = format!(
+            "mutation {{ updateOrganization(organizationUuid: \"{organization}\", payload: {{ name: \"Acme {attempt}\" }}) {{ id }} }}"
+        );
+        let renamed = post_as(&client, &base, Some(&token), &rename).await;
+        assert!(renamed["errors"].is_null(), "{renamed}");
+        if let Ok(message) = tokio::time::timeout(Duration::from_secs(2), next(&mut socket)).await {
+            event = message;
+            break;
+        }
+    }
     assert_eq!(event["type"], "next", "{event}");
 
     let mut child = server.0.take().unwrap();
