@@ -92,6 +92,17 @@ async fn sign_up(client: &reqwest::Client, base: &str) -> String {
     body["data"]["createUser"]["token"]["value"].as_str().unwrap_or_else(|| panic!("a token: {body}")).to_owned()
 }
 
+/// Signs ada@example.com in (her account must exist) and returns the token.
+async fn sign_in(client: &reqwest::Client, base: &str) -> String {
+    let body = post(
+        client,
+        base,
+        "mutation { createToken(identity: \"ada@example.com\", password: \"correct horse\") { token { value } } }",
+    )
+    .await;
+    body["data"]["createToken"]["token"]["value"].as_str().unwrap_or_else(|| panic!("a token: {body}")).to_owned()
+}
+
 fn postmaster_pid(data_dir: &std::path::Path) -> i32 {
     let content = std::fs::read_to_string(data_dir.join("pg/postmaster.pid")).unwrap();
     content.lines().next().unwrap().trim().parse().unwrap()
@@ -127,13 +138,7 @@ async fn cargo_run_starts_its_own_postgres_and_stops_it_on_sigint() {
     let base = format!("http://127.0.0.1:{port}");
     let mut child = start(data.path(), port);
     wait_ready(&client, &base, &mut child).await;
-    let body = post(
-        &client,
-        &base,
-        "mutation { createToken(identity: \"ada@example.com\", password: \"correct horse\") { token { value } } }",
-    )
-    .await;
-    assert!(body["data"]["createToken"]["token"]["value"].is_string(), "{body}");
+    sign_in(&client, &base).await;
     let postgres = postmaster_pid(data.path());
     interrupt_and_wait(child).await;
     assert!(!process_exists(postgres));
@@ -388,13 +393,7 @@ async fn a_start_killed_during_initdb_does_not_stop_the_next() {
     let base = format!("http://127.0.0.1:{port}");
     let mut server = KillOnDrop(Some(start_with(data.path(), port, &[], Stdio::piped())));
     wait_ready(&client, &base, server.0.as_mut().unwrap()).await;
-    let signed_in = post(
-        &client,
-        &base,
-        "mutation { createToken(identity: \"ada@example.com\", password: \"correct horse\") { token { value } } }",
-    )
-    .await;
-    assert!(signed_in["data"]["createToken"]["token"]["value"].is_string(), "{signed_in}");
+    sign_in(&client, &base).await;
     interrupt_and_wait(server.0.take().unwrap()).await;
 }
 
