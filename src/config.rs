@@ -159,7 +159,7 @@ pub struct Config {
     pub login_max_failures_per_address: i32,
 
     /// Password hashes computed at once, each on a thread of its own started with capcom and holding 19 MiB
-    /// once it has hashed (1 to 256); default: the number of cores.
+    /// while sign-ins keep coming (1 to 256); default: the number of cores.
     #[arg(long, env = "CAPCOM_PASSWORD_HASHING_CONCURRENCY", global = true,
           value_parser = clap::builder::RangedU64ValueParser::<usize>::new()
               .range(1..=crate::auth::password::MAX_CONCURRENCY as u64))]

@@ -11,8 +11,14 @@
 //!   (or fails for want of) a thread created on demand. A hash that ran on a blocking thread spawned per
 //!   hash kept its turn queued for good when the system refused the thread (a pids limit): after
 //!   `concurrency` refusals every sign-in answered UNAVAILABLE until capcom restarted;
-//! - each thread allocates its working memory once and reuses it, so hashing never allocates or frees large
-//!   blocks after warm-up, whatever the load: memory is bounded by concurrency × 19 MiB;
+//! - each thread allocates its working memory for its first hash and reuses it for as long as hashes keep
+//!   coming, so a burst of sign-ins allocates nothing large after its first hashes and memory is bounded by
+//!   concurrency × 19 MiB; a thread frees it once it has had no hash to compute for [`KEEP_MEMORY_IDLE`],
+//!   or as soon as another idle thread is first in line for the next one. Kept for good, the 19 MiB of
+//!   each thread that ever hashed stayed resident after the first sign-ins: on two cores, 38 MiB, a third
+//!   of what capcom held serving a page of 200 members to 64 clients (bench/README.md, part 10). Freed
+//!   after every hash instead, a burst held up to twice as much, the allocator not yet having returned a
+//!   freed area when the next hash asked for one;
 //! - a request may cause at most one hash (SPEC §7), however many aliases or batched operations ask for
 //!   one: each request holds a [`HashPermit`], and the hasher it uses ([`PasswordHasher::for_request`])
 //!   refuses a second hash at once with BAD_USER_INPUT ([`MSG_ONE_HASH_PER_REQUEST`]). The permit is taken
@@ -23,9 +29,9 @@
 //! - every hash computed is counted (`capcom_password_hashes_total`).
 
 use std::panic::AssertUnwindSafe;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::{Receiver, Sender};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender};
+use std::sync::{Arc, Mutex, OnceLock, TryLockError};
 use std::time::Duration;
 
 use argon2::password_hash::phc::{Output, ParamsString, PasswordHash, Salt};
@@ -78,9 +84,14 @@ impl HashPermit {
     }
 }
 
-/// Most password hashes computed at once (`CAPCOM_PASSWORD_HASHING_CONCURRENCY`): each holds a thread and
-/// 19 MiB of working memory for as long as capcom runs.
+/// Most password hashes computed at once (`CAPCOM_PASSWORD_HASHING_CONCURRENCY`): each holds a thread for as
+/// long as capcom runs, and 19 MiB of working memory while hashes keep coming.
 pub const MAX_CONCURRENCY: usize = 256;
+
+/// How long a hashing thread with no hash to compute keeps its working memory for the next one: long enough
+/// for the sign-ins of one burst (a CI fleet starting) to reuse it, short enough that the memory goes back to
+/// the allocator, for requests to use, soon after the sign-ins end.
+pub const KEEP_MEMORY_IDLE: Duration = Duration::from_secs(1);
 
 /// One hash for a hashing thread, given the thread's working memory.
 type Job = Box<dyn FnOnce(&mut Vec<Block>) + Send>;
@@ -98,6 +109,18 @@ pub struct PasswordHasher {
     hashes: prometheus::IntCounter,
     /// The request's permit; `None` for work that is not a request (seeding).
     permit: Option<Arc<HashPermit>>,
+    /// Blocks of working memory the threads hold now.
+    held: Arc<AtomicUsize>,
+}
+
+/// What a hashing thread works from: the queue it shares with the other threads, how long it keeps its
+/// memory idle, and the count of blocks the threads hold (a job counts what it allocates; the thread
+/// uncounts what it frees).
+struct HashingThread {
+    queue: Arc<Mutex<Receiver<Job>>>,
+    keep_idle: Duration,
+    held: Arc<AtomicUsize>,
+    memory: Vec<Block>,
 }
 
 impl PasswordHasher {
@@ -107,13 +130,19 @@ impl PasswordHasher {
     /// # Errors
     /// The system refused a thread.
     pub fn new(concurrency: usize, wait: Duration) -> std::io::Result<Self> {
+        PasswordHasher::keeping_memory(concurrency, wait, KEEP_MEMORY_IDLE)
+    }
+
+    /// [`PasswordHasher::new`], with threads that keep their working memory idle for `keep_idle`.
+    fn keeping_memory(concurrency: usize, wait: Duration, keep_idle: Duration) -> std::io::Result<Self> {
         let concurrency = concurrency.clamp(1, MAX_CONCURRENCY);
         let (jobs, queue) = std::sync::mpsc::channel::<Job>();
         let queue = Arc::new(Mutex::new(queue));
+        let held = Arc::new(AtomicUsize::new(0));
         for k in 0..concurrency {
-            let queue = queue.clone();
+            let mut thread = HashingThread { queue: queue.clone(), keep_idle, held: held.clone(), memory: Vec::new() };
             // On an error the threads already started end with the dropped sender.
-            std::thread::Builder::new().name(format!("capcom-hash-{k}")).spawn(move || hash_on_this_thread(&queue))?;
+            std::thread::Builder::new().name(format!("capcom-hash-{k}")).spawn(move || thread.run())?;
         }
         Ok(PasswordHasher {
             turns: Arc::new(Semaphore::new(concurrency)),
@@ -121,7 +150,13 @@ impl PasswordHasher {
             wait,
             hashes: unregistered_counter(),
             permit: None,
+            held,
         })
+    }
+
+    /// Bytes of working memory the hashing threads hold now.
+    pub fn memory_held(&self) -> usize {
+        self.held.load(Ordering::Relaxed) * std::mem::size_of::<Block>()
     }
 
     /// The same hasher, counting every hash it computes in `hashes`.
@@ -169,8 +204,11 @@ impl PasswordHasher {
             }
         };
         let (done, result) = tokio::sync::oneshot::channel();
+        let held = self.held.clone();
         let job: Job = Box::new(move |memory: &mut Vec<Block>| {
             if memory.len() < blocks {
+                // Counted before the caller can learn the hash is done (the thread frees and uncounts it).
+                held.fetch_add(blocks - memory.len(), Ordering::Relaxed);
                 memory.resize(blocks, Block::new());
             }
             let result = work(memory);
@@ -212,21 +250,46 @@ impl PasswordHasher {
     }
 }
 
-/// A hashing thread: takes the next job from `queue` until every hasher is gone, reusing one working area.
-fn hash_on_this_thread(queue: &Mutex<Receiver<Job>>) {
-    let mut memory = Vec::new();
-    loop {
-        // One idle thread waits on the queue at a time; the others wait for the lock.
-        let next = match queue.lock() {
-            Ok(queue) => queue.recv(),
-            Err(_) => return,
-        };
-        let Ok(job) = next else { return };
-        // A panicking hash answers its caller INTERNAL (its result channel is dropped) and gives its turn
-        // back; the thread goes on, with fresh memory.
-        if std::panic::catch_unwind(AssertUnwindSafe(|| job(&mut memory))).is_err() {
-            memory = Vec::new();
+impl HashingThread {
+    /// Takes the next job from the queue until every hasher is gone, reusing one working area while jobs
+    /// keep coming.
+    fn run(&mut self) {
+        while let Some(job) = self.next_job() {
+            // A panicking hash answers its caller INTERNAL (its result channel is dropped) and gives its turn
+            // back; the thread goes on, with fresh memory.
+            if std::panic::catch_unwind(AssertUnwindSafe(|| job(&mut self.memory))).is_err() {
+                self.free_memory();
+            }
         }
+    }
+
+    /// The next job, once there is one; `None` when every hasher is gone. The memory is freed on the way
+    /// when another idle thread is first in line (this one will not get the next job soon) or when nothing
+    /// comes for `keep_idle`.
+    fn next_job(&mut self) -> Option<Job> {
+        // One idle thread waits on the queue at a time; the others wait for the lock.
+        let shared = self.queue.clone();
+        let queue = match shared.try_lock() {
+            Ok(queue) => queue,
+            Err(TryLockError::WouldBlock) => {
+                self.free_memory();
+                shared.lock().ok()?
+            }
+            Err(TryLockError::Poisoned(_)) => return None,
+        };
+        match queue.recv_timeout(self.keep_idle) {
+            Ok(job) => Some(job),
+            Err(RecvTimeoutError::Timeout) => {
+                self.free_memory();
+                queue.recv().ok()
+            }
+            Err(RecvTimeoutError::Disconnected) => None,
+        }
+    }
+
+    fn free_memory(&mut self) {
+        self.held.fetch_sub(self.memory.len(), Ordering::Relaxed);
+        self.memory = Vec::new();
     }
 }
 
@@ -332,5 +395,27 @@ mod tests {
         }
         // With one turn and one thread, either lost would leave this hash waiting until UNAVAILABLE.
         assert!(hasher.hash("after the panics".to_owned()).await.is_ok());
+    }
+
+    #[tokio::test]
+    async fn working_memory_is_reused_while_hashes_come_and_freed_when_idle() {
+        let blocks = Params::default().block_count();
+        let bytes = blocks * std::mem::size_of::<Block>();
+        // Kept for a minute: the next job on the one thread finds the last hash's memory.
+        let hasher = PasswordHasher::keeping_memory(1, Duration::from_secs(60), Duration::from_secs(60))
+            .expect("hashing threads");
+        assert_eq!(hasher.memory_held(), 0);
+        assert!(hasher.hash("a password".to_owned()).await.is_ok());
+        assert_eq!(hasher.run(0, |memory| memory.len()).await.ok(), Some(blocks));
+        assert_eq!(hasher.memory_held(), bytes);
+        // Kept for no time: freed once the thread finds no job waiting.
+        let hasher = PasswordHasher::keeping_memory(1, Duration::from_secs(60), Duration::ZERO).expect("threads");
+        assert!(hasher.hash("a password".to_owned()).await.is_ok());
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while hasher.memory_held() > 0 && std::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        assert_eq!(hasher.memory_held(), 0);
+        assert_eq!(hasher.run(0, |memory| memory.len()).await.ok(), Some(0));
     }
 }
