@@ -158,8 +158,8 @@ pub struct Config {
     #[arg(long, env = "CAPCOM_LOGIN_MAX_FAILURES_PER_ADDRESS", default_value_t = 50, global = true)]
     pub login_max_failures_per_address: i32,
 
-    /// Password hashes computed at once, each on a thread of its own started with capcom and holding 19 MiB
-    /// while sign-ins keep coming (1 to 256); default: the number of cores.
+    /// Password hashes computed at once, each on a thread of its own started with capcom and using a
+    /// 19 MiB working area, kept for the next hash for a quarter of a second (1 to 256); default: the number of cores.
     #[arg(long, env = "CAPCOM_PASSWORD_HASHING_CONCURRENCY", global = true,
           value_parser = clap::builder::RangedU64ValueParser::<usize>::new()
               .range(1..=crate::auth::password::MAX_CONCURRENCY as u64))]

@@ -158,6 +158,7 @@ pub struct Metrics {
     mail_failures: IntCounterVec,
     sign_in_failures: IntCounterVec,
     password_hashes: IntCounter,
+    password_hashing_memory: IntGauge,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -274,6 +275,11 @@ impl Metrics {
                 &["database"],
             ),
             websockets_open: gauge(r, "capcom_websockets_open", "WebSockets open on this process."),
+            password_hashing_memory: gauge(
+                r,
+                "capcom_password_hashing_memory_bytes",
+                "Working memory of password hashes, in use or kept for the next ones (freed a quarter to half a second after the last).",
+            ),
             subscriptions_open: gauge(r, "capcom_subscriptions_open", "GraphQL subscriptions running on this process."),
             outbox_pending: gauge(
                 r,
@@ -416,6 +422,12 @@ impl Metrics {
         self.outbox_pending.set(pending);
     }
 
+    /// Sets the gauge of the password hashes' working memory, in bytes
+    /// (`crate::auth::password::PasswordHasher::memory_held`).
+    pub fn set_password_hashing_memory(&self, bytes: usize) {
+        self.password_hashing_memory.set(i64::try_from(bytes).unwrap_or(i64::MAX));
+    }
+
     /// Sets the pool gauges of `database`, and brings the statement counter up to `statements`, the
     /// pool's running total.
     pub fn observe_pool(&self, database: Database, pool: PoolUse, statements: &AtomicU64) {
@@ -494,6 +506,7 @@ mod tests {
             "capcom_mail_failures_total",
             "capcom_sign_in_failures_total",
             "capcom_password_hashes_total",
+            "capcom_password_hashing_memory_bytes",
         ] {
             assert!(text.contains(name), "{name} missing from:\n{text}");
         }

@@ -11,14 +11,13 @@
 //!   (or fails for want of) a thread created on demand. A hash that ran on a blocking thread spawned per
 //!   hash kept its turn queued for good when the system refused the thread (a pids limit): after
 //!   `concurrency` refusals every sign-in answered UNAVAILABLE until capcom restarted;
-//! - each thread allocates its working memory for its first hash and reuses it for as long as hashes keep
-//!   coming, so a burst of sign-ins allocates nothing large after its first hashes and memory is bounded by
-//!   concurrency × 19 MiB; a thread frees it once it has had no hash to compute for [`KEEP_MEMORY_IDLE`],
-//!   or as soon as another idle thread is first in line for the next one. Kept for good, the 19 MiB of
-//!   each thread that ever hashed stayed resident after the first sign-ins: on two cores, 38 MiB, a third
-//!   of what capcom held serving a page of 200 members to 64 clients (bench/README.md, part 10). Freed
-//!   after every hash instead, a burst held up to twice as much, the allocator not yet having returned a
-//!   freed area when the next hash asked for one;
+//! - a hash takes its working memory (an area) from those the earlier hashes gave back, the one given back
+//!   last first, and allocates one only when none is free; so there are never more areas than turns
+//!   (concurrency × 19 MiB for the default parameters), and a burst of sign-ins reuses the same few
+//!   without allocating. Areas no hash took for [`KEEP_MEMORY_IDLE`] are freed, so an idle capcom
+//!   holds none (`capcom_password_hashing_memory_bytes`). Kept by each thread for good, as they were, the
+//!   19 MiB of each thread that ever hashed stayed resident after the first sign-ins: on two cores, 38 MiB,
+//!   a third of what capcom held serving a page of 200 members to 64 clients (bench/README.md, part 10);
 //! - a request may cause at most one hash (SPEC §7), however many aliases or batched operations ask for
 //!   one: each request holds a [`HashPermit`], and the hasher it uses ([`PasswordHasher::for_request`])
 //!   refuses a second hash at once with BAD_USER_INPUT ([`MSG_ONE_HASH_PER_REQUEST`]). The permit is taken
@@ -31,8 +30,8 @@
 use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender};
-use std::sync::{Arc, Mutex, OnceLock, TryLockError};
-use std::time::Duration;
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
 
 use argon2::password_hash::phc::{Output, ParamsString, PasswordHash, Salt};
 use argon2::{Algorithm, Argon2, Block, Params, Version};
@@ -84,19 +83,21 @@ impl HashPermit {
     }
 }
 
-/// Most password hashes computed at once (`CAPCOM_PASSWORD_HASHING_CONCURRENCY`): each holds a thread for as
-/// long as capcom runs, and 19 MiB of working memory while hashes keep coming.
+/// Most password hashes computed at once (`CAPCOM_PASSWORD_HASHING_CONCURRENCY`): each turn has a thread
+/// for as long as capcom runs, and at most one working area (19 MiB for the default parameters) while
+/// hashes keep coming.
 pub const MAX_CONCURRENCY: usize = 256;
 
-/// How long a hashing thread with no hash to compute keeps its working memory for the next one: long enough
-/// for the sign-ins of one burst (a CI fleet starting) to reuse it, short enough that the memory goes back to
-/// the allocator, for requests to use, soon after the sign-ins end.
-pub const KEEP_MEMORY_IDLE: Duration = Duration::from_secs(1);
+/// How long a working area no hash took is kept for the next one: long enough for the sign-ins of a burst
+/// (a CI fleet starting, hashes back to back) to reuse it, short enough that capcom holds none soon after
+/// the sign-ins end, before the requests they were made for arrive. An area is freed between one and two of
+/// these after its last hash: the idle thread first in line for the next job wakes this often to check.
+pub const KEEP_MEMORY_IDLE: Duration = Duration::from_millis(250);
 
-/// One hash for a hashing thread, given the thread's working memory.
-type Job = Box<dyn FnOnce(&mut Vec<Block>) + Send>;
+/// One hash for a hashing thread.
+type Job = Box<dyn FnOnce() + Send>;
 
-/// Hashes and verifies passwords on a fixed set of threads, each with its own reusable argon2 working area.
+/// Hashes and verifies passwords on a fixed set of threads, with working areas reused from hash to hash.
 /// The threads end when the last clone of the hasher is dropped.
 #[derive(Debug, Clone)]
 pub struct PasswordHasher {
@@ -109,18 +110,83 @@ pub struct PasswordHasher {
     hashes: prometheus::IntCounter,
     /// The request's permit; `None` for work that is not a request (seeding).
     permit: Option<Arc<HashPermit>>,
-    /// Blocks of working memory the threads hold now.
-    held: Arc<AtomicUsize>,
+    /// The working areas, in use and free.
+    areas: Arc<Areas>,
 }
 
-/// What a hashing thread works from: the queue it shares with the other threads, how long it keeps its
-/// memory idle, and the count of blocks the threads hold (a job counts what it allocates; the thread
-/// uncounts what it frees).
+/// The hashes' working areas: those free, each with when it was given back (the last one last), and the
+/// bytes of all of them, free or in use.
+#[derive(Debug, Default)]
+struct Areas {
+    free: Mutex<Vec<(Area, Instant)>>,
+    bytes: AtomicUsize,
+}
+
+/// One hash's working memory, counted in [`Areas::bytes`] for as long as it exists.
+#[derive(Debug)]
+struct Area {
+    blocks: Vec<Block>,
+    areas: Arc<Areas>,
+}
+
+impl Areas {
+    /// An area of at least `blocks` blocks: the free one given back last, or a new one when none is free
+    /// (a free one too small, for a stored hash with larger parameters, is freed and replaced).
+    fn take(self: &Arc<Self>, blocks: usize) -> Area {
+        let last = self.free.lock().ok().and_then(|mut free| free.pop());
+        match last {
+            Some((area, _)) if area.blocks.len() >= blocks => area,
+            _ => {
+                let area = Area { blocks: vec![Block::new(); blocks], areas: self.clone() };
+                self.bytes.fetch_add(area.bytes(), Ordering::Relaxed);
+                area
+            }
+        }
+    }
+
+    /// Gives `area` back for the next hash.
+    fn give_back(&self, area: Area) {
+        if let Ok(mut free) = self.free.lock() {
+            free.push((area, Instant::now()));
+        }
+    }
+
+    /// Frees the areas no hash took for `keep`.
+    fn free_unused(&self, keep: Duration) {
+        // Taken out under the lock, freed after it.
+        let unused: Vec<(Area, Instant)> = match self.free.lock() {
+            Ok(mut free) => {
+                let now = Instant::now();
+                let (unused, kept) = free.drain(..).partition(|(_, since)| now.duration_since(*since) >= keep);
+                *free = kept;
+                unused
+            }
+            Err(_) => return,
+        };
+        drop(unused);
+    }
+}
+
+impl Area {
+    fn bytes(&self) -> usize {
+        self.blocks.capacity() * std::mem::size_of::<Block>()
+    }
+}
+
+impl Drop for Area {
+    fn drop(&mut self) {
+        let bytes = self.bytes();
+        self.blocks = Vec::new();
+        self.areas.bytes.fetch_sub(bytes, Ordering::Relaxed);
+    }
+}
+
+/// A hashing thread: the queue it shares with the other threads, and the areas, which the thread first
+/// in line for the next job frees once unused for `keep_idle`.
 struct HashingThread {
     queue: Arc<Mutex<Receiver<Job>>>,
     keep_idle: Duration,
-    held: Arc<AtomicUsize>,
-    memory: Vec<Block>,
+    areas: Arc<Areas>,
 }
 
 impl PasswordHasher {
@@ -133,14 +199,16 @@ impl PasswordHasher {
         PasswordHasher::keeping_memory(concurrency, wait, KEEP_MEMORY_IDLE)
     }
 
-    /// [`PasswordHasher::new`], with threads that keep their working memory idle for `keep_idle`.
+    /// [`PasswordHasher::new`], keeping working areas no hash took for `keep_idle` (not zero: the thread
+    /// first in line checks every `keep_idle`).
     fn keeping_memory(concurrency: usize, wait: Duration, keep_idle: Duration) -> std::io::Result<Self> {
         let concurrency = concurrency.clamp(1, MAX_CONCURRENCY);
+        let keep_idle = keep_idle.max(Duration::from_millis(1));
         let (jobs, queue) = std::sync::mpsc::channel::<Job>();
         let queue = Arc::new(Mutex::new(queue));
-        let held = Arc::new(AtomicUsize::new(0));
+        let areas = Arc::new(Areas::default());
         for k in 0..concurrency {
-            let mut thread = HashingThread { queue: queue.clone(), keep_idle, held: held.clone(), memory: Vec::new() };
+            let thread = HashingThread { queue: queue.clone(), keep_idle, areas: areas.clone() };
             // On an error the threads already started end with the dropped sender.
             std::thread::Builder::new().name(format!("capcom-hash-{k}")).spawn(move || thread.run())?;
         }
@@ -150,13 +218,14 @@ impl PasswordHasher {
             wait,
             hashes: unregistered_counter(),
             permit: None,
-            held,
+            areas,
         })
     }
 
-    /// Bytes of working memory the hashing threads hold now.
+    /// Bytes of working memory the hashes hold now, in use or kept for the next ones
+    /// (`capcom_password_hashing_memory_bytes`).
     pub fn memory_held(&self) -> usize {
-        self.held.load(Ordering::Relaxed) * std::mem::size_of::<Block>()
+        self.areas.bytes.load(Ordering::Relaxed)
     }
 
     /// The same hasher, counting every hash it computes in `hashes`.
@@ -184,7 +253,8 @@ impl PasswordHasher {
     }
 
     /// Runs `work` on a hashing thread with working memory of at least `blocks` blocks, once a turn is free.
-    /// The turn is given back when `work` ends, even if the caller stopped waiting.
+    /// The memory and the turn are given back when `work` ends, even if the caller stopped waiting; a
+    /// `work` that panics frees its memory.
     async fn run<T: Send + 'static>(
         &self,
         blocks: usize,
@@ -204,14 +274,12 @@ impl PasswordHasher {
             }
         };
         let (done, result) = tokio::sync::oneshot::channel();
-        let held = self.held.clone();
-        let job: Job = Box::new(move |memory: &mut Vec<Block>| {
-            if memory.len() < blocks {
-                // Counted before the caller can learn the hash is done (the thread frees and uncounts it).
-                held.fetch_add(blocks - memory.len(), Ordering::Relaxed);
-                memory.resize(blocks, Block::new());
-            }
-            let result = work(memory);
+        let areas = self.areas.clone();
+        let job: Job = Box::new(move || {
+            let mut area = areas.take(blocks);
+            let result = work(&mut area.blocks);
+            // Given back before the caller learns the hash is done, so that its next hash finds it.
+            areas.give_back(area);
             drop(turn);
             // The caller may have stopped waiting; the hash is done all the same.
             let _ = done.send(result);
@@ -251,45 +319,27 @@ impl PasswordHasher {
 }
 
 impl HashingThread {
-    /// Takes the next job from the queue until every hasher is gone, reusing one working area while jobs
-    /// keep coming.
-    fn run(&mut self) {
+    /// Takes the next job from the queue until every hasher is gone.
+    fn run(&self) {
         while let Some(job) = self.next_job() {
-            // A panicking hash answers its caller INTERNAL (its result channel is dropped) and gives its turn
-            // back; the thread goes on, with fresh memory.
-            if std::panic::catch_unwind(AssertUnwindSafe(|| job(&mut self.memory))).is_err() {
-                self.free_memory();
-            }
+            // A panicking hash answers its caller INTERNAL (its result channel is dropped), and gives its
+            // turn back and frees its area as it unwinds; the thread goes on.
+            let _ = std::panic::catch_unwind(AssertUnwindSafe(job));
         }
     }
 
-    /// The next job, once there is one; `None` when every hasher is gone. The memory is freed on the way
-    /// when another idle thread is first in line (this one will not get the next job soon) or when nothing
-    /// comes for `keep_idle`.
-    fn next_job(&mut self) -> Option<Job> {
+    /// The next job, once there is one; `None` when every hasher is gone. The thread first in line frees
+    /// the unused areas every `keep_idle` while it waits.
+    fn next_job(&self) -> Option<Job> {
         // One idle thread waits on the queue at a time; the others wait for the lock.
-        let shared = self.queue.clone();
-        let queue = match shared.try_lock() {
-            Ok(queue) => queue,
-            Err(TryLockError::WouldBlock) => {
-                self.free_memory();
-                shared.lock().ok()?
+        let queue = self.queue.lock().ok()?;
+        loop {
+            match queue.recv_timeout(self.keep_idle) {
+                Ok(job) => return Some(job),
+                Err(RecvTimeoutError::Timeout) => self.areas.free_unused(self.keep_idle),
+                Err(RecvTimeoutError::Disconnected) => return None,
             }
-            Err(TryLockError::Poisoned(_)) => return None,
-        };
-        match queue.recv_timeout(self.keep_idle) {
-            Ok(job) => Some(job),
-            Err(RecvTimeoutError::Timeout) => {
-                self.free_memory();
-                queue.recv().ok()
-            }
-            Err(RecvTimeoutError::Disconnected) => None,
         }
-    }
-
-    fn free_memory(&mut self) {
-        self.held.fetch_sub(self.memory.len(), Ordering::Relaxed);
-        self.memory = Vec::new();
     }
 }
 
@@ -397,25 +447,49 @@ mod tests {
         assert!(hasher.hash("after the panics".to_owned()).await.is_ok());
     }
 
-    #[tokio::test]
-    async fn working_memory_is_reused_while_hashes_come_and_freed_when_idle() {
-        let blocks = Params::default().block_count();
-        let bytes = blocks * std::mem::size_of::<Block>();
-        // Kept for a minute: the next job on the one thread finds the last hash's memory.
-        let hasher = PasswordHasher::keeping_memory(1, Duration::from_secs(60), Duration::from_secs(60))
-            .expect("hashing threads");
-        assert_eq!(hasher.memory_held(), 0);
-        assert!(hasher.hash("a password".to_owned()).await.is_ok());
-        assert_eq!(hasher.run(0, |memory| memory.len()).await.ok(), Some(blocks));
-        assert_eq!(hasher.memory_held(), bytes);
-        // Kept for no time: freed once the thread finds no job waiting.
-        let hasher = PasswordHasher::keeping_memory(1, Duration::from_secs(60), Duration::ZERO).expect("threads");
-        assert!(hasher.hash("a password".to_owned()).await.is_ok());
+    /// Waits (at most 10 s) until the hasher holds `bytes` of working memory; what it holds then.
+    async fn memory_settles_at(hasher: &PasswordHasher, bytes: usize) -> usize {
         let deadline = std::time::Instant::now() + Duration::from_secs(10);
-        while hasher.memory_held() > 0 && std::time::Instant::now() < deadline {
+        while hasher.memory_held() != bytes && std::time::Instant::now() < deadline {
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
+        hasher.memory_held()
+    }
+
+    #[tokio::test]
+    async fn working_memory_is_reused_from_hash_to_hash_whichever_thread_runs_it() {
+        let blocks = Params::default().block_count();
+        let bytes = blocks * std::mem::size_of::<Block>();
+        let hasher = PasswordHasher::keeping_memory(2, Duration::from_secs(60), Duration::from_secs(60))
+            .expect("hashing threads");
         assert_eq!(hasher.memory_held(), 0);
+        for _ in 0..4 {
+            assert!(hasher.hash("a password".to_owned()).await.is_ok());
+            // One area, given back before the hash answered, found by the next job on either thread.
+            assert_eq!(hasher.memory_held(), bytes);
+            assert_eq!(hasher.run(0, |memory| memory.len()).await.ok(), Some(blocks));
+        }
+        // Two at once need two areas; then both are kept, and no third is made.
+        let (first, second) = tokio::join!(hasher.hash("one".to_owned()), hasher.hash("two".to_owned()));
+        assert!(first.is_ok() && second.is_ok());
+        assert!(hasher.memory_held() <= 2 * bytes, "{}", hasher.memory_held());
+        let (first, second) = tokio::join!(hasher.hash("three".to_owned()), hasher.hash("four".to_owned()));
+        assert!(first.is_ok() && second.is_ok());
+        assert!(hasher.memory_held() <= 2 * bytes, "{}", hasher.memory_held());
+    }
+
+    #[tokio::test]
+    async fn working_memory_no_hash_took_is_freed() {
+        let hasher = PasswordHasher::keeping_memory(2, Duration::from_secs(60), Duration::from_millis(20))
+            .expect("hashing threads");
+        assert!(hasher.hash("a password".to_owned()).await.is_ok());
+        assert!(hasher.memory_held() > 0);
+        assert_eq!(memory_settles_at(&hasher, 0).await, 0);
+        // The next job gets a fresh area of what it asks for, not the freed one.
         assert_eq!(hasher.run(0, |memory| memory.len()).await.ok(), Some(0));
+        // A hash that panics frees its area as it unwinds.
+        let failed: ApiResult<()> = hasher.run(64, |_| panic!("a hash that panics")).await;
+        assert_eq!(failed.err().map(|e| e.code()), Some(crate::error::code::INTERNAL));
+        assert_eq!(memory_settles_at(&hasher, 0).await, 0);
     }
 }

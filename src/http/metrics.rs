@@ -41,6 +41,7 @@ pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
             tracing::warn!(%error, "metrics: the deployment lifecycle gauges could not be read")
         }
     }
+    state.metrics.set_password_hashing_memory(state.passwords.memory_held());
     state.metrics.observe_pool(Database::Primary, state.pool.usage(), state.pool.statements());
     if let Some(routing) = &state.routing {
         state.metrics.observe_pool(Database::Standby, routing.standby().usage(), routing.standby().statements());
