@@ -5,14 +5,19 @@ use serde_json::{Value, json};
 
 use crate::common::{TestApp, error_code};
 
-/// `capcom_password_hashes_total` as `/metrics` shows it.
-async fn hashes(app: &TestApp) -> u64 {
+/// The value of the unlabelled metric `name` as `/metrics` shows it.
+async fn metric(app: &TestApp, name: &str) -> u64 {
     let text = app.client.get(format!("{}/metrics", app.base)).send().await.unwrap().text().await.unwrap();
     let line = text
         .lines()
-        .find(|line| line.starts_with("capcom_password_hashes_total "))
-        .unwrap_or_else(|| panic!("no capcom_password_hashes_total in:\n{text}"));
+        .find(|line| line.strip_prefix(name).is_some_and(|rest| rest.starts_with(' ')))
+        .unwrap_or_else(|| panic!("no {name} in:\n{text}"));
     line.rsplit(' ').next().unwrap().parse().unwrap()
+}
+
+/// `capcom_password_hashes_total` as `/metrics` shows it.
+async fn hashes(app: &TestApp) -> u64 {
+    metric(app, "capcom_password_hashes_total").await
 }
 
 /// Posts `body` (one operation or a batch) and returns the parsed reply.
@@ -80,6 +85,52 @@ async fn garbage_invite_tokens_in_aliases_and_batches_cost_no_password_hash() {
         assert_eq!(errors(reply).len(), 200, "{reply}");
     }
     assert_eq!(hashes(&app).await, before);
+}
+
+/// argon2id's default working memory, m = 19 456 KiB (RFC 9106's second recommended option, OWASP's
+/// minimum), which capcom hashes with (docs/limits.md).
+const HASH_AREA_BYTES: u64 = 19_456 * 1024;
+
+/// Sign-ins hold at most one working area per hashing thread while they run, and none once they are over
+/// (docs/operations.md, "Passwords"): the threads used to keep theirs for as long as capcom ran.
+#[tokio::test]
+async fn password_hashes_hold_an_area_per_thread_at_most_and_none_after_the_sign_ins() {
+    let app = TestApp::spawn_with(|config| {
+        config.login_max_failures_per_address = 100_000;
+        config.password_hashing_concurrency = Some(2);
+    })
+    .await;
+    assert_eq!(metric(&app, "capcom_password_hashing_memory_bytes").await, 0, "nothing hashed yet");
+    // Sixteen sign-ins with unknown identities at once (each hashes against the decoy), scraped meanwhile.
+    let before = hashes(&app).await;
+    let app = &app;
+    let sign_ins = (0..16).map(|n| {
+        let query = format!(
+            "mutation {{ createToken(identity: \"nobody-{n}@example.com\", password: \"wrong password\") {{ token {{ value }} }} }}"
+        );
+        async move { app.gql(&query, json!({}), None).await }
+    });
+    let scrapes = async {
+        let mut most = 0;
+        for _ in 0..20 {
+            most = most.max(metric(app, "capcom_password_hashing_memory_bytes").await);
+        }
+        most
+    };
+    let (replies, most) = futures_util::future::join(futures_util::future::join_all(sign_ins), scrapes).await;
+    for reply in &replies {
+        assert_eq!(error_code(reply), "UNAUTHENTICATED", "{reply}");
+    }
+    assert_eq!(hashes(app).await - before, 16);
+    assert!(most <= 2 * HASH_AREA_BYTES, "{most} bytes held by two hashing threads");
+    // Freed soon after (a quarter to half a second): polled, at most 10 s.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let mut held = metric(app, "capcom_password_hashing_memory_bytes").await;
+    while held > 0 && std::time::Instant::now() < deadline {
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        held = metric(app, "capcom_password_hashing_memory_bytes").await;
+    }
+    assert_eq!(held, 0, "the hashes' working memory is still held after the sign-ins");
 }
 
 #[tokio::test]
