@@ -12,10 +12,10 @@
 //!   hash kept its turn queued for good when the system refused the thread (a pids limit): after
 //!   `concurrency` refusals every sign-in answered UNAVAILABLE until capcom restarted;
 //! - a hash takes its working memory (an area) from those the earlier hashes gave back, the one given back
-//!   last first, and allocates one only when none is free; so there are never more areas than turns
+//!   last first, and maps one only when none is free; so there are never more areas than turns
 //!   (concurrency × 19 MiB for the default parameters), and a burst of sign-ins reuses the same few
-//!   without allocating. Areas no hash took for [`KEEP_MEMORY_IDLE`] are freed, so an idle capcom
-//!   holds none (`capcom_password_hashing_memory_bytes`). Kept by each thread for good, as they were, the
+//!   without mapping more. Areas no hash took for [`KEEP_MEMORY_IDLE`] are unmapped, which returns their
+//!   memory to the system at once, so an idle capcom holds none (`capcom_password_hashing_memory_bytes`). Kept by each thread for good, as they were, the
 //!   19 MiB of each thread that ever hashed stayed resident after the first sign-ins: on two cores, 38 MiB,
 //!   a third of what capcom held serving a page of 200 members to 64 clients (bench/README.md, part 10);
 //! - a request may cause at most one hash (SPEC §7), however many aliases or batched operations ask for
@@ -125,21 +125,84 @@ struct Areas {
 /// One hash's working memory, counted in [`Areas::bytes`] for as long as it exists.
 #[derive(Debug)]
 struct Area {
-    blocks: Vec<Block>,
+    blocks: Mapped,
     areas: Arc<Areas>,
+}
+
+/// Zeroed blocks mapped from the system for one area (an anonymous private mapping), unmapped when
+/// dropped. Not taken from the allocator: mimalloc keeps freed pages mapped until it next needs them,
+/// which left up to concurrency × 19 MiB resident in an idle capcom after the areas were freed; an
+/// unmapped area leaves nothing behind.
+#[derive(Debug)]
+struct Mapped {
+    start: std::ptr::NonNull<Block>,
+    len: usize,
+}
+
+// SAFETY: a `Mapped` owns its mapping alone (nothing else holds its address), so moving it to another
+// thread moves the whole of it, as moving a `Vec<Block>` would.
+unsafe impl Send for Mapped {}
+
+impl Mapped {
+    /// `len` zeroed blocks; `None` when the system refuses the memory.
+    fn new(len: usize) -> Option<Mapped> {
+        let bytes = len.checked_mul(std::mem::size_of::<Block>())?;
+        if bytes == 0 {
+            return Some(Mapped { start: std::ptr::NonNull::dangling(), len: 0 });
+        }
+        // SAFETY: an anonymous private mapping at an address of the system's choosing touches no memory
+        // the program owns; it either fails (MAP_FAILED) or returns `bytes` of zeroed, page-aligned memory.
+        let start = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                bytes,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+                -1,
+                0,
+            )
+        };
+        if start == libc::MAP_FAILED {
+            return None;
+        }
+        std::ptr::NonNull::new(start.cast::<Block>()).map(|start| Mapped { start, len })
+    }
+
+    fn bytes(&self) -> usize {
+        self.len * std::mem::size_of::<Block>()
+    }
+
+    fn blocks(&mut self) -> &mut [Block] {
+        // SAFETY: `start` is page-aligned (a multiple of `Block`'s 64-byte alignment), or dangling and
+        // aligned for an empty slice; it maps `len` blocks for as long as `self` lives, borrowed
+        // mutably here; zeroed bytes are a valid `Block` (an array of integers).
+        unsafe { std::slice::from_raw_parts_mut(self.start.as_ptr(), self.len) }
+    }
+}
+
+impl Drop for Mapped {
+    fn drop(&mut self) {
+        if self.len > 0 {
+            // SAFETY: the mapping `new` made, unmapped once; no slice of it outlives `self`.
+            unsafe {
+                libc::munmap(self.start.as_ptr().cast(), self.bytes());
+            }
+        }
+    }
 }
 
 impl Areas {
     /// An area of at least `blocks` blocks: the free one given back last, or a new one when none is free
-    /// (a free one too small, for a stored hash with larger parameters, is freed and replaced).
-    fn take(self: &Arc<Self>, blocks: usize) -> Area {
+    /// (a free one too small, for a stored hash with larger parameters, is freed and replaced); `None` when
+    /// the system refuses the memory.
+    fn take(self: &Arc<Self>, blocks: usize) -> Option<Area> {
         let last = self.free.lock().ok().and_then(|mut free| free.pop());
         match last {
-            Some((area, _)) if area.blocks.len() >= blocks => area,
+            Some((area, _)) if area.blocks.len >= blocks => Some(area),
             _ => {
-                let area = Area { blocks: vec![Block::new(); blocks], areas: self.clone() };
-                self.bytes.fetch_add(area.bytes(), Ordering::Relaxed);
-                area
+                let area = Area { blocks: Mapped::new(blocks)?, areas: self.clone() };
+                self.bytes.fetch_add(area.blocks.bytes(), Ordering::Relaxed);
+                Some(area)
             }
         }
     }
@@ -167,17 +230,10 @@ impl Areas {
     }
 }
 
-impl Area {
-    fn bytes(&self) -> usize {
-        self.blocks.capacity() * std::mem::size_of::<Block>()
-    }
-}
-
 impl Drop for Area {
     fn drop(&mut self) {
-        let bytes = self.bytes();
-        self.blocks = Vec::new();
-        self.areas.bytes.fetch_sub(bytes, Ordering::Relaxed);
+        // Uncounted here, unmapped right after (by `Mapped`'s own drop).
+        self.areas.bytes.fetch_sub(self.blocks.bytes(), Ordering::Relaxed);
     }
 }
 
@@ -276,10 +332,13 @@ impl PasswordHasher {
         let (done, result) = tokio::sync::oneshot::channel();
         let areas = self.areas.clone();
         let job: Job = Box::new(move || {
-            let mut area = areas.take(blocks);
-            let result = work(&mut area.blocks);
-            // Given back before the caller learns the hash is done, so that its next hash finds it.
-            areas.give_back(area);
+            // No area (the system refused the memory): the caller is answered UNAVAILABLE.
+            let result = areas.take(blocks).map(|mut area| {
+                let result = work(area.blocks.blocks());
+                // Given back before the caller learns the hash is done, so that its next hash finds it.
+                areas.give_back(area);
+                result
+            });
             drop(turn);
             // The caller may have stopped waiting; the hash is done all the same.
             let _ = done.send(result);
@@ -287,7 +346,10 @@ impl PasswordHasher {
         self.hashes.inc();
         // A job that cannot be queued or that panics drops its turn with it.
         self.jobs.send(job).map_err(|_| ApiError::internal("password hashing: the hashing threads are gone"))?;
-        result.await.map_err(|_| ApiError::internal("password hashing: the hash panicked"))
+        result
+            .await
+            .map_err(|_| ApiError::internal("password hashing: the hash panicked"))?
+            .ok_or_else(|| ApiError::unavailable("no memory for a password hash"))
     }
 
     /// Hashes `password` into a PHC string (argon2id, default parameters, random salt).
@@ -303,8 +365,18 @@ impl PasswordHasher {
     /// Whether `password` matches `stored`. With no stored hash, does the same work against a decoy hash and
     /// answers false, so that an unknown identity takes as long to refuse as a wrong password.
     pub async fn verify(&self, password: String, stored: Option<String>) -> ApiResult<bool> {
-        let known = stored.is_some();
-        let stored = stored.unwrap_or_else(|| decoy_hash().to_owned());
+        let Some(stored) = stored else {
+            // The decoy itself is made on a hashing thread, in the area of the first hash that needs it: made
+            // on the async runtime, it held a worker for a hash's time, and its 19 MiB stayed with the
+            // allocator for good.
+            let params = Params::default();
+            self.run(params.block_count(), move |memory| {
+                let decoy = decoy_hash(memory);
+                PasswordHash::new(decoy).is_ok_and(|parsed| verify_with(&parsed, &params, password.as_bytes(), memory))
+            })
+            .await?;
+            return Ok(false);
+        };
         let Ok(parsed) = PasswordHash::new(&stored) else {
             return Err(ApiError::internal("a stored password hash is not a PHC string"));
         };
@@ -314,7 +386,7 @@ impl PasswordHasher {
         let matches = self
             .run(params.block_count(), move |memory| verify_with(&parsed, &params, password.as_bytes(), memory))
             .await?;
-        Ok(known && matches)
+        Ok(matches)
     }
 }
 
@@ -325,11 +397,14 @@ impl HashingThread {
             // A panicking hash answers its caller INTERNAL (its result channel is dropped), and gives its
             // turn back and frees its area as it unwinds; the thread goes on.
             let _ = std::panic::catch_unwind(AssertUnwindSafe(job));
+            // Also after each hash: sign-ins coming more often than `keep_idle` reuse the area given back
+            // last, and would otherwise keep the older ones from ever being freed.
+            self.areas.free_unused(self.keep_idle);
         }
     }
 
     /// The next job, once there is one; `None` when every hasher is gone. The thread first in line frees
-    /// the unused areas every `keep_idle` while it waits.
+    /// the unused areas every `keep_idle` while it waits (and every thread after each hash, [`Self::run`]).
     fn next_job(&self) -> Option<Job> {
         // One idle thread waits on the queue at a time; the others wait for the lock.
         let queue = self.queue.lock().ok()?;
@@ -376,13 +451,13 @@ fn verify_with(stored: &PasswordHash, params: &Params, password: &[u8], memory: 
     Output::new(&computed).is_ok_and(|computed| &computed == expected)
 }
 
-/// A hash of a password nobody knows, verified against when the user does not exist.
-fn decoy_hash() -> &'static str {
+/// A hash of a password nobody knows (default parameters), verified against when the user does not exist;
+/// made the first time, in `memory` (at least the default parameters' blocks).
+fn decoy_hash(memory: &mut [Block]) -> &'static str {
     static DECOY: OnceLock<String> = OnceLock::new();
     DECOY.get_or_init(|| {
-        let params = Params::default();
-        let mut memory = vec![Block::new(); params.block_count()];
-        hash_with(&params, b"capcom decoy password, never valid", b"capcom-decoy-salt", &mut memory).unwrap_or_default()
+        hash_with(&Params::default(), b"capcom decoy password, never valid", b"capcom-decoy-salt", memory)
+            .unwrap_or_default()
     })
 }
 
@@ -487,6 +562,21 @@ mod tests {
         assert_eq!(memory_settles_at(&hasher, 0).await, 0);
         // The next job gets a fresh area of what it asks for, not the freed one.
         assert_eq!(hasher.run(0, |memory| memory.len()).await.ok(), Some(0));
+        // Sign-ins closer together than `keep_idle` (here 200 ms, far longer than a hash and the gap between
+        // two) reuse the area given back last; the others are freed all the same (they used to stay for as
+        // long as the sign-ins kept coming).
+        let hasher = PasswordHasher::keeping_memory(2, Duration::from_secs(60), Duration::from_millis(200))
+            .expect("hashing threads");
+        let (first, second) = tokio::join!(hasher.hash("one".to_owned()), hasher.hash("two".to_owned()));
+        assert!(first.is_ok() && second.is_ok());
+        let one_area = Params::default().block_count() * std::mem::size_of::<Block>();
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while hasher.memory_held() > one_area && std::time::Instant::now() < deadline {
+            assert!(hasher.hash("a trickle".to_owned()).await.is_ok());
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+        assert!(hasher.memory_held() <= one_area, "{}", hasher.memory_held());
+        assert_eq!(memory_settles_at(&hasher, 0).await, 0);
         // A hash that panics frees its area as it unwinds.
         let failed: ApiResult<()> = hasher.run(64, |_| panic!("a hash that panics")).await;
         assert_eq!(failed.err().map(|e| e.code()), Some(crate::error::code::INTERNAL));
