@@ -14,8 +14,8 @@
 //! - a hash takes its working memory (an area) from those the earlier hashes gave back, the one given back
 //!   last first, and maps one only when none is free; so there are never more areas than turns
 //!   (concurrency × 19 MiB for the default parameters), and a burst of sign-ins reuses the same few
-//!   without mapping more. Areas no hash took for [`KEEP_MEMORY_IDLE`] are unmapped, which returns their
-//!   memory to the system at once, so an idle capcom holds none (`capcom_password_hashing_memory_bytes`). Kept by each thread for good, as they were, the
+//!   without mapping more. Areas no hash took for [`KEEP_MEMORY_IDLE`] are unmapped (one to two of it
+//!   after their last hash), which returns their memory to the system, so an idle capcom holds none (`capcom_password_hashing_memory_bytes`). Kept by each thread for good, as they were, the
 //!   19 MiB of each thread that ever hashed stayed resident after the first sign-ins: on two cores, 38 MiB,
 //!   a third of what capcom held serving a page of 200 members to 64 clients (bench/README.md, part 10);
 //! - a request may cause at most one hash (SPEC §7), however many aliases or batched operations ask for
@@ -30,7 +30,7 @@
 use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use argon2::password_hash::phc::{Output, ParamsString, PasswordHash, Salt};
@@ -103,7 +103,7 @@ type Job = Box<dyn FnOnce() + Send>;
 pub struct PasswordHasher {
     turns: Arc<Semaphore>,
     /// The hashing threads' queue; a job is sent only with a turn, so it never waits behind more than
-    /// the threads' own work.
+    /// the threads' own work (a hash, or unmapping unused areas after one: a millisecond or two).
     jobs: Sender<Job>,
     wait: Duration,
     /// Hashes computed (`capcom_password_hashes_total`).
@@ -119,14 +119,15 @@ pub struct PasswordHasher {
 #[derive(Debug, Default)]
 struct Areas {
     free: Mutex<Vec<(Area, Instant)>>,
-    bytes: AtomicUsize,
+    bytes: Arc<AtomicUsize>,
 }
 
-/// One hash's working memory, counted in [`Areas::bytes`] for as long as it exists.
+/// One hash's working memory, counted in [`Areas::bytes`] for as long as it exists. It holds the count,
+/// not the [`Areas`] (which hold it when it is free): dropping the last hasher then unmaps the free areas.
 #[derive(Debug)]
 struct Area {
     blocks: Mapped,
-    areas: Arc<Areas>,
+    bytes: Arc<AtomicUsize>,
 }
 
 /// Zeroed blocks mapped from the system for one area (an anonymous private mapping), unmapped when
@@ -139,19 +140,22 @@ struct Mapped {
     len: usize,
 }
 
+// Page alignment (4 KiB at least) covers `Block`'s, which `Mapped` relies on.
+const _: () = assert!(std::mem::align_of::<Block>() <= 4096);
+
 // SAFETY: a `Mapped` owns its mapping alone (nothing else holds its address), so moving it to another
 // thread moves the whole of it, as moving a `Vec<Block>` would.
 unsafe impl Send for Mapped {}
 
 impl Mapped {
-    /// `len` zeroed blocks; `None` when the system refuses the memory.
+    /// `len` blocks, each `Block::new()`; `None` when the system refuses the memory.
     fn new(len: usize) -> Option<Mapped> {
-        let bytes = len.checked_mul(std::mem::size_of::<Block>())?;
+        let bytes = std::alloc::Layout::array::<Block>(len).ok()?.size();
         if bytes == 0 {
             return Some(Mapped { start: std::ptr::NonNull::dangling(), len: 0 });
         }
         // SAFETY: an anonymous private mapping at an address of the system's choosing touches no memory
-        // the program owns; it either fails (MAP_FAILED) or returns `bytes` of zeroed, page-aligned memory.
+        // the program owns; it either fails (MAP_FAILED) or returns `bytes` of page-aligned memory.
         let start = unsafe {
             libc::mmap(
                 std::ptr::null_mut(),
@@ -165,7 +169,18 @@ impl Mapped {
         if start == libc::MAP_FAILED {
             return None;
         }
-        std::ptr::NonNull::new(start.cast::<Block>()).map(|start| Mapped { start, len })
+        // Never null without MAP_FIXED; should it be, the mapping is given back rather than used.
+        let Some(start) = std::ptr::NonNull::new(start.cast::<Block>()) else {
+            // SAFETY: the mapping just made, of `bytes`, unmapped once and never used.
+            unsafe { libc::munmap(start, bytes) };
+            return None;
+        };
+        for k in 0..len {
+            // SAFETY: `start` is page-aligned (a multiple of `Block`'s alignment, checked below) and maps
+            // `len` blocks; each is written once, before any reference to it exists.
+            unsafe { start.add(k).write(Block::new()) };
+        }
+        Some(Mapped { start, len })
     }
 
     fn bytes(&self) -> usize {
@@ -173,9 +188,9 @@ impl Mapped {
     }
 
     fn blocks(&mut self) -> &mut [Block] {
-        // SAFETY: `start` is page-aligned (a multiple of `Block`'s 64-byte alignment), or dangling and
-        // aligned for an empty slice; it maps `len` blocks for as long as `self` lives, borrowed
-        // mutably here; zeroed bytes are a valid `Block` (an array of integers).
+        // SAFETY: `start` is page-aligned (a multiple of `Block`'s alignment), or dangling and aligned for
+        // an empty slice; it maps `len` blocks, each written by `new`, for as long as `self` lives,
+        // borrowed mutably here.
         unsafe { std::slice::from_raw_parts_mut(self.start.as_ptr(), self.len) }
     }
 }
@@ -184,9 +199,8 @@ impl Drop for Mapped {
     fn drop(&mut self) {
         if self.len > 0 {
             // SAFETY: the mapping `new` made, unmapped once; no slice of it outlives `self`.
-            unsafe {
-                libc::munmap(self.start.as_ptr().cast(), self.bytes());
-            }
+            let unmapped = unsafe { libc::munmap(self.start.as_ptr().cast(), self.bytes()) };
+            debug_assert_eq!(unmapped, 0, "munmap of a hashing area");
         }
     }
 }
@@ -195,12 +209,12 @@ impl Areas {
     /// An area of at least `blocks` blocks: the free one given back last, or a new one when none is free
     /// (a free one too small, for a stored hash with larger parameters, is freed and replaced); `None` when
     /// the system refuses the memory.
-    fn take(self: &Arc<Self>, blocks: usize) -> Option<Area> {
+    fn take(&self, blocks: usize) -> Option<Area> {
         let last = self.free.lock().ok().and_then(|mut free| free.pop());
         match last {
             Some((area, _)) if area.blocks.len >= blocks => Some(area),
             _ => {
-                let area = Area { blocks: Mapped::new(blocks)?, areas: self.clone() };
+                let area = Area { blocks: Mapped::new(blocks)?, bytes: self.bytes.clone() };
                 self.bytes.fetch_add(area.blocks.bytes(), Ordering::Relaxed);
                 Some(area)
             }
@@ -216,13 +230,13 @@ impl Areas {
 
     /// Frees the areas no hash took for `keep`.
     fn free_unused(&self, keep: Duration) {
-        // Taken out under the lock, freed after it.
+        // Taken out under the lock, unmapped after it. The list is in the order the areas were given back,
+        // so the unused ones come first.
         let unused: Vec<(Area, Instant)> = match self.free.lock() {
             Ok(mut free) => {
                 let now = Instant::now();
-                let (unused, kept) = free.drain(..).partition(|(_, since)| now.duration_since(*since) >= keep);
-                *free = kept;
-                unused
+                let unused = free.partition_point(|(_, since)| now.duration_since(*since) >= keep);
+                free.drain(..unused).collect()
             }
             Err(_) => return,
         };
@@ -233,7 +247,7 @@ impl Areas {
 impl Drop for Area {
     fn drop(&mut self) {
         // Uncounted here, unmapped right after (by `Mapped`'s own drop).
-        self.areas.bytes.fetch_sub(self.blocks.bytes(), Ordering::Relaxed);
+        self.bytes.fetch_sub(self.blocks.bytes(), Ordering::Relaxed);
     }
 }
 
@@ -331,9 +345,11 @@ impl PasswordHasher {
         };
         let (done, result) = tokio::sync::oneshot::channel();
         let areas = self.areas.clone();
+        let hashes = self.hashes.clone();
         let job: Job = Box::new(move || {
             // No area (the system refused the memory): the caller is answered UNAVAILABLE.
             let result = areas.take(blocks).map(|mut area| {
+                hashes.inc();
                 let result = work(area.blocks.blocks());
                 // Given back before the caller learns the hash is done, so that its next hash finds it.
                 areas.give_back(area);
@@ -343,7 +359,6 @@ impl PasswordHasher {
             // The caller may have stopped waiting; the hash is done all the same.
             let _ = done.send(result);
         });
-        self.hashes.inc();
         // A job that cannot be queued or that panics drops its turn with it.
         self.jobs.send(job).map_err(|_| ApiError::internal("password hashing: the hashing threads are gone"))?;
         result
@@ -365,18 +380,8 @@ impl PasswordHasher {
     /// Whether `password` matches `stored`. With no stored hash, does the same work against a decoy hash and
     /// answers false, so that an unknown identity takes as long to refuse as a wrong password.
     pub async fn verify(&self, password: String, stored: Option<String>) -> ApiResult<bool> {
-        let Some(stored) = stored else {
-            // The decoy itself is made on a hashing thread, in the area of the first hash that needs it: made
-            // on the async runtime, it held a worker for a hash's time, and its 19 MiB stayed with the
-            // allocator for good.
-            let params = Params::default();
-            self.run(params.block_count(), move |memory| {
-                let decoy = decoy_hash(memory);
-                PasswordHash::new(decoy).is_ok_and(|parsed| verify_with(&parsed, &params, password.as_bytes(), memory))
-            })
-            .await?;
-            return Ok(false);
-        };
+        let known = stored.is_some();
+        let stored = stored.unwrap_or_else(|| DECOY_HASH.to_owned());
         let Ok(parsed) = PasswordHash::new(&stored) else {
             return Err(ApiError::internal("a stored password hash is not a PHC string"));
         };
@@ -386,7 +391,7 @@ impl PasswordHasher {
         let matches = self
             .run(params.block_count(), move |memory| verify_with(&parsed, &params, password.as_bytes(), memory))
             .await?;
-        Ok(matches)
+        Ok(known && matches)
     }
 }
 
@@ -451,15 +456,20 @@ fn verify_with(stored: &PasswordHash, params: &Params, password: &[u8], memory: 
     Output::new(&computed).is_ok_and(|computed| &computed == expected)
 }
 
-/// A hash of a password nobody knows (default parameters), verified against when the user does not exist;
-/// made the first time, in `memory` (at least the default parameters' blocks).
-fn decoy_hash(memory: &mut [Block]) -> &'static str {
-    static DECOY: OnceLock<String> = OnceLock::new();
-    DECOY.get_or_init(|| {
-        hash_with(&Params::default(), b"capcom decoy password, never valid", b"capcom-decoy-salt", memory)
-            .unwrap_or_default()
-    })
-}
+/// A hash of a password nobody knows, with the default parameters, verified against when the user does not
+/// exist: an unknown identity then takes the same path, and as long, as a wrong password. A constant (the
+/// hash of [`DECOY_PASSWORD`] with [`DECOY_SALT`], checked by a test): made at run time, the first unknown
+/// identity of each process cost two hashes, and it was made on the async runtime.
+const DECOY_HASH: &str =
+    "$argon2id$v=19$m=19456,t=2,p=1$Y2FwY29tLWRlY295LXNhbHQ$3ufNrcNXBwnjJL8tZL3G06jtYkkrKxbqI1mwXdAGaeg";
+
+/// What [`DECOY_HASH`] is the hash of.
+#[cfg(test)]
+const DECOY_PASSWORD: &[u8] = b"capcom decoy password, never valid";
+
+/// [`DECOY_HASH`]'s salt.
+#[cfg(test)]
+const DECOY_SALT: &[u8] = b"capcom-decoy-salt";
 
 #[cfg(test)]
 mod tests {
@@ -562,24 +572,47 @@ mod tests {
         assert_eq!(memory_settles_at(&hasher, 0).await, 0);
         // The next job gets a fresh area of what it asks for, not the freed one.
         assert_eq!(hasher.run(0, |memory| memory.len()).await.ok(), Some(0));
-        // Sign-ins closer together than `keep_idle` (here 200 ms, far longer than a hash and the gap between
-        // two) reuse the area given back last; the others are freed all the same (they used to stay for as
-        // long as the sign-ins kept coming).
+        // Jobs closer together than `keep_idle` reuse the area given back last; the others are freed all the
+        // same (they used to stay for as long as the jobs kept coming). Two areas made at once (each job
+        // waits for the other inside its hash), then a trickle of cheap jobs every 2 ms, against 200 ms.
         let hasher = PasswordHasher::keeping_memory(2, Duration::from_secs(60), Duration::from_millis(200))
             .expect("hashing threads");
-        let (first, second) = tokio::join!(hasher.hash("one".to_owned()), hasher.hash("two".to_owned()));
+        let blocks = Params::default().block_count();
+        let one_area = blocks * std::mem::size_of::<Block>();
+        let both = Arc::new(std::sync::Barrier::new(2));
+        let (first, second) = (both.clone(), both);
+        let (first, second) =
+            tokio::join!(hasher.run(blocks, move |_| first.wait()), hasher.run(blocks, move |_| second.wait()));
         assert!(first.is_ok() && second.is_ok());
-        let one_area = Params::default().block_count() * std::mem::size_of::<Block>();
+        assert_eq!(hasher.memory_held(), 2 * one_area);
         let deadline = std::time::Instant::now() + Duration::from_secs(10);
         while hasher.memory_held() > one_area && std::time::Instant::now() < deadline {
-            assert!(hasher.hash("a trickle".to_owned()).await.is_ok());
+            assert!(hasher.run(blocks, |_| ()).await.is_ok());
             tokio::time::sleep(Duration::from_millis(2)).await;
         }
-        assert!(hasher.memory_held() <= one_area, "{}", hasher.memory_held());
+        assert_eq!(hasher.memory_held(), one_area);
         assert_eq!(memory_settles_at(&hasher, 0).await, 0);
         // A hash that panics frees its area as it unwinds.
         let failed: ApiResult<()> = hasher.run(64, |_| panic!("a hash that panics")).await;
         assert_eq!(failed.err().map(|e| e.code()), Some(crate::error::code::INTERNAL));
         assert_eq!(memory_settles_at(&hasher, 0).await, 0);
+    }
+
+    #[tokio::test]
+    async fn a_hash_the_system_has_no_memory_for_is_unavailable_and_keeps_nothing() {
+        let hasher = PasswordHasher::new(1, Duration::from_millis(500)).expect("hashing threads");
+        let refused = hasher.run(usize::MAX, |_| ()).await;
+        assert_eq!(refused.err().map(|e| e.code()), Some(crate::error::code::UNAVAILABLE));
+        assert_eq!(hasher.hashes.get(), 0, "nothing was hashed");
+        // The one turn came back.
+        assert!(hasher.hash("after the refusal".to_owned()).await.is_ok());
+    }
+
+    #[test]
+    fn the_decoy_is_the_hash_of_its_password() {
+        let params = Params::default();
+        let mut memory = vec![Block::new(); params.block_count()];
+        let made = hash_with(&params, DECOY_PASSWORD, DECOY_SALT, &mut memory);
+        assert_eq!(made.as_deref(), Ok(DECOY_HASH));
     }
 }
