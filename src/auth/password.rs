@@ -130,8 +130,7 @@ struct Area {
     bytes: Arc<AtomicUsize>,
 }
 
-/// Zeroed blocks mapped from the system for one area (an anonymous private mapping), unmapped when
-/// dropped. Not taken from the allocator: mimalloc keeps freed pages mapped until it next needs them,
+/// Blocks mapped from the system for one area (an anonymous private mapping), unmapped when dropped. Not taken from the allocator: mimalloc keeps freed pages mapped until it next needs them,
 /// which left up to concurrency × 19 MiB resident in an idle capcom after the areas were freed; an
 /// unmapped area leaves nothing behind.
 #[derive(Debug)]
@@ -176,7 +175,7 @@ impl Mapped {
             return None;
         };
         for k in 0..len {
-            // SAFETY: `start` is page-aligned (a multiple of `Block`'s alignment, checked below) and maps
+            // SAFETY: `start` is page-aligned (a multiple of `Block`'s alignment, checked above) and maps
             // `len` blocks; each is written once, before any reference to it exists.
             unsafe { start.add(k).write(Block::new()) };
         }
