@@ -272,6 +272,39 @@ async fn concurrent_guesses_cannot_outrun_the_throttle() {
     assert!(checked <= 5, "{checked} guesses were checked against the password; the limit is 5");
 }
 
+/// A failed sign-in runs the same statements whether the identity is someone's address, someone's username
+/// or nobody's, so neither their count nor their time tells who exists (SPEC §3: an unknown identity is
+/// refused as a wrong password is). A lookup by address and then by username took one statement more for
+/// anything but an address.
+#[tokio::test]
+async fn a_failed_sign_in_runs_as_many_statements_for_an_address_a_username_and_nobody() {
+    let app = TestApp::spawn_with(|config| config.login_max_failures_per_address = 100_000).await;
+    let (ada, _) = app.sign_up("ada@example.com", "correct horse battery").await;
+    let renamed =
+        app.gql("mutation { updateSelf(payload: {username: \"ada\"}) { username } }", json!({}), Some(&ada)).await;
+    assert_eq!(renamed["data"]["updateSelf"]["username"], "ada", "{renamed}");
+    let statements = || app.state.statements.load(std::sync::atomic::Ordering::SeqCst);
+    let mut spent = Vec::new();
+    for identity in ["ada@example.com", "ADA", "nobody@example.com", "nobody"] {
+        // The fewest of three: now and then an attempt also deletes expired failure counters, whoever it
+        // names (`db::models::login_failure`, one attempt in 64).
+        let mut fewest = u64::MAX;
+        for _ in 0..3 {
+            let before = statements();
+            let body = app.sign_in(identity, "wrong password").await;
+            assert_eq!(error_message(&body), "Invalid email, username or password", "{body}");
+            fewest = fewest.min(statements() - before);
+        }
+        spent.push(fewest);
+    }
+    assert!(spent.iter().all(|&n| n == spent[0]), "statements per failed sign-in: {spent:?}");
+    // Both names still sign ada in.
+    for identity in ["ada@example.com", "Ada"] {
+        let body = app.sign_in(identity, "correct horse battery").await;
+        assert!(body["data"]["createToken"]["token"]["value"].is_string(), "{body}");
+    }
+}
+
 /// A username that looks like an address must be one of the user's own: nobody can name themselves after
 /// someone else's address, and an address always signs in its owner.
 #[tokio::test]
