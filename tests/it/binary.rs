@@ -81,26 +81,23 @@ async fn post_as(client: &reqwest::Client, base: &str, token: Option<&str>, quer
     request.send().await.unwrap().json().await.unwrap()
 }
 
+/// Ada's token from `field` given `identity` (her address, as `email` or `identity`) and her password.
+async fn ada_token(client: &reqwest::Client, base: &str, field: &str, identity: &str) -> String {
+    let mutation = format!(
+        "mutation {{ {field}({identity}: \"ada@example.com\", password: \"correct horse\") {{ token {{ value }} }} }}"
+    );
+    let body = post(client, base, &mutation).await;
+    body["data"][field]["token"]["value"].as_str().unwrap_or_else(|| panic!("a token: {body}")).to_owned()
+}
+
 /// Signs up ada@example.com (the first account: the system admin) and returns her token.
 async fn sign_up(client: &reqwest::Client, base: &str) -> String {
-    let body = post(
-        client,
-        base,
-        "mutation { createUser(email: \"ada@example.com\", password: \"correct horse\") { token { value } } }",
-    )
-    .await;
-    body["data"]["createUser"]["token"]["value"].as_str().unwrap_or_else(|| panic!("a token: {body}")).to_owned()
+    ada_token(client, base, "createUser", "email").await
 }
 
 /// Signs ada@example.com in (her account must exist) and returns the token.
 async fn sign_in(client: &reqwest::Client, base: &str) -> String {
-    let body = post(
-        client,
-        base,
-        "mutation { createToken(identity: \"ada@example.com\", password: \"correct horse\") { token { value } } }",
-    )
-    .await;
-    body["data"]["createToken"]["token"]["value"].as_str().unwrap_or_else(|| panic!("a token: {body}")).to_owned()
+    ada_token(client, base, "createToken", "identity").await
 }
 
 fn postmaster_pid(data_dir: &std::path::Path) -> i32 {

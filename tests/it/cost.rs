@@ -5,19 +5,9 @@ use serde_json::{Value, json};
 
 use crate::common::{TestApp, error_code};
 
-/// The value of the unlabelled metric `name` as `/metrics` shows it.
-async fn metric(app: &TestApp, name: &str) -> u64 {
-    let text = app.client.get(format!("{}/metrics", app.base)).send().await.unwrap().text().await.unwrap();
-    let line = text
-        .lines()
-        .find(|line| line.strip_prefix(name).is_some_and(|rest| rest.starts_with(' ')))
-        .unwrap_or_else(|| panic!("no {name} in:\n{text}"));
-    line.rsplit(' ').next().unwrap().parse().unwrap()
-}
-
 /// `capcom_password_hashes_total` as `/metrics` shows it.
 async fn hashes(app: &TestApp) -> u64 {
-    metric(app, "capcom_password_hashes_total").await
+    app.metric("capcom_password_hashes_total").await as u64
 }
 
 /// Posts `body` (one operation or a batch) and returns the parsed reply.
@@ -100,7 +90,7 @@ async fn password_hashes_hold_an_area_per_thread_at_most_and_none_after_the_sign
         config.password_hashing_concurrency = Some(2);
     })
     .await;
-    assert_eq!(metric(&app, "capcom_password_hashing_memory_bytes").await, 0, "nothing hashed yet");
+    assert_eq!(app.metric("capcom_password_hashing_memory_bytes").await as u64, 0, "nothing hashed yet");
     // Sixteen sign-ins with unknown identities at once (each hashes against the decoy), scraped meanwhile.
     let before = hashes(&app).await;
     let app = &app;
@@ -121,7 +111,7 @@ async fn password_hashes_hold_an_area_per_thread_at_most_and_none_after_the_sign
     let scrapes = async {
         let mut seen = Vec::new();
         while !done.load(std::sync::atomic::Ordering::SeqCst) {
-            seen.push(metric(app, "capcom_password_hashing_memory_bytes").await);
+            seen.push(app.metric("capcom_password_hashing_memory_bytes").await as u64);
         }
         seen
     };
@@ -135,10 +125,10 @@ async fn password_hashes_hold_an_area_per_thread_at_most_and_none_after_the_sign
     assert!(most <= 2 * HASH_AREA_BYTES, "{most} bytes held by two hashing threads");
     // Freed soon after (a quarter to half a second): polled, at most 10 s.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    let mut held = metric(app, "capcom_password_hashing_memory_bytes").await;
+    let mut held = app.metric("capcom_password_hashing_memory_bytes").await as u64;
     while held > 0 && std::time::Instant::now() < deadline {
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-        held = metric(app, "capcom_password_hashing_memory_bytes").await;
+        held = app.metric("capcom_password_hashing_memory_bytes").await as u64;
     }
     assert_eq!(held, 0, "the hashes' working memory is still held after the sign-ins");
 }

@@ -54,16 +54,6 @@ async fn sweep(app: &TestApp) -> capcom::sweeper::SweepReport {
     capcom::sweeper::sweep_once(&app.state).await.expect("sweep")
 }
 
-async fn gauge(app: &TestApp, name: &str) -> f64 {
-    let text = app.client.get(format!("{}/metrics", app.base)).send().await.unwrap().text().await.unwrap();
-    text.lines()
-        .find_map(|line| line.strip_prefix(name).and_then(|rest| rest.strip_prefix(' ')))
-        .unwrap_or_else(|| panic!("{name} missing"))
-        .trim()
-        .parse()
-        .unwrap()
-}
-
 async fn audit_count(app: &TestApp, deployment: &str, action: &str) -> i64 {
     app.count(&format!(
         "SELECT count(*) AS n FROM audit_events WHERE deployment_id = '{deployment}' AND action = '{action}' \
@@ -85,7 +75,7 @@ async fn an_ephemeral_deployment_deletes_itself_once_it_expires() {
     assert!((expires_at - expected).num_seconds().abs() < 60, "{expires_at} ≈ {expected}");
     let permanent = create(&app, &token, &workspace, "main", "").await;
     assert!(permanent["data"]["createDeployment"]["expiresAt"].is_null(), "{permanent}");
-    assert_eq!(gauge(&app, "capcom_deployments_pending_expiry").await, 1.0);
+    assert_eq!(app.metric("capcom_deployments_pending_expiry").await, 1.0);
 
     // Not yet due: the sweep leaves it.
     assert_eq!(sweep(&app).await, capcom::sweeper::SweepReport::default());
@@ -111,8 +101,8 @@ async fn an_ephemeral_deployment_deletes_itself_once_it_expires() {
     // A later sweep (or a restart) finds nothing more to do.
     assert_eq!(sweep(&app).await, capcom::sweeper::SweepReport::default());
     assert_eq!(audit_count(&app, &deployment, "deployment.expire").await, 1);
-    assert_eq!(gauge(&app, "capcom_deployments_pending_expiry").await, 0.0);
-    assert!(gauge(&app, "capcom_deployment_lifecycle_total{event=\"expired\"}").await >= 1.0);
+    assert_eq!(app.metric("capcom_deployments_pending_expiry").await, 0.0);
+    assert!(app.metric("capcom_deployment_lifecycle_total{event=\"expired\"}").await >= 1.0);
 }
 
 #[tokio::test]
@@ -434,7 +424,7 @@ async fn a_schedule_in_a_time_zone_hibernates_and_wakes_with_overrides_in_betwee
     assert_eq!(pushed["payload"]["data"]["deploymentStatus"]["isHibernating"], true);
     assert!(sweep(&app).await.transitions.is_empty(), "the transition is made once");
     assert_eq!(audit_count(&app, &dev, "deployment.hibernate").await, 1);
-    assert_eq!(gauge(&app, "capcom_deployments_hibernating").await, 1.0);
+    assert_eq!(app.metric("capcom_deployments_hibernating").await, 1.0);
 
     // Awake until an hour later, whatever the schedule says; then asleep again.
     let later = evening + chrono::Duration::hours(1);

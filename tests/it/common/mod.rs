@@ -219,6 +219,18 @@ impl TestApp {
     }
 
     /// Runs a SQL query returning one `bigint` column named `n`.
+    /// The value of the metric `name` (with its labels, as the text format writes them) as `/metrics` shows
+    /// it now.
+    pub async fn metric(&self, name: &str) -> f64 {
+        let text = self.client.get(format!("{}/metrics", self.base)).send().await.unwrap().text().await.unwrap();
+        text.lines()
+            .find_map(|line| line.strip_prefix(name).and_then(|rest| rest.strip_prefix(' ')))
+            .unwrap_or_else(|| panic!("no {name} in:\n{text}"))
+            .trim()
+            .parse()
+            .unwrap()
+    }
+
     pub async fn count(&self, sql: &str) -> i64 {
         #[derive(QueryableByName)]
         struct Row {
