@@ -114,7 +114,9 @@ pub async fn change(
     if throttle.count_attempt(conn, &identity, address.as_deref(), now).await? {
         return Err(ApiError::Unauthenticated(MSG_THROTTLED.to_owned()));
     }
-    let stored = User::find_by_identity(conn, &user.username).await?.and_then(|(_, hash)| hash);
+    // By id: looked up by the username, the check could find another user, whose name lowercases (in
+    // PostgreSQL) to what this one's does in Rust, and verify against their hash.
+    let stored = User::password_hash(conn, user_id).await?;
     if !throttle.passwords.verify(current, stored).await? {
         return Err(ApiError::bad_input("currentPassword", "The current password is not correct"));
     }

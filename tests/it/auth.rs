@@ -305,6 +305,37 @@ async fn a_failed_sign_in_runs_as_many_statements_for_an_address_a_username_and_
     }
 }
 
+/// `changePassword` checks the caller's own current password, whatever their username: it was looked up
+/// by username, lowercased in Rust and compared with PostgreSQL's `lower`, which leaves non-ASCII letters
+/// alone, so a user named `ÖZGÜR` was never found and could not change their password.
+#[tokio::test]
+async fn change_password_checks_the_callers_own_password_whatever_their_name() {
+    let app = TestApp::spawn().await;
+    let (token, _) = app.sign_up("ozgur@example.com", "correct horse battery").await;
+    let renamed =
+        app.gql("mutation { updateSelf(payload: {username: \"ÖZGÜR\"}) { username } }", json!({}), Some(&token)).await;
+    assert_eq!(renamed["data"]["updateSelf"]["username"], "ÖZGÜR", "{renamed}");
+    let wrong = app
+        .gql(
+            "mutation { changePassword(currentPassword: \"not the password\", newPassword: \"another horse battery\") { user { id } } }",
+            json!({}),
+            Some(&token),
+        )
+        .await;
+    assert_eq!(error_code(&wrong), "BAD_USER_INPUT", "{wrong}");
+    assert_eq!(wrong["errors"][0]["extensions"]["field"], "currentPassword", "{wrong}");
+    let changed = app
+        .gql(
+            "mutation { changePassword(currentPassword: \"correct horse battery\", newPassword: \"another horse battery\") { user { id } } }",
+            json!({}),
+            Some(&token),
+        )
+        .await;
+    assert!(changed.get("errors").is_none(), "{changed}");
+    let body = app.sign_in("ozgur@example.com", "another horse battery").await;
+    assert!(body["data"]["createToken"]["token"]["value"].is_string(), "{body}");
+}
+
 /// A username that looks like an address must be one of the user's own: nobody can name themselves after
 /// someone else's address, and an address always signs in its owner.
 #[tokio::test]

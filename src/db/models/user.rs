@@ -151,6 +151,11 @@ impl User {
             .optional()
     }
 
+    /// The password hash of the user with this id, if they have local credentials.
+    pub async fn password_hash(conn: &mut AsyncPgConnection, id: Uuid) -> QueryResult<Option<String>> {
+        local_credentials::table.find(id).select(local_credentials::password_hash).first(conn).await.optional()
+    }
+
     /// Whether a username is taken (case-insensitive).
     pub async fn username_taken(conn: &mut AsyncPgConnection, username: &str) -> QueryResult<bool> {
         diesel::select(diesel::dsl::exists(
